@@ -1,0 +1,50 @@
+# SLA Monitor — every target sets up what is missing first, so a fresh Debian machine needs only
+# `make run` or `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SLAMON_PG_PORT ?= 55432
+export SLAMON_REDIS_PORT ?= 56379
+export SLAMON_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(SLAMON_PG_PORT)/slamon
+export SLAMON_REDIS_URL ?= redis://127.0.0.1:$(SLAMON_REDIS_PORT)/0
+
+.PHONY: run test services services-down bench system-deps venv migrate seed clean
+
+system-deps:
+	@scripts/system-deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+services: system-deps
+	@scripts/services.sh up
+
+services-down:
+	@scripts/services.sh down
+
+migrate: services venv
+	@$(BIN)/slamon migrate
+
+seed: migrate
+	@$(BIN)/slamon seed --days 90
+
+run: services venv
+	@$(BIN)/slamon migrate
+	@$(BIN)/slamon up --seed-days 90
+
+test: services venv
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: services venv
+	@$(BIN)/slamon migrate
+	@for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+clean: services-down
+	rm -rf .data $(VENV)

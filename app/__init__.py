@@ -1,0 +1,1 @@
+"""SLA Monitor: the API process and what the prober and workers share."""

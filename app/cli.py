@@ -1,0 +1,147 @@
+"""`slamon`: one command for every process and admin task."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import datetime, timezone
+
+from app.config import get_settings
+from app.logs import setup_logging
+
+
+def _parse_ts(value: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {value!r}") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+async def _connect():
+    import asyncpg
+
+    return await asyncpg.connect(get_settings().database_url, server_settings={"timezone": "UTC"})
+
+
+async def cmd_migrate(args) -> int:
+    from app import db
+    from app.services.service import CatalogError, load_catalog, sync_catalog
+
+    settings = get_settings()
+    try:
+        catalog = load_catalog(settings.services_file)
+    except CatalogError as exc:
+        print(f"slamon migrate: {exc}", file=sys.stderr)
+        return 2
+    conn = await _connect()
+    try:
+        applied = await db.migrate(conn)
+        synced = await sync_catalog(conn, catalog)
+    finally:
+        await conn.close()
+    print(f"migrations applied: {', '.join(applied) or 'none pending'}")
+    print(f"services: {len(catalog)} in catalog, {len(synced.inserted)} added, {len(synced.updated)} updated, "
+          f"{len(synced.deactivated)} deactivated")
+    return 0
+
+
+async def cmd_ingest_key(args) -> int:
+    from app.ingest.service import ensure_key
+    from app.services import service as services
+
+    conn = await _connect()
+    try:
+        if await services.get(conn, args.service_id) is None:
+            print(f"slamon ingest-key: unknown service {args.service_id!r}", file=sys.stderr)
+            return 2
+        print(await ensure_key(conn, get_settings().resolved_secret_key(), args.service_id))
+    finally:
+        await conn.close()
+    return 0
+
+
+async def cmd_rollups_refresh(args) -> int:
+    from app.rollups import service as rollups
+
+    settings = get_settings()
+    conn = await _connect()
+    try:
+        if args.from_ or args.to:
+            start = args.from_ or rollups.FAR_PAST
+            end = args.to or rollups.FAR_FUTURE
+            await rollups.invalidate_range(conn, start, end)
+        reports = await rollups.refresh(
+            conn, settings.timezone, datetime.now(timezone.utc), grace=rollups.timedelta(seconds=settings.rollup_grace_s)
+        )
+    finally:
+        await conn.close()
+    for r in reports:
+        print(f"{r.rollup}: materialised up to {r.watermark.isoformat() if r.watermark else '-'}, "
+              f"{r.ranges_recomputed} invalidated range(s) recomputed")
+    return 0
+
+
+async def cmd_seed(args) -> int:
+    from app.seed import seed
+
+    settings = get_settings()
+    conn = await _connect()
+    try:
+        summary = await seed(conn, days=args.days, now=datetime.now(timezone.utc), seed_value=args.random_seed,
+                             timezone_name=settings.timezone)
+    finally:
+        await conn.close()
+    print(summary)
+    return 0
+
+
+def cmd_api(args) -> int:
+    import uvicorn
+
+    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, log_level="warning",
+                proxy_headers=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slamon", description="SLA Monitor")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply pending SQL migrations and sync services.toml").set_defaults(run=cmd_migrate)
+
+    p = sub.add_parser("seed", help="write realistic demo history through the ingest module")
+    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--random-seed", type=int, default=7)
+    p.set_defaults(run=cmd_seed)
+
+    p = sub.add_parser("api", help="serve the REST API, Socket.IO and pages")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3001)
+    p.set_defaults(run=cmd_api)
+
+    p = sub.add_parser("ingest-key", help="print a service's ingest key, creating it once")
+    p.add_argument("service_id")
+    p.set_defaults(run=cmd_ingest_key)
+
+    p = sub.add_parser("rollups", help="rollup maintenance")
+    rsub = p.add_subparsers(dest="rollups_command", required=True)
+    r = rsub.add_parser("refresh", help="materialise rollups now; --from/--to recompute a range first")
+    r.add_argument("--from", dest="from_", type=_parse_ts)
+    r.add_argument("--to", type=_parse_ts)
+    r.set_defaults(run=cmd_rollups_refresh)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(get_settings().log_format)
+    result = args.run(args)
+    if asyncio.iscoroutine(result):
+        result = asyncio.run(result)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Settings from SLAMON_* environment variables (and .env); defaults match `make services`."""
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLAMON_", env_file=".env", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:55432/slamon"
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    timezone: str = "UTC"
+    services_file: Path = ROOT_DIR / "services.toml"
+    data_dir: Path = ROOT_DIR / ".data"
+    secret_key: str | None = None
+    # 'apache' materialises rollups with the worker's incremental refresh; 'timescale' uses
+    # continuous aggregates. 'auto' follows the server's timescaledb.license.
+    rollup_mode: Literal["auto", "apache", "timescale"] = "auto"
+    rollup_grace_s: int = Field(300, ge=0)  # the refresh leaves the newest minutes to live reads
+    raw_retention_days: int = Field(400, ge=30)
+    ingest_max_rows: int = Field(10_000, ge=1)
+    ingest_max_future_s: int = Field(300, ge=0)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    pool_min: int = 2
+    pool_max: int = 20
+    log_format: Literal["auto", "json", "text"] = "auto"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept under data_dir (local use)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,194 @@
+"""The rollup SELECTs, one per rollup, and the statements that maintain and read them.
+
+Each rollup is one aggregate over raw rows (`*_BUCKETS`), written once with a `{where}` slot for
+the raw-row filter. The Apache-edition refresh materialises it into `rollup_*` tables; readers
+union materialised buckets with the same aggregate over raw rows that are past the watermark or
+still pending in the invalidation log, then merge the parts bucket by bucket. Only fixed SQL
+fragments are composed here, at import time; values are always `$n` parameters.
+
+Parameters shared by every statement built from a template:
+  $1 service ids (text[], NULL = all)   $2 from (timestamptz)   $3 to (timestamptz, exclusive)
+  $4 bucket width (interval)            $5 time zone the buckets are cut in (text)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LATENCY_BOUNDS_MS = (50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 7000, 10000, 15000, 30000)
+HISTOGRAM_COLUMNS = tuple(f"lat_lt_{b}" for b in LATENCY_BOUNDS_MS)
+
+# A slot is (service_id, ts) over all regions: ok when a strict majority of its regions succeeded
+# (ties fail); its latency is the lower median of the ok regions' latencies.
+CHECK_SLOTS = """
+SELECT c.service_id, c.ts,
+       count(*) FILTER (WHERE c.ok) * 2 > count(*) AS ok,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY c.latency_ms) FILTER (WHERE c.ok) AS latency_ms
+FROM checks c
+WHERE {where}
+GROUP BY c.service_id, c.ts
+"""
+
+_CHECK_HIST = ",\n".join(
+    f"       count(*) FILTER (WHERE s.ok AND s.latency_ms < {b})::int AS lat_lt_{b}" for b in LATENCY_BOUNDS_MS
+)
+CHECKS_BUCKETS = f"""
+SELECT s.service_id, time_bucket($4::interval, s.ts, $5::text) AS bucket,
+       count(*)::int AS slots,
+       count(*) FILTER (WHERE s.ok)::int AS ok_slots,
+       count(*) FILTER (WHERE NOT s.ok)::int AS failed_slots,
+       (count(*) FILTER (WHERE NOT s.ok) * min(v.interval_s))::bigint AS downtime_s,
+       count(*) FILTER (WHERE s.ok AND s.latency_ms > v.latency_target_ms)::int AS over_target,
+       count(s.latency_ms) FILTER (WHERE s.ok)::int AS latency_count,
+       sum(s.latency_ms) FILTER (WHERE s.ok)::bigint AS latency_sum_ms,
+       min(s.latency_ms) FILTER (WHERE s.ok) AS latency_min_ms,
+       max(s.latency_ms) FILTER (WHERE s.ok) AS latency_max_ms,
+{_CHECK_HIST}
+FROM ({CHECK_SLOTS}) s
+JOIN services v ON v.id = s.service_id
+GROUP BY s.service_id, bucket
+"""
+
+_USAGE_HIST = ",\n".join(
+    f"       count(*) FILTER (WHERE c.latency_ms < {b})::int AS lat_lt_{b}" for b in LATENCY_BOUNDS_MS
+)
+USAGE_BUCKETS = f"""
+SELECT c.service_id, time_bucket($4::interval, c.ts, $5::text) AS bucket,
+       count(*)::int AS calls,
+       count(*) FILTER (WHERE c.status_code = 200)::int AS ok_200,
+       count(*) FILTER (WHERE c.status_code <> 200)::int AS errors,
+       count(*) FILTER (WHERE c.status_code BETWEEN 400 AND 499)::int AS c4xx,
+       count(*) FILTER (WHERE c.status_code BETWEEN 500 AND 599)::int AS c5xx,
+       count(*) FILTER (WHERE c.latency_ms > v.latency_target_ms)::int AS over_target,
+       sum(c.latency_ms)::bigint AS latency_sum_ms,
+       min(c.latency_ms) AS latency_min_ms,
+       max(c.latency_ms) AS latency_max_ms,
+{_USAGE_HIST}
+FROM api_calls c
+JOIN services v ON v.id = c.service_id
+WHERE {{where}}
+GROUP BY c.service_id, bucket
+"""
+
+_MERGE_MIN_MAX = ("latency_min_ms", "latency_max_ms")
+
+
+@dataclass(frozen=True)
+class RollupSql:
+    """Every statement of one rollup, built from its SELECT."""
+
+    name: str
+    raw_table: str
+    table: str
+    columns: tuple[str, ...]
+    aggregate: str  # from-scratch aggregate of raw rows in [$2, $3) for services $1
+    delete_range: str
+    materialise_range: str
+    read: str
+
+
+def _merge(column: str) -> str:
+    if column == "latency_min_ms":
+        return "min(latency_min_ms) AS latency_min_ms"
+    if column == "latency_max_ms":
+        return "max(latency_max_ms) AS latency_max_ms"
+    cast = "bigint" if column in ("latency_sum_ms", "downtime_s") else "int"
+    return f"sum({column})::{cast} AS {column}"
+
+
+def _build(name: str, raw_table: str, template: str, columns: tuple[str, ...]) -> RollupSql:
+    table = f"rollup_{name}"
+    services = "($1::text[] IS NULL OR c.service_id = ANY($1::text[]))"
+    aggregate = template.format(where=f"{services} AND c.ts >= $2 AND c.ts < $3")
+    delete_range = f"""
+DELETE FROM {table}
+WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[]))
+  AND bucket >= time_bucket($4::interval, $2::timestamptz, $5::text) AND bucket < $3"""
+    materialise_range = f"""
+INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
+{template.format(where=f"{services} AND c.ts >= time_bucket($4::interval, $2::timestamptz, $5::text) AND c.ts < $3")}"""
+    # Reader: $1..$5 as above, $6 the rollup's name. `st` holds the watermark; `pending` the
+    # invalidated ranges below it, widened to whole buckets.
+    live_new = template.format(
+        where=f"{services} AND c.ts >= $2 AND c.ts < $3 "
+        "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz)"
+    )
+    live_dirty = template.format(
+        where=f"{services} AND c.ts >= greatest($2, (SELECT min(lo) FROM pending)) "
+        "AND c.ts < least($3, (SELECT watermark FROM st)) "
+        "AND EXISTS (SELECT 1 FROM pending p WHERE p.service_id = c.service_id "
+        "AND time_bucket($4::interval, c.ts, $5::text) >= p.lo AND time_bucket($4::interval, c.ts, $5::text) < p.hi)"
+    )
+    column_list = ", ".join(("service_id", "bucket") + columns)
+    read = f"""
+WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
+pending AS (
+    SELECT i.service_id, time_bucket($4::interval, i.lo, $5::text) AS lo, i.hi
+    FROM rollup_invalidations i
+    WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
+      AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3
+),
+parts AS (
+    SELECT {column_list} FROM {table} m
+    WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3
+      AND NOT EXISTS (SELECT 1 FROM pending p
+                      WHERE p.service_id = m.service_id AND m.bucket >= p.lo AND m.bucket < p.hi)
+    UNION ALL ({live_new})
+    UNION ALL ({live_dirty})
+)
+SELECT service_id, bucket, {", ".join(_merge(c) for c in columns)}
+FROM parts
+GROUP BY service_id, bucket
+ORDER BY service_id, bucket"""
+    return RollupSql(name, raw_table, table, columns, aggregate, delete_range, materialise_range, read)
+
+
+CHECKS_COLUMNS = (
+    "slots", "ok_slots", "failed_slots", "downtime_s", "over_target",
+    "latency_count", "latency_sum_ms", "latency_min_ms", "latency_max_ms",
+) + HISTOGRAM_COLUMNS
+USAGE_COLUMNS = (
+    "calls", "ok_200", "errors", "c4xx", "c5xx", "over_target",
+    "latency_sum_ms", "latency_min_ms", "latency_max_ms",
+) + HISTOGRAM_COLUMNS
+
+CHECKS_HOURLY = _build("checks_hourly", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS)
+CHECKS_DAILY = _build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS)
+USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
+
+# --- state and invalidation log -------------------------------------------------------------
+
+LOCK_REFRESH = "SELECT pg_advisory_xact_lock(5308417)"  # one refresher at a time
+
+GET_STATE = "SELECT watermark, timezone FROM rollup_state WHERE rollup = $1"
+
+PUT_STATE = """
+INSERT INTO rollup_state (rollup, watermark, timezone, refreshed_at) VALUES ($1, $2, $3, now())
+ON CONFLICT (rollup) DO UPDATE
+SET watermark = EXCLUDED.watermark, timezone = EXCLUDED.timezone, refreshed_at = now()
+"""
+
+MIN_RAW_TS = {"checks": "SELECT min(ts) FROM checks", "api_calls": "SELECT min(ts) FROM api_calls"}
+
+TAKE_INVALIDATIONS = """
+DELETE FROM rollup_invalidations WHERE raw_table = $1
+RETURNING service_id, lo, hi
+"""
+
+# Widen an invalidated range to whole buckets: [bucket(lo), end of the bucket holding hi).
+BUCKET_SPAN = """
+SELECT time_bucket($1::interval, $2::timestamptz, $4::text) AS lo,
+       CASE WHEN time_bucket($1::interval, $3::timestamptz, $4::text) = $3 THEN $3
+            ELSE rollup_bucket_end($1::interval, time_bucket($1::interval, $3::timestamptz, $4::text), $4::text)
+       END AS hi
+"""
+
+BUCKET_FLOOR = "SELECT time_bucket($1::interval, $2::timestamptz, $3::text)"
+
+LOG_INVALIDATIONS = """
+INSERT INTO rollup_invalidations (raw_table, service_id, lo, hi)
+SELECT $1, service_id, lo, hi FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS t(service_id, lo, hi)
+"""
+
+PENDING_COUNT = "SELECT count(*) FROM rollup_invalidations"
+
+ALL_SERVICE_IDS = "SELECT id FROM services"

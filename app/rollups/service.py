@@ -1,0 +1,156 @@
+"""Rollup maintenance (Apache edition's incremental refresh) and the one reader per rollup."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+
+from app.rollups import queries
+from app.rollups.queries import RollupSql
+
+log = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+FAR_FUTURE = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    sql: RollupSql
+    width: timedelta
+    reporting_zone: bool  # daily buckets follow SLAMON_TIMEZONE; hourly ones are UTC
+
+    @property
+    def name(self) -> str:
+        return self.sql.name
+
+    def zone(self, timezone_name: str) -> str:
+        return timezone_name if self.reporting_zone else "UTC"
+
+
+CHECKS_HOURLY = Rollup(queries.CHECKS_HOURLY, HOUR, reporting_zone=False)
+CHECKS_DAILY = Rollup(queries.CHECKS_DAILY, DAY, reporting_zone=True)
+USAGE_DAILY = Rollup(queries.USAGE_DAILY, DAY, reporting_zone=True)
+ROLLUPS = (CHECKS_HOURLY, CHECKS_DAILY, USAGE_DAILY)
+
+
+@dataclass
+class RefreshReport:
+    rollup: str
+    watermark: datetime | None
+    ranges_recomputed: int
+
+
+async def log_invalidations(
+    conn: asyncpg.Connection, raw_table: str, spans: dict[str, tuple[datetime, datetime]]
+) -> None:
+    """Record, per service, the time range a write touched (same transaction as the write)."""
+    if not spans:
+        return
+    ids = list(spans)
+    await conn.execute(
+        queries.LOG_INVALIDATIONS, raw_table, ids,
+        [spans[s][0] for s in ids], [spans[s][1] + timedelta(microseconds=1) for s in ids],
+    )
+
+
+async def invalidate_service(conn: asyncpg.Connection, service_id: str) -> None:
+    """Mark every bucket of a service stale, e.g. after its interval or latency target changed."""
+    for raw_table in ("checks", "api_calls"):
+        await log_invalidations(conn, raw_table, {service_id: (FAR_PAST, FAR_FUTURE)})
+
+
+def _merge_ranges(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+async def refresh(
+    conn: asyncpg.Connection, timezone_name: str, now: datetime, grace: timedelta = timedelta(minutes=5)
+) -> list[RefreshReport]:
+    """Materialise every rollup up to `now - grace` and recompute exactly the invalidated buckets."""
+    target = (now - grace).replace(second=0, microsecond=0)
+    reports = []
+    async with conn.transaction():
+        await conn.execute(queries.LOCK_REFRESH)
+        taken: dict[str, list[asyncpg.Record]] = {}
+        for raw_table in ("checks", "api_calls"):
+            taken[raw_table] = await conn.fetch(queries.TAKE_INVALIDATIONS, raw_table)
+        for rollup in ROLLUPS:
+            reports.append(await _refresh_one(conn, rollup, timezone_name, target, taken[rollup.sql.raw_table]))
+    return reports
+
+
+async def _refresh_one(
+    conn: asyncpg.Connection, rollup: Rollup, timezone_name: str, target: datetime,
+    invalidations: list[asyncpg.Record],
+) -> RefreshReport:
+    zone = rollup.zone(timezone_name)
+    width, sql = rollup.width, rollup.sql
+    state = await conn.fetchrow(queries.GET_STATE, rollup.name)
+    old = state["watermark"] if state else None
+    if state and state["timezone"] != zone:
+        # Buckets were cut in another zone: start over; reads stay exact (all live) meanwhile.
+        log.info("rollup %s: time zone changed %s -> %s, rebuilding", rollup.name, state["timezone"], zone)
+        await conn.execute(f"TRUNCATE {sql.table}")
+        old = None
+    new = max(target, old) if old else target
+    # 1. Advance: everything from the bucket holding the old watermark up to the new one.
+    start = await conn.fetchval(queries.BUCKET_FLOOR, width, old, zone) if old else None
+    if start is None:
+        start = await conn.fetchval(queries.MIN_RAW_TS[sql.raw_table])
+    if start is not None and start < new:
+        await conn.execute(sql.delete_range, None, start, new, width, zone)
+        await conn.execute(sql.materialise_range, None, start, new, width, zone)
+    # 2. Recompute the buckets below that which late or replayed writes touched.
+    recomputed = 0
+    if old is not None and start is not None:
+        per_service: dict[str, list[tuple[datetime, datetime]]] = {}
+        for inv in invalidations:
+            if inv["lo"] >= start:
+                continue  # covered by step 1
+            span = await conn.fetchrow(queries.BUCKET_SPAN, width, inv["lo"], min(inv["hi"], start), zone)
+            per_service.setdefault(inv["service_id"], []).append((span["lo"], min(span["hi"], start)))
+        for service_id, ranges in per_service.items():
+            for lo, hi in _merge_ranges(ranges):
+                await conn.execute(sql.delete_range, [service_id], lo, hi, width, zone)
+                await conn.execute(sql.materialise_range, [service_id], lo, hi, width, zone)
+                recomputed += 1
+    await conn.execute(queries.PUT_STATE, rollup.name, new, zone)
+    return RefreshReport(rollup.name, new, recomputed)
+
+
+async def read(
+    conn: asyncpg.Connection, rollup: Rollup, timezone_name: str,
+    service_ids: list[str] | None, start: datetime, end: datetime,
+) -> list[asyncpg.Record]:
+    """Buckets in [start, end) (bucket-aligned) for the services, exact whatever the refresh lag."""
+    return await conn.fetch(
+        rollup.sql.read, service_ids, start, end, rollup.width, rollup.zone(timezone_name), rollup.name
+    )
+
+
+async def aggregate_raw(
+    conn: asyncpg.Connection, rollup: Rollup, timezone_name: str,
+    service_ids: list[str] | None, start: datetime, end: datetime,
+) -> list[asyncpg.Record]:
+    """The rollup's SELECT straight over raw rows: the from-scratch reference."""
+    return await conn.fetch(
+        rollup.sql.aggregate + " ORDER BY 1, 2", service_ids, start, end, rollup.width, rollup.zone(timezone_name)
+    )
+
+
+async def invalidate_range(conn: asyncpg.Connection, start: datetime, end: datetime) -> None:
+    """Mark [start, end) stale for every service (`slamon rollups refresh --from --to`)."""
+    ids = [r["id"] for r in await conn.fetch(queries.ALL_SERVICE_IDS)]
+    for raw_table in ("checks", "api_calls"):
+        await log_invalidations(conn, raw_table, {s: (start, end - timedelta(microseconds=1)) for s in ids})

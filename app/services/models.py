@@ -1,0 +1,62 @@
+"""Service catalog contract: what services.toml and the API accept."""
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Tier = Literal["enterprise_plus", "enterprise", "professional", "developer"]
+CheckKind = Literal["http", "tcp"]
+
+
+class CheckConfig(BaseModel):
+    """How a probe judges a response (HTTP); ignored by other kinds."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    expected_status: list[int] | None = None  # default: any 2xx or 3xx
+    keyword: str | None = None
+    json_path: str | None = None
+    json_value: str | int | float | bool | None = None
+    verify_tls: bool = True
+    max_body_bytes: int = Field(1024 * 1024, ge=1, le=64 * 1024 * 1024)
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$")
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field("", max_length=2000)
+    kind: CheckKind = "http"
+    url: str | None = Field(None, max_length=2048)
+    interval_s: int = Field(60, ge=10, le=86_400)
+    timeout_s: float = Field(30, gt=0, le=120)
+    latency_target_ms: int = Field(7000, gt=0, le=600_000)
+    tier: Tier = "professional"
+    allow_private: bool = False
+    check: CheckConfig = Field(default_factory=CheckConfig)
+
+    @model_validator(mode="after")
+    def _url_fits_kind(self) -> "ServiceConfig":
+        if self.url is None:
+            return self  # push-only service: results arrive through /api/ingest/checks
+        parts = urlsplit(self.url)
+        if self.kind == "http" and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("url: an http service needs an http:// or https:// URL with a host")
+        if self.kind == "tcp":
+            try:
+                port = parts.port
+            except ValueError:
+                port = None
+            if parts.scheme != "tcp" or not parts.hostname or not port:
+                raise ValueError("url: a tcp service needs tcp://host:port")
+        return self
+
+
+class ServiceRead(BaseModel):
+    id: str
+    name: str
+    description: str = ""

@@ -1,0 +1,89 @@
+"""The service catalog: load services.toml, validate it, sync it into the database."""
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from pydantic import ValidationError
+
+from app.rollups import service as rollups
+from app.services import queries
+from app.services.models import ServiceConfig
+
+
+class CatalogError(ValueError):
+    """services.toml is unreadable or invalid; the message names file, service and field."""
+
+
+def load_catalog(path: Path) -> list[ServiceConfig]:
+    """Parse and validate a services file; refuse it whole, naming the first problem."""
+    try:
+        document = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path}: not valid TOML: {exc}") from exc
+    entries = document.get("services", [])
+    if not isinstance(entries, list):
+        raise CatalogError(f"{path}: 'services' must be an array of tables ([[services]])")
+    services: list[ServiceConfig] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        label = f"services[{index}]" + (f" ({entry.get('id')})" if isinstance(entry, dict) and entry.get("id") else "")
+        try:
+            service = ServiceConfig.model_validate(entry)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'service'}: {err['msg']}" for err in exc.errors()
+            )
+            raise CatalogError(f"{path}: {label}: {problems}") from None
+        if service.id in seen:
+            raise CatalogError(f"{path}: {label}: id: duplicate service id {service.id!r}")
+        seen.add(service.id)
+        services.append(service)
+    return services
+
+
+@dataclass
+class SyncResult:
+    inserted: list[str]
+    updated: list[str]
+    deactivated: list[str]
+
+
+async def sync_catalog(conn: asyncpg.Connection, services: list[ServiceConfig]) -> SyncResult:
+    """Upsert the catalog; deactivate services no longer listed; invalidate rollups whose inputs changed."""
+    result = SyncResult([], [], [])
+    async with conn.transaction():
+        for position, svc in enumerate(services):
+            before = await conn.fetchrow(queries.ROLLUP_INPUTS, svc.id)
+            row = await conn.fetchrow(
+                queries.UPSERT, svc.id, svc.name, svc.description, svc.kind, svc.url, svc.interval_s,
+                svc.timeout_s, svc.latency_target_ms, svc.tier,
+                json.dumps(svc.check.model_dump(exclude_defaults=True)), svc.allow_private, position,
+            )
+            if row is None:
+                continue
+            (result.inserted if row["inserted"] else result.updated).append(svc.id)
+            if before and (before["interval_s"], before["latency_target_ms"]) != (svc.interval_s, svc.latency_target_ms):
+                await rollups.invalidate_service(conn, svc.id)
+        result.deactivated = [r["id"] for r in await conn.fetch(queries.DEACTIVATE_MISSING, [s.id for s in services])]
+    return result
+
+
+async def list_active(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Active services in display order."""
+    return await conn.fetch(queries.LIST_ACTIVE)
+
+
+async def get(conn: asyncpg.Connection, service_id: str) -> asyncpg.Record | None:
+    """One service by id, active or not."""
+    return await conn.fetchrow(queries.GET, service_id)
+
+
+async def existing_ids(conn: asyncpg.Connection, service_ids: list[str]) -> set[str]:
+    """Which of these ids are known services."""
+    return {r["id"] for r in await conn.fetch(queries.EXISTING_IDS, service_ids)}
