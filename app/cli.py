@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import importlib
 import sys
 from datetime import datetime, timezone
 
@@ -131,6 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="from_", type=_parse_ts)
     r.add_argument("--to", type=_parse_ts)
     r.set_defaults(run=cmd_rollups_refresh)
+
+    # Commands of the other processes live beside their code (prober/cli.py, workers/cli.py).
+    for module_name in ("prober.cli", "workers.cli"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.add_commands(sub)
     return parser
 
 

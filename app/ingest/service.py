@@ -101,7 +101,7 @@ def _spans(rows, known: set[str], errors: list[RowError]) -> dict[str, tuple[dat
             errors.append(RowError(index, "service_id", f"unknown service {row.service_id!r}"))
             continue
         lo_hi = spans.get(row.service_id)
-        if isinstance(row.ts, datetime):
+        if isinstance(row.ts, datetime) and row.ts.tzinfo is not None:
             spans[row.service_id] = (min(lo_hi[0], row.ts), max(lo_hi[1], row.ts)) if lo_hi else (row.ts, row.ts)
     return spans
 

@@ -1,0 +1,87 @@
+"""Real PostgreSQL+TimescaleDB and Redis for every test: started through `make services`, one fresh
+database per test session (so parallel runs never share state), migrated with the project's own
+migrations. SLAMON_TEST_DATABASE_URL points the suite at another server (e.g. one with the
+Timescale License) instead."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from app import db
+from app.config import Settings
+from app.services.service import load_catalog, sync_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+RESET_TABLES = (
+    "checks", "api_calls", "rollup_invalidations", "rollup_checks_hourly", "rollup_checks_daily",
+    "rollup_usage_daily", "rollup_state", "incident_updates", "incidents", "maintenance_windows",
+)
+
+
+def _server_url() -> str:
+    return os.environ.get("SLAMON_TEST_DATABASE_URL") or os.environ.get(
+        "SLAMON_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/slamon"
+    )
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _can_connect(url: str) -> bool:
+    try:
+        conn = await asyncpg.connect(url, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+@pytest.fixture(scope="session")
+async def database_url():
+    server = _server_url()
+    if not await _can_connect(server):
+        subprocess.run(["make", "-s", "services"], cwd=ROOT, check=True)
+    name = f"slamon_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server, name)
+    conn = await asyncpg.connect(url)
+    try:
+        await db.migrate(conn)
+        await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
+    finally:
+        await conn.close()
+    yield url
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url):
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, server_settings={"timezone": "UTC"})
+    yield pool
+    await pool.close()
+
+
+async def reset(conn: asyncpg.Connection) -> None:
+    await conn.execute(f"TRUNCATE {', '.join(RESET_TABLES)}")
+
+
+@pytest.fixture
+async def conn(pool):
+    async with pool.acquire() as conn:
+        await reset(conn)
+        yield conn
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(database_url=database_url, secret_key="test-secret", data_dir=tmp_path)
