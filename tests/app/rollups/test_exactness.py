@@ -1,0 +1,162 @@
+"""Reading a rollup equals aggregating the raw rows from scratch, whatever happened before:
+late and replayed batches, refreshes at any moment, DST days in a non-UTC zone.
+
+Two oracles: the rollup's own SELECT run over raw rows, and an independent pandas computation
+(slots by majority of regions, day cut in the zone with zoneinfo)."""
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
+from app.rollups import service as rollups
+from tests.conftest import reset
+
+# Around the 2025 autumn DST change in Europe and America (Nov 2 in New York, Oct 26 in Berlin).
+BASE = datetime(2025, 10, 25, 12, tzinfo=timezone.utc)
+SPAN_MIN = 60 * 24 * 10  # ten days of minute slots
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
+SERVICES = ["id-recognition", "face-compare"]
+REGIONS = ["seoul", "virginia", "frankfurt"]
+FAR = (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc))
+NOW = BASE + timedelta(days=30)
+
+check_rows = st.lists(
+    st.builds(
+        lambda minute, service, region, ok, latency: CheckRow(
+            BASE + timedelta(minutes=minute), service, region, ok, 200 if ok else 503, latency,
+            None if ok else "http_error"),
+        st.integers(0, SPAN_MIN), st.sampled_from(SERVICES), st.sampled_from(REGIONS), st.booleans(),
+        st.integers(0, 40_000),
+    ),
+    min_size=1, max_size=40,
+)
+call_rows = st.lists(
+    st.builds(
+        lambda second, service, status, latency: ApiCallRow(
+            BASE + timedelta(seconds=second), service, "/v1", "POST", status, latency),
+        st.integers(0, SPAN_MIN * 60), st.sampled_from(SERVICES), st.sampled_from([200, 201, 404, 429, 500, 503]),
+        st.integers(0, 40_000),
+    ),
+    min_size=1, max_size=40,
+)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("checks"), check_rows),
+        st.tuples(st.just("calls"), call_rows),
+        st.tuples(st.just("replay"), st.integers(0, 100)),
+        st.tuples(st.just("refresh"), st.integers(0, SPAN_MIN)),
+    ),
+    min_size=1, max_size=12,
+)
+
+
+def pandas_checks_by_day(rows: list[CheckRow], zone: str) -> dict:
+    if not rows:
+        return {}
+    df = pd.DataFrame(rows, columns=CheckRow._fields).drop_duplicates(["service_id", "ts", "region"])
+    slots = df.groupby(["service_id", "ts"]).agg(regions=("ok", "size"), ok_regions=("ok", "sum")).reset_index()
+    slots["ok"] = slots["ok_regions"] * 2 > slots["regions"]
+    slots["day"] = slots["ts"].dt.tz_convert(ZoneInfo(zone)).dt.date
+    out = slots.groupby(["service_id", "day"]).agg(slots=("ok", "size"), ok_slots=("ok", "sum"))
+    return {k: (int(v["slots"]), int(v["ok_slots"])) for k, v in out.iterrows()}
+
+
+def pandas_calls_by_day(rows: list[ApiCallRow], zone: str) -> dict:
+    if not rows:
+        return {}
+    df = pd.DataFrame(rows, columns=ApiCallRow._fields)
+    df["day"] = df["ts"].dt.tz_convert(ZoneInfo(zone)).dt.date
+    df["ok"] = df["status_code"] == 200
+    out = df.groupby(["service_id", "day"]).agg(calls=("ok", "size"), ok_200=("ok", "sum"), lat=("latency_ms", "sum"))
+    return {k: (int(v["calls"]), int(v["ok_200"]), int(v["lat"])) for k, v in out.iterrows()}
+
+
+def as_dicts(records) -> list[dict]:
+    return [dict(r) for r in records]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(zone=st.sampled_from(ZONES), ops=operations, final_refresh=st.booleans())
+async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, zone, ops, final_refresh):
+    async with pool.acquire() as conn:
+        await reset(conn)
+        batches: list[tuple[str, list]] = []
+        written_checks: list[CheckRow] = []
+        written_calls: list[ApiCallRow] = []
+        for kind, arg in ops:
+            if kind == "replay":
+                if not batches:
+                    continue
+                kind, arg = batches[arg % len(batches)]
+            if kind == "checks":
+                await write_checks(conn, arg, now=NOW)
+                written_checks += arg
+                batches.append((kind, arg))
+            elif kind == "calls":
+                await write_api_calls(conn, arg, now=NOW)
+                written_calls += arg
+                batches.append((kind, arg))
+            else:  # refresh as if the worker ran at this moment
+                await rollups.refresh(conn, zone, BASE + timedelta(minutes=arg), grace=timedelta(minutes=3))
+        if final_refresh:
+            await rollups.refresh(conn, zone, NOW)
+
+        for rollup in rollups.ROLLUPS:
+            read = as_dicts(await rollups.read(conn, rollup, zone, None, *FAR))
+            scratch = as_dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR))
+            assert read == scratch, rollup.name
+
+        daily = await rollups.read(conn, rollups.CHECKS_DAILY, zone, None, *FAR)
+        local = ZoneInfo(zone)
+        got = {(r["service_id"], r["bucket"].astimezone(local).date()): (r["slots"], r["ok_slots"]) for r in daily}
+        assert all(r["bucket"].astimezone(local).time() == datetime.min.time() for r in daily)
+        assert got == pandas_checks_by_day(written_checks, zone)
+
+        usage = await rollups.read(conn, rollups.USAGE_DAILY, zone, None, *FAR)
+        got = {(r["service_id"], r["bucket"].astimezone(local).date()): (r["calls"], r["ok_200"], r["latency_sum_ms"])
+               for r in usage}
+        replayed_calls = pandas_calls_by_day(written_calls, zone)  # calls without request_id count every write
+        assert got == replayed_calls
+
+
+async def test_refresh_materialises_and_reads_do_not_depend_on_it(conn):
+    rows = [CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", m % 5 != 0, 200, 100 + m,
+                     None if m % 5 else "timeout") for m in range(3000)]
+    await write_checks(conn, rows, now=NOW)
+    before = as_dicts(await rollups.read(conn, rollups.CHECKS_HOURLY, "UTC", ["face-compare"], *FAR))
+    await rollups.refresh(conn, "UTC", NOW)
+    assert await conn.fetchval("SELECT count(*) FROM rollup_checks_hourly") == 50
+    assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") == 0
+    after = as_dicts(await rollups.read(conn, rollups.CHECKS_HOURLY, "UTC", ["face-compare"], *FAR))
+    assert before == after
+    assert sum(r["failed_slots"] for r in after) == 600
+    assert sum(r["downtime_s"] for r in after) == 600 * 60
+
+
+async def test_late_batch_below_the_watermark_is_seen_at_once_and_recomputed_by_refresh(conn):
+    early = [CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", True, 200, 100) for m in range(0, 600, 2)]
+    await write_checks(conn, early, now=NOW)
+    await rollups.refresh(conn, "Europe/Berlin", NOW)
+    late = [CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", False, None, None, "timeout")
+            for m in range(1, 600, 2)]
+    await write_checks(conn, late, now=NOW)
+    for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
+        read = await rollups.read(conn, rollup, "Europe/Berlin", None, *FAR)
+        assert sum(r["failed_slots"] for r in read) == 300
+    reports = await rollups.refresh(conn, "Europe/Berlin", NOW)
+    assert {r.rollup: r.ranges_recomputed for r in reports} == {"checks_hourly": 1, "checks_daily": 1, "usage_daily": 0}
+    assert await conn.fetchval("SELECT sum(failed_slots) FROM rollup_checks_daily") == 300
+
+
+async def test_changing_the_reporting_zone_rebuilds_the_daily_buckets(conn):
+    rows = [CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", True, 200, 100) for m in range(0, 4000, 10)]
+    await write_checks(conn, rows, now=NOW)
+    await rollups.refresh(conn, "UTC", NOW)
+    await rollups.refresh(conn, "Asia/Kolkata", NOW)
+    daily = await conn.fetch("SELECT bucket FROM rollup_checks_daily")
+    kolkata = ZoneInfo("Asia/Kolkata")
+    assert all(r["bucket"].astimezone(kolkata).time() == datetime.min.time() for r in daily)
+    assert as_dicts(await rollups.read(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR)) == \
+        as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR))
