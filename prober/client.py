@@ -1,0 +1,128 @@
+"""Shared client state of the probes: one aiohttp session per SSRF policy, with phase timing.
+
+Every connection is fresh (force_close): a check measures DNS, connect and TLS each time, as
+blackbox_exporter does, and a hostile target can never poison a pooled connection. Concurrency is
+bounded by the scheduler, not by the connector.
+"""
+from __future__ import annotations
+
+import contextvars
+import ssl
+import time
+from typing import Any
+
+import aiohappyeyeballs
+import aiohttp
+from aiohttp import connector as aiohttp_connector
+
+from prober.ssrf import GuardedResolver, guarded_socket_factory
+
+# The phase dict of the check running in the current task (set by the probe, read by the connector).
+current_phases: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("phases", default=None)
+
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def mark(phases: dict[str, Any] | None, phase: str) -> None:
+    """Record that a check entered `phase` (used to say where a timeout struck)."""
+    if phases is not None:
+        phases["_phase"] = phase
+
+
+class TimedConnector(aiohttp.TCPConnector):
+    """TCPConnector that times TCP connect and TLS handshake separately and reads the certificate expiry.
+
+    Mirrors aiohttp's own `_wrap_create_connection` (3.10+), split in two awaits."""
+
+    async def _wrap_create_connection(self, *args: Any, addr_infos, req, timeout, client_error=aiohttp.ClientConnectorError,
+                                      **kwargs: Any):
+        phases = current_phases.get()
+        try:
+            async with aiohttp_connector.ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):
+                mark(phases, "connect")
+                started = time.perf_counter()
+                sock = await aiohappyeyeballs.start_connection(
+                    addr_infos=addr_infos, local_addr_infos=self._local_addr_infos,
+                    happy_eyeballs_delay=self._happy_eyeballs_delay, interleave=self._interleave,
+                    loop=self._loop, socket_factory=self._socket_factory,
+                )
+                connected = time.perf_counter()
+                if phases is not None:
+                    phases["connect"] = (connected - started) * 1000
+                    if kwargs.get("ssl"):
+                        mark(phases, "tls")
+                transport, protocol = await self._loop.create_connection(*args, **kwargs, sock=sock)
+                if phases is not None and kwargs.get("ssl"):
+                    phases["tls"] = (time.perf_counter() - connected) * 1000
+                    _record_cert_expiry(phases, transport)
+                return transport, protocol
+        except aiohttp_connector.cert_errors as exc:
+            raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
+        except aiohttp_connector.ssl_errors as exc:
+            raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
+        except OSError as exc:
+            if exc.errno is None and isinstance(exc, TimeoutError):
+                raise
+            raise client_error(req.connection_key, exc) from exc
+
+
+def _record_cert_expiry(phases: dict[str, Any], transport: Any) -> None:
+    cert = transport.get_extra_info("peercert")  # populated only when the certificate was verified
+    if cert and cert.get("notAfter"):
+        phases["_cert_not_after"] = ssl.cert_time_to_seconds(cert["notAfter"])
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+
+    async def dns_start(session, ctx, params):
+        mark(current_phases.get(), "dns")
+        ctx.dns_started = time.perf_counter()
+
+    async def dns_end(session, ctx, params):
+        phases = current_phases.get()
+        if phases is not None and hasattr(ctx, "dns_started"):
+            phases["dns"] = (time.perf_counter() - ctx.dns_started) * 1000
+
+    async def dns_cache_hit(session, ctx, params):
+        phases = current_phases.get()
+        if phases is not None:
+            phases["dns"] = 0.0
+
+    async def headers_sent(session, ctx, params):
+        mark(current_phases.get(), "first_byte")
+
+    trace.on_dns_resolvehost_start.append(dns_start)
+    trace.on_dns_resolvehost_end.append(dns_end)
+    trace.on_dns_cache_hit.append(dns_cache_hit)
+    trace.on_request_headers_sent.append(headers_sent)
+    return trace
+
+
+class ProbeContext:
+    """Long-lived clients shared by every check of a prober process; close() on shutdown."""
+
+    def __init__(self, user_agent: str = "slamon-prober/0.1"):
+        self.user_agent = user_agent
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
+
+    def session(self, allow_private: bool) -> aiohttp.ClientSession:
+        existing = self._sessions.get(allow_private)
+        if existing is not None and not existing.closed:
+            return existing
+        connector = TimedConnector(
+            resolver=GuardedResolver(allow_private), socket_factory=guarded_socket_factory(allow_private),
+            force_close=True, limit=0, ttl_dns_cache=10, enable_cleanup_closed=True,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector, trust_env=False, auto_decompress=False, trace_configs=[_trace_config()],
+            timeout=aiohttp.ClientTimeout(total=None), headers={"User-Agent": self.user_agent},
+            cookie_jar=aiohttp.DummyCookieJar(), max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES,
+        )
+        self._sessions[allow_private] = session
+        return session
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()

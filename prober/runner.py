@@ -1,0 +1,200 @@
+"""One prober process: fleet membership, scheduler, sink, status publication, health endpoint."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import asyncpg
+
+from app.ingest.service import CheckRow
+from app.services.service import list_active
+from prober.client import ProbeContext
+from prober.fleet import Fleet
+from prober.metrics import ProberMetrics
+from prober.models import ProbeResult, Target, TargetError
+from prober.scheduler import Scheduler
+from prober.sink import Sink
+from prober.spool import Spool, SpoolLocked
+from prober.status import Publisher, StatusTracker
+
+log = logging.getLogger(__name__)
+TargetSource = Callable[[], Awaitable[list[Target]]]
+
+
+@dataclass
+class ProberOptions:
+    region: str
+    prober_id: str
+    database_url: str
+    redis_url: str | None
+    data_dir: Path
+    heartbeat_s: float = 5.0
+    ttl_s: float = 15.0
+    handover_delay_s: float | None = None
+    flush_interval_s: float = 0.5
+    max_concurrency: int = 2000
+    targets_refresh_s: float = 30.0
+    spool_max_bytes: int = 256 * 1024 * 1024
+
+
+def database_targets(database_url: str) -> TargetSource:
+    """Active services from the `services` table; a service that cannot be probed is logged and skipped."""
+
+    async def load() -> list[Target]:
+        conn = await asyncpg.connect(database_url, timeout=5)
+        try:
+            rows = await list_active(conn)
+        finally:
+            await conn.close()
+        targets = []
+        for row in rows:
+            if not row["endpoint_url"]:
+                continue  # push-only service
+            try:
+                targets.append(Target.from_row(row))
+            except TargetError as exc:
+                log.error("service not probed: %s", exc, extra={"service_id": row["id"], "job": "targets"})
+        return targets
+
+    return load
+
+
+class Prober:
+    def __init__(self, options: ProberOptions, targets: TargetSource | None = None):
+        self.options = options
+        self.region = options.region
+        self.targets_source = targets or database_targets(options.database_url)
+        self.ctx = ProbeContext()
+        self.metrics = ProberMetrics(options.region)
+        self.fleet = Fleet(options.database_url, options.region, options.prober_id, heartbeat_s=options.heartbeat_s,
+                           ttl_s=options.ttl_s, handover_delay_s=options.handover_delay_s)
+        self.scheduler = Scheduler(options.prober_id, self.ctx, self.on_result, view=lambda: self.fleet.view,
+                                   max_concurrency=options.max_concurrency)
+        spool_root = Path(options.data_dir) / "spool"
+        self.spool = Spool(spool_root / f"{options.region}-{options.prober_id}", options.spool_max_bytes)
+        self.sink = Sink(self.spool, options.database_url, flush_interval_s=options.flush_interval_s)
+        self.status = StatusTracker()
+        self.publisher = Publisher(options.redis_url, options.region) if options.redis_url else None
+        self._tasks: list[asyncio.Task] = []
+        self._targets_loaded_at = 0.0
+        self.metrics.gauges.update({
+            "slamon_prober_spool_depth": lambda: self.sink.depth,
+            "slamon_prober_assigned_services": lambda: self.fleet.assigned_services,
+            "slamon_prober_services": lambda: len(self.scheduler.targets),
+            "slamon_prober_in_flight_checks": lambda: len(self.scheduler.in_flight),
+            "slamon_prober_database_up": lambda: int(self.fleet.connected),
+        })
+
+    def on_result(self, target: Target, slot: int, result: ProbeResult, lag_s: float) -> None:
+        self.sink.submit(CheckRow(datetime.fromtimestamp(slot, timezone.utc), target.service_id, self.region,
+                                  result.ok, result.status_code, result.latency_ms, result.error_type,
+                                  result.error_message))
+        self.metrics.record_check(result.ok, result.error_type, result.latency_ms, lag_s)
+        change = self.status.record(target.service_id, slot, result.ok, result.latency_ms, target.latency_target_ms)
+        if change is not None:
+            log.info("status %s (%s)", change.status, result.error_message or f"{result.latency_ms} ms",
+                     extra={"service_id": target.service_id, "region": self.region, "job": "check"})
+            if self.publisher is not None:
+                self.publisher.offer(change)
+
+    async def start(self) -> None:
+        await self.refresh_targets()
+        await self.fleet.beat()
+        self._tasks = [asyncio.create_task(coro, name=name) for name, coro in (
+            ("scheduler", self.scheduler.run()), ("sink", self.sink.run()), ("fleet", self._fleet_loop()),
+            ("orphans", self._adopt_orphan_spools()),
+        )]
+        if self.publisher is not None:
+            self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
+        log.info("prober %s started with %d service(s)", self.options.prober_id, len(self.scheduler.targets),
+                 extra={"region": self.region, "job": "prober"})
+
+    async def refresh_targets(self) -> None:
+        try:
+            self.scheduler.set_targets(await self.targets_source())
+            self._targets_loaded_at = time.monotonic()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("could not load services, keeping %d: %s", len(self.scheduler.targets), exc,
+                        extra={"region": self.region, "job": "targets"})
+
+    async def _fleet_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_s)
+            self.fleet.assigned_services = self.scheduler.assigned_count()
+            view = await self.fleet.beat()
+            if view is None:
+                continue
+            await self._catch_up(view)
+            if time.monotonic() - self._targets_loaded_at >= self.options.targets_refresh_s:
+                await self.refresh_targets()
+
+    async def _catch_up(self, view) -> None:
+        candidates = self.scheduler.catch_up_candidates(view)
+        if not candidates:
+            return
+        await self.sink.flush()
+        try:
+            done = await self.fleet.checked_slots([(t.service_id, slot) for t, slot in candidates])
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            return  # cannot tell what the lapsed prober stored: better a gap than a guess
+        for target, slot in candidates:
+            if (target.service_id, float(slot)) in done:
+                self.scheduler.last_run[target.service_id] = slot
+                continue
+            self.metrics.catch_up_checks += 1
+            log.info("checking slot %d left by a lapsed prober", slot,
+                     extra={"service_id": target.service_id, "region": self.region, "job": "catch-up"})
+            self.scheduler.start_check(target, slot)
+
+    async def _adopt_orphan_spools(self) -> None:
+        """Replay journals left by probers of this region that died on this machine."""
+        root = self.spool.directory.parent
+        for directory in sorted(root.glob(f"{self.region}-*")):
+            if directory == self.spool.directory or not directory.is_dir():
+                continue
+            try:
+                orphan = Spool(directory)
+            except SpoolLocked:
+                continue
+            sink = Sink(orphan, self.options.database_url)
+            while orphan.depth:
+                await sink.flush()
+                if orphan.depth:
+                    await asyncio.sleep(1)
+            await sink.close()
+            orphan.close()
+            shutil.rmtree(directory, ignore_errors=True)
+            log.info("replayed the spool of a stopped prober: %s", directory.name,
+                     extra={"region": self.region, "job": "spool"})
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Graceful stop: no new checks, finish running ones, flush, then leave the region."""
+        await self.scheduler.stop(grace_s)
+        if self.publisher is not None:
+            await self.publisher.drain(2.0)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.sink.close()
+        await self.fleet.stop()
+        if self.publisher is not None:
+            await self.publisher.close()
+        await self.ctx.close()
+        self.spool.close()
+
+    def health(self) -> tuple[bool, dict]:
+        view = self.fleet.view
+        me = next((m for m in view.members if m.prober_id == self.options.prober_id), None) if view else None
+        body = {"proberId": self.options.prober_id, "region": self.region, "database": self.fleet.connected,
+                "assignedServices": self.fleet.assigned_services, "spoolDepth": self.sink.depth}
+        if not self.fleet.connected:
+            body["reason"] = self.fleet.last_error or "not connected to the database yet"
+        elif me is None or me.active_from > time.time():
+            body["reason"] = "waiting for the region to hand services over"
+        return "reason" not in body, body
