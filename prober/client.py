@@ -102,8 +102,10 @@ def _trace_config() -> aiohttp.TraceConfig:
 class ProbeContext:
     """Long-lived clients shared by every check of a prober process; close() on shutdown."""
 
-    def __init__(self, user_agent: str = "slamon-prober/0.1"):
+    def __init__(self, user_agent: str = "slamon-prober/0.1", ssl_context: ssl.SSLContext | None = None):
         self.user_agent = user_agent
+        # Verification context; None is the system trust store. A private CA goes here.
+        self.ssl_context = ssl_context
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
 
     def session(self, allow_private: bool) -> aiohttp.ClientSession:
@@ -112,7 +114,7 @@ class ProbeContext:
             return existing
         connector = TimedConnector(
             resolver=GuardedResolver(allow_private), socket_factory=guarded_socket_factory(allow_private),
-            force_close=True, limit=0, ttl_dns_cache=10, enable_cleanup_closed=True,
+            force_close=True, limit=0, ttl_dns_cache=10, ssl=self.ssl_context if self.ssl_context else True,
         )
         session = aiohttp.ClientSession(
             connector=connector, trust_env=False, auto_decompress=False, trace_configs=[_trace_config()],

@@ -68,7 +68,7 @@ async def _exchange(session: aiohttp.ClientSession, target: Target, check: Compi
     """One request: a ProbeResult, or (next_url, method, body) when the response is a redirect to follow."""
     mark(phases, "dns")
     async with session.request(method, url, headers=target.check.headers or None, data=body,
-                               allow_redirects=False, ssl=None if target.check.verify_tls else False) as response:
+                               allow_redirects=False, ssl=True if target.check.verify_tls else False) as response:
         phases["first_byte"] = (time.perf_counter() - phases["_t0"]) * 1000
         status = response.status
         location = response.headers.get("Location")
