@@ -13,6 +13,11 @@ log = logging.getLogger(__name__)
 
 SQL_DIR = ROOT_DIR / "sql"
 MIGRATION_LOCK = 0x51A_0001  # advisory lock key shared by every `slamon migrate`
+# Reads are short and many: starting parallel workers or JIT costs more than they save, and
+# replanning a statement over every chunk of a hypertable costs more than running it (generic plans
+# keep TimescaleDB's runtime chunk exclusion).
+SESSION_SETTINGS = {"timezone": "UTC", "max_parallel_workers_per_gather": "0", "jit": "off",
+                    "plan_cache_mode": "force_generic_plan"}
 
 
 async def create_pool(settings: Settings, **kwargs) -> asyncpg.Pool:
@@ -20,7 +25,7 @@ async def create_pool(settings: Settings, **kwargs) -> asyncpg.Pool:
         settings.database_url,
         min_size=kwargs.pop("min_size", settings.pool_min),
         max_size=kwargs.pop("max_size", settings.pool_max),
-        server_settings={"application_name": kwargs.pop("application_name", "slamon"), "timezone": "UTC"},
+        server_settings={"application_name": kwargs.pop("application_name", "slamon"), **SESSION_SETTINGS},
         **kwargs,
     )
 

@@ -85,3 +85,27 @@ async def conn(pool):
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
     return Settings(database_url=database_url, secret_key="test-secret", data_dir=tmp_path)
+
+
+@pytest.fixture
+def make_client(pool, settings):
+    """An HTTP client on the real app (real pool), with the clock pinned when `now` is given."""
+    import httpx
+
+    from app import deps
+    from app.main import create_app
+
+    clients = []
+
+    async def make(now=None, **overrides):
+        app = create_app(settings.model_copy(update=overrides))
+        app.state.pool = pool
+        if now is not None:
+            app.dependency_overrides[deps.clock] = lambda: now
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        asyncio.get_event_loop().create_task(client.aclose())

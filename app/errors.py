@@ -1,0 +1,61 @@
+"""One JSON error shape for every failure a client can cause: {"error", "message", "details"?}."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, details: list | None = None, headers=None):
+        self.status, self.error, self.message, self.details, self.headers = status, error, message, details, headers
+        super().__init__(message)
+
+
+def not_found(what: str, key: str) -> ApiError:
+    return ApiError(404, "not_found", f"unknown {what} {key!r}")
+
+
+def _body(error: str, message: str, details: list | None = None) -> dict:
+    body = {"error": error, "message": message}
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def validation_details(errors) -> list[dict]:
+    details = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        where = loc[0] if loc and loc[0] in ("query", "path", "body", "header") else None
+        field = ".".join(loc[1:] if where else loc)
+        details.append({"in": where, "field": field, "message": err.get("msg", "invalid")})
+    return details
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return JSONResponse(_body(exc.error, exc.message, exc.details), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        details = validation_details(exc.errors())
+        names = ", ".join(sorted({f"{d['in']}.{d['field']}" if d["in"] else d["field"] for d in details}))
+        return JSONResponse(_body("validation_error", f"invalid {names}", details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(_body("internal_error", "unexpected server error"), status_code=500)

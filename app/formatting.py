@@ -1,0 +1,38 @@
+"""How SLA numbers are written (SLA-MATH.md): truncation, rounding, durations."""
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+
+def truncated_percentage(part: int, whole: int) -> Decimal | None:
+    """part/whole x 100 truncated (not rounded) to 2 decimals; None when there is nothing to divide."""
+    if whole <= 0:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def rounded_percentage(part: int, whole: int) -> float:
+    """part/whole x 100 rounded half-up to 2 decimals; 0 when whole is 0."""
+    if whole <= 0:
+        return 0.0
+    return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def round_half_up(value: Decimal | float | int) -> int:
+    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_duration(total_seconds: float) -> str:
+    """'3h 58m', '1d 2h 3m', '0m' — whole minutes, leading zero units left out."""
+    minutes = int(total_seconds // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days}d"] if days else []
+    if days or hours:
+        parts.append(f"{hours}h")
+    parts.append(f"{minutes}m")
+    return " ".join(parts)
+
+
+def percentage_text(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"

@@ -1,0 +1,61 @@
+"""SQL of the SLA figures that rollups cannot hold: period-dependent ratios and exact counts over
+raw rows, maintenance exclusions, incident statistics."""
+from app.rollups.queries import CHECK_SLOTS
+
+# Slots (same definition as the rollups) that lie in a maintenance window of their service, per
+# day. $1 service ids, $2 from, $3 to, $4 zone. The scan is bounded by the windows in range.
+_IN_WINDOW = """
+c.service_id = ANY($1::text[]) AND c.ts >= $2 AND c.ts < $3
+AND c.ts >= (SELECT min(w.starts_at) FROM maintenance_windows w
+             WHERE w.affected_services && $1::text[] AND w.starts_at < $3 AND w.ends_at > $2)
+AND c.ts < (SELECT max(w.ends_at) FROM maintenance_windows w
+            WHERE w.affected_services && $1::text[] AND w.starts_at < $3 AND w.ends_at > $2)
+AND EXISTS (SELECT 1 FROM maintenance_windows w
+            WHERE c.service_id = ANY(w.affected_services) AND c.ts >= w.starts_at AND c.ts < w.ends_at)
+"""
+MAINTENANCE_SLOTS_BY_DAY = f"""
+SELECT s.service_id, time_bucket('1 day'::interval, s.ts, $4::text) AS day,
+       count(*)::int AS slots,
+       count(*) FILTER (WHERE s.ok)::int AS ok_slots,
+       count(*) FILTER (WHERE NOT s.ok)::int AS failed_slots
+FROM ({CHECK_SLOTS.format(where=_IN_WINDOW)}) s
+GROUP BY 1, 2
+"""
+
+MAINTENANCE_WINDOWS_IN_RANGE = """
+SELECT id, title, description, affected_services, starts_at, ends_at
+FROM maintenance_windows
+WHERE affected_services && $1::text[] AND starts_at < $3 AND ends_at > $2
+ORDER BY starts_at
+"""
+
+INCIDENTS_OVERLAPPING = """
+SELECT id, priority, affected_services, created_at, resolved_at
+FROM incidents
+WHERE affected_services && $1::text[] AND created_at < $3 AND coalesce(resolved_at, 'infinity') > $2
+"""
+
+# Response times over the raw calls of a period: exact counts against the period's exact mean.
+# $1 service, $2 from, $3 to, $4 latency target (ms).
+RESPONSE_TIMES = """
+WITH stats AS (
+    SELECT count(*) AS total, avg(latency_ms) AS mean
+    FROM api_calls WHERE service_id = $1 AND ts >= $2 AND ts < $3
+)
+SELECT stats.total, stats.mean,
+       count(c.latency_ms) FILTER (WHERE c.latency_ms >= 3 * stats.mean) AS slow300,
+       count(c.latency_ms) FILTER (WHERE c.latency_ms >= 5 * stats.mean) AS slow500,
+       count(c.latency_ms) FILTER (WHERE c.latency_ms > $4) AS over_target,
+       percentile_disc(0.50) WITHIN GROUP (ORDER BY c.latency_ms) AS p50,
+       percentile_disc(0.95) WITHIN GROUP (ORDER BY c.latency_ms) AS p95,
+       percentile_disc(0.99) WITHIN GROUP (ORDER BY c.latency_ms) AS p99
+FROM stats LEFT JOIN api_calls c ON c.service_id = $1 AND c.ts >= $2 AND c.ts < $3
+GROUP BY stats.total, stats.mean
+"""
+
+INCIDENTS_CREATED_IN = """
+SELECT id, priority, title, reporter, detection_criteria, affected_services, created_at, resolved_at
+FROM incidents
+WHERE created_at >= $1 AND created_at < $2 AND ($3::text IS NULL OR $3 = ANY(affected_services))
+ORDER BY created_at
+"""

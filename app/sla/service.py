@@ -1,0 +1,252 @@
+"""SLA figures per SLA-MATH.md: availability, daily status, response times, usage, incident stats."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from app.formatting import format_duration, round_half_up, rounded_percentage, truncated_percentage
+from app.periods import Period, day_start, local_date
+from app.rollups import service as rollups
+from app.sla import queries
+from app.sla.tiers import TIERS
+
+
+@dataclass
+class CheckFigures:
+    """Judged slots of a day or period: maintenance slots already taken out."""
+
+    slots: int = 0
+    ok_slots: int = 0
+    failed_slots: int = 0
+    downtime_s: int = 0
+    maintenance_slots: int = 0
+    expected: float = 0.0
+
+    def __iadd__(self, other: "CheckFigures") -> "CheckFigures":
+        self.slots += other.slots
+        self.ok_slots += other.ok_slots
+        self.failed_slots += other.failed_slots
+        self.downtime_s += other.downtime_s
+        self.maintenance_slots += other.maintenance_slots
+        self.expected += other.expected
+        return self
+
+    @property
+    def uptime(self) -> Decimal | None:
+        return truncated_percentage(self.ok_slots, self.slots)
+
+    @property
+    def coverage(self) -> float | None:
+        return None if self.expected <= 0 else self.slots / self.expected
+
+
+@dataclass
+class DayRecord:
+    day: date
+    checks: CheckFigures
+    incident_priorities: set[str] = field(default_factory=set)
+    incident_ids: list[str] = field(default_factory=list)
+
+
+def _merged(windows: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(windows):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _overlap_s(lo: datetime, hi: datetime, windows: list[tuple[datetime, datetime]]) -> float:
+    return sum(max(0.0, (min(hi, w_hi) - max(lo, w_lo)).total_seconds()) for w_lo, w_hi in windows)
+
+
+async def check_days(
+    conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
+) -> dict[str, list[DayRecord]]:
+    """Per service, one record per day of the period: judged checks, expectation, incidents."""
+    ids = [s["id"] for s in services]
+    zone = period.zone
+    start, end = period.start, period.end
+    rows = await rollups.read(conn, rollups.CHECKS_DAILY, timezone_name, ids, start, end)
+    maintenance = await conn.fetch(queries.MAINTENANCE_SLOTS_BY_DAY, ids, start, end, timezone_name)
+    windows = await conn.fetch(queries.MAINTENANCE_WINDOWS_IN_RANGE, ids, start, end)
+    incidents = await conn.fetch(queries.INCIDENTS_OVERLAPPING, ids, start, end)
+
+    by_key: dict[tuple[str, date], CheckFigures] = {}
+    for r in rows:
+        by_key[(r["service_id"], local_date(r["bucket"], zone))] = CheckFigures(
+            r["slots"], r["ok_slots"], r["failed_slots"], r["downtime_s"])
+    intervals = {s["id"]: s["interval_s"] for s in services}
+    for m in maintenance:
+        figures = by_key.get((m["service_id"], local_date(m["day"], zone)))
+        if figures:
+            figures.slots -= m["slots"]
+            figures.ok_slots -= m["ok_slots"]
+            figures.failed_slots -= m["failed_slots"]
+            figures.downtime_s -= m["failed_slots"] * intervals[m["service_id"]]
+            figures.maintenance_slots += m["slots"]
+
+    result: dict[str, list[DayRecord]] = {}
+    for service in services:
+        sid, interval = service["id"], service["interval_s"]
+        service_windows = _merged([(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]])
+        records = []
+        for day in period.days():
+            lo = day_start(day, zone)
+            hi = min(day_start(day + timedelta(days=1), zone), max(lo, now))
+            figures = by_key.get((sid, day)) or CheckFigures()
+            observed_s = max(0.0, (hi - lo).total_seconds() - _overlap_s(lo, hi, service_windows))
+            figures.expected = observed_s / interval
+            record = DayRecord(day, figures)
+            day_end = day_start(day + timedelta(days=1), zone)
+            for inc in incidents:
+                if sid in inc["affected_services"] and inc["created_at"] < day_end and (
+                    inc["resolved_at"] is None or inc["resolved_at"] > lo
+                ):
+                    record.incident_priorities.add(inc["priority"])
+                    record.incident_ids.append(inc["id"])
+            records.append(record)
+        result[sid] = records
+    return result
+
+
+def total(records: list[DayRecord]) -> CheckFigures:
+    figures = CheckFigures()
+    for record in records:
+        figures += record.checks
+    return figures
+
+
+def day_status(record: DayRecord, tier: str) -> str:
+    """nd / e / mo / po / o for one day, in the order of SLA-MATH.md."""
+    checks = record.checks
+    if checks.slots == 0 and checks.maintenance_slots == 0:
+        return "nd"
+    if checks.expected > 0 and checks.slots < 0.9 * checks.expected:
+        return "e"
+    target = TIERS[tier].availability
+    if (checks.slots and checks.ok_slots * 100 < 95 * checks.slots) or "P1" in record.incident_priorities:
+        return "mo"
+    if (checks.slots and Decimal(checks.ok_slots) * 100 < target * checks.slots) or (
+        record.incident_priorities & {"P2", "P3"}
+    ):
+        return "po"
+    return "o"
+
+
+def availability_metrics(figures: CheckFigures) -> dict:
+    uptime = figures.uptime
+    minutes = figures.downtime_s / 60
+    return {
+        "totalChecks": figures.slots,
+        "successfulChecks": figures.ok_slots,
+        "failedChecks": figures.failed_slots,
+        "uptimePercentage": None if uptime is None else float(uptime),
+        "totalDowntime": format_duration(figures.downtime_s),
+        "downtimeMinutes": int(minutes) if minutes == int(minutes) else round(minutes, 2),
+        "expectedChecks": int(figures.expected),
+        "coverage": None if figures.coverage is None else round(figures.coverage, 4),
+        "maintenanceChecks": figures.maintenance_slots,
+    }
+
+
+async def availability(conn, service, period: Period, now: datetime, timezone_name: str) -> dict:
+    records = (await check_days(conn, [service], period, now, timezone_name))[service["id"]]
+    return {
+        "service": {"id": service["id"], "name": service["name"]},
+        "period": period.label,
+        "partial": period.is_partial(now),
+        "metrics": availability_metrics(total(records)),
+    }
+
+
+def _share(count: int, whole: int) -> dict:
+    return {"count": count, "percentage": rounded_percentage(count, whole)}
+
+
+async def response_times(conn, service, period: Period, now: datetime) -> dict:
+    row = await conn.fetchrow(queries.RESPONSE_TIMES, service["id"], period.start, period.end,
+                              service["latency_target_ms"])
+    n = row["total"]
+    avg = None if row["mean"] is None else round_half_up(row["mean"])
+    return {
+        "service": {"id": service["id"], "name": service["name"]},
+        "period": period.label,
+        "partial": period.is_partial(now),
+        "avgResponseTime": avg,
+        "targetThreshold": service["latency_target_ms"],
+        "metrics": {
+            "totalRequests": n,
+            "avgResponseTime": avg,
+            "slowRequests300": _share(row["slow300"], n),
+            "slowRequests500": _share(row["slow500"], n),
+            "timeoutRequests": _share(row["over_target"], n),
+            "percentiles": {"p50": row["p50"], "p95": row["p95"], "p99": row["p99"]},
+        },
+    }
+
+
+async def usage(conn, service, period: Period, now: datetime, timezone_name: str) -> dict:
+    rows = await rollups.read(conn, rollups.USAGE_DAILY, timezone_name, [service["id"]], period.start, period.end)
+    by_day = {local_date(r["bucket"], period.zone): r for r in rows}
+    today = local_date(now, period.zone)
+    daily = []
+    for day in period.days():
+        if day > today:
+            break
+        r = by_day.get(day)
+        daily.append({"date": day.isoformat(), "total": r["calls"] if r else 0,
+                      "success": r["ok_200"] if r else 0, "errors": r["errors"] if r else 0})
+    calls = sum(r["calls"] for r in rows)
+    errors = sum(r["errors"] for r in rows)
+    return {
+        "service": {"id": service["id"], "name": service["name"]},
+        "period": period.label,
+        "partial": period.is_partial(now),
+        "metrics": {
+            "totalCalls": calls,
+            "successfulCalls": sum(r["ok_200"] for r in rows),
+            "errorCalls": errors,
+            "errorRate": rounded_percentage(errors, calls),
+            "clientErrors": sum(r["c4xx"] for r in rows),
+            "serverErrors": sum(r["c5xx"] for r in rows),
+            "dailyStats": daily,
+        },
+    }
+
+
+async def incident_stats(conn, period: Period, now: datetime, service_id: str | None) -> dict:
+    rows = await conn.fetch(queries.INCIDENTS_CREATED_IN, period.start, period.end, service_id)
+    resolved = [(r["resolved_at"] - r["created_at"]).total_seconds() for r in rows if r["resolved_at"]]
+    counts = {p: sum(1 for r in rows if r["priority"] == p) for p in ("P1", "P2", "P3")}
+    return {
+        "period": period.label,
+        "partial": period.is_partial(now),
+        "summary": {
+            "totalIncidents": len(rows),
+            "p1Count": counts["P1"],
+            "p2Count": counts["P2"],
+            "p3Count": counts["P3"],
+            "avgResolutionTime": format_duration(sum(resolved) / len(resolved)) if resolved else None,
+        },
+        "incidents": [
+            {
+                "id": r["id"], "priority": r["priority"], "title": r["title"], "reporter": r["reporter"],
+                "detectionCriteria": r["detection_criteria"],
+                "createdAt": _iso(r["created_at"]), "resolvedAt": _iso(r["resolved_at"]),
+                "resolutionTime": format_duration((r["resolved_at"] - r["created_at"]).total_seconds())
+                if r["resolved_at"] else None,
+            }
+            for r in rows
+        ],
+    }
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")

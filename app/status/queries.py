@@ -1,0 +1,20 @@
+"""SQL of the current status."""
+from app.rollups.queries import CHECK_SLOTS
+
+# The latest three slots of each service, newest first: find their timestamps by index order first,
+# then build those slots. Only the last two days count as 'latest'. $1 service ids, $2 now.
+LATEST_SLOTS = f"""
+SELECT s.id AS service_id, sl.ts, sl.ok, sl.latency_ms
+FROM unnest($1::text[]) AS s(id)
+CROSS JOIN LATERAL (
+    SELECT min(t.ts) AS since
+    FROM (SELECT DISTINCT c.ts FROM checks c WHERE c.service_id = s.id AND c.ts <= $2 AND c.ts > $2 - interval '2 days'
+          ORDER BY c.ts DESC LIMIT 3) t
+) newest
+CROSS JOIN LATERAL ({CHECK_SLOTS.format(where="c.service_id = s.id AND c.ts >= newest.since AND c.ts <= $2 AND c.ts > $2 - interval '2 days'")}) sl
+ORDER BY s.id, sl.ts DESC
+"""
+
+OPEN_INCIDENTS = """
+SELECT id, priority, affected_services FROM incidents WHERE status <> 'resolved'
+"""

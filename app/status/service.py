@@ -1,0 +1,58 @@
+"""Current status per SLA-MATH.md: per service and overall, with the 90-day uptime and grid."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from app.formatting import percentage_text
+from app.periods import last_days
+from app.services import service as services_service
+from app.sla import service as sla
+from app.status import queries
+
+SEVERITY = {"operational": 0, "degraded": 1, "outage": 2}
+GRID_DAYS = 90
+
+
+def current_status(latest: list, open_priorities: set[str], latency_target_ms: int) -> str:
+    """outage / degraded / operational from the newest slots (newest first) and open incidents."""
+    if (len(latest) == 3 and not any(s["ok"] for s in latest)) or "P1" in open_priorities:
+        return "outage"
+    newest = latest[0] if latest else None
+    slow = newest is not None and newest["ok"] and (newest["latency_ms"] or 0) > latency_target_ms
+    if (newest is not None and not newest["ok"]) or slow or open_priorities & {"P2", "P3"}:
+        return "degraded"
+    return "operational"
+
+
+async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone) -> dict:
+    services = await services_service.list_active(conn)
+    ids = [s["id"] for s in services]
+    latest: dict[str, list] = {sid: [] for sid in ids}
+    for row in await conn.fetch(queries.LATEST_SLOTS, ids, now):
+        latest[row["service_id"]].append(row)
+    open_incidents = await conn.fetch(queries.OPEN_INCIDENTS)
+    period = last_days(GRID_DAYS, now, zone)
+    days = await sla.check_days(conn, services, period, now, timezone_name)
+
+    entries = []
+    for s in services:
+        priorities = {i["priority"] for i in open_incidents if s["id"] in i["affected_services"]}
+        status = current_status(latest[s["id"]], priorities, s["latency_target_ms"])
+        records = days[s["id"]]
+        newest = latest[s["id"]][0] if latest[s["id"]] else None
+        entries.append({
+            "id": s["id"],
+            "name": s["name"],
+            "status": status,
+            "uptime": percentage_text(sla.total(records).uptime),
+            "uptimeData": [sla.day_status(r, s["tier"]) for r in records],
+            "lastCheckedAt": newest["ts"].isoformat().replace("+00:00", "Z") if newest else None,
+        })
+    overall = max((e["status"] for e in entries), key=SEVERITY.__getitem__, default="operational")
+    return {
+        "overallStatus": overall,
+        "lastUpdated": now.isoformat().replace("+00:00", "Z"),
+        "services": entries,
+    }

@@ -1,0 +1,14 @@
+"""Public status: GET /api/system-status."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from app import deps
+from app.status import service
+
+router = APIRouter(tags=["status"])
+
+
+@router.get("/api/system-status", summary="Overall and per-service status with 90-day uptime and grid")
+async def system_status(conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
+    return await service.system_status(conn, now, settings.timezone, settings.zone)
