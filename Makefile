@@ -5,10 +5,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export SLAMON_PG_PORT ?= 55432
-export SLAMON_REDIS_PORT ?= 56379
-export SLAMON_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(SLAMON_PG_PORT)/slamon
-export SLAMON_REDIS_URL ?= redis://127.0.0.1:$(SLAMON_REDIS_PORT)/0
+# `make services` records the DSNs of this checkout's private PostgreSQL and Redis in
+# .data/services.env; the settings (app/config.py) read them from there unless SLAMON_* says otherwise.
 
 .PHONY: run test services services-down bench system-deps venv migrate seed clean
 

@@ -11,13 +11,27 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
+LOCAL_SERVICES_ENV = ROOT_DIR / ".data" / "services.env"
+
+
+def _local_service(name: str, fallback: str) -> str:
+    """The DSN `make services` recorded for this checkout's private PostgreSQL/Redis, if any."""
+    try:
+        for line in LOCAL_SERVICES_ENV.read_text().splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            if key.strip() == name:
+                return value.strip()
+    except OSError:
+        pass
+    return fallback
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLAMON_", env_file=".env", extra="ignore")
 
-    database_url: str = "postgresql://postgres@127.0.0.1:55432/slamon"
-    redis_url: str = "redis://127.0.0.1:56379/0"
+    database_url: str = Field(default_factory=lambda: _local_service(
+        "SLAMON_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/slamon"))
+    redis_url: str = Field(default_factory=lambda: _local_service("SLAMON_REDIS_URL", "redis://127.0.0.1:56379/0"))
     timezone: str = "UTC"
     services_file: Path = ROOT_DIR / "services.toml"
     data_dir: Path = ROOT_DIR / ".data"

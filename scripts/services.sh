@@ -7,6 +7,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATA=${SLAMON_DATA_DIR:-$ROOT/.data}
 PG_PORT=${SLAMON_PG_PORT:-55432}
 REDIS_PORT=${SLAMON_REDIS_PORT:-56379}
+ENV_FILE=$DATA/services.env
 PG_BIN=/usr/lib/postgresql/15/bin
 PGDATA=$DATA/pg
 RUN=$DATA/run
@@ -14,6 +15,10 @@ DB=${SLAMON_DB_NAME:-slamon}
 
 # initdb and postgres refuse to run as root: the cluster belongs to the postgres system user.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# The first port from $1 up that nothing listens on: another checkout's services may hold ours.
+free_port() { local p=$1; while port_busy "$p"; do p=$((p + 1)); done; echo "$p"; }
 
 pg_up() {
   mkdir -p "$DATA" "$RUN"
@@ -23,7 +28,7 @@ pg_up() {
     [ "$(id -u)" = 0 ] && chown postgres "$PGDATA"
     as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     cat >> "$PGDATA/postgresql.conf" <<CONF
-port = $PG_PORT
+
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$RUN'
 shared_preload_libraries = 'timescaledb'
@@ -35,7 +40,11 @@ timezone = 'UTC'
 log_min_messages = warning
 CONF
   fi
-  if ! as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+  if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    PG_PORT=$(awk -F"= *" '/^port *=/{p=$2} END{print p+0}' "$PGDATA/postgresql.conf")
+  else
+    PG_PORT=$(free_port "$PG_PORT")
+    echo "port = $PG_PORT" >> "$PGDATA/postgresql.conf"
     as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 start >/dev/null
   fi
   if ! as_pg "$PG_BIN/psql" -h "$RUN" -p "$PG_PORT" -U postgres -Atqc "SELECT 1 FROM pg_database WHERE datname='$DB'" postgres | grep -q 1; then
@@ -45,7 +54,13 @@ CONF
 
 redis_up() {
   mkdir -p "$DATA/redis"
-  if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+  local pid
+  pid=$(cat "$DATA/redis/redis.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ -f "$DATA/redis/port" ]; then
+    REDIS_PORT=$(cat "$DATA/redis/port")
+  else
+    REDIS_PORT=$(free_port "$REDIS_PORT")
+    echo "$REDIS_PORT" > "$DATA/redis/port"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
       --dir "$DATA/redis" --pidfile "$DATA/redis/redis.pid" --logfile "$DATA/redis/redis.log" >/dev/null
     for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -56,17 +71,20 @@ case "${1:-up}" in
   up)
     pg_up
     redis_up
-    echo "export SLAMON_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/$DB"
-    echo "export SLAMON_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
+    # The ports actually in use, for make, the settings' defaults (app/config.py) and the tests.
+    printf 'export SLAMON_DATABASE_URL=postgresql://postgres@127.0.0.1:%s/%s\nexport SLAMON_REDIS_URL=redis://127.0.0.1:%s/0\n' \
+      "$PG_PORT" "$DB" "$REDIS_PORT" > "$ENV_FILE"
+    cat "$ENV_FILE"
     ;;
   down)
     if [ -f "$PGDATA/PG_VERSION" ]; then as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast stop >/dev/null 2>&1 || true; fi
-    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    if [ -f "$DATA/redis/port" ]; then redis-cli -p "$(cat "$DATA/redis/port")" shutdown nosave >/dev/null 2>&1 || true; fi
+    rm -f "$ENV_FILE"
     echo "services stopped"
     ;;
   status)
     as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status || true
-    redis-cli -p "$REDIS_PORT" ping || true
+    [ -f "$ENV_FILE" ] && cat "$ENV_FILE"
     ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

@@ -25,9 +25,7 @@ RESET_TABLES = (
 
 
 def _server_url() -> str:
-    return os.environ.get("SLAMON_TEST_DATABASE_URL") or os.environ.get(
-        "SLAMON_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/slamon"
-    )
+    return os.environ.get("SLAMON_TEST_DATABASE_URL") or Settings().database_url
 
 
 def _with_database(url: str, name: str) -> str:

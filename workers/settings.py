@@ -1,0 +1,36 @@
+"""arq WorkerSettings: the worker process's cron jobs and tasks, and the clients they share (ctx)."""
+from __future__ import annotations
+
+from arq import cron
+from arq.connections import RedisSettings
+
+from app.config import get_settings
+from app.db import create_pool
+from app.rollups import service as rollups_service
+from workers.rollups import refresh_rollups
+
+EVERY_30_S = {0, 30}
+
+
+async def startup(ctx) -> None:
+    settings = get_settings()
+    ctx["settings"] = settings
+    ctx["pool"] = await create_pool(settings, min_size=1, max_size=5, application_name="slamon-worker")
+    async with ctx["pool"].acquire() as conn:
+        ctx["rollup_mode"] = await rollups_service.effective_mode(conn, settings.rollup_mode)
+
+
+async def shutdown(ctx) -> None:
+    await ctx["pool"].close()
+
+
+class WorkerSettings:
+    functions: list = []
+    cron_jobs = [
+        cron(refresh_rollups, second=EVERY_30_S, unique=True, timeout=600, run_at_startup=True),
+    ]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
+    max_tries = 5
+    job_timeout = 600
