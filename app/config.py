@@ -36,9 +36,6 @@ class Settings(BaseSettings):
     services_file: Path = ROOT_DIR / "services.toml"
     data_dir: Path = ROOT_DIR / ".data"
     secret_key: str | None = None
-    # 'apache' materialises rollups with the worker's incremental refresh; 'timescale' uses
-    # continuous aggregates. 'auto' follows the server's timescaledb.license.
-    rollup_mode: Literal["auto", "apache", "timescale"] = "auto"
     rollup_grace_s: int = Field(300, ge=0)  # the refresh leaves the newest minutes to live reads
     raw_retention_days: int = Field(400, ge=30)
     ingest_max_rows: int = Field(10_000, ge=1)

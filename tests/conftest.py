@@ -70,7 +70,7 @@ async def pool(database_url):
 
 
 async def reset(conn: asyncpg.Connection) -> None:
-    await conn.execute(f"TRUNCATE {', '.join(RESET_TABLES)}")
+    await conn.execute(f"TRUNCATE {', '.join(RESET_TABLES)} CASCADE")
 
 
 @pytest.fixture

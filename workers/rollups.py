@@ -12,8 +12,6 @@ log = logging.getLogger(__name__)
 async def refresh_rollups(ctx) -> dict:
     """Materialise every rollup up to now - grace and recompute the invalidated buckets."""
     settings = ctx["settings"]
-    if ctx.get("rollup_mode") == "timescale":
-        return {"skipped": "continuous aggregates refresh themselves"}
     async with ctx["pool"].acquire() as conn:
         reports = await rollups.refresh(conn, settings.timezone, datetime.now(timezone.utc),
                                         grace=timedelta(seconds=settings.rollup_grace_s))

@@ -6,7 +6,6 @@ from arq.connections import RedisSettings
 
 from app.config import get_settings
 from app.db import create_pool
-from app.rollups import service as rollups_service
 from workers.rollups import refresh_rollups
 
 EVERY_30_S = {0, 30}
@@ -16,8 +15,6 @@ async def startup(ctx) -> None:
     settings = get_settings()
     ctx["settings"] = settings
     ctx["pool"] = await create_pool(settings, min_size=1, max_size=5, application_name="slamon-worker")
-    async with ctx["pool"].acquire() as conn:
-        ctx["rollup_mode"] = await rollups_service.effective_mode(conn, settings.rollup_mode)
 
 
 async def shutdown(ctx) -> None:

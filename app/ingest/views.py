@@ -44,7 +44,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _parse_rows(body: bytes, content_type: str, max_rows: int) -> list[Any]:
     """A JSON array, or NDJSON (one object a line); errors name the row (0-based)."""
-    text = body.decode("utf-8", errors="strict") if body else ""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(422, "validation_error", f"body is not UTF-8 (byte {exc.start})") from None
     if "ndjson" in content_type or "jsonlines" in content_type:
         rows = []
         for number, line in enumerate(text.splitlines()):

@@ -192,5 +192,3 @@ SELECT $1, service_id, lo, hi FROM unnest($2::text[], $3::timestamptz[], $4::tim
 PENDING_COUNT = "SELECT count(*) FROM rollup_invalidations"
 
 ALL_SERVICE_IDS = "SELECT id FROM services"
-
-SERVER_LICENSE = "SELECT current_setting('timescaledb.license', true)"

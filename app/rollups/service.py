@@ -155,10 +155,3 @@ async def invalidate_range(conn: asyncpg.Connection, start: datetime, end: datet
     for raw_table in ("checks", "api_calls"):
         await log_invalidations(conn, raw_table, {s: (start, end - timedelta(microseconds=1)) for s in ids})
 
-
-async def effective_mode(conn: asyncpg.Connection, configured: str) -> str:
-    """'apache' or 'timescale': the configured mode, or the server's license when 'auto'."""
-    if configured != "auto":
-        return configured
-    license_name = await conn.fetchval(queries.SERVER_LICENSE)
-    return "timescale" if license_name == "timescale" else "apache"

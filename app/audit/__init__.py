@@ -1,0 +1,1 @@
+"""The audit trail: logins and failures, role changes, incident and settings writes."""

@@ -1,0 +1,288 @@
+"""Socket.IO beside FastAPI (PRD §5.2), fanned out through Redis so that probers, workers and any number
+of API processes emit to the same rooms.
+
+- Public rooms `system-status`, `uptime`, `incidents` are read-only and need no token.
+- Collaboration rooms `incident:{id}` need a reporter or admin token (same JWT as REST, sent as
+  `auth={"token": ...}` on connect or `?token=`): presence (`user-joined` / `user-left`), who edits
+  which field (`incident-editing`, cleared when a socket drops), comments, and `auto-save` drafts.
+- Every event published through `Publisher` is also appended to a capped Redis stream; its stream id
+  is the event's `seq`. A client that reconnects asks `GET /api/realtime/replay?since=<seq>` for
+  what it missed (`complete: false` when the stream no longer reaches back that far).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import redis.asyncio as aioredis
+import socketio
+from fastapi import Request
+from pydantic import ValidationError
+
+from app.auth import permissions
+from app.auth.service import authenticate
+from app.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+PUBLIC_ROOMS = ("system-status", "uptime", "incidents")
+INCIDENT_ROOM_PREFIX = "incident:"
+STREAM_MAXLEN = 10_000
+REPLAY_LIMIT = 1_000
+
+
+def channel_for(settings) -> str:
+    """Redis channel and key prefix: one per deployment (its database), so test sessions never cross."""
+    explicit = getattr(settings, "realtime_channel", None)
+    if explicit:
+        return explicit
+    database = urlsplit(settings.database_url).path.lstrip("/") or "slamon"
+    return f"slamon:{database}"
+
+
+def incident_room(incident_id: str) -> str:
+    return INCIDENT_ROOM_PREFIX + incident_id
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Publisher:
+    """Emit an event to rooms through Redis and record it for replay; usable from any process."""
+
+    def __init__(self, redis_url: str, channel: str, manager: socketio.AsyncManager | None = None):
+        self.channel = channel
+        self.stream_key = f"{channel}:events"
+        self.redis = aioredis.from_url(redis_url)
+        self.manager = manager or socketio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
+
+    async def publish(self, event: str, data: dict, rooms: list[str]) -> str:
+        """Append to the replay stream, then emit with `seq` added; returns the seq."""
+        seq = (await self.redis.xadd(self.stream_key, {"e": event, "r": json.dumps(rooms),
+                                                       "d": json.dumps(data, default=str, ensure_ascii=False)},
+                                     maxlen=STREAM_MAXLEN, approximate=True)).decode()
+        await self.manager.emit(event, {**data, "seq": seq}, namespace="/", room=rooms)
+        return seq
+
+    async def latest_seq(self) -> str:
+        info = await self.redis.xinfo_stream(self.stream_key) if await self.redis.exists(self.stream_key) else None
+        return info["last-generated-id"].decode() if info else "0-0"
+
+    async def replay(self, since: str, rooms: set[str]) -> dict:
+        """Events after `since` addressed to any of `rooms`, oldest first."""
+        events, complete, latest = [], True, "0-0"
+        if await self.redis.exists(self.stream_key):
+            info = await self.redis.xinfo_stream(self.stream_key)
+            latest = info["last-generated-id"].decode()
+            trimmed = info.get("max-deleted-entry-id", b"0-0").decode()
+            complete = _seq_key(since) >= _seq_key(trimmed)
+            for entry_id, fields in await self.redis.xrange(self.stream_key, min=f"({since}", count=REPLAY_LIMIT):
+                entry_rooms = json.loads(fields[b"r"])
+                if rooms.intersection(entry_rooms):
+                    events.append({"seq": entry_id.decode(), "event": fields[b"e"].decode(), "rooms": entry_rooms,
+                                   "data": {**json.loads(fields[b"d"]), "seq": entry_id.decode()}})
+            if events and len(events) >= REPLAY_LIMIT:
+                complete = False
+        return {"events": events, "latest": latest, "complete": complete}
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def _seq_key(seq: str) -> tuple[int, int]:
+    ms, _, n = seq.partition("-")
+    return int(ms), int(n or 0)
+
+
+class Hub:
+    """The Socket.IO server of one API process, with its publisher and session bookkeeping."""
+
+    def __init__(self, settings, pool: Callable[[], asyncpg.Pool]):
+        self.settings = settings
+        self._pool = pool
+        self.channel = channel_for(settings)
+        self.manager = socketio.AsyncRedisManager(settings.redis_url, channel=self.channel)
+        self.sio = socketio.AsyncServer(async_mode="asgi", client_manager=self.manager,
+                                        cors_allowed_origins=[], max_http_buffer_size=256 * 1024)
+        self.publisher = Publisher(settings.redis_url, self.channel, manager=self.manager)
+        self.redis = self.publisher.redis
+        self._register()
+
+    async def publish(self, event: str, data: dict, rooms: list[str]) -> str | None:
+        """Emit after a commit; a Redis outage is logged, never turned into a failed write."""
+        try:
+            return await self.publisher.publish(event, data, rooms)
+        except Exception:
+            log.exception("realtime: could not publish %s", event)
+            return None
+
+    # -- revocation: a user's or a session's sockets, on whichever process holds them --
+    async def disconnect_user(self, user_id: str) -> None:
+        await self._disconnect_set(f"{self.channel}:sids:user:{user_id}", "account changed")
+
+    async def disconnect_session(self, session_id: str) -> None:
+        await self._disconnect_set(f"{self.channel}:sids:session:{session_id}", "signed out")
+
+    async def _disconnect_set(self, key: str, reason: str) -> None:
+        try:
+            sids = [s.decode() for s in await self.redis.smembers(key)]
+            for sid in sids:
+                await self.sio.emit("session-ended", {"reason": reason}, to=sid)
+                await self.sio.disconnect(sid)
+            await self.redis.delete(key)
+        except Exception:
+            log.exception("realtime: could not disconnect sockets of %s", key)
+
+    # -- Socket.IO handlers --
+    def _register(self) -> None:
+        sio = self.sio
+        sio.on("connect", self.on_connect)
+        sio.on("disconnect", self.on_disconnect)
+        sio.on("join-room", self.on_join)
+        sio.on("leave-room", self.on_leave)
+        sio.on("incident-editing", self.on_editing)
+        sio.on("auto-save", self.on_auto_save)
+
+    async def on_connect(self, sid, environ, auth=None):
+        token = auth.get("token") if isinstance(auth, dict) else None
+        token = token or (parse_qs(environ.get("QUERY_STRING", "")).get("token") or [None])[0]
+        user = None
+        if token:
+            token = token.removeprefix("Bearer ").strip()
+            try:
+                async with self._pool().acquire() as conn:
+                    principal = await authenticate(conn, self.settings.resolved_secret_key(), token,
+                                                   (environ.get("asgi.scope", {}).get("client") or ("",))[0])
+            except ApiError as exc:
+                raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+            user = {"id": principal.user_id, "name": principal.username, "role": principal.role,
+                    "sessionId": principal.session_id}
+            await self.redis.sadd(f"{self.channel}:sids:user:{principal.user_id}", sid)
+            await self.redis.sadd(f"{self.channel}:sids:session:{principal.session_id}", sid)
+            await sio_enter(self.sio, sid, f"user:{principal.user_id}")
+        await self.sio.save_session(sid, {"user": user, "rooms": {}})
+
+    async def on_disconnect(self, sid, reason=None):
+        session = await self.sio.get_session(sid)
+        for room in list(session.get("rooms", {})):
+            await self._leave(sid, session, room)
+        user = session.get("user")
+        if user:
+            await self.redis.srem(f"{self.channel}:sids:user:{user['id']}", sid)
+            await self.redis.srem(f"{self.channel}:sids:session:{user['sessionId']}", sid)
+
+    async def on_join(self, sid, data):
+        room = data.get("room") if isinstance(data, dict) else None
+        if not isinstance(room, str) or len(room) > 120:
+            return {"ok": False, "error": "invalid_room"}
+        seq = await self.publisher.latest_seq()
+        if room in PUBLIC_ROOMS:
+            await sio_enter(self.sio, sid, room)
+            return {"ok": True, "room": room, "seq": seq}
+        if not room.startswith(INCIDENT_ROOM_PREFIX):
+            return {"ok": False, "error": "unknown_room"}
+        session = await self.sio.get_session(sid)
+        user = session.get("user")
+        if user is None:
+            return {"ok": False, "error": "unauthorized"}
+        if not permissions.allows(user["role"], "incidents:collaborate"):
+            return {"ok": False, "error": "forbidden"}
+        incident_id = room[len(INCIDENT_ROOM_PREFIX):]
+        async with self._pool().acquire() as conn:
+            if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)", incident_id):
+                return {"ok": False, "error": "not_found"}
+        await sio_enter(self.sio, sid, room)
+        session["rooms"][room] = None
+        await self.sio.save_session(sid, session)
+        public_user = {"id": user["id"], "name": user["name"], "role": user["role"]}
+        presence = f"{self.channel}:presence:{room}"
+        await self.redis.hset(presence, sid, json.dumps(public_user))
+        members = [json.loads(v) for v in (await self.redis.hgetall(presence)).values()]
+        await self.sio.emit("user-joined", {"room": room, "user": public_user}, room=room, skip_sid=sid)
+        return {"ok": True, "room": room, "seq": seq, "members": members}
+
+    async def on_leave(self, sid, data):
+        room = data.get("room") if isinstance(data, dict) else None
+        if not isinstance(room, str):
+            return {"ok": False, "error": "invalid_room"}
+        session = await self.sio.get_session(sid)
+        if room in session.get("rooms", {}):
+            await self._leave(sid, session, room)
+            await self.sio.save_session(sid, session)
+        await self.sio.leave_room(sid, room)
+        return {"ok": True, "room": room}
+
+    async def _leave(self, sid, session, room: str) -> None:
+        user = session["user"]
+        field = session["rooms"].pop(room, None)
+        incident_id = room[len(INCIDENT_ROOM_PREFIX):]
+        if field is not None:
+            await self.sio.emit("incident-editing", {"incidentId": incident_id, "userId": user["id"],
+                                                     "userName": user["name"], "isEditing": False, "field": field},
+                                room=room, skip_sid=sid)
+        await self.redis.hdel(f"{self.channel}:presence:{room}", sid)
+        await self.sio.emit("user-left", {"room": room, "userId": user["id"], "userName": user["name"]},
+                            room=room, skip_sid=sid)
+        await self.sio.leave_room(sid, room)
+
+    async def on_editing(self, sid, data):
+        if not isinstance(data, dict) or not isinstance(data.get("incidentId"), str):
+            return {"ok": False, "error": "invalid"}
+        room = incident_room(data["incidentId"])
+        session = await self.sio.get_session(sid)
+        if room not in session.get("rooms", {}):
+            return {"ok": False, "error": "join the incident room first"}
+        field = data.get("field")
+        field = field[:64] if isinstance(field, str) else ""
+        editing = bool(data.get("isEditing", True))
+        session["rooms"][room] = field if editing else None
+        await self.sio.save_session(sid, session)
+        user = session["user"]
+        await self.sio.emit("incident-editing", {"incidentId": data["incidentId"], "userId": user["id"],
+                                                 "userName": user["name"], "isEditing": editing, "field": field},
+                            room=room, skip_sid=sid)
+        return {"ok": True}
+
+    async def on_auto_save(self, sid, data):
+        from app.incidents import collaboration
+
+        session = await self.sio.get_session(sid)
+        user = session.get("user")
+        if user is None or not permissions.allows(user["role"], "incidents:draft"):
+            return {"ok": False, "error": "forbidden"}
+        if not isinstance(data, dict) or not isinstance(data.get("incidentId"), str):
+            return {"ok": False, "error": "invalid"}
+        try:
+            async with self._pool().acquire() as conn:
+                draft = await collaboration.save_draft(conn, user["id"], data["incidentId"], data.get("data"))
+        except ValidationError as exc:
+            return {"ok": False, "error": "validation_error", "details": exc.errors(include_url=False,
+                                                                                   include_context=False)}
+        except ApiError as exc:
+            return {"ok": False, "error": exc.error, "message": exc.message}
+        event = {"incidentId": data["incidentId"], "data": draft["data"], "timestamp": draft["updatedAt"]}
+        await self.sio.emit("auto-save", event, room=f"user:{user['id']}", skip_sid=sid)
+        return {"ok": True, "timestamp": draft["updatedAt"]}
+
+    async def close(self) -> None:
+        await self.publisher.close()
+
+
+async def sio_enter(sio: socketio.AsyncServer, sid: str, room: str) -> None:
+    await sio.enter_room(sid, room)
+
+
+def hub(request: Request) -> Hub:
+    return request.app.state.realtime
+
+
+def mount(fastapi_app, settings) -> tuple[socketio.ASGIApp, Hub]:
+    """Wrap the FastAPI app: /socket.io goes to Socket.IO, everything else to FastAPI."""
+    realtime = Hub(settings, lambda: fastapi_app.state.pool)
+    fastapi_app.state.realtime = realtime
+    return socketio.ASGIApp(realtime.sio, other_asgi_app=fastapi_app, socketio_path="socket.io"), realtime

@@ -1,0 +1,1 @@
+"""User accounts (admin-managed) and the `slamon user` command."""

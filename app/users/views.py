@@ -1,0 +1,49 @@
+"""/api/users: account management, admin only."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app import deps
+from app.auth.deps import require
+from app.errors import not_found
+from app.realtime import hub
+from app.users import service
+from app.users.models import UserCreate, UserUpdate
+
+router = APIRouter(tags=["users"], dependencies=[Depends(require("users:read"))])
+
+
+@router.get("/api/users", summary="User accounts (admin)")
+async def list_users(page: int = Query(1, ge=1, le=10_000), limit: int = Query(50, ge=1, le=200),
+                     conn=Depends(deps.connection)):
+    return await service.list_users(conn, page, limit)
+
+
+@router.post("/api/users", status_code=201, summary="Create an account (admin)")
+async def create_user(body: UserCreate, actor=Depends(require("users:write")), conn=Depends(deps.connection)):
+    return {"user": await service.create(conn, body, actor)}
+
+
+@router.get("/api/users/{user_id}", summary="One account (admin)")
+async def get_user(user_id: str, conn=Depends(deps.connection)):
+    row = await service.get(conn, user_id)
+    if row is None:
+        raise not_found("user", user_id)
+    return {"user": service.to_read(row)}
+
+
+@router.put("/api/users/{user_id}", summary="Change email, role, active flag or password (admin)")
+async def update_user(user_id: str, body: UserUpdate, request: Request, actor=Depends(require("users:write")),
+                      conn=Depends(deps.connection)):
+    user, revoked = await service.update(conn, user_id, body, actor)
+    if revoked:
+        await hub(request).disconnect_user(user["id"])
+    return {"user": user}
+
+
+@router.delete("/api/users/{user_id}", summary="Delete an account (admin); the audit trail keeps its name")
+async def delete_user(user_id: str, request: Request, actor=Depends(require("users:write")),
+                      conn=Depends(deps.connection)):
+    await service.delete(conn, user_id, actor)
+    await hub(request).disconnect_user(user_id)
+    return {"success": True, "message": "사용자가 삭제되었습니다."}
