@@ -193,7 +193,7 @@ async def main():
         "lag_p50_s": _pct(lags, 0.5),
         "lag_p99_s": _pct(lags, 0.99),
         "lag_max_s": round(max(lags), 4) if lags else None,
-        "baseline_naive_checks_started_in_15s": naive_started,
+        "baseline_naive_checks_started": naive_started,
         "baseline_naive_slots_due_in_15s": len(naive),
         "baseline_naive_lag_p50_s": _pct(naive, 0.5),
         "baseline_naive_lag_p99_s": _pct(naive, 0.99),
