@@ -1,19 +1,77 @@
-"""The API process: FastAPI app with the REST routers (and, beside it, realtime and pages)."""
+"""The API process: FastAPI app with the REST routers, Socket.IO beside it (/socket.io/), and the
+request-size limit. Routers are grouped by who may call them: public reads, ingest (per-service ingest
+keys), and everything else, authenticated by default (app.auth.deps)."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from app import errors
+from app import errors, realtime
+from app.audit.views import router as audit_router
+from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
 from app.db import create_pool
+from app.incidents.service import IncidentConflict
 from app.incidents.views import router as incidents_router
+from app.incidents.views import staff_router as incidents_staff_router
 from app.ingest.views import router as ingest_router
+from app.maintenance.views import admin_router as maintenance_admin_router
+from app.maintenance.views import router as maintenance_router
 from app.services.views import router as services_router
 from app.sla.views import router as sla_router
 from app.status.views import router as status_router
 from app.uptime.views import router as uptime_router
+from app.users.views import router as users_router
+
+MAX_REQUEST_BYTES = 1024 * 1024  # JSON writes; ingest batches have their own limit (settings.max_body_bytes)
+PUBLIC_READ_ROUTERS = (status_router, services_router, uptime_router, incidents_router, sla_router,
+                       maintenance_router)
+AUTHENTICATED_ROUTERS = (auth_router, incidents_staff_router, users_router, audit_router, maintenance_admin_router)
+
+
+class BodySizeLimit:
+    """413 for a request body over the limit: refused from Content-Length up front, or counted while
+    streaming (chunked bodies) and the app's answer replaced, so nothing over the limit is parsed."""
+
+    def __init__(self, app, limit: int, exempt_prefixes: tuple[str, ...] = ()):
+        self.app, self.limit, self.exempt = app, limit, exempt_prefixes
+
+    async def _refuse(self, send) -> None:
+        body = b'{"error":"payload_too_large","message":"request body over %d bytes"}' % self.limit
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(send)
+        state = {"received": 0, "too_large": False, "refused": False}
+
+        async def counting_receive():
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > self.limit:
+                    state["too_large"] = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            if state["too_large"]:
+                if not state["refused"]:
+                    state["refused"] = True
+                    await self._refuse(send)
+                return
+            await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
+        if state["too_large"] and not state["refused"]:
+            await self._refuse(send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,13 +83,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.realtime.close()
             await app.state.pool.close()
 
     app = FastAPI(title="SLA Monitor", version="0.1.0", lifespan=lifespan,
                   description="Status, uptime, incidents and exact SLA figures (see SLA-MATH.md).")
     app.state.settings = settings
     errors.install(app)
-    for router in (status_router, services_router, uptime_router, incidents_router, sla_router, ingest_router):
+
+    @app.exception_handler(IncidentConflict)
+    async def _conflict(request: Request, exc: IncidentConflict):
+        return JSONResponse({"error": exc.error, "message": exc.message, "current": jsonable(exc.current)},
+                            status_code=409)
+
+    for router in (*PUBLIC_READ_ROUTERS, ingest_router, *AUTHENTICATED_ROUTERS, realtime.replay_router()):
         app.include_router(router)
 
     @app.get("/api/health", tags=["status"], summary="Liveness: the API answers and reaches the database")
@@ -40,4 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await conn.fetchval("SELECT 1")
         return {"status": "ok"}
 
+    realtime.mount(app, settings)
+    app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/socket.io/"))
     return app
+
+
+def jsonable(value):
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(value)

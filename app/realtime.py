@@ -107,8 +107,10 @@ class Hub:
         self._pool = pool
         self.channel = channel_for(settings)
         self.manager = socketio.AsyncRedisManager(settings.redis_url, channel=self.channel)
+        # Same-origin only unless origins are configured (the consoles on other ports need them listed).
         self.sio = socketio.AsyncServer(async_mode="asgi", client_manager=self.manager,
-                                        cors_allowed_origins=[], max_http_buffer_size=256 * 1024)
+                                        cors_allowed_origins=getattr(settings, "cors_origins", None) or None,
+                                        max_http_buffer_size=256 * 1024)
         self.publisher = Publisher(settings.redis_url, self.channel, manager=self.manager)
         self.redis = self.publisher.redis
         self._register()
@@ -164,7 +166,7 @@ class Hub:
                     "sessionId": principal.session_id}
             await self.redis.sadd(f"{self.channel}:sids:user:{principal.user_id}", sid)
             await self.redis.sadd(f"{self.channel}:sids:session:{principal.session_id}", sid)
-            await sio_enter(self.sio, sid, f"user:{principal.user_id}")
+            await self.sio.enter_room(sid, f"user:{principal.user_id}")
         await self.sio.save_session(sid, {"user": user, "rooms": {}})
 
     async def on_disconnect(self, sid, reason=None):
@@ -182,7 +184,7 @@ class Hub:
             return {"ok": False, "error": "invalid_room"}
         seq = await self.publisher.latest_seq()
         if room in PUBLIC_ROOMS:
-            await sio_enter(self.sio, sid, room)
+            await self.sio.enter_room(sid, room)
             return {"ok": True, "room": room, "seq": seq}
         if not room.startswith(INCIDENT_ROOM_PREFIX):
             return {"ok": False, "error": "unknown_room"}
@@ -196,7 +198,7 @@ class Hub:
         async with self._pool().acquire() as conn:
             if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)", incident_id):
                 return {"ok": False, "error": "not_found"}
-        await sio_enter(self.sio, sid, room)
+        await self.sio.enter_room(sid, room)
         session["rooms"][room] = None
         await self.sio.save_session(sid, session)
         public_user = {"id": user["id"], "name": user["name"], "role": user["role"]}
@@ -273,16 +275,61 @@ class Hub:
         await self.publisher.close()
 
 
-async def sio_enter(sio: socketio.AsyncServer, sid: str, room: str) -> None:
-    await sio.enter_room(sid, room)
-
-
 def hub(request: Request) -> Hub:
     return request.app.state.realtime
 
 
-def mount(fastapi_app, settings) -> tuple[socketio.ASGIApp, Hub]:
-    """Wrap the FastAPI app: /socket.io goes to Socket.IO, everything else to FastAPI."""
+class SocketIOMiddleware:
+    """ASGI middleware: /socket.io/ goes to Socket.IO, everything else on through the FastAPI stack.
+    (socketio.ASGIApp(sio, other_asgi_app=...) placed inside FastAPI, so create_app still returns the
+    FastAPI app with its state and dependency overrides.)"""
+
+    def __init__(self, app, hub: Hub):
+        self.app = app
+        self.socketio_app = socketio.ASGIApp(hub.sio, socketio_path="socket.io")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket") and scope["path"].startswith("/socket.io/"):
+            return await self.socketio_app(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def mount(fastapi_app, settings) -> Hub:
+    """Create the process's hub and route /socket.io/ to it."""
     realtime = Hub(settings, lambda: fastapi_app.state.pool)
     fastapi_app.state.realtime = realtime
-    return socketio.ASGIApp(realtime.sio, other_asgi_app=fastapi_app, socketio_path="socket.io"), realtime
+    fastapi_app.add_middleware(SocketIOMiddleware, hub=realtime)
+    return realtime
+
+
+def replay_router():
+    """GET /api/realtime/replay: what a reconnecting client missed. Public rooms need no token;
+    `incident:{id}` rooms need a reporter or admin token."""
+    from fastapi import APIRouter, Depends, Query
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    from app import deps
+    from app.auth.deps import bearer
+    from app.auth.service import unauthorized
+
+    router = APIRouter(tags=["realtime"])
+
+    @router.get("/api/realtime/replay", summary="Events after a seq, for rooms (default: the public rooms)")
+    async def replay(request: Request, since: str = Query("0-0", pattern=r"^\d{1,20}(-\d{1,20})?$"),
+                     room: list[str] = Query(list(PUBLIC_ROOMS), max_length=20),
+                     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                     conn=Depends(deps.connection)):
+        private = [r for r in room if r not in PUBLIC_ROOMS]
+        for r in private:
+            if not r.startswith(INCIDENT_ROOM_PREFIX) or len(r) > 120:
+                raise ApiError(422, "validation_error", f"unknown room {r!r}")
+        if private:
+            if credentials is None:
+                raise unauthorized("incident rooms need an access token")
+            principal = await authenticate(conn, request.app.state.settings.resolved_secret_key(),
+                                           credentials.credentials)
+            if not permissions.allows(principal.role, "incidents:collaborate"):
+                raise ApiError(403, "forbidden", f"role {principal.role!r} may not read incident rooms")
+        return await hub(request).publisher.replay(since, set(room))
+
+    return router

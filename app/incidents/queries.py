@@ -31,3 +31,58 @@ RETURNING id
 INSERT_UPDATE_AT = """
 INSERT INTO incident_updates (incident_id, status, description, author, created_at) VALUES ($1, $2, $3, $4, $5)
 """
+
+_RETURNING = """RETURNING id, title, description, status, severity, priority, reporter, detection_criteria,
+          affected_services, version, created_at, updated_at, resolved_at"""
+
+INSERT = f"""
+INSERT INTO incidents (title, description, status, severity, priority, reporter, detection_criteria,
+                       affected_services, resolved_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $3 = 'resolved' THEN now() END)
+{_RETURNING}
+"""
+
+GET_FOR_UPDATE = f"SELECT {_COLUMNS} FROM incidents i WHERE i.id = $1 FOR UPDATE"
+
+# Optimistic concurrency: the write lands only on the version the client saw. resolved_at follows
+# the status: set when it becomes resolved, kept while it stays resolved, cleared on reopen.
+UPDATE = f"""
+UPDATE incidents SET title = $3, description = $4, status = $5, severity = $6, priority = $7,
+       reporter = $8, detection_criteria = $9, affected_services = $10,
+       resolved_at = CASE WHEN $5 <> 'resolved' THEN NULL
+                          WHEN status = 'resolved' THEN resolved_at ELSE greatest(now(), created_at) END,
+       version = version + 1, updated_at = now()
+WHERE id = $1 AND version = $2
+{_RETURNING}
+"""
+
+DELETE = "DELETE FROM incidents WHERE id = $1 RETURNING id, title"
+
+INSERT_UPDATE = """
+INSERT INTO incident_updates (incident_id, status, description, author) VALUES ($1, $2, $3, $4)
+RETURNING id, incident_id, status, description, author, created_at
+"""
+
+COMMENTS = """
+SELECT id, incident_id, user_id, user_name, message, created_at FROM incident_comments
+WHERE incident_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3
+"""
+
+COUNT_COMMENTS = "SELECT count(*) FROM incident_comments WHERE incident_id = $1"
+
+INSERT_COMMENT = """
+INSERT INTO incident_comments (incident_id, user_id, user_name, message) VALUES ($1, $2, $3, $4)
+RETURNING id, incident_id, user_id, user_name, message, created_at
+"""
+
+EXISTS = "SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)"
+
+GET_DRAFT = "SELECT incident_key, data, updated_at FROM incident_drafts WHERE user_id = $1 AND incident_key = $2"
+
+PUT_DRAFT = """
+INSERT INTO incident_drafts (user_id, incident_key, data) VALUES ($1, $2, $3::jsonb)
+ON CONFLICT (user_id, incident_key) DO UPDATE SET data = EXCLUDED.data, updated_at = now()
+RETURNING incident_key, data, updated_at
+"""
+
+DELETE_DRAFT = "DELETE FROM incident_drafts WHERE user_id = $1 AND incident_key = $2 RETURNING incident_key"

@@ -1,13 +1,18 @@
-"""Incidents as the public read API shows them."""
+"""Incidents: the public reads, and the staff writes (create, update with optimistic concurrency,
+status updates along the flow of flow.py, delete), each audited in its own transaction."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import asyncpg
 
+from app.audit import service as audit
+from app.errors import ApiError, not_found
 from app.formatting import format_duration
-from app.incidents import queries
+from app.incidents import flow, queries
+from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
 from app.periods import Period, day_start, local_date
+from app.services.service import existing_ids
 
 NO_INCIDENT_MESSAGE = "특별한 문제가 없습니다."
 PREPARING_MESSAGE = "데이터를 준비 중입니다."
@@ -78,3 +83,116 @@ async def past(conn: asyncpg.Connection, days: int, page: int, limit: int, now: 
         "pagination": {"page": page, "limit": limit, "totalDays": days, "totalPages": total_pages,
                        "hasNext": page < total_pages},
     }
+
+
+OPENED_NOTE = "인시던트가 등록되었습니다."
+EDITABLE = ("title", "description", "status", "severity", "priority", "reporter", "detection_criteria",
+            "affected_services")
+
+
+class IncidentConflict(ApiError):
+    """A write based on a stale version: 409 carrying the current incident."""
+
+    def __init__(self, current: dict, sent: int):
+        super().__init__(409, "conflict", f"incident {current['id']} changed since version {sent}: it is at "
+                                          f"version {current['version']}; merge and retry with that version")
+        self.current = current
+
+
+async def check_services(conn: asyncpg.Connection, service_ids: list[str]) -> None:
+    if not service_ids:
+        return
+    known = await existing_ids(conn, service_ids)
+    unknown = [s for s in service_ids if s not in known]
+    if unknown:
+        raise ApiError(422, "validation_error", f"unknown services: {', '.join(unknown)}",
+                       [{"in": "body", "field": "affected_services", "message": f"unknown service {s!r}"}
+                        for s in unknown])
+
+
+async def _updates_of(conn: asyncpg.Connection, incident_id: str) -> list:
+    return await conn.fetch(queries.UPDATES_OF, [incident_id])
+
+
+async def create(conn: asyncpg.Connection, data: IncidentCreate, actor) -> dict:
+    """Open an incident; priority suggested from severity unless given; its first timeline entry."""
+    await check_services(conn, data.affected_services)
+    priority = data.priority or flow.suggest_priority(data.severity)
+    reporter = data.reporter if data.reporter is not None else actor.username
+    async with conn.transaction():
+        row = await conn.fetchrow(queries.INSERT, data.title, data.description, data.status, data.severity, priority,
+                                  reporter, data.detection_criteria, data.affected_services)
+        update = await conn.fetchrow(queries.INSERT_UPDATE, row["id"], data.status, data.note or OPENED_NOTE,
+                                     actor.username)
+        await audit.record_by(conn, actor, "incident.create", "incident", row["id"],
+                              {"title": data.title, "severity": data.severity, "priority": priority,
+                               "status": data.status})
+    return to_public(row, [update])
+
+
+async def _locked(conn: asyncpg.Connection, incident_id: str, version: int | None):
+    if version is None:
+        raise ApiError(428, "precondition_required",
+                       "send the version you saw: a 'version' field or an 'If-Match' header")
+    row = await conn.fetchrow(queries.GET_FOR_UPDATE, incident_id)
+    if row is None:
+        raise not_found("incident", incident_id)
+    if row["version"] != version:
+        raise IncidentConflict(to_public(row, await _updates_of(conn, incident_id)), version)
+    return row
+
+
+def _check_transition(current: str, target: str) -> None:
+    if not flow.transition_allowed(current, target):
+        raise ApiError(409, "invalid_transition", f"status cannot go from {current} to {target}: forward steps "
+                                                  "and reopening a resolved incident are allowed")
+
+
+async def _write(conn, row, values: dict, note: str | None, actor) -> tuple[dict, dict | None]:
+    updated = await conn.fetchrow(queries.UPDATE, row["id"], row["version"], *(values[k] for k in EDITABLE))
+    update = None
+    if note is not None:
+        update = await conn.fetchrow(queries.INSERT_UPDATE, row["id"], values["status"], note, actor.username)
+    changed = sorted(k for k in EDITABLE if values[k] != (list(row[k]) if k == "affected_services" else row[k]))
+    await audit.record_by(conn, actor, "incident.update", "incident", row["id"],
+                          {"fields": changed, "version": updated["version"]})
+    if values["status"] != row["status"]:
+        await audit.record_by(conn, actor, "incident.status_change", "incident", row["id"],
+                              {"from": row["status"], "to": values["status"]})
+    incident = to_public(updated, await _updates_of(conn, row["id"]))
+    return incident, None if update is None else update_to_public(update)
+
+
+async def update(conn: asyncpg.Connection, incident_id: str, data: IncidentUpdate, version: int | None,
+                 actor) -> tuple[dict, dict | None]:
+    """Change the given fields of the version the client saw; a status change needs a note."""
+    given = {k: v for k, v in data.model_dump(exclude_unset=True).items() if k in EDITABLE and v is not None}
+    await check_services(conn, given.get("affected_services") or [])
+    async with conn.transaction():
+        row = await _locked(conn, incident_id, version)
+        values = {k: (list(row[k]) if k == "affected_services" else row[k]) for k in EDITABLE} | given
+        if values["status"] != row["status"] and data.note is None:
+            raise ApiError(422, "validation_error", "a status change needs a note",
+                           [{"in": "body", "field": "note", "message": "required when status changes"}])
+        _check_transition(row["status"], values["status"])
+        return await _write(conn, row, values, data.note, actor)
+
+
+async def add_update(conn: asyncpg.Connection, incident_id: str, data: StatusUpdateCreate, version: int | None,
+                     actor) -> tuple[dict, dict]:
+    """A timeline entry; moves the status when one is given."""
+    async with conn.transaction():
+        row = await _locked(conn, incident_id, version)
+        values = {k: (list(row[k]) if k == "affected_services" else row[k]) for k in EDITABLE}
+        values["status"] = data.status or row["status"]
+        _check_transition(row["status"], values["status"])
+        return await _write(conn, row, values, data.description, actor)
+
+
+async def delete(conn: asyncpg.Connection, incident_id: str, actor) -> None:
+    """Remove an incident, its timeline, comments and drafts (the last two by trigger, sql/022)."""
+    async with conn.transaction():
+        row = await conn.fetchrow(queries.DELETE, incident_id)
+        if row is None:
+            raise not_found("incident", incident_id)
+        await audit.record_by(conn, actor, "incident.delete", "incident", incident_id, {"title": row["title"]})

@@ -1,13 +1,23 @@
-"""Public incident reads: GET /api/incidents, /api/incidents/past, /api/incidents/{id}."""
+"""Incidents over REST. `router`: the public reads (PRD §6.4). `staff_router`: authenticated by
+default; each write names its permission."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+import re
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from app import deps
+from app.auth.deps import current_user, require
 from app.errors import not_found
-from app.incidents import service
+from app.incidents import collaboration, events, service
+from app.incidents.models import CommentCreate, DraftPut, IncidentCreate, IncidentUpdate, StatusUpdateCreate
+from app.realtime import hub
 
 router = APIRouter(tags=["incidents"])
+staff_router = APIRouter(tags=["incidents"], dependencies=[Depends(current_user)])
+
+IncidentId = Path(max_length=50, pattern=r"^[A-Za-z0-9._-]+$")
+DELETED_MESSAGE = "Incident가 성공적으로 삭제되었습니다."
 
 
 @router.get("/api/incidents", summary="Open incidents with their update timelines")
@@ -23,9 +33,112 @@ async def past_incidents(
     return await service.past(conn, days, page, limit, now, settings.zone)
 
 
-@router.get("/api/incidents/{incident_id}", summary="One incident with its timeline")
-async def get_incident(incident_id: str, conn=Depends(deps.connection)):
+@router.get("/api/incidents/{incident_id}", summary="One incident with its timeline; ETag is its version")
+async def get_incident(incident_id: str, response: Response, conn=Depends(deps.connection)):
     incident = await service.get(conn, incident_id)
     if incident is None:
         raise not_found("incident", incident_id)
+    response.headers["ETag"] = f'"{incident["version"]}"'
     return {"incident": incident}
+
+
+def _version(body_version: int | None, if_match: str | None) -> int | None:
+    """The version the client saw: the body's `version`, else an If-Match of "N" or W/"N"."""
+    if body_version is not None:
+        return body_version
+    match = re.fullmatch(r'\s*(?:W/)?"?(\d{1,10})"?\s*', if_match or "")
+    return int(match.group(1)) if match else None
+
+
+@staff_router.post("/api/incidents", status_code=201, summary="Open an incident (reporter, admin)")
+async def create_incident(body: IncidentCreate, request: Request, actor=Depends(require("incidents:create")),
+                          conn=Depends(deps.connection)):
+    incident = await service.create(conn, body, actor)
+    await events.created(hub(request), incident)
+    return {"incident": incident}
+
+
+@staff_router.put("/api/incidents/{incident_id}", summary="Edit an incident at the version you saw (reporter, admin)")
+async def update_incident(body: IncidentUpdate, request: Request, response: Response,
+                          incident_id: str = IncidentId, if_match: str | None = Header(None, max_length=40),
+                          actor=Depends(require("incidents:update")), conn=Depends(deps.connection)):
+    incident, update = await service.update(conn, incident_id, body, _version(body.version, if_match), actor)
+    await events.updated(hub(request), incident, update)
+    response.headers["ETag"] = f'"{incident["version"]}"'
+    return {"incident": incident}
+
+
+@staff_router.post("/api/incidents/{incident_id}/updates", status_code=201,
+                   summary="Add a timeline entry, optionally moving the status (reporter, admin)")
+async def add_update(body: StatusUpdateCreate, request: Request, response: Response,
+                     incident_id: str = IncidentId, if_match: str | None = Header(None, max_length=40),
+                     actor=Depends(require("incidents:update")), conn=Depends(deps.connection)):
+    incident, update = await service.add_update(conn, incident_id, body, _version(body.version, if_match), actor)
+    await events.updated(hub(request), incident, update)
+    response.headers["ETag"] = f'"{incident["version"]}"'
+    return {"update": update, "incident": incident}
+
+
+@staff_router.delete("/api/incidents/{incident_id}", summary="Delete an incident (admin)")
+async def delete_incident(request: Request, incident_id: str = IncidentId,
+                          actor=Depends(require("incidents:delete")), conn=Depends(deps.connection)):
+    await service.delete(conn, incident_id, actor)
+    await events.deleted(hub(request), incident_id)
+    return {"success": True, "message": DELETED_MESSAGE}
+
+
+@staff_router.get("/api/incidents/{incident_id}/comments", summary="Comments, oldest first (signed in)")
+async def list_comments(incident_id: str = IncidentId, page: int = Query(1, ge=1, le=10_000),
+                        limit: int = Query(100, ge=1, le=200), actor=Depends(require("incidents:read")),
+                        conn=Depends(deps.connection)):
+    return await collaboration.list_comments(conn, incident_id, page, limit)
+
+
+@staff_router.post("/api/incidents/{incident_id}/comments", status_code=201, summary="Comment (reporter, admin)")
+async def add_comment(body: CommentCreate, request: Request, incident_id: str = IncidentId,
+                      actor=Depends(require("incidents:comment")), conn=Depends(deps.connection)):
+    comment = await collaboration.add_comment(conn, incident_id, body.message, actor)
+    await events.commented(hub(request), incident_id, comment)
+    return {"comment": comment}
+
+
+async def _get_draft(conn, actor, key: str) -> dict:
+    draft = await collaboration.get_draft(conn, actor.user_id, key)
+    if draft is None:
+        raise not_found("draft", key)
+    return {"draft": draft}
+
+
+@staff_router.get("/api/incidents/drafts/new", summary="Your draft of a new incident")
+async def get_new_draft(actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
+    return await _get_draft(conn, actor, collaboration.NEW_DRAFT)
+
+
+@staff_router.put("/api/incidents/drafts/new", summary="Save your draft of a new incident")
+async def put_new_draft(body: DraftPut, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
+    return {"draft": await collaboration.save_draft(conn, actor.user_id, collaboration.NEW_DRAFT,
+                                                    body.data.model_dump(exclude_none=True))}
+
+
+@staff_router.delete("/api/incidents/drafts/new", summary="Discard your draft of a new incident")
+async def delete_new_draft(actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
+    return {"success": await collaboration.delete_draft(conn, actor.user_id, collaboration.NEW_DRAFT)}
+
+
+@staff_router.get("/api/incidents/{incident_id}/draft", summary="Your draft of edits to this incident")
+async def get_draft(incident_id: str = IncidentId, actor=Depends(require("incidents:draft")),
+                    conn=Depends(deps.connection)):
+    return await _get_draft(conn, actor, incident_id)
+
+
+@staff_router.put("/api/incidents/{incident_id}/draft", summary="Save your draft of edits to this incident")
+async def put_draft(body: DraftPut, incident_id: str = IncidentId, actor=Depends(require("incidents:draft")),
+                    conn=Depends(deps.connection)):
+    return {"draft": await collaboration.save_draft(conn, actor.user_id, incident_id,
+                                                    body.data.model_dump(exclude_none=True))}
+
+
+@staff_router.delete("/api/incidents/{incident_id}/draft", summary="Discard your draft of edits to this incident")
+async def delete_draft(incident_id: str = IncidentId, actor=Depends(require("incidents:draft")),
+                       conn=Depends(deps.connection)):
+    return {"success": await collaboration.delete_draft(conn, actor.user_id, incident_id)}

@@ -1,0 +1,53 @@
+"""/api/maintenance (windows; GET public like every status read, writes admin) and
+PUT /api/services/{id} (admin; runtime edits that services.toml overrides on the next migrate)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from app import deps
+from app.auth.deps import current_user, require
+from app.maintenance import service
+from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, ServiceEdit
+
+router = APIRouter(tags=["maintenance"])
+admin_router = APIRouter(tags=["maintenance"], dependencies=[Depends(current_user)])
+WindowId = Path(ge=1, le=2**62)
+
+
+@router.get("/api/maintenance", summary="Maintenance windows, newest first; ?active_after= hides ended ones")
+async def list_windows(active_after: datetime | None = None, page: int = Query(1, ge=1, le=10_000),
+                       limit: int = Query(50, ge=1, le=200), conn=Depends(deps.connection)):
+    return await service.list_windows(conn, active_after, page, limit)
+
+
+@router.get("/api/maintenance/{window_id}", summary="One maintenance window")
+async def get_window(window_id: int = WindowId, conn=Depends(deps.connection)):
+    return {"window": await service.get(conn, window_id)}
+
+
+@admin_router.post("/api/maintenance", status_code=201, summary="Schedule a maintenance window (admin)")
+async def create_window(body: MaintenanceCreate, actor=Depends(require("maintenance:write")),
+                        conn=Depends(deps.connection)):
+    return {"window": await service.create(conn, body, actor)}
+
+
+@admin_router.put("/api/maintenance/{window_id}", summary="Replace a maintenance window (admin)")
+async def update_window(body: MaintenanceUpdate, window_id: int = WindowId,
+                        actor=Depends(require("maintenance:write")), conn=Depends(deps.connection)):
+    return {"window": await service.update(conn, window_id, body, actor)}
+
+
+@admin_router.delete("/api/maintenance/{window_id}", summary="Delete a maintenance window (admin)")
+async def delete_window(window_id: int = WindowId, actor=Depends(require("maintenance:write")),
+                        conn=Depends(deps.connection)):
+    await service.delete(conn, window_id, actor)
+    return {"success": True}
+
+
+@admin_router.put("/api/services/{service_id}",
+                  summary="Edit a service now (admin); services.toml wins again on the next `slamon migrate`")
+async def edit_service(body: ServiceEdit, service_id: str = Path(max_length=50),
+                       actor=Depends(require("services:write")), conn=Depends(deps.connection)):
+    return {"service": await service.edit_service(conn, service_id, body, actor), "note": service.TOML_WINS_NOTE}
