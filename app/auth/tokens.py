@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,15 +30,20 @@ class AccessClaims:
     token_version: int
 
 
+def signing_key(secret: str) -> bytes:
+    """A key for access tokens only, derived from the app secret (which also derives ingest keys)."""
+    return hmac.new(secret.encode(), b"slamon access tokens v1", hashlib.sha256).digest()
+
+
 def issue_access(secret: str, user_id: str, role: str, session_id: str, token_version: int, now: datetime) -> str:
     claims = {"sub": user_id, "role": role, "typ": "access", "sid": session_id, "tv": token_version,
               "iat": now, "nbf": now, "exp": now + ACCESS_TTL, "iss": ISSUER, "aud": AUDIENCE}
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, signing_key(secret), algorithm=ALGORITHM)
 
 
 def decode_access(secret: str, token: str) -> AccessClaims:
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+        claims = jwt.decode(token, signing_key(secret), algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
                             options={"require": REQUIRED_CLAIMS})
     except jwt.ExpiredSignatureError:
         raise TokenError("token expired") from None

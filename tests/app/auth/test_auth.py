@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from app.auth import throttle
+from app.auth import throttle, tokens
 from tests.app.conftest import PASSWORD
 
 
@@ -16,7 +16,7 @@ async def audit_actions(conn) -> list[str]:
 
 async def test_login_issues_a_24h_access_token_and_a_refresh_token(staff, settings):
     pair = await staff.login("reporter")
-    claims = jwt.decode(pair["access_token"], settings.resolved_secret_key(), algorithms=["HS256"],
+    claims = jwt.decode(pair["access_token"], tokens.signing_key(settings.resolved_secret_key()), algorithms=["HS256"],
                         audience="slamon-api")
     assert claims["typ"] == "access" and claims["role"] == "reporter" and claims["tv"] == 1
     assert claims["sub"] == pair["user"]["id"] and claims["sid"]
