@@ -92,23 +92,31 @@ async def check_days(
             figures.downtime_s -= m["failed_slots"] * intervals[m["service_id"]]
             figures.maintenance_slots += m["slots"]
 
+    # Day bounds are the same for every service: compute them once.
+    bounds = []
+    for day in period.days():
+        lo, day_end = day_start(day, zone), day_start(day + timedelta(days=1), zone)
+        bounds.append((day, lo, day_end, min(day_end, max(lo, now))))
+    incidents_of: dict[str, list] = {}
+    for inc in incidents:
+        for sid in inc["affected_services"]:
+            incidents_of.setdefault(sid, []).append(inc)
+
     result: dict[str, list[DayRecord]] = {}
     for service in services:
         sid, interval = service["id"], service["interval_s"]
         service_windows = _merged([(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]])
+        service_incidents = incidents_of.get(sid, [])
         records = []
-        for day in period.days():
-            lo = day_start(day, zone)
-            hi = min(day_start(day + timedelta(days=1), zone), max(lo, now))
+        for day, lo, day_end, hi in bounds:
             figures = by_key.get((sid, day)) or CheckFigures()
-            observed_s = max(0.0, (hi - lo).total_seconds() - _overlap_s(lo, hi, service_windows))
+            observed_s = (hi - lo).total_seconds()
+            if service_windows:
+                observed_s = max(0.0, observed_s - _overlap_s(lo, hi, service_windows))
             figures.expected = observed_s / interval
             record = DayRecord(day, figures)
-            day_end = day_start(day + timedelta(days=1), zone)
-            for inc in incidents:
-                if sid in inc["affected_services"] and inc["created_at"] < day_end and (
-                    inc["resolved_at"] is None or inc["resolved_at"] > lo
-                ):
+            for inc in service_incidents:
+                if inc["created_at"] < day_end and (inc["resolved_at"] is None or inc["resolved_at"] > lo):
                     record.incident_priorities.add(inc["priority"])
                     record.incident_ids.append(inc["id"])
             records.append(record)

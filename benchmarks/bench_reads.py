@@ -1,0 +1,78 @@
+"""Read API latency: GET /api/system-status for 50 services x 90 days and a monthly
+/api/sla/availability, rollup-backed vs a raw-scan baseline in the same run.
+
+The baseline is the same endpoint with the rollups emptied: the reader then aggregates every raw
+row of the range live, which is what a design without rollups has to do. Server time only (the app
+runs in-process behind httpx's ASGI transport; no network, no client parsing of the sockets).
+usage: python benchmarks/bench_reads.py [days=90] [runs=40]"""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+import httpx
+
+from common import (check_batches, connect, emit, floor_minute, int_setting, log, machine, median_ms,
+                    percentile_ms, rate, scratch_database, server_versions, utc_now)
+
+from app.config import Settings
+from app.db import create_pool
+from app.ingest.service import write_checks
+from app.main import create_app
+from app.rollups import service as rollups
+
+
+async def timed(client: httpx.AsyncClient, url: str, runs: int) -> dict:
+    samples = []
+    for _ in range(3):
+        (await client.get(url)).raise_for_status()  # warm the plan cache
+    started = time.perf_counter()
+    for _ in range(runs):
+        t = time.perf_counter()
+        response = await client.get(url)
+        samples.append(time.perf_counter() - t)
+        response.raise_for_status()
+    return {"p50_ms": median_ms(samples), "p95_ms": percentile_ms(samples, 95), "p99_ms": percentile_ms(samples, 99),
+            "req_per_s": rate(runs, time.perf_counter() - started)}
+
+
+async def main() -> None:
+    days = int_setting(1, "BENCH_DAYS", 90)
+    runs = int_setting(2, "BENCH_RUNS", 40)
+    async with scratch_database("reads") as (url, service_ids):
+        now = utc_now()
+        start = floor_minute(now) - timedelta(days=days)
+        conn = await connect(url)
+        loaded, t = 0, time.perf_counter()
+        for batch in check_batches(service_ids, start, days * 1440, 50_000):
+            loaded += (await write_checks(conn, batch, now=now)).accepted
+        load_s = time.perf_counter() - t
+        log(f"loaded {loaded} checks in {load_s:.1f}s")
+        await rollups.refresh(conn, "UTC", now)
+        versions = await server_versions(conn)
+
+        settings = Settings(database_url=url)
+        app = create_app(settings)
+        app.state.pool = await create_pool(settings, min_size=1, max_size=4)
+        last_month = (now.replace(day=1) - timedelta(days=1))
+        monthly = f"/api/sla/availability/{service_ids[0]}?period=monthly&year={last_month.year}&month={last_month.month}"
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            status_rollup = await timed(client, "/api/system-status", runs)
+            monthly_rollup = await timed(client, monthly, runs)
+            log("rollup-backed reads measured; emptying the rollups for the raw-scan baseline")
+            await conn.execute("TRUNCATE rollup_checks_daily, rollup_checks_hourly, rollup_usage_daily, rollup_state")
+            status_raw = await timed(client, "/api/system-status", max(5, runs // 8))
+            monthly_raw = await timed(client, monthly, max(5, runs // 8))
+        await app.state.pool.close()
+        await conn.close()
+    emit({
+        "bench": "reads", "services": len(service_ids), "days": days, "checks": loaded,
+        "status": {"rollups": status_rollup, "raw_scan": status_raw, "goal_p50_ms": 15},
+        "monthly_availability": {"rollups": monthly_rollup, "raw_scan": monthly_raw, "goal_p95_ms": 50},
+        "machine": machine(), "server": versions,
+    })
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
