@@ -95,6 +95,7 @@ async def test_killed_prober_is_replaced_and_every_slot_checked_once(conn, datab
     end = time.time() - 1.0
     for prober in probers[:2]:
         await prober.stop(grace_s=2)
+    await victim.ctx.close()
     ran = Counter((service, slot) for _, service, slot in attempts if steady <= slot <= end)
     assert [k for k, n in ran.items() if n > 1] == []  # no slot checked twice by the region
     stored = await _stored(conn, "fleet-kill", steady, end)
