@@ -1,0 +1,181 @@
+"""Socket.IO end to end: a real uvicorn server on a free port, real python-socketio clients, Redis
+fan-out. Rooms and events of PRD §5.2, presence, auth on connect, revocation, replay."""
+import asyncio
+import socket
+
+import pytest
+import socketio
+import uvicorn
+
+from app.main import create_app
+from app.realtime import Publisher, channel_for
+from tests.app.conftest import PASSWORD
+
+INCIDENT = {"title": "지연", "description": "", "severity": "high", "affected_services": ["id-recognition"]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def server(staff, settings):
+    """A live API process (lifespan and all) in this event loop; yields its base URL."""
+    port = free_port()
+    app = create_app(settings)
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(uv.serve())
+    while not uv.started:
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    await task
+
+
+class Client:
+    """A python-socketio client that records every event it receives."""
+
+    def __init__(self):
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.sio.on("*", self._record)
+
+    async def _record(self, event, data):
+        await self.events.put((event, data))
+
+    async def connect(self, url, token=None):
+        await self.sio.connect(url, auth={"token": token} if token else None, transports=["websocket"],
+                               wait_timeout=5)
+        return self
+
+    async def join(self, room):
+        return await self.sio.call("join-room", {"room": room}, timeout=5)
+
+    async def next(self, event, timeout=5.0):
+        while True:
+            name, data = await asyncio.wait_for(self.events.get(), timeout)
+            if name == event:
+                return data
+
+    async def nothing(self, event, wait=0.3) -> bool:
+        try:
+            await self.next(event, wait)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+
+async def token(staff, role, username=None):
+    return (await staff.login(role, username))["access_token"]
+
+
+async def test_public_rooms_get_incident_events_without_a_token(staff, server):
+    anon = await Client().connect(server)
+    assert (await anon.join("incidents"))["ok"] is True
+    assert await anon.join("incident:inc-2025-001") == {"ok": False, "error": "unauthorized"}
+    assert (await anon.join("admin-secrets"))["error"] == "unknown_room"
+    r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    created = await anon.next("incident-created")
+    assert created["incident"]["id"] == r.json()["incident"]["id"] and created["seq"]
+    incident = r.json()["incident"]
+    await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=await staff.headers("reporter"),
+                            json={"status": "identified", "description": "found it", "version": 1})
+    updated = await anon.next("incident-updated")
+    assert updated["incidentId"] == incident["id"] and updated["update"]["status"] == "identified"
+    await anon.sio.disconnect()
+
+
+async def test_collaboration_presence_editing_comments(staff, server):
+    r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    room = f"incident:{r.json()['incident']['id']}"
+    alice = await Client().connect(server, await token(staff, "reporter", "alice"))
+    bob = await Client().connect(server, await token(staff, "admin", "bob"))
+    viewer = await Client().connect(server, await token(staff, "viewer"))
+    assert await viewer.join(room) == {"ok": False, "error": "forbidden"}
+    assert (await alice.join(room))["ok"]
+    ack = await bob.join(room)
+    assert {m["name"] for m in ack["members"]} == {"alice", "bob"}
+    joined = await alice.next("user-joined")
+    assert joined == {"room": room, "user": {"id": staff.user_ids["bob"], "name": "bob", "role": "admin"}}
+    incident_id = room.split(":", 1)[1]
+    assert (await bob.sio.call("incident-editing", {"incidentId": incident_id, "field": "title", "isEditing": True}))["ok"]
+    editing = await alice.next("incident-editing")
+    assert editing["userName"] == "bob" and editing["field"] == "title" and editing["isEditing"] is True
+    await staff.client.post(f"/api/incidents/{incident_id}/comments", headers=await staff.headers("reporter", "alice"),
+                            json={"message": "<b>db pool</b>"})
+    comment = await bob.next("incident-comment")
+    assert comment["comment"]["message"] == "<b>db pool</b>" and comment["comment"]["userName"] == "alice"
+    await bob.sio.disconnect()  # a dropped socket clears its editing flag and leaves
+    cleared = await alice.next("incident-editing")
+    assert cleared["isEditing"] is False and cleared["userName"] == "bob"
+    left = await alice.next("user-left")
+    assert left == {"room": room, "userId": staff.user_ids["bob"], "userName": "bob"}
+    await alice.sio.disconnect()
+    await viewer.sio.disconnect()
+
+
+async def test_auto_save_stores_the_draft(staff, server):
+    alice_token = await token(staff, "reporter", "alice")
+    tab1 = await Client().connect(server, alice_token)
+    tab2 = await Client().connect(server, alice_token)
+    ack = await tab1.sio.call("auto-save", {"incidentId": "new", "data": {"title": "half typed", "severity": "low"}})
+    assert ack["ok"] is True
+    other_tab = await tab2.next("auto-save")
+    assert other_tab["data"] == {"title": "half typed", "severity": "low"}
+    r = await staff.client.get("/api/incidents/drafts/new", headers={"Authorization": f"Bearer {alice_token}"})
+    assert r.json()["draft"]["data"]["title"] == "half typed"
+    bad = await tab1.sio.call("auto-save", {"incidentId": "new", "data": {"title": "x" * 300}})
+    assert bad["ok"] is False and bad["error"] == "validation_error"
+    anon = await Client().connect(server)
+    assert (await anon.sio.call("auto-save", {"incidentId": "new", "data": {}}))["error"] == "forbidden"
+    for c in (tab1, tab2, anon):
+        await c.sio.disconnect()
+
+
+async def test_bad_tokens_are_refused_and_revocation_disconnects(staff, server):
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await Client().connect(server, "not-a-jwt")
+    target = await staff.login("reporter", "carol")
+    carol = await Client().connect(server, target["access_token"])
+    await carol.join("incidents")
+    r = await staff.client.put(f"/api/users/{target['user']['id']}", json={"role": "viewer"},
+                               headers=await staff.headers("admin"))
+    assert r.status_code == 200
+    assert (await carol.next("session-ended"))["reason"] == "account changed"
+    for _ in range(50):
+        if not carol.sio.connected:
+            break
+        await asyncio.sleep(0.05)
+    assert not carol.sio.connected
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await Client().connect(server, target["access_token"])
+
+
+async def test_other_processes_emit_through_redis_and_clients_replay_what_they_missed(staff, server, settings):
+    client = await Client().connect(server)
+    seq0 = (await client.join("system-status"))["seq"]
+    await client.join("incidents")
+    prober = Publisher(settings.redis_url, channel_for(settings))  # what a prober or worker process does
+    await prober.publish("status-update", {"serviceId": "id-recognition", "status": "down",
+                                           "timestamp": "2025-08-28T10:00:00Z"}, ["system-status"])
+    status = await client.next("status-update")
+    assert status["serviceId"] == "id-recognition" and status["status"] == "down"
+    await client.sio.disconnect()
+    # Missed while offline: one public event, one comment in an incident room.
+    r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    incident_id = r.json()["incident"]["id"]
+    await staff.client.post(f"/api/incidents/{incident_id}/comments", headers=await staff.headers("reporter"),
+                            json={"message": "hello"})
+    replay = (await staff.client.get(f"/api/realtime/replay?since={seq0}")).json()
+    assert [e["event"] for e in replay["events"]] == ["status-update", "incident-created"]
+    assert replay["complete"] is True and replay["latest"] >= replay["events"][-1]["seq"]
+    after = (await staff.client.get(f"/api/realtime/replay?since={replay['events'][0]['seq']}")).json()
+    assert [e["event"] for e in after["events"]] == ["incident-created"]
+    room = f"incident:{incident_id}"
+    assert (await staff.client.get("/api/realtime/replay", params={"since": seq0, "room": room})).status_code == 401
+    r = await staff.client.get("/api/realtime/replay", params={"since": seq0, "room": room},
+                               headers=await staff.headers("reporter"))
+    assert [e["event"] for e in r.json()["events"]] == ["incident-created", "incident-comment"]
+    await prober.close()
