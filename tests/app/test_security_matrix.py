@@ -1,0 +1,150 @@
+"""Every write route of the OpenAPI schema (and every GET that is not explicitly public) through a
+matrix of bad tokens: missing, expired, not yet valid, tampered, alg=none, wrong key, wrong type,
+revoked, wrong role. Each must answer 401/403 and leave the database unchanged; the least role the
+PRD §6.2 matrix allows then gets through (so the bodies are real and the test is not vacuous)."""
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+
+from app.auth import tokens
+
+PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}", "/api/incidents",
+               "/api/incidents/past", "/api/incidents/{incident_id}", "/api/sla/response-times/{service_id}",
+               "/api/sla/availability/{service_id}", "/api/sla/usage/{service_id}", "/api/sla/incidents/stats",
+               "/api/maintenance", "/api/maintenance/{window_id}", "/api/realtime/replay", "/api/health"}
+CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
+INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
+
+WINDOW = {"title": "DB upgrade", "affected_services": ["id-recognition"],
+          "starts_at": "2025-09-01T00:00:00Z", "ends_at": "2025-09-01T02:00:00Z"}
+# The least role allowed, and a valid request: (role, body).
+MATRIX = {
+    ("POST", "/api/incidents"): ("reporter", {"title": "t", "severity": "low"}),
+    ("PUT", "/api/incidents/{incident_id}"): ("reporter", {"title": "t2", "version": 1}),
+    ("DELETE", "/api/incidents/{incident_id}"): ("admin", None),
+    ("POST", "/api/incidents/{incident_id}/updates"): ("reporter", {"description": "note", "version": 1}),
+    ("GET", "/api/incidents/{incident_id}/comments"): ("viewer", None),
+    ("POST", "/api/incidents/{incident_id}/comments"): ("reporter", {"message": "m"}),
+    ("GET", "/api/incidents/{incident_id}/draft"): ("reporter", None),
+    ("PUT", "/api/incidents/{incident_id}/draft"): ("reporter", {"data": {"title": "d"}}),
+    ("DELETE", "/api/incidents/{incident_id}/draft"): ("reporter", None),
+    ("GET", "/api/incidents/drafts/new"): ("reporter", None),
+    ("PUT", "/api/incidents/drafts/new"): ("reporter", {"data": {"title": "d"}}),
+    ("DELETE", "/api/incidents/drafts/new"): ("reporter", None),
+    ("POST", "/api/auth/logout"): ("viewer", None),
+    ("GET", "/api/auth/me"): ("viewer", None),
+    ("POST", "/api/auth/password"): ("viewer", {"current_password": "wrong", "new_password": "new password 1"}),
+    ("GET", "/api/users"): ("admin", None),
+    ("POST", "/api/users"): ("admin", {"username": "newbie", "role": "viewer", "password": "password 123"}),
+    ("GET", "/api/users/{user_id}"): ("admin", None),
+    ("PUT", "/api/users/{user_id}"): ("admin", {"role": "reporter"}),
+    ("DELETE", "/api/users/{user_id}"): ("admin", None),
+    ("GET", "/api/audit"): ("admin", None),
+    ("POST", "/api/maintenance"): ("admin", WINDOW),
+    ("PUT", "/api/maintenance/{window_id}"): ("admin", WINDOW),
+    ("DELETE", "/api/maintenance/{window_id}"): ("admin", None),
+    ("PUT", "/api/services/{service_id}"): ("admin", {"description": "edited"}),
+}
+BELOW = {"viewer": None, "reporter": "viewer", "admin": "reporter"}
+SNAPSHOT_TABLES = ("incidents", "incident_updates", "incident_comments", "incident_drafts", "users",
+                   "refresh_tokens", "maintenance_windows", "services", "login_throttle")
+
+
+async def snapshot(conn) -> dict:
+    return {t: await conn.fetchval(f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {t} x")
+            for t in SNAPSHOT_TABLES}
+
+
+def forged(secret: str, claims_user: dict, **changes) -> str:
+    now = datetime.now(timezone.utc)
+    claims = {**claims_user, "iat": now, "nbf": now, "exp": now + timedelta(hours=1), "iss": tokens.ISSUER,
+              "aud": tokens.AUDIENCE, "typ": "access", **changes}
+    return jwt.encode(claims, tokens.signing_key(secret), algorithm="HS256")
+
+
+def routes(app):
+    for path, operations in app.openapi()["paths"].items():
+        for method in operations:
+            yield method.upper(), path
+
+
+def test_every_route_is_classified(staff):
+    unclassified = [(m, p) for m, p in routes(staff.app)
+                    if not (m == "GET" and p in PUBLIC_GETS) and (m, p) not in CREDENTIAL_EXCHANGE
+                    and not p.startswith(INGEST) and (m, p) not in MATRIX]
+    assert unclassified == [], "add these routes to the security matrix"
+    assert set(MATRIX) <= set(routes(staff.app))
+
+
+async def test_bad_tokens_never_get_through(staff, settings):
+    secret = settings.resolved_secret_key()
+    conn = staff.conn
+    admin_pair = await staff.login("admin")
+    reporter = await staff.login("reporter")
+    viewer = await staff.login("viewer")
+    victim = await staff.user("viewer", "victim")
+    incident = (await staff.client.post("/api/incidents", json={"title": "x", "severity": "low"},
+                                        headers=await staff.headers("reporter"))).json()["incident"]
+    window = (await staff.client.post("/api/maintenance", json=WINDOW, headers=await staff.headers("admin"))).json()
+    ids = {"{incident_id}": incident["id"], "{user_id}": victim, "{window_id}": str(window["window"]["id"]),
+           "{service_id}": "id-recognition"}
+    revoked = await staff.login("admin", "leaver")
+    await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['access_token']}"})
+    user_claims = jwt.decode(admin_pair["access_token"], options={"verify_signature": False})
+    user_claims = {k: user_claims[k] for k in ("sub", "role", "sid", "tv")}
+    header, payload, signature = admin_pair["access_token"].split(".")
+    flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    escalated_payload = jwt.utils.base64url_encode(
+        jwt.utils.base64url_decode(jwt.encode({**user_claims, "role": "admin"}, "k" * 32, "HS256").split(".")[1])).decode()
+    bad_tokens = {
+        "missing": None,
+        "garbage": "not.a.token",
+        "expired": forged(secret, user_claims, iat=datetime.now(timezone.utc) - timedelta(hours=25),
+                          nbf=datetime.now(timezone.utc) - timedelta(hours=25),
+                          exp=datetime.now(timezone.utc) - timedelta(hours=1)),
+        "not yet valid": forged(secret, user_claims, nbf=datetime.now(timezone.utc) + timedelta(hours=1)),
+        "tampered signature": f"{header}.{payload}.{flipped}",
+        "tampered payload": f"{header}.{escalated_payload}.{signature}",
+        "alg none": jwt.encode({**user_claims, "typ": "access", "iss": tokens.ISSUER, "aud": tokens.AUDIENCE,
+                                "exp": datetime.now(timezone.utc) + timedelta(hours=1),
+                                "iat": datetime.now(timezone.utc), "nbf": datetime.now(timezone.utc)},
+                               None, algorithm="none"),
+        "wrong key": jwt.encode({**user_claims, "typ": "access"}, "another-secret-of-sufficient-length-0123456789",
+                                algorithm="HS256"),
+        "refresh token as access": admin_pair["refresh_token"],
+        "typ refresh": forged(secret, user_claims, typ="refresh"),
+        "missing claims": forged(secret, {"sub": user_claims["sub"], "role": "admin"}),
+        "revoked session": revoked["access_token"],
+        "stale token version": forged(secret, user_claims, tv=user_claims["tv"] + 1),
+    }
+    before = await snapshot(conn)
+    for (method, template), (least_role, body) in MATRIX.items():
+        path = template
+        for placeholder, value in ids.items():
+            path = path.replace(placeholder, value)
+        cases = dict(bad_tokens)
+        if BELOW[least_role]:
+            cases["wrong role"] = (reporter if BELOW[least_role] == "reporter" else viewer)["access_token"]
+        for name, token in cases.items():
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            r = await staff.client.request(method, path, json=body, headers=headers)
+            expected = 403 if name == "wrong role" else 401
+            assert r.status_code == expected, (method, template, name, r.status_code, r.text)
+            assert r.json()["error"] in ("unauthorized", "forbidden")
+        assert await snapshot(conn) == before, (method, template)
+    # Positive control: the least allowed role passes the gate with the same requests.
+    for n, ((method, template), (least_role, body)) in enumerate(MATRIX.items()):
+        path = template
+        for placeholder, value in ids.items():
+            path = path.replace(placeholder, value)
+        token = (await staff.login(least_role, f"{least_role}-{n}"))["access_token"]
+        r = await staff.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code not in (401, 500) and (r.status_code != 403 or template == "/api/auth/password"), \
+            (method, template, r.status_code, r.text)
+
+
+@pytest.mark.parametrize("path", ["/api/ingest/checks", "/api/ingest/api-calls"])
+async def test_ingest_refuses_jwts(staff, path):
+    r = await staff.client.post(path, json=[], headers=await staff.headers("admin"))
+    assert r.status_code == 401
