@@ -15,6 +15,7 @@ passwords.ROUNDS = 4  # bcrypt's minimum cost: same code path, milliseconds inst
 STAFF_TABLES = ("users", "sessions", "refresh_tokens", "login_throttle", "audit_log", "incident_comments",
                 "incident_drafts")
 PASSWORD = "correct horse battery"
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

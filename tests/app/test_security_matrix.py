@@ -8,6 +8,8 @@ import jwt
 import pytest
 
 from app.auth import tokens
+from app.services.service import load_catalog, sync_catalog
+from tests.app.conftest import ROOT
 
 PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}", "/api/incidents",
                "/api/incidents/past", "/api/incidents/{incident_id}", "/api/sla/response-times/{service_id}",
@@ -142,6 +144,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
         r = await staff.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code not in (401, 500) and (r.status_code != 403 or template == "/api/auth/password"), \
             (method, template, r.status_code, r.text)
+    await sync_catalog(conn, load_catalog(ROOT / "services.toml"))  # undo the service edit for later tests
 
 
 @pytest.mark.parametrize("path", ["/api/ingest/checks", "/api/ingest/api-calls"])
