@@ -41,7 +41,7 @@ def cmd_up(args) -> int:
         print(summary or "history already present, not seeded again", flush=True)
     processes = {
         "targets": _slamon("targets", "--port", "3100"),
-        "prober": _slamon("prober", "--region", "default", "--health-port", "3008"),
+        "prober": _slamon("prober", "--region", "local", "--id", "local-1", "--health-port", "3008"),
         "worker": _slamon("worker"),
         "api": _slamon("api", "--host", args.host, "--port", str(args.port)),
     }

@@ -11,7 +11,7 @@ import aiohttp
 
 from prober import ssrf
 from prober.client import ProbeContext, current_phases, mark
-from prober.conditions import CompiledCheck, compile_check
+from app.services.conditions import CompiledCheck, compile_check
 from prober.errors import classify
 from prober.models import ProbeResult, Target
 

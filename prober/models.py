@@ -5,6 +5,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from pydantic import ValidationError
+
 from app.services.models import CheckConfig
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -32,7 +34,7 @@ class Target:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Target":
         """Build from a `services` row (app.services.service.list_active); validates the check config."""
-        from prober.conditions import ConditionError, compile_check  # local: avoids an import cycle
+        from app.services.conditions import ConditionError, compile_check  # local: avoids an import cycle
 
         service_id = row["id"]
         raw = row["check_config"] or {}
@@ -40,8 +42,10 @@ class Target:
             raw = json.loads(raw)
         try:
             check = CheckConfig.model_validate(raw)
-        except ValueError as exc:
-            raise TargetError(f"service {service_id}: check: {exc}") from None
+        except ValidationError as exc:
+            problems = "; ".join(f"check.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"]
+                                 else f"check: {e['msg']}" for e in exc.errors())
+            raise TargetError(f"service {service_id}: {problems}") from None
         target = cls(
             service_id=service_id, kind=row["kind"], url=row["endpoint_url"] or "",
             interval_s=int(row["interval_s"]), timeout_s=float(row["timeout_s"]),

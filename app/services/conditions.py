@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.services.models import CheckConfig
+if TYPE_CHECKING:
+    from app.services.models import CheckConfig
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_\-$@]+$")
 MAX_PATH_SEGMENTS = 32

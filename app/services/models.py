@@ -4,7 +4,9 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.services.conditions import ConditionError, JsonPath
 
 Tier = Literal["enterprise_plus", "enterprise", "professional", "developer"]
 CheckKind = Literal["http", "tcp"]
@@ -23,6 +25,17 @@ class CheckConfig(BaseModel):
     json_value: str | int | float | bool | None = None
     verify_tls: bool = True
     max_body_bytes: int = Field(1024 * 1024, ge=1, le=64 * 1024 * 1024)
+
+    @field_validator("json_path")
+    @classmethod
+    def _path_parses(cls, value: str | None) -> str | None:
+        # the same parser the probe evaluates with: a catalog that loads is one that can run
+        if value is not None:
+            try:
+                JsonPath.parse(value)
+            except ConditionError as exc:
+                raise ValueError(str(exc).removeprefix("json_path: ")) from None
+        return value
 
 
 class ServiceConfig(BaseModel):

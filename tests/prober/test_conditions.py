@@ -2,7 +2,8 @@
 import pytest
 
 from app.services.models import CheckConfig
-from prober.conditions import ConditionError, JsonPath, compile_check, values_equal
+from app.services.service import CatalogError, load_catalog
+from app.services.conditions import ConditionError, JsonPath, compile_check, values_equal
 from prober.models import Target, TargetError
 
 DOC = {"status": "ok", "data": {"items": [{"state": "ready"}, {"state": "busy"}]}, "count": 3, "up": True}
@@ -30,8 +31,18 @@ def test_values_equal(actual, expected, equal):
     assert values_equal(actual, expected) is equal
 
 
+def test_invalid_json_path_is_refused_when_the_catalog_loads(tmp_path):
+    catalog = tmp_path / "services.toml"
+    catalog.write_text('[[services]]\nid = "face-compare"\nname = "Face Compare"\n'
+                       'url = "http://example.org/"\n[services.check]\njson_path = "a..b"\n')
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(catalog)
+    message = str(caught.value)
+    assert str(catalog) in message and "(face-compare)" in message and "check.json_path" in message
+    assert "invalid segment" in message
+
+
 @pytest.mark.parametrize("check, field", [
-    ({"json_path": "a..b"}, "check.json_path"),
     ({"json_value": "ok"}, "check.json_value"),
     ({"expected_status": [200, 999]}, "check.expected_status"),
     ({"keyword": ""}, "check.keyword"),
@@ -53,7 +64,7 @@ def _row(**over):
     (dict(kind="smtp"), "kind: unknown check kind 'smtp'"),
     (dict(check_config={"json_path": "a..b"}), "check.json_path"),
     (dict(endpoint_url=""), "url:"),
-    (dict(check_config='{"method": "BREW"}'), "check:"),
+    (dict(check_config='{"method": "BREW"}'), "check.method:"),
 ])
 def test_target_from_a_bad_row_is_refused(over, words):
     with pytest.raises(TargetError) as caught:
