@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -95,6 +96,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _conflict(request: Request, exc: IncidentConflict):
         return JSONResponse({"error": exc.error, "message": exc.message, "current": jsonable(exc.current)},
                             status_code=409)
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _unstorable_text(request: Request, exc: asyncpg.PostgresError):
+        # PostgreSQL text cannot hold NUL (U+0000): the input is refused, whichever field carried it.
+        return JSONResponse({"error": "validation_error", "message": "text must not contain NUL (U+0000) characters"},
+                            status_code=422)
 
     for router in (*PUBLIC_READ_ROUTERS, ingest_router, *AUTHENTICATED_ROUTERS, realtime.replay_router()):
         app.include_router(router)
