@@ -198,4 +198,3 @@ async def test_oversized_bodies_are_413(staff):
 async def test_nul_characters_are_refused_not_a_server_error(staff):
     r = await staff.client.post("/api/incidents", json={**BASE, "title": "a\x00b"}, headers=await staff.headers("reporter"))
     assert r.status_code == 422 and "NUL" in r.json()["message"]
-    assert (await staff.client.get("/api/incidents/inc\x00x")).status_code in (404, 422)
