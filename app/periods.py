@@ -6,6 +6,17 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
+def merge_intervals(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Half-open intervals merged where they overlap or touch, in order."""
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(intervals):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
 def day_start(day: date, zone: ZoneInfo) -> datetime:
     """The instant a calendar day begins in the zone (23- or 25-hour days around DST included)."""
     return datetime.combine(day, time.min, tzinfo=zone)

@@ -92,35 +92,30 @@ CHECKS = TypeAdapter(list[CheckIn])
 API_CALLS = TypeAdapter(list[ApiCallIn])
 
 
+async def _ingest(request: Request, conn, settings, now: datetime, adapter: TypeAdapter, to_record, write):
+    """Authenticate, read within limits, validate, write through the ingest module."""
+    service_id = await _authenticated_service(request, conn, settings)
+    body = await _read_body(request, settings.max_body_bytes)
+    rows = _validated(adapter, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
+    records = [to_record(service_id, r) for r in rows]
+    try:
+        result = await write(conn, records, now=now, max_future=timedelta(seconds=settings.ingest_max_future_s))
+    except service.IngestError as exc:
+        raise _ingest_failed(exc) from None
+    return IngestResponse(accepted=result.accepted, duplicates=result.duplicates, received=len(records))
+
+
 @router.post("/api/ingest/checks", response_model=IngestResponse,
              summary="Push check results (JSON array or NDJSON, up to 10,000 rows)")
 async def ingest_checks(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
                         now: datetime = Depends(deps.clock)):
-    service_id = await _authenticated_service(request, conn, settings)
-    body = await _read_body(request, settings.max_body_bytes)
-    rows = _validated(CHECKS, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
-    records = [service.CheckRow(r.ts, service_id, r.region, r.ok, r.status_code, r.latency_ms, r.error_type,
-                                r.error_message) for r in rows]
-    try:
-        result = await service.write_checks(conn, records, now=now,
-                                            max_future=timedelta(seconds=settings.ingest_max_future_s))
-    except service.IngestError as exc:
-        raise _ingest_failed(exc) from None
-    return IngestResponse(accepted=result.accepted, duplicates=result.duplicates, received=len(records))
+    return await _ingest(request, conn, settings, now, CHECKS, lambda sid, r: service.CheckRow(
+        r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message), service.write_checks)
 
 
 @router.post("/api/ingest/api-calls", response_model=IngestResponse,
              summary="Report real API calls (JSON array or NDJSON, up to 10,000 rows)")
 async def ingest_api_calls(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
                            now: datetime = Depends(deps.clock)):
-    service_id = await _authenticated_service(request, conn, settings)
-    body = await _read_body(request, settings.max_body_bytes)
-    rows = _validated(API_CALLS, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
-    records = [service.ApiCallRow(r.ts, service_id, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id)
-               for r in rows]
-    try:
-        result = await service.write_api_calls(conn, records, now=now,
-                                               max_future=timedelta(seconds=settings.ingest_max_future_s))
-    except service.IngestError as exc:
-        raise _ingest_failed(exc) from None
-    return IngestResponse(accepted=result.accepted, duplicates=result.duplicates, received=len(records))
+    return await _ingest(request, conn, settings, now, API_CALLS, lambda sid, r: service.ApiCallRow(
+        r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id), service.write_api_calls)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
+from app.periods import merge_intervals
 from app.rollups import queries
 from app.rollups.queries import RollupSql
 
@@ -64,16 +65,6 @@ async def invalidate_service(conn: asyncpg.Connection, service_id: str) -> None:
         await log_invalidations(conn, raw_table, {service_id: (FAR_PAST, FAR_FUTURE)})
 
 
-def _merge_ranges(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
-    for lo, hi in sorted(ranges):
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
 async def refresh(
     conn: asyncpg.Connection, timezone_name: str, now: datetime, grace: timedelta = timedelta(minutes=5)
 ) -> list[RefreshReport]:
@@ -121,7 +112,7 @@ async def _refresh_one(
             span = await conn.fetchrow(queries.BUCKET_SPAN, width, inv["lo"], min(inv["hi"], start), zone)
             per_service.setdefault(inv["service_id"], []).append((span["lo"], min(span["hi"], start)))
         for service_id, ranges in per_service.items():
-            for lo, hi in _merge_ranges(ranges):
+            for lo, hi in merge_intervals(ranges):
                 await conn.execute(sql.delete_range, [service_id], lo, hi, width, zone)
                 await conn.execute(sql.materialise_range, [service_id], lo, hi, width, zone)
                 recomputed += 1

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from app.formatting import format_duration, round_half_up, rounded_percentage, truncated_percentage
-from app.periods import Period, day_start, local_date
+from app.periods import Period, day_start, local_date, merge_intervals
 from app.rollups import service as rollups
 from app.sla import queries
 from app.sla.tiers import TIERS
@@ -50,16 +50,6 @@ class DayRecord:
     checks: CheckFigures
     incident_priorities: set[str] = field(default_factory=set)
     incident_ids: list[str] = field(default_factory=list)
-
-
-def _merged(windows: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
-    for lo, hi in sorted(windows):
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
 
 
 def _overlap_s(lo: datetime, hi: datetime, windows: list[tuple[datetime, datetime]]) -> float:
@@ -105,7 +95,7 @@ async def check_days(
     result: dict[str, list[DayRecord]] = {}
     for service in services:
         sid, interval = service["id"], service["interval_s"]
-        service_windows = _merged([(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]])
+        service_windows = merge_intervals([(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]])
         service_incidents = incidents_of.get(sid, [])
         records = []
         for day, lo, day_end, hi in bounds:
