@@ -13,7 +13,10 @@ async def created(hub: Hub, incident: dict) -> None:
 
 
 async def updated(hub: Hub, incident: dict, update: dict | None) -> None:
-    await hub.publish("incident-updated", {"incidentId": incident["id"], "update": update, "incident": incident},
+    # The new timeline entry travels as `update`; the incident without its whole timeline keeps the
+    # frame small when it fans out to every client.
+    summary = {k: v for k, v in incident.items() if k != "updates"}
+    await hub.publish("incident-updated", {"incidentId": incident["id"], "update": update, "incident": summary},
                       _rooms(incident["id"]))
 
 
