@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     pool_min: int = 2
     pool_max: int = 20
     log_format: Literal["auto", "json", "text"] = "auto"
+    # Socket.IO: the Redis channel shared by every process of one installation (default
+    # slamon:<database name>), and the browser origins allowed besides the API's own.
+    realtime_channel: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
