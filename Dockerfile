@@ -1,0 +1,31 @@
+# SLA Monitor: one image for every process (`slamon api|prober|worker|migrate|...`).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# The build context is filtered by .dockerignore down to pyproject.toml, app/, prober/, workers/,
+# sql/, frontend/ and services.toml; one COPY keeps the build working while frontend/ is still empty.
+COPY . .
+RUN pip install . && rm -rf build *.egg-info
+
+# Migrations, the catalog and the pages are found next to the `app` package (app/config.py
+# ROOT_DIR), which the copy pip put in site-packages has not: import the tree under /app instead.
+ENV PYTHONPATH=/app \
+    SLAMON_SERVICES_FILE=/app/services.toml \
+    SLAMON_DATA_DIR=/var/lib/slamon \
+    SLAMON_LOG_FORMAT=json
+
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/slamon --shell /usr/sbin/nologin slamon \
+    && mkdir -p /var/lib/slamon && chown slamon:slamon /var/lib/slamon
+USER slamon
+VOLUME ["/var/lib/slamon"]
+
+# API + Socket.IO, status page, incident console, prober health/metrics.
+EXPOSE 3001 3003 3005 3008
+ENTRYPOINT ["slamon"]
+CMD ["api", "--host", "0.0.0.0", "--port", "3001"]

@@ -1,0 +1,178 @@
+"""Shared benchmark plumbing: a scratch database per run, a 50-service catalog, synthetic checks
+written only through the ingest module, timing helpers and the one-JSON-line output."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import asyncpg
+
+# The scripts run as `python benchmarks/bench_x.py`, from a checkout whether or not it is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import db  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.ingest.service import CheckRow  # noqa: E402
+from app.services.models import ServiceConfig  # noqa: E402
+from app.services.service import sync_catalog  # noqa: E402
+
+MINUTE = timedelta(minutes=1)
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr; stdout carries only the result line."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def emit(result: dict) -> None:
+    print(json.dumps(result, separators=(", ", ": ")), flush=True)
+
+
+def int_setting(argv_index: int, env_name: str, default: int) -> int:
+    """A size from argv[argv_index], else the environment, else the default."""
+    if len(sys.argv) > argv_index:
+        return int(sys.argv[argv_index])
+    return int(os.environ.get(env_name, default))
+
+
+def machine() -> dict:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model}
+
+
+def rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else 0.0
+
+
+def millis(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def percentile_ms(samples_s: list[float], q: float) -> float:
+    """Nearest-rank percentile of durations in seconds, in milliseconds."""
+    ordered = sorted(samples_s)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return millis(ordered[rank])
+
+
+def median_ms(samples_s: list[float]) -> float:
+    return millis(statistics.median(samples_s))
+
+
+# --- database ---------------------------------------------------------------------------------
+
+def server_url() -> str:
+    return Settings().database_url
+
+
+def reporting_timezone() -> str:
+    return Settings().timezone
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+def bench_services(count: int = 50) -> list[ServiceConfig]:
+    """Push-only services svc-00 .. svc-NN (no URL: nothing probes them)."""
+    return [ServiceConfig(id=f"svc-{i:02d}", name=f"Benchmark service {i:02d}") for i in range(count)]
+
+
+@asynccontextmanager
+async def scratch_database(bench_name: str, service_count: int = 50):
+    """Yield (url, service ids) of a fresh, migrated database with the catalog synced; drop it after."""
+    server = server_url()
+    name = f"bench_{bench_name}_{os.getpid()}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server, name)
+    services = bench_services(service_count)
+    try:
+        conn = await connect(url)
+        try:
+            await db.migrate(conn)
+            await sync_catalog(conn, services)
+        finally:
+            await conn.close()
+        log(f"scratch database {name} migrated, {len(services)} services")
+        yield url, [s.id for s in services]
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+        log(f"scratch database {name} dropped")
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(url, server_settings={"timezone": "UTC", "application_name": "slamon-bench"})
+
+
+async def server_versions(conn: asyncpg.Connection) -> dict:
+    row = await conn.fetchrow(
+        """SELECT current_setting('server_version') AS postgres,
+                  (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb,
+                  current_setting('timescaledb.license', true) AS license"""
+    )
+    return dict(row)
+
+
+# --- synthetic checks -------------------------------------------------------------------------
+
+def _outcomes(seed: int, count: int = 8192) -> list[tuple]:
+    """(ok, status_code, latency_ms, error_type, error_message): mostly fast 200s, ~1% failures."""
+    rng = random.Random(seed)
+    outcomes = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.005:
+            outcomes.append((False, None, None, "timeout", "no response within 30s"))
+        elif roll < 0.01:
+            outcomes.append((False, 503, rng.randint(5, 80), "http_error", "unexpected status 503"))
+        else:
+            outcomes.append((True, 200, int(rng.lognormvariate(5.0, 0.6)), None, None))
+    return outcomes
+
+
+def check_batches(
+    service_ids: list[str], start: datetime, minutes: int, batch_rows: int,
+    regions: tuple[str, ...] = ("default",), seed: int = 7,
+) -> Iterator[list[CheckRow]]:
+    """One check per service, region and minute from `start`, slot-ordered, in batches of ~batch_rows."""
+    outcomes = _outcomes(seed)
+    mask = len(outcomes) - 1
+    pick = 0
+    batch: list[CheckRow] = []
+    for minute in range(minutes):
+        ts = start + minute * MINUTE
+        for service_id in service_ids:
+            for region in regions:
+                batch.append(CheckRow(ts, service_id, region, *outcomes[pick & mask]))
+                pick += 1
+        if len(batch) >= batch_rows:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def floor_minute(ts: datetime) -> datetime:
+    return ts.replace(second=0, microsecond=0)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
