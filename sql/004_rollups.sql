@@ -1,5 +1,5 @@
 -- Rollups, Apache-edition storage: the rollup SELECTs of app/rollups/queries.py materialised by the
--- incremental refresh (app/rollups/refresh.py). Readers union these with live aggregates of raw rows
+-- incremental refresh (app/rollups/service.py). Readers union these with live aggregates of raw rows
 -- past the watermark or in still-pending invalidations, so a read always equals a from-scratch
 -- aggregate. With the Timescale License the same SELECTs become continuous aggregates instead.
 --
