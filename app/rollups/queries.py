@@ -112,12 +112,13 @@ INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
         where=f"{services} AND c.ts >= $2 AND c.ts < $3 "
         "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz)"
     )
-    live_dirty = template.format(
-        where=f"{services} AND c.ts >= greatest($2, (SELECT min(lo) FROM pending)) "
-        "AND c.ts < least($3, (SELECT watermark FROM st)) "
-        "AND EXISTS (SELECT 1 FROM pending p WHERE p.service_id = c.service_id "
-        "AND time_bucket($4::interval, c.ts, $5::text) >= p.lo AND time_bucket($4::interval, c.ts, $5::text) < p.hi)"
-    )
+    # Raw rows of the dirty buckets, one index range scan per merged pending range of a service.
+    live_dirty = "SELECT x.* FROM dirty d CROSS JOIN LATERAL (" + template.format(
+        where="c.service_id = d.service_id AND c.ts >= d.lo AND c.ts >= $2 AND c.ts < $3 "
+        "AND c.ts < (SELECT watermark FROM st) "
+        "AND c.ts < rollup_bucket_end($4::interval, time_bucket($4::interval, d.hi, $5::text), $5::text) "
+        "AND time_bucket($4::interval, c.ts, $5::text) < d.hi"
+    ) + ") x"
     column_list = ", ".join(("service_id", "bucket") + columns)
     read = f"""
 WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
@@ -126,6 +127,19 @@ pending AS (
     FROM rollup_invalidations i
     WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
       AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3
+),
+-- pending ranges merged per service (gaps and islands), so no raw row is aggregated twice
+islands AS (
+    SELECT service_id, lo, hi,
+           CASE WHEN lo <= max(hi) OVER (PARTITION BY service_id ORDER BY lo, hi
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                THEN 0 ELSE 1 END AS starts_island
+    FROM pending
+),
+dirty AS (
+    SELECT service_id, min(lo) AS lo, max(hi) AS hi
+    FROM (SELECT *, sum(starts_island) OVER (PARTITION BY service_id ORDER BY lo, hi) AS island FROM islands) i
+    GROUP BY service_id, island
 ),
 parts AS (
     SELECT {column_list} FROM {table} m
