@@ -52,9 +52,6 @@ class Period:
     def is_partial(self, now: datetime) -> bool:
         return now < self.end
 
-    def observed_end(self, now: datetime) -> datetime:
-        """End of the part of the period that has happened: `now` for a period still running."""
-        return min(self.end, max(self.start, now))
 
 
 def month(year: int, month_number: int, zone: ZoneInfo) -> Period:

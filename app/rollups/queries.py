@@ -203,6 +203,5 @@ INSERT INTO rollup_invalidations (raw_table, service_id, lo, hi)
 SELECT $1, service_id, lo, hi FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS t(service_id, lo, hi)
 """
 
-PENDING_COUNT = "SELECT count(*) FROM rollup_invalidations"
 
 ALL_SERVICE_IDS = "SELECT id FROM services"
