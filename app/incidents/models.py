@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 Status = Literal["investigating", "identified", "monitoring", "resolved"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -14,6 +14,12 @@ MAX_SERVICES = 50
 
 def _dedupe(values: list[str] | None) -> list[str] | None:
     return None if values is None else list(dict.fromkeys(values))
+
+
+def _not_blank(value: str, info: ValidationInfo) -> str:
+    if not value.strip():
+        raise ValueError(f"{info.field_name} must not be blank")
+    return value
 
 
 class IncidentCreate(BaseModel):
@@ -30,12 +36,7 @@ class IncidentCreate(BaseModel):
 
     dedupe_services = field_validator("affected_services")(_dedupe)
 
-    @field_validator("title")
-    @classmethod
-    def title_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("title must not be blank")
-        return value
+    title_not_blank = field_validator("title")(_not_blank)
 
 
 class IncidentUpdate(BaseModel):
@@ -63,24 +64,14 @@ class StatusUpdateCreate(BaseModel):
     description: str = Field(min_length=1, max_length=10_000)
     version: int | None = Field(None, ge=1, le=2**31 - 1)
 
-    @field_validator("description")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("description must not be blank")
-        return value
+    description_not_blank = field_validator("description")(_not_blank)
 
 
 class CommentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message: str = Field(min_length=1, max_length=5000)
 
-    @field_validator("message")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("message must not be blank")
-        return value
+    message_not_blank = field_validator("message")(_not_blank)
 
 
 class DraftData(BaseModel):
