@@ -84,6 +84,7 @@ class RollupSql:
     delete_range: str
     materialise_range: str
     read: str
+    read_slots: str | None  # the reader of SLOT_COLUMNS only (availability, day grids): a quarter of the width
 
 
 def _merge(column: str) -> str:
@@ -95,32 +96,24 @@ def _merge(column: str) -> str:
     return f"sum({column})::{cast} AS {column}"
 
 
-def _build(name: str, raw_table: str, template: str, columns: tuple[str, ...]) -> RollupSql:
-    table = f"rollup_{name}"
+def _read(table: str, raw_table: str, template: str, columns: tuple[str, ...]) -> str:
+    """The reader of `columns` of one rollup. Parameters $1..$5 as above, $6 the rollup's name.
+    `st` holds the watermark; `pending` the invalidated ranges below it, widened to whole buckets."""
     services = "($1::text[] IS NULL OR c.service_id = ANY($1::text[]))"
-    aggregate = template.format(where=f"{services} AND c.ts >= $2 AND c.ts < $3")
-    delete_range = f"""
-DELETE FROM {table}
-WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[]))
-  AND bucket >= time_bucket($4::interval, $2::timestamptz, $5::text) AND bucket < $3"""
-    materialise_range = f"""
-INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
-{template.format(where=f"{services} AND c.ts >= time_bucket($4::interval, $2::timestamptz, $5::text) AND c.ts < $3")}"""
-    # Reader: $1..$5 as above, $6 the rollup's name. `st` holds the watermark; `pending` the
-    # invalidated ranges below it, widened to whole buckets.
-    live_new = template.format(
+    picked = ", ".join(f"x.{c}" for c in columns)
+    live_new = f"SELECT x.service_id, x.bucket, {picked} FROM (" + template.format(
         where=f"{services} AND c.ts >= $2 AND c.ts < $3 "
         "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz)"
-    )
+    ) + ") x"
     # Raw rows of the dirty buckets, one index range scan per merged pending range of a service.
-    live_dirty = "SELECT x.* FROM dirty d CROSS JOIN LATERAL (" + template.format(
+    live_dirty = f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL (" + template.format(
         where="c.service_id = d.service_id AND c.ts >= d.lo AND c.ts >= $2 AND c.ts < $3 "
         "AND c.ts < (SELECT watermark FROM st) "
         "AND c.ts < rollup_bucket_end($4::interval, time_bucket($4::interval, d.hi, $5::text), $5::text) "
         "AND time_bucket($4::interval, c.ts, $5::text) < d.hi"
     ) + ") x"
     column_list = ", ".join(("service_id", "bucket") + columns)
-    read = f"""
+    return f"""
 WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
 pending AS (
     SELECT i.service_id, time_bucket($4::interval, i.lo, $5::text) AS lo, i.hi
@@ -141,19 +134,43 @@ dirty AS (
     FROM (SELECT *, sum(starts_island) OVER (PARTITION BY service_id ORDER BY lo, hi) AS island FROM islands) i
     GROUP BY service_id, island
 ),
-parts AS (
+settled AS (
     SELECT {column_list} FROM {table} m
     WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3
       AND NOT EXISTS (SELECT 1 FROM pending p
                       WHERE p.service_id = m.service_id AND m.bucket >= p.lo AND m.bucket < p.hi)
+),
+-- Only the bucket holding the watermark and the dirty buckets can have several parts to merge.
+open_parts AS (
+    SELECT * FROM settled
+    WHERE bucket >= coalesce((SELECT time_bucket($4::interval, watermark, $5::text) FROM st), '-infinity')
     UNION ALL ({live_new})
     UNION ALL ({live_dirty})
 )
+SELECT * FROM settled
+WHERE bucket < (SELECT time_bucket($4::interval, watermark, $5::text) FROM st)
+UNION ALL
 SELECT service_id, bucket, {", ".join(_merge(c) for c in columns)}
-FROM parts
+FROM open_parts
 GROUP BY service_id, bucket
 ORDER BY service_id, bucket"""
-    return RollupSql(name, raw_table, table, columns, aggregate, delete_range, materialise_range, read)
+
+
+def _build(name: str, raw_table: str, template: str, columns: tuple[str, ...],
+           slot_columns: tuple[str, ...] | None = None) -> RollupSql:
+    table = f"rollup_{name}"
+    services = "($1::text[] IS NULL OR c.service_id = ANY($1::text[]))"
+    aggregate = template.format(where=f"{services} AND c.ts >= $2 AND c.ts < $3")
+    delete_range = f"""
+DELETE FROM {table}
+WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[]))
+  AND bucket >= time_bucket($4::interval, $2::timestamptz, $5::text) AND bucket < $3"""
+    materialise_range = f"""
+INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
+{template.format(where=f"{services} AND c.ts >= time_bucket($4::interval, $2::timestamptz, $5::text) AND c.ts < $3")}"""
+    read = _read(table, raw_table, template, columns)
+    read_slots = _read(table, raw_table, template, slot_columns) if slot_columns else None
+    return RollupSql(name, raw_table, table, columns, aggregate, delete_range, materialise_range, read, read_slots)
 
 
 CHECKS_COLUMNS = (
@@ -165,8 +182,10 @@ USAGE_COLUMNS = (
     "latency_sum_ms", "latency_min_ms", "latency_max_ms",
 ) + HISTOGRAM_COLUMNS
 
-CHECKS_HOURLY = _build("checks_hourly", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS)
-CHECKS_DAILY = _build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS)
+SLOT_COLUMNS = ("slots", "ok_slots", "failed_slots", "downtime_s")
+
+CHECKS_HOURLY = _build("checks_hourly", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS)
+CHECKS_DAILY = _build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS)
 USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
 
 # --- state and invalidation log -------------------------------------------------------------

@@ -122,12 +122,14 @@ async def _refresh_one(
 
 async def read(
     conn: asyncpg.Connection, rollup: Rollup, timezone_name: str,
-    service_ids: list[str] | None, start: datetime, end: datetime,
+    service_ids: list[str] | None, start: datetime, end: datetime, *, slots_only: bool = False,
 ) -> list[asyncpg.Record]:
-    """Buckets in [start, end) (bucket-aligned) for the services, exact whatever the refresh lag."""
-    return await conn.fetch(
-        rollup.sql.read, service_ids, start, end, rollup.width, rollup.zone(timezone_name), rollup.name
-    )
+    """Buckets in [start, end) (bucket-aligned) for the services, exact whatever the refresh lag.
+    `slots_only` reads just the slot counts and downtime (queries.SLOT_COLUMNS), for check rollups."""
+    sql = rollup.sql.read_slots if slots_only else rollup.sql.read
+    if sql is None:
+        raise ValueError(f"rollup {rollup.name} has no slots-only reader")
+    return await conn.fetch(sql, service_ids, start, end, rollup.width, rollup.zone(timezone_name), rollup.name)
 
 
 async def aggregate_raw(

@@ -63,18 +63,29 @@ async def check_days(
     ids = [s["id"] for s in services]
     zone = period.zone
     start, end = period.start, period.end
-    rows = await rollups.read(conn, rollups.CHECKS_DAILY, timezone_name, ids, start, end)
+    rows = await rollups.read(conn, rollups.CHECKS_DAILY, timezone_name, ids, start, end, slots_only=True)
     maintenance = await conn.fetch(queries.MAINTENANCE_SLOTS_BY_DAY, ids, start, end, timezone_name)
     windows = await conn.fetch(queries.MAINTENANCE_WINDOWS_IN_RANGE, ids, start, end)
     incidents = await conn.fetch(queries.INCIDENTS_OVERLAPPING, ids, start, end)
 
+    # Day bounds are the same for every service: compute them once. A daily bucket starts at its
+    # day's local midnight, so the bucket instant finds its day without a time-zone conversion.
+    bounds = []
+    for day in period.days():
+        lo, day_end = day_start(day, zone), day_start(day + timedelta(days=1), zone)
+        bounds.append((day, lo, day_end, min(day_end, max(lo, now))))
+    day_of = {lo: day for day, lo, _, _ in bounds}
+
+    def day_of_bucket(bucket: datetime) -> date:
+        return day_of.get(bucket) or local_date(bucket, zone)
+
     by_key: dict[tuple[str, date], CheckFigures] = {}
     for r in rows:
-        by_key[(r["service_id"], local_date(r["bucket"], zone))] = CheckFigures(
+        by_key[(r["service_id"], day_of_bucket(r["bucket"]))] = CheckFigures(
             r["slots"], r["ok_slots"], r["failed_slots"], r["downtime_s"])
     intervals = {s["id"]: s["interval_s"] for s in services}
     for m in maintenance:
-        figures = by_key.get((m["service_id"], local_date(m["day"], zone)))
+        figures = by_key.get((m["service_id"], day_of_bucket(m["day"])))
         if figures:
             figures.slots -= m["slots"]
             figures.ok_slots -= m["ok_slots"]
@@ -82,11 +93,6 @@ async def check_days(
             figures.downtime_s -= m["failed_slots"] * intervals[m["service_id"]]
             figures.maintenance_slots += m["slots"]
 
-    # Day bounds are the same for every service: compute them once.
-    bounds = []
-    for day in period.days():
-        lo, day_end = day_start(day, zone), day_start(day + timedelta(days=1), zone)
-        bounds.append((day, lo, day_end, min(day_end, max(lo, now))))
     incidents_of: dict[str, list] = {}
     for inc in incidents:
         for sid in inc["affected_services"]:

@@ -1,8 +1,17 @@
 """SQL of the current status."""
 from app.rollups.queries import CHECK_SLOTS
 
-# The latest three slots of each service, newest first: find their timestamps by index order first,
-# then build those slots. Only the last two days count as 'latest'. $1 service ids, $2 now.
+# The slots of the services in ($2 - $3, $2], newest first: one range scan of the newest chunk,
+# which holds the latest three slots of every service checked on schedule. $1 service ids, $2 now,
+# $3 lookback.
+RECENT_SLOTS = f"""
+SELECT * FROM ({CHECK_SLOTS.format(where="c.service_id = ANY($1::text[]) AND c.ts > $2::timestamptz - $3::interval AND c.ts <= $2")}) s
+ORDER BY service_id, ts DESC
+"""
+
+# The latest three slots of each service, newest first, for services with fewer than three recent
+# ones: find their timestamps by index order first, then build those slots. Only the last two days
+# count as 'latest'. $1 service ids, $2 now.
 LATEST_SLOTS = f"""
 SELECT s.id AS service_id, sl.ts, sl.ok, sl.latency_ms
 FROM unnest($1::text[]) AS s(id)

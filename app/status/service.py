@@ -1,7 +1,7 @@
 """Current status per SLA-MATH.md: per service and overall, with the 90-day uptime and grid."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -13,6 +13,8 @@ from app.status import queries
 
 SEVERITY = {"operational": 0, "degraded": 1, "outage": 2}
 GRID_DAYS = 90
+LATEST_COUNT = 3                     # slots that decide an outage (SLA-MATH.md)
+RESULT_DELAY = timedelta(minutes=2)  # a slot's result lands up to its timeout (30 s) + a flush later
 
 
 def current_status(latest: list, open_priorities: set[str], latency_target_ms: int) -> str:
@@ -26,12 +28,30 @@ def current_status(latest: list, open_priorities: set[str], latency_target_ms: i
     return "operational"
 
 
+async def latest_slots(conn: asyncpg.Connection, services: list, now: datetime) -> dict[str, list]:
+    """The newest three slots of each service (newest first) checked within two days: read from the
+    last few intervals for all services at once, then looked up further back for the few (late,
+    paused) services that have fewer than three there."""
+    latest: dict[str, list] = {s["id"]: [] for s in services}
+    if not services:
+        return latest
+    lookback = timedelta(seconds=LATEST_COUNT * max(s["interval_s"] for s in services)) + RESULT_DELAY
+    for row in await conn.fetch(queries.RECENT_SLOTS, list(latest), now, lookback):
+        if len(latest[row["service_id"]]) < LATEST_COUNT:
+            latest[row["service_id"]].append(row)
+    behind = [sid for sid, rows in latest.items() if len(rows) < LATEST_COUNT]
+    if behind:
+        for sid in behind:
+            latest[sid] = []
+        for row in await conn.fetch(queries.LATEST_SLOTS, behind, now):
+            latest[row["service_id"]].append(row)
+    return latest
+
+
 async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone) -> dict:
     services = await services_service.list_active(conn)
     ids = [s["id"] for s in services]
-    latest: dict[str, list] = {sid: [] for sid in ids}
-    for row in await conn.fetch(queries.LATEST_SLOTS, ids, now):
-        latest[row["service_id"]].append(row)
+    latest = await latest_slots(conn, services, now)
     open_incidents = await conn.fetch(queries.OPEN_INCIDENTS)
     period = last_days(GRID_DAYS, now, zone)
     days = await sla.check_days(conn, services, period, now, timezone_name)

@@ -35,6 +35,22 @@ async def test_status_from_the_newest_slots(make_client, conn, history, expected
     assert body["overallStatus"] == expected  # the other services have no data: operational
 
 
+@pytest.mark.parametrize("history, expected, newest", [
+    ({0: False, 1: False, 300: False, 301: True}, "outage", 0),     # third-newest slot five hours old
+    ({300: False, 301: False, 302: False}, "outage", 300),          # nothing recent: the newest three anyway
+    ({0: True, 2: True, 300: False, 301: False}, "operational", 0),
+    ({3000: False, 3001: False, 3002: False}, "operational", None),  # older than two days: no current data
+])
+async def test_newest_slots_are_found_however_old_within_two_days(make_client, conn, history, expected, newest):
+    """minutes ago -> ok"""
+    await write_checks(conn, [slot(minutes, ok=ok) for minutes, ok in history.items()], now=NOW)
+    client = await make_client(now=NOW)
+    service = next(s for s in (await client.get("/api/system-status")).json()["services"] if s["id"] == "face-compare")
+    assert service["status"] == expected
+    checked = None if newest is None else (NOW - timedelta(minutes=newest)).isoformat().replace("+00:00", "Z")
+    assert service["lastCheckedAt"] == checked
+
+
 async def test_majority_of_regions_decides_a_slot(make_client, conn):
     rows = []
     for i in range(3):
