@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -48,8 +48,8 @@ class CheckFigures:
 class DayRecord:
     day: date
     checks: CheckFigures
-    incident_priorities: set[str] = field(default_factory=set)
-    incident_ids: list[str] = field(default_factory=list)
+    incident_priorities: frozenset[str] = frozenset()
+    incident_ids: tuple[str, ...] = ()
 
 
 def _overlap_s(lo: datetime, hi: datetime, windows: list[tuple[datetime, datetime]]) -> float:
@@ -73,8 +73,9 @@ async def check_days(
     bounds = []
     for day in period.days():
         lo, day_end = day_start(day, zone), day_start(day + timedelta(days=1), zone)
-        bounds.append((day, lo, day_end, min(day_end, max(lo, now))))
-    day_of = {lo: day for day, lo, _, _ in bounds}
+        hi = min(day_end, max(lo, now))
+        bounds.append((day, lo, day_end, hi, (hi - lo).total_seconds()))
+    day_of = {lo.astimezone(timezone.utc): day for day, lo, *_ in bounds}  # UTC keys compare fast
 
     def day_of_bucket(bucket: datetime) -> date:
         return day_of.get(bucket) or local_date(bucket, zone)
@@ -104,27 +105,27 @@ async def check_days(
         service_windows = merge_intervals([(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]])
         service_incidents = incidents_of.get(sid, [])
         records = []
-        for day, lo, day_end, hi in bounds:
+        for day, lo, day_end, hi, observed_s in bounds:
             figures = by_key.get((sid, day)) or CheckFigures()
-            observed_s = (hi - lo).total_seconds()
             if service_windows:
                 observed_s = max(0.0, observed_s - _overlap_s(lo, hi, service_windows))
             figures.expected = observed_s / interval
-            record = DayRecord(day, figures)
-            for inc in service_incidents:
-                if inc["created_at"] < day_end and (inc["resolved_at"] is None or inc["resolved_at"] > lo):
-                    record.incident_priorities.add(inc["priority"])
-                    record.incident_ids.append(inc["id"])
-            records.append(record)
+            hits = [inc for inc in service_incidents
+                    if inc["created_at"] < day_end and (inc["resolved_at"] is None or inc["resolved_at"] > lo)]
+            if hits:
+                records.append(DayRecord(day, figures, frozenset(i["priority"] for i in hits),
+                                         tuple(i["id"] for i in hits)))
+            else:
+                records.append(DayRecord(day, figures))
         result[sid] = records
     return result
 
 
 def total(records: list[DayRecord]) -> CheckFigures:
-    figures = CheckFigures()
-    for record in records:
-        figures += record.checks
-    return figures
+    checks = [r.checks for r in records]
+    return CheckFigures(sum(c.slots for c in checks), sum(c.ok_slots for c in checks),
+                        sum(c.failed_slots for c in checks), sum(c.downtime_s for c in checks),
+                        sum(c.maintenance_slots for c in checks), sum(c.expected for c in checks))
 
 
 def day_status(record: DayRecord, tier: str) -> str:
