@@ -90,6 +90,15 @@ class Fleet:
                                 [datetime.fromtimestamp(p[1], timezone.utc) for p in pairs])
         return {(r["service_id"], r["slot"]) for r in rows}
 
+    async def record_certificates(self, seen: dict[str, tuple[float, float]]) -> None:
+        """Store certificate expiries: service_id -> (not_after, checked_at), epoch seconds; raises on
+        database errors (the caller keeps them for the next heartbeat)."""
+        conn = await self._connection()
+        ids = list(seen)
+        await conn.execute(queries.RECORD_CERTIFICATES, self.region, ids,
+                           [datetime.fromtimestamp(seen[s][0], timezone.utc) for s in ids],
+                           [datetime.fromtimestamp(seen[s][1], timezone.utc) for s in ids])
+
     async def stop(self) -> None:
         """Leave the region now (the caller has stopped scheduling), so others take over at once."""
         try:

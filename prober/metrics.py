@@ -43,6 +43,7 @@ class ProberMetrics:
         self.missed_slots = 0
         self.catch_up_checks = 0
         self.gauges: dict[str, Callable[[], float]] = {}
+        self.certificates: dict[str, float] = {}  # service_id -> notAfter (epoch seconds) last seen
 
     def record_check(self, ok: bool, error_type: str | None, latency_ms: int, lag_s: float) -> None:
         self.checks[("success" if ok else "failure", error_type or "")] += 1
@@ -67,6 +68,11 @@ class ProberMetrics:
                   "# HELP slamon_prober_catch_up_checks_total Slots of a lapsed prober checked late by this one.",
                   "# TYPE slamon_prober_catch_up_checks_total counter",
                   f"slamon_prober_catch_up_checks_total{{{region}}} {self.catch_up_checks}"]
+        lines += ["# HELP slamon_prober_certificate_expiry_timestamp_seconds notAfter of the TLS certificate last "
+                  "presented by each service.",
+                  "# TYPE slamon_prober_certificate_expiry_timestamp_seconds gauge"]
+        lines += [f'slamon_prober_certificate_expiry_timestamp_seconds{{{region},service="{_escape(service)}"}} '
+                  f"{not_after:.0f}" for service, not_after in sorted(self.certificates.items())]
         for name, read in sorted(self.gauges.items()):
             lines += [f"# TYPE {name} gauge", f"{name}{{{region}}} {read()}"]
         return "\n".join(lines) + "\n"

@@ -52,3 +52,13 @@ JOIN unnest($2::text[], $3::timestamptz[]) AS want(service_id, ts)
   ON c.service_id = want.service_id AND c.ts = want.ts
 WHERE c.region = $1
 """
+
+# Certificate expiry per (service, region): $1 region, $2 service ids, $3 not_after, $4 checked_at.
+RECORD_CERTIFICATES = """
+INSERT INTO service_certificates (service_id, region, not_after, checked_at)
+SELECT s.service_id, $1, s.not_after, s.checked_at
+FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS s(service_id, not_after, checked_at)
+WHERE EXISTS (SELECT 1 FROM services v WHERE v.id = s.service_id)
+ON CONFLICT (service_id, region) DO UPDATE
+SET not_after = EXCLUDED.not_after, checked_at = EXCLUDED.checked_at
+"""

@@ -25,6 +25,7 @@ from prober.status import Publisher, StatusTracker
 
 log = logging.getLogger(__name__)
 TargetSource = Callable[[], Awaitable[list[Target]]]
+CERTIFICATE_REFRESH_S = 3600  # an unchanged certificate expiry is stored again after an hour
 
 
 @dataclass
@@ -83,6 +84,8 @@ class Prober:
         self.publisher = Publisher(options.redis_url, options.region) if options.redis_url else None
         self._tasks: list[asyncio.Task] = []
         self._targets_loaded_at = 0.0
+        self._certificates_due: dict[str, tuple[float, float]] = {}     # service -> (not_after, seen at)
+        self._certificates_stored: dict[str, tuple[float, float]] = {}
         self.metrics.gauges.update({
             "slamon_prober_spool_depth": lambda: self.sink.depth,
             "slamon_prober_assigned_services": lambda: self.fleet.assigned_services,
@@ -96,12 +99,31 @@ class Prober:
                                   result.ok, result.status_code, result.latency_ms, result.error_type,
                                   result.error_message))
         self.metrics.record_check(result.ok, result.error_type, result.latency_ms, lag_s)
+        if result.cert_expires_at is not None:
+            self._saw_certificate(target.service_id, result.cert_expires_at)
         change = self.status.record(target.service_id, slot, result.ok, result.latency_ms, target.latency_target_ms)
         if change is not None:
             log.info("status %s (%s)", change.status, result.error_message or f"{result.latency_ms} ms",
                      extra={"service_id": target.service_id, "region": self.region, "job": "check"})
             if self.publisher is not None:
                 self.publisher.offer(change)
+
+    def _saw_certificate(self, service_id: str, not_after: float) -> None:
+        """Queue a certificate expiry for storage when it changed or was last stored an hour ago."""
+        now = time.time()
+        stored = self._certificates_stored.get(service_id)
+        self.metrics.certificates[service_id] = not_after
+        if stored is None or stored[0] != not_after or now - stored[1] >= CERTIFICATE_REFRESH_S:
+            self._certificates_due[service_id] = (not_after, now)
+
+    async def _store_certificates(self) -> None:
+        due, self._certificates_due = self._certificates_due, {}
+        try:
+            await self.fleet.record_certificates(due)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            self._certificates_due = {**due, **self._certificates_due}  # next heartbeat
+            return
+        self._certificates_stored.update(due)
 
     async def start(self) -> None:
         await self.refresh_targets()
@@ -131,6 +153,8 @@ class Prober:
             if view is None:
                 continue
             await self._catch_up(view)
+            if self._certificates_due:
+                await self._store_certificates()
             if time.monotonic() - self._targets_loaded_at >= self.options.targets_refresh_s:
                 await self.refresh_targets()
 

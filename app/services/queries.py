@@ -43,3 +43,6 @@ RETURNING id
 """
 
 EXISTING_IDS = "SELECT id FROM services WHERE id = ANY($1::text[])"
+
+# The soonest expiry any region's probers saw, per service (TLS targets only).
+CERTIFICATE_EXPIRIES = "SELECT service_id, min(not_after) AS not_after FROM service_certificates GROUP BY service_id"

@@ -84,6 +84,12 @@ async def get(conn: asyncpg.Connection, service_id: str) -> asyncpg.Record | Non
     return await conn.fetchrow(queries.GET, service_id)
 
 
+async def certificate_expiries(conn: asyncpg.Connection) -> dict[str, str]:
+    """service_id -> the soonest TLS certificate expiry seen by the probers (ISO 8601, UTC)."""
+    return {r["service_id"]: r["not_after"].isoformat().replace("+00:00", "Z")
+            for r in await conn.fetch(queries.CERTIFICATE_EXPIRIES)}
+
+
 async def existing_ids(conn: asyncpg.Connection, service_ids: list[str]) -> set[str]:
     """Which of these ids are known services."""
     return {r["id"] for r in await conn.fetch(queries.EXISTING_IDS, service_ids)}

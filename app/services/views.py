@@ -21,5 +21,7 @@ async def require_service(conn: asyncpg.Connection, service_id: str):
 @router.get("/api/services", summary="Monitored services, with the 'All Systems' entry first")
 async def list_services(conn=Depends(deps.connection)):
     rows = await service.list_active(conn)
+    certificates = await service.certificate_expiries(conn)
     return {"services": [{"id": "all-systems", "name": "All Systems"}]
-            + [{"id": r["id"], "name": r["name"], "description": r["description"], "tier": r["tier"]} for r in rows]}
+            + [{"id": r["id"], "name": r["name"], "description": r["description"], "tier": r["tier"],
+                "certificateExpiresAt": certificates.get(r["id"])} for r in rows]}
