@@ -11,8 +11,11 @@ of API processes emit to the same rooms.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +36,9 @@ PUBLIC_ROOMS = ("system-status", "uptime", "incidents")
 INCIDENT_ROOM_PREFIX = "incident:"
 STREAM_MAXLEN = 10_000
 REPLAY_LIMIT = 1_000
+SESSION_RECHECK_S = 30   # socket activity re-validates (and keeps alive) its login at most this often
+SERVER_TTL_S = 30        # presence of a process that stopped renewing this long ago is dropped
+ACK_GRACE_S = 0.2        # a socket refused mid-call is dropped this long after its answer
 
 
 def channel_for(settings) -> str:
@@ -113,6 +119,11 @@ class Hub:
                                         max_http_buffer_size=256 * 1024)
         self.publisher = Publisher(settings.redis_url, self.channel, manager=self.manager)
         self.redis = self.publisher.redis
+        # Presence entries name the process holding the socket; a process that dies (no clean
+        # disconnects) stops renewing its key, and its entries are dropped when next read.
+        self.server_id = uuid.uuid4().hex
+        self._alive_task: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
         self._register()
 
     async def publish(self, event: str, data: dict, rooms: list[str]) -> str | None:
@@ -150,6 +161,63 @@ class Hub:
         sio.on("incident-editing", self.on_editing)
         sio.on("auto-save", self.on_auto_save)
 
+    # -- process liveness, for presence --
+    def _server_key(self, server_id: str) -> str:
+        return f"{self.channel}:server:{server_id}"
+
+    async def _stay_alive(self) -> None:
+        while True:
+            try:
+                await self.redis.set(self._server_key(self.server_id), "1", ex=SERVER_TTL_S)
+            except Exception:
+                log.warning("realtime: could not renew this process's presence key", exc_info=True)
+            await asyncio.sleep(SERVER_TTL_S / 3)
+
+    async def _ensure_alive(self) -> None:
+        if self._alive_task is None or self._alive_task.done():
+            await self.redis.set(self._server_key(self.server_id), "1", ex=SERVER_TTL_S)
+            self._alive_task = asyncio.create_task(self._stay_alive(), name="realtime-alive")
+
+    async def _members(self, room: str) -> list[dict]:
+        """Who is in an incident room; entries of processes that died are removed and announced."""
+        presence = f"{self.channel}:presence:{room}"
+        entries = {sid.decode(): json.loads(value) for sid, value in (await self.redis.hgetall(presence)).items()}
+        servers = sorted({e.get("server", "") for e in entries.values()})
+        alive = dict(zip(servers, await self.redis.mget([self._server_key(s) for s in servers]))) if servers else {}
+        members = []
+        for sid, entry in entries.items():
+            if alive.get(entry.get("server", "")) is None:
+                await self.redis.hdel(presence, sid)
+                await self.sio.emit("user-left", {"room": room, "userId": entry["id"], "userName": entry["name"]},
+                                    room=room)
+            else:
+                members.append({k: entry[k] for k in ("id", "name", "role")})
+        return members
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)  # a strong reference until done
+        task.add_done_callback(self._background.discard)
+
+    async def _signed_in(self, sid, session) -> bool:
+        """Socket activity is activity: it restarts the login's idle clock (as REST calls do), and a
+        login that has ended (revoked, idle for 2 h, token expired) ends the socket."""
+        if session.get("user") is None:
+            return False
+        if time.monotonic() - session.get("checked_at", 0.0) < SESSION_RECHECK_S:
+            return True
+        try:
+            async with self._pool().acquire() as conn:
+                await authenticate(conn, self.settings.resolved_secret_key(), session["token"])
+        except ApiError as exc:
+            await self.sio.emit("session-ended", {"reason": exc.message}, to=sid)
+            # disconnect once the handler's answer (the ack the client waits for) has gone out
+            asyncio.get_running_loop().call_later(ACK_GRACE_S, self._spawn, self.sio.disconnect(sid))
+            return False
+        session["checked_at"] = time.monotonic()
+        await self.sio.save_session(sid, session)
+        return True
+
     async def on_connect(self, sid, environ, auth=None):
         token = auth.get("token") if isinstance(auth, dict) else None
         token = token or (parse_qs(environ.get("QUERY_STRING", "")).get("token") or [None])[0]
@@ -167,7 +235,9 @@ class Hub:
             await self.redis.sadd(f"{self.channel}:sids:user:{principal.user_id}", sid)
             await self.redis.sadd(f"{self.channel}:sids:session:{principal.session_id}", sid)
             await self.sio.enter_room(sid, f"user:{principal.user_id}")
-        await self.sio.save_session(sid, {"user": user, "rooms": {}})
+            await self._ensure_alive()
+        # checked_at 0: the first collaboration event re-validates the login and restarts its idle clock
+        await self.sio.save_session(sid, {"user": user, "rooms": {}, "token": token, "checked_at": 0.0})
 
     async def on_disconnect(self, sid, reason=None):
         session = await self.sio.get_session(sid)
@@ -190,7 +260,7 @@ class Hub:
             return {"ok": False, "error": "unknown_room"}
         session = await self.sio.get_session(sid)
         user = session.get("user")
-        if user is None:
+        if user is None or not await self._signed_in(sid, session):
             return {"ok": False, "error": "unauthorized"}
         if not permissions.allows(user["role"], "incidents:collaborate"):
             return {"ok": False, "error": "forbidden"}
@@ -203,8 +273,8 @@ class Hub:
         await self.sio.save_session(sid, session)
         public_user = {"id": user["id"], "name": user["name"], "role": user["role"]}
         presence = f"{self.channel}:presence:{room}"
-        await self.redis.hset(presence, sid, json.dumps(public_user))
-        members = [json.loads(v) for v in (await self.redis.hgetall(presence)).values()]
+        await self.redis.hset(presence, sid, json.dumps({**public_user, "server": self.server_id}))
+        members = await self._members(room)
         await self.sio.emit("user-joined", {"room": room, "user": public_user}, room=room, skip_sid=sid)
         return {"ok": True, "room": room, "seq": seq, "members": members}
 
@@ -239,6 +309,8 @@ class Hub:
         session = await self.sio.get_session(sid)
         if room not in session.get("rooms", {}):
             return {"ok": False, "error": "join the incident room first"}
+        if not await self._signed_in(sid, session):
+            return {"ok": False, "error": "unauthorized"}
         field = data.get("field")
         field = field[:64] if isinstance(field, str) else ""
         editing = bool(data.get("isEditing", True))
@@ -257,6 +329,8 @@ class Hub:
         user = session.get("user")
         if user is None or not permissions.allows(user["role"], "incidents:draft"):
             return {"ok": False, "error": "forbidden"}
+        if not await self._signed_in(sid, session):
+            return {"ok": False, "error": "unauthorized"}
         if not isinstance(data, dict) or not isinstance(data.get("incidentId"), str):
             return {"ok": False, "error": "invalid"}
         try:
@@ -272,6 +346,12 @@ class Hub:
         return {"ok": True, "timestamp": draft["updatedAt"]}
 
     async def close(self) -> None:
+        if self._alive_task is not None:
+            self._alive_task.cancel()
+            try:
+                await self.redis.delete(self._server_key(self.server_id))
+            except Exception:
+                log.warning("realtime: could not remove this process's presence key", exc_info=True)
         await self.publisher.close()
 
 

@@ -1,6 +1,7 @@
 """Socket.IO end to end: a real uvicorn server on a free port, real python-socketio clients, Redis
 fan-out. Rooms and events of PRD §5.2, presence, auth on connect, revocation, replay."""
 import asyncio
+import json
 import socket
 
 import pytest
@@ -179,3 +180,48 @@ async def test_other_processes_emit_through_redis_and_clients_replay_what_they_m
                                headers=await staff.headers("reporter"))
     assert [e["event"] for e in r.json()["events"]] == ["incident-created", "incident-comment"]
     await prober.close()
+
+
+async def test_socket_activity_keeps_the_login_alive_and_an_idle_login_ends_the_socket(staff, server):
+    r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    room = f"incident:{r.json()['incident']['id']}"
+    alice = await Client().connect(server, await token(staff, "reporter", "alice"))
+    alice_sessions = "SELECT last_seen_at FROM sessions WHERE user_id = $1"
+    user_id = staff.user_ids["alice"]
+    # 90 minutes without a REST call, but working in the console over the socket: still signed in
+    await staff.conn.execute("UPDATE sessions SET last_seen_at = now() - interval '90 minutes' WHERE user_id = $1",
+                             user_id)
+    assert (await alice.join(room))["ok"]
+    assert await staff.conn.fetchval(f"SELECT now() - ({alice_sessions}) < interval '1 minute'", user_id)
+
+    dave = await Client().connect(server, await token(staff, "reporter", "dave"))
+    await staff.conn.execute("UPDATE sessions SET last_seen_at = now() - interval '3 hours' WHERE user_id = $1",
+                             staff.user_ids["dave"])
+    assert await dave.join(room) == {"ok": False, "error": "unauthorized"}
+    assert (await dave.next("session-ended"))["reason"] == "session expired"
+    for _ in range(50):
+        if not dave.sio.connected:
+            break
+        await asyncio.sleep(0.05)
+    assert not dave.sio.connected
+    await alice.sio.disconnect()
+
+
+async def test_presence_of_a_process_that_died_is_dropped(staff, server, settings):
+    """An API process killed with its sockets open never sends their user-left: its presence entries
+    outlive it until the next join finds its liveness key gone."""
+    r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    room = f"incident:{r.json()['incident']['id']}"
+    alice = await Client().connect(server, await token(staff, "reporter", "alice"))
+    assert (await alice.join(room))["ok"]
+    hub = Publisher(settings.redis_url, channel_for(settings))
+    ghost = {"id": "00000000-0000-0000-0000-000000000000", "name": "ghost", "role": "reporter",
+             "server": "a-process-that-died"}
+    await hub.redis.hset(f"{channel_for(settings)}:presence:{room}", "ghost-sid", json.dumps(ghost))
+    bob = await Client().connect(server, await token(staff, "admin", "bob"))
+    ack = await bob.join(room)
+    assert {m["name"] for m in ack["members"]} == {"alice", "bob"}
+    assert (await alice.next("user-left"))["userName"] == "ghost"
+    await hub.close()
+    for c in (alice, bob):
+        await c.sio.disconnect()
