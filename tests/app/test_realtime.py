@@ -60,6 +60,14 @@ class Client:
             if name == event:
                 return data
 
+    async def disconnected(self, wait=2.5) -> bool:
+        """Whether the server drops this socket within `wait` seconds."""
+        for _ in range(int(wait / 0.05)):
+            if not self.sio.connected:
+                return True
+            await asyncio.sleep(0.05)
+        return not self.sio.connected
+
     async def nothing(self, event, wait=0.3) -> bool:
         try:
             await self.next(event, wait)
@@ -145,11 +153,7 @@ async def test_bad_tokens_are_refused_and_revocation_disconnects(staff, server):
                                headers=await staff.headers("admin"))
     assert r.status_code == 200
     assert (await carol.next("session-ended"))["reason"] == "account changed"
-    for _ in range(50):
-        if not carol.sio.connected:
-            break
-        await asyncio.sleep(0.05)
-    assert not carol.sio.connected
+    assert await carol.disconnected()
     with pytest.raises(socketio.exceptions.ConnectionError):
         await Client().connect(server, target["access_token"])
 
@@ -199,11 +203,7 @@ async def test_socket_activity_keeps_the_login_alive_and_an_idle_login_ends_the_
                              staff.user_ids["dave"])
     assert await dave.join(room) == {"ok": False, "error": "unauthorized"}
     assert (await dave.next("session-ended"))["reason"] == "session expired"
-    for _ in range(50):
-        if not dave.sio.connected:
-            break
-        await asyncio.sleep(0.05)
-    assert not dave.sio.connected
+    assert await dave.disconnected()
     await alice.sio.disconnect()
 
 
