@@ -52,7 +52,10 @@ RETURNING revision, created_at
 """
 
 # Serialises revisions of one (service, month): two corrections never race for the same number.
-LOCK_MONTH = "SELECT pg_advisory_xact_lock(hashtext('report:' || $1 || ':' || $2::text))"
+# A session lock, taken before the revision's repeatable-read snapshot so that the snapshot sees the
+# revision a concurrent correction just committed.
+LOCK_MONTH = "SELECT pg_advisory_lock(hashtext('report:' || $1 || ':' || $2::date::text))"
+UNLOCK_MONTH = "SELECT pg_advisory_unlock(hashtext('report:' || $1 || ':' || $2::date::text))"
 
 NEXT_REVISION = "SELECT coalesce(max(revision), 0) + 1 FROM report_snapshots WHERE service_id = $1 AND month = $2"
 

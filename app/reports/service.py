@@ -140,8 +140,19 @@ async def revise(conn: asyncpg.Connection, service, period: Period, now: datetim
     if not reason:
         raise ApiError(422, "validation_error", "reason must not be blank",
                        [{"in": "body", "field": "reason", "message": "required"}])
+    await conn.execute(queries.LOCK_MONTH, service["id"], period.first_day)
+    try:
+        row = await _append_revision(conn, service, period, now, timezone_name, reason, author, actor)
+    finally:
+        await conn.execute(queries.UNLOCK_MONTH, service["id"], period.first_day)
+    return {"serviceId": service["id"], "month": period.label, "revision": row["revision"],
+            "frozenAt": _iso(row["created_at"]), "reason": reason, "author": author}
+
+
+async def _append_revision(conn, service, period: Period, now: datetime, timezone_name: str, reason: str,
+                           author: str, actor):
+    label = f"{service['id']} {period.label}"
     async with conn.transaction(isolation="repeatable_read"):
-        await conn.execute(queries.LOCK_MONTH, service["id"], period.first_day)
         number = await conn.fetchval(queries.NEXT_REVISION, service["id"], period.first_day)
         if number == 1:
             raise ApiError(409, "conflict", f"{label} is not closed yet: nothing to revise "
@@ -150,10 +161,10 @@ async def revise(conn: asyncpg.Connection, service, period: Period, now: datetim
         row = await conn.fetchrow(queries.INSERT_REVISION, service["id"], period.first_day, number, timezone_name,
                                   _dump(figures), reason, author)
         details = {"revision": number, "reason": reason}
+        target = f"{service['id']}/{period.label}"
         if actor is not None:
-            await audit.record_by(conn, actor, "report.revised", "report", f"{service['id']}/{period.label}", details)
+            await audit.record_by(conn, actor, "report.revised", "report", target, details)
         else:
-            await audit.record(conn, "report.revised", actor_name=author, target_type="report",
-                               target_id=f"{service['id']}/{period.label}", details=details)
-    return {"serviceId": service["id"], "month": period.label, "revision": row["revision"],
-            "frozenAt": _iso(row["created_at"]), "reason": reason, "author": author}
+            await audit.record(conn, "report.revised", actor_name=author, target_type="report", target_id=target,
+                               details=details)
+    return row
