@@ -104,7 +104,7 @@ class _Canvas:
             self.parts.append(f'<line x1="{x}" x2="{x + 18}" y1="{HEIGHT - 8}" y2="{HEIGHT - 8}" stroke="{colour}" '
                               f'stroke-width="3"{dash}/><text x="{x + 22}" y="{HEIGHT - 4}" fill="#24292f">'
                               f'{escape(name)}</text>')
-            x += 30 + 7 * len(name)
+            x += 30 + sum(12 if ord(ch) > 0x1100 else 7 for ch in name)
 
     def svg(self) -> Markup:
         return Markup("".join(self.parts) + "</svg>")
