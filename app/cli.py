@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(run=cmd_rollups_refresh)
 
     # Commands of the other processes live beside their code (prober/cli.py, workers/cli.py).
-    for module_name in ("app.up", "prober.cli", "workers.cli", "app.users.cli"):
+    for module_name in ("app.up", "prober.cli", "workers.cli", "app.users.cli", "app.reports.cli"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # slamon:<database name>), and the browser origins allowed besides the API's own.
     realtime_channel: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
+    # Monthly reports: a month is closed (frozen) this long after it ends in the reporting time zone,
+    # so that late check results (prober spools, replays) are in; and the browser that prints PDFs.
+    report_close_grace_s: int = Field(3600, ge=0, le=31 * 86400)
+    chromium_path: str | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -20,16 +20,23 @@ from app.incidents.views import staff_router as incidents_staff_router
 from app.ingest.views import router as ingest_router
 from app.maintenance.views import admin_router as maintenance_admin_router
 from app.maintenance.views import router as maintenance_router
+from app.reports.pages import router as reports_pages_router
+from app.reports.views import admin_router as reports_admin_router
+from app.reports.views import router as reports_router
 from app.services.views import router as services_router
 from app.sla.views import router as sla_router
 from app.status.views import router as status_router
+from app.trends.pages import router as trends_pages_router
+from app.trends.views import router as trends_router
 from app.uptime.views import router as uptime_router
 from app.users.views import router as users_router
 
 MAX_REQUEST_BYTES = 1024 * 1024  # JSON writes; ingest batches have their own limit (settings.max_body_bytes)
 PUBLIC_READ_ROUTERS = (status_router, services_router, uptime_router, incidents_router, sla_router,
                        maintenance_router)
+PUBLIC_READ_ROUTERS += (reports_router, trends_router, reports_pages_router, trends_pages_router)
 AUTHENTICATED_ROUTERS = (auth_router, incidents_staff_router, users_router, audit_router, maintenance_admin_router)
+AUTHENTICATED_ROUTERS += (reports_admin_router,)
 
 
 class BodySizeLimit:

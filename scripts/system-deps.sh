@@ -8,6 +8,8 @@ PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
 STATE_DIR=${SLAMON_BUILD_DIR:-$(pwd)/.data/build}
 APT_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR redis-server cmake gcc make libssl-dev
               chromium xz-utils)
+# Report PDFs: a Korean font for Chromium's print, pdftotext for the tests that read the PDF back.
+APT_PACKAGES+=(fonts-nanum poppler-utils)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -6,6 +6,7 @@ from arq.connections import RedisSettings
 
 from app.config import get_settings
 from app.db import create_pool
+from workers.reports import close_months
 from workers.rollups import refresh_rollups
 
 EVERY_30_S = {0, 30}
@@ -25,6 +26,7 @@ class WorkerSettings:
     functions: list = []
     cron_jobs = [
         cron(refresh_rollups, second=EVERY_30_S, unique=True, timeout=600, run_at_startup=True),
+        cron(close_months, minute=set(range(0, 60, 10)), second=15, unique=True, timeout=1800, run_at_startup=True),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -11,6 +11,7 @@ REPORTER = VIEWER | {"incidents:create", "incidents:update", "incidents:comment"
                      "incidents:collaborate"}
 ADMIN = REPORTER | {"incidents:delete", "users:read", "users:write", "audit:read",
                     "services:write", "maintenance:write"}
+ADMIN = ADMIN | {"reports:revise"}  # corrections of closed monthly SLA reports (app/reports)
 
 MATRIX: dict[str, frozenset[str]] = {"viewer": VIEWER, "reporter": REPORTER, "admin": ADMIN}
 PERMISSIONS: frozenset[str] = ADMIN

@@ -15,6 +15,8 @@ PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}"
                "/api/incidents/past", "/api/incidents/{incident_id}", "/api/sla/response-times/{service_id}",
                "/api/sla/availability/{service_id}", "/api/sla/usage/{service_id}", "/api/sla/incidents/stats",
                "/api/maintenance", "/api/maintenance/{window_id}", "/api/realtime/replay", "/api/health"}
+PUBLIC_GETS |= {"/api/sla/reports/{service_id}/{month}.{fmt}", "/api/sla/reports/{service_id}/{month}/revisions",
+                "/api/usage/trends/{service_id}", "/reports", "/trends/{service_id}"}
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
 INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
 
@@ -47,6 +49,7 @@ MATRIX = {
     ("PUT", "/api/maintenance/{window_id}"): ("admin", WINDOW),
     ("DELETE", "/api/maintenance/{window_id}"): ("admin", None),
     ("PUT", "/api/services/{service_id}"): ("admin", {"description": "edited"}),
+    ("POST", "/api/sla/reports/{service_id}/{month}/revisions"): ("admin", {"reason": "late check results"}),
 }
 BELOW = {"viewer": None, "reporter": "viewer", "admin": "reporter"}
 SNAPSHOT_TABLES = ("incidents", "incident_updates", "incident_comments", "incident_drafts", "users",

@@ -1,0 +1,142 @@
+"""`slamon report`: write a month's report in any format; `slamon report revise` corrects a closed
+month (revision N+1, audited); `slamon report close` runs the month close now."""
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+PROG = "slamon report"
+
+
+def _system_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return code
+
+
+async def _with_service(args, service_id: str, month_text: str, work):
+    """Connect, resolve the service and the month, run `work(conn, settings, service, period, now)`."""
+    import asyncpg
+
+    from app.config import get_settings
+    from app.errors import ApiError
+    from app.reports import service as reports
+    from app.services import service as services
+
+    settings = get_settings()
+    now = datetime.now(timezone.utc)
+    conn = await asyncpg.connect(settings.database_url, server_settings={"timezone": "UTC"})
+    try:
+        svc = await services.get(conn, service_id)
+        if svc is None:
+            return _fail(f"unknown service {service_id!r}")
+        try:
+            period = reports.parse_month(month_text, settings.zone, now, "--month")
+            return await work(conn, settings, svc, period, now)
+        except ApiError as exc:
+            return _fail(exc.message, 2 if exc.status == 422 else 1)
+    finally:
+        await conn.close()
+
+
+async def cmd_report(args) -> int:
+    from app.reports import render
+    from app.reports import service as reports
+    from app.reports.pdf import PdfUnavailable
+
+    if args.report_command is None and not (args.report_service and args.report_month):
+        return _fail("give --service ID and --month YYYY-MM (or a subcommand: revise, close)")
+
+    async def work(conn, settings, svc, period, now):
+        doc = await reports.get(conn, svc, period, now, settings.timezone, args.revision)
+        try:
+            body = await render.as_bytes(doc, args.format, args.lang, settings.chromium_path)
+        except PdfUnavailable as exc:
+            return _fail(str(exc), 1)
+        if args.output in (None, "-"):
+            sys.stdout.buffer.write(body)
+            sys.stdout.flush()
+        else:
+            Path(args.output).write_bytes(body)
+            status = doc["report"]["status"]
+            print(f"{args.output}: {args.format}, {len(body)} bytes, {status}"
+                  + (f" revision {doc['report']['revision']}" if status == "final" else ""), file=sys.stderr)
+        return 0
+
+    return await _with_service(args, args.report_service, args.report_month, work)
+
+
+async def cmd_revise(args) -> int:
+    from app.reports import service as reports
+
+    async def work(conn, settings, svc, period, now):
+        created = await reports.revise(conn, svc, period, now, settings.timezone, args.reason,
+                                       args.author or _system_user(), settings.raw_retention_days)
+        print(f"{created['serviceId']} {created['month']}: revision {created['revision']} frozen "
+              f"at {created['frozenAt']} by {created['author']}")
+        return 0
+
+    return await _with_service(args, args.service, args.month, work)
+
+
+async def cmd_close(args) -> int:
+    import asyncpg
+
+    from app.config import get_settings
+    from app.errors import ApiError
+    from app.reports import service as reports
+
+    settings = get_settings()
+    now = datetime.now(timezone.utc)
+    conn = await asyncpg.connect(settings.database_url, server_settings={"timezone": "UTC"})
+    try:
+        if args.month:
+            try:
+                period = reports.parse_month(args.month, settings.zone, now, "--month")
+            except ApiError as exc:
+                return _fail(exc.message)
+            if now < period.end:
+                return _fail(f"--month {period.label} has not ended yet")
+            closed = {period.label: await reports.close_month(conn, period, now, settings.timezone)}
+        else:
+            closed = await reports.close_due_months(conn, now, settings.timezone, settings.zone,
+                                                    timedelta(seconds=settings.report_close_grace_s))
+    finally:
+        await conn.close()
+    for label, ids in closed.items():
+        print(f"{label}: {len(ids)} report(s) frozen" + (f" ({', '.join(ids)})" if ids else " (already closed)"))
+    if not closed:
+        print("no month is due (or another month close is running)")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    p = subparsers.add_parser("report", help="monthly SLA reports: write one, revise a closed month, close months",
+                              description="slamon report --service ID --month YYYY-MM --format html|pdf|csv|json "
+                                          "[--output FILE]")
+    p.add_argument("--service", dest="report_service", metavar="ID")
+    p.add_argument("--month", dest="report_month", metavar="YYYY-MM")
+    p.add_argument("--format", choices=["html", "pdf", "csv", "json"], default="json")
+    p.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
+    p.add_argument("--revision", type=int, help="a frozen revision (default: the latest)")
+    p.add_argument("--lang", choices=["ko", "en"], default="ko", help="language of html/pdf (default ko)")
+    p.set_defaults(run=cmd_report, report_command=None)
+    sub = p.add_subparsers(dest="report_command")
+    r = sub.add_parser("revise", help="recompute a closed month into revision N+1 (reason and author recorded, audited)")
+    r.add_argument("--service", required=True, metavar="ID")
+    r.add_argument("--month", required=True, metavar="YYYY-MM")
+    r.add_argument("--reason", required=True)
+    r.add_argument("--author", help="default: the system user")
+    r.set_defaults(run=cmd_revise)
+    c = sub.add_parser("close", help="run the month close now (what the worker's cron does)")
+    c.add_argument("--month", metavar="YYYY-MM", help="close this ended month now, ignoring the grace delay")
+    c.set_defaults(run=cmd_close)
+

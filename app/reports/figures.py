@@ -1,0 +1,163 @@
+"""A service's monthly report figures, computed with the SLA readers (app/sla, app/slo) so that every
+number equals what /api/sla/* answers for the same month. The result is plain JSON data: the month
+close freezes it as it is, and every format is rendered from it alone."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+import asyncpg
+
+from app.formatting import format_duration, truncated_percentage
+from app.periods import Period, local_date
+from app.reports import queries
+from app.sla import service as sla
+from app.sla.tiers import TIERS, Tier
+from app.slo.budget import CREDIT_CAP_PERCENT, budget, service_credit
+
+FIGURES_VERSION = 1  # bump when the document's shape changes; old snapshots keep theirs
+
+
+def number(value: Decimal | float | int | None):
+    """An exact decimal as a JSON number: an int when whole, else the float with the same digits."""
+    if value is None:
+        return None
+    value = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _quantized(value: Decimal, places: str) -> Decimal:
+    return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    """part / whole x 100, exact (4 decimals, half-up): error-rate targets go down to 0.005 %."""
+    return None if whole <= 0 else _quantized(Decimal(part) * 100 / Decimal(whole), "0.0001")
+
+
+def period_of(month_label: str, period: Period) -> dict:
+    minutes = Decimal(int((period.end - period.start).total_seconds())) / 60
+    return {"label": month_label, "start": _iso(period.start), "end": _iso(period.end),
+            "timezone": period.zone.key, "days": len(period.days()), "minutes": number(minutes)}
+
+
+def _daily_availability(records, tier: str, today: date) -> list[dict]:
+    rows = []
+    for record in records:
+        if record.day > today:
+            break
+        checks = record.checks
+        rows.append({
+            "date": record.day.isoformat(), "totalChecks": checks.slots, "successfulChecks": checks.ok_slots,
+            "failedChecks": checks.failed_slots, "uptimePercentage": number(checks.uptime),
+            "downtimeMinutes": number(Decimal(checks.downtime_s) / 60), "maintenanceChecks": checks.maintenance_slots,
+            "status": sla.day_status(record, tier),
+        })
+    return rows
+
+
+async def _daily_latency(conn, service, period: Period, today: date) -> list[dict]:
+    rows = await conn.fetch(queries.DAILY_LATENCY, service["id"], period.start, period.end, period.zone.key)
+    by_day = {r["day"]: r for r in rows}
+    daily = []
+    for day in period.days():
+        if day > today:
+            break
+        r = by_day.get(day)
+        daily.append({"date": day.isoformat(), "totalRequests": r["calls"] if r else 0,
+                      "p50": r["p50"] if r else None, "p95": r["p95"] if r else None, "p99": r["p99"] if r else None})
+    return daily
+
+
+def objectives(tier: Tier, availability: dict, response: dict, usage: dict) -> list[dict]:
+    """The tier's SLOs (seeds/002) against the month: met is None when there is nothing to judge."""
+    uptime = availability["uptimePercentage"]
+    percentiles = response["percentiles"]
+    calls, c4xx, c5xx = usage["totalCalls"], usage["clientErrors"], usage["serverErrors"]
+    rows = [{"id": "availability", "unit": "%", "comparison": ">=", "target": number(tier.availability),
+             "actual": uptime, "met": None if uptime is None else Decimal(str(uptime)) >= tier.availability}]
+    for name, target in (("p50", tier.p50_ms), ("p95", tier.p95_ms), ("p99", tier.p99_ms)):
+        actual = percentiles[name]
+        rows.append({"id": f"latency_{name}", "unit": "ms", "comparison": "<", "target": target, "actual": actual,
+                     "met": None if actual is None else actual < target})
+    for name, errors, target in (("error_rate", c4xx + c5xx, tier.error_rate),
+                                 ("error_rate_5xx", c5xx, tier.error_rate_5xx),
+                                 ("error_rate_4xx", c4xx, Decimal(5))):
+        rows.append({"id": name, "unit": "%", "comparison": "<", "target": number(target),
+                     "actual": number(_share(errors, calls)),
+                     "met": None if calls == 0 else Decimal(errors) * 100 < target * calls})
+    return rows
+
+
+def _violations(rows, cut: datetime) -> tuple[list[dict], Decimal]:
+    """Violations overlapping the month with their whole duration (an open one counted up to `cut`)."""
+    listed, longest_s = [], 0
+    for r in rows:
+        end = r["ended_at"] or cut
+        seconds = max(0, int((end - r["started_at"]).total_seconds()))
+        longest_s = max(longest_s, seconds)
+        listed.append({"id": r["id"], "slo": r["slo"], "severity": r["severity"], "startedAt": _iso(r["started_at"]),
+                       "endedAt": _iso(r["ended_at"]), "durationMinutes": seconds // 60,
+                       "duration": format_duration(seconds), "threshold": number(r["threshold"]),
+                       "worstValue": number(r["worst_value"])})
+    return listed, Decimal(longest_s) / 3600
+
+
+async def compute(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
+    """Every figure of one service's month, as JSON data (SLA-MATH.md; credits per seeds/002)."""
+    tier = TIERS[service["tier"]]
+    today = local_date(min(now, period.end), period.zone) if now < period.end else period.days()[-1]
+    records = (await sla.check_days(conn, [service], period, now, timezone_name))[service["id"]]
+    availability = sla.availability_metrics(sla.total(records))
+    response = await sla.response_times(conn, service, period, now)
+    usage = (await sla.usage(conn, service, period, now, timezone_name))["metrics"]
+    incidents = await sla.incident_stats(conn, period, now, service["id"])
+    cut = min(now, period.end)
+    violations, longest_hours = _violations(
+        await conn.fetch(queries.VIOLATIONS_OVERLAPPING, service["id"], period.start, cut), cut)
+
+    uptime = truncated_percentage(availability["successfulChecks"], availability["totalChecks"])
+    p95 = response["metrics"]["percentiles"]["p95"]
+    credit = service_credit(tier, uptime, p95, longest_hours)
+    minutes = Decimal(int((period.end - period.start).total_seconds())) / 60
+    error_budget = budget(tier.availability, minutes, Decimal(str(availability["downtimeMinutes"])))
+    consumed = error_budget.consumed_ratio
+    return {
+        "version": FIGURES_VERSION,
+        "service": {"id": service["id"], "name": service["name"], "tier": tier.name, "tierLabel": tier.label,
+                    "intervalSeconds": service["interval_s"], "latencyTargetMs": service["latency_target_ms"]},
+        "period": period_of(period.label, period),
+        "availability": {**availability, "daily": _daily_availability(records, tier.name, today)},
+        "responseTimes": {**response["metrics"], "targetThreshold": response["targetThreshold"],
+                          "daily": await _daily_latency(conn, service, period, today)},
+        "usage": usage,
+        "incidents": {"summary": incidents["summary"], "incidents": incidents["incidents"]},
+        "slo": {
+            "tier": tier.name,
+            "objectives": objectives(tier, availability, response["metrics"], usage),
+            "errorBudget": {
+                "targetPercent": number(tier.availability),
+                "totalMinutes": number(error_budget.total_minutes),
+                "consumedMinutes": number(error_budget.consumed_minutes),
+                "remainingMinutes": number(error_budget.remaining_minutes),
+                "consumedPercent": None if consumed is None else number(_quantized(consumed * 100, "0.01")),
+            },
+            "violations": violations,
+        },
+        "credits": {
+            "availabilityPercent": credit.availability_percent, "latencyPercent": credit.latency_percent,
+            "longViolationPercent": credit.long_violation_percent, "totalPercent": credit.total_percent,
+            "capPercent": CREDIT_CAP_PERCENT, "p95Ms": p95, "p95TargetMs": tier.p95_ms,
+            "longestViolationMinutes": int(longest_hours * 60),
+        },
+    }
+
+
+def has_data(figures: dict) -> bool:
+    """Whether a month holds anything to report (checks, calls or incidents)."""
+    return bool(figures["availability"]["totalChecks"] or figures["availability"]["maintenanceChecks"]
+                or figures["usage"]["totalCalls"] or figures["incidents"]["summary"]["totalIncidents"])

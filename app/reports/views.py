@@ -1,0 +1,68 @@
+"""Monthly SLA reports over HTTP: GET any format of a month (public, like every SLA read), the
+revision history, and an admin's correction (a new revision)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+
+from app import deps
+from app.auth.deps import current_user, require
+from app.errors import ApiError
+from app.reports import render, service
+from app.reports.i18n import choose_language
+from app.reports.models import RevisionCreate, RevisionCreated, RevisionList
+from app.reports.pdf import PdfUnavailable
+from app.services.views import require_service
+
+router = APIRouter(tags=["reports"])
+admin_router = APIRouter(tags=["reports"], dependencies=[Depends(current_user)])
+MonthPath = Path(max_length=20, description="YYYY-MM, a month that has begun in the reporting time zone")
+Format = Literal["json", "csv", "html", "pdf"]
+
+
+def language(lang: str | None = Query(None, max_length=16, description="ko (default) or en"),
+             accept_language: str | None = Header(None, max_length=512)) -> str:
+    return choose_language(lang, accept_language)
+
+
+@router.get("/api/sla/reports/{service_id}/{month}.{fmt}",
+            summary="A service's monthly SLA report as json, csv, html or pdf: a closed month's latest revision "
+                    "(or ?revision=N), the running month live and provisional",
+            responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}}})
+async def report(service_id: str = Path(max_length=50), month: str = MonthPath, fmt: Format = Path(),
+                 revision: int | None = Query(None, ge=1, le=100_000), lang: str = Depends(language),
+                 conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
+    svc = await require_service(conn, service_id)
+    period = service.parse_month(month, settings.zone, now)
+    doc = await service.get(conn, svc, period, now, settings.timezone, revision)
+    try:
+        body = await render.as_bytes(doc, fmt, lang, settings.chromium_path)
+    except PdfUnavailable as exc:
+        raise ApiError(503, "pdf_unavailable", str(exc)) from None
+    final = doc["report"]["status"] == "final"
+    return Response(body, media_type=render.MEDIA_TYPES[fmt], headers={
+        "Content-Disposition": f'inline; filename="{render.file_name(doc, fmt)}"',
+        "Cache-Control": "public, max-age=300" if final else "no-cache",
+        "Content-Language": lang if fmt in ("html", "pdf") else "und"})
+
+
+@router.get("/api/sla/reports/{service_id}/{month}/revisions", response_model=RevisionList,
+            summary="Every frozen revision of a month's report, oldest first")
+async def list_revisions(service_id: str = Path(max_length=50), month: str = MonthPath,
+                         conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
+    svc = await require_service(conn, service_id)
+    period = service.parse_month(month, settings.zone, now)
+    return {"serviceId": svc["id"], "month": period.label, "revisions": await service.revisions(conn, svc["id"], period)}
+
+
+@admin_router.post("/api/sla/reports/{service_id}/{month}/revisions", status_code=201, response_model=RevisionCreated,
+                   summary="Correct a closed month (admin): recompute it from the rows as they are now into "
+                           "revision N+1, with the reason; audited")
+async def revise(body: RevisionCreate, service_id: str = Path(max_length=50), month: str = MonthPath,
+                 actor=Depends(require("reports:revise")), conn=Depends(deps.connection),
+                 settings=Depends(deps.settings), now=Depends(deps.clock)):
+    svc = await require_service(conn, service_id)
+    period = service.parse_month(month, settings.zone, now)
+    return await service.revise(conn, svc, period, now, settings.timezone, body.reason, actor.username,
+                                settings.raw_retention_days, actor)

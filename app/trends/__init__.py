@@ -1,0 +1,1 @@
+"""Usage trends for capacity planners: monthly and daily calls, errors, P95 latency, growth, forecast."""

@@ -1,0 +1,68 @@
+"""The analyst's /reports page and the planner's /trends page: served by the app, Korean by default and
+English on request, labelled form controls, the report and its downloads, charts as inline SVG, and
+bad parameters answered with a page that says what is wrong."""
+import re
+
+import pytest
+
+from app.reports.i18n import EN, KO, choose_language
+from tests.app.reports.test_figures import NOW, SID, ZONE, august  # noqa: F401
+from tests.app.reports.test_formats import ARTIFACTS
+
+
+def keep(name: str, html: str) -> None:
+    """Pages are kept as test artifacts (open them in a browser to look)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / name).write_text(html)
+
+
+def test_every_string_exists_in_every_language():
+    assert KO.keys() == EN.keys()
+
+
+@pytest.mark.parametrize("lang, header, expected", [
+    (None, None, "ko"), ("en", None, "en"), ("EN", "ko", "en"), ("fr", "en-GB,en;q=0.9", "en"),
+    (None, "fr, en;q=0.5, ko;q=0.8", "ko"), (None, "de, fr", "ko"), (None, "en;q=abc", "en"),
+])
+def test_language_choice(lang, header, expected):
+    assert choose_language(lang, header) == expected
+
+
+async def test_reports_page_shows_the_report_and_downloads(conn, august, make_client):
+    client = await make_client(now=NOW, timezone=ZONE)
+    response = await client.get(f"/reports?service={SID}&month=2025-08")
+    assert response.status_code == 200 and response.headers["content-language"] == "ko"
+    html = response.text
+    keep("reports-page.html", html)
+    assert '<html lang="ko">' in html and "SLA 리포트" in html and "<script" not in html
+    for control in ("service", "month", "lang"):
+        assert f'<label for="{control}">' in html and f'id="{control}"' in html
+    for fmt in ("pdf", "csv", "json"):
+        assert f'href="/api/sla/reports/{SID}/2025-08.{fmt}?lang=ko" download' in html
+    assert html.count('<svg class="chart"') == 3 and "잠정" in html  # not closed: provisional
+    en = await client.get(f"/reports?service={SID}&month=2025-08", headers={"Accept-Language": "en"})
+    assert '<html lang="en">' in en.text and "Monthly SLA report" in en.text
+    assert re.search(r'href="\?[^"]*lang=ko"', en.text)  # the switch back keeps the query
+
+
+async def test_reports_page_defaults_and_errors(conn, make_client):
+    client = await make_client(now=NOW, timezone=ZONE)
+    default = await client.get("/reports?lang=en")
+    assert default.status_code == 200 and 'value="2025-08"' in default.text  # last month by default
+    for query, status, name in (("service=nope", 404, "nope"), ("month=2025-13", 422, "month"),
+                                ("month=2030-01", 422, "month")):
+        response = await client.get(f"/reports?{query}&lang=en")
+        assert response.status_code == status and 'role="alert"' in response.text and name in response.text
+
+
+async def test_trends_page(conn, august, make_client):
+    client = await make_client(now=NOW, timezone=ZONE)
+    response = await client.get(f"/trends/{SID}?months=3")
+    assert response.status_code == 200 and "사용량 추이" in response.text
+    html = response.text
+    keep("trends-page.html", html)
+    assert html.count('<svg class="chart"') == 4 and '<label for="months">' in html
+    assert "2025-08" in html and "least-squares" in html
+    assert (await client.get("/trends/nope")).status_code == 404
+    bad = await client.get(f"/trends/{SID}?months=40&lang=en")
+    assert bad.status_code == 422 and "months" in bad.text
