@@ -8,6 +8,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# Chromium prints the monthly SLA reports to PDF (SLAMON_CHROMIUM_PATH); Nanum fonts render Korean.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-nanum \
+    && rm -rf /var/lib/apt/lists/*
+ENV SLAMON_CHROMIUM_PATH=/usr/bin/chromium
+
 # The build context is filtered by .dockerignore down to pyproject.toml, app/, prober/, workers/,
 # sql/, frontend/ and services.toml; one COPY keeps the build working while frontend/ is still empty.
 COPY . .
