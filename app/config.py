@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     # slamon:<database name>), and the browser origins allowed besides the API's own.
     realtime_channel: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
+    # Notifications (app/notifications): webhook attempts, back-off, and email through SMTP (off
+    # without a host); SLO and maintenance transitions older than the horizon are not announced.
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(8, ge=1, le=50)
+    webhook_backoff_s: float = Field(30.0, gt=0)
+    webhook_backoff_max_s: float = Field(3600.0, gt=0)
+    notify_horizon_s: int = Field(86_400, ge=60)
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65_535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "SLA Monitor <slamon@localhost>"
 
     @field_validator("timezone")
     @classmethod
