@@ -20,6 +20,7 @@ import asyncpg
 
 from app.notifications import delivery, outbox, queries
 from app.notifications.senders import Senders
+from app.realtime import channel_for
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,13 @@ async def ensure_listener(ctx) -> None:
     loop = asyncio.get_running_loop()
 
     wakeups = ctx.setdefault("notify_wakeups", set())
+    # arq job ids are global to the Redis server: the installation's namespace keeps two databases
+    # (two deployments, two test sessions) from taking each other's ids for the same event key.
+    namespace = channel_for(ctx["settings"])
 
     def woken(connection, pid, channel, event_key):
-        task = loop.create_task(ctx["redis"].enqueue_job("notify_dispatch", _job_id=f"notify:dispatch:{event_key}"))
+        task = loop.create_task(ctx["redis"].enqueue_job("notify_dispatch",
+                                                         _job_id=f"notify:dispatch:{namespace}:{event_key}"))
         wakeups.add(task)
         task.add_done_callback(wakeups.discard)
 

@@ -10,7 +10,6 @@ from app.incidents.models import MAX_SERVICES, ServiceId
 
 EVENT_KINDS = ("incident.created", "incident.status_changed", "incident.resolved", "slo_violation.opened",
                "slo_violation.closed", "maintenance.started", "maintenance.ended")
-TEST_EVENT = "test"
 EventKind = Literal["incident.created", "incident.status_changed", "incident.resolved", "slo_violation.opened",
                     "slo_violation.closed", "maintenance.started", "maintenance.ended"]
 Kind = Literal["webhook", "slack", "teams", "email"]

@@ -49,7 +49,7 @@ async def check_url(url: str, allow_private: bool) -> None:
     try:
         infos = await asyncio.wait_for(loop.run_in_executor(
             ssrf.dns_executor(), socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM), DNS_TIMEOUT_S)
-    except (OSError, UnicodeError, TimeoutError) as exc:
+    except (OSError, UnicodeError, ValueError, TimeoutError) as exc:
         raise _invalid("url", f"host {host!r} does not resolve ({exc or 'timed out'})") from None
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
