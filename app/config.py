@@ -52,6 +52,19 @@ class Settings(BaseSettings):
     # so that late check results (prober spools, replays) are in; and the browser that prints PDFs.
     report_close_grace_s: int = Field(3600, ge=0, le=31 * 86400)
     chromium_path: str | None = None
+    # Notifications (app/notifications): webhook attempts, back-off, and email through SMTP (off
+    # without a host); SLO and maintenance transitions older than the horizon are not announced.
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(8, ge=1, le=50)
+    webhook_backoff_s: float = Field(30.0, gt=0)
+    webhook_backoff_max_s: float = Field(3600.0, gt=0)
+    notify_horizon_s: int = Field(86_400, ge=60)
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65_535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "SLA Monitor <slamon@localhost>"
 
     @field_validator("timezone")
     @classmethod

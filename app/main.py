@@ -13,6 +13,7 @@ from app import errors, realtime
 from app.audit.views import router as audit_router
 from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
+from app.feeds.views import router as feeds_router
 from app.db import create_pool
 from app.incidents.service import IncidentConflict
 from app.incidents.views import router as incidents_router
@@ -20,6 +21,7 @@ from app.incidents.views import staff_router as incidents_staff_router
 from app.ingest.views import router as ingest_router
 from app.maintenance.views import admin_router as maintenance_admin_router
 from app.maintenance.views import router as maintenance_router
+from app.notifications.views import router as notifications_router
 from app.reports.pages import router as reports_pages_router
 from app.reports.views import admin_router as reports_admin_router
 from app.reports.views import router as reports_router
@@ -33,10 +35,10 @@ from app.users.views import router as users_router
 
 MAX_REQUEST_BYTES = 1024 * 1024  # JSON writes; ingest batches have their own limit (settings.max_body_bytes)
 PUBLIC_READ_ROUTERS = (status_router, services_router, uptime_router, incidents_router, sla_router,
-                       maintenance_router)
-PUBLIC_READ_ROUTERS += (reports_router, trends_router, reports_pages_router, trends_pages_router)
-AUTHENTICATED_ROUTERS = (auth_router, incidents_staff_router, users_router, audit_router, maintenance_admin_router)
-AUTHENTICATED_ROUTERS += (reports_admin_router,)
+                       maintenance_router, feeds_router, reports_router, trends_router, reports_pages_router,
+                       trends_pages_router)
+AUTHENTICATED_ROUTERS = (auth_router, incidents_staff_router, users_router, audit_router, maintenance_admin_router,
+                         notifications_router, reports_admin_router)
 
 
 class BodySizeLimit:

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESET_TABLES = (
     "checks", "api_calls", "rollup_invalidations", "rollup_checks_hourly", "rollup_checks_daily",
     "rollup_usage_daily", "rollup_state", "incident_updates", "incidents", "maintenance_windows",
-    "prober_heartbeats", "slo_violations", "service_certificates", "report_snapshots",
+    "prober_heartbeats", "slo_violations", "service_certificates", "report_snapshots", "subscriptions",
+    "notification_events", "notification_deliveries", "notification_attempts",
 )
 
 

@@ -10,7 +10,7 @@ VIEWER = frozenset({"incidents:read", "system:read"})
 REPORTER = VIEWER | {"incidents:create", "incidents:update", "incidents:comment", "incidents:draft",
                      "incidents:collaborate"}
 ADMIN = REPORTER | {"incidents:delete", "users:read", "users:write", "audit:read",
-                    "services:write", "maintenance:write"}
+                    "services:write", "maintenance:write", "notifications:write"}
 ADMIN = ADMIN | {"reports:revise"}  # corrections of closed monthly SLA reports (app/reports)
 
 MATRIX: dict[str, frozenset[str]] = {"viewer": VIEWER, "reporter": REPORTER, "admin": ADMIN}

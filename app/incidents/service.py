@@ -11,6 +11,7 @@ from app.errors import ApiError, not_found
 from app.formatting import format_duration
 from app.incidents import flow, queries
 from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
+from app.notifications import outbox
 from app.periods import Period, day_start, local_date
 from app.services.service import existing_ids
 
@@ -127,7 +128,9 @@ async def create(conn: asyncpg.Connection, data: IncidentCreate, actor) -> dict:
         await audit.record_by(conn, actor, "incident.create", "incident", row["id"],
                               {"title": data.title, "severity": data.severity, "priority": priority,
                                "status": data.status})
-    return to_public(row, [update])
+        incident = to_public(row, [update])
+        await outbox.incident_written(conn, incident, None)
+    return incident
 
 
 async def _locked(conn: asyncpg.Connection, incident_id: str, version: int | None):
@@ -160,6 +163,7 @@ async def _write(conn, row, values: dict, note: str | None, actor) -> tuple[dict
         await audit.record_by(conn, actor, "incident.status_change", "incident", row["id"],
                               {"from": row["status"], "to": values["status"]})
     incident = to_public(updated, await _updates_of(conn, row["id"]))
+    await outbox.incident_written(conn, incident, row["status"])
     return incident, None if update is None else update_to_public(update)
 
 

@@ -14,7 +14,8 @@ from tests.app.conftest import ROOT
 PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}", "/api/incidents",
                "/api/incidents/past", "/api/incidents/{incident_id}", "/api/sla/response-times/{service_id}",
                "/api/sla/availability/{service_id}", "/api/sla/usage/{service_id}", "/api/sla/incidents/stats",
-               "/api/maintenance", "/api/maintenance/{window_id}", "/api/realtime/replay", "/api/health"}
+               "/api/maintenance", "/api/maintenance/{window_id}", "/api/realtime/replay", "/api/health",
+               "/feeds/incidents.rss", "/feeds/incidents.atom"}
 PUBLIC_GETS |= {"/api/sla/reports/{service_id}/{month}.{fmt}", "/api/sla/reports/{service_id}/{month}/revisions",
                 "/api/usage/trends/{service_id}", "/reports", "/trends/{service_id}"}
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
@@ -22,6 +23,7 @@ INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
 
 WINDOW = {"title": "DB upgrade", "affected_services": ["id-recognition"],
           "starts_at": "2025-09-01T00:00:00Z", "ends_at": "2025-09-01T02:00:00Z"}
+SUBSCRIPTION = {"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "allow_private": True}
 # The least role allowed, and a valid request: (role, body).
 MATRIX = {
     ("POST", "/api/incidents"): ("reporter", {"title": "t", "severity": "low"}),
@@ -50,10 +52,18 @@ MATRIX = {
     ("DELETE", "/api/maintenance/{window_id}"): ("admin", None),
     ("PUT", "/api/services/{service_id}"): ("admin", {"description": "edited"}),
     ("POST", "/api/sla/reports/{service_id}/{month}/revisions"): ("admin", {"reason": "late check results"}),
+    ("GET", "/api/subscriptions"): ("admin", None),
+    ("POST", "/api/subscriptions"): ("admin", SUBSCRIPTION),
+    ("GET", "/api/subscriptions/{subscription_id}"): ("admin", None),
+    ("PUT", "/api/subscriptions/{subscription_id}"): ("admin", {"name": "renamed"}),
+    ("DELETE", "/api/subscriptions/{subscription_id}"): ("admin", None),
+    ("POST", "/api/subscriptions/{subscription_id}/test"): ("admin", None),
+    ("GET", "/api/subscriptions/{subscription_id}/deliveries"): ("admin", None),
 }
 BELOW = {"viewer": None, "reporter": "viewer", "admin": "reporter"}
 SNAPSHOT_TABLES = ("incidents", "incident_updates", "incident_comments", "incident_drafts", "users",
-                   "refresh_tokens", "maintenance_windows", "services", "login_throttle")
+                   "refresh_tokens", "maintenance_windows", "services", "login_throttle", "subscriptions",
+                   "notification_events", "notification_deliveries")
 
 
 async def snapshot(conn) -> dict:
@@ -92,8 +102,10 @@ async def test_bad_tokens_never_get_through(staff, settings):
     incident = (await staff.client.post("/api/incidents", json={"title": "x", "severity": "low"},
                                         headers=await staff.headers("reporter"))).json()["incident"]
     window = (await staff.client.post("/api/maintenance", json=WINDOW, headers=await staff.headers("admin"))).json()
+    subscription = (await staff.client.post("/api/subscriptions", json=SUBSCRIPTION,
+                                            headers=await staff.headers("admin"))).json()["subscription"]
     ids = {"{incident_id}": incident["id"], "{user_id}": victim, "{window_id}": str(window["window"]["id"]),
-           "{service_id}": "id-recognition"}
+           "{service_id}": "id-recognition", "{subscription_id}": str(subscription["id"])}
     revoked = await staff.login("admin", "leaver")
     await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['access_token']}"})
     user_claims = jwt.decode(admin_pair["access_token"], options={"verify_signature": False})

@@ -1,0 +1,98 @@
+"""Fan-out and delivery, run by the worker (workers/notify.py).
+
+Events become one delivery per matching subscription (unique on (subscription, event key)); an
+attempt first claims its delivery in the database (attempt count + lease, committed), then sends,
+then records the outcome. So two jobs for one delivery never send at once, a delivery recorded as
+delivered is never sent again, and an attempt cut short by a crash is retried with the same delivery
+id once its lease has run out: at-least-once, with a stable id receivers de-duplicate on."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from app.notifications import messages, queries, senders
+from app.notifications.senders import Outcome, Senders
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+LEASE_MARGIN_S = 5.0  # beyond the hard timeout: an attempt's lease outlives the attempt
+
+
+@dataclass
+class Result:
+    delivery_id: str
+    status: str  # delivered | pending (retry scheduled) | failed | skipped (not due, held elsewhere or gone)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+
+
+async def dispatch(conn: asyncpg.Connection) -> int:
+    """Fan every undispatched event out into deliveries; returns how many deliveries were created."""
+    created = 0
+    while True:
+        row = await conn.fetchrow(queries.DISPATCH, BATCH)
+        created += row["deliveries"]
+        if row["events"] < BATCH:
+            return created
+
+
+async def due(conn: asyncpg.Connection, limit: int = BATCH) -> list[tuple[str, int]]:
+    """Deliveries whose next attempt is due and that no attempt holds: (id, attempts so far)."""
+    return [(str(r["id"]), r["attempts"]) for r in await conn.fetch(queries.DUE_DELIVERIES, limit)]
+
+
+def backoff_s(settings, attempt: int, retry_after_s: float | None = None) -> float:
+    """Delay after failed attempt n: base x 2^(n-1), at least what Retry-After asked, capped."""
+    delay = settings.webhook_backoff_s * 2 ** min(attempt - 1, 30)
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return min(delay, settings.webhook_backoff_max_s)
+
+
+async def _send(claim: dict, clients: Senders, settings) -> Outcome:
+    if not claim["active"]:
+        return Outcome(False, error="subscription is paused", permanent=True)
+    if claim["kind"] == "email":
+        message = messages.describe(claim["event_kind"], claim["payload"])
+        email = messages.email_message(message, sender=settings.smtp_from, recipient=claim["email"],
+                                       delivery_id=str(claim["id"]), kind=claim["event_kind"],
+                                       occurred_at=claim["occurred_at"])
+        return await clients.send_email(email)
+    body, headers = senders.web_request(claim, settings)
+    return await clients.post(claim["url"], body, headers, claim["allow_private"])
+
+
+async def deliver(pool: asyncpg.Pool, clients: Senders, settings, delivery_id: str) -> Result:
+    """One attempt at a delivery, if it is due and free; records the outcome and the next attempt."""
+    lease_s = settings.webhook_timeout_s + LEASE_MARGIN_S
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(queries.CLAIM, delivery_id, lease_s)
+    if row is None:
+        return Result(delivery_id, "skipped")
+    claim = {**row, "payload": json.loads(row["payload"])}
+    attempt = claim["attempts"]
+    try:
+        outcome = await _send(claim, clients, settings)
+    except Exception as exc:  # a bug in rendering must not wedge the delivery: it is logged and retried
+        log.exception("notification delivery failed unexpectedly", extra={"job": "notify_deliver"})
+        outcome = Outcome(False, error=f"internal error: {type(exc).__name__}")
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(queries.FINISH_ATTEMPT, delivery_id, attempt, outcome.status_code, outcome.error,
+                           outcome.response_body)
+        if outcome.ok:
+            await conn.execute(queries.MARK_DELIVERED, delivery_id, outcome.status_code)
+            return Result(delivery_id, "delivered", attempt)
+        give_up = outcome.permanent or attempt >= settings.webhook_max_attempts
+        delay = None if give_up else backoff_s(settings, attempt, outcome.retry_after_s)
+        marked = await conn.fetchrow(queries.MARK_FAILED, delivery_id, attempt, outcome.status_code, outcome.error,
+                                     delay)
+    log.info("notification attempt failed: %s", outcome.error,
+             extra={"job": "notify_deliver", "delivery_id": delivery_id, "attempt": attempt})
+    if marked is None:  # a newer attempt took over meanwhile
+        return Result(delivery_id, "skipped", attempt)
+    return Result(delivery_id, marked["status"], attempt, marked["next_attempt_at"])

@@ -1,0 +1,51 @@
+"""The transactional outbox: an event is recorded in the transaction of the write it announces, so a
+crash either loses both or neither. Incident writes call `incident_written`; SLO violations and
+maintenance windows are turned into events by the worker's scan (`scan`)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import asyncpg
+
+from app.notifications import queries
+
+
+async def record(conn: asyncpg.Connection, event_key: str, kind: str, service_ids: list[str], payload: dict,
+                 occurred_at: datetime) -> bool:
+    """Add one event unless its key exists; wakes the workers when the transaction commits."""
+    inserted = await conn.fetchval(queries.INSERT_EVENT, event_key, kind, service_ids,
+                                   json.dumps(payload, default=str, ensure_ascii=False), occurred_at)
+    if inserted is not None:
+        await conn.execute(queries.WAKE, event_key)
+    return inserted is not None
+
+
+def incident_kind(previous_status: str | None, status: str) -> str | None:
+    """Which event an incident write is: created, resolved, another status change, or none."""
+    if previous_status is None:
+        return "incident.created"
+    if previous_status == status:
+        return None
+    return "incident.resolved" if status == "resolved" else "incident.status_changed"
+
+
+async def incident_written(conn: asyncpg.Connection, incident: dict, previous_status: str | None) -> None:
+    """Record the event of an incident write (public shape, newest update first), inside its transaction."""
+    kind = incident_kind(previous_status, incident["status"])
+    if kind is None:
+        return
+    suffix = "created" if previous_status is None else f"v{incident['version']}"
+    payload = {"incident": {**incident, "updates": incident["updates"][:1]}, "previousStatus": previous_status}
+    occurred_at = datetime.fromisoformat(incident["updatedAt"])
+    await record(conn, f"incident:{incident['id']}:{suffix}", kind, incident["affectedServices"], payload,
+                 occurred_at)
+
+
+async def scan(conn: asyncpg.Connection, now: datetime, horizon_s: float) -> list[str]:
+    """Turn SLO violations opened/closed and maintenance windows started/ended up to `now` into events
+    (each once, by key); transitions older than the horizon are history, not news."""
+    async with conn.transaction():
+        keys = [r["event_key"] for r in await conn.fetch(queries.SCAN_SLO_VIOLATIONS, now, float(horizon_s))]
+        keys += [r["event_key"] for r in await conn.fetch(queries.SCAN_MAINTENANCE, now, float(horizon_s))]
+    return keys

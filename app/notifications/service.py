@@ -1,0 +1,190 @@
+"""Subscriptions (list, get, create, update, delete), their delivery log, and test sends. Writes are
+audited; the signing secret is shown once, when it is created or rotated, and never audited."""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import secrets
+import socket
+import uuid
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from app.audit import service as audit
+from app.errors import ApiError, not_found
+from app.notifications import queries
+from app.notifications.models import WEB_KINDS, SubscriptionCreate, SubscriptionUpdate, check_target
+from app.services.service import existing_ids
+from prober import ssrf
+
+DNS_TIMEOUT_S = 3.0
+
+
+def to_read(row, secret_shown: bool = False) -> dict:
+    read = {"id": row["id"], "name": row["name"], "kind": row["kind"], "url": row["url"], "email": row["email"],
+            "events": list(row["events"]), "services": list(row["service_ids"]),
+            "allowPrivate": row["allow_private"], "active": row["active"], "signed": row["secret"] is not None,
+            "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
+    if secret_shown:
+        read["secret"] = row["secret"]
+    return read
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}])
+
+
+async def check_url(url: str, allow_private: bool) -> None:
+    """Refuse a receiver the worker would refuse: a forbidden literal address, or a name that does not
+    resolve or resolves to a forbidden address (loopback/private unless allowed, metadata always)."""
+    host = urlsplit(url).hostname or ""
+    blocked = ssrf.check_host(host, allow_private)
+    if blocked:
+        raise _invalid("url", blocked)
+    if ssrf.parse_ip_literal(host) is not None:
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(loop.run_in_executor(
+            ssrf.dns_executor(), socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM), DNS_TIMEOUT_S)
+    except (OSError, UnicodeError, ValueError, TimeoutError) as exc:
+        raise _invalid("url", f"host {host!r} does not resolve ({exc or 'timed out'})") from None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        reason = ssrf.forbidden_reason(ip, allow_private)
+        if reason:
+            hint = "" if reason == "cloud metadata address" else "; set allow_private to send to it"
+            raise _invalid("url", f"blocked: {host} resolves to a {reason} ({ip}){hint}")
+
+
+FIELDS = ("name", "kind", "url", "email", "secret", "events", "service_ids", "allow_private", "active")
+
+
+async def _validated(conn: asyncpg.Connection, values: dict, check_receiver: bool = True) -> list:
+    """The column values in FIELDS order, once the target fits the kind, the services exist and the
+    receiver is allowed."""
+    try:
+        check_target(values["kind"], values["url"], values["email"])
+    except ValueError as exc:
+        raise _invalid("url" if values["kind"] in WEB_KINDS else "email", str(exc)) from None
+    known = await existing_ids(conn, values["service_ids"]) if values["service_ids"] else set()
+    unknown = [s for s in values["service_ids"] if s not in known]
+    if unknown:
+        raise _invalid("services", f"unknown services: {', '.join(unknown)}")
+    if values["url"] is not None and check_receiver:
+        await check_url(values["url"], values["allow_private"])
+    return [values[k] for k in FIELDS]
+
+
+def _pagination(page: int, limit: int, total: int) -> dict:
+    pages = max(1, -(-total // limit))
+    return {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}
+
+
+async def list_subscriptions(conn: asyncpg.Connection, page: int, limit: int) -> dict:
+    total = await conn.fetchval(queries.COUNT_SUBSCRIPTIONS)
+    rows = await conn.fetch(queries.LIST_SUBSCRIPTIONS, limit, (page - 1) * limit)
+    return {"subscriptions": [to_read(r) for r in rows], "pagination": _pagination(page, limit, total)}
+
+
+async def get(conn: asyncpg.Connection, subscription_id: int) -> dict:
+    row = await conn.fetchrow(queries.GET_SUBSCRIPTION, subscription_id)
+    if row is None:
+        raise not_found("subscription", str(subscription_id))
+    return to_read(row)
+
+
+def _audit_details(values: dict) -> dict:
+    details = {k: v for k, v in values.items() if k != "secret"}
+    if "secret" in values:
+        details["secret"] = "set" if values["secret"] else None
+    return details
+
+
+async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor) -> dict:
+    """Add a subscription; web kinds get a signing secret (generated unless given), shown in this answer."""
+    values = {"name": data.name, "kind": data.kind, "url": None if data.url is None else str(data.url),
+              "email": data.email, "secret": data.secret, "events": data.events, "service_ids": data.services,
+              "allow_private": data.allow_private, "active": data.active}
+    if data.kind in WEB_KINDS and values["secret"] is None:
+        values["secret"] = secrets.token_urlsafe(32)
+    columns = await _validated(conn, values)
+    async with conn.transaction():
+        row = await conn.fetchrow(queries.INSERT_SUBSCRIPTION, *columns)
+        await audit.record_by(conn, actor, "subscription.create", "subscription", str(row["id"]), _audit_details(values))
+    return to_read(row, secret_shown=row["secret"] is not None)
+
+
+async def update(conn: asyncpg.Connection, subscription_id: int, data: SubscriptionUpdate, actor) -> dict:
+    """Change the given fields; a new `secret` is shown in this answer."""
+    given = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "url" in given:
+        given["url"] = str(data.url)
+    if "services" in given:
+        given["service_ids"] = given.pop("services")
+    async with conn.transaction():
+        row = await conn.fetchrow(queries.GET_SUBSCRIPTION_FOR_UPDATE, subscription_id)
+        if row is None:
+            raise not_found("subscription", str(subscription_id))
+        values = {k: row[k] for k in FIELDS} | given
+        if values["kind"] == "email" and "url" not in given:
+            values["url"] = None
+        if values["kind"] in WEB_KINDS and "email" not in given:
+            values["email"] = None
+        if values["kind"] in WEB_KINDS and values["secret"] is None:
+            values["secret"] = secrets.token_urlsafe(32)
+        # Pausing or renaming works even while the receiver's name does not resolve.
+        columns = await _validated(conn, values, check_receiver=bool({"url", "kind", "allow_private"} & set(given)))
+        updated = await conn.fetchrow(queries.UPDATE_SUBSCRIPTION, subscription_id, *columns)
+        await audit.record_by(conn, actor, "subscription.update", "subscription", str(subscription_id),
+                              {"fields": sorted(given)} | _audit_details(given))
+    return to_read(updated, secret_shown=updated["secret"] != row["secret"])
+
+
+async def delete(conn: asyncpg.Connection, subscription_id: int, actor) -> None:
+    """Remove a subscription and its delivery log."""
+    async with conn.transaction():
+        name = await conn.fetchval(queries.DELETE_SUBSCRIPTION, subscription_id)
+        if name is None:
+            raise not_found("subscription", str(subscription_id))
+        await audit.record_by(conn, actor, "subscription.delete", "subscription", str(subscription_id), {"name": name})
+
+
+async def send_test(conn: asyncpg.Connection, subscription_id: int, actor) -> dict:
+    """Queue a `test` event to this subscription only; the worker sends it like any other."""
+    await get(conn, subscription_id)
+    key = f"test:{subscription_id}:{uuid.uuid4().hex}"
+    payload = {"message": f"Test notification requested by {actor.username}."}
+    async with conn.transaction():
+        delivery_id = await conn.fetchval(queries.INSERT_TEST_DELIVERY, subscription_id, key, json.dumps(payload))
+        await conn.execute(queries.WAKE, key)
+        await audit.record_by(conn, actor, "subscription.test", "subscription", str(subscription_id),
+                              {"delivery": str(delivery_id)})
+    return {"deliveryId": str(delivery_id), "eventKey": key}
+
+
+def _attempt_to_read(row) -> dict:
+    # An attempt without an outcome is in flight, or was cut short (the worker stopped mid-attempt).
+    outcome = "unfinished" if row["finished_at"] is None else "failed" if row["error"] else "succeeded"
+    return {"attempt": row["attempt"], "outcome": outcome, "startedAt": row["started_at"],
+            "finishedAt": row["finished_at"], "statusCode": row["status_code"], "error": row["error"],
+            "responseBody": row["response_body"]}
+
+
+async def deliveries(conn: asyncpg.Connection, subscription_id: int, status: str | None, page: int,
+                     limit: int) -> dict:
+    """The delivery log of a subscription, newest first, each with its attempts."""
+    await get(conn, subscription_id)
+    total = await conn.fetchval(queries.COUNT_DELIVERIES, subscription_id, status)
+    rows = await conn.fetch(queries.LIST_DELIVERIES, subscription_id, status, limit, (page - 1) * limit)
+    attempts: dict[str, list] = {}
+    for a in await conn.fetch(queries.ATTEMPTS_OF, [r["id"] for r in rows]):
+        attempts.setdefault(str(a["delivery_id"]), []).append(_attempt_to_read(a))
+    items = [{"id": str(r["id"]), "event": r["event_kind"], "eventKey": r["event_key"], "occurredAt": r["occurred_at"],
+              "status": r["status"], "attempts": r["attempts"], "nextAttemptAt": r["next_attempt_at"]
+              if r["status"] == "pending" else None, "lastStatusCode": r["last_status_code"],
+              "lastError": r["last_error"], "createdAt": r["created_at"], "completedAt": r["completed_at"],
+              "log": attempts.get(str(r["id"]), [])} for r in rows]
+    return {"deliveries": items, "pagination": _pagination(page, limit, total)}

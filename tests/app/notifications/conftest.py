@@ -1,0 +1,82 @@
+"""Notification fixtures: real loopback receivers, and the worker's real notification jobs running in
+an arq Worker of this event loop (its own queue, the real Redis, the outbox listener)."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+
+import pytest
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from tests.app.notifications.receivers import Receiver
+from workers import notify
+from workers.settings import WorkerSettings
+
+FAST = {"webhook_backoff_s": 0.2, "webhook_backoff_max_s": 5.0, "webhook_timeout_s": 3.0}
+
+
+@pytest.fixture
+async def make_receiver():
+    receivers: list[Receiver] = []
+
+    async def make(**kwargs) -> Receiver:
+        receivers.append(await Receiver(**kwargs).start())
+        return receivers[-1]
+
+    yield make
+    for receiver in receivers:
+        await receiver.stop()
+
+
+@pytest.fixture
+async def run_worker(pool, settings):
+    """Start the notification jobs in an arq Worker here; returns its ctx (settings overridable)."""
+    running: list[tuple[Worker, asyncio.Task]] = []
+
+    async def start(**overrides) -> dict:
+        ctx = {"settings": settings.model_copy(update={**FAST, **overrides}), "pool": pool}
+        worker = Worker(functions=WorkerSettings.functions, queue_name=f"slamon-test:{uuid.uuid4().hex}",
+                        redis_settings=RedisSettings.from_dsn(settings.redis_url), ctx=ctx,
+                        on_startup=notify.startup, on_shutdown=notify.shutdown, handle_signals=False,
+                        poll_delay=0.05, max_tries=5)
+        running.append((worker, asyncio.create_task(worker.main())))
+        while "notify_listener" not in ctx:
+            await asyncio.sleep(0.01)
+        return ctx
+
+    yield start
+    for worker, task in running:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker.close()
+
+
+async def wait_until(check, timeout: float = 30.0, interval: float = 0.05):
+    """Poll an async predicate until it holds (the timeout only stops a broken test from hanging)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(interval)
+
+
+async def subscribe(staff, **body) -> dict:
+    """Create a subscription through the API as an admin; returns it (with its secret)."""
+    body = {"name": "receiver", "kind": "webhook", "allow_private": True, **body}
+    r = await staff.client.post("/api/subscriptions", json=body, headers=await staff.headers("admin"))
+    assert r.status_code == 201, r.text
+    return r.json()["subscription"]
+
+
+async def delivery_rows(conn, subscription_id: int | None = None) -> list:
+    return await conn.fetch("""SELECT d.*, e.kind AS event_kind FROM notification_deliveries d
+                               JOIN notification_events e ON e.id = d.event_id
+                               WHERE $1::bigint IS NULL OR d.subscription_id = $1 ORDER BY d.created_at, e.id""",
+                            subscription_id)

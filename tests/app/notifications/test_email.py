@@ -1,0 +1,72 @@
+"""Email through SMTP, against a real debugging SMTP server (aiosmtpd) on loopback; off without a host."""
+import email
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.app.notifications.conftest import delivery_rows, subscribe, wait_until
+
+INCIDENT = {"title": "결제 API 장애", "severity": "critical", "affected_services": ["face-compare"],
+            "note": "모든 리전에서 타임아웃"}
+
+
+class Inbox:
+    def __init__(self):
+        self.messages: list[tuple[list[str], email.message.Message]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+async def test_incident_email_reaches_the_smtp_server(staff, smtp, run_worker):
+    inbox, port = smtp
+    await subscribe(staff, kind="email", email="oncall@example.com", allow_private=False)
+    await run_worker(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
+                     smtp_from="SLA Monitor <alerts@example.com>")
+    await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    await wait_until(lambda: _count(inbox))
+    [(recipients, message)] = inbox.messages
+    [row] = await delivery_rows(staff.conn)
+    assert recipients == ["oncall@example.com"]
+    assert str(email.header.make_header(email.header.decode_header(message["Subject"]))) == \
+        f"[SLA Monitor] [P1] Incident opened: {INCIDENT['title']}"
+    assert message["Message-ID"] == f"<{row['id']}@slamon>" and message["X-SLAMon-Event"] == "incident.created"
+    text = message.get_payload(decode=True).decode(message.get_content_charset())
+    assert INCIDENT["note"] in text and "Services: face-compare" in text
+    await wait_until(lambda: _delivered(staff.conn))
+
+
+async def _count(inbox):
+    return len(inbox.messages) > 0
+
+
+async def _delivered(conn):
+    rows = await delivery_rows(conn)
+    return rows and rows[0]["status"] == "delivered"
+
+
+async def test_email_is_off_without_an_smtp_host(staff, run_worker):
+    await subscribe(staff, kind="email", email="oncall@example.com", allow_private=False)
+    await run_worker(smtp_host=None)
+    await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+
+    async def failed():
+        rows = await delivery_rows(staff.conn)
+        return rows if rows and rows[0]["status"] == "failed" else None
+
+    [row] = await wait_until(failed)
+    assert row["last_error"] == "email is off: SLAMON_SMTP_HOST is not set" and row["attempts"] == 1
