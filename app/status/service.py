@@ -27,6 +27,13 @@ def current_status(latest: list, open_priorities: set[str], latency_target_ms: i
 
 
 async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone) -> dict:
+    return (await snapshot(conn, now, timezone_name, zone))[0]
+
+
+async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str,
+                   zone) -> tuple[dict, dict[str, list[sla.DayRecord]]]:
+    """The system status and the 90 day records per service it was computed from (the status page's
+    tooltips show their figures)."""
     services = await services_service.list_active(conn)
     ids = [s["id"] for s in services]
     latest: dict[str, list] = {sid: [] for sid in ids}
@@ -55,4 +62,4 @@ async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: 
         "overallStatus": overall,
         "lastUpdated": now.isoformat().replace("+00:00", "Z"),
         "services": entries,
-    }
+    }, days

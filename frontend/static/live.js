@@ -3,6 +3,9 @@
 // events while away). Rooms and events: PRD §5.2, as emitted by app/realtime.py.
 import { io } from "./vendor/socket.io-4.8.4.esm.min.js";
 
+const JOIN_TIMEOUT_MS = 5000;
+const REJOIN_DELAY_MS = 10000;
+
 /**
  * connectLive({rooms, handlers, onResync, onState, token})
  *   rooms     room names to join on every (re)connect, e.g. ["system-status", "incidents"]
@@ -24,7 +27,15 @@ export function connectLive({ rooms = [], handlers = {}, onResync = () => {}, on
   onState("connecting");
 
   socket.on("connect", async () => {
-    await Promise.all(rooms.map((room) => socket.timeout(5000).emitWithAck("join-room", { room }).catch(() => null)));
+    const acks = await Promise.all(rooms.map((room) => socket.timeout(JOIN_TIMEOUT_MS).emitWithAck("join-room", { room })
+      .catch(() => null)));
+    if (acks.some((ack) => !ack || !ack.ok)) {
+      // Connected but not subscribed (the server cannot reach Redis, say): not live; try again later.
+      onState("offline");
+      window.setTimeout(() => { socket.disconnect(); socket.connect(); }, REJOIN_DELAY_MS);
+      connectedBefore = true;
+      return;
+    }
     onState("live");
     if (connectedBefore) onResync();
     connectedBefore = true;
