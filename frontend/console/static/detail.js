@@ -355,7 +355,7 @@ export function handlers() {
     ...presenceHandlers(),
     "incident-updated": ({ incidentId, incident, update, deleted }) => {
       if (incidentId !== data.incident.id) return;
-      if (deleted) { showAlert(byId("draft-notice") || byId("presence-list"), tr("incident_deleted")); disableWrites(); return; }
+      if (deleted) { showAlert(byId("draft-notice") || byId("incident-description"), tr("incident_deleted")); disableWrites(); return; }
       learn(incident, update);
     },
     "incident-comment": ({ incidentId, comment }) => { if (incidentId === data.incident.id) addComment(comment); },
@@ -375,8 +375,10 @@ export function setupDetail(pageData, socket) {
   state = { latest: { ...data.incident }, base: null, others: new Map(), form: byId("incident-form"),
             editingField: null, conflict: null, noticeShown: false, drafts: null };
   for (const [event, handler] of Object.entries(handlers())) socket.on(event, handler);
-  socket.on("connect", () => joinRoom(socket));
-  if (socket.connected) joinRoom(socket);
+  if (byId("presence-list")) {  // collaboration rooms are for reporters and admins
+    socket.on("connect", () => joinRoom(socket));
+    if (socket.connected) joinRoom(socket);
+  }
   rebase(data.incident);
   const statusForm = byId("status-form");
   if (statusForm) statusForm.addEventListener("submit", postStatus);
