@@ -30,4 +30,5 @@ async def status_page(request: Request, page: int = Query(1, ge=1, le=PAST_PAGES
     data = await service.page(conn, now, settings.timezone, settings.zone, page)
     texts = script_texts(language_of(request))
     return render(request, "status/index.html", data=data, past_pages=PAST_PAGES, day_codes=DAY_CODES,
-                  script_texts=texts, day_labels=texts["day"], bars_html=service.bars_html)
+                  script_texts=texts, grid_html=service.grid_html,
+                  grid_summary=lambda bars: service.grid_summary(bars, texts["day"]))

@@ -22,17 +22,29 @@ function announce(message) {
   window.setTimeout(() => { announcer.textContent = message; }, 50);
 }
 
-// ---- tooltips -----------------------------------------------------------------------------------
+// ---- tooltips and keyboard: one tab stop per grid; arrows, Home and End move the current day ----
+// A grid is a row of bare cells <i class="d-CODE">, oldest first; the figures of each day come from
+// data.grids[serviceId] (sparse: a day not listed had 100 % availability or no checks, 0m downtime).
 
 const tip = document.getElementById("bar-tip");
 
-function tipContent(bar) {
+function dayOf(first, index) {
+  const day = new Date(`${first}T00:00:00Z`);
+  day.setUTCDate(day.getUTCDate() + index);
+  return day.toISOString().slice(0, 10);
+}
+
+function cellCode(cell) {
+  return cell.className.split(" ").find((c) => c.startsWith("d-")).slice(2);
+}
+
+function tipContent(serviceId, index, code) {
   const texts = data.texts;
-  const code = bar.dataset.code;
+  const grid = data.grids[serviceId];
   const fragment = document.createDocumentFragment();
   const title = document.createElement("div");
   title.className = "tip-title";
-  title.textContent = `${bar.dataset.day} · ${texts.day[code]} (${code})`;
+  title.textContent = `${data.services[serviceId]} · ${dayOf(grid.first, index)} · ${texts.day[code]} (${code})`;
   fragment.append(title);
   const list = document.createElement("dl");
   const row = (label, value) => {
@@ -42,9 +54,10 @@ function tipContent(bar) {
     if (value instanceof Node) dd.append(value); else dd.textContent = value;
     list.append(dt, dd);
   };
-  row(texts.availability, bar.dataset.up ? `${bar.dataset.up}%` : texts.no_data);
-  row(texts.downtime, bar.dataset.down);
-  const ids = bar.dataset.inc ? bar.dataset.inc.split(" ") : [];
+  const uptime = grid.up[index] ?? (grid.full.includes(index) ? "100.00" : null);
+  row(texts.availability, uptime ? `${uptime}%` : texts.no_data);
+  row(texts.downtime, grid.down[index] ?? "0m");
+  const ids = grid.inc[index] || [];
   if (ids.length) {
     const items = document.createElement("ul");
     for (const id of ids) {
@@ -61,11 +74,17 @@ function tipContent(bar) {
   return fragment;
 }
 
-function showTip(bar) {
-  tip.replaceChildren(tipContent(bar));
+function showTip(grid, index) {
+  const cells = grid.children;
+  const cell = cells[index];
+  if (!cell) return;
+  for (const c of grid.querySelectorAll("i.current")) c.classList.remove("current");
+  cell.classList.add("current");
+  grid.dataset.index = String(index);
+  const serviceId = grid.closest(".service").dataset.service;
+  tip.replaceChildren(tipContent(serviceId, index, cellCode(cell)));
   tip.hidden = false;
-  bar.setAttribute("aria-describedby", "bar-tip");
-  const rect = bar.getBoundingClientRect();
+  const rect = cell.getBoundingClientRect();
   const width = tip.offsetWidth;
   const left = Math.min(Math.max(8, rect.left + rect.width / 2 - width / 2), document.documentElement.clientWidth - width - 8);
   tip.style.left = `${left + window.scrollX}px`;
@@ -74,56 +93,45 @@ function showTip(bar) {
 
 function hideTip() {
   tip.hidden = true;
-  document.querySelectorAll('.bar[aria-describedby="bar-tip"]').forEach((b) => b.removeAttribute("aria-describedby"));
+  for (const c of document.querySelectorAll(".grid i.current")) c.classList.remove("current");
 }
 
-// ---- keyboard: one tab stop per grid, arrows move between visible days ------------------------------
-
-function visibleBars(grid) {
-  return [...grid.querySelectorAll(".bar")].filter((b) => b.offsetParent !== null);
-}
-
-function focusBar(grid, bar) {
-  grid.querySelectorAll(".bar").forEach((b) => { b.tabIndex = -1; });
-  bar.tabIndex = 0;
-  bar.focus();
+function visibleRange(grid) {
+  // Narrow screens hide the oldest days: the first visible cell is the lower bound.
+  const cells = [...grid.children];
+  const first = cells.findIndex((c) => c.offsetParent !== null);
+  return [Math.max(0, first), cells.length - 1];
 }
 
 function onGridKey(event) {
-  const bar = event.target instanceof Element ? event.target.closest(".grid .bar") : null;
-  if (!bar) return;
-  const grid = bar.parentElement;
-  const bars = visibleBars(grid);
-  const index = bars.indexOf(bar);
-  const moves = { ArrowLeft: index - 1, ArrowRight: index + 1, Home: 0, End: bars.length - 1 };
+  const grid = event.target instanceof Element ? event.target.closest(".grid") : null;
+  if (!grid || event.target !== grid) return;
+  const [lo, hi] = visibleRange(grid);
+  const index = Math.min(hi, Math.max(lo, Number(grid.dataset.index)));
+  const moves = { ArrowLeft: index - 1, ArrowRight: index + 1, Home: lo, End: hi };
   if (!(event.key in moves)) return;
   event.preventDefault();
-  const next = bars[Math.max(0, Math.min(bars.length - 1, moves[event.key]))];
-  if (next) focusBar(grid, next);
-}
-
-function fixTabStops() {
-  // The tab stop of each grid must be a visible bar (narrow screens hide the oldest 60 days).
-  for (const grid of document.querySelectorAll(".grid")) {
-    const current = grid.querySelector('.bar[tabindex="0"]');
-    if (current && current.offsetParent !== null) continue;
-    const bars = visibleBars(grid);
-    if (current) current.tabIndex = -1;
-    if (bars.length) bars[bars.length - 1].tabIndex = 0;
-  }
+  showTip(grid, Math.min(hi, Math.max(lo, moves[event.key])));
 }
 
 function wireGrids() {
   // Delegated from the document, so that grids swapped in by a refresh need no wiring.
-  const onBar = (handler) => (e) => { if (e.target instanceof Element && e.target.matches(".grid .bar")) handler(e.target); };
+  const cellOf = (e) => (e.target instanceof Element && e.target.matches(".grid i") ? e.target : null);
+  const show = (e) => {
+    const cell = cellOf(e);
+    if (cell) showTip(cell.parentElement, [...cell.parentElement.children].indexOf(cell));
+  };
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") hideTip(); else onGridKey(e); });
-  document.addEventListener("focusin", onBar(showTip));
-  document.addEventListener("focusout", onBar(hideTip));
-  document.addEventListener("mouseover", onBar(showTip));
-  document.addEventListener("mouseout", onBar(hideTip));
-  document.addEventListener("click", onBar(showTip));
-  window.addEventListener("resize", fixTabStops);
-  fixTabStops();
+  document.addEventListener("focusin", (e) => {
+    if (e.target instanceof Element && e.target.matches(".grid")) {
+      const [lo, hi] = visibleRange(e.target);
+      showTip(e.target, Math.min(hi, Math.max(lo, Number(e.target.dataset.index))));
+    }
+  });
+  document.addEventListener("focusout", (e) => { if (e.target instanceof Element && e.target.matches(".grid")) hideTip(); });
+  document.addEventListener("mouseover", show);
+  document.addEventListener("mouseout", (e) => { if (cellOf(e) && document.activeElement !== cellOf(e).parentElement) hideTip(); });
+  document.addEventListener("click", show);
 }
 
 // ---- live updates -------------------------------------------------------------------------------
@@ -160,11 +168,14 @@ function onStatusUpdate({ serviceId, status, timestamp }) {
 }
 
 function onUptimeUpdate({ serviceId, date, status }) {
-  const bar = document.querySelector(`.service[data-service="${CSS.escape(serviceId)}"] .bar[data-day="${CSS.escape(date)}"]`);
-  if (!bar || !(status in data.texts.day)) return;
-  bar.dataset.code = status;
-  bar.className = `bar d-${status}`;
-  bar.setAttribute("aria-label", `${date}: ${data.texts.day[status]}`);
+  const grid = document.querySelector(`.service[data-service="${CSS.escape(serviceId)}"] .grid`);
+  const details = data.grids[serviceId];
+  if (!grid || !details || !(status in data.texts.day)) return;
+  const index = Math.round((Date.parse(`${date}T00:00:00Z`) - Date.parse(`${details.first}T00:00:00Z`)) / 86_400_000);
+  const cell = grid.children[index];
+  if (!cell) return;
+  const current = cell.classList.contains("current");
+  cell.className = `d-${status}${current ? " current" : ""}`;
 }
 
 function onIncident(key) {
@@ -177,16 +188,17 @@ function onIncident(key) {
 
 function focusKey(element) {
   if (!element || element === document.body) return null;
-  if (element.matches(".bar")) return { service: element.closest(".service").dataset.service, day: element.dataset.day };
+  if (element.matches(".grid")) return { service: element.closest(".service").dataset.service, index: element.dataset.index };
   return element.id ? { id: element.id } : null;
 }
 
 function restoreFocus(key) {
   if (!key) return;
   const target = key.id ? document.getElementById(key.id)
-    : document.querySelector(`.service[data-service="${CSS.escape(key.service)}"] .bar[data-day="${CSS.escape(key.day)}"]`);
+    : document.querySelector(`.service[data-service="${CSS.escape(key.service)}"] .grid`);
   if (!target) return;
-  if (target.matches(".bar")) focusBar(target.parentElement, target); else target.focus();
+  if (key.index !== undefined) target.dataset.index = key.index;
+  target.focus();
 }
 
 async function refresh() {
@@ -205,7 +217,6 @@ async function refresh() {
   // The connection state belongs to this page, not to the fetched copy.
   document.querySelector(".live-state").replaceWith(liveState);
   data = JSON.parse(fresh.getElementById("status-data").textContent);
-  fixTabStops();
   restoreFocus(focused);
   scheduleQuietRefresh();
 }

@@ -72,7 +72,7 @@ async def rows_on_page(page) -> list[dict]:
         id: r.dataset.service, name: r.querySelector("h3").textContent.trim(),
         state: r.querySelector(".state").dataset.state,
         uptime: r.querySelector(".uptime").textContent.trim(),
-        codes: [...r.querySelectorAll(".bar")].map(b => b.dataset.code)}))""")
+        codes: [...r.querySelectorAll(".grid i")].map(c => c.className.split(" ")[0].slice(2))}))""")
 
 
 async def test_page_shows_the_figures_of_the_api(history, live_server, new_page):
@@ -111,23 +111,23 @@ async def test_page_shows_the_figures_of_the_api(history, live_server, new_page)
         quiet = await page.locator(".past-day .no-incidents").all_text_contents()
         assert quiet[0] == "No incidents reported." and set(quiet[1:]) == {"Data is being prepared."}
 
-        # The tooltip of yesterday's face-compare bar: its availability, downtime and incident, from the
+        # The tooltip of yesterday's face-compare day: its availability, downtime and incident, from the
         # rows written above (1410 of 1440 slots ok -> 97.91 truncated, 30 failed minutes).
-        bar = page.locator(f'.service[data-service="face-compare"] .bar[data-day="{history["yesterday"]}"]')
-        assert await bar.get_attribute("data-code") == "mo"
-        await page.focus('.service[data-service="face-compare"] .bar[tabindex="0"]')
-        await page.keyboard.press("ArrowLeft")
-        assert await page.evaluate("document.activeElement.dataset.day") == history["yesterday"]
+        grid = page.locator('.service[data-service="face-compare"] .grid')
+        assert "Face Compare, last 90 days: " in await grid.get_attribute("aria-label")
+        await grid.focus()
         tip = page.locator("#bar-tip")
         await tip.wait_for(state="visible")
+        assert history["now"].date().isoformat() in await tip.text_content()
+        await page.keyboard.press("ArrowLeft")
         text = await tip.text_content()
-        assert "Major outage (mo)" in text and "97.91%" in text and "30m" in text and "Face Compare 응답 없음" in text
-        assert await bar.get_attribute("aria-describedby") == "bar-tip"
+        assert f"{history['yesterday']} · Major outage (mo)" in text
+        assert "97.91%" in text and "30m" in text and "P1 Face Compare 응답 없음" in text
         await page.keyboard.press("Escape")
         await tip.wait_for(state="hidden")
         await page.keyboard.press("Home")
-        assert await page.evaluate("document.activeElement.dataset.day") == (
-            history["now"].date() - timedelta(days=89)).isoformat()
+        assert (history["now"].date() - timedelta(days=89)).isoformat() in await tip.text_content()
+        assert "No data" in await tip.text_content()
 
 
 async def test_korean_by_default_and_english_on_request(history, live_server, new_page):
@@ -154,7 +154,7 @@ async def test_accessible_and_screenshots(history, live_server, new_page):
             await page.goto(f"{base}/?lang={lang}")
             await page.wait_for_selector('.live-state[data-state="live"]', timeout=WAIT_MS)
             await assert_accessible(page)
-            await page.focus('.service .bar[tabindex="0"]')
+            await page.focus(".service .grid")
             await page.locator("#bar-tip").wait_for(state="visible")
             await assert_accessible(page)
             await screenshots(page, f"status-page-{lang}")
@@ -162,13 +162,16 @@ async def test_accessible_and_screenshots(history, live_server, new_page):
         page = await new_page(width=360)
         await page.goto(base + "/?lang=en")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360
-        visible = await page.eval_on_selector_all('.service[data-service="face-compare"] .bar',
-                                                  "bars => bars.filter(b => b.offsetParent !== null).length")
+        visible = await page.eval_on_selector_all('.service[data-service="face-compare"] .grid i',
+                                                  "cells => cells.filter(c => c.offsetParent !== null).length")
         assert visible == 30
         await page.keyboard.press("Tab")  # skip link
-        for _ in range(4):  # the home link, the two nav links, then the first grid's tab stop
+        for _ in range(4):  # the home link, the two nav links, then the first grid
             await page.keyboard.press("Tab")
-        assert await page.evaluate("document.activeElement.dataset.day") == history["now"].date().isoformat()
+        assert await page.evaluate("document.activeElement.closest('.service').dataset.service") == "id-recognition"
+        for _ in range(40):  # never past the oldest day shown
+            await page.keyboard.press("ArrowLeft")
+        assert (history["now"].date() - timedelta(days=29)).isoformat() in await page.text_content("#bar-tip")
 
 
 async def test_status_changes_and_incidents_appear_without_reload(history, staff_db, live_server, new_page,  # noqa: F811
@@ -193,8 +196,8 @@ async def test_status_changes_and_incidents_appear_without_reload(history, staff
                                          timeout=WAIT_MS)
             await publisher.publish("uptime-updated", {"serviceId": "curp-verifier", "date": history["yesterday"],
                                                        "status": "po"}, ["uptime"])
-            await page.wait_for_selector(f'.service[data-service="curp-verifier"] .bar[data-day="{history["yesterday"]}"]'
-                                         '[data-code="po"]', timeout=WAIT_MS)
+            await page.wait_for_selector('.service[data-service="curp-verifier"] .grid i:nth-child(89).d-po',
+                                         timeout=WAIT_MS)  # yesterday: the 89th of 90 days
         finally:
             await publisher.close()
 
