@@ -12,8 +12,9 @@ from datetime import timedelta
 
 import httpx
 
+from bench_reads import timed
 from common import (check_batches, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, rate, scratch_database, server_versions, utc_now)
+                    percentile_ms, scratch_database, server_versions, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
@@ -26,20 +27,6 @@ from app.web.status.views import DAY_CODES, PAST_PAGES, script_texts
 from app.web.templating import environment, translator
 
 INCIDENTS = 30
-
-
-async def timed(client: httpx.AsyncClient, url: str, runs: int) -> dict:
-    for _ in range(3):
-        (await client.get(url)).raise_for_status()  # warm the plan cache and the templates
-    samples = []
-    started = time.perf_counter()
-    for _ in range(runs):
-        t = time.perf_counter()
-        response = await client.get(url)
-        samples.append(time.perf_counter() - t)
-        response.raise_for_status()
-    return {"p50_ms": median_ms(samples), "p95_ms": percentile_ms(samples, 95), "p99_ms": percentile_ms(samples, 99),
-            "req_per_s": rate(runs, time.perf_counter() - started), "bytes": len(response.content)}
 
 
 async def add_incidents(conn, service_ids: list[str], now) -> None:
@@ -93,6 +80,8 @@ async def main() -> None:
             page = await timed(client, "/", runs)
             log("status page measured; now the API baseline")
             api = await timed(client, "/api/system-status", runs)
+            page["bytes"] = len((await client.get("/")).content)
+            api["bytes"] = len((await client.get("/api/system-status")).content)
         templates = await render_only(conn, settings, utc_now(), runs)
         await app.state.pool.close()
         await conn.close()
