@@ -220,3 +220,62 @@ async def test_every_page_passes_axe_at_both_widths(console, console_db, new_pag
         await page.set_viewport_size({"width": 375, "height": 800})
         await assert_accessible(page)
         await page.set_viewport_size({"width": 1280, "height": 900})
+
+
+async def test_escape_leaves_the_create_form_and_the_draft_comes_back(console, console_db, new_page):
+    await ensure_user(console_db, "rita", "reporter")
+    page = await new_page(**KO)
+    await sign_in(page, console, "rita", "/create")
+    await page.get_by_label(re.compile("^제목")).fill("쓰다 만 인시던트")
+    await page.get_by_label("Face Liveness").check()
+    await page.keyboard.press("Escape")
+    await page.wait_for_url(console + "/")
+    await page.goto(console + "/create")
+    await expect(page.get_by_label(re.compile("^제목"))).to_have_value("쓰다 만 인시던트")
+    await expect(page.get_by_label("Face Liveness")).to_be_checked()
+    await expect(page.locator("#draft-notice")).to_contain_text("복원")
+    await page.get_by_role("button", name="임시 저장본 삭제").click()
+    await expect(page.get_by_label(re.compile("^제목"))).to_have_value("")
+    assert await console_db.fetchval("SELECT count(*) FROM incident_drafts") == 0
+
+
+async def test_admins_manage_users_service_tiers_and_maintenance(console, console_db, new_page):
+    await ensure_user(console_db, "ada", "admin")
+    await ensure_user(console_db, "vic", "viewer")
+    page = await new_page(**KO)
+    await sign_in(page, console, "ada", "/admin/users")
+    vic = page.locator('[data-user="vic"]')
+    await vic.get_by_label("역할").select_option("reporter")
+    await vic.get_by_role("button", name="저장").click()
+    await expect(page.locator('[data-user="vic"] select')).to_have_value("reporter", timeout=WAIT_MS)
+    new_user = page.locator("form[data-url='/api/users'][data-method='POST']")
+    await new_user.get_by_label("사용자명").fill("newbie")
+    await new_user.get_by_label(re.compile("^비밀번호")).fill("short")
+    await new_user.get_by_role("button", name="추가").click()
+    await expect(page.locator('[data-error-for="nu-password"]')).to_be_visible(timeout=WAIT_MS)
+    page.problems.allow("status of 422")
+    await new_user.get_by_label(re.compile("^비밀번호")).fill("a long enough password")
+    await new_user.get_by_role("button", name="추가").click()
+    await expect(page.locator('[data-user="newbie"]')).to_be_visible(timeout=WAIT_MS)
+    assert await console_db.fetchval("SELECT role FROM users WHERE username = 'vic'") == "reporter"
+
+    await page.goto(console + "/admin/services")
+    service = page.locator('[data-service="face-compare"]')
+    tier = await console_db.fetchval("SELECT tier FROM services WHERE id = 'face-compare'")
+    try:
+        await service.get_by_label("SLA 등급 (SLO)").select_option("enterprise_plus")
+        await service.get_by_role("button", name="저장").click()
+        await expect(service.locator("[data-form-message]")).to_have_text("저장되었습니다.", timeout=WAIT_MS)
+        assert await console_db.fetchval("SELECT tier FROM services WHERE id = 'face-compare'") == "enterprise_plus"
+    finally:  # the catalog outlives this test (services are not reset between tests)
+        await console_db.execute("UPDATE services SET tier = $1 WHERE id = 'face-compare'", tier)
+
+    await page.goto(console + "/admin/maintenance")
+    await page.get_by_label(re.compile("^제목")).fill("DB 업그레이드")
+    await page.get_by_label("ID Liveness").check()
+    await page.get_by_label("시작 (UTC)").fill("2026-12-01T01:00")
+    await page.get_by_label("종료 (UTC)").fill("2026-12-01T03:00")
+    await page.get_by_role("button", name="추가").click()
+    await expect(page.locator("[data-window]")).to_contain_text("2026-12-01 01:00", timeout=WAIT_MS)
+    window = await console_db.fetchrow("SELECT title, affected_services, ends_at - starts_at AS length FROM maintenance_windows")
+    assert (window["title"], window["affected_services"], str(window["length"])) == ("DB 업그레이드", ["id-liveness"], "2:00:00")
