@@ -246,8 +246,9 @@ async def test_admins_manage_users_service_tiers_and_maintenance(console, consol
     await sign_in(page, console, "ada", "/admin/users")
     vic = page.locator('[data-user="vic"]')
     await vic.get_by_label("역할").select_option("reporter")
-    await vic.get_by_role("button", name="저장").click()
-    await expect(page.locator('[data-user="vic"] select')).to_have_value("reporter", timeout=WAIT_MS)
+    async with page.expect_navigation(timeout=WAIT_MS):  # the page reloads after a change
+        await vic.get_by_role("button", name="저장").click()
+    await expect(page.locator('[data-user="vic"] select')).to_have_value("reporter")
     new_user = page.locator("form[data-url='/api/users'][data-method='POST']")
     await new_user.get_by_label("사용자명").fill("newbie")
     await new_user.get_by_label(re.compile("^비밀번호")).fill("short")
@@ -255,8 +256,9 @@ async def test_admins_manage_users_service_tiers_and_maintenance(console, consol
     await expect(page.locator('[data-error-for="nu-password"]')).to_be_visible(timeout=WAIT_MS)
     page.problems.allow("status of 422")
     await new_user.get_by_label(re.compile("^비밀번호")).fill("a long enough password")
-    await new_user.get_by_role("button", name="추가").click()
-    await expect(page.locator('[data-user="newbie"]')).to_be_visible(timeout=WAIT_MS)
+    async with page.expect_navigation(timeout=WAIT_MS):
+        await new_user.get_by_role("button", name="추가").click()
+    await expect(page.locator('[data-user="newbie"]')).to_be_visible()
     assert await console_db.fetchval("SELECT role FROM users WHERE username = 'vic'") == "reporter"
 
     await page.goto(console + "/admin/services")
@@ -275,7 +277,8 @@ async def test_admins_manage_users_service_tiers_and_maintenance(console, consol
     await page.get_by_label("ID Liveness").check()
     await page.get_by_label("시작 (UTC)").fill("2026-12-01T01:00")
     await page.get_by_label("종료 (UTC)").fill("2026-12-01T03:00")
-    await page.get_by_role("button", name="추가").click()
-    await expect(page.locator("[data-window]")).to_contain_text("2026-12-01 01:00", timeout=WAIT_MS)
+    async with page.expect_navigation(timeout=WAIT_MS):
+        await page.get_by_role("button", name="추가").click()
+    await expect(page.locator("[data-window]")).to_contain_text("2026-12-01 01:00")
     window = await console_db.fetchrow("SELECT title, affected_services, ends_at - starts_at AS length FROM maintenance_windows")
     assert (window["title"], window["affected_services"], str(window["length"])) == ("DB 업그레이드", ["id-liveness"], "2:00:00")
