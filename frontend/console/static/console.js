@@ -14,6 +14,7 @@ function notifications() {
   if (data.incident) knownStatus.set(data.incident.id, data.incident.status);
   return {
     "incident-created": ({ incident }) => {
+      if (incident) knownStatus.set(incident.id, incident.status);
       if (incident) announce(tr("new_incident", { title: incident.title, priority: incident.priority }), `/${encodeURIComponent(incident.id)}`);
     },
     "incident-updated": ({ incidentId, update }) => {

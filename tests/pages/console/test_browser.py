@@ -198,8 +198,17 @@ async def test_new_incidents_appear_in_the_list_with_a_toast(console, console_db
     page = await new_page(**KO)
     await sign_in(page, console, "vic", "/")
     incident = await create_incident(console, console_db, title="새로 생긴 장애")
-    await expect(page.locator(f'[data-incident-id="{incident["id"]}"]')).to_be_visible(timeout=WAIT_MS)
+    row = page.locator(f'[data-incident-id="{incident["id"]}"]')
+    await expect(row).to_be_visible(timeout=WAIT_MS)
     await expect(page.locator("#toasts")).to_contain_text("새로 생긴 장애")
+    async with httpx.AsyncClient(base_url=console) as client:
+        token = (await client.post("/api/auth/login", json={"username": "rita", "password": PASSWORD})).json()
+        r = await client.post(f"/api/incidents/{incident['id']}/updates", headers={
+            "Authorization": f"Bearer {token['access_token']}"}, json={
+            "status": "monitoring", "description": "복구 후 관찰 중", "version": incident["version"]})
+        assert r.status_code == 201, r.text
+    await expect(row.locator(".badge").first).to_have_text("모니터링", timeout=WAIT_MS)
+    await expect(page.locator("#toasts")).to_contain_text(f"{incident['id']} 상태 변경: 모니터링")
 
 
 async def test_every_page_passes_axe_at_both_widths(console, console_db, new_page):
