@@ -193,10 +193,14 @@ async def test_comments_arrive_live_and_roles_see_only_their_controls(console, c
     await screenshots(viewer, "console-detail-viewer")
 
 
-async def test_new_incidents_appear_in_the_list_with_a_toast(console, console_db, new_page):
+async def test_new_incidents_and_status_changes_appear_in_the_list_with_a_toast(console, console_db, new_page):
     await ensure_user(console_db, "vic", "viewer")
-    page = await new_page(**KO)
+    page = await new_page(permissions=["notifications"], **KO)
     await sign_in(page, console, "vic", "/")
+    toggle = page.get_by_role("button", name="브라우저 알림 켜기")
+    await toggle.click()
+    await expect(page.locator("#notify-toggle")).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#notify-toggle")).to_have_text("브라우저 알림 끄기")
     incident = await create_incident(console, console_db, title="새로 생긴 장애")
     row = page.locator(f'[data-incident-id="{incident["id"]}"]')
     await expect(row).to_be_visible(timeout=WAIT_MS)
