@@ -100,7 +100,11 @@ async def cmd_seed(args) -> int:
 def cmd_api(args) -> int:
     import uvicorn
 
-    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, log_level="warning",
+    from app.main import create_app
+    from app.web.sites import DEFAULT_PORTS
+
+    port = args.port or DEFAULT_PORTS[args.site]
+    uvicorn.run(create_app(get_settings(), site=args.site), host=args.host, port=port, log_level="warning",
                 proxy_headers=True)
     return 0
 
@@ -116,9 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--random-seed", type=int, default=7)
     p.set_defaults(run=cmd_seed)
 
-    p = sub.add_parser("api", help="serve the REST API, Socket.IO and pages")
+    p = sub.add_parser("api", help="serve the REST API, Socket.IO and a site's pages")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=3001)
+    p.add_argument("--port", type=int, help="default: 3001 api, 3003 status, 3005 console")
+    p.add_argument("--site", choices=("api", "status", "console"), default="api",
+                   help="pages served at / besides the API (status page, incident console)")
     p.set_defaults(run=cmd_api)
 
     p = sub.add_parser("ingest-key", help="print a service's ingest key, creating it once")

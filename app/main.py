@@ -32,6 +32,7 @@ from app.trends.pages import router as trends_pages_router
 from app.trends.views import router as trends_router
 from app.uptime.views import router as uptime_router
 from app.users.views import router as users_router
+from app.web import sites
 
 MAX_REQUEST_BYTES = 1024 * 1024  # JSON writes; ingest batches have their own limit (settings.max_body_bytes)
 PUBLIC_READ_ROUTERS = (status_router, services_router, uptime_router, incidents_router, sla_router,
@@ -84,7 +85,8 @@ class BodySizeLimit:
             await self._refuse(send)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
+    """The API on every site; `site` adds its pages at / (app.web.sites: api, status, console)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await conn.fetchval("SELECT 1")
         return {"status": "ok"}
 
+    sites.install(app, site)
     realtime.mount(app, settings)
     app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/socket.io/"))
     return app

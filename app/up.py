@@ -1,5 +1,6 @@
 """`slamon up`: the whole stack on one machine for a demo — seeded history, demo targets with
-scripted faults, a prober, the worker and the API — until Ctrl+C."""
+scripted faults, a prober, the worker, the API, the status page and the incident console — until
+Ctrl+C."""
 from __future__ import annotations
 
 import asyncio
@@ -44,10 +45,14 @@ def cmd_up(args) -> int:
         "prober": _slamon("prober", "--region", "local", "--id", "local-1", "--health-port", "3008"),
         "worker": _slamon("worker"),
         "api": _slamon("api", "--host", args.host, "--port", str(args.port)),
+        "status page": _slamon("api", "--site", "status", "--host", args.host, "--port", str(args.status_port)),
+        "console": _slamon("api", "--site", "console", "--host", args.host, "--port", str(args.console_port)),
     }
     children = {name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in processes.items()}
     print(f"""
 SLA Monitor is running:
+  status page       http://{args.host}:{args.status_port}/
+  incident console  http://{args.host}:{args.console_port}/
   API + Socket.IO   http://{args.host}:{args.port}/api/system-status   (OpenAPI: http://{args.host}:{args.port}/docs)
   prober health     http://127.0.0.1:3008/healthz   metrics: http://127.0.0.1:3008/metrics
   demo targets      http://127.0.0.1:3100/<service-id>/health
@@ -82,4 +87,6 @@ def add_commands(sub) -> None:
     p.add_argument("--seed-days", type=int, default=90, help="days of history to seed when empty (0: none)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3001)
+    p.add_argument("--status-port", type=int, default=3003)
+    p.add_argument("--console-port", type=int, default=3005)
     p.set_defaults(run=cmd_up)

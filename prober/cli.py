@@ -45,7 +45,8 @@ async def cmd_prober(args) -> int:
     prober_id = args.prober_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
     options = ProberOptions(region=args.region, prober_id=prober_id, database_url=settings.database_url,
                             redis_url=settings.redis_url, data_dir=settings.data_dir, heartbeat_s=args.heartbeat,
-                            ttl_s=3 * args.heartbeat, max_concurrency=args.max_concurrency)
+                            ttl_s=3 * args.heartbeat, max_concurrency=args.max_concurrency,
+                            realtime_channel=settings.realtime_channel)
     try:
         prober = Prober(options)
     except SpoolLocked as exc:

@@ -13,6 +13,7 @@ from typing import Awaitable, Callable
 import asyncpg
 
 from app.ingest.service import CheckRow
+from app.realtime import channel_for
 from app.services.service import list_active
 from prober.client import ProbeContext
 from prober.fleet import Fleet
@@ -42,6 +43,7 @@ class ProberOptions:
     max_concurrency: int = 2000
     targets_refresh_s: float = 30.0
     spool_max_bytes: int = 256 * 1024 * 1024
+    realtime_channel: str | None = None  # default: the API's, derived from the database (app.realtime)
 
 
 def database_targets(database_url: str) -> TargetSource:
@@ -81,7 +83,8 @@ class Prober:
         self.spool = Spool(spool_root / f"{options.region}-{options.prober_id}", options.spool_max_bytes)
         self.sink = Sink(self.spool, options.database_url, flush_interval_s=options.flush_interval_s)
         self.status = StatusTracker()
-        self.publisher = Publisher(options.redis_url, options.region) if options.redis_url else None
+        self.publisher = (Publisher(options.redis_url, options.region, channel_for(options))
+                          if options.redis_url else None)
         self._tasks: list[asyncio.Task] = []
         self._targets_loaded_at = 0.0
         self._certificates_due: dict[str, tuple[float, float]] = {}     # service -> (not_after, seen at)

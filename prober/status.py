@@ -61,9 +61,10 @@ class StatusTracker:
 class Publisher:
     """Sends status changes to Redis: Socket.IO event and arq job, best effort."""
 
-    def __init__(self, redis_url: str, region: str, queue_size: int = 10_000):
+    def __init__(self, redis_url: str, region: str, channel: str, queue_size: int = 10_000):
         self.redis_url = redis_url
         self.region = region
+        self.channel = channel  # the API processes' Socket.IO channel (app.realtime.channel_for)
         self.queue: asyncio.Queue[StatusChange] = asyncio.Queue(queue_size)
         self.published = 0
         self.failed = 0
@@ -101,28 +102,29 @@ class Publisher:
                         extra={"region": self.region, "job": "status"})
 
     async def _publish(self, change: StatusChange) -> None:
-        import socketio
         from arq import create_pool
         from arq.connections import RedisSettings
 
-        if self._manager is None:
-            self._manager = socketio.AsyncRedisManager(
-                self.redis_url, write_only=True, redis_options={"socket_connect_timeout": 2, "socket_timeout": 2})
+        from app.realtime import Publisher as RealtimePublisher
+
+        if self._manager is None:  # emits like every other process: recorded for replay, fanned out by the APIs
+            self._manager = RealtimePublisher(self.redis_url, self.channel)
         if self._arq is None:
             redis_settings = RedisSettings.from_dsn(self.redis_url)
             redis_settings.conn_retries, redis_settings.conn_timeout = 0, 2
             self._arq = await create_pool(redis_settings)
-        await self._manager.emit("status-update", change.payload(), room="system-status", namespace="/")
+        await self._manager.publish("status-update", change.payload(), ["system-status"])
         await self._arq.enqueue_job("detect_incidents", change.service_id,
                                     _job_id=f"detect:{change.service_id}:{change.slot}")
 
     async def _reset(self) -> None:
-        arq, self._arq, self._manager = self._arq, None, None
-        if arq is not None:
-            try:
-                await asyncio.wait_for(arq.aclose(), 2)
-            except Exception:  # already broken
-                pass
+        arq, manager, self._arq, self._manager = self._arq, self._manager, None, None
+        for client in (arq.aclose() if arq else None, manager.close() if manager else None):
+            if client is not None:
+                try:
+                    await asyncio.wait_for(client, 2)
+                except Exception:  # already broken
+                    pass
 
     async def close(self) -> None:
         await self._reset()

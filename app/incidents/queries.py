@@ -86,3 +86,17 @@ RETURNING incident_key, data, updated_at
 """
 
 DELETE_DRAFT = "DELETE FROM incident_drafts WHERE user_id = $1 AND incident_key = $2 RETURNING incident_key"
+
+# The console's list: any status (NULL = all), priority and one affected service; newest first.
+_FILTER = """
+WHERE ($1::text[] IS NULL OR i.status = ANY($1::text[]))
+  AND ($2::text[] IS NULL OR i.priority = ANY($2::text[]))
+  AND ($3::text IS NULL OR i.affected_services @> ARRAY[$3::text])
+"""
+
+SEARCH = f"""
+SELECT {_COLUMNS} FROM incidents i {_FILTER}
+ORDER BY i.created_at DESC, i.id DESC LIMIT $4 OFFSET $5
+"""
+
+COUNT_SEARCH = f"SELECT count(*) FROM incidents i {_FILTER}"

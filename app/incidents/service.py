@@ -58,6 +58,16 @@ async def get(conn: asyncpg.Connection, incident_id: str) -> dict | None:
     return None if row is None else (await _with_updates(conn, [row]))[0]
 
 
+async def search(conn: asyncpg.Connection, statuses: list[str] | None, priorities: list[str] | None,
+                 service_id: str | None, page: int, limit: int) -> dict:
+    """Incidents of any status matching the filters (None: any), newest first, one page."""
+    total = await conn.fetchval(queries.COUNT_SEARCH, statuses, priorities, service_id)
+    rows = await conn.fetch(queries.SEARCH, statuses, priorities, service_id, limit, (page - 1) * limit)
+    pages = max(1, -(-total // limit))
+    return {"incidents": await _with_updates(conn, rows),
+            "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}}
+
+
 async def past(conn: asyncpg.Connection, days: int, page: int, limit: int, now: datetime, zone) -> dict:
     """The last `days` days, newest first, `limit` days a page, each with the incidents created that day."""
     today = local_date(now, zone)

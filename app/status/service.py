@@ -49,8 +49,14 @@ async def latest_slots(conn: asyncpg.Connection, services: list, now: datetime) 
 
 
 async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone) -> dict:
+    return (await snapshot(conn, now, timezone_name, zone))[0]
+
+
+async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str,
+                   zone) -> tuple[dict, dict[str, list[sla.DayRecord]]]:
+    """The system status and the 90 day records per service it was computed from (the status page's
+    tooltips show their figures)."""
     services = await services_service.list_active(conn)
-    ids = [s["id"] for s in services]
     latest = await latest_slots(conn, services, now)
     open_incidents = await conn.fetch(queries.OPEN_INCIDENTS)
     period = last_days(GRID_DAYS, now, zone)
@@ -75,4 +81,4 @@ async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: 
         "overallStatus": overall,
         "lastUpdated": now.isoformat().replace("+00:00", "Z"),
         "services": entries,
-    }
+    }, days

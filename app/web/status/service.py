@@ -1,0 +1,119 @@
+"""What the public status page shows, read through the domain services directly (no HTTP): the
+banner and per-service status, 90-day uptime and grid of GET /api/system-status (same function, same
+figures), each day's availability, downtime and incidents for the tooltips, the open incidents and
+maintenance windows, and the past incidents by day of GET /api/incidents/past."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from markupsafe import Markup, escape
+
+from app.formatting import format_duration, percentage_text
+from app.incidents import service as incidents
+from app.maintenance import service as maintenance
+from app.status import service as status
+from app.web.status import queries
+
+PAST_DAYS = 90  # as far back as the grid
+PAST_DAYS_PER_PAGE = 14
+MAINTENANCE_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One day of a service's grid: its status letter (SLA-MATH.md) and the tooltip's figures."""
+
+    day: str
+    code: str
+    uptime: str | None
+    downtime: str
+    incident_ids: tuple[str, ...]
+
+
+def grid_html(bars: list[Bar]) -> Markup:
+    """A grid's days as bare coloured cells, oldest first: 4,500 of them on a 50-service page, so each
+    is as small as it can be (the tooltips' figures travel once, as JSON: grid_details)."""
+    return Markup("".join(f'<i class="d-{b.code}"></i>' for b in bars))
+
+
+def grid_summary(bars: list[Bar], day_labels: dict[str, str]) -> str:
+    """'Operational 85, Partial outage 3, …': the grid for screen readers and for pages without scripts."""
+    counts = {code: sum(1 for b in bars if b.code == code) for code in day_labels}
+    return ", ".join(f"{label} {counts[code]}" for code, label in day_labels.items() if counts[code])
+
+
+def grid_details(bars: list[Bar]) -> dict:
+    """What the tooltips show, sparse: availability and downtime only where they are not 100 % and 0m."""
+    return {"first": bars[0].day if bars else None,
+            "up": {i: b.uptime for i, b in enumerate(bars) if b.uptime not in (None, "100.00")},
+            "full": [i for i, b in enumerate(bars) if b.uptime == "100.00"],
+            "down": {i: b.downtime for i, b in enumerate(bars) if b.downtime != "0m"},
+            "inc": {i: b.incident_ids for i, b in enumerate(bars) if b.incident_ids}}
+
+
+def local_text(iso: str | None, zone) -> str | None:
+    """An ISO instant as 'YYYY-MM-DD HH:MM' in the reporting time zone."""
+    if iso is None:
+        return None
+    return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _bars(records, codes: list[str]) -> list[Bar]:
+    return [Bar(r.day.isoformat(), code, percentage_text(r.checks.uptime), format_duration(r.checks.downtime_s),
+                tuple(r.incident_ids)) for r, code in zip(records, codes)]
+
+
+def _names(service_ids: list[str], names: dict[str, str]) -> str:
+    return ", ".join(names.get(sid, sid) for sid in service_ids)
+
+
+def _with_local_times(incident: dict, zone, names: dict[str, str]) -> dict:
+    return {**incident, "affectedNames": _names(incident["affectedServices"], names),
+            "createdLocal": local_text(incident["createdAt"], zone),
+            "resolvedLocal": local_text(incident["resolvedAt"], zone),
+            "updates": [{**u, "createdLocal": local_text(u["createdAt"], zone)} for u in incident["updates"]]}
+
+
+def _maintenance(windows: list[dict], now: datetime, zone, names: dict[str, str]) -> list[dict]:
+    shown = []
+    for w in sorted(windows, key=lambda w: w["startsAt"]):
+        shown.append({**w, "inProgress": w["startsAt"] <= now, "affectedNames": _names(w["affectedServices"], names),
+                      "startsLocal": w["startsAt"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                      "endsLocal": w["endsAt"].astimezone(zone).strftime("%Y-%m-%d %H:%M")})
+    return shown
+
+
+async def page(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, past_page: int = 1) -> dict:
+    """Everything the status page renders, as of `now`."""
+    system, days = await status.snapshot(conn, now, timezone_name, zone)
+    services = []
+    incident_ids: set[str] = set()
+    for entry in system["services"]:
+        bars = _bars(days[entry["id"]], entry["uptimeData"])
+        incident_ids.update(i for b in bars for i in b.incident_ids)
+        services.append({**entry, "bars": bars})
+    titles = {r["id"]: {"title": r["title"], "priority": r["priority"]}
+              for r in await conn.fetch(queries.INCIDENT_TITLES, sorted(incident_ids))} if incident_ids else {}
+    names = {s["id"]: s["name"] for s in services}
+    active = [_with_local_times(i, zone, names) for i in await incidents.list_active(conn)]
+    windows = (await maintenance.list_windows(conn, now, 1, MAINTENANCE_SHOWN))["windows"]
+    past = await incidents.past(conn, PAST_DAYS, past_page, PAST_DAYS_PER_PAGE, now, zone)
+    for day in past["days"]:
+        day["incidents"] = [_with_local_times(i, zone, names) for i in day["incidents"] or []]
+        day["preparing"] = day.get("noIncidentMessage") == incidents.PREPARING_MESSAGE
+    return {
+        "overallStatus": system["overallStatus"],
+        "asOf": now,
+        "asOfLocal": now.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+        "timezone": timezone_name,
+        "services": services,
+        "serviceNames": names,
+        "grids": {s["id"]: grid_details(s["bars"]) for s in services},
+        "incidentTitles": titles,
+        "activeIncidents": active,
+        "maintenance": _maintenance(windows, now, zone, names),
+        "past": past,
+    }
