@@ -22,13 +22,14 @@ from app.maintenance.views import admin_router as maintenance_admin_router
 from app.maintenance.views import router as maintenance_router
 from app.services.views import router as services_router
 from app.sla.views import router as sla_router
+from app.slo.views import router as slo_router
 from app.status.views import router as status_router
 from app.uptime.views import router as uptime_router
 from app.users.views import router as users_router
 
 MAX_REQUEST_BYTES = 1024 * 1024  # JSON writes; ingest batches have their own limit (settings.max_body_bytes)
 PUBLIC_READ_ROUTERS = (status_router, services_router, uptime_router, incidents_router, sla_router,
-                       maintenance_router)
+                       maintenance_router, slo_router)
 AUTHENTICATED_ROUTERS = (auth_router, incidents_staff_router, users_router, audit_router, maintenance_admin_router)
 
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESET_TABLES = (
     "checks", "api_calls", "rollup_invalidations", "rollup_checks_hourly", "rollup_checks_daily",
     "rollup_usage_daily", "rollup_state", "incident_updates", "incidents", "maintenance_windows",
-    "prober_heartbeats", "slo_violations",
+    "prober_heartbeats", "slo_violations", "detection_state", "raw_retention", "maintenance_slots_archive",
 )
 
 

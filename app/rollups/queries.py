@@ -95,6 +95,15 @@ def _merge(column: str) -> str:
     return f"sum({column})::{cast} AS {column}"
 
 
+def _frozen_before(raw_table: str, width: str, zone: str) -> str:
+    """SQL: the first bucket start at or after the retention horizon of the raw table (raw_retention);
+    '-infinity' while nothing was dropped. Buckets before it are final."""
+    bucket = f"time_bucket({width}::interval, r.dropped_before, {zone}::text)"
+    return f"""coalesce((SELECT CASE WHEN {bucket} = r.dropped_before THEN r.dropped_before
+                     ELSE rollup_bucket_end({width}::interval, {bucket}, {zone}::text) END
+              FROM raw_retention r WHERE r.raw_table = '{raw_table}'), '-infinity'::timestamptz)"""
+
+
 def _build(name: str, raw_table: str, template: str, columns: tuple[str, ...]) -> RollupSql:
     table = f"rollup_{name}"
     services = "($1::text[] IS NULL OR c.service_id = ANY($1::text[]))"
@@ -110,7 +119,8 @@ INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
     # invalidated ranges below it, widened to whole buckets.
     live_new = template.format(
         where=f"{services} AND c.ts >= $2 AND c.ts < $3 "
-        "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz)"
+        "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz) "
+        "AND c.ts >= (SELECT frozen_before FROM fz)"
     )
     # Raw rows of the dirty buckets, one index range scan per merged pending range of a service.
     live_dirty = "SELECT x.* FROM dirty d CROSS JOIN LATERAL (" + template.format(
@@ -120,13 +130,15 @@ INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
         "AND time_bucket($4::interval, c.ts, $5::text) < d.hi"
     ) + ") x"
     column_list = ", ".join(("service_id", "bucket") + columns)
+    # `fz`: buckets before it lost raw rows to retention; they are final, never pending or read live.
     read = f"""
 WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
+fz AS (SELECT {_frozen_before(raw_table, "$4", "$5")} AS frozen_before),
 pending AS (
-    SELECT i.service_id, time_bucket($4::interval, i.lo, $5::text) AS lo, i.hi
+    SELECT i.service_id, greatest(time_bucket($4::interval, i.lo, $5::text), (SELECT frozen_before FROM fz)) AS lo, i.hi
     FROM rollup_invalidations i
     WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
-      AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3
+      AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3 AND i.hi > (SELECT frozen_before FROM fz)
 ),
 -- pending ranges merged per service (gaps and islands), so no raw row is aggregated twice
 islands AS (
@@ -174,6 +186,10 @@ USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
 LOCK_REFRESH = "SELECT pg_advisory_xact_lock(5308417)"  # one refresher at a time
 
 GET_STATE = "SELECT watermark, timezone FROM rollup_state WHERE rollup = $1"
+
+# $1 bucket width, $2 zone, $3 raw table: where the final buckets end (None: nothing dropped yet).
+FROZEN_BEFORE = {raw_table: f"SELECT nullif({_frozen_before(raw_table, '$1', '$2')}, '-infinity')"
+                 for raw_table in ("checks", "api_calls")}
 
 PUT_STATE = """
 INSERT INTO rollup_state (rollup, watermark, timezone, refreshed_at) VALUES ($1, $2, $3, now())

@@ -14,7 +14,8 @@ from tests.app.conftest import ROOT
 PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}", "/api/incidents",
                "/api/incidents/past", "/api/incidents/{incident_id}", "/api/sla/response-times/{service_id}",
                "/api/sla/availability/{service_id}", "/api/sla/usage/{service_id}", "/api/sla/incidents/stats",
-               "/api/maintenance", "/api/maintenance/{window_id}", "/api/realtime/replay", "/api/health"}
+               "/api/maintenance", "/api/maintenance/{window_id}", "/api/realtime/replay", "/api/health",
+               "/api/slo/violations", "/api/slo/{service_id}"}
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
 INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
 

@@ -1,0 +1,34 @@
+"""Fixtures of the worker tests: slots written through the ingest module, and a worker context
+(settings, pool, realtime publisher) like workers/settings.py builds, on the test database."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.ingest.service import CheckRow, write_checks
+from workers.common import EventPublisher
+
+T0 = datetime(2025, 8, 1, 12, 0, tzinfo=timezone.utc)
+LATENCY = {".": 300, "s": 8000, "S": 16000, "x": None}
+
+
+async def write_slots(conn, service_id: str, start: datetime, pattern: str, interval_s: int = 60,
+                      region: str = "default") -> datetime:
+    """One check per slot from `start`: 'x' failed (503), '.' 300 ms, 's' 8 s, 'S' 16 s; returns the last slot."""
+    rows = []
+    for i, outcome in enumerate(pattern):
+        ts = start + timedelta(seconds=i * interval_s)
+        if outcome == "x":
+            rows.append(CheckRow(ts, service_id, region, False, 503, 40, "http_error", "503 Service Unavailable"))
+        else:
+            rows.append(CheckRow(ts, service_id, region, True, 200, LATENCY[outcome]))
+    await write_checks(conn, rows, now=start + timedelta(days=365))
+    return start + timedelta(seconds=(len(pattern) - 1) * interval_s)
+
+
+@pytest.fixture
+async def worker_ctx(pool, settings):
+    publisher = EventPublisher(settings)
+    yield {"settings": settings, "pool": pool, "publisher": publisher, "job_try": 1}
+    await publisher.close()
