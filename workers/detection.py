@@ -15,17 +15,23 @@ log = logging.getLogger(__name__)
 
 async def _detect(ctx, service_id: str) -> int:
     settings = ctx["settings"]
+    now = datetime.now(timezone.utc)
     async with ctx["pool"].acquire() as conn:
-        found = await detection.detect(conn, service_id, datetime.now(timezone.utc),
-                                       settings.detection_auto_resolve_minutes)
-    for event in found:  # after the commit, like the API's incident writes
+        found = await detection.detect(conn, service_id, now, settings.detection_auto_resolve_minutes)
+    if found.watching and "redis" in ctx:
+        # The prober triggers on status changes only; a recovery (5 good slots) changes nothing it
+        # reports, so while an incident is open the job looks again one slot later.
+        tick = int(now.timestamp()) // found.interval_s
+        await ctx["redis"].enqueue_job("detect_incidents", service_id, _job_id=f"detect-watch:{service_id}:{tick}",
+                                       _defer_by=found.interval_s)
+    for event in found.events:  # after the commit, like the API's incident writes
         if event.kind == "created":
             await events.created(ctx["publisher"], event.incident)
         else:
             await events.updated(ctx["publisher"], event.incident, event.update)
         log.info("incident %s %s automatically", event.incident["id"], event.kind,
                  extra={"service_id": service_id, "job": "detect_incidents"})
-    return len(found)
+    return len(found.events)
 
 
 @retrying

@@ -151,14 +151,22 @@ async def _family_incident(conn, service_id: str, family: str, incident_id: str 
     return row
 
 
-async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_resolve_minutes: int) -> list[Event]:
+@dataclass
+class Detection:
+    events: list[Event]
+    watching: bool = False   # a detected incident is open: its recovery is due slot by slot
+    interval_s: int = 60
+
+
+async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_resolve_minutes: int) -> Detection:
     """Judge the service's new slots; open, escalate, recover or resolve its detected incidents."""
-    events: list[Event] = []
+    result = Detection([])
     async with conn.transaction():
         await conn.execute(queries.LOCK_SERVICE, service_id)
         service = await conn.fetchrow(queries.SERVICE, service_id)
         if service is None or not service["is_active"]:
-            return []
+            return result
+        result.interval_s = service["interval_s"]
         interval = timedelta(seconds=service["interval_s"])
         for family in rules.FAMILIES:
             await conn.execute(queries.ENSURE_STATE, service_id, family, now - FIRST_LOOKBACK_SLOTS * interval)
@@ -168,13 +176,15 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
         settled_before = now - timedelta(seconds=float(service["timeout_s"])) - SETTLE_MARGIN
         auto_resolve_slots = -(-auto_resolve_minutes * 60 // service["interval_s"]) if auto_resolve_minutes else 0
         for family in rules.FAMILIES:
-            events += await _detect_family(conn, service, family, states[family], slots, settled_before,
-                                           auto_resolve_slots, auto_resolve_minutes, now)
-    return events
+            events, open_incident = await _detect_family(conn, service, family, states[family], slots,
+                                                         settled_before, auto_resolve_slots, auto_resolve_minutes, now)
+            result.events += events
+            result.watching = result.watching or open_incident
+    return result
 
 
 async def _detect_family(conn, service, family: str, state, slots: list[Slot], settled_before: datetime,
-                         auto_resolve_slots: int, auto_resolve_minutes: int, now: datetime) -> list[Event]:
+                         auto_resolve_slots: int, auto_resolve_minutes: int, now: datetime) -> tuple[list[Event], bool]:
     row = await _family_incident(conn, service["id"], family, state["incident_id"])
     phase = state["phase"] if row is not None and row["id"] == state["incident_id"] else "problem"
     incident = rules.Incident(row["cause"] or family, phase or "problem", row["status"]) if row else None
@@ -197,7 +207,7 @@ async def _detect_family(conn, service, family: str, state, slots: list[Slot], s
     anchor_ts, runs = result.anchor or (anchor_ts, Runs(state["bad_run"], state["severe_run"], state["good_run"]))
     await conn.execute(queries.SAVE_STATE, service["id"], family, anchor_ts, runs.bad, runs.severe, runs.good,
                        incident_id, current.phase if current else None, last_action_ts)
-    return events
+    return events, current is not None
 
 
 async def active_service_ids(conn: asyncpg.Connection) -> list[str]:

@@ -32,3 +32,32 @@ async def worker_ctx(pool, settings):
     publisher = EventPublisher(settings)
     yield {"settings": settings, "pool": pool, "publisher": publisher, "job_try": 1}
     await publisher.close()
+
+
+@pytest.fixture
+async def queue_redis_url(settings):
+    """A Redis database of its own for this session's arq queue: a worker of `slamon up` on the same
+    Redis never takes the tests' jobs (a job carries only a service id, not a database)."""
+    import os
+
+    import redis.asyncio as aioredis
+
+    base, _, _ = settings.redis_url.rpartition("/")
+    url = f"{base}/{1 + os.getpid() % 15}"
+    client = aioredis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    return url
+
+
+@pytest.fixture
+async def fast_services(conn):
+    """Services probed every 10 s (the catalog's minimum) for the test; services.toml again afterwards."""
+    from app.services.service import load_catalog, sync_catalog
+    from tests.app.conftest import ROOT
+
+    async def set_interval(service_ids, interval_s=10):
+        await conn.execute("UPDATE services SET interval_s = $2 WHERE id = ANY($1::text[])", service_ids, interval_s)
+
+    yield set_interval
+    await sync_catalog(conn, load_catalog(ROOT / "services.toml"))

@@ -13,7 +13,7 @@ MINUTE = timedelta(minutes=1)
 
 
 async def run(conn, last_slot, auto_resolve_minutes=30):
-    return await detect(conn, SERVICE, last_slot + timedelta(seconds=5), auto_resolve_minutes)
+    return (await detect(conn, SERVICE, last_slot + timedelta(seconds=5), auto_resolve_minutes)).events
 
 
 async def detected(conn) -> list[dict]:
