@@ -51,6 +51,21 @@ def retrying(job):
     return run
 
 
+async def each_service(job_name: str, service_ids, work) -> dict:
+    """Run `work(service_id)` for every service: one service's bug is logged and the others still run;
+    a transient failure stops the sweep, to be retried whole."""
+    results = {}
+    for service_id in service_ids:
+        try:
+            results[service_id] = await work(service_id)
+        except TRANSIENT:
+            raise
+        except Exception:  # noqa: BLE001 — logged with its traceback; the sweep goes on
+            log.exception("%s failed for one service", job_name, extra={"service_id": service_id, "job": job_name})
+            results[service_id] = "error"
+    return results
+
+
 class EventPublisher:
     """Realtime events from the worker: published after the commit, a Redis outage logged, never
     turned into a failed (and retried) job whose writes are already done."""

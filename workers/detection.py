@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from arq import Retry
+
 from app.detection import service as detection
 from app.incidents import events
-from workers.common import retrying
+from workers.common import each_service, retrying
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,26 @@ async def _detect(ctx, service_id: str) -> int:
     return len(found.events)
 
 
+SLOT_WAIT_TRIES = 4  # the prober's sink writes the slot within a second or so of announcing it
+
+
+def _announced_slot(job_id: str | None) -> datetime | None:
+    """The slot of a prober's trigger, whose job id is detect:{service_id}:{epoch seconds}."""
+    prefix, _, epoch = (job_id or "").rpartition(":")
+    if not prefix.startswith("detect:") or not epoch.isdigit():
+        return None
+    return datetime.fromtimestamp(int(epoch), timezone.utc)
+
+
 @retrying
 async def detect_incidents(ctx, service_id: str) -> int:
     """Detection for one service now; returns the number of automatic incident actions taken."""
+    slot = _announced_slot(ctx.get("job_id"))
+    if slot is not None and ctx.get("job_try", 1) < SLOT_WAIT_TRIES:
+        async with ctx["pool"].acquire() as conn:
+            stored = await detection.slot_stored(conn, service_id, slot)
+        if not stored:  # the status change travelled faster than the result it is about
+            raise Retry(defer=1)
     return await _detect(ctx, service_id)
 
 
@@ -45,4 +64,4 @@ async def detect_all(ctx) -> dict:
     """Cron: detection for every active service."""
     async with ctx["pool"].acquire() as conn:
         service_ids = await detection.active_service_ids(conn)
-    return {service_id: await _detect(ctx, service_id) for service_id in service_ids}
+    return await each_service("detect_all", service_ids, lambda service_id: _detect(ctx, service_id))

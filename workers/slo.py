@@ -14,7 +14,7 @@ from app.periods import local_date, month
 from app.services import service as services
 from app.slo import evaluation
 from app.slo import service as slo
-from workers.common import retrying
+from workers.common import each_service, retrying
 
 log = logging.getLogger(__name__)
 ROOMS = ["uptime"]
@@ -36,18 +36,21 @@ async def evaluate_slos(ctx) -> dict:
     now = datetime.now(timezone.utc)
     today = local_date(now, settings.zone)
     period = month(today.year, today.month, settings.zone)
-    summary = {}
     async with ctx["pool"].acquire() as conn:
-        for service in await services.list_active(conn):
+        active = {s["id"]: s for s in await services.list_active(conn)}
+
+        async def one(service_id: str) -> list[str]:
+            service = active[service_id]
             changes = await evaluation.evaluate(conn, service, now)
             report = await slo.report(conn, service, period, now, settings.timezone)
-            if await publisher.changed(f"slo-digest:{service['id']}", digest(report)) or changes:
+            if await publisher.changed(f"slo-digest:{service_id}", digest(report)) or changes:
                 await publisher.publish("sla-metrics-updated", {
-                    "serviceId": service["id"], "metrics": jsonable_encoder(report),
+                    "serviceId": service_id, "metrics": jsonable_encoder(report),
                     "changes": [{"kind": c.kind, "violation": jsonable_encoder(slo.violation_to_public(c.violation, now))}
                                 for c in changes]}, ROOMS)
             for change in changes:
                 log.info("SLO violation %s: %s %s", change.kind, change.violation["slo"], change.violation["severity"],
-                         extra={"service_id": service["id"], "job": "evaluate_slos"})
-            summary[service["id"]] = [f"{c.kind}:{c.violation['slo']}" for c in changes]
-    return summary
+                         extra={"service_id": service_id, "job": "evaluate_slos"})
+            return [f"{c.kind}:{c.violation['slo']}" for c in changes]
+
+        return await each_service("evaluate_slos", list(active), one)

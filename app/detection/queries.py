@@ -10,6 +10,8 @@ SELECT id, name, interval_s, timeout_s, latency_target_ms, is_active FROM servic
 
 ACTIVE_SERVICE_IDS = "SELECT id FROM services WHERE is_active ORDER BY position, id"
 
+SLOT_STORED = "SELECT EXISTS (SELECT 1 FROM checks WHERE service_id = $1 AND ts = $2)"
+
 ENSURE_STATE = """
 INSERT INTO detection_state (service_id, family, anchor_ts) VALUES ($1, $2, $3)
 ON CONFLICT (service_id, family) DO NOTHING

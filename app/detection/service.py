@@ -210,5 +210,9 @@ async def _detect_family(conn, service, family: str, state, slots: list[Slot], s
     return events, current is not None
 
 
+async def slot_stored(conn: asyncpg.Connection, service_id: str, slot: datetime) -> bool:
+    return await conn.fetchval(queries.SLOT_STORED, service_id, slot)
+
+
 async def active_service_ids(conn: asyncpg.Connection) -> list[str]:
     return [r["id"] for r in await conn.fetch(queries.ACTIVE_SERVICE_IDS)]

@@ -40,9 +40,33 @@ async def test_a_database_outage_is_retried_not_failed(worker_ctx):
     await down.close()
 
 
+async def test_a_trigger_waits_for_the_slot_it_announces(conn, worker_ctx):
+    last = await write_slots(conn, SID, datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=3), "xxx")
+    ahead = {**worker_ctx, "job_id": f"detect:{SID}:{int(last.timestamp()) + 60}"}
+    with pytest.raises(Retry):
+        await detect_incidents(ahead, SID)             # its result is not written yet: look again in 1 s
+    assert await detect_incidents({**ahead, "job_try": 4}, SID) == 1  # not forever: the state moves on
+    assert await detect_incidents({**worker_ctx, "job_id": f"detect:{SID}:{int(last.timestamp())}"}, SID) == 0
+
+
 async def test_a_bug_is_not_retried(worker_ctx):
     with pytest.raises(AttributeError):
         await detect_incidents({**worker_ctx, "pool": None}, SID)
+
+
+async def test_one_services_bug_does_not_stop_the_sweep_but_an_outage_does():
+    async def work(service_id):
+        if service_id == "b":
+            raise ValueError("a bug")
+        return service_id.upper()
+
+    assert await common.each_service("job", ["a", "b", "c"], work) == {"a": "A", "b": "error", "c": "C"}
+
+    async def outage(service_id):
+        raise ConnectionRefusedError()
+
+    with pytest.raises(ConnectionRefusedError):
+        await common.each_service("job", ["a"], outage)
 
 
 async def test_cron_jobs_are_unique_across_workers(queue_redis_url):
@@ -81,11 +105,11 @@ async def _wait(predicate, timeout_s, what):
 async def test_a_worker_killed_mid_detection_leaves_no_trace_and_the_job_completes_after_restart(
         conn, pool, database_url, queue_redis_url, tmp_path):
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    await write_slots(conn, SID, now - timedelta(minutes=6), "...xxx")
+    last = await write_slots(conn, SID, now - timedelta(minutes=6), "...xxx")
     env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_REDIS_URL": queue_redis_url,
            "SLAMON_WORKER_JOB_TIMEOUT_S": "10", "SLAMON_SECRET_KEY": "worker-test-secret", "SLAMON_DATA_DIR": str(tmp_path)}
     redis = await create_pool(RedisSettings.from_dsn(queue_redis_url))
-    job = await redis.enqueue_job("detect_incidents", SID, _job_id=f"detect:{SID}:{int(now.timestamp())}")
+    job = await redis.enqueue_job("detect_incidents", SID, _job_id=f"detect:{SID}:{int(last.timestamp())}")
     blocker = await pool.acquire()
     transaction = blocker.transaction()
     await transaction.start()

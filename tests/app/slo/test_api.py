@@ -177,3 +177,26 @@ async def test_a_month_without_data_claims_nothing(conn, make_client):
 async def test_bad_requests_are_named(conn, make_client, path, status, error):
     r = await (await make_client(now=NOW)).get(path)
     assert r.status_code == status and r.json()["error"] == error
+
+
+async def test_out_of_range_times_are_422_not_500(conn, make_client):
+    client = await make_client(now=NOW)
+    r = await client.get("/api/slo/violations", params={"since": "0001-01-01T00:00:00+14:00"})
+    assert r.status_code == 422 and r.json()["details"][0]["field"] == "since"
+
+
+async def test_an_admin_changes_the_tier_and_the_targets_follow_audited(staff, make_client):
+    from app.services.service import load_catalog, sync_catalog
+    from tests.app.conftest import ROOT
+
+    try:
+        r = await staff.client.put(f"/api/services/{SID}", json={"tier": "developer"},
+                                   headers=await staff.headers("admin"))
+        assert r.status_code == 200 and r.json()["service"]["tier"] == "developer"
+        body = (await (await make_client(now=NOW)).get(f"/api/slo/{SID}")).json()
+        assert body["service"]["tier"] == "developer"
+        assert {s["slo"]: s["target"] for s in body["slos"]}["availability"] == 99.5
+        entry = await staff.conn.fetchrow("SELECT actor_name, details FROM audit_log WHERE action = 'service.update'")
+        assert entry["actor_name"] == "admin" and '"tier": "developer"' in entry["details"]
+    finally:
+        await sync_catalog(staff.conn, load_catalog(ROOT / "services.toml"))
