@@ -23,6 +23,7 @@ from app.slo import budget, queries
 from app.slo.objectives import HUNDRED, QUANTILES, Objective, objectives
 
 BURN_WINDOWS = (("5m", 300), ("30m", 1800), ("1h", 3600), ("6h", 21600))
+PERCENTILE_COLUMNS = {"latency_p50": "p50", "latency_p95": "p95", "latency_p99": "p99"}  # of CALL_FIGURES
 
 
 def _round(value: Decimal | None, places: str = "0.01") -> Decimal | None:
@@ -44,7 +45,7 @@ async def burn_windows(conn: asyncpg.Connection, service, now: datetime) -> dict
     slots = {r["seconds"]: r for r in await conn.fetch(queries.SLOT_WINDOWS, service["id"], now, seconds)}
     calls = {r["seconds"]: r for r in await conn.fetch(queries.CALL_WINDOWS, service["id"], now, seconds,
                                                        *latency_targets(service))}
-    return {name: {"slots": slots[s]["slots"], **dict(calls[s])} | {"availability": slots[s]["availability"]}
+    return {name: {**dict(calls[s]), "slots": slots[s]["slots"], "availability": slots[s]["availability"]}
             for name, s in BURN_WINDOWS}
 
 
@@ -74,7 +75,7 @@ def _calls(objective: Objective, figures) -> dict:
     total, bad = figures["calls"], figures[objective.slo]
     allowed = allowed_bad_calls(objective, total)
     if objective.unit == "ms":
-        current = figures[f"p{objective.slo[-2:]}"]
+        current = figures[PERCENTILE_COLUMNS[objective.slo]]
         met = None if current is None else current < objective.target
     else:
         current = _round(Decimal(bad) * HUNDRED / total, "0.0001") if total else None
