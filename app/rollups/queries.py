@@ -81,6 +81,7 @@ class RollupSql:
     table: str
     columns: tuple[str, ...]
     aggregate: str  # from-scratch aggregate of raw rows in [$2, $3) for services $1
+    merge_partial: str  # raw rows of [$2, $3) merged into one bucket labelled $2 (see service._recut)
     delete_range: str
     materialise_range: str
     read: str
@@ -95,13 +96,16 @@ def _merge(column: str) -> str:
     return f"sum({column})::{cast} AS {column}"
 
 
-def _frozen_before(raw_table: str, width: str, zone: str) -> str:
-    """SQL: the first bucket start at or after the retention horizon of the raw table (raw_retention);
-    '-infinity' while nothing was dropped. Buckets before it are final."""
+def _frozen_before(raw_table: str, width: str, zone: str, rollup: str) -> str:
+    """SQL: the first bucket start at or after the retention horizon of the raw table (raw_retention),
+    or the rollup's own final boundary after a time-zone change (rollup_state.final_before), whichever
+    is later; '-infinity' while nothing was dropped. Buckets before it are final."""
     bucket = f"time_bucket({width}::interval, r.dropped_before, {zone}::text)"
-    return f"""coalesce((SELECT CASE WHEN {bucket} = r.dropped_before THEN r.dropped_before
-                     ELSE rollup_bucket_end({width}::interval, {bucket}, {zone}::text) END
-              FROM raw_retention r WHERE r.raw_table = '{raw_table}'), '-infinity'::timestamptz)"""
+    return f"""greatest(
+        coalesce((SELECT CASE WHEN {bucket} = r.dropped_before THEN r.dropped_before
+                         ELSE rollup_bucket_end({width}::interval, {bucket}, {zone}::text) END
+                  FROM raw_retention r WHERE r.raw_table = '{raw_table}'), '-infinity'::timestamptz),
+        coalesce((SELECT s.final_before FROM rollup_state s WHERE s.rollup = {rollup}), '-infinity'::timestamptz))"""
 
 
 def _build(name: str, raw_table: str, template: str, columns: tuple[str, ...]) -> RollupSql:
@@ -133,7 +137,7 @@ INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
     # `fz`: buckets before it lost raw rows to retention; they are final, never pending or read live.
     read = f"""
 WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
-fz AS (SELECT {_frozen_before(raw_table, "$4", "$5")} AS frozen_before),
+fz AS (SELECT {_frozen_before(raw_table, "$4", "$5", "$6")} AS frozen_before),
 pending AS (
     SELECT i.service_id, greatest(time_bucket($4::interval, i.lo, $5::text), (SELECT frozen_before FROM fz)) AS lo, i.hi
     FROM rollup_invalidations i
@@ -165,7 +169,20 @@ SELECT service_id, bucket, {", ".join(_merge(c) for c in columns)}
 FROM parts
 GROUP BY service_id, bucket
 ORDER BY service_id, bucket"""
-    return RollupSql(name, raw_table, table, columns, aggregate, delete_range, materialise_range, read)
+    # $6: the start of the bucket holding $2. Earlier pieces of that bucket (labelled in [$6, $2)) are
+    # merged in, so that a bucket is one row whatever its history.
+    merge_partial = f"""
+WITH piece AS (
+    DELETE FROM {table} WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[])) AND bucket >= $6 AND bucket < $2
+    RETURNING {column_list}
+),
+fresh AS (SELECT service_id, $2::timestamptz AS bucket, {", ".join(columns)} FROM ({aggregate}) a)
+INSERT INTO {table} ({column_list})
+SELECT service_id, min(bucket), {", ".join(_merge(c) for c in columns)}
+FROM (SELECT * FROM piece UNION ALL SELECT * FROM fresh) p
+GROUP BY service_id"""
+    return RollupSql(name, raw_table, table, columns, aggregate, merge_partial, delete_range, materialise_range,
+                     read)
 
 
 CHECKS_COLUMNS = (
@@ -187,9 +204,11 @@ LOCK_REFRESH = "SELECT pg_advisory_xact_lock(5308417)"  # one refresher at a tim
 
 GET_STATE = "SELECT watermark, timezone FROM rollup_state WHERE rollup = $1"
 
-# $1 bucket width, $2 zone, $3 raw table: where the final buckets end (None: nothing dropped yet).
-FROZEN_BEFORE = {raw_table: f"SELECT nullif({_frozen_before(raw_table, '$1', '$2')}, '-infinity')"
+# $1 bucket width, $2 zone, $3 rollup name: where its final buckets end (None: nothing dropped yet).
+FROZEN_BEFORE = {raw_table: f"SELECT nullif({_frozen_before(raw_table, '$1', '$2', '$3')}, '-infinity')"
                  for raw_table in ("checks", "api_calls")}
+
+SET_FINAL_BEFORE = "UPDATE rollup_state SET final_before = $2 WHERE rollup = $1"
 
 PUT_STATE = """
 INSERT INTO rollup_state (rollup, watermark, timezone, refreshed_at) VALUES ($1, $2, $3, now())

@@ -89,18 +89,13 @@ async def _refresh_one(
     width, sql = rollup.width, rollup.sql
     state = await conn.fetchrow(queries.GET_STATE, rollup.name)
     old = state["watermark"] if state else None
-    # Buckets before `frozen` lost raw rows to retention: final, never recomputed.
-    frozen = await conn.fetchval(queries.FROZEN_BEFORE[sql.raw_table], width, zone)
     if state and state["timezone"] != zone:
         # Buckets were cut in another zone: start over; reads stay exact (all live) meanwhile.
         log.info("rollup %s: time zone changed %s -> %s, rebuilding", rollup.name, state["timezone"], zone)
-        if frozen is None:
-            await conn.execute(f"TRUNCATE {sql.table}")
-        else:
-            log.warning("rollup %s: buckets before %s have no raw rows left and keep the zone %s",
-                        rollup.name, frozen.isoformat(), state["timezone"])
-            await conn.execute(sql.delete_range, None, frozen, FAR_FUTURE, width, zone)
+        await _recut(conn, rollup, state["timezone"], zone)
         old = None
+    # Buckets before `frozen` lost raw rows to retention: final, never recomputed.
+    frozen = await conn.fetchval(queries.FROZEN_BEFORE[sql.raw_table], width, zone, rollup.name)
     new = max(target, old) if old else target
     # 1. Advance: everything from the bucket holding the old watermark up to the new one.
     start = await conn.fetchval(queries.BUCKET_FLOOR, width, old, zone) if old else None
@@ -128,6 +123,24 @@ async def _refresh_one(
                 recomputed += 1
     await conn.execute(queries.PUT_STATE, rollup.name, new, zone)
     return RefreshReport(rollup.name, new, recomputed)
+
+
+async def _recut(conn: asyncpg.Connection, rollup: Rollup, old_zone: str, zone: str) -> None:
+    """Drop the buckets cut in the old zone, except the final ones (raw rows gone). The new zone's
+    bucket holding the final boundary then gets only the raw rows after it, labelled with their start
+    (so it is read as the day they belong to), and is final too."""
+    sql, width = rollup.sql, rollup.width
+    final = await conn.fetchval(queries.FROZEN_BEFORE[sql.raw_table], width, old_zone, rollup.name)
+    if final is None:
+        await conn.execute(f"TRUNCATE {sql.table}")
+        return
+    log.warning("rollup %s: buckets before %s have no raw rows left and keep the zone %s",
+                rollup.name, final.isoformat(), old_zone)
+    await conn.execute(sql.delete_range, None, final, FAR_FUTURE, width, old_zone)
+    first = await conn.fetchrow(queries.BUCKET_SPAN, width, final, final, zone)
+    if first["hi"] > final:
+        await conn.execute(sql.merge_partial, None, final, first["hi"], width, zone, first["lo"])
+    await conn.execute(queries.SET_FINAL_BEFORE, rollup.name, first["hi"])
 
 
 async def read(

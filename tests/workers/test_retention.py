@@ -82,6 +82,22 @@ async def test_old_months_read_the_same_after_retention(history, conn, make_clie
     # Running it again drops nothing more and changes nothing.
     again = await retention.apply(conn, NOW, 400, ZONE, timedelta(minutes=5))
     assert [d.chunks for d in again] == [0, 0] and await read_all(client) == before
+    # A time-zone change re-cuts only the days that still have raw rows; the older ones are kept, and
+    # no slot is lost or counted twice, there and back again.
+    total = "SELECT sum(slots), sum(failed_slots) FROM rollup_checks_daily"
+    counted = tuple(await conn.fetchrow(total))
+    old_days = "SELECT count(*) FROM rollup_checks_daily WHERE bucket < $1"
+    kept = await conn.fetchval(old_days, horizon["checks"])
+    await rollups.refresh(conn, "UTC", NOW)
+    assert tuple(await conn.fetchrow(total)) == counted
+    assert await conn.fetchval(old_days, horizon["checks"]) == kept > 0
+    final = await conn.fetchval("SELECT final_before FROM rollup_state WHERE rollup = 'checks_daily'")
+    assert final == datetime(2025, 9, 11, tzinfo=timezone.utc)  # the first UTC day after the last Seoul one
+    assert await conn.fetchval("SELECT count(*) FROM rollup_checks_daily WHERE bucket >= $1 "
+                               "AND bucket <> date_trunc('day', bucket, 'UTC')", final) == 0
+    await rollups.refresh(conn, ZONE, NOW)
+    assert tuple(await conn.fetchrow(total)) == counted
+    assert await read_all(client) == before
     # A window deleted after its raw rows went gives its slots back to the figures.
     await conn.execute("DELETE FROM maintenance_windows")
     assert (await read_all(client))[0]["metrics"]["maintenanceChecks"] == 0
