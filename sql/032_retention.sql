@@ -17,8 +17,3 @@ CREATE TABLE maintenance_slots_archive (
     ok          boolean NOT NULL,
     PRIMARY KEY (service_id, ts)
 );
-
--- After retention began, a change of reporting time zone cannot re-cut the days whose raw rows are
--- gone: the rollup keeps them, and its buckets before `final_before` (the first bucket of the new zone
--- that only holds raw rows still there) are final too. NULL: only the retention horizon counts.
-ALTER TABLE rollup_state ADD COLUMN final_before timestamptz;
