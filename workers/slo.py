@@ -37,6 +37,9 @@ async def evaluate_slos(ctx) -> dict:
     today = local_date(now, settings.zone)
     period = month(today.year, today.month, settings.zone)
     async with ctx["pool"].acquire() as conn:
+        for change in await evaluation.close_inactive(conn):
+            log.info("SLO violation closed: %s left the catalog", change.violation["slo"],
+                     extra={"service_id": change.violation["service_id"], "job": "evaluate_slos"})
         active = {s["id"]: s for s in await services.list_active(conn)}
 
         async def one(service_id: str) -> list[str]:

@@ -108,3 +108,8 @@ async def evaluate(conn: asyncpg.Connection, service, now: datetime) -> list[Cha
                                        availability.target_percent, current.get(slo), now)
             changes += [change] if change else []
     return changes
+
+
+async def close_inactive(conn: asyncpg.Connection) -> list[Change]:
+    """End the open violations of services that left the catalog (they are evaluated no more)."""
+    return [Change("closed", dict(r)) for r in await conn.fetch(queries.CLOSE_INACTIVE)]

@@ -101,6 +101,14 @@ WHERE service_id = $1 AND slo = $2 AND ended_at IS NULL
 RETURNING {_VIOLATION_COLUMNS}
 """
 
+# A service taken out of the catalog is no longer evaluated: its open violations end when it left.
+CLOSE_INACTIVE = f"""
+UPDATE slo_violations v SET ended_at = greatest(s.updated_at, v.started_at)
+FROM services s
+WHERE s.id = v.service_id AND NOT s.is_active AND v.ended_at IS NULL
+RETURNING v.id, v.service_id, v.slo, v.severity, v.started_at, v.ended_at, v.threshold, v.worst_value, v.details
+"""
+
 # Filters (NULL matches all): $1 service, $2 open (true) / closed (false), $3 from, $4 to (overlapping
 # [from, to)), $5 slo, $6 severity.
 _WHERE = """

@@ -175,3 +175,20 @@ async def test_the_worker_announces_changed_slo_figures_once(conn, worker_ctx):
     await evaluate_slos(worker_ctx)
     again = [e for e in (await publisher.replay(latest, {"uptime"}))["events"] if e["data"]["serviceId"] == sid]
     assert again == []
+
+
+async def test_a_service_leaving_the_catalog_ends_its_open_violations(conn, worker_ctx):
+    from app.services.service import load_catalog, sync_catalog
+    from tests.app.conftest import ROOT
+    from workers.slo import evaluate_slos
+
+    await conn.execute("INSERT INTO slo_violations (service_id, slo, severity, started_at, threshold) "
+                       "VALUES ('curp-verifier', 'availability', 'WARNING', $1, 98)", T0)
+    try:
+        await conn.execute("UPDATE services SET is_active = false, updated_at = $1 WHERE id = 'curp-verifier'",
+                           T0 + timedelta(hours=2))
+        await evaluate_slos(worker_ctx)
+        (v,) = await violations(conn, "curp-verifier")
+        assert v["ended_at"] == T0 + timedelta(hours=2)
+    finally:
+        await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
