@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     rollup_grace_s: int = Field(300, ge=0)  # the refresh leaves the newest minutes to live reads
     raw_retention_days: int = Field(400, ge=30)
+    # Worker: every job's time limit; a job lost with a killed worker runs again this + 10 s later.
+    worker_job_timeout_s: int = Field(300, ge=5)
+    # Detection: a recovered incident (moved to monitoring) is resolved after this many minutes of
+    # good slots, with a note saying so; 0 leaves resolving to people.
+    detection_auto_resolve_minutes: int = Field(30, ge=0, le=7 * 24 * 60)
     ingest_max_rows: int = Field(10_000, ge=1)
     ingest_max_future_s: int = Field(300, ge=0)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)

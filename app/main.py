@@ -27,6 +27,7 @@ from app.reports.views import admin_router as reports_admin_router
 from app.reports.views import router as reports_router
 from app.services.views import router as services_router
 from app.sla.views import router as sla_router
+from app.slo.views import router as slo_router
 from app.status.views import router as status_router
 from app.trends.pages import router as trends_pages_router
 from app.trends.views import router as trends_router
@@ -37,7 +38,7 @@ from app.web import sites
 MAX_REQUEST_BYTES = 1024 * 1024  # JSON writes; ingest batches have their own limit (settings.max_body_bytes)
 PUBLIC_READ_ROUTERS = (status_router, services_router, uptime_router, incidents_router, sla_router,
                        maintenance_router, feeds_router, reports_router, trends_router, reports_pages_router,
-                       trends_pages_router)
+                       trends_pages_router, slo_router)
 AUTHENTICATED_ROUTERS = (auth_router, incidents_staff_router, users_router, audit_router, maintenance_admin_router,
                          notifications_router, reports_admin_router)
 

@@ -5,10 +5,12 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from app.rollups import service as rollups
+from workers.common import retrying
 
 log = logging.getLogger(__name__)
 
 
+@retrying
 async def refresh_rollups(ctx) -> dict:
     """Materialise every rollup up to now - grace and recompute the invalidated buckets."""
     settings = ctx["settings"]

@@ -1,4 +1,8 @@
-"""arq WorkerSettings: the worker process's cron jobs and tasks, and the clients they share (ctx)."""
+"""arq WorkerSettings: the worker process's cron jobs and tasks, and the clients they share (ctx).
+
+Every cron job is unique (one run per tick across any number of workers); transient failures are
+retried with back-off (workers/common.py); a job lost with a killed worker stays queued and runs again
+once its in-progress mark expires (SLAMON_WORKER_JOB_TIMEOUT_S + 10 s)."""
 from __future__ import annotations
 
 from arq import cron, func
@@ -7,31 +11,43 @@ from arq.connections import RedisSettings
 from app.config import get_settings
 from app.db import create_pool
 from workers import notify
+from workers.common import EventPublisher
+from workers.detection import detect_all, detect_incidents
 from workers.reports import close_months
+from workers.retention import apply_retention
 from workers.rollups import refresh_rollups
+from workers.slo import evaluate_slos
 
 EVERY_30_S = {0, 30}
+JOB_TIMEOUT_S = get_settings().worker_job_timeout_s
 
 
 async def startup(ctx) -> None:
-    settings = get_settings()
-    ctx["settings"] = settings
-    ctx["pool"] = await create_pool(settings, min_size=1, max_size=5, application_name="slamon-worker")
+    settings = ctx.setdefault("settings", get_settings())
+    if "pool" not in ctx:
+        # min_size 0: the worker starts while the database is down; jobs retry until it is back.
+        ctx["pool"] = await create_pool(settings, min_size=0, max_size=5, application_name="slamon-worker")
+    ctx.setdefault("publisher", EventPublisher(settings))
     await notify.startup(ctx)
 
 
 async def shutdown(ctx) -> None:
     await notify.shutdown(ctx)
     await ctx["pool"].close()
+    await ctx["publisher"].close()
 
 
 class WorkerSettings:
-    functions: list = [
+    functions = [
+        func(detect_incidents, timeout=JOB_TIMEOUT_S),
         func(notify.notify_deliver, timeout=get_settings().webhook_timeout_s + 15, keep_result=0),
         func(notify.notify_dispatch, timeout=60, keep_result=0),
     ]
     cron_jobs = [
-        cron(refresh_rollups, second=EVERY_30_S, unique=True, timeout=600, run_at_startup=True),
+        cron(refresh_rollups, second=EVERY_30_S, unique=True, timeout=JOB_TIMEOUT_S, run_at_startup=True),
+        cron(detect_all, second={15}, unique=True, timeout=JOB_TIMEOUT_S),
+        cron(evaluate_slos, second={45}, unique=True, timeout=JOB_TIMEOUT_S),
+        cron(apply_retention, hour={3}, minute={17}, second={0}, unique=True, timeout=JOB_TIMEOUT_S),
         cron(close_months, minute=set(range(0, 60, 10)), second=15, unique=True, timeout=1800, run_at_startup=True),
         cron(notify.notify_tick, second=notify.EVERY_5_S, unique=True, timeout=60, run_at_startup=True,
              keep_result=0),
@@ -40,4 +56,4 @@ class WorkerSettings:
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
     max_tries = 5
-    job_timeout = 600
+    job_timeout = JOB_TIMEOUT_S

@@ -81,6 +81,7 @@ class RollupSql:
     table: str
     columns: tuple[str, ...]
     aggregate: str  # from-scratch aggregate of raw rows in [$2, $3) for services $1
+    merge_partial: str  # raw rows of [$2, $3) merged into one bucket labelled $2 (see service._recut)
     delete_range: str
     materialise_range: str
     read: str
@@ -96,14 +97,28 @@ def _merge(column: str) -> str:
     return f"sum({column})::{cast} AS {column}"
 
 
+def _frozen_before(raw_table: str, width: str, zone: str, rollup: str) -> str:
+    """SQL: the first bucket start at or after the retention horizon of the raw table (raw_retention),
+    or the rollup's own final boundary after a time-zone change (rollup_state.final_before), whichever
+    is later; '-infinity' while nothing was dropped. Buckets before it are final."""
+    bucket = f"time_bucket({width}::interval, r.dropped_before, {zone}::text)"
+    return f"""greatest(
+        coalesce((SELECT CASE WHEN {bucket} = r.dropped_before THEN r.dropped_before
+                         ELSE rollup_bucket_end({width}::interval, {bucket}, {zone}::text) END
+                  FROM raw_retention r WHERE r.raw_table = '{raw_table}'), '-infinity'::timestamptz),
+        coalesce((SELECT s.final_before FROM rollup_state s WHERE s.rollup = {rollup}), '-infinity'::timestamptz))"""
+
+
 def _read(table: str, raw_table: str, template: str, columns: tuple[str, ...]) -> str:
-    """The reader of `columns` of one rollup. Parameters $1..$5 as above, $6 the rollup's name.
-    `st` holds the watermark; `pending` the invalidated ranges below it, widened to whole buckets."""
+    """The reader of `columns` of one rollup: $1..$5 as above, $6 the rollup's name. `st` holds the
+    watermark; `pending` the invalidated ranges below it, widened to whole buckets; `fz`: buckets
+    before it lost raw rows to retention, they are final, never pending or read live."""
     services = "($1::text[] IS NULL OR c.service_id = ANY($1::text[]))"
     picked = ", ".join(f"x.{c}" for c in columns)
     live_new = f"SELECT x.service_id, x.bucket, {picked} FROM (" + template.format(
         where=f"{services} AND c.ts >= $2 AND c.ts < $3 "
-        "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz)"
+        "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz) "
+        "AND c.ts >= (SELECT frozen_before FROM fz)"
     ) + ") x"
     # Raw rows of the dirty buckets, one index range scan per merged pending range of a service.
     live_dirty = f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL (" + template.format(
@@ -115,11 +130,12 @@ def _read(table: str, raw_table: str, template: str, columns: tuple[str, ...]) -
     column_list = ", ".join(("service_id", "bucket") + columns)
     return f"""
 WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
+fz AS (SELECT {_frozen_before(raw_table, "$4", "$5", "$6")} AS frozen_before),
 pending AS (
-    SELECT i.service_id, time_bucket($4::interval, i.lo, $5::text) AS lo, i.hi
+    SELECT i.service_id, greatest(time_bucket($4::interval, i.lo, $5::text), (SELECT frozen_before FROM fz)) AS lo, i.hi
     FROM rollup_invalidations i
     WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
-      AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3
+      AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3 AND i.hi > (SELECT frozen_before FROM fz)
 ),
 -- pending ranges merged per service (gaps and islands), so no raw row is aggregated twice
 islands AS (
@@ -168,9 +184,23 @@ WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[]))
     materialise_range = f"""
 INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
 {template.format(where=f"{services} AND c.ts >= time_bucket($4::interval, $2::timestamptz, $5::text) AND c.ts < $3")}"""
+    column_list = ", ".join(("service_id", "bucket") + columns)
     read = _read(table, raw_table, template, columns)
     read_slots = _read(table, raw_table, template, slot_columns) if slot_columns else None
-    return RollupSql(name, raw_table, table, columns, aggregate, delete_range, materialise_range, read, read_slots)
+    # $6: the start of the bucket holding $2. Earlier pieces of that bucket (labelled in [$6, $2)) are
+    # merged in, so that a bucket is one row whatever its history.
+    merge_partial = f"""
+WITH piece AS (
+    DELETE FROM {table} WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[])) AND bucket >= $6 AND bucket < $2
+    RETURNING {column_list}
+),
+fresh AS (SELECT service_id, $2::timestamptz AS bucket, {", ".join(columns)} FROM ({aggregate}) a)
+INSERT INTO {table} ({column_list})
+SELECT service_id, min(bucket), {", ".join(_merge(c) for c in columns)}
+FROM (SELECT * FROM piece UNION ALL SELECT * FROM fresh) p
+GROUP BY service_id"""
+    return RollupSql(name, raw_table, table, columns, aggregate, merge_partial, delete_range, materialise_range,
+                     read, read_slots)
 
 
 CHECKS_COLUMNS = (
@@ -193,6 +223,12 @@ USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
 LOCK_REFRESH = "SELECT pg_advisory_xact_lock(5308417)"  # one refresher at a time
 
 GET_STATE = "SELECT watermark, timezone FROM rollup_state WHERE rollup = $1"
+
+# $1 bucket width, $2 zone, $3 rollup name: where its final buckets end (None: nothing dropped yet).
+FROZEN_BEFORE = {raw_table: f"SELECT nullif({_frozen_before(raw_table, '$1', '$2', '$3')}, '-infinity')"
+                 for raw_table in ("checks", "api_calls")}
+
+SET_FINAL_BEFORE = "UPDATE rollup_state SET final_before = $2 WHERE rollup = $1"
 
 PUT_STATE = """
 INSERT INTO rollup_state (rollup, watermark, timezone, refreshed_at) VALUES ($1, $2, $3, now())

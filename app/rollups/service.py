@@ -92,13 +92,17 @@ async def _refresh_one(
     if state and state["timezone"] != zone:
         # Buckets were cut in another zone: start over; reads stay exact (all live) meanwhile.
         log.info("rollup %s: time zone changed %s -> %s, rebuilding", rollup.name, state["timezone"], zone)
-        await conn.execute(f"TRUNCATE {sql.table}")
+        await _recut(conn, rollup, state["timezone"], zone)
         old = None
+    # Buckets before `frozen` lost raw rows to retention: final, never recomputed.
+    frozen = await conn.fetchval(queries.FROZEN_BEFORE[sql.raw_table], width, zone, rollup.name)
     new = max(target, old) if old else target
     # 1. Advance: everything from the bucket holding the old watermark up to the new one.
     start = await conn.fetchval(queries.BUCKET_FLOOR, width, old, zone) if old else None
     if start is None:
         start = await conn.fetchval(queries.MIN_RAW_TS[sql.raw_table])
+    if start is not None and frozen is not None:
+        start = max(start, frozen)
     if start is not None and start < new:
         await conn.execute(sql.delete_range, None, start, new, width, zone)
         await conn.execute(sql.materialise_range, None, start, new, width, zone)
@@ -107,9 +111,10 @@ async def _refresh_one(
     if old is not None and start is not None:
         per_service: dict[str, list[tuple[datetime, datetime]]] = {}
         for inv in invalidations:
-            if inv["lo"] >= start:
-                continue  # covered by step 1
-            span = await conn.fetchrow(queries.BUCKET_SPAN, width, inv["lo"], min(inv["hi"], start), zone)
+            lo = inv["lo"] if frozen is None else max(inv["lo"], frozen)
+            if lo >= start or lo >= inv["hi"]:
+                continue  # covered by step 1, or entirely in final buckets
+            span = await conn.fetchrow(queries.BUCKET_SPAN, width, lo, min(inv["hi"], start), zone)
             per_service.setdefault(inv["service_id"], []).append((span["lo"], min(span["hi"], start)))
         for service_id, ranges in per_service.items():
             for lo, hi in merge_intervals(ranges):
@@ -118,6 +123,24 @@ async def _refresh_one(
                 recomputed += 1
     await conn.execute(queries.PUT_STATE, rollup.name, new, zone)
     return RefreshReport(rollup.name, new, recomputed)
+
+
+async def _recut(conn: asyncpg.Connection, rollup: Rollup, old_zone: str, zone: str) -> None:
+    """Drop the buckets cut in the old zone, except the final ones (raw rows gone). The new zone's
+    bucket holding the final boundary then gets only the raw rows after it, labelled with their start
+    (so it is read as the day they belong to), and is final too."""
+    sql, width = rollup.sql, rollup.width
+    final = await conn.fetchval(queries.FROZEN_BEFORE[sql.raw_table], width, old_zone, rollup.name)
+    if final is None:
+        await conn.execute(f"TRUNCATE {sql.table}")
+        return
+    log.warning("rollup %s: buckets before %s have no raw rows left and keep the zone %s",
+                rollup.name, final.isoformat(), old_zone)
+    await conn.execute(sql.delete_range, None, final, FAR_FUTURE, width, old_zone)
+    first = await conn.fetchrow(queries.BUCKET_SPAN, width, final, final, zone)
+    if first["hi"] > final:
+        await conn.execute(sql.merge_partial, None, final, first["hi"], width, zone, first["lo"])
+    await conn.execute(queries.SET_FINAL_BEFORE, rollup.name, first["hi"])
 
 
 async def read(

@@ -13,12 +13,18 @@ AND c.ts < (SELECT max(w.ends_at) FROM maintenance_windows w
 AND EXISTS (SELECT 1 FROM maintenance_windows w
             WHERE c.service_id = ANY(w.affected_services) AND c.ts >= w.starts_at AND c.ts < w.ends_at)
 """
+# Raw checks before the retention horizon are gone: their maintenance slots come from the archive
+# written when they were dropped (sql/032_retention.sql).
+_HORIZON = "coalesce((SELECT dropped_before FROM raw_retention WHERE raw_table = 'checks'), '-infinity')"
 MAINTENANCE_SLOTS_BY_DAY = f"""
 SELECT s.service_id, time_bucket('1 day'::interval, s.ts, $4::text) AS day,
        count(*)::int AS slots,
        count(*) FILTER (WHERE s.ok)::int AS ok_slots,
        count(*) FILTER (WHERE NOT s.ok)::int AS failed_slots
-FROM ({CHECK_SLOTS.format(where=_IN_WINDOW)}) s
+FROM ({CHECK_SLOTS.format(where=_IN_WINDOW + f" AND c.ts >= {_HORIZON}")}
+      UNION ALL
+      SELECT c.service_id, c.ts, c.ok, NULL FROM maintenance_slots_archive c
+      WHERE {_IN_WINDOW} AND c.ts < {_HORIZON}) s
 GROUP BY 1, 2
 """
 

@@ -15,7 +15,8 @@ PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}"
                "/api/incidents/past", "/api/incidents/{incident_id}", "/api/sla/response-times/{service_id}",
                "/api/sla/availability/{service_id}", "/api/sla/usage/{service_id}", "/api/sla/incidents/stats",
                "/api/maintenance", "/api/maintenance/{window_id}", "/api/realtime/replay", "/api/health",
-               "/feeds/incidents.rss", "/feeds/incidents.atom"}
+               "/feeds/incidents.rss", "/feeds/incidents.atom", "/api/slo/violations",
+               "/api/slo/{service_id}"}
 PUBLIC_GETS |= {"/api/sla/reports/{service_id}/{month}.{fmt}", "/api/sla/reports/{service_id}/{month}/revisions",
                 "/api/usage/trends/{service_id}", "/reports", "/trends/{service_id}"}
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body

@@ -1,0 +1,218 @@
+"""Automatic incident detection for one service: replay its new slots through the rules (rules.py)
+and act through the incidents service, so that versions, the timeline, the audit log and the
+realtime events are those of a manual write, with "monitoring system" as the actor.
+
+Maintenance windows: slots inside a window of the service are not judged (excluded like from every
+SLA figure): they neither open, escalate, recover nor resolve incidents, and they do not break a run.
+Auto-resolution: after the recovery (5 good slots → monitoring), `auto_resolve_minutes` more of good
+slots resolve the incident with a note saying so; 0 leaves resolving to people."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from app.audit import service as audit
+from app.auth.service import Principal
+from app.detection import queries, rules
+from app.detection.rules import CAUSE_FAILURES, CAUSE_SEVERE, Action, Runs, Slot
+from app.formatting import format_duration
+from app.incidents import flow
+from app.incidents import service as incidents
+from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
+
+REPORTER = "monitoring system"
+MONITORING_SYSTEM = Principal(user_id=None, username=REPORTER, role="admin", session_id="", token_version=0)
+SETTLE_MARGIN = timedelta(seconds=15)   # a slot is settled once its timeout and this have passed
+FIRST_LOOKBACK_SLOTS = 10               # a service seen for the first time: judge its last 10 slots
+MAX_CATCH_UP = timedelta(hours=6)       # after a long worker outage, older slots are skipped
+CONFLICT_RETRIES = 5
+
+
+@dataclass
+class Event:
+    """A realtime event to publish once the transaction has committed."""
+    kind: str          # created | updated
+    incident: dict
+    update: dict | None = None
+
+
+def target_text(latency_ms: int) -> str:
+    """7000 -> '7 s', 7500 -> '7.5 s', 800 -> '800 ms'."""
+    if latency_ms < 1000:
+        return f"{latency_ms} ms"
+    return f"{latency_ms / 1000:g} s"
+
+
+def _at(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def criteria(cause: str, target_ms: int) -> str:
+    if cause == CAUSE_FAILURES:
+        return f"{rules.STREAK_SLOTS} consecutive failed checks"
+    limit = rules.SEVERE_LATENCY_MS if cause == CAUSE_SEVERE else target_ms
+    return f"{rules.STREAK_SLOTS} consecutive responses over {target_text(limit)}"
+
+
+def _title(cause: str, name: str) -> str:
+    return {CAUSE_FAILURES: f"{name} is down", CAUSE_SEVERE: f"{name} responds very slowly"}.get(
+        cause, f"{name} responds slowly")
+
+
+def _span(action: Action) -> str:
+    run = action.run
+    if len(run) < action.length:
+        return f"up to {_at(run[-1].ts)}"
+    return f"from {_at(run[0].ts)} to {_at(run[-1].ts)}" if len(run) > 1 else f"at {_at(run[0].ts)}"
+
+
+async def _run_text(conn, service, action: Action) -> str:
+    if action.cause == CAUSE_FAILURES:
+        rows = await conn.fetch(queries.FAILURE_SUMMARY, service["id"], [s.ts for s in action.run])
+        what = "; ".join(f"{r['error_type']}{': ' + r['error_message'][:200] if r['error_message'] else ''} ×{r['n']}"
+                         for r in rows)
+        return f"{action.length} consecutive failed checks {_span(action)}" + (f" ({what})" if what else "")
+    latencies = ", ".join(f"{s.latency_ms} ms" for s in action.run[-5:])
+    return f"{criteria(action.cause, service['latency_target_ms'])} {_span(action)} (latest: {latencies})"
+
+
+async def _note(conn, service, action: Action, auto_resolve_minutes: int, moves: bool) -> str:
+    if action.kind == "open":
+        return f"Detected automatically by the monitoring system: {await _run_text(conn, service, action)}."
+    if action.kind == "escalate":
+        return f"Escalated automatically to P2: {await _run_text(conn, service, action)}."
+    if action.kind == "recur":
+        return f"The problem is back: {await _run_text(conn, service, action)}. The incident stays open."
+    good = f"{action.length} consecutive good checks {_span(action)}"
+    if action.kind == "recover":
+        moved = "Moved to monitoring automatically by the monitoring system" if moves else "Status left as it is"
+        return f"Recovered: {good}. {moved}; resolve it once the cause is understood."
+    return (f"Resolved automatically by the monitoring system: {good}, {auto_resolve_minutes} min of good checks "
+            f"or more. Reopen it if the problem persists.")
+
+
+async def _write(conn, incident_id: str, write) -> tuple[dict, dict | None]:
+    """An incident write at the current version; a concurrent human write is merged by re-reading."""
+    for attempt in range(CONFLICT_RETRIES):
+        version = (await conn.fetchrow(queries.INCIDENT, incident_id))["version"]
+        try:
+            return await write(version)
+        except incidents.IncidentConflict:
+            if attempt == CONFLICT_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _act(conn, service, family: str, incident_id: str | None, action: Action, auto_resolve_minutes: int,
+               status: str) -> tuple[str | None, Event]:
+    target = {"recover": "monitoring", "resolve": "resolved"}.get(action.kind)
+    if target is not None and (status == target or not flow.transition_allowed(status, target)):
+        target = None  # a note only: the status is there already, or the flow never goes backwards
+    note = await _note(conn, service, action, auto_resolve_minutes, moves=target is not None)
+    if action.kind == "open":
+        data = IncidentCreate(
+            title=_title(action.cause, service["name"]),
+            description=f"The monitoring system detected {criteria(action.cause, service['latency_target_ms'])} "
+                        f"on {service['name']} from {_at(action.run[0].ts)}.",
+            severity=rules.SEVERITY[action.cause], priority=rules.PRIORITY[action.cause],
+            affected_services=[service["id"]], reporter=REPORTER,
+            detection_criteria=criteria(action.cause, service["latency_target_ms"]), note=note)
+        incident = await incidents.create(conn, data, MONITORING_SYSTEM)
+        incident_id = incident["id"]
+        await conn.execute(queries.MARK_DETECTED, incident_id, action.cause, service["id"])
+        event = Event("created", incident)
+    elif action.kind == "escalate":
+        body = IncidentUpdate(priority=rules.PRIORITY[action.cause], severity=rules.SEVERITY[action.cause],
+                              detection_criteria=criteria(action.cause, service["latency_target_ms"]), note=note)
+        incident, update = await _write(conn, incident_id,
+                                        lambda v: incidents.update(conn, incident_id, body, v, MONITORING_SYSTEM))
+        await conn.execute(queries.MARK_DETECTED, incident_id, action.cause, service["id"])
+        event = Event("updated", incident, update)
+    else:
+        body = StatusUpdateCreate(status=target, description=note)
+        incident, update = await _write(conn, incident_id,
+                                        lambda v: incidents.add_update(conn, incident_id, body, v, MONITORING_SYSTEM))
+        event = Event("updated", incident, update)
+    await audit.record(conn, f"detection.{action.kind}", actor_name=REPORTER, target_type="incident",
+                       target_id=incident_id, details={"service": service["id"], "family": family,
+                                                       "cause": action.cause, "slot": action.slot.ts.isoformat(),
+                                                       "slots": action.length})
+    return incident_id, event
+
+
+async def _family_incident(conn, service_id: str, family: str, incident_id: str | None):
+    """The family's open incident row (adopting one the state lost track of), or None."""
+    row = await conn.fetchrow(queries.INCIDENT, incident_id) if incident_id else None
+    if row is None or row["status"] == "resolved":
+        adopted = await conn.fetchval(queries.OPEN_DETECTED, service_id, family)
+        row = await conn.fetchrow(queries.INCIDENT, adopted) if adopted else None
+    return row
+
+
+@dataclass
+class Detection:
+    events: list[Event]
+    watching: bool = False   # a detected incident is open: its recovery is due slot by slot
+    interval_s: int = 60
+
+
+async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_resolve_minutes: int) -> Detection:
+    """Judge the service's new slots; open, escalate, recover or resolve its detected incidents."""
+    result = Detection([])
+    async with conn.transaction():
+        await conn.execute(queries.LOCK_SERVICE, service_id)
+        service = await conn.fetchrow(queries.SERVICE, service_id)
+        if service is None or not service["is_active"]:
+            return result
+        result.interval_s = service["interval_s"]
+        interval = timedelta(seconds=service["interval_s"])
+        for family in rules.FAMILIES:
+            await conn.execute(queries.ENSURE_STATE, service_id, family, now - FIRST_LOOKBACK_SLOTS * interval)
+        states = {r["family"]: r for r in await conn.fetch(queries.STATE, service_id)}
+        since = max(min(s["anchor_ts"] for s in states.values()), now - MAX_CATCH_UP)
+        slots = [Slot(r["ts"], r["ok"], r["latency_ms"]) for r in await conn.fetch(queries.SLOTS, service_id, since, now)]
+        settled_before = now - timedelta(seconds=float(service["timeout_s"])) - SETTLE_MARGIN
+        auto_resolve_slots = -(-auto_resolve_minutes * 60 // service["interval_s"]) if auto_resolve_minutes else 0
+        for family in rules.FAMILIES:
+            events, open_incident = await _detect_family(conn, service, family, states[family], slots,
+                                                         settled_before, auto_resolve_slots, auto_resolve_minutes, now)
+            result.events += events
+            result.watching = result.watching or open_incident
+    return result
+
+
+async def _detect_family(conn, service, family: str, state, slots: list[Slot], settled_before: datetime,
+                         auto_resolve_slots: int, auto_resolve_minutes: int, now: datetime) -> tuple[list[Event], bool]:
+    row = await _family_incident(conn, service["id"], family, state["incident_id"])
+    phase = state["phase"] if row is not None and row["id"] == state["incident_id"] else "problem"
+    incident = rules.Incident(row["cause"] or family, phase or "problem", row["status"]) if row else None
+    anchor_ts = max(state["anchor_ts"], now - MAX_CATCH_UP)
+    result = rules.replay(family, [s for s in slots if s.ts > anchor_ts],
+                          Runs(state["bad_run"], state["severe_run"], state["good_run"]), incident,
+                          service["latency_target_ms"], settled_before, state["last_action_ts"], auto_resolve_slots)
+    incident_id = row["id"] if row else None
+    status = row["status"] if row else None
+    events, last_action_ts = [], state["last_action_ts"]
+    current = incident
+    for action in result.actions:
+        incident_id, event = await _act(conn, service, family, incident_id, action, auto_resolve_minutes, status)
+        status = event.incident["status"]
+        current = rules.apply(current, action.kind, action.cause)
+        if current is None:
+            incident_id = None
+        events.append(event)
+        last_action_ts = action.slot.ts
+    anchor_ts, runs = result.anchor or (anchor_ts, Runs(state["bad_run"], state["severe_run"], state["good_run"]))
+    await conn.execute(queries.SAVE_STATE, service["id"], family, anchor_ts, runs.bad, runs.severe, runs.good,
+                       incident_id, current.phase if current else None, last_action_ts)
+    return events, current is not None
+
+
+async def slot_stored(conn: asyncpg.Connection, service_id: str, slot: datetime) -> bool:
+    return await conn.fetchval(queries.SLOT_STORED, service_id, slot)
+
+
+async def active_service_ids(conn: asyncpg.Connection) -> list[str]:
+    return [r["id"] for r in await conn.fetch(queries.ACTIVE_SERVICE_IDS)]

@@ -1,0 +1,126 @@
+"""SQL of SLOs, error budgets, burn rates and violations. Slots are the rollups' (majority of regions,
+ties fail); slots and calls inside a maintenance window of their service are left out of everything."""
+from app.rollups.queries import CHECK_SLOTS
+
+
+def _outside_maintenance(ts: str) -> str:
+    return f"""NOT EXISTS (SELECT 1 FROM maintenance_windows w
+                   WHERE $1 = ANY(w.affected_services) AND {ts} >= w.starts_at AND {ts} < w.ends_at)"""
+
+
+# Counts of bad calls per SLO; $4, $5, $6 are the P50, P95, P99 latency targets (ms).
+_CALL_COUNTS = """count(c.ts)::int AS calls,
+       count(c.ts) FILTER (WHERE c.status_code NOT BETWEEN 200 AND 399)::int AS error_rate,
+       count(c.ts) FILTER (WHERE c.status_code BETWEEN 500 AND 599)::int AS error_rate_5xx,
+       count(c.ts) FILTER (WHERE c.status_code BETWEEN 400 AND 499)::int AS error_rate_4xx,
+       count(c.ts) FILTER (WHERE c.latency_ms >= $4)::int AS latency_p50,
+       count(c.ts) FILTER (WHERE c.latency_ms >= $5)::int AS latency_p95,
+       count(c.ts) FILTER (WHERE c.latency_ms >= $6)::int AS latency_p99"""
+_PERCENTILES = """percentile_disc(0.50) WITHIN GROUP (ORDER BY c.latency_ms) AS p50,
+       percentile_disc(0.95) WITHIN GROUP (ORDER BY c.latency_ms) AS p95,
+       percentile_disc(0.99) WITHIN GROUP (ORDER BY c.latency_ms) AS p99"""
+
+# A period's calls of service $1 in [$2, $3): bad-call counts and nearest-rank percentiles.
+CALL_FIGURES = f"""
+SELECT {_CALL_COUNTS},
+       {_PERCENTILES}
+FROM api_calls c
+WHERE c.service_id = $1 AND c.ts >= $2 AND c.ts < $3 AND {_outside_maintenance("c.ts")}
+"""
+
+# Burn-rate windows [$2 - w, $2) for each w of $3 (seconds): slots and calls, bad counts per SLO.
+SLOT_WINDOWS = f"""
+WITH s AS (
+    SELECT s.ts, s.ok
+    FROM ({CHECK_SLOTS.format(where="c.service_id = $1 AND c.ts < $2 "
+                                    "AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))")}) s
+    WHERE {_outside_maintenance("s.ts")}
+)
+SELECT w.seconds, count(s.ts)::int AS slots, count(s.ts) FILTER (WHERE NOT s.ok)::int AS availability
+FROM unnest($3::int[]) AS w(seconds)
+LEFT JOIN s ON s.ts >= $2 - make_interval(secs => w.seconds)
+GROUP BY w.seconds
+"""
+
+CALL_WINDOWS = f"""
+WITH c AS (
+    SELECT c.ts, c.status_code, c.latency_ms FROM api_calls c
+    WHERE c.service_id = $1 AND c.ts < $2
+      AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))
+      AND {_outside_maintenance("c.ts")}
+)
+SELECT w.seconds, {_CALL_COUNTS}
+FROM unnest($3::int[]) AS w(seconds)
+LEFT JOIN c ON c.ts >= $2 - make_interval(secs => w.seconds)
+GROUP BY w.seconds
+"""
+
+# 5-minute measurements of service $1 in [$2, $3) for the violation rules.
+SLOT_BUCKETS = f"""
+SELECT time_bucket('5 minutes'::interval, s.ts) AS bucket, count(*)::int AS slots,
+       count(*) FILTER (WHERE s.ok)::int AS ok_slots
+FROM ({CHECK_SLOTS.format(where="c.service_id = $1 AND c.ts >= $2 AND c.ts < $3")}) s
+WHERE {_outside_maintenance("s.ts")}
+GROUP BY 1 ORDER BY 1
+"""
+
+CALL_BUCKETS = f"""
+SELECT time_bucket('5 minutes'::interval, c.ts) AS bucket, count(*)::int AS calls,
+       count(*) FILTER (WHERE c.status_code BETWEEN 400 AND 499)::int AS c4xx,
+       count(*) FILTER (WHERE c.status_code BETWEEN 500 AND 599)::int AS c5xx,
+       {_PERCENTILES}
+FROM api_calls c
+WHERE c.service_id = $1 AND c.ts >= $2 AND c.ts < $3 AND {_outside_maintenance("c.ts")}
+GROUP BY 1 ORDER BY 1
+"""
+
+# --- violations -----------------------------------------------------------------------------
+
+LOCK_SERVICE = "SELECT pg_advisory_xact_lock(5308419, hashtext($1))"
+
+_VIOLATION_COLUMNS = "id, service_id, slo, severity, started_at, ended_at, threshold, worst_value, details"
+
+OPEN_OF_SERVICE = f"SELECT {_VIOLATION_COLUMNS} FROM slo_violations WHERE service_id = $1 AND ended_at IS NULL"
+
+OPEN = f"""
+INSERT INTO slo_violations (service_id, slo, severity, started_at, threshold, worst_value, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+ON CONFLICT (service_id, slo) WHERE ended_at IS NULL DO NOTHING
+RETURNING {_VIOLATION_COLUMNS}
+"""
+
+UPDATE_OPEN = f"""
+UPDATE slo_violations SET severity = $3, threshold = $4, worst_value = $5, details = $6::jsonb
+WHERE service_id = $1 AND slo = $2 AND ended_at IS NULL
+RETURNING {_VIOLATION_COLUMNS}
+"""
+
+CLOSE = f"""
+UPDATE slo_violations SET ended_at = greatest($3, started_at)
+WHERE service_id = $1 AND slo = $2 AND ended_at IS NULL
+RETURNING {_VIOLATION_COLUMNS}
+"""
+
+# A service taken out of the catalog is no longer evaluated: its open violations end when it left.
+CLOSE_INACTIVE = f"""
+UPDATE slo_violations v SET ended_at = greatest(s.updated_at, v.started_at)
+FROM services s
+WHERE s.id = v.service_id AND NOT s.is_active AND v.ended_at IS NULL
+RETURNING v.id, v.service_id, v.slo, v.severity, v.started_at, v.ended_at, v.threshold, v.worst_value, v.details
+"""
+
+# Filters (NULL matches all): $1 service, $2 open (true) / closed (false), $3 from, $4 to (overlapping
+# [from, to)), $5 slo, $6 severity.
+_WHERE = """
+WHERE ($1::text IS NULL OR service_id = $1)
+  AND ($2::boolean IS NULL OR (ended_at IS NULL) = $2)
+  AND ($3::timestamptz IS NULL OR coalesce(ended_at, 'infinity') > $3)
+  AND ($4::timestamptz IS NULL OR started_at < $4)
+  AND ($5::text IS NULL OR slo = $5)
+  AND ($6::text IS NULL OR severity = $6)
+"""
+LIST = f"""
+SELECT {_VIOLATION_COLUMNS} FROM slo_violations {_WHERE}
+ORDER BY started_at DESC, id DESC LIMIT $7 OFFSET $8
+"""
+COUNT = f"SELECT count(*) FROM slo_violations {_WHERE}"

@@ -1,0 +1,142 @@
+"""SLO figures of a service for a calendar month (to date while it runs): per SLO the target, the
+current value, the error budget (consumed, remaining) and burn rates over 5 m / 30 m / 1 h / 6 h;
+and the violations list. Maintenance windows are left out of every figure.
+
+Error budgets: availability in minutes, (1 - target) x the month's minutes (43.2 min for 99.9 % over
+30 days), consumed by the down time of failed slots (SLA-MATH.md); latency and error-rate SLOs in
+calls, the number of bad calls the month's calls so far allow while the SLO still holds (latency
+Pq < X holds while at most n - ceil(q n) calls take X ms or more; an error rate < t holds while
+errors < t n). Burn rate = observed bad ratio / allowed ratio (1 = spending exactly the budget)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+import asyncpg
+
+from app.formatting import format_duration, truncated_percentage
+from app.periods import Period
+from app.sla import service as sla
+from app.sla.tiers import TIERS
+from app.slo import budget, queries
+from app.slo.objectives import HUNDRED, QUANTILES, Objective, objectives
+
+BURN_WINDOWS = (("5m", 300), ("30m", 1800), ("1h", 3600), ("6h", 21600))
+PERCENTILE_COLUMNS = {"latency_p50": "p50", "latency_p95": "p95", "latency_p99": "p99"}  # of CALL_FIGURES
+
+
+def _round(value: Decimal | None, places: str = "0.01") -> Decimal | None:
+    return None if value is None else value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
+
+
+def latency_targets(service) -> list[int]:
+    tier = TIERS[service["tier"]]
+    return [tier.p50_ms, tier.p95_ms, tier.p99_ms]
+
+
+async def burn_windows(conn: asyncpg.Connection, service, now: datetime) -> dict[str, dict]:
+    """Per window name, the events and bad events of every SLO in [now - window, now)."""
+    seconds = [s for _, s in BURN_WINDOWS]
+    slots = {r["seconds"]: r for r in await conn.fetch(queries.SLOT_WINDOWS, service["id"], now, seconds)}
+    calls = {r["seconds"]: r for r in await conn.fetch(queries.CALL_WINDOWS, service["id"], now, seconds,
+                                                       *latency_targets(service))}
+    return {name: {**dict(calls[s]), "slots": slots[s]["slots"], "availability": slots[s]["availability"]}
+            for name, s in BURN_WINDOWS}
+
+
+def _availability(objective: Objective, checks: sla.CheckFigures, period: Period) -> dict:
+    period_minutes = Decimal(int((period.end - period.start).total_seconds())) / 60
+    spent = budget.budget(objective.target, period_minutes, Decimal(checks.downtime_s) / 60)
+    consumed = spent.consumed_ratio
+    return {
+        "current": truncated_percentage(checks.ok_slots, checks.slots),
+        "met": None if checks.slots == 0 else checks.ok_slots * HUNDRED >= objective.target * checks.slots,
+        "events": {"unit": "slots", "total": checks.slots, "bad": checks.failed_slots},
+        "errorBudget": {"unit": "minutes", "total": _round(spent.total_minutes),
+                        "consumed": _round(spent.consumed_minutes), "remaining": _round(spent.remaining_minutes),
+                        "consumedPercent": None if consumed is None else _round(consumed * HUNDRED)},
+    }
+
+
+def allowed_bad_calls(objective: Objective, calls: int) -> int:
+    """Bad calls the SLO tolerates among `calls` (see the module docstring)."""
+    if objective.unit == "ms":
+        quantile = QUANTILES[objective.slo]
+        return calls - int((quantile * calls).to_integral_value(rounding=ROUND_CEILING))
+    return max(0, int((objective.allowed_ratio * calls).to_integral_value(rounding=ROUND_CEILING)) - 1)
+
+
+def _calls(objective: Objective, figures) -> dict:
+    total, bad = figures["calls"], figures[objective.slo]
+    allowed = allowed_bad_calls(objective, total)
+    if objective.unit == "ms":
+        current = figures[PERCENTILE_COLUMNS[objective.slo]]
+        met = None if current is None else current < objective.target
+    else:
+        current = _round(Decimal(bad) * HUNDRED / total, "0.0001") if total else None
+        met = None if total == 0 else bad * HUNDRED < objective.target * total
+    return {
+        "current": current, "met": met,
+        "events": {"unit": "calls", "total": total, "bad": bad},
+        "errorBudget": {"unit": "calls", "total": allowed, "consumed": bad, "remaining": allowed - bad,
+                        "consumedPercent": _round(Decimal(bad) * HUNDRED / allowed) if allowed else None},
+    }
+
+
+def burn_rates(objective: Objective, windows: dict[str, dict] | None) -> dict | None:
+    if windows is None:
+        return None
+    events = "slots" if objective.events == "slots" else "calls"
+    return {name: _round(budget.burn_rate(w[objective.slo], w[events], objective.target_percent))
+            for name, w in windows.items()}
+
+
+async def report(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
+    """Every SLO of the service for the period (to `now` while it runs); burn rates only while it runs."""
+    end = min(period.end, now)
+    checks = sla.total((await sla.check_days(conn, [service], period, now, timezone_name))[service["id"]])
+    calls = await conn.fetchrow(queries.CALL_FIGURES, service["id"], period.start, end, *latency_targets(service))
+    running = period.start <= now < period.end
+    windows = await burn_windows(conn, service, now) if running else None
+    tier = TIERS[service["tier"]]
+    slos = []
+    for objective in objectives(tier):
+        figures = _availability(objective, checks, period) if objective.events == "slots" else _calls(objective, calls)
+        slos.append({"slo": objective.slo, "name": objective.name, "target": objective.target,
+                     "unit": objective.unit, **figures, "burnRates": burn_rates(objective, windows)})
+    open_rows = await conn.fetch(queries.OPEN_OF_SERVICE, service["id"])
+    return {
+        "service": {"id": service["id"], "name": service["name"], "tier": tier.name, "tierName": tier.label},
+        "period": period.label, "periodStart": _iso(period.start), "periodEnd": _iso(period.end),
+        "partial": period.is_partial(now), "asOf": _iso(min(now, period.end)),
+        "slos": slos,
+        "openViolations": [violation_to_public(r, now) for r in open_rows],
+    }
+
+
+def violation_to_public(row, now: datetime) -> dict:
+    end = row["ended_at"] or now
+    seconds = max(0, int((end - row["started_at"]).total_seconds()))
+    return {
+        "id": row["id"], "serviceId": row["service_id"], "slo": row["slo"], "severity": row["severity"],
+        "startedAt": _iso(row["started_at"]), "endedAt": _iso(row["ended_at"]), "open": row["ended_at"] is None,
+        "durationSeconds": seconds, "duration": format_duration(seconds),
+        "threshold": row["threshold"], "worstValue": row["worst_value"], "details": json.loads(row["details"]),
+    }
+
+
+async def list_violations(conn: asyncpg.Connection, now: datetime, *, service_id: str | None, state: str | None,
+                          since: datetime | None, until: datetime | None, slo: str | None, severity: str | None,
+                          page: int, limit: int) -> dict:
+    """Violations overlapping [since, until), newest first, one page."""
+    filters = (service_id, None if state is None else state == "open", since, until, slo, severity)
+    total = await conn.fetchval(queries.COUNT, *filters)
+    rows = await conn.fetch(queries.LIST, *filters, limit, (page - 1) * limit)
+    pages = max(1, -(-total // limit))
+    return {"violations": [violation_to_public(r, now) for r in rows],
+            "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}}

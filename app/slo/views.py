@@ -1,0 +1,57 @@
+"""SLO endpoints: GET /api/slo/violations and GET /api/slo/{serviceId}. Public reads, like /api/sla."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from app import deps
+from app.errors import ApiError
+from app.periods import Period
+from app.services.views import require_service
+from app.sla.views import report_period
+from app.slo import service
+
+router = APIRouter(tags=["slo"])
+SLO_NAMES = Literal["availability", "latency_p50", "latency_p95", "latency_p99", "error_rate", "error_rate_4xx",
+                    "error_rate_5xx", "burn_rate_fast", "burn_rate_slow"]
+
+
+def _utc(ts: datetime | None, field: str) -> datetime | None:
+    """An instant in UTC (a time without offset is taken as UTC); one outside years 1-9999 there is a 422."""
+    if ts is None:
+        return None
+    try:
+        return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    except OverflowError:
+        raise ApiError(422, "validation_error", f"{field} is out of range",
+                       [{"in": "query", "field": field, "message": "out of range in UTC"}]) from None
+
+
+@router.get("/api/slo/violations", summary="SLO violations, newest first: filter by service, open/closed, "
+                                           "time range (overlapping [since, until)), SLO, severity")
+async def list_violations(
+    service_id: str | None = Query(None, alias="serviceId", max_length=50),
+    state: Literal["open", "closed"] | None = None,
+    since: datetime | None = None, until: datetime | None = None,
+    slo: SLO_NAMES | None = None, severity: Literal["WARNING", "CRITICAL"] | None = None,
+    page: int = Query(1, ge=1, le=10_000), limit: int = Query(50, ge=1, le=200),
+    conn=Depends(deps.connection), now=Depends(deps.clock),
+):
+    since, until = _utc(since, "since"), _utc(until, "until")
+    if since is not None and until is not None and since >= until:
+        raise ApiError(422, "validation_error", "since must be before until",
+                       [{"in": "query", "field": "until", "message": "must be after since"}])
+    if service_id is not None:
+        await require_service(conn, service_id)
+    return await service.list_violations(conn, now, service_id=service_id, state=state, since=since, until=until,
+                                         slo=slo, severity=severity, page=page, limit=limit)
+
+
+@router.get("/api/slo/{service_id}", summary="A service's SLOs for a month (default: this month, to date): target, "
+                                             "current value, error budget, burn rates, open violations")
+async def service_slos(service_id: str, period: Period = Depends(report_period), conn=Depends(deps.connection),
+                       settings=Depends(deps.settings), now=Depends(deps.clock)):
+    service_row = await require_service(conn, service_id)
+    return await service.report(conn, service_row, period, now, settings.timezone)

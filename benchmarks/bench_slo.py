@@ -1,0 +1,108 @@
+"""SLO work for 50 services: the every-minute SLO evaluation (violations + the figures announced as
+sla-metrics-updated), the every-minute detection sweep, and GET /api/slo/{id}; each rollup-backed
+and, as the baseline in the same run, with the rollups emptied (month-to-date availability then
+aggregated from every raw slot, what a design without rollups pays).
+usage: python benchmarks/bench_slo.py [days=20] [calls_per_day=500] [runs=5]"""
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import timedelta
+
+import httpx
+
+from common import (check_batches, connect, emit, floor_minute, int_setting, log, machine, median_ms,
+                    percentile_ms, scratch_database, server_versions, utc_now)
+
+from app.config import Settings
+from app.db import create_pool
+from app.ingest.service import ApiCallRow, write_api_calls, write_checks
+from app.main import create_app
+from app.rollups import service as rollups
+from workers.common import EventPublisher
+from workers.detection import detect_all
+from workers.slo import evaluate_slos
+
+
+def call_batches(service_ids, start, days, per_day, batch_rows=50_000, seed=11):
+    rng = random.Random(seed)
+    batch = []
+    for day in range(days):
+        for service_id in service_ids:
+            for _ in range(per_day):
+                status = 200 if rng.random() > 0.012 else rng.choice((404, 429, 500, 503))
+                batch.append(ApiCallRow(start + timedelta(days=day, seconds=rng.uniform(0, 86400)), service_id, "/v1",
+                                        "POST", status, int(rng.lognormvariate(5.0, 0.6))))
+                if len(batch) >= batch_rows:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch
+
+
+async def timed_job(job, ctx, runs: int) -> dict:
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        await job(ctx)
+        samples.append(time.perf_counter() - t)
+    return {"p50_ms": median_ms(samples), "max_ms": percentile_ms(samples, 100)}
+
+
+async def timed_get(client, url: str, runs: int) -> dict:
+    (await client.get(url)).raise_for_status()
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        (await client.get(url)).raise_for_status()
+        samples.append(time.perf_counter() - t)
+    return {"p50_ms": median_ms(samples), "p95_ms": percentile_ms(samples, 95)}
+
+
+async def measure(ctx, client, service_id: str, runs: int) -> dict:
+    return {"evaluate_slos": await timed_job(evaluate_slos, ctx, runs),
+            "detect_all": await timed_job(detect_all, ctx, runs),
+            "get_slo": await timed_get(client, f"/api/slo/{service_id}", runs * 4)}
+
+
+async def main() -> None:
+    days = int_setting(1, "BENCH_SLO_DAYS", 20)
+    per_day = int_setting(2, "BENCH_SLO_CALLS_PER_DAY", 500)
+    runs = int_setting(3, "BENCH_SLO_RUNS", 5)
+    async with scratch_database("slo") as (url, service_ids):
+        now = utc_now()
+        start = floor_minute(now) - timedelta(days=days)
+        conn = await connect(url)
+        checks = calls = 0
+        t = time.perf_counter()
+        for batch in check_batches(service_ids, start, days * 1440, 50_000):
+            checks += (await write_checks(conn, batch, now=now)).accepted
+        for batch in call_batches(service_ids, start, days, per_day):
+            calls += (await write_api_calls(conn, batch, now=now)).accepted
+        log(f"loaded {checks} checks and {calls} calls in {time.perf_counter() - t:.1f}s")
+        await rollups.refresh(conn, "UTC", now)
+        versions = await server_versions(conn)
+        settings = Settings(database_url=url)
+        pool = await create_pool(settings, min_size=1, max_size=4)
+        ctx = {"settings": settings, "pool": pool, "publisher": EventPublisher(settings), "job_try": 1}
+        app = create_app(settings)
+        app.state.pool = pool
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            with_rollups = await measure(ctx, client, service_ids[0], runs)
+            log("rollup-backed figures measured; emptying the rollups for the raw-scan baseline")
+            await conn.execute("TRUNCATE rollup_checks_daily, rollup_checks_hourly, rollup_usage_daily, rollup_state")
+            raw_scan = await measure(ctx, client, service_ids[0], max(2, runs // 2))
+        redis = ctx["publisher"].publisher.redis
+        async for key in redis.scan_iter(f"{ctx['publisher'].publisher.channel}:*"):  # the bench's events
+            await redis.delete(key)
+        await ctx["publisher"].close()
+        await pool.close()
+        await conn.close()
+    emit({"bench": "slo", "services": len(service_ids), "days": days, "checks": checks, "api_calls": calls,
+          "rollups": with_rollups, "raw_scan": raw_scan, "cron_period_ms": 60_000,
+          "machine": machine(), "server": versions})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
