@@ -8,6 +8,7 @@ import asyncpg
 from fastapi import Request
 
 from app.config import Settings
+from app.errors import ApiError
 
 
 def settings(request: Request) -> Settings:
@@ -22,3 +23,15 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
 def clock() -> datetime:
     """Now, in UTC; overridden in tests that pin time."""
     return datetime.now(timezone.utc)
+
+
+def utc_instant(ts: datetime | None, field: str) -> datetime | None:
+    """A query-parameter instant in UTC (a time without offset is taken as UTC); one outside years
+    1-9999 once in UTC is a 422 naming the parameter, never a 500 from the database driver."""
+    if ts is None:
+        return None
+    try:
+        return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    except OverflowError:
+        raise ApiError(422, "validation_error", f"{field} is out of range",
+                       [{"in": "query", "field": field, "message": "out of range in UTC"}]) from None

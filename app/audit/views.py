@@ -24,4 +24,5 @@ async def list_audit(
     conn=Depends(deps.connection),
 ):
     return await service.list_entries(conn, actor=actor, action=action, target_type=target_type,
-                                       target_id=target_id, since=since, until=until, page=page, limit=limit)
+                                       target_id=target_id, since=deps.utc_instant(since, "since"),
+                                       until=deps.utc_instant(until, "until"), page=page, limit=limit)

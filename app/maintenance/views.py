@@ -19,7 +19,7 @@ WindowId = Path(ge=1, le=2**62)
 @router.get("/api/maintenance", summary="Maintenance windows, newest first; ?active_after= hides ended ones")
 async def list_windows(active_after: datetime | None = None, page: int = Query(1, ge=1, le=10_000),
                        limit: int = Query(50, ge=1, le=200), conn=Depends(deps.connection)):
-    return await service.list_windows(conn, active_after, page, limit)
+    return await service.list_windows(conn, deps.utc_instant(active_after, "active_after"), page, limit)
 
 
 @router.get("/api/maintenance/{window_id}", summary="One maintenance window")

@@ -1,7 +1,7 @@
 """SLO endpoints: GET /api/slo/violations and GET /api/slo/{serviceId}. Public reads, like /api/sla."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -18,17 +18,6 @@ SLO_NAMES = Literal["availability", "latency_p50", "latency_p95", "latency_p99",
                     "error_rate_5xx", "burn_rate_fast", "burn_rate_slow"]
 
 
-def _utc(ts: datetime | None, field: str) -> datetime | None:
-    """An instant in UTC (a time without offset is taken as UTC); one outside years 1-9999 there is a 422."""
-    if ts is None:
-        return None
-    try:
-        return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
-    except OverflowError:
-        raise ApiError(422, "validation_error", f"{field} is out of range",
-                       [{"in": "query", "field": field, "message": "out of range in UTC"}]) from None
-
-
 @router.get("/api/slo/violations", summary="SLO violations, newest first: filter by service, open/closed, "
                                            "time range (overlapping [since, until)), SLO, severity")
 async def list_violations(
@@ -39,7 +28,7 @@ async def list_violations(
     page: int = Query(1, ge=1, le=10_000), limit: int = Query(50, ge=1, le=200),
     conn=Depends(deps.connection), now=Depends(deps.clock),
 ):
-    since, until = _utc(since, "since"), _utc(until, "until")
+    since, until = deps.utc_instant(since, "since"), deps.utc_instant(until, "until")
     if since is not None and until is not None and since >= until:
         raise ApiError(422, "validation_error", "since must be before until",
                        [{"in": "query", "field": "until", "message": "must be after since"}])

@@ -1,4 +1,6 @@
 """Maintenance windows (public reads, admin writes) and runtime service edits (admin; toml wins)."""
+import pytest
+
 from app.services.service import load_catalog, sync_catalog
 from tests.app.conftest import ROOT
 
@@ -34,3 +36,14 @@ async def test_service_edits_apply_until_the_next_migrate(staff):
     assert (await staff.client.put("/api/services/ghost", headers=admin, json={"name": "x"})).status_code == 404
     await sync_catalog(staff.conn, load_catalog(ROOT / "services.toml"))  # what `slamon migrate` does
     assert await staff.conn.fetchval("SELECT description FROM services WHERE id = 'id-recognition'") != "edited live"
+
+
+@pytest.mark.parametrize("url, field", [
+    ("/api/maintenance?active_after=0001-01-01T00:00:00%2B14:00", "active_after"),
+    ("/api/audit?since=0001-01-01T00:00:00%2B14:00", "since"),
+    ("/api/audit?until=9999-12-31T23:59:59-14:00", "until"),
+])
+async def test_instants_outside_the_utc_range_are_a_422_naming_the_parameter(staff, url, field):
+    response = await staff.client.get(url, headers=await staff.headers("admin"))
+    assert response.status_code == 422
+    assert field in response.text
