@@ -162,7 +162,8 @@ class Prober:
                 await self.refresh_targets()
 
     async def _catch_up(self, view) -> None:
-        candidates = self.scheduler.catch_up_candidates(view)
+        # every slot since the lapsed prober's last heartbeat could be unchecked
+        candidates = self.scheduler.catch_up_candidates(view, self.options.ttl_s + 2 * self.options.heartbeat_s)
         if not candidates:
             return
         await self.sink.flush()
@@ -172,7 +173,8 @@ class Prober:
             return  # cannot tell what the lapsed prober stored: better a gap than a guess
         for target, slot in candidates:
             if (target.service_id, float(slot)) in done:
-                self.scheduler.last_run[target.service_id] = slot
+                last = self.scheduler.last_run.get(target.service_id, slot)
+                self.scheduler.last_run[target.service_id] = max(slot, last)
                 continue
             self.metrics.catch_up_checks += 1
             log.info("checking slot %d left by a lapsed prober", slot,

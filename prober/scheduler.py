@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from collections import deque
 import itertools
 import logging
 import time
@@ -22,6 +23,7 @@ from prober.schedule import offset_s, slot_after, slot_at_or_before
 
 log = logging.getLogger(__name__)
 OnResult = Callable[[Target, int, ProbeResult, float], None]
+STARTED_KEPT = 16  # slots remembered per service, so that a catch-up never re-runs one of ours
 
 
 class Scheduler:
@@ -38,6 +40,7 @@ class Scheduler:
         self.missed_slots = 0
         self.last_popped: dict[str, int] = {}  # latest slot considered, owned or not
         self.last_run: dict[str, int] = {}     # latest slot this prober checked
+        self.started_slots: dict[str, deque[int]] = {}  # the last few slots this prober started
         self._generation: dict[str, int] = {}
         self._heap: list[tuple[int, int, str, int]] = []
         self._seq = itertools.count()
@@ -110,6 +113,7 @@ class Scheduler:
 
     def start_check(self, target: Target, slot: int) -> None:
         self.last_run[target.service_id] = max(slot, self.last_run.get(target.service_id, slot))
+        self.started_slots.setdefault(target.service_id, deque(maxlen=STARTED_KEPT)).append(slot)
         task = asyncio.create_task(self._check(target, slot), name=f"check:{target.service_id}:{slot}")
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
@@ -123,18 +127,23 @@ class Scheduler:
         except Exception:  # a bug in result handling must not kill the prober
             log.exception("result handling failed", extra={"service_id": target.service_id, "job": "check"})
 
-    def catch_up_candidates(self, view: View) -> list[tuple[Target, int]]:
-        """Latest slots whose owner lapsed before checking them and that now fall to this prober."""
+    def catch_up_candidates(self, view: View, lookback_s: float = 0.0) -> list[tuple[Target, int]]:
+        """Slots of the last `lookback_s` seconds (at least the latest) whose owner lapsed before
+        checking them and that now fall to this prober. The caller drops those already stored."""
         now = self.clock()
         live = [m for m in view.members if m.expires_at > view.as_of]
         found = []
         for target in self.targets.values():
-            slot = slot_at_or_before(now, target.interval_s, offset_s(target.service_id, target.interval_s))
-            if self.last_popped.get(target.service_id, -1) < slot or self.last_run.get(target.service_id, -1) >= slot:
-                continue
-            eligible = tuple(m.prober_id for m in live if m.active_from <= slot)
-            if rendezvous_owner(target.service_id, eligible) == self.prober_id:
-                found.append((target, slot))
+            sid = target.service_id
+            slot = slot_at_or_before(now, target.interval_s, offset_s(sid, target.interval_s))
+            oldest = min(slot, now - lookback_s)
+            started = self.started_slots.get(sid, ())
+            while slot >= oldest:
+                if self.last_popped.get(sid, -1) >= slot and slot not in started:
+                    eligible = tuple(m.prober_id for m in live if m.active_from <= slot)
+                    if rendezvous_owner(sid, eligible) == self.prober_id:
+                        found.append((target, slot))
+                slot -= target.interval_s
         return found
 
     async def stop(self, grace_s: float = 5.0) -> None:

@@ -29,21 +29,21 @@ def test_view_decides_owner_per_slot():
     assert view.eligible(100) == ("a", "b")     # the newcomer only from its active_from
 
 
-def _options(database_url, tmp_path, prober_id, region):
+def _options(database_url, tmp_path, prober_id, region, heartbeat_s=0.25, ttl_s=1.0):
     return ProberOptions(region=region, prober_id=prober_id, database_url=database_url, redis_url=None,
-                         data_dir=tmp_path, heartbeat_s=0.25, ttl_s=1.0, handover_delay_s=0.6,
+                         data_dir=tmp_path, heartbeat_s=heartbeat_s, ttl_s=ttl_s, handover_delay_s=0.6,
                          flush_interval_s=0.2, targets_refresh_s=3600)
 
 
-async def _start_fleet(database_url, tmp_path, web_port, region, count, attempts):
-    targets = [target(f"http://127.0.0.1:{web_port}/ok", service_id=s, interval_s=INTERVAL_S) for s in SERVICES]
+async def _start_fleet(database_url, tmp_path, web_port, region, count, attempts, interval_s=INTERVAL_S, **options):
+    targets = [target(f"http://127.0.0.1:{web_port}/ok", service_id=s, interval_s=interval_s) for s in SERVICES]
 
     async def source():
         return targets
 
     probers = []
     for index in range(count):
-        prober = Prober(_options(database_url, tmp_path, f"{region}-p{index}", region), targets=source)
+        prober = Prober(_options(database_url, tmp_path, f"{region}-p{index}", region, **options), targets=source)
         handle = prober.on_result
 
         def record(t, slot, result, lag, handle=handle, pid=prober.options.prober_id):
@@ -66,13 +66,13 @@ def _crash(prober: Prober) -> None:
     prober.spool.close()
 
 
-def _due_slots(start: float, end: float) -> set[tuple[str, int]]:
+def _due_slots(start: float, end: float, interval_s: int = INTERVAL_S) -> set[tuple[str, int]]:
     due = set()
     for service in SERVICES:
-        slot = slot_after(start, INTERVAL_S, offset_s(service, INTERVAL_S))
+        slot = slot_after(start, interval_s, offset_s(service, interval_s))
         while slot <= end:
             due.add((service, slot))
-            slot += INTERVAL_S
+            slot += interval_s
     return due
 
 
@@ -108,6 +108,28 @@ async def test_killed_prober_is_replaced_and_every_slot_checked_once(conn, datab
     assert missing == set(), f"{len(missing)} slot(s) never checked: {sorted(missing)[:5]}"
     survivors = {pid for pid, _, slot in attempts if slot > end - 3}
     assert survivors == {"fleet-kill-p0", "fleet-kill-p1"}
+
+
+async def test_every_slot_a_dead_prober_left_is_checked_when_the_interval_is_shorter_than_its_ttl(
+        conn, database_url, tmp_path, web_port):
+    """1 s slots, a 3 s ttl: a prober that dies leaves about three slots per service unchecked before
+    the others see it gone; all of them are caught up, not only the latest."""
+    await add_services(conn, SERVICES)
+    probers = await _start_fleet(database_url, tmp_path, web_port, "fleet-short", 3, [], interval_s=1,
+                                 heartbeat_s=0.5, ttl_s=3.0)
+    steady = time.time() + 0.8
+    await asyncio.sleep(3)
+    victim = probers[2]
+    assert victim.fleet.assigned_services > 0
+    _crash(victim)
+    await asyncio.sleep(6)
+    end = time.time() - 1.0
+    for prober in probers[:2]:
+        await prober.stop(grace_s=2)
+    await victim.ctx.close()
+    stored = await _stored(conn, "fleet-short", steady, end)
+    missing = _due_slots(steady, end, interval_s=1) - set(stored)
+    assert missing == set(), f"{len(missing)} slot(s) never checked: {sorted(missing)[:5]}"
 
 
 async def test_graceful_stop_hands_over_at_once(conn, database_url, tmp_path, web_port):
