@@ -17,6 +17,7 @@ from arq.connections import RedisSettings
 from arq.jobs import Job
 from arq.worker import Worker
 
+from app.config import get_settings
 from tests.app.conftest import ROOT
 from tests.app.test_realtime import free_port
 from tests.workers.conftest import write_slots
@@ -80,9 +81,10 @@ async def test_cron_jobs_are_unique_across_workers(queue_redis_url):
         await worker.run_cron(tick, 0.5)               # schedules each job's next run
         await worker.run_cron(tick + timedelta(seconds=16), 0.5)  # the 03:17:15 tick, seen by all three
     queued = [j.function for j in await workers[0].pool.queued_jobs()]
-    # refresh at startup and at 03:17:00, retention at 03:17:00, detection at 03:17:15: once each
-    assert sorted(queued) == ["cron:apply_retention", "cron:detect_all", "cron:refresh_rollups",
-                              "cron:refresh_rollups"]
+    # once each: at startup refresh, month close and the notification scan; at 03:17:00 refresh,
+    # retention and the scan (every 5 s, its next run); at 03:17:15 detection
+    assert sorted(queued) == ["cron:apply_retention", "cron:close_months", "cron:detect_all", "cron:notify_tick",
+                              "cron:notify_tick", "cron:refresh_rollups", "cron:refresh_rollups"]
     for worker in workers:
         await worker.pool.aclose()
 
@@ -142,3 +144,11 @@ async def test_a_worker_killed_mid_detection_leaves_no_trace_and_the_job_complet
     rows = await conn.fetch("SELECT priority, detected_service_id FROM incidents")
     assert [(r["priority"], r["detected_service_id"]) for r in rows] == [("P1", SID)]
     assert await conn.fetchval("SELECT count(*) FROM incident_updates") == 1
+
+
+def test_no_job_outlives_the_in_progress_mark():
+    """arq marks a running job in progress for the longest job timeout + 10 s: one long timeout would
+    leave every job of a killed worker stuck that long."""
+    timeouts = [f.timeout_s for f in WorkerSettings.functions] + [c.timeout_s for c in WorkerSettings.cron_jobs]
+    assert max(t.total_seconds() if hasattr(t, "total_seconds") else t for t in timeouts) <= max(
+        WorkerSettings.job_timeout, get_settings().webhook_timeout_s + 15)
