@@ -13,6 +13,7 @@ from app.reports import render, service
 from app.reports.i18n import strings
 from app.reports.views import language
 from app.services import service as services
+from app.web.security import policy_for_inline_styles
 
 router = APIRouter(tags=["pages"])
 
@@ -25,7 +26,8 @@ def page(request: Request, template: str, lang: str, title_key: str, status: int
     html = render.environment().get_template(template).render(
         t=t, lang=lang, page_title=t[title_key], css=render.stylesheet(), other_lang=other,
         other_lang_query=query, nav_service=context.get("selected_service"), **context)
-    return HTMLResponse(html, status_code=status, headers={"Content-Language": lang})
+    return HTMLResponse(html, status_code=status, headers={"Content-Language": lang,
+                                                           "Content-Security-Policy": policy_for_inline_styles(html)})
 
 
 @router.get("/reports", response_class=HTMLResponse, summary="SLA report page (analysts): pick a service and month")

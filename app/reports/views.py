@@ -14,6 +14,7 @@ from app.reports.i18n import choose_language
 from app.reports.models import RevisionCreate, RevisionCreated, RevisionList
 from app.reports.pdf import PdfUnavailable
 from app.services.views import require_service
+from app.web.security import policy_for_inline_styles
 
 router = APIRouter(tags=["reports"])
 admin_router = APIRouter(tags=["reports"], dependencies=[Depends(current_user)])
@@ -41,10 +42,12 @@ async def report(service_id: str = Path(max_length=50), month: str = MonthPath, 
     except PdfUnavailable as exc:
         raise ApiError(503, "pdf_unavailable", str(exc)) from None
     final = doc["report"]["status"] == "final"
-    return Response(body, media_type=render.MEDIA_TYPES[fmt], headers={
-        "Content-Disposition": f'inline; filename="{render.file_name(doc, fmt)}"',
-        "Cache-Control": "public, max-age=300" if final else "no-cache",
-        "Content-Language": lang if fmt in ("html", "pdf") else "und"})
+    headers = {"Content-Disposition": f'inline; filename="{render.file_name(doc, fmt)}"',
+               "Cache-Control": "public, max-age=300" if final else "no-cache",
+               "Content-Language": lang if fmt in ("html", "pdf") else "und"}
+    if fmt == "html":  # its stylesheet is inline (a self-contained document): allowed by hash
+        headers["Content-Security-Policy"] = policy_for_inline_styles(body.decode())
+    return Response(body, media_type=render.MEDIA_TYPES[fmt], headers=headers)
 
 
 @router.get("/api/sla/reports/{service_id}/{month}/revisions", response_model=RevisionList,

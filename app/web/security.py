@@ -2,6 +2,10 @@
 only (no inline script or style attribute can run), no framing, no referrer to other sites."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -14,6 +18,17 @@ HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
 ]
+STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+def policy_for_inline_styles(html: str) -> str:
+    """The policy above, also allowing exactly the <style> elements of this document by their hashes:
+    self-contained documents (the printable monthly report) carry their stylesheet inline."""
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
+                      for css in STYLE_ELEMENT.findall(html))
+    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", f"style-src 'self' {hashes}".rstrip())
+
+
 # FastAPI's interactive docs load their scripts from a CDN: they keep FastAPI's defaults.
 EXEMPT_PREFIXES = ("/docs", "/redoc", "/socket.io/")
 

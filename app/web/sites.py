@@ -7,9 +7,11 @@ from __future__ import annotations
 import importlib
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
 
 from app.web import static
 from app.web.security import SecurityHeaders
+from app.web.templating import STATIC_DIR
 
 SITES = ("api", "status", "console")
 DEFAULT_PORTS = {"api": 3001, "status": 3003, "console": 3005}
@@ -39,4 +41,10 @@ def install(app: FastAPI, site: str) -> None:
     if router is not None:
         app.include_router(router, include_in_schema=False)  # pages are not API operations
     static.mount(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():  # what browsers ask for when a document (a downloaded report) names no icon
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
     app.add_middleware(SecurityHeaders)
