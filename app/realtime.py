@@ -208,7 +208,7 @@ class Hub:
             return True
         try:
             async with self._pool().acquire() as conn:
-                await authenticate(conn, self.settings.resolved_secret_key(), session["token"])
+                await authenticate(conn, self.settings.resolved_secret_key(), session.get("token") or "")
         except ApiError as exc:
             await self.sio.emit("session-ended", {"reason": exc.message}, to=sid)
             # disconnect once the handler's answer (the ack the client waits for) has gone out
