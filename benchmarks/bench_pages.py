@@ -13,13 +13,12 @@ from datetime import timedelta
 import httpx
 
 from bench_reads import timed
-from common import (check_batches, connect, emit, floor_minute, int_setting, log, machine, median_ms,
+from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
                     percentile_ms, scratch_database, server_versions, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
 from app.incidents import queries as incident_queries
-from app.ingest.service import write_checks
 from app.main import create_app
 from app.rollups import service as rollups
 from app.web.status import service as page_service
@@ -66,8 +65,7 @@ async def main() -> None:
         start = floor_minute(now) - timedelta(days=days)
         conn = await connect(url)
         loaded, t = 0, time.perf_counter()
-        for batch in check_batches(service_ids, start, days * 1440, 50_000):
-            loaded += (await write_checks(conn, batch, now=now)).accepted
+        loaded += await load_minute_checks(conn, service_ids, start, days, now)
         log(f"loaded {loaded} checks in {time.perf_counter() - t:.1f}s")
         await add_incidents(conn, service_ids, now)
         await rollups.refresh(conn, "UTC", now)

@@ -13,12 +13,11 @@ from datetime import timedelta
 
 import httpx
 
-from common import (check_batches, connect, emit, floor_minute, int_setting, log, machine, median_ms,
+from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
                     percentile_ms, rate, scratch_database, server_versions, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
-from app.ingest.service import write_checks
 from app.main import create_app
 from app.rollups import service as rollups
 
@@ -45,8 +44,7 @@ async def main() -> None:
         start = floor_minute(now) - timedelta(days=days)
         conn = await connect(url)
         loaded, t = 0, time.perf_counter()
-        for batch in check_batches(service_ids, start, days * 1440, 50_000):
-            loaded += (await write_checks(conn, batch, now=now)).accepted
+        loaded += await load_minute_checks(conn, service_ids, start, days, now)
         load_s = time.perf_counter() - t
         log(f"loaded {loaded} checks in {load_s:.1f}s")
         await rollups.refresh(conn, "UTC", now)

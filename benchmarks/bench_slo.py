@@ -12,12 +12,12 @@ from datetime import timedelta
 
 import httpx
 
-from common import (check_batches, connect, emit, floor_minute, int_setting, log, machine, median_ms,
+from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
                     percentile_ms, scratch_database, server_versions, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
-from app.ingest.service import ApiCallRow, write_api_calls, write_checks
+from app.ingest.service import ApiCallRow, write_api_calls
 from app.main import create_app
 from app.rollups import service as rollups
 from workers.common import EventPublisher
@@ -76,8 +76,7 @@ async def main() -> None:
         conn = await connect(url)
         checks = calls = 0
         t = time.perf_counter()
-        for batch in check_batches(service_ids, start, days * 1440, 50_000):
-            checks += (await write_checks(conn, batch, now=now)).accepted
+        checks += await load_minute_checks(conn, service_ids, start, days, now)
         for batch in call_batches(service_ids, start, days, per_day):
             calls += (await write_api_calls(conn, batch, now=now)).accepted
         log(f"loaded {checks} checks and {calls} calls in {time.perf_counter() - t:.1f}s")

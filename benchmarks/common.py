@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import db  # noqa: E402
 from app.config import Settings  # noqa: E402
-from app.ingest.service import CheckRow  # noqa: E402
+from app.ingest.service import CheckRow, write_checks  # noqa: E402
 from app.services.models import ServiceConfig  # noqa: E402
 from app.services.service import sync_catalog  # noqa: E402
 
@@ -176,3 +176,13 @@ def floor_minute(ts: datetime) -> datetime:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+async def load_minute_checks(conn: asyncpg.Connection, service_ids: list[str], start: datetime, days: int,
+                             now: datetime) -> int:
+    """One check per service and minute for `days` days from `start`, through the ingest module in
+    50,000-row batches; returns the rows stored."""
+    loaded = 0
+    for batch in check_batches(service_ids, start, days * 1440, 50_000):
+        loaded += (await write_checks(conn, batch, now=now)).accepted
+    return loaded

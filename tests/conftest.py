@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -25,6 +26,13 @@ RESET_TABLES = (
     "notification_events", "notification_deliveries", "notification_attempts", "detection_state", "raw_retention",
     "maintenance_slots_archive",
 )
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (for servers a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _server_url() -> str:

@@ -26,15 +26,6 @@ class CheckFigures:
     maintenance_slots: int = 0
     expected: float = 0.0
 
-    def __iadd__(self, other: "CheckFigures") -> "CheckFigures":
-        self.slots += other.slots
-        self.ok_slots += other.ok_slots
-        self.failed_slots += other.failed_slots
-        self.downtime_s += other.downtime_s
-        self.maintenance_slots += other.maintenance_slots
-        self.expected += other.expected
-        return self
-
     @property
     def uptime(self) -> Decimal | None:
         return truncated_percentage(self.ok_slots, self.slots)

@@ -2,7 +2,6 @@
 fan-out. Rooms and events of PRD §5.2, presence, auth on connect, revocation, replay."""
 import asyncio
 import json
-import socket
 
 import pytest
 import socketio
@@ -11,14 +10,9 @@ import uvicorn
 from app.main import create_app
 from app.realtime import Publisher, channel_for
 from tests.app.conftest import PASSWORD
+from tests.conftest import free_port  # noqa: F401 (other tests import it from here)
 
 INCIDENT = {"title": "지연", "description": "", "severity": "high", "affected_services": ["id-recognition"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

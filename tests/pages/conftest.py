@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from app.web import i18n
+from tests.conftest import free_port  # noqa: F401 (the page tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -32,12 +32,6 @@ AXE_SCRIPT = ROOT / "frontend" / "testing" / "axe-core-4.14.1.min.js"
 CHROMIUM = os.environ.get("SLAMON_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOT_WIDTHS = (375, 1280)
 BLOCKING_IMPACTS = ("serious", "critical")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

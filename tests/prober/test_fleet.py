@@ -66,6 +66,19 @@ def _crash(prober: Prober) -> None:
     prober.spool.close()
 
 
+async def _kill_the_third(probers: list[Prober]) -> float:
+    """Crash the third prober, let the other two run on for 6 s, stop them; returns the end of the
+    window in which every slot must have been checked."""
+    victim = probers[2]
+    _crash(victim)
+    await asyncio.sleep(6)
+    end = time.time() - 1.0
+    for prober in probers[:2]:
+        await prober.stop(grace_s=2)
+    await victim.ctx.close()
+    return end
+
+
 def _due_slots(start: float, end: float, interval_s: int = INTERVAL_S) -> set[tuple[str, int]]:
     due = set()
     for service in SERVICES:
@@ -94,12 +107,7 @@ async def test_killed_prober_is_replaced_and_every_slot_checked_once(conn, datab
     # The survivors cannot know those slots were checked, so they may check them again.
     unsent = {(r.service_id, int(r.ts.timestamp()))
               for r in [*victim.sink._buffer, *victim.spool.read(10_000)[0]]}
-    _crash(victim)
-    await asyncio.sleep(6)
-    end = time.time() - 1.0
-    for prober in probers[:2]:
-        await prober.stop(grace_s=2)
-    await victim.ctx.close()
+    end = await _kill_the_third(probers)
     ran = Counter((service, slot) for _, service, slot in attempts if steady <= slot <= end)
     twice = {k for k, n in ran.items() if n > 1}
     assert twice <= unsent  # no slot checked twice by the region, but for the dead prober's unsent results
@@ -119,14 +127,8 @@ async def test_every_slot_a_dead_prober_left_is_checked_when_the_interval_is_sho
                                  heartbeat_s=0.5, ttl_s=3.0)
     steady = time.time() + 0.8
     await asyncio.sleep(3)
-    victim = probers[2]
-    assert victim.fleet.assigned_services > 0
-    _crash(victim)
-    await asyncio.sleep(6)
-    end = time.time() - 1.0
-    for prober in probers[:2]:
-        await prober.stop(grace_s=2)
-    await victim.ctx.close()
+    assert probers[2].fleet.assigned_services > 0
+    end = await _kill_the_third(probers)
     stored = await _stored(conn, "fleet-short", steady, end)
     missing = _due_slots(steady, end, interval_s=1) - set(stored)
     assert missing == set(), f"{len(missing)} slot(s) never checked: {sorted(missing)[:5]}"

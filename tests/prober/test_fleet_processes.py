@@ -4,7 +4,6 @@ checked (one row per slot and region: the checks table's unique key)."""
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,12 @@ import aiohttp
 
 from app.config import Settings
 from prober.schedule import offset_s, slot_after
+from tests.conftest import free_port
 from tests.prober.conftest import add_services
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL_S = 10  # the shortest interval a service may have
 SERVICES = [f"proc-{i:02d}" for i in range(6)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _due(start: float, end: float) -> set[tuple[str, int]]:
@@ -51,7 +45,7 @@ async def test_sigkilled_prober_process_is_replaced(conn, database_url, tmp_path
     await conn.execute("UPDATE services SET interval_s = $1 WHERE id = ANY($2)", INTERVAL_S, SERVICES)
     env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_REDIS_URL": Settings().redis_url,
            "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_LOG_FORMAT": "text"}
-    ports = [_free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(3)]
     probers = [subprocess.Popen([sys.executable, "-m", "app.cli", "prober", "--region", "proc", "--id", f"proc-p{i}",
                                  "--heartbeat", "1", "--health-port", str(port)],
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
