@@ -69,8 +69,6 @@ WHERE {{where}}
 GROUP BY c.service_id, bucket
 """
 
-_MERGE_MIN_MAX = ("latency_min_ms", "latency_max_ms")
-
 
 @dataclass(frozen=True)
 class RollupSql:
@@ -86,6 +84,20 @@ class RollupSql:
     materialise_range: str
     read: str
     read_slots: str | None  # the reader of SLOT_COLUMNS only (availability, day grids): a quarter of the width
+    parts: ReadParts  # the reader's fast path when nothing is pending (service.read)
+    parts_slots: ReadParts | None
+
+
+@dataclass(frozen=True)
+class ReadParts:
+    """The reader for when no invalidation is pending in the range (the usual case): `state` reads the
+    watermark and whether anything is pending; `read` then takes materialised buckets as they are and
+    merges the bucket holding the watermark with the rollup's SELECT over the raw rows past it. The
+    watermark goes in as a value, so the planner keeps only the newest chunks of the raw table. Both
+    statements must run in one snapshot."""
+
+    state: str
+    read: str
 
 
 def _merge(column: str) -> str:
@@ -172,6 +184,37 @@ GROUP BY service_id, bucket
 ORDER BY service_id, bucket"""
 
 
+def _parts(table: str, raw_table: str, template: str, columns: tuple[str, ...]) -> ReadParts:
+    """state: $1..$5 as above, $6 the rollup's name. read: $1..$5, $6 the instant raw rows are read
+    from (state's live_since; NULL while nothing was refreshed or dropped), $7 the bucket holding it."""
+    state = f"""
+WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
+fz AS (SELECT {_frozen_before(raw_table, "$4", "$5", "$6")} AS frozen_before),
+since AS (SELECT nullif(greatest(coalesce((SELECT watermark FROM st), '-infinity'), (SELECT frozen_before FROM fz)),
+                        '-infinity') AS live_since)
+SELECT (SELECT live_since FROM since) AS live_since,
+       (SELECT time_bucket($4::interval, live_since, $5::text) FROM since) AS live_bucket,
+       EXISTS (SELECT 1 FROM rollup_invalidations i
+               WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
+                 AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3
+                 AND i.hi > (SELECT frozen_before FROM fz)) AS pending"""
+    services = "($1::text[] IS NULL OR c.service_id = ANY($1::text[]))"
+    column_list = ", ".join(("service_id", "bucket") + columns)
+    materialised = f"""SELECT {column_list} FROM {table} m
+WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3"""
+    live = f"SELECT x.service_id, x.bucket, {', '.join(f'x.{c}' for c in columns)} FROM (" + template.format(
+        where=f"{services} AND c.ts >= $2 AND c.ts < $3 AND ($6::timestamptz IS NULL OR c.ts >= $6)"
+    ) + ") x"
+    read = f"""
+{materialised} AND ($7::timestamptz IS NULL OR m.bucket < $7)
+UNION ALL
+SELECT service_id, bucket, {", ".join(_merge(c) for c in columns)}
+FROM ({materialised} AND m.bucket >= $7 UNION ALL {live}) p
+GROUP BY service_id, bucket
+ORDER BY service_id, bucket"""
+    return ReadParts(state, read)
+
+
 def _build(name: str, raw_table: str, template: str, columns: tuple[str, ...],
            slot_columns: tuple[str, ...] | None = None) -> RollupSql:
     table = f"rollup_{name}"
@@ -200,7 +243,8 @@ SELECT service_id, min(bucket), {", ".join(_merge(c) for c in columns)}
 FROM (SELECT * FROM piece UNION ALL SELECT * FROM fresh) p
 GROUP BY service_id"""
     return RollupSql(name, raw_table, table, columns, aggregate, merge_partial, delete_range, materialise_range,
-                     read, read_slots)
+                     read, read_slots, _parts(table, raw_table, template, columns),
+                     _parts(table, raw_table, template, slot_columns) if slot_columns else None)
 
 
 CHECKS_COLUMNS = (
@@ -223,6 +267,8 @@ USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
 LOCK_REFRESH = "SELECT pg_advisory_xact_lock(5308417)"  # one refresher at a time
 
 GET_STATE = "SELECT watermark, timezone FROM rollup_state WHERE rollup = $1"
+
+BUMP_GENERATION = "UPDATE data_generations SET generation = generation + 1 WHERE name = $1"  # sql/060
 
 # $1 bucket width, $2 zone, $3 rollup name: where its final buckets end (None: nothing dropped yet).
 FROZEN_BEFORE = {raw_table: f"SELECT nullif({_frozen_before(raw_table, '$1', '$2', '$3')}, '-infinity')"

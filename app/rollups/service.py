@@ -17,6 +17,10 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FAR_FUTURE = datetime(2200, 1, 1, tzinfo=timezone.utc)
+# The status page keeps the figures of the days before yesterday in memory (app/status/history.py)
+# until the 'rollups' generation moves: a refresh moves it when it takes a write older than this
+# (yesterday began at least 23 hours ago), or re-cuts the days.
+HISTORY_MARGIN = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class RefreshReport:
     rollup: str
     watermark: datetime | None
     ranges_recomputed: int
+    recut: bool = False
 
 
 async def log_invalidations(
@@ -78,6 +83,9 @@ async def refresh(
             taken[raw_table] = await conn.fetch(queries.TAKE_INVALIDATIONS, raw_table)
         for rollup in ROLLUPS:
             reports.append(await _refresh_one(conn, rollup, timezone_name, target, taken[rollup.sql.raw_table]))
+        old_write = any(inv["lo"] < target - HISTORY_MARGIN for rows in taken.values() for inv in rows)
+        if old_write or any(r.recut for r in reports):
+            await conn.execute(queries.BUMP_GENERATION, "rollups")
     return reports
 
 
@@ -89,7 +97,8 @@ async def _refresh_one(
     width, sql = rollup.width, rollup.sql
     state = await conn.fetchrow(queries.GET_STATE, rollup.name)
     old = state["watermark"] if state else None
-    if state and state["timezone"] != zone:
+    recut = bool(state and state["timezone"] != zone)
+    if recut:
         # Buckets were cut in another zone: start over; reads stay exact (all live) meanwhile.
         log.info("rollup %s: time zone changed %s -> %s, rebuilding", rollup.name, state["timezone"], zone)
         await _recut(conn, rollup, state["timezone"], zone)
@@ -122,7 +131,7 @@ async def _refresh_one(
                 await conn.execute(sql.materialise_range, [service_id], lo, hi, width, zone)
                 recomputed += 1
     await conn.execute(queries.PUT_STATE, rollup.name, new, zone)
-    return RefreshReport(rollup.name, new, recomputed)
+    return RefreshReport(rollup.name, new, recomputed, recut)
 
 
 async def _recut(conn: asyncpg.Connection, rollup: Rollup, old_zone: str, zone: str) -> None:
@@ -148,11 +157,22 @@ async def read(
     service_ids: list[str] | None, start: datetime, end: datetime, *, slots_only: bool = False,
 ) -> list[asyncpg.Record]:
     """Buckets in [start, end) (bucket-aligned) for the services, exact whatever the refresh lag.
-    `slots_only` reads just the slot counts and downtime (queries.SLOT_COLUMNS), for check rollups."""
+    `slots_only` reads just the slot counts and downtime (queries.SLOT_COLUMNS), for check rollups.
+    With nothing pending, the two-statement reader (queries.ReadParts); inside a caller's transaction,
+    or with pending ranges, the one-statement reader that merges them."""
     sql = rollup.sql.read_slots if slots_only else rollup.sql.read
-    if sql is None:
+    parts = rollup.sql.parts_slots if slots_only else rollup.sql.parts
+    if sql is None or parts is None:
         raise ValueError(f"rollup {rollup.name} has no slots-only reader")
-    return await conn.fetch(sql, service_ids, start, end, rollup.width, rollup.zone(timezone_name), rollup.name)
+    args = (service_ids, start, end, rollup.width, rollup.zone(timezone_name))
+    if not conn.is_in_transaction():
+        # The state and the read must see one snapshot: a refresh committing in between would count
+        # the rows it materialises twice (or not at all).
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            state = await conn.fetchrow(parts.state, *args, rollup.name)
+            if not state["pending"]:
+                return await conn.fetch(parts.read, *args, state["live_since"], state["live_bucket"])
+    return await conn.fetch(sql, *args, rollup.name)
 
 
 async def aggregate_raw(

@@ -55,8 +55,14 @@ async def check_days(
     zone = period.zone
     start, end = period.start, period.end
     rows = await rollups.read(conn, rollups.CHECKS_DAILY, timezone_name, ids, start, end, slots_only=True)
-    maintenance = await conn.fetch(queries.MAINTENANCE_SLOTS_BY_DAY, ids, start, end, timezone_name)
     windows = await conn.fetch(queries.MAINTENANCE_WINDOWS_IN_RANGE, ids, start, end)
+    maintenance = []
+    if windows:
+        # Only the windows' span can hold maintenance slots; as values, the bounds let the planner
+        # skip every other chunk.
+        span_lo = max(start, min(w["starts_at"] for w in windows))
+        span_hi = min(end, max(w["ends_at"] for w in windows))
+        maintenance = await conn.fetch(queries.MAINTENANCE_SLOTS_BY_DAY, ids, span_lo, span_hi, timezone_name)
     incidents = await conn.fetch(queries.INCIDENTS_OVERLAPPING, ids, start, end)
 
     # Day bounds are the same for every service: compute them once. A daily bucket starts at its
@@ -113,10 +119,18 @@ async def check_days(
 
 
 def total(records: list[DayRecord]) -> CheckFigures:
-    checks = [r.checks for r in records]
-    return CheckFigures(sum(c.slots for c in checks), sum(c.ok_slots for c in checks),
-                        sum(c.failed_slots for c in checks), sum(c.downtime_s for c in checks),
-                        sum(c.maintenance_slots for c in checks), sum(c.expected for c in checks))
+    """The figures of the days together (one pass: the status page sums 50 × 90 days per request)."""
+    slots = ok_slots = failed_slots = downtime_s = maintenance_slots = 0
+    expected = 0.0
+    for record in records:
+        checks = record.checks
+        slots += checks.slots
+        ok_slots += checks.ok_slots
+        failed_slots += checks.failed_slots
+        downtime_s += checks.downtime_s
+        maintenance_slots += checks.maintenance_slots
+        expected += checks.expected
+    return CheckFigures(slots, ok_slots, failed_slots, downtime_s, maintenance_slots, expected)
 
 
 def day_status(record: DayRecord, tier: str) -> str:

@@ -27,3 +27,11 @@ ORDER BY s.id, sl.ts DESC
 OPEN_INCIDENTS = """
 SELECT id, priority, affected_services FROM incidents WHERE status <> 'resolved'
 """
+
+# What the settled days of the grid depend on (app/status/history.py): the generation numbers, and
+# whether a write to checks of the services in [$2, $3) still waits in the invalidation log.
+HISTORY_VERSION = """
+SELECT (SELECT array_agg(generation ORDER BY name) FROM data_generations) AS generations,
+       EXISTS (SELECT 1 FROM rollup_invalidations i
+               WHERE i.raw_table = 'checks' AND i.service_id = ANY($1::text[]) AND i.lo < $3 AND i.hi > $2) AS pending
+"""

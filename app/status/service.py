@@ -9,7 +9,7 @@ from app.formatting import percentage_text
 from app.periods import last_days
 from app.services import service as services_service
 from app.sla import service as sla
-from app.status import queries
+from app.status import history, queries
 
 SEVERITY = {"operational": 0, "degraded": 1, "outage": 2}
 GRID_DAYS = 90
@@ -53,27 +53,27 @@ async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: 
 
 
 async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str,
-                   zone) -> tuple[dict, dict[str, list[sla.DayRecord]]]:
-    """The system status and the 90 day records per service it was computed from (the status page's
-    tooltips show their figures)."""
+                   zone) -> tuple[dict, history.Grid]:
+    """The system status and the 90-day grid it was computed from (the status page's tooltips show
+    its figures)."""
     services = await services_service.list_active(conn)
     latest = await latest_slots(conn, services, now)
     open_incidents = await conn.fetch(queries.OPEN_INCIDENTS)
     period = last_days(GRID_DAYS, now, zone)
-    days = await sla.check_days(conn, services, period, now, timezone_name)
+    grid = await history.grid(conn, services, period, now, timezone_name)
 
     entries = []
     for s in services:
         priorities = {i["priority"] for i in open_incidents if s["id"] in i["affected_services"]}
         status = current_status(latest[s["id"]], priorities, s["latency_target_ms"])
-        records = days[s["id"]]
+        records = grid.records[s["id"]]
         newest = latest[s["id"]][0] if latest[s["id"]] else None
         entries.append({
             "id": s["id"],
             "name": s["name"],
             "status": status,
             "uptime": percentage_text(sla.total(records).uptime),
-            "uptimeData": [sla.day_status(r, s["tier"]) for r in records],
+            "uptimeData": grid.codes[s["id"]],
             "lastCheckedAt": newest["ts"].isoformat().replace("+00:00", "Z") if newest else None,
         })
     overall = max((e["status"] for e in entries), key=SEVERITY.__getitem__, default="operational")
@@ -81,4 +81,4 @@ async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str,
         "overallStatus": overall,
         "lastUpdated": now.isoformat().replace("+00:00", "Z"),
         "services": entries,
-    }, days
+    }, grid

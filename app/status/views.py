@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 
 from app import deps
 from app.status import service
@@ -11,4 +12,5 @@ router = APIRouter(tags=["status"])
 
 @router.get("/api/system-status", summary="Overall and per-service status with 90-day uptime and grid")
 async def system_status(conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
-    return await service.system_status(conn, now, settings.timezone, settings.zone)
+    # Plain JSON types only: encoded directly, without jsonable_encoder's walk over 4,500 grid letters.
+    return JSONResponse(await service.system_status(conn, now, settings.timezone, settings.zone))

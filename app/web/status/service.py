@@ -15,6 +15,7 @@ from app.formatting import format_duration, percentage_text
 from app.incidents import service as incidents
 from app.maintenance import service as maintenance
 from app.status import service as status
+from app.status.history import Grid
 from app.web.status import queries
 
 PAST_DAYS = 90  # as far back as the grid
@@ -66,6 +67,15 @@ def _bars(records, codes: list[str]) -> list[Bar]:
                 tuple(r.incident_ids)) for r, code in zip(records, codes)]
 
 
+def _grid_bars(grid: Grid, service_id: str, codes: list[str]) -> list[Bar]:
+    """A service's bars; those of the settled days are formatted once and kept as long as the grid is."""
+    records, settled = grid.records[service_id], grid.settled
+    kept = grid.memo.get(("bars", service_id))
+    if kept is None:
+        kept = grid.memo[("bars", service_id)] = _bars(records[:settled], codes[:settled])
+    return kept + _bars(records[settled:], codes[settled:])
+
+
 def _names(service_ids: list[str], names: dict[str, str]) -> str:
     return ", ".join(names.get(sid, sid) for sid in service_ids)
 
@@ -88,11 +98,11 @@ def _maintenance(windows: list[dict], now: datetime, zone, names: dict[str, str]
 
 async def page(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, past_page: int = 1) -> dict:
     """Everything the status page renders, as of `now`."""
-    system, days = await status.snapshot(conn, now, timezone_name, zone)
+    system, grid = await status.snapshot(conn, now, timezone_name, zone)
     services = []
     incident_ids: set[str] = set()
     for entry in system["services"]:
-        bars = _bars(days[entry["id"]], entry["uptimeData"])
+        bars = _grid_bars(grid, entry["id"], entry["uptimeData"])
         incident_ids.update(i for b in bars for i in b.incident_ids)
         services.append({**entry, "bars": bars})
     titles = {r["id"]: {"title": r["title"], "priority": r["priority"]}

@@ -108,6 +108,8 @@ async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, zone, ops
             read = as_dicts(await rollups.read(conn, rollup, zone, None, *FAR))
             scratch = as_dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR))
             assert read == scratch, rollup.name
+            async with conn.transaction():  # in a caller's transaction the one-statement reader serves
+                assert as_dicts(await rollups.read(conn, rollup, zone, None, *FAR)) == scratch, rollup.name
             if rollup.sql.read_slots:  # the narrow reader of the day grids: the same figures
                 slots = as_dicts(await rollups.read(conn, rollup, zone, None, *FAR, slots_only=True))
                 assert slots == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch], rollup.name
