@@ -23,14 +23,20 @@ RECENT_DAYS = 2  # yesterday and today: still filling, read on every request
 
 @dataclass(frozen=True)
 class Grid:
-    """Per service: one record and one status letter per day of the period. The first `settled` days
-    came from memory, and `memo` lives as long as they do: what a caller derives from those days alone
-    (the status page's formatted tooltips) can be kept there."""
+    """Per service: one record and one status letter per day of the period, and the period's judged
+    and successful slots (what its uptime is computed from). The first `settled` days came from
+    memory, and `memo` lives as long as they do: what a caller derives from those days alone (the
+    status page's formatted tooltips) can be kept there."""
 
     records: dict[str, list[sla.DayRecord]]
     codes: dict[str, list[str]]
+    slots: dict[str, tuple[int, int]]
     settled: int = 0
     memo: dict = field(default_factory=dict)
+
+    def uptime(self, service_id: str):
+        slots, ok_slots = self.slots[service_id]
+        return sla.CheckFigures(slots, ok_slots).uptime
 
 
 @dataclass(frozen=True)
@@ -43,13 +49,20 @@ _settled: _Settled | None = None  # one per process: the newest settled history 
 
 
 def _judge(services: list, records: dict[str, list[sla.DayRecord]]) -> Grid:
-    return Grid(records, {s["id"]: [sla.day_status(r, s["tier"]) for r in records[s["id"]]] for s in services})
+    codes, slots = {}, {}
+    for s in services:
+        days = records[s["id"]]
+        codes[s["id"]] = [sla.day_status(r, s["tier"]) for r in days]
+        slots[s["id"]] = (sum(r.checks.slots for r in days), sum(r.checks.ok_slots for r in days))
+    return Grid(records, codes, slots)
 
 
 def _joined(services: list, settled: Grid, recent: Grid) -> Grid:
     ids = [s["id"] for s in services]
     return Grid({sid: settled.records[sid] + recent.records[sid] for sid in ids},
                 {sid: settled.codes[sid] + recent.codes[sid] for sid in ids},
+                {sid: (settled.slots[sid][0] + recent.slots[sid][0], settled.slots[sid][1] + recent.slots[sid][1])
+                 for sid in ids},
                 len(next(iter(settled.records.values()), [])), settled.memo)
 
 

@@ -8,7 +8,6 @@ import asyncpg
 from app.formatting import percentage_text
 from app.periods import last_days
 from app.services import service as services_service
-from app.sla import service as sla
 from app.status import history, queries
 
 SEVERITY = {"operational": 0, "degraded": 1, "outage": 2}
@@ -66,13 +65,12 @@ async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str,
     for s in services:
         priorities = {i["priority"] for i in open_incidents if s["id"] in i["affected_services"]}
         status = current_status(latest[s["id"]], priorities, s["latency_target_ms"])
-        records = grid.records[s["id"]]
         newest = latest[s["id"]][0] if latest[s["id"]] else None
         entries.append({
             "id": s["id"],
             "name": s["name"],
             "status": status,
-            "uptime": percentage_text(sla.total(records).uptime),
+            "uptime": percentage_text(grid.uptime(s["id"])),
             "uptimeData": grid.codes[s["id"]],
             "lastCheckedAt": newest["ts"].isoformat().replace("+00:00", "Z") if newest else None,
         })
