@@ -160,19 +160,39 @@ async def read(
     `slots_only` reads just the slot counts and downtime (queries.SLOT_COLUMNS), for check rollups.
     With nothing pending, the two-statement reader (queries.ReadParts); inside a caller's transaction,
     or with pending ranges, the one-statement reader that merges them."""
-    sql = rollup.sql.read_slots if slots_only else rollup.sql.read
     parts = rollup.sql.parts_slots if slots_only else rollup.sql.parts
-    if sql is None or parts is None:
+    sql = rollup.sql.read_slots if slots_only else rollup.sql.read
+    if parts is None or sql is None:
         raise ValueError(f"rollup {rollup.name} has no slots-only reader")
-    args = (service_ids, start, end, rollup.width, rollup.zone(timezone_name))
+    return await _read(conn, rollup, (service_ids, start, end, rollup.width, rollup.zone(timezone_name)),
+                       parts.read, sql)
+
+
+async def read_slot_arrays(
+    conn: asyncpg.Connection, rollup: Rollup, timezone_name: str, service_ids: list[str] | None,
+    start: datetime, end: datetime,
+) -> list[asyncpg.Record]:
+    """`read(..., slots_only=True)` as one row per service: `bucket_epochs` (bucket starts, Unix
+    seconds) and an array per slot column, element i of each for the same bucket, in no set order."""
+    parts, sql = rollup.sql.parts_slots, rollup.sql.read_slot_arrays
+    if parts is None or parts.arrays is None or sql is None:
+        raise ValueError(f"rollup {rollup.name} has no slots-only reader")
+    return await _read(conn, rollup, (service_ids, start, end, rollup.width, rollup.zone(timezone_name)),
+                       parts.arrays, sql)
+
+
+async def _read(conn: asyncpg.Connection, rollup: Rollup, args: tuple, fast: str, merging: str
+                ) -> list[asyncpg.Record]:
+    """`fast` (queries.ReadParts) when nothing is pending, else `merging` (the one-statement reader)."""
+    parts = rollup.sql.parts
     if not conn.is_in_transaction():
         # The state and the read must see one snapshot: a refresh committing in between would count
         # the rows it materialises twice (or not at all).
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             state = await conn.fetchrow(parts.state, *args, rollup.name)
             if not state["pending"]:
-                return await conn.fetch(parts.read, *args, state["live_since"], state["live_bucket"])
-    return await conn.fetch(sql, *args, rollup.name)
+                return await conn.fetch(fast, *args, state["live_since"], state["live_bucket"])
+    return await conn.fetch(merging, *args, rollup.name)
 
 
 async def aggregate_raw(

@@ -1,17 +1,16 @@
 """SLA figures per SLA-MATH.md: availability, daily status, response times, usage, incident stats."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from app.formatting import format_duration, round_half_up, rounded_percentage, truncated_percentage
-from app.periods import Period, day_start, local_date, merge_intervals
+from app.periods import Period, local_date
 from app.rollups import service as rollups
-from app.sla import queries
+from app.sla import days, queries
 from app.sla.tiers import TIERS
 
 
@@ -43,78 +42,16 @@ class DayRecord:
     incident_ids: tuple[str, ...] = ()
 
 
-def _overlap_s(lo: datetime, hi: datetime, windows: list[tuple[datetime, datetime]]) -> float:
-    return sum(max(0.0, (min(hi, w_hi) - max(lo, w_lo)).total_seconds()) for w_lo, w_hi in windows)
-
-
 async def check_days(
     conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
 ) -> dict[str, list[DayRecord]]:
     """Per service, one record per day of the period: judged checks, expectation, incidents."""
-    ids = [s["id"] for s in services]
-    zone = period.zone
-    start, end = period.start, period.end
-    rows = await rollups.read(conn, rollups.CHECKS_DAILY, timezone_name, ids, start, end, slots_only=True)
-    windows = await conn.fetch(queries.MAINTENANCE_WINDOWS_IN_RANGE, ids, start, end)
-    maintenance = []
-    if windows:
-        # Only the windows' span can hold maintenance slots; as values, the bounds let the planner
-        # skip every other chunk.
-        span_lo = max(start, min(w["starts_at"] for w in windows))
-        span_hi = min(end, max(w["ends_at"] for w in windows))
-        maintenance = await conn.fetch(queries.MAINTENANCE_SLOTS_BY_DAY, ids, span_lo, span_hi, timezone_name)
-    incidents = await conn.fetch(queries.INCIDENTS_OVERLAPPING, ids, start, end)
-
-    # Day bounds are the same for every service: compute them once. A daily bucket starts at its
-    # day's local midnight, so the bucket instant finds its day without a time-zone conversion.
-    bounds = []
-    for day in period.days():
-        lo, day_end = day_start(day, zone), day_start(day + timedelta(days=1), zone)
-        hi = min(day_end, max(lo, now))
-        bounds.append((day, lo, day_end, hi, (hi - lo).total_seconds()))
-    day_of = {lo.astimezone(timezone.utc): day for day, lo, *_ in bounds}  # UTC keys compare fast
-
-    def day_of_bucket(bucket: datetime) -> date:
-        return day_of.get(bucket) or local_date(bucket, zone)
-
-    by_key: dict[tuple[str, date], CheckFigures] = {}
-    for r in rows:
-        by_key[(r["service_id"], day_of_bucket(r["bucket"]))] = CheckFigures(
-            r["slots"], r["ok_slots"], r["failed_slots"], r["downtime_s"])
-    intervals = {s["id"]: s["interval_s"] for s in services}
-    for m in maintenance:
-        figures = by_key.get((m["service_id"], day_of_bucket(m["day"])))
-        if figures:
-            figures.slots -= m["slots"]
-            figures.ok_slots -= m["ok_slots"]
-            figures.failed_slots -= m["failed_slots"]
-            figures.downtime_s -= m["failed_slots"] * intervals[m["service_id"]]
-            figures.maintenance_slots += m["slots"]
-
-    incidents_of: dict[str, list] = {}
-    for inc in incidents:
-        for sid in inc["affected_services"]:
-            incidents_of.setdefault(sid, []).append(inc)
-
-    result: dict[str, list[DayRecord]] = {}
-    for service in services:
-        sid, interval = service["id"], service["interval_s"]
-        service_windows = merge_intervals([(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]])
-        service_incidents = incidents_of.get(sid, [])
-        records = []
-        for day, lo, day_end, hi, observed_s in bounds:
-            figures = by_key.get((sid, day)) or CheckFigures()
-            if service_windows:
-                observed_s = max(0.0, observed_s - _overlap_s(lo, hi, service_windows))
-            figures.expected = observed_s / interval
-            hits = [inc for inc in service_incidents
-                    if inc["created_at"] < day_end and (inc["resolved_at"] is None or inc["resolved_at"] > lo)]
-            if hits:
-                records.append(DayRecord(day, figures, frozenset(i["priority"] for i in hits),
-                                         tuple(i["id"] for i in hits)))
-            else:
-                records.append(DayRecord(day, figures))
-        result[sid] = records
+    result = {}
+    for sid, d in (await days.read(conn, services, period, now, timezone_name)).items():
+        result[sid] = [DayRecord(day, CheckFigures(d.slots[i], d.ok_slots[i], d.failed_slots[i], d.downtime_s[i],
+                                                   d.maintenance_slots[i], d.expected[i]),
+                                 d.priorities(i), d.incident_ids(i))
+                       for i, day in enumerate(period.days())]
     return result
 
 
@@ -136,16 +73,20 @@ def total(records: list[DayRecord]) -> CheckFigures:
 def day_status(record: DayRecord, tier: str) -> str:
     """nd / e / mo / po / o for one day, in the order of SLA-MATH.md."""
     checks = record.checks
-    if checks.slots == 0 and checks.maintenance_slots == 0:
+    return day_code(checks.slots, checks.ok_slots, checks.maintenance_slots, checks.expected,
+                    record.incident_priorities, TIERS[tier].availability)
+
+
+def day_code(slots: int, ok_slots: int, maintenance_slots: int, expected: float, priorities: frozenset[str],
+             target: Decimal) -> str:
+    """day_status from the day's figures: `target` is the tier's availability (%)."""
+    if slots == 0 and maintenance_slots == 0:
         return "nd"
-    if checks.expected > 0 and checks.slots < 0.9 * checks.expected:
+    if expected > 0 and slots < 0.9 * expected:
         return "e"
-    target = TIERS[tier].availability
-    if (checks.slots and checks.ok_slots * 100 < 95 * checks.slots) or "P1" in record.incident_priorities:
+    if (slots and ok_slots * 100 < 95 * slots) or "P1" in priorities:
         return "mo"
-    if (checks.slots and Decimal(checks.ok_slots) * 100 < target * checks.slots) or (
-        record.incident_priorities & {"P2", "P3"}
-    ):
+    if (slots and ok_slots * 100 < target * slots) or (priorities and priorities & {"P2", "P3"}):
         return "po"
     return "o"
 

@@ -10,12 +10,15 @@ skipped. Yesterday and today are read on every request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 
+from app.formatting import truncated_percentage
 from app.periods import Period, day_start, local_date
+from app.sla import days as days_of
 from app.sla import service as sla
+from app.sla.tiers import TIERS
 from app.status import queries
 
 RECENT_DAYS = 2  # yesterday and today: still filling, read on every request
@@ -23,12 +26,13 @@ RECENT_DAYS = 2  # yesterday and today: still filling, read on every request
 
 @dataclass(frozen=True)
 class Grid:
-    """Per service: one record and one status letter per day of the period, and the period's judged
-    and successful slots (what its uptime is computed from). The first `settled` days came from
-    memory, and `memo` lives as long as they do: what a caller derives from those days alone (the
-    status page's formatted tooltips) can be kept there."""
+    """Per service: the period's days, one status letter per day, and the period's judged and
+    successful slots (what its uptime is computed from). The first `settled` days came from memory,
+    and `memo` lives as long as they do: what a caller derives from those days alone (the status
+    page's formatted tooltips) can be kept there."""
 
-    records: dict[str, list[sla.DayRecord]]
+    first_day: date
+    days: dict[str, days_of.ServiceDays]
     codes: dict[str, list[str]]
     slots: dict[str, tuple[int, int]]
     settled: int = 0
@@ -36,7 +40,7 @@ class Grid:
 
     def uptime(self, service_id: str):
         slots, ok_slots = self.slots[service_id]
-        return sla.CheckFigures(slots, ok_slots).uptime
+        return truncated_percentage(ok_slots, slots)
 
 
 @dataclass(frozen=True)
@@ -48,43 +52,61 @@ class _Settled:
 _settled: _Settled | None = None  # one per process: the newest settled history read
 
 
-def _judge(services: list, records: dict[str, list[sla.DayRecord]]) -> Grid:
+def _judge(services: list, first_day: date, service_days: dict[str, days_of.ServiceDays]) -> Grid:
     codes, slots = {}, {}
+    day_code = sla.day_code
     for s in services:
-        days = records[s["id"]]
-        codes[s["id"]] = [sla.day_status(r, s["tier"]) for r in days]
-        slots[s["id"]] = (sum(r.checks.slots for r in days), sum(r.checks.ok_slots for r in days))
-    return Grid(records, codes, slots)
+        d, target = service_days[s["id"]], TIERS[s["tier"]].availability
+        codes[s["id"]] = [day_code(n, ok, m, e, d.priorities(i) if i in d.incidents else _NONE, target)
+                          for i, (n, ok, m, e) in enumerate(zip(d.slots, d.ok_slots, d.maintenance_slots, d.expected))]
+        slots[s["id"]] = (sum(d.slots), sum(d.ok_slots))
+    return Grid(first_day, service_days, codes, slots)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _joined(services: list, settled: Grid, recent: Grid) -> Grid:
     ids = [s["id"] for s in services]
-    return Grid({sid: settled.records[sid] + recent.records[sid] for sid in ids},
+    return Grid(settled.first_day, {sid: settled.days[sid].joined(recent.days[sid]) for sid in ids},
                 {sid: settled.codes[sid] + recent.codes[sid] for sid in ids},
                 {sid: (settled.slots[sid][0] + recent.slots[sid][0], settled.slots[sid][1] + recent.slots[sid][1])
                  for sid in ids},
-                len(next(iter(settled.records.values()), [])), settled.memo)
+                len(settled.codes[ids[0]]) if ids else 0, settled.memo)
+
+
+def _sliced(services: list, whole: Grid, count: int) -> Grid:
+    """The first `count` days of a grid."""
+    days = {s["id"]: whole.days[s["id"]].sliced(0, count) for s in services}
+    return Grid(whole.first_day, days, {s["id"]: whole.codes[s["id"]][:count] for s in services},
+                {sid: (sum(d.slots), sum(d.ok_slots)) for sid, d in days.items()})
+
+
+async def _read(conn, services: list, period: Period, now: datetime, timezone_name: str) -> Grid:
+    return _judge(services, period.first_day, await days_of.read(conn, services, period, now, timezone_name))
 
 
 async def grid(conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str) -> Grid:
-    """The period's day records and status letters per service, the settled days from memory when
-    nothing they depend on has moved."""
+    """The period's days and status letters per service, the settled days from memory when nothing
+    they depend on has moved."""
     global _settled
     cut_day = local_date(now, period.zone) - timedelta(days=RECENT_DAYS - 1)
     if cut_day <= period.first_day:
-        return _judge(services, await sla.check_days(conn, services, period, now, timezone_name))
+        return await _read(conn, services, period, now, timezone_name)
     cut = day_start(cut_day, period.zone)
     version = await conn.fetchrow(queries.HISTORY_VERSION, [s["id"] for s in services], period.start, cut)
-    settled_period = Period(period.first_day, cut_day, period.zone, period.label)
-    recent_period = Period(cut_day, period.end_day, period.zone, period.label)
     if version["pending"]:
         # A late write waits in the invalidation log: read everything; keep nothing.
-        return _judge(services, await sla.check_days(conn, services, period, now, timezone_name))
+        return await _read(conn, services, period, now, timezone_name)
+    settled_period = Period(period.first_day, cut_day, period.zone, period.label)
     key = (tuple(version["generations"]), timezone_name, settled_period.first_day, cut_day,
            tuple((s["id"], s["tier"], s["interval_s"]) for s in services))
     held = _settled
     if held is None or held.key != key:
-        settled = _judge(services, await sla.check_days(conn, services, settled_period, now, timezone_name))
-        held = _settled = _Settled(key, settled)
-    recent = _judge(services, await sla.check_days(conn, services, recent_period, now, timezone_name))
+        # Read the whole period at once and keep its settled days.
+        whole = await _read(conn, services, period, now, timezone_name)
+        settled = _sliced(services, whole, len(settled_period.days()))
+        _settled = _Settled(key, settled)
+        return Grid(whole.first_day, whole.days, whole.codes, whole.slots, len(settled_period.days()), settled.memo)
+    recent = await _read(conn, services, Period(cut_day, period.end_day, period.zone, period.label), now, timezone_name)
     return _joined(services, held.grid, recent)

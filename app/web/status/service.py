@@ -5,13 +5,13 @@ maintenance windows, and the past incidents by day of GET /api/incidents/past.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from markupsafe import Markup, escape
 
-from app.formatting import format_duration, percentage_text
+from app.formatting import format_duration, percentage_text, truncated_percentage
 from app.incidents import service as incidents
 from app.maintenance import service as maintenance
 from app.status import service as status
@@ -62,18 +62,19 @@ def local_text(iso: str | None, zone) -> str | None:
     return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _bars(records, codes: list[str]) -> list[Bar]:
-    return [Bar(r.day.isoformat(), code, percentage_text(r.checks.uptime), format_duration(r.checks.downtime_s),
-                tuple(r.incident_ids)) for r, code in zip(records, codes)]
+def _bars(grid: Grid, service_id: str, lo: int, hi: int) -> list[Bar]:
+    days, codes = grid.days[service_id], grid.codes[service_id]
+    return [Bar((grid.first_day + timedelta(days=i)).isoformat(), codes[i],
+                percentage_text(truncated_percentage(days.ok_slots[i], days.slots[i])),
+                format_duration(days.downtime_s[i]), days.incident_ids(i)) for i in range(lo, hi)]
 
 
-def _grid_bars(grid: Grid, service_id: str, codes: list[str]) -> list[Bar]:
+def _grid_bars(grid: Grid, service_id: str) -> list[Bar]:
     """A service's bars; those of the settled days are formatted once and kept as long as the grid is."""
-    records, settled = grid.records[service_id], grid.settled
     kept = grid.memo.get(("bars", service_id))
     if kept is None:
-        kept = grid.memo[("bars", service_id)] = _bars(records[:settled], codes[:settled])
-    return kept + _bars(records[settled:], codes[settled:])
+        kept = grid.memo[("bars", service_id)] = _bars(grid, service_id, 0, grid.settled)
+    return kept + _bars(grid, service_id, grid.settled, len(grid.codes[service_id]))
 
 
 def _names(service_ids: list[str], names: dict[str, str]) -> str:
@@ -102,7 +103,7 @@ async def page(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone
     services = []
     incident_ids: set[str] = set()
     for entry in system["services"]:
-        bars = _grid_bars(grid, entry["id"], entry["uptimeData"])
+        bars = _grid_bars(grid, entry["id"])
         incident_ids.update(i for b in bars for i in b.incident_ids)
         services.append({**entry, "bars": bars})
     titles = {r["id"]: {"title": r["title"], "priority": r["priority"]}
