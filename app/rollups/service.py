@@ -1,4 +1,5 @@
-"""Rollup maintenance (Apache edition's incremental refresh) and the one reader per rollup."""
+"""Rollup maintenance (Apache edition's incremental refresh) and the one reader per rollup; on a Timescale
+License server both go to the continuous aggregates of caggs.py, with the same rows."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 
 from app.periods import merge_intervals
-from app.rollups import queries
+from app.rollups import caggs, queries
 from app.rollups.queries import RollupSql
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,24 @@ class RefreshReport:
     ranges_recomputed: int
 
 
+# server backend pid -> whether its database keeps the rollups as continuous aggregates (caggs.py).
+# The license and the migrations do not change under a live connection; pids are reused only by
+# connections to the same server.
+_CAGG_BACKENDS: dict[int, bool] = {}
+
+
+async def uses_caggs(conn: asyncpg.Connection) -> bool:
+    """True on a Timescale License server migrated with sql/tsl/: the rollups are continuous
+    aggregates there; elsewhere ('apache') they are the tables this module's refresh maintains."""
+    pid = conn.get_server_pid()
+    known = _CAGG_BACKENDS.get(pid)
+    if known is None:
+        if len(_CAGG_BACKENDS) > 4096:  # connections come and go over months; the cache stays small
+            _CAGG_BACKENDS.clear()
+        known = _CAGG_BACKENDS[pid] = await caggs.in_use(conn)
+    return known
+
+
 async def log_invalidations(
     conn: asyncpg.Connection, raw_table: str, spans: dict[str, tuple[datetime, datetime]]
 ) -> None:
@@ -70,6 +89,9 @@ async def refresh(
 ) -> list[RefreshReport]:
     """Materialise every rollup up to `now - grace` and recompute exactly the invalidated buckets."""
     target = (now - grace).replace(second=0, microsecond=0)
+    if await uses_caggs(conn):
+        ranges = await caggs.refresh(conn, timezone_name, target)
+        return [RefreshReport(r.name, target, ranges[r.sql.raw_table]) for r in ROLLUPS]
     reports = []
     async with conn.transaction():
         await conn.execute(queries.LOCK_REFRESH)
@@ -149,6 +171,9 @@ async def read(
 ) -> list[asyncpg.Record]:
     """Buckets in [start, end) (bucket-aligned) for the services, exact whatever the refresh lag.
     `slots_only` reads just the slot counts and downtime (queries.SLOT_COLUMNS), for check rollups."""
+    if await uses_caggs(conn):
+        return await caggs.read(conn, rollup.name, rollup.width, rollup.zone(timezone_name), service_ids, start, end,
+                                slots_only=slots_only)
     sql = rollup.sql.read_slots if slots_only else rollup.sql.read
     if sql is None:
         raise ValueError(f"rollup {rollup.name} has no slots-only reader")
