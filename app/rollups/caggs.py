@@ -184,15 +184,15 @@ async def read(conn: asyncpg.Connection, rollup: str, width: timedelta, zone: st
     return await conn.fetch(sql, service_ids, start, end, width, zone, rollup)
 
 
-async def refresh(conn: asyncpg.Connection, timezone_name: str, target: datetime) -> dict[str, int]:
+async def refresh(conn: asyncpg.Connection, timezone_name: str, target: datetime) -> dict[str, int] | None:
     """Materialise every aggregate up to `target` and re-materialise the logged ranges; return the
-    number of merged ranges per raw table. Needs a connection outside any transaction."""
+    number of merged ranges per raw table, or None when called inside a transaction (refused there)."""
     if conn.is_in_transaction():
         # app/retention refreshes inside its transaction: the policies and the worker's refresh keep
         # the aggregates current, and the logged ranges stay pending (and read live) meanwhile.
         log.warning("continuous aggregates cannot be refreshed inside a transaction; left to the next refresh",
                     extra={"job": "rollups"})
-        return {raw_table: 0 for raw_table in LEVELS}
+        return None
     await conn.execute(LOCK)
     try:
         await _follow_zone(conn, timezone_name)

@@ -91,6 +91,8 @@ async def refresh(
     target = (now - grace).replace(second=0, microsecond=0)
     if await uses_caggs(conn):
         ranges = await caggs.refresh(conn, timezone_name, target)
+        if ranges is None:
+            return [RefreshReport(r.name, None, 0) for r in ROLLUPS]
         return [RefreshReport(r.name, target, ranges[r.sql.raw_table]) for r in ROLLUPS]
     reports = []
     async with conn.transaction():

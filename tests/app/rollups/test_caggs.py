@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 
 from app import db
@@ -165,6 +166,38 @@ async def test_sql_tsl_migrations_run_only_on_the_timescale_license_in_file_name
                 ["001_plain.sql", "tsl/002_licensed.sql", "003_plain.sql"]
         finally:
             await conn.execute(f"RESET search_path; DROP SCHEMA {schemas[0]} CASCADE; DROP SCHEMA {schemas[1]} CASCADE")
+
+
+async def test_logged_ranges_are_merged_across_services_and_kept_off_dropped_chunks(conn):
+    checks, _ = dataset(days=2)
+    await write_checks(conn, checks, now=NOW)
+    await conn.execute("DELETE FROM rollup_invalidations")
+    horizon = BASE + timedelta(hours=12)
+    await conn.execute("INSERT INTO raw_retention (raw_table, dropped_before) VALUES ('checks', $1)", horizon)
+    await rollups.invalidate_service(conn, "face-compare")  # 1970 .. 2200
+    await write_checks(conn, [CheckRow(BASE + timedelta(hours=1), "id-recognition", "lima", True, 200, 80)], now=NOW)
+    taken = await conn.fetch(caggs.PENDING)
+    newest = max(r.ts for r in checks) + timedelta(seconds=1)
+    # one refresh covers every service: one range, from the horizon to just past the newest row
+    assert await caggs._logged_ranges(conn, "checks", taken, horizon) == [(horizon, newest)]
+    assert await caggs._logged_ranges(conn, "api_calls", taken, None) == []
+
+
+async def test_the_refresh_statements_bind_up_to_the_license_check_here(conn):
+    if await rollups.uses_caggs(conn):
+        pytest.skip("the real refresh runs in the tests below")
+    checks, _ = dataset(days=1)
+    await write_checks(conn, checks, now=NOW)
+    await _stand_ins(conn, "UTC")  # plain views: the regclass argument resolves, the license check refuses
+    try:
+        with pytest.raises(asyncpg.FeatureNotSupportedError, match="refresh_continuous_aggregate.*license"):
+            await caggs.refresh(conn, "UTC", NOW)
+        assert await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 5308417") == 0
+        assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") > 0  # kept: nothing was refreshed
+        async with conn.transaction():  # where app/retention calls it: refused, nothing touched
+            assert await caggs.refresh(conn, "UTC", NOW) is None
+    finally:
+        await conn.execute(f"DROP TABLE pg_temp.rollup_caggs; DROP VIEW {', '.join(f'pg_temp.{v}' for v in reversed(ORDER))}")
 
 
 # --- on a Timescale License server ---------------------------------------------------------------
