@@ -99,7 +99,8 @@ def _reader(rollup: str, raw_table: str, cagg: Cagg, from_first_level: str, raw_
                     "WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3"
                     f" AND {zone_ok}")
     if cagg.zoned:
-        materialised += f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked} FROM ({from_first_level}) x WHERE NOT {zone_ok}"
+        materialised += (f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked} FROM ({from_first_level}) x"
+                         f" WHERE NOT {zone_ok}")
     live_dirty = f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL (" + raw_template.format(
         where="c.service_id = d.service_id AND c.ts >= d.lo AND c.ts >= $2 AND c.ts < $3 "
         "AND c.ts < rollup_bucket_end($4::interval, time_bucket($4::interval, d.hi, $5::text), $5::text) "
@@ -175,8 +176,8 @@ async def in_use(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval(IN_USE))
 
 
-async def read(conn: asyncpg.Connection, rollup: str, width: timedelta, zone: str,
-               service_ids: list[str] | None, start: datetime, end: datetime, *, slots_only: bool) -> list[asyncpg.Record]:
+async def read(conn: asyncpg.Connection, rollup: str, width: timedelta, zone: str, service_ids: list[str] | None,
+               start: datetime, end: datetime, *, slots_only: bool) -> list[asyncpg.Record]:
     full, slots = READERS[rollup]
     sql = slots if slots_only else full
     if sql is None:

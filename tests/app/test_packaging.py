@@ -65,8 +65,9 @@ def test_the_wheel_carries_every_migration_and_the_catalog_and_an_install_finds_
     (site,) = prefix.glob("lib/python3*/site-packages")
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
-    probe = subprocess.run([sys.executable, "-c", PROBE], cwd=workdir, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
-                           check=True, capture_output=True, text=True)
+    probe = subprocess.run([sys.executable, "-c", PROBE], cwd=workdir,
+                           env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, check=True, capture_output=True,
+                           text=True)
     found = json.loads(probe.stdout)
 
     installed = (prefix / "share" / "sla-monitor").resolve()

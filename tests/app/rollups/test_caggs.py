@@ -32,8 +32,8 @@ REGIONS = ("seoul", "virginia", "frankfurt")
 LATENCIES = (0, 49, 50, 99, 100, 199, 200, 300, 499, 500, 999, 1000, 2000, 3000, 4999, 5000, 7000, 7001, 9999,
              10000, 14999, 15000, 29999, 30000, 45000)
 ORDER = ("cagg_check_slots", "cagg_usage_minutes", "cagg_checks_hourly", "cagg_checks_daily", "cagg_usage_daily")
-VIEW = re.compile(r"CREATE MATERIALIZED VIEW (\w+)\s+WITH \(timescaledb\.continuous[^)]*\) AS\s+(SELECT .*?)\s+WITH NO DATA",
-                  re.S)
+VIEW = re.compile(r"CREATE MATERIALIZED VIEW (\w+)\s+WITH \(timescaledb\.continuous[^)]*\) AS\s+"
+                  r"(SELECT .*?)\s+WITH NO DATA", re.S)
 
 
 def dataset(days: int = 3) -> tuple[list[CheckRow], list[ApiCallRow]]:
@@ -48,7 +48,8 @@ def dataset(days: int = 3) -> tuple[list[CheckRow], list[ApiCallRow]]:
                     continue
                 ok = (step + i + len(service)) % 5 != 0
                 latency = LATENCIES[(step * 7 + i * 3) % len(LATENCIES)] if ok else None
-                checks.append(CheckRow(ts, service, region, ok, 200 if ok else 503, latency, None if ok else "http_error"))
+                checks.append(CheckRow(ts, service, region, ok, 200 if ok else 503, latency,
+                                       None if ok else "http_error"))
             status = (200, 200, 201, 404, 429, 500, 503)[step % 7]
             calls.append(ApiCallRow(ts + timedelta(seconds=step % 50), service, "/v1", "POST", status,
                                     LATENCIES[(step * 5) % len(LATENCIES)]))
@@ -197,7 +198,8 @@ async def test_the_refresh_statements_bind_up_to_the_license_check_here(conn):
         async with conn.transaction():  # where app/retention calls it: refused, nothing touched
             assert await caggs.refresh(conn, "UTC", NOW) is None
     finally:
-        await conn.execute(f"DROP TABLE pg_temp.rollup_caggs; DROP VIEW {', '.join(f'pg_temp.{v}' for v in reversed(ORDER))}")
+        views = ", ".join(f"pg_temp.{v}" for v in reversed(ORDER))
+        await conn.execute(f"DROP TABLE pg_temp.rollup_caggs; DROP VIEW {views}")
 
 
 # --- on a Timescale License server ---------------------------------------------------------------
@@ -228,14 +230,16 @@ async def test_the_refresh_materialises_every_level_and_late_writes_are_read_at_
     reports = await rollups.refresh(conn, "UTC", NOW)
     assert {r.rollup: r.ranges_recomputed for r in reports} == {"checks_hourly": 1, "checks_daily": 1, "usage_daily": 0}
     for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
-        assert await _materialised_rows(conn, rollup) == dicts(await rollups.aggregate_raw(conn, rollup, "UTC", None, *FAR))
+        scratch = dicts(await rollups.aggregate_raw(conn, rollup, "UTC", None, *FAR))
+        assert await _materialised_rows(conn, rollup) == scratch
 
 
 async def test_a_changed_service_is_read_live_then_rematerialised(conn, timescale_only):
     checks, _ = dataset(days=1)
     await write_checks(conn, checks, now=NOW)
     await rollups.refresh(conn, "UTC", NOW)
-    failed = sum(r["failed_slots"] for r in await rollups.read(conn, rollups.CHECKS_DAILY, "UTC", ["face-compare"], *FAR))
+    daily = await rollups.read(conn, rollups.CHECKS_DAILY, "UTC", ["face-compare"], *FAR)
+    failed = sum(r["failed_slots"] for r in daily)
     try:
         # What `slamon migrate` does when services.toml changes an interval: TimescaleDB does not track it.
         await conn.execute("UPDATE services SET interval_s = 120 WHERE id = 'face-compare'")
@@ -279,12 +283,14 @@ async def test_policies_real_time_and_compression_are_set(conn, timescale_only):
     policies = await conn.fetch(
         "SELECT c.view_name, (j.config->>'start_offset')::interval AS start_offset "
         "FROM timescaledb_information.jobs j JOIN timescaledb_information.continuous_aggregates c "
-        "ON j.hypertable_name = c.materialization_hypertable_name WHERE j.proc_name = 'policy_refresh_continuous_aggregate'")
+        "ON j.hypertable_name = c.materialization_hypertable_name "
+        "WHERE j.proc_name = 'policy_refresh_continuous_aggregate'")
     assert sorted(r["view_name"] for r in policies) == sorted(caggs.VIEWS)
     # far inside the shortest raw retention (30 days): a policy never refreshes over dropped chunks
     assert all(r["start_offset"] <= timedelta(days=3) for r in policies)
     compressed = {r["hypertable_name"] for r in await conn.fetch(
         "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE compression_enabled")}
     assert {"checks", "api_calls"} <= compressed
-    assert await conn.fetchval("SELECT count(*) FROM timescaledb_information.jobs "
-                               "WHERE proc_name = 'policy_compression' AND hypertable_name IN ('checks', 'api_calls')") == 2
+    assert await conn.fetchval(
+        "SELECT count(*) FROM timescaledb_information.jobs "
+        "WHERE proc_name = 'policy_compression' AND hypertable_name IN ('checks', 'api_calls')") == 2
