@@ -154,7 +154,6 @@ READERS = {
     "usage_daily": _readers("usage_daily", "api_calls", USAGE_DAILY, USAGE_FROM_MINUTES, USAGE_BUCKETS,
                             USAGE_COLUMNS),
 }
-RAW_TABLE_OF = {"checks_hourly": "checks", "checks_daily": "checks", "usage_daily": "api_calls"}
 
 # --- refresh ------------------------------------------------------------------------------------
 LOCK = "SELECT pg_advisory_lock(5308417)"  # the key of queries.LOCK_REFRESH: one refresher at a time
