@@ -19,8 +19,9 @@ ENV SLAMON_CHROMIUM_PATH=/usr/bin/chromium
 COPY . .
 RUN pip install . && rm -rf build *.egg-info
 
-# Migrations, the catalog and the pages are found next to the `app` package (app/config.py
-# ROOT_DIR), which the copy pip put in site-packages has not: import the tree under /app instead.
+# The installed copy carries the migrations and the default catalog (data files under
+# /usr/local/share/sla-monitor, app/config.py resource_path), but the pages (frontend/) are still
+# found next to the `app` package only (app/config.py ROOT_DIR): import the tree under /app.
 ENV PYTHONPATH=/app \
     SLAMON_SERVICES_FILE=/app/services.toml \
     SLAMON_DATA_DIR=/var/lib/slamon \

@@ -1,6 +1,7 @@
 """Settings from SLAMON_* environment variables (and .env); defaults match `make services`."""
 from __future__ import annotations
 
+import importlib.metadata
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +13,31 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 LOCAL_SERVICES_ENV = ROOT_DIR / ".data" / "services.env"
+DISTRIBUTION = "sla-monitor"
+DATA_FILES = "share/sla-monitor"  # where pyproject's [tool.setuptools.data-files] puts sql/ and services.toml
+
+
+@lru_cache
+def installed_data_dir() -> Path | None:
+    """The folder pip installed the distribution's data files into (under the environment's prefix),
+    found through the installed file list; None for a checkout or an editable install."""
+    try:
+        files = importlib.metadata.distribution(DISTRIBUTION).files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.as_posix().endswith(f"{DATA_FILES}/services.toml"):
+            return Path(file.locate()).resolve().parent
+    return None
+
+
+def resource_path(name: str) -> Path:
+    """A file or folder the project ships beside its code (`sql`, `services.toml`): in the checkout
+    when running from one (editable installs, PYTHONPATH), else from the installed data files."""
+    if (ROOT_DIR / "pyproject.toml").exists():
+        return ROOT_DIR / name
+    installed = installed_data_dir()
+    return installed / name if installed else ROOT_DIR / name
 
 
 def _local_service(name: str, fallback: str) -> str:
@@ -33,7 +59,7 @@ class Settings(BaseSettings):
         "SLAMON_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/slamon"))
     redis_url: str = Field(default_factory=lambda: _local_service("SLAMON_REDIS_URL", "redis://127.0.0.1:56379/0"))
     timezone: str = "UTC"
-    services_file: Path = ROOT_DIR / "services.toml"
+    services_file: Path = Field(default_factory=lambda: resource_path("services.toml"))
     data_dir: Path = ROOT_DIR / ".data"
     secret_key: str | None = None
     rollup_grace_s: int = Field(300, ge=0)  # the refresh leaves the newest minutes to live reads

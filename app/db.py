@@ -7,11 +7,11 @@ from pathlib import Path
 
 import asyncpg
 
-from app.config import ROOT_DIR, Settings
+from app.config import Settings, resource_path
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = ROOT_DIR / "sql"
+SQL_DIR = resource_path("sql")
 MIGRATION_LOCK = 0x51A_0001  # advisory lock key shared by every `slamon migrate`
 # Reads are short and many: starting parallel workers or JIT costs more than they save, and
 # replanning a statement over every chunk of a hypertable costs more than running it (generic plans
@@ -30,12 +30,33 @@ async def create_pool(settings: Settings, **kwargs) -> asyncpg.Pool:
     )
 
 
+# Migrations under sql/tsl/ need the Timescale License build (continuous aggregates, compression
+# and job policies); they are applied only where it runs, recorded as "tsl/NNN_name.sql".
+TSL_DIR = "tsl"
+EDITION = "SELECT current_setting('timescaledb.license', true)"
+
+
 def migration_files(sql_dir: Path = SQL_DIR) -> list[Path]:
     return sorted(p for p in sql_dir.glob("*.sql") if p.name[:3].isdigit())
 
 
-async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply each pending migration once, in order, each in its own transaction; return their names."""
+def tsl_migration_files(sql_dir: Path = SQL_DIR) -> list[Path]:
+    return migration_files(sql_dir / TSL_DIR)
+
+
+async def edition(conn: asyncpg.Connection) -> str:
+    """'timescale' when the server runs TimescaleDB's Timescale License build, else 'apache' (also
+    before the extension is created: the setting only exists once it is loaded)."""
+    return "timescale" if await conn.fetchval(EDITION) == "timescale" else "apache"
+
+
+def _migration_name(path: Path, sql_dir: Path) -> str:
+    return path.relative_to(sql_dir).as_posix()
+
+
+async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR, *, server_edition: str | None = None) -> list[str]:
+    """Apply each pending migration once, in order, each in its own transaction; return their names.
+    The edition is detected after the extension exists (001), unless `server_edition` says it."""
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
@@ -45,25 +66,35 @@ async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR) -> list[str
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
         done = {r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schema_migrations")}
-        for path in migration_files(sql_dir):
-            text = path.read_text()
-            checksum = hashlib.sha256(text.encode()).hexdigest()
-            if path.name in done:
-                if done[path.name] != checksum:
-                    log.warning("migration %s changed after it was applied; not re-applied", path.name)
-                continue
-            async with conn.transaction():
-                try:
-                    await conn.execute(text)
-                except asyncpg.PostgresError as exc:
-                    raise MigrationError(f"{path.name}: {exc}") from exc
-                await conn.execute(
-                    "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", path.name, checksum
-                )
-            applied.append(path.name)
+        # One order by file name across both folders: on a Timescale License server the TSL objects
+        # come in their numbered place, before any later migration that alters what they read.
+        for path in sorted(migration_files(sql_dir) + tsl_migration_files(sql_dir), key=lambda p: p.name):
+            name = _migration_name(path, sql_dir)
+            if path.parent.name == TSL_DIR:
+                server_edition = server_edition or await edition(conn)
+                if server_edition != "timescale":
+                    continue
+            if await _apply(conn, path, name, done.get(name)):
+                applied.append(name)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
     return applied
+
+
+async def _apply(conn: asyncpg.Connection, path: Path, name: str, done_checksum: str | None) -> bool:
+    text = path.read_text()
+    checksum = hashlib.sha256(text.encode()).hexdigest()
+    if done_checksum is not None:
+        if done_checksum != checksum:
+            log.warning("migration %s changed after it was applied; not re-applied", name)
+        return False
+    async with conn.transaction():
+        try:
+            await conn.execute(text)
+        except asyncpg.PostgresError as exc:
+            raise MigrationError(f"{name}: {exc}") from exc
+        await conn.execute("INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", name, checksum)
+    return True
 
 
 class MigrationError(RuntimeError):

@@ -1,4 +1,5 @@
-"""Rollup maintenance (Apache edition's incremental refresh) and the one reader per rollup."""
+"""Rollup maintenance (Apache edition's incremental refresh) and the one reader per rollup; on a Timescale
+License server both go to the continuous aggregates of caggs.py, with the same rows."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 
 from app.periods import merge_intervals
-from app.rollups import queries
+from app.rollups import caggs, queries
 from app.rollups.queries import RollupSql
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,24 @@ class RefreshReport:
     recut: bool = False
 
 
+# server backend pid -> whether its database keeps the rollups as continuous aggregates (caggs.py).
+# The license and the migrations do not change under a live connection; pids are reused only by
+# connections to the same server.
+_CAGG_BACKENDS: dict[int, bool] = {}
+
+
+async def uses_caggs(conn: asyncpg.Connection) -> bool:
+    """True on a Timescale License server migrated with sql/tsl/: the rollups are continuous
+    aggregates there; elsewhere ('apache') they are the tables this module's refresh maintains."""
+    pid = conn.get_server_pid()
+    known = _CAGG_BACKENDS.get(pid)
+    if known is None:
+        if len(_CAGG_BACKENDS) > 4096:  # connections come and go over months; the cache stays small
+            _CAGG_BACKENDS.clear()
+        known = _CAGG_BACKENDS[pid] = await caggs.in_use(conn)
+    return known
+
+
 async def log_invalidations(
     conn: asyncpg.Connection, raw_table: str, spans: dict[str, tuple[datetime, datetime]]
 ) -> None:
@@ -75,6 +94,11 @@ async def refresh(
 ) -> list[RefreshReport]:
     """Materialise every rollup up to `now - grace` and recompute exactly the invalidated buckets."""
     target = (now - grace).replace(second=0, microsecond=0)
+    if await uses_caggs(conn):
+        ranges = await caggs.refresh(conn, timezone_name, target, HISTORY_MARGIN)
+        if ranges is None:
+            return [RefreshReport(r.name, None, 0) for r in ROLLUPS]
+        return [RefreshReport(r.name, target, ranges[r.sql.raw_table]) for r in ROLLUPS]
     reports = []
     async with conn.transaction():
         await conn.execute(queries.LOCK_REFRESH)
@@ -160,6 +184,9 @@ async def read(
     `slots_only` reads just the slot counts and downtime (queries.SLOT_COLUMNS), for check rollups.
     With nothing pending, the two-statement reader (queries.ReadParts); inside a caller's transaction,
     or with pending ranges, the one-statement reader that merges them."""
+    if await uses_caggs(conn):
+        return await caggs.read(conn, rollup.name, rollup.width, rollup.zone(timezone_name), service_ids, start, end,
+                                slots_only=slots_only)
     parts = rollup.sql.parts_slots if slots_only else rollup.sql.parts
     sql = rollup.sql.read_slots if slots_only else rollup.sql.read
     if parts is None or sql is None:
@@ -174,11 +201,25 @@ async def read_slot_arrays(
 ) -> list[asyncpg.Record]:
     """`read(..., slots_only=True)` as one row per service: `bucket_epochs` (bucket starts, Unix
     seconds) and an array per slot column, element i of each for the same bucket, in no set order."""
+    if await uses_caggs(conn):
+        return _as_arrays(await read(conn, rollup, timezone_name, service_ids, start, end, slots_only=True))
     parts, sql = rollup.sql.parts_slots, rollup.sql.read_slot_arrays
     if parts is None or parts.arrays is None or sql is None:
         raise ValueError(f"rollup {rollup.name} has no slots-only reader")
     return await _read(conn, rollup, (service_ids, start, end, rollup.width, rollup.zone(timezone_name)),
                        parts.arrays, sql)
+
+
+def _as_arrays(rows: list) -> list[dict]:
+    """Bucket rows of the slot columns in read_slot_arrays' form."""
+    by_service: dict[str, dict] = {}
+    for r in rows:
+        arrays = by_service.setdefault(r["service_id"], {"service_id": r["service_id"], "bucket_epochs": [],
+                                                        **{c: [] for c in queries.SLOT_COLUMNS}})
+        arrays["bucket_epochs"].append(int(r["bucket"].timestamp()))
+        for c in queries.SLOT_COLUMNS:
+            arrays[c].append(r[c])
+    return list(by_service.values())
 
 
 async def _read(conn: asyncpg.Connection, rollup: Rollup, args: tuple, fast: str, merging: str

@@ -82,6 +82,8 @@ async def test_old_months_read_the_same_after_retention(history, conn, make_clie
     # Running it again drops nothing more and changes nothing.
     again = await retention.apply(conn, NOW, 400, ZONE, timedelta(minutes=5))
     assert [d.chunks for d in again] == [0, 0] and await read_all(client) == before
+    if await rollups.uses_caggs(conn):
+        return  # the rest inspects the Apache rollup tables; the aggregates' re-cut: tests/app/rollups/test_caggs.py
     # A time-zone change re-cuts only the days that still have raw rows; the older ones are kept, and
     # no slot is lost or counted twice, there and back again.
     total = "SELECT sum(slots), sum(failed_slots) FROM rollup_checks_daily"

@@ -1,5 +1,6 @@
 """Reading a rollup equals aggregating the raw rows from scratch, whatever happened before:
-late and replayed batches, refreshes at any moment, DST days in a non-UTC zone.
+late and replayed batches, refreshes at any moment, DST days in a non-UTC zone. On either edition:
+the Apache rollup tables here, the continuous aggregates on a Timescale License server.
 
 Two oracles: the rollup's own SELECT run over raw rows, and an independent pandas computation
 (slots by majority of regions, day cut in the zone with zoneinfo)."""
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
 from app.rollups import service as rollups
 from app.rollups.queries import SLOT_COLUMNS
+from tests.app.rollups.conftest import materialised
 from tests.conftest import reset
 
 # Around the 2025 autumn DST change in Europe and America (Nov 2 in New York, Oct 26 in Berlin).
@@ -133,7 +135,7 @@ async def test_refresh_materialises_and_reads_do_not_depend_on_it(conn):
     await write_checks(conn, rows, now=NOW)
     before = as_dicts(await rollups.read(conn, rollups.CHECKS_HOURLY, "UTC", ["face-compare"], *FAR))
     await rollups.refresh(conn, "UTC", NOW)
-    assert await conn.fetchval("SELECT count(*) FROM rollup_checks_hourly") == 50
+    assert await conn.fetchval(f"SELECT count(*) FROM {await materialised(conn, 'checks_hourly')}") == 50
     assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") == 0
     after = as_dicts(await rollups.read(conn, rollups.CHECKS_HOURLY, "UTC", ["face-compare"], *FAR))
     assert before == after
@@ -153,7 +155,7 @@ async def test_late_batch_below_the_watermark_is_seen_at_once_and_recomputed_by_
         assert sum(r["failed_slots"] for r in read) == 300
     reports = await rollups.refresh(conn, "Europe/Berlin", NOW)
     assert {r.rollup: r.ranges_recomputed for r in reports} == {"checks_hourly": 1, "checks_daily": 1, "usage_daily": 0}
-    assert await conn.fetchval("SELECT sum(failed_slots) FROM rollup_checks_daily") == 300
+    assert await conn.fetchval(f"SELECT sum(failed_slots) FROM {await materialised(conn, 'checks_daily')}") == 300
 
 
 async def test_changing_the_reporting_zone_rebuilds_the_daily_buckets(conn):
@@ -161,8 +163,8 @@ async def test_changing_the_reporting_zone_rebuilds_the_daily_buckets(conn):
     await write_checks(conn, rows, now=NOW)
     await rollups.refresh(conn, "UTC", NOW)
     await rollups.refresh(conn, "Asia/Kolkata", NOW)
-    daily = await conn.fetch("SELECT bucket FROM rollup_checks_daily")
+    daily = await conn.fetch(f"SELECT bucket FROM {await materialised(conn, 'checks_daily')}")
     kolkata = ZoneInfo("Asia/Kolkata")
-    assert all(r["bucket"].astimezone(kolkata).time() == datetime.min.time() for r in daily)
+    assert daily and all(r["bucket"].astimezone(kolkata).time() == datetime.min.time() for r in daily)
     assert as_dicts(await rollups.read(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR)) == \
         as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR))

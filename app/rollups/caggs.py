@@ -1,0 +1,252 @@
+"""Rollups as continuous aggregates (`timescaledb.license = 'timescale'`, sql/tsl/090_caggs.sql).
+
+Written from TimescaleDB 2.19's documentation; the Apache build this project is tested on cannot run
+it (the tests that need it skip there). Its SELECTs are checked against the Apache rollups on every
+machine (tests/app/rollups/test_caggs.py).
+
+Exactness, as on 'apache': a read equals a from-scratch aggregate of the raw rows whatever the refresh
+lag. The aggregates' real-time part covers rows past their watermark; rows written below it (late
+prober spools, replays, a changed service) are in rollup_invalidations, written by the ingest in the
+same transaction as the rows, and their buckets are read live from raw rows until the refresh has
+re-materialised every level over them. Only then does the refresh delete those log entries.
+
+Retention: raw chunks are dropped by app/retention, which records the horizon (raw_retention). A
+refresh over dropped chunks would delete their aggregated rows (docs: "Data retention with continuous
+aggregates"), so first-level refresh windows start at the horizon and readers never read buckets
+before it live. Second levels read the first level, which keeps every slot, so they may be refreshed
+(and rebuilt in another zone) over any range.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+
+from app.periods import merge_intervals
+from app.rollups import queries
+from app.rollups.queries import CHECKS_BUCKETS, CHECKS_COLUMNS, HISTOGRAM_COLUMNS, LATENCY_BOUNDS_MS, SLOT_COLUMNS
+from app.rollups.queries import USAGE_BUCKETS, USAGE_COLUMNS
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # a finite window start (NULL broke zoned caggs before 2.10.2)
+
+# The caggs serve the rollups once the Timescale License runs and sql/tsl/ was applied.
+IN_USE = "SELECT current_setting('timescaledb.license', true) = 'timescale' AND to_regclass('rollup_caggs') IS NOT NULL"
+
+
+@dataclass(frozen=True)
+class Cagg:
+    view: str
+    width: timedelta
+    zoned: bool  # cut in SLAMON_TIMEZONE (daily) rather than UTC
+
+
+CHECK_SLOTS = Cagg("cagg_check_slots", timedelta(seconds=1), zoned=False)
+USAGE_MINUTES = Cagg("cagg_usage_minutes", timedelta(minutes=1), zoned=False)
+CHECKS_HOURLY = Cagg("cagg_checks_hourly", timedelta(hours=1), zoned=False)
+CHECKS_DAILY = Cagg("cagg_checks_daily", timedelta(days=1), zoned=True)
+USAGE_DAILY = Cagg("cagg_usage_daily", timedelta(days=1), zoned=True)
+# raw table -> its first level and the second levels built on it, refreshed in that order
+LEVELS = {"checks": (CHECK_SLOTS, (CHECKS_HOURLY, CHECKS_DAILY)), "api_calls": (USAGE_MINUTES, (USAGE_DAILY,))}
+VIEWS = tuple(c.view for first, second in LEVELS.values() for c in (first, *second))
+
+# --- readers ----------------------------------------------------------------------------------
+# The second level's SELECT over the first level, in the zone asked for ($4 width, $5 zone): what the
+# daily views hold, computed at read time while they are still cut in another zone.
+_SLOT_HIST = ",\n".join(
+    f"       count(*) FILTER (WHERE s.ok AND s.latency_ms < {b})::int AS lat_lt_{b}" for b in LATENCY_BOUNDS_MS
+)
+CHECKS_FROM_SLOTS = f"""
+SELECT s.service_id, time_bucket($4::interval, s.ts, $5::text) AS bucket,
+       count(*)::int AS slots,
+       count(*) FILTER (WHERE s.ok)::int AS ok_slots,
+       count(*) FILTER (WHERE NOT s.ok)::int AS failed_slots,
+       coalesce(sum(s.interval_s) FILTER (WHERE NOT s.ok), 0)::bigint AS downtime_s,
+       count(*) FILTER (WHERE s.ok AND s.latency_ms > s.latency_target_ms)::int AS over_target,
+       count(s.latency_ms) FILTER (WHERE s.ok)::int AS latency_count,
+       sum(s.latency_ms) FILTER (WHERE s.ok)::bigint AS latency_sum_ms,
+       min(s.latency_ms) FILTER (WHERE s.ok) AS latency_min_ms,
+       max(s.latency_ms) FILTER (WHERE s.ok) AS latency_max_ms,
+{_SLOT_HIST}
+FROM cagg_check_slots s
+WHERE ($1::text[] IS NULL OR s.service_id = ANY($1::text[])) AND s.ts >= $2 AND s.ts < $3
+GROUP BY s.service_id, bucket
+"""
+_SUMMED = ("calls", "ok_200", "errors", "c4xx", "c5xx", "over_target") + HISTOGRAM_COLUMNS
+USAGE_FROM_MINUTES = f"""
+SELECT m.service_id, time_bucket($4::interval, m.bucket, $5::text) AS bucket,
+       {", ".join(f"sum(m.{c})::int AS {c}" for c in _SUMMED)},
+       sum(m.latency_sum_ms)::bigint AS latency_sum_ms,
+       min(m.latency_min_ms) AS latency_min_ms, max(m.latency_max_ms) AS latency_max_ms
+FROM cagg_usage_minutes m
+WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3
+GROUP BY m.service_id, 2
+"""
+
+
+def _reader(rollup: str, raw_table: str, cagg: Cagg, from_first_level: str, raw_template: str,
+            columns: tuple[str, ...]) -> str:
+    """$1..$5 as in queries.py, $6 the rollup's name. `dirty`: the logged ranges not yet refreshed,
+    widened to whole buckets and merged per service (gaps and islands), read live from raw rows; the
+    rest from the aggregate, or from the first level while the daily view is cut in another zone."""
+    picked = ", ".join(f"x.{c}" for c in columns)
+    zone_ok = (f"EXISTS (SELECT 1 FROM rollup_caggs z WHERE z.rollup = '{rollup}' AND z.timezone = $5::text)"
+               if cagg.zoned else "true")
+    materialised = (f"SELECT m.service_id, m.bucket, {', '.join(f'm.{c}' for c in columns)} FROM {cagg.view} m "
+                    "WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3"
+                    f" AND {zone_ok}")
+    if cagg.zoned:
+        materialised += (f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked} FROM ({from_first_level}) x"
+                         f" WHERE NOT {zone_ok}")
+    live_dirty = f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL (" + raw_template.format(
+        where="c.service_id = d.service_id AND c.ts >= d.lo AND c.ts >= $2 AND c.ts < $3 "
+        "AND c.ts < rollup_bucket_end($4::interval, time_bucket($4::interval, d.hi, $5::text), $5::text) "
+        "AND time_bucket($4::interval, c.ts, $5::text) < d.hi"
+    ) + ") x"
+    # The retention horizon, bucket-aligned upwards (queries._frozen_before; the 'apache'-only zone
+    # recut boundary it also reads is never set on this path).
+    frozen = queries._frozen_before(raw_table, "$4", "$5", "$6")
+    return f"""
+WITH fz AS (SELECT {frozen} AS frozen_before),
+pending AS (
+    SELECT i.service_id, greatest(time_bucket($4::interval, i.lo, $5::text), (SELECT frozen_before FROM fz)) AS lo, i.hi
+    FROM rollup_invalidations i
+    WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
+      AND i.hi > $2 AND i.lo < $3 AND i.hi > (SELECT frozen_before FROM fz)
+),
+islands AS (
+    SELECT service_id, lo, hi,
+           CASE WHEN lo <= max(hi) OVER (PARTITION BY service_id ORDER BY lo, hi
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                THEN 0 ELSE 1 END AS starts_island
+    FROM pending
+),
+dirty AS (
+    SELECT service_id, min(lo) AS lo, max(hi) AS hi
+    FROM (SELECT *, sum(starts_island) OVER (PARTITION BY service_id ORDER BY lo, hi) AS island FROM islands) i
+    GROUP BY service_id, island
+),
+materialised AS (
+    {materialised}
+)
+SELECT * FROM materialised m
+WHERE NOT EXISTS (SELECT 1 FROM dirty d WHERE d.service_id = m.service_id AND m.bucket >= d.lo AND m.bucket < d.hi)
+UNION ALL ({live_dirty})
+ORDER BY service_id, bucket"""
+
+
+def _readers(rollup: str, raw_table: str, cagg: Cagg, from_first_level: str, raw_template: str,
+             columns: tuple[str, ...], slot_columns: tuple[str, ...] | None = None) -> tuple[str, str | None]:
+    full = _reader(rollup, raw_table, cagg, from_first_level, raw_template, columns)
+    slots = _reader(rollup, raw_table, cagg, from_first_level, raw_template, slot_columns) if slot_columns else None
+    return full, slots
+
+
+# rollup name -> (reader of every column, reader of queries.SLOT_COLUMNS)
+READERS = {
+    "checks_hourly": _readers("checks_hourly", "checks", CHECKS_HOURLY, CHECKS_FROM_SLOTS, CHECKS_BUCKETS,
+                              CHECKS_COLUMNS, SLOT_COLUMNS),
+    "checks_daily": _readers("checks_daily", "checks", CHECKS_DAILY, CHECKS_FROM_SLOTS, CHECKS_BUCKETS,
+                             CHECKS_COLUMNS, SLOT_COLUMNS),
+    "usage_daily": _readers("usage_daily", "api_calls", USAGE_DAILY, USAGE_FROM_MINUTES, USAGE_BUCKETS,
+                            USAGE_COLUMNS),
+}
+
+# --- refresh ------------------------------------------------------------------------------------
+LOCK = "SELECT pg_advisory_lock(5308417)"  # the key of queries.LOCK_REFRESH: one refresher at a time
+UNLOCK = "SELECT pg_advisory_unlock(5308417)"
+# A procedure that commits as it goes: never inside a transaction block (docs: refresh_continuous_aggregate).
+# Only buckets entirely inside the window are refreshed; `force` re-materialises them even when
+# TimescaleDB saw no change (a changed `services` row, which it does not track).
+REFRESH = "CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz, force => $4::boolean)"
+DAILY_ZONE = "SELECT timezone FROM rollup_caggs WHERE rollup = 'checks_daily'"
+CREATE_DAILY = "SELECT rollup_create_daily_caggs($1)"
+PENDING = "SELECT id, raw_table, lo, hi FROM rollup_invalidations ORDER BY id"
+FORGET = "DELETE FROM rollup_invalidations WHERE id = ANY($1::bigint[])"
+HORIZONS = "SELECT raw_table, dropped_before FROM raw_retention"
+# Just past the newest raw row: a logged range is re-materialised up to there (FAR_FUTURE ranges too).
+RAW_END = {t: f"SELECT max(ts) + INTERVAL '1 second' FROM {t}" for t in ("checks", "api_calls")}
+
+
+async def in_use(conn: asyncpg.Connection) -> bool:
+    return bool(await conn.fetchval(IN_USE))
+
+
+async def read(conn: asyncpg.Connection, rollup: str, width: timedelta, zone: str, service_ids: list[str] | None,
+               start: datetime, end: datetime, *, slots_only: bool) -> list[asyncpg.Record]:
+    full, slots = READERS[rollup]
+    sql = slots if slots_only else full
+    if sql is None:
+        raise ValueError(f"rollup {rollup} has no slots-only reader")
+    return await conn.fetch(sql, service_ids, start, end, width, zone, rollup)
+
+
+async def refresh(conn: asyncpg.Connection, timezone_name: str, target: datetime,
+                  history_margin: timedelta) -> dict[str, int] | None:
+    """Materialise every aggregate up to `target` and re-materialise the logged ranges; return the
+    number of merged ranges per raw table, or None when called inside a transaction (refused there).
+    A logged range older than `history_margin` moves the 'rollups' generation (service.HISTORY_MARGIN)."""
+    if conn.is_in_transaction():
+        # app/retention refreshes inside its transaction: the policies and the worker's refresh keep
+        # the aggregates current, and the logged ranges stay pending (and read live) meanwhile.
+        log.warning("continuous aggregates cannot be refreshed inside a transaction; left to the next refresh",
+                    extra={"job": "rollups"})
+        return None
+    await conn.execute(LOCK)
+    try:
+        await _follow_zone(conn, timezone_name)
+        taken = await conn.fetch(PENDING)
+        horizons = {r["raw_table"]: r["dropped_before"] for r in await conn.fetch(HORIZONS)}
+        counts = {}
+        for raw_table, (first, second) in LEVELS.items():
+            ranges = await _logged_ranges(conn, raw_table, taken, horizons.get(raw_table))
+            await _refresh_view(conn, first, "UTC", horizons.get(raw_table) or EPOCH, target, ranges)
+            for cagg in second:
+                await _refresh_view(conn, cagg, timezone_name if cagg.zoned else "UTC", EPOCH, target, ranges)
+            counts[raw_table] = len(ranges)
+        async with conn.transaction():
+            # Moved with the log entries' removal: the status page's settled days (app/status/history.py)
+            # are read afresh while a range is logged, and from memory only once the generation moved.
+            if any(r["lo"] < target - history_margin for r in taken):
+                await conn.execute(queries.BUMP_GENERATION, "rollups")
+            await conn.execute(FORGET, [r["id"] for r in taken])
+    finally:
+        await conn.execute(UNLOCK)
+    return counts
+
+
+async def _follow_zone(conn: asyncpg.Connection, timezone_name: str) -> None:
+    """Recreate the daily aggregates when SLAMON_TIMEZONE changed; the refresh then fills them from
+    the first level (exact for every retained slot and minute, also before the retention horizon)."""
+    current = await conn.fetchval(DAILY_ZONE)
+    if current != timezone_name:
+        log.info("rollups: daily continuous aggregates cut in %s, recreating them in %s", current, timezone_name,
+                 extra={"job": "rollups"})
+        async with conn.transaction():
+            await conn.execute(CREATE_DAILY, timezone_name)
+
+
+async def _logged_ranges(conn: asyncpg.Connection, raw_table: str, taken: list[asyncpg.Record],
+                         horizon: datetime | None) -> list[tuple[datetime, datetime]]:
+    """The logged ranges of a raw table, merged across services (a refresh covers every service),
+    clipped to [retention horizon, just past the newest raw row)."""
+    end = await conn.fetchval(RAW_END[raw_table])
+    if end is None:
+        return []
+    ranges = [(max(r["lo"], horizon) if horizon else r["lo"], min(r["hi"], end))
+              for r in taken if r["raw_table"] == raw_table]
+    return merge_intervals([(lo, hi) for lo, hi in ranges if lo < hi])
+
+
+async def _refresh_view(conn: asyncpg.Connection, cagg: Cagg, zone: str, start: datetime, target: datetime,
+                        ranges: list[tuple[datetime, datetime]]) -> None:
+    """Advance to `target` (TimescaleDB re-materialises what it saw change), then force the logged
+    ranges, widened to whole buckets since a refresh rounds its window inwards."""
+    if start < target:
+        await conn.execute(REFRESH, cagg.view, start, target, False)
+    for lo, hi in ranges:
+        span = await conn.fetchrow(queries.BUCKET_SPAN, cagg.width, lo, hi, zone)
+        await conn.execute(REFRESH, cagg.view, max(span["lo"], start), span["hi"], True)

@@ -1,0 +1,296 @@
+"""The Timescale License path: continuous aggregates (sql/tsl/090_caggs.sql, app/rollups/caggs.py).
+
+Here (Apache edition) the SELECTs of the migration and the cagg readers run over stand-in views and
+must give the Apache rollups' rows; the migration runner applies sql/tsl/ only on 'timescale'. The
+tests marked `timescale_only` run the real aggregates on a Timescale License server."""
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+from app import db
+from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
+from app.retention import service as retention
+from app.rollups import caggs
+from app.rollups import service as rollups
+from app.rollups.queries import SLOT_COLUMNS
+from app.services.service import load_catalog, sync_catalog
+from tests.app.rollups.conftest import materialised
+from tests.app.rollups.test_exactness import pandas_calls_by_day, pandas_checks_by_day
+
+ROOT = Path(__file__).resolve().parents[3]
+BASE = datetime(2025, 10, 25, 12, tzinfo=timezone.utc)  # Berlin leaves DST on Oct 26
+NOW = BASE + timedelta(days=30)
+FAR = (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2026, 6, 1, tzinfo=timezone.utc))
+SERVICES = ("id-recognition", "face-compare")
+REGIONS = ("seoul", "virginia", "frankfurt")
+# every histogram bound and its neighbours, and latencies over the targets (7 s, 30 s)
+LATENCIES = (0, 49, 50, 99, 100, 199, 200, 300, 499, 500, 999, 1000, 2000, 3000, 4999, 5000, 7000, 7001, 9999,
+             10000, 14999, 15000, 29999, 30000, 45000)
+ORDER = ("cagg_check_slots", "cagg_usage_minutes", "cagg_checks_hourly", "cagg_checks_daily", "cagg_usage_daily")
+VIEW = re.compile(r"CREATE MATERIALIZED VIEW (\w+)\s+WITH \(timescaledb\.continuous[^)]*\) AS\s+"
+                  r"(SELECT .*?)\s+WITH NO DATA", re.S)
+
+
+def dataset(days: int = 3) -> tuple[list[CheckRow], list[ApiCallRow]]:
+    """Slots with 3 regions and with 2 (ties fail), failures, even counts of ok regions (the lower
+    median), latencies across the histogram bounds and over the targets; calls of every status class."""
+    checks, calls = [], []
+    for step, minute in enumerate(range(0, days * 24 * 60, 7)):
+        ts = BASE + timedelta(minutes=minute)
+        for service in SERVICES:
+            for i, region in enumerate(REGIONS):
+                if step % 11 == 0 and region == "frankfurt":
+                    continue
+                ok = (step + i + len(service)) % 5 != 0
+                latency = LATENCIES[(step * 7 + i * 3) % len(LATENCIES)] if ok else None
+                checks.append(CheckRow(ts, service, region, ok, 200 if ok else 503, latency,
+                                       None if ok else "http_error"))
+            status = (200, 200, 201, 404, 429, 500, 503)[step % 7]
+            calls.append(ApiCallRow(ts + timedelta(seconds=step % 50), service, "/v1", "POST", status,
+                                    LATENCIES[(step * 5) % len(LATENCIES)]))
+    return checks, calls
+
+
+def cagg_selects(zone: str) -> dict[str, str]:
+    """The SELECT of every continuous aggregate the migration creates, daily ones cut in `zone`."""
+    (migration,) = db.tsl_migration_files()
+    literal = "'" + zone.replace("'", "''") + "'"
+    return {name: select.replace("%1$L", literal) for name, select in VIEW.findall(migration.read_text())}
+
+
+def dicts(records) -> list[dict]:
+    return [dict(r) for r in records]
+
+
+async def _stand_ins(conn, zone: str) -> None:
+    """Plain views with the aggregates' names and SELECTs (what a refreshed aggregate returns), and
+    the zone table, in the caller's transaction."""
+    selects = cagg_selects(zone)
+    assert sorted(selects) == sorted(ORDER) == sorted(caggs.VIEWS)
+    for name in ORDER:  # first levels first: the second levels select from them
+        await conn.execute(f"CREATE TEMP VIEW {name} AS {selects[name]}")
+    await conn.execute("CREATE TEMP TABLE rollup_caggs (rollup text PRIMARY KEY, timezone text NOT NULL)")
+    await conn.execute("INSERT INTO rollup_caggs VALUES ('checks_daily', $1), ('usage_daily', $1)", zone)
+
+
+async def _assert_readers_equal_scratch(conn, zone: str) -> None:
+    for rollup in rollups.ROLLUPS:
+        scratch = dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR))
+        assert scratch, rollup.name
+        read = await caggs.read(conn, rollup.name, rollup.width, rollup.zone(zone), None, *FAR, slots_only=False)
+        assert dicts(read) == scratch, rollup.name
+        if rollup.sql.read_slots:
+            slots = await caggs.read(conn, rollup.name, rollup.width, rollup.zone(zone), None, *FAR, slots_only=True)
+            assert dicts(slots) == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "Asia/Kolkata"])
+async def test_the_cagg_selects_and_readers_give_the_apache_rollups_rows(conn, zone):
+    checks, calls = dataset()
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await write_checks(conn, checks, now=NOW)
+        await write_api_calls(conn, calls, now=NOW)
+        await _stand_ins(conn, zone)
+        # Each aggregate's own SELECT: the second levels over the first, as the migration builds them.
+        for rollup in rollups.ROLLUPS:
+            view = dicts(await conn.fetch(f"SELECT * FROM cagg_{rollup.name} ORDER BY 1, 2"))
+            assert view == dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR)), rollup.name
+        # The readers, with every written range still logged (read live) and with none.
+        assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") > 0
+        await _assert_readers_equal_scratch(conn, zone)
+        await conn.execute("DELETE FROM rollup_invalidations")
+        await _assert_readers_equal_scratch(conn, zone)
+        # A late batch and a changed service: pending again, read live, nothing counted twice.
+        late = [CheckRow(BASE + timedelta(minutes=m, seconds=30), "face-compare", "virginia", m % 3 == 0, 200, 150,
+                         None if m % 3 == 0 else "assertion_failed") for m in range(0, 600, 5)]
+        await write_checks(conn, late, now=NOW)
+        await rollups.invalidate_service(conn, "id-recognition")
+        await _assert_readers_equal_scratch(conn, zone)
+        # Daily views still cut in another zone: the readers cut the first level in the zone asked for.
+        await conn.execute("UPDATE rollup_caggs SET timezone = 'Pacific/Chatham'")
+        await _assert_readers_equal_scratch(conn, zone)
+        daily = await caggs.read(conn, "checks_daily", timedelta(days=1), zone, None, *FAR, slots_only=False)
+        local = ZoneInfo(zone)
+        got = {(r["service_id"], r["bucket"].astimezone(local).date()): (r["slots"], r["ok_slots"]) for r in daily}
+        assert got == pandas_checks_by_day(checks + late, zone)
+        usage = await caggs.read(conn, "usage_daily", timedelta(days=1), zone, None, *FAR, slots_only=False)
+        got = {(r["service_id"], r["bucket"].astimezone(local).date()): (r["calls"], r["ok_200"], r["latency_sum_ms"])
+               for r in usage}
+        assert got == pandas_calls_by_day(calls, zone)
+    finally:
+        await transaction.rollback()
+
+
+async def test_the_edition_is_detected_and_sql_tsl_follows_it(conn):
+    license_name = await conn.fetchval("SELECT current_setting('timescaledb.license', true)")
+    edition = await db.edition(conn)
+    assert edition == ("timescale" if license_name == "timescale" else "apache")
+    applied = [r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations WHERE name LIKE 'tsl/%'")]
+    views = [v for v in caggs.VIEWS if await conn.fetchval("SELECT to_regclass($1)", v) is not None]
+    if edition == "apache":
+        assert applied == [] and views == []
+        assert not await rollups.uses_caggs(conn)
+    else:
+        assert applied == [f"tsl/{p.name}" for p in db.tsl_migration_files()]
+        assert views == list(caggs.VIEWS)
+        assert await rollups.uses_caggs(conn)
+    assert await db.migrate(conn) == []  # everything this edition takes is applied, the rest is skipped
+
+
+async def test_sql_tsl_migrations_run_only_on_the_timescale_license_in_file_name_order(pool, tmp_path):
+    (tmp_path / "tsl").mkdir()
+    (tmp_path / "001_plain.sql").write_text("CREATE TABLE plain_one (id int PRIMARY KEY);")
+    (tmp_path / "tsl" / "002_licensed.sql").write_text("CREATE TABLE licensed (id int REFERENCES plain_one (id));")
+    (tmp_path / "003_plain.sql").write_text("CREATE TABLE plain_two (id int);")
+    schemas = [f"migrate_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    async with pool.acquire() as conn:
+        try:
+            await conn.execute(f"CREATE SCHEMA {schemas[0]}; CREATE SCHEMA {schemas[1]}")
+            await conn.execute(f"SET search_path TO {schemas[0]}")
+            assert await db.migrate(conn, tmp_path, server_edition="apache") == ["001_plain.sql", "003_plain.sql"]
+            assert await conn.fetchval("SELECT to_regclass('licensed')") is None
+            detected = await db.edition(conn)
+            assert await db.migrate(conn, tmp_path) == ([] if detected == "apache" else ["tsl/002_licensed.sql"])
+            # The same database moved to a Timescale License server: the TSL migration is pending there.
+            if detected == "apache":
+                assert await db.migrate(conn, tmp_path, server_edition="timescale") == ["tsl/002_licensed.sql"]
+            assert await db.migrate(conn, tmp_path, server_edition="timescale") == []
+            await conn.execute(f"SET search_path TO {schemas[1]}")
+            assert await db.migrate(conn, tmp_path, server_edition="timescale") == \
+                ["001_plain.sql", "tsl/002_licensed.sql", "003_plain.sql"]
+        finally:
+            await conn.execute(f"RESET search_path; DROP SCHEMA {schemas[0]} CASCADE; DROP SCHEMA {schemas[1]} CASCADE")
+
+
+async def test_logged_ranges_are_merged_across_services_and_kept_off_dropped_chunks(conn):
+    checks, _ = dataset(days=2)
+    await write_checks(conn, checks, now=NOW)
+    await conn.execute("DELETE FROM rollup_invalidations")
+    horizon = BASE + timedelta(hours=12)
+    await conn.execute("INSERT INTO raw_retention (raw_table, dropped_before) VALUES ('checks', $1)", horizon)
+    await rollups.invalidate_service(conn, "face-compare")  # 1970 .. 2200
+    await write_checks(conn, [CheckRow(BASE + timedelta(hours=1), "id-recognition", "lima", True, 200, 80)], now=NOW)
+    taken = await conn.fetch(caggs.PENDING)
+    newest = max(r.ts for r in checks) + timedelta(seconds=1)
+    # one refresh covers every service: one range, from the horizon to just past the newest row
+    assert await caggs._logged_ranges(conn, "checks", taken, horizon) == [(horizon, newest)]
+    assert await caggs._logged_ranges(conn, "api_calls", taken, None) == []
+
+
+async def test_the_refresh_statements_bind_up_to_the_license_check_here(conn):
+    if await rollups.uses_caggs(conn):
+        pytest.skip("the real refresh runs in the tests below")
+    checks, _ = dataset(days=1)
+    await write_checks(conn, checks, now=NOW)
+    await _stand_ins(conn, "UTC")  # plain views: the regclass argument resolves, the license check refuses
+    try:
+        with pytest.raises(asyncpg.FeatureNotSupportedError, match="refresh_continuous_aggregate.*license"):
+            await caggs.refresh(conn, "UTC", NOW, rollups.HISTORY_MARGIN)
+        assert await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 5308417") == 0
+        assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") > 0  # kept: nothing was refreshed
+        async with conn.transaction():  # where app/retention calls it: refused, nothing touched
+            assert await caggs.refresh(conn, "UTC", NOW, rollups.HISTORY_MARGIN) is None
+    finally:
+        views = ", ".join(f"pg_temp.{v}" for v in reversed(ORDER))
+        await conn.execute(f"DROP TABLE pg_temp.rollup_caggs; DROP VIEW {views}")
+
+
+# --- on a Timescale License server ---------------------------------------------------------------
+
+async def _materialised_rows(conn, rollup) -> list[dict]:
+    columns = ", ".join(("service_id", "bucket") + rollup.sql.columns)
+    return dicts(await conn.fetch(f"SELECT {columns} FROM {await materialised(conn, rollup.name)} ORDER BY 1, 2"))
+
+
+async def test_the_refresh_materialises_every_level_and_late_writes_are_read_at_once(conn, timescale_only):
+    checks, calls = dataset()
+    await write_checks(conn, checks, now=NOW)
+    await write_api_calls(conn, calls, now=NOW)
+    for zone in ("Europe/Berlin", "Asia/Kolkata", "UTC"):
+        await rollups.refresh(conn, zone, NOW)
+        assert await conn.fetchval("SELECT timezone FROM rollup_caggs WHERE rollup = 'checks_daily'") == zone
+        assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") == 0
+        for rollup in rollups.ROLLUPS:
+            scratch = dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR))
+            assert dicts(await rollups.read(conn, rollup, zone, None, *FAR)) == scratch, rollup.name
+            assert await _materialised_rows(conn, rollup) == scratch, rollup.name  # all of it is past
+    late = [CheckRow(BASE + timedelta(minutes=m, seconds=30), "face-compare", "virginia", False, None, None, "timeout")
+            for m in range(0, 600, 5)]
+    await write_checks(conn, late, now=NOW)
+    for rollup in rollups.ROLLUPS:
+        assert dicts(await rollups.read(conn, rollup, "UTC", None, *FAR)) == \
+            dicts(await rollups.aggregate_raw(conn, rollup, "UTC", None, *FAR))
+    reports = await rollups.refresh(conn, "UTC", NOW)
+    assert {r.rollup: r.ranges_recomputed for r in reports} == {"checks_hourly": 1, "checks_daily": 1, "usage_daily": 0}
+    for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
+        scratch = dicts(await rollups.aggregate_raw(conn, rollup, "UTC", None, *FAR))
+        assert await _materialised_rows(conn, rollup) == scratch
+
+
+async def test_a_changed_service_is_read_live_then_rematerialised(conn, timescale_only):
+    checks, _ = dataset(days=1)
+    await write_checks(conn, checks, now=NOW)
+    await rollups.refresh(conn, "UTC", NOW)
+    daily = await rollups.read(conn, rollups.CHECKS_DAILY, "UTC", ["face-compare"], *FAR)
+    failed = sum(r["failed_slots"] for r in daily)
+    try:
+        # What `slamon migrate` does when services.toml changes an interval: TimescaleDB does not track it.
+        await conn.execute("UPDATE services SET interval_s = 120 WHERE id = 'face-compare'")
+        await rollups.invalidate_service(conn, "face-compare")
+        daily = await rollups.read(conn, rollups.CHECKS_DAILY, "UTC", ["face-compare"], *FAR)
+        assert sum(r["downtime_s"] for r in daily) == failed * 120
+        await rollups.refresh(conn, "UTC", NOW)
+        assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") == 0
+        rows = await _materialised_rows(conn, rollups.CHECKS_DAILY)
+        assert sum(r["downtime_s"] for r in rows if r["service_id"] == "face-compare") == failed * 120
+    finally:
+        await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
+
+
+async def test_retention_keeps_the_aggregated_days_and_a_zone_change_recuts_them_from_the_slots(conn, timescale_only):
+    checks, calls = dataset()
+    await write_checks(conn, checks, now=NOW)
+    await write_api_calls(conn, calls, now=NOW)
+    later = BASE + timedelta(days=60)
+    await rollups.refresh(conn, "UTC", later)
+    before = {r.name: dicts(await rollups.read(conn, r, "UTC", None, *FAR)) for r in rollups.ROLLUPS}
+    await retention.apply(conn, later, 30, "UTC", timedelta(minutes=5))
+    assert await conn.fetchval("SELECT count(*) FROM checks") == 0
+    # An invalidation of everything (a changed service, `rollups refresh --from`) must not reach the
+    # dropped chunks: their aggregated rows would be deleted.
+    await rollups.invalidate_range(conn, rollups.FAR_PAST, rollups.FAR_FUTURE)
+    for _ in range(2):
+        assert {r.name: dicts(await rollups.read(conn, r, "UTC", None, *FAR)) for r in rollups.ROLLUPS} == before
+        await rollups.refresh(conn, "UTC", later)
+    await rollups.refresh(conn, "Asia/Kolkata", later)
+    daily = await rollups.read(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    got = {(r["service_id"], r["bucket"].astimezone(kolkata).date()): (r["slots"], r["ok_slots"]) for r in daily}
+    assert got == pandas_checks_by_day(checks, "Asia/Kolkata")
+
+
+async def test_policies_real_time_and_compression_are_set(conn, timescale_only):
+    views = {r["view_name"]: r["materialized_only"] for r in await conn.fetch(
+        "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates")}
+    assert views == {v: False for v in caggs.VIEWS}
+    policies = await conn.fetch(
+        "SELECT c.view_name, (j.config->>'start_offset')::interval AS start_offset "
+        "FROM timescaledb_information.jobs j JOIN timescaledb_information.continuous_aggregates c "
+        "ON j.hypertable_name = c.materialization_hypertable_name "
+        "WHERE j.proc_name = 'policy_refresh_continuous_aggregate'")
+    assert sorted(r["view_name"] for r in policies) == sorted(caggs.VIEWS)
+    # far inside the shortest raw retention (30 days): a policy never refreshes over dropped chunks
+    assert all(r["start_offset"] <= timedelta(days=3) for r in policies)
+    compressed = {r["hypertable_name"] for r in await conn.fetch(
+        "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE compression_enabled")}
+    assert {"checks", "api_calls"} <= compressed
+    assert await conn.fetchval(
+        "SELECT count(*) FROM timescaledb_information.jobs "
+        "WHERE proc_name = 'policy_compression' AND hypertable_name IN ('checks', 'api_calls')") == 2
