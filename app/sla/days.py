@@ -46,9 +46,12 @@ class ServiceDays:
                            {**self.incidents, **{offset + i: rows for i, rows in later.incidents.items()}})
 
 
-def _dense(row, index: dict[int, int], first: date, zone, count: int) -> list[list[int]]:
-    """One service's bucket arrays (rollups.read_slot_arrays) as slots, ok, failed and downtime per day."""
-    columns = [[0] * count for _ in range(4)]
+def _dense(row, epochs: list[int], index: dict[int, int], first: date, zone) -> list[list[int]]:
+    """One service's bucket arrays (rollups.read_slot_arrays) as slots, ok, failed and downtime per day;
+    `epochs` are the days' starts (Unix seconds), `index` maps them to day numbers."""
+    if row is not None and row["bucket_epochs"] == epochs:  # one bucket per day, in order: as they are
+        return [list(row["slots"]), list(row["ok_slots"]), list(row["failed_slots"]), list(row["downtime_s"])]
+    columns = [[0] * len(epochs) for _ in range(4)]
     if row is None:
         return columns
     slots, ok_slots, failed_slots, downtime_s = columns
@@ -97,10 +100,11 @@ async def read(conn: asyncpg.Connection, services: list, period: Period, now: da
     by_id = {r["service_id"]: r for r in rows}
     # A daily bucket starts at its day's local midnight: its Unix second finds the day (a bucket a
     # change of reporting zone left elsewhere in its day is placed by its local date).
-    index = {int(lo.timestamp()): i for i, (lo, _, _) in enumerate(bounds)}
+    epochs = [int(lo.timestamp()) for lo, _, _ in bounds]
+    index = {epoch: i for i, epoch in enumerate(epochs)}
     for service in services:
         sid, interval = service["id"], service["interval_s"]
-        counts = _dense(by_id.get(sid), index, first, zone, len(days))
+        counts = _dense(by_id.get(sid), epochs, index, first, zone)
         service_windows = merge_intervals([(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]])
         if service_windows:
             expected = [max(0.0, seconds - _overlap_s(lo, hi, service_windows)) / interval

@@ -74,19 +74,20 @@ def day_status(record: DayRecord, tier: str) -> str:
     """nd / e / mo / po / o for one day, in the order of SLA-MATH.md."""
     checks = record.checks
     return day_code(checks.slots, checks.ok_slots, checks.maintenance_slots, checks.expected,
-                    record.incident_priorities, TIERS[tier].availability)
+                    record.incident_priorities, TIERS[tier].availability.as_integer_ratio())
 
 
 def day_code(slots: int, ok_slots: int, maintenance_slots: int, expected: float, priorities: frozenset[str],
-             target: Decimal) -> str:
-    """day_status from the day's figures: `target` is the tier's availability (%)."""
+             target: tuple[int, int]) -> str:
+    """day_status from the day's figures; `target` is the tier's availability (%) as an exact ratio
+    (numerator, denominator), so the comparison stays in integers (4,500 days per status read)."""
     if slots == 0 and maintenance_slots == 0:
         return "nd"
     if expected > 0 and slots < 0.9 * expected:
         return "e"
     if (slots and ok_slots * 100 < 95 * slots) or "P1" in priorities:
         return "mo"
-    if (slots and ok_slots * 100 < target * slots) or (priorities and priorities & {"P2", "P3"}):
+    if (slots and ok_slots * 100 * target[1] < target[0] * slots) or (priorities and priorities & {"P2", "P3"}):
         return "po"
     return "o"
 
