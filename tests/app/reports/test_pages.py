@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from app.reports.i18n import EN, KO, choose_language
+from app.reports.i18n import EN, KO
+from app.web.i18n import negotiate
 from tests.app.reports.test_figures import NOW, SID, ZONE, august  # noqa: F401
 from tests.app.reports.test_formats import ARTIFACTS
 
@@ -22,10 +23,11 @@ def test_every_string_exists_in_every_language():
 
 @pytest.mark.parametrize("lang, header, expected", [
     (None, None, "ko"), ("en", None, "en"), ("EN", "ko", "en"), ("fr", "en-GB,en;q=0.9", "en"),
-    (None, "fr, en;q=0.5, ko;q=0.8", "ko"), (None, "de, fr", "ko"), (None, "en;q=abc", "en"),
+    (None, "fr, en;q=0.5, ko;q=0.8", "ko"), (None, "de, fr", "ko"), (None, "en;q=abc", "ko"),
 ])
 def test_language_choice(lang, header, expected):
-    assert choose_language(lang, header) == expected
+    """The report API and pages negotiate as the sites do (no cookie): one function."""
+    assert negotiate(lang, None, header) == expected
 
 
 async def test_reports_page_shows_the_report_and_downloads(conn, august, make_client):
