@@ -1,6 +1,7 @@
 """The analyst's /reports page and the planner's /trends page: served by the app, Korean by default and
 English on request, labelled form controls, the report and its downloads, charts as inline SVG, and
 bad parameters answered with a page that says what is wrong."""
+import json
 import re
 
 import pytest
@@ -63,8 +64,19 @@ async def test_trends_page(conn, august, make_client):
     assert response.status_code == 200 and "사용량 추이" in response.text
     html = response.text
     keep("trends-page.html", html)
-    assert html.count('<svg class="chart"') == 4 and '<label for="months">' in html
-    assert "2025-08" in html and "least-squares" in html
+    assert '<label for="months">' in html and "<svg" not in html  # charts are drawn in the browser (uPlot)
+    for chart in ("calls", "error-rate", "p95", "daily-calls"):
+        assert f'id="chart-{chart}" data-chart="{chart}" tabindex="0"' in html
+        assert f'aria-describedby="chart-{chart}-description"' in html and f'id="chart-{chart}-description"' in html
+    assert re.search(r'<script defer src="/static/vendor/uplot-1\.6\.32/uPlot\.iife\.min\.js\?v=[0-9a-f]{12}">', html)
+    assert re.search(r'<script type="module" src="/static/reports/trends\.js\?v=[0-9a-f]{12}">', html)
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == ['<script type="application/json" id="trends-data">']
+    data = json.loads(re.search(r'id="trends-data">(.*?)</script>', html, re.S).group(1))
+    api = (await client.get(f"/api/usage/trends/{SID}?months=3")).json()
+    assert data["trends"] == api and data["texts"]["forecast"] == "예측"  # the chart draws what the API answers
+    assert [f["month"] for f in api["forecast"]["months"]] == ["2025-09", "2025-10", "2025-11", "2025-12"]
+    assert "2025-10 (예측)" in html and "2025-08" in html and "least-squares" in html  # and the table, without JS
+    assert html.count("<tr><th scope=\"row\">2025-") == 3 + len(api["daily"])  # 3 months, then every day
     assert (await client.get("/trends/nope")).status_code == 404
     bad = await client.get(f"/trends/{SID}?months=40&lang=en")
     assert bad.status_code == 422 and "months" in bad.text
