@@ -2,9 +2,11 @@
 of API processes emit to the same rooms.
 
 - Public rooms `system-status`, `uptime`, `incidents` are read-only and need no token.
-- Collaboration rooms `incident:{id}` need a reporter or admin token (same JWT as REST, sent as
+- Collaboration rooms `incident:{id}` need a signed-in token (same JWT as REST, sent as
   `auth={"token": ...}` on connect or `?token=`): presence (`user-joined` / `user-left`), who edits
   which field (`incident-editing`, cleared when a socket drops), comments, and `auto-save` drafts.
+  Viewers join read-only (they receive everything and appear in presence with their role); saying
+  which field one edits and drafts need a reporter or admin.
 - Every event published through `Publisher` is also appended to a capped Redis stream; its stream id
   is the event's `seq`. A client that reconnects asks `GET /api/realtime/replay?since=<seq>` for
   what it missed (`complete: false` when the stream no longer reaches back that far).
@@ -52,6 +54,12 @@ def channel_for(settings) -> str:
 
 def incident_room(incident_id: str) -> str:
     return INCIDENT_ROOM_PREFIX + incident_id
+
+
+def may_read_incident_rooms(role: str) -> bool:
+    """Anyone who may read incidents follows an incident room (comments, updates, presence, with their
+    role shown as PRD §5.2 `user-joined` allows); saying what one edits needs incidents:collaborate."""
+    return permissions.allows(role, "incidents:read")
 
 
 def _now_iso() -> str:
@@ -262,7 +270,7 @@ class Hub:
         user = session.get("user")
         if user is None or not await self._signed_in(sid, session):
             return {"ok": False, "error": "unauthorized"}
-        if not permissions.allows(user["role"], "incidents:collaborate"):
+        if not may_read_incident_rooms(user["role"]):
             return {"ok": False, "error": "forbidden"}
         incident_id = room[len(INCIDENT_ROOM_PREFIX):]
         async with self._pool().acquire() as conn:
@@ -309,6 +317,8 @@ class Hub:
         session = await self.sio.get_session(sid)
         if room not in session.get("rooms", {}):
             return {"ok": False, "error": "join the incident room first"}
+        if not permissions.allows(session["user"]["role"], "incidents:collaborate"):
+            return {"ok": False, "error": "forbidden"}  # viewers follow the room read-only
         if not await self._signed_in(sid, session):
             return {"ok": False, "error": "unauthorized"}
         field = data.get("field")
@@ -384,7 +394,7 @@ def mount(fastapi_app, settings) -> Hub:
 
 def replay_router():
     """GET /api/realtime/replay: what a reconnecting client missed. Public rooms need no token;
-    `incident:{id}` rooms need a reporter or admin token."""
+    `incident:{id}` rooms need the token of someone who may join them."""
     from fastapi import APIRouter, Depends, Query
     from fastapi.security import HTTPAuthorizationCredentials
 
@@ -408,7 +418,7 @@ def replay_router():
                 raise unauthorized("incident rooms need an access token")
             principal = await authenticate(conn, request.app.state.settings.resolved_secret_key(),
                                            credentials.credentials)
-            if not permissions.allows(principal.role, "incidents:collaborate"):
+            if not may_read_incident_rooms(principal.role):
                 raise ApiError(403, "forbidden", f"role {principal.role!r} may not read incident rooms")
         return await hub(request).publisher.replay(since, set(room))
 

@@ -14,6 +14,7 @@ from app.reports.i18n import strings
 from app.reports.views import language
 from app.services import service as services
 from app.web.security import policy_for_inline_styles
+from app.web.templating import static_url
 
 router = APIRouter(tags=["pages"])
 
@@ -25,7 +26,7 @@ def page(request: Request, template: str, lang: str, title_key: str, status: int
     query = urlencode({**request.query_params, "lang": other})
     html = render.environment().get_template(template).render(
         t=t, lang=lang, page_title=t[title_key], css=render.stylesheet(), other_lang=other,
-        other_lang_query=query, nav_service=context.get("selected_service"), **context)
+        other_lang_query=query, nav_service=context.get("selected_service"), static=static_url, **context)
     return HTMLResponse(html, status_code=status, headers={"Content-Language": lang,
                                                            "Content-Security-Policy": policy_for_inline_styles(html)})
 

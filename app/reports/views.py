@@ -10,10 +10,10 @@ from app import deps
 from app.auth.deps import current_user, require
 from app.errors import ApiError
 from app.reports import render, service
-from app.reports.i18n import choose_language
 from app.reports.models import RevisionCreate, RevisionCreated, RevisionList
 from app.reports.pdf import PdfUnavailable
 from app.services.views import require_service
+from app.web.i18n import negotiate
 from app.web.security import policy_for_inline_styles
 
 router = APIRouter(tags=["reports"])
@@ -24,7 +24,7 @@ Format = Literal["json", "csv", "html", "pdf"]
 
 def language(lang: str | None = Query(None, max_length=16, description="ko (default) or en"),
              accept_language: str | None = Header(None, max_length=512)) -> str:
-    return choose_language(lang, accept_language)
+    return negotiate(lang, None, accept_language)
 
 
 @router.get("/api/sla/reports/{service_id}/{month}.{fmt}",

@@ -1,44 +1,36 @@
-"""The capacity planner's page: /trends/{serviceId} — monthly calls with forecast, error rate, P95, daily calls."""
+"""The capacity planner's page: /trends/{serviceId} — monthly calls with growth and forecast, error rate,
+P95 and daily calls, drawn in the browser with uPlot (frontend/reports/static/trends.js) from the
+figures embedded as JSON; the same figures are in the page's tables, which is all it needs without JS."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app import deps
-from app.reports import charts
 from app.reports.i18n import strings
 from app.reports.pages import page
 from app.reports.views import language
 from app.services import service as services
 from app.trends import service
+from app.web.templating import json_script
+
+# The texts the chart module shows (legends, axes, the keyboard read-out).
+SCRIPT_TEXTS = ("calls", "forecast", "growth", "error_rate", "p95_latency", "month", "date", "chart_keys")
 
 
-def trend_charts(data: dict, t: dict) -> dict:
-    monthly, forecast = data["monthly"], data["forecast"]["months"]
-    labels = [m["month"] for m in monthly] + [f["month"] for f in forecast if f["month"] not in
-                                               {m["month"] for m in monthly}]
-    forecast_of = {f["month"]: f["calls"] for f in forecast}
-    actual = [m["calls"] for m in monthly] + [None] * (len(labels) - len(monthly))
-    # The running month's forecast is the part still to come above its calls so far.
-    ahead = [max(0, forecast_of[label] - (actual[i] or 0)) if label in forecast_of else None
-             for i, label in enumerate(labels)]
-    months = [m["month"] for m in monthly]
+def _span(labels: list[str], none: str) -> str:
+    return f"{labels[0]}–{labels[-1]}" if labels else none
+
+
+def chart_descriptions(data: dict, t: dict) -> dict[str, str]:
+    """What each chart shows, for screen readers (the canvas's description)."""
+    months = _span([m["month"] for m in data["monthly"]], t["none"])
     return {
-        "calls": charts.stacked_bars("chart-calls", t["monthly_calls"], f"{t['calls']}, {t['forecast']}", labels,
-                                     [charts.Series(t["calls"], actual, charts.COLOURS["success"]),
-                                      charts.Series(t["forecast"], ahead, charts.COLOURS["forecast"], dashed=True)],
-                                     t["chart_no_data"]),
-        "error_rate": charts.line_chart("chart-error-rate", t["monthly_error_rate"], "%", months,
-                                        [charts.Series(t["error_rate"], [m["errorRate"] if m["calls"] else None
-                                                                          for m in monthly], charts.COLOURS["errors"])],
-                                        t["chart_no_data"], "%"),
-        "p95": charts.line_chart("chart-p95", t["monthly_p95"], "ms", months,
-                                 [charts.Series("P95", [m["p95LatencyMs"] for m in monthly], charts.COLOURS["p95"])],
-                                 t["chart_no_data"], " ms"),
-        "daily": charts.line_chart("chart-daily-calls", t["daily_calls"], t["calls"],
-                                   [d["date"][5:] for d in data["daily"]],
-                                   [charts.Series(t["calls"], [d["calls"] for d in data["daily"]], charts.COLOURS["line"])],
-                                   t["chart_no_data"]),
+        "calls": t["chart_calls_description"].format(
+            months=months, forecast=_span([f["month"] for f in data["forecast"]["months"]], t["none"])),
+        "error-rate": t["chart_error_rate_description"].format(months=months),
+        "p95": t["chart_p95_description"].format(months=months),
+        "daily-calls": t["chart_daily_description"].format(days=_span([d["date"] for d in data["daily"]], t["none"])),
     }
 
 
@@ -59,5 +51,7 @@ async def trends_page(request: Request, service_id: str = Path(max_length=50), m
         return page(request, "trends_page.html", lang, "trends_page_title", 422,
                     **{**context, "months": 12, "error": f"months must be between 3 and 24, got {months}"})
     data = await service.trends(conn, svc, months, now, settings.timezone, settings.zone)
+    t = strings(lang)
+    chart_data = {"trends": data, "texts": {key: t[key] for key in SCRIPT_TEXTS}}
     return page(request, "trends_page.html", lang, "trends_page_title", data=data,
-                charts=trend_charts(data, strings(lang)), **context)
+                descriptions=chart_descriptions(data, t), chart_data=json_script(chart_data), **context)

@@ -83,27 +83,50 @@ class Translator:
         return {k[len(prefix):]: v for k, v in self._catalog.items() if k.startswith(prefix)}
 
 
+# RFC 9110 §12.5.4: Accept-Language = #( language-range [ weight ] ); §12.4.2: weight = OWS ";" OWS
+# "q=" qvalue, qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), "q" in any case.
+LANGUAGE_RANGE = re.compile(r"(?:[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)")
+WEIGHT = re.compile(r"[qQ]=(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)")
+MAX_RANGES = 20
+
+
+def _weights(header: str) -> dict[str, tuple[float, int]]:
+    """{primary language or '*': (its best weight, position)} of the well-formed ranges. A range with a
+    malformed weight (`en;q=abc`, `q=2`) is left out: the grammar gives it no weight, and reading one
+    in (as 1, or as 0 yet still usable) would be guessing what the sender meant."""
+    weights: dict[str, tuple[float, int]] = {}
+    for position, element in enumerate(header.split(",", MAX_RANGES)[:MAX_RANGES]):
+        language_range, *parameters = (piece.strip() for piece in element.split(";"))
+        if not LANGUAGE_RANGE.fullmatch(language_range) or len(parameters) > 1:
+            continue  # empty list elements (§5.6.1) and anything malformed
+        weight = WEIGHT.fullmatch(parameters[0]) if parameters else None
+        if parameters and weight is None:
+            continue
+        primary = language_range.lower().split("-")[0]
+        quality = float(weight[1]) if weight else 1.0
+        if primary not in weights or quality > weights[primary][0]:
+            weights[primary] = (quality, position)
+    return weights
+
+
 def _accept_language(header: str) -> str | None:
-    """The supported language the Accept-Language header prefers most, if any."""
+    """The supported language the Accept-Language header prefers most, if any (weight 0: not
+    acceptable; `*` stands for the languages it does not name; ties: the earlier range, then Korean)."""
+    weights = _weights(header)
     ranked = []
-    for position, part in enumerate(header.split(",")[:20]):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                continue
-        primary = tag.strip().lower().split("-")[0]
-        if primary in LANGUAGES and quality > 0:
-            ranked.append((-quality, position, primary))
-    return min(ranked)[2] if ranked else None
+    for lang in LANGUAGES:
+        quality, position = weights.get(lang) or weights.get("*") or (0.0, 0)
+        if quality > 0:
+            ranked.append((-quality, position, lang != DEFAULT_LANGUAGE, lang))
+    return min(ranked)[3] if ranked else None
 
 
 def negotiate(query_lang: str | None, cookie_lang: str | None, accept_language: str | None) -> str:
+    """The language of a page or report: `?lang=`, then the `lang` cookie (each when it names a
+    supported language, in any case), then Accept-Language, then Korean."""
     for candidate in (query_lang, cookie_lang):
-        if candidate in LANGUAGES:
-            return candidate
+        if candidate and candidate.lower() in LANGUAGES:
+            return candidate.lower()
     return _accept_language(accept_language or "") or DEFAULT_LANGUAGE
 
 

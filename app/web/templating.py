@@ -47,7 +47,7 @@ def static_url(path: str) -> str:
     raise FileNotFoundError(f"no static file {path!r} under {FRONTEND_DIR}")
 
 
-def _json_script(value) -> Markup:
+def json_script(value) -> Markup:
     """JSON safe inside <script type="application/json"> (no '</script>' or '<!--' can end it)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
@@ -58,7 +58,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(FRONTEND_DIR), autoescape=select_autoescape(["html", "svg"],
                       default_for_string=True), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["static"] = static_url
-    env.filters["json_script"] = _json_script
+    env.filters["json_script"] = json_script
     return env
 
 

@@ -95,8 +95,6 @@ async def test_collaboration_presence_editing_comments(staff, server):
     room = f"incident:{r.json()['incident']['id']}"
     alice = await Client().connect(server, await token(staff, "reporter", "alice"))
     bob = await Client().connect(server, await token(staff, "admin", "bob"))
-    viewer = await Client().connect(server, await token(staff, "viewer"))
-    assert await viewer.join(room) == {"ok": False, "error": "forbidden"}
     assert (await alice.join(room))["ok"]
     ack = await bob.join(room)
     assert {m["name"] for m in ack["members"]} == {"alice", "bob"}
@@ -116,7 +114,6 @@ async def test_collaboration_presence_editing_comments(staff, server):
     left = await alice.next("user-left")
     assert left == {"room": room, "userId": staff.user_ids["bob"], "userName": "bob"}
     await alice.sio.disconnect()
-    await viewer.sio.disconnect()
 
 
 async def test_auto_save_stores_the_draft(staff, server):
@@ -240,3 +237,42 @@ async def test_a_probers_status_change_reaches_browsers(server, settings):
     await jobs.delete("arq:job:detect:face-compare:1767225600")
     await jobs.zrem("arq:queue", "detect:face-compare:1767225600")
     await jobs.aclose()
+
+
+async def test_a_viewer_follows_an_incident_room_read_only(staff, server):
+    """Viewers get the room's comments, updates and presence (appearing as viewers, as PRD §5.2's
+    user-joined allows) but cannot say they edit a field, save drafts, or read rooms they may not."""
+    r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    incident = r.json()["incident"]
+    room = f"incident:{incident['id']}"
+    alice = await Client().connect(server, await token(staff, "reporter", "alice"))
+    assert (await alice.join(room))["ok"]
+    vic_token = await token(staff, "viewer", "vic")
+    vic = await Client().connect(server, vic_token)
+    ack = await vic.join(room)
+    assert ack["ok"] is True and {(m["name"], m["role"]) for m in ack["members"]} == {("alice", "reporter"),
+                                                                                      ("vic", "viewer")}
+    joined = await alice.next("user-joined")
+    assert joined == {"room": room, "user": {"id": staff.user_ids["vic"], "name": "vic", "role": "viewer"}}
+
+    refused = await vic.sio.call("incident-editing", {"incidentId": incident["id"], "field": "title",
+                                                      "isEditing": True}, timeout=5)
+    assert refused == {"ok": False, "error": "forbidden"}
+    assert (await vic.sio.call("auto-save", {"incidentId": incident["id"], "data": {"title": "x"}},
+                               timeout=5))["error"] == "forbidden"
+    assert await alice.nothing("incident-editing")
+
+    await staff.client.post(f"/api/incidents/{incident['id']}/comments", headers=await staff.headers("reporter", "alice"),
+                            json={"message": "pool raised"})
+    assert (await vic.next("incident-comment"))["comment"]["message"] == "pool raised"
+    await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=await staff.headers("reporter", "alice"),
+                            json={"status": "identified", "description": "found it", "version": 1})
+    assert (await vic.next("incident-updated"))["update"]["status"] == "identified"
+    replay = await staff.client.get("/api/realtime/replay", params={"since": ack["seq"], "room": room},
+                                    headers={"Authorization": f"Bearer {vic_token}"})
+    assert [e["event"] for e in replay.json()["events"]] == ["incident-comment", "incident-updated"]
+
+    assert await vic.join("incident:inc-2099-999") == {"ok": False, "error": "not_found"}
+    await vic.sio.disconnect()
+    assert await alice.next("user-left") == {"room": room, "userId": staff.user_ids["vic"], "userName": "vic"}
+    await alice.sio.disconnect()

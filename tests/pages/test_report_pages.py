@@ -1,10 +1,30 @@
 """The analyst's /reports page and the planner's /trends page in the real browser: axe-core finds no
-serious or critical problem, in Korean and English, narrow and wide; screenshots kept."""
-from tests.app.reports.test_figures import SID, ZONE, august  # noqa: F401
+serious or critical problem, in Korean and English, narrow and wide; the trends charts are drawn by
+uPlot under the page's Content-Security-Policy (a CSP violation is a console error, which fails the
+test), with the forecast set apart and a keyboard read-out; screenshots kept."""
+import re
+
+from playwright.async_api import expect
+
+from app import deps
+from tests.app.reports.test_figures import NOW, SID, ZONE, august  # noqa: F401
 from tests.pages.conftest import assert_accessible, screenshots
 
+CHARTS = ("calls", "error-rate", "p95", "daily-calls")
+# Pixels each chart's canvas has painted (alpha > 0): a blank canvas has none.
+PAINTED = """() => [...document.querySelectorAll('.trend-chart canvas')].map((canvas) => {
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let painted = 0;
+    for (let i = 3; i < pixels.length; i += 4) if (pixels[i]) painted += 1;
+    return painted;
+})"""
 
-async def test_report_and_trend_pages_are_accessible(august, live_server, new_page):
+
+def pinned_clock(app):
+    app.dependency_overrides[deps.clock] = lambda: NOW  # 2025-09-20: July and August complete, a forecast
+
+
+async def test_report_page_is_accessible(august, live_server, new_page):
     async with live_server("status", timezone=ZONE) as base:
         for lang, width in (("ko", 375), ("en", 1280)):
             page = await new_page(width=width)
@@ -13,10 +33,48 @@ async def test_report_and_trend_pages_are_accessible(august, live_server, new_pa
             assert await page.locator("svg.chart").count() == 3
             await assert_accessible(page)
             await screenshots(page, f"reports-page-{lang}")
-            await page.goto(f"{base}/trends/{SID}?months=24&lang={lang}")
-            assert await page.locator("svg").count() >= 1
+
+
+async def test_trend_charts_are_drawn_with_the_forecast_set_apart(august, live_server, new_page):
+    async with live_server("status", setup=pinned_clock, timezone=ZONE) as base:
+        for lang, width, forecast in (("ko", 375, "예측"), ("en", 1280, "Forecast")):
+            page = await new_page(width=width)
+            await page.goto(f"{base}/trends/{SID}?months=6&lang={lang}")
+            await expect(page.locator(".trend-chart .uplot")).to_have_count(len(CHARTS))
+            assert all(painted > 500 for painted in await page.evaluate(PAINTED))
+            for chart in CHARTS:
+                canvas = page.locator(f"#chart-{chart} canvas")
+                caption = await page.locator(f"#chart-{chart}-caption").text_content()
+                assert await canvas.get_attribute("role") == "img"
+                assert await canvas.get_attribute("aria-label") == caption
+                assert await canvas.get_attribute("aria-describedby") == f"chart-{chart}-description"
+            # the forecast is its own series in the legend, dashed and lighter than the calls
+            legend = page.locator("#chart-calls .u-legend .u-series")
+            await expect(legend.nth(2)).to_contain_text(forecast)
+            calls_marker, forecast_marker = legend.nth(1).locator(".u-marker"), legend.nth(2).locator(".u-marker")
+            assert await forecast_marker.evaluate("m => getComputedStyle(m).borderStyle") == "dashed"
+            assert await calls_marker.evaluate("m => getComputedStyle(m).borderStyle") == "solid"
+            api = await (await page.request.get(f"{base}/api/usage/trends/{SID}?months=6")).json()
+            last = api["forecast"]["months"][-1]
+            # keyboard: focus the chart, End reads the last month out (a forecast month)
+            await page.locator("#chart-calls").focus()
+            await page.keyboard.press("End")
+            readout = page.locator("#chart-calls-readout")
+            await expect(readout).to_contain_text(f"{last['month']}, {forecast} {last['calls']:,}")
+            await page.keyboard.press("Home")
+            await expect(readout).to_contain_text(api["monthly"][0]["month"])
             await assert_accessible(page)
             await screenshots(page, f"trends-page-{lang}")
+
+
+async def test_the_trends_page_shows_its_figures_without_javascript(august, live_server, new_page):
+    async with live_server("status", setup=pinned_clock, timezone=ZONE) as base:
+        page = await new_page(width=1280, java_script_enabled=False)
+        await page.goto(f"{base}/trends/{SID}?months=6&lang=en")
+        assert await page.locator("figure.trend:visible").count() == 0  # no empty chart boxes
+        await expect(page.get_by_role("row", name=re.compile(r"^2025-12 \(forecast\) [\d,]+"))).to_be_visible()
+        await expect(page.get_by_role("row", name=re.compile(r"^2025-08 [\d,]+ "))).to_be_visible()
+        # (axe needs JavaScript: the same page with it is checked above)
 
 
 async def test_the_downloaded_html_report_renders_styled_under_the_security_policy(august, live_server, new_page):

@@ -375,10 +375,9 @@ export function setupDetail(pageData, socket) {
   state = { latest: { ...data.incident }, base: null, others: new Map(), form: byId("incident-form"),
             editingField: null, conflict: null, noticeShown: false, drafts: null };
   for (const [event, handler] of Object.entries(handlers())) socket.on(event, handler);
-  if (byId("presence-list")) {  // collaboration rooms are for reporters and admins
-    socket.on("connect", () => joinRoom(socket));
-    if (socket.connected) joinRoom(socket);
-  }
+  // Every role follows the incident's room (viewers read-only: comments, updates, presence).
+  socket.on("connect", () => joinRoom(socket));
+  if (socket.connected) joinRoom(socket);
   rebase(data.incident);
   const statusForm = byId("status-form");
   if (statusForm) statusForm.addEventListener("submit", postStatus);

@@ -1,11 +1,13 @@
 """The analyst's /reports page and the planner's /trends page: served by the app, Korean by default and
 English on request, labelled form controls, the report and its downloads, charts as inline SVG, and
 bad parameters answered with a page that says what is wrong."""
+import json
 import re
 
 import pytest
 
-from app.reports.i18n import EN, KO, choose_language
+from app.reports.i18n import EN, KO
+from app.web.i18n import negotiate
 from tests.app.reports.test_figures import NOW, SID, ZONE, august  # noqa: F401
 from tests.app.reports.test_formats import ARTIFACTS
 
@@ -22,10 +24,11 @@ def test_every_string_exists_in_every_language():
 
 @pytest.mark.parametrize("lang, header, expected", [
     (None, None, "ko"), ("en", None, "en"), ("EN", "ko", "en"), ("fr", "en-GB,en;q=0.9", "en"),
-    (None, "fr, en;q=0.5, ko;q=0.8", "ko"), (None, "de, fr", "ko"), (None, "en;q=abc", "en"),
+    (None, "fr, en;q=0.5, ko;q=0.8", "ko"), (None, "de, fr", "ko"), (None, "en;q=abc", "ko"),
 ])
 def test_language_choice(lang, header, expected):
-    assert choose_language(lang, header) == expected
+    """The report API and pages negotiate as the sites do (no cookie): one function."""
+    assert negotiate(lang, None, header) == expected
 
 
 async def test_reports_page_shows_the_report_and_downloads(conn, august, make_client):
@@ -61,8 +64,19 @@ async def test_trends_page(conn, august, make_client):
     assert response.status_code == 200 and "사용량 추이" in response.text
     html = response.text
     keep("trends-page.html", html)
-    assert html.count('<svg class="chart"') == 4 and '<label for="months">' in html
-    assert "2025-08" in html and "least-squares" in html
+    assert '<label for="months">' in html and "<svg" not in html  # charts are drawn in the browser (uPlot)
+    for chart in ("calls", "error-rate", "p95", "daily-calls"):
+        assert f'id="chart-{chart}" data-chart="{chart}" tabindex="0"' in html
+        assert f'aria-describedby="chart-{chart}-description"' in html and f'id="chart-{chart}-description"' in html
+    assert re.search(r'<script defer src="/static/vendor/uplot-1\.6\.32/uPlot\.iife\.min\.js\?v=[0-9a-f]{12}">', html)
+    assert re.search(r'<script type="module" src="/static/reports/trends\.js\?v=[0-9a-f]{12}">', html)
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == ['<script type="application/json" id="trends-data">']
+    data = json.loads(re.search(r'id="trends-data">(.*?)</script>', html, re.S).group(1))
+    api = (await client.get(f"/api/usage/trends/{SID}?months=3")).json()
+    assert data["trends"] == api and data["texts"]["forecast"] == "예측"  # the chart draws what the API answers
+    assert [f["month"] for f in api["forecast"]["months"]] == ["2025-09", "2025-10", "2025-11", "2025-12"]
+    assert "2025-10 (예측)" in html and "2025-08" in html and "least-squares" in html  # and the table, without JS
+    assert html.count("<tr><th scope=\"row\">2025-") == 3 + len(api["daily"])  # 3 months, then every day
     assert (await client.get("/trends/nope")).status_code == 404
     bad = await client.get(f"/trends/{SID}?months=40&lang=en")
     assert bad.status_code == 422 and "months" in bad.text

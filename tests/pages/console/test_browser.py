@@ -182,14 +182,22 @@ async def test_comments_arrive_live_and_roles_see_only_their_controls(console, c
     await sign_in(viewer, console, "vic", f"/{incident['id']}")
     await sign_in(reporter, console, "rita", f"/{incident['id']}")
     await sign_in(other, console, "rob", f"/{incident['id']}")
-    assert await viewer.locator("main form:not(.inline-form), #presence-list").count() == 0
+    # The viewer: no write control at all, but the room's presence (read-only, shown as a viewer to others)
+    assert await viewer.locator("#incident :is(form, textarea, select, input, button)").count() == 0
     assert await viewer.get_by_role("link", name="인시던트 등록").count() == 0
+    await expect(viewer.locator("#presence-list")).to_contain_text("rita", timeout=WAIT_MS)
+    await expect(viewer.locator("#presence-list")).to_contain_text("rob", timeout=WAIT_MS)
+    await expect(reporter.locator("#presence-list")).to_contain_text("vic (조회자)", timeout=WAIT_MS)
     assert await reporter.get_by_role("button", name="삭제").count() == 0
     assert await reporter.get_by_role("link", name="사용자").count() == 0
+    await viewer.evaluate("window.notReloaded = true")
     await reporter.get_by_label("댓글 작성").fill("DB 연결 풀을 늘렸습니다")
     await reporter.get_by_role("button", name="댓글 등록").click()
     await expect(other.locator("#comments")).to_contain_text("DB 연결 풀을 늘렸습니다", timeout=WAIT_MS)
+    await expect(viewer.locator("#comments")).to_contain_text("DB 연결 풀을 늘렸습니다", timeout=WAIT_MS)
+    assert await viewer.evaluate("window.notReloaded") is True  # arrived live, not by a reload
     await expect(reporter.locator("#comments .comment")).to_have_count(1)  # its own, once
+    await assert_accessible(viewer)
     await screenshots(viewer, "console-detail-viewer")
 
 

@@ -40,6 +40,18 @@ def test_every_literal_key_in_templates_exists():
     (None, None, "fr-FR, en;q=0.5, ko;q=0.8", "ko"),
     (None, None, "de, *;q=0.1", "ko"),
     (None, None, "en;q=abc, ko", "ko"),
+    (None, None, "en;q=abc", "ko"),                  # a malformed weight: the range is left out
+    (None, None, "en;q=1.5, ko;q=0.1", "ko"),        # qvalue is at most 1 (RFC 9110 §12.4.2)
+    (None, None, "en;q=0.0001", "ko"),               # at most three decimals
+    (None, None, "en;Q=0.9, ko;q=0.5", "en"),        # "q" in any case
+    (None, None, "en ; q=0.9 , ko;q=0.5", "en"),     # optional white space around ";" and ","
+    (None, None, "en;q=nan, en;q=inf, ko", "ko"),
+    (None, None, "ko;q=0, en;q=0.1", "en"),          # weight 0: not acceptable
+    (None, None, "ko;q=0, *", "en"),                 # "*": the languages not named
+    (None, None, "en-US;level=1, ko;q=0.5", "ko"),   # Accept-Language ranges take no other parameter
+    (None, None, ",, en ,", "en"),                   # empty list elements are ignored (§5.6.1)
+    (None, None, ", ".join(["fr"] * 30 + ["en"]), "ko"),  # only the first 20 ranges are read
+    ("EN", None, "ko", "en"),
     (None, "en", "ko", "en"),
     ("ko", "en", "en", "ko"),
     ("xx", None, "en", "en"),
