@@ -139,8 +139,8 @@ def cpu_s(pid: int) -> float:
 def start_clients(kind: str, urls: list[str], n: int, procs: int, deflate: bool) -> list[subprocess.Popen]:
     targets = [urls[i % len(urls)] for i in range(n)]
     shares = [targets[i::procs] for i in range(procs)]
-    workers = [subprocess.Popen([sys.executable, __file__, "--client", kind, *(["--deflate"] if deflate else []),
-                                 *share], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    workers = [subprocess.Popen([sys.executable, __file__, *(["--deflate"] if deflate else []), "--client",
+                                 kind, *share], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
                for share in shares if share]
     for worker in workers:
         if worker.stdout.readline().strip() != "ready":
@@ -217,10 +217,12 @@ async def drop_user(database_url: str, user_id: str) -> None:
         await conn.close()
 
 
-def start_api(ws: str) -> tuple[str, subprocess.Popen]:
+def start_api(setup: dict) -> tuple[str, subprocess.Popen]:
+    """One `slamon api` process, from this checkout or from `--api-root` (an older version)."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
-                                "--log-level", "warning", "--ws", ws], cwd=ROOT, env=os.environ.copy())
+    options = [*(["--ws", setup["ws"]] if setup["ws"] != "auto" else []), *(["--ws-deflate"] if setup["deflate"] else [])]
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port), *options],
+                               cwd=setup["api_root"], env=os.environ.copy())
     return f"http://127.0.0.1:{port}", process
 
 
@@ -241,7 +243,7 @@ async def wait_healthy(url: str) -> None:
 async def run_setup(setup: dict, sizes: list[int], rounds: int, username: str) -> dict:
     import httpx
 
-    servers = [start_api(setup["ws"]) for _ in range(setup["api_procs"])]
+    servers = [start_api(setup) for _ in range(setup["api_procs"])]
     try:
         for url, _ in servers:
             await wait_healthy(url)
@@ -271,7 +273,8 @@ async def main(args) -> dict:
         for name in args.setups.split(","):
             kind, _, api_procs = name.partition("/")
             setup = {"name": name, "clients": kind, "api_procs": int(api_procs or 1),
-                     "client_procs": args.client_procs, "ws": args.ws, "deflate": args.deflate}
+                     "client_procs": args.client_procs, "ws": args.ws, "deflate": args.deflate,
+                     "api_root": args.api_root}
             rows.append(await run_setup(setup, [int(s) for s in args.sizes.split(",")], args.rounds, username))
     finally:
         await drop_user(settings.database_url, user_id)
@@ -287,12 +290,15 @@ async def main(args) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--client", nargs="+", metavar=("KIND", "URL"))
-    parser.add_argument("--deflate", action="store_true", help="raw clients offer permessage-deflate")
+    parser.add_argument("--deflate", action="store_true",
+                        help="raw clients offer permessage-deflate (as browsers do) and the API accepts it")
     parser.add_argument("--sizes", default="1,100,1000")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--setups", default="socketio/1,raw/1,raw/2", help="CLIENT_KIND/API_PROCS, comma-separated")
     parser.add_argument("--client-procs", type=int, default=2)
-    parser.add_argument("--ws", default="websockets", help="uvicorn --ws implementation of the API processes")
+    parser.add_argument("--ws", default="auto", help="`slamon api --ws`: uvicorn's WebSocket implementation")
+    parser.add_argument("--api-root", default=str(ROOT),
+                        help="checkout the API processes run from (default: this one; another measures an older server)")
     args = parser.parse_args()
     if args.client:
         import uvloop
