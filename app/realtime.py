@@ -56,8 +56,8 @@ def channel_for(settings) -> str:
 
 def tune_gc_for_fan_out() -> None:
     """For an API process, before it serves: one event to 1,000 sockets briefly holds thousands of
-    tasks and futures, which with the default young-generation threshold (700) set off ~7 collections
-    per event, some of them full ones stopping the loop for 300 ms (benchmarks/README.md, Realtime).
+    tasks and futures, which with the default young-generation threshold (700) set off ~8 collections
+    per event, now and then a full one stopping the loop for ~300 ms (benchmarks/README.md, Realtime).
     A higher threshold lets that transient garbage die uncollected; freezing what exists at start-up
     (modules, the app) keeps the full collections that still happen short."""
     gc.freeze()
@@ -76,9 +76,10 @@ class _SequentialFanOut(socketio.AsyncManager):
     """A room emit to this process's sockets as one loop, not one task per recipient.
 
     `AsyncManager.emit` starts a task per recipient and waits for them all, but a send only puts the
-    packet on the socket's queue (its writer task does the writing): the tasks were a third of the
-    emit's cost at 1,000 sockets (benchmarks/README.md, Realtime). Emits with an ack callback (a
-    different packet per recipient) keep the library's path.
+    packet on the socket's queue (its writer task does the writing). At 1,000 sockets the tasks cost
+    ~10 % of the fan-out's CPU and held the emit (and the request that made it, and the hand-over to
+    other processes through Redis) for 40-70 ms instead of ~11 ms (benchmarks/README.md, Realtime).
+    Emits with an ack callback (a different packet per recipient) keep the library's path.
     """
 
     async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
