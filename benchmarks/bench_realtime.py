@@ -8,15 +8,16 @@ A setup is `CLIENT_KIND/API_PROCS`:
 - client kind `raw`: the same aiohttp websocket per client speaking the Engine.IO 4 / Socket.IO 5 text
   protocol directly (open, connect, join-room with its ack, ping/pong, every event frame JSON-decoded),
   on uvloop: a lighter client, so that fewer of the 2 cores go to the clients. `--deflate` makes raw
-  clients offer permessage-deflate, as browsers do;
-- API_PROCS uvicorn processes (replicas fanning out through Redis); client i connects to process
-  i mod API_PROCS; the update is always sent to process 0.
+  clients offer permessage-deflate, as browsers do, and the API accept it (`slamon api --ws-deflate`);
+- API_PROCS `slamon api` processes (replicas fanning out through Redis), run from this checkout or
+  from `--api-root` (an older version, same clients); client i connects to process i mod API_PROCS;
+  the update is always sent to process 0.
 Clients run in CLIENT_PROCS processes. Latency = arrival at the client - moment the HTTP request was
 sent (an upper bound of commit -> receive); the same clock, one machine. CPU per event: user+system
 time of the API processes and of the client processes over the rounds (/proc), divided by rounds.
 
     python benchmarks/bench_realtime.py [--sizes 1,100,1000] [--rounds 20] [--setups socketio/1,raw/1,raw/2]
-                                        [--client-procs 2] [--ws websockets-sansio] [--deflate]
+                                        [--client-procs 2] [--ws websockets-sansio] [--deflate] [--api-root DIR]
 """
 from __future__ import annotations
 
