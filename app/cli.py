@@ -103,9 +103,13 @@ def cmd_api(args) -> int:
     from app.main import create_app
     from app.web.sites import DEFAULT_PORTS
 
+    from app.realtime import tune_gc_for_fan_out
+
     port = args.port or DEFAULT_PORTS[args.site]
-    uvicorn.run(create_app(get_settings(), site=args.site), host=args.host, port=port, log_level="warning",
-                proxy_headers=True)
+    app = create_app(get_settings(), site=args.site)
+    tune_gc_for_fan_out()
+    uvicorn.run(app, host=args.host, port=port, log_level="warning", proxy_headers=True, ws=args.ws,
+                ws_per_message_deflate=args.ws_deflate)
     return 0
 
 
@@ -125,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="default: 3001 api, 3003 status, 3005 console")
     p.add_argument("--site", choices=("api", "status", "console"), default="api",
                    help="pages served at / besides the API (status page, incident console)")
+    p.add_argument("--ws", choices=("auto", "websockets-sansio", "websockets", "wsproto"), default="auto",
+                   help="uvicorn's WebSocket implementation (auto: websockets-sansio, the cheapest per frame)")
+    p.add_argument("--ws-deflate", action="store_true",
+                   help="accept permessage-deflate (off by default: it compresses every frame once per socket)")
     p.set_defaults(run=cmd_api)
 
     p = sub.add_parser("ingest-key", help="print a service's ingest key, creating it once")

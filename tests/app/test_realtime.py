@@ -2,7 +2,13 @@
 fan-out. Rooms and events of PRD §5.2, presence, auth on connect, revocation, replay."""
 import asyncio
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import aiohttp
+import httpx
 import pytest
 import socketio
 import uvicorn
@@ -11,6 +17,8 @@ from app.main import create_app
 from app.realtime import Publisher, channel_for
 from tests.app.conftest import PASSWORD
 from tests.conftest import free_port  # noqa: F401 (other tests import it from here)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 INCIDENT = {"title": "지연", "description": "", "severity": "high", "affected_services": ["id-recognition"]}
 
@@ -276,3 +284,60 @@ async def test_a_viewer_follows_an_incident_room_read_only(staff, server):
     await vic.sio.disconnect()
     assert await alice.next("user-left") == {"room": room, "userId": staff.user_ids["vic"], "userName": "vic"}
     await alice.sio.disconnect()
+
+
+async def test_an_event_for_several_rooms_reaches_each_socket_once(staff, server):
+    """The fan-out sends once per socket, whatever the number of its rooms the event names; a socket
+    that dropped meanwhile does not stop the others."""
+    r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    incident = r.json()["incident"]
+    both = await Client().connect(server, await token(staff, "reporter", "alice"))
+    assert (await both.join("incidents"))["ok"] and (await both.join(f"incident:{incident['id']}"))["ok"]
+    public = [await Client().connect(server) for _ in range(3)]
+    for client in public:
+        assert (await client.join("incidents"))["ok"]
+    elsewhere = await Client().connect(server)
+    assert (await elsewhere.join("uptime"))["ok"]
+    await public[0].sio.eio.ws.close()  # closed under its client just before the event
+    await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=await staff.headers("reporter"),
+                            json={"status": "identified", "description": "found it", "version": incident["version"]})
+    for client in (both, *public[1:]):
+        assert (await client.next("incident-updated"))["update"]["status"] == "identified"
+    assert await both.nothing("incident-updated") and await elsewhere.nothing("incident-updated")
+    for client in (both, *public[1:], elsewhere):
+        await client.sio.disconnect()
+
+
+@pytest.mark.parametrize("options, deflate", [((), False), (("--ws-deflate",), True)])
+async def test_slamon_api_negotiates_deflate_only_when_asked(staff_db, database_url, settings, tmp_path, options,
+                                                             deflate):
+    """`slamon api` (the process `slamon up` starts) refuses permessage-deflate, which browsers offer,
+    unless --ws-deflate: compressing costs CPU for every frame of every socket. Events still arrive."""
+    env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_SECRET_KEY": "realtime-cli-secret-0123456789",
+           "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_POOL_MIN": "1", "SLAMON_POOL_MAX": "2"}
+    port = free_port()
+    api = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port), *options], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=2) as http:
+            for _ in range(400):
+                try:
+                    if (await http.get("/api/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
+                                          compress=15) as ws:
+                assert (await ws.receive_str()).startswith("0{")
+                assert bool(ws.compress) is deflate
+        browser = await Client().connect(base)
+        await browser.join("system-status")
+        publisher = Publisher(settings.redis_url, channel_for(settings))
+        await publisher.publish("status-update", {"serviceId": "id-recognition", "status": "down"}, ["system-status"])
+        assert (await browser.next("status-update"))["status"] == "down"
+        await publisher.close()
+        await browser.sio.disconnect()
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
