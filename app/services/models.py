@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.services.conditions import ConditionError, JsonPath
+from app.services.conditions import ConditionError, JsonPath, compile_check
 
 Tier = Literal["enterprise_plus", "enterprise", "professional", "developer"]
 CheckKind = Literal["http", "tcp"]
@@ -51,6 +51,15 @@ class ServiceConfig(BaseModel):
     tier: Tier = "professional"
     allow_private: bool = False
     check: CheckConfig = Field(default_factory=CheckConfig)
+
+    @model_validator(mode="after")
+    def _check_runs(self) -> "ServiceConfig":
+        # what the probe compiles, checked where the service is declared: a service that loads is one that runs
+        try:
+            compile_check(self.check)
+        except ConditionError as exc:
+            raise ValueError(str(exc).removeprefix("check: ")) from None
+        return self
 
     @model_validator(mode="after")
     def _url_fits_kind(self) -> "ServiceConfig":
