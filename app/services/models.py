@@ -46,7 +46,7 @@ class ServiceConfig(BaseModel):
     kind: CheckKind = "http"
     url: str | None = Field(None, max_length=2048)
     interval_s: int = Field(60, ge=10, le=86_400)
-    timeout_s: float = Field(30, gt=0, le=120)
+    timeout_s: float = Field(30, ge=0.01, le=120, description="seconds, stored to the hundredth")
     latency_target_ms: int = Field(7000, gt=0, le=600_000)
     tier: Tier = "professional"
     allow_private: bool = False

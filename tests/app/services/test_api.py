@@ -62,6 +62,7 @@ async def test_a_taken_id_is_a_409_naming_the_field(api_services):
     ({"name": ""}, "name"),
     ({"interval_s": 5}, "interval_s"),
     ({"timeout_s": 0}, "timeout_s"),
+    ({"timeout_s": 2.2250738585e-313}, "timeout_s"),  # stored to the hundredth: was 0, a 500 (schemathesis)
     ({"tier": "gold"}, "tier"),
     ({"kind": "icmp"}, "kind"),
     ({"url": "ftp://kyc.example.com/"}, "url"),
@@ -158,3 +159,10 @@ async def test_the_sync_leaves_api_services_alone_and_takes_over_an_id_the_file_
     assert result.deactivated == ["kyc-gateway"]
     assert await staff.conn.fetchval("SELECT is_active FROM services WHERE id = 'kept-by-api'")
     assert (await staff.client.delete("/api/services/kyc-gateway", headers=admin)).status_code == 409
+
+
+async def test_a_timeout_below_the_stored_hundredth_is_a_422_on_edits_too(api_services):
+    staff = api_services
+    r = await staff.client.put("/api/services/id-recognition", json={"timeout_s": 0.001},
+                               headers=await staff.headers("admin"))
+    assert r.status_code == 422 and "timeout_s" in r.json()["message"]
