@@ -61,7 +61,8 @@ class SyncResult:
 
 
 async def sync_catalog(conn: asyncpg.Connection, services: list[ServiceConfig]) -> SyncResult:
-    """Upsert the catalog; deactivate services no longer listed; invalidate rollups whose inputs changed."""
+    """Upsert the catalog; deactivate the file's services it no longer lists (never the API's);
+    invalidate rollups whose inputs changed."""
     result = SyncResult([], [], [])
     async with conn.transaction():
         for position, svc in enumerate(services):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings as hsettings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
 from tests.app.conftest import PASSWORD, ROOT  # noqa: E402
-from tests.app.services.conftest import drop_api_services  # noqa: E402
+from tests.app.services.conftest import restore_catalog  # noqa: E402
 from tests.app.test_realtime import free_port  # noqa: E402
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
@@ -27,8 +27,8 @@ SKIPPED = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}
 
 @pytest.fixture
 async def live_api(staff_db, database_url, tmp_path):
-    """A real API process (uvicorn) on a free port with an admin 'fuzzer'; the services the run created
-    through the API are dropped afterwards (the catalog is not reset between tests)."""
+    """A real API process (uvicorn) on a free port with an admin 'fuzzer'; the catalog is restored
+    afterwards (services created or edited through the API outlive a test otherwise)."""
     env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_SECRET_KEY": "schemathesis-secret-0123456789-abcdef",
            "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_POOL_MIN": "1", "SLAMON_POOL_MAX": "5"}
     create = ("import sys; from app.users.cli import run_sync; "
@@ -52,7 +52,7 @@ async def live_api(staff_db, database_url, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-        await drop_api_services(staff_db)
+        await restore_catalog(staff_db)
 
 
 def test_no_input_causes_a_server_error(live_api):

@@ -8,9 +8,7 @@ import jwt
 import pytest
 
 from app.auth import tokens
-from app.services.service import load_catalog, sync_catalog
-from tests.app.conftest import ROOT
-from tests.app.services.conftest import drop_api_services
+from tests.app.services.conftest import restore_catalog
 
 PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}", "/api/incidents",
                "/api/incidents/past", "/api/incidents/{incident_id}", "/api/sla/response-times/{service_id}",
@@ -164,8 +162,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
         r = await staff.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code not in (401, 500) and (r.status_code != 403 or template == "/api/auth/password"), \
             (method, template, r.status_code, r.text)
-    await sync_catalog(conn, load_catalog(ROOT / "services.toml"))  # undo the service edit for later tests
-    await drop_api_services(conn)
+    await restore_catalog(conn)  # undo the service edit and drop the created service for later tests
 
 
 @pytest.mark.parametrize("path", ["/api/ingest/checks", "/api/ingest/api-calls"])

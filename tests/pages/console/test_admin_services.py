@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from tests.app.services.conftest import drop_api_services
+from tests.app.services.conftest import restore_catalog
 from tests.pages.conftest import assert_accessible, screenshots
 from tests.pages.console.conftest import ensure_user
 from tests.pages.console.test_browser import KO, WAIT_MS, sign_in
@@ -19,7 +19,7 @@ from tests.pages.console.test_browser import KO, WAIT_MS, sign_in
 async def console(live_server, console_db):
     async with live_server("console") as base_url:
         yield base_url
-    await drop_api_services(console_db)  # the catalog outlives a test
+    await restore_catalog(console_db)  # the catalog outlives a test
 
 
 async def accessible_at_both_widths(page) -> None:
