@@ -12,6 +12,7 @@ REPORTER = VIEWER | {"incidents:create", "incidents:update", "incidents:comment"
 ADMIN = REPORTER | {"incidents:delete", "users:read", "users:write", "audit:read",
                     "services:write", "maintenance:write", "notifications:write"}
 ADMIN = ADMIN | {"reports:revise"}  # corrections of closed monthly SLA reports (app/reports)
+ADMIN = ADMIN | {"services:read"}  # a service's whole configuration: its check may carry the target's credentials
 
 MATRIX: dict[str, frozenset[str]] = {"viewer": VIEWER, "reporter": REPORTER, "admin": ADMIN}
 PERMISSIONS: frozenset[str] = ADMIN

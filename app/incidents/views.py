@@ -19,6 +19,23 @@ staff_router = APIRouter(tags=["incidents"], dependencies=[Depends(current_user)
 IncidentId = Path(max_length=50, pattern=r"^[A-Za-z0-9._-]+$")
 DELETED_MESSAGE = "Incident가 성공적으로 삭제되었습니다."
 
+# OpenAPI links: what a client can do next with the incident it created, or with its saved draft (the
+# stateful schemathesis test follows them). Writes send the version they saw.
+_ONE = "#/paths/~1api~1incidents~1{incident_id}"
+_ID, _DRAFT_OF = {"incident_id": "$response.body#/incident/id"}, {"incident_id": "$response.body#/draft/incidentId"}
+_SEEN = {"version": "$response.body#/incident/version"}
+INCIDENT_LINKS = {
+    "GetIncident": {"operationRef": f"{_ONE}/get", "parameters": _ID},
+    "EditIncident": {"operationRef": f"{_ONE}/put", "parameters": _ID, "requestBody": _SEEN},
+    "AddUpdate": {"operationRef": f"{_ONE}~1updates/post", "parameters": _ID, "requestBody": _SEEN},
+    "DeleteIncident": {"operationRef": f"{_ONE}/delete", "parameters": _ID},
+    "ListComments": {"operationRef": f"{_ONE}~1comments/get", "parameters": _ID},
+    "AddComment": {"operationRef": f"{_ONE}~1comments/post", "parameters": _ID},
+    "SaveDraft": {"operationRef": f"{_ONE}~1draft/put", "parameters": _ID},
+}
+DRAFT_LINKS = {"GetDraft": {"operationRef": f"{_ONE}~1draft/get", "parameters": _DRAFT_OF},
+               "DiscardDraft": {"operationRef": f"{_ONE}~1draft/delete", "parameters": _DRAFT_OF}}
+
 
 @router.get("/api/incidents", summary="Open incidents with their update timelines")
 async def list_incidents(conn=Depends(deps.connection)):
@@ -50,7 +67,8 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-@staff_router.post("/api/incidents", status_code=201, summary="Open an incident (reporter, admin)")
+@staff_router.post("/api/incidents", status_code=201, responses={201: {"links": INCIDENT_LINKS}},
+                   summary="Open an incident (reporter, admin)")
 async def create_incident(body: IncidentCreate, request: Request, actor=Depends(require("incidents:create")),
                           conn=Depends(deps.connection)):
     incident = await service.create(conn, body, actor)
@@ -131,7 +149,8 @@ async def get_draft(incident_id: str = IncidentId, actor=Depends(require("incide
     return await _get_draft(conn, actor, incident_id)
 
 
-@staff_router.put("/api/incidents/{incident_id}/draft", summary="Save your draft of edits to this incident")
+@staff_router.put("/api/incidents/{incident_id}/draft", responses={200: {"links": DRAFT_LINKS}},
+                  summary="Save your draft of edits to this incident")
 async def put_draft(body: DraftPut, incident_id: str = IncidentId, actor=Depends(require("incidents:draft")),
                     conn=Depends(deps.connection)):
     return {"draft": await collaboration.save_draft(conn, actor.user_id, incident_id,

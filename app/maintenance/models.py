@@ -48,7 +48,7 @@ class ServiceEdit(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2000)
     interval_s: int | None = Field(None, ge=10, le=86_400)
-    timeout_s: float | None = Field(None, gt=0, le=120)
+    timeout_s: float | None = Field(None, ge=0.01, le=120, description="seconds, stored to the hundredth")
     latency_target_ms: int | None = Field(None, gt=0, le=600_000)
     tier: Tier | None = None
     check: CheckConfig | None = None

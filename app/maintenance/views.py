@@ -14,6 +14,11 @@ from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, Service
 router = APIRouter(tags=["maintenance"])
 admin_router = APIRouter(tags=["maintenance"], dependencies=[Depends(current_user)])
 WindowId = Path(ge=1, le=2**62)
+_ONE, _ID = "#/paths/~1api~1maintenance~1{window_id}", {"window_id": "$response.body#/window/id"}
+# OpenAPI links: what a client (and the stateful schemathesis test) can do next with a new window.
+WINDOW_LINKS = {"GetWindow": {"operationRef": f"{_ONE}/get", "parameters": _ID},
+                "ReplaceWindow": {"operationRef": f"{_ONE}/put", "parameters": _ID},
+                "DeleteWindow": {"operationRef": f"{_ONE}/delete", "parameters": _ID}}
 
 
 @router.get("/api/maintenance", summary="Maintenance windows, newest first; ?active_after= hides ended ones")
@@ -27,7 +32,8 @@ async def get_window(window_id: int = WindowId, conn=Depends(deps.connection)):
     return {"window": await service.get(conn, window_id)}
 
 
-@admin_router.post("/api/maintenance", status_code=201, summary="Schedule a maintenance window (admin)")
+@admin_router.post("/api/maintenance", status_code=201, responses={201: {"links": WINDOW_LINKS}},
+                   summary="Schedule a maintenance window (admin)")
 async def create_window(body: MaintenanceCreate, actor=Depends(require("maintenance:write")),
                         conn=Depends(deps.connection)):
     return {"window": await service.create(conn, body, actor)}

@@ -14,6 +14,13 @@ from app.notifications.models import SubscriptionCreate, SubscriptionUpdate
 router = APIRouter(tags=["notifications"], dependencies=[Depends(current_user)])
 SubscriptionId = Path(ge=1, le=2**62)
 admin = require("notifications:write")
+_ONE, _ID = "#/paths/~1api~1subscriptions~1{subscription_id}", {"subscription_id": "$response.body#/subscription/id"}
+# OpenAPI links: what a client (and the stateful schemathesis test) can do next with a new subscription.
+SUBSCRIPTION_LINKS = {"GetSubscription": {"operationRef": f"{_ONE}/get", "parameters": _ID},
+                      "EditSubscription": {"operationRef": f"{_ONE}/put", "parameters": _ID},
+                      "DeleteSubscription": {"operationRef": f"{_ONE}/delete", "parameters": _ID},
+                      "SendTest": {"operationRef": f"{_ONE}~1test/post", "parameters": _ID},
+                      "ListDeliveries": {"operationRef": f"{_ONE}~1deliveries/get", "parameters": _ID}}
 
 
 @router.get("/api/subscriptions", summary="Notification subscriptions (admin)")
@@ -22,7 +29,7 @@ async def list_subscriptions(page: int = Query(1, ge=1, le=10_000), limit: int =
     return await service.list_subscriptions(conn, page, limit)
 
 
-@router.post("/api/subscriptions", status_code=201,
+@router.post("/api/subscriptions", status_code=201, responses={201: {"links": SUBSCRIPTION_LINKS}},
              summary="Subscribe a webhook, Slack, Teams or email receiver (admin); the answer shows the secret")
 async def create_subscription(body: SubscriptionCreate, actor=Depends(admin), conn=Depends(deps.connection)):
     return {"subscription": await service.create(conn, body, actor)}

@@ -20,6 +20,16 @@ router = APIRouter(tags=["reports"])
 admin_router = APIRouter(tags=["reports"], dependencies=[Depends(current_user)])
 MonthPath = Path(max_length=20, description="YYYY-MM, a month that has begun in the reporting time zone")
 Format = Literal["json", "csv", "html", "pdf"]
+_MONTH = "#/paths/~1api~1sla~1reports~1{service_id}~1{month}"
+_OF = {"service_id": "$response.body#/serviceId", "month": "$response.body#/month"}
+# OpenAPI links: where a new revision can be read (the stateful schemathesis test follows them).
+REVISION_LINKS = {
+    "ListRevisions": {"operationRef": f"{_MONTH}~1revisions/get", "parameters": _OF},
+    "GetRevisionJson": {"operationRef": f"{_MONTH}.{{fmt}}/get",
+                        "parameters": {**_OF, "fmt": "json", "query.revision": "$response.body#/revision"}},
+    "GetRevisionHtml": {"operationRef": f"{_MONTH}.{{fmt}}/get",
+                        "parameters": {**_OF, "fmt": "html", "query.revision": "$response.body#/revision"}},
+}
 
 
 def language(lang: str | None = Query(None, max_length=16, description="ko (default) or en"),
@@ -60,6 +70,7 @@ async def list_revisions(service_id: str = Path(max_length=50), month: str = Mon
 
 
 @admin_router.post("/api/sla/reports/{service_id}/{month}/revisions", status_code=201, response_model=RevisionCreated,
+                   responses={201: {"links": REVISION_LINKS}},
                    summary="Correct a closed month (admin): recompute it from the rows as they are now into "
                            "revision N+1, with the reason; audited")
 async def revise(body: RevisionCreate, service_id: str = Path(max_length=50), month: str = MonthPath,

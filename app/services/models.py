@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from app.services.conditions import ConditionError, JsonPath
+from app.services.conditions import ConditionError, JsonPath, compile_check
 
 Tier = Literal["enterprise_plus", "enterprise", "professional", "developer"]
 CheckKind = Literal["http", "tcp"]
@@ -46,27 +46,39 @@ class ServiceConfig(BaseModel):
     kind: CheckKind = "http"
     url: str | None = Field(None, max_length=2048)
     interval_s: int = Field(60, ge=10, le=86_400)
-    timeout_s: float = Field(30, gt=0, le=120)
+    timeout_s: float = Field(30, ge=0.01, le=120, description="seconds, stored to the hundredth")
     latency_target_ms: int = Field(7000, gt=0, le=600_000)
     tier: Tier = "professional"
     allow_private: bool = False
     check: CheckConfig = Field(default_factory=CheckConfig)
 
-    @model_validator(mode="after")
-    def _url_fits_kind(self) -> "ServiceConfig":
-        if self.url is None:
-            return self  # push-only service: results arrive through /api/ingest/checks
-        parts = urlsplit(self.url)
-        if self.kind == "http" and (parts.scheme not in ("http", "https") or not parts.hostname):
-            raise ValueError("url: an http service needs an http:// or https:// URL with a host")
-        if self.kind == "tcp":
+    @field_validator("check")
+    @classmethod
+    def _check_runs(cls, check: CheckConfig) -> CheckConfig:
+        # what the probe compiles, checked where the service is declared: a service that loads is one that runs
+        try:
+            compile_check(check)
+        except ConditionError as exc:
+            raise ValueError(str(exc).removeprefix("check: check.")) from None
+        return check
+
+    @field_validator("url")
+    @classmethod
+    def _url_fits_kind(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if url is None:
+            return url  # push-only service: results arrive through /api/ingest/checks
+        kind = info.data.get("kind")  # absent when the kind itself was invalid
+        parts = urlsplit(url)
+        if kind == "http" and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("an http service needs an http:// or https:// URL with a host")
+        if kind == "tcp":
             try:
                 port = parts.port
             except ValueError:
                 port = None
             if parts.scheme != "tcp" or not parts.hostname or not port:
-                raise ValueError("url: a tcp service needs tcp://host:port")
-        return self
+                raise ValueError("a tcp service needs tcp://host:port")
+        return url
 
 
 class ServiceRead(BaseModel):

@@ -11,6 +11,11 @@ from app.users import service
 from app.users.models import UserCreate, UserUpdate
 
 router = APIRouter(tags=["users"], dependencies=[Depends(require("users:read"))])
+_ONE, _ID = "#/paths/~1api~1users~1{user_id}", {"user_id": "$response.body#/user/id"}
+# OpenAPI links: what a client (and the stateful schemathesis test) can do next with a new account.
+USER_LINKS = {"GetUser": {"operationRef": f"{_ONE}/get", "parameters": _ID},
+              "EditUser": {"operationRef": f"{_ONE}/put", "parameters": _ID},
+              "DeleteUser": {"operationRef": f"{_ONE}/delete", "parameters": _ID}}
 
 
 @router.get("/api/users", summary="User accounts (admin)")
@@ -19,7 +24,7 @@ async def list_users(page: int = Query(1, ge=1, le=10_000), limit: int = Query(5
     return await service.list_users(conn, page, limit)
 
 
-@router.post("/api/users", status_code=201, summary="Create an account (admin)")
+@router.post("/api/users", status_code=201, responses={201: {"links": USER_LINKS}}, summary="Create an account (admin)")
 async def create_user(body: UserCreate, actor=Depends(require("users:write")), conn=Depends(deps.connection)):
     return {"user": await service.create(conn, body, actor)}
 

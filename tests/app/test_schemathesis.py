@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings as hsettings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
 from tests.app.conftest import PASSWORD, ROOT  # noqa: E402
+from tests.app.services.conftest import restore_catalog  # noqa: E402
 from tests.app.test_realtime import free_port  # noqa: E402
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
@@ -25,7 +26,9 @@ SKIPPED = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}
 
 
 @pytest.fixture
-def live_api(staff_db, database_url, tmp_path):
+async def live_api(staff_db, database_url, tmp_path):
+    """A real API process (uvicorn) on a free port with an admin 'fuzzer'; the catalog is restored
+    afterwards (services created or edited through the API outlive a test otherwise)."""
     env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_SECRET_KEY": "schemathesis-secret-0123456789-abcdef",
            "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_POOL_MIN": "1", "SLAMON_POOL_MAX": "5"}
     create = ("import sys; from app.users.cli import run_sync; "
@@ -33,8 +36,10 @@ def live_api(staff_db, database_url, tmp_path):
     subprocess.run([sys.executable, "-c", create], input=PASSWORD + "\n", text=True, cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=60)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, env=env)
+    # bcrypt at its minimum cost, as in the other API tests: the same code path, milliseconds a hash
+    serve = ("import uvicorn; from app.auth import passwords; passwords.ROUNDS = 4; "
+             f"uvicorn.run('app.main:create_app', factory=True, port={port}, log_level='warning')")
+    proc = subprocess.Popen([sys.executable, "-c", serve], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -47,6 +52,7 @@ def live_api(staff_db, database_url, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        await restore_catalog(staff_db)
 
 
 def test_no_input_causes_a_server_error(live_api):

@@ -8,8 +8,7 @@ import jwt
 import pytest
 
 from app.auth import tokens
-from app.services.service import load_catalog, sync_catalog
-from tests.app.conftest import ROOT
+from tests.app.services.conftest import restore_catalog
 
 PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}", "/api/incidents",
                "/api/incidents/past", "/api/incidents/{incident_id}", "/api/sla/response-times/{service_id}",
@@ -52,6 +51,9 @@ MATRIX = {
     ("PUT", "/api/maintenance/{window_id}"): ("admin", WINDOW),
     ("DELETE", "/api/maintenance/{window_id}"): ("admin", None),
     ("PUT", "/api/services/{service_id}"): ("admin", {"description": "edited"}),
+    ("POST", "/api/services"): ("admin", {"id": "matrix-svc", "name": "Matrix"}),
+    ("GET", "/api/services/{service_id}"): ("admin", None),
+    ("DELETE", "/api/services/{service_id}"): ("admin", None),
     ("POST", "/api/sla/reports/{service_id}/{month}/revisions"): ("admin", {"reason": "late check results"}),
     ("GET", "/api/subscriptions"): ("admin", None),
     ("POST", "/api/subscriptions"): ("admin", SUBSCRIPTION),
@@ -160,7 +162,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
         r = await staff.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code not in (401, 500) and (r.status_code != 403 or template == "/api/auth/password"), \
             (method, template, r.status_code, r.text)
-    await sync_catalog(conn, load_catalog(ROOT / "services.toml"))  # undo the service edit for later tests
+    await restore_catalog(conn)  # undo the service edit and drop the created service for later tests
 
 
 @pytest.mark.parametrize("path", ["/api/ingest/checks", "/api/ingest/api-calls"])
