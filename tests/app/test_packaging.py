@@ -60,7 +60,9 @@ def test_the_wheel_carries_every_migration_and_the_catalog_and_an_install_finds_
     assert "app/config.py" in names and "prober/cli.py" in names and "workers/settings.py" in names
 
     prefix = tmp_path / "prefix"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--prefix", str(prefix),
+    # --ignore-installed: without it pip uninstalls the running environment's own sla-monitor first.
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q",
+                    "--prefix", str(prefix),
                     str(wheel)], check=True, capture_output=True, text=True)
     (site,) = prefix.glob("lib/python3*/site-packages")
     workdir = tmp_path / "elsewhere"
