@@ -13,6 +13,7 @@ from app.rollups import service as rollups
 from app.sla import queries
 
 COUNTS = ("slots", "ok_slots", "failed_slots", "downtime_s", "maintenance_slots")
+NO_PRIORITIES: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -29,7 +30,7 @@ class ServiceDays:
     incidents: dict[int, list] = field(default_factory=dict)  # day index -> incident rows (id, priority)
 
     def priorities(self, i: int) -> frozenset[str]:
-        return frozenset(inc["priority"] for inc in self.incidents[i]) if i in self.incidents else frozenset()
+        return frozenset(inc["priority"] for inc in self.incidents[i]) if i in self.incidents else NO_PRIORITIES
 
     def incident_ids(self, i: int) -> tuple[str, ...]:
         return tuple(inc["id"] for inc in self.incidents[i]) if i in self.incidents else ()
@@ -98,6 +99,7 @@ async def read(conn: asyncpg.Connection, services: list, period: Period, now: da
 
     result: dict[str, ServiceDays] = {}
     by_id = {r["service_id"]: r for r in rows}
+    intervals = {s["id"]: s["interval_s"] for s in services}
     # A daily bucket starts at its day's local midnight: its Unix second finds the day (a bucket a
     # change of reporting zone left elsewhere in its day is placed by its local date).
     epochs = [int(lo.timestamp()) for lo, _, _ in bounds]
@@ -118,7 +120,7 @@ async def read(conn: asyncpg.Connection, services: list, period: Period, now: da
         service_days.slots[i] -= m["slots"]
         service_days.ok_slots[i] -= m["ok_slots"]
         service_days.failed_slots[i] -= m["failed_slots"]
-        service_days.downtime_s[i] -= m["failed_slots"] * next(s["interval_s"] for s in services if s["id"] == m["service_id"])
+        service_days.downtime_s[i] -= m["failed_slots"] * intervals[m["service_id"]]
         service_days.maintenance_slots[i] += m["slots"]
     for inc in incidents:
         for sid in inc["affected_services"]:

@@ -47,11 +47,12 @@ async def check_days(
 ) -> dict[str, list[DayRecord]]:
     """Per service, one record per day of the period: judged checks, expectation, incidents."""
     result = {}
+    period_days = period.days()
     for sid, d in (await days.read(conn, services, period, now, timezone_name)).items():
         result[sid] = [DayRecord(day, CheckFigures(d.slots[i], d.ok_slots[i], d.failed_slots[i], d.downtime_s[i],
                                                    d.maintenance_slots[i], d.expected[i]),
                                  d.priorities(i), d.incident_ids(i))
-                       for i, day in enumerate(period.days())]
+                       for i, day in enumerate(period_days)]
     return result
 
 

@@ -57,13 +57,11 @@ def _judge(services: list, first_day: date, service_days: dict[str, days_of.Serv
     day_code = sla.day_code
     for s in services:
         d, target = service_days[s["id"]], TIERS[s["tier"]].availability.as_integer_ratio()
-        codes[s["id"]] = [day_code(n, ok, m, e, d.priorities(i) if i in d.incidents else _NONE, target)
+        codes[s["id"]] = [day_code(n, ok, m, e, d.priorities(i), target)
                           for i, (n, ok, m, e) in enumerate(zip(d.slots, d.ok_slots, d.maintenance_slots, d.expected))]
         slots[s["id"]] = (sum(d.slots), sum(d.ok_slots))
     return Grid(first_day, service_days, codes, slots)
 
-
-_NONE: frozenset[str] = frozenset()
 
 
 def _joined(services: list, settled: Grid, recent: Grid) -> Grid:
