@@ -16,7 +16,7 @@ import httpx
 
 from bench_reads import forget_settled_days, timed
 from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, scratch_database, server_versions, utc_now)
+                    percentile_ms, pin_clock, scratch_database, server_versions, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
@@ -76,6 +76,7 @@ async def main() -> None:
         settings = Settings(database_url=url)
         app = create_app(settings, site="status")
         app.state.pool = await create_pool(settings, min_size=1, max_size=4)
+        pin_clock(app, now)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
             page = await timed(client, "/", runs)
             page_cold = await timed(client, "/", runs, lambda: forget_settled_days(conn))
@@ -83,7 +84,7 @@ async def main() -> None:
             api = await timed(client, "/api/system-status", runs)
             page["bytes"] = len((await client.get("/")).content)
             api["bytes"] = len((await client.get("/api/system-status")).content)
-        templates = await render_only(conn, settings, utc_now(), runs)
+        templates = await render_only(conn, settings, now, runs)
         await app.state.pool.close()
         await conn.close()
     emit({

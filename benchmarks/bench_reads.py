@@ -16,7 +16,7 @@ from datetime import timedelta
 import httpx
 
 from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, rate, scratch_database, server_versions, utc_now)
+                    percentile_ms, pin_clock, rate, scratch_database, server_versions, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
@@ -64,6 +64,7 @@ async def main() -> None:
         settings = Settings(database_url=url)
         app = create_app(settings)
         app.state.pool = await create_pool(settings, min_size=1, max_size=4)
+        pin_clock(app, now)
         last_month = (now.replace(day=1) - timedelta(days=1))
         monthly = f"/api/sla/availability/{service_ids[0]}?period=monthly&year={last_month.year}&month={last_month.month}"
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:

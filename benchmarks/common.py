@@ -19,7 +19,7 @@ import asyncpg
 # The scripts run as `python benchmarks/bench_x.py`, from a checkout whether or not it is installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import db  # noqa: E402
+from app import db, deps  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.ingest.service import CheckRow, write_checks  # noqa: E402
 from app.services.models import ServiceConfig  # noqa: E402
@@ -168,6 +168,14 @@ def check_batches(
             batch = []
     if batch:
         yield batch
+
+
+def pin_clock(app, now: datetime) -> None:
+    """Make the app's clock (app.deps.clock) stand still at `now`, the end of the loaded history: as on a
+    live system whose probers are up to date, the newest slots of every service are minutes old. Left
+    running, the clock moves past the data during the load and refresh, and the status reads take the
+    path for services that stopped reporting (a lookup per service, ~20 ms) on every request."""
+    app.dependency_overrides[deps.clock] = lambda: now
 
 
 def floor_minute(ts: datetime) -> datetime:

@@ -55,13 +55,24 @@ _settled: _Settled | None = None  # one per process: the newest settled history 
 def _judge(services: list, first_day: date, service_days: dict[str, days_of.ServiceDays]) -> Grid:
     codes, slots = {}, {}
     day_code = sla.day_code
+    # A day's letter depends only on its figures, the tier and its incidents: most of the 4,500 days
+    # share a few figure tuples, so days without incidents are judged once per distinct tuple.
+    judged: dict[tuple[int, int], dict[tuple, str]] = {}
     for s in services:
         d, target = service_days[s["id"]], TIERS[s["tier"]].availability.as_integer_ratio()
-        codes[s["id"]] = [day_code(n, ok, m, e, d.priorities(i), target)
-                          for i, (n, ok, m, e) in enumerate(zip(d.slots, d.ok_slots, d.maintenance_slots, d.expected))]
+        memo = judged.setdefault(target, {})
+        letters = []
+        for figures in zip(d.slots, d.ok_slots, d.maintenance_slots, d.expected):
+            letter = memo.get(figures)
+            if letter is None:
+                letter = memo[figures] = day_code(*figures, days_of.NO_PRIORITIES, target)
+            letters.append(letter)
+        for i in d.incidents:
+            letters[i] = day_code(d.slots[i], d.ok_slots[i], d.maintenance_slots[i], d.expected[i], d.priorities(i),
+                                  target)
+        codes[s["id"]] = letters
         slots[s["id"]] = (sum(d.slots), sum(d.ok_slots))
     return Grid(first_day, service_days, codes, slots)
-
 
 
 def _joined(services: list, settled: Grid, recent: Grid) -> Grid:
