@@ -27,5 +27,5 @@ UPDATE services SET name = $2, description = $3, interval_s = $4, timeout_s = $5
        tier = $7, check_config = $8::jsonb, updated_at = now()
 WHERE id = $1
 RETURNING id, name, description, kind, endpoint_url, interval_s, timeout_s, latency_target_ms, tier,
-          check_config, allow_private, position, is_active
+          check_config, allow_private, position, is_active, managed_by
 """

@@ -1,10 +1,10 @@
 """Maintenance windows (list, get, create, update, delete) and runtime edits of a service.
 
 Windows are applied when SLA figures are read (app/sla), so changing one needs no rollup refresh.
-Service edits change the same columns services.toml owns: they take effect at once (probers re-read
-the catalog) and last until the next `slamon migrate`, which writes the file's values back; the
-catalog is configuration as code, the API is for urgent changes between deploys. Creating or removing
-services stays in services.toml, since migrate would undo either."""
+Service edits take effect at once (probers re-read the catalog). For a service services.toml names
+(`managed_by = 'config'`) they last until the next `slamon migrate`, which writes the file's values
+back: the catalog is configuration as code, the API is for urgent changes between deploys. A service
+created through the API (`'api'`, app/services) keeps its edits."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,10 @@ from app.maintenance import queries
 from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, ServiceEdit
 from app.rollups import service as rollups
 
-TOML_WINS_NOTE = "services.toml is the source of truth: `slamon migrate` restores its values over this edit"
+EDIT_NOTES = {
+    "config": "services.toml is the source of truth for this service: `slamon migrate` restores its values over this edit",
+    "api": "created through the API: `slamon migrate` keeps this edit (unless services.toml comes to name this id)",
+}
 
 
 def to_read(row) -> dict:
@@ -76,11 +79,12 @@ def service_to_read(row) -> dict:
     return {"id": row["id"], "name": row["name"], "description": row["description"], "kind": row["kind"],
             "url": row["endpoint_url"], "interval_s": row["interval_s"], "timeout_s": float(row["timeout_s"]),
             "latency_target_ms": row["latency_target_ms"], "tier": row["tier"],
-            "check": json.loads(row["check_config"]), "is_active": row["is_active"]}
+            "check": json.loads(row["check_config"]), "is_active": row["is_active"], "managed_by": row["managed_by"]}
 
 
 async def edit_service(conn: asyncpg.Connection, service_id: str, data: ServiceEdit, actor) -> dict:
-    """Change the given fields now; invalidate rollups when their inputs (interval, latency target) change."""
+    """Change the given fields now; invalidate rollups when their inputs (interval, latency target) change.
+    The answer says how long the edit lasts (EDIT_NOTES, by who owns the service)."""
     given = data.model_dump(exclude_unset=True, exclude_none=True)
     async with conn.transaction():
         row = await conn.fetchrow(queries.SERVICE_FOR_UPDATE, service_id)
@@ -96,4 +100,4 @@ async def edit_service(conn: asyncpg.Connection, service_id: str, data: ServiceE
             await rollups.invalidate_service(conn, service_id)
         await audit.record_by(conn, actor, "service.update", "service", service_id,
                               {"fields": sorted(given), **{k: v for k, v in given.items() if k != "check"}})
-    return service_to_read(updated)
+    return {"service": service_to_read(updated), "note": EDIT_NOTES[updated["managed_by"]]}

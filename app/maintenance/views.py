@@ -53,7 +53,7 @@ async def delete_window(window_id: int = WindowId, actor=Depends(require("mainte
 
 
 @admin_router.put("/api/services/{service_id}",
-                  summary="Edit a service now (admin); services.toml wins again on the next `slamon migrate`")
+                  summary="Edit a service now (admin); for services.toml's services, until the next `slamon migrate`")
 async def edit_service(body: ServiceEdit, service_id: str = Path(max_length=50),
                        actor=Depends(require("services:write")), conn=Depends(deps.connection)):
-    return {"service": await service.edit_service(conn, service_id, body, actor), "note": service.TOML_WINS_NOTE}
+    return await service.edit_service(conn, service_id, body, actor)

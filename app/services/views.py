@@ -40,10 +40,6 @@ async def require_service(conn: asyncpg.Connection, service_id: str):
     return row
 
 
-def to_read(row) -> dict:
-    return {**service_to_read(row), "managed_by": row["managed_by"]}
-
-
 @router.get("/api/services", summary="Monitored services, with the 'All Systems' entry first")
 async def list_services(conn=Depends(deps.connection)):
     rows = await service.list_active(conn)
@@ -56,13 +52,13 @@ async def list_services(conn=Depends(deps.connection)):
 @admin_router.post("/api/services", status_code=201, responses={201: {"links": SERVICE_LINKS}},
                    summary="Add a service to monitor (admin); 409 when the id is taken, archived services included")
 async def create_service(body: ServiceConfig, actor=Depends(require("services:write")), conn=Depends(deps.connection)):
-    return {"service": to_read(await service.create(conn, body, actor))}
+    return {"service": service_to_read(await service.create(conn, body, actor))}
 
 
 @admin_router.get("/api/services/{service_id}", summary="A service's whole configuration, archived or not (admin)")
 async def get_service(service_id: str = ServiceIdPath, actor=Depends(require("services:read")),
                       conn=Depends(deps.connection)):
-    return {"service": to_read(await require_service(conn, service_id))}
+    return {"service": service_to_read(await require_service(conn, service_id))}
 
 
 @admin_router.delete("/api/services/{service_id}",
@@ -70,7 +66,7 @@ async def get_service(service_id: str = ServiceIdPath, actor=Depends(require("se
                              "incidents and SLA figures stay")
 async def archive_service(service_id: str = ServiceIdPath, actor=Depends(require("services:write")),
                           conn=Depends(deps.connection)):
-    return {"service": to_read(await service.archive(conn, service_id, actor))}
+    return {"service": service_to_read(await service.archive(conn, service_id, actor))}
 
 
 # Included last: a router copies the routes it includes when it includes them.

@@ -31,7 +31,8 @@ async def test_service_edits_apply_until_the_next_migrate(staff):
     r = await staff.client.put("/api/services/id-recognition", headers=admin,
                                json={"description": "edited live", "latency_target_ms": 5000})
     assert r.status_code == 200 and r.json()["service"]["latency_target_ms"] == 5000
-    assert "slamon migrate" in r.json()["note"]
+    assert "slamon migrate" in r.json()["note"] and "restores" in r.json()["note"]
+    assert r.json()["service"]["managed_by"] == "config"
     assert await staff.conn.fetchval("SELECT description FROM services WHERE id = 'id-recognition'") == "edited live"
     assert (await staff.client.put("/api/services/ghost", headers=admin, json={"name": "x"})).status_code == 404
     await sync_catalog(staff.conn, load_catalog(ROOT / "services.toml"))  # what `slamon migrate` does

@@ -165,3 +165,14 @@ async def test_a_timeout_below_the_stored_hundredth_is_a_422_on_edits_too(api_se
     r = await staff.client.put("/api/services/id-recognition", json={"timeout_s": 0.001},
                                headers=await staff.headers("admin"))
     assert r.status_code == 422 and "timeout_s" in r.json()["message"]
+
+
+async def test_an_edit_of_an_api_service_is_kept_by_migrate_and_the_answer_says_so(api_services):
+    staff = api_services
+    admin = await staff.headers("admin")
+    await staff.client.post("/api/services", json=NEW, headers=admin)
+    r = await staff.client.put("/api/services/kyc-gateway", json={"description": "edited"}, headers=admin)
+    assert r.status_code == 200 and r.json()["service"]["managed_by"] == "api"
+    assert "keeps this edit" in r.json()["note"]
+    await sync_catalog(staff.conn, load_catalog(ROOT / "services.toml"))  # what `slamon migrate` does
+    assert await staff.conn.fetchval("SELECT description FROM services WHERE id = 'kyc-gateway'") == "edited"
