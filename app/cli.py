@@ -103,7 +103,7 @@ def cmd_api(args) -> int:
     from app.main import create_app
     from app.web.sites import DEFAULT_PORTS
 
-    from app.realtime import tune_gc_for_fan_out
+    from app.realtime.publisher import tune_gc_for_fan_out
 
     port = args.port or DEFAULT_PORTS[args.site]
     app = create_app(get_settings(), site=args.site)

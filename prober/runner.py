@@ -13,7 +13,7 @@ from typing import Awaitable, Callable
 import asyncpg
 
 from app.ingest.service import CheckRow
-from app.realtime import channel_for
+from app.realtime.publisher import channel_for
 from app.services.service import list_active
 from prober.client import ProbeContext
 from prober.fleet import Fleet
@@ -43,7 +43,7 @@ class ProberOptions:
     max_concurrency: int = 2000
     targets_refresh_s: float = 30.0
     spool_max_bytes: int = 256 * 1024 * 1024
-    realtime_channel: str | None = None  # default: the API's, derived from the database (app.realtime)
+    realtime_channel: str | None = None  # default: the API's, derived from the database (app.realtime.publisher)
 
 
 def database_targets(database_url: str) -> TargetSource:

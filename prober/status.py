@@ -64,7 +64,7 @@ class Publisher:
     def __init__(self, redis_url: str, region: str, channel: str, queue_size: int = 10_000):
         self.redis_url = redis_url
         self.region = region
-        self.channel = channel  # the API processes' Socket.IO channel (app.realtime.channel_for)
+        self.channel = channel  # the API processes' Socket.IO channel (app.realtime.publisher.channel_for)
         self.queue: asyncio.Queue[StatusChange] = asyncio.Queue(queue_size)
         self.published = 0
         self.failed = 0
@@ -105,7 +105,7 @@ class Publisher:
         from arq import create_pool
         from arq.connections import RedisSettings
 
-        from app.realtime import Publisher as RealtimePublisher
+        from app.realtime.publisher import Publisher as RealtimePublisher
 
         if self._manager is None:  # emits like every other process: recorded for replay, fanned out by the APIs
             self._manager = RealtimePublisher(self.redis_url, self.channel)

@@ -8,7 +8,7 @@ import asyncpg
 import redis.exceptions
 from arq import Retry
 
-from app.realtime import Publisher, channel_for
+from app.realtime.publisher import Publisher, channel_for
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import asyncpg
 
 from app.notifications import delivery, outbox, queries
 from app.notifications.senders import Senders
-from app.realtime import channel_for
+from app.realtime.publisher import channel_for
 
 log = logging.getLogger(__name__)
 

@@ -192,7 +192,7 @@ async def read(
     if parts is None or sql is None:
         raise ValueError(f"rollup {rollup.name} has no slots-only reader")
     return await _read(conn, rollup, (service_ids, start, end, rollup.width, rollup.zone(timezone_name)),
-                       parts.read, sql)
+                       parts, parts.read, sql)
 
 
 async def read_slot_arrays(
@@ -207,7 +207,7 @@ async def read_slot_arrays(
     if parts is None or parts.arrays is None or sql is None:
         raise ValueError(f"rollup {rollup.name} has no slots-only reader")
     return await _read(conn, rollup, (service_ids, start, end, rollup.width, rollup.zone(timezone_name)),
-                       parts.arrays, sql)
+                       parts, parts.arrays, sql)
 
 
 def _as_arrays(rows: list) -> list[dict]:
@@ -222,10 +222,10 @@ def _as_arrays(rows: list) -> list[dict]:
     return list(by_service.values())
 
 
-async def _read(conn: asyncpg.Connection, rollup: Rollup, args: tuple, fast: str, merging: str
-                ) -> list[asyncpg.Record]:
-    """`fast` (queries.ReadParts) when nothing is pending, else `merging` (the one-statement reader)."""
-    parts = rollup.sql.parts
+async def _read(conn: asyncpg.Connection, rollup: Rollup, args: tuple, parts: queries.ReadParts, fast: str,
+                merging: str) -> list[asyncpg.Record]:
+    """`fast` (one of `parts`' readers) when `parts.state` finds nothing pending, else `merging` (the
+    one-statement reader)."""
     if not conn.is_in_transaction():
         # The state and the read must see one snapshot: a refresh committing in between would count
         # the rows it materialises twice (or not at all). A plan for the watermark given keeps only the

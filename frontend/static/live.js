@@ -1,6 +1,6 @@
 // The live connection every page shares: Socket.IO on the page's own origin (same app, no CORS),
 // join rooms, dispatch events, and tell the page to re-fetch after a reconnect (it may have missed
-// events while away). Rooms and events: PRD §5.2, as emitted by app/realtime.py.
+// events while away). Rooms and events: PRD §5.2, as emitted by app/realtime/.
 import { io } from "./vendor/socket.io-4.8.4.esm.min.js";
 
 const JOIN_TIMEOUT_MS = 5000;

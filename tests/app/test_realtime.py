@@ -14,7 +14,7 @@ import socketio
 import uvicorn
 
 from app.main import create_app
-from app.realtime import Publisher, channel_for
+from app.realtime.publisher import Publisher, channel_for
 from tests.app.conftest import PASSWORD
 from tests.conftest import free_port  # noqa: F401 (other tests import it from here)
 

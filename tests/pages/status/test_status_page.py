@@ -12,7 +12,7 @@ import pytest
 from app.incidents import queries as incident_queries
 from app.ingest.service import CheckRow, write_checks
 from app.periods import day_start
-from app.realtime import Publisher, channel_for
+from app.realtime.publisher import Publisher, channel_for
 from tests.app.conftest import PASSWORD, create_user, staff_db  # noqa: F401  (staff_db: a fixture)
 from tests.pages.conftest import assert_accessible, free_port, screenshots
 

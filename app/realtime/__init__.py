@@ -7,63 +7,39 @@ of API processes emit to the same rooms.
   which field (`incident-editing`, cleared when a socket drops), comments, and `auto-save` drafts.
   Viewers join read-only (they receive everything and appear in presence with their role); saying
   which field one edits and drafts need a reporter or admin.
-- Every event published through `Publisher` is also appended to a capped Redis stream; its stream id
-  is the event's `seq`. A client that reconnects asks `GET /api/realtime/replay?since=<seq>` for
-  what it missed (`complete: false` when the stream no longer reaches back that far).
+- Every event published through `Publisher` (app/realtime/publisher.py) is also appended to a capped
+  Redis stream; its stream id is the event's `seq`. A client that reconnects asks
+  `GET /api/realtime/replay?since=<seq>` for what it missed (`complete: false` when the stream no
+  longer reaches back that far).
 """
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import asyncpg
-import redis.asyncio as aioredis
 import socketio
-from engineio import packet as eio_packet
 from fastapi import Request
-from socketio import packet as sio_packet
 from pydantic import ValidationError
 
 from app.auth import permissions
 from app.auth.service import authenticate
 from app.errors import ApiError
+from app.realtime.publisher import FanOutManager, Publisher, channel_for
 
 log = logging.getLogger(__name__)
 
 PUBLIC_ROOMS = ("system-status", "uptime", "incidents")
 INCIDENT_ROOM_PREFIX = "incident:"
-STREAM_MAXLEN = 10_000
-REPLAY_LIMIT = 1_000
 SESSION_RECHECK_S = 30   # socket activity re-validates (and keeps alive) its login at most this often
 SERVER_TTL_S = 30        # presence of a process that stopped renewing this long ago is dropped
 ACK_GRACE_S = 0.2        # a socket refused mid-call is dropped this long after its answer
-GC_YOUNG_THRESHOLD = 50_000  # see tune_gc_for_fan_out
-
-
-def channel_for(settings) -> str:
-    """Redis channel and key prefix: one per deployment (its database), so test sessions never cross."""
-    explicit = getattr(settings, "realtime_channel", None)
-    if explicit:
-        return explicit
-    database = urlsplit(settings.database_url).path.lstrip("/") or "slamon"
-    return f"slamon:{database}"
-
-
-def tune_gc_for_fan_out() -> None:
-    """For an API process, before it serves: one event to 1,000 sockets briefly holds thousands of
-    tasks and futures, which with the default young-generation threshold (700) set off ~8 collections
-    per event, now and then a full one stopping the loop for ~300 ms (benchmarks/README.md, Realtime).
-    A higher threshold lets that transient garbage die uncollected; freezing what exists at start-up
-    (modules, the app) keeps the full collections that still happen short."""
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def incident_room(incident_id: str) -> str:
@@ -78,88 +54,6 @@ def may_read_incident_rooms(role: str) -> bool:
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-class _SequentialFanOut(socketio.AsyncManager):
-    """A room emit to this process's sockets as one loop, not one task per recipient.
-
-    `AsyncManager.emit` starts a task per recipient and waits for them all, but a send only puts the
-    packet on the socket's queue (its writer task does the writing). At 1,000 sockets the tasks cost
-    ~10 % of the fan-out's CPU and held the emit (and the request that made it, and the hand-over to
-    other processes through Redis) for 40-70 ms instead of ~11 ms (benchmarks/README.md, Realtime).
-    Emits with an ack callback (a different packet per recipient) keep the library's path.
-    """
-
-    async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
-        room = to or room
-        if callback is not None or namespace not in self.rooms:
-            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
-                                      **kwargs)
-        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
-        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
-        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
-        frames = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])]
-        for sid, eio_sid in self.get_participants(namespace, room):  # a copy: rooms may change meanwhile
-            if sid in skip:
-                continue
-            for frame in frames:
-                try:
-                    await self.server.eio.send_packet(eio_sid, frame)
-                except Exception:  # a socket closing meanwhile; the others still get the event
-                    log.debug("realtime: could not send %s to %s", event, sid, exc_info=True)
-                    break
-
-
-class FanOutManager(socketio.AsyncRedisManager, _SequentialFanOut):
-    """Redis fan-out between processes; after AsyncPubSubManager in the method order, _SequentialFanOut
-    delivers both this process's emits and those arriving from Redis to the local sockets."""
-
-
-class Publisher:
-    """Emit an event to rooms through Redis and record it for replay; usable from any process."""
-
-    def __init__(self, redis_url: str, channel: str, manager: socketio.AsyncManager | None = None):
-        self.channel = channel
-        self.stream_key = f"{channel}:events"
-        self.redis = aioredis.from_url(redis_url)
-        self.manager = manager or socketio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
-
-    async def publish(self, event: str, data: dict, rooms: list[str]) -> str:
-        """Append to the replay stream, then emit with `seq` added; returns the seq."""
-        seq = (await self.redis.xadd(self.stream_key, {"e": event, "r": json.dumps(rooms),
-                                                       "d": json.dumps(data, default=str, ensure_ascii=False)},
-                                     maxlen=STREAM_MAXLEN, approximate=True)).decode()
-        await self.manager.emit(event, {**data, "seq": seq}, namespace="/", room=rooms)
-        return seq
-
-    async def latest_seq(self) -> str:
-        info = await self.redis.xinfo_stream(self.stream_key) if await self.redis.exists(self.stream_key) else None
-        return info["last-generated-id"].decode() if info else "0-0"
-
-    async def replay(self, since: str, rooms: set[str]) -> dict:
-        """Events after `since` addressed to any of `rooms`, oldest first."""
-        events, complete, latest = [], True, "0-0"
-        if await self.redis.exists(self.stream_key):
-            info = await self.redis.xinfo_stream(self.stream_key)
-            latest = info["last-generated-id"].decode()
-            trimmed = info.get("max-deleted-entry-id", b"0-0").decode()
-            complete = _seq_key(since) >= _seq_key(trimmed)
-            for entry_id, fields in await self.redis.xrange(self.stream_key, min=f"({since}", count=REPLAY_LIMIT):
-                entry_rooms = json.loads(fields[b"r"])
-                if rooms.intersection(entry_rooms):
-                    events.append({"seq": entry_id.decode(), "event": fields[b"e"].decode(), "rooms": entry_rooms,
-                                   "data": {**json.loads(fields[b"d"]), "seq": entry_id.decode()}})
-            if events and len(events) >= REPLAY_LIMIT:
-                complete = False
-        return {"events": events, "latest": latest, "complete": complete}
-
-    async def close(self) -> None:
-        await self.redis.aclose()
-
-
-def _seq_key(seq: str) -> tuple[int, int]:
-    ms, _, n = seq.partition("-")
-    return int(ms), int(n or 0)
 
 
 class Hub:
