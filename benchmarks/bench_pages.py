@@ -16,7 +16,7 @@ import httpx
 
 from bench_reads import forget_settled_days, timed
 from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, pin_clock, scratch_database, server_versions, utc_now)
+                    percentile_ms, pin_clock, scratch_database, server_versions, settle, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
@@ -71,6 +71,7 @@ async def main() -> None:
         log(f"loaded {loaded} checks in {time.perf_counter() - t:.1f}s")
         await add_incidents(conn, service_ids, now)
         await rollups.refresh(conn, "UTC", now)
+        await settle(conn)
         versions = await server_versions(conn)
 
         settings = Settings(database_url=url)

@@ -16,7 +16,7 @@ from datetime import timedelta
 import httpx
 
 from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, pin_clock, rate, scratch_database, server_versions, utc_now)
+                    percentile_ms, pin_clock, rate, scratch_database, server_versions, settle, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
@@ -59,6 +59,7 @@ async def main() -> None:
         load_s = time.perf_counter() - t
         log(f"loaded {loaded} checks in {load_s:.1f}s")
         await rollups.refresh(conn, "UTC", now)
+        await settle(conn)
         versions = await server_versions(conn)
 
         settings = Settings(database_url=url)
