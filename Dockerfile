@@ -19,11 +19,10 @@ ENV SLAMON_CHROMIUM_PATH=/usr/bin/chromium
 COPY . .
 RUN pip install . && rm -rf build *.egg-info
 
-# The installed copy carries the migrations and the default catalog (data files under
-# /usr/local/share/sla-monitor, app/config.py resource_path), but the pages (frontend/) are still
-# found next to the `app` package only (app/config.py ROOT_DIR): import the tree under /app.
-ENV PYTHONPATH=/app \
-    SLAMON_SERVICES_FILE=/app/services.toml \
+# The installed copy carries the migrations, the pages and the default catalog (data files under
+# /usr/local/share/sla-monitor, app/config.py resource_path). The catalog the processes read is
+# /app/services.toml: mount your own over it.
+ENV SLAMON_SERVICES_FILE=/app/services.toml \
     SLAMON_DATA_DIR=/var/lib/slamon \
     SLAMON_LOG_FORMAT=json
 

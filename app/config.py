@@ -32,7 +32,7 @@ def installed_data_dir() -> Path | None:
 
 
 def resource_path(name: str) -> Path:
-    """A file or folder the project ships beside its code (`sql`, `services.toml`): in the checkout
+    """A file or folder the project ships beside its code (`sql`, `services.toml`, `frontend`): in the checkout
     when running from one (editable installs, PYTHONPATH), else from the installed data files."""
     if (ROOT_DIR / "pyproject.toml").exists():
         return ROOT_DIR / name

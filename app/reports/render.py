@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from app.config import ROOT_DIR
+from app.config import resource_path
 from app.reports import charts, pdf
 from app.reports.i18n import strings
 
-TEMPLATES = ROOT_DIR / "frontend" / "reports"
+TEMPLATES = resource_path("frontend") / "reports"
 CSV_COLUMNS = ("section", "key", "metric", "value")
 MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
                "pdf": "application/pdf"}

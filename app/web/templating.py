@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from app.config import ROOT_DIR
+from app.config import resource_path
 from app.web import i18n
 
-FRONTEND_DIR = ROOT_DIR / "frontend"
+FRONTEND_DIR = resource_path("frontend")  # the checkout's, or the installed data files'
 STATIC_DIR = FRONTEND_DIR / "static"
 I18N_DIR = FRONTEND_DIR / "i18n"
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600

@@ -1,5 +1,5 @@
-"""A non-editable install (`pip install .`, the Docker image) ships its migrations and the default
-service catalog, and finds them without a checkout (app/config.py resource_path)."""
+"""A non-editable install (`pip install .`, the Docker image) ships its migrations, the default
+service catalog and the pages, and finds them without a checkout (app/config.py resource_path)."""
 import json
 import shutil
 import subprocess
@@ -11,7 +11,7 @@ from app import db
 from app.services.service import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "services.toml", "sql", "app", "prober", "workers")  # what .dockerignore sends
+SOURCES = ("pyproject.toml", "services.toml", "sql", "frontend", "app", "prober", "workers")  # what .dockerignore sends
 DATA = "sla_monitor-0.1.0.data/data/share/sla-monitor"
 
 # Run in an interpreter that imports the installed copy (PYTHONPATH first), from a folder that is
@@ -21,7 +21,14 @@ import json
 from app import db
 from app.config import Settings, resource_path
 from app.services.service import load_catalog
+from app.reports import render
+from app.web import templating
+page = templating.environment().get_template("status/index.html")
 print(json.dumps({
+    "frontend": str(templating.FRONTEND_DIR),
+    "reports": str(render.TEMPLATES),
+    "status_template": page.filename,
+    "title": templating.translator("en")("status.title"),
     "app": __import__("app").__file__,
     "sql": str(resource_path("sql")),
     "migrations": [p.name for p in db.migration_files()],
@@ -57,6 +64,11 @@ def test_the_wheel_carries_every_migration_and_the_catalog_and_an_install_finds_
         for path in db.tsl_migration_files():
             assert archive.read(f"{DATA}/sql/tsl/{path.name}") == path.read_bytes()
         assert archive.read(f"{DATA}/services.toml") == (ROOT / "services.toml").read_bytes()
+        pages = [p for p in sorted((ROOT / "frontend").rglob("*")) if p.is_file() and p.name != "README.md"]
+        missing = [str(p.relative_to(ROOT)) for p in pages if f"{DATA}/{p.relative_to(ROOT).as_posix()}" not in names]
+        assert not missing, f"frontend files not in the wheel (pyproject.toml data-files): {missing}"
+        for path in pages:
+            assert archive.read(f"{DATA}/{path.relative_to(ROOT).as_posix()}") == path.read_bytes()
     assert "app/config.py" in names and "prober/cli.py" in names and "workers/settings.py" in names
 
     prefix = tmp_path / "prefix"
@@ -79,6 +91,10 @@ def test_the_wheel_carries_every_migration_and_the_catalog_and_an_install_finds_
     assert found["tsl"] == [p.name for p in db.tsl_migration_files()]
     assert Path(found["services_file"]) == installed / "services.toml"
     assert found["services"] == [s.id for s in load_catalog(ROOT / "services.toml")]
+    assert Path(found["frontend"]) == installed / "frontend"
+    assert Path(found["reports"]) == installed / "frontend" / "reports"
+    assert Path(found["status_template"]) == installed / "frontend" / "status" / "index.html"
+    assert found["title"] == "System status"  # the catalogs came along
 
 
 def test_a_checkout_reads_its_own_files(monkeypatch):
