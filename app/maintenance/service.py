@@ -19,7 +19,7 @@ from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, Service
 from app.rollups import service as rollups
 
 EDIT_NOTES = {
-    "config": "services.toml is the source of truth for this service: `slamon migrate` restores its values over this edit",
+    "config": "services.toml owns this service: the next `slamon migrate` restores its values over this edit",
     "api": "created through the API: `slamon migrate` keeps this edit (unless services.toml comes to name this id)",
 }
 
