@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -28,6 +30,35 @@ async def create_pool(settings: Settings, **kwargs) -> asyncpg.Pool:
         server_settings={"application_name": kwargs.pop("application_name", "slamon"), **SESSION_SETTINGS},
         **kwargs,
     )
+
+
+async def spare_connection(pool: asyncpg.Pool | None) -> asyncpg.Connection | None:
+    """A second pooled connection for reads that can run beside the caller's own, or None when none
+    is idle right now: never waited for, since requests that each hold one connection and wait for
+    another could stall the pool. With one idle, the pool's queue hands a connection over without
+    yielding to other tasks. Give it back with `pool.release`."""
+    if pool is None or pool.get_idle_size() == 0:
+        return None
+    return await pool.acquire()  # no timeout: it would also bound the reset on release
+
+
+@asynccontextmanager
+async def custom_plans(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Plan the statements run inside for their parameter values (a read-only transaction with
+    force_custom_plan): a time-range read of a hypertable then keeps only the chunks the range needs,
+    where the generic plan (SESSION_SETTINGS) initialises all of them. Inside a caller's transaction
+    the statements run there as they are."""
+    if conn.is_in_transaction():
+        yield
+        return
+    await conn.execute(CUSTOM_PLANS)
+    try:
+        yield
+    finally:
+        await conn.execute("COMMIT")  # read only; after an error, PostgreSQL rolls back
+
+
+CUSTOM_PLANS = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan"
 
 
 # Migrations under sql/tsl/ need the Timescale License build (continuous aggregates, compression

@@ -76,7 +76,7 @@ async def main() -> None:
 
         settings = Settings(database_url=url)
         app = create_app(settings, site="status")
-        app.state.pool = await create_pool(settings, min_size=1, max_size=4)
+        app.state.pool = await create_pool(settings)  # as deployed: SLAMON_POOL_MIN, SLAMON_POOL_MAX
         pin_clock(app, now)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
             page = await timed(client, "/", runs)

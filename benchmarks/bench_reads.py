@@ -64,7 +64,7 @@ async def main() -> None:
 
         settings = Settings(database_url=url)
         app = create_app(settings)
-        app.state.pool = await create_pool(settings, min_size=1, max_size=4)
+        app.state.pool = await create_pool(settings)  # as deployed: SLAMON_POOL_MIN, SLAMON_POOL_MAX
         pin_clock(app, now)
         last_month = (now.replace(day=1) - timedelta(days=1))
         monthly = f"/api/sla/availability/{service_ids[0]}?period=monthly&year={last_month.year}&month={last_month.month}"

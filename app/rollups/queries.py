@@ -12,7 +12,7 @@ Parameters shared by every statement built from a template:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 LATENCY_BOUNDS_MS = (50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 7000, 10000, 15000, 30000)
 HISTOGRAM_COLUMNS = tuple(f"lat_lt_{b}" for b in LATENCY_BOUNDS_MS)
@@ -87,6 +87,9 @@ class RollupSql:
     read_slot_arrays: str | None  # read_slots as arrays per service (_bucket_arrays)
     parts: ReadParts  # the reader's fast path when nothing is pending (service.read)
     parts_slots: ReadParts | None
+    # The table's slot figures kept per service and month (sql/085): per service $1, those of the
+    # months that can hold buckets in [$2, $3), joined in bucket order.
+    read_packs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,8 @@ since AS (SELECT nullif(greatest(coalesce((SELECT watermark FROM st), '-infinity
                         '-infinity') AS live_since)
 SELECT (SELECT live_since FROM since) AS live_since,
        (SELECT time_bucket($4::interval, live_since, $5::text) FROM since) AS live_bucket,
+       -- the reads after this one in its transaction are planned for their values (service._read)
+       set_config('plan_cache_mode', 'force_custom_plan', true) AS plan_cache_mode,
        EXISTS (SELECT 1 FROM rollup_invalidations i
                WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
                  AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3
@@ -276,7 +281,13 @@ USAGE_COLUMNS = (
 SLOT_COLUMNS = ("slots", "ok_slots", "failed_slots", "downtime_s")
 
 CHECKS_HOURLY = _build("checks_hourly", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS)
-CHECKS_DAILY = _build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS)
+CHECKS_DAILY = replace(_build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS), read_packs=f"""
+SELECT service_id, string_agg(bucket_epochs, '' ORDER BY month) AS bucket_epochs,
+       {", ".join(f"string_agg({c}, '' ORDER BY month) AS {c}" for c in SLOT_COLUMNS)}
+FROM rollup_checks_daily_packs
+WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[]))
+  AND month >= date_trunc('month', $2::timestamptz, 'UTC') AND month < $3
+GROUP BY service_id""")
 USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
 
 # --- state and invalidation log -------------------------------------------------------------
@@ -285,7 +296,7 @@ LOCK_REFRESH = "SELECT pg_advisory_xact_lock(5308417)"  # one refresher at a tim
 
 GET_STATE = "SELECT watermark, timezone FROM rollup_state WHERE rollup = $1"
 
-BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan"
+BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 BUMP_GENERATION = "UPDATE data_generations SET generation = generation + 1 WHERE name = $1"  # sql/060
 

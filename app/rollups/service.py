@@ -3,6 +3,9 @@ License server both go to the continuous aggregates of caggs.py, with the same r
 from __future__ import annotations
 
 import logging
+import sys
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -22,6 +25,9 @@ FAR_FUTURE = datetime(2200, 1, 1, tzinfo=timezone.utc)
 # until the 'rollups' generation moves: a refresh moves it when it takes a write older than this
 # (yesterday began at least 23 hours ago), or re-cuts the days.
 HISTORY_MARGIN = timedelta(hours=12)
+# Reading the packed daily figures (sql/085) costs a statement more: it pays from about a month of
+# settled days (50 services: a tie at 31 days, 1 ms less at 90; benchmarks/README.md).
+PACKS_FROM = timedelta(days=32)
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,7 @@ async def read_slot_arrays(
     if parts is None or parts.arrays is None or sql is None:
         raise ValueError(f"rollup {rollup.name} has no slots-only reader")
     return await _read(conn, rollup, (service_ids, start, end, rollup.width, rollup.zone(timezone_name)),
-                       parts, parts.arrays, sql)
+                       parts, parts.arrays, sql, rollup.sql.read_packs)
 
 
 def _as_arrays(rows: list) -> list[dict]:
@@ -223,22 +229,74 @@ def _as_arrays(rows: list) -> list[dict]:
 
 
 async def _read(conn: asyncpg.Connection, rollup: Rollup, args: tuple, parts: queries.ReadParts, fast: str,
-                merging: str) -> list[asyncpg.Record]:
+                merging: str, packs: str | None = None) -> list:
     """`fast` (one of `parts`' readers) when `parts.state` finds nothing pending, else `merging` (the
-    one-statement reader)."""
+    one-statement reader). With `packs` (`fast` is then an arrays reader), the materialised buckets
+    before the one holding the watermark come from the packed arrays instead."""
     if not conn.is_in_transaction():
         # The state and the read must see one snapshot: a refresh committing in between would count
         # the rows it materialises twice (or not at all). A plan for the watermark given keeps only the
         # newest raw chunk; the generic plan PostgreSQL switches to after five runs keeps all of them
-        # (3x slower here), hence force_custom_plan for this transaction.
+        # (3x slower here), hence force_custom_plan for the rest of this transaction, set by the state
+        # statement itself (itself generic: replanning it cost more than running it).
         await conn.execute(queries.BEGIN_READ)
         try:
             state = await conn.fetchrow(parts.state, *args, rollup.name)
             if not state["pending"]:
-                return await conn.fetch(fast, *args, state["live_since"], state["live_bucket"])
+                live_bucket = state["live_bucket"]
+                if packs is not None and live_bucket is not None and live_bucket - args[1] >= PACKS_FROM:
+                    return await _read_packed(conn, args, fast, packs, state["live_since"], live_bucket)
+                return await conn.fetch(fast, *args, state["live_since"], live_bucket)
         finally:
             await conn.execute("COMMIT")  # read only; after an error, PostgreSQL rolls back
     return await conn.fetch(merging, *args, rollup.name)
+
+
+async def _read_packed(conn: asyncpg.Connection, args: tuple, fast: str, packs: str, live_since: datetime,
+                       live_bucket: datetime) -> list[dict]:
+    """The buckets of [start, end) as arrays per service: those before `live_bucket` from the packs,
+    the rest (the bucket holding the watermark, merged with raw rows past it) by `fast`."""
+    service_ids, start, end, width, zone = args
+    settled_end = min(end, live_bucket)
+    rows = _packed_arrays(await conn.fetch(packs, service_ids, start, settled_end), start, settled_end)
+    if live_bucket < end:
+        for r in await conn.fetch(fast, service_ids, live_bucket, end, width, zone, live_since, live_bucket):
+            arrays = rows.get(r["service_id"]) or rows.setdefault(r["service_id"], _no_arrays(r["service_id"]))
+            for c in ARRAY_COLUMNS:
+                arrays[c] += r[c]
+    return list(rows.values())
+
+
+ARRAY_COLUMNS = ("bucket_epochs", *queries.SLOT_COLUMNS)
+# The packs' binary columns (sql/085): big-endian integers of these array.array type codes.
+PACKED_TYPES = {"bucket_epochs": "q", "slots": "i", "ok_slots": "i", "failed_slots": "i", "downtime_s": "q"}
+_SWAP = sys.byteorder == "little"
+
+
+def _no_arrays(service_id: str) -> dict:
+    return {"service_id": service_id, **{c: [] for c in ARRAY_COLUMNS}}
+
+
+def _unpacked(data: bytes, type_code: str) -> array:
+    values = array(type_code, data)
+    if _SWAP:
+        values.byteswap()
+    return values
+
+
+def _packed_arrays(packs: list, start: datetime, end: datetime) -> dict[str, dict]:
+    """Per service, the packed values (one row per service, buckets ascending) of the buckets in
+    [start, end)."""
+    lo, hi = start.timestamp(), end.timestamp()
+    rows: dict[str, dict] = {}
+    for p in packs:
+        epochs = _unpacked(p["bucket_epochs"], "q")
+        i, j = bisect_left(epochs, lo), bisect_left(epochs, hi)
+        if i < j:
+            arrays = rows[p["service_id"]] = {"service_id": p["service_id"], "bucket_epochs": epochs[i:j].tolist()}
+            for c in queries.SLOT_COLUMNS:
+                arrays[c] = _unpacked(p[c], PACKED_TYPES[c])[i:j].tolist()
+    return rows
 
 
 async def aggregate_raw(

@@ -52,22 +52,30 @@ class _Settled:
 _settled: _Settled | None = None  # one per process: the newest settled history read
 
 
+class _Letters(dict):
+    """A day's letter per distinct (slots, ok, maintenance, expected) of days without incidents, for one
+    tier: most of the 4,500 days of a grid share a few such tuples, so each is judged once."""
+
+    def __init__(self, target: tuple[int, int]):
+        super().__init__()
+        self.target = target
+
+    def __missing__(self, figures: tuple) -> str:
+        letter = self[figures] = sla.day_code(*figures, days_of.NO_PRIORITIES, self.target)
+        return letter
+
+
 def _judge(services: list, first_day: date, service_days: dict[str, days_of.ServiceDays]) -> Grid:
     codes, slots = {}, {}
     day_code = sla.day_code
-    # A day's letter depends only on its figures, the tier and its incidents: most of the 4,500 days
-    # share a few figure tuples, so days without incidents are judged once per distinct tuple.
-    judged: dict[tuple[int, int], dict[tuple, str]] = {}
+    judged: dict[tuple[int, int], _Letters] = {}
     for s in services:
         d, target = service_days[s["id"]], TIERS[s["tier"]].availability.as_integer_ratio()
-        memo = judged.setdefault(target, {})
-        letters = []
-        for figures in zip(d.slots, d.ok_slots, d.maintenance_slots, d.expected):
-            letter = memo.get(figures)
-            if letter is None:
-                letter = memo[figures] = day_code(*figures, days_of.NO_PRIORITIES, target)
-            letters.append(letter)
-        for i in d.incidents:
+        memo = judged.get(target)
+        if memo is None:
+            memo = judged[target] = _Letters(target)
+        letters = list(map(memo.__getitem__, zip(d.slots, d.ok_slots, d.maintenance_slots, d.expected)))
+        for i in d.incidents:  # a day's incidents decide its letter too: judged one by one
             letters[i] = day_code(d.slots[i], d.ok_slots[i], d.maintenance_slots[i], d.expected[i], d.priorities(i),
                                   target)
         codes[s["id"]] = letters

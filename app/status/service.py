@@ -1,10 +1,12 @@
 """Current status per SLA-MATH.md: per service and overall, with the 90-day uptime and grid."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import asyncpg
 
+from app import db
 from app.formatting import percentage_text
 from app.periods import last_days
 from app.services import service as services_service
@@ -35,31 +37,59 @@ async def latest_slots(conn: asyncpg.Connection, services: list, now: datetime) 
     if not services:
         return latest
     lookback = timedelta(seconds=LATEST_COUNT * max(s["interval_s"] for s in services)) + RESULT_DELAY
-    for row in await conn.fetch(queries.RECENT_SLOTS, list(latest), now, lookback):
-        if len(latest[row["service_id"]]) < LATEST_COUNT:
-            latest[row["service_id"]].append(row)
-    behind = [sid for sid, rows in latest.items() if len(rows) < LATEST_COUNT]
-    if behind:
-        for sid in behind:
-            latest[sid] = []
-        for row in await conn.fetch(queries.LATEST_SLOTS, behind, now):
-            latest[row["service_id"]].append(row)
+    async with db.custom_plans(conn):
+        for row in await conn.fetch(queries.RECENT_SLOTS, list(latest), now, lookback):
+            if len(latest[row["service_id"]]) < LATEST_COUNT:
+                latest[row["service_id"]].append(row)
+        behind = [sid for sid, rows in latest.items() if len(rows) < LATEST_COUNT]
+        if behind:
+            for sid in behind:
+                latest[sid] = []
+            for row in await conn.fetch(queries.LATEST_SLOTS, behind, now):
+                latest[row["service_id"]].append(row)
     return latest
 
 
-async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone) -> dict:
-    return (await snapshot(conn, now, timezone_name, zone))[0]
+async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone,
+                        pool: asyncpg.Pool | None = None) -> dict:
+    return (await snapshot(conn, now, timezone_name, zone, pool))[0]
 
 
-async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str,
-                   zone) -> tuple[dict, history.Grid]:
+async def _current(conn: asyncpg.Connection, services: list, now: datetime) -> tuple[dict[str, list], list]:
+    """The newest slots of each service and the open incidents: what decides the current status."""
+    return await latest_slots(conn, services, now), await conn.fetch(queries.OPEN_INCIDENTS)
+
+
+async def _current_beside(pool: asyncpg.Pool, spare: asyncpg.Connection, services: list,
+                          now: datetime) -> tuple[dict[str, list], list]:
+    try:
+        return await _current(spare, services, now)
+    finally:
+        await pool.release(spare)
+
+
+async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone,
+                   pool: asyncpg.Pool | None = None) -> tuple[dict, history.Grid]:
     """The system status and the 90-day grid it was computed from (the status page's tooltips show
-    its figures)."""
+    its figures). Given the pool, the current state is read on a second connection while the grid is
+    read on `conn`, when one is idle (db.spare_connection)."""
     services = await services_service.list_active(conn)
-    latest = await latest_slots(conn, services, now)
-    open_incidents = await conn.fetch(queries.OPEN_INCIDENTS)
     period = last_days(GRID_DAYS, now, zone)
-    grid = await history.grid(conn, services, period, now, timezone_name)
+    spare = await db.spare_connection(pool)
+    if spare is None:
+        latest, open_incidents = await _current(conn, services, now)
+        grid = await history.grid(conn, services, period, now, timezone_name)
+    else:
+        current = asyncio.create_task(_current_beside(pool, spare, services, now))
+        try:
+            grid = await history.grid(conn, services, period, now, timezone_name)
+        except BaseException:
+            # Not cancelled (a task cancelled before it starts would never give the spare back): the
+            # short read finishes and returns its connection, then the grid's error goes on.
+            await asyncio.wait([current])
+            current.exception()  # retrieved: the grid's error is the one raised
+            raise
+        latest, open_incidents = await current
 
     entries = []
     for s in services:

@@ -115,9 +115,10 @@ def _maintenance(windows: list[dict], now: datetime, zone, names: dict[str, str]
     return shown
 
 
-async def page(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, past_page: int = 1) -> dict:
-    """Everything the status page renders, as of `now`."""
-    system, grid = await status.snapshot(conn, now, timezone_name, zone)
+async def page(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, past_page: int = 1,
+               pool: asyncpg.Pool | None = None) -> dict:
+    """Everything the status page renders, as of `now` (`pool`: see status.snapshot)."""
+    system, grid = await status.snapshot(conn, now, timezone_name, zone, pool)
     services = []
     incident_ids: set[str] = set()
     day_count = max((len(codes) for codes in grid.codes.values()), default=0)

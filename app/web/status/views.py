@@ -27,7 +27,7 @@ def script_texts(lang: str) -> dict:
 @router.get("/")
 async def status_page(request: Request, page: int = Query(1, ge=1, le=PAST_PAGES), conn=Depends(deps.connection),
                       settings=Depends(deps.settings), now=Depends(deps.clock)):
-    data = await service.page(conn, now, settings.timezone, settings.zone, page)
+    data = await service.page(conn, now, settings.timezone, settings.zone, page, request.app.state.pool)
     texts = script_texts(language_of(request))
     return render(request, "status/index.html", data=data, past_pages=PAST_PAGES, day_codes=DAY_CODES,
                   script_texts=texts, grid_html=service.grid_html,

@@ -4,16 +4,18 @@ the Apache rollup tables here, the continuous aggregates on a Timescale License 
 
 Two oracles: the rollup's own SELECT run over raw rows, and an independent pandas computation
 (slots by majority of regions, day cut in the zone with zoneinfo)."""
-from datetime import datetime, timedelta, timezone
+import struct
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
 from app.rollups import service as rollups
 from app.rollups.queries import SLOT_COLUMNS
-from tests.app.rollups.conftest import materialised
+from tests.app.rollups.conftest import APACHE_ONLY, materialised
 from tests.conftest import reset
 
 # Around the 2025 autumn DST change in Europe and America (Nov 2 in New York, Oct 26 in Berlin).
@@ -80,9 +82,46 @@ def as_dicts(records) -> list[dict]:
     return [dict(r) for r in records]
 
 
+def array_rows(arrays: list) -> list[tuple]:
+    """read_slot_arrays' rows as (service, bucket epoch, *slot columns), sorted."""
+    return sorted((r["service_id"], *values) for r in arrays
+                  for values in zip(r["bucket_epochs"], *(r[c] for c in SLOT_COLUMNS)))
+
+
+def slot_rows(rows: list[dict]) -> list[tuple]:
+    return sorted((r["service_id"], int(r["bucket"].timestamp()), *(r[c] for c in SLOT_COLUMNS)) for r in rows)
+
+
+async def unpacked(conn) -> list[tuple]:
+    """rollup_checks_daily_packs (sql/085) decoded here, independently of the reader: big-endian int8
+    epochs and downtime, int4 counts."""
+    rows = []
+    for p in await conn.fetch("SELECT * FROM rollup_checks_daily_packs"):
+        n = len(p["slots"]) // 4
+        assert len(p["bucket_epochs"]) == len(p["downtime_s"]) == 8 * n
+        columns = [struct.unpack(f">{n}q", p["bucket_epochs"]), struct.unpack(f">{n}i", p["slots"]),
+                   struct.unpack(f">{n}i", p["ok_slots"]), struct.unpack(f">{n}i", p["failed_slots"]),
+                   struct.unpack(f">{n}q", p["downtime_s"])]
+        assert list(columns[0]) == sorted(columns[0])
+        assert all(datetime.fromtimestamp(e, timezone.utc).strftime("%Y-%m") == p["month"].strftime("%Y-%m")
+                   for e in columns[0])
+        rows += [(p["service_id"], *values) for values in zip(*columns)]
+    return sorted(rows)
+
+
+async def packs_equal_the_table(conn) -> bool:
+    table = await conn.fetch("SELECT service_id, date_part('epoch', bucket)::bigint AS epoch, slots, ok_slots, "
+                             "failed_slots, downtime_s FROM rollup_checks_daily ORDER BY 1, 2")
+    return await unpacked(conn) == [tuple(r) for r in table]
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).astimezone(timezone.utc)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(zone=st.sampled_from(ZONES), ops=operations, final_refresh=st.booleans())
-async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, zone, ops, final_refresh):
+async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, monkeypatch, zone, ops, final_refresh):
     async with pool.acquire() as conn:
         await reset(conn)
         batches: list[tuple[str, list]] = []
@@ -115,6 +154,19 @@ async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, zone, ops
             if rollup.sql.read_slots:  # the narrow reader of the day grids: the same figures
                 slots = as_dicts(await rollups.read(conn, rollup, zone, None, *FAR, slots_only=True))
                 assert slots == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch], rollup.name
+                arrays = await rollups.read_slot_arrays(conn, rollup, zone, None, *FAR)
+                assert array_rows(arrays) == slot_rows(scratch), rollup.name
+
+        # The daily figures as the status grid reads them: the packs (sql/085) always hold the table's
+        # rows, and a range that cuts months in the middle gives the buckets in it, whether or not the
+        # packs are read (here from any length of settled days).
+        assert await packs_equal_the_table(conn)
+        cut = (local_midnight(date(2025, 10, 27), zone), local_midnight(date(2025, 11, 3), zone))
+        scratch = as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, zone, None, *cut))
+        for packs_from in (rollups.PACKS_FROM, timedelta(0)):
+            monkeypatch.setattr(rollups, "PACKS_FROM", packs_from)
+            arrays = await rollups.read_slot_arrays(conn, rollups.CHECKS_DAILY, zone, None, *cut)
+            assert array_rows(arrays) == slot_rows(scratch), packs_from
 
         daily = await rollups.read(conn, rollups.CHECKS_DAILY, zone, None, *FAR)
         local = ZoneInfo(zone)
@@ -156,6 +208,7 @@ async def test_late_batch_below_the_watermark_is_seen_at_once_and_recomputed_by_
     reports = await rollups.refresh(conn, "Europe/Berlin", NOW)
     assert {r.rollup: r.ranges_recomputed for r in reports} == {"checks_hourly": 1, "checks_daily": 1, "usage_daily": 0}
     assert await conn.fetchval(f"SELECT sum(failed_slots) FROM {await materialised(conn, 'checks_daily')}") == 300
+    assert await packs_equal_the_table(conn)
 
 
 async def test_changing_the_reporting_zone_rebuilds_the_daily_buckets(conn):
@@ -168,3 +221,25 @@ async def test_changing_the_reporting_zone_rebuilds_the_daily_buckets(conn):
     assert daily and all(r["bucket"].astimezone(kolkata).time() == datetime.min.time() for r in daily)
     assert as_dicts(await rollups.read(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR)) == \
         as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR))
+    assert await packs_equal_the_table(conn)
+
+
+async def test_the_daily_packs_follow_every_statement_on_the_daily_rollup(conn):
+    if await rollups.uses_caggs(conn):
+        pytest.skip(APACHE_ONLY)
+    rows = [CheckRow(BASE + timedelta(minutes=m), sid, "seoul", m % 7 != 0, 200, 100, None if m % 7 else "timeout")
+            for m in range(0, 60 * 24 * 40, 30) for sid in ("face-compare", "id-recognition")]
+    await write_checks(conn, rows, now=NOW + timedelta(days=40))
+    await rollups.refresh(conn, "UTC", NOW + timedelta(days=40))
+    months = await conn.fetch("SELECT service_id, month FROM rollup_checks_daily_packs ORDER BY 1, 2")
+    assert [(r["service_id"], r["month"].strftime("%Y-%m")) for r in months] == [
+        (sid, m) for sid in ("face-compare", "id-recognition") for m in ("2025-10", "2025-11", "2025-12")]
+    assert await packs_equal_the_table(conn)
+    day = BASE.replace(hour=0) + timedelta(days=10)
+    await conn.execute("UPDATE rollup_checks_daily SET slots = slots + 5, bucket = bucket + interval '40 days' "
+                       "WHERE service_id = 'face-compare' AND bucket = $1", day)
+    assert await packs_equal_the_table(conn)
+    await conn.execute("DELETE FROM rollup_checks_daily WHERE service_id = 'id-recognition' AND bucket >= $1", day)
+    assert await packs_equal_the_table(conn)
+    await conn.execute("TRUNCATE rollup_checks_daily")
+    assert await conn.fetchval("SELECT count(*) FROM rollup_checks_daily_packs") == 0

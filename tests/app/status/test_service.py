@@ -1,11 +1,20 @@
 """Current status (SLA-MATH.md): outage / degraded / operational from the newest slots and open
 incidents; the overall status is the worst; the 90-day uptime is truncated."""
+import asyncio
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
+from app import db
+from app.db import create_pool, spare_connection
 from app.incidents import queries as incident_queries
 from app.ingest.service import CheckRow, write_checks
+from app.main import create_app
+from app.rollups import service as rollups
+from app.status import history
+from app.status import service as status
 
 NOW = datetime(2025, 9, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -85,3 +94,70 @@ async def test_ninety_day_uptime_is_truncated_and_grid_has_ninety_days(make_clie
     assert service["uptimeData"][:80] == ["nd"] * 80
     other = next(s for s in (await client.get("/api/system-status")).json()["services"] if s["id"] == "id-recognition")
     assert other["uptime"] is None  # no checks: null, never 100
+
+
+async def _history_with_a_spare(pool, conn):
+    """40 days of 10-minute checks with failures and an open P2 incident, refreshed (the grid then reads
+    the packed days), and a second connection left idle in the pool."""
+    rows = [slot(m, ok=m % 170 != 0, service=sid) for m in range(0, 60 * 24 * 40, 10)
+            for sid in ("face-compare", "curp-verifier")]
+    await write_checks(conn, rows, now=NOW)
+    await rollups.refresh(conn, "UTC", NOW)
+    await conn.fetchval(incident_queries.INSERT_AT, "x", "", "investigating", "high", "P2", "", "", ["face-compare"],
+                        None, NOW - timedelta(days=3), None)
+    async with pool.acquire():
+        pass
+
+
+async def test_the_current_state_read_beside_the_grid_is_the_one_read_alone(pool, conn, monkeypatch):
+    await _history_with_a_spare(pool, conn)
+    spares = []
+
+    async def counted(p):
+        spare = await spare_connection(p)
+        spares.append(spare)
+        return spare
+
+    monkeypatch.setattr(db, "spare_connection", counted)
+    idle = pool.get_idle_size()
+    beside = await status.system_status(conn, NOW, "UTC", ZoneInfo("UTC"), pool)
+    assert spares and spares[0] is not None  # the second connection was taken ...
+    assert pool.get_idle_size() == idle  # ... and given back
+    history._settled = None  # the grid read again, on one connection
+    alone = await status.system_status(conn, NOW, "UTC", ZoneInfo("UTC"))
+    assert beside == alone
+    face = next(s for s in alone["services"] if s["id"] == "face-compare")
+    assert face["status"] == "degraded"  # the open P2
+    # checked every 10 minutes where 1-minute slots are expected: too few slots on each day with data
+    assert face["uptimeData"][:48] == ["nd"] * 48 and face["uptimeData"][-41:] == ["e"] * 41
+    assert face["uptime"] == "94.11"  # 339 of 5,760 slots failed (m % 170 == 0): 94.114..., truncated
+
+
+async def test_a_busy_pool_serves_the_status_on_one_connection_per_request(settings):
+    """Requests never wait for a second connection: more concurrent requests than the pool holds
+    all finish, each on its one connection when no other is idle."""
+    small = await create_pool(settings, min_size=1, max_size=2)
+    try:
+        app = create_app(settings)
+        app.state.pool = small
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            answers = await asyncio.wait_for(
+                asyncio.gather(*(client.get("/api/system-status") for _ in range(8))), timeout=120)
+        assert [a.status_code for a in answers] == [200] * 8
+        assert len({len(a.json()["services"]) for a in answers}) == 1
+    finally:
+        await small.close()
+
+
+async def test_the_spare_connection_goes_back_when_the_grid_read_fails(pool, conn, monkeypatch):
+    await _history_with_a_spare(pool, conn)
+
+    async def failing(*args):
+        raise RuntimeError("grid read failed")  # before the current state's task even started
+
+    monkeypatch.setattr(history, "grid", failing)
+    idle = pool.get_idle_size()
+    with pytest.raises(RuntimeError, match="grid read failed"):
+        await status.system_status(conn, NOW, "UTC", ZoneInfo("UTC"), pool)
+    assert pool.get_idle_size() == idle
+    assert not conn.is_in_transaction()
