@@ -16,7 +16,7 @@ import httpx
 
 from bench_reads import forget_settled_days, timed
 from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, pin_clock, scratch_database, server_versions, settle, utc_now)
+                    percentile_ms, pin_clock, ServerTime, scratch_database, server_versions, settle, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
@@ -77,12 +77,13 @@ async def main() -> None:
         settings = Settings(database_url=url)
         app = create_app(settings, site="status")
         app.state.pool = await create_pool(settings)  # as deployed: SLAMON_POOL_MIN, SLAMON_POOL_MAX
-        pin_clock(app, now)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
-            page = await timed(client, "/", runs)
-            page_cold = await timed(client, "/", runs, lambda: forget_settled_days(conn))
+        pin_clock(now)
+        server = ServerTime(app)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url="http://bench") as client:
+            page = await timed(client, server, "/", runs)
+            page_cold = await timed(client, server, "/", runs, lambda: forget_settled_days(conn))
             log("status page measured; now the API baseline")
-            api = await timed(client, "/api/system-status", runs)
+            api = await timed(client, server, "/api/system-status", runs)
             page["bytes"] = len((await client.get("/")).content)
             api["bytes"] = len((await client.get("/api/system-status")).content)
         templates = await render_only(conn, settings, now, runs)

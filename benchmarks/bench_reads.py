@@ -16,7 +16,7 @@ from datetime import timedelta
 import httpx
 
 from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, pin_clock, rate, scratch_database, server_versions, settle, utc_now)
+                    percentile_ms, pin_clock, rate, ServerTime, scratch_database, server_versions, settle, utc_now)
 
 from app.config import Settings
 from app.db import create_pool
@@ -30,9 +30,10 @@ async def forget_settled_days(conn) -> None:
     await conn.execute("UPDATE data_generations SET generation = generation + 1 WHERE name = 'incidents'")
 
 
-async def timed(client: httpx.AsyncClient, url: str, runs: int, before=None) -> dict:
-    """Server time of `runs` GETs; `before()`, if given, runs ahead of each one, outside the timing."""
-    samples = []
+async def timed(client: httpx.AsyncClient, server: ServerTime, url: str, runs: int, before=None) -> dict:
+    """Server time (common.ServerTime) of `runs` GETs, and the client's wall time next to it;
+    `before()`, if given, runs ahead of each one, outside the timing."""
+    samples, client_samples = [], []
     for _ in range(3):
         (await client.get(url)).raise_for_status()  # warm the plan cache
     started = time.perf_counter()
@@ -41,10 +42,11 @@ async def timed(client: httpx.AsyncClient, url: str, runs: int, before=None) -> 
             await before()
         t = time.perf_counter()
         response = await client.get(url)
-        samples.append(time.perf_counter() - t)
+        client_samples.append(time.perf_counter() - t)
+        samples.append(server.last)
         response.raise_for_status()
     return {"p50_ms": median_ms(samples), "p95_ms": percentile_ms(samples, 95), "p99_ms": percentile_ms(samples, 99),
-            "req_per_s": rate(runs, time.perf_counter() - started)}
+            "req_per_s": rate(runs, time.perf_counter() - started), "client_p50_ms": median_ms(client_samples)}
 
 
 async def main() -> None:
@@ -65,18 +67,19 @@ async def main() -> None:
         settings = Settings(database_url=url)
         app = create_app(settings)
         app.state.pool = await create_pool(settings)  # as deployed: SLAMON_POOL_MIN, SLAMON_POOL_MAX
-        pin_clock(app, now)
+        pin_clock(now)
+        server = ServerTime(app)
         last_month = (now.replace(day=1) - timedelta(days=1))
         monthly = f"/api/sla/availability/{service_ids[0]}?period=monthly&year={last_month.year}&month={last_month.month}"
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
-            status_rollup = await timed(client, "/api/system-status", runs)
-            status_cold = await timed(client, "/api/system-status", runs, lambda: forget_settled_days(conn))
-            monthly_rollup = await timed(client, monthly, runs)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url="http://bench") as client:
+            status_rollup = await timed(client, server, "/api/system-status", runs)
+            status_cold = await timed(client, server, "/api/system-status", runs, lambda: forget_settled_days(conn))
+            monthly_rollup = await timed(client, server, monthly, runs)
             log("rollup-backed reads measured; emptying the rollups for the raw-scan baseline")
             await conn.execute("TRUNCATE rollup_checks_daily, rollup_checks_hourly, rollup_usage_daily, rollup_state")
             # Uncached too: the settled days in memory would hide the raw scan after the first request.
-            status_raw = await timed(client, "/api/system-status", max(5, runs // 8), lambda: forget_settled_days(conn))
-            monthly_raw = await timed(client, monthly, max(5, runs // 8))
+            status_raw = await timed(client, server, "/api/system-status", max(5, runs // 8), lambda: forget_settled_days(conn))
+            monthly_raw = await timed(client, server, monthly, max(5, runs // 8))
         await app.state.pool.close()
         await conn.close()
     emit({

@@ -206,7 +206,8 @@ async def read_slot_arrays(
     start: datetime, end: datetime,
 ) -> list[asyncpg.Record]:
     """`read(..., slots_only=True)` as one row per service: `bucket_epochs` (bucket starts, Unix
-    seconds) and an array per slot column, element i of each for the same bucket, in no set order."""
+    seconds) and a sequence per slot column (a list, or an array.array when read from the packs),
+    element i of each for the same bucket, in no set order."""
     if await uses_caggs(conn):
         return _as_arrays(await read(conn, rollup, timezone_name, service_ids, start, end, slots_only=True))
     parts, sql = rollup.sql.parts_slots, rollup.sql.read_slot_arrays
@@ -261,9 +262,12 @@ async def _read_packed(conn: asyncpg.Connection, args: tuple, fast: str, packs: 
     rows = _packed_arrays(await conn.fetch(packs, service_ids, start, settled_end), start, settled_end)
     if live_bucket < end:
         for r in await conn.fetch(fast, service_ids, live_bucket, end, width, zone, live_since, live_bucket):
-            arrays = rows.get(r["service_id"]) or rows.setdefault(r["service_id"], _no_arrays(r["service_id"]))
+            arrays = rows.get(r["service_id"])
+            if arrays is None:
+                arrays = rows[r["service_id"]] = {"service_id": r["service_id"],
+                                                  **{c: array(PACKED_TYPES[c]) for c in ARRAY_COLUMNS}}
             for c in ARRAY_COLUMNS:
-                arrays[c] += r[c]
+                arrays[c].extend(r[c])
     return list(rows.values())
 
 
@@ -271,10 +275,6 @@ ARRAY_COLUMNS = ("bucket_epochs", *queries.SLOT_COLUMNS)
 # The packs' binary columns (sql/085): big-endian integers of these array.array type codes.
 PACKED_TYPES = {"bucket_epochs": "q", "slots": "i", "ok_slots": "i", "failed_slots": "i", "downtime_s": "q"}
 _SWAP = sys.byteorder == "little"
-
-
-def _no_arrays(service_id: str) -> dict:
-    return {"service_id": service_id, **{c: [] for c in ARRAY_COLUMNS}}
 
 
 def _unpacked(data: bytes, type_code: str) -> array:
@@ -286,16 +286,18 @@ def _unpacked(data: bytes, type_code: str) -> array:
 
 def _packed_arrays(packs: list, start: datetime, end: datetime) -> dict[str, dict]:
     """Per service, the packed values (one row per service, buckets ascending) of the buckets in
-    [start, end)."""
+    [start, end), as array.array sequences."""
     lo, hi = start.timestamp(), end.timestamp()
     rows: dict[str, dict] = {}
     for p in packs:
         epochs = _unpacked(p["bucket_epochs"], "q")
         i, j = bisect_left(epochs, lo), bisect_left(epochs, hi)
         if i < j:
-            arrays = rows[p["service_id"]] = {"service_id": p["service_id"], "bucket_epochs": epochs[i:j].tolist()}
+            whole = i == 0 and j == len(epochs)
+            arrays = rows[p["service_id"]] = {"service_id": p["service_id"], "bucket_epochs": epochs[i:j]}
             for c in queries.SLOT_COLUMNS:
-                arrays[c] = _unpacked(p[c], PACKED_TYPES[c])[i:j].tolist()
+                values = _unpacked(p[c], PACKED_TYPES[c])
+                arrays[c] = values if whole else values[i:j]
     return rows
 
 

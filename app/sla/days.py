@@ -50,7 +50,8 @@ class ServiceDays:
 def _dense(row, epochs: list[int], index: dict[int, int], first: date, zone) -> list[list[int]]:
     """One service's bucket arrays (rollups.read_slot_arrays) as slots, ok, failed and downtime per day;
     `epochs` are the days' starts (Unix seconds), `index` maps them to day numbers."""
-    if row is not None and row["bucket_epochs"] == epochs:  # one bucket per day, in order: as they are
+    if row is not None and len(row["bucket_epochs"]) == len(epochs) and list(row["bucket_epochs"]) == epochs:
+        # one bucket per day, in order: as they are
         return [list(row["slots"]), list(row["ok_slots"]), list(row["failed_slots"]), list(row["downtime_s"])]
     columns = [[0] * len(epochs) for _ in range(4)]
     if row is None:
@@ -91,10 +92,8 @@ async def read(conn: asyncpg.Connection, services: list, period: Period, now: da
     incidents = await conn.fetch(queries.INCIDENTS_OVERLAPPING, ids, start, end)
 
     # Day bounds are the same for every service: (start, end, observed until) of each day.
-    bounds = []
-    for day in days:
-        lo, day_end = day_start(day, zone), day_start(day + timedelta(days=1), zone)
-        bounds.append((lo, day_end, min(day_end, max(lo, now))))
+    starts = [day_start(day, zone) for day in (*days, days[-1] + timedelta(days=1))] if days else []
+    bounds = [(lo, day_end, min(day_end, max(lo, now))) for lo, day_end in zip(starts, starts[1:])]
     observed = [(hi - lo).total_seconds() for lo, _, hi in bounds]
 
     result: dict[str, ServiceDays] = {}
