@@ -4,8 +4,9 @@
 The baseline is the same endpoint with the rollups emptied: the reader then aggregates every raw
 row of the range live, which is what a design without rollups has to do. The status is measured
 twice: as served (the settled days of the grid in memory, app/status/history.py) and with a
-generation moved before every request, as after an incident write (all 90 days read and judged). Server time only (the app
-runs in-process behind httpx's ASGI transport; no network, no client parsing of the sockets).
+generation moved before every request, as after an incident write (all 90 days read and judged).
+Server time (common.ServerTime: the app runs in-process behind httpx's ASGI transport, timed from
+its call to the last body chunk it sends), with the client's wall time next to it.
 usage: python benchmarks/bench_reads.py [days=90] [runs=40]"""
 from __future__ import annotations
 
