@@ -87,7 +87,8 @@ async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str, 
             # Not cancelled (a task cancelled before it starts would never give the spare back): the
             # short read finishes and returns its connection, then the grid's error goes on.
             await asyncio.wait([current])
-            current.exception()  # retrieved: the grid's error is the one raised
+            if not current.cancelled():
+                current.exception()  # retrieved: the grid's error is the one raised
             raise
         latest, open_incidents = await current
 
