@@ -42,6 +42,9 @@ async def spare_connection(pool: asyncpg.Pool | None) -> asyncpg.Connection | No
     return await pool.acquire()  # no timeout: it would also bound the reset on release
 
 
+CUSTOM_PLANS = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan"
+
+
 @asynccontextmanager
 async def custom_plans(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """Plan the statements run inside for their parameter values (a read-only transaction with
@@ -56,9 +59,6 @@ async def custom_plans(conn: asyncpg.Connection) -> AsyncIterator[None]:
         yield
     finally:
         await conn.execute("COMMIT")  # read only; after an error, PostgreSQL rolls back
-
-
-CUSTOM_PLANS = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan"
 
 
 # Migrations under sql/tsl/ need the Timescale License build (continuous aggregates, compression

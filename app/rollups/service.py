@@ -245,7 +245,8 @@ async def _read(conn: asyncpg.Connection, rollup: Rollup, args: tuple, parts: qu
             state = await conn.fetchrow(parts.state, *args, rollup.name)
             if not state["pending"]:
                 live_bucket = state["live_bucket"]
-                if packs is not None and live_bucket is not None and live_bucket - args[1] >= PACKS_FROM:
+                start = args[1]
+                if packs is not None and live_bucket is not None and live_bucket - start >= PACKS_FROM:
                     return await _read_packed(conn, args, fast, packs, state["live_since"], live_bucket)
                 return await conn.fetch(fast, *args, state["live_since"], live_bucket)
         finally:
@@ -261,6 +262,7 @@ async def _read_packed(conn: asyncpg.Connection, args: tuple, fast: str, packs: 
     settled_end = min(end, live_bucket)
     rows = _packed_arrays(await conn.fetch(packs, service_ids, start, settled_end), start, settled_end)
     if live_bucket < end:
+        # `fast` from the live bucket on: its first part (materialised buckets before it) is empty
         for r in await conn.fetch(fast, service_ids, live_bucket, end, width, zone, live_since, live_bucket):
             arrays = rows.get(r["service_id"])
             if arrays is None:
