@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -42,23 +41,19 @@ async def spare_connection(pool: asyncpg.Pool | None) -> asyncpg.Connection | No
     return await pool.acquire()  # no timeout: it would also bound the reset on release
 
 
-CUSTOM_PLANS = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan"
+# Where a statement's lower bound on raw rows goes into its text (with_time_floor).
+TIME_FLOOR = "{time_floor}"
 
 
-@asynccontextmanager
-async def custom_plans(conn: asyncpg.Connection) -> AsyncIterator[None]:
-    """Plan the statements run inside for their parameter values (a read-only transaction with
-    force_custom_plan): a time-range read of a hypertable then keeps only the chunks the range needs,
-    where the generic plan (SESSION_SETTINGS) initialises all of them. Inside a caller's transaction
-    the statements run there as they are."""
-    if conn.is_in_transaction():
-        yield
-        return
-    await conn.execute(CUSTOM_PLANS)
-    try:
-        yield
-    finally:
-        await conn.execute("COMMIT")  # read only; after an error, PostgreSQL rolls back
+def with_time_floor(sql: str, floor: datetime | None) -> str:
+    """`sql` with its time floor (TIME_FLOOR) written in: a lower bound on the raw rows it
+    reads, as text rather than a value, so that even the cached generic plan leaves out every chunk of
+    the hypertable before it (given as a value, each run would initialise all of them, ~90 here). The
+    floor is a timestamp from the database or the app's clock, never client input; each distinct floor
+    is a statement of its own, so callers round it (a day, an hour) to keep their number small. None:
+    no floor."""
+    literal = "'-infinity'" if floor is None else f"'{floor.isoformat()}'"
+    return sql.replace(TIME_FLOOR, f"{literal}::timestamptz")
 
 
 # Migrations under sql/tsl/ need the Timescale License build (continuous aggregates, compression

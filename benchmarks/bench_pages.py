@@ -22,6 +22,7 @@ from app.config import Settings
 from app.db import create_pool
 from app.incidents import queries as incident_queries
 from app.main import create_app
+from app.realtime.publisher import tune_gc_for_fan_out
 from app.rollups import service as rollups
 from app.web.status import service as page_service
 from app.web.status.views import DAY_CODES, PAST_PAGES, script_texts
@@ -77,6 +78,7 @@ async def main() -> None:
         settings = Settings(database_url=url)
         app = create_app(settings, site="status")
         app.state.pool = await create_pool(settings)  # as deployed: SLAMON_POOL_MIN, SLAMON_POOL_MAX
+        tune_gc_for_fan_out()  # as `slamon api` does before it serves
         pin_clock(now)
         server = ServerTime(app)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url="http://bench") as client:

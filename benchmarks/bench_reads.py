@@ -22,6 +22,7 @@ from common import (load_minute_checks, connect, emit, floor_minute, int_setting
 from app.config import Settings
 from app.db import create_pool
 from app.main import create_app
+from app.realtime.publisher import tune_gc_for_fan_out
 from app.rollups import service as rollups
 
 
@@ -68,6 +69,7 @@ async def main() -> None:
         settings = Settings(database_url=url)
         app = create_app(settings)
         app.state.pool = await create_pool(settings)  # as deployed: SLAMON_POOL_MIN, SLAMON_POOL_MAX
+        tune_gc_for_fan_out()  # as `slamon api` does before it serves
         pin_clock(now)
         server = ServerTime(app)
         last_month = (now.replace(day=1) - timedelta(days=1))

@@ -75,7 +75,8 @@ async def database_url():
 
 @pytest.fixture(scope="session")
 async def pool(database_url):
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, server_settings={"timezone": "UTC"})
+    # The app's session settings (UTC, generic plans, ...): statements are planned as in production.
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, server_settings=db.SESSION_SETTINGS)
     yield pool
     await pool.close()
 

@@ -4,7 +4,8 @@ Each rollup is one aggregate over raw rows (`*_BUCKETS`), written once with a `{
 the raw-row filter. The Apache-edition refresh materialises it into `rollup_*` tables; readers
 union materialised buckets with the same aggregate over raw rows that are past the watermark or
 still pending in the invalidation log, then merge the parts bucket by bucket. Only fixed SQL
-fragments are composed here, at import time; values are always `$n` parameters.
+fragments are composed here, at import time; values are `$n` parameters, except a time floor some
+statements carry in their text so that their cached plans skip old chunks (app/db.py, with_time_floor).
 
 Parameters shared by every statement built from a template:
   $1 service ids (text[], NULL = all)   $2 from (timestamptz)   $3 to (timestamptz, exclusive)
@@ -13,6 +14,8 @@ Parameters shared by every statement built from a template:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
+from app.db import TIME_FLOOR
 
 LATENCY_BOUNDS_MS = (50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 7000, 10000, 15000, 30000)
 HISTOGRAM_COLUMNS = tuple(f"lat_lt_{b}" for b in LATENCY_BOUNDS_MS)
@@ -87,9 +90,8 @@ class RollupSql:
     read_slot_arrays: str | None  # read_slots as arrays per service (_bucket_arrays)
     parts: ReadParts  # the reader's fast path when nothing is pending (service.read)
     parts_slots: ReadParts | None
-    # The table's slot figures kept per service and month (sql/085): per service $1, those of the
-    # months that can hold buckets in [$2, $3), joined in bucket order.
-    read_packs: str | None = None
+    # The slot columns from the packs (sql/085) and the open buckets in one statement (_packed_read).
+    read_packed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,17 +143,31 @@ def _frozen_before(raw_table: str, width: str, zone: str, rollup: str) -> str:
         coalesce((SELECT s.final_before FROM rollup_state s WHERE s.rollup = {rollup}), '-infinity'::timestamptz))"""
 
 
+def _of_services(column: str) -> str:
+    """SQL: `column` is one of the services $1 (all when $1 is NULL)."""
+    return f"($1::text[] IS NULL OR {column} = ANY($1::text[]))"
+
+
+def _live(template: str, columns: tuple[str, ...], where: str) -> str:
+    """The rollup's SELECT over the raw rows `where` picks, narrowed to (service_id, bucket, `columns`)."""
+    return f"SELECT x.service_id, x.bucket, {', '.join(f'x.{c}' for c in columns)} FROM (" + template.format(
+        where=where) + ") x"
+
+
+def _materialised(table: str, columns: tuple[str, ...]) -> str:
+    """The materialised buckets of services $1 in [$2, $3) (alias m); callers add conditions."""
+    return f"""SELECT {", ".join(("service_id", "bucket") + columns)} FROM {table} m
+WHERE {_of_services("m.service_id")} AND m.bucket >= $2 AND m.bucket < $3"""
+
+
 def _read(table: str, raw_table: str, template: str, columns: tuple[str, ...]) -> str:
     """The reader of `columns` of one rollup: $1..$5 as above, $6 the rollup's name. `st` holds the
     watermark; `pending` the invalidated ranges below it, widened to whole buckets; `fz`: buckets
     before it lost raw rows to retention, they are final, never pending or read live."""
-    services = "($1::text[] IS NULL OR c.service_id = ANY($1::text[]))"
     picked = ", ".join(f"x.{c}" for c in columns)
-    live_new = f"SELECT x.service_id, x.bucket, {picked} FROM (" + template.format(
-        where=f"{services} AND c.ts >= $2 AND c.ts < $3 "
-        "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz) "
-        "AND c.ts >= (SELECT frozen_before FROM fz)"
-    ) + ") x"
+    live_new = _live(template, columns, f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 "
+                     "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz) "
+                     "AND c.ts >= (SELECT frozen_before FROM fz)")
     # Raw rows of the dirty buckets, one index range scan per merged pending range of a service.
     live_dirty = f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL (" + template.format(
         where="c.service_id = d.service_id AND c.ts >= d.lo AND c.ts >= $2 AND c.ts < $3 "
@@ -166,7 +182,7 @@ fz AS (SELECT {_frozen_before(raw_table, "$4", "$5", "$6")} AS frozen_before),
 pending AS (
     SELECT i.service_id, greatest(time_bucket($4::interval, i.lo, $5::text), (SELECT frozen_before FROM fz)) AS lo, i.hi
     FROM rollup_invalidations i
-    WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
+    WHERE i.raw_table = '{raw_table}' AND {_of_services("i.service_id")}
       AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3 AND i.hi > (SELECT frozen_before FROM fz)
 ),
 -- pending ranges merged per service (gaps and islands), so no raw row is aggregated twice
@@ -184,7 +200,7 @@ dirty AS (
 ),
 settled AS (
     SELECT {column_list} FROM {table} m
-    WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3
+    WHERE {_of_services("m.service_id")} AND m.bucket >= $2 AND m.bucket < $3
       AND NOT EXISTS (SELECT 1 FROM pending p
                       WHERE p.service_id = m.service_id AND m.bucket >= p.lo AND m.bucket < p.hi)
 ),
@@ -203,29 +219,37 @@ FROM open_parts
 GROUP BY service_id, bucket"""
 
 
+def _state(raw_table: str) -> str:
+    """WITH clauses of a rollup's state ($4, $5 as above, $6 the rollup's name): `st` the watermark, `fz`
+    the final boundary (_frozen_before), `since` the instant raw rows are read live from (NULL while
+    nothing was refreshed or dropped)."""
+    return f"""WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
+fz AS (SELECT {_frozen_before(raw_table, "$4", "$5", "$6")} AS frozen_before),
+since AS (SELECT nullif(greatest(coalesce((SELECT watermark FROM st), '-infinity'), (SELECT frozen_before FROM fz)),
+                        '-infinity') AS live_since)"""
+
+
+def _pending(raw_table: str) -> str:
+    """SQL: whether an invalidation of services $1 in [$2, $3) waits below the watermark (after _state)."""
+    return f"""EXISTS (SELECT 1 FROM rollup_invalidations i
+               WHERE i.raw_table = '{raw_table}' AND {_of_services("i.service_id")}
+                 AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3
+                 AND i.hi > (SELECT frozen_before FROM fz))"""
+
+
 def _parts(table: str, raw_table: str, template: str, columns: tuple[str, ...], arrays: bool = False) -> ReadParts:
     """state: $1..$5 as above, $6 the rollup's name. read: $1..$5, $6 the instant raw rows are read
     from (state's live_since; NULL while nothing was refreshed or dropped), $7 the bucket holding it."""
     state = f"""
-WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
-fz AS (SELECT {_frozen_before(raw_table, "$4", "$5", "$6")} AS frozen_before),
-since AS (SELECT nullif(greatest(coalesce((SELECT watermark FROM st), '-infinity'), (SELECT frozen_before FROM fz)),
-                        '-infinity') AS live_since)
+{_state(raw_table)}
 SELECT (SELECT live_since FROM since) AS live_since,
        (SELECT time_bucket($4::interval, live_since, $5::text) FROM since) AS live_bucket,
        -- the reads after this one in its transaction are planned for their values (service._read)
        set_config('plan_cache_mode', 'force_custom_plan', true) AS plan_cache_mode,
-       EXISTS (SELECT 1 FROM rollup_invalidations i
-               WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
-                 AND i.lo < (SELECT watermark FROM st) AND i.hi > $2 AND i.lo < $3
-                 AND i.hi > (SELECT frozen_before FROM fz)) AS pending"""
-    services = "($1::text[] IS NULL OR c.service_id = ANY($1::text[]))"
-    column_list = ", ".join(("service_id", "bucket") + columns)
-    materialised = f"""SELECT {column_list} FROM {table} m
-WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3"""
-    live = f"SELECT x.service_id, x.bucket, {', '.join(f'x.{c}' for c in columns)} FROM (" + template.format(
-        where=f"{services} AND c.ts >= $2 AND c.ts < $3 AND ($6::timestamptz IS NULL OR c.ts >= $6)"
-    ) + ") x"
+       {_pending(raw_table)} AS pending"""
+    materialised = _materialised(table, columns)
+    live = _live(template, columns,
+                 f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 AND ($6::timestamptz IS NULL OR c.ts >= $6)")
     read = f"""
 {materialised} AND ($7::timestamptz IS NULL OR m.bucket < $7)
 UNION ALL
@@ -238,11 +262,11 @@ GROUP BY service_id, bucket"""
 def _build(name: str, raw_table: str, template: str, columns: tuple[str, ...],
            slot_columns: tuple[str, ...] | None = None) -> RollupSql:
     table = f"rollup_{name}"
-    services = "($1::text[] IS NULL OR c.service_id = ANY($1::text[]))"
+    services = _of_services("c.service_id")
     aggregate = template.format(where=f"{services} AND c.ts >= $2 AND c.ts < $3")
     delete_range = f"""
 DELETE FROM {table}
-WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[]))
+WHERE {_of_services("service_id")}
   AND bucket >= time_bucket($4::interval, $2::timestamptz, $5::text) AND bucket < $3"""
     materialise_range = f"""
 INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
@@ -256,7 +280,7 @@ INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
     # merged in, so that a bucket is one row whatever its history.
     merge_partial = f"""
 WITH piece AS (
-    DELETE FROM {table} WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[])) AND bucket >= $6 AND bucket < $2
+    DELETE FROM {table} WHERE {_of_services("service_id")} AND bucket >= $6 AND bucket < $2
     RETURNING {column_list}
 ),
 fresh AS (SELECT service_id, $2::timestamptz AS bucket, {", ".join(columns)} FROM ({aggregate}) a)
@@ -281,13 +305,54 @@ USAGE_COLUMNS = (
 SLOT_COLUMNS = ("slots", "ok_slots", "failed_slots", "downtime_s")
 
 CHECKS_HOURLY = _build("checks_hourly", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS)
-CHECKS_DAILY = replace(_build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS), read_packs=f"""
-SELECT service_id, string_agg(bucket_epochs, '' ORDER BY month) AS bucket_epochs,
-       {", ".join(f"string_agg({c}, '' ORDER BY month) AS {c}" for c in SLOT_COLUMNS)}
-FROM rollup_checks_daily_packs
-WHERE ($1::text[] IS NULL OR service_id = ANY($1::text[]))
-  AND month >= date_trunc('month', $2::timestamptz, 'UTC') AND month < $3
-GROUP BY service_id""")
+# The binary form of the packs (sql/085): each slot column, and the bucket starts, as concatenated
+# big-endian integers of these types.
+PACK_TYPES = {"bucket_epochs": "int8", "slots": "int4", "ok_slots": "int4", "failed_slots": "int4", "downtime_s": "int8"}
+
+
+def _packed_read(table: str, raw_table: str, template: str) -> str:
+    """The slot columns of [$2, $3) for services $1 in one statement, without a transaction: $4, $5 as
+    above, $6 the rollup's name. Rows with `part` 0 are the packs of the months that can hold buckets in
+    the range, each service's months joined in bucket order, from which the reader keeps the buckets
+    before `live_bucket`; `part` 1, the buckets from `live_bucket` on (materialised, merged with the raw
+    rows past `live_since`), in the same binary form. Every row carries the state (`live_since`,
+    `live_bucket`, `pending`); with nothing to read, one row carries it alone. While `pending`, the
+    parts are empty and the merging reader must serve. Raw rows before TIME_FLOOR are not read: the
+    caller puts a floor there at or before max(live_since, $2), or '-infinity'."""
+    live = _live(template, SLOT_COLUMNS, f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 "
+                 f"AND c.ts >= {TIME_FLOOR} AND c.ts >= coalesce((SELECT live_since FROM state), '-infinity')")
+    packed_columns = ", ".join(f"string_agg({c}, '' ORDER BY month) AS {c}" for c in PACK_TYPES)
+    values = {c: c for c in SLOT_COLUMNS} | {"bucket_epochs": "date_part('epoch', bucket)::bigint"}
+    encoded = ", ".join(f"string_agg({t}send({values[c]}), '' ORDER BY bucket)" for c, t in PACK_TYPES.items())
+    return f"""
+{_state(raw_table)},
+state AS (
+    SELECT (SELECT live_since FROM since) AS live_since,
+           (SELECT time_bucket($4::interval, live_since, $5::text) FROM since) AS live_bucket,
+           {_pending(raw_table)} AS pending
+),
+open_buckets AS (
+    SELECT service_id, bucket, {", ".join(_merge(c) for c in SLOT_COLUMNS)}
+    FROM ({_materialised(table, SLOT_COLUMNS)} AND m.bucket >= (SELECT live_bucket FROM state)
+          UNION ALL {live}) p
+    GROUP BY service_id, bucket
+),
+parts AS (
+    SELECT service_id, 0 AS part, {packed_columns}
+    FROM {table}_packs
+    WHERE {_of_services("service_id")} AND month >= date_trunc('month', $2::timestamptz, 'UTC') AND month < $3
+    GROUP BY service_id
+    UNION ALL
+    SELECT service_id, 1, {encoded}
+    FROM open_buckets
+    GROUP BY service_id
+)
+SELECT s.live_since, s.live_bucket, s.pending, p.*
+FROM state s LEFT JOIN parts p ON NOT s.pending"""
+
+
+CHECKS_DAILY = replace(_build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS),
+                       read_packed=_packed_read("rollup_checks_daily", "checks", CHECKS_BUCKETS))
 USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
 
 # --- state and invalidation log -------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
+from app import db
 from app.periods import merge_intervals
 from app.rollups import caggs, queries
 from app.rollups.queries import RollupSql
@@ -213,8 +214,12 @@ async def read_slot_arrays(
     parts, sql = rollup.sql.parts_slots, rollup.sql.read_slot_arrays
     if parts is None or parts.arrays is None or sql is None:
         raise ValueError(f"rollup {rollup.name} has no slots-only reader")
-    return await _read(conn, rollup, (service_ids, start, end, rollup.width, rollup.zone(timezone_name)),
-                       parts, parts.arrays, sql, rollup.sql.read_packs)
+    args = (service_ids, start, end, rollup.width, rollup.zone(timezone_name))
+    if rollup.sql.read_packed is not None and end - start >= PACKS_FROM:
+        rows = await _read_packed(conn, rollup, args)
+        if rows is not None:
+            return rows
+    return await _read(conn, rollup, args, parts, parts.arrays, sql)
 
 
 def _as_arrays(rows: list) -> list[dict]:
@@ -230,52 +235,76 @@ def _as_arrays(rows: list) -> list[dict]:
 
 
 async def _read(conn: asyncpg.Connection, rollup: Rollup, args: tuple, parts: queries.ReadParts, fast: str,
-                merging: str, packs: str | None = None) -> list:
+                merging: str) -> list:
     """`fast` (one of `parts`' readers) when `parts.state` finds nothing pending, else `merging` (the
-    one-statement reader). With `packs` (`fast` is then an arrays reader), the materialised buckets
-    before the one holding the watermark come from the packed arrays instead."""
+    one-statement reader)."""
     if not conn.is_in_transaction():
         # The state and the read must see one snapshot: a refresh committing in between would count
         # the rows it materialises twice (or not at all). A plan for the watermark given keeps only the
-        # newest raw chunk; the generic plan PostgreSQL switches to after five runs keeps all of them
+        # newest raw chunk; the generic plan the pool asks for (db.SESSION_SETTINGS) keeps all of them
         # (3x slower here), hence force_custom_plan for the rest of this transaction, set by the state
         # statement itself (itself generic: replanning it cost more than running it).
         await conn.execute(queries.BEGIN_READ)
         try:
             state = await conn.fetchrow(parts.state, *args, rollup.name)
             if not state["pending"]:
-                live_bucket = state["live_bucket"]
-                start = args[1]
-                if packs is not None and live_bucket is not None and live_bucket - start >= PACKS_FROM:
-                    return await _read_packed(conn, args, fast, packs, state["live_since"], live_bucket)
-                return await conn.fetch(fast, *args, state["live_since"], live_bucket)
+                return await conn.fetch(fast, *args, state["live_since"], state["live_bucket"])
         finally:
             await conn.execute("COMMIT")  # read only; after an error, PostgreSQL rolls back
     return await conn.fetch(merging, *args, rollup.name)
 
 
-async def _read_packed(conn: asyncpg.Connection, args: tuple, fast: str, packs: str, live_since: datetime,
-                       live_bucket: datetime) -> list[dict]:
-    """The buckets of [start, end) as arrays per service: those before `live_bucket` from the packs,
-    the rest (the bucket holding the watermark, merged with raw rows past it) by `fast`."""
-    service_ids, start, end, width, zone = args
-    settled_end = min(end, live_bucket)
-    rows = _packed_arrays(await conn.fetch(packs, service_ids, start, settled_end), start, settled_end)
-    if live_bucket < end:
-        # `fast` from the live bucket on: its first part (materialised buckets before it) is empty
-        for r in await conn.fetch(fast, service_ids, live_bucket, end, width, zone, live_since, live_bucket):
-            arrays = rows.get(r["service_id"])
-            if arrays is None:
-                arrays = rows[r["service_id"]] = {"service_id": r["service_id"],
-                                                  **{c: array(PACKED_TYPES[c]) for c in ARRAY_COLUMNS}}
-            for c in ARRAY_COLUMNS:
-                arrays[c].extend(r[c])
-    return list(rows.values())
+# Per (rollup, zone): the bucket that held the watermark at the last packed read, the time floor of the
+# next one (db.with_time_floor). It moves with the watermark, a bucket a day; the statement checks it.
+_live_floors: dict[tuple[str, str], datetime | None] = {}
 
 
-ARRAY_COLUMNS = ("bucket_epochs", *queries.SLOT_COLUMNS)
-# The packs' binary columns (sql/085): big-endian integers of these array.array type codes.
-PACKED_TYPES = {"bucket_epochs": "q", "slots": "i", "ok_slots": "i", "failed_slots": "i", "downtime_s": "q"}
+async def _read_packed(conn: asyncpg.Connection, rollup: Rollup, args: tuple) -> list[dict] | None:
+    """The arrays of the range (read_slot_arrays) in one statement (queries._packed_read): the buckets
+    before the one holding the watermark from the packs, the rest merged with the raw rows past it. None
+    while an invalidation is pending in the range (the merging reader serves then). Raw rows are read
+    from the floor the last read found; should the state have gone back before it (a rebuild, a recut),
+    the read is made again without a floor (every chunk: once, the next read has the new floor)."""
+    _, start, end, _, zone = args
+    key = (rollup.name, zone)
+    floor = _live_floors.get(key)
+    rows = await conn.fetch(db.with_time_floor(rollup.sql.read_packed, floor), *args, rollup.name)
+    if floor is not None and floor > max(rows[0]["live_since"] or start, start):
+        rows = await conn.fetch(db.with_time_floor(rollup.sql.read_packed, None), *args, rollup.name)
+    state = rows[0]
+    _live_floors[key] = state["live_bucket"]
+    if state["pending"]:
+        return None
+    live_bucket = state["live_bucket"]
+    settled_end = end if live_bucket is None else min(end, live_bucket)
+    lo, hi = start.timestamp(), settled_end.timestamp()
+    arrays: dict[str, dict] = {}
+    for r in rows:
+        if r["part"] is None:
+            continue
+        epochs = _unpacked(r["bucket_epochs"], "q")
+        if r["part"] == 0:  # packs: the buckets in [start, settled_end)
+            i, j = bisect_left(epochs, lo), bisect_left(epochs, hi)
+        else:  # open buckets: all
+            i, j = 0, len(epochs)
+        if i >= j:  # none in range (a watermark before the range start cuts every pack away)
+            continue
+        whole = i == 0 and j == len(epochs)
+        columns = {"bucket_epochs": epochs if whole else epochs[i:j]}
+        for c in queries.SLOT_COLUMNS:
+            values = _unpacked(r[c], PACKED_TYPES[c])
+            columns[c] = values if whole else values[i:j]
+        held = arrays.get(r["service_id"])
+        if held is None:
+            arrays[r["service_id"]] = {"service_id": r["service_id"], **columns}
+        else:
+            for c, values in columns.items():
+                held[c].extend(values)
+    return list(arrays.values())
+
+
+# The packs' binary columns (sql/085, queries.PACK_TYPES) as array.array type codes.
+PACKED_TYPES = {c: {"int4": "i", "int8": "q"}[t] for c, t in queries.PACK_TYPES.items()}
 _SWAP = sys.byteorder == "little"
 
 
@@ -284,23 +313,6 @@ def _unpacked(data: bytes, type_code: str) -> array:
     if _SWAP:
         values.byteswap()
     return values
-
-
-def _packed_arrays(packs: list, start: datetime, end: datetime) -> dict[str, dict]:
-    """Per service, the packed values (one row per service, buckets ascending) of the buckets in
-    [start, end), as array.array sequences."""
-    lo, hi = start.timestamp(), end.timestamp()
-    rows: dict[str, dict] = {}
-    for p in packs:
-        epochs = _unpacked(p["bucket_epochs"], "q")
-        i, j = bisect_left(epochs, lo), bisect_left(epochs, hi)
-        if i < j:
-            whole = i == 0 and j == len(epochs)
-            arrays = rows[p["service_id"]] = {"service_id": p["service_id"], "bucket_epochs": epochs[i:j]}
-            for c in queries.SLOT_COLUMNS:
-                values = _unpacked(p[c], PACKED_TYPES[c])
-                arrays[c] = values if whole else values[i:j]
-    return rows
 
 
 async def aggregate_raw(

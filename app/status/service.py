@@ -16,6 +16,7 @@ SEVERITY = {"operational": 0, "degraded": 1, "outage": 2}
 GRID_DAYS = 90
 LATEST_COUNT = 3                     # slots that decide an outage (SLA-MATH.md)
 RESULT_DELAY = timedelta(minutes=2)  # a slot's result lands up to its timeout (30 s) + a flush later
+LATEST_WITHIN = timedelta(days=2)    # older slots are not 'latest': a service without any shows none
 
 
 def current_status(latest: list, open_priorities: set[str], latency_target_ms: int) -> str:
@@ -30,24 +31,30 @@ def current_status(latest: list, open_priorities: set[str], latency_target_ms: i
 
 
 async def latest_slots(conn: asyncpg.Connection, services: list, now: datetime) -> dict[str, list]:
-    """The newest three slots of each service (newest first) checked within two days: read from the
+    """The newest three slots of each service (newest first) checked within LATEST_WITHIN: read from the
     last few intervals for all services at once, then looked up further back for the few (late,
-    paused) services that have fewer than three there."""
+    paused) services that have fewer than three there. Both reads name a time floor (the hour
+    before their range): their cached plans hold only the newest chunks of `checks`."""
     latest: dict[str, list] = {s["id"]: [] for s in services}
     if not services:
         return latest
     lookback = timedelta(seconds=LATEST_COUNT * max(s["interval_s"] for s in services)) + RESULT_DELAY
-    async with db.custom_plans(conn):
-        for row in await conn.fetch(queries.RECENT_SLOTS, list(latest), now, lookback):
-            if len(latest[row["service_id"]]) < LATEST_COUNT:
-                latest[row["service_id"]].append(row)
-        behind = [sid for sid, rows in latest.items() if len(rows) < LATEST_COUNT]
-        if behind:
-            for sid in behind:
-                latest[sid] = []
-            for row in await conn.fetch(queries.LATEST_SLOTS, behind, now):
-                latest[row["service_id"]].append(row)
+    recent = db.with_time_floor(queries.RECENT_SLOTS, _hour_floor(now - lookback))
+    for row in await conn.fetch(recent, list(latest), now, lookback):
+        if len(latest[row["service_id"]]) < LATEST_COUNT:
+            latest[row["service_id"]].append(row)
+    behind = [sid for sid, rows in latest.items() if len(rows) < LATEST_COUNT]
+    if behind:
+        for sid in behind:
+            latest[sid] = []
+        older = db.with_time_floor(queries.LATEST_SLOTS, _hour_floor(now - LATEST_WITHIN))
+        for row in await conn.fetch(older, behind, now, LATEST_WITHIN):
+            latest[row["service_id"]].append(row)
     return latest
+
+
+def _hour_floor(ts: datetime) -> datetime:
+    return ts.replace(minute=0, second=0, microsecond=0)
 
 
 async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone,

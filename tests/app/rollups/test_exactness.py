@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from app import db
 from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
 from app.rollups import service as rollups
 from app.rollups.queries import SLOT_COLUMNS
@@ -243,3 +244,65 @@ async def test_the_daily_packs_follow_every_statement_on_the_daily_rollup(conn):
     assert await packs_equal_the_table(conn)
     await conn.execute("TRUNCATE rollup_checks_daily")
     assert await conn.fetchval("SELECT count(*) FROM rollup_checks_daily_packs") == 0
+
+
+async def test_the_packed_read_checks_the_floor_it_reads_raw_rows_from(conn, monkeypatch):
+    """The one-statement packed read (queries._packed_read) leaves out raw rows before the floor written
+    into its text: a floor past the rows it needs (the state went back: a rebuild, a recut, another
+    database) is noticed and the read made again from the state's own bucket; a floor before them
+    only costs chunks. Either way the figures are the raw rows' own."""
+    if await rollups.uses_caggs(conn):
+        pytest.skip(APACHE_ONLY)
+    rows = [CheckRow(BASE + timedelta(minutes=m), sid, "seoul", m % 11 != 0, 200, 100, None if m % 11 else "timeout")
+            for m in range(0, 60 * 24 * 40, 20) for sid in SERVICES]
+    await write_checks(conn, rows, now=NOW + timedelta(days=40))
+    watermark_at = BASE + timedelta(days=30, hours=5)
+    await rollups.refresh(conn, "UTC", watermark_at, grace=timedelta(0))  # the last ten days stay raw
+    scratch = slot_rows(as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR)))
+    live_bucket = watermark_at.replace(hour=0)
+    key = (rollups.CHECKS_DAILY.name, "UTC")
+
+    # Without the check, a floor past the watermark would lose the raw rows past it: the open buckets
+    # (part 1) would hold only their materialised slots.
+    args = (None, *FAR, rollups.CHECKS_DAILY.width, "UTC", rollups.CHECKS_DAILY.name)
+
+    async def open_slots(floor) -> int:
+        rows = await conn.fetch(db.with_time_floor(rollups.CHECKS_DAILY.sql.read_packed, floor), *args)
+        assert rows[0]["live_bucket"] == live_bucket
+        return sum(sum(struct.unpack(f">{len(r['slots']) // 4}i", r["slots"])) for r in rows if r["part"] == 1)
+
+    assert await open_slots(FAR[1]) < await open_slots(None) == await open_slots(live_bucket)
+
+    for floor in (FAR[1], None, BASE, live_bucket):
+        monkeypatch.setitem(rollups._live_floors, key, floor)
+        assert array_rows(await rollups.read_slot_arrays(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR)) == scratch
+        assert rollups._live_floors[key] == live_bucket, floor
+
+
+async def test_a_cached_packed_read_sees_raw_rows_in_a_chunk_made_after_it(conn):
+    """The floor keeps the packed read's plan to the chunks that existed when it was planned, and the
+    pool plans generically (db.SESSION_SETTINGS): a chunk created later must still be read. It is:
+    TimescaleDB invalidates the cached plans of a hypertable when it adds a chunk."""
+    if await rollups.uses_caggs(conn):
+        pytest.skip(APACHE_ONLY)
+    assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+    rows = [CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", m % 3 != 0, 200, 100,
+                     None if m % 3 else "timeout") for m in range(0, 60 * 24 * 35, 10)]
+    await write_checks(conn, rows, now=NOW + timedelta(days=40))
+    await rollups.refresh(conn, "UTC", rows[-1].ts + timedelta(minutes=1), grace=timedelta(0))
+
+    async def read() -> list[tuple]:
+        return array_rows(await rollups.read_slot_arrays(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR))
+
+    for _ in range(3):  # the floor settles on the newest bucket, its statement cached and planned
+        await read()
+    chunks = await conn.fetchval("SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'checks'")
+    later = [CheckRow(rows[-1].ts + timedelta(days=d, minutes=m), "face-compare", "seoul", False, None, None, "timeout")
+             for d in (2, 3) for m in range(0, 30, 10)]
+    await write_checks(conn, later, now=NOW + timedelta(days=40))
+    assert await conn.fetchval(
+        "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'checks'") == chunks + 2
+    scratch = slot_rows(as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR)))
+    later_days = {int(datetime.combine(r.ts.date(), datetime.min.time(), timezone.utc).timestamp()) for r in later}
+    assert later_days <= {r[1] for r in scratch}  # so the read below has them too
+    assert await read() == scratch
