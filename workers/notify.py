@@ -108,4 +108,6 @@ async def shutdown(ctx) -> None:
     listener = ctx.pop("notify_listener", None)
     if listener is not None:
         await listener.close()
+    # Wake-ups already received are enqueued before the Redis pool closes (the 5 s scan would catch them).
+    await asyncio.gather(*ctx.get("notify_wakeups", ()), return_exceptions=True)
     await ctx["senders"].close()

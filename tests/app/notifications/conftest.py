@@ -3,7 +3,6 @@ an arq Worker of this event loop (its own queue, the real Redis, the outbox list
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 
@@ -49,11 +48,23 @@ async def run_worker(pool, settings):
 
     yield start
     for worker, task in running:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker.close()
+        await _stop(worker, task)
+
+
+async def _stop(worker: Worker, main: asyncio.Task) -> None:
+    """Stop a worker and run its shutdown. The jobs are cancelled and awaited here, not by arq's close():
+    close() gathers the jobs it cancels, and a job cancelled while arq reads or finishes it in Redis ends
+    cancelled, so the gather raises and close() returns before on_shutdown. The outbox listener left
+    open would then turn the next test's wake-ups into jobs on this dead queue, under the very job ids
+    the next test's worker needs, and that test would wait for a delivery that never comes."""
+    main.cancel()
+    jobs = list(worker.tasks.values())
+    for job in jobs:
+        job.cancel()
+    await asyncio.gather(main, *jobs, return_exceptions=True)
+    worker.tasks.clear()
+    await worker.close()
+    assert "notify_listener" not in worker.ctx, "the worker's outbox listener outlived it"
 
 
 async def wait_until(check, timeout: float = 30.0, interval: float = 0.05):
