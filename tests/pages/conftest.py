@@ -42,8 +42,11 @@ def strict_translations():
 
 
 @pytest.fixture
-def live_server(settings):
-    """Factory: `async with live_server("status") as base_url: ...`; `setup(app)` may add routes first."""
+def live_server(settings, open_pages):
+    """Factory: `async with live_server("status") as base_url: ...`; `setup(app)` may add routes first.
+    The test's browser pages are closed before the server stops: a page left open would see the server go
+    away, and its Socket.IO reconnect's "connection refused" would be reported as a page error or not,
+    depending on how soon the test's teardown closed it."""
     import uvicorn
 
     from app.main import create_app
@@ -63,6 +66,7 @@ def live_server(settings):
         try:
             yield f"http://127.0.0.1:{server.config.port}"
         finally:
+            await open_pages.close_all()
             server.should_exit = True
             await task
 
@@ -94,22 +98,37 @@ class PageProblems:
         self.messages = [m for m in self.messages if fragment not in m]
 
 
+class OpenPages:
+    """The browser contexts a test has open; closed at its end, or earlier when a live server stops."""
+
+    def __init__(self):
+        self.contexts: list = []
+
+    async def close_all(self) -> None:
+        while self.contexts:
+            await self.contexts.pop().close()
+
+
 @pytest.fixture
-async def new_page(browser):
+def open_pages() -> OpenPages:
+    return OpenPages()
+
+
+@pytest.fixture
+async def new_page(browser, open_pages):
     """Factory: `page = await new_page(width=375, locale="en-US")`."""
-    contexts, watchers = [], []
+    watchers = []
 
     async def make(width: int = 1280, height: int = 900, **options):
         context = await browser.new_context(viewport={"width": width, "height": height}, **options)
-        contexts.append(context)
+        open_pages.contexts.append(context)
         page = await context.new_page()
         page.problems = PageProblems(page)
         watchers.append(page.problems)
         return page
 
     yield make
-    for context in contexts:
-        await context.close()
+    await open_pages.close_all()
     problems = [m for w in watchers for m in w.messages]
     assert problems == [], "the page reported errors:\n" + "\n".join(problems)
 

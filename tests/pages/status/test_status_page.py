@@ -218,7 +218,7 @@ async def test_status_changes_and_incidents_appear_without_reload(history, staff
             await page.wait_for_function(
                 f"""() => (document.querySelector('#active .incident[data-incident="{created["incident"]["id"]}"]')
                      ?.textContent || '').includes('원인을 찾았습니다.')""", timeout=WAIT_MS)
-        assert await page.evaluate("window.__notReloaded") is True
+            assert await page.evaluate("window.__notReloaded") is True
 
 
 async def test_page_renders_with_redis_down(history, live_server, new_page):
