@@ -82,7 +82,7 @@ def test_one_process_per_spool(tmp_path):
 async def test_database_outage_loses_nothing_and_duplicates_nothing(conn, database_url, tmp_path):
     proxy = Proxy(urlsplit(database_url).port)
     await proxy.up()
-    sink = Sink(Spool(tmp_path / "spool"), via_port(database_url, proxy.port), connect_timeout_s=1)
+    sink = Sink(Spool(tmp_path / "spool"), via_port(database_url, proxy.port))
     everything = rows(300)
     for row in everything[:100]:
         sink.submit(row)
