@@ -282,18 +282,16 @@ async def _read_packed(conn: asyncpg.Connection, rollup: Rollup, args: tuple) ->
     for r in rows:
         if r["part"] is None:
             continue
-        epochs = _unpacked(r["bucket_epochs"], "q")
+        epochs = _unpacked(r["bucket_epochs"], PACKED_TYPES["bucket_epochs"])
         if r["part"] == 0:  # packs: the buckets in [start, settled_end)
             i, j = bisect_left(epochs, lo), bisect_left(epochs, hi)
         else:  # open buckets: all
             i, j = 0, len(epochs)
         if i >= j:  # none in range (a watermark before the range start cuts every pack away)
             continue
-        whole = i == 0 and j == len(epochs)
-        columns = {"bucket_epochs": epochs if whole else epochs[i:j]}
-        for c in queries.SLOT_COLUMNS:
-            values = _unpacked(r[c], PACKED_TYPES[c])
-            columns[c] = values if whole else values[i:j]
+        columns = {c: epochs if c == "bucket_epochs" else _unpacked(r[c], t) for c, t in PACKED_TYPES.items()}
+        if i > 0 or j < len(epochs):
+            columns = {c: values[i:j] for c, values in columns.items()}
         held = arrays.get(r["service_id"])
         if held is None:
             arrays[r["service_id"]] = {"service_id": r["service_id"], **columns}
