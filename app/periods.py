@@ -1,9 +1,17 @@
-"""Periods: half-open [start, end) intervals cut in the reporting time zone (SLA-MATH.md)."""
+"""Periods: half-open [start, end) intervals cut in the reporting time zone (SLA-MATH.md).
+
+Every length of a period or a day is elapsed time, and this module is the one place that computes it:
+the bounds it hands out are UTC instants, so subtracting them gives elapsed time (a 23-hour DST day is
+82,800 s). Two aware datetimes sharing one ZoneInfo subtract as wall-clock time (24 h for that same
+day), which is why local bounds exist only for display (`start_local`, `end_local`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+UTC = timezone.utc
 
 
 def merge_intervals(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -17,9 +25,25 @@ def merge_intervals(intervals: list[tuple[datetime, datetime]]) -> list[tuple[da
     return merged
 
 
-def day_start(day: date, zone: ZoneInfo) -> datetime:
-    """The instant a calendar day begins in the zone (23- or 25-hour days around DST included)."""
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """A day's first instant as a local time of the zone: for display only, never for arithmetic."""
     return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def day_start(day: date, zone: ZoneInfo) -> datetime:
+    """The instant (UTC) a calendar day begins in the zone (23- or 25-hour days around DST included)."""
+    return local_midnight(day, zone).astimezone(UTC)
+
+
+def elapsed_seconds(lo: datetime, hi: datetime) -> float:
+    """Elapsed time from lo to hi, whatever zones the two carry."""
+    return (hi.astimezone(UTC) - lo.astimezone(UTC)).total_seconds()
+
+
+def day_bounds(days: list[date], zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """Each day's [start, end) as UTC instants, consecutive days sharing their bound."""
+    starts = [day_start(day, zone) for day in (*days, days[-1] + timedelta(days=1))] if days else []
+    return list(zip(starts, starts[1:]))
 
 
 def local_date(instant: datetime, zone: ZoneInfo) -> date:
@@ -40,18 +64,37 @@ class Period:
 
     @property
     def start(self) -> datetime:
+        """The period's first instant, UTC."""
         return day_start(self.first_day, self.zone)
 
     @property
     def end(self) -> datetime:
+        """The instant after the period, UTC."""
         return day_start(self.end_day, self.zone)
+
+    @property
+    def start_local(self) -> datetime:
+        return local_midnight(self.first_day, self.zone)
+
+    @property
+    def end_local(self) -> datetime:
+        return local_midnight(self.end_day, self.zone)
+
+    @property
+    def seconds(self) -> int:
+        """The period's length in elapsed seconds (a March with a spring-forward: 31 x 86,400 - 3,600)."""
+        return int(elapsed_seconds(self.start, self.end))
+
+    @property
+    def minutes(self) -> Decimal:
+        """The period's length in elapsed minutes, exact (a 30-minute DST shift keeps it whole)."""
+        return Decimal(self.seconds) / 60
 
     def days(self) -> list[date]:
         return [self.first_day + timedelta(days=i) for i in range((self.end_day - self.first_day).days)]
 
     def is_partial(self, now: datetime) -> bool:
         return now < self.end
-
 
 
 def month(year: int, month_number: int, zone: ZoneInfo) -> Period:

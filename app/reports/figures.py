@@ -40,8 +40,8 @@ def _share(part: int, whole: int) -> Decimal | None:
 
 
 def period_of(month_label: str, period: Period) -> dict:
-    minutes = Decimal(int((period.end - period.start).total_seconds())) / 60
-    return {"label": month_label, "start": _iso(period.start), "end": _iso(period.end),
+    minutes = period.minutes
+    return {"label": month_label, "start": _iso(period.start_local), "end": _iso(period.end_local),
             "timezone": period.zone.key, "days": len(period.days()), "minutes": number(minutes)}
 
 
@@ -123,7 +123,7 @@ async def compute(conn: asyncpg.Connection, service, period: Period, now: dateti
     uptime = truncated_percentage(availability["successfulChecks"], availability["totalChecks"])
     p95 = response["metrics"]["percentiles"]["p95"]
     credit = service_credit(tier, uptime, p95, longest_hours)
-    minutes = Decimal(int((period.end - period.start).total_seconds())) / 60
+    minutes = period.minutes
     error_budget = budget(tier.availability, minutes, Decimal(str(availability["downtimeMinutes"])))
     consumed = error_budget.consumed_ratio
     return {

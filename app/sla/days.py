@@ -4,11 +4,11 @@ row of arrays per service."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import asyncpg
 
-from app.periods import Period, day_start, local_date, merge_intervals
+from app.periods import Period, day_bounds, elapsed_seconds, local_date, merge_intervals
 from app.rollups import service as rollups
 from app.sla import queries
 
@@ -70,7 +70,7 @@ def _dense(row, epochs: list[int], index: dict[int, int], first: date, zone) -> 
 
 
 def _overlap_s(lo: datetime, hi: datetime, windows: list[tuple[datetime, datetime]]) -> float:
-    return sum(max(0.0, (min(hi, w_hi) - max(lo, w_lo)).total_seconds()) for w_lo, w_hi in windows)
+    return sum(max(0.0, elapsed_seconds(max(lo, w_lo), min(hi, w_hi))) for w_lo, w_hi in windows)
 
 
 async def read(conn: asyncpg.Connection, services: list, period: Period, now: datetime,
@@ -91,10 +91,10 @@ async def read(conn: asyncpg.Connection, services: list, period: Period, now: da
         maintenance = await conn.fetch(queries.MAINTENANCE_SLOTS_BY_DAY, ids, span_lo, span_hi, timezone_name)
     incidents = await conn.fetch(queries.INCIDENTS_OVERLAPPING, ids, start, end)
 
-    # Day bounds are the same for every service: (start, end, observed until) of each day.
-    starts = [day_start(day, zone) for day in (*days, days[-1] + timedelta(days=1))] if days else []
-    bounds = [(lo, day_end, min(day_end, max(lo, now))) for lo, day_end in zip(starts, starts[1:])]
-    observed = [(hi - lo).total_seconds() for lo, _, hi in bounds]
+    # Day bounds are the same for every service: (start, end, observed until) of each day, as instants,
+    # so a 23- or 25-hour DST day expects 23 or 25 hours of slots.
+    bounds = [(lo, day_end, min(day_end, max(lo, now))) for lo, day_end in day_bounds(days, zone)]
+    observed = [elapsed_seconds(lo, hi) for lo, _, hi in bounds]
 
     result: dict[str, ServiceDays] = {}
     by_id = {r["service_id"]: r for r in rows}

@@ -50,7 +50,7 @@ async def burn_windows(conn: asyncpg.Connection, service, now: datetime) -> dict
 
 
 def _availability(objective: Objective, checks: sla.CheckFigures, period: Period) -> dict:
-    period_minutes = Decimal(int((period.end - period.start).total_seconds())) / 60
+    period_minutes = period.minutes
     spent = budget.budget(objective.target, period_minutes, Decimal(checks.downtime_s) / 60)
     consumed = spent.consumed_ratio
     return {
@@ -112,7 +112,7 @@ async def report(conn: asyncpg.Connection, service, period: Period, now: datetim
     open_rows = await conn.fetch(queries.OPEN_OF_SERVICE, service["id"])
     return {
         "service": {"id": service["id"], "name": service["name"], "tier": tier.name, "tierName": tier.label},
-        "period": period.label, "periodStart": _iso(period.start), "periodEnd": _iso(period.end),
+        "period": period.label, "periodStart": _iso(period.start_local), "periodEnd": _iso(period.end_local),
         "partial": period.is_partial(now), "asOf": _iso(min(now, period.end)),
         "slos": slos,
         "openViolations": [violation_to_public(r, now) for r in open_rows],

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from app.formatting import rounded_percentage
-from app.periods import Period, add_months, local_date, month
+from app.periods import Period, add_months, elapsed_seconds, local_date, month
 from app.reports import queries as report_queries
 from app.rollups import service as rollups
 from app.trends import queries
@@ -91,7 +91,7 @@ async def trends(conn, service, months: int, now: datetime, timezone_name: str, 
     monthly["growth"] = _growth(monthly["calls"].astype(float))
     p95 = await _p95_by_month(conn, service["id"], periods, now)
     current = periods[-1]
-    elapsed = (now - current.start) / (current.end - current.start)
+    elapsed = elapsed_seconds(current.start, now) / current.seconds
     return {
         "service": {"id": service["id"], "name": service["name"]},
         "months": months, "timezone": zone.key, "asOf": now.isoformat().replace("+00:00", "Z"),
