@@ -37,8 +37,11 @@ async def cmd_migrate(args) -> int:
         return 2
     conn = await _connect()
     try:
-        applied = await db.migrate(conn)
+        applied = await db.migrate(conn, backend=settings.rollup_backend)
         synced = await sync_catalog(conn, catalog)
+    except db.MigrationError as exc:
+        print(f"slamon migrate: {exc}", file=sys.stderr)
+        return 2
     finally:
         await conn.close()
     print(f"migrations applied: {', '.join(applied) or 'none pending'}")

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     data_dir: Path = ROOT_DIR / ".data"
     secret_key: str | None = None
     rollup_grace_s: int = Field(300, ge=0)  # the refresh leaves the newest minutes to live reads
+    # Where rollups live: 'auto' = continuous aggregates on a verified Timescale License release
+    # (app/db.py VERIFIED_CAGG_RELEASES), else tables kept by the worker; chosen at the first migrate.
+    rollup_backend: Literal["auto", "tables", "caggs"] = "auto"
     raw_retention_days: int = Field(400, ge=30)
     # Worker: every job's time limit; a job lost with a killed worker runs again this + 10 s later.
     worker_job_timeout_s: int = Field(300, ge=5)

@@ -57,9 +57,38 @@ def with_time_floor(sql: str, floor: datetime | None) -> str:
 
 
 # Migrations under sql/tsl/ need the Timescale License build (continuous aggregates, compression
-# and job policies); they are applied only where it runs, recorded as "tsl/NNN_name.sql".
+# and job policies); they are applied only where it runs and the rollup backend chosen says so
+# (SLAMON_ROLLUP_BACKEND, caggs_chosen), recorded as "tsl/NNN_name.sql".
 TSL_DIR = "tsl"
 EDITION = "SELECT current_setting('timescaledb.license', true)"
+EXTENSION_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+# TimescaleDB releases (major.minor) whose continuous-aggregate path was verified on real Timescale
+# License servers (docs/operations.md, "Rollups on the Timescale License edition"): with the backend
+# `auto`, only these keep the rollups as continuous aggregates; any other keeps the plain tables.
+VERIFIED_CAGG_RELEASES = ("2.28",)
+BACKENDS = ("auto", "tables", "caggs")
+
+
+def caggs_chosen(backend: str, server_edition: str, version: str | None) -> bool:
+    """Whether a database first migrated now keeps its rollups as continuous aggregates."""
+    if backend not in BACKENDS:
+        raise MigrationError(f"SLAMON_ROLLUP_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "tables":
+        return False
+    if server_edition != "timescale":
+        if backend == "caggs":
+            raise MigrationError("SLAMON_ROLLUP_BACKEND=caggs needs TimescaleDB's Timescale License edition "
+                                 f"(continuous aggregates); this server runs the {server_edition} edition")
+        return False
+    if backend == "caggs":
+        return True
+    release = ".".join((version or "").split(".")[:2])
+    if release not in VERIFIED_CAGG_RELEASES:
+        log.warning("TimescaleDB %s has continuous aggregates but was not verified with them "
+                    "(verified: %s): the rollups stay plain tables; SLAMON_ROLLUP_BACKEND=caggs overrides",
+                    version, ", ".join(VERIFIED_CAGG_RELEASES))
+        return False
+    return True
 
 
 def migration_files(sql_dir: Path = SQL_DIR) -> list[Path]:
@@ -80,9 +109,12 @@ def _migration_name(path: Path, sql_dir: Path) -> str:
     return path.relative_to(sql_dir).as_posix()
 
 
-async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR, *, server_edition: str | None = None) -> list[str]:
+async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR, *, server_edition: str | None = None,
+                  backend: str = "auto") -> list[str]:
     """Apply each pending migration once, in order, each in its own transaction; return their names.
-    The edition is detected after the extension exists (001), unless `server_edition` says it."""
+    The edition is detected after the extension exists (001), unless `server_edition` says it. The
+    rollup backend is chosen at a database's first TSL migration and kept: once one is applied, the
+    later ones follow whatever the setting says now."""
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
@@ -94,11 +126,14 @@ async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR, *, server_e
         done = {r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schema_migrations")}
         # One order by file name across both folders: on a Timescale License server the TSL objects
         # come in their numbered place, before any later migration that alters what they read.
+        use_caggs: bool | None = True if any(name.startswith(f"{TSL_DIR}/") for name in done) else None
         for path in sorted(migration_files(sql_dir) + tsl_migration_files(sql_dir), key=lambda p: p.name):
             name = _migration_name(path, sql_dir)
             if path.parent.name == TSL_DIR:
-                server_edition = server_edition or await edition(conn)
-                if server_edition != "timescale":
+                if use_caggs is None:
+                    server_edition = server_edition or await edition(conn)
+                    use_caggs = caggs_chosen(backend, server_edition, await conn.fetchval(EXTENSION_VERSION))
+                if not use_caggs:
                     continue
             if await _apply(conn, path, name, done.get(name)):
                 applied.append(name)

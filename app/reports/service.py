@@ -15,6 +15,7 @@ from app.errors import ApiError
 from app.periods import Period, add_months, local_date, month
 from app.reports import figures as report_figures
 from app.reports import queries
+from app.rollups import service as rollups
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +96,22 @@ async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, t
         if service["id"] in closed:
             continue
         # One consistent view of the raw rows and rollups for all of a service's figures.
-        async with conn.transaction(isolation="repeatable_read"):
-            figures = await report_figures.compute(conn, service, period, now, timezone_name)
-            if service["created_at"] >= period.end and not report_figures.has_data(figures):
-                continue  # the service did not exist yet that month
-            row = await conn.fetchrow(queries.INSERT_FIRST, service["id"], period.first_day, timezone_name,
-                                      _dump(figures))
-            if row is None:
-                continue  # another worker closed it first
-            await audit.record(conn, "report.closed", actor_name="month close", target_type="report",
-                               target_id=f"{service['id']}/{period.label}", details={"revision": 1})
-        written.append(service["id"])
+        if await rollups.in_snapshot(conn, lambda s=service: _freeze_first(conn, s, period, now, timezone_name)):
+            written.append(service["id"])
     return written
+
+
+async def _freeze_first(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> bool:
+    """Revision 1 of one service's month; False when there is nothing to freeze or another worker did."""
+    figures = await report_figures.compute(conn, service, period, now, timezone_name)
+    if service["created_at"] >= period.end and not report_figures.has_data(figures):
+        return False  # the service did not exist yet that month
+    row = await conn.fetchrow(queries.INSERT_FIRST, service["id"], period.first_day, timezone_name, _dump(figures))
+    if row is None:
+        return False  # another worker closed it first
+    await audit.record(conn, "report.closed", actor_name="month close", target_type="report",
+                       target_id=f"{service['id']}/{period.label}", details={"revision": 1})
+    return True
 
 
 async def close_due_months(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone,
@@ -151,20 +156,25 @@ async def revise(conn: asyncpg.Connection, service, period: Period, now: datetim
 
 async def _append_revision(conn, service, period: Period, now: datetime, timezone_name: str, reason: str,
                            author: str, actor):
+    return await rollups.in_snapshot(
+        conn, lambda: _revision_in_snapshot(conn, service, period, now, timezone_name, reason, author, actor))
+
+
+async def _revision_in_snapshot(conn, service, period: Period, now: datetime, timezone_name: str, reason: str,
+                                author: str, actor):
     label = f"{service['id']} {period.label}"
-    async with conn.transaction(isolation="repeatable_read"):
-        number = await conn.fetchval(queries.NEXT_REVISION, service["id"], period.first_day)
-        if number == 1:
-            raise ApiError(409, "conflict", f"{label} is not closed yet: nothing to revise "
-                           "(the month close freezes revision 1; `slamon report close` runs it now)")
-        figures = await report_figures.compute(conn, service, period, now, timezone_name)
-        row = await conn.fetchrow(queries.INSERT_REVISION, service["id"], period.first_day, number, timezone_name,
-                                  _dump(figures), reason, author)
-        details = {"revision": number, "reason": reason}
-        target = f"{service['id']}/{period.label}"
-        if actor is not None:
-            await audit.record_by(conn, actor, "report.revised", "report", target, details)
-        else:
-            await audit.record(conn, "report.revised", actor_name=author, target_type="report", target_id=target,
-                               details=details)
+    number = await conn.fetchval(queries.NEXT_REVISION, service["id"], period.first_day)
+    if number == 1:
+        raise ApiError(409, "conflict", f"{label} is not closed yet: nothing to revise "
+                       "(the month close freezes revision 1; `slamon report close` runs it now)")
+    figures = await report_figures.compute(conn, service, period, now, timezone_name)
+    row = await conn.fetchrow(queries.INSERT_REVISION, service["id"], period.first_day, number, timezone_name,
+                              _dump(figures), reason, author)
+    details = {"revision": number, "reason": reason}
+    target = f"{service['id']}/{period.label}"
+    if actor is not None:
+        await audit.record_by(conn, actor, "report.revised", "report", target, details)
+    else:
+        await audit.record(conn, "report.revised", actor_name=author, target_type="report", target_id=target,
+                           details=details)
     return row

@@ -18,6 +18,7 @@ before it live. Second levels read the first level, which keeps every slot, so t
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -162,8 +163,18 @@ UNLOCK = "SELECT pg_advisory_unlock(5308417)"
 # Only buckets entirely inside the window are refreshed; `force` re-materialises them even when
 # TimescaleDB saw no change (a changed `services` row, which it does not track).
 REFRESH = "CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz, force => $4::boolean)"
+# One pass, not batches of 10 buckets (the default since 2.28; sql/tsl/091_caggs_one_pass.sql).
+REFRESH_ONE_PASS = ("CALL refresh_continuous_aggregate($1::regclass, $2::timestamptz, $3::timestamptz, "
+                    "force => $4::boolean, options => '{\"buckets_per_batch\": 0}'::jsonb)")
+HAS_REFRESH_OPTIONS = ("SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'refresh_continuous_aggregate' "
+                       "AND 'options' = ANY(proargnames))")
 DAILY_ZONE = "SELECT timezone FROM rollup_caggs WHERE rollup = 'checks_daily'"
+# Top-level statements: TimescaleDB 2.19 refuses a second DROP of a continuous aggregate inside plpgsql.
+DROP_DAILY = "DROP MATERIALIZED VIEW IF EXISTS cagg_checks_daily; DROP MATERIALIZED VIEW IF EXISTS cagg_usage_daily"
 CREATE_DAILY = "SELECT rollup_create_daily_caggs($1)"
+# A refresh policy's job holds the aggregate's refresh lock while it runs ("… due to a concurrent
+# refresh", LockNotAvailableError): the worker's refresh waits and tries again, up to about a minute.
+BUSY_RETRIES = (0.2, 0.5, 1, 2, 4, 8, 15, 30)
 PENDING = "SELECT id, raw_table, lo, hi FROM rollup_invalidations ORDER BY id"
 FORGET = "DELETE FROM rollup_invalidations WHERE id = ANY($1::bigint[])"
 HORIZONS = "SELECT raw_table, dropped_before FROM raw_retention"
@@ -187,7 +198,8 @@ async def read(conn: asyncpg.Connection, rollup: str, width: timedelta, zone: st
 async def refresh(conn: asyncpg.Connection, timezone_name: str, target: datetime,
                   history_margin: timedelta) -> dict[str, int] | None:
     """Materialise every aggregate up to `target` and re-materialise the logged ranges; return the
-    number of merged ranges per raw table, or None when called inside a transaction (refused there).
+    number of merged ranges per raw table, or None when called inside a transaction (refused there) or
+    when refresh policies kept the aggregates busy past the retries (the ranges stay logged).
     A logged range older than `history_margin` moves the 'rollups' generation (service.HISTORY_MARGIN)."""
     if conn.is_in_transaction():
         # app/retention refreshes inside its transaction: the policies and the worker's refresh keep
@@ -200,13 +212,21 @@ async def refresh(conn: asyncpg.Connection, timezone_name: str, target: datetime
         await _follow_zone(conn, timezone_name)
         taken = await conn.fetch(PENDING)
         horizons = {r["raw_table"]: r["dropped_before"] for r in await conn.fetch(HORIZONS)}
+        refresh_sql = REFRESH_ONE_PASS if await conn.fetchval(HAS_REFRESH_OPTIONS) else REFRESH
         counts = {}
-        for raw_table, (first, second) in LEVELS.items():
-            ranges = await _logged_ranges(conn, raw_table, taken, horizons.get(raw_table))
-            await _refresh_view(conn, first, "UTC", horizons.get(raw_table) or EPOCH, target, ranges)
-            for cagg in second:
-                await _refresh_view(conn, cagg, timezone_name if cagg.zoned else "UTC", EPOCH, target, ranges)
-            counts[raw_table] = len(ranges)
+        try:
+            for raw_table, (first, second) in LEVELS.items():
+                ranges = await _logged_ranges(conn, raw_table, taken, horizons.get(raw_table))
+                await _refresh_view(conn, refresh_sql, first, "UTC", horizons.get(raw_table) or EPOCH, target, ranges)
+                for cagg in second:
+                    zone = timezone_name if cagg.zoned else "UTC"
+                    await _refresh_view(conn, refresh_sql, cagg, zone, EPOCH, target, ranges)
+                counts[raw_table] = len(ranges)
+        except asyncpg.LockNotAvailableError as exc:
+            # Still busy after the retries: the logged ranges stay pending (read live) for the next run.
+            log.warning("rollups: a refresh policy kept the aggregates busy (%s); left to the next refresh", exc,
+                        extra={"job": "rollups"})
+            return None
         async with conn.transaction():
             # Moved with the log entries' removal: the status page's settled days (app/status/history.py)
             # are read afresh while a range is logged, and from memory only once the generation moved.
@@ -226,6 +246,7 @@ async def _follow_zone(conn: asyncpg.Connection, timezone_name: str) -> None:
         log.info("rollups: daily continuous aggregates cut in %s, recreating them in %s", current, timezone_name,
                  extra={"job": "rollups"})
         async with conn.transaction():
+            await conn.execute(DROP_DAILY)
             await conn.execute(CREATE_DAILY, timezone_name)
 
 
@@ -241,12 +262,24 @@ async def _logged_ranges(conn: asyncpg.Connection, raw_table: str, taken: list[a
     return merge_intervals([(lo, hi) for lo, hi in ranges if lo < hi])
 
 
-async def _refresh_view(conn: asyncpg.Connection, cagg: Cagg, zone: str, start: datetime, target: datetime,
-                        ranges: list[tuple[datetime, datetime]]) -> None:
+async def _refresh_view(conn: asyncpg.Connection, refresh_sql: str, cagg: Cagg, zone: str, start: datetime,
+                        target: datetime, ranges: list[tuple[datetime, datetime]]) -> None:
     """Advance to `target` (TimescaleDB re-materialises what it saw change), then force the logged
     ranges, widened to whole buckets since a refresh rounds its window inwards."""
     if start < target:
-        await conn.execute(REFRESH, cagg.view, start, target, False)
+        await _call_refresh(conn, refresh_sql, cagg.view, start, target, False)
     for lo, hi in ranges:
         span = await conn.fetchrow(queries.BUCKET_SPAN, cagg.width, lo, hi, zone)
-        await conn.execute(REFRESH, cagg.view, max(span["lo"], start), span["hi"], True)
+        await _call_refresh(conn, refresh_sql, cagg.view, max(span["lo"], start), span["hi"], True)
+
+
+async def _call_refresh(conn: asyncpg.Connection, refresh_sql: str, *args) -> None:
+    """One refresh, tried again while a policy's refresh of the same aggregate holds it."""
+    for delay in (*BUSY_RETRIES, None):
+        try:
+            await conn.execute(refresh_sql, *args)
+            return
+        except asyncpg.LockNotAvailableError:
+            if delay is None:
+                raise
+            await asyncio.sleep(delay)

@@ -6,8 +6,10 @@ import logging
 import sys
 from array import array
 from bisect import bisect_left
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 import asyncpg
 
@@ -17,6 +19,7 @@ from app.rollups import caggs, queries
 from app.rollups.queries import RollupSql
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -75,6 +78,26 @@ async def uses_caggs(conn: asyncpg.Connection) -> bool:
             _CAGG_BACKENDS.clear()
         known = _CAGG_BACKENDS[pid] = await caggs.in_use(conn)
     return known
+
+
+# A repeatable-read snapshot taken before the daily continuous aggregates were re-created (a change of
+# SLAMON_TIMEZONE) cannot read them: TimescaleDB raises this; a new snapshot can.
+WATERMARK_GONE = "watermark not defined for continuous aggregate"
+SNAPSHOT_ATTEMPTS = 3
+
+
+async def in_snapshot(conn: asyncpg.Connection, work: Callable[[], Awaitable[T]]) -> T:
+    """`work()` in one repeatable-read transaction (one consistent view of raw rows and rollups), run
+    again on a new snapshot when the aggregates were re-created under the old one."""
+    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+        try:
+            async with conn.transaction(isolation="repeatable_read"):
+                return await work()
+        except asyncpg.InvalidParameterValueError as exc:
+            if attempt == SNAPSHOT_ATTEMPTS or WATERMARK_GONE not in str(exc):
+                raise
+            log.info("rollups: snapshot older than a re-created aggregate, reading again (%s)", exc)
+    raise AssertionError("unreachable")
 
 
 async def log_invalidations(

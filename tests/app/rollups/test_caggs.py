@@ -58,7 +58,7 @@ def dataset(days: int = 3) -> tuple[list[CheckRow], list[ApiCallRow]]:
 
 def cagg_selects(zone: str) -> dict[str, str]:
     """The SELECT of every continuous aggregate the migration creates, daily ones cut in `zone`."""
-    (migration,) = db.tsl_migration_files()
+    (migration,) = [p for p in db.tsl_migration_files() if p.name == "090_caggs.sql"]
     literal = "'" + zone.replace("'", "''") + "'"
     return {name: select.replace("%1$L", literal) for name, select in VIEW.findall(migration.read_text())}
 
@@ -160,13 +160,49 @@ async def test_sql_tsl_migrations_run_only_on_the_timescale_license_in_file_name
             assert await db.migrate(conn, tmp_path) == ([] if detected == "apache" else ["tsl/002_licensed.sql"])
             # The same database moved to a Timescale License server: the TSL migration is pending there.
             if detected == "apache":
-                assert await db.migrate(conn, tmp_path, server_edition="timescale") == ["tsl/002_licensed.sql"]
-            assert await db.migrate(conn, tmp_path, server_edition="timescale") == []
+                assert await db.migrate(conn, tmp_path, server_edition="timescale", backend="caggs") == \
+                    ["tsl/002_licensed.sql"]
+            assert await db.migrate(conn, tmp_path, server_edition="timescale", backend="caggs") == []
             await conn.execute(f"SET search_path TO {schemas[1]}")
-            assert await db.migrate(conn, tmp_path, server_edition="timescale") == \
+            assert await db.migrate(conn, tmp_path, server_edition="timescale", backend="caggs") == \
                 ["001_plain.sql", "tsl/002_licensed.sql", "003_plain.sql"]
         finally:
             await conn.execute(f"RESET search_path; DROP SCHEMA {schemas[0]} CASCADE; DROP SCHEMA {schemas[1]} CASCADE")
+
+
+@pytest.mark.parametrize("backend, edition, version, chosen", [
+    ("auto", "timescale", "2.28.3", True),     # a verified release
+    ("auto", "timescale", "2.28.0", True),
+    ("auto", "timescale", "2.19.3", False),    # License edition, not verified: plain tables
+    ("auto", "timescale", "2.29.1", False),
+    ("auto", "apache", "2.19.3", False),
+    ("tables", "timescale", "2.28.3", False),
+    ("caggs", "timescale", "2.19.3", True),    # asked for explicitly
+    ("caggs", "apache", "2.19.3", "needs TimescaleDB's Timescale License"),
+    ("cagg", "timescale", "2.28.3", "must be one of auto, tables, caggs"),
+])
+def test_the_rollup_backend_is_chosen_by_setting_edition_and_verified_release(backend, edition, version, chosen):
+    if isinstance(chosen, str):
+        with pytest.raises(db.MigrationError, match=chosen):
+            db.caggs_chosen(backend, edition, version)
+    else:
+        assert db.caggs_chosen(backend, edition, version) is chosen
+
+
+async def test_a_database_keeps_the_backend_of_its_first_tsl_migration(pool, tmp_path):
+    (tmp_path / "tsl").mkdir()
+    (tmp_path / "tsl" / "001_licensed.sql").write_text("CREATE TABLE licensed_one (id int);")
+    schema = f"migrate_{uuid.uuid4().hex[:8]}"
+    async with pool.acquire() as conn:
+        try:
+            await conn.execute(f"CREATE SCHEMA {schema}; SET search_path TO {schema}")
+            assert await db.migrate(conn, tmp_path, server_edition="timescale", backend="caggs") == \
+                ["tsl/001_licensed.sql"]
+            (tmp_path / "tsl" / "002_licensed.sql").write_text("CREATE TABLE licensed_two (id int);")
+            # `auto` on an unverified release would not start with caggs, but this database did
+            assert await db.migrate(conn, tmp_path, server_edition="timescale") == ["tsl/002_licensed.sql"]
+        finally:
+            await conn.execute(f"RESET search_path; DROP SCHEMA {schema} CASCADE")
 
 
 async def test_logged_ranges_are_merged_across_services_and_kept_off_dropped_chunks(conn):
@@ -280,14 +316,18 @@ async def test_policies_real_time_and_compression_are_set(conn, timescale_only):
     views = {r["view_name"]: r["materialized_only"] for r in await conn.fetch(
         "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates")}
     assert views == {v: False for v in caggs.VIEWS}
+    # The jobs view names the materialization hypertable before 2.20 and the aggregate since.
     policies = await conn.fetch(
-        "SELECT c.view_name, (j.config->>'start_offset')::interval AS start_offset "
+        "SELECT c.view_name, (j.config->>'start_offset')::interval AS start_offset, "
+        "(j.config->>'buckets_per_batch')::int AS buckets_per_batch "
         "FROM timescaledb_information.jobs j JOIN timescaledb_information.continuous_aggregates c "
-        "ON j.hypertable_name = c.materialization_hypertable_name "
+        "ON j.hypertable_name IN (c.materialization_hypertable_name, c.view_name) "
         "WHERE j.proc_name = 'policy_refresh_continuous_aggregate'")
     assert sorted(r["view_name"] for r in policies) == sorted(caggs.VIEWS)
     # far inside the shortest raw retention (30 days): a policy never refreshes over dropped chunks
     assert all(r["start_offset"] <= timedelta(days=3) for r in policies)
+    # one pass per run, not a batch per 10 one-second buckets (sql/tsl/091)
+    assert all(r["buckets_per_batch"] == 0 for r in policies)
     compressed = {r["hypertable_name"] for r in await conn.fetch(
         "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE compression_enabled")}
     assert {"checks", "api_calls"} <= compressed
