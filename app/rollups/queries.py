@@ -85,6 +85,7 @@ class RollupSql:
     merge_partial: str  # raw rows of [$2, $3) merged into one bucket labelled $2 (see service._recut)
     delete_range: str
     materialise_range: str
+    accumulate_range: str  # raw rows of [$2, $3) added into their buckets (the refresh's advance)
     read: str
     read_slots: str | None  # the reader of SLOT_COLUMNS only (availability, day grids): a quarter of the width
     read_slot_arrays: str | None  # read_slots as arrays per service (_bucket_arrays)
@@ -129,6 +130,16 @@ def _merge(column: str) -> str:
         return "max(latency_max_ms) AS latency_max_ms"
     cast = "bigint" if column in ("latency_sum_ms", "downtime_s") else "int"
     return f"sum({column})::{cast} AS {column}"
+
+
+def _accumulate(column: str) -> str:
+    if column == "latency_min_ms":
+        return "latency_min_ms = least(t.latency_min_ms, EXCLUDED.latency_min_ms)"
+    if column == "latency_max_ms":
+        return "latency_max_ms = greatest(t.latency_max_ms, EXCLUDED.latency_max_ms)"
+    # as sum() merges parts: NULL (no latencies) only when both are
+    return (f"{column} = CASE WHEN t.{column} IS NULL THEN EXCLUDED.{column} "
+            f"WHEN EXCLUDED.{column} IS NULL THEN t.{column} ELSE t.{column} + EXCLUDED.{column} END")
 
 
 def _frozen_before(raw_table: str, width: str, zone: str, rollup: str) -> str:
@@ -288,8 +299,17 @@ INSERT INTO {table} ({column_list})
 SELECT service_id, min(bucket), {", ".join(_merge(c) for c in columns)}
 FROM (SELECT * FROM piece UNION ALL SELECT * FROM fresh) p
 GROUP BY service_id"""
+    # The refresh's advance from the old watermark $2 to the new one $3: only the raw rows in between are
+    # aggregated and added to their buckets (counts and sums add, min and max combine), so its cost
+    # follows the new rows, not the size of the open day. Exact because the buckets already hold every
+    # raw row before $2 and raw rows are only ever inserted: a row written later for an earlier time
+    # comes with an invalidation, and its bucket is recomputed whole (service._refresh_one).
+    accumulate_range = f"""
+INSERT INTO {table} AS t ({column_list})
+{aggregate}
+ON CONFLICT (service_id, bucket) DO UPDATE SET {", ".join(_accumulate(c) for c in columns)}"""
     return RollupSql(name, raw_table, table, columns, aggregate, merge_partial, delete_range, materialise_range,
-                     read, read_slots, read_slot_arrays, _parts(table, raw_table, template, columns),
+                     accumulate_range, read, read_slots, read_slot_arrays, _parts(table, raw_table, template, columns),
                      _parts(table, raw_table, template, slot_columns, arrays=True) if slot_columns else None)
 
 

@@ -160,25 +160,30 @@ async def _refresh_one(
     # Buckets before `frozen` lost raw rows to retention: final, never recomputed.
     frozen = await conn.fetchval(queries.FROZEN_BEFORE[sql.raw_table], width, zone, rollup.name)
     new = max(target, old) if old else target
-    # 1. Advance: everything from the bucket holding the old watermark up to the new one.
-    start = await conn.fetchval(queries.BUCKET_FLOOR, width, old, zone) if old else None
-    if start is None:
+    # 1. Advance: the raw rows from the old watermark to the new one, added into their buckets (the
+    # first time, everything up to the new one is materialised).
+    if old is None:
         start = await conn.fetchval(queries.MIN_RAW_TS[sql.raw_table])
-    if start is not None and frozen is not None:
-        start = max(start, frozen)
-    if start is not None and start < new:
-        await conn.execute(sql.delete_range, None, start, new, width, zone)
-        await conn.execute(sql.materialise_range, None, start, new, width, zone)
-    # 2. Recompute the buckets below that which late or replayed writes touched.
+        if start is not None and frozen is not None:
+            start = max(start, frozen)
+        if start is not None and start < new:
+            await conn.execute(sql.delete_range, None, start, new, width, zone)
+            await conn.execute(sql.materialise_range, None, start, new, width, zone)
+    else:
+        start = old if frozen is None else max(old, frozen)
+        if start < new:
+            await conn.execute(sql.accumulate_range, None, start, new, width, zone)
+    # 2. Recompute whole, up to the new watermark, the buckets that late or replayed writes below the
+    # old watermark touched (their rows are not in step 1's sum).
     recomputed = 0
-    if old is not None and start is not None:
+    if old is not None:
         per_service: dict[str, list[tuple[datetime, datetime]]] = {}
         for inv in invalidations:
             lo = inv["lo"] if frozen is None else max(inv["lo"], frozen)
-            if lo >= start or lo >= inv["hi"]:
-                continue  # covered by step 1, or entirely in final buckets
-            span = await conn.fetchrow(queries.BUCKET_SPAN, width, lo, min(inv["hi"], start), zone)
-            per_service.setdefault(inv["service_id"], []).append((span["lo"], min(span["hi"], start)))
+            if lo >= old or lo >= inv["hi"]:
+                continue  # in step 1's range, or entirely in final buckets
+            span = await conn.fetchrow(queries.BUCKET_SPAN, width, lo, min(inv["hi"], new), zone)
+            per_service.setdefault(inv["service_id"], []).append((span["lo"], min(span["hi"], new)))
         for service_id, ranges in per_service.items():
             for lo, hi in merge_intervals(ranges):
                 await conn.execute(sql.delete_range, [service_id], lo, hi, width, zone)
