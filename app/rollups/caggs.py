@@ -245,9 +245,18 @@ async def _follow_zone(conn: asyncpg.Connection, timezone_name: str) -> None:
     if current != timezone_name:
         log.info("rollups: daily continuous aggregates cut in %s, recreating them in %s", current, timezone_name,
                  extra={"job": "rollups"})
-        async with conn.transaction():
-            await conn.execute(DROP_DAILY)
-            await conn.execute(CREATE_DAILY, timezone_name)
+        for delay in (*BUSY_RETRIES, None):
+            try:
+                async with conn.transaction():
+                    await conn.execute(DROP_DAILY)
+                    await conn.execute(CREATE_DAILY, timezone_name)
+                return
+            except (asyncpg.LockNotAvailableError, asyncpg.InternalServerError) as exc:
+                # A policy job refreshing the old aggregates while they are dropped: "tuple concurrently
+                # deleted" (its job rows go with them). Rolled back whole; tried again after it.
+                if delay is None or not isinstance(exc, asyncpg.LockNotAvailableError) and "concurrently" not in str(exc):
+                    raise
+                await asyncio.sleep(delay)
 
 
 async def _logged_ranges(conn: asyncpg.Connection, raw_table: str, taken: list[asyncpg.Record],
