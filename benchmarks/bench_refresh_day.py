@@ -1,0 +1,120 @@
+"""The worker's refresh after one new minute of checks, early and late in the day (Apache edition's
+rollup tables), for several catalog sizes: does its cost follow the new rows or the size of the
+open day?
+
+For each size: one day of 1-minute checks for N services up to 23:55 UTC (plus the day before),
+written through the ingest module and refreshed; then, ten times, one more minute is written and
+`rollups.refresh` timed (at 23:55). The day is then completed past midnight and the same is timed at
+00:05. Beside it, in the same run and on the same data, the baseline: what the refresh did before it
+added new rows into their buckets, re-aggregating the whole open daily and hourly buckets from raw
+rows (delete + materialise of the open bucket, timed on a copy of the state inside a rolled-back
+transaction).
+
+usage: bench_refresh_day.py [SIZES]   (comma-separated service counts; default 50,500,2000;
+       env BENCH_REFRESH_RUNS=10 refreshes per point)
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+from common import MINUTE, check_batches, connect, emit, log, machine, millis, rate, scratch_database, server_versions
+
+from app.ingest.service import write_checks
+from app.rollups import service as rollups
+
+NO_GRACE = timedelta(0)
+ZONE = "UTC"
+
+
+def day_start() -> datetime:
+    """Two days ago, midnight UTC: a whole day of history before the measured one."""
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=2)
+
+
+async def write_minutes(conn, service_ids: list[str], start: datetime, minutes: int) -> int:
+    written = 0
+    for batch in check_batches(service_ids, start, minutes, 50_000, seed=int(start.timestamp()) % 1000):
+        written += (await write_checks(conn, batch, now=start + minutes * MINUTE)).accepted
+    return written
+
+
+async def old_advance_s(conn, watermark: datetime, new: datetime) -> float:
+    """The former step 1 for the hourly and daily check rollups: delete and re-materialise the open
+    buckets from raw rows, from the bucket holding the old watermark to the new one (rolled back)."""
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        started = time.perf_counter()
+        for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
+            start = await conn.fetchval("SELECT time_bucket($1::interval, $2::timestamptz, $3::text)",
+                                        rollup.width, watermark, ZONE)
+            await conn.execute(rollup.sql.delete_range, None, start, new, rollup.width, ZONE)
+            await conn.execute(rollup.sql.materialise_range, None, start, new, rollup.width, ZONE)
+        return time.perf_counter() - started
+    finally:
+        await transaction.rollback()
+
+
+async def measure_at(conn, service_ids: list[str], at: datetime, runs: int) -> tuple[list[float], list[float]]:
+    """`runs` times: one new minute at `at` + i, then the refresh timed; and the baseline's advance over
+    the same minute. Seconds."""
+    new_s, old_s = [], []
+    for step in range(runs):
+        minute = at + step * MINUTE
+        await write_minutes(conn, service_ids, minute, 1)
+        old_s.append(await old_advance_s(conn, minute, minute + MINUTE))
+        started = time.perf_counter()
+        await rollups.refresh(conn, ZONE, minute + MINUTE, grace=NO_GRACE)
+        new_s.append(time.perf_counter() - started)
+    return new_s, old_s
+
+
+def ms(samples: list[float]) -> float:
+    return millis(statistics.median(samples))
+
+
+async def one_size(count: int, runs: int) -> dict:
+    start = day_start()
+    late = start + timedelta(days=1, hours=23, minutes=55)
+    async with scratch_database(f"refresh_day_{count}", service_count=count) as (url, service_ids):
+        conn = await connect(url)
+        try:
+            versions = await server_versions(conn)
+            loaded = time.perf_counter()
+            rows = await write_minutes(conn, service_ids, start, int((late - start) / MINUTE))
+            log(f"{count} services: loaded {rows} rows ({rate(rows, time.perf_counter() - loaded)} rows/s)")
+            await conn.execute("VACUUM ANALYZE")
+            await rollups.refresh(conn, ZONE, late, grace=NO_GRACE)
+            late_new, late_old = await measure_at(conn, service_ids, late, runs)
+            early = late + timedelta(minutes=10)
+            await write_minutes(conn, service_ids, late + runs * MINUTE, int((early - late) / MINUTE) - runs)
+            await rollups.refresh(conn, ZONE, early, grace=NO_GRACE)
+            early_new, early_old = await measure_at(conn, service_ids, early, runs)
+        finally:
+            await conn.close()
+    result = {
+        "services": count, "runs": runs,
+        "refresh_2355_p50_ms": ms(late_new), "refresh_0005_p50_ms": ms(early_new),
+        "ratio_2355_to_0005": round(statistics.median(late_new) / statistics.median(early_new), 2),
+        "baseline_advance_2355_p50_ms": ms(late_old), "baseline_advance_0005_p50_ms": ms(early_old),
+        "postgres": versions["postgres"], "timescaledb": f"{versions['timescaledb']} {versions['license']}",
+    }
+    log(str(result))
+    return result
+
+
+async def main() -> None:
+    sizes = [int(s) for s in (sys.argv[1] if len(sys.argv) > 1 else "50,500,2000").split(",")]
+    runs = int(os.environ.get("BENCH_REFRESH_RUNS", 10))
+    results = [await one_size(count, runs) for count in sizes]
+    emit({"bench": "refresh_day", "zone": ZONE, "sizes": results, **machine()})
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
