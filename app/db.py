@@ -61,15 +61,16 @@ def with_time_floor(sql: str, floor: datetime | None) -> str:
 # (SLAMON_ROLLUP_BACKEND, caggs_chosen), recorded as "tsl/NNN_name.sql".
 TSL_DIR = "tsl"
 EDITION = "SELECT current_setting('timescaledb.license', true)"
-EXTENSION_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-# TimescaleDB releases (major.minor) whose continuous-aggregate path was verified on real Timescale
-# License servers (docs/operations.md, "Rollups on the Timescale License edition"): with the backend
-# `auto`, only these keep the rollups as continuous aggregates; any other keeps the plain tables.
-VERIFIED_CAGG_RELEASES = ("2.28",)
+EXTENSION_VERSION = ("SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS version, "
+                     "current_setting('server_version_num')::int / 10000 AS pg_major")
+# (TimescaleDB release major.minor, PostgreSQL major) pairs whose continuous-aggregate path was verified
+# on real Timescale License servers (docs/operations.md, "Rollups on the Timescale License edition"):
+# with the backend `auto`, only these keep the rollups as continuous aggregates; others keep tables.
+VERIFIED_CAGG_RELEASES = (("2.28", 15),)
 BACKENDS = ("auto", "tables", "caggs")
 
 
-def caggs_chosen(backend: str, server_edition: str, version: str | None) -> bool:
+def caggs_chosen(backend: str, server_edition: str, version: str | None, pg_major: int | None = None) -> bool:
     """Whether a database first migrated now keeps its rollups as continuous aggregates."""
     if backend not in BACKENDS:
         raise MigrationError(f"SLAMON_ROLLUP_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -83,10 +84,11 @@ def caggs_chosen(backend: str, server_edition: str, version: str | None) -> bool
     if backend == "caggs":
         return True
     release = ".".join((version or "").split(".")[:2])
-    if release not in VERIFIED_CAGG_RELEASES:
-        log.warning("TimescaleDB %s has continuous aggregates but was not verified with them "
+    if (release, pg_major) not in VERIFIED_CAGG_RELEASES:
+        verified = ", ".join(f"{r} on PostgreSQL {major}" for r, major in VERIFIED_CAGG_RELEASES)
+        log.warning("TimescaleDB %s on PostgreSQL %s has continuous aggregates but was not verified with them "
                     "(verified: %s): the rollups stay plain tables; SLAMON_ROLLUP_BACKEND=caggs overrides",
-                    version, ", ".join(VERIFIED_CAGG_RELEASES))
+                    version, pg_major, verified)
         return False
     return True
 
@@ -132,7 +134,8 @@ async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR, *, server_e
             if path.parent.name == TSL_DIR:
                 if use_caggs is None:
                     server_edition = server_edition or await edition(conn)
-                    use_caggs = caggs_chosen(backend, server_edition, await conn.fetchval(EXTENSION_VERSION))
+                    server = await conn.fetchrow(EXTENSION_VERSION)
+                    use_caggs = caggs_chosen(backend, server_edition, server["version"], server["pg_major"])
                 if not use_caggs:
                     continue
             if await _apply(conn, path, name, done.get(name)):

@@ -170,23 +170,25 @@ async def test_sql_tsl_migrations_run_only_on_the_timescale_license_in_file_name
             await conn.execute(f"RESET search_path; DROP SCHEMA {schemas[0]} CASCADE; DROP SCHEMA {schemas[1]} CASCADE")
 
 
-@pytest.mark.parametrize("backend, edition, version, chosen", [
-    ("auto", "timescale", "2.28.3", True),     # a verified release
-    ("auto", "timescale", "2.28.0", True),
-    ("auto", "timescale", "2.19.3", False),    # License edition, not verified: plain tables
-    ("auto", "timescale", "2.29.1", False),
-    ("auto", "apache", "2.19.3", False),
-    ("tables", "timescale", "2.28.3", False),
-    ("caggs", "timescale", "2.19.3", True),    # asked for explicitly
-    ("caggs", "apache", "2.19.3", "needs TimescaleDB's Timescale License"),
-    ("cagg", "timescale", "2.28.3", "must be one of auto, tables, caggs"),
+@pytest.mark.parametrize("backend, edition, version, pg_major, chosen", [
+    ("auto", "timescale", "2.28.3", 15, True),     # a verified release on its verified PostgreSQL
+    ("auto", "timescale", "2.28.0", 15, True),
+    ("auto", "timescale", "2.28.3", 17, False),    # verified on 15 only
+    ("auto", "timescale", "2.19.3", 15, False),    # License edition, not verified: plain tables
+    ("auto", "timescale", "2.29.1", 17, False),
+    ("auto", "apache", "2.19.3", 15, False),
+    ("tables", "timescale", "2.28.3", 15, False),
+    ("caggs", "timescale", "2.19.3", 15, True),    # asked for explicitly
+    ("caggs", "apache", "2.19.3", 15, "needs TimescaleDB's Timescale License"),
+    ("cagg", "timescale", "2.28.3", 15, "must be one of auto, tables, caggs"),
 ])
-def test_the_rollup_backend_is_chosen_by_setting_edition_and_verified_release(backend, edition, version, chosen):
+def test_the_rollup_backend_is_chosen_by_setting_edition_and_verified_release(backend, edition, version, pg_major,
+                                                                              chosen):
     if isinstance(chosen, str):
         with pytest.raises(db.MigrationError, match=chosen):
-            db.caggs_chosen(backend, edition, version)
+            db.caggs_chosen(backend, edition, version, pg_major)
     else:
-        assert db.caggs_chosen(backend, edition, version) is chosen
+        assert db.caggs_chosen(backend, edition, version, pg_major) is chosen
 
 
 async def test_a_database_keeps_the_backend_of_its_first_tsl_migration(pool, tmp_path):
