@@ -42,6 +42,39 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class _Oversized:
+    """A JSON number too long to be any field's value; reported by field instead of parsed."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+MAX_NUMBER_CHARS = 32  # longer than any int64 or any float a field takes
+
+
+def _number(text: str, convert):
+    return _Oversized(len(text)) if len(text) > MAX_NUMBER_CHARS else convert(text)
+
+
+def _loads(text: str):
+    """json.loads, refusing bodies nested too deeply and numbers too long for any field (both 422)."""
+    return json.loads(text, parse_int=lambda t: _number(t, int), parse_float=lambda t: _number(t, float))
+
+
+def _row_problem(message: str, row: int | None = None, field: str | None = None) -> ApiError:
+    where = f"row {row}: " if row is not None else ""
+    return ApiError(422, "validation_error", f"{where}{field + ': ' if field else ''}{message}",
+                    [{"row": row, "field": field, "message": message}])
+
+
+def _check_numbers(rows: list[Any]) -> None:
+    for index, row in enumerate(rows):
+        if isinstance(row, dict):
+            for name, value in row.items():
+                if isinstance(value, _Oversized):
+                    raise _row_problem(f"a number of {value.digits} characters is out of range", index, name)
+
+
 def _parse_rows(body: bytes, content_type: str, max_rows: int) -> list[Any]:
     """A JSON array, or NDJSON (one object a line); errors name the row (0-based)."""
     try:
@@ -53,21 +86,26 @@ def _parse_rows(body: bytes, content_type: str, max_rows: int) -> list[Any]:
         for number, line in enumerate(text.splitlines()):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    rows.append(_loads(line))
                 except json.JSONDecodeError as exc:
                     raise ApiError(422, "validation_error", f"row {len(rows)} (line {number + 1}): not JSON: {exc.msg}",
                                    [{"row": len(rows), "field": None, "message": f"not JSON: {exc.msg}"}]) from None
+                except RecursionError:
+                    raise _row_problem(f"nested too deeply (line {number + 1})", len(rows)) from None
     else:
         try:
-            rows = json.loads(text)
+            rows = _loads(text)
         except json.JSONDecodeError as exc:
             raise ApiError(422, "validation_error", f"body is not JSON: {exc.msg} at line {exc.lineno}") from None
+        except RecursionError:
+            raise _row_problem("body is nested too deeply: send a JSON array of flat row objects") from None
         if isinstance(rows, dict):
             rows = [rows]
         if not isinstance(rows, list):
             raise ApiError(422, "validation_error", "body must be a JSON array of rows, or NDJSON")
     if len(rows) > max_rows:
         raise ApiError(413, "payload_too_large", f"{len(rows)} rows; at most {max_rows} a request")
+    _check_numbers(rows)
     return rows
 
 
