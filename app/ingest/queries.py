@@ -33,3 +33,7 @@ INSERT INTO ingest_keys (service_id) VALUES ($1)
 ON CONFLICT (service_id) DO UPDATE SET service_id = EXCLUDED.service_id
 RETURNING key_version
 """
+
+# A service with a URL is probed: its check results come from the probers only (SLA-MATH.md).
+SERVICE_SOURCE = "SELECT endpoint_url IS NOT NULL AS probed, is_active FROM services WHERE id = $1"
+REGIONS = "SELECT name FROM regions ORDER BY name"

@@ -179,6 +179,37 @@ async def write_api_calls(
                         queries.API_CALL_COLUMNS, queries.MOVE_API_CALLS)
 
 
+PUSH_REGION = "push"  # the default region of pushed check rows, always known
+
+
+class PushRefused(ValueError):
+    """The service's check results come from its probers; pushed ones would overrule them."""
+
+
+async def known_regions(conn: asyncpg.Connection, configured: list[str] | tuple[str, ...] = ()) -> set[str]:
+    """Regions a check row may name: the probers' (registered by their heartbeats), the configured ones, 'push'."""
+    return {PUSH_REGION, *configured, *(r["name"] for r in await conn.fetch(queries.REGIONS))}
+
+
+async def write_pushed_checks(
+    conn: asyncpg.Connection, rows: list[CheckRow], *, service_id: str, regions: list[str] | tuple[str, ...] = (),
+    now: datetime | None = None, max_future: timedelta = timedelta(minutes=5),
+) -> IngestResult:
+    """Check rows a service reports about itself: accepted only for a push-only service (no URL) and
+    registered regions, so that a service can never overrule the probers' record of its outages."""
+    source = await conn.fetchrow(queries.SERVICE_SOURCE, service_id)
+    if source is not None and source["probed"]:
+        raise PushRefused(f"service {service_id!r} is probed (it has a URL): its availability comes from the "
+                          "probers' results only; pushed check rows are accepted for push-only services "
+                          "(send API calls to /api/ingest/api-calls)")
+    known = await known_regions(conn, regions)
+    errors = [RowError(index, "region", f"unknown region {row.region!r} (known: {', '.join(sorted(known))})")
+              for index, row in enumerate(rows) if row.region not in known]
+    if errors:
+        raise IngestError(errors)
+    return await write_checks(conn, rows, now=now, max_future=max_future)
+
+
 async def _write(conn, raw_table, rows, spans, stage_sql, stage_table, columns, move_sql) -> IngestResult:
     if not rows:
         return IngestResult()

@@ -137,18 +137,26 @@ async def _ingest(request: Request, conn, settings, now: datetime, adapter: Type
     rows = _validated(adapter, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
     records = [to_record(service_id, r) for r in rows]
     try:
-        result = await write(conn, records, now=now, max_future=timedelta(seconds=settings.ingest_max_future_s))
+        result = await write(conn, service_id, records, now=now,
+                             max_future=timedelta(seconds=settings.ingest_max_future_s))
     except service.IngestError as exc:
         raise _ingest_failed(exc) from None
+    except service.PushRefused as exc:
+        raise ApiError(403, "probed_service", str(exc)) from None
     return IngestResponse(accepted=result.accepted, duplicates=result.duplicates, received=len(records))
 
 
 @router.post("/api/ingest/checks", response_model=IngestResponse,
-             summary="Push check results (JSON array or NDJSON, up to 10,000 rows)")
+             summary="Push check results of a push-only service (JSON array or NDJSON, up to 10,000 rows); "
+                     "403 for a probed service, whose results come from the probers only")
 async def ingest_checks(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
                         now: datetime = Depends(deps.clock)):
+    async def write(conn, service_id, records, **limits):
+        return await service.write_pushed_checks(conn, records, service_id=service_id,
+                                                 regions=settings.ingest_regions, **limits)
+
     return await _ingest(request, conn, settings, now, CHECKS, lambda sid, r: service.CheckRow(
-        r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message), service.write_checks)
+        r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message), write)
 
 
 @router.post("/api/ingest/api-calls", response_model=IngestResponse,
@@ -156,4 +164,5 @@ async def ingest_checks(request: Request, conn=Depends(deps.connection), setting
 async def ingest_api_calls(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
                            now: datetime = Depends(deps.clock)):
     return await _ingest(request, conn, settings, now, API_CALLS, lambda sid, r: service.ApiCallRow(
-        r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id), service.write_api_calls)
+        r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id),
+        lambda conn, service_id, records, **limits: service.write_api_calls(conn, records, **limits))
