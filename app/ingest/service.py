@@ -2,9 +2,6 @@
 benchmarks: validate, COPY in batches, skip replays, log the touched range for the rollups."""
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -221,29 +218,3 @@ async def _write(conn, raw_table, rows, spans, stage_sql, stage_table, columns, 
         if accepted:
             await rollups.log_invalidations(conn, raw_table, spans)
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted, spans=spans)
-
-
-# --- ingest keys ----------------------------------------------------------------------------
-
-def derive_key(secret: str, service_id: str, version: int) -> str:
-    mac = hmac.new(secret.encode(), f"ingest:{service_id}:{version}".encode(), hashlib.sha256).digest()
-    return f"slk.{service_id}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
-
-
-async def ensure_key(conn: asyncpg.Connection, secret: str, service_id: str) -> str:
-    """The service's ingest key, created on first use."""
-    version = await conn.fetchval(queries.CREATE_KEY, service_id)
-    return derive_key(secret, service_id, version)
-
-
-async def authenticate(conn: asyncpg.Connection, secret: str, key: str) -> str | None:
-    """The service id a key belongs to, or None when the key is not (or no longer) valid."""
-    parts = key.split(".")
-    if len(parts) != 3 or parts[0] != "slk":
-        return None
-    service_id = parts[1]
-    version = await conn.fetchval(queries.KEY_VERSION, service_id)
-    if version is None:
-        return None
-    expected = derive_key(secret, service_id, version)
-    return service_id if hmac.compare_digest(expected.encode(), key.encode()) else None

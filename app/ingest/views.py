@@ -6,16 +6,20 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import TypeAdapter, ValidationError
 
 from app import deps
-from app.errors import ApiError
-from app.ingest import service
-from app.ingest.models import ApiCallIn, CheckIn, IngestResponse
+from app.auth.deps import current_user, require
+from app.errors import ApiError, not_found
+from app.ingest import keys, service
+from app.ingest.models import ApiCallIn, CheckIn, IngestKeyCreate, IngestResponse
+from app.services import service as services
 
 router = APIRouter(tags=["ingest"])
-BEARER_HELP = "send the service's ingest key as 'Authorization: Bearer <key>' (slamon ingest-key SERVICE_ID)"
+admin_router = APIRouter(tags=["ingest"], dependencies=[Depends(current_user)])
+BEARER_HELP = ("send the service's ingest key as 'Authorization: Bearer <key>' "
+               "(slamon ingest-key create SERVICE_ID)")
 
 
 async def _authenticated_service(request: Request, conn, settings) -> str:
@@ -23,7 +27,7 @@ async def _authenticated_service(request: Request, conn, settings) -> str:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", f"missing ingest key: {BEARER_HELP}", headers={"WWW-Authenticate": "Bearer"})
-    service_id = await service.authenticate(conn, settings.resolved_secret_key(), key.strip())
+    service_id = await keys.authenticate(conn, settings.resolved_secret_key(), key.strip())
     if service_id is None:
         raise ApiError(401, "unauthorized", "invalid ingest key", headers={"WWW-Authenticate": "Bearer"})
     return service_id
@@ -166,3 +170,57 @@ async def ingest_api_calls(request: Request, conn=Depends(deps.connection), sett
     return await _ingest(request, conn, settings, now, API_CALLS, lambda sid, r: service.ApiCallRow(
         r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id),
         lambda conn, service_id, records, **limits: service.write_api_calls(conn, records, **limits))
+
+
+# --- ingest keys (admin): issue, rotate, revoke; every change audited -----------------------------
+
+ServiceIdPath = Path(max_length=50)
+
+
+async def _service(conn, service_id: str, *, active: bool = False):
+    row = await services.get(conn, service_id)
+    if row is None:
+        raise not_found("service", service_id)
+    if active and not row["is_active"]:
+        raise ApiError(409, "conflict", f"service {service_id!r} is archived: it takes no ingest keys")
+    return row
+
+
+@admin_router.get("/api/services/{service_id}/ingest-keys",
+                  summary="A service's ingest keys, newest first: prefix, creation, revocation (admin; never the keys)")
+async def list_ingest_keys(service_id: str = ServiceIdPath, actor=Depends(require("services:read")),
+                           conn=Depends(deps.connection)):
+    await _service(conn, service_id)
+    return await keys.list_keys(conn, service_id)
+
+
+@admin_router.post("/api/services/{service_id}/ingest-keys", status_code=201,
+                   summary="Issue a new ingest key (admin), shown this once; revokes the service's other keys "
+                           "unless revoke_others is false")
+async def issue_ingest_key(service_id: str = ServiceIdPath, body: IngestKeyCreate | None = Body(None),
+                           actor=Depends(require("services:write")), conn=Depends(deps.connection)):
+    await _service(conn, service_id, active=True)
+    key, read = await keys.issue(conn, service_id, keys.Actor.of(actor),
+                                 revoke_others=body.revoke_others if body else True)
+    return {"key": key, "ingestKey": read}
+
+
+@admin_router.delete("/api/services/{service_id}/ingest-keys", summary="Revoke every ingest key of a service (admin)")
+async def revoke_ingest_keys(service_id: str = ServiceIdPath, actor=Depends(require("services:write")),
+                             conn=Depends(deps.connection)):
+    await _service(conn, service_id)
+    return {"revoked": await keys.revoke(conn, service_id, keys.Actor.of(actor))}
+
+
+@admin_router.delete("/api/services/{service_id}/ingest-keys/{key_id}", summary="Revoke one ingest key (admin)")
+async def revoke_ingest_key(service_id: str = ServiceIdPath, key_id: int = Path(ge=1, le=2**63 - 1),
+                            actor=Depends(require("services:write")), conn=Depends(deps.connection)):
+    await _service(conn, service_id)
+    revoked = await keys.revoke(conn, service_id, keys.Actor.of(actor), key_id)
+    if not revoked:
+        raise ApiError(404, "not_found", f"service {service_id!r} has no active ingest key {key_id}")
+    return {"revoked": revoked}
+
+
+# Included last: a router copies the routes it includes when it includes them.
+router.include_router(admin_router)

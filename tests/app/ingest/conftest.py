@@ -13,3 +13,11 @@ async def push_only(conn):
     await conn.execute("DELETE FROM checks WHERE service_id = $1", PUSH_ONLY)
     await conn.execute("DELETE FROM api_calls WHERE service_id = $1", PUSH_ONLY)
     await conn.execute("DELETE FROM services WHERE id = $1", PUSH_ONLY)
+
+
+async def new_key(conn, service_id: str) -> str:
+    """A fresh ingest key of the service (its other keys kept), as `slamon ingest-key create` issues it."""
+    from app.ingest.keys import Actor, issue
+
+    key, _ = await issue(conn, service_id, Actor("test"), revoke_others=False)
+    return key

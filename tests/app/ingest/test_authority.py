@@ -5,14 +5,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.ingest.service import CheckRow, IngestError, ensure_key, write_checks
+from app.ingest.service import CheckRow, IngestError, write_checks
 from prober.fleet import Fleet
+from tests.app.ingest.conftest import new_key
 
 NOW = datetime(2025, 9, 1, tzinfo=timezone.utc)
 
 
 async def _auth(conn, settings, service_id):
-    return {"Authorization": f"Bearer {await ensure_key(conn, settings.resolved_secret_key(), service_id)}"}
+    return {"Authorization": f"Bearer {await new_key(conn, service_id)}"}
 
 
 def pushed(n, start=NOW - timedelta(minutes=30), region="push", ok=True):

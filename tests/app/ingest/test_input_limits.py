@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.ingest.service import ensure_key
+from tests.app.ingest.conftest import new_key
 
 NOW = datetime(2025, 9, 1, tzinfo=timezone.utc)
 HUGE = "9" * 5001
@@ -13,7 +13,7 @@ HUGE = "9" * 5001
 
 @pytest.fixture
 async def auth(conn, settings):
-    return {"Authorization": f"Bearer {await ensure_key(conn, settings.resolved_secret_key(), 'face-compare')}"}
+    return {"Authorization": f"Bearer {await new_key(conn, 'face-compare')}"}
 
 
 def call(i: int = 0) -> dict:
