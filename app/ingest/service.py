@@ -14,6 +14,8 @@ from app.rollups import service as rollups
 ERROR_TYPES = frozenset({"timeout", "connection_error", "dns_error", "tls_error", "http_error", "assertion_failed"})
 MAX_TEXT = 2000
 FAR_PAST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# API-call rows are what a service reports about its own traffic: every figure made of them says so.
+API_CALLS_SOURCE = "reported by the service itself"
 
 
 class CheckRow(NamedTuple):
