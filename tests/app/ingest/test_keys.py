@@ -161,3 +161,19 @@ async def test_the_cli_creates_rotates_lists_and_revokes(make_client, conn, data
     assert [a for a, _ in actions] == ["ingest_key.create", "ingest_key.rotate", "ingest_key.revoke"]
     assert all(actor.startswith("cli:") for _, actor in actions)
     assert (await _slamon(database_url, "create", "no-such-service"))[0] == 2
+
+
+async def test_removing_a_service_from_services_toml_revokes_its_keys(api_services):
+    from app.ingest.keys import authenticate
+    from app.services.service import load_catalog, sync_catalog
+
+    conn = api_services.conn
+    key = await new_key(conn, "curp-verifier")
+    assert await authenticate(conn, "any-secret", key) == "curp-verifier"
+    synced = await sync_catalog(conn, [s for s in load_catalog(ROOT / "services.toml") if s.id != "curp-verifier"])
+    assert synced.deactivated == ["curp-verifier"]
+    assert await authenticate(conn, "any-secret", key) is None
+    entry = (await audit(conn, "ingest_key.revoke", "curp-verifier"))[-1]
+    assert entry["actor_name"] == "slamon migrate" and "services.toml" in json.loads(entry["details"])["reason"]
+    await sync_catalog(conn, load_catalog(ROOT / "services.toml"))  # back in the file: active, keys still revoked
+    assert await authenticate(conn, "any-secret", key) is None
