@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from app.detection.service import detect
+from app.detection.service import detect, failure_summary
 from app.ingest.service import CheckRow, write_checks
 from prober.checks import run_check
 from prober.client import ProbeContext
@@ -116,3 +116,20 @@ async def test_notes_written_before_the_fix_lose_their_raw_errors(conn):
                         "The incident stays open.")
     assert notes[2] == old[2]
     assert "127.0.0.1" in notes[3]  # a person's own words are theirs
+
+
+@pytest.mark.parametrize("rows, text", [
+    ([("timeout", None, 3)], "no answer in time ×3"),
+    ([("connection_error", None, 2), ("dns_error", None, 1)],
+     "the service could not be reached ×2; the service's address could not be found ×1"),
+    ([("tls_error", None, 3)], "no secure connection could be established ×3"),
+    ([("http_error", 503, 2), ("http_error", 500, 1)], "HTTP 503 responses ×2; HTTP 500 responses ×1"),
+    ([("http_error", None, 3)], "error responses ×3"),
+    ([("assertion_failed", 200, 3)], "unexpected responses ×3"),
+    ([("timeout", None, 1), ("timeout", None, 2)], "no answer in time ×3"),  # two raw messages, one kind
+    ([("failed", None, 3)], "failed checks ×3"),
+])
+def test_failures_are_said_in_user_words(rows, text):
+    summary = failure_summary([{"error_type": e, "status_code": s, "error_message": "connect to 10.0.0.7:8443",
+                                "n": n} for e, s, n in rows])
+    assert summary == text and "10.0.0.7" not in summary
