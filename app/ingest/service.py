@@ -14,6 +14,9 @@ from app.rollups import service as rollups
 ERROR_TYPES = frozenset({"timeout", "connection_error", "dns_error", "tls_error", "http_error", "assertion_failed"})
 MAX_TEXT = 2000
 FAR_PAST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# Clock skew allowed between a writer and the slot it reports: a slot later than now + this is refused,
+# so that nobody can fill slots that have not happened yet (their real results would be duplicates).
+MAX_FUTURE = timedelta(seconds=60)
 # API-call rows are what a service reports about its own traffic: every figure made of them says so.
 API_CALLS_SOURCE = "reported by the service itself"
 
@@ -149,7 +152,7 @@ async def _known(conn: asyncpg.Connection, rows) -> set[str]:
 
 async def write_checks(
     conn: asyncpg.Connection, rows: list[CheckRow], *, now: datetime | None = None,
-    max_future: timedelta = timedelta(minutes=5),
+    max_future: timedelta = MAX_FUTURE,
 ) -> IngestResult:
     """Write a batch of checks idempotently on (service_id, region, ts); refuse it whole if a row is bad."""
     now = now or datetime.now(timezone.utc)
@@ -166,7 +169,7 @@ async def write_checks(
 
 async def write_api_calls(
     conn: asyncpg.Connection, rows: list[ApiCallRow], *, now: datetime | None = None,
-    max_future: timedelta = timedelta(minutes=5),
+    max_future: timedelta = MAX_FUTURE,
 ) -> IngestResult:
     """Write a batch of API calls (a replayed request_id is stored once); refuse it whole if a row is bad."""
     now = now or datetime.now(timezone.utc)
@@ -192,7 +195,7 @@ async def known_regions(conn: asyncpg.Connection, configured: list[str] | tuple[
 
 async def write_pushed_checks(
     conn: asyncpg.Connection, rows: list[CheckRow], *, service_id: str, regions: list[str] | tuple[str, ...] = (),
-    now: datetime | None = None, max_future: timedelta = timedelta(minutes=5),
+    now: datetime | None = None, max_future: timedelta = MAX_FUTURE,
 ) -> IngestResult:
     """Check rows a service reports about itself: accepted only for a push-only service (no URL) and
     registered regions, so that a service can never overrule the probers' record of its outages."""

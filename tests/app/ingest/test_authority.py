@@ -92,7 +92,7 @@ async def test_a_region_outlives_its_probers(conn, database_url):
     assert await conn.fetchval("SELECT count(*) FROM regions WHERE name = 'osaka'") == 1
 
 
-@pytest.mark.parametrize("ahead", [timedelta(minutes=6), timedelta(days=1)])
+@pytest.mark.parametrize("ahead", [timedelta(minutes=2), timedelta(minutes=6), timedelta(days=1)])
 async def test_a_future_slot_is_refused(make_client, conn, settings, push_only, ahead):
     client = await make_client(now=NOW)
     rows = pushed(3, NOW - timedelta(minutes=1))
@@ -106,8 +106,13 @@ async def test_a_future_slot_is_refused(make_client, conn, settings, push_only, 
 
 async def test_the_writer_refuses_future_slots_on_every_path_by_default(conn):
     # The prober's sink and the seeder call write_checks without limits: the default applies.
-    future = datetime.now(timezone.utc) + timedelta(hours=1)
-    with pytest.raises(IngestError) as caught:
-        await write_checks(conn, [CheckRow(future, "face-compare", "seoul", True, 200, 80)])
-    assert caught.value.errors[0].field == "ts"
+    # Two minutes ahead is past any clock skew: with it a reporter could fill the next slots before they happen.
+    for ahead in (timedelta(minutes=2), timedelta(hours=1)):
+        future = datetime.now(timezone.utc) + ahead
+        with pytest.raises(IngestError) as caught:
+            await write_checks(conn, [CheckRow(future, "face-compare", "seoul", True, 200, 80)])
+        assert caught.value.errors[0].field == "ts"
     assert await conn.fetchval("SELECT count(*) FROM checks") == 0
+    now = datetime.now(timezone.utc)
+    await write_checks(conn, [CheckRow(now + timedelta(seconds=20), "face-compare", "seoul", True, 200, 80)])
+    assert await conn.fetchval("SELECT count(*) FROM checks") == 1  # small clock skew is fine
