@@ -193,17 +193,22 @@ async def known_regions(conn: asyncpg.Connection, configured: list[str] | tuple[
     return {PUSH_REGION, *configured, *(r["name"] for r in await conn.fetch(queries.REGIONS))}
 
 
+async def refuse_if_probed(conn: asyncpg.Connection, service_id: str) -> None:
+    """PushRefused when the service has a URL: its check results come from the probers only."""
+    source = await conn.fetchrow(queries.SERVICE_SOURCE, service_id)
+    if source is not None and source["probed"]:
+        raise PushRefused(f"service {service_id!r} is probed (it has a URL): its availability comes from the "
+                          "probers' results only; pushed check rows are accepted for push-only services "
+                          "(send API calls to /api/ingest/api-calls)")
+
+
 async def write_pushed_checks(
     conn: asyncpg.Connection, rows: list[CheckRow], *, service_id: str, regions: list[str] | tuple[str, ...] = (),
     now: datetime | None = None, max_future: timedelta = MAX_FUTURE,
 ) -> IngestResult:
     """Check rows a service reports about itself: accepted only for a push-only service (no URL) and
     registered regions, so that a service can never overrule the probers' record of its outages."""
-    source = await conn.fetchrow(queries.SERVICE_SOURCE, service_id)
-    if source is not None and source["probed"]:
-        raise PushRefused(f"service {service_id!r} is probed (it has a URL): its availability comes from the "
-                          "probers' results only; pushed check rows are accepted for push-only services "
-                          "(send API calls to /api/ingest/api-calls)")
+    await refuse_if_probed(conn, service_id)
     known = await known_regions(conn, regions)
     errors = [RowError(index, "region", f"unknown region {row.region!r} (known: {', '.join(sorted(known))})")
               for index, row in enumerate(rows) if row.region not in known]

@@ -134,13 +134,16 @@ CHECKS = TypeAdapter(list[CheckIn])
 API_CALLS = TypeAdapter(list[ApiCallIn])
 
 
-async def _ingest(request: Request, conn, settings, now: datetime, adapter: TypeAdapter, to_record, write):
-    """Authenticate, read within limits, validate, write through the ingest module."""
+async def _ingest(request: Request, conn, settings, now: datetime, adapter: TypeAdapter, to_record, write,
+                  admit=None):
+    """Authenticate, admit (before reading the body), read within limits, validate, write through the ingest module."""
     service_id = await _authenticated_service(request, conn, settings)
-    body = await _read_body(request, settings.max_body_bytes)
-    rows = _validated(adapter, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
-    records = [to_record(service_id, r) for r in rows]
     try:
+        if admit is not None:
+            await admit(conn, service_id)
+        body = await _read_body(request, settings.max_body_bytes)
+        rows = _validated(adapter, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
+        records = [to_record(service_id, r) for r in rows]
         result = await write(conn, service_id, records, now=now,
                              max_future=timedelta(seconds=settings.ingest_max_future_s))
     except service.IngestError as exc:
@@ -160,7 +163,8 @@ async def ingest_checks(request: Request, conn=Depends(deps.connection), setting
                                                  regions=settings.ingest_regions, **limits)
 
     return await _ingest(request, conn, settings, now, CHECKS, lambda sid, r: service.CheckRow(
-        r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message), write)
+        r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message), write,
+        admit=service.refuse_if_probed)
 
 
 @router.post("/api/ingest/api-calls", response_model=IngestResponse,

@@ -41,10 +41,12 @@ async def test_pushed_checks_for_a_probed_service_are_refused_and_the_outage_sta
     assert (await client.post("/api/ingest/api-calls", json=[call], headers=auth)).status_code == 200
 
 
-async def test_an_empty_push_for_a_probed_service_is_refused_too(make_client, conn, settings):
+@pytest.mark.parametrize("body", [b"[]", b"{not json", b'[{"ts": "yesterday"}]'])
+async def test_any_push_for_a_probed_service_is_refused_before_its_body_is_read(make_client, conn, settings, body):
     client = await make_client(now=NOW)
-    response = await client.post("/api/ingest/checks", json=[], headers=await _auth(conn, settings, "face-compare"))
-    assert response.status_code == 403
+    response = await client.post("/api/ingest/checks", content=body, headers={
+        **await _auth(conn, settings, "face-compare"), "Content-Type": "application/json"})
+    assert response.status_code == 403 and response.json()["error"] == "probed_service"
 
 
 async def test_a_push_only_service_reports_its_own_checks(make_client, conn, settings, push_only):
