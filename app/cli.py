@@ -50,16 +50,45 @@ async def cmd_migrate(args) -> int:
     return 0
 
 
+def _cli_actor():
+    import getpass
+
+    from app.ingest.keys import Actor
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(f"cli:{user}")
+
+
 async def cmd_ingest_key(args) -> int:
-    from app.ingest.service import ensure_key
+    from app.ingest import keys
     from app.services import service as services
 
     conn = await _connect()
     try:
-        if await services.get(conn, args.service_id) is None:
+        service = await services.get(conn, args.service_id)
+        if service is None:
             print(f"slamon ingest-key: unknown service {args.service_id!r}", file=sys.stderr)
             return 2
-        print(await ensure_key(conn, get_settings().resolved_secret_key(), args.service_id))
+        if args.key_command in ("create", "rotate") and not service["is_active"]:
+            print(f"slamon ingest-key: service {args.service_id!r} is archived: it takes no ingest keys", file=sys.stderr)
+            return 2
+        if args.key_command == "list":
+            listed = await keys.list_keys(conn, args.service_id)
+            for key in listed["keys"]:
+                state = f"revoked {key['revokedAt']:%Y-%m-%d %H:%M} by {key['revokedBy']}" if key["revokedAt"] else "active"
+                print(f"{key['id']}\t{key['prefix']}\t{key['createdAt']:%Y-%m-%d %H:%M}\t{key['createdBy']}\t{state}")
+            if listed["derivedKeyActive"]:
+                print(f"-\tslk.{args.service_id} (derived key of before sql/112)\t-\t-\tactive until rotated")
+        elif args.key_command == "revoke":
+            revoked = await keys.revoke(conn, args.service_id, _cli_actor(), args.key_id)
+            print(f"revoked: {', '.join(revoked) or 'nothing (no active key)'}", file=sys.stderr)
+            return 0 if revoked or args.key_id is None else 2
+        else:
+            key, _ = await keys.issue(conn, args.service_id, _cli_actor(), revoke_others=args.key_command == "rotate")
+            print(key)
     finally:
         await conn.close()
     return 0
@@ -138,9 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accept permessage-deflate (off by default: it compresses every frame once per socket)")
     p.set_defaults(run=cmd_api)
 
-    p = sub.add_parser("ingest-key", help="print a service's ingest key, creating it once")
-    p.add_argument("service_id")
-    p.set_defaults(run=cmd_ingest_key)
+    p = sub.add_parser("ingest-key", help="a service's ingest keys: create, rotate, revoke, list (audited)")
+    ksub = p.add_subparsers(dest="key_command", required=True)
+    for name, text in (("create", "print a new key, keeping the service's other keys (overlap while switching)"),
+                       ("rotate", "print a new key and revoke the service's other keys"),
+                       ("revoke", "revoke the service's keys (all, or --id N)"),
+                       ("list", "the service's keys: id, prefix, created, by, state (never the keys)")):
+        k = ksub.add_parser(name, help=text)
+        k.add_argument("service_id")
+        if name == "revoke":
+            k.add_argument("--id", dest="key_id", type=int, help="the key's id (slamon ingest-key list)")
+        k.set_defaults(run=cmd_ingest_key)
 
     p = sub.add_parser("rollups", help="rollup maintenance")
     rsub = p.add_subparsers(dest="rollups_command", required=True)

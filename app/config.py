@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     # good slots, with a note saying so; 0 leaves resolving to people.
     detection_auto_resolve_minutes: int = Field(30, ge=0, le=7 * 24 * 60)
     ingest_max_rows: int = Field(10_000, ge=1)
-    ingest_max_future_s: int = Field(300, ge=0)
+    ingest_max_future_s: int = Field(60, ge=0)  # clock skew allowed to the ingest API (app.ingest.service)
+    # Regions pushed check rows (push-only services) may name besides 'push' and the probers' regions.
+    ingest_regions: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     pool_min: int = 2
     pool_max: int = 20

@@ -50,9 +50,11 @@ WHERE detected_service_id = $1 AND status <> 'resolved'
 
 MARK_DETECTED = "UPDATE incidents SET cause = $2, detected_service_id = $3 WHERE id = $1"
 
-# What the failed checks of a run said, most frequent first (for the incident's first note).
+# What the failed checks of a run said, most frequent first: the kind of failure (public notes) and the
+# raw error (the audit log only: it may name the target's host, address or internals).
 FAILURE_SUMMARY = """
-SELECT coalesce(error_type, 'failed') AS error_type, coalesce(error_message, '') AS error_message, count(*) AS n
+SELECT coalesce(error_type, 'failed') AS error_type, status_code, coalesce(error_message, '') AS error_message,
+       count(*) AS n
 FROM checks WHERE service_id = $1 AND ts = ANY($2::timestamptz[]) AND NOT ok
-GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT 3
+GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3
 """

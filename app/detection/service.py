@@ -68,23 +68,55 @@ def _span(action: Action) -> str:
     return f"from {_at(run[0].ts)} to {_at(run[-1].ts)}" if len(run) > 1 else f"at {_at(run[0].ts)}"
 
 
-async def _run_text(conn, service, action: Action) -> str:
+# What failed, in a status-page reader's words: public notes never carry a check's raw error, which
+# may name the target's URL, host or address ("Cannot connect to host 10.0.3.7:8443 ...").
+FAILURE_WORDS = {
+    "timeout": "no answer in time",
+    "connection_error": "the service could not be reached",
+    "dns_error": "the service's address could not be found",
+    "tls_error": "no secure connection could be established",
+    "http_error": "error responses",
+    "assertion_failed": "unexpected responses",
+}
+
+
+def failure_words(error_type: str, status_code: int | None) -> str:
+    """'HTTP 503 responses', 'no answer in time', ... for one kind of failed check."""
+    if error_type == "http_error" and status_code:
+        return f"HTTP {status_code} responses"
+    return FAILURE_WORDS.get(error_type, "failed checks")
+
+
+def failure_summary(rows) -> str:
+    """The kinds of failure of a run, most frequent first (at most 3), with their counts."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        words = failure_words(r["error_type"], r["status_code"])
+        counts[words] = counts.get(words, 0) + r["n"]
+    return "; ".join(f"{words} ×{n}" for words, n in sorted(counts.items(), key=lambda c: -c[1])[:3])
+
+
+async def _failures(conn, service, action: Action) -> list:
+    if action.cause != CAUSE_FAILURES or action.kind not in ("open", "escalate", "recur"):
+        return []
+    return await conn.fetch(queries.FAILURE_SUMMARY, service["id"], [s.ts for s in action.run])
+
+
+def _run_text(service, action: Action, failures: list) -> str:
     if action.cause == CAUSE_FAILURES:
-        rows = await conn.fetch(queries.FAILURE_SUMMARY, service["id"], [s.ts for s in action.run])
-        what = "; ".join(f"{r['error_type']}{': ' + r['error_message'][:200] if r['error_message'] else ''} ×{r['n']}"
-                         for r in rows)
+        what = failure_summary(failures)
         return f"{action.length} consecutive failed checks {_span(action)}" + (f" ({what})" if what else "")
     latencies = ", ".join(f"{s.latency_ms} ms" for s in action.run[-5:])
     return f"{criteria(action.cause, service['latency_target_ms'])} {_span(action)} (latest: {latencies})"
 
 
-async def _note(conn, service, action: Action, auto_resolve_minutes: int, moves: bool) -> str:
+def _note(service, action: Action, auto_resolve_minutes: int, moves: bool, failures: list) -> str:
     if action.kind == "open":
-        return f"Detected automatically by the monitoring system: {await _run_text(conn, service, action)}."
+        return f"Detected automatically by the monitoring system: {_run_text(service, action, failures)}."
     if action.kind == "escalate":
-        return f"Escalated automatically to P2: {await _run_text(conn, service, action)}."
+        return f"Escalated automatically to P2: {_run_text(service, action, failures)}."
     if action.kind == "recur":
-        return f"The problem is back: {await _run_text(conn, service, action)}. The incident stays open."
+        return f"The problem is back: {_run_text(service, action, failures)}. The incident stays open."
     good = f"{action.length} consecutive good checks {_span(action)}"
     if action.kind == "recover":
         moved = "Moved to monitoring automatically by the monitoring system" if moves else "Status left as it is"
@@ -110,7 +142,8 @@ async def _act(conn, service, family: str, incident_id: str | None, action: Acti
     target = {"recover": "monitoring", "resolve": "resolved"}.get(action.kind)
     if target is not None and (status == target or not flow.transition_allowed(status, target)):
         target = None  # a note only: the status is there already, or the flow never goes backwards
-    note = await _note(conn, service, action, auto_resolve_minutes, moves=target is not None)
+    failures = await _failures(conn, service, action)
+    note = _note(service, action, auto_resolve_minutes, target is not None, failures)
     if action.kind == "open":
         data = IncidentCreate(
             title=_title(action.cause, service["name"]),
@@ -138,7 +171,12 @@ async def _act(conn, service, family: str, incident_id: str | None, action: Acti
     await audit.record(conn, f"detection.{action.kind}", actor_name=REPORTER, target_type="incident",
                        target_id=incident_id, details={"service": service["id"], "family": family,
                                                        "cause": action.cause, "slot": action.slot.ts.isoformat(),
-                                                       "slots": action.length})
+                                                       "slots": action.length,
+                                                       # admins see the raw errors here, never in public notes
+                                                       "errors": [{"error_type": r["error_type"],
+                                                                   "status_code": r["status_code"],
+                                                                   "error_message": r["error_message"][:500],
+                                                                   "checks": r["n"]} for r in failures[:5]]})
     return incident_id, event
 
 

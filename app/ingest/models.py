@@ -32,3 +32,9 @@ class IngestResponse(BaseModel):
     accepted: int
     duplicates: int
     received: int
+
+
+class IngestKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # False keeps the service's other keys working (overlap while its reporters switch; revoke them after)
+    revoke_others: StrictBool = True

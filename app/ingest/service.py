@@ -2,9 +2,6 @@
 benchmarks: validate, COPY in batches, skip replays, log the touched range for the rollups."""
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -17,6 +14,11 @@ from app.rollups import service as rollups
 ERROR_TYPES = frozenset({"timeout", "connection_error", "dns_error", "tls_error", "http_error", "assertion_failed"})
 MAX_TEXT = 2000
 FAR_PAST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# Clock skew allowed between a writer and the slot it reports: a slot later than now + this is refused,
+# so that nobody can fill slots that have not happened yet (their real results would be duplicates).
+MAX_FUTURE = timedelta(seconds=60)
+# API-call rows are what a service reports about its own traffic: every figure made of them says so.
+API_CALLS_SOURCE = "reported by the service itself"
 
 
 class CheckRow(NamedTuple):
@@ -150,7 +152,7 @@ async def _known(conn: asyncpg.Connection, rows) -> set[str]:
 
 async def write_checks(
     conn: asyncpg.Connection, rows: list[CheckRow], *, now: datetime | None = None,
-    max_future: timedelta = timedelta(minutes=5),
+    max_future: timedelta = MAX_FUTURE,
 ) -> IngestResult:
     """Write a batch of checks idempotently on (service_id, region, ts); refuse it whole if a row is bad."""
     now = now or datetime.now(timezone.utc)
@@ -167,7 +169,7 @@ async def write_checks(
 
 async def write_api_calls(
     conn: asyncpg.Connection, rows: list[ApiCallRow], *, now: datetime | None = None,
-    max_future: timedelta = timedelta(minutes=5),
+    max_future: timedelta = MAX_FUTURE,
 ) -> IngestResult:
     """Write a batch of API calls (a replayed request_id is stored once); refuse it whole if a row is bad."""
     now = now or datetime.now(timezone.utc)
@@ -177,6 +179,42 @@ async def write_api_calls(
         raise IngestError(sorted(errors, key=lambda e: e.row))
     return await _write(conn, "api_calls", rows, spans, queries.STAGE_API_CALLS, "ingest_stage_api_calls",
                         queries.API_CALL_COLUMNS, queries.MOVE_API_CALLS)
+
+
+PUSH_REGION = "push"  # the default region of pushed check rows, always known
+
+
+class PushRefused(ValueError):
+    """The service's check results come from its probers; pushed ones would overrule them."""
+
+
+async def known_regions(conn: asyncpg.Connection, configured: list[str] | tuple[str, ...] = ()) -> set[str]:
+    """Regions a check row may name: the probers' (registered by their heartbeats), the configured ones, 'push'."""
+    return {PUSH_REGION, *configured, *(r["name"] for r in await conn.fetch(queries.REGIONS))}
+
+
+async def refuse_if_probed(conn: asyncpg.Connection, service_id: str) -> None:
+    """PushRefused when the service has a URL: its check results come from the probers only."""
+    source = await conn.fetchrow(queries.SERVICE_SOURCE, service_id)
+    if source is not None and source["probed"]:
+        raise PushRefused(f"service {service_id!r} is probed (it has a URL): its availability comes from the "
+                          "probers' results only; pushed check rows are accepted for push-only services "
+                          "(send API calls to /api/ingest/api-calls)")
+
+
+async def write_pushed_checks(
+    conn: asyncpg.Connection, rows: list[CheckRow], *, service_id: str, regions: list[str] | tuple[str, ...] = (),
+    now: datetime | None = None, max_future: timedelta = MAX_FUTURE,
+) -> IngestResult:
+    """Check rows a service reports about itself: accepted only for a push-only service (no URL) and
+    registered regions, so that a service can never overrule the probers' record of its outages."""
+    await refuse_if_probed(conn, service_id)
+    known = await known_regions(conn, regions)
+    errors = [RowError(index, "region", f"unknown region {row.region!r} (known: {', '.join(sorted(known))})")
+              for index, row in enumerate(rows) if row.region not in known]
+    if errors:
+        raise IngestError(errors)
+    return await write_checks(conn, rows, now=now, max_future=max_future)
 
 
 async def _write(conn, raw_table, rows, spans, stage_sql, stage_table, columns, move_sql) -> IngestResult:
@@ -190,29 +228,3 @@ async def _write(conn, raw_table, rows, spans, stage_sql, stage_table, columns, 
         if accepted:
             await rollups.log_invalidations(conn, raw_table, spans)
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted, spans=spans)
-
-
-# --- ingest keys ----------------------------------------------------------------------------
-
-def derive_key(secret: str, service_id: str, version: int) -> str:
-    mac = hmac.new(secret.encode(), f"ingest:{service_id}:{version}".encode(), hashlib.sha256).digest()
-    return f"slk.{service_id}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
-
-
-async def ensure_key(conn: asyncpg.Connection, secret: str, service_id: str) -> str:
-    """The service's ingest key, created on first use."""
-    version = await conn.fetchval(queries.CREATE_KEY, service_id)
-    return derive_key(secret, service_id, version)
-
-
-async def authenticate(conn: asyncpg.Connection, secret: str, key: str) -> str | None:
-    """The service id a key belongs to, or None when the key is not (or no longer) valid."""
-    parts = key.split(".")
-    if len(parts) != 3 or parts[0] != "slk":
-        return None
-    service_id = parts[1]
-    version = await conn.fetchval(queries.KEY_VERSION, service_id)
-    if version is None:
-        return None
-    expected = derive_key(secret, service_id, version)
-    return service_id if hmac.compare_digest(expected.encode(), key.encode()) else None

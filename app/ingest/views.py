@@ -6,16 +6,20 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import TypeAdapter, ValidationError
 
 from app import deps
-from app.errors import ApiError
-from app.ingest import service
-from app.ingest.models import ApiCallIn, CheckIn, IngestResponse
+from app.auth.deps import current_user, require
+from app.errors import ApiError, not_found
+from app.ingest import keys, service
+from app.ingest.models import ApiCallIn, CheckIn, IngestKeyCreate, IngestResponse
+from app.services import service as services
 
 router = APIRouter(tags=["ingest"])
-BEARER_HELP = "send the service's ingest key as 'Authorization: Bearer <key>' (slamon ingest-key SERVICE_ID)"
+admin_router = APIRouter(tags=["ingest"], dependencies=[Depends(current_user)])
+BEARER_HELP = ("send the service's ingest key as 'Authorization: Bearer <key>' "
+               "(slamon ingest-key create SERVICE_ID)")
 
 
 async def _authenticated_service(request: Request, conn, settings) -> str:
@@ -23,7 +27,7 @@ async def _authenticated_service(request: Request, conn, settings) -> str:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", f"missing ingest key: {BEARER_HELP}", headers={"WWW-Authenticate": "Bearer"})
-    service_id = await service.authenticate(conn, settings.resolved_secret_key(), key.strip())
+    service_id = await keys.authenticate(conn, settings.resolved_secret_key(), key.strip())
     if service_id is None:
         raise ApiError(401, "unauthorized", "invalid ingest key", headers={"WWW-Authenticate": "Bearer"})
     return service_id
@@ -42,6 +46,39 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class _Oversized:
+    """A JSON number too long to be any field's value; reported by field instead of parsed."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+MAX_NUMBER_CHARS = 32  # longer than any int64 or any float a field takes
+
+
+def _number(text: str, convert):
+    return _Oversized(len(text)) if len(text) > MAX_NUMBER_CHARS else convert(text)
+
+
+def _loads(text: str):
+    """json.loads, refusing bodies nested too deeply and numbers too long for any field (both 422)."""
+    return json.loads(text, parse_int=lambda t: _number(t, int), parse_float=lambda t: _number(t, float))
+
+
+def _row_problem(message: str, row: int | None = None, field: str | None = None) -> ApiError:
+    where = f"row {row}: " if row is not None else ""
+    return ApiError(422, "validation_error", f"{where}{field + ': ' if field else ''}{message}",
+                    [{"row": row, "field": field, "message": message}])
+
+
+def _check_numbers(rows: list[Any]) -> None:
+    for index, row in enumerate(rows):
+        if isinstance(row, dict):
+            for name, value in row.items():
+                if isinstance(value, _Oversized):
+                    raise _row_problem(f"a number of {value.digits} characters is out of range", index, name)
+
+
 def _parse_rows(body: bytes, content_type: str, max_rows: int) -> list[Any]:
     """A JSON array, or NDJSON (one object a line); errors name the row (0-based)."""
     try:
@@ -53,21 +90,26 @@ def _parse_rows(body: bytes, content_type: str, max_rows: int) -> list[Any]:
         for number, line in enumerate(text.splitlines()):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    rows.append(_loads(line))
                 except json.JSONDecodeError as exc:
                     raise ApiError(422, "validation_error", f"row {len(rows)} (line {number + 1}): not JSON: {exc.msg}",
                                    [{"row": len(rows), "field": None, "message": f"not JSON: {exc.msg}"}]) from None
+                except RecursionError:
+                    raise _row_problem(f"nested too deeply (line {number + 1})", len(rows)) from None
     else:
         try:
-            rows = json.loads(text)
+            rows = _loads(text)
         except json.JSONDecodeError as exc:
             raise ApiError(422, "validation_error", f"body is not JSON: {exc.msg} at line {exc.lineno}") from None
+        except RecursionError:
+            raise _row_problem("body is nested too deeply: send a JSON array of flat row objects") from None
         if isinstance(rows, dict):
             rows = [rows]
         if not isinstance(rows, list):
             raise ApiError(422, "validation_error", "body must be a JSON array of rows, or NDJSON")
     if len(rows) > max_rows:
         raise ApiError(413, "payload_too_large", f"{len(rows)} rows; at most {max_rows} a request")
+    _check_numbers(rows)
     return rows
 
 
@@ -92,25 +134,37 @@ CHECKS = TypeAdapter(list[CheckIn])
 API_CALLS = TypeAdapter(list[ApiCallIn])
 
 
-async def _ingest(request: Request, conn, settings, now: datetime, adapter: TypeAdapter, to_record, write):
-    """Authenticate, read within limits, validate, write through the ingest module."""
+async def _ingest(request: Request, conn, settings, now: datetime, adapter: TypeAdapter, to_record, write,
+                  admit=None):
+    """Authenticate, admit (before reading the body), read within limits, validate, write through the ingest module."""
     service_id = await _authenticated_service(request, conn, settings)
-    body = await _read_body(request, settings.max_body_bytes)
-    rows = _validated(adapter, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
-    records = [to_record(service_id, r) for r in rows]
     try:
-        result = await write(conn, records, now=now, max_future=timedelta(seconds=settings.ingest_max_future_s))
+        if admit is not None:
+            await admit(conn, service_id)
+        body = await _read_body(request, settings.max_body_bytes)
+        rows = _validated(adapter, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
+        records = [to_record(service_id, r) for r in rows]
+        result = await write(conn, service_id, records, now=now,
+                             max_future=timedelta(seconds=settings.ingest_max_future_s))
     except service.IngestError as exc:
         raise _ingest_failed(exc) from None
+    except service.PushRefused as exc:
+        raise ApiError(403, "probed_service", str(exc)) from None
     return IngestResponse(accepted=result.accepted, duplicates=result.duplicates, received=len(records))
 
 
 @router.post("/api/ingest/checks", response_model=IngestResponse,
-             summary="Push check results (JSON array or NDJSON, up to 10,000 rows)")
+             summary="Push check results of a push-only service (JSON array or NDJSON, up to 10,000 rows); "
+                     "403 for a probed service, whose results come from the probers only")
 async def ingest_checks(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
                         now: datetime = Depends(deps.clock)):
+    async def write(conn, service_id, records, **limits):
+        return await service.write_pushed_checks(conn, records, service_id=service_id,
+                                                 regions=settings.ingest_regions, **limits)
+
     return await _ingest(request, conn, settings, now, CHECKS, lambda sid, r: service.CheckRow(
-        r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message), service.write_checks)
+        r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message), write,
+        admit=service.refuse_if_probed)
 
 
 @router.post("/api/ingest/api-calls", response_model=IngestResponse,
@@ -118,4 +172,59 @@ async def ingest_checks(request: Request, conn=Depends(deps.connection), setting
 async def ingest_api_calls(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
                            now: datetime = Depends(deps.clock)):
     return await _ingest(request, conn, settings, now, API_CALLS, lambda sid, r: service.ApiCallRow(
-        r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id), service.write_api_calls)
+        r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id),
+        lambda conn, service_id, records, **limits: service.write_api_calls(conn, records, **limits))
+
+
+# --- ingest keys (admin): issue, rotate, revoke; every change audited -----------------------------
+
+ServiceIdPath = Path(max_length=50)
+
+
+async def _service(conn, service_id: str, *, active: bool = False):
+    row = await services.get(conn, service_id)
+    if row is None:
+        raise not_found("service", service_id)
+    if active and not row["is_active"]:
+        raise ApiError(409, "conflict", f"service {service_id!r} is archived: it takes no ingest keys")
+    return row
+
+
+@admin_router.get("/api/services/{service_id}/ingest-keys",
+                  summary="A service's ingest keys, newest first: prefix, creation, revocation (admin; never the keys)")
+async def list_ingest_keys(service_id: str = ServiceIdPath, actor=Depends(require("services:read")),
+                           conn=Depends(deps.connection)):
+    await _service(conn, service_id)
+    return await keys.list_keys(conn, service_id)
+
+
+@admin_router.post("/api/services/{service_id}/ingest-keys", status_code=201,
+                   summary="Issue a new ingest key (admin), shown this once; revokes the service's other keys "
+                           "unless revoke_others is false")
+async def issue_ingest_key(service_id: str = ServiceIdPath, body: IngestKeyCreate | None = Body(None),
+                           actor=Depends(require("services:write")), conn=Depends(deps.connection)):
+    await _service(conn, service_id, active=True)
+    key, read = await keys.issue(conn, service_id, keys.Actor.of(actor),
+                                 revoke_others=body.revoke_others if body else True)
+    return {"key": key, "ingestKey": read}
+
+
+@admin_router.delete("/api/services/{service_id}/ingest-keys", summary="Revoke every ingest key of a service (admin)")
+async def revoke_ingest_keys(service_id: str = ServiceIdPath, actor=Depends(require("services:write")),
+                             conn=Depends(deps.connection)):
+    await _service(conn, service_id)
+    return {"revoked": await keys.revoke(conn, service_id, keys.Actor.of(actor))}
+
+
+@admin_router.delete("/api/services/{service_id}/ingest-keys/{key_id}", summary="Revoke one ingest key (admin)")
+async def revoke_ingest_key(service_id: str = ServiceIdPath, key_id: int = Path(ge=1, le=2**63 - 1),
+                            actor=Depends(require("services:write")), conn=Depends(deps.connection)):
+    await _service(conn, service_id)
+    revoked = await keys.revoke(conn, service_id, keys.Actor.of(actor), key_id)
+    if not revoked:
+        raise ApiError(404, "not_found", f"service {service_id!r} has no active ingest key {key_id}")
+    return {"revoked": revoked}
+
+
+# Included last: a router copies the routes it includes when it includes them.
+router.include_router(admin_router)

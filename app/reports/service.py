@@ -12,6 +12,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.errors import ApiError
+from app.ingest.service import API_CALLS_SOURCE
 from app.periods import Period, add_months, local_date, month
 from app.reports import figures as report_figures
 from app.reports import queries
@@ -41,6 +42,11 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
+# Response times and usage are made of the API calls the service reports itself (/api/ingest/api-calls),
+# not of anything the monitoring measured: every format says so (a label, not a figure: not frozen).
+DATA_SOURCES = {"responseTimes": API_CALLS_SOURCE, "usage": API_CALLS_SOURCE}
+
+
 def _revision_meta(row) -> dict:
     return {"revision": row["revision"], "frozenAt": _iso(row["created_at"]), "reason": row["reason"],
             "author": row["author"]}
@@ -65,11 +71,11 @@ async def get(conn: asyncpg.Connection, service, period: Period, now: datetime, 
         history = await revisions(conn, service["id"], period)
         meta = {"serviceId": service["id"], "month": period.label, "status": "final", **_revision_meta(row),
                 "latestRevision": history[-1]["revision"], "revisions": history}
-        return {"report": meta, **json.loads(row["figures"])}
+        return {"report": meta, "dataSources": DATA_SOURCES, **json.loads(row["figures"])}
     live = await report_figures.compute(conn, service, period, now, timezone_name)
     meta = {"serviceId": service["id"], "month": period.label, "status": "provisional", "revision": None,
             "asOf": _iso(now), "latestRevision": None, "revisions": []}
-    return {"report": meta, **live}
+    return {"report": meta, "dataSources": DATA_SOURCES, **live}
 
 
 def _dump(figures: dict) -> str:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from app.audit import service as audit
 from app.errors import ApiError, not_found
+from app.ingest import keys as ingest_keys
 from app.rollups import service as rollups
 from app.services import queries
 from app.services.models import ServiceConfig
@@ -77,6 +78,9 @@ async def sync_catalog(conn: asyncpg.Connection, services: list[ServiceConfig]) 
             if before and (before["interval_s"], before["latency_target_ms"]) != (svc.interval_s, svc.latency_target_ms):
                 await rollups.invalidate_service(conn, svc.id)
         result.deactivated = [r["id"] for r in await conn.fetch(queries.DEACTIVATE_MISSING, [s.id for s in services])]
+        for service_id in result.deactivated:
+            await ingest_keys.revoke(conn, service_id, ingest_keys.Actor("slamon migrate"),
+                                     reason="removed from services.toml (archived)")
     return result
 
 
@@ -127,6 +131,7 @@ async def archive(conn: asyncpg.Connection, service_id: str, actor) -> asyncpg.R
             return row  # archiving twice changes nothing
         row = await conn.fetchrow(queries.ARCHIVE, service_id)
         await audit.record_by(conn, actor, "service.archive", "service", service_id, {"name": row["name"]})
+        await ingest_keys.revoke(conn, service_id, ingest_keys.Actor.of(actor), reason="service archived")
     return row
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from app.formatting import rounded_percentage
+from app.ingest.service import API_CALLS_SOURCE
 from app.periods import Period, add_months, elapsed_seconds, local_date, month
 from app.reports import queries as report_queries
 from app.rollups import service as rollups
@@ -95,6 +96,7 @@ async def trends(conn, service, months: int, now: datetime, timezone_name: str, 
     return {
         "service": {"id": service["id"], "name": service["name"]},
         "months": months, "timezone": zone.key, "asOf": now.isoformat().replace("+00:00", "Z"),
+        "source": API_CALLS_SOURCE,  # API calls: the service's own report
         "monthly": [{
             "month": r.month, "partial": bool(r.partial), "calls": int(r.calls), "successfulCalls": int(r.successful),
             "errorCalls": int(r.errors), "errorRate": rounded_percentage(int(r.errors), int(r.calls)),

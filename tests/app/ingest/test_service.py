@@ -3,7 +3,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.ingest.service import ApiCallRow, CheckRow, IngestError, authenticate, derive_key, ensure_key, write_api_calls, write_checks
+from app.ingest.keys import authenticate, derive_key
+from app.ingest.service import ApiCallRow, CheckRow, IngestError, write_api_calls, write_checks
+from tests.app.ingest.conftest import new_key
 
 T0 = datetime(2025, 8, 1, tzinfo=timezone.utc)
 NOW = datetime(2025, 9, 1, tzinfo=timezone.utc)
@@ -76,12 +78,14 @@ async def test_replayed_request_id_is_stored_once(conn):
     assert await conn.fetchval("SELECT count(*) FROM api_calls") == 51
 
 
-async def test_ingest_key_is_stable_scoped_and_unforgeable(conn):
-    key = await ensure_key(conn, "s3cret", "face-compare")
-    assert key == await ensure_key(conn, "s3cret", "face-compare")
+async def test_ingest_key_is_scoped_and_unforgeable(conn):
+    # Keys are random and stored hashed (sql/112): a key is shown once, so "the same key twice" is gone.
+    key = await new_key(conn, "face-compare")
+    assert key != await new_key(conn, "face-compare")
     assert await authenticate(conn, "s3cret", key) == "face-compare"
-    assert await authenticate(conn, "other-secret", key) is None
+    assert await authenticate(conn, "other-secret", key) == "face-compare"  # no longer derived from the secret
     forged = key.replace("face-compare", "id-recognition", 1)
     assert await authenticate(conn, "s3cret", forged) is None
+    assert await authenticate(conn, "s3cret", key[:-1] + ("A" if key[-1] != "A" else "B")) is None
     assert await authenticate(conn, "s3cret", derive_key("s3cret", "id-liveness", 1)) is None  # never created
     assert await authenticate(conn, "s3cret", "garbage") is None

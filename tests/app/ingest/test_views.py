@@ -4,14 +4,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.ingest.service import ensure_key
+from tests.app.ingest.conftest import new_key
 
 NOW = datetime(2025, 9, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 async def key(conn, settings):
-    return await ensure_key(conn, settings.resolved_secret_key(), "face-compare")
+    return await new_key(conn, "face-compare")
 
 
 def calls(n, start=NOW - timedelta(hours=1)):
@@ -31,7 +31,9 @@ async def test_api_calls_json_array_then_replay(make_client, conn, key):
     assert await conn.fetchval("SELECT count(*) FROM api_calls WHERE service_id = 'face-compare'") == 500
 
 
-async def test_checks_as_ndjson_default_to_the_push_region(make_client, conn, key):
+async def test_checks_as_ndjson_default_to_the_push_region(make_client, conn, settings, push_only):
+    # pushed check rows count only for push-only services (face-compare is probed: tests/app/ingest/test_authority.py)
+    key = await new_key(conn, push_only)
     client = await make_client(now=NOW)
     lines = "\n".join(json.dumps({"ts": (NOW - timedelta(minutes=i)).isoformat(), "ok": i != 3,
                                   "error_type": None if i != 3 else "timeout", "latency_ms": 120})

@@ -106,3 +106,19 @@ async def test_bad_report_requests_name_the_parameter(make_client, path, status,
     assert response.status_code == status, response.text
     body = response.json()
     assert names in body["message"] or any(names == d.get("field") for d in body.get("details", []))
+
+
+async def test_every_format_labels_api_call_figures_as_the_services_own_report(client):
+    """Response times and usage come from the service's own API-call reports, never measured: said in each format."""
+    label = "reported by the service itself"
+    doc = (await client.get(f"/api/sla/reports/{SID}/2025-08.json")).json()
+    assert doc["dataSources"] == {"responseTimes": label, "usage": label}
+    cells = {(s, m): v for s, _, m, v in csv.reader(io.StringIO((await client.get(
+        f"/api/sla/reports/{SID}/2025-08.csv")).text))}
+    assert cells[("dataSources", "responseTimes")] == label and cells[("dataSources", "usage")] == label
+    for lang, caption in (("en", "Reported by the service itself"), ("ko", "서비스가 직접 보고한 데이터입니다")):
+        html = (await client.get(f"/api/sla/reports/{SID}/2025-08.html?lang={lang}")).text
+        response_part = html[html.index('id="h-response"'):html.index('id="h-incidents"')]
+        assert response_part.count(caption) == 2, lang  # under Response times and under Usage
+    live = (await client.get(f"/api/sla/reports/{SID}/2025-09.json")).json()
+    assert live["report"]["status"] == "provisional" and live["dataSources"]["usage"] == label

@@ -127,3 +127,10 @@ async def test_bad_trend_requests_name_the_parameter(make_client, url, status, n
     assert response.status_code == status
     body = response.json()
     assert name in body["message"] or any(name == d.get("field") for d in body.get("details", []))
+
+
+async def test_trends_are_labelled_as_the_services_own_report(calls, make_client):
+    client = await make_client(now=NOW, timezone=ZONE)
+    assert (await client.get(f"/api/usage/trends/{SID}?months=3")).json()["source"] == "reported by the service itself"
+    page = await client.get(f"/trends/{SID}?months=3&lang=en")
+    assert page.status_code == 200 and "Reported by the service itself" in page.text
