@@ -74,6 +74,7 @@ CONF
 # says how to turn it on.
 backrest_up() {
   grep -Eq "^archive_mode *= *on" "$PGDATA/postgresql.conf" || return 0
+  command -v pgbackrest >/dev/null || { echo "services.sh: pgbackrest is missing (make system-deps installs it)" >&2; exit 1; }
   mkdir -p "$BACKREST_DIR/log" "$BACKREST_DIR/lock" "$BACKREST_REPO"
   if [ "$(id -u)" = 0 ]; then chown postgres "$BACKREST_DIR" "$BACKREST_DIR/log" "$BACKREST_DIR/lock" "$BACKREST_REPO"; fi
   cat > "$BACKREST_CONF" <<CONF
