@@ -18,6 +18,9 @@ BACKREST_DIR=$DATA/pgbackrest
 BACKREST_CONF=$BACKREST_DIR/pgbackrest.conf
 BACKREST_REPO=${SLAMON_BACKUP_REPO:-$BACKREST_DIR/repo}
 STANZA=${SLAMON_BACKUP_STANZA:-slamon}
+# on: a new cluster archives its WAL. A throwaway cluster (CI) may say off: a test-suite run writes GBs of
+# WAL, which would fill the repository with nothing worth restoring (no backup, so nothing expires it).
+WAL_ARCHIVE=${SLAMON_WAL_ARCHIVE:-on}
 
 # initdb and postgres refuse to run as root: the cluster belongs to the postgres system user.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -49,12 +52,14 @@ log_min_messages = warning
 CONF
     # Continuous WAL archiving into pgBackRest's repository: a WAL segment is archived when full or at
     # most archive_timeout (5 min) after its first change, which keeps the RPO within SLO-007's 15 min.
-    cat >> "$PGDATA/postgresql.conf" <<CONF
+    if [ "$WAL_ARCHIVE" != off ]; then
+      cat >> "$PGDATA/postgresql.conf" <<CONF
 wal_level = replica
 archive_mode = on
 archive_command = 'pgbackrest --config="$BACKREST_CONF" --stanza=$STANZA archive-push %p'
 archive_timeout = 300
 CONF
+    fi
   fi
   if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     PG_PORT=$(awk -F"= *" '/^port *=/{p=$2} END{print p+0}' "$PGDATA/postgresql.conf")

@@ -38,7 +38,7 @@ def stack():
     base = Path(tempfile.mkdtemp(prefix="slamon-backup-"))
     base.chmod(0o755)  # the postgres user owns the clusters and must reach them
     env = {**os.environ, "SLAMON_DATA_DIR": str(base / "data"), "SLAMON_PG_PORT": str(free_port()),
-           "SLAMON_REDIS_PORT": str(free_port())}
+           "SLAMON_REDIS_PORT": str(free_port()), "SLAMON_WAL_ARCHIVE": "on"}
     env.pop("SLAMON_DATABASE_URL", None)
     restored = base / "restored"
     try:
