@@ -154,8 +154,11 @@ def restore(repo: Repo, target: datetime, pg_data: Path, now: datetime, port: in
     _prepare_target(pg_data)
     target_text = target.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
     # archive-mode=off: the copy must never push its own WAL (a new timeline) into the live cluster's archive.
-    pgbackrest(repo, "restore", f"--set={chosen.label}", "--type=time", f"--target={target_text}",
-               "--target-action=promote", "--archive-mode=off", f"--pg1-path={pg_data}")
+    try:
+        pgbackrest(repo, "restore", f"--set={chosen.label}", "--type=time", f"--target={target_text}",
+                   "--target-action=promote", "--archive-mode=off", f"--pg1-path={pg_data}")
+    except BackupError as exc:
+        raise BackupError(f"{exc}\n{pg_data} may hold part of the restore: empty it before trying again") from None
     if port is not None:
         # The copy runs beside the live cluster: its own port, and its socket in its own directory.
         with (pg_data / "postgresql.conf").open("a") as conf:

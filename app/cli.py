@@ -130,6 +130,8 @@ def cmd_restore(args) -> int:
         if args.start:
             backup.start_restored(args.pg_data.resolve(), args.port, timeout_s=args.timeout)
             print(f"restored cluster running on port {args.port}, recovered to {args.to.isoformat()} and promoted")
+        else:
+            print(f"start it as the postgres user: pg_ctl -D {args.pg_data.resolve()} start (it recovers, then promotes)")
     except backup.BackupError as exc:
         # A time no backup reaches, a non-empty directory: the caller's input (2); pgBackRest failing: 1.
         print(f"slamon restore: {exc}", file=sys.stderr)

@@ -71,3 +71,12 @@ def test_a_missing_config_says_where_it_was_looked_for(tmp_path):
     repo = backup.Repo(tmp_path / "pgbackrest.conf", "slamon")
     with pytest.raises(backup.BackupError, match=f"no pgBackRest config at {tmp_path}"):
         backup.list_backups(repo)
+
+
+def test_restore_start_without_a_port_is_refused_before_anything_is_done(tmp_path, capsys):
+    from app.cli import main
+
+    target = tmp_path / "restored"
+    assert main(["restore", "--to", "2026-03-14T09:30:00Z", "--pg-data", str(target), "--start"]) == 2
+    assert "--start needs --port" in capsys.readouterr().err
+    assert not target.exists()

@@ -111,7 +111,7 @@ async def test_restore_to_a_point_in_time_holds_everything_up_to_it_and_nothing_
         # The WAL past T into the repository now, as archive_timeout would within 5 min (`check` switches
         # the WAL segment and waits until it is archived).
         backup.pgbackrest(backup.Repo.from_settings(Settings(data_dir=Path(stack["env"]["SLAMON_DATA_DIR"]))),
-                          "check", timeout_s=COMMAND_TIMEOUT_S)
+                          "check", "--archive-timeout=240", timeout_s=COMMAND_TIMEOUT_S)
     finally:
         await conn.close()
 
