@@ -62,8 +62,9 @@ def _as_pg(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", PG_USER, "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def run_as_pg(cmd: list[str], what: str, timeout_s: float | None = None) -> str:
-    """Run a command as the cluster's owner; BackupError with its own last lines when it fails."""
+def run_as_pg(cmd: list[str], what: str, timeout_s: float | None = None, warnings: list[str] | None = None) -> str:
+    """Run a command as the cluster's owner; BackupError with its own last lines when it fails, its
+    warnings (pgBackRest's `WARN:` lines on stderr) added to `warnings` when it succeeds."""
     try:
         # cwd /: the postgres user may not be allowed into the caller's working directory.
         done = subprocess.run(_as_pg(cmd), cwd="/", capture_output=True, text=True, timeout=timeout_s)
@@ -74,16 +75,18 @@ def run_as_pg(cmd: list[str], what: str, timeout_s: float | None = None) -> str:
     if done.returncode != 0:
         output = "\n".join(line for line in (done.stderr + done.stdout).strip().splitlines()[-8:])
         raise BackupError(f"{what} failed (exit {done.returncode}): {output or 'no output'}")
+    if warnings is not None:
+        warnings.extend(line for line in done.stderr.splitlines() if line.startswith("WARN"))
     return done.stdout
 
 
-def pgbackrest(repo: Repo, *args: str, timeout_s: float | None = None) -> str:
+def pgbackrest(repo: Repo, *args: str, timeout_s: float | None = None, warnings: list[str] | None = None) -> str:
     if not repo.config.is_file():
         raise BackupError(f"no pgBackRest config at {repo.config}: scripts/services.sh writes it for a cluster "
                           "with WAL archiving (README \"Backups and restore\" says how to turn it on)")
     command = next(a for a in args if not a.startswith("-"))
     return run_as_pg(["pgbackrest", f"--config={repo.config}", f"--stanza={repo.stanza}", *args],
-                     f"pgbackrest {command}", timeout_s)
+                     f"pgbackrest {command}", timeout_s, warnings)
 
 
 def _ts(epoch: int) -> datetime:
@@ -112,13 +115,15 @@ def due_type(backups: list[Backup], now: datetime) -> str:
     return "diff"
 
 
-def backup(repo: Repo, backup_type: str | None, now: datetime) -> Backup:
-    """Take a backup of the given type, or the one due; the expiry of old ones follows (retention)."""
+def backup(repo: Repo, backup_type: str | None, now: datetime) -> tuple[Backup, list[str]]:
+    """Take a backup of the given type, or the one due, and expire old ones (retention); return it and
+    pgBackRest's warnings (a page whose checksum fails does not stop a backup: it is a warning)."""
     if backup_type is not None and backup_type not in BACKUP_TYPES:
         raise BackupError(f"unknown backup type {backup_type!r}: one of {', '.join(BACKUP_TYPES)}")
     backup_type = backup_type or due_type(list_backups(repo), now)
-    pgbackrest(repo, "backup", f"--type={backup_type}")
-    return list_backups(repo)[-1]
+    warnings: list[str] = []
+    pgbackrest(repo, "backup", f"--type={backup_type}", warnings=warnings)
+    return list_backups(repo)[-1], warnings
 
 
 def backup_for(backups: list[Backup], target: datetime, now: datetime) -> Backup:

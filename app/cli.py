@@ -109,10 +109,12 @@ def cmd_backup(args) -> int:
                 print(f"{b.label}  {b.type:4}  {b.started_at.isoformat()} .. {b.stopped_at.isoformat()}")
             print(f"earliest restorable time: {backups[0].restorable_from.isoformat()}" if backups else "no backups")
             return 0
-        taken = backup.backup(repo, args.type, datetime.now(timezone.utc))
+        taken, warnings = backup.backup(repo, args.type, datetime.now(timezone.utc))
     except backup.BackupError as exc:
         print(f"slamon backup: {exc}", file=sys.stderr)
         return 1
+    for warning in warnings:
+        print(f"slamon backup: {warning}", file=sys.stderr)
     print(f"backup {taken.label} ({taken.type}) completed {taken.stopped_at.isoformat()}")
     return 0
 

@@ -89,6 +89,7 @@ async def frozen_months(conn) -> list[tuple[str, date, int]]:
 async def test_restore_to_a_point_in_time_holds_everything_up_to_it_and_nothing_after(stack):
     conn = await asyncpg.connect(stack["dsn"], server_settings=db.SESSION_SETTINGS)
     try:
+        assert await conn.fetchval("SHOW data_checksums") == "on"
         await db.migrate(conn)
         await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
         await write_month(conn, 2025, 6)
@@ -131,6 +132,7 @@ async def test_restore_to_a_point_in_time_holds_everything_up_to_it_and_nothing_
         assert await table_checksums(copy) == at_target
         assert await frozen_months(copy) == [(SID, date(2025, 6, 1), 1), (SID, date(2025, 7, 1), 1)]
         assert await copy.fetchval("SELECT count(*) FROM checks WHERE ts >= '2025-08-01'") == 0
+        assert await copy.fetchval("SHOW data_checksums") == "on"
         assert await copy.fetchval("SHOW archive_mode") == "off"  # the copy never pushes WAL into the live archive
     finally:
         await copy.close()
