@@ -50,6 +50,8 @@ class Backup:
     type: str
     started_at: datetime
     stopped_at: datetime  # as pgBackRest reports it, in whole seconds (truncated)
+    # Pages whose checksum failed were found (and copied as they are): the backup restores, damage included.
+    page_errors: bool = False
 
     @property
     def restorable_from(self) -> datetime:
@@ -97,8 +99,9 @@ def parse_info(info_json: str, stanza: str) -> list[Backup]:
     """The stanza's backups, oldest first, from `pgbackrest info --output=json`."""
     for entry in json.loads(info_json):
         if entry.get("name") == stanza:
-            return sorted((Backup(b["label"], b["type"], _ts(b["timestamp"]["start"]), _ts(b["timestamp"]["stop"]))
-                           for b in entry.get("backup", []) if not b.get("error")),
+            return sorted((Backup(b["label"], b["type"], _ts(b["timestamp"]["start"]), _ts(b["timestamp"]["stop"]),
+                                  bool(b.get("error")))
+                           for b in entry.get("backup", [])),
                           key=lambda b: b.stopped_at)
     return []
 
@@ -123,7 +126,10 @@ def backup(repo: Repo, backup_type: str | None, now: datetime) -> tuple[Backup, 
     backup_type = backup_type or due_type(list_backups(repo), now)
     warnings: list[str] = []
     pgbackrest(repo, "backup", f"--type={backup_type}", warnings=warnings)
-    return list_backups(repo)[-1], warnings
+    backups = list_backups(repo)
+    if not backups:
+        raise BackupError(f"pgbackrest backup succeeded but `pgbackrest info` lists no backup of stanza {repo.stanza}")
+    return backups[-1], warnings
 
 
 def backup_for(backups: list[Backup], target: datetime, now: datetime) -> Backup:

@@ -106,7 +106,8 @@ def cmd_backup(args) -> int:
         if args.list:
             backups = backup.list_backups(repo)
             for b in backups:
-                print(f"{b.label}  {b.type:4}  {b.started_at.isoformat()} .. {b.stopped_at.isoformat()}")
+                damaged = "  (damaged pages copied as found)" if b.page_errors else ""
+                print(f"{b.label}  {b.type:4}  {b.started_at.isoformat()} .. {b.stopped_at.isoformat()}{damaged}")
             print(f"earliest restorable time: {backups[0].restorable_from.isoformat()}" if backups else "no backups")
             return 0
         taken, warnings = backup.backup(repo, args.type, datetime.now(timezone.utc))
@@ -116,6 +117,9 @@ def cmd_backup(args) -> int:
     for warning in warnings:
         print(f"slamon backup: {warning}", file=sys.stderr)
     print(f"backup {taken.label} ({taken.type}) completed {taken.stopped_at.isoformat()}")
+    if taken.page_errors:
+        print(f"slamon backup: {taken.label} holds pages whose checksum failed (copied as found; see the warnings "
+              "above): the cluster's storage is damaged", file=sys.stderr)
     return 0
 
 

@@ -48,7 +48,7 @@ def test_a_time_no_backup_reaches_is_refused(backups, target, message):
         backup.backup_for(backups, target, NOW)
 
 
-def test_info_lists_the_stanzas_good_backups_oldest_first():
+def test_info_lists_the_stanzas_backups_oldest_first_with_their_page_errors():
     info = [{"name": "other", "backup": [{"label": "X", "type": "full", "error": False,
                                           "timestamp": {"start": 1, "stop": 2}}]},
             {"name": "slamon", "backup": [
@@ -56,8 +56,10 @@ def test_info_lists_the_stanzas_good_backups_oldest_first():
                 {"label": "A", "type": "full", "error": False, "timestamp": {"start": 100, "stop": 200}},
                 {"label": "C", "type": "incr", "error": True, "timestamp": {"start": 500, "stop": 600}}]}]
     backups = backup.parse_info(json.dumps(info), "slamon")
-    assert [(b.label, b.type, b.stopped_at) for b in backups] == [
-        ("A", "full", datetime.fromtimestamp(200, timezone.utc)), ("B", "diff", datetime.fromtimestamp(400, timezone.utc))]
+    assert [(b.label, b.type, b.stopped_at, b.page_errors) for b in backups] == [
+        ("A", "full", datetime.fromtimestamp(200, timezone.utc), False),
+        ("B", "diff", datetime.fromtimestamp(400, timezone.utc), False),
+        ("C", "incr", datetime.fromtimestamp(600, timezone.utc), True)]
     assert backup.parse_info(json.dumps(info), "missing") == []
 
 

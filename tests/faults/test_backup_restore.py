@@ -136,3 +136,25 @@ async def test_restore_to_a_point_in_time_holds_everything_up_to_it_and_nothing_
         assert await copy.fetchval("SHOW archive_mode") == "off"  # the copy never pushes WAL into the live archive
     finally:
         await copy.close()
+
+
+async def test_a_damaged_page_is_reported_by_the_backup(stack):
+    conn = await asyncpg.connect(stack["dsn"])
+    try:
+        await conn.execute("CREATE TABLE damaged AS SELECT i AS id, repeat('x', 50) AS note "
+                           "FROM generate_series(1, 1000) i")
+        await conn.execute("CHECKPOINT")  # the page on disk as PostgreSQL wrote it, checksum included
+        relation = await conn.fetchval("SELECT pg_relation_filepath('damaged')")
+    finally:
+        await conn.close()
+    # Bit rot in the middle of the table's first page, behind PostgreSQL's back.
+    with open(Path(stack["env"]["SLAMON_DATA_DIR"]) / "pg" / relation, "r+b") as data_file:
+        data_file.seek(4000)
+        data_file.write(b"\xa5" * 16)
+
+    taken = slamon(stack, "backup")
+    assert taken.returncode == 0, taken.stderr  # pgBackRest keeps the backup, and says which page is bad
+    assert "invalid page checksum" in taken.stderr and relation in taken.stderr, taken.stderr
+    assert "the cluster's storage is damaged" in taken.stderr
+    listed = slamon(stack, "backup", "--list")
+    assert listed.returncode == 0 and "(damaged pages copied as found)" in listed.stdout, listed.stdout
