@@ -151,7 +151,7 @@ def _prepare_target(pg_data: Path) -> None:
     """An absent or empty directory, owned by the cluster's user: a restore never overwrites a cluster."""
     if pg_data.exists() and (not pg_data.is_dir() or any(pg_data.iterdir())):
         raise RestoreRefused(f"{pg_data} is not an empty directory: restore into a new one (the running "
-                          "cluster is never overwritten)")
+                             "cluster is never overwritten)")
     pg_data.mkdir(parents=True, exist_ok=True)
     pg_data.chmod(0o700)
     if os.geteuid() == 0:

@@ -137,7 +137,10 @@ def cmd_restore(args) -> int:
             backup.start_restored(args.pg_data.resolve(), args.port, timeout_s=args.timeout)
             print(f"restored cluster running on port {args.port}, recovered to {args.to.isoformat()} and promoted")
         else:
-            print(f"start it as the postgres user: pg_ctl -D {args.pg_data.resolve()} start (it recovers, then promotes)")
+            # Without --port the copy keeps the live cluster's port and socket directory from its postgresql.conf.
+            beside = "" if args.port is not None else " (without --port it has the live cluster's port: change it first)"
+            print(f"start it as the postgres user: pg_ctl -D {args.pg_data.resolve()} start; it recovers, then "
+                  f"promotes{beside}")
     except backup.BackupError as exc:
         # A time no backup reaches, a non-empty directory: the caller's input (2); pgBackRest failing: 1.
         print(f"slamon restore: {exc}", file=sys.stderr)
