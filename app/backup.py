@@ -158,6 +158,12 @@ def _prepare_target(pg_data: Path) -> None:
         shutil.chown(pg_data, PG_USER)
 
 
+def socket_dir(pg_data: Path) -> Path:
+    """Where the restored copy puts its socket: its own directory, unless the socket's path would pass the
+    107 bytes a Unix socket path may have."""
+    return pg_data if len(f"{pg_data}/.s.PGSQL.65535".encode()) <= 107 else Path("/tmp")
+
+
 def restore(repo: Repo, target: datetime, pg_data: Path, now: datetime, port: int | None = None) -> Backup:
     """Restore into a fresh data directory, set to replay WAL up to `target` and then promote."""
     chosen = backup_for(list_backups(repo), target, now)
@@ -173,7 +179,7 @@ def restore(repo: Repo, target: datetime, pg_data: Path, now: datetime, port: in
     if port is not None:
         # The copy runs beside the live cluster: its own port, and its socket in its own directory.
         with (pg_data / "postgresql.conf").open("a") as conf:
-            conf.write(f"\n# slamon restore\nport = {port}\nunix_socket_directories = '{pg_data}'\n")
+            conf.write(f"\n# slamon restore\nport = {port}\nunix_socket_directories = '{socket_dir(pg_data)}'\n")
     return chosen
 
 
@@ -210,7 +216,7 @@ def start_restored(pg_data: Path, port: int, timeout_s: float = 600) -> None:
     except BackupError as exc:
         raise BackupError(f"{exc}\n{_server_log_tail(log)}") from None
     deadline = time.monotonic() + timeout_s
-    query = [pg_bin(pg_data, "psql"), "-h", str(pg_data), "-p", str(port), "-U", PG_USER, "-d", "postgres",
+    query = [pg_bin(pg_data, "psql"), "-h", str(socket_dir(pg_data)), "-p", str(port), "-U", PG_USER, "-d", "postgres",
              "-Atqc", "SELECT pg_is_in_recovery()"]
     while time.monotonic() < deadline:
         try:

@@ -2,6 +2,7 @@
 needs, and the times and directories a restore refuses (the restore itself: tests/faults/)."""
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,9 @@ def test_restore_start_without_a_port_is_refused_before_anything_is_done(tmp_pat
     assert main(["restore", "--to", "2026-03-14T09:30:00Z", "--pg-data", str(target), "--start"]) == 2
     assert "--start needs --port" in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_the_copys_socket_goes_to_tmp_when_its_directory_is_too_deep_for_a_socket_path(tmp_path):
+    assert backup.socket_dir(tmp_path) == tmp_path
+    deep = tmp_path / ("d" * 100)
+    assert backup.socket_dir(deep) == Path("/tmp")
