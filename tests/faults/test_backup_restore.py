@@ -1,6 +1,7 @@
 """Backup and point-in-time restore (SLO-007): a private stack started by scripts/services.sh (WAL archived
-into pgBackRest's repository), rows written by the ingest writer and months frozen, a full backup, then a
-restore to a time T into a fresh cluster holds every row and frozen report up to T and nothing after it."""
+into pgBackRest's repository), rows written by the ingest writer and months frozen, a full and a
+differential backup, then a restore to a time T into a fresh cluster holds every row and frozen report up
+to T and nothing after it; and a page damaged on disk is named by the backup."""
 from __future__ import annotations
 
 import asyncio
@@ -95,18 +96,23 @@ async def test_restore_to_a_point_in_time_holds_everything_up_to_it_and_nothing_
         await write_month(conn, 2025, 6)
         before_backup = await conn.fetchval("SELECT clock_timestamp()")
 
-        taken = slamon(stack, "backup")  # the first backup is due as a full one
-        assert taken.returncode == 0, taken.stderr
-        assert "(full)" in taken.stdout
+        full = slamon(stack, "backup")  # the first backup is due as a full one
+        assert full.returncode == 0, full.stderr
+        assert "(full)" in full.stdout
+        await write_month(conn, 2025, 7)
+        diff = slamon(stack, "backup")  # then a differential, as long as the full one is less than a week old
+        assert diff.returncode == 0, diff.stderr
+        assert "(diff)" in diff.stdout
+        diff_label = diff.stdout.split()[1]
         # pgBackRest gives the backup's end to the second: a restore reaches from the next second on.
         await asyncio.sleep(1.1)
 
-        await write_month(conn, 2025, 7)
+        await write_month(conn, 2025, 8)  # in the WAL only: the restore replays it on top of the diff
         target = await conn.fetchval("SELECT clock_timestamp()")
         at_target = await table_checksums(conn)
-        assert at_target["checks"][0] == 2 * 24 * 60
+        assert at_target["checks"][0] == 3 * 24 * 60
 
-        await write_month(conn, 2025, 8)
+        await write_month(conn, 2025, 9)
         after = await table_checksums(conn)
         assert after["checks"] != at_target["checks"] and after["report_snapshots"] != at_target["report_snapshots"]
         # The WAL past T into the repository now, as archive_timeout would within 5 min (`check` switches
@@ -126,12 +132,14 @@ async def test_restore_to_a_point_in_time_holds_everything_up_to_it_and_nothing_
     restored = slamon(stack, "restore", "--to", target.isoformat(), "--pg-data", str(stack["restored"]),
                       "--port", str(port), "--start", "--timeout", "240")
     assert restored.returncode == 0, restored.stderr
+    assert f"restored backup {diff_label} " in restored.stdout  # the newest backup before T
 
     copy = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/slamon")
     try:
         assert await table_checksums(copy) == at_target
-        assert await frozen_months(copy) == [(SID, date(2025, 6, 1), 1), (SID, date(2025, 7, 1), 1)]
-        assert await copy.fetchval("SELECT count(*) FROM checks WHERE ts >= '2025-08-01'") == 0
+        assert await frozen_months(copy) == [(SID, date(2025, 6, 1), 1), (SID, date(2025, 7, 1), 1),
+                                             (SID, date(2025, 8, 1), 1)]
+        assert await copy.fetchval("SELECT count(*) FROM checks WHERE ts >= '2025-09-01'") == 0
         assert await copy.fetchval("SHOW data_checksums") == "on"
         assert await copy.fetchval("SHOW archive_mode") == "off"  # the copy never pushes WAL into the live archive
     finally:
