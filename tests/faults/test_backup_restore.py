@@ -166,3 +166,18 @@ async def test_a_damaged_page_is_reported_by_the_backup(stack):
     assert "the cluster's storage is damaged" in taken.stderr
     listed = slamon(stack, "backup", "--list")
     assert listed.returncode == 0 and "(damaged pages copied as found)" in listed.stdout, listed.stdout
+
+
+def test_retention_keeps_the_two_newest_full_backups_and_restores_start_at_the_older(stack):
+    labels = []
+    for _ in range(3):
+        taken = slamon(stack, "backup", "--type", "full")
+        assert taken.returncode == 0, taken.stderr
+        labels.append(taken.stdout.split()[1])
+    listed = slamon(stack, "backup", "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split()[0] for line in listed.stdout.splitlines()[:-1]] == labels[1:]  # the first one expired
+    earliest = datetime.fromisoformat(listed.stdout.splitlines()[-1].split(": ")[1])
+    refused = slamon(stack, "restore", "--to", (earliest - timedelta(seconds=1)).isoformat(),
+                     "--pg-data", str(stack["restored"]))
+    assert refused.returncode == 2 and f"oldest backup ({labels[1]}" in refused.stderr, refused.stderr
