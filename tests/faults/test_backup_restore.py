@@ -1,7 +1,7 @@
 """Backup and point-in-time restore (SLO-007): a private stack started by scripts/services.sh (WAL archived
 into pgBackRest's repository), rows written by the ingest writer and months frozen, a full and a
 differential backup, then a restore to a time T into a fresh cluster holds every row and frozen report up
-to T and nothing after it; and a page damaged on disk is named by the backup."""
+to T and nothing after it; a page damaged on disk is named by the backup; retention keeps two fulls."""
 from __future__ import annotations
 
 import asyncio
