@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 from app.config import get_settings
 from app.logs import setup_logging
@@ -129,6 +130,56 @@ async def cmd_seed(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    from app import backup
+
+    repo = backup.Repo.from_settings(get_settings())
+    try:
+        if args.list:
+            backups = backup.list_backups(repo)
+            for b in backups:
+                damaged = "  (damaged pages copied as found)" if b.page_errors else ""
+                print(f"{b.label}  {b.type:4}  {b.started_at.isoformat()} .. {b.stopped_at.isoformat()}{damaged}")
+            print(f"earliest restorable time: {backups[0].restorable_from.isoformat()}" if backups else "no backups")
+            return 0
+        taken, warnings = backup.backup(repo, args.type, datetime.now(timezone.utc))
+    except backup.BackupError as exc:
+        print(f"slamon backup: {exc}", file=sys.stderr)
+        return 1
+    for warning in warnings:
+        print(f"slamon backup: {warning}", file=sys.stderr)
+    print(f"backup {taken.label} ({taken.type}) completed {taken.stopped_at.isoformat()}")
+    if taken.page_errors:
+        print(f"slamon backup: {taken.label} holds pages whose checksum failed (copied as found; see the warnings "
+              "above): the cluster's storage is damaged", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from app import backup
+
+    if args.start and args.port is None:
+        print("slamon restore: --start needs --port (the restored cluster runs beside the live one)", file=sys.stderr)
+        return 2
+    repo = backup.Repo.from_settings(get_settings())
+    try:
+        chosen = backup.restore(repo, args.to, args.pg_data, datetime.now(timezone.utc), port=args.port)
+        print(f"restored backup {chosen.label} into {args.pg_data}; recovery replays WAL to {args.to.isoformat()}")
+        if args.start:
+            backup.start_restored(args.pg_data.resolve(), args.port, timeout_s=args.timeout)
+            print(f"restored cluster running on port {args.port}, recovered to {args.to.isoformat()} and promoted")
+        else:
+            # Without --port the copy keeps the live cluster's port and socket directory from its postgresql.conf.
+            beside = "" if args.port is not None else " (without --port it has the live cluster's port: change it first)"
+            print(f"start it as the postgres user: pg_ctl -D {args.pg_data.resolve()} start; it recovers, then "
+                  f"promotes{beside}")
+    except backup.BackupError as exc:
+        # A time no backup reaches, a non-empty directory: the caller's input (2); pgBackRest failing: 1.
+        print(f"slamon restore: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, backup.RestoreRefused) else 1
+    return 0
+
+
 def cmd_api(args) -> int:
     import uvicorn
 
@@ -185,6 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="from_", type=_parse_ts)
     r.add_argument("--to", type=_parse_ts)
     r.set_defaults(run=cmd_rollups_refresh)
+
+    p = sub.add_parser("backup", help="take a pgBackRest backup (default: a full one weekly, else a differential)")
+    p.add_argument("--type", choices=("full", "diff", "incr"), help="default: the type that is due")
+    p.add_argument("--list", action="store_true", help="list the backups and the earliest restorable time")
+    p.set_defaults(run=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore the database as it was at a point in time into a new data directory")
+    p.add_argument("--to", type=_parse_ts, required=True, help="ISO 8601 time (UTC unless it has an offset)")
+    p.add_argument("--pg-data", type=Path, required=True, help="new (absent or empty) data directory")
+    p.add_argument("--port", type=int, help="port of the restored cluster (needed to --start it beside the live one)")
+    p.add_argument("--start", action="store_true", help="start it and wait until it has recovered to --to")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the recovery (default 3600)")
+    p.set_defaults(run=cmd_restore)
 
     # Commands of the other processes live beside their code (prober/cli.py, workers/cli.py).
     for module_name in ("app.up", "prober.cli", "workers.cli", "app.users.cli", "app.reports.cli"):

@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "SLA Monitor <slamon@localhost>"
+    # Backups (app/backup.py): pgBackRest's config (default <data_dir>/pgbackrest/pgbackrest.conf, which
+    # scripts/services.sh writes) and the stanza, pgBackRest's name for this cluster in its repository.
+    pgbackrest_config: Path | None = None
+    backup_stanza: str = "slamon"
 
     @field_validator("timezone")
     @classmethod

@@ -12,6 +12,15 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PGDATA=$DATA/pg
 RUN=$DATA/run
 DB=${SLAMON_DB_NAME:-slamon}
+# pgBackRest (README "Backups and restore"): its config, log and locks under the data dir; the repository
+# there too unless SLAMON_BACKUP_REPO puts it on another disk (a backup on the same disk survives no disk loss).
+BACKREST_DIR=$DATA/pgbackrest
+BACKREST_CONF=$BACKREST_DIR/pgbackrest.conf
+BACKREST_REPO=${SLAMON_BACKUP_REPO:-$BACKREST_DIR/repo}
+STANZA=${SLAMON_BACKUP_STANZA:-slamon}
+# on: a new cluster archives its WAL. A throwaway cluster (CI) may say off: a test-suite run writes GBs of
+# WAL, which would fill the repository with nothing worth restoring (no backup, so nothing expires it).
+WAL_ARCHIVE=${SLAMON_WAL_ARCHIVE:-on}
 
 # initdb and postgres refuse to run as root: the cluster belongs to the postgres system user.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -26,7 +35,9 @@ pg_up() {
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
     mkdir -p "$PGDATA"
     [ "$(id -u)" = 0 ] && chown postgres "$PGDATA"
-    as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    # Data checksums: a torn or rotted page is an error on read (and in pgBackRest's backup) instead of
+    # silently wrong figures.
+    as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --data-checksums >/dev/null
     cat >> "$PGDATA/postgresql.conf" <<CONF
 
 listen_addresses = '127.0.0.1'
@@ -39,6 +50,16 @@ synchronous_commit = off
 timezone = 'UTC'
 log_min_messages = warning
 CONF
+    # Continuous WAL archiving into pgBackRest's repository: a WAL segment is archived when full or at
+    # most archive_timeout (5 min) after its first change, which keeps the RPO within SLO-007's 15 min.
+    if [ "$WAL_ARCHIVE" != off ]; then
+      cat >> "$PGDATA/postgresql.conf" <<CONF
+wal_level = replica
+archive_mode = on
+archive_command = 'pgbackrest --config="$BACKREST_CONF" --stanza=$STANZA archive-push %p'
+archive_timeout = 300
+CONF
+    fi
   fi
   if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     PG_PORT=$(awk -F"= *" '/^port *=/{p=$2} END{print p+0}' "$PGDATA/postgresql.conf")
@@ -49,6 +70,39 @@ CONF
   fi
   if ! as_pg "$PG_BIN/psql" -h "$RUN" -p "$PG_PORT" -U postgres -Atqc "SELECT 1 FROM pg_database WHERE datname='$DB'" postgres | grep -q 1; then
     as_pg "$PG_BIN/createdb" -h "$RUN" -p "$PG_PORT" -U postgres "$DB"
+  fi
+  backrest_up
+}
+
+# pgBackRest's config, rewritten on every start (the port may have changed); the stanza (the repository's
+# record of this cluster) created once. A cluster made before archiving was added is left alone: README
+# says how to turn it on.
+backrest_up() {
+  grep -Eq "^archive_mode *= *on" "$PGDATA/postgresql.conf" || return 0
+  command -v pgbackrest >/dev/null || { echo "services.sh: pgbackrest is missing (make system-deps installs it)" >&2; exit 1; }
+  mkdir -p "$BACKREST_DIR/log" "$BACKREST_DIR/lock" "$BACKREST_REPO"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$BACKREST_DIR" "$BACKREST_DIR/log" "$BACKREST_DIR/lock" "$BACKREST_REPO"; fi
+  cat > "$BACKREST_CONF" <<CONF
+# Written by scripts/services.sh on every start; edit that script, not this file.
+[global]
+repo1-path=$BACKREST_REPO
+# Two full backups kept (with their diff/incr backups and the WAL to replay from the oldest one).
+repo1-retention-full=2
+compress-type=lz4
+start-fast=y
+log-path=$BACKREST_DIR/log
+lock-path=$BACKREST_DIR/lock
+log-level-console=warn
+log-level-file=info
+
+[$STANZA]
+pg1-path=$PGDATA
+pg1-port=$PG_PORT
+pg1-socket-path=$RUN
+pg1-user=postgres
+CONF
+  if [ ! -f "$BACKREST_REPO/backup/$STANZA/backup.info" ]; then
+    as_pg pgbackrest --config="$BACKREST_CONF" --stanza="$STANZA" stanza-create >/dev/null
   fi
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs from the distribution, once: PostgreSQL 15 with TimescaleDB
-# (Apache edition), Redis, and Chromium for the browser tests. Idempotent; skips what is present.
+# (Apache edition), Redis, pgBackRest, and Chromium for the browser tests. Idempotent; skips what is present.
 set -euo pipefail
 
 PG_MAJOR=${PG_MAJOR:-15}
@@ -10,6 +10,8 @@ APT_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR redis-server 
               chromium xz-utils)
 # Report PDFs: a Korean font for Chromium's print, pdftotext for the tests that read the PDF back.
 APT_PACKAGES+=(fonts-nanum poppler-utils)
+# Backups: pgBackRest archives the WAL and takes the base backups (scripts/services.sh, app/backup.py).
+APT_PACKAGES+=(pgbackrest)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do
