@@ -37,6 +37,9 @@ run: services venv
 	@$(BIN)/slamon migrate
 	@$(BIN)/slamon up --seed-days 90
 
+# A cluster first created by the test suite is a throwaway: it does not archive its WAL (a suite run
+# writes GBs of it, with no backup ever expiring it). `make services` / `make run` create one that does.
+test: export SLAMON_WAL_ARCHIVE ?= off
 test: services venv
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
