@@ -134,3 +134,22 @@ async def test_trends_are_labelled_as_the_services_own_report(calls, make_client
     assert (await client.get(f"/api/usage/trends/{SID}?months=3")).json()["source"] == "reported by the service itself"
     page = await client.get(f"/trends/{SID}?months=3&lang=en")
     assert page.status_code == 200 and "Reported by the service itself" in page.text
+
+
+async def test_the_running_months_projection_uses_elapsed_time_across_a_dst_change(conn, make_client):
+    """New York, 2024-03-16 00:00: 15 days of March have elapsed, one of them 23 hours long, out of a
+    month of 44,580 minutes; wall-clock lengths (15 x 24 h of 31 x 24 h) would project otherwise."""
+    zone = ZoneInfo("America/New_York")
+    start, now = datetime(2024, 3, 1, tzinfo=zone), datetime(2024, 3, 16, tzinfo=zone)
+    elapsed_s = (now.astimezone(timezone.utc) - start.astimezone(timezone.utc)).total_seconds()
+    assert elapsed_s == 15 * 86400 - 3600
+    rows = [ApiCallRow(start + timedelta(seconds=int(elapsed_s * i / 1000)), SID, "/v1", "GET", 200, 100, f"d{i}")
+            for i in range(1000)]
+    await write_api_calls(conn, rows, now=now)
+    client = await make_client(now=now.astimezone(timezone.utc), timezone="America/New_York")
+    body = (await client.get(f"/api/usage/trends/{SID}?months=3")).json()
+    march = next(m for m in body["monthly"] if m["month"] == "2024-03")
+    month_s = (31 * 86400 - 3600)
+    assert march["calls"] == 1000 and march["partial"]
+    assert march["projectedCalls"] == int(round(1000 / (elapsed_s / month_s)))
+    assert march["projectedCalls"] != int(round(1000 / (15 / 31)))  # the wall-clock answer
