@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import secrets
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     # Where rollups live: 'auto' = continuous aggregates on a verified Timescale License release
     # (app/db.py VERIFIED_CAGG_RELEASES), else tables kept by the worker; chosen at the first migrate.
     rollup_backend: Literal["auto", "tables", "caggs"] = "auto"
+    # A maintenance window leaves the SLA figures only when announced this long before it starts
+    # (the SLA document's SLO-001: 72 hours; docs/sla-math.md).
+    maintenance_notice_hours: float = Field(72, ge=0, le=24 * 365)
     raw_retention_days: int = Field(400, ge=30)
     # Worker: every job's time limit; a job lost with a killed worker runs again this + 10 s later.
     worker_job_timeout_s: int = Field(300, ge=5)
@@ -114,6 +118,10 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @property
+    def maintenance_notice(self) -> timedelta:
+        return timedelta(hours=self.maintenance_notice_hours)
 
     @property
     def zone(self) -> ZoneInfo:

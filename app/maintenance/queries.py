@@ -1,6 +1,7 @@
 """SQL of maintenance windows and of runtime service edits."""
 
-_COLUMNS = "id, title, description, affected_services, starts_at, ends_at, created_at"
+_COLUMNS = ("id, title, description, affected_services, starts_at, ends_at, created_at, announced_at, excluded, "
+            "exclusion_reason")
 
 LIST = f"""
 SELECT {_COLUMNS} FROM maintenance_windows
@@ -9,13 +10,16 @@ WHERE ($1::timestamptz IS NULL OR ends_at > $1) ORDER BY starts_at DESC, id DESC
 COUNT = "SELECT count(*) FROM maintenance_windows WHERE ($1::timestamptz IS NULL OR ends_at > $1)"
 GET = f"SELECT {_COLUMNS} FROM maintenance_windows WHERE id = $1"
 INSERT = f"""
-INSERT INTO maintenance_windows (title, description, affected_services, starts_at, ends_at)
-VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}
+INSERT INTO maintenance_windows (title, description, affected_services, starts_at, ends_at, announced_at, excluded,
+                                 exclusion_reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}
 """
 UPDATE = f"""
-UPDATE maintenance_windows SET title = $2, description = $3, affected_services = $4, starts_at = $5, ends_at = $6
+UPDATE maintenance_windows SET title = $2, description = $3, affected_services = $4, starts_at = $5, ends_at = $6,
+       excluded = $7, exclusion_reason = $8
 WHERE id = $1 RETURNING {_COLUMNS}
 """
+ANNOUNCED_AT = "SELECT announced_at FROM maintenance_windows WHERE id = $1"
 DELETE = "DELETE FROM maintenance_windows WHERE id = $1 RETURNING title"
 
 SERVICE_FOR_UPDATE = """

@@ -8,6 +8,7 @@ created through the API (`'api'`, app/services) keeps its edits."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -27,7 +28,19 @@ EDIT_NOTES = {
 def to_read(row) -> dict:
     return {"id": row["id"], "title": row["title"], "description": row["description"],
             "affectedServices": list(row["affected_services"]), "startsAt": row["starts_at"],
-            "endsAt": row["ends_at"], "createdAt": row["created_at"]}
+            "endsAt": row["ends_at"], "createdAt": row["created_at"], "announcedAt": row["announced_at"],
+            "excludedFromSla": row["excluded"], "exclusionReason": row["exclusion_reason"]}
+
+
+def notice_rule(starts_at: datetime, announced_at: datetime, notice: timedelta) -> tuple[bool, str]:
+    """Whether a window leaves the SLA figures (docs/sla-math.md, the maintenance notice rule), and why."""
+    hours = notice.total_seconds() / 3600
+    lead_hours = (starts_at - announced_at).total_seconds() / 3600
+    if lead_hours >= hours:
+        return True, f"announced {lead_hours:.1f} h before it starts (notice: {hours:g} h)"
+    if lead_hours <= 0:
+        return False, f"announced after it started: counted as ordinary time (notice: {hours:g} h)"
+    return False, f"announced only {lead_hours:.1f} h before it starts: counted as ordinary time (notice: {hours:g} h)"
 
 
 async def list_windows(conn: asyncpg.Connection, active_after, page: int, limit: int) -> dict:
@@ -45,21 +58,28 @@ async def get(conn: asyncpg.Connection, window_id: int) -> dict:
     return to_read(row)
 
 
-async def create(conn: asyncpg.Connection, data: MaintenanceCreate, actor) -> dict:
+async def create(conn: asyncpg.Connection, data: MaintenanceCreate, actor, now: datetime, notice: timedelta) -> dict:
+    """Schedule a window: announced now (status page, feeds, subscribers), excluded by the notice rule."""
     await check_services(conn, data.affected_services)
+    excluded, reason = notice_rule(data.starts_at, now, notice)
     async with conn.transaction():
         row = await conn.fetchrow(queries.INSERT, data.title, data.description, data.affected_services,
-                                  data.starts_at, data.ends_at)
+                                  data.starts_at, data.ends_at, now, excluded, reason)
         await audit.record_by(conn, actor, "maintenance.create", "maintenance", str(row["id"]),
                               data.model_dump(mode="json"))
     return to_read(row)
 
 
-async def update(conn: asyncpg.Connection, window_id: int, data: MaintenanceUpdate, actor) -> dict:
+async def update(conn: asyncpg.Connection, window_id: int, data: MaintenanceUpdate, actor, notice: timedelta) -> dict:
+    """Replace a window; the notice rule is judged again from its original announcement."""
     await check_services(conn, data.affected_services)
     async with conn.transaction():
+        announced_at = await conn.fetchval(queries.ANNOUNCED_AT, window_id)
+        if announced_at is None:
+            raise not_found("maintenance window", str(window_id))
+        excluded, reason = notice_rule(data.starts_at, announced_at, notice)
         row = await conn.fetchrow(queries.UPDATE, window_id, data.title, data.description, data.affected_services,
-                                  data.starts_at, data.ends_at)
+                                  data.starts_at, data.ends_at, excluded, reason)
         if row is None:
             raise not_found("maintenance window", str(window_id))
         await audit.record_by(conn, actor, "maintenance.update", "maintenance", str(window_id),

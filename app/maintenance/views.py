@@ -35,14 +35,15 @@ async def get_window(window_id: int = WindowId, conn=Depends(deps.connection)):
 @admin_router.post("/api/maintenance", status_code=201, responses={201: {"links": WINDOW_LINKS}},
                    summary="Schedule a maintenance window (admin)")
 async def create_window(body: MaintenanceCreate, actor=Depends(require("maintenance:write")),
-                        conn=Depends(deps.connection)):
-    return {"window": await service.create(conn, body, actor)}
+                        conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
+    return {"window": await service.create(conn, body, actor, now, settings.maintenance_notice)}
 
 
 @admin_router.put("/api/maintenance/{window_id}", summary="Replace a maintenance window (admin)")
 async def update_window(body: MaintenanceUpdate, window_id: int = WindowId,
-                        actor=Depends(require("maintenance:write")), conn=Depends(deps.connection)):
-    return {"window": await service.update(conn, window_id, body, actor)}
+                        actor=Depends(require("maintenance:write")), conn=Depends(deps.connection),
+                        settings=Depends(deps.settings)):
+    return {"window": await service.update(conn, window_id, body, actor, settings.maintenance_notice)}
 
 
 @admin_router.delete("/api/maintenance/{window_id}", summary="Delete a maintenance window (admin)")

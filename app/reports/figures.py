@@ -132,6 +132,11 @@ async def compute(conn: asyncpg.Connection, service, period: Period, now: dateti
                     "intervalSeconds": service["interval_s"], "latencyTargetMs": service["latency_target_ms"]},
         "period": period_of(period.label, period),
         "availability": {**availability, "daily": _daily_availability(records, tier.name, today)},
+        "maintenance": [{"title": r["title"], "startsAt": _iso(r["starts_at"]), "endsAt": _iso(r["ends_at"]),
+                         "announcedAt": _iso(r["announced_at"]), "excludedFromSla": r["excluded"],
+                         "reason": r["exclusion_reason"]}
+                        for r in await conn.fetch(queries.MAINTENANCE_OVERLAPPING, service["id"], period.start,
+                                                  period.end)],
         "responseTimes": {**response["metrics"], "targetThreshold": response["targetThreshold"],
                           "daily": await _daily_latency(conn, service, period, today)},
         "usage": usage,

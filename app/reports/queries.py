@@ -13,6 +13,14 @@ GROUP BY 1 ORDER BY 1
 """
 
 # Violations of the service that overlap [$2, $3).
+# Every maintenance window of the service overlapping the period, excluded or not (the report says which).
+MAINTENANCE_OVERLAPPING = """
+SELECT title, starts_at, ends_at, announced_at, excluded, exclusion_reason
+FROM maintenance_windows
+WHERE $1 = ANY(affected_services) AND starts_at < $3 AND ends_at > $2
+ORDER BY starts_at, id
+"""
+
 VIOLATIONS_OVERLAPPING = """
 SELECT id, slo, severity, started_at, ended_at, threshold, worst_value
 FROM slo_violations

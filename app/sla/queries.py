@@ -6,11 +6,11 @@ from app.rollups.queries import CHECK_SLOTS
 # day. $1 service ids, $2 from, $3 to, $4 zone. The scan is bounded by the windows in range.
 _IN_WINDOW = """
 c.service_id = ANY($1::text[]) AND c.ts >= $2 AND c.ts < $3
-AND c.ts >= (SELECT min(w.starts_at) FROM maintenance_windows w
+AND c.ts >= (SELECT min(w.starts_at) FROM sla_maintenance_windows w
              WHERE w.affected_services && $1::text[] AND w.starts_at < $3 AND w.ends_at > $2)
-AND c.ts < (SELECT max(w.ends_at) FROM maintenance_windows w
+AND c.ts < (SELECT max(w.ends_at) FROM sla_maintenance_windows w
             WHERE w.affected_services && $1::text[] AND w.starts_at < $3 AND w.ends_at > $2)
-AND EXISTS (SELECT 1 FROM maintenance_windows w
+AND EXISTS (SELECT 1 FROM sla_maintenance_windows w
             WHERE c.service_id = ANY(w.affected_services) AND c.ts >= w.starts_at AND c.ts < w.ends_at)
 """
 # Raw checks before the retention horizon are gone: their maintenance slots come from the archive
@@ -30,7 +30,7 @@ GROUP BY 1, 2
 
 MAINTENANCE_WINDOWS_IN_RANGE = """
 SELECT id, title, description, affected_services, starts_at, ends_at
-FROM maintenance_windows
+FROM sla_maintenance_windows
 WHERE affected_services && $1::text[] AND starts_at < $3 AND ends_at > $2
 ORDER BY starts_at
 """

@@ -4,7 +4,7 @@ from app.rollups.queries import CHECK_SLOTS
 
 
 def _outside_maintenance(ts: str) -> str:
-    return f"""NOT EXISTS (SELECT 1 FROM maintenance_windows w
+    return f"""NOT EXISTS (SELECT 1 FROM sla_maintenance_windows w
                    WHERE $1 = ANY(w.affected_services) AND {ts} >= w.starts_at AND {ts} < w.ends_at)"""
 
 
