@@ -226,27 +226,6 @@ async def test_presence_of_a_process_that_died_is_dropped(staff, server, setting
         await c.sio.disconnect()
 
 
-async def test_a_probers_status_change_reaches_browsers(server, settings):
-    """The prober process publishes on the API's channel: a status-update reaches a socket at once."""
-    from prober.status import Publisher as ProberPublisher, StatusChange
-
-    browser = await Client().connect(server)
-    await browser.join("system-status")
-    prober = ProberPublisher(settings.redis_url, "seoul", channel_for(settings))
-    task = asyncio.create_task(prober.run())
-    prober.offer(StatusChange("face-compare", "outage", 1_767_225_600))
-    update = await browser.next("status-update")
-    assert update["serviceId"] == "face-compare" and update["status"] == "outage" and update["seq"]
-    await prober.drain(5)
-    task.cancel()
-    await prober.close()
-    await browser.sio.disconnect()
-    jobs = Publisher(settings.redis_url, channel_for(settings)).redis  # the detection job it queued
-    await jobs.delete("arq:job:detect:face-compare:1767225600")
-    await jobs.zrem("arq:queue", "detect:face-compare:1767225600")
-    await jobs.aclose()
-
-
 async def test_a_viewer_follows_an_incident_room_read_only(staff, server):
     """Viewers get the room's comments, updates and presence (appearing as viewers, as PRD §5.2's
     user-joined allows) but cannot say they edit a field, save drafts, or read rooms they may not."""
