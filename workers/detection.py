@@ -31,7 +31,7 @@ async def _detect(ctx, service_id: str) -> int:
         if event.kind == "created":
             await events.created(ctx["publisher"], event.incident)
         else:
-            await events.updated(ctx["publisher"], event.incident, event.update)
+            await events.updated(ctx["publisher"], event.incident, event.update, event.changes)
         log.info("incident %s %s automatically", event.incident["id"], event.kind,
                  extra={"service_id": service_id, "job": "detect_incidents"})
     return len(found.events)
