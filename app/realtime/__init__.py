@@ -7,10 +7,11 @@ of API processes emit to the same rooms.
   which field (`incident-editing`, cleared when a socket drops), comments, and `auto-save` drafts.
   Viewers join read-only (they receive everything and appear in presence with their role); saying
   which field one edits and drafts need a reporter or admin.
-- Every event published through `Publisher` (app/realtime/publisher.py) is also appended to a capped
-  Redis stream; its stream id is the event's `seq`. A client that reconnects asks
-  `GET /api/realtime/replay?since=<seq>` for what it missed (`complete: false` when the stream no
-  longer reaches back that far).
+- Every event goes through `Publisher` (app/realtime/publisher.py): appended to a capped Redis stream
+  whose id is the event's `seq`, the socket handlers' own events included (Hub.emit). A client that
+  reconnects asks `GET /api/realtime/replay?since=<seq>` for what it missed (`complete: false` when
+  the stream no longer reaches back that far); the handlers' own events (presence, editing, drafts,
+  session end) are left out of replay, being stale once missed.
 """
 from __future__ import annotations
 
