@@ -28,6 +28,7 @@ CHANNEL = "slamon_live"
 TICK_S = 5.0      # time alone changes a status or a letter: maintenance starts or ends, a new day
 SETTLE_S = 0.2    # gather the notifications of one flush of every region before computing
 RETRY_S = 2.0
+RUN_TIMEOUT_S = 60.0
 
 
 class LiveStatus:
@@ -93,8 +94,9 @@ class LiveStatus:
 
     async def run_once(self) -> list[live.LiveEvent]:
         async with self.pool.acquire() as conn:
-            events = await live.sync(conn, self.publisher, datetime.now(timezone.utc), self.settings.timezone,
-                                     self.settings.zone)
+            # bounded: a hung Redis must not hold the lock (and every other worker's turn) for ever
+            events = await asyncio.wait_for(live.sync(conn, self.publisher, datetime.now(timezone.utc),
+                                                      self.settings.timezone, self.settings.zone), RUN_TIMEOUT_S)
         self.runs += 1
         return events
 

@@ -132,3 +132,28 @@ async def test_stored_slots_and_incident_writes_wake_the_computation(staff, serv
     outage = await browser.next("status-update", 10)
     assert outage["serviceId"] == SERVICE and outage["status"] == "outage"
     await browser.sio.disconnect()
+
+
+async def test_stored_checks_queue_detection_for_their_service(pool, settings, conn, queue_redis_url):
+    """The prober's status change used to queue detection; now the stored checks themselves do."""
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    arq = await create_pool(RedisSettings.from_dsn(queue_redis_url))
+    publisher = EventPublisher(settings)
+    component = LiveStatus(settings, pool, publisher, arq.enqueue_job, tick_s=3600, settle_s=0.05)
+    try:
+        await component.start()
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        await write_checks(conn, [CheckRow(now - timedelta(minutes=1), "face-compare", "seoul", True, 200, 90)])
+        for _ in range(200):
+            queued = [j.function for j in await arq.queued_jobs() if j.args == ("face-compare",)]
+            if queued:
+                break
+            await asyncio.sleep(0.05)
+        assert queued == ["detect_incidents"]
+    finally:
+        await component.stop()
+        await publisher.close()
+        await arq.flushdb()
+        await arq.aclose()
