@@ -255,3 +255,28 @@ def test_the_one_current_status_rule(slots, priorities, status):
     """SLA-MATH "Current status"; slots newest first, as the majority of regions decided them."""
     latest = [{"ok": ok, "latency_ms": latency} for ok, latency in slots]
     assert current_status(latest, priorities, 7000) == status
+
+
+async def test_time_alone_moves_the_grid_a_new_day_is_announced(world):
+    """What the worker's timer is for: no write, but a new day joins the grid."""
+    tomorrow = world.now + timedelta(days=1)
+    events = await live.sync(world.conn, world.publisher, tomorrow, "UTC", UTC)
+    new_day = tomorrow.date().isoformat()
+    assert sorted((e.event, e.data["serviceId"], e.data["date"], e.data["status"]) for e in events) == sorted(
+        ("uptime-updated", sid, new_day, "nd") for sid in world.follower.status)
+
+
+async def test_computations_of_several_workers_take_turns_and_announce_once(world, pool):
+    """Two workers woken by the same write: one verdict, not one each."""
+    await world.slot("face-compare", 1, ("fail", "fail", "ok"))
+
+    async def one_worker():
+        async with pool.acquire() as conn:
+            return await live.sync(conn, world.publisher, world.now, "UTC", UTC)
+
+    results = await asyncio.gather(one_worker(), one_worker())
+    updates = [e.data["status"] for events in results for e in events if e.event == "status-update"]
+    assert updates == ["degraded"]
+    world.sent += sum(len(events) for events in results)
+    await world.follower.until(world.sent)
+    await world.agree()
