@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "slamon_live"
 TICK_S = 5.0      # time alone changes a status or a letter: maintenance starts or ends, a new day
 SETTLE_S = 0.2    # gather the notifications of one flush of every region before computing
-RETRY_S = 2.0
+RETRY_S = 5.0
 RUN_TIMEOUT_S = 60.0
 
 
