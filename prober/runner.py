@@ -1,4 +1,5 @@
-"""One prober process: fleet membership, scheduler, sink, status publication, health endpoint."""
+"""One prober process: fleet membership, scheduler, sink, health endpoint. It announces nothing itself:
+its writes are what the live status (workers/live.py) is computed from, across every region."""
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,6 @@ from typing import Awaitable, Callable
 import asyncpg
 
 from app.ingest.service import CheckRow
-from app.realtime.publisher import channel_for
 from app.services.service import list_active
 from prober.client import ProbeContext
 from prober.fleet import Fleet
@@ -22,7 +22,6 @@ from prober.models import ProbeResult, Target, TargetError
 from prober.scheduler import Scheduler
 from prober.sink import Sink
 from prober.spool import Spool, SpoolLocked
-from prober.status import Publisher, StatusTracker
 
 log = logging.getLogger(__name__)
 TargetSource = Callable[[], Awaitable[list[Target]]]
@@ -34,6 +33,8 @@ class ProberOptions:
     region: str
     prober_id: str
     database_url: str
+    # Not read by the prober since the current status is computed from what is stored, for all regions
+    # at once (workers/live.py); kept so that existing callers and configurations stay valid.
     redis_url: str | None
     data_dir: Path
     heartbeat_s: float = 5.0
@@ -43,7 +44,7 @@ class ProberOptions:
     max_concurrency: int = 2000
     targets_refresh_s: float = 30.0
     spool_max_bytes: int = 256 * 1024 * 1024
-    realtime_channel: str | None = None  # default: the API's, derived from the database (app.realtime.publisher)
+    realtime_channel: str | None = None  # likewise no longer read
 
 
 def database_targets(database_url: str) -> TargetSource:
@@ -82,9 +83,6 @@ class Prober:
         spool_root = Path(options.data_dir) / "spool"
         self.spool = Spool(spool_root / f"{options.region}-{options.prober_id}", options.spool_max_bytes)
         self.sink = Sink(self.spool, options.database_url, flush_interval_s=options.flush_interval_s)
-        self.status = StatusTracker()
-        self.publisher = (Publisher(options.redis_url, options.region, channel_for(options))
-                          if options.redis_url else None)
         self._tasks: list[asyncio.Task] = []
         self._targets_loaded_at = 0.0
         self._certificates_due: dict[str, tuple[float, float]] = {}     # service -> (not_after, seen at)
@@ -104,12 +102,6 @@ class Prober:
         self.metrics.record_check(result.ok, result.error_type, result.latency_ms, lag_s)
         if result.cert_expires_at is not None:
             self._saw_certificate(target.service_id, result.cert_expires_at)
-        change = self.status.record(target.service_id, slot, result.ok, result.latency_ms, target.latency_target_ms)
-        if change is not None:
-            log.info("status %s (%s)", change.status, result.error_message or f"{result.latency_ms} ms",
-                     extra={"service_id": target.service_id, "region": self.region, "job": "check"})
-            if self.publisher is not None:
-                self.publisher.offer(change)
 
     def _saw_certificate(self, service_id: str, not_after: float) -> None:
         """Queue a certificate expiry for storage when it changed or was last stored an hour ago."""
@@ -135,8 +127,6 @@ class Prober:
             ("scheduler", self.scheduler.run()), ("sink", self.sink.run()), ("fleet", self._fleet_loop()),
             ("orphans", self._adopt_orphan_spools()),
         )]
-        if self.publisher is not None:
-            self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
         log.info("prober %s started with %d service(s)", self.options.prober_id, len(self.scheduler.targets),
                  extra={"region": self.region, "job": "prober"})
 
@@ -205,15 +195,11 @@ class Prober:
     async def stop(self, grace_s: float = 5.0) -> None:
         """Graceful stop: no new checks, finish running ones, flush, then leave the region."""
         await self.scheduler.stop(grace_s)
-        if self.publisher is not None:
-            await self.publisher.drain(2.0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.sink.close()
         await self.fleet.stop()
-        if self.publisher is not None:
-            await self.publisher.close()
         await self.ctx.close()
         self.spool.close()
 

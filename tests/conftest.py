@@ -24,7 +24,7 @@ RESET_TABLES = (
     "rollup_usage_daily", "rollup_state", "incident_updates", "incidents", "maintenance_windows",
     "prober_heartbeats", "slo_violations", "service_certificates", "report_snapshots", "subscriptions",
     "notification_events", "notification_deliveries", "notification_attempts", "detection_state", "raw_retention",
-    "maintenance_slots_archive", "regions",
+    "maintenance_slots_archive", "regions", "live_status",
 )
 
 

@@ -1,6 +1,7 @@
-"""Incident detection jobs: `detect_incidents(ctx, service_id)`, enqueued by the prober on every status
-change (prober/status.py), and the every-minute cron over all active services, the safety net for
-a lost trigger. Both run app.detection.service.detect, serialised per service by a database lock."""
+"""Incident detection jobs: `detect_incidents(ctx, service_id)`, enqueued by the worker's live status
+whenever checks of the service were stored (workers/live.py), and the every-minute cron over all active
+services, the safety net for a lost trigger. Both run app.detection.service.detect, serialised per
+service by a database lock."""
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,8 @@ async def _detect(ctx, service_id: str) -> int:
     async with ctx["pool"].acquire() as conn:
         found = await detection.detect(conn, service_id, now, settings.detection_auto_resolve_minutes)
     if found.watching and "redis" in ctx:
-        # The prober triggers on status changes only; a recovery (5 good slots) changes nothing it
-        # reports, so while an incident is open the job looks again one slot later.
+        # While an incident is open the job also looks again one slot later, whether or not a write
+        # of this service wakes it (a push-only service may go quiet).
         tick = int(now.timestamp()) // found.interval_s
         await ctx["redis"].enqueue_job("detect_incidents", service_id, _job_id=f"detect-watch:{service_id}:{tick}",
                                        _defer_by=found.interval_s)
@@ -30,7 +31,7 @@ async def _detect(ctx, service_id: str) -> int:
         if event.kind == "created":
             await events.created(ctx["publisher"], event.incident)
         else:
-            await events.updated(ctx["publisher"], event.incident, event.update)
+            await events.updated(ctx["publisher"], event.incident, event.update, event.changes)
         log.info("incident %s %s automatically", event.incident["id"], event.kind,
                  extra={"service_id": service_id, "job": "detect_incidents"})
     return len(found.events)

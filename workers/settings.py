@@ -12,7 +12,7 @@ from arq.connections import RedisSettings
 
 from app.config import get_settings
 from app.db import create_pool
-from workers import notify
+from workers import live, notify
 from workers.common import EventPublisher
 from workers.detection import detect_all, detect_incidents
 from workers.reports import close_months
@@ -31,9 +31,11 @@ async def startup(ctx) -> None:
         ctx["pool"] = await create_pool(settings, min_size=0, max_size=5, application_name="slamon-worker")
     ctx.setdefault("publisher", EventPublisher(settings))
     await notify.startup(ctx)
+    await live.startup(ctx)
 
 
 async def shutdown(ctx) -> None:
+    await live.shutdown(ctx)
     await notify.shutdown(ctx)
     await ctx["pool"].close()
     await ctx["publisher"].close()

@@ -8,7 +8,7 @@ Auto-resolution: after the recovery (5 good slots → monitoring), `auto_resolve
 slots resolve the incident with a note saying so; 0 leaves resolving to people."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -36,6 +36,7 @@ class Event:
     kind: str          # created | updated
     incident: dict
     update: dict | None = None
+    changes: dict = field(default_factory=dict)
 
 
 def target_text(latency_ms: int) -> str:
@@ -125,7 +126,7 @@ def _note(service, action: Action, auto_resolve_minutes: int, moves: bool, failu
             f"or more. Reopen it if the problem persists.")
 
 
-async def _write(conn, incident_id: str, write) -> tuple[dict, dict | None]:
+async def _write(conn, incident_id: str, write) -> incidents.Written:
     """An incident write at the current version; a concurrent human write is merged by re-reading."""
     for attempt in range(CONFLICT_RETRIES):
         version = (await conn.fetchrow(queries.INCIDENT, incident_id))["version"]
@@ -159,15 +160,17 @@ async def _act(conn, service, family: str, incident_id: str | None, action: Acti
     elif action.kind == "escalate":
         body = IncidentUpdate(priority=rules.PRIORITY[action.cause], severity=rules.SEVERITY[action.cause],
                               detection_criteria=criteria(action.cause, service["latency_target_ms"]), note=note)
-        incident, update = await _write(conn, incident_id,
-                                        lambda v: incidents.update(conn, incident_id, body, v, MONITORING_SYSTEM))
+        written = await _write(conn, incident_id,
+                               lambda v: incidents.update(conn, incident_id, body, v, MONITORING_SYSTEM))
         await conn.execute(queries.MARK_DETECTED, incident_id, action.cause, service["id"])
-        event = Event("updated", incident, update)
+        incident = written.incident
+        event = Event("updated", incident, written.update, written.changes)
     else:
         body = StatusUpdateCreate(status=target, description=note)
-        incident, update = await _write(conn, incident_id,
-                                        lambda v: incidents.add_update(conn, incident_id, body, v, MONITORING_SYSTEM))
-        event = Event("updated", incident, update)
+        written = await _write(conn, incident_id,
+                               lambda v: incidents.add_update(conn, incident_id, body, v, MONITORING_SYSTEM))
+        incident = written.incident
+        event = Event("updated", incident, written.update, written.changes)
     await audit.record(conn, f"detection.{action.kind}", actor_name=REPORTER, target_type="incident",
                        target_id=incident_id, details={"service": service["id"], "family": family,
                                                        "cause": action.cause, "slot": action.slot.ts.isoformat(),

@@ -12,17 +12,19 @@ async def created(hub: Hub, incident: dict) -> None:
     await hub.publish("incident-created", {"incident": incident}, _rooms(incident["id"]))
 
 
-async def updated(hub: Hub, incident: dict, update: dict | None) -> None:
-    # The new timeline entry travels as `update`; the incident without its whole timeline keeps the
-    # frame small when it fans out to every client.
+async def updated(hub: Hub, incident: dict, update: dict | None, changes: dict[str, dict]) -> None:
+    """What changed always travels: `changes` by field ({"priority": {"from": "P3", "to": "P1"}}, empty
+    for a note alone), the new timeline entry as `update` (None for a field edit), and the incident
+    without its whole timeline, which keeps the frame small when it fans out to every client."""
     summary = {k: v for k, v in incident.items() if k != "updates"}
-    await hub.publish("incident-updated", {"incidentId": incident["id"], "update": update, "incident": summary},
-                      _rooms(incident["id"]))
+    await hub.publish("incident-updated", {"incidentId": incident["id"], "update": update, "incident": summary,
+                                           "changes": changes, "deleted": False}, _rooms(incident["id"]))
 
 
-async def deleted(hub: Hub, incident_id: str) -> None:
-    await hub.publish("incident-updated", {"incidentId": incident_id, "update": None, "incident": None,
-                                           "deleted": True}, _rooms(incident_id))
+async def deleted(hub: Hub, incident: dict) -> None:
+    """A deletion: `deleted` true and the incident as it was, so a client knows what left."""
+    await hub.publish("incident-updated", {"incidentId": incident["id"], "update": None, "incident": incident,
+                                           "changes": {}, "deleted": True}, _rooms(incident["id"]))
 
 
 async def commented(hub: Hub, incident_id: str, comment: dict) -> None:

@@ -56,7 +56,7 @@ WHERE id = $1 AND version = $2
 {_RETURNING}
 """
 
-DELETE = "DELETE FROM incidents WHERE id = $1 RETURNING id, title"
+DELETE = "DELETE FROM incidents WHERE id = $1 RETURNING *"
 
 INSERT_UPDATE = """
 INSERT INTO incident_updates (incident_id, status, description, author) VALUES ($1, $2, $3, $4)

@@ -3,6 +3,7 @@ status updates along the flow of flow.py, delete), each audited in its own trans
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import asyncpg
 
@@ -99,6 +100,15 @@ async def past(conn: asyncpg.Connection, days: int, page: int, limit: int, now: 
 OPENED_NOTE = "인시던트가 등록되었습니다."
 EDITABLE = ("title", "description", "status", "severity", "priority", "reporter", "detection_criteria",
             "affected_services")
+PUBLIC_NAMES = {"detection_criteria": "detectionCriteria", "affected_services": "affectedServices"}
+
+
+class Written(NamedTuple):
+    """An incident write: the incident after it, its new timeline entry (None for a field edit), and
+    what changed, by public field name: {"priority": {"from": "P3", "to": "P1"}}."""
+    incident: dict
+    update: dict | None
+    changes: dict[str, dict]
 
 
 class IncidentConflict(ApiError):
@@ -161,7 +171,7 @@ def _check_transition(current: str, target: str) -> None:
                                                   "and reopening a resolved incident are allowed")
 
 
-async def _write(conn, row, values: dict, note: str | None, actor) -> tuple[dict, dict | None]:
+async def _write(conn, row, values: dict, note: str | None, actor) -> Written:
     updated = await conn.fetchrow(queries.UPDATE, row["id"], row["version"], *(values[k] for k in EDITABLE))
     update = None
     if note is not None:
@@ -174,11 +184,13 @@ async def _write(conn, row, values: dict, note: str | None, actor) -> tuple[dict
                               {"from": row["status"], "to": values["status"]})
     incident = to_public(updated, await _updates_of(conn, row["id"]))
     await outbox.incident_written(conn, incident, row["status"])
-    return incident, None if update is None else update_to_public(update)
+    changes = {PUBLIC_NAMES.get(k, k): {"from": list(row[k]) if k == "affected_services" else row[k], "to": values[k]}
+               for k in changed}
+    return Written(incident, None if update is None else update_to_public(update), changes)
 
 
 async def update(conn: asyncpg.Connection, incident_id: str, data: IncidentUpdate, version: int | None,
-                 actor) -> tuple[dict, dict | None]:
+                 actor) -> Written:
     """Change the given fields of the version the client saw; a status change needs a note."""
     given = {k: v for k, v in data.model_dump(exclude_unset=True).items() if k in EDITABLE and v is not None}
     await check_services(conn, given.get("affected_services") or [])
@@ -193,7 +205,7 @@ async def update(conn: asyncpg.Connection, incident_id: str, data: IncidentUpdat
 
 
 async def add_update(conn: asyncpg.Connection, incident_id: str, data: StatusUpdateCreate, version: int | None,
-                     actor) -> tuple[dict, dict]:
+                     actor) -> Written:
     """A timeline entry; moves the status when one is given."""
     async with conn.transaction():
         row = await _locked(conn, incident_id, version)
@@ -203,10 +215,14 @@ async def add_update(conn: asyncpg.Connection, incident_id: str, data: StatusUpd
         return await _write(conn, row, values, data.description, actor)
 
 
-async def delete(conn: asyncpg.Connection, incident_id: str, actor) -> None:
-    """Remove an incident, its timeline, comments and drafts (the last two by trigger, sql/022)."""
+async def delete(conn: asyncpg.Connection, incident_id: str, actor) -> dict:
+    """Remove an incident, its timeline, comments and drafts (the last two by trigger, sql/022); returns
+    the incident as it was (without its timeline)."""
     async with conn.transaction():
         row = await conn.fetchrow(queries.DELETE, incident_id)
         if row is None:
             raise not_found("incident", incident_id)
         await audit.record_by(conn, actor, "incident.delete", "incident", incident_id, {"title": row["title"]})
+    deleted = to_public(row, [])
+    del deleted["updates"]
+    return deleted

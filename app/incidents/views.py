@@ -80,8 +80,8 @@ async def create_incident(body: IncidentCreate, request: Request, actor=Depends(
 async def update_incident(body: IncidentUpdate, request: Request, response: Response,
                           incident_id: str = IncidentId, if_match: str | None = Header(None, max_length=40),
                           actor=Depends(require("incidents:update")), conn=Depends(deps.connection)):
-    incident, update = await service.update(conn, incident_id, body, _version(body.version, if_match), actor)
-    await events.updated(hub(request), incident, update)
+    incident, update, changes = await service.update(conn, incident_id, body, _version(body.version, if_match), actor)
+    await events.updated(hub(request), incident, update, changes)
     response.headers["ETag"] = f'"{incident["version"]}"'
     return {"incident": incident}
 
@@ -91,8 +91,9 @@ async def update_incident(body: IncidentUpdate, request: Request, response: Resp
 async def add_update(body: StatusUpdateCreate, request: Request, response: Response,
                      incident_id: str = IncidentId, if_match: str | None = Header(None, max_length=40),
                      actor=Depends(require("incidents:update")), conn=Depends(deps.connection)):
-    incident, update = await service.add_update(conn, incident_id, body, _version(body.version, if_match), actor)
-    await events.updated(hub(request), incident, update)
+    incident, update, changes = await service.add_update(conn, incident_id, body, _version(body.version, if_match),
+                                                         actor)
+    await events.updated(hub(request), incident, update, changes)
     response.headers["ETag"] = f'"{incident["version"]}"'
     return {"update": update, "incident": incident}
 
@@ -100,8 +101,8 @@ async def add_update(body: StatusUpdateCreate, request: Request, response: Respo
 @staff_router.delete("/api/incidents/{incident_id}", summary="Delete an incident (admin)")
 async def delete_incident(request: Request, incident_id: str = IncidentId,
                           actor=Depends(require("incidents:delete")), conn=Depends(deps.connection)):
-    await service.delete(conn, incident_id, actor)
-    await events.deleted(hub(request), incident_id)
+    incident = await service.delete(conn, incident_id, actor)
+    await events.deleted(hub(request), incident)
     return {"success": True, "message": DELETED_MESSAGE}
 
 

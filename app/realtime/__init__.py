@@ -7,10 +7,11 @@ of API processes emit to the same rooms.
   which field (`incident-editing`, cleared when a socket drops), comments, and `auto-save` drafts.
   Viewers join read-only (they receive everything and appear in presence with their role); saying
   which field one edits and drafts need a reporter or admin.
-- Every event published through `Publisher` (app/realtime/publisher.py) is also appended to a capped
-  Redis stream; its stream id is the event's `seq`. A client that reconnects asks
-  `GET /api/realtime/replay?since=<seq>` for what it missed (`complete: false` when the stream no
-  longer reaches back that far).
+- Every event goes through `Publisher` (app/realtime/publisher.py): appended to a capped Redis stream
+  whose id is the event's `seq`, the socket handlers' own events included (Hub.emit). A client that
+  reconnects asks `GET /api/realtime/replay?since=<seq>` for what it missed (`complete: false` when
+  the stream no longer reaches back that far); the handlers' own events (presence, editing, drafts,
+  session end) are left out of replay, being stale once missed.
 """
 from __future__ import annotations
 
@@ -85,6 +86,12 @@ class Hub:
             log.exception("realtime: could not publish %s", event)
             return None
 
+    async def emit(self, event: str, data: dict, room: str, skip_sid: str | None = None) -> str:
+        """The socket handlers' own events (presence, editing, drafts, session end) go the same way as
+        published ones, so every event a client receives carries a `seq`; replay leaves them out (stale
+        once missed: a client that re-joins gets the room's members in the join's answer)."""
+        return await self.publisher.publish(event, data, [room], skip_sid=skip_sid, replayed=False)
+
     # -- revocation: a user's or a session's sockets, on whichever process holds them --
     async def disconnect_user(self, user_id: str) -> None:
         await self._disconnect_set(f"{self.channel}:sids:user:{user_id}", "account changed")
@@ -96,7 +103,7 @@ class Hub:
         try:
             sids = [s.decode() for s in await self.redis.smembers(key)]
             for sid in sids:
-                await self.sio.emit("session-ended", {"reason": reason}, to=sid)
+                await self.emit("session-ended", {"reason": reason}, sid)
                 await self.sio.disconnect(sid)
             await self.redis.delete(key)
         except Exception:
@@ -139,8 +146,7 @@ class Hub:
         for sid, entry in entries.items():
             if alive.get(entry.get("server", "")) is None:
                 await self.redis.hdel(presence, sid)
-                await self.sio.emit("user-left", {"room": room, "userId": entry["id"], "userName": entry["name"]},
-                                    room=room)
+                await self.emit("user-left", {"room": room, "userId": entry["id"], "userName": entry["name"]}, room)
             else:
                 members.append({k: entry[k] for k in ("id", "name", "role")})
         return members
@@ -161,7 +167,7 @@ class Hub:
             async with self._pool().acquire() as conn:
                 await authenticate(conn, self.settings.resolved_secret_key(), session.get("token") or "")
         except ApiError as exc:
-            await self.sio.emit("session-ended", {"reason": exc.message}, to=sid)
+            await self.emit("session-ended", {"reason": exc.message}, sid)
             # disconnect once the handler's answer (the ack the client waits for) has gone out
             asyncio.get_running_loop().call_later(ACK_GRACE_S, self._spawn, self.sio.disconnect(sid))
             return False
@@ -226,7 +232,7 @@ class Hub:
         presence = f"{self.channel}:presence:{room}"
         await self.redis.hset(presence, sid, json.dumps({**public_user, "server": self.server_id}))
         members = await self._members(room)
-        await self.sio.emit("user-joined", {"room": room, "user": public_user}, room=room, skip_sid=sid)
+        await self.emit("user-joined", {"room": room, "user": public_user}, room, skip_sid=sid)
         return {"ok": True, "room": room, "seq": seq, "members": members}
 
     async def on_leave(self, sid, data):
@@ -245,12 +251,12 @@ class Hub:
         field = session["rooms"].pop(room, None)
         incident_id = room[len(INCIDENT_ROOM_PREFIX):]
         if field is not None:
-            await self.sio.emit("incident-editing", {"incidentId": incident_id, "userId": user["id"],
-                                                     "userName": user["name"], "isEditing": False, "field": field},
-                                room=room, skip_sid=sid)
+            await self.emit("incident-editing", {"incidentId": incident_id, "userId": user["id"],
+                                                 "userName": user["name"], "isEditing": False, "field": field},
+                            room, skip_sid=sid)
         await self.redis.hdel(f"{self.channel}:presence:{room}", sid)
-        await self.sio.emit("user-left", {"room": room, "userId": user["id"], "userName": user["name"]},
-                            room=room, skip_sid=sid)
+        await self.emit("user-left", {"room": room, "userId": user["id"], "userName": user["name"]}, room,
+                        skip_sid=sid)
         await self.sio.leave_room(sid, room)
 
     async def on_editing(self, sid, data):
@@ -270,9 +276,9 @@ class Hub:
         session["rooms"][room] = field if editing else None
         await self.sio.save_session(sid, session)
         user = session["user"]
-        await self.sio.emit("incident-editing", {"incidentId": data["incidentId"], "userId": user["id"],
-                                                 "userName": user["name"], "isEditing": editing, "field": field},
-                            room=room, skip_sid=sid)
+        await self.emit("incident-editing", {"incidentId": data["incidentId"], "userId": user["id"],
+                                             "userName": user["name"], "isEditing": editing, "field": field},
+                        room, skip_sid=sid)
         return {"ok": True}
 
     async def on_auto_save(self, sid, data):
@@ -295,7 +301,7 @@ class Hub:
         except ApiError as exc:
             return {"ok": False, "error": exc.error, "message": exc.message}
         event = {"incidentId": data["incidentId"], "data": draft["data"], "timestamp": draft["updatedAt"]}
-        await self.sio.emit("auto-save", event, room=f"user:{user['id']}", skip_sid=sid)
+        await self.emit("auto-save", event, f"user:{user['id']}", skip_sid=sid)
         return {"ok": True, "timestamp": draft["updatedAt"]}
 
     async def close(self) -> None:

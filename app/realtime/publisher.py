@@ -85,12 +85,16 @@ class Publisher:
         self.redis = aioredis.from_url(redis_url)
         self.manager = manager or socketio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
 
-    async def publish(self, event: str, data: dict, rooms: list[str]) -> str:
-        """Append to the replay stream, then emit with `seq` added; returns the seq."""
-        seq = (await self.redis.xadd(self.stream_key, {"e": event, "r": json.dumps(rooms),
-                                                       "d": json.dumps(data, default=str, ensure_ascii=False)},
-                                     maxlen=STREAM_MAXLEN, approximate=True)).decode()
-        await self.manager.emit(event, {**data, "seq": seq}, namespace="/", room=rooms)
+    async def publish(self, event: str, data: dict, rooms: list[str], skip_sid: str | None = None,
+                      replayed: bool = True) -> str:
+        """Append to the stream, then emit with `seq` added (to every socket in `rooms` but `skip_sid`);
+        returns the seq. `replayed=False` for what is stale once missed (presence, who edits, drafts, a
+        session's end): it takes its place in the seq order but replay leaves it out."""
+        fields = {"e": event, "r": json.dumps(rooms), "d": json.dumps(data, default=str, ensure_ascii=False)}
+        if not replayed:
+            fields["x"] = "1"
+        seq = (await self.redis.xadd(self.stream_key, fields, maxlen=STREAM_MAXLEN, approximate=True)).decode()
+        await self.manager.emit(event, {**data, "seq": seq}, namespace="/", room=rooms, skip_sid=skip_sid)
         return seq
 
     async def latest_seq(self) -> str:
@@ -107,7 +111,7 @@ class Publisher:
             complete = _seq_key(since) >= _seq_key(trimmed)
             for entry_id, fields in await self.redis.xrange(self.stream_key, min=f"({since}", count=REPLAY_LIMIT):
                 entry_rooms = json.loads(fields[b"r"])
-                if rooms.intersection(entry_rooms):
+                if b"x" not in fields and rooms.intersection(entry_rooms):
                     events.append({"seq": entry_id.decode(), "event": fields[b"e"].decode(), "rooms": entry_rooms,
                                    "data": {**json.loads(fields[b"d"]), "seq": entry_id.decode()}})
             if events and len(events) >= REPLAY_LIMIT:

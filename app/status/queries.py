@@ -38,3 +38,17 @@ SELECT (SELECT array_agg(generation ORDER BY name) FROM data_generations) AS gen
        EXISTS (SELECT 1 FROM rollup_invalidations i
                WHERE i.raw_table = 'checks' AND i.service_id = ANY($1::text[]) AND i.lo < $3 AND i.hi > $2) AS pending
 """
+
+# Live status events (app/status/live.py): one computation at a time across every process, and what
+# was last announced per service.
+LIVE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('slamon:live-status'))"
+
+LIVE_STATE = "SELECT service_id, status, days FROM live_status"
+
+PUT_LIVE_STATE = """
+INSERT INTO live_status (service_id, status, days, updated_at)
+SELECT * , now() FROM unnest($1::text[], $2::text[], $3::jsonb[])
+ON CONFLICT (service_id) DO UPDATE SET status = EXCLUDED.status, days = EXCLUDED.days, updated_at = now()
+"""
+
+FORGET_LIVE_STATE = "DELETE FROM live_status WHERE service_id = ANY($1::text[])"

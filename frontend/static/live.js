@@ -1,10 +1,12 @@
 // The live connection every page shares: Socket.IO on the page's own origin (same app, no CORS),
-// join rooms, dispatch events, and tell the page to re-fetch after a reconnect (it may have missed
-// events while away). Rooms and events: PRD §5.2, as emitted by app/realtime/.
+// join rooms on every (re)connect by itself, including after the server dropped the socket, dispatch
+// events, and tell the page to re-fetch after a reconnect (it may have missed events while away).
+// Rooms and events: PRD §5.2, as emitted by app/realtime/.
 import { io } from "./vendor/socket.io-4.8.4.esm.min.js";
 
 const JOIN_TIMEOUT_MS = 5000;
 const REJOIN_DELAY_MS = 10000;
+const SERVER_DROP_RETRY_MS = 1000;
 
 /**
  * connectLive({rooms, handlers, onResync, onState, token})
@@ -40,7 +42,17 @@ export function connectLive({ rooms = [], handlers = {}, onResync = () => {}, on
     if (connectedBefore) onResync();
     connectedBefore = true;
   });
-  socket.on("disconnect", () => onState("offline"));
+  let sessionEnded = false;
+  socket.on("session-ended", () => { sessionEnded = true; });
+  socket.on("disconnect", (reason) => {
+    onState("offline");
+    // Socket.IO reconnects by itself after a lost connection, but not when the server closed the
+    // socket (an API process restarting or shedding sockets): connect again, and "connect" above
+    // re-joins the rooms and re-fetches. A signed-out session stays closed.
+    if (reason === "io server disconnect" && !sessionEnded) {
+      window.setTimeout(() => { if (!socket.connected) socket.connect(); }, SERVER_DROP_RETRY_MS);
+    }
+  });
   socket.on("connect_error", () => onState("offline"));
   for (const [event, handler] of Object.entries(handlers)) {
     socket.on(event, handler);

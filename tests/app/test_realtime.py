@@ -43,9 +43,11 @@ class Client:
     def __init__(self):
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: asyncio.Queue = asyncio.Queue()
+        self.received: list[tuple[str, dict]] = []  # everything, in order (next() consumes `events`)
         self.sio.on("*", self._record)
 
     async def _record(self, event, data):
+        self.received.append((event, data))
         await self.events.put((event, data))
 
     async def connect(self, url, token=None):
@@ -107,7 +109,8 @@ async def test_collaboration_presence_editing_comments(staff, server):
     ack = await bob.join(room)
     assert {m["name"] for m in ack["members"]} == {"alice", "bob"}
     joined = await alice.next("user-joined")
-    assert joined == {"room": room, "user": {"id": staff.user_ids["bob"], "name": "bob", "role": "admin"}}
+    assert joined.pop("seq") and joined == {"room": room, "user": {"id": staff.user_ids["bob"], "name": "bob",
+                                                                   "role": "admin"}}
     incident_id = room.split(":", 1)[1]
     assert (await bob.sio.call("incident-editing", {"incidentId": incident_id, "field": "title", "isEditing": True}))["ok"]
     editing = await alice.next("incident-editing")
@@ -120,7 +123,7 @@ async def test_collaboration_presence_editing_comments(staff, server):
     cleared = await alice.next("incident-editing")
     assert cleared["isEditing"] is False and cleared["userName"] == "bob"
     left = await alice.next("user-left")
-    assert left == {"room": room, "userId": staff.user_ids["bob"], "userName": "bob"}
+    assert left.pop("seq") and left == {"room": room, "userId": staff.user_ids["bob"], "userName": "bob"}
     await alice.sio.disconnect()
 
 
@@ -226,27 +229,6 @@ async def test_presence_of_a_process_that_died_is_dropped(staff, server, setting
         await c.sio.disconnect()
 
 
-async def test_a_probers_status_change_reaches_browsers(server, settings):
-    """The prober process publishes on the API's channel: a status-update reaches a socket at once."""
-    from prober.status import Publisher as ProberPublisher, StatusChange
-
-    browser = await Client().connect(server)
-    await browser.join("system-status")
-    prober = ProberPublisher(settings.redis_url, "seoul", channel_for(settings))
-    task = asyncio.create_task(prober.run())
-    prober.offer(StatusChange("face-compare", "outage", 1_767_225_600))
-    update = await browser.next("status-update")
-    assert update["serviceId"] == "face-compare" and update["status"] == "outage" and update["seq"]
-    await prober.drain(5)
-    task.cancel()
-    await prober.close()
-    await browser.sio.disconnect()
-    jobs = Publisher(settings.redis_url, channel_for(settings)).redis  # the detection job it queued
-    await jobs.delete("arq:job:detect:face-compare:1767225600")
-    await jobs.zrem("arq:queue", "detect:face-compare:1767225600")
-    await jobs.aclose()
-
-
 async def test_a_viewer_follows_an_incident_room_read_only(staff, server):
     """Viewers get the room's comments, updates and presence (appearing as viewers, as PRD §5.2's
     user-joined allows) but cannot say they edit a field, save drafts, or read rooms they may not."""
@@ -261,7 +243,8 @@ async def test_a_viewer_follows_an_incident_room_read_only(staff, server):
     assert ack["ok"] is True and {(m["name"], m["role"]) for m in ack["members"]} == {("alice", "reporter"),
                                                                                       ("vic", "viewer")}
     joined = await alice.next("user-joined")
-    assert joined == {"room": room, "user": {"id": staff.user_ids["vic"], "name": "vic", "role": "viewer"}}
+    assert joined.pop("seq") and joined == {"room": room, "user": {"id": staff.user_ids["vic"], "name": "vic",
+                                                                   "role": "viewer"}}
 
     refused = await vic.sio.call("incident-editing", {"incidentId": incident["id"], "field": "title",
                                                       "isEditing": True}, timeout=5)
@@ -282,7 +265,8 @@ async def test_a_viewer_follows_an_incident_room_read_only(staff, server):
 
     assert await vic.join("incident:inc-2099-999") == {"ok": False, "error": "not_found"}
     await vic.sio.disconnect()
-    assert await alice.next("user-left") == {"room": room, "userId": staff.user_ids["vic"], "userName": "vic"}
+    left = await alice.next("user-left")
+    assert left.pop("seq") and left == {"room": room, "userId": staff.user_ids["vic"], "userName": "vic"}
     await alice.sio.disconnect()
 
 
@@ -341,3 +325,71 @@ async def test_slamon_api_negotiates_deflate_only_when_asked(staff_db, database_
     finally:
         api.terminate()
         api.wait(timeout=20)
+
+
+async def test_incident_updated_says_what_changed_for_a_field_edit_and_a_deletion(staff, server):
+    """A field edit has no timeline entry and a deletion no incident left: the event still says what
+    changed (issue 14: both used to arrive as `update: None` with nothing else to go on)."""
+    anon = await Client().connect(server)
+    await anon.join("incidents")
+    r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    incident = r.json()["incident"]
+    await anon.next("incident-created")
+    r = await staff.client.put(f"/api/incidents/{incident['id']}", headers=await staff.headers("reporter"),
+                               json={"priority": "P1", "title": "전면 장애", "version": incident["version"]})
+    assert r.status_code == 200
+    edit = await anon.next("incident-updated")
+    assert edit["update"] is None and edit["deleted"] is False and edit["seq"]
+    assert edit["changes"] == {"priority": {"from": "P2", "to": "P1"}, "title": {"from": "지연", "to": "전면 장애"}}
+    assert edit["incident"]["priority"] == "P1" and edit["incident"]["version"] == incident["version"] + 1
+    r = await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=await staff.headers("reporter"),
+                                json={"status": "identified", "description": "found it", "version": incident["version"] + 1})
+    note = await anon.next("incident-updated")
+    assert note["changes"] == {"status": {"from": "investigating", "to": "identified"}}
+    assert note["update"]["status"] == "identified"
+    assert (await staff.client.delete(f"/api/incidents/{incident['id']}",
+                                      headers=await staff.headers("admin"))).status_code == 200
+    gone = await anon.next("incident-updated")
+    assert gone["deleted"] is True and gone["incidentId"] == incident["id"] and gone["changes"] == {}
+    assert gone["incident"]["id"] == incident["id"] and gone["incident"]["title"] == "전면 장애"
+    assert gone["incident"]["affectedServices"] == ["id-recognition"] and gone["update"] is None
+    await anon.sio.disconnect()
+
+
+async def test_every_event_carries_a_seq(staff, server):
+    """Published events and the socket handlers' own (presence, editing, drafts, session end) alike;
+    the handlers' own are not replayed (stale once missed)."""
+    r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
+    incident = r.json()["incident"]
+    room = f"incident:{incident['id']}"
+    carol = await staff.login("reporter", "carol")
+    alice = await Client().connect(server, await token(staff, "reporter", "alice"))
+    tab = await Client().connect(server, carol["access_token"])
+    bob = await Client().connect(server, carol["access_token"])
+    since = (await alice.join(room))["seq"]
+    await alice.join("incidents")
+    assert (await bob.join(room))["ok"]
+    await alice.next("user-joined")
+    await bob.sio.call("incident-editing", {"incidentId": incident["id"], "field": "title", "isEditing": True})
+    await alice.next("incident-editing")
+    await tab.sio.call("auto-save", {"incidentId": "new", "data": {"title": "draft"}})
+    await bob.next("auto-save")
+    await staff.client.post(f"/api/incidents/{incident['id']}/comments", headers=await staff.headers("reporter"),
+                            json={"message": "hi"})
+    await alice.next("incident-comment")
+    await staff.client.put(f"/api/users/{carol['user']['id']}", json={"role": "viewer"},
+                           headers=await staff.headers("admin"))
+    await bob.next("session-ended")
+    assert await bob.disconnected()
+    await alice.next("user-left")
+    names = set()
+    for client in (alice, tab, bob):
+        for name, data in client.received:
+            names.add(name)
+            assert isinstance(data, dict) and data.get("seq"), (name, data)
+    assert {"user-joined", "incident-editing", "auto-save", "incident-comment", "session-ended",
+            "user-left"} <= names
+    replay = await staff.client.get("/api/realtime/replay", params={"since": since, "room": room},
+                                    headers=await staff.headers("reporter"))
+    assert [e["event"] for e in replay.json()["events"]] == ["incident-comment"]
+    await alice.sio.disconnect()

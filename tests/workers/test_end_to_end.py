@@ -1,5 +1,6 @@
 """Detection end to end: the demo targets (`slamon targets`) with scripted faults, a real prober
-publishing status changes to Redis, a real arq worker running `detect_incidents`, PostgreSQL. Slots
+storing its results, a real arq worker whose live status (workers/live.py, started as
+workers/settings.py starts it) queues and runs `detect_incidents` for stored checks, PostgreSQL. Slots
 every 10 s. An outage opens a P1 within 3 slots + 30 s and moves to monitoring after 5 good slots;
 flapping (single failed slots between good ones) opens nothing."""
 import asyncio
@@ -16,6 +17,7 @@ from prober import targets as demo
 from prober.models import Target
 from prober.runner import Prober, ProberOptions
 from tests.app.test_realtime import free_port
+from workers import live
 from workers.detection import detect_incidents
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")]
@@ -54,7 +56,8 @@ async def test_outage_opens_a_p1_and_flapping_opens_nothing(conn, settings, pool
                                   redis_url=queue_redis_url, data_dir=tmp_path, heartbeat_s=1, ttl_s=3,
                                   flush_interval_s=0.2), targets=source)
     worker = Worker(functions=[func(detect_incidents, timeout=60)], redis_settings=RedisSettings.from_dsn(queue_redis_url),
-                    ctx=dict(worker_ctx), handle_signals=False, poll_delay=0.2)
+                    ctx=dict(worker_ctx), handle_signals=False, poll_delay=0.2, on_startup=live.startup,
+                    on_shutdown=live.shutdown)
     publisher = worker_ctx["publisher"].publisher
     since = await publisher.latest_seq()
     async with aiohttp.ClientSession() as session:

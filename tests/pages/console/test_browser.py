@@ -303,3 +303,27 @@ async def test_admins_manage_users_service_tiers_and_maintenance(console, consol
     await expect(page.locator("[data-window]")).to_contain_text("2026-12-01 01:00")
     window = await console_db.fetchrow("SELECT title, affected_services, ends_at - starts_at AS length FROM maintenance_windows")
     assert (window["title"], window["affected_services"], str(window["length"])) == ("DB 업그레이드", ["id-liveness"], "2:00:00")
+
+
+async def test_after_a_server_side_disconnect_the_detail_page_rejoins_its_incident_room(live_server, console_db,
+                                                                                        new_page):
+    apps = []
+    async with live_server("console", setup=apps.append) as console:
+        incident = await create_incident(console, console_db)
+        await ensure_user(console_db, "vic", "viewer")
+        viewer = await new_page(**KO)
+        await sign_in(viewer, console, "vic", f"/{incident['id']}")
+        await viewer.evaluate("window.notReloaded = true")
+        sio = apps[0].state.realtime.sio
+        sids = [sid for sid, _ in sio.manager.get_participants("/", None)]
+        assert len(sids) == 1
+        await sio.disconnect(sids[0])  # what an API process shedding its sockets does
+        await viewer.wait_for_selector('#live-state[data-state="offline"]', timeout=WAIT_MS)
+        await viewer.wait_for_selector('#live-state[data-state="live"]', timeout=WAIT_MS)
+        async with httpx.AsyncClient(base_url=console) as client:
+            token = (await client.post("/api/auth/login", json={"username": "rita", "password": PASSWORD})).json()
+            r = await client.post(f"/api/incidents/{incident['id']}/comments", json={"message": "다시 연결됨"},
+                                  headers={"Authorization": f"Bearer {token['access_token']}"})
+            assert r.status_code == 201, r.text
+        await expect(viewer.locator("#comments")).to_contain_text("다시 연결됨", timeout=WAIT_MS)
+        assert await viewer.evaluate("window.notReloaded") is True

@@ -221,6 +221,40 @@ async def test_status_changes_and_incidents_appear_without_reload(history, staff
             assert await page.evaluate("window.__notReloaded") is True
 
 
+async def _drop_every_socket(app) -> int:
+    """What an API process shedding its sockets does: a server-side disconnect of each."""
+    sio = app.state.realtime.sio
+    sids = [sid for sid, _ in sio.manager.get_participants("/", None)]
+    for sid in sids:
+        await sio.disconnect(sid)
+    return len(sids)
+
+
+async def test_after_a_server_side_disconnect_the_page_rejoins_and_keeps_receiving_events(history, live_server,
+                                                                                           new_page, settings):
+    apps = []
+    async with live_server("status", setup=apps.append) as base:
+        page = await new_page(locale="en-US")
+        await page.goto(base + "/")
+        await page.wait_for_selector('.live-state[data-state="live"]', timeout=WAIT_MS)
+        await page.evaluate("window.__notReloaded = true; document.getElementById('services').dataset.before = '1'")
+        assert await _drop_every_socket(apps[0]) == 1
+        await page.wait_for_selector('.live-state[data-state="offline"]', timeout=WAIT_MS)
+        await page.wait_for_selector('.live-state[data-state="live"]', timeout=WAIT_MS)  # re-joined by itself
+        # and re-fetched what it may have missed (after which the event below must not be overwritten)
+        await page.wait_for_selector("#services:not([data-before])", timeout=WAIT_MS)
+        publisher = Publisher(settings.redis_url, channel_for(settings))
+        try:
+            await publisher.publish("status-update", {"serviceId": "curp-verifier", "status": "outage",
+                                                      "timestamp": datetime.now(timezone.utc).isoformat()},
+                                    ["system-status"])
+            await page.wait_for_selector('.service[data-service="curp-verifier"] .state[data-state="outage"]',
+                                         timeout=WAIT_MS)
+        finally:
+            await publisher.close()
+        assert await page.evaluate("window.__notReloaded") is True
+
+
 async def test_page_renders_with_redis_down(history, live_server, new_page):
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     async with live_server("status", redis_url=dead_redis) as base:

@@ -1,0 +1,133 @@
+"""Live status in the worker: after every committed write the status depends on, and every few
+seconds for what time alone changes, run app.status.live.sync (status-update / uptime-updated).
+
+Why the worker: the computation needs the database (majority of regions, open incidents, the grid),
+which the prober should not be made to read after every flush; one place sees every writer (probers
+in any number of regions, the ingest API, incident and maintenance writes of the API and of detection);
+and it is ordinary background work. Several workers may run it: sync serialises them (live.py).
+
+Why NOTIFY: the triggers of sql/100_live_status.sql fire inside the writing transaction, so the
+notification arrives once the rows are visible and names what was stored ('checks:<service>') or
+written ('incidents', 'maintenance_windows', 'services'). A burst of them (a prober flushes every
+0.5 s per region) is gathered into one computation. Stored checks also start incident detection for
+their service (this replaces the prober's own, region-local status trigger)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+
+import asyncpg
+
+from app.realtime.publisher import channel_for
+from app.status import live
+
+log = logging.getLogger(__name__)
+CHANNEL = "slamon_live"
+TICK_S = 5.0      # time alone changes a status or a letter: maintenance starts or ends, a new day
+SETTLE_S = 0.2    # gather the notifications of one flush of every region before computing
+RETRY_S = 5.0
+RUN_TIMEOUT_S = 60.0
+
+
+class LiveStatus:
+    """The listener and the loop that runs sync; start() once per worker process, stop() at shutdown."""
+
+    def __init__(self, settings, pool: asyncpg.Pool, publisher, enqueue=None, *, tick_s: float = TICK_S,
+                 settle_s: float = SETTLE_S):
+        self.settings = settings
+        self.pool = pool
+        self.publisher = publisher
+        self.enqueue = enqueue  # arq's enqueue_job, for detection; None: no detection triggers
+        self.tick_s = tick_s
+        self.settle_s = settle_s
+        self.runs = 0
+        self._wake = asyncio.Event()
+        self._stored: set[str] = set()
+        self._listener: asyncpg.Connection | None = None
+        self._task: asyncio.Task | None = None
+        self._namespace = channel_for(settings)
+
+    def _notified(self, connection, pid, channel, payload: str) -> None:
+        kind, _, service_id = payload.partition(":")
+        if kind == "checks" and service_id:
+            self._stored.add(service_id)
+        self._wake.set()
+
+    async def _listen(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            listener = await asyncpg.connect(self.settings.database_url, timeout=5)
+            await listener.add_listener(CHANNEL, self._notified)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            log.warning("live status: cannot listen for writes (%s); computing every %.0f s", exc, self.tick_s,
+                        extra={"job": "live_status"})
+            return
+        self._listener = listener
+        self._wake.set()  # whatever was written while not listening
+
+    async def start(self) -> None:
+        await self._listen()
+        self._task = asyncio.create_task(self._run(), name="live-status")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+                await asyncio.sleep(self.settle_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()  # before reading: a write committed from now on wakes the next run
+            stored, self._stored = self._stored, set()
+            await self._listen()
+            try:
+                await self.run_once()
+            except Exception as exc:  # noqa: BLE001 — database or Redis away: the next run catches up
+                log.warning("live status not computed: %s", exc or type(exc).__name__, extra={"job": "live_status"})
+                self._stored |= stored
+                await asyncio.sleep(RETRY_S)
+                self._wake.set()
+                continue
+            await self._detect(stored)
+
+    async def run_once(self) -> list[live.LiveEvent]:
+        async with self.pool.acquire() as conn:
+            # bounded: a hung Redis must not hold the lock (and every other worker's turn) for ever
+            events = await asyncio.wait_for(live.sync(conn, self.publisher, datetime.now(timezone.utc),
+                                                      self.settings.timezone, self.settings.zone), RUN_TIMEOUT_S)
+        self.runs += 1
+        return events
+
+    async def _detect(self, service_ids: set[str]) -> None:
+        if self.enqueue is None:
+            return
+        second = int(time.time())
+        for service_id in sorted(service_ids):
+            try:
+                await self.enqueue("detect_incidents", service_id,
+                                   _job_id=f"detect-stored:{self._namespace}:{service_id}:{second}")
+            except Exception as exc:  # noqa: BLE001 — the every-minute detect_all is the safety net
+                log.warning("detection not queued: %s", exc, extra={"service_id": service_id, "job": "live_status"})
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+
+
+async def startup(ctx) -> None:
+    redis = ctx.get("redis")
+    ctx["live_status"] = LiveStatus(ctx["settings"], ctx["pool"], ctx["publisher"],
+                                    redis.enqueue_job if redis is not None else None)
+    await ctx["live_status"].start()
+
+
+async def shutdown(ctx) -> None:
+    live_status = ctx.pop("live_status", None)
+    if live_status is not None:
+        await live_status.stop()
