@@ -335,6 +335,9 @@ def mount(fastapi_app, settings) -> Hub:
     return realtime
 
 
+MAX_STREAM_ID_PART = 2**64 - 1
+
+
 def replay_router():
     """GET /api/realtime/replay: what a reconnecting client missed. Public rooms need no token;
     `incident:{id}` rooms need the token of someone who may join them."""
@@ -352,6 +355,10 @@ def replay_router():
                      room: list[str] = Query(list(PUBLIC_ROOMS), max_length=20),
                      credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                      conn=Depends(deps.connection)):
+        if any(int(part) > MAX_STREAM_ID_PART for part in since.split("-")):
+            # Redis stream ids are two unsigned 64-bit numbers; a larger one is the client's mistake.
+            raise ApiError(422, "validation_error", "invalid query.since: stream id part over 2^64-1",
+                           [{"in": "query", "field": "since", "message": "each part must be at most 2^64-1"}])
         private = [r for r in room if r not in PUBLIC_ROOMS]
         for r in private:
             if not r.startswith(INCIDENT_ROOM_PREFIX) or len(r) > 120:
