@@ -5,11 +5,12 @@ import importlib.metadata
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+import ipaddress
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 LOCAL_SERVICES_ENV = ROOT_DIR / ".data" / "services.env"
@@ -79,6 +80,10 @@ class Settings(BaseSettings):
     # slamon:<database name>), and the browser origins allowed besides the API's own.
     realtime_channel: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (IPs or CIDRs, comma-separated in
+    # SLAMON_TRUSTED_PROXIES); none by default, so a client cannot pick the IP that throttling and the
+    # audit trail see.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Monthly reports: a month is closed (frozen) this long after it ends in the reporting time zone,
     # so that late check results (prober spools, replays) are in; and the browser that prints PDFs.
     report_close_grace_s: int = Field(3600, ge=0, le=31 * 86400)
@@ -105,6 +110,18 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value):
+        items = value.split(",") if isinstance(value, str) else value
+        networks = [str(item).strip() for item in items if str(item).strip()]
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {network!r} is not an IP address or network") from exc
+        return networks
 
     @property
     def zone(self) -> ZoneInfo:

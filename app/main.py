@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import errors, realtime
 from app.audit.views import router as audit_router
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     sites.install(app, site)
     realtime.mount(app, settings)
     app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/socket.io/"))
+    if settings.trusted_proxies:  # outermost: every layer below sees the client the proxy reported
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

@@ -1,7 +1,42 @@
 """Red-team findings (issue 15): inputs and requests that abused the API. Each case failed once."""
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+from contextlib import asynccontextmanager
+
+import httpx
 import pytest
+
+from tests.app.conftest import PASSWORD, ROOT, create_user
+from tests.conftest import free_port
+
+
+@asynccontextmanager
+async def slamon_api(database_url: str, tmp_path, **env_overrides: str):
+    """`slamon api` (what `slamon up` runs) as its own process on a free loopback port; yields its base URL."""
+    env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_SECRET_KEY": "redteam-secret-0123456789-abcdef",
+           "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_POOL_MIN": "1", "SLAMON_POOL_MAX": "5", **env_overrides}
+    env.pop("FORWARDED_ALLOW_IPS", None)
+    port = free_port()
+    api = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            for _ in range(600):
+                try:
+                    if (await http.get("/api/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("slamon api did not start")
+        yield base
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
 
 
 @pytest.mark.parametrize("path, field", [
@@ -34,3 +69,55 @@ async def test_the_first_months_of_year_one_are_refused_in_a_zone_ahead_of_utc(s
     response = await client().get("/api/uptime/face-compare?months=2&startDate=0001-01-01")
     assert response.status_code == 422, response.text
     assert response.json()["details"][0]["field"] == "startDate"
+
+
+async def test_a_rotated_x_forwarded_for_neither_escapes_the_login_throttle_nor_forges_audit_ips(
+        staff_db, database_url, tmp_path):
+    """Without SLAMON_TRUSTED_PROXIES no client picks its own address: the per account+IP lock (5
+    failures) holds while X-Forwarded-For changes on every attempt, and the audit trail records the peer."""
+    await create_user(staff_db, "sec-victim", "viewer")
+    async with slamon_api(database_url, tmp_path) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        statuses = []
+        for attempt in range(6):
+            response = await http.post("/api/auth/login", json={"username": "sec-victim", "password": "wrong-guess"},
+                                       headers={"X-Forwarded-For": f"203.0.113.{attempt + 1}"})
+            statuses.append(response.status_code)
+    assert statuses == [401] * 5 + [429]
+    ips = {str(ip) for ip in await staff_db.fetchval(
+        "SELECT array_agg(DISTINCT ip) FROM audit_log WHERE action LIKE 'auth.login%'")}
+    assert ips == {"127.0.0.1"}
+
+
+async def test_a_configured_proxy_reports_the_client_address(staff_db, make_app):
+    app, client = make_app(trusted_proxies=["10.9.0.0/16"])
+    await create_user(staff_db, "alice", "viewer")
+    via_proxy = client("10.9.0.7")
+    response = await via_proxy.post("/api/auth/login", json={"username": "alice", "password": PASSWORD},
+                                    headers={"X-Forwarded-For": "198.51.100.23, 10.9.0.3"})
+    assert response.status_code == 200, response.text
+    direct = client("192.0.2.50")  # not a proxy: its header is ignored
+    response = await direct.post("/api/auth/login", json={"username": "alice", "password": PASSWORD},
+                                 headers={"X-Forwarded-For": "198.51.100.99"})
+    assert response.status_code == 200, response.text
+    ips = [str(r["ip"]) for r in await staff_db.fetch(
+        "SELECT ip FROM audit_log WHERE action = 'auth.login' ORDER BY id")]
+    assert ips == ["198.51.100.23", "192.0.2.50"]
+
+
+@pytest.mark.parametrize("value, expected", [("", []), ("10.0.0.1", ["10.0.0.1"]),
+                                             (" 10.0.0.0/8 , fd00::/8 ", ["10.0.0.0/8", "fd00::/8"])])
+def test_trusted_proxies_setting_is_a_comma_separated_list(monkeypatch, value, expected):
+    from app.config import Settings
+
+    monkeypatch.setenv("SLAMON_TRUSTED_PROXIES", value)
+    assert Settings().trusted_proxies == expected
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_refused(monkeypatch):
+    from pydantic import ValidationError
+
+    from app.config import Settings
+
+    monkeypatch.setenv("SLAMON_TRUSTED_PROXIES", "proxy.example")
+    with pytest.raises(ValidationError, match="proxy.example"):
+        Settings()
