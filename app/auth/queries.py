@@ -2,7 +2,7 @@
 
 USER_BY_NAME = """
 SELECT id, username, email, role, is_active, token_version, password_hash, created_at, last_login_at
-FROM users WHERE lower(username) = lower($1)
+FROM users WHERE username_key = $1
 """
 
 CREATE_SESSION = """

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from app.auth import queries
+from app.auth.usernames import username_key
 
 WINDOW = timedelta(hours=1)  # counters idle this long start over
 
@@ -31,7 +32,7 @@ def lock_seconds(rule: Rule, failures: int) -> int:
 
 
 def keys(username: str, ip: str) -> dict[str, str]:
-    name = username.strip().lower()
+    name = username_key(username)  # the key accounts are looked up by: one spelling, one lock
     return {"pair": f"pair:{name}|{ip}", "account": f"account:{name}", "ip": f"ip:{ip}"}
 
 

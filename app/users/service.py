@@ -9,6 +9,7 @@ import asyncpg
 from app.audit import service as audit
 from app.auth import passwords
 from app.auth.service import Principal, revoke_user, user_to_read
+from app.auth.usernames import username_key
 from app.errors import ApiError, not_found
 from app.users import queries
 from app.users.models import UserCreate, UserUpdate
@@ -40,7 +41,7 @@ async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | 
     """A new account; 409 if the username is taken (case-insensitively)."""
     password_hash = passwords.hash_password(data.password)
     async with conn.transaction():
-        if await conn.fetchrow(queries.BY_NAME, data.username):
+        if await conn.fetchrow(queries.BY_NAME, username_key(data.username)):
             raise ApiError(409, "conflict", f"username {data.username!r} is taken")
         try:
             row = await conn.fetchrow(queries.INSERT, data.username, data.email, data.role, password_hash)
