@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     ingest_max_rows: int = Field(10_000, ge=1)
     ingest_max_future_s: int = Field(300, ge=0)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # bcrypt runs in this many threads; logins and password changes beyond workers + queue at once get
+    # a fast 503 with Retry-After instead of waiting (each check is ~0.25 s of CPU).
+    password_hash_workers: int = Field(2, ge=1, le=64)
+    password_hash_queue: int = Field(8, ge=0, le=1000)
     pool_min: int = 2
     pool_max: int = 20
     log_format: Literal["auto", "json", "text"] = "auto"

@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import errors, realtime
 from app.audit.views import router as audit_router
+from app.auth import passwords
 from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
 from app.feeds.views import router as feeds_router
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     app = FastAPI(title="SLA Monitor", version="0.1.0", lifespan=lifespan,
                   description="Status, uptime, incidents and exact SLA figures (see SLA-MATH.md).")
     app.state.settings = settings
+    passwords.configure(settings.password_hash_workers, settings.password_hash_queue)
     errors.install(app)
 
     @app.exception_handler(IncidentConflict)

@@ -61,7 +61,7 @@ async def login(conn: asyncpg.Connection, secret: str, username: str, password: 
         raise ApiError(429, "too_many_requests", f"too many failed logins; try again in {wait} s",
                        headers={"Retry-After": str(wait)})
     user = await conn.fetchrow(queries.USER_BY_NAME, username_key(username))
-    ok = passwords.verify_password(password, user["password_hash"] if user else None)
+    ok = await passwords.verify_async(password, user["password_hash"] if user else None)
     if not ok or not user["is_active"]:
         async with conn.transaction():
             await throttle.record_failure(conn, username, ip, now)

@@ -5,6 +5,7 @@ _COLUMNS = "id, username, email, role, is_active, token_version, created_at, upd
 LIST = f"SELECT {_COLUMNS} FROM users ORDER BY username_key LIMIT $1 OFFSET $2"
 COUNT = "SELECT count(*) FROM users"
 GET = f"SELECT {_COLUMNS} FROM users WHERE id = $1"
+GET_WITH_HASH = f"SELECT {_COLUMNS}, password_hash FROM users WHERE id = $1"
 GET_FOR_UPDATE = f"SELECT {_COLUMNS}, password_hash FROM users WHERE id = $1 FOR UPDATE"
 BY_NAME = f"SELECT {_COLUMNS} FROM users WHERE username_key = $1"
 

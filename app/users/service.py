@@ -7,8 +7,8 @@ import uuid
 import asyncpg
 
 from app.audit import service as audit
-from app.auth import passwords
-from app.auth.service import Principal, revoke_user, user_to_read
+from app.auth import passwords, throttle
+from app.auth.service import Principal, revoke_user, user_to_read, utcnow
 from app.auth.usernames import username_key
 from app.errors import ApiError, not_found
 from app.users import queries
@@ -39,7 +39,7 @@ async def list_users(conn: asyncpg.Connection, page: int, limit: int) -> dict:
 
 async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | None) -> dict:
     """A new account; 409 if the username is taken (case-insensitively)."""
-    password_hash = passwords.hash_password(data.password)
+    password_hash = await passwords.hash_async(data.password)
     async with conn.transaction():
         if await conn.fetchrow(queries.BY_NAME, username_key(data.username)):
             raise ApiError(409, "conflict", f"username {data.username!r} is taken")
@@ -75,7 +75,7 @@ async def update(conn: asyncpg.Connection, user_id: str, data: UserUpdate, actor
         email = fields.get("email", row["email"])
         role = fields.get("role") or row["role"]
         active = row["is_active"] if fields.get("is_active") is None else fields["is_active"]
-        new_hash = passwords.hash_password(data.password) if data.password else None
+        new_hash = await passwords.hash_async(data.password) if data.password else None
         await _ensure_an_admin_remains(conn, row, role, active)
         revoke = role != row["role"] or active != row["is_active"] or new_hash is not None
         updated = await conn.fetchrow(queries.UPDATE, key, email, role, active, new_hash, revoke)
@@ -106,12 +106,24 @@ async def delete(conn: asyncpg.Connection, user_id: str, actor: Principal) -> No
 
 
 async def change_own_password(conn: asyncpg.Connection, principal: Principal, current: str, new: str) -> None:
-    """Verify the current password, set the new one, end every session (this one included)."""
+    """Verify the current password (throttled like logins: a stolen token must not guess it), set the
+    new one, end every session (this one included)."""
+    now = utcnow()
+    wait = await throttle.retry_after(conn, principal.username, principal.ip, now)
+    if wait:
+        await audit.record_by(conn, principal, "user.password_change_throttled", "user", principal.user_id,
+                              {"retry_after_s": wait})
+        raise throttle.too_many_attempts(wait)
+    row = await conn.fetchrow(queries.GET_WITH_HASH, uuid.UUID(principal.user_id))
+    if not await passwords.verify_async(current, row["password_hash"]):
+        async with conn.transaction():
+            await throttle.record_failure(conn, principal.username, principal.ip, now)
+            await audit.record_by(conn, principal, "user.password_change_failed", "user", principal.user_id)
+        raise ApiError(403, "forbidden", "current password is wrong")
+    new_hash = await passwords.hash_async(new)
     async with conn.transaction():
-        row = await conn.fetchrow(queries.GET_FOR_UPDATE, uuid.UUID(principal.user_id))
-        if not passwords.verify_password(current, row["password_hash"]):
-            raise ApiError(403, "forbidden", "current password is wrong")
-        await conn.execute(queries.UPDATE, row["id"], row["email"], row["role"], row["is_active"],
-                           passwords.hash_password(new), True)
+        row = await conn.fetchrow(queries.GET_FOR_UPDATE, row["id"])
+        await conn.execute(queries.UPDATE, row["id"], row["email"], row["role"], row["is_active"], new_hash, True)
+        await throttle.record_success(conn, principal.username, principal.ip)
         await revoke_user(conn, principal.user_id, "password changed")
         await audit.record_by(conn, principal, "user.password_change", "user", principal.user_id)

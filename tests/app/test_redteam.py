@@ -121,3 +121,32 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused(monkeypatch):
     monkeypatch.setenv("SLAMON_TRUSTED_PROXIES", "proxy.example")
     with pytest.raises(ValidationError, match="proxy.example"):
         Settings()
+
+
+async def test_health_answers_while_32_logins_hash_and_the_excess_is_refused_at_once(staff_db, database_url, tmp_path):
+    """bcrypt ran on the event loop: 32 failed logins froze the API (health 2 ms -> 3.9 s). Hashing now
+    runs in a small pool; logins beyond it are refused with 503 + Retry-After before holding anything."""
+    env = {"SLAMON_POOL_MAX": "12", "SLAMON_PASSWORD_HASH_WORKERS": "2", "SLAMON_PASSWORD_HASH_QUEUE": "4"}
+    async with slamon_api(database_url, tmp_path, **env) as base, \
+            httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=64)) as http:
+        answered: list[httpx.Response] = []
+
+        async def login(number: int) -> httpx.Response:
+            # unknown accounts: each costs one bcrypt check at the server's cost (12) against its dummy hash
+            response = await http.post("/api/auth/login", json={"username": f"nobody-{number}",
+                                                                "password": "a wrong guess"})
+            answered.append(response)
+            return response
+
+        logins = [asyncio.create_task(login(n)) for n in range(32)]
+        while not answered:
+            await asyncio.sleep(0.01)
+        health = await http.get("/api/health")
+        answered_before_health = len(answered)
+        results = await asyncio.gather(*logins)
+    assert health.status_code == 200
+    statuses = [r.status_code for r in results]
+    assert set(statuses) <= {401, 503} and statuses.count(503) >= 1, statuses
+    assert all(r.headers.get("retry-after") == "1" for r in results if r.status_code == 503)
+    # the health check, sent once the first login answered, did not wait for the admitted ones to hash
+    assert answered_before_health < len(results), statuses
