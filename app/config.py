@@ -5,6 +5,7 @@ import importlib.metadata
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 import ipaddress
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -88,6 +89,9 @@ class Settings(BaseSettings):
     # SLAMON_TRUSTED_PROXIES); none by default, so a client cannot pick the IP that throttling and the
     # audit trail see.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where the public reaches this installation: every absolute link the app hands out (feeds,
+    # notifications, reports) starts with it, never with the request's Host header, which any client sets.
+    public_base_url: str = "http://localhost:3001/"
     # Monthly reports: a month is closed (frozen) this long after it ends in the reporting time zone,
     # so that late check results (prober spools, replays) are in; and the browser that prints PDFs.
     report_close_grace_s: int = Field(3600, ge=0, le=31 * 86400)
@@ -115,6 +119,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"public_base_url must be an absolute http(s) URL without query, got {value!r}")
+        return value.strip().rstrip("/") + "/"
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxy_list(cls, value):
@@ -126,6 +138,10 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"trusted_proxies: {network!r} is not an IP address or network") from exc
         return networks
+
+    def public_url(self, path: str = "") -> str:
+        """An absolute link for the public: public_base_url joined with `path`."""
+        return self.public_base_url.rstrip("/") + "/" + path.lstrip("/")
 
     @property
     def zone(self) -> ZoneInfo:

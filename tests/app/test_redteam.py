@@ -150,3 +150,24 @@ async def test_health_answers_while_32_logins_hash_and_the_excess_is_refused_at_
     assert all(r.headers.get("retry-after") == "1" for r in results if r.status_code == 503)
     # the health check, sent once the first login answered, did not wait for the admitted ones to hash
     assert answered_before_health < len(results), statuses
+
+
+@pytest.mark.parametrize("value, expected", [("https://status.example.com", "https://status.example.com/"),
+                                             ("http://10.0.0.5:3003/slamon/", "http://10.0.0.5:3003/slamon/")])
+def test_public_base_url_is_an_absolute_url_ending_in_a_slash(monkeypatch, value, expected):
+    from app.config import Settings
+
+    monkeypatch.setenv("SLAMON_PUBLIC_BASE_URL", value)
+    assert Settings().public_base_url == expected
+
+
+@pytest.mark.parametrize("value", ["status.example.com", "/relative/", "ftp://status.example.com/",
+                                   "https://status.example.com/?x=1"])
+def test_a_public_base_url_that_is_not_absolute_http_is_refused(monkeypatch, value):
+    from pydantic import ValidationError
+
+    from app.config import Settings
+
+    monkeypatch.setenv("SLAMON_PUBLIC_BASE_URL", value)
+    with pytest.raises(ValidationError, match="public_base_url"):
+        Settings()
