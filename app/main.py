@@ -24,6 +24,7 @@ from app.ingest.views import router as ingest_router
 from app.maintenance.views import admin_router as maintenance_admin_router
 from app.maintenance.views import router as maintenance_router
 from app.notifications.views import router as notifications_router
+from app.reports import pdf
 from app.reports.pages import router as reports_pages_router
 from app.reports.views import admin_router as reports_admin_router
 from app.reports.views import router as reports_router
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
             yield
         finally:
             await app.state.realtime.close()
+            await pdf.shutdown()
             await app.state.pool.close()
 
     app = FastAPI(title="SLA Monitor", version="0.1.0", lifespan=lifespan,

@@ -1,7 +1,7 @@
 """SQL of logins, sessions, refresh tokens and login throttling."""
 
 USER_BY_NAME = """
-SELECT id, username, email, role, is_active, token_version, password_hash, created_at, last_login_at
+SELECT id, username, username_key, email, role, is_active, token_version, password_hash, created_at, last_login_at
 FROM users WHERE username_key = $1
 """
 

@@ -77,7 +77,7 @@ async def login(conn: asyncpg.Connection, secret: str, username: str, password: 
         pair = await _issue_pair(conn, secret, user["id"], user["role"], session_id, user["token_version"], now)
         await audit.record(conn, "auth.login", actor_id=str(user["id"]), actor_name=user["username"],
                            target_type="user", target_id=str(user["id"]), ip=ip, details={"session_id": str(session_id)})
-        fresh = await conn.fetchrow(queries.USER_BY_NAME, username_key(user["username"]))
+        fresh = await conn.fetchrow(queries.USER_BY_NAME, user["username_key"])
     return {**pair, "user": user_to_read(fresh)}
 
 
