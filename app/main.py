@@ -103,7 +103,8 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
             await pdf.shutdown()
             await app.state.pool.close()
 
-    app = FastAPI(title="SLA Monitor", version="0.1.0", lifespan=lifespan,
+    # /docs and /redoc come from vendored copies, on the API site only (app.web.docs via sites.install)
+    app = FastAPI(title="SLA Monitor", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Status, uptime, incidents and exact SLA figures (see SLA-MATH.md).")
     app.state.settings = settings
     passwords.configure(settings.password_hash_workers, settings.password_hash_queue)
