@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     # a fast 503 with Retry-After instead of waiting (each check is ~0.25 s of CPU).
     password_hash_workers: int = Field(2, ge=1, le=64)
     password_hash_queue: int = Field(8, ge=0, le=1000)
+    # Load shedding (app/load.py): requests handled at once, requests that may wait for a turn and for
+    # how long; the rest get 503 + Retry-After at once. Health checks and Socket.IO are not counted.
+    max_concurrent_requests: int = Field(32, ge=1, le=10_000)
+    max_queued_requests: int = Field(64, ge=0, le=100_000)
+    queue_wait_s: float = Field(5.0, gt=0, le=60)
     pool_min: int = 2
     pool_max: int = 20
     log_format: Literal["auto", "json", "text"] = "auto"

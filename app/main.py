@@ -20,6 +20,7 @@ from app.db import create_pool
 from app.incidents.service import IncidentConflict
 from app.incidents.views import router as incidents_router
 from app.incidents.views import staff_router as incidents_staff_router
+from app.load import LoadShedding
 from app.ingest.views import router as ingest_router
 from app.maintenance.views import admin_router as maintenance_admin_router
 from app.maintenance.views import router as maintenance_router
@@ -134,6 +135,8 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     sites.install(app, site)
     realtime.mount(app, settings)
     app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/socket.io/"))
+    app.add_middleware(LoadShedding, max_concurrent=settings.max_concurrent_requests,
+                       max_queued=settings.max_queued_requests, queue_wait_s=settings.queue_wait_s)
     if settings.trusted_proxies:  # outermost: every layer below sees the client the proxy reported
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

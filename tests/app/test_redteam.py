@@ -15,13 +15,15 @@ from tests.conftest import free_port
 
 
 @asynccontextmanager
-async def slamon_api(database_url: str, tmp_path, **env_overrides: str):
-    """`slamon api` (what `slamon up` runs) as its own process on a free loopback port; yields its base URL."""
+async def slamon_api(database_url: str, tmp_path, site: str = "api", **env_overrides: str):
+    """`slamon api --site SITE` (what `slamon up` runs) as its own process on a free loopback port; yields
+    its base URL."""
     env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_SECRET_KEY": "redteam-secret-0123456789-abcdef",
            "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_POOL_MIN": "1", "SLAMON_POOL_MAX": "5", **env_overrides}
     env.pop("FORWARDED_ALLOW_IPS", None)
     port = free_port()
-    api = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port)], cwd=ROOT, env=env)
+    api = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--site", site, "--port", str(port)], cwd=ROOT,
+                           env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as http:
