@@ -61,9 +61,19 @@ async def test_out_of_range_query_parameters_are_a_4xx_naming_the_parameter(staf
     assert [d["field"] for d in body["details"]] == [field]
 
 
-async def test_the_largest_stream_id_is_still_accepted(staff):
+async def test_replay_since_near_the_largest_stream_id(staff, settings):
+    """With events in the stream (Redis checks the range then), ids up to 2^64-1 are answered and the
+    very largest, after which no event can come, is a 422 rather than Redis's error."""
+    from app.realtime.publisher import Publisher, channel_for
+
+    publisher = Publisher(settings.redis_url, channel_for(settings))
+    await publisher.publish("status-update", {"serviceId": "face-compare", "status": "up"}, ["system-status"])
+    await publisher.close()
+    for since in ("18446744073709551615", "18446744073709551615-18446744073709551614", "0-18446744073709551615"):
+        response = await staff.client.get(f"/api/realtime/replay?since={since}")
+        assert response.status_code == 200, (since, response.text)
     response = await staff.client.get("/api/realtime/replay?since=18446744073709551615-18446744073709551615")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 422 and response.json()["details"][0]["field"] == "since"
 
 
 async def test_the_first_months_of_year_one_are_refused_in_a_zone_ahead_of_utc(staff_db, make_app):
