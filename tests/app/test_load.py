@@ -7,7 +7,6 @@ import asyncio
 from contextlib import asynccontextmanager
 
 import httpx
-import pytest
 import uvicorn
 
 from app.load import LoadShedding

@@ -8,7 +8,7 @@ import bcrypt
 import pytest
 
 from app.auth import passwords, policy
-from tests.app.conftest import PASSWORD, ROOT, create_user
+from tests.app.conftest import PASSWORD, ROOT
 
 COMMON = "q1w2e3r4t5y6"  # 12 characters, on the shipped list
 LONG = "a passphrase well past bcrypt's seventy-two byte limit, which the pre-hash takes in its stride"
