@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import importlib.metadata
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
-import ipaddress
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator

@@ -20,8 +20,8 @@ from app.db import create_pool
 from app.incidents.service import IncidentConflict
 from app.incidents.views import router as incidents_router
 from app.incidents.views import staff_router as incidents_staff_router
-from app.load import LoadShedding
 from app.ingest.views import router as ingest_router
+from app.load import LoadShedding
 from app.maintenance.views import admin_router as maintenance_admin_router
 from app.maintenance.views import router as maintenance_router
 from app.notifications.views import router as notifications_router
