@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from app.auth import queries
-from app.errors import ApiError
 from app.auth.usernames import username_key
+from app.errors import ApiError
 
 WINDOW = timedelta(hours=1)  # counters idle this long start over
 

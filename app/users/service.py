@@ -67,6 +67,7 @@ async def _ensure_an_admin_remains(conn, user_row, new_role: str, new_active: bo
 async def update(conn: asyncpg.Connection, user_id: str, data: UserUpdate, actor: Principal) -> tuple[dict, bool]:
     """Apply the given fields; returns the user and whether existing tokens were revoked."""
     key = _uuid(user_id)
+    new_hash = await passwords.hash_async(data.password) if data.password else None  # not under the row lock
     async with conn.transaction():
         row = None if key is None else await conn.fetchrow(queries.GET_FOR_UPDATE, key)
         if row is None:
@@ -75,7 +76,6 @@ async def update(conn: asyncpg.Connection, user_id: str, data: UserUpdate, actor
         email = fields.get("email", row["email"])
         role = fields.get("role") or row["role"]
         active = row["is_active"] if fields.get("is_active") is None else fields["is_active"]
-        new_hash = await passwords.hash_async(data.password) if data.password else None
         await _ensure_an_admin_remains(conn, row, role, active)
         revoke = role != row["role"] or active != row["is_active"] or new_hash is not None
         updated = await conn.fetchrow(queries.UPDATE, key, email, role, active, new_hash, revoke)
