@@ -191,7 +191,9 @@ def cmd_api(args) -> int:
     port = args.port or DEFAULT_PORTS[args.site]
     app = create_app(get_settings(), site=args.site)
     tune_gc_for_fan_out()
-    uvicorn.run(app, host=args.host, port=port, log_level="warning", proxy_headers=True, ws=args.ws,
+    uvicorn.run(app, host=args.host, port=port, log_level="warning", ws=args.ws,
+                # Forwarded headers are read by the app, from settings.trusted_proxies only (app.main)
+                proxy_headers=False,
                 ws_per_message_deflate=args.ws_deflate)
     return 0
 

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import importlib.metadata
+import ipaddress
 import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 LOCAL_SERVICES_ENV = ROOT_DIR / ".data" / "services.env"
@@ -81,6 +83,15 @@ class Settings(BaseSettings):
     # Regions pushed check rows (push-only services) may name besides 'push' and the probers' regions.
     ingest_regions: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # bcrypt runs in this many threads; logins and password changes beyond workers + queue at once get
+    # a fast 503 with Retry-After instead of waiting (each check is ~0.25 s of CPU).
+    password_hash_workers: int = Field(2, ge=1, le=64)
+    password_hash_queue: int = Field(8, ge=0, le=1000)
+    # Load shedding (app/load.py): requests handled at once, requests that may wait for a turn and for
+    # how long; the rest get 503 + Retry-After at once. Health checks and Socket.IO are not counted.
+    max_concurrent_requests: int = Field(32, ge=1, le=10_000)
+    max_queued_requests: int = Field(64, ge=0, le=100_000)
+    queue_wait_s: float = Field(5.0, gt=0, le=60)
     pool_min: int = 2
     pool_max: int = 20
     log_format: Literal["auto", "json", "text"] = "auto"
@@ -88,6 +99,13 @@ class Settings(BaseSettings):
     # slamon:<database name>), and the browser origins allowed besides the API's own.
     realtime_channel: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (IPs or CIDRs, comma-separated in
+    # SLAMON_TRUSTED_PROXIES); none by default, so a client cannot pick the IP that throttling and the
+    # audit trail see.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where the public reaches this installation: every absolute link the app hands out (today the
+    # feeds) starts with it, never with the request's Host header, which any client sets.
+    public_base_url: str = "http://localhost:3001/"
     # Monthly reports: a month is closed (frozen) this long after it ends in the reporting time zone,
     # so that late check results (prober spools, replays) are in; and the browser that prints PDFs.
     report_close_grace_s: int = Field(3600, ge=0, le=31 * 86400)
@@ -118,6 +136,30 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"public_base_url must be an absolute http(s) URL without query, got {value!r}")
+        return value.strip().rstrip("/") + "/"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value):
+        items = value.split(",") if isinstance(value, str) else value
+        networks = [str(item).strip() for item in items if str(item).strip()]
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {network!r} is not an IP address or network") from exc
+        return networks
+
+    def public_url(self, path: str = "") -> str:
+        """An absolute link for the public: public_base_url joined with `path`."""
+        return self.public_base_url.rstrip("/") + "/" + path.lstrip("/")
 
     @property
     def maintenance_notice(self) -> timedelta:

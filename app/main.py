@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import errors, realtime
 from app.audit.views import router as audit_router
+from app.auth import passwords
 from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
 from app.feeds.views import router as feeds_router
@@ -19,9 +21,11 @@ from app.incidents.service import IncidentConflict
 from app.incidents.views import router as incidents_router
 from app.incidents.views import staff_router as incidents_staff_router
 from app.ingest.views import router as ingest_router
+from app.load import LoadShedding
 from app.maintenance.views import admin_router as maintenance_admin_router
 from app.maintenance.views import router as maintenance_router
 from app.notifications.views import router as notifications_router
+from app.reports import pdf
 from app.reports.pages import router as reports_pages_router
 from app.reports.views import admin_router as reports_admin_router
 from app.reports.views import router as reports_router
@@ -97,11 +101,14 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
             yield
         finally:
             await app.state.realtime.close()
+            await pdf.shutdown()
             await app.state.pool.close()
 
-    app = FastAPI(title="SLA Monitor", version="0.1.0", lifespan=lifespan,
+    # /docs and /redoc come from vendored copies, on the API site only (app.web.docs via sites.install)
+    app = FastAPI(title="SLA Monitor", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Status, uptime, incidents and exact SLA figures (see SLA-MATH.md).")
     app.state.settings = settings
+    passwords.configure(settings.password_hash_workers, settings.password_hash_queue)
     errors.install(app)
 
     @app.exception_handler(IncidentConflict)
@@ -128,6 +135,10 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     sites.install(app, site)
     realtime.mount(app, settings)
     app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/socket.io/"))
+    app.add_middleware(LoadShedding, max_concurrent=settings.max_concurrent_requests,
+                       max_queued=settings.max_queued_requests, queue_wait_s=settings.queue_wait_s)
+    if settings.trusted_proxies:  # outermost: every layer below sees the client the proxy reported
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

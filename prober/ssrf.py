@@ -22,12 +22,36 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, ...
     "169.254.170.2",    # AWS ECS task metadata
+    "169.254.170.23",   # AWS EKS Pod Identity agent
     "fd00:ec2::254",    # AWS IMDS over IPv6
+    "fd00:ec2::23",     # AWS EKS Pod Identity agent over IPv6
     "100.100.100.200",  # Alibaba Cloud
+    "192.0.0.192",      # Oracle Cloud
+    "168.63.129.16",    # Azure WireServer (a public address: only this list catches it)
+    "169.254.0.23",     # Tencent Cloud
 ))
-CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
-SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d; some stacks still route it
+
+
+def _networks(reason: str, *cidrs: str) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
+    return [(ipaddress.ip_network(cidr), reason) for cidr in cidrs]
+
+
+# Explicit lists (IANA special-purpose registries), not ipaddress.is_private & co.: their meaning
+# changed between Python releases (3.11.10/3.12.4/3.13), so the guard would depend on the interpreter.
+FORBIDDEN_NETWORKS = [
+    *_networks("unspecified address", "0.0.0.0/8", "::/128"),
+    *_networks("loopback address", "127.0.0.0/8", "::1/128"),
+    *_networks("link-local address", "169.254.0.0/16", "fe80::/10"),
+    *_networks("multicast address", "224.0.0.0/4", "ff00::/8"),
+    *_networks("carrier-grade NAT address", "100.64.0.0/10"),
+    *_networks("private address", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fec0::/10",
+               "64:ff9b:1::/48"),
+    *_networks("reserved address", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15",
+               "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "100::/64", "2001::/23", "2001:db8::/32",
+               "3fff::/20", "5f00::/16"),
+]
 _LEGACY_V4 = re.compile(r"^[0-9a-fA-FxX.]+$")
 
 _executor: ThreadPoolExecutor | None = None
@@ -38,12 +62,12 @@ class BlockedAddressError(OSError):
 
 
 def embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address hidden in an IPv4-mapped, NAT64 or 6to4 IPv6 address."""
+    """The IPv4 address hidden in an IPv4-mapped, IPv4-compatible, NAT64 or 6to4 IPv6 address."""
     if not isinstance(ip, ipaddress.IPv6Address):
         return None
     if ip.ipv4_mapped:
         return ip.ipv4_mapped
-    if ip in NAT64:
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):  # :: and ::1 are IPv6's own
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if ip.sixtofour:
         return ip.sixtofour
@@ -59,16 +83,8 @@ def forbidden_reason(ip: IPAddress, allow_private: bool) -> str | None:
         return "cloud metadata address"
     if allow_private:
         return None
-    for reason, hit in (
-        ("unspecified address", ip.is_unspecified),
-        ("loopback address", ip.is_loopback),
-        ("link-local address", ip.is_link_local),
-        ("multicast address", ip.is_multicast),
-        ("carrier-grade NAT address", isinstance(ip, ipaddress.IPv4Address) and ip in CGNAT),
-        ("private address", ip.is_private or ip.is_reserved or ip.is_site_local
-         if isinstance(ip, ipaddress.IPv6Address) else ip.is_private or ip.is_reserved),
-    ):
-        if hit:
+    for network, reason in FORBIDDEN_NETWORKS:
+        if ip.version == network.version and ip in network:
             return reason
     return None
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESET_TABLES = (
     "checks", "api_calls", "rollup_invalidations", "rollup_checks_hourly", "rollup_checks_daily",
     "rollup_usage_daily", "rollup_state", "incident_updates", "incidents", "maintenance_windows",
-    "prober_heartbeats", "slo_violations", "service_certificates", "report_snapshots", "subscriptions",
+    "prober_heartbeats", "slo_violations", "service_certificates", "report_snapshots", "report_pdfs", "subscriptions",
     "notification_events", "notification_deliveries", "notification_attempts", "detection_state", "raw_retention",
     "maintenance_slots_archive", "regions", "live_status",
 )

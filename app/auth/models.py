@@ -1,7 +1,9 @@
 """Login, refresh and the signed-in user as the API shows them."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.auth.policy import MAX_CHARS, MIN_CHARS, check_new_password
 
 
 class LoginIn(BaseModel):
@@ -23,7 +25,8 @@ class LogoutIn(BaseModel):
 class PasswordChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=8, max_length=72)
+    new_password: str = Field(min_length=MIN_CHARS, max_length=MAX_CHARS, description="not a common password")
+    policy = field_validator("new_password")(check_new_password)
 
 
 class UserRead(BaseModel):

@@ -1,8 +1,8 @@
 """SQL of logins, sessions, refresh tokens and login throttling."""
 
 USER_BY_NAME = """
-SELECT id, username, email, role, is_active, token_version, password_hash, created_at, last_login_at
-FROM users WHERE lower(username) = lower($1)
+SELECT id, username, username_key, email, role, is_active, token_version, password_hash, created_at, last_login_at
+FROM users WHERE username_key = $1
 """
 
 CREATE_SESSION = """

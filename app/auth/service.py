@@ -8,6 +8,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.auth import passwords, queries, throttle, tokens
+from app.auth.usernames import username_key
 from app.errors import ApiError
 
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen is written at most this often per session
@@ -59,8 +60,8 @@ async def login(conn: asyncpg.Connection, secret: str, username: str, password: 
                            target_id=username[:64], ip=ip, details={"retry_after_s": wait})
         raise ApiError(429, "too_many_requests", f"too many failed logins; try again in {wait} s",
                        headers={"Retry-After": str(wait)})
-    user = await conn.fetchrow(queries.USER_BY_NAME, username)
-    ok = passwords.verify_password(password, user["password_hash"] if user else None)
+    user = await conn.fetchrow(queries.USER_BY_NAME, username_key(username))
+    ok = await passwords.verify_async(password, user["password_hash"] if user else None)
     if not ok or not user["is_active"]:
         async with conn.transaction():
             await throttle.record_failure(conn, username, ip, now)
@@ -76,7 +77,7 @@ async def login(conn: asyncpg.Connection, secret: str, username: str, password: 
         pair = await _issue_pair(conn, secret, user["id"], user["role"], session_id, user["token_version"], now)
         await audit.record(conn, "auth.login", actor_id=str(user["id"]), actor_name=user["username"],
                            target_type="user", target_id=str(user["id"]), ip=ip, details={"session_id": str(session_id)})
-        fresh = await conn.fetchrow(queries.USER_BY_NAME, user["username"])
+        fresh = await conn.fetchrow(queries.USER_BY_NAME, user["username_key"])
     return {**pair, "user": user_to_read(fresh)}
 
 

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from app.auth import queries
+from app.auth.usernames import username_key
+from app.errors import ApiError
 
 WINDOW = timedelta(hours=1)  # counters idle this long start over
 
@@ -31,8 +33,13 @@ def lock_seconds(rule: Rule, failures: int) -> int:
 
 
 def keys(username: str, ip: str) -> dict[str, str]:
-    name = username.strip().lower()
+    name = username_key(username)  # the key accounts are looked up by: one spelling, one lock
     return {"pair": f"pair:{name}|{ip}", "account": f"account:{name}", "ip": f"ip:{ip}"}
+
+
+def too_many_attempts(wait_s: int) -> ApiError:
+    return ApiError(429, "too_many_requests", f"too many failed attempts; try again in {wait_s} s",
+                    headers={"Retry-After": str(wait_s)})
 
 
 async def retry_after(conn: asyncpg.Connection, username: str, ip: str, now: datetime) -> int:

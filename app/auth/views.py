@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 
 from app import deps
-from app.auth import permissions, service
+from app.auth import passwords, permissions, service
 from app.auth.deps import client_ip, current_user
 from app.auth.models import LoginIn, LogoutIn, MeRead, PasswordChangeIn, RefreshIn, TokenPair
 from app.realtime import hub
@@ -14,7 +14,8 @@ router = APIRouter(tags=["auth"])
 
 
 @router.post("/api/auth/login", response_model=TokenPair, summary="Exchange username and password for tokens")
-async def login(body: LoginIn, request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings)):
+async def login(body: LoginIn, request: Request, _slot=Depends(passwords.slot), conn=Depends(deps.connection),
+                settings=Depends(deps.settings)):
     return await service.login(conn, settings.resolved_secret_key(), body.username, body.password, client_ip(request),
                                request.headers.get("user-agent", ""))
 
@@ -40,8 +41,8 @@ async def me(principal=Depends(current_user), conn=Depends(deps.connection)):
 
 
 @router.post("/api/auth/password", summary="Change one's own password; every session ends")
-async def change_password(body: PasswordChangeIn, request: Request, principal=Depends(current_user),
-                          conn=Depends(deps.connection)):
+async def change_password(body: PasswordChangeIn, request: Request, _slot=Depends(passwords.slot),
+                          principal=Depends(current_user), conn=Depends(deps.connection)):
     await users.change_own_password(conn, principal, body.current_password, body.new_password)
     await hub(request).disconnect_user(principal.user_id)
     return {"success": True}

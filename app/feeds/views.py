@@ -11,9 +11,11 @@ CACHE = "public, max-age=60"
 
 
 async def _feed(request: Request, conn, now, render, media_type: str) -> Response:
-    base_url = str(request.base_url)
+    # Links from the configured public URL: a Host header (anyone's to set) must not reach cached feeds.
+    settings = request.app.state.settings
+    base_url = settings.public_url()
     entries = await service.items(conn, base_url, now)
-    body = render(entries, base_url, str(request.url.replace(query="")), now)
+    body = render(entries, base_url, settings.public_url(request.url.path), now)
     return Response(body, media_type=f"{media_type}; charset=utf-8", headers={"Cache-Control": CACHE})
 
 

@@ -3,6 +3,7 @@ was recorded), a Slack incoming-webhook message, a Teams (Workflows) Adaptive Ca
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -105,13 +106,26 @@ def slack_body(message: Message) -> dict:
     return {"text": _slack_escape(message.title), "attachments": [{"color": COLORS[message.tone], "blocks": blocks}]}
 
 
+_TEAMS_MARKDOWN = re.compile(r"([\\`*_\[\]()~#<>!|{}])")
+_TEAMS_LIST_MARK = re.compile(r"^(\s*)([-+=])", re.MULTILINE)
+_TEAMS_NUMBERED = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
+
+
+def _teams_escape(text: str) -> str:
+    """Adaptive Card TextBlocks and facts render Markdown: user text (titles, descriptions, names)
+    must not turn into links, emphasis or lists, so every Markdown character is backslash-escaped."""
+    escaped = _TEAMS_MARKDOWN.sub(r"\\\1", text)
+    escaped = _TEAMS_LIST_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+    return _TEAMS_NUMBERED.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+
+
 def teams_body(message: Message) -> dict:
-    body = [{"type": "TextBlock", "text": message.title, "weight": "Bolder", "size": "Medium", "wrap": True,
+    body = [{"type": "TextBlock", "text": _teams_escape(message.title), "weight": "Bolder", "size": "Medium", "wrap": True,
              "color": TEAMS_COLORS[message.tone]}]
     if message.text:
-        body.append({"type": "TextBlock", "text": message.text, "wrap": True})
+        body.append({"type": "TextBlock", "text": _teams_escape(message.text), "wrap": True})
     if message.facts:
-        body.append({"type": "FactSet", "facts": [{"title": n, "value": v} for n, v in message.facts]})
+        body.append({"type": "FactSet", "facts": [{"title": n, "value": _teams_escape(v)} for n, v in message.facts]})
     card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
             "version": "1.4", "body": body}
     return {"type": "message", "attachments": [

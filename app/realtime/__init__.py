@@ -341,6 +341,9 @@ def mount(fastapi_app, settings) -> Hub:
     return realtime
 
 
+MAX_STREAM_ID_PART = 2**64 - 1
+
+
 def replay_router():
     """GET /api/realtime/replay: what a reconnecting client missed. Public rooms need no token;
     `incident:{id}` rooms need the token of someone who may join them."""
@@ -358,6 +361,15 @@ def replay_router():
                      room: list[str] = Query(list(PUBLIC_ROOMS), max_length=20),
                      credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                      conn=Depends(deps.connection)):
+        ms, _, seq = since.partition("-")
+        if int(ms) > MAX_STREAM_ID_PART or int(seq or 0) > MAX_STREAM_ID_PART:
+            # Redis stream ids are two unsigned 64-bit numbers; a larger one is the client's mistake.
+            raise ApiError(422, "validation_error", "invalid query.since: stream id part over 2^64-1",
+                           [{"in": "query", "field": "since", "message": "each part must be at most 2^64-1"}])
+        if int(ms) == MAX_STREAM_ID_PART and int(seq or 0) == MAX_STREAM_ID_PART:
+            # the largest id: no event can follow it (and Redis refuses a range starting after it)
+            raise ApiError(422, "validation_error", "invalid query.since: no stream id follows it",
+                           [{"in": "query", "field": "since", "message": "must be below the largest stream id"}])
         private = [r for r in room if r not in PUBLIC_ROOMS]
         for r in private:
             if not r.startswith(INCIDENT_ROOM_PREFIX) or len(r) > 120:

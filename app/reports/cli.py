@@ -50,6 +50,7 @@ async def _with_service(args, service_id: str, month_text: str, work):
 async def cmd_report(args) -> int:
     from app.reports import render
     from app.reports import service as reports
+    from app.reports import pdf
     from app.reports.pdf import PdfUnavailable
 
     if args.report_command is None and not (args.report_service and args.report_month):
@@ -61,6 +62,8 @@ async def cmd_report(args) -> int:
             body = await render.as_bytes(doc, args.format, args.lang, settings.chromium_path)
         except PdfUnavailable as exc:
             return _fail(str(exc), 1)
+        finally:
+            await pdf.shutdown()
         if args.output in (None, "-"):
             sys.stdout.buffer.write(body)
             sys.stdout.flush()

@@ -83,3 +83,16 @@ WHERE v.is_active
    OR EXISTS (SELECT 1 FROM checks c WHERE c.service_id = v.id AND c.ts >= $1 AND c.ts < $2)
 ORDER BY v.position, v.id
 """
+
+# Printed PDFs of frozen revisions. $1 service, $2 month, $3 revision, $4 latest revision, $5 language,
+# $6 renderer version.
+CACHED_PDF = """
+SELECT pdf FROM report_pdfs
+WHERE service_id = $1 AND month = $2 AND revision = $3 AND latest_revision = $4 AND language = $5 AND renderer = $6
+"""
+
+STORE_PDF = """
+INSERT INTO report_pdfs (service_id, month, revision, latest_revision, language, renderer, pdf)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT DO NOTHING
+"""

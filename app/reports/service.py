@@ -15,7 +15,7 @@ from app.errors import ApiError
 from app.ingest.service import API_CALLS_SOURCE
 from app.periods import Period, add_months, local_date, month
 from app.reports import figures as report_figures
-from app.reports import queries
+from app.reports import pdf, queries
 from app.rollups import service as rollups
 
 log = logging.getLogger(__name__)
@@ -184,3 +184,31 @@ async def _revision_in_snapshot(conn, service, period: Period, now: datetime, ti
         await audit.record(conn, "report.revised", actor_name=author, target_type="report", target_id=target,
                            details=details)
     return row
+
+
+def _pdf_key(doc: dict, language: str) -> tuple:
+    meta = doc["report"]
+    first_day = datetime.strptime(meta["month"], "%Y-%m").date()
+    return (meta["serviceId"], first_day, meta["revision"], meta["latestRevision"], language,
+            pdf.renderer_version())
+
+
+async def cached_pdf(conn: asyncpg.Connection, doc: dict, language: str) -> bytes | None:
+    """The PDF printed before for this frozen revision, language and renderer; None to print it."""
+    if doc["report"]["status"] != "final":
+        return None
+    return await conn.fetchval(queries.CACHED_PDF, *_pdf_key(doc, language))
+
+
+async def print_pdf(pool: asyncpg.Pool, doc: dict, language: str, chromium: str | None) -> bytes:
+    """Print through the process's browser, holding no database connection while waiting or printing
+    (PdfBusy at once when the queue is full); a frozen revision's PDF is kept for the next request."""
+    from app.reports import render
+
+    printer = pdf.printer(chromium)
+    with printer.admission():
+        body = await printer.print(render.html(doc, language))
+    if doc["report"]["status"] == "final":
+        async with pool.acquire() as conn:
+            await conn.execute(queries.STORE_PDF, *_pdf_key(doc, language), body)
+    return body

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from app import deps
 from app.auth.deps import current_user, require
 from app.errors import ApiError
 from app.reports import render, service
 from app.reports.models import RevisionCreate, RevisionCreated, RevisionList
-from app.reports.pdf import PdfUnavailable
+from app.reports.pdf import PdfBusy, PdfUnavailable
 from app.services.views import require_service
 from app.web.i18n import negotiate
 from app.web.security import policy_for_inline_styles
@@ -41,16 +41,26 @@ def language(lang: str | None = Query(None, max_length=16, description="ko (defa
             summary="A service's monthly SLA report as json, csv, html or pdf: a closed month's latest revision "
                     "(or ?revision=N), the running month live and provisional",
             responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}}})
-async def report(service_id: str = Path(max_length=50), month: str = MonthPath, fmt: Format = Path(),
-                 revision: int | None = Query(None, ge=1, le=100_000), lang: str = Depends(language),
-                 conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
-    svc = await require_service(conn, service_id)
-    period = service.parse_month(month, settings.zone, now)
-    doc = await service.get(conn, svc, period, now, settings.timezone, revision)
-    try:
-        body = await render.as_bytes(doc, fmt, lang, settings.chromium_path)
-    except PdfUnavailable as exc:
-        raise ApiError(503, "pdf_unavailable", str(exc)) from None
+async def report(request: Request, service_id: str = Path(max_length=50), month: str = MonthPath,
+                 fmt: Format = Path(), revision: int | None = Query(None, ge=1, le=100_000),
+                 lang: str = Depends(language), settings=Depends(deps.settings), now=Depends(deps.clock)):
+    # The connection is taken here, not as a dependency: a PDF is printed after it is given back.
+    pool = request.app.state.pool
+    async with pool.acquire() as conn:
+        svc = await require_service(conn, service_id)
+        period = service.parse_month(month, settings.zone, now)
+        doc = await service.get(conn, svc, period, now, settings.timezone, revision)
+        if fmt == "pdf":
+            body = await service.cached_pdf(conn, doc, lang)
+        else:
+            body = await render.as_bytes(doc, fmt, lang)
+    if body is None:
+        try:
+            body = await service.print_pdf(pool, doc, lang, settings.chromium_path)
+        except PdfBusy as exc:
+            raise ApiError(503, "busy", str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
+        except PdfUnavailable as exc:
+            raise ApiError(503, "pdf_unavailable", str(exc)) from None
     final = doc["report"]["status"] == "final"
     headers = {"Content-Disposition": f'inline; filename="{render.file_name(doc, fmt)}"',
                "Cache-Control": "public, max-age=300" if final else "no-cache",

@@ -4,15 +4,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.auth.permissions import Role
+from app.auth.policy import MAX_CHARS, MIN_CHARS, check_new_password
 
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
 EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,189}$"
 
 
-def _password_fits_bcrypt(value: str | None) -> str | None:
-    if value is not None and len(value.encode()) > 72:
-        raise ValueError("password longer than 72 bytes (UTF-8)")
-    return value
+def _password_policy(value: str | None) -> str | None:
+    return None if value is None else check_new_password(value)
 
 
 class UserCreate(BaseModel):
@@ -20,8 +19,8 @@ class UserCreate(BaseModel):
     username: str = Field(pattern=USERNAME)
     email: str | None = Field(None, max_length=254, pattern=EMAIL)
     role: Role
-    password: str = Field(min_length=8, max_length=72)
-    fits_bcrypt = field_validator("password")(_password_fits_bcrypt)
+    password: str = Field(min_length=MIN_CHARS, max_length=MAX_CHARS, description="not a common password")
+    policy = field_validator("password")(_password_policy)
 
 
 class UserUpdate(BaseModel):
@@ -29,5 +28,5 @@ class UserUpdate(BaseModel):
     email: str | None = Field(None, max_length=254, pattern=EMAIL)
     role: Role | None = None
     is_active: bool | None = None
-    password: str | None = Field(None, min_length=8, max_length=72)
-    fits_bcrypt = field_validator("password")(_password_fits_bcrypt)
+    password: str | None = Field(None, min_length=MIN_CHARS, max_length=MAX_CHARS, description="not a common password")
+    policy = field_validator("password")(_password_policy)

@@ -2,11 +2,12 @@
 
 _COLUMNS = "id, username, email, role, is_active, token_version, created_at, updated_at, last_login_at"
 
-LIST = f"SELECT {_COLUMNS} FROM users ORDER BY lower(username) LIMIT $1 OFFSET $2"
+LIST = f"SELECT {_COLUMNS} FROM users ORDER BY username_key LIMIT $1 OFFSET $2"
 COUNT = "SELECT count(*) FROM users"
 GET = f"SELECT {_COLUMNS} FROM users WHERE id = $1"
+GET_WITH_HASH = f"SELECT {_COLUMNS}, password_hash FROM users WHERE id = $1"
 GET_FOR_UPDATE = f"SELECT {_COLUMNS}, password_hash FROM users WHERE id = $1 FOR UPDATE"
-BY_NAME = f"SELECT {_COLUMNS} FROM users WHERE lower(username) = lower($1)"
+BY_NAME = f"SELECT {_COLUMNS} FROM users WHERE username_key = $1"
 
 INSERT = f"""
 INSERT INTO users (username, email, role, password_hash) VALUES ($1, $2, $3, $4) RETURNING {_COLUMNS}

@@ -7,8 +7,9 @@ import uuid
 import asyncpg
 
 from app.audit import service as audit
-from app.auth import passwords
-from app.auth.service import Principal, revoke_user, user_to_read
+from app.auth import passwords, throttle
+from app.auth.service import Principal, revoke_user, user_to_read, utcnow
+from app.auth.usernames import username_key
 from app.errors import ApiError, not_found
 from app.users import queries
 from app.users.models import UserCreate, UserUpdate
@@ -38,9 +39,9 @@ async def list_users(conn: asyncpg.Connection, page: int, limit: int) -> dict:
 
 async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | None) -> dict:
     """A new account; 409 if the username is taken (case-insensitively)."""
-    password_hash = passwords.hash_password(data.password)
+    password_hash = await passwords.hash_async(data.password)
     async with conn.transaction():
-        if await conn.fetchrow(queries.BY_NAME, data.username):
+        if await conn.fetchrow(queries.BY_NAME, username_key(data.username)):
             raise ApiError(409, "conflict", f"username {data.username!r} is taken")
         try:
             row = await conn.fetchrow(queries.INSERT, data.username, data.email, data.role, password_hash)
@@ -66,6 +67,7 @@ async def _ensure_an_admin_remains(conn, user_row, new_role: str, new_active: bo
 async def update(conn: asyncpg.Connection, user_id: str, data: UserUpdate, actor: Principal) -> tuple[dict, bool]:
     """Apply the given fields; returns the user and whether existing tokens were revoked."""
     key = _uuid(user_id)
+    new_hash = await passwords.hash_async(data.password) if data.password else None  # not under the row lock
     async with conn.transaction():
         row = None if key is None else await conn.fetchrow(queries.GET_FOR_UPDATE, key)
         if row is None:
@@ -74,7 +76,6 @@ async def update(conn: asyncpg.Connection, user_id: str, data: UserUpdate, actor
         email = fields.get("email", row["email"])
         role = fields.get("role") or row["role"]
         active = row["is_active"] if fields.get("is_active") is None else fields["is_active"]
-        new_hash = passwords.hash_password(data.password) if data.password else None
         await _ensure_an_admin_remains(conn, row, role, active)
         revoke = role != row["role"] or active != row["is_active"] or new_hash is not None
         updated = await conn.fetchrow(queries.UPDATE, key, email, role, active, new_hash, revoke)
@@ -105,12 +106,24 @@ async def delete(conn: asyncpg.Connection, user_id: str, actor: Principal) -> No
 
 
 async def change_own_password(conn: asyncpg.Connection, principal: Principal, current: str, new: str) -> None:
-    """Verify the current password, set the new one, end every session (this one included)."""
+    """Verify the current password (throttled like logins: a stolen token must not guess it), set the
+    new one, end every session (this one included)."""
+    now = utcnow()
+    wait = await throttle.retry_after(conn, principal.username, principal.ip, now)
+    if wait:
+        await audit.record_by(conn, principal, "user.password_change_throttled", "user", principal.user_id,
+                              {"retry_after_s": wait})
+        raise throttle.too_many_attempts(wait)
+    row = await conn.fetchrow(queries.GET_WITH_HASH, uuid.UUID(principal.user_id))
+    if not await passwords.verify_async(current, row["password_hash"]):
+        async with conn.transaction():
+            await throttle.record_failure(conn, principal.username, principal.ip, now)
+            await audit.record_by(conn, principal, "user.password_change_failed", "user", principal.user_id)
+        raise ApiError(403, "forbidden", "current password is wrong")
+    new_hash = await passwords.hash_async(new)
     async with conn.transaction():
-        row = await conn.fetchrow(queries.GET_FOR_UPDATE, uuid.UUID(principal.user_id))
-        if not passwords.verify_password(current, row["password_hash"]):
-            raise ApiError(403, "forbidden", "current password is wrong")
-        await conn.execute(queries.UPDATE, row["id"], row["email"], row["role"], row["is_active"],
-                           passwords.hash_password(new), True)
+        row = await conn.fetchrow(queries.GET_FOR_UPDATE, row["id"])
+        await conn.execute(queries.UPDATE, row["id"], row["email"], row["role"], row["is_active"], new_hash, True)
+        await throttle.record_success(conn, principal.username, principal.ip)
         await revoke_user(conn, principal.user_id, "password changed")
         await audit.record_by(conn, principal, "user.password_change", "user", principal.user_id)

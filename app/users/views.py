@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from app import deps
+from app.auth import passwords
 from app.auth.deps import require
 from app.errors import not_found
 from app.realtime import hub
@@ -25,7 +26,8 @@ async def list_users(page: int = Query(1, ge=1, le=10_000), limit: int = Query(5
 
 
 @router.post("/api/users", status_code=201, responses={201: {"links": USER_LINKS}}, summary="Create an account (admin)")
-async def create_user(body: UserCreate, actor=Depends(require("users:write")), conn=Depends(deps.connection)):
+async def create_user(body: UserCreate, _slot=Depends(passwords.slot), actor=Depends(require("users:write")),
+                      conn=Depends(deps.connection)):
     return {"user": await service.create(conn, body, actor)}
 
 
@@ -38,8 +40,8 @@ async def get_user(user_id: str, conn=Depends(deps.connection)):
 
 
 @router.put("/api/users/{user_id}", summary="Change email, role, active flag or password (admin)")
-async def update_user(user_id: str, body: UserUpdate, request: Request, actor=Depends(require("users:write")),
-                      conn=Depends(deps.connection)):
+async def update_user(user_id: str, body: UserUpdate, request: Request, _slot=Depends(passwords.slot),
+                      actor=Depends(require("users:write")), conn=Depends(deps.connection)):
     user, revoked = await service.update(conn, user_id, body, actor)
     if revoked:
         await hub(request).disconnect_user(user["id"])

@@ -29,8 +29,8 @@ def policy_for_inline_styles(html: str) -> str:
     return CONTENT_SECURITY_POLICY.replace("style-src 'self'", f"style-src 'self' {hashes}".rstrip())
 
 
-# FastAPI's interactive docs load their scripts from a CDN: they keep FastAPI's defaults.
-EXEMPT_PREFIXES = ("/docs", "/redoc", "/socket.io/")
+# The interactive docs (app/web/docs.py) set a policy of their own; the middleware adds the others.
+EXEMPT_PREFIXES = ("/socket.io/",)
 
 
 class SecurityHeaders:

@@ -9,7 +9,7 @@ import importlib
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
-from app.web import static
+from app.web import docs, static
 from app.web.security import SecurityHeaders
 from app.web.templating import STATIC_DIR
 
@@ -41,6 +41,8 @@ def install(app: FastAPI, site: str) -> None:
     if router is not None:
         app.include_router(router, include_in_schema=False)  # pages are not API operations
     static.mount(app)
+    if site == "api":  # the interactive API docs: not on the public status page or the console
+        docs.install(app)
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():  # what browsers ask for when a document (a downloaded report) names no icon

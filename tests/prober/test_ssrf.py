@@ -20,6 +20,30 @@ def test_forbidden_address_classes(address, reason):
     assert reason in ssrf.forbidden_reason(ipaddress.ip_address(address), allow_private=False)
 
 
+@pytest.mark.parametrize("address", [
+    "192.0.0.192", "168.63.129.16", "169.254.170.23", "fd00:ec2::23", "169.254.0.23", "::ffff:168.63.129.16",
+    "::a9fe:a9fe", "::192.0.0.192", "64:ff9b::a83f:8110",
+])
+def test_every_clouds_metadata_address_is_refused_even_with_allow_private(address):
+    for allow_private in (False, True):
+        assert "metadata" in ssrf.forbidden_reason(ipaddress.ip_address(address), allow_private)
+
+
+# Ranges where ipaddress.is_private/is_reserved answer differently across Python releases (or not
+# at all): the guard names them explicitly.
+@pytest.mark.parametrize("address", [
+    "64:ff9b:1::1", "3fff::1", "5f00::1", "2001:db8::1", "2001::1", "100::1", "fec0::1", "198.18.0.1",
+    "192.0.2.1", "240.0.0.1", "255.255.255.255", "192.0.0.8", "::7f00:1",
+])
+def test_special_purpose_ranges_are_refused_from_explicit_lists(address):
+    assert ssrf.forbidden_reason(ipaddress.ip_address(address), allow_private=False) is not None
+
+
+def test_the_guard_does_not_ask_ipaddress_what_is_private():
+    source = open(ssrf.__file__).read()
+    assert "is_private" not in source.replace("ipaddress.is_private &", "") and ".is_reserved" not in source
+
+
 @pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "93.184.216.34"])
 def test_public_addresses_are_allowed(address):
     assert ssrf.forbidden_reason(ipaddress.ip_address(address), allow_private=False) is None

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from app import deps
+from app.auth import passwords
 from app.auth import service as auth
 from app.auth.models import LoginIn
 from app.auth.deps import client_ip
@@ -88,7 +89,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 @router.post("/login")
-async def login(request: Request, conn=Depends(deps.connection)):
+async def login(request: Request, _slot=Depends(passwords.slot), conn=Depends(deps.connection)):
     form = await _form(request)
     session.check_csrf(request, form.get("csrf"))
     target = session.safe_next(form.get("next"))

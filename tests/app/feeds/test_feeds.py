@@ -30,8 +30,8 @@ async def _history(conn):
 
 async def test_rss(conn, make_client):
     old, new = await _history(conn)
-    client = await make_client(now=NOW)
-    r = await client.get("/feeds/incidents.rss")
+    client = await make_client(now=NOW, public_base_url="https://status.example.com/slamon")
+    r = await client.get("/feeds/incidents.rss", headers={"Host": "evil.example"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/rss+xml; charset=utf-8"
     channel = ET.fromstring(r.content).find("channel")
     items = channel.findall("item")
@@ -44,13 +44,15 @@ async def test_rss(conn, make_client):
     parsed = feedparser.parse(r.content)
     assert parsed.bozo == 0 and parsed.version == "rss20"
     assert [e.title for e in parsed.entries][0] == f"[Investigating] {expected_title}"
-    assert parsed.entries[0].link == f"http://test/api/incidents/{new}"
+    # links come from SLAMON_PUBLIC_BASE_URL, never from the Host header
+    assert parsed.entries[0].link == f"https://status.example.com/slamon/api/incidents/{new}"
+    assert b"evil.example" not in r.content
 
 
 async def test_atom(conn, make_client):
     old, new = await _history(conn)
-    client = await make_client(now=NOW)
-    r = await client.get("/feeds/incidents.atom")
+    client = await make_client(now=NOW, public_base_url="https://status.example.com/")
+    r = await client.get("/feeds/incidents.atom", headers={"Host": "evil.example"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/atom+xml; charset=utf-8"
     feed = ET.fromstring(r.content)
     entries = feed.findall(f"{ATOM}entry")
@@ -62,7 +64,8 @@ async def test_atom(conn, make_client):
                                                  "[Maintenance completed] DB upgrade", "[Resolved] Old outage"]
     assert parsed.entries[2].published_parsed < parsed.entries[2].updated_parsed
     assert "all fixed" in parsed.entries[2].content[0].value
-    assert parsed.feed.links[0].href == "http://test/feeds/incidents.atom"
+    assert parsed.feed.links[0].href == "https://status.example.com/feeds/incidents.atom"
+    assert b"evil.example" not in r.content
 
 
 async def test_empty_feeds_are_valid(conn, make_client):

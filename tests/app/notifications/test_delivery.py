@@ -115,7 +115,9 @@ async def test_slack_and_teams_payloads(staff, make_receiver, run_worker):
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     card = attachment["content"]
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
-    assert card["body"][0]["text"] == "[P1] Incident opened: " + INCIDENT["title"]
+    # Markdown characters are escaped (Adaptive Cards render Markdown; test_messages.py shows the result)
+    assert card["body"][0]["text"] == r'\[P1\] Incident opened: Face compare \<down\> & "slow"'
+    assert INCIDENT["title"] == 'Face compare <down> & "slow"'
     facts = {f["title"]: f["value"] for f in card["body"][2]["facts"]}
     assert facts["Priority"] == "P1" and facts["Services"] == "face-compare"
 
