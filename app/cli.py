@@ -101,9 +101,8 @@ def cmd_api(args) -> int:
     import uvicorn
 
     from app.main import create_app
-    from app.web.sites import DEFAULT_PORTS
-
     from app.realtime.publisher import tune_gc_for_fan_out
+    from app.web.sites import DEFAULT_PORTS
 
     port = args.port or DEFAULT_PORTS[args.site]
     app = create_app(get_settings(), site=args.site)

@@ -16,8 +16,24 @@ from datetime import timedelta
 
 import httpx
 
-from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, pin_clock, rate, ServerTime, scratch_database, server_versions, settle, utc_now)
+from common import (
+    ServerTime,
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    load_minute_checks,
+    log,
+    machine,
+    median_ms,
+    percentile_ms,
+    pin_clock,
+    rate,
+    scratch_database,
+    server_versions,
+    settle,
+    utc_now,
+)
 
 from app.config import Settings
 from app.db import create_pool

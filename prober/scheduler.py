@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections import deque
 import itertools
 import logging
 import time
-from typing import Awaitable, Callable
+from collections import deque
+from collections.abc import Callable
 
 from prober.checks import run_check
 from prober.client import ProbeContext

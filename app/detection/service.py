@@ -17,7 +17,6 @@ from app.audit import service as audit
 from app.auth.service import Principal
 from app.detection import queries, rules
 from app.detection.rules import CAUSE_FAILURES, CAUSE_SEVERE, Action, Runs, Slot
-from app.formatting import format_duration
 from app.incidents import flow
 from app.incidents import service as incidents
 from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate

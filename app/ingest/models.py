@@ -1,7 +1,6 @@
 """Ingest API rows (snake_case, `ts` ISO 8601 with an offset)."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt

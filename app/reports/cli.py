@@ -65,7 +65,7 @@ async def cmd_report(args) -> int:
             sys.stdout.buffer.write(body)
             sys.stdout.flush()
         else:
-            Path(args.output).write_bytes(body)
+            Path(args.output).write_bytes(body)  # noqa: ASYNC240 — a one-shot CLI, no other task to block
             status = doc["report"]["status"]
             print(f"{args.output}: {args.format}, {len(body)} bytes, {status}"
                   + (f" revision {doc['report']['revision']}" if status == "final" else ""), file=sys.stderr)

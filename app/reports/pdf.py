@@ -44,7 +44,7 @@ async def html_to_pdf(html: str, chromium: str | None = None) -> bytes:
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
             try:
                 _, stderr = await asyncio.wait_for(process.communicate(), PRINT_TIMEOUT_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 process.kill()
                 await process.wait()
                 raise PdfUnavailable(f"Chromium did not print the report within {PRINT_TIMEOUT_S} s") from None

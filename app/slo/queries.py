@@ -102,7 +102,7 @@ RETURNING {_VIOLATION_COLUMNS}
 """
 
 # A service taken out of the catalog is no longer evaluated: its open violations end when it left.
-CLOSE_INACTIVE = f"""
+CLOSE_INACTIVE = """
 UPDATE slo_violations v SET ended_at = greatest(s.updated_at, v.started_at)
 FROM services s
 WHERE s.id = v.service_id AND NOT s.is_active AND v.ended_at IS NULL

@@ -15,7 +15,6 @@ import uvicorn
 
 from app.main import create_app
 from app.realtime.publisher import Publisher, channel_for
-from tests.app.conftest import PASSWORD
 from tests.conftest import free_port  # noqa: F401 (other tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +72,7 @@ class Client:
     async def nothing(self, event, wait=0.3) -> bool:
         try:
             await self.next(event, wait)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
         return False
 
@@ -228,7 +227,8 @@ async def test_presence_of_a_process_that_died_is_dropped(staff, server, setting
 
 async def test_a_probers_status_change_reaches_browsers(server, settings):
     """The prober process publishes on the API's channel: a status-update reaches a socket at once."""
-    from prober.status import Publisher as ProberPublisher, StatusChange
+    from prober.status import Publisher as ProberPublisher
+    from prober.status import StatusChange
 
     browser = await Client().connect(server)
     await browser.join("system-status")

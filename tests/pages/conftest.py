@@ -20,7 +20,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-
 from playwright.async_api import async_playwright
 
 from app.web import i18n

@@ -2,8 +2,8 @@
 import asyncio
 import time
 
-import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from prober.schedule import offset_s, slot_after, slot_at_or_before
 from prober.scheduler import Scheduler

@@ -47,7 +47,7 @@ async def test_blips_open_nothing(conn):
 async def test_a_long_outage_is_one_incident_however_often_detection_runs(conn):
     last = await write_slots(conn, SERVICE, T0, ".....xxx")
     await run(conn, last)
-    for i in range(1, 6):
+    for _ in range(1, 6):
         last = await write_slots(conn, SERVICE, last + MINUTE, "x")
         assert await run(conn, last) == []
         assert await run(conn, last + 20 * MINUTE) == []  # the cron, later, sees the same slots again

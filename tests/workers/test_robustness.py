@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 from arq import Retry, create_pool
 from arq.connections import RedisSettings
-from arq.jobs import Job
 from arq.worker import Worker
 
 from app.config import get_settings

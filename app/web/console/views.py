@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from app import deps
 from app.auth import service as auth
-from app.auth.models import LoginIn
 from app.auth.deps import client_ip
+from app.auth.models import LoginIn
 from app.errors import ApiError
 from app.incidents import collaboration
 from app.incidents import service as incidents

@@ -67,7 +67,7 @@ async def post_update(staff, incident, status, note="progress", version=None):
 async def test_status_flow(staff, path, expected):
     incident = await create(staff)
     statuses = []
-    for i, status in enumerate(path):
+    for status in path:
         r = await post_update(staff, incident, status)
         last = r.status_code
         if r.status_code != 201:

@@ -3,7 +3,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.ingest.service import ApiCallRow, CheckRow, IngestError, authenticate, derive_key, ensure_key, write_api_calls, write_checks
+from app.ingest.service import (
+    ApiCallRow,
+    CheckRow,
+    IngestError,
+    authenticate,
+    derive_key,
+    ensure_key,
+    write_api_calls,
+    write_checks,
+)
 
 T0 = datetime(2025, 8, 1, tzinfo=timezone.utc)
 NOW = datetime(2025, 9, 1, tzinfo=timezone.utc)

@@ -110,7 +110,7 @@ async def test_only_admins(staff):
 async def test_delivery_log_is_paginated_and_filtered(staff):
     subscription = await subscribe(staff, url="http://127.0.0.1:9/hook")
     admin = await staff.headers("admin")
-    for n in range(5):
+    for _ in range(5):
         r = await staff.client.post(f"/api/subscriptions/{subscription['id']}/test", headers=admin)
         assert r.status_code == 202
     await staff.conn.execute("""UPDATE notification_deliveries SET status = 'failed', last_error = 'HTTP 500'

@@ -13,7 +13,19 @@ from app.ingest.service import ApiCallRow
 from app.periods import month
 from app.reports import service as reports
 from tests.app.sla.test_api import (  # noqa: F401 — the `august` fixture and its pandas oracles
-    INCIDENTS, MAINTENANCE, MONTH_END, MONTH_START, NOW, SID, TZ, ZONE, august, half_up, oracle_slots, truncated)
+    INCIDENTS,
+    MAINTENANCE,
+    MONTH_END,
+    MONTH_START,
+    NOW,
+    SID,
+    TZ,
+    ZONE,
+    august,
+    half_up,
+    oracle_slots,
+    truncated,
+)
 
 AUGUST = month(2025, 8, TZ)
 

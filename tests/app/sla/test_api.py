@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
 from app.incidents import queries as incident_queries
+from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
 from app.rollups import service as rollups
 
 ZONE = "Asia/Seoul"
@@ -52,8 +52,8 @@ def make_calls(rng) -> list[ApiCallRow]:
     offsets = rng.uniform(-86400, (MONTH_END - MONTH_START).total_seconds() + 86400, n)
     latency = rng.lognormal(np.log(900), 0.8, n).astype(int)
     status = rng.choice([200, 200, 200, 200, 200, 200, 200, 200, 404, 500, 201], n)
-    return [ApiCallRow(MONTH_START + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(l), f"r{i}")
-            for i, (o, l, s) in enumerate(zip(offsets, latency, status))]
+    return [ApiCallRow(MONTH_START + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(ms), f"r{i}")
+            for i, (o, ms, s) in enumerate(zip(offsets, latency, status))]
 
 
 INCIDENTS = [  # priority, created, resolved

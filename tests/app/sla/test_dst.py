@@ -8,7 +8,7 @@ The data is made so that wall-clock lengths would give other answers: every day 
 judged `e` exactly when its true length says so; the first such day also holds a maintenance window
 across the clock change and failures that make it a major outage when it is judged."""
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 

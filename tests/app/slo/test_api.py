@@ -50,8 +50,8 @@ def make_calls(rng) -> list[ApiCallRow]:
     offsets[:600] = rng.uniform((NOW - start).total_seconds() - 21600, (NOW - start).total_seconds(), 600)
     latency = rng.lognormal(np.log(90), 0.7, n).astype(int)
     status = rng.choice([200] * 60 + [201, 301, 404, 429, 500, 503], n)
-    return [ApiCallRow(start + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(l), f"r{i}")
-            for i, (o, l, s) in enumerate(zip(offsets, latency, status))]
+    return [ApiCallRow(start + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(ms), f"r{i}")
+            for i, (o, ms, s) in enumerate(zip(offsets, latency, status))]
 
 
 @pytest.fixture
