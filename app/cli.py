@@ -73,7 +73,10 @@ async def cmd_rollups_refresh(args) -> int:
             end = args.to or rollups.FAR_FUTURE
             await rollups.invalidate_range(conn, start, end)
         reports = await rollups.refresh(
-            conn, settings.timezone, datetime.now(timezone.utc), grace=rollups.timedelta(seconds=settings.rollup_grace_s)
+            conn,
+            settings.timezone,
+            datetime.now(timezone.utc),
+            grace=rollups.timedelta(seconds=settings.rollup_grace_s),
         )
     finally:
         await conn.close()

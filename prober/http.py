@@ -85,7 +85,9 @@ async def _exchange(session: aiohttp.ClientSession, target: Target, check: Compi
                                    status_code=status, body_truncated=truncated)
     problem = check.assertion_error(content)
     if problem:
-        return ProbeResult.failure("assertion_failed", problem, latency_ms, status_code=status, body_truncated=truncated)
+        return ProbeResult.failure(
+            "assertion_failed", problem, latency_ms, status_code=status, body_truncated=truncated
+        )
     return ProbeResult(ok=True, latency_ms=latency_ms, status_code=status, body_truncated=truncated)
 
 

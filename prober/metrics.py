@@ -55,7 +55,9 @@ class ProberMetrics:
         lines = ["# HELP slamon_prober_checks_total Checks run, by outcome and error type.",
                  "# TYPE slamon_prober_checks_total counter"]
         for (outcome, error_type), count in sorted(self.checks.items()):
-            lines.append(f'slamon_prober_checks_total{{{region},outcome="{outcome}",error_type="{error_type}"}} {count}')
+            lines.append(
+                f'slamon_prober_checks_total{{{region},outcome="{outcome}",error_type="{error_type}"}} {count}'
+            )
         lines += ["# HELP slamon_prober_check_latency_seconds Check latency (total, all phases).",
                   "# TYPE slamon_prober_check_latency_seconds histogram"]
         lines += self.latency.render("slamon_prober_check_latency_seconds", region)

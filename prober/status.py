@@ -42,7 +42,9 @@ class StatusTracker:
         self._recent: dict[str, deque[tuple[int, bool, int | None]]] = {}
         self._status: dict[str, str] = {}
 
-    def record(self, service_id: str, slot: int, ok: bool, latency_ms: int | None, latency_target_ms: int) -> StatusChange | None:
+    def record(
+        self, service_id: str, slot: int, ok: bool, latency_ms: int | None, latency_target_ms: int
+    ) -> StatusChange | None:
         recent = self._recent.setdefault(service_id, deque(maxlen=OUTAGE_AFTER_FAILED_SLOTS))
         if recent and slot <= recent[-1][0]:
             return None  # a late result of an older slot does not change the current status

@@ -13,5 +13,7 @@ async def apply_retention(ctx) -> dict:
     async with ctx["pool"].acquire() as conn:
         results = await retention.apply(conn, datetime.now(timezone.utc), settings.raw_retention_days,
                                         settings.timezone, timedelta(seconds=settings.rollup_grace_s))
-    return {r.raw_table: {"chunks": r.chunks, "droppedBefore": r.dropped_before.isoformat() if r.dropped_before else None}
-            for r in results}
+    return {
+        r.raw_table: {"chunks": r.chunks, "droppedBefore": r.dropped_before.isoformat() if r.dropped_before else None}
+        for r in results
+    }

@@ -47,10 +47,18 @@ async def evaluate_slos(ctx) -> dict:
             changes = await evaluation.evaluate(conn, service, now)
             report = await slo.report(conn, service, period, now, settings.timezone)
             if await publisher.changed(f"slo-digest:{service_id}", digest(report)) or changes:
-                await publisher.publish("sla-metrics-updated", {
-                    "serviceId": service_id, "metrics": jsonable_encoder(report),
-                    "changes": [{"kind": c.kind, "violation": jsonable_encoder(slo.violation_to_public(c.violation, now))}
-                                for c in changes]}, ROOMS)
+                await publisher.publish(
+                    "sla-metrics-updated",
+                    {
+                        "serviceId": service_id,
+                        "metrics": jsonable_encoder(report),
+                        "changes": [
+                            {"kind": c.kind, "violation": jsonable_encoder(slo.violation_to_public(c.violation, now))}
+                            for c in changes
+                        ],
+                    },
+                    ROOMS,
+                )
             for change in changes:
                 log.info("SLO violation %s: %s %s", change.kind, change.violation["slo"], change.violation["severity"],
                          extra={"service_id": service_id, "job": "evaluate_slos"})

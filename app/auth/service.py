@@ -74,8 +74,16 @@ async def login(conn: asyncpg.Connection, secret: str, username: str, password: 
         session_id = await conn.fetchval(queries.CREATE_SESSION, user["id"], ip, user_agent[:300])
         await conn.execute(queries.TOUCH_LOGIN, user["id"])
         pair = await _issue_pair(conn, secret, user["id"], user["role"], session_id, user["token_version"], now)
-        await audit.record(conn, "auth.login", actor_id=str(user["id"]), actor_name=user["username"],
-                           target_type="user", target_id=str(user["id"]), ip=ip, details={"session_id": str(session_id)})
+        await audit.record(
+            conn,
+            "auth.login",
+            actor_id=str(user["id"]),
+            actor_name=user["username"],
+            target_type="user",
+            target_id=str(user["id"]),
+            ip=ip,
+            details={"session_id": str(session_id)},
+        )
         fresh = await conn.fetchrow(queries.USER_BY_NAME, user["username"])
     return {**pair, "user": user_to_read(fresh)}
 
@@ -107,7 +115,9 @@ async def refresh(conn: asyncpg.Connection, secret: str, refresh_token: str, ip:
     async with conn.transaction():
         await conn.execute(queries.MARK_REFRESH_USED, row["token_hash"])
         await conn.execute(queries.TOUCH_SESSION, row["session_id"], now)
-        pair = await _issue_pair(conn, secret, row["user_id"], row["role"], row["session_id"], row["token_version"], now)
+        pair = await _issue_pair(
+            conn, secret, row["user_id"], row["role"], row["session_id"], row["token_version"], now
+        )
     return pair
 
 

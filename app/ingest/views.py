@@ -22,7 +22,9 @@ async def _authenticated_service(request: Request, conn, settings) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise ApiError(401, "unauthorized", f"missing ingest key: {BEARER_HELP}", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "unauthorized", f"missing ingest key: {BEARER_HELP}", headers={"WWW-Authenticate": "Bearer"}
+        )
     service_id = await service.authenticate(conn, settings.resolved_secret_key(), key.strip())
     if service_id is None:
         raise ApiError(401, "unauthorized", "invalid ingest key", headers={"WWW-Authenticate": "Bearer"})

@@ -130,7 +130,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--lang", choices=["ko", "en"], default="ko", help="language of html/pdf (default ko)")
     p.set_defaults(run=cmd_report, report_command=None)
     sub = p.add_subparsers(dest="report_command")
-    r = sub.add_parser("revise", help="recompute a closed month into revision N+1 (reason and author recorded, audited)")
+    r = sub.add_parser(
+        "revise", help="recompute a closed month into revision N+1 (reason and author recorded, audited)"
+    )
     r.add_argument("--service", required=True, metavar="ID")
     r.add_argument("--month", required=True, metavar="YYYY-MM")
     r.add_argument("--reason", required=True)

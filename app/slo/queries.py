@@ -32,8 +32,12 @@ WHERE c.service_id = $1 AND c.ts >= $2 AND c.ts < $3 AND {_outside_maintenance("
 SLOT_WINDOWS = f"""
 WITH s AS (
     SELECT s.ts, s.ok
-    FROM ({CHECK_SLOTS.format(where="c.service_id = $1 AND c.ts < $2 "
-                                    "AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))")}) s
+    FROM ({
+    CHECK_SLOTS.format(
+        where="c.service_id = $1 AND c.ts < $2 "
+        "AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))"
+    )
+}) s
     WHERE {_outside_maintenance("s.ts")}
 )
 SELECT w.seconds, count(s.ts)::int AS slots, count(s.ts) FILTER (WHERE NOT s.ok)::int AS availability

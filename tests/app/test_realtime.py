@@ -108,7 +108,9 @@ async def test_collaboration_presence_editing_comments(staff, server):
     joined = await alice.next("user-joined")
     assert joined == {"room": room, "user": {"id": staff.user_ids["bob"], "name": "bob", "role": "admin"}}
     incident_id = room.split(":", 1)[1]
-    assert (await bob.sio.call("incident-editing", {"incidentId": incident_id, "field": "title", "isEditing": True}))["ok"]
+    assert (await bob.sio.call("incident-editing", {"incidentId": incident_id, "field": "title", "isEditing": True}))[
+        "ok"
+    ]
     editing = await alice.next("incident-editing")
     assert editing["userName"] == "bob" and editing["field"] == "title" and editing["isEditing"] is True
     await staff.client.post(f"/api/incidents/{incident_id}/comments", headers=await staff.headers("reporter", "alice"),
@@ -270,11 +272,17 @@ async def test_a_viewer_follows_an_incident_room_read_only(staff, server):
                                timeout=5))["error"] == "forbidden"
     assert await alice.nothing("incident-editing")
 
-    await staff.client.post(f"/api/incidents/{incident['id']}/comments", headers=await staff.headers("reporter", "alice"),
-                            json={"message": "pool raised"})
+    await staff.client.post(
+        f"/api/incidents/{incident['id']}/comments",
+        headers=await staff.headers("reporter", "alice"),
+        json={"message": "pool raised"},
+    )
     assert (await vic.next("incident-comment"))["comment"]["message"] == "pool raised"
-    await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=await staff.headers("reporter", "alice"),
-                            json={"status": "identified", "description": "found it", "version": 1})
+    await staff.client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=await staff.headers("reporter", "alice"),
+        json={"status": "identified", "description": "found it", "version": 1},
+    )
     assert (await vic.next("incident-updated"))["update"]["status"] == "identified"
     replay = await staff.client.get("/api/realtime/replay", params={"since": ack["seq"], "room": room},
                                     headers={"Authorization": f"Bearer {vic_token}"})

@@ -30,8 +30,14 @@ SKIPPED = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}
 async def live_api(staff_db, database_url, tmp_path):
     """A real API process (uvicorn) on a free port with an admin 'fuzzer'; the catalog is restored
     afterwards (services created or edited through the API outlive a test otherwise)."""
-    env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_SECRET_KEY": "schemathesis-secret-0123456789-abcdef",
-           "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_POOL_MIN": "1", "SLAMON_POOL_MAX": "5"}
+    env = {
+        **os.environ,
+        "SLAMON_DATABASE_URL": database_url,
+        "SLAMON_SECRET_KEY": "schemathesis-secret-0123456789-abcdef",
+        "SLAMON_DATA_DIR": str(tmp_path),
+        "SLAMON_POOL_MIN": "1",
+        "SLAMON_POOL_MAX": "5",
+    }
     create = ("import sys; from app.users.cli import run_sync; "
               "sys.exit(run_sync(['user', 'create', 'fuzzer', '--role', 'admin']))")
     subprocess.run([sys.executable, "-c", create], input=PASSWORD + "\n", text=True, cwd=ROOT, env=env, check=True,

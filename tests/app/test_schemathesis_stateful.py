@@ -90,7 +90,9 @@ def chains(links: dict[str, tuple[str, str]]) -> dict[str, set[str]]:
             continue
         paths = [[root] for root in sorted(set(following) - targets)]
         while paths and not any(path[-1] == source for path in paths):
-            paths = [path + [step] for path in paths for step in sorted(following.get(path[-1], ())) if step not in path]
+            paths = [
+                path + [step] for path in paths for step in sorted(following.get(path[-1], ())) if step not in path
+            ]
         chain = next((path for path in paths if path[-1] == source), None)
         if chain is not None:
             result[name] = {*chain, target}

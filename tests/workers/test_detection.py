@@ -34,8 +34,13 @@ async def test_three_failed_slots_open_one_p1_with_its_evidence(conn):
     assert note["author"] == REPORTER and "http_error: 503 Service Unavailable ×3" in note["description"]
     assert "from 2025-08-01 12:06:00 UTC to 2025-08-01 12:08:00 UTC" in note["description"]
     assert await conn.fetchval("SELECT cause FROM incidents") == "failures"
-    audit = await conn.fetch("SELECT action, actor_name FROM audit_log WHERE target_id = $1 ORDER BY id", incident["id"])
-    assert [(a["action"], a["actor_name"]) for a in audit] == [("incident.create", REPORTER), ("detection.open", REPORTER)]
+    audit = await conn.fetch(
+        "SELECT action, actor_name FROM audit_log WHERE target_id = $1 ORDER BY id", incident["id"]
+    )
+    assert [(a["action"], a["actor_name"]) for a in audit] == [
+        ("incident.create", REPORTER),
+        ("detection.open", REPORTER),
+    ]
 
 
 async def test_blips_open_nothing(conn):

@@ -53,8 +53,13 @@ async def test_outage_opens_a_p1_and_flapping_opens_nothing(conn, settings, pool
     prober = Prober(ProberOptions(region="local", prober_id="e2e", database_url=settings.database_url,
                                   redis_url=queue_redis_url, data_dir=tmp_path, heartbeat_s=1, ttl_s=3,
                                   flush_interval_s=0.2), targets=source)
-    worker = Worker(functions=[func(detect_incidents, timeout=60)], redis_settings=RedisSettings.from_dsn(queue_redis_url),
-                    ctx=dict(worker_ctx), handle_signals=False, poll_delay=0.2)
+    worker = Worker(
+        functions=[func(detect_incidents, timeout=60)],
+        redis_settings=RedisSettings.from_dsn(queue_redis_url),
+        ctx=dict(worker_ctx),
+        handle_signals=False,
+        poll_delay=0.2,
+    )
     publisher = worker_ctx["publisher"].publisher
     since = await publisher.latest_seq()
     async with aiohttp.ClientSession() as session:

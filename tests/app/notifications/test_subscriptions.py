@@ -27,13 +27,17 @@ async def test_crud_and_secret_shown_once(staff):
                                      json={"secret": "a brand new secret value"})
     assert rotated.json()["subscription"]["secret"] == "a brand new secret value"
 
-    audit = await staff.conn.fetch("SELECT action, details FROM audit_log WHERE target_type = 'subscription' ORDER BY id")
+    audit = await staff.conn.fetch(
+        "SELECT action, details FROM audit_log WHERE target_type = 'subscription' ORDER BY id"
+    )
     assert [a["action"] for a in audit] == ["subscription.create", "subscription.update", "subscription.update"]
     for entry in audit:
         assert created["secret"] not in entry["details"] and "a brand new secret value" not in entry["details"]
     assert json.loads(audit[2]["details"])["secret"] == "set"
 
-    assert (await staff.client.delete(f"/api/subscriptions/{subscription_id}", headers=admin)).json() == {"success": True}
+    assert (await staff.client.delete(f"/api/subscriptions/{subscription_id}", headers=admin)).json() == {
+        "success": True
+    }
     r = await staff.client.get(f"/api/subscriptions/{subscription_id}", headers=admin)
     assert r.status_code == 404 and r.json()["error"] == "not_found"
 

@@ -106,5 +106,7 @@ async def test_a_late_batch_shows_at_once_and_after_the_refresh(seeded):
 
 
 async def test_emptying_the_tables_empties_the_grid(seeded):
-    await seeded.execute("TRUNCATE checks, rollup_checks_daily, rollup_checks_hourly, rollup_state, rollup_invalidations")
+    await seeded.execute(
+        "TRUNCATE checks, rollup_checks_daily, rollup_checks_hourly, rollup_state, rollup_invalidations"
+    )
     assert (await grid_of(seeded))[0] == ["nd", "nd", "nd"]

@@ -62,7 +62,11 @@ async def test_an_incident_opened_in_the_console_appears_on_the_status_page_with
         await page.wait_for_url(re.compile(r"/inc-\d{4}-\d+"))
         await expect(status.get_by_text("Face Compare 응답 없음").first).to_be_visible(timeout=3000)
     incident = await console_db.fetchrow("SELECT title, priority, affected_services FROM incidents")
-    assert dict(incident) == {"title": "Face Compare 응답 없음", "priority": "P1", "affected_services": ["face-compare"]}
+    assert dict(incident) == {
+        "title": "Face Compare 응답 없음",
+        "priority": "P1",
+        "affected_services": ["face-compare"],
+    }
 
 
 async def test_two_people_see_each_other_and_a_stale_save_is_a_conflict_not_an_overwrite(
@@ -301,5 +305,11 @@ async def test_admins_manage_users_service_tiers_and_maintenance(console, consol
     async with page.expect_navigation(timeout=WAIT_MS):
         await page.get_by_role("button", name="추가").click()
     await expect(page.locator("[data-window]")).to_contain_text("2026-12-01 01:00")
-    window = await console_db.fetchrow("SELECT title, affected_services, ends_at - starts_at AS length FROM maintenance_windows")
-    assert (window["title"], window["affected_services"], str(window["length"])) == ("DB 업그레이드", ["id-liveness"], "2:00:00")
+    window = await console_db.fetchrow(
+        "SELECT title, affected_services, ends_at - starts_at AS length FROM maintenance_windows"
+    )
+    assert (window["title"], window["affected_services"], str(window["length"])) == (
+        "DB 업그레이드",
+        ["id-liveness"],
+        "2:00:00",
+    )
