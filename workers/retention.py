@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from app.retention import service as retention
-from workers.common import retrying
+from workers.common import Ctx, retrying
 
 
 @retrying
-async def apply_retention(ctx) -> dict:
+async def apply_retention(ctx: Ctx) -> dict[str, dict[str, Any]]:
     settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn:
         results = await retention.apply(conn, datetime.now(timezone.utc), settings.raw_retention_days,
