@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 from datetime import datetime, timezone
 
@@ -149,13 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(run=cmd_rollups_refresh)
 
     # Commands of the other processes live beside their code (prober/cli.py, workers/cli.py).
-    for module_name in ("app.up", "prober.cli", "workers.cli", "app.users.cli", "app.reports.cli"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if not module_name.startswith(exc.name or "\0"):
-                raise  # a missing dependency inside the module, not a module not (yet) there
-            continue
+    from app import up
+    from app.reports import cli as reports_cli
+    from app.users import cli as users_cli
+    from prober import cli as prober_cli
+    from workers import cli as workers_cli
+
+    for module in (up, prober_cli, workers_cli, users_cli, reports_cli):
         module.add_commands(sub)
     return parser
 

@@ -27,7 +27,6 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
 ))
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
-SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 _LEGACY_V4 = re.compile(r"^[0-9a-fA-FxX.]+$")
 
 _executor: ThreadPoolExecutor | None = None
