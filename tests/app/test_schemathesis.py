@@ -80,9 +80,9 @@ def test_no_input_causes_a_server_error(live_api):
             headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
             response = case.call(base_url=live_api, session=session, headers=headers, timeout=10)
             calls.append(response.status_code)
-            if response.status_code >= 500:  # fuzz() runs within its iteration: `operation` is its own
-                failures.append((operation.method, operation.path, response.status_code, response.text[:200],  # noqa: B023
-                                 case.as_curl_command()))
+            if response.status_code >= 500:
+                where = (operation.method, operation.path)  # noqa: B023 — fuzz() runs within its own iteration
+                failures.append((*where, response.status_code, response.text[:200], case.as_curl_command()))
             case.validate_response(response, checks=[not_a_server_error], headers=headers)
 
         try:
