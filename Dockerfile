@@ -14,10 +14,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 ENV SLAMON_CHROMIUM_PATH=/usr/bin/chromium
 
-# The build context is filtered by .dockerignore down to pyproject.toml, app/, prober/, workers/,
-# sql/, frontend/ and services.toml; one COPY keeps the build working while frontend/ is still empty.
+# The build context is filtered by .dockerignore down to pyproject.toml, constraints.txt, app/,
+# prober/, workers/, sql/, frontend/ and services.toml, so one COPY takes exactly those; the
+# install is pinned by constraints.txt to the versions the tests ran with.
 COPY . .
-RUN pip install . && rm -rf build *.egg-info
+RUN pip install -c constraints.txt . && rm -rf build *.egg-info
 
 # The installed copy carries the migrations, the pages and the default catalog (data files under
 # /usr/local/share/sla-monitor, app/config.py resource_path). The catalog the processes read is

@@ -8,15 +8,16 @@ STAMP := $(VENV)/.installed
 # `make services` records the DSNs of this checkout's private PostgreSQL and Redis in
 # .data/services.env; the settings (app/config.py) read them from there unless SLAMON_* says otherwise.
 
-.PHONY: run test services services-down bench system-deps venv migrate seed clean
+.PHONY: run test lint services services-down bench system-deps venv migrate seed clean
 
 system-deps:
 	@scripts/system-deps.sh
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every installed package to the versions this revision was tested with.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip
-	@PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install -q -e '.[dev]'
+	@PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -42,6 +43,15 @@ run: services venv
 test: export SLAMON_WAL_ARCHIVE ?= off
 test: services venv
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The gates (configured in pyproject.toml): lint, formatting, types. All three run every time, so
+# one failure does not hide another; the target fails if any did.
+lint: venv
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 bench: services venv
 	@$(BIN)/slamon migrate

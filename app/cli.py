@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,7 +105,10 @@ async def cmd_rollups_refresh(args) -> int:
             end = args.to or rollups.FAR_FUTURE
             await rollups.invalidate_range(conn, start, end)
         reports = await rollups.refresh(
-            conn, settings.timezone, datetime.now(timezone.utc), grace=rollups.timedelta(seconds=settings.rollup_grace_s)
+            conn,
+            settings.timezone,
+            datetime.now(timezone.utc),
+            grace=rollups.timedelta(seconds=settings.rollup_grace_s),
         )
     finally:
         await conn.close()
@@ -184,9 +186,8 @@ def cmd_api(args) -> int:
     import uvicorn
 
     from app.main import create_app
-    from app.web.sites import DEFAULT_PORTS
-
     from app.realtime.publisher import tune_gc_for_fan_out
+    from app.web.sites import DEFAULT_PORTS
 
     port = args.port or DEFAULT_PORTS[args.site]
     app = create_app(get_settings(), site=args.site)
@@ -253,13 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_restore)
 
     # Commands of the other processes live beside their code (prober/cli.py, workers/cli.py).
-    for module_name in ("app.up", "prober.cli", "workers.cli", "app.users.cli", "app.reports.cli"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if not module_name.startswith(exc.name or "\0"):
-                raise  # a missing dependency inside the module, not a module not (yet) there
-            continue
+    from app import up
+    from app.reports import cli as reports_cli
+    from app.users import cli as users_cli
+    from prober import cli as prober_cli
+    from workers import cli as workers_cli
+
+    for module in (up, prober_cli, workers_cli, users_cli, reports_cli):
         module.add_commands(sub)
     return parser
 

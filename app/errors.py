@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +14,8 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, details: list | None = None, headers=None):
+    def __init__(self, status: int, error: str, message: str, details: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         self.status, self.error, self.message, self.details, self.headers = status, error, message, details, headers
         super().__init__(message)
 
@@ -21,14 +24,14 @@ def not_found(what: str, key: str) -> ApiError:
     return ApiError(404, "not_found", f"unknown {what} {key!r}")
 
 
-def _body(error: str, message: str, details: list | None = None) -> dict:
-    body = {"error": error, "message": message}
+def _body(error: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": error, "message": message}
     if details is not None:
         body["details"] = details
     return body
 
 
-def validation_details(errors) -> list[dict]:
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
     details = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ())]
@@ -40,22 +43,24 @@ def validation_details(errors) -> list[dict]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError):
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(_body(exc.error, exc.message, exc.details), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = validation_details(exc.errors())
         names = ", ".join(sorted({f"{d['in']}.{d['field']}" if d["in"] else d["field"] for d in details}))
         return JSONResponse(_body("validation_error", f"invalid {names}", details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(_body("internal_error", "unexpected server error"), status_code=500)

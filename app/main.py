@@ -15,8 +15,8 @@ from app.audit.views import router as audit_router
 from app.auth import passwords
 from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
-from app.feeds.views import router as feeds_router
 from app.db import create_pool
+from app.feeds.views import router as feeds_router
 from app.incidents.service import IncidentConflict
 from app.incidents.views import router as incidents_router
 from app.incidents.views import staff_router as incidents_staff_router

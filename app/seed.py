@@ -52,7 +52,11 @@ async def seed(conn: asyncpg.Connection, days: int, now: datetime, seed_value: i
         for minute in range(minutes):
             ts = start + timedelta(minutes=minute)
             if _in(minute, outages[sid]) or rng.random() < 0.0004:
-                rows.append(CheckRow(ts, sid, "default", False, 503, rng.randint(5, 80), "http_error", "503 Service Unavailable"))
+                rows.append(
+                    CheckRow(
+                        ts, sid, "default", False, 503, rng.randint(5, 80), "http_error", "503 Service Unavailable"
+                    )
+                )
             elif _in(minute, slow[sid]):
                 rows.append(CheckRow(ts, sid, "default", True, 200, rng.randint(7_200, 16_500)))
             else:
@@ -125,4 +129,6 @@ async def _incident(conn, title, description, severity, priority, reporter, crit
         for status, note, after_min in steps:
             at = min(began + timedelta(minutes=after_min), resolved)
             await conn.execute(incident_queries.INSERT_UPDATE_AT, incident_id, status, note, reporter, at)
-        await conn.execute(incident_queries.INSERT_UPDATE_AT, incident_id, "resolved", "해결되었습니다.", reporter, resolved)
+        await conn.execute(
+            incident_queries.INSERT_UPDATE_AT, incident_id, "resolved", "해결되었습니다.", reporter, resolved
+        )

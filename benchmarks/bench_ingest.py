@@ -14,8 +14,17 @@ import time
 from datetime import timedelta
 
 from common import (
-    check_batches, connect, emit, floor_minute, int_setting, log, machine, rate, scratch_database,
-    server_versions, utc_now,
+    check_batches,
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    log,
+    machine,
+    rate,
+    scratch_database,
+    server_versions,
+    utc_now,
 )
 
 from app.ingest import queries

@@ -18,7 +18,8 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
-from common import emit, int_setting, log, machine, rate, scratch_database  # noqa: I001
+from common import emit, int_setting, log, machine, rate, scratch_database
+
 from app.config import Settings
 from app.notifications import delivery, outbox
 from app.notifications.senders import Senders

@@ -15,8 +15,23 @@ from datetime import timedelta
 import httpx
 
 from bench_reads import forget_settled_days, timed
-from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, pin_clock, ServerTime, scratch_database, server_versions, settle, utc_now)
+from common import (
+    ServerTime,
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    load_minute_checks,
+    log,
+    machine,
+    median_ms,
+    percentile_ms,
+    pin_clock,
+    scratch_database,
+    server_versions,
+    settle,
+    utc_now,
+)
 
 from app.config import Settings
 from app.db import create_pool

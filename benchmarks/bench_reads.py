@@ -16,8 +16,24 @@ from datetime import timedelta
 
 import httpx
 
-from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, pin_clock, rate, ServerTime, scratch_database, server_versions, settle, utc_now)
+from common import (
+    ServerTime,
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    load_minute_checks,
+    log,
+    machine,
+    median_ms,
+    percentile_ms,
+    pin_clock,
+    rate,
+    scratch_database,
+    server_versions,
+    settle,
+    utc_now,
+)
 
 from app.config import Settings
 from app.db import create_pool
@@ -73,7 +89,9 @@ async def main() -> None:
         pin_clock(now)
         server = ServerTime(app)
         last_month = (now.replace(day=1) - timedelta(days=1))
-        monthly = f"/api/sla/availability/{service_ids[0]}?period=monthly&year={last_month.year}&month={last_month.month}"
+        monthly = (
+            f"/api/sla/availability/{service_ids[0]}?period=monthly&year={last_month.year}&month={last_month.month}"
+        )
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url="http://bench") as client:
             status_rollup = await timed(client, server, "/api/system-status", runs)
             status_cold = await timed(client, server, "/api/system-status", runs, lambda: forget_settled_days(conn))
@@ -81,7 +99,9 @@ async def main() -> None:
             log("rollup-backed reads measured; emptying the rollups for the raw-scan baseline")
             await conn.execute("TRUNCATE rollup_checks_daily, rollup_checks_hourly, rollup_usage_daily, rollup_state")
             # Uncached too: the settled days in memory would hide the raw scan after the first request.
-            status_raw = await timed(client, server, "/api/system-status", max(5, runs // 8), lambda: forget_settled_days(conn))
+            status_raw = await timed(
+                client, server, "/api/system-status", max(5, runs // 8), lambda: forget_settled_days(conn)
+            )
             monthly_raw = await timed(client, server, monthly, max(5, runs // 8))
         await app.state.pool.close()
         await conn.close()

@@ -156,7 +156,9 @@ async def send_updates(url: str, token: str, n: int, rounds: int, watched: list[
 
     sent: dict[int, float] = {}
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
-        incident = (await http.post("/api/incidents", json={"title": f"bench {n}", "severity": "low"})).json()["incident"]
+        incident = (await http.post("/api/incidents", json={"title": f"bench {n}", "severity": "low"})).json()[
+            "incident"
+        ]
         await asyncio.sleep(0.5)
         version = incident["version"]
         cpu.update({pid: -cpu_s(pid) for pid in watched})
@@ -221,7 +223,10 @@ async def drop_user(database_url: str, user_id: str) -> None:
 def start_api(setup: dict) -> tuple[str, subprocess.Popen]:
     """One `slamon api` process, from this checkout or from `--api-root` (an older version)."""
     port = free_port()
-    options = [*(["--ws", setup["ws"]] if setup["ws"] != "auto" else []), *(["--ws-deflate"] if setup["deflate"] else [])]
+    options = [
+        *(["--ws", setup["ws"]] if setup["ws"] != "auto" else []),
+        *(["--ws-deflate"] if setup["deflate"] else []),
+    ]
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port), *options],
                                cwd=setup["api_root"], env=os.environ.copy())
     return f"http://127.0.0.1:{port}", process
@@ -298,8 +303,11 @@ if __name__ == "__main__":
     parser.add_argument("--setups", default="socketio/1,raw/1,raw/2", help="CLIENT_KIND/API_PROCS, comma-separated")
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--ws", default="auto", help="`slamon api --ws`: uvicorn's WebSocket implementation")
-    parser.add_argument("--api-root", default=str(ROOT),
-                        help="checkout the API processes run from (default: this one; another measures an older server)")
+    parser.add_argument(
+        "--api-root",
+        default=str(ROOT),
+        help="checkout the API processes run from (default: this one; another measures an older server)",
+    )
     args = parser.parse_args()
     if args.client:
         import uvloop

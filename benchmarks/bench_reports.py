@@ -17,8 +17,18 @@ import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from common import (check_batches, connect, emit, int_setting, log, machine, median_ms, millis, scratch_database,
-                    server_versions)
+from common import (
+    check_batches,
+    connect,
+    emit,
+    int_setting,
+    log,
+    machine,
+    median_ms,
+    millis,
+    scratch_database,
+    server_versions,
+)
 
 from app.ingest.service import ApiCallRow, write_api_calls, write_checks
 from app.periods import month
@@ -93,7 +103,7 @@ async def main() -> None:
             for fmt in ("json", "csv", "html", "pdf"):
                 runs = PDF_RUNS if fmt == "pdf" else RUNS
                 body = await render.as_bytes(doc, fmt, "ko")
-                samples = await timed(lambda: render.as_bytes(doc, fmt, "ko"), runs)
+                samples = await timed(lambda fmt=fmt: render.as_bytes(doc, fmt, "ko"), runs)
                 formats[fmt] = {"median_ms": median_ms(samples), "bytes": len(body), "runs": runs}
             read = await timed(lambda: reports.get(conn, services[0], period, NOW, ZONE), RUNS)
             trivial = await timed(lambda: pdf.html_to_pdf("<!DOCTYPE html><p>x</p>"), PDF_RUNS)

@@ -21,8 +21,20 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from common import (
-    MINUTE, check_batches, connect, emit, int_setting, log, machine, median_ms, millis, percentile_ms, rate,
-    reporting_timezone, scratch_database, server_versions,
+    MINUTE,
+    check_batches,
+    connect,
+    emit,
+    int_setting,
+    log,
+    machine,
+    median_ms,
+    millis,
+    percentile_ms,
+    rate,
+    reporting_timezone,
+    scratch_database,
+    server_versions,
 )
 
 from app.ingest.service import write_checks

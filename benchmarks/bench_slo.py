@@ -12,8 +12,20 @@ from datetime import timedelta
 
 import httpx
 
-from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, scratch_database, server_versions, utc_now)
+from common import (
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    load_minute_checks,
+    log,
+    machine,
+    median_ms,
+    percentile_ms,
+    scratch_database,
+    server_versions,
+    utc_now,
+)
 
 from app.config import Settings
 from app.db import create_pool

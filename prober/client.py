@@ -34,8 +34,9 @@ class TimedConnector(aiohttp.TCPConnector):
 
     Mirrors aiohttp's own `_wrap_create_connection` (3.10+), split in two awaits."""
 
-    async def _wrap_create_connection(self, *args: Any, addr_infos, req, timeout, client_error=aiohttp.ClientConnectorError,
-                                      **kwargs: Any):
+    async def _wrap_create_connection(
+        self, *args: Any, addr_infos, req, timeout, client_error=aiohttp.ClientConnectorError, **kwargs: Any
+    ):
         phases = current_phases.get()
         try:
             async with aiohttp_connector.ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from prober.runner import Prober
 
 
-def build_app(prober: "Prober") -> web.Application:
+def build_app(prober: Prober) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         healthy, body = prober.health()
         return web.json_response(body, status=200 if healthy else 503)
@@ -24,7 +24,7 @@ def build_app(prober: "Prober") -> web.Application:
     return app
 
 
-async def serve(prober: "Prober", host: str, port: int) -> web.AppRunner:
+async def serve(prober: Prober, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(build_app(prober), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

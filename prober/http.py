@@ -9,9 +9,9 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from app.services.conditions import CompiledCheck, compile_check
 from prober import ssrf
 from prober.client import ProbeContext, current_phases, mark
-from app.services.conditions import CompiledCheck, compile_check
 from prober.errors import classify
 from prober.models import ProbeResult, Target
 
@@ -45,7 +45,7 @@ async def probe(target: Target, ctx: ProbeContext, phases: dict[str, Any]) -> Pr
 async def _probe(target: Target, ctx: ProbeContext, phases: dict[str, Any], check: CompiledCheck) -> ProbeResult:
     session = ctx.session(target.allow_private)
     method, body, url = target.check.method, target.check.body, target.url
-    for hop in range(MAX_REDIRECTS + 1):
+    for _hop in range(MAX_REDIRECTS + 1):
         host = urlsplit(url).hostname or ""
         blocked = ssrf.check_host(host, target.allow_private)
         if blocked:
@@ -85,7 +85,9 @@ async def _exchange(session: aiohttp.ClientSession, target: Target, check: Compi
                                    status_code=status, body_truncated=truncated)
     problem = check.assertion_error(content)
     if problem:
-        return ProbeResult.failure("assertion_failed", problem, latency_ms, status_code=status, body_truncated=truncated)
+        return ProbeResult.failure(
+            "assertion_failed", problem, latency_ms, status_code=status, body_truncated=truncated
+        )
     return ProbeResult(ok=True, latency_ms=latency_ms, status_code=status, body_truncated=truncated)
 
 

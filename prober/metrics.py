@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.0, 10.0, 15.0, 30.0, 60.0)
 LAG_BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -55,7 +55,9 @@ class ProberMetrics:
         lines = ["# HELP slamon_prober_checks_total Checks run, by outcome and error type.",
                  "# TYPE slamon_prober_checks_total counter"]
         for (outcome, error_type), count in sorted(self.checks.items()):
-            lines.append(f'slamon_prober_checks_total{{{region},outcome="{outcome}",error_type="{error_type}"}} {count}')
+            lines.append(
+                f'slamon_prober_checks_total{{{region},outcome="{outcome}",error_type="{error_type}"}} {count}'
+            )
         lines += ["# HELP slamon_prober_check_latency_seconds Check latency (total, all phases).",
                   "# TYPE slamon_prober_check_latency_seconds histogram"]
         lines += self.latency.render("slamon_prober_check_latency_seconds", region)

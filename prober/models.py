@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -32,7 +33,7 @@ class Target:
     check: CheckConfig = field(default_factory=CheckConfig)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "Target":
+    def from_row(cls, row: Mapping[str, Any]) -> Target:
         """Build from a `services` row (app.services.service.list_active); validates the check config."""
         from app.services.conditions import ConditionError, compile_check  # local: avoids an import cycle
 
@@ -81,5 +82,5 @@ class ProbeResult:
     body_truncated: bool = False
 
     @classmethod
-    def failure(cls, error_type: str, message: str, latency_ms: int, **extra: Any) -> "ProbeResult":
+    def failure(cls, error_type: str, message: str, latency_ms: int, **extra: Any) -> ProbeResult:
         return cls(ok=False, latency_ms=latency_ms, error_type=error_type, error_message=message[:2000], **extra)

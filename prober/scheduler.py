@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections import deque
 import itertools
 import logging
 import time
-from typing import Awaitable, Callable
+from collections import deque
+from collections.abc import Callable
 
 from prober.checks import run_check
 from prober.client import ProbeContext
@@ -99,7 +99,9 @@ class Scheduler:
         following = slot + target.interval_s
         now = self.clock()
         if now - following >= target.interval_s:  # far behind: skip to the next slot still ahead
-            skipped = (slot_after(now, target.interval_s, offset_s(target.service_id, target.interval_s)) - following) // target.interval_s
+            skipped = (
+                slot_after(now, target.interval_s, offset_s(target.service_id, target.interval_s)) - following
+            ) // target.interval_s
             self.missed_slots += int(skipped)
             following += int(skipped) * target.interval_s
         heapq.heappush(self._heap, (following, next(self._seq), target.service_id, generation))

@@ -66,7 +66,9 @@ class Sink:
 
     async def _ship(self) -> None:
         while self.spool.depth:
-            rows, cursor = await asyncio.get_running_loop().run_in_executor(self._disk, self.spool.read, self.batch_rows)
+            rows, cursor = await asyncio.get_running_loop().run_in_executor(
+                self._disk, self.spool.read, self.batch_rows
+            )
             if not rows:
                 self.spool.depth = 0
                 return

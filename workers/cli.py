@@ -1,8 +1,11 @@
 """`slamon worker` (the arq worker) and `slamon retention` (drop expired raw chunks now)."""
 from __future__ import annotations
 
+import argparse
+from typing import Any
 
-def cmd_worker(args) -> int:
+
+def cmd_worker(args: argparse.Namespace) -> int:
     from arq import run_worker
 
     from workers.settings import WorkerSettings
@@ -11,7 +14,7 @@ def cmd_worker(args) -> int:
     return 0
 
 
-async def cmd_retention(args) -> int:
+async def cmd_retention(args: argparse.Namespace) -> int:
     from datetime import datetime, timedelta, timezone
 
     import asyncpg
@@ -32,7 +35,7 @@ async def cmd_retention(args) -> int:
     return 0
 
 
-def add_commands(sub) -> None:
+def add_commands(sub: argparse._SubParsersAction[Any]) -> None:
     sub.add_parser("worker", help="run the arq worker: rollups, detection, SLOs, retention").set_defaults(
         run=cmd_worker)
     sub.add_parser("retention", help="drop raw chunks older than SLAMON_RAW_RETENTION_DAYS now (rollups are kept)"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import asyncpg
 import redis.exceptions
@@ -10,7 +12,15 @@ from arq import Retry
 
 from app.realtime.publisher import Publisher, channel_for
 
+if TYPE_CHECKING:
+    from app.config import Settings
+
 log = logging.getLogger(__name__)
+
+# arq's job context: the clients every job shares (pool, redis, publisher, settings, ...) by name.
+Ctx = dict[str, Any]
+Job = TypeVar("Job", bound=Callable[..., Awaitable[Any]])
+T = TypeVar("T")
 
 # The database or Redis is restarting, unreachable, overloaded, or chose this transaction as a
 # deadlock or serialization victim: the same job will very likely succeed a little later.
@@ -32,14 +42,15 @@ BACKOFF_MAX_S = 300
 
 def backoff_s(job_try: int) -> int:
     """5, 10, 20, 40, ... seconds, at most 5 minutes."""
-    return min(BACKOFF_FIRST_S * 2 ** max(0, job_try - 1), BACKOFF_MAX_S)
+    delay_s: int = BACKOFF_FIRST_S * 2 ** max(0, job_try - 1)
+    return min(delay_s, BACKOFF_MAX_S)
 
 
-def retrying(job):
+def retrying(job: Job) -> Job:
     """Turn a transient failure of the job into arq's Retry with exponential back-off (up to max_tries)."""
 
     @functools.wraps(job)
-    async def run(ctx, *args, **kwargs):
+    async def run(ctx: Ctx, *args: Any, **kwargs: Any) -> Any:
         try:
             return await job(ctx, *args, **kwargs)
         except TRANSIENT as exc:
@@ -48,13 +59,15 @@ def retrying(job):
                         defer, extra={"job": job.__name__})
             raise Retry(defer=defer) from exc
 
-    return run
+    return cast(Job, run)  # functools.wraps: the job's own name (arq's job name) and signature
 
 
-async def each_service(job_name: str, service_ids, work) -> dict:
+async def each_service(
+    job_name: str, service_ids: Iterable[str], work: Callable[[str], Awaitable[T]]
+) -> dict[str, T | str]:
     """Run `work(service_id)` for every service: one service's bug is logged and the others still run;
     a transient failure stops the sweep, to be retried whole."""
-    results = {}
+    results: dict[str, T | str] = {}
     for service_id in service_ids:
         try:
             results[service_id] = await work(service_id)
@@ -70,10 +83,10 @@ class EventPublisher:
     """Realtime events from the worker: published after the commit, a Redis outage logged, never
     turned into a failed (and retried) job whose writes are already done."""
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings) -> None:
         self.publisher = Publisher(settings.redis_url, channel_for(settings))
 
-    async def publish(self, event: str, data: dict, rooms: list[str]) -> str | None:
+    async def publish(self, event: str, data: dict[str, Any], rooms: list[str]) -> str | None:
         try:
             return await self.publisher.publish(event, data, rooms)
         except Exception:  # noqa: BLE001 — any Redis failure: the event is lost, the data is not

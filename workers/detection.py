@@ -11,12 +11,12 @@ from arq import Retry
 
 from app.detection import service as detection
 from app.incidents import events
-from workers.common import each_service, retrying
+from workers.common import Ctx, each_service, retrying
 
 log = logging.getLogger(__name__)
 
 
-async def _detect(ctx, service_id: str) -> int:
+async def _detect(ctx: Ctx, service_id: str) -> int:
     settings = ctx["settings"]
     now = datetime.now(timezone.utc)
     async with ctx["pool"].acquire() as conn:
@@ -49,7 +49,7 @@ def _announced_slot(job_id: str | None) -> datetime | None:
 
 
 @retrying
-async def detect_incidents(ctx, service_id: str) -> int:
+async def detect_incidents(ctx: Ctx, service_id: str) -> int:
     """Detection for one service now; returns the number of automatic incident actions taken."""
     slot = _announced_slot(ctx.get("job_id"))
     if slot is not None and ctx.get("job_try", 1) < SLOT_WAIT_TRIES:
@@ -61,7 +61,7 @@ async def detect_incidents(ctx, service_id: str) -> int:
 
 
 @retrying
-async def detect_all(ctx) -> dict:
+async def detect_all(ctx: Ctx) -> dict[str, int | str]:
     """Cron: detection for every active service."""
     async with ctx["pool"].acquire() as conn:
         service_ids = await detection.active_service_ids(conn)

@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
+from typing import Any
 
 import asyncpg
 
 from app.notifications import delivery, outbox, queries
 from app.notifications.senders import Senders
 from app.realtime.publisher import channel_for
+from workers.common import Ctx
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ def deliver_job_id(delivery_id: str, attempts: int) -> str:
     return f"notify:deliver:{delivery_id}:{attempts}"
 
 
-async def _enqueue_due(ctx) -> int:
+async def _enqueue_due(ctx: Ctx) -> int:
     async with ctx["pool"].acquire() as conn:
         due = await delivery.due(conn)
     for delivery_id, attempts in due:
@@ -39,12 +41,12 @@ async def _enqueue_due(ctx) -> int:
     return len(due)
 
 
-async def _dispatch(ctx) -> int:
+async def _dispatch(ctx: Ctx) -> int:
     async with ctx["pool"].acquire() as conn:
         return await delivery.dispatch(conn)
 
 
-async def notify_tick(ctx) -> dict:
+async def notify_tick(ctx: Ctx) -> dict[str, int]:
     """Scan SLO violations and maintenance windows, fan events out, enqueue due deliveries."""
     await ensure_listener(ctx)
     settings = ctx["settings"]
@@ -57,12 +59,12 @@ async def notify_tick(ctx) -> dict:
     return {"events": len(events), "deliveries": created, "enqueued": enqueued}
 
 
-async def notify_dispatch(ctx) -> dict:
+async def notify_dispatch(ctx: Ctx) -> dict[str, int]:
     """Fan new outbox events out now (woken by NOTIFY) and enqueue what is due."""
     return {"deliveries": await _dispatch(ctx), "enqueued": await _enqueue_due(ctx)}
 
 
-async def notify_deliver(ctx, delivery_id: str) -> str:
+async def notify_deliver(ctx: Ctx, delivery_id: str) -> str:
     """One attempt at a delivery; a failure schedules the next attempt's job at its time."""
     result = await delivery.deliver(ctx["pool"], ctx["senders"], ctx["settings"], delivery_id)
     if result.status == "pending" and result.next_attempt_at is not None:
@@ -71,19 +73,19 @@ async def notify_deliver(ctx, delivery_id: str) -> str:
     return result.status
 
 
-async def ensure_listener(ctx) -> None:
+async def ensure_listener(ctx: Ctx) -> None:
     """(Re)open the LISTEN connection that turns outbox commits into an immediate dispatch."""
     current = ctx.get("notify_listener")
     if current is not None and not current.is_closed():
         return
     loop = asyncio.get_running_loop()
 
-    wakeups = ctx.setdefault("notify_wakeups", set())
+    wakeups: set[asyncio.Task[Any]] = ctx.setdefault("notify_wakeups", set())
     # arq job ids are global to the Redis server: the installation's namespace keeps two databases
     # (two deployments, two test sessions) from taking each other's ids for the same event key.
     namespace = channel_for(ctx["settings"])
 
-    def woken(connection, pid, channel, event_key):
+    def woken(connection: object, pid: int, channel: str, event_key: object) -> None:
         task = loop.create_task(ctx["redis"].enqueue_job("notify_dispatch",
                                                          _job_id=f"notify:dispatch:{namespace}:{event_key}"))
         wakeups.add(task)
@@ -99,12 +101,12 @@ async def ensure_listener(ctx) -> None:
     ctx["notify_listener"] = listener
 
 
-async def startup(ctx) -> None:
+async def startup(ctx: Ctx) -> None:
     ctx["senders"] = Senders(ctx["settings"])
     await ensure_listener(ctx)
 
 
-async def shutdown(ctx) -> None:
+async def shutdown(ctx: Ctx) -> None:
     listener = ctx.pop("notify_listener", None)
     if listener is not None:
         await listener.close()

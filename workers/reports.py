@@ -7,11 +7,12 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from app.reports import service as reports
+from workers.common import Ctx
 
 log = logging.getLogger(__name__)
 
 
-async def close_months(ctx) -> dict:
+async def close_months(ctx: Ctx) -> dict[str, list[str]]:
     """Freeze the reports of every due month not frozen yet; returns {month: [service ids frozen]}."""
     settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn:

@@ -5,13 +5,13 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from app.rollups import service as rollups
-from workers.common import retrying
+from workers.common import Ctx, retrying
 
 log = logging.getLogger(__name__)
 
 
 @retrying
-async def refresh_rollups(ctx) -> dict:
+async def refresh_rollups(ctx: Ctx) -> dict[str, int]:
     """Materialise every rollup up to now - grace and recompute the invalidated buckets."""
     settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timezone
+from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 
@@ -14,13 +15,13 @@ from app.periods import local_date, month
 from app.services import service as services
 from app.slo import evaluation
 from app.slo import service as slo
-from workers.common import each_service, retrying
+from workers.common import Ctx, each_service, retrying
 
 log = logging.getLogger(__name__)
 ROOMS = ["uptime"]
 
 
-def digest(report: dict) -> str:
+def digest(report: dict[str, Any]) -> str:
     """What a change means: the SLO figures and the open violations' severities and worst values
     (not the clock: an open violation's duration grows every minute)."""
     essence = {"slos": report["slos"],
@@ -29,7 +30,7 @@ def digest(report: dict) -> str:
 
 
 @retrying
-async def evaluate_slos(ctx) -> dict:
+async def evaluate_slos(ctx: Ctx) -> dict[str, list[str] | str]:
     """Open, escalate and close violations of every active service; announce what changed."""
     settings = ctx["settings"]
     publisher = ctx["publisher"]
@@ -47,10 +48,18 @@ async def evaluate_slos(ctx) -> dict:
             changes = await evaluation.evaluate(conn, service, now)
             report = await slo.report(conn, service, period, now, settings.timezone)
             if await publisher.changed(f"slo-digest:{service_id}", digest(report)) or changes:
-                await publisher.publish("sla-metrics-updated", {
-                    "serviceId": service_id, "metrics": jsonable_encoder(report),
-                    "changes": [{"kind": c.kind, "violation": jsonable_encoder(slo.violation_to_public(c.violation, now))}
-                                for c in changes]}, ROOMS)
+                await publisher.publish(
+                    "sla-metrics-updated",
+                    {
+                        "serviceId": service_id,
+                        "metrics": jsonable_encoder(report),
+                        "changes": [
+                            {"kind": c.kind, "violation": jsonable_encoder(slo.violation_to_public(c.violation, now))}
+                            for c in changes
+                        ],
+                    },
+                    ROOMS,
+                )
             for change in changes:
                 log.info("SLO violation %s: %s %s", change.kind, change.violation["slo"], change.violation["severity"],
                          extra={"service_id": service_id, "job": "evaluate_slos"})

@@ -10,8 +10,17 @@ import asyncpg
 from app.audit import queries
 
 
-async def record(conn: asyncpg.Connection, action: str, *, actor_id: str | None = None, actor_name: str = "",
-                 target_type: str = "", target_id: str = "", ip: str = "", details: dict[str, Any] | None = None) -> None:
+async def record(
+    conn: asyncpg.Connection,
+    action: str,
+    *,
+    actor_id: str | None = None,
+    actor_name: str = "",
+    target_type: str = "",
+    target_id: str = "",
+    ip: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
     """Append one entry."""
     await conn.execute(queries.INSERT, actor_id, actor_name, action, target_type, str(target_id), ip,
                        json.dumps(details or {}, default=str, ensure_ascii=False))

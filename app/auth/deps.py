@@ -2,7 +2,7 @@
 for a role the matrix does not allow). Declared on routers so that they are authenticated by default."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -30,7 +30,7 @@ async def current_user(request: Request, credentials: HTTPAuthorizationCredentia
     return principal
 
 
-@lru_cache(maxsize=None)
+@cache
 def require(permission: str):
     """A dependency that lets through only roles the matrix grants `permission`; refusals are audited."""
     permissions.allows("admin", permission)  # unknown permission names fail when the route is declared

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Literal
 
 Role = Literal["viewer", "reporter", "admin"]
-ROLES: tuple[str, ...] = ("viewer", "reporter", "admin")
 
 VIEWER = frozenset({"incidents:read", "system:read"})
 REPORTER = VIEWER | {"incidents:create", "incidents:update", "incidents:comment", "incidents:draft",

@@ -39,7 +39,7 @@ class Runs:
     severe: int = 0   # ok slots slower than 15 s (latency)
     good: int = 0
 
-    def after(self, slot: Slot, family: str, target_ms: int) -> "Runs":
+    def after(self, slot: Slot, family: str, target_ms: int) -> Runs:
         if family == FAILURES:
             return Runs(0, 0, self.good + 1) if slot.ok else Runs(self.bad + 1, 0, 0)
         if not slot.ok:

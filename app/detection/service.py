@@ -17,7 +17,6 @@ from app.audit import service as audit
 from app.auth.service import Principal
 from app.detection import queries, rules
 from app.detection.rules import CAUSE_FAILURES, CAUSE_SEVERE, Action, Runs, Slot
-from app.formatting import format_duration
 from app.incidents import flow
 from app.incidents import service as incidents
 from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
@@ -213,7 +212,9 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
             await conn.execute(queries.ENSURE_STATE, service_id, family, now - FIRST_LOOKBACK_SLOTS * interval)
         states = {r["family"]: r for r in await conn.fetch(queries.STATE, service_id)}
         since = max(min(s["anchor_ts"] for s in states.values()), now - MAX_CATCH_UP)
-        slots = [Slot(r["ts"], r["ok"], r["latency_ms"]) for r in await conn.fetch(queries.SLOTS, service_id, since, now)]
+        slots = [
+            Slot(r["ts"], r["ok"], r["latency_ms"]) for r in await conn.fetch(queries.SLOTS, service_id, since, now)
+        ]
         settled_before = now - timedelta(seconds=float(service["timeout_s"])) - SETTLE_MARGIN
         auto_resolve_slots = -(-auto_resolve_minutes * 60 // service["interval_s"]) if auto_resolve_minutes else 0
         for family in rules.FAMILIES:

@@ -25,7 +25,8 @@ FIRST_CHECK = "SELECT min(ts) FROM checks"
 INSERT_AT = """
 INSERT INTO incidents (title, description, status, severity, priority, reporter, detection_criteria,
                        affected_services, cause, created_at, updated_at, resolved_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz, coalesce($11::timestamptz, $10::timestamptz), $11::timestamptz)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz, coalesce($11::timestamptz, $10::timestamptz),
+        $11::timestamptz)
 RETURNING id
 """
 INSERT_UPDATE_AT = """

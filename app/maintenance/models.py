@@ -1,8 +1,6 @@
 """Maintenance windows and service edits: the API contract."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.incidents.models import MAX_SERVICES, ServiceId
@@ -29,16 +27,6 @@ class MaintenanceCreate(BaseModel):
 
 class MaintenanceUpdate(MaintenanceCreate):
     """PUT replaces the whole window."""
-
-
-class MaintenanceRead(BaseModel):
-    id: int
-    title: str
-    description: str
-    affectedServices: list[str]
-    startsAt: datetime
-    endsAt: datetime
-    createdAt: datetime
 
 
 class ServiceEdit(BaseModel):

@@ -81,8 +81,14 @@ def describe(kind: str, payload: dict) -> Message:
 
 def webhook_body(delivery_id: str, kind: str, event_key: str, occurred_at: datetime, services: list[str],
                  payload: dict) -> dict:
-    return {"deliveryId": delivery_id, "event": kind, "eventKey": event_key, "occurredAt": _iso(occurred_at.isoformat()),
-            "services": services, "data": payload}
+    return {
+        "deliveryId": delivery_id,
+        "event": kind,
+        "eventKey": event_key,
+        "occurredAt": _iso(occurred_at.isoformat()),
+        "services": services,
+        "data": payload,
+    }
 
 
 def _slack_escape(text: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -14,6 +15,9 @@ import aiosmtplib
 from app.notifications import messages, signing
 from prober import ssrf
 from prober.client import ProbeContext
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 RESPONSE_CAP_BYTES = 4096
 USER_AGENT = "slamon-webhooks/0.1"
@@ -44,7 +48,7 @@ def _retry_after(value: str | None) -> float | None:
 class Senders:
     """The worker's clients: the prober's SSRF-guarded HTTP sessions (one per policy), and SMTP settings."""
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.http = ProbeContext(user_agent=USER_AGENT)
 

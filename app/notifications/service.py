@@ -33,7 +33,9 @@ def to_read(row, secret_shown: bool = False) -> dict:
 
 
 def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}])
+    return ApiError(
+        422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}]
+    )
 
 
 async def check_url(url: str, allow_private: bool) -> None:
@@ -113,7 +115,9 @@ async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor) -> d
     columns = await _validated(conn, values)
     async with conn.transaction():
         row = await conn.fetchrow(queries.INSERT_SUBSCRIPTION, *columns)
-        await audit.record_by(conn, actor, "subscription.create", "subscription", str(row["id"]), _audit_details(values))
+        await audit.record_by(
+            conn, actor, "subscription.create", "subscription", str(row["id"]), _audit_details(values)
+        )
     return to_read(row, secret_shown=row["secret"] is not None)
 
 

@@ -21,7 +21,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
 import asyncpg
@@ -51,10 +50,6 @@ def may_read_incident_rooms(role: str) -> bool:
     """Anyone who may read incidents follows an incident room (comments, updates, presence, with their
     role shown as PRD §5.2 `user-joined` allows); saying what one edits needs incidents:collaborate."""
     return permissions.allows(role, "incidents:read")
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class Hub:

@@ -59,7 +59,9 @@ class _SequentialFanOut(socketio.AsyncManager):
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
-        frames = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])]
+        frames = [
+            eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])
+        ]
         for sid, eio_sid in self.get_participants(namespace, room):  # a copy: rooms may change meanwhile
             if sid in skip:
                 continue

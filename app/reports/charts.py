@@ -130,9 +130,11 @@ def status_bars(chart_id: str, title: str, description: str, labels: list[str], 
             continue
         x, width = canvas.slot(i)
         top = canvas.y(value)
-        canvas.parts.append(f'<rect x="{_f(x + width * 0.15)}" y="{_f(top)}" width="{_f(width * 0.7)}" '
-                            f'height="{_f(max(1.0, canvas.y(canvas.lo) - top))}" fill="{COLOURS.get(status, "#6e7781")}">'
-                            f'<title>{escape(labels[i])}: {value:.2f}%</title></rect>')
+        canvas.parts.append(
+            f'<rect x="{_f(x + width * 0.15)}" y="{_f(top)}" width="{_f(width * 0.7)}" '
+            f'height="{_f(max(1.0, canvas.y(canvas.lo) - top))}" fill="{COLOURS.get(status, "#6e7781")}">'
+            f"<title>{escape(labels[i])}: {value:.2f}%</title></rect>"
+        )
     return canvas.svg()
 
 

@@ -68,7 +68,7 @@ async def cmd_report(args) -> int:
             sys.stdout.buffer.write(body)
             sys.stdout.flush()
         else:
-            Path(args.output).write_bytes(body)
+            Path(args.output).write_bytes(body)  # noqa: ASYNC240 — a one-shot CLI, no other task to block
             status = doc["report"]["status"]
             print(f"{args.output}: {args.format}, {len(body)} bytes, {status}"
                   + (f" revision {doc['report']['revision']}" if status == "final" else ""), file=sys.stderr)
@@ -133,7 +133,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--lang", choices=["ko", "en"], default="ko", help="language of html/pdf (default ko)")
     p.set_defaults(run=cmd_report, report_command=None)
     sub = p.add_subparsers(dest="report_command")
-    r = sub.add_parser("revise", help="recompute a closed month into revision N+1 (reason and author recorded, audited)")
+    r = sub.add_parser(
+        "revise", help="recompute a closed month into revision N+1 (reason and author recorded, audited)"
+    )
     r.add_argument("--service", required=True, metavar="ID")
     r.add_argument("--month", required=True, metavar="YYYY-MM")
     r.add_argument("--reason", required=True)

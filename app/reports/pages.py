@@ -49,7 +49,9 @@ async def reports_page(request: Request, service_id: str | None = Query(None, al
             raise ApiError(404, "not_found", f"service: unknown service {context['selected_service']!r}")
         period = service.parse_month(context["selected_month"], settings.zone, now)
     except ApiError as exc:
-        return page(request, "reports_page.html", lang, "reports_page_title", exc.status, **{**context, "error": exc.message})
+        return page(
+            request, "reports_page.html", lang, "reports_page_title", exc.status, **{**context, "error": exc.message}
+        )
     doc = await service.get(conn, svc, period, now, settings.timezone)
     report = render.report_context(doc, lang)
     return page(request, "reports_page.html", lang, "reports_page_title", **context,

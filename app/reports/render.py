@@ -133,9 +133,6 @@ def html(doc: dict, language: str) -> str:
     return environment().get_template("report.html").render(**report_context(doc, language), css=stylesheet())
 
 
-FORMATS = tuple(MEDIA_TYPES)
-
-
 async def as_bytes(doc: dict, fmt: str, language: str, chromium: str | None = None) -> bytes:
     """One format of the report document."""
     if fmt == "json":

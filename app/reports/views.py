@@ -76,7 +76,11 @@ async def list_revisions(service_id: str = Path(max_length=50), month: str = Mon
                          conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
     svc = await require_service(conn, service_id)
     period = service.parse_month(month, settings.zone, now)
-    return {"serviceId": svc["id"], "month": period.label, "revisions": await service.revisions(conn, svc["id"], period)}
+    return {
+        "serviceId": svc["id"],
+        "month": period.label,
+        "revisions": await service.revisions(conn, svc["id"], period),
+    }
 
 
 @admin_router.post("/api/sla/reports/{service_id}/{month}/revisions", status_code=201, response_model=RevisionCreated,

@@ -27,8 +27,15 @@ import asyncpg
 
 from app.periods import merge_intervals
 from app.rollups import queries
-from app.rollups.queries import CHECKS_BUCKETS, CHECKS_COLUMNS, HISTOGRAM_COLUMNS, LATENCY_BOUNDS_MS, SLOT_COLUMNS
-from app.rollups.queries import USAGE_BUCKETS, USAGE_COLUMNS
+from app.rollups.queries import (
+    CHECKS_BUCKETS,
+    CHECKS_COLUMNS,
+    HISTOGRAM_COLUMNS,
+    LATENCY_BOUNDS_MS,
+    SLOT_COLUMNS,
+    USAGE_BUCKETS,
+    USAGE_COLUMNS,
+)
 
 log = logging.getLogger(__name__)
 

@@ -259,8 +259,11 @@ SELECT (SELECT live_since FROM since) AS live_since,
        set_config('plan_cache_mode', 'force_custom_plan', true) AS plan_cache_mode,
        {_pending(raw_table)} AS pending"""
     materialised = _materialised(table, columns)
-    live = _live(template, columns,
-                 f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 AND ($6::timestamptz IS NULL OR c.ts >= $6)")
+    live = _live(
+        template,
+        columns,
+        f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 AND ($6::timestamptz IS NULL OR c.ts >= $6)",
+    )
     read = f"""
 {materialised} AND ($7::timestamptz IS NULL OR m.bucket < $7)
 UNION ALL
@@ -327,7 +330,13 @@ SLOT_COLUMNS = ("slots", "ok_slots", "failed_slots", "downtime_s")
 CHECKS_HOURLY = _build("checks_hourly", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS)
 # The binary form of the packs (sql/085): each slot column, and the bucket starts, as concatenated
 # big-endian integers of these types.
-PACK_TYPES = {"bucket_epochs": "int8", "slots": "int4", "ok_slots": "int4", "failed_slots": "int4", "downtime_s": "int8"}
+PACK_TYPES = {
+    "bucket_epochs": "int8",
+    "slots": "int4",
+    "ok_slots": "int4",
+    "failed_slots": "int4",
+    "downtime_s": "int8",
+}
 
 
 def _packed_read(table: str, raw_table: str, template: str) -> str:

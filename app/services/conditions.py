@@ -26,7 +26,7 @@ class JsonPath:
     segments: tuple[str, ...]
 
     @classmethod
-    def parse(cls, text: str) -> "JsonPath":
+    def parse(cls, text: str) -> JsonPath:
         if not isinstance(text, str) or not text.strip():
             raise ConditionError("json_path: must be a non-empty dotted path like 'data.items.0.state'")
         segments = tuple(text.strip().removeprefix("$.").split("."))

@@ -79,9 +79,3 @@ class ServiceConfig(BaseModel):
             if parts.scheme != "tcp" or not parts.hostname or not port:
                 raise ValueError("a tcp service needs tcp://host:port")
         return url
-
-
-class ServiceRead(BaseModel):
-    id: str
-    name: str
-    description: str = ""

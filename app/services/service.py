@@ -75,7 +75,10 @@ async def sync_catalog(conn: asyncpg.Connection, services: list[ServiceConfig]) 
             if row is None:
                 continue
             (result.inserted if row["inserted"] else result.updated).append(svc.id)
-            if before and (before["interval_s"], before["latency_target_ms"]) != (svc.interval_s, svc.latency_target_ms):
+            if before and (before["interval_s"], before["latency_target_ms"]) != (
+                svc.interval_s,
+                svc.latency_target_ms,
+            ):
                 await rollups.invalidate_service(conn, svc.id)
         result.deactivated = [r["id"] for r in await conn.fetch(queries.DEACTIVATE_MISSING, [s.id for s in services])]
         for service_id in result.deactivated:
@@ -89,7 +92,9 @@ def _check_json(svc: ServiceConfig) -> str:
 
 
 def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}])
+    return ApiError(
+        422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}]
+    )
 
 
 async def create(conn: asyncpg.Connection, svc: ServiceConfig, actor) -> asyncpg.Record:
@@ -106,8 +111,14 @@ async def create(conn: asyncpg.Connection, svc: ServiceConfig, actor) -> asyncpg
         if row is None:
             raise _taken(svc.id, await conn.fetchrow(queries.GET, svc.id))
         # the check's headers and body may carry the target's credentials: named, never recorded
-        await audit.record_by(conn, actor, "service.create", "service", svc.id,
-                              {**svc.model_dump(mode="json", exclude={"check"}), "check": sorted(svc.check.model_fields_set)})
+        await audit.record_by(
+            conn,
+            actor,
+            "service.create",
+            "service",
+            svc.id,
+            {**svc.model_dump(mode="json", exclude={"check"}), "check": sorted(svc.check.model_fields_set)},
+        )
     return row
 
 

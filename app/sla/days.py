@@ -106,7 +106,9 @@ async def read(conn: asyncpg.Connection, services: list, period: Period, now: da
     for service in services:
         sid, interval = service["id"], service["interval_s"]
         counts = _dense(by_id.get(sid), epochs, index, first, zone)
-        service_windows = merge_intervals([(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]])
+        service_windows = merge_intervals(
+            [(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]]
+        )
         if service_windows:
             expected = [max(0.0, seconds - _overlap_s(lo, hi, service_windows)) / interval
                         for seconds, (lo, _, hi) in zip(observed, bounds)]

@@ -21,7 +21,9 @@ class Tier:
 TIERS = {
     t.name: t
     for t in (
-        Tier("enterprise_plus", "Enterprise Plus", Decimal("99.99"), 50, 100, 200, Decimal("0.01"), Decimal("0.005"), 5),
+        Tier(
+            "enterprise_plus", "Enterprise Plus", Decimal("99.99"), 50, 100, 200, Decimal("0.01"), Decimal("0.005"), 5
+        ),
         Tier("enterprise", "Enterprise", Decimal("99.95"), 100, 200, 500, Decimal("0.1"), Decimal("0.05"), 10),
         Tier("professional", "Professional", Decimal("99.9"), 200, 500, 1000, Decimal("0.5"), Decimal("0.1"), 10),
         Tier("developer", "Developer", Decimal("99.5"), 500, 1000, 2000, Decimal("1"), Decimal("0.5"), 5),

@@ -32,8 +32,12 @@ WHERE c.service_id = $1 AND c.ts >= $2 AND c.ts < $3 AND {_outside_maintenance("
 SLOT_WINDOWS = f"""
 WITH s AS (
     SELECT s.ts, s.ok
-    FROM ({CHECK_SLOTS.format(where="c.service_id = $1 AND c.ts < $2 "
-                                    "AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))")}) s
+    FROM ({
+    CHECK_SLOTS.format(
+        where="c.service_id = $1 AND c.ts < $2 "
+        "AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))"
+    )
+}) s
     WHERE {_outside_maintenance("s.ts")}
 )
 SELECT w.seconds, count(s.ts)::int AS slots, count(s.ts) FILTER (WHERE NOT s.ok)::int AS availability
@@ -102,7 +106,7 @@ RETURNING {_VIOLATION_COLUMNS}
 """
 
 # A service taken out of the catalog is no longer evaluated: its open violations end when it left.
-CLOSE_INACTIVE = f"""
+CLOSE_INACTIVE = """
 UPDATE slo_violations v SET ended_at = greatest(s.updated_at, v.started_at)
 FROM services s
 WHERE s.id = v.service_id AND NOT s.is_active AND v.ended_at IS NULL

@@ -11,7 +11,8 @@ from app import db
 from app.services.service import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "services.toml", "sql", "frontend", "app", "prober", "workers")  # what .dockerignore sends
+# what .dockerignore sends
+SOURCES = ("pyproject.toml", "constraints.txt", "services.toml", "sql", "frontend", "app", "prober", "workers")
 DATA = "sla_monitor-0.1.0.data/data/share/sla-monitor"
 
 # Run in an interpreter that imports the installed copy (PYTHONPATH first), from a folder that is

@@ -24,7 +24,8 @@ import pytest
 import requests
 
 schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, Phase, settings as hsettings  # noqa: E402
+from hypothesis import HealthCheck, Phase  # noqa: E402
+from hypothesis import settings as hsettings  # noqa: E402
 from schemathesis.config import SchemathesisConfig  # noqa: E402
 
 from tests.app.conftest import PASSWORD  # noqa: E402
@@ -89,7 +90,9 @@ def chains(links: dict[str, tuple[str, str]]) -> dict[str, set[str]]:
             continue
         paths = [[root] for root in sorted(set(following) - targets)]
         while paths and not any(path[-1] == source for path in paths):
-            paths = [path + [step] for path in paths for step in sorted(following.get(path[-1], ())) if step not in path]
+            paths = [
+                path + [step] for path in paths for step in sorted(following.get(path[-1], ())) if step not in path
+            ]
         chain = next((path for path in paths if path[-1] == source), None)
         if chain is not None:
             result[name] = {*chain, target}
@@ -218,9 +221,9 @@ def test_linked_sequences_reach_the_created_resources_without_server_errors(live
 
     settings = hsettings(max_examples=SCENARIOS, stateful_step_count=STEPS, deadline=None, database=None,
                          derandomize=not RANDOM, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    for root, labels in sorted(families(links).items()):
+    for _root, labels in sorted(families(links).items()):
         sequences(schema.include(name=sorted(labels)), live_api, token, record).run(settings=settings)
-    for name, labels in sorted(chains(links).items()):
+    for _name, labels in sorted(chains(links).items()):
         sequences(schema.include(name=sorted(labels)), live_api, token, record).run(settings=settings)
     print("stateful calls by status:", dict(sorted(statuses.items())))
     print("successful calls by link:", dict(sorted(reached.items())))

@@ -120,7 +120,8 @@ async def test_bad_tokens_never_get_through(staff, settings):
     header, payload, signature = admin_pair["access_token"].split(".")
     flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
     escalated_payload = jwt.utils.base64url_encode(
-        jwt.utils.base64url_decode(jwt.encode({**user_claims, "role": "admin"}, "k" * 32, "HS256").split(".")[1])).decode()
+        jwt.utils.base64url_decode(jwt.encode({**user_claims, "role": "admin"}, "k" * 32, "HS256").split(".")[1])
+    ).decode()
     bad_tokens = {
         "missing": None,
         "garbage": "not.a.token",

@@ -20,7 +20,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-
 from playwright.async_api import async_playwright
 
 from app.web import i18n
@@ -143,7 +142,8 @@ async def axe_violations(page, impacts=BLOCKING_IMPACTS) -> list[dict]:
                                                                              "best-practice"]},
                                            resultTypes: ["violations"]});
         return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                       nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + ": " + n.failureSummary)}));
+                                       nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + ": "
+                                                                           + n.failureSummary)}));
     }""")
     return [v for v in results if v["impact"] in impacts]
 

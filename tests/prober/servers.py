@@ -61,7 +61,9 @@ def app() -> web.Application:
     return application
 
 
-async def start_app(application: web.Application, ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+async def start_app(
+    application: web.Application, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)

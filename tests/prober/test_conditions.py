@@ -1,9 +1,9 @@
 """Assertions are data, validated by the code that evaluates them."""
 import pytest
 
+from app.services.conditions import ConditionError, JsonPath, compile_check, values_equal
 from app.services.models import CheckConfig
 from app.services.service import CatalogError, load_catalog
-from app.services.conditions import ConditionError, JsonPath, compile_check, values_equal
 from prober.models import Target, TargetError
 
 DOC = {"status": "ok", "data": {"items": [{"state": "ready"}, {"state": "busy"}]}, "count": 3, "up": True}

@@ -3,7 +3,6 @@ the others take its services over; a slot is checked once per region (verified f
 import asyncio
 import time
 from collections import Counter
-from datetime import datetime, timezone
 
 from prober.rendezvous import Member, View, rendezvous_owner
 from prober.runner import Prober, ProberOptions

@@ -3,7 +3,7 @@ import aiohttp
 
 from prober import health
 from prober.runner import Prober, ProberOptions
-from tests.prober.conftest import add_services, target
+from tests.prober.conftest import target
 from tests.prober.servers import closed_port
 
 

@@ -51,7 +51,13 @@ async def test_met_expectations_pass(ctx, web_port, path, check):
 
 
 async def test_method_headers_and_body_are_sent(ctx, web_port):
-    check = {"method": "POST", "headers": {"X-Token": "s3cret"}, "body": "ping", "json_path": "token", "json_value": "s3cret"}
+    check = {
+        "method": "POST",
+        "headers": {"X-Token": "s3cret"},
+        "body": "ping",
+        "json_path": "token",
+        "json_value": "s3cret",
+    }
     result = await run_check(target(f"http://127.0.0.1:{web_port}/echo", check=check), ctx, 5)
     assert result.ok, result.error_message
     check = {"method": "PUT", "body": "ping", "json_path": "body", "json_value": "ping"}

@@ -1,6 +1,5 @@
 """Results reach PostgreSQL through the journal: nothing lost and nothing doubled across a database
 outage, replayed in order, bounded on disk, and a SIGKILL loses at most the unflushed last second."""
-import asyncio
 import os
 import signal
 import subprocess

@@ -93,7 +93,9 @@ async def test_redirect_hop_to_metadata_is_refused(ctx, web_port):
 
 
 async def test_redirect_to_decimal_metadata_is_refused(ctx, web_port):
-    result = await run_check(target(f"http://127.0.0.1:{web_port}/redirect-to?url=http://2852039166/", allow_private=True), ctx, 3)
+    result = await run_check(
+        target(f"http://127.0.0.1:{web_port}/redirect-to?url=http://2852039166/", allow_private=True), ctx, 3
+    )
     assert "blocked" in result.error_message
 
 

@@ -49,7 +49,9 @@ def _always_ok_unless_overridden(demo_targets):
 
 async def _control(port, service_id, mode, seconds=30):
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"http://127.0.0.1:{port}/{service_id}/control", json={"mode": mode, "seconds": seconds}) as r:
+        async with session.post(
+            f"http://127.0.0.1:{port}/{service_id}/control", json={"mode": mode, "seconds": seconds}
+        ) as r:
             return r.status
 
 

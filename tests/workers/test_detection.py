@@ -34,8 +34,13 @@ async def test_three_failed_slots_open_one_p1_with_its_evidence(conn):
     assert note["author"] == REPORTER and "(HTTP 503 responses ×3)" in note["description"]
     assert "from 2025-08-01 12:06:00 UTC to 2025-08-01 12:08:00 UTC" in note["description"]
     assert await conn.fetchval("SELECT cause FROM incidents") == "failures"
-    audit = await conn.fetch("SELECT action, actor_name FROM audit_log WHERE target_id = $1 ORDER BY id", incident["id"])
-    assert [(a["action"], a["actor_name"]) for a in audit] == [("incident.create", REPORTER), ("detection.open", REPORTER)]
+    audit = await conn.fetch(
+        "SELECT action, actor_name FROM audit_log WHERE target_id = $1 ORDER BY id", incident["id"]
+    )
+    assert [(a["action"], a["actor_name"]) for a in audit] == [
+        ("incident.create", REPORTER),
+        ("detection.open", REPORTER),
+    ]
 
 
 async def test_blips_open_nothing(conn):
@@ -47,7 +52,7 @@ async def test_blips_open_nothing(conn):
 async def test_a_long_outage_is_one_incident_however_often_detection_runs(conn):
     last = await write_slots(conn, SERVICE, T0, ".....xxx")
     await run(conn, last)
-    for i in range(1, 6):
+    for _ in range(1, 6):
         last = await write_slots(conn, SERVICE, last + MINUTE, "x")
         assert await run(conn, last) == []
         assert await run(conn, last + 20 * MINUTE) == []  # the cron, later, sees the same slots again

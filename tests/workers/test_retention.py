@@ -3,7 +3,6 @@ every read of an old month (availability with its maintenance exclusions, the 90
 usage) is unchanged afterwards, even when old buckets are invalidated again (a changed service, a
 `rollups refresh --from`) or were still pending when the chunks went."""
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest

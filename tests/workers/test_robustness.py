@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 from arq import Retry, create_pool
 from arq.connections import RedisSettings
-from arq.jobs import Job
 from arq.worker import Worker
 
 from app.config import get_settings
@@ -108,8 +107,14 @@ async def test_a_worker_killed_mid_detection_leaves_no_trace_and_the_job_complet
         conn, pool, database_url, queue_redis_url, tmp_path):
     now = datetime.now(timezone.utc).replace(microsecond=0)
     last = await write_slots(conn, SID, now - timedelta(minutes=6), "...xxx")
-    env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_REDIS_URL": queue_redis_url,
-           "SLAMON_WORKER_JOB_TIMEOUT_S": "10", "SLAMON_SECRET_KEY": "worker-test-secret", "SLAMON_DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "SLAMON_DATABASE_URL": database_url,
+        "SLAMON_REDIS_URL": queue_redis_url,
+        "SLAMON_WORKER_JOB_TIMEOUT_S": "10",
+        "SLAMON_SECRET_KEY": "worker-test-secret",
+        "SLAMON_DATA_DIR": str(tmp_path),
+    }
     redis = await create_pool(RedisSettings.from_dsn(queue_redis_url))
     job = await redis.enqueue_job("detect_incidents", SID, _job_id=f"detect:{SID}:{int(last.timestamp())}")
     blocker = await pool.acquire()

@@ -62,7 +62,11 @@ def calls(sid, start, buckets, latencies, status=200, per_bucket=20):
     for b in range(buckets):
         for i in range(per_bucket):
             latency = latencies[i] if i < len(latencies) else 300
-            code = status[i] if isinstance(status, list) and i < len(status) else (200 if isinstance(status, list) else status)
+            code = (
+                status[i]
+                if isinstance(status, list) and i < len(status)
+                else (200 if isinstance(status, list) else status)
+            )
             rows.append(ApiCallRow(start + b * BUCKET + i * BUCKET / per_bucket, sid, "/x", "GET", code, latency))
     return rows
 

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from app import deps
 from app.auth import passwords
 from app.auth import service as auth
-from app.auth.models import LoginIn
 from app.auth.deps import client_ip
+from app.auth.models import LoginIn
 from app.errors import ApiError
 from app.incidents import collaboration
 from app.incidents import service as incidents
@@ -133,8 +133,13 @@ async def logout(request: Request, conn=Depends(deps.connection)):
 class ListFilters:
     """The list pages' filters: statuses and priorities (any of them), one affected service, a page."""
 
-    def __init__(self, status: list[Status] = Query([], max_length=4), priority: list[Priority] = Query([], max_length=3),
-                 service: str | None = ServiceFilter, page: int = Query(1, ge=1, le=10_000)):
+    def __init__(
+        self,
+        status: list[Status] = Query([], max_length=4),
+        priority: list[Priority] = Query([], max_length=3),
+        service: str | None = ServiceFilter,
+        page: int = Query(1, ge=1, le=10_000),
+    ):
         self.status, self.priority = list(dict.fromkeys(status)), list(dict.fromkeys(priority))
         self.service, self.page = service, page
 
@@ -179,8 +184,15 @@ async def admin_users(request: Request, user=Depends(signed_in_user), conn=Depen
     if not user.can("users:write"):
         return forbidden(request, user)
     listing = await users.list_users(conn, 1, 200)
-    return page(request, "console/admin_users.html", user, nav="users", users=listing["users"], roles=("viewer", "reporter", "admin"),
-                script_data={"page": "admin-users"})
+    return page(
+        request,
+        "console/admin_users.html",
+        user,
+        nav="users",
+        users=listing["users"],
+        roles=("viewer", "reporter", "admin"),
+        script_data={"page": "admin-users"},
+    )
 
 
 @router.get("/admin/services")

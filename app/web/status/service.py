@@ -10,8 +10,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import asyncpg
-
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from app.formatting import format_duration, percentage_text, truncated_percentage
 from app.incidents import service as incidents

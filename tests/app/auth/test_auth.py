@@ -9,7 +9,6 @@ from app.auth import throttle, tokens
 from tests.app.conftest import PASSWORD
 
 
-
 async def audit_actions(conn) -> list[str]:
     return [r["action"] for r in await conn.fetch("SELECT action FROM audit_log ORDER BY id")]
 

@@ -44,8 +44,11 @@ async def test_invalid_creates_are_422_naming_the_field(staff, fields, field):
 
 
 async def test_unknown_services_are_named(staff):
-    r = await staff.client.post("/api/incidents", json={**BASE, "affected_services": ["id-recognition", "nope-1", "nope-2"]},
-                                headers=await staff.headers("reporter"))
+    r = await staff.client.post(
+        "/api/incidents",
+        json={**BASE, "affected_services": ["id-recognition", "nope-1", "nope-2"]},
+        headers=await staff.headers("reporter"),
+    )
     assert r.status_code == 422 and "nope-1" in r.json()["message"] and "nope-2" in r.json()["message"]
     assert "id-recognition" not in r.json()["message"]
 
@@ -67,7 +70,7 @@ async def post_update(staff, incident, status, note="progress", version=None):
 async def test_status_flow(staff, path, expected):
     incident = await create(staff)
     statuses = []
-    for i, status in enumerate(path):
+    for status in path:
         r = await post_update(staff, incident, status)
         last = r.status_code
         if r.status_code != 201:
@@ -77,7 +80,9 @@ async def test_status_flow(staff, path, expected):
         statuses.append(status)
         assert r.json()["update"]["status"] == status and incident["status"] == status
     assert last == expected
-    rows = await staff.conn.fetch("SELECT status FROM incident_updates WHERE incident_id = $1 ORDER BY id", incident["id"])
+    rows = await staff.conn.fetch(
+        "SELECT status FROM incident_updates WHERE incident_id = $1 ORDER BY id", incident["id"]
+    )
     assert [r["status"] for r in rows] == ["investigating", *statuses]
 
 
@@ -147,7 +152,9 @@ async def test_comments_are_stored_as_typed(staff):
     incident = await create(staff)
     url = f"/api/incidents/{incident['id']}/comments"
     hostile = "<script>alert('x')</script> {{ 7*7 }} ${7*7} '; DROP TABLE incidents; --"
-    assert (await staff.client.post(url, headers=await staff.headers("viewer"), json={"message": "hi"})).status_code == 403
+    assert (
+        await staff.client.post(url, headers=await staff.headers("viewer"), json={"message": "hi"})
+    ).status_code == 403
     r = await staff.client.post(url, headers=await staff.headers("reporter"), json={"message": hostile})
     assert r.status_code == 201 and r.json()["comment"]["message"] == hostile
     r = await staff.client.get(url, headers=await staff.headers("viewer"))
@@ -156,7 +163,9 @@ async def test_comments_are_stored_as_typed(staff):
     assert (await staff.client.get(url)).status_code == 401  # comments are for signed-in staff
     r = await staff.client.post("/api/incidents", headers=await staff.headers("reporter"),
                                 json={**BASE, "title": hostile, "affected_services": []})
-    assert (await staff.client.get(f"/api/incidents/{r.json()['incident']['id']}")).json()["incident"]["title"] == hostile
+    assert (await staff.client.get(f"/api/incidents/{r.json()['incident']['id']}")).json()["incident"][
+        "title"
+    ] == hostile
 
 
 async def test_drafts_are_per_user_and_restored(staff):
@@ -168,12 +177,18 @@ async def test_drafts_are_per_user_and_restored(staff):
     got = await staff.client.get(url, headers=alice)
     assert got.json()["draft"]["data"] == {"title": "draft title", "base_version": 1}
     assert (await staff.client.get(url, headers=bob)).status_code == 404
-    r = await staff.client.put("/api/incidents/drafts/new", headers=bob, json={"data": {"severity": "low", "title": ""}})
+    r = await staff.client.put(
+        "/api/incidents/drafts/new", headers=bob, json={"data": {"severity": "low", "title": ""}}
+    )
     assert r.status_code == 200
-    assert (await staff.client.get("/api/incidents/drafts/new", headers=bob)).json()["draft"]["data"]["severity"] == "low"
+    assert (await staff.client.get("/api/incidents/drafts/new", headers=bob)).json()["draft"]["data"][
+        "severity"
+    ] == "low"
     r = await staff.client.put(url, headers=alice, json={"data": {"title": "x" * 300}})
     assert r.status_code == 422
-    assert (await staff.client.put("/api/incidents/inc-none/draft", headers=alice, json={"data": {}})).status_code == 404
+    assert (
+        await staff.client.put("/api/incidents/inc-none/draft", headers=alice, json={"data": {}})
+    ).status_code == 404
     assert (await staff.client.delete(url, headers=alice)).json() == {"success": True}
     assert (await staff.client.get(url, headers=alice)).status_code == 404
     assert (await staff.client.put(url, headers=await staff.headers("viewer"), json={"data": {}})).status_code == 403
@@ -196,5 +211,7 @@ async def test_oversized_bodies_are_413(staff):
 
 
 async def test_nul_characters_are_refused_not_a_server_error(staff):
-    r = await staff.client.post("/api/incidents", json={**BASE, "title": "a\x00b"}, headers=await staff.headers("reporter"))
+    r = await staff.client.post(
+        "/api/incidents", json={**BASE, "title": "a\x00b"}, headers=await staff.headers("reporter")
+    )
     assert r.status_code == 422 and "NUL" in r.json()["message"]

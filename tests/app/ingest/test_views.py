@@ -60,7 +60,11 @@ async def test_a_key_writes_only_its_own_service(make_client, conn, key):
     rows[0]["service_id"] = "id-recognition"  # not a field of the row: refused, not redirected
     response = await client.post("/api/ingest/api-calls", json=rows, headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 422
-    assert response.json()["details"][0] == {"row": 0, "field": "service_id", "message": "Extra inputs are not permitted"}
+    assert response.json()["details"][0] == {
+        "row": 0,
+        "field": "service_id",
+        "message": "Extra inputs are not permitted",
+    }
     assert await conn.fetchval("SELECT count(*) FROM api_calls") == 0
 
 
@@ -88,7 +92,9 @@ async def test_limits_are_413(make_client, key):
     auth = {"Authorization": f"Bearer {key}"}
     assert (await client.post("/api/ingest/api-calls", json=calls(101), headers=auth)).status_code == 413
     huge = b"[" + b" " * (70 * 1024) + b"]"
-    response = await client.post("/api/ingest/api-calls", content=huge, headers={**auth, "Content-Type": "application/json"})
+    response = await client.post(
+        "/api/ingest/api-calls", content=huge, headers={**auth, "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
 

@@ -49,7 +49,7 @@ class Receiver:
         status = self.statuses.pop(0) if self.statuses else 200
         return web.Response(status=status, body=self.body, headers=self.extra_headers)
 
-    async def start(self) -> "Receiver":
+    async def start(self) -> Receiver:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self.runner = web.AppRunner(app, access_log=None, handler_cancellation=True)

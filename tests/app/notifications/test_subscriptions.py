@@ -27,13 +27,17 @@ async def test_crud_and_secret_shown_once(staff):
                                      json={"secret": "a brand new secret value"})
     assert rotated.json()["subscription"]["secret"] == "a brand new secret value"
 
-    audit = await staff.conn.fetch("SELECT action, details FROM audit_log WHERE target_type = 'subscription' ORDER BY id")
+    audit = await staff.conn.fetch(
+        "SELECT action, details FROM audit_log WHERE target_type = 'subscription' ORDER BY id"
+    )
     assert [a["action"] for a in audit] == ["subscription.create", "subscription.update", "subscription.update"]
     for entry in audit:
         assert created["secret"] not in entry["details"] and "a brand new secret value" not in entry["details"]
     assert json.loads(audit[2]["details"])["secret"] == "set"
 
-    assert (await staff.client.delete(f"/api/subscriptions/{subscription_id}", headers=admin)).json() == {"success": True}
+    assert (await staff.client.delete(f"/api/subscriptions/{subscription_id}", headers=admin)).json() == {
+        "success": True
+    }
     r = await staff.client.get(f"/api/subscriptions/{subscription_id}", headers=admin)
     assert r.status_code == 404 and r.json()["error"] == "not_found"
 
@@ -110,7 +114,7 @@ async def test_only_admins(staff):
 async def test_delivery_log_is_paginated_and_filtered(staff):
     subscription = await subscribe(staff, url="http://127.0.0.1:9/hook")
     admin = await staff.headers("admin")
-    for n in range(5):
+    for _ in range(5):
         r = await staff.client.post(f"/api/subscriptions/{subscription['id']}/test", headers=admin)
         assert r.status_code == 202
     await staff.conn.execute("""UPDATE notification_deliveries SET status = 'failed', last_error = 'HTTP 500'

@@ -13,7 +13,19 @@ from app.ingest.service import ApiCallRow
 from app.periods import month
 from app.reports import service as reports
 from tests.app.sla.test_api import (  # noqa: F401 — the `august` fixture and its pandas oracles
-    INCIDENTS, MAINTENANCE, MONTH_END, MONTH_START, NOW, SID, TZ, ZONE, august, half_up, oracle_slots, truncated)
+    INCIDENTS,
+    MAINTENANCE,
+    MONTH_END,
+    MONTH_START,
+    NOW,
+    SID,
+    TZ,
+    ZONE,
+    august,
+    half_up,
+    oracle_slots,
+    truncated,
+)
 
 AUGUST = month(2025, 8, TZ)
 
@@ -26,11 +38,18 @@ async def add_violations(conn, rows) -> None:
 
 @pytest.fixture
 async def frozen(conn, august, make_client):
-    await add_violations(conn, [
-        ("availability", datetime(2025, 8, 3, 1, 0, tzinfo=timezone.utc), datetime(2025, 8, 3, 5, 0, tzinfo=timezone.utc)),
-        ("latency_p95", datetime(2025, 8, 20, tzinfo=timezone.utc), datetime(2025, 8, 20, 1, tzinfo=timezone.utc)),
-        ("error_rate", datetime(2025, 9, 2, tzinfo=timezone.utc), None),  # September: not August's
-    ])
+    await add_violations(
+        conn,
+        [
+            (
+                "availability",
+                datetime(2025, 8, 3, 1, 0, tzinfo=timezone.utc),
+                datetime(2025, 8, 3, 5, 0, tzinfo=timezone.utc),
+            ),
+            ("latency_p95", datetime(2025, 8, 20, tzinfo=timezone.utc), datetime(2025, 8, 20, 1, tzinfo=timezone.utc)),
+            ("error_rate", datetime(2025, 9, 2, tzinfo=timezone.utc), None),  # September: not August's
+        ],
+    )
     written = await reports.close_month(conn, AUGUST, NOW, ZONE)
     assert SID in written
     client = await make_client(now=NOW, timezone=ZONE)
@@ -64,8 +83,14 @@ async def test_report_equals_the_sla_api_for_the_same_month(frozen):
     assert report["usage"] == usage
     assert report["incidents"] == {"summary": stats["summary"], "incidents": stats["incidents"]}
     assert report["report"]["status"] == "final" and report["report"]["revision"] == 1
-    assert report["period"] == {"label": "2025-08", "start": "2025-08-01T00:00:00+09:00", "end": "2025-09-01T00:00:00+09:00",
-                                "timezone": ZONE, "days": 31, "minutes": 44640}
+    assert report["period"] == {
+        "label": "2025-08",
+        "start": "2025-08-01T00:00:00+09:00",
+        "end": "2025-09-01T00:00:00+09:00",
+        "timezone": ZONE,
+        "days": 31,
+        "minutes": 44640,
+    }
 
 
 async def test_daily_figures_match_pandas(frozen):

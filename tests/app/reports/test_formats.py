@@ -40,7 +40,9 @@ async def test_csv_long_layout_holds_every_json_figure(client):
     assert cell[("usage.dailyStats", usage_day["date"], "errors")] == str(usage_day["errors"])
     incident = doc["incidents"]["incidents"][0]
     assert cell[("incidents.incidents", incident["id"], "priority")] == incident["priority"]
-    assert cell[("slo.objectives", "availability", "met")] == ("true" if doc["slo"]["objectives"][0]["met"] else "false")
+    assert cell[("slo.objectives", "availability", "met")] == (
+        "true" if doc["slo"]["objectives"][0]["met"] else "false"
+    )
     assert cell[("credits", "", "totalPercent")] == str(doc["credits"]["totalPercent"])
     assert cell[("report", "", "revision")] == "1" and cell[("report", "", "status")] == "final"
 

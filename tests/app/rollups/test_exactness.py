@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app import db
 from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
@@ -154,7 +155,9 @@ async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, monkeypat
                 assert as_dicts(await rollups.read(conn, rollup, zone, None, *FAR)) == scratch, rollup.name
             if rollup.sql.read_slots:  # the narrow reader of the day grids: the same figures
                 slots = as_dicts(await rollups.read(conn, rollup, zone, None, *FAR, slots_only=True))
-                assert slots == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch], rollup.name
+                assert slots == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch], (
+                    rollup.name
+                )
                 arrays = await rollups.read_slot_arrays(conn, rollup, zone, None, *FAR)
                 assert array_rows(arrays) == slot_rows(scratch), rollup.name
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
 from app.incidents import queries as incident_queries
+from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
 from app.rollups import service as rollups
 
 ZONE = "Asia/Seoul"
@@ -52,15 +52,19 @@ def make_calls(rng) -> list[ApiCallRow]:
     offsets = rng.uniform(-86400, (MONTH_END - MONTH_START).total_seconds() + 86400, n)
     latency = rng.lognormal(np.log(900), 0.8, n).astype(int)
     status = rng.choice([200, 200, 200, 200, 200, 200, 200, 200, 404, 500, 201], n)
-    return [ApiCallRow(MONTH_START + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(l), f"r{i}")
-            for i, (o, l, s) in enumerate(zip(offsets, latency, status))]
+    return [ApiCallRow(MONTH_START + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(ms), f"r{i}")
+            for i, (o, ms, s) in enumerate(zip(offsets, latency, status))]
 
 
 INCIDENTS = [  # priority, created, resolved
     ("P1", datetime(2025, 8, 3, 2, 0, tzinfo=timezone.utc), datetime(2025, 8, 3, 4, 15, tzinfo=timezone.utc)),
     ("P2", datetime(2025, 8, 12, 9, 0, tzinfo=timezone.utc), datetime(2025, 8, 13, 10, 30, tzinfo=timezone.utc)),
     ("P3", datetime(2025, 8, 25, 23, 50, tzinfo=timezone.utc), None),
-    ("P3", datetime(2025, 7, 31, 15, 30, tzinfo=timezone.utc), datetime(2025, 7, 31, 15, 50, tzinfo=timezone.utc)),  # 00:30 Aug 1 in Seoul
+    (
+        "P3",
+        datetime(2025, 7, 31, 15, 30, tzinfo=timezone.utc),
+        datetime(2025, 7, 31, 15, 50, tzinfo=timezone.utc),
+    ),  # 00:30 Aug 1 in Seoul
 ]
 
 
@@ -76,11 +80,27 @@ async def august(conn):
     await write_checks(conn, checks[half:], now=NOW)
     await write_api_calls(conn, calls[15_000:], now=NOW)
     await write_checks(conn, checks[:1000], now=NOW)  # a replayed batch changes nothing
-    await conn.execute("INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
-                       "DB upgrade", [SID], *MAINTENANCE)
+    await conn.execute(
+        "INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
+        "DB upgrade",
+        [SID],
+        *MAINTENANCE,
+    )
     for priority, created, resolved in INCIDENTS:
-        await conn.fetchval(incident_queries.INSERT_AT, f"{priority} incident", "", "resolved" if resolved else "investigating",
-                            "high", priority, "모니터링 시스템", "연속 3회 실패", [SID], None, created, resolved)
+        await conn.fetchval(
+            incident_queries.INSERT_AT,
+            f"{priority} incident",
+            "",
+            "resolved" if resolved else "investigating",
+            "high",
+            priority,
+            "모니터링 시스템",
+            "연속 3회 실패",
+            [SID],
+            None,
+            created,
+            resolved,
+        )
     return checks, calls
 
 
@@ -158,7 +178,9 @@ async def test_usage_matches_pandas(make_client, august):
     assert m["errorRate"] == half_up(Decimal(errors) * 100 / len(df))
     assert m["clientErrors"] == int(df["status_code"].between(400, 499).sum())
     assert m["serverErrors"] == int(df["status_code"].between(500, 599).sum())
-    by_day = df.groupby("day").agg(total=("status_code", "size"), success=("status_code", lambda s: int((s == 200).sum())))
+    by_day = df.groupby("day").agg(
+        total=("status_code", "size"), success=("status_code", lambda s: int((s == 200).sum()))
+    )
     expected = [{"date": d.isoformat(), "total": int(by_day.loc[d, "total"]) if d in by_day.index else 0,
                  "success": int(by_day.loc[d, "success"]) if d in by_day.index else 0}
                 for d in (date(2025, 8, 1) + timedelta(days=i) for i in range(31))]

@@ -8,7 +8,7 @@ The data is made so that wall-clock lengths would give other answers: every day 
 judged `e` exactly when its true length says so; the first such day also holds a maintenance window
 across the clock change and failures that make it a major outage when it is judged."""
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -84,8 +84,13 @@ def make_history(case: Case, rng) -> History:
     if odd:
         # A two-hour window (elapsed) from 01:00 local across the change, announced long before.
         start = local_midnight(odd[0], tz) + pd.Timedelta(hours=1)
-        maintenance = (start.tz_convert("UTC").to_pydatetime(), (start + pd.Timedelta(hours=2)).tz_convert("UTC").to_pydatetime())
-    frame["maintenance"] = False if maintenance is None else (frame["ts"] >= maintenance[0]) & (frame["ts"] < maintenance[1])
+        maintenance = (
+            start.tz_convert("UTC").to_pydatetime(),
+            (start + pd.Timedelta(hours=2)).tz_convert("UTC").to_pydatetime(),
+        )
+    frame["maintenance"] = (
+        False if maintenance is None else (frame["ts"] >= maintenance[0]) & (frame["ts"] < maintenance[1])
+    )
     for i, day in enumerate(odd):
         length = day_minutes(day, tz)
         in_maintenance = 120 if i == 0 else 0
@@ -162,7 +167,10 @@ async def assert_live_figures(client, history: History, expected: dict) -> None:
     query = f"period=monthly&year={case.year}&month={case.month}"
     metrics = (await client.get(f"/api/sla/availability/{SID}?{query}")).json()["metrics"]
     assert (metrics["expectedChecks"], metrics["coverage"]) == (expected["expectedChecks"], expected["coverage"])
-    assert (metrics["totalChecks"], metrics["successfulChecks"]) == (expected["totalChecks"], expected["successfulChecks"])
+    assert (metrics["totalChecks"], metrics["successfulChecks"]) == (
+        expected["totalChecks"],
+        expected["successfulChecks"],
+    )
     grid = (await client.get(f"/api/uptime/{SID}?months=1&startDate={case.year}-{case.month:02d}-01")).json()
     assert grid["months"][0]["days"] == expected["statuses"]
     status = (await client.get("/api/system-status")).json()

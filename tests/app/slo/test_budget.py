@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.slo.budget import FAST_BURN, SLOW_BURN, budget, burn_rate, burning, error_budget_minutes, service_credit
 from app.sla.tiers import TIERS
+from app.slo.budget import FAST_BURN, SLOW_BURN, budget, burn_rate, burning, error_budget_minutes, service_credit
 
 MONTH_30_DAYS = 30 * 24 * 60
 

@@ -63,7 +63,11 @@ async def test_newest_slots_are_found_however_old_within_two_days(make_client, c
 async def test_majority_of_regions_decides_a_slot(make_client, conn):
     rows = []
     for i in range(3):
-        rows += [slot(i, ok=False, region="seoul"), slot(i, ok=False, region="virginia"), slot(i, ok=True, region="frankfurt")]
+        rows += [
+            slot(i, ok=False, region="seoul"),
+            slot(i, ok=False, region="virginia"),
+            slot(i, ok=True, region="frankfurt"),
+        ]
     await write_checks(conn, rows, now=NOW)
     client = await make_client(now=NOW)
     service = next(s for s in (await client.get("/api/system-status")).json()["services"] if s["id"] == "face-compare")
@@ -73,8 +77,20 @@ async def test_majority_of_regions_decides_a_slot(make_client, conn):
 @pytest.mark.parametrize("priority, expected", [("P1", "outage"), ("P2", "degraded"), ("P3", "degraded")])
 async def test_open_incidents_set_the_floor(make_client, conn, priority, expected):
     await write_checks(conn, [slot(i) for i in range(5)], now=NOW)
-    await conn.fetchval(incident_queries.INSERT_AT, "x", "", "investigating", "high", priority, "", "", ["face-compare"],
-                        None, NOW - timedelta(minutes=10), None)
+    await conn.fetchval(
+        incident_queries.INSERT_AT,
+        "x",
+        "",
+        "investigating",
+        "high",
+        priority,
+        "",
+        "",
+        ["face-compare"],
+        None,
+        NOW - timedelta(minutes=10),
+        None,
+    )
     client = await make_client(now=NOW)
     body = (await client.get("/api/system-status")).json()
     assert next(s for s in body["services"] if s["id"] == "face-compare")["status"] == expected

@@ -27,8 +27,14 @@ def ids_listed(html: str) -> list[str]:
     return re.findall(r'data-incident-id="([^"]+)"', html)
 
 
-WRITE_CONTROLS = {"create_link": 'href="/create"', "status_form": 'id="status-form"', "edit_form": 'id="incident-form"',
-                  "comment_form": 'id="comment-form"', "delete": 'id="delete-button"', "admin_nav": 'href="/admin/users"'}
+WRITE_CONTROLS = {
+    "create_link": 'href="/create"',
+    "status_form": 'id="status-form"',
+    "edit_form": 'id="incident-form"',
+    "comment_form": 'id="comment-form"',
+    "delete": 'id="delete-button"',
+    "admin_nav": 'href="/admin/users"',
+}
 ROLE_SEES = {
     "viewer": set(),
     "reporter": {"create_link", "status_form", "edit_form", "comment_form"},

@@ -124,7 +124,11 @@ async def test_malformed_forms_are_client_errors(console_client, console_db):
     client = console_client()
     await client.get("/login")
     assert client.cookies.get(CSRF_COOKIE)
-    r = await client.post("/login", content=b"\xff\xfe=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = await client.post(
+        "/login", content=b"\xff\xfe=1", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert r.status_code == 422
-    r = await client.post("/login", content=b"a=" + b"x" * 5000, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = await client.post(
+        "/login", content=b"a=" + b"x" * 5000, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert r.status_code == 413

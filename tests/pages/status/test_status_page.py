@@ -26,9 +26,10 @@ def _now() -> datetime:
 
 @pytest.fixture
 async def history(conn):
-    """Minute checks since the day before yesterday (real clock; that day stays quiet): face-compare failed 30 slots yesterday at 10:00, and
-    id-recognition's last 3 slots failed (outage now); a resolved P1 yesterday on face-compare, an
-    open P2 on face-liveness with two updates, a maintenance window in progress on curp-verifier."""
+    """Minute checks since the day before yesterday (real clock; that day stays quiet): face-compare
+    failed 30 slots yesterday at 10:00, and id-recognition's last 3 slots failed (outage now); a
+    resolved P1 yesterday on face-compare, an open P2 on face-liveness with two updates, a
+    maintenance window in progress on curp-verifier."""
     now = _now()
     today = now.date()
     start = day_start(today - timedelta(days=2), timezone.utc)
@@ -44,14 +45,38 @@ async def history(conn):
         minute += timedelta(minutes=1)
     await write_checks(conn, rows, now=now)
     resolved = await conn.fetchval(
-        incident_queries.INSERT_AT, "Face Compare 응답 없음", "전체 중단", "resolved", "critical", "P1", "모니터링 시스템",
-        "연속 3회 타임아웃", ["face-compare"], None, failing_from, failing_from + timedelta(minutes=45))
-    await conn.execute(incident_queries.INSERT_UPDATE_AT, resolved, "investigating", "조사 중입니다.", "ops", failing_from)
+        incident_queries.INSERT_AT,
+        "Face Compare 응답 없음",
+        "전체 중단",
+        "resolved",
+        "critical",
+        "P1",
+        "모니터링 시스템",
+        "연속 3회 타임아웃",
+        ["face-compare"],
+        None,
+        failing_from,
+        failing_from + timedelta(minutes=45),
+    )
+    await conn.execute(
+        incident_queries.INSERT_UPDATE_AT, resolved, "investigating", "조사 중입니다.", "ops", failing_from
+    )
     await conn.execute(incident_queries.INSERT_UPDATE_AT, resolved, "resolved", "해결되었습니다.", "ops",
                        failing_from + timedelta(minutes=45))
     active = await conn.fetchval(
-        incident_queries.INSERT_AT, "Face Liveness 응답 지연", "평균 15초 이상", "identified", "high", "P2", "모니터링 시스템",
-        "연속 3회 7초 초과", ["face-liveness"], None, now - timedelta(minutes=50), None)
+        incident_queries.INSERT_AT,
+        "Face Liveness 응답 지연",
+        "평균 15초 이상",
+        "identified",
+        "high",
+        "P2",
+        "모니터링 시스템",
+        "연속 3회 7초 초과",
+        ["face-liveness"],
+        None,
+        now - timedelta(minutes=50),
+        None,
+    )
     await conn.execute(incident_queries.INSERT_UPDATE_AT, active, "investigating", "지연을 조사 중입니다.", "ops",
                        now - timedelta(minutes=50))
     await conn.execute(incident_queries.INSERT_UPDATE_AT, active, "identified", "연결 풀 부족으로 확인했습니다.", "ops",
@@ -192,8 +217,9 @@ async def test_status_changes_and_incidents_appear_without_reload(history, staff
             await page.wait_for_selector('.service[data-service="curp-verifier"] .state[data-state="outage"]',
                                          timeout=WAIT_MS)
             assert await page.text_content('.service[data-service="curp-verifier"] .state') == "Outage"
-            await page.wait_for_function("() => document.getElementById('announcer').textContent.includes('Curp Verifier')",
-                                         timeout=WAIT_MS)
+            await page.wait_for_function(
+                "() => document.getElementById('announcer').textContent.includes('Curp Verifier')", timeout=WAIT_MS
+            )
             await publisher.publish("uptime-updated", {"serviceId": "curp-verifier", "date": history["yesterday"],
                                                        "status": "po"}, ["uptime"])
             await page.wait_for_selector('.service[data-service="curp-verifier"] .grid i:nth-child(89).d-po',
