@@ -3,6 +3,7 @@
 pgBackRest does the work (WAL archiving, base backups, retention, restore); this module decides which
 backup is due, picks the backup a point in time needs and refuses the times no backup can reach, and
 reports pgBackRest's failures as one readable message."""
+
 from __future__ import annotations
 
 import json
@@ -84,11 +85,17 @@ def run_as_pg(cmd: list[str], what: str, timeout_s: float | None = None, warning
 
 def pgbackrest(repo: Repo, *args: str, timeout_s: float | None = None, warnings: list[str] | None = None) -> str:
     if not repo.config.is_file():
-        raise BackupError(f"no pgBackRest config at {repo.config}: scripts/services.sh writes it for a cluster "
-                          "with WAL archiving (README \"Backups and restore\" says how to turn it on)")
+        raise BackupError(
+            f"no pgBackRest config at {repo.config}: scripts/services.sh writes it for a cluster "
+            'with WAL archiving (README "Backups and restore" says how to turn it on)'
+        )
     command = next(a for a in args if not a.startswith("-"))
-    return run_as_pg(["pgbackrest", f"--config={repo.config}", f"--stanza={repo.stanza}", *args],
-                     f"pgbackrest {command}", timeout_s, warnings)
+    return run_as_pg(
+        ["pgbackrest", f"--config={repo.config}", f"--stanza={repo.stanza}", *args],
+        f"pgbackrest {command}",
+        timeout_s,
+        warnings,
+    )
 
 
 def _ts(epoch: int) -> datetime:
@@ -99,10 +106,19 @@ def parse_info(info_json: str, stanza: str) -> list[Backup]:
     """The stanza's backups, oldest first, from `pgbackrest info --output=json`."""
     for entry in json.loads(info_json):
         if entry.get("name") == stanza:
-            return sorted((Backup(b["label"], b["type"], _ts(b["timestamp"]["start"]), _ts(b["timestamp"]["stop"]),
-                                  bool(b.get("error")))
-                           for b in entry.get("backup", [])),
-                          key=lambda b: b.stopped_at)
+            return sorted(
+                (
+                    Backup(
+                        b["label"],
+                        b["type"],
+                        _ts(b["timestamp"]["start"]),
+                        _ts(b["timestamp"]["stop"]),
+                        bool(b.get("error")),
+                    )
+                    for b in entry.get("backup", [])
+                ),
+                key=lambda b: b.stopped_at,
+            )
     return []
 
 
@@ -141,17 +157,20 @@ def backup_for(backups: list[Backup], target: datetime, now: datetime) -> Backup
     usable = [b for b in backups if b.restorable_from <= target]
     if not usable:
         oldest = backups[0]
-        raise RestoreRefused(f"--to {target.isoformat()} is before the oldest backup ({oldest.label}, completed "
-                             f"{oldest.stopped_at.isoformat()}): the earliest time a restore can reach is "
-                             f"{oldest.restorable_from.isoformat()}")
+        raise RestoreRefused(
+            f"--to {target.isoformat()} is before the oldest backup ({oldest.label}, completed "
+            f"{oldest.stopped_at.isoformat()}): the earliest time a restore can reach is "
+            f"{oldest.restorable_from.isoformat()}"
+        )
     return usable[-1]
 
 
 def _prepare_target(pg_data: Path) -> None:
     """An absent or empty directory, owned by the cluster's user: a restore never overwrites a cluster."""
     if pg_data.exists() and (not pg_data.is_dir() or any(pg_data.iterdir())):
-        raise RestoreRefused(f"{pg_data} is not an empty directory: restore into a new one (the running "
-                             "cluster is never overwritten)")
+        raise RestoreRefused(
+            f"{pg_data} is not an empty directory: restore into a new one (the running cluster is never overwritten)"
+        )
     pg_data.mkdir(parents=True, exist_ok=True)
     pg_data.chmod(0o700)
     if os.geteuid() == 0:
@@ -172,8 +191,16 @@ def restore(repo: Repo, target: datetime, pg_data: Path, now: datetime, port: in
     target_text = target.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
     # archive-mode=off: the copy must never push its own WAL (a new timeline) into the live cluster's archive.
     try:
-        pgbackrest(repo, "restore", f"--set={chosen.label}", "--type=time", f"--target={target_text}",
-                   "--target-action=promote", "--archive-mode=off", f"--pg1-path={pg_data}")
+        pgbackrest(
+            repo,
+            "restore",
+            f"--set={chosen.label}",
+            "--type=time",
+            f"--target={target_text}",
+            "--target-action=promote",
+            "--archive-mode=off",
+            f"--pg1-path={pg_data}",
+        )
     except BackupError as exc:
         raise BackupError(f"{exc}\n{pg_data} may hold part of the restore: empty it before trying again") from None
     if port is not None:
@@ -202,8 +229,10 @@ def _recovery_failure(log: Path) -> str:
     if "recovery ended before configured recovery target was reached" in tail:
         # The archive holds no commit after the target yet: WAL reaches it when a segment is full or
         # archive_timeout after its first change.
-        return ("the archive holds no WAL past --to yet (a segment is archived when full or archive_timeout after "
-                f"its first change): choose an earlier time or retry later\n{tail}")
+        return (
+            "the archive holds no WAL past --to yet (a segment is archived when full or archive_timeout after "
+            f"its first change): choose an earlier time or retry later\n{tail}"
+        )
     return f"the restored cluster stopped during recovery:\n{tail}"
 
 
@@ -211,13 +240,27 @@ def start_restored(pg_data: Path, port: int, timeout_s: float = 600) -> None:
     """Start the restored cluster and wait until recovery has reached the target and it was promoted."""
     log = pg_data / "restore-server.log"
     try:
-        run_as_pg([pg_bin(pg_data, "pg_ctl"), "-D", str(pg_data), "-l", str(log), "-w", "-t", str(int(timeout_s)),
-                   "start"], "starting the restored cluster", timeout_s + 30)
+        run_as_pg(
+            [pg_bin(pg_data, "pg_ctl"), "-D", str(pg_data), "-l", str(log), "-w", "-t", str(int(timeout_s)), "start"],
+            "starting the restored cluster",
+            timeout_s + 30,
+        )
     except BackupError as exc:
         raise BackupError(f"{exc}\n{_server_log_tail(log)}") from None
     deadline = time.monotonic() + timeout_s
-    query = [pg_bin(pg_data, "psql"), "-h", str(socket_dir(pg_data)), "-p", str(port), "-U", PG_USER, "-d", "postgres",
-             "-Atqc", "SELECT pg_is_in_recovery()"]
+    query = [
+        pg_bin(pg_data, "psql"),
+        "-h",
+        str(socket_dir(pg_data)),
+        "-p",
+        str(port),
+        "-U",
+        PG_USER,
+        "-d",
+        "postgres",
+        "-Atqc",
+        "SELECT pg_is_in_recovery()",
+    ]
     while time.monotonic() < deadline:
         try:
             if run_as_pg(query, "asking the restored cluster", 30).strip() == "f":

@@ -1,4 +1,5 @@
 """`slamon`: one command for every process and admin task."""
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,10 @@ async def cmd_migrate(args) -> int:
     finally:
         await conn.close()
     print(f"migrations applied: {', '.join(applied) or 'none pending'}")
-    print(f"services: {len(catalog)} in catalog, {len(synced.inserted)} added, {len(synced.updated)} updated, "
-          f"{len(synced.deactivated)} deactivated")
+    print(
+        f"services: {len(catalog)} in catalog, {len(synced.inserted)} added, {len(synced.updated)} updated, "
+        f"{len(synced.deactivated)} deactivated"
+    )
     return 0
 
 
@@ -73,12 +76,16 @@ async def cmd_ingest_key(args) -> int:
             print(f"slamon ingest-key: unknown service {args.service_id!r}", file=sys.stderr)
             return 2
         if args.key_command in ("create", "rotate") and not service["is_active"]:
-            print(f"slamon ingest-key: service {args.service_id!r} is archived: it takes no ingest keys", file=sys.stderr)
+            print(
+                f"slamon ingest-key: service {args.service_id!r} is archived: it takes no ingest keys", file=sys.stderr
+            )
             return 2
         if args.key_command == "list":
             listed = await keys.list_keys(conn, args.service_id)
             for key in listed["keys"]:
-                state = f"revoked {key['revokedAt']:%Y-%m-%d %H:%M} by {key['revokedBy']}" if key["revokedAt"] else "active"
+                state = (
+                    f"revoked {key['revokedAt']:%Y-%m-%d %H:%M} by {key['revokedBy']}" if key["revokedAt"] else "active"
+                )
                 print(f"{key['id']}\t{key['prefix']}\t{key['createdAt']:%Y-%m-%d %H:%M}\t{key['createdBy']}\t{state}")
             if listed["derivedKeyActive"]:
                 print(f"-\tslk.{args.service_id} (derived key of before sql/112)\t-\t-\tactive until rotated")
@@ -113,8 +120,10 @@ async def cmd_rollups_refresh(args) -> int:
     finally:
         await conn.close()
     for r in reports:
-        print(f"{r.rollup}: materialised up to {r.watermark.isoformat() if r.watermark else '-'}, "
-              f"{r.ranges_recomputed} invalidated range(s) recomputed")
+        print(
+            f"{r.rollup}: materialised up to {r.watermark.isoformat() if r.watermark else '-'}, "
+            f"{r.ranges_recomputed} invalidated range(s) recomputed"
+        )
     return 0
 
 
@@ -124,8 +133,13 @@ async def cmd_seed(args) -> int:
     settings = get_settings()
     conn = await _connect()
     try:
-        summary = await seed(conn, days=args.days, now=datetime.now(timezone.utc), seed_value=args.random_seed,
-                             timezone_name=settings.timezone)
+        summary = await seed(
+            conn,
+            days=args.days,
+            now=datetime.now(timezone.utc),
+            seed_value=args.random_seed,
+            timezone_name=settings.timezone,
+        )
     finally:
         await conn.close()
     print(summary)
@@ -152,8 +166,11 @@ def cmd_backup(args) -> int:
         print(f"slamon backup: {warning}", file=sys.stderr)
     print(f"backup {taken.label} ({taken.type}) completed {taken.stopped_at.isoformat()}")
     if taken.page_errors:
-        print(f"slamon backup: {taken.label} holds pages whose checksum failed (copied as found; see the warnings "
-              "above): the cluster's storage is damaged", file=sys.stderr)
+        print(
+            f"slamon backup: {taken.label} holds pages whose checksum failed (copied as found; see the warnings "
+            "above): the cluster's storage is damaged",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -172,9 +189,13 @@ def cmd_restore(args) -> int:
             print(f"restored cluster running on port {args.port}, recovered to {args.to.isoformat()} and promoted")
         else:
             # Without --port the copy keeps the live cluster's port and socket directory from its postgresql.conf.
-            beside = "" if args.port is not None else " (without --port it has the live cluster's port: change it first)"
-            print(f"start it as the postgres user: pg_ctl -D {args.pg_data.resolve()} start; it recovers, then "
-                  f"promotes{beside}")
+            beside = (
+                "" if args.port is not None else " (without --port it has the live cluster's port: change it first)"
+            )
+            print(
+                f"start it as the postgres user: pg_ctl -D {args.pg_data.resolve()} start; it recovers, then "
+                f"promotes{beside}"
+            )
     except backup.BackupError as exc:
         # A time no backup reaches, a non-empty directory: the caller's input (2); pgBackRest failing: 1.
         print(f"slamon restore: {exc}", file=sys.stderr)
@@ -192,10 +213,16 @@ def cmd_api(args) -> int:
     port = args.port or DEFAULT_PORTS[args.site]
     app = create_app(get_settings(), site=args.site)
     tune_gc_for_fan_out()
-    uvicorn.run(app, host=args.host, port=port, log_level="warning", ws=args.ws,
-                # Forwarded headers are read by the app, from settings.trusted_proxies only (app.main)
-                proxy_headers=False,
-                ws_per_message_deflate=args.ws_deflate)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=port,
+        log_level="warning",
+        ws=args.ws,
+        # Forwarded headers are read by the app, from settings.trusted_proxies only (app.main)
+        proxy_headers=False,
+        ws_per_message_deflate=args.ws_deflate,
+    )
     return 0
 
 
@@ -213,20 +240,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api", help="serve the REST API, Socket.IO and a site's pages")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, help="default: 3001 api, 3003 status, 3005 console")
-    p.add_argument("--site", choices=("api", "status", "console"), default="api",
-                   help="pages served at / besides the API (status page, incident console)")
-    p.add_argument("--ws", choices=("auto", "websockets-sansio", "websockets", "wsproto"), default="auto",
-                   help="uvicorn's WebSocket implementation (auto: websockets-sansio, the cheapest per frame)")
-    p.add_argument("--ws-deflate", action="store_true",
-                   help="accept permessage-deflate (off by default: it compresses every frame once per socket)")
+    p.add_argument(
+        "--site",
+        choices=("api", "status", "console"),
+        default="api",
+        help="pages served at / besides the API (status page, incident console)",
+    )
+    p.add_argument(
+        "--ws",
+        choices=("auto", "websockets-sansio", "websockets", "wsproto"),
+        default="auto",
+        help="uvicorn's WebSocket implementation (auto: websockets-sansio, the cheapest per frame)",
+    )
+    p.add_argument(
+        "--ws-deflate",
+        action="store_true",
+        help="accept permessage-deflate (off by default: it compresses every frame once per socket)",
+    )
     p.set_defaults(run=cmd_api)
 
     p = sub.add_parser("ingest-key", help="a service's ingest keys: create, rotate, revoke, list (audited)")
     ksub = p.add_subparsers(dest="key_command", required=True)
-    for name, text in (("create", "print a new key, keeping the service's other keys (overlap while switching)"),
-                       ("rotate", "print a new key and revoke the service's other keys"),
-                       ("revoke", "revoke the service's keys (all, or --id N)"),
-                       ("list", "the service's keys: id, prefix, created, by, state (never the keys)")):
+    for name, text in (
+        ("create", "print a new key, keeping the service's other keys (overlap while switching)"),
+        ("rotate", "print a new key and revoke the service's other keys"),
+        ("revoke", "revoke the service's keys (all, or --id N)"),
+        ("list", "the service's keys: id, prefix, created, by, state (never the keys)"),
+    ):
         k = ksub.add_parser(name, help=text)
         k.add_argument("service_id")
         if name == "revoke":

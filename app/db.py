@@ -1,4 +1,5 @@
 """The asyncpg pool and the migration runner."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,12 @@ MIGRATION_LOCK = 0x51A_0001  # advisory lock key shared by every `slamon migrate
 # Reads are short and many: starting parallel workers or JIT costs more than they save, and
 # replanning a statement over every chunk of a hypertable costs more than running it (generic plans
 # keep TimescaleDB's runtime chunk exclusion).
-SESSION_SETTINGS = {"timezone": "UTC", "max_parallel_workers_per_gather": "0", "jit": "off",
-                    "plan_cache_mode": "force_generic_plan"}
+SESSION_SETTINGS = {
+    "timezone": "UTC",
+    "max_parallel_workers_per_gather": "0",
+    "jit": "off",
+    "plan_cache_mode": "force_generic_plan",
+}
 
 
 async def create_pool(settings: Settings, **kwargs) -> asyncpg.Pool:
@@ -61,8 +66,10 @@ def with_time_floor(sql: str, floor: datetime | None) -> str:
 # (SLAMON_ROLLUP_BACKEND, caggs_chosen), recorded as "tsl/NNN_name.sql".
 TSL_DIR = "tsl"
 EDITION = "SELECT current_setting('timescaledb.license', true)"
-EXTENSION_VERSION = ("SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS version, "
-                     "current_setting('server_version_num')::int / 10000 AS pg_major")
+EXTENSION_VERSION = (
+    "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS version, "
+    "current_setting('server_version_num')::int / 10000 AS pg_major"
+)
 # (TimescaleDB release major.minor, PostgreSQL major) pairs whose continuous-aggregate path was verified
 # on real Timescale License servers (docs/operations.md, "Rollups on the Timescale License edition"):
 # with the backend `auto`, only these keep the rollups as continuous aggregates; others keep tables.
@@ -78,17 +85,23 @@ def caggs_chosen(backend: str, server_edition: str, version: str | None, pg_majo
         return False
     if server_edition != "timescale":
         if backend == "caggs":
-            raise MigrationError("SLAMON_ROLLUP_BACKEND=caggs needs TimescaleDB's Timescale License edition "
-                                 f"(continuous aggregates); this server runs the {server_edition} edition")
+            raise MigrationError(
+                "SLAMON_ROLLUP_BACKEND=caggs needs TimescaleDB's Timescale License edition "
+                f"(continuous aggregates); this server runs the {server_edition} edition"
+            )
         return False
     if backend == "caggs":
         return True
     release = ".".join((version or "").split(".")[:2])
     if (release, pg_major) not in VERIFIED_CAGG_RELEASES:
         verified = ", ".join(f"{r} on PostgreSQL {major}" for r, major in VERIFIED_CAGG_RELEASES)
-        log.warning("TimescaleDB %s on PostgreSQL %s has continuous aggregates but was not verified with them "
-                    "(verified: %s): the rollups stay plain tables; SLAMON_ROLLUP_BACKEND=caggs overrides",
-                    version, pg_major, verified)
+        log.warning(
+            "TimescaleDB %s on PostgreSQL %s has continuous aggregates but was not verified with them "
+            "(verified: %s): the rollups stay plain tables; SLAMON_ROLLUP_BACKEND=caggs overrides",
+            version,
+            pg_major,
+            verified,
+        )
         return False
     return True
 
@@ -111,8 +124,9 @@ def _migration_name(path: Path, sql_dir: Path) -> str:
     return path.relative_to(sql_dir).as_posix()
 
 
-async def migrate(conn: asyncpg.Connection, sql_dir: Path = SQL_DIR, *, server_edition: str | None = None,
-                  backend: str = "auto") -> list[str]:
+async def migrate(
+    conn: asyncpg.Connection, sql_dir: Path = SQL_DIR, *, server_edition: str | None = None, backend: str = "auto"
+) -> list[str]:
     """Apply each pending migration once, in order, each in its own transaction; return their names.
     The edition is detected after the extension exists (001), unless `server_edition` says it. The
     rollup backend is chosen at a database's first TSL migration and kept: once one is applied, the

@@ -3,6 +3,7 @@ for a turn, each for at most `queue_wait_s`; any other request gets 503 with Ret
 400 concurrent clients the status page answered in 3.2 s (p50) to 15.9 s (p99): a client is better
 served by a fast "try again" than by a hang. Health checks and Socket.IO (long-polling requests wait by
 design; sockets are counted by the realtime hub) are not counted."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,16 +17,31 @@ class LoadShedding:
     """ASGI middleware; the semaphore is made on the first request, in the server's event loop."""
 
     def __init__(self, app, max_concurrent: int, max_queued: int, queue_wait_s: float):
-        self.app, self.max_concurrent, self.max_queued, self.queue_wait_s = app, max_concurrent, max_queued, queue_wait_s
+        self.app, self.max_concurrent, self.max_queued, self.queue_wait_s = (
+            app,
+            max_concurrent,
+            max_queued,
+            queue_wait_s,
+        )
         self.queued = 0
         self._slots: asyncio.Semaphore | None = None
 
     async def _refuse(self, send, reason: str) -> None:
-        body = json.dumps({"error": "overloaded", "message": f"the server is busy ({reason}); "
-                                                             f"try again in {RETRY_AFTER_S} s"}).encode()
-        await send({"type": "http.response.start", "status": 503,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"retry-after", str(RETRY_AFTER_S).encode()), (b"cache-control", b"no-store")]})
+        body = json.dumps(
+            {"error": "overloaded", "message": f"the server is busy ({reason}); try again in {RETRY_AFTER_S} s"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(RETRY_AFTER_S).encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def _admitted(self, slots: asyncio.Semaphore) -> str | None:

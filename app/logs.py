@@ -1,4 +1,5 @@
 """Structured logging: JSON lines in production, readable lines in a terminal."""
+
 from __future__ import annotations
 
 import json

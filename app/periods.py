@@ -4,6 +4,7 @@ Every length of a period or a day is elapsed time, and this module is the one pl
 the bounds it hands out are UTC instants, so subtracting them gives elapsed time (a 23-hour DST day is
 82,800 s). Two aware datetimes sharing one ZoneInfo subtract as wall-clock time (24 h for that same
 day), which is why local bounds exist only for display (`start_local`, `end_local`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,6 +1,7 @@
 """`slamon up`: the whole stack on one machine for a demo — seeded history, demo targets with
 scripted faults, a prober, the worker, the API, the status page and the incident console — until
 Ctrl+C."""
+
 from __future__ import annotations
 
 import asyncio
@@ -49,14 +50,17 @@ def cmd_up(args) -> int:
         "console": _slamon("api", "--site", "console", "--host", args.host, "--port", str(args.console_port)),
     }
     children = {name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in processes.items()}
-    print(f"""
+    print(
+        f"""
 SLA Monitor is running:
   status page       http://{args.host}:{args.status_port}/
   incident console  http://{args.host}:{args.console_port}/
   API + Socket.IO   http://{args.host}:{args.port}/api/system-status   (OpenAPI: http://{args.host}:{args.port}/docs)
   prober health     http://127.0.0.1:3008/healthz   metrics: http://127.0.0.1:3008/metrics
   demo targets      http://127.0.0.1:3100/<service-id>/health
-Ctrl+C stops everything.""", flush=True)
+Ctrl+C stops everything.""",
+        flush=True,
+    )
     stopping = False
 
     def stop(*_):

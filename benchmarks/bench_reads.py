@@ -8,6 +8,7 @@ generation moved before every request, as after an incident write (all 90 days r
 Server time (common.ServerTime: the app runs in-process behind httpx's ASGI transport, timed from
 its call to the last body chunk it sends), with the client's wall time next to it.
 usage: python benchmarks/bench_reads.py [days=90] [runs=40]"""
+
 from __future__ import annotations
 
 import asyncio
@@ -63,8 +64,13 @@ async def timed(client: httpx.AsyncClient, server: ServerTime, url: str, runs: i
         client_samples.append(time.perf_counter() - t)
         samples.append(server.last)
         response.raise_for_status()
-    return {"p50_ms": median_ms(samples), "p95_ms": percentile_ms(samples, 95), "p99_ms": percentile_ms(samples, 99),
-            "req_per_s": rate(runs, time.perf_counter() - started), "client_p50_ms": median_ms(client_samples)}
+    return {
+        "p50_ms": median_ms(samples),
+        "p95_ms": percentile_ms(samples, 95),
+        "p99_ms": percentile_ms(samples, 99),
+        "req_per_s": rate(runs, time.perf_counter() - started),
+        "client_p50_ms": median_ms(client_samples),
+    }
 
 
 async def main() -> None:
@@ -88,7 +94,7 @@ async def main() -> None:
         tune_gc_for_fan_out()  # as `slamon api` does before it serves
         pin_clock(now)
         server = ServerTime(app)
-        last_month = (now.replace(day=1) - timedelta(days=1))
+        last_month = now.replace(day=1) - timedelta(days=1)
         monthly = (
             f"/api/sla/availability/{service_ids[0]}?period=monthly&year={last_month.year}&month={last_month.month}"
         )
@@ -105,13 +111,23 @@ async def main() -> None:
             monthly_raw = await timed(client, server, monthly, max(5, runs // 8))
         await app.state.pool.close()
         await conn.close()
-    emit({
-        "bench": "reads", "services": len(service_ids), "days": days, "checks": loaded,
-        "status": {"rollups": status_rollup, "rollups_all_days_read": status_cold, "raw_scan": status_raw,
-                   "goal_p50_ms": 15},
-        "monthly_availability": {"rollups": monthly_rollup, "raw_scan": monthly_raw, "goal_p95_ms": 50},
-        "machine": machine(), "server": versions,
-    })
+    emit(
+        {
+            "bench": "reads",
+            "services": len(service_ids),
+            "days": days,
+            "checks": loaded,
+            "status": {
+                "rollups": status_rollup,
+                "rollups_all_days_read": status_cold,
+                "raw_scan": status_raw,
+                "goal_p50_ms": 15,
+            },
+            "monthly_availability": {"rollups": monthly_rollup, "raw_scan": monthly_raw, "goal_p95_ms": 50},
+            "machine": machine(),
+            "server": versions,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ transaction).
 usage: bench_refresh_day.py [SIZES]   (comma-separated service counts; default 50,500,2000;
        env BENCH_REFRESH_RUNS=10 refreshes per point)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,8 +53,9 @@ async def old_advance_s(conn, watermark: datetime, new: datetime) -> float:
     try:
         started = time.perf_counter()
         for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
-            start = await conn.fetchval("SELECT time_bucket($1::interval, $2::timestamptz, $3::text)",
-                                        rollup.width, watermark, ZONE)
+            start = await conn.fetchval(
+                "SELECT time_bucket($1::interval, $2::timestamptz, $3::text)", rollup.width, watermark, ZONE
+            )
             await conn.execute(rollup.sql.delete_range, None, start, new, rollup.width, ZONE)
             await conn.execute(rollup.sql.materialise_range, None, start, new, rollup.width, ZONE)
         return time.perf_counter() - started
@@ -99,11 +101,15 @@ async def one_size(count: int, runs: int) -> dict:
         finally:
             await conn.close()
     result = {
-        "services": count, "runs": runs,
-        "refresh_2355_p50_ms": ms(late_new), "refresh_0005_p50_ms": ms(early_new),
+        "services": count,
+        "runs": runs,
+        "refresh_2355_p50_ms": ms(late_new),
+        "refresh_0005_p50_ms": ms(early_new),
         "ratio_2355_to_0005": round(statistics.median(late_new) / statistics.median(early_new), 2),
-        "baseline_advance_2355_p50_ms": ms(late_old), "baseline_advance_0005_p50_ms": ms(early_old),
-        "postgres": versions["postgres"], "timescaledb": f"{versions['timescaledb']} {versions['license']}",
+        "baseline_advance_2355_p50_ms": ms(late_old),
+        "baseline_advance_0005_p50_ms": ms(early_old),
+        "postgres": versions["postgres"],
+        "timescaledb": f"{versions['timescaledb']} {versions['license']}",
     }
     log(str(result))
     return result

@@ -1,5 +1,6 @@
 """One prober process: fleet membership, scheduler, sink, health endpoint. It announces nothing itself:
 its writes are what the live status (workers/live.py) is computed from, across every region."""
+
 from __future__ import annotations
 
 import asyncio
@@ -76,29 +77,51 @@ class Prober:
         self.targets_source = targets or database_targets(options.database_url)
         self.ctx = ProbeContext()
         self.metrics = ProberMetrics(options.region)
-        self.fleet = Fleet(options.database_url, options.region, options.prober_id, heartbeat_s=options.heartbeat_s,
-                           ttl_s=options.ttl_s, handover_delay_s=options.handover_delay_s)
-        self.scheduler = Scheduler(options.prober_id, self.ctx, self.on_result, view=lambda: self.fleet.view,
-                                   max_concurrency=options.max_concurrency)
+        self.fleet = Fleet(
+            options.database_url,
+            options.region,
+            options.prober_id,
+            heartbeat_s=options.heartbeat_s,
+            ttl_s=options.ttl_s,
+            handover_delay_s=options.handover_delay_s,
+        )
+        self.scheduler = Scheduler(
+            options.prober_id,
+            self.ctx,
+            self.on_result,
+            view=lambda: self.fleet.view,
+            max_concurrency=options.max_concurrency,
+        )
         spool_root = Path(options.data_dir) / "spool"
         self.spool = Spool(spool_root / f"{options.region}-{options.prober_id}", options.spool_max_bytes)
         self.sink = Sink(self.spool, options.database_url, flush_interval_s=options.flush_interval_s)
         self._tasks: list[asyncio.Task] = []
         self._targets_loaded_at = 0.0
-        self._certificates_due: dict[str, tuple[float, float]] = {}     # service -> (not_after, seen at)
+        self._certificates_due: dict[str, tuple[float, float]] = {}  # service -> (not_after, seen at)
         self._certificates_stored: dict[str, tuple[float, float]] = {}
-        self.metrics.gauges.update({
-            "slamon_prober_spool_depth": lambda: self.sink.depth,
-            "slamon_prober_assigned_services": lambda: self.fleet.assigned_services,
-            "slamon_prober_services": lambda: len(self.scheduler.targets),
-            "slamon_prober_in_flight_checks": lambda: len(self.scheduler.in_flight),
-            "slamon_prober_database_up": lambda: int(self.fleet.connected),
-        })
+        self.metrics.gauges.update(
+            {
+                "slamon_prober_spool_depth": lambda: self.sink.depth,
+                "slamon_prober_assigned_services": lambda: self.fleet.assigned_services,
+                "slamon_prober_services": lambda: len(self.scheduler.targets),
+                "slamon_prober_in_flight_checks": lambda: len(self.scheduler.in_flight),
+                "slamon_prober_database_up": lambda: int(self.fleet.connected),
+            }
+        )
 
     def on_result(self, target: Target, slot: int, result: ProbeResult, lag_s: float) -> None:
-        self.sink.submit(CheckRow(datetime.fromtimestamp(slot, timezone.utc), target.service_id, self.region,
-                                  result.ok, result.status_code, result.latency_ms, result.error_type,
-                                  result.error_message))
+        self.sink.submit(
+            CheckRow(
+                datetime.fromtimestamp(slot, timezone.utc),
+                target.service_id,
+                self.region,
+                result.ok,
+                result.status_code,
+                result.latency_ms,
+                result.error_type,
+                result.error_message,
+            )
+        )
         self.metrics.record_check(result.ok, result.error_type, result.latency_ms, lag_s)
         if result.cert_expires_at is not None:
             self._saw_certificate(target.service_id, result.cert_expires_at)
@@ -123,20 +146,33 @@ class Prober:
     async def start(self) -> None:
         await self.refresh_targets()
         await self.fleet.beat()
-        self._tasks = [asyncio.create_task(coro, name=name) for name, coro in (
-            ("scheduler", self.scheduler.run()), ("sink", self.sink.run()), ("fleet", self._fleet_loop()),
-            ("orphans", self._adopt_orphan_spools()),
-        )]
-        log.info("prober %s started with %d service(s)", self.options.prober_id, len(self.scheduler.targets),
-                 extra={"region": self.region, "job": "prober"})
+        self._tasks = [
+            asyncio.create_task(coro, name=name)
+            for name, coro in (
+                ("scheduler", self.scheduler.run()),
+                ("sink", self.sink.run()),
+                ("fleet", self._fleet_loop()),
+                ("orphans", self._adopt_orphan_spools()),
+            )
+        ]
+        log.info(
+            "prober %s started with %d service(s)",
+            self.options.prober_id,
+            len(self.scheduler.targets),
+            extra={"region": self.region, "job": "prober"},
+        )
 
     async def refresh_targets(self) -> None:
         try:
             self.scheduler.set_targets(await self.targets_source())
             self._targets_loaded_at = time.monotonic()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("could not load services, keeping %d: %s", len(self.scheduler.targets), exc,
-                        extra={"region": self.region, "job": "targets"})
+            log.warning(
+                "could not load services, keeping %d: %s",
+                len(self.scheduler.targets),
+                exc,
+                extra={"region": self.region, "job": "targets"},
+            )
 
     async def _fleet_loop(self) -> None:
         while True:
@@ -167,8 +203,11 @@ class Prober:
                 self.scheduler.last_run[target.service_id] = max(slot, last)
                 continue
             self.metrics.catch_up_checks += 1
-            log.info("checking slot %d left by a lapsed prober", slot,
-                     extra={"service_id": target.service_id, "region": self.region, "job": "catch-up"})
+            log.info(
+                "checking slot %d left by a lapsed prober",
+                slot,
+                extra={"service_id": target.service_id, "region": self.region, "job": "catch-up"},
+            )
             self.scheduler.start_check(target, slot)
 
     async def _adopt_orphan_spools(self) -> None:
@@ -189,8 +228,11 @@ class Prober:
             await sink.close()
             orphan.close()
             shutil.rmtree(directory, ignore_errors=True)
-            log.info("replayed the spool of a stopped prober: %s", directory.name,
-                     extra={"region": self.region, "job": "spool"})
+            log.info(
+                "replayed the spool of a stopped prober: %s",
+                directory.name,
+                extra={"region": self.region, "job": "spool"},
+            )
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Graceful stop: no new checks, finish running ones, flush, then leave the region."""
@@ -206,8 +248,13 @@ class Prober:
     def health(self) -> tuple[bool, dict]:
         view = self.fleet.view
         me = next((m for m in view.members if m.prober_id == self.options.prober_id), None) if view else None
-        body = {"proberId": self.options.prober_id, "region": self.region, "database": self.fleet.connected,
-                "assignedServices": self.fleet.assigned_services, "spoolDepth": self.sink.depth}
+        body = {
+            "proberId": self.options.prober_id,
+            "region": self.region,
+            "database": self.fleet.connected,
+            "assignedServices": self.fleet.assigned_services,
+            "spoolDepth": self.sink.depth,
+        }
         if not self.fleet.connected:
             body["reason"] = self.fleet.last_error or "not connected to the database yet"
         elif me is None or me.active_from > time.time():

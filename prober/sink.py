@@ -6,6 +6,7 @@ unreachable the journal grows (bounded) and shipping retries with backoff; once 
 the backlog goes out oldest first. Rows the ingest refuses are logged and dropped, the rest of the
 batch is written.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,13 +20,28 @@ from app.ingest.service import CheckRow, IngestError, write_checks
 from prober.spool import Spool
 
 log = logging.getLogger(__name__)
-DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-             asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError)
+DB_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+)
 
 
 class Sink:
-    def __init__(self, spool: Spool, database_url: str, *, flush_interval_s: float = 0.5, batch_rows: int = 5000,
-                 connect_timeout_s: float = 3.0, write_timeout_s: float = 15.0):
+    def __init__(
+        self,
+        spool: Spool,
+        database_url: str,
+        *,
+        flush_interval_s: float = 0.5,
+        batch_rows: int = 5000,
+        connect_timeout_s: float = 3.0,
+        write_timeout_s: float = 15.0,
+    ):
         self.spool = spool
         self.database_url = database_url
         self.flush_interval_s = flush_interval_s
@@ -91,8 +107,11 @@ class Sink:
             bad = {e.row for e in exc.errors}
             for error in exc.errors:
                 row = rows[error.row]
-                log.error("result refused by ingest, dropped: %s", error,
-                          extra={"service_id": row.service_id, "region": row.region, "job": "sink"})
+                log.error(
+                    "result refused by ingest, dropped: %s",
+                    error,
+                    extra={"service_id": row.service_id, "region": row.region, "job": "sink"},
+                )
             self.refused_rows += len(bad)
             rows = [r for i, r in enumerate(rows) if i not in bad]
             result = await write_checks(conn, rows) if rows else None
@@ -101,9 +120,11 @@ class Sink:
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.database_url, timeout=self.connect_timeout_s,
-                                               server_settings={"application_name": "slamon-prober-sink",
-                                                                "timezone": "UTC"})
+            self._conn = await asyncpg.connect(
+                self.database_url,
+                timeout=self.connect_timeout_s,
+                server_settings={"application_name": "slamon-prober-sink", "timezone": "UTC"},
+            )
         return self._conn
 
     async def _down(self, exc: BaseException) -> None:

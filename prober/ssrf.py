@@ -6,6 +6,7 @@ returns, and `guarded_socket_factory` refuses a socket for a forbidden peer just
 are refused even for services with allow_private, in every spelling (decimal, hex, octal,
 IPv4-mapped IPv6), because they hand out credentials.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,17 +20,20 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, ...
-    "169.254.170.2",    # AWS ECS task metadata
-    "169.254.170.23",   # AWS EKS Pod Identity agent
-    "fd00:ec2::254",    # AWS IMDS over IPv6
-    "fd00:ec2::23",     # AWS EKS Pod Identity agent over IPv6
-    "100.100.100.200",  # Alibaba Cloud
-    "192.0.0.192",      # Oracle Cloud
-    "168.63.129.16",    # Azure WireServer (a public address: only this list catches it)
-    "169.254.0.23",     # Tencent Cloud
-))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, ...
+        "169.254.170.2",  # AWS ECS task metadata
+        "169.254.170.23",  # AWS EKS Pod Identity agent
+        "fd00:ec2::254",  # AWS IMDS over IPv6
+        "fd00:ec2::23",  # AWS EKS Pod Identity agent over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud
+        "168.63.129.16",  # Azure WireServer (a public address: only this list catches it)
+        "169.254.0.23",  # Tencent Cloud
+    )
+)
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d; some stacks still route it
 
@@ -46,11 +50,24 @@ FORBIDDEN_NETWORKS = [
     *_networks("link-local address", "169.254.0.0/16", "fe80::/10"),
     *_networks("multicast address", "224.0.0.0/4", "ff00::/8"),
     *_networks("carrier-grade NAT address", "100.64.0.0/10"),
-    *_networks("private address", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fec0::/10",
-               "64:ff9b:1::/48"),
-    *_networks("reserved address", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15",
-               "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "100::/64", "2001::/23", "2001:db8::/32",
-               "3fff::/20", "5f00::/16"),
+    *_networks(
+        "private address", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fec0::/10", "64:ff9b:1::/48"
+    ),
+    *_networks(
+        "reserved address",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "240.0.0.0/4",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+    ),
 ]
 _LEGACY_V4 = re.compile(r"^[0-9a-fA-FxX.]+$")
 
@@ -143,8 +160,16 @@ class GuardedResolver(AbstractResolver):
             if reason:
                 refused.append(f"{ip} ({reason})")
                 continue
-            results.append(ResolveResult(hostname=host, host=sockaddr[0], port=sockaddr[1], family=fam,
-                                         proto=proto, flags=socket.AI_NUMERICHOST))
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=sockaddr[0],
+                    port=sockaddr[1],
+                    family=fam,
+                    proto=proto,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            )
         if not results:
             raise BlockedAddressError(f"blocked: {host} resolves only to forbidden addresses: {', '.join(refused)}")
         return results

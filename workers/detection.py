@@ -2,6 +2,7 @@
 whenever checks of the service were stored (workers/live.py), and the every-minute cron over all active
 services, the safety net for a lost trigger. Both run app.detection.service.detect, serialised per
 service by a database lock."""
+
 from __future__ import annotations
 
 import logging
@@ -25,15 +26,20 @@ async def _detect(ctx: Ctx, service_id: str) -> int:
         # While an incident is open the job also looks again one slot later, whether or not a write
         # of this service wakes it (a push-only service may go quiet).
         tick = int(now.timestamp()) // found.interval_s
-        await ctx["redis"].enqueue_job("detect_incidents", service_id, _job_id=f"detect-watch:{service_id}:{tick}",
-                                       _defer_by=found.interval_s)
+        await ctx["redis"].enqueue_job(
+            "detect_incidents", service_id, _job_id=f"detect-watch:{service_id}:{tick}", _defer_by=found.interval_s
+        )
     for event in found.events:  # after the commit, like the API's incident writes
         if event.kind == "created":
             await events.created(ctx["publisher"], event.incident)
         else:
             await events.updated(ctx["publisher"], event.incident, event.update, event.changes)
-        log.info("incident %s %s automatically", event.incident["id"], event.kind,
-                 extra={"service_id": service_id, "job": "detect_incidents"})
+        log.info(
+            "incident %s %s automatically",
+            event.incident["id"],
+            event.kind,
+            extra={"service_id": service_id, "job": "detect_incidents"},
+        )
     return len(found.events)
 
 

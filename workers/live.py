@@ -11,22 +11,27 @@ notification arrives once the rows are visible and names what was stored ('check
 written ('incidents', 'maintenance_windows', 'services'). A burst of them (a prober flushes every
 0.5 s per region) is gathered into one computation. Stored checks also start incident detection for
 their service (this replaces the prober's own, region-local status trigger)."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from typing import Any, cast
 
 import asyncpg
 
+from app.config import Settings
 from app.realtime.publisher import channel_for
 from app.status import live
+from workers.common import Ctx
 
 log = logging.getLogger(__name__)
 CHANNEL = "slamon_live"
-TICK_S = 5.0      # time alone changes a status or a letter: maintenance starts or ends, a new day
-SETTLE_S = 0.2    # gather the notifications of one flush of every region before computing
+TICK_S = 5.0  # time alone changes a status or a letter: maintenance starts or ends, a new day
+SETTLE_S = 0.2  # gather the notifications of one flush of every region before computing
 RETRY_S = 5.0
 RUN_TIMEOUT_S = 60.0
 
@@ -34,8 +39,16 @@ RUN_TIMEOUT_S = 60.0
 class LiveStatus:
     """The listener and the loop that runs sync; start() once per worker process, stop() at shutdown."""
 
-    def __init__(self, settings, pool: asyncpg.Pool, publisher, enqueue=None, *, tick_s: float = TICK_S,
-                 settle_s: float = SETTLE_S):
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        publisher: live.EventSink,
+        enqueue: Callable[..., Awaitable[Any]] | None = None,
+        *,
+        tick_s: float = TICK_S,
+        settle_s: float = SETTLE_S,
+    ):
         self.settings = settings
         self.pool = pool
         self.publisher = publisher
@@ -46,10 +59,12 @@ class LiveStatus:
         self._wake = asyncio.Event()
         self._stored: set[str] = set()
         self._listener: asyncpg.Connection | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._namespace = channel_for(settings)
 
-    def _notified(self, connection, pid, channel, payload: str) -> None:
+    def _notified(self, connection: object, pid: int, channel: str, payload: object) -> None:
+        if not isinstance(payload, str):
+            return
         kind, _, service_id = payload.partition(":")
         if kind == "checks" and service_id:
             self._stored.add(service_id)
@@ -62,8 +77,12 @@ class LiveStatus:
             listener = await asyncpg.connect(self.settings.database_url, timeout=5)
             await listener.add_listener(CHANNEL, self._notified)
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-            log.warning("live status: cannot listen for writes (%s); computing every %.0f s", exc, self.tick_s,
-                        extra={"job": "live_status"})
+            log.warning(
+                "live status: cannot listen for writes (%s); computing every %.0f s",
+                exc,
+                self.tick_s,
+                extra={"job": "live_status"},
+            )
             return
         self._listener = listener
         self._wake.set()  # whatever was written while not listening
@@ -93,10 +112,13 @@ class LiveStatus:
             await self._detect(stored)
 
     async def run_once(self) -> list[live.LiveEvent]:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as proxy:
+            conn = cast(asyncpg.Connection, proxy)
             # bounded: a hung Redis must not hold the lock (and every other worker's turn) for ever
-            events = await asyncio.wait_for(live.sync(conn, self.publisher, datetime.now(timezone.utc),
-                                                      self.settings.timezone, self.settings.zone), RUN_TIMEOUT_S)
+            events = await asyncio.wait_for(
+                live.sync(conn, self.publisher, datetime.now(timezone.utc), self.settings.timezone, self.settings.zone),
+                RUN_TIMEOUT_S,
+            )
         self.runs += 1
         return events
 
@@ -106,8 +128,9 @@ class LiveStatus:
         second = int(time.time())
         for service_id in sorted(service_ids):
             try:
-                await self.enqueue("detect_incidents", service_id,
-                                   _job_id=f"detect-stored:{self._namespace}:{service_id}:{second}")
+                await self.enqueue(
+                    "detect_incidents", service_id, _job_id=f"detect-stored:{self._namespace}:{service_id}:{second}"
+                )
             except Exception as exc:  # noqa: BLE001 — the every-minute detect_all is the safety net
                 log.warning("detection not queued: %s", exc, extra={"service_id": service_id, "job": "live_status"})
 
@@ -120,14 +143,15 @@ class LiveStatus:
             self._listener = None
 
 
-async def startup(ctx) -> None:
+async def startup(ctx: Ctx) -> None:
     redis = ctx.get("redis")
-    ctx["live_status"] = LiveStatus(ctx["settings"], ctx["pool"], ctx["publisher"],
-                                    redis.enqueue_job if redis is not None else None)
+    ctx["live_status"] = LiveStatus(
+        ctx["settings"], ctx["pool"], ctx["publisher"], redis.enqueue_job if redis is not None else None
+    )
     await ctx["live_status"].start()
 
 
-async def shutdown(ctx) -> None:
+async def shutdown(ctx: Ctx) -> None:
     live_status = ctx.pop("live_status", None)
     if live_status is not None:
         await live_status.stop()

@@ -5,15 +5,21 @@ retried with back-off (workers/common.py); a job lost with a killed worker stays
 once its in-progress mark expires: arq sets it to the longest timeout of any job + 10 s, so no job may
 have a timeout above SLAMON_WORKER_JOB_TIMEOUT_S (a month close took 7 s for 50 services; a webhook
 delivery is its hard timeout + 15 s)."""
+
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.cron import CronJob
+from arq.typing import StartupShutdown, WorkerCoroutine
+from arq.worker import Function
 
 from app.config import get_settings
 from app.db import create_pool
 from workers import live, notify
-from workers.common import EventPublisher
+from workers.common import Ctx, EventPublisher
 from workers.detection import detect_all, detect_incidents
 from workers.reports import close_months
 from workers.retention import apply_retention
@@ -24,7 +30,7 @@ EVERY_30_S = {0, 30}
 JOB_TIMEOUT_S = get_settings().worker_job_timeout_s
 
 
-async def startup(ctx) -> None:
+async def startup(ctx: Ctx) -> None:
     settings = ctx.setdefault("settings", get_settings())
     if "pool" not in ctx:
         # min_size 0: the worker starts while the database is down; jobs retry until it is back.
@@ -34,7 +40,7 @@ async def startup(ctx) -> None:
     await live.startup(ctx)
 
 
-async def shutdown(ctx) -> None:
+async def shutdown(ctx: Ctx) -> None:
     await live.shutdown(ctx)
     await notify.shutdown(ctx)
     await ctx["pool"].close()
@@ -42,23 +48,30 @@ async def shutdown(ctx) -> None:
 
 
 class WorkerSettings:
-    functions = [
+    # Annotated as arq declares them (arq.typing.WorkerSettingsBase), so run_worker type-checks.
+    functions: Sequence[WorkerCoroutine | Function] = [
         func(detect_incidents, timeout=JOB_TIMEOUT_S),
         func(notify.notify_deliver, timeout=get_settings().webhook_timeout_s + 15, keep_result=0),
         func(notify.notify_dispatch, timeout=JOB_TIMEOUT_S, keep_result=0),
     ]
-    cron_jobs = [
+    cron_jobs: Sequence[CronJob] | None = [
         cron(refresh_rollups, second=EVERY_30_S, unique=True, timeout=JOB_TIMEOUT_S, run_at_startup=True),
         cron(detect_all, second={15}, unique=True, timeout=JOB_TIMEOUT_S),
         cron(evaluate_slos, second={45}, unique=True, timeout=JOB_TIMEOUT_S),
         cron(apply_retention, hour={3}, minute={17}, second={0}, unique=True, timeout=JOB_TIMEOUT_S),
-        cron(close_months, minute=set(range(0, 60, 10)), second=15, unique=True, timeout=JOB_TIMEOUT_S,
-             run_at_startup=True),
-        cron(notify.notify_tick, second=notify.EVERY_5_S, unique=True, timeout=60, run_at_startup=True,
-             keep_result=0),
+        cron(
+            close_months,
+            minute=set(range(0, 60, 10)),
+            second=15,
+            unique=True,
+            timeout=JOB_TIMEOUT_S,
+            run_at_startup=True,
+        ),
+        cron(notify.notify_tick, second=notify.EVERY_5_S, unique=True, timeout=60, run_at_startup=True, keep_result=0),
     ]
-    on_startup = startup
-    on_shutdown = shutdown
+    # Plain callables taking ctx, not methods of this class.
+    on_startup: StartupShutdown | None = startup
+    on_shutdown: StartupShutdown | None = shutdown
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
     max_tries = 5
     job_timeout = JOB_TIMEOUT_S

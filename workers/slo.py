@@ -1,6 +1,7 @@
 """Cron, every minute: SLO evaluation of every active service (app/slo/evaluation.py), then
 `sla-metrics-updated` {serviceId, metrics, changes} to the `uptime` room when the service's SLO
 figures or violations changed since the last announcement (metrics: the GET /api/slo/{id} body)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,10 @@ ROOMS = ["uptime"]
 def digest(report: dict[str, Any]) -> str:
     """What a change means: the SLO figures and the open violations' severities and worst values
     (not the clock: an open violation's duration grows every minute)."""
-    essence = {"slos": report["slos"],
-               "open": [(v["id"], v["severity"], v["worstValue"]) for v in report["openViolations"]]}
+    essence = {
+        "slos": report["slos"],
+        "open": [(v["id"], v["severity"], v["worstValue"]) for v in report["openViolations"]],
+    }
     return hashlib.sha256(json.dumps(essence, default=str, sort_keys=True).encode()).hexdigest()
 
 
@@ -39,8 +42,11 @@ async def evaluate_slos(ctx: Ctx) -> dict[str, list[str] | str]:
     period = month(today.year, today.month, settings.zone)
     async with ctx["pool"].acquire() as conn:
         for change in await evaluation.close_inactive(conn):
-            log.info("SLO violation closed: %s left the catalog", change.violation["slo"],
-                     extra={"service_id": change.violation["service_id"], "job": "evaluate_slos"})
+            log.info(
+                "SLO violation closed: %s left the catalog",
+                change.violation["slo"],
+                extra={"service_id": change.violation["service_id"], "job": "evaluate_slos"},
+            )
         active = {s["id"]: s for s in await services.list_active(conn)}
 
         async def one(service_id: str) -> list[str]:
@@ -61,8 +67,13 @@ async def evaluate_slos(ctx: Ctx) -> dict[str, list[str] | str]:
                     ROOMS,
                 )
             for change in changes:
-                log.info("SLO violation %s: %s %s", change.kind, change.violation["slo"], change.violation["severity"],
-                         extra={"service_id": service_id, "job": "evaluate_slos"})
+                log.info(
+                    "SLO violation %s: %s %s",
+                    change.kind,
+                    change.violation["slo"],
+                    change.violation["severity"],
+                    extra={"service_id": service_id, "job": "evaluate_slos"},
+                )
             return [f"{c.kind}:{c.violation['slo']}" for c in changes]
 
         return await each_service("evaluate_slos", list(active), one)

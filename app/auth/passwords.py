@@ -5,6 +5,7 @@ New hashes are `sha256$<bcrypt>`: bcrypt over base64(HMAC-SHA256(key=bcrypt salt
 length fits bcrypt's 72 bytes (and no NUL reaches it), and a leaked unsalted SHA-256 list cannot be
 tried against the hashes. Hashes written before are plain bcrypt; they keep working, and a password
 they cannot hold (over 72 bytes) still costs one bcrypt check before it fails."""
+
 from __future__ import annotations
 
 import asyncio
@@ -52,7 +53,7 @@ def verify_password(password: str, password_hash: str | None) -> bool:
 def _check(password: str, password_hash: str) -> bool:
     try:
         if password_hash.startswith(PREFIX):
-            stored = password_hash[len(PREFIX):].encode()
+            stored = password_hash[len(PREFIX) :].encode()
             return bcrypt.checkpw(_prehash(password, stored[:SALT_CHARS]), stored)
         stored = password_hash.encode()
         data = password.encode()
@@ -60,7 +61,7 @@ def _check(password: str, password_hash: str) -> bool:
             data = _prehash(password, stored[:SALT_CHARS])  # cannot match; costs the same
         return bcrypt.checkpw(data, stored)
     except ValueError:  # a malformed stored hash: nothing matches it, and it costs a check all the same
-        bcrypt.checkpw(b"-", _dummy_hash()[len(PREFIX):].encode())
+        bcrypt.checkpw(b"-", _dummy_hash()[len(PREFIX) :].encode())
         return False
 
 
@@ -97,8 +98,9 @@ async def slot():
     workers + queue are in progress, else a fast 503."""
     hasher = _hasher
     if hasher.in_flight >= hasher.capacity:
-        raise ApiError(503, "busy", "too many password checks in progress; try again in a moment",
-                       headers={"Retry-After": "1"})
+        raise ApiError(
+            503, "busy", "too many password checks in progress; try again in a moment", headers={"Retry-After": "1"}
+        )
     hasher.in_flight += 1
     try:
         yield

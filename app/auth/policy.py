@@ -1,6 +1,7 @@
 """What a new password must be: at least 12 characters and not one of the common passwords that
 are guessed first (a list shipped in app/auth/data, see its README). The API and the CLI both apply it
 through the pydantic models."""
+
 from __future__ import annotations
 
 import gzip

@@ -1,5 +1,6 @@
 """The one username normalisation, used to store, look up and throttle: NFKC and case folding
 (RFC 8265's idea), so no two spellings that read alike can name different accounts or escape a lock."""
+
 from __future__ import annotations
 
 import unicodedata

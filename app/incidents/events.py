@@ -1,4 +1,5 @@
 """What an incident write tells the realtime rooms (after its commit)."""
+
 from __future__ import annotations
 
 from app.realtime import Hub, incident_room
@@ -17,14 +18,20 @@ async def updated(hub: Hub, incident: dict, update: dict | None, changes: dict[s
     for a note alone), the new timeline entry as `update` (None for a field edit), and the incident
     without its whole timeline, which keeps the frame small when it fans out to every client."""
     summary = {k: v for k, v in incident.items() if k != "updates"}
-    await hub.publish("incident-updated", {"incidentId": incident["id"], "update": update, "incident": summary,
-                                           "changes": changes, "deleted": False}, _rooms(incident["id"]))
+    await hub.publish(
+        "incident-updated",
+        {"incidentId": incident["id"], "update": update, "incident": summary, "changes": changes, "deleted": False},
+        _rooms(incident["id"]),
+    )
 
 
 async def deleted(hub: Hub, incident: dict) -> None:
     """A deletion: `deleted` true and the incident as it was, so a client knows what left."""
-    await hub.publish("incident-updated", {"incidentId": incident["id"], "update": None, "incident": incident,
-                                           "changes": {}, "deleted": True}, _rooms(incident["id"]))
+    await hub.publish(
+        "incident-updated",
+        {"incidentId": incident["id"], "update": None, "incident": incident, "changes": {}, "deleted": True},
+        _rooms(incident["id"]),
+    )
 
 
 async def commented(hub: Hub, incident_id: str, comment: dict) -> None:

@@ -3,6 +3,7 @@ several per service (a rotation may overlap), revocable, every change in the aud
 
 Keys of before sql/112 were derived from SLAMON_SECRET_KEY (HMAC of service and version) and kept
 nowhere; they still authenticate until rotated or revoked, and are adopted as a hash on first use."""
+
 from __future__ import annotations
 
 import base64
@@ -37,24 +38,41 @@ def derive_key(secret: str, service_id: str, version: int) -> str:
 @dataclass
 class Actor:
     """Who changes keys, as the audit log records them: a signed-in user, or the CLI's operator."""
+
     name: str
     user_id: str | None = None
     ip: str = ""
 
     @classmethod
-    def of(cls, principal) -> "Actor":
+    def of(cls, principal) -> Actor:
         return cls(principal.username, principal.user_id, principal.ip)
 
 
 def _read(row) -> dict:
-    return {"id": row["id"], "serviceId": row["service_id"], "prefix": row["key_prefix"], "derived": row["derived"],
-            "createdAt": row["created_at"], "createdBy": row["created_by"], "revokedAt": row["revoked_at"],
-            "revokedBy": row["revoked_by"], "active": row["revoked_at"] is None}
+    return {
+        "id": row["id"],
+        "serviceId": row["service_id"],
+        "prefix": row["key_prefix"],
+        "derived": row["derived"],
+        "createdAt": row["created_at"],
+        "createdBy": row["created_by"],
+        "revokedAt": row["revoked_at"],
+        "revokedBy": row["revoked_by"],
+        "active": row["revoked_at"] is None,
+    }
 
 
 async def _audit(conn, actor: Actor, action: str, service_id: str, details: dict) -> None:
-    await audit.record(conn, action, actor_id=actor.user_id, actor_name=actor.name, target_type="service",
-                       target_id=service_id, ip=actor.ip, details=details)
+    await audit.record(
+        conn,
+        action,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        target_type="service",
+        target_id=service_id,
+        ip=actor.ip,
+        details=details,
+    )
 
 
 async def _revoke(conn, service_id: str, actor: Actor, key_id: int | None = None) -> list[str]:
@@ -65,33 +83,53 @@ async def _revoke(conn, service_id: str, actor: Actor, key_id: int | None = None
     return revoked
 
 
-async def issue(conn: asyncpg.Connection, service_id: str, actor: Actor, *, revoke_others: bool = True) -> tuple[str, dict]:
+async def issue(
+    conn: asyncpg.Connection, service_id: str, actor: Actor, *, revoke_others: bool = True
+) -> tuple[str, dict]:
     """A new key for the service (shown this once), revoking its other keys unless told to keep them."""
     key = f"slk.{service_id}.{secrets.token_urlsafe(32)}"
     async with conn.transaction():
         revoked = await _revoke(conn, service_id, actor) if revoke_others else []
         row = await conn.fetchrow(queries.INSERT_KEY, service_id, _hash(key), _prefix(key), actor.name)
-        await _audit(conn, actor, "ingest_key.rotate" if revoke_others else "ingest_key.create", service_id,
-                     {"key": row["key_prefix"], "key_id": row["id"], "revoked": revoked})
+        if row is None:  # INSERT ... RETURNING always returns the row
+            raise RuntimeError(f"ingest key for {service_id} not stored")
+        await _audit(
+            conn,
+            actor,
+            "ingest_key.rotate" if revoke_others else "ingest_key.create",
+            service_id,
+            {"key": row["key_prefix"], "key_id": row["id"], "revoked": revoked},
+        )
     return key, _read(row)
 
 
-async def revoke(conn: asyncpg.Connection, service_id: str, actor: Actor, key_id: int | None = None,
-                 reason: str = "") -> list[str]:
+async def revoke(
+    conn: asyncpg.Connection, service_id: str, actor: Actor, key_id: int | None = None, reason: str = ""
+) -> list[str]:
     """Revoke one key of the service, or all of them; the prefixes of those revoked (audited)."""
     async with conn.transaction():
         revoked = await _revoke(conn, service_id, actor, key_id)
         if revoked:
-            await _audit(conn, actor, "ingest_key.revoke", service_id,
-                         {"revoked": revoked, **({"key_id": key_id} if key_id else {}),
-                          **({"reason": reason} if reason else {})})
+            await _audit(
+                conn,
+                actor,
+                "ingest_key.revoke",
+                service_id,
+                {
+                    "revoked": revoked,
+                    **({"key_id": key_id} if key_id else {}),
+                    **({"reason": reason} if reason else {}),
+                },
+            )
     return revoked
 
 
 async def list_keys(conn: asyncpg.Connection, service_id: str) -> dict:
     """The service's keys, newest first (never the keys themselves); whether a derived key still works."""
-    return {"keys": [_read(r) for r in await conn.fetch(queries.LIST_KEYS, service_id)],
-            "derivedKeyActive": await conn.fetchval(queries.HAS_DERIVED_KEY, service_id)}
+    return {
+        "keys": [_read(r) for r in await conn.fetch(queries.LIST_KEYS, service_id)],
+        "derivedKeyActive": await conn.fetchval(queries.HAS_DERIVED_KEY, service_id),
+    }
 
 
 async def authenticate(conn: asyncpg.Connection, secret: str, key: str) -> str | None:

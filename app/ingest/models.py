@@ -1,4 +1,5 @@
 """Ingest API rows (snake_case, `ts` ISO 8601 with an offset)."""
+
 from __future__ import annotations
 
 from typing import Literal

@@ -1,5 +1,6 @@
 """The one writer into the raw hypertables, used by the prober, the ingest API, the seeder and the
 benchmarks: validate, COPY in batches, skip replays, log the touched range for the rollups."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -151,24 +152,40 @@ async def _known(conn: asyncpg.Connection, rows) -> set[str]:
 
 
 async def write_checks(
-    conn: asyncpg.Connection, rows: list[CheckRow], *, now: datetime | None = None,
+    conn: asyncpg.Connection,
+    rows: list[CheckRow],
+    *,
+    now: datetime | None = None,
     max_future: timedelta = MAX_FUTURE,
 ) -> IngestResult:
     """Write a batch of checks idempotently on (service_id, region, ts); refuse it whole if a row is bad."""
     now = now or datetime.now(timezone.utc)
     # slots are whole seconds; rebuilding only the rows that need it keeps a third of the write time
-    rows = [r._replace(ts=r.ts.replace(microsecond=0)) if isinstance(r.ts, datetime) and r.ts.microsecond else r
-            for r in rows]
+    rows = [
+        r._replace(ts=r.ts.replace(microsecond=0)) if isinstance(r.ts, datetime) and r.ts.microsecond else r
+        for r in rows
+    ]
     errors = validate_checks(rows, now, max_future)
     spans = _spans(rows, await _known(conn, rows), errors)
     if errors:
         raise IngestError(sorted(errors, key=lambda e: e.row))
-    return await _write(conn, "checks", rows, spans, queries.STAGE_CHECKS, "ingest_stage_checks",
-                        queries.CHECK_COLUMNS, queries.MOVE_CHECKS)
+    return await _write(
+        conn,
+        "checks",
+        rows,
+        spans,
+        queries.STAGE_CHECKS,
+        "ingest_stage_checks",
+        queries.CHECK_COLUMNS,
+        queries.MOVE_CHECKS,
+    )
 
 
 async def write_api_calls(
-    conn: asyncpg.Connection, rows: list[ApiCallRow], *, now: datetime | None = None,
+    conn: asyncpg.Connection,
+    rows: list[ApiCallRow],
+    *,
+    now: datetime | None = None,
     max_future: timedelta = MAX_FUTURE,
 ) -> IngestResult:
     """Write a batch of API calls (a replayed request_id is stored once); refuse it whole if a row is bad."""
@@ -177,8 +194,16 @@ async def write_api_calls(
     spans = _spans(rows, await _known(conn, rows), errors)
     if errors:
         raise IngestError(sorted(errors, key=lambda e: e.row))
-    return await _write(conn, "api_calls", rows, spans, queries.STAGE_API_CALLS, "ingest_stage_api_calls",
-                        queries.API_CALL_COLUMNS, queries.MOVE_API_CALLS)
+    return await _write(
+        conn,
+        "api_calls",
+        rows,
+        spans,
+        queries.STAGE_API_CALLS,
+        "ingest_stage_api_calls",
+        queries.API_CALL_COLUMNS,
+        queries.MOVE_API_CALLS,
+    )
 
 
 PUSH_REGION = "push"  # the default region of pushed check rows, always known
@@ -197,21 +222,31 @@ async def refuse_if_probed(conn: asyncpg.Connection, service_id: str) -> None:
     """PushRefused when the service has a URL: its check results come from the probers only."""
     source = await conn.fetchrow(queries.SERVICE_SOURCE, service_id)
     if source is not None and source["probed"]:
-        raise PushRefused(f"service {service_id!r} is probed (it has a URL): its availability comes from the "
-                          "probers' results only; pushed check rows are accepted for push-only services "
-                          "(send API calls to /api/ingest/api-calls)")
+        raise PushRefused(
+            f"service {service_id!r} is probed (it has a URL): its availability comes from the "
+            "probers' results only; pushed check rows are accepted for push-only services "
+            "(send API calls to /api/ingest/api-calls)"
+        )
 
 
 async def write_pushed_checks(
-    conn: asyncpg.Connection, rows: list[CheckRow], *, service_id: str, regions: list[str] | tuple[str, ...] = (),
-    now: datetime | None = None, max_future: timedelta = MAX_FUTURE,
+    conn: asyncpg.Connection,
+    rows: list[CheckRow],
+    *,
+    service_id: str,
+    regions: list[str] | tuple[str, ...] = (),
+    now: datetime | None = None,
+    max_future: timedelta = MAX_FUTURE,
 ) -> IngestResult:
     """Check rows a service reports about itself: accepted only for a push-only service (no URL) and
     registered regions, so that a service can never overrule the probers' record of its outages."""
     await refuse_if_probed(conn, service_id)
     known = await known_regions(conn, regions)
-    errors = [RowError(index, "region", f"unknown region {row.region!r} (known: {', '.join(sorted(known))})")
-              for index, row in enumerate(rows) if row.region not in known]
+    errors = [
+        RowError(index, "region", f"unknown region {row.region!r} (known: {', '.join(sorted(known))})")
+        for index, row in enumerate(rows)
+        if row.region not in known
+    ]
     if errors:
         raise IngestError(errors)
     return await write_checks(conn, rows, now=now, max_future=max_future)

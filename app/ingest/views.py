@@ -1,5 +1,6 @@
 """Ingest endpoints: monitored services report API calls, external probers push check results.
 Authenticated by the service's ingest key; a key writes only its own service's rows."""
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,16 @@ from app.services import service as services
 
 router = APIRouter(tags=["ingest"])
 admin_router = APIRouter(tags=["ingest"], dependencies=[Depends(current_user)])
-BEARER_HELP = ("send the service's ingest key as 'Authorization: Bearer <key>' "
-               "(slamon ingest-key create SERVICE_ID)")
+BEARER_HELP = "send the service's ingest key as 'Authorization: Bearer <key>' (slamon ingest-key create SERVICE_ID)"
 
 
 async def _authenticated_service(request: Request, conn, settings) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise ApiError(401, "unauthorized", f"missing ingest key: {BEARER_HELP}", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "unauthorized", f"missing ingest key: {BEARER_HELP}", headers={"WWW-Authenticate": "Bearer"}
+        )
     service_id = await keys.authenticate(conn, settings.resolved_secret_key(), key.strip())
     if service_id is None:
         raise ApiError(401, "unauthorized", "invalid ingest key", headers={"WWW-Authenticate": "Bearer"})
@@ -67,8 +69,12 @@ def _loads(text: str):
 
 def _row_problem(message: str, row: int | None = None, field: str | None = None) -> ApiError:
     where = f"row {row}: " if row is not None else ""
-    return ApiError(422, "validation_error", f"{where}{field + ': ' if field else ''}{message}",
-                    [{"row": row, "field": field, "message": message}])
+    return ApiError(
+        422,
+        "validation_error",
+        f"{where}{field + ': ' if field else ''}{message}",
+        [{"row": row, "field": field, "message": message}],
+    )
 
 
 def _check_numbers(rows: list[Any]) -> None:
@@ -92,8 +98,12 @@ def _parse_rows(body: bytes, content_type: str, max_rows: int) -> list[Any]:
                 try:
                     rows.append(_loads(line))
                 except json.JSONDecodeError as exc:
-                    raise ApiError(422, "validation_error", f"row {len(rows)} (line {number + 1}): not JSON: {exc.msg}",
-                                   [{"row": len(rows), "field": None, "message": f"not JSON: {exc.msg}"}]) from None
+                    raise ApiError(
+                        422,
+                        "validation_error",
+                        f"row {len(rows)} (line {number + 1}): not JSON: {exc.msg}",
+                        [{"row": len(rows), "field": None, "message": f"not JSON: {exc.msg}"}],
+                    ) from None
                 except RecursionError:
                     raise _row_problem(f"nested too deeply (line {number + 1})", len(rows)) from None
     else:
@@ -117,25 +127,35 @@ def _validated(adapter: TypeAdapter, rows: list) -> list:
     try:
         return adapter.validate_python(rows)
     except ValidationError as exc:
-        details = [{"row": e["loc"][0] if e["loc"] else None, "field": ".".join(str(p) for p in e["loc"][1:]) or None,
-                    "message": e["msg"]} for e in exc.errors()]
+        details = [
+            {
+                "row": e["loc"][0] if e["loc"] else None,
+                "field": ".".join(str(p) for p in e["loc"][1:]) or None,
+                "message": e["msg"],
+            }
+            for e in exc.errors()
+        ]
         first = details[0]
-        raise ApiError(422, "validation_error",
-                       f"row {first['row']}: {first['field'] or 'row'}: {first['message']}"
-                       + (f" (and {len(details) - 1} more)" if len(details) > 1 else ""), details) from None
+        raise ApiError(
+            422,
+            "validation_error",
+            f"row {first['row']}: {first['field'] or 'row'}: {first['message']}"
+            + (f" (and {len(details) - 1} more)" if len(details) > 1 else ""),
+            details,
+        ) from None
 
 
 def _ingest_failed(exc: service.IngestError) -> ApiError:
-    return ApiError(422, "validation_error", str(exc),
-                    [{"row": e.row, "field": e.field, "message": e.message} for e in exc.errors])
+    return ApiError(
+        422, "validation_error", str(exc), [{"row": e.row, "field": e.field, "message": e.message} for e in exc.errors]
+    )
 
 
 CHECKS = TypeAdapter(list[CheckIn])
 API_CALLS = TypeAdapter(list[ApiCallIn])
 
 
-async def _ingest(request: Request, conn, settings, now: datetime, adapter: TypeAdapter, to_record, write,
-                  admit=None):
+async def _ingest(request: Request, conn, settings, now: datetime, adapter: TypeAdapter, to_record, write, admit=None):
     """Authenticate, admit (before reading the body), read within limits, validate, write through the ingest module."""
     service_id = await _authenticated_service(request, conn, settings)
     try:
@@ -144,8 +164,9 @@ async def _ingest(request: Request, conn, settings, now: datetime, adapter: Type
         body = await _read_body(request, settings.max_body_bytes)
         rows = _validated(adapter, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
         records = [to_record(service_id, r) for r in rows]
-        result = await write(conn, service_id, records, now=now,
-                             max_future=timedelta(seconds=settings.ingest_max_future_s))
+        result = await write(
+            conn, service_id, records, now=now, max_future=timedelta(seconds=settings.ingest_max_future_s)
+        )
     except service.IngestError as exc:
         raise _ingest_failed(exc) from None
     except service.PushRefused as exc:
@@ -153,27 +174,57 @@ async def _ingest(request: Request, conn, settings, now: datetime, adapter: Type
     return IngestResponse(accepted=result.accepted, duplicates=result.duplicates, received=len(records))
 
 
-@router.post("/api/ingest/checks", response_model=IngestResponse,
-             summary="Push check results of a push-only service (JSON array or NDJSON, up to 10,000 rows); "
-                     "403 for a probed service, whose results come from the probers only")
-async def ingest_checks(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
-                        now: datetime = Depends(deps.clock)):
+@router.post(
+    "/api/ingest/checks",
+    response_model=IngestResponse,
+    summary="Push check results of a push-only service (JSON array or NDJSON, up to 10,000 rows); "
+    "403 for a probed service, whose results come from the probers only",
+)
+async def ingest_checks(
+    request: Request,
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+):
     async def write(conn, service_id, records, **limits):
-        return await service.write_pushed_checks(conn, records, service_id=service_id,
-                                                 regions=settings.ingest_regions, **limits)
+        return await service.write_pushed_checks(
+            conn, records, service_id=service_id, regions=settings.ingest_regions, **limits
+        )
 
-    return await _ingest(request, conn, settings, now, CHECKS, lambda sid, r: service.CheckRow(
-        r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message), write,
-        admit=service.refuse_if_probed)
+    return await _ingest(
+        request,
+        conn,
+        settings,
+        now,
+        CHECKS,
+        lambda sid, r: service.CheckRow(
+            r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message
+        ),
+        write,
+        admit=service.refuse_if_probed,
+    )
 
 
-@router.post("/api/ingest/api-calls", response_model=IngestResponse,
-             summary="Report real API calls (JSON array or NDJSON, up to 10,000 rows)")
-async def ingest_api_calls(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
-                           now: datetime = Depends(deps.clock)):
-    return await _ingest(request, conn, settings, now, API_CALLS, lambda sid, r: service.ApiCallRow(
-        r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id),
-        lambda conn, service_id, records, **limits: service.write_api_calls(conn, records, **limits))
+@router.post(
+    "/api/ingest/api-calls",
+    response_model=IngestResponse,
+    summary="Report real API calls (JSON array or NDJSON, up to 10,000 rows)",
+)
+async def ingest_api_calls(
+    request: Request,
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+):
+    return await _ingest(
+        request,
+        conn,
+        settings,
+        now,
+        API_CALLS,
+        lambda sid, r: service.ApiCallRow(r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id),
+        lambda conn, service_id, records, **limits: service.write_api_calls(conn, records, **limits),
+    )
 
 
 # --- ingest keys (admin): issue, rotate, revoke; every change audited -----------------------------
@@ -190,35 +241,51 @@ async def _service(conn, service_id: str, *, active: bool = False):
     return row
 
 
-@admin_router.get("/api/services/{service_id}/ingest-keys",
-                  summary="A service's ingest keys, newest first: prefix, creation, revocation (admin; never the keys)")
-async def list_ingest_keys(service_id: str = ServiceIdPath, actor=Depends(require("services:read")),
-                           conn=Depends(deps.connection)):
+@admin_router.get(
+    "/api/services/{service_id}/ingest-keys",
+    summary="A service's ingest keys, newest first: prefix, creation, revocation (admin; never the keys)",
+)
+async def list_ingest_keys(
+    service_id: str = ServiceIdPath, actor=Depends(require("services:read")), conn=Depends(deps.connection)
+):
     await _service(conn, service_id)
     return await keys.list_keys(conn, service_id)
 
 
-@admin_router.post("/api/services/{service_id}/ingest-keys", status_code=201,
-                   summary="Issue a new ingest key (admin), shown this once; revokes the service's other keys "
-                           "unless revoke_others is false")
-async def issue_ingest_key(service_id: str = ServiceIdPath, body: IngestKeyCreate | None = Body(None),
-                           actor=Depends(require("services:write")), conn=Depends(deps.connection)):
+@admin_router.post(
+    "/api/services/{service_id}/ingest-keys",
+    status_code=201,
+    summary="Issue a new ingest key (admin), shown this once; revokes the service's other keys "
+    "unless revoke_others is false",
+)
+async def issue_ingest_key(
+    service_id: str = ServiceIdPath,
+    body: IngestKeyCreate | None = Body(None),
+    actor=Depends(require("services:write")),
+    conn=Depends(deps.connection),
+):
     await _service(conn, service_id, active=True)
-    key, read = await keys.issue(conn, service_id, keys.Actor.of(actor),
-                                 revoke_others=body.revoke_others if body else True)
+    key, read = await keys.issue(
+        conn, service_id, keys.Actor.of(actor), revoke_others=body.revoke_others if body else True
+    )
     return {"key": key, "ingestKey": read}
 
 
 @admin_router.delete("/api/services/{service_id}/ingest-keys", summary="Revoke every ingest key of a service (admin)")
-async def revoke_ingest_keys(service_id: str = ServiceIdPath, actor=Depends(require("services:write")),
-                             conn=Depends(deps.connection)):
+async def revoke_ingest_keys(
+    service_id: str = ServiceIdPath, actor=Depends(require("services:write")), conn=Depends(deps.connection)
+):
     await _service(conn, service_id)
     return {"revoked": await keys.revoke(conn, service_id, keys.Actor.of(actor))}
 
 
 @admin_router.delete("/api/services/{service_id}/ingest-keys/{key_id}", summary="Revoke one ingest key (admin)")
-async def revoke_ingest_key(service_id: str = ServiceIdPath, key_id: int = Path(ge=1, le=2**63 - 1),
-                            actor=Depends(require("services:write")), conn=Depends(deps.connection)):
+async def revoke_ingest_key(
+    service_id: str = ServiceIdPath,
+    key_id: int = Path(ge=1, le=2**63 - 1),
+    actor=Depends(require("services:write")),
+    conn=Depends(deps.connection),
+):
     await _service(conn, service_id)
     revoked = await keys.revoke(conn, service_id, keys.Actor.of(actor), key_id)
     if not revoked:

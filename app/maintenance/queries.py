@@ -1,7 +1,9 @@
 """SQL of maintenance windows and of runtime service edits."""
 
-_COLUMNS = ("id, title, description, affected_services, starts_at, ends_at, created_at, announced_at, excluded, "
-            "exclusion_reason")
+_COLUMNS = (
+    "id, title, description, affected_services, starts_at, ends_at, created_at, announced_at, excluded, "
+    "exclusion_reason"
+)
 
 LIST = f"""
 SELECT {_COLUMNS} FROM maintenance_windows

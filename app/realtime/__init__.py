@@ -13,6 +13,7 @@ of API processes emit to the same rooms.
   the stream no longer reaches back that far); the handlers' own events (presence, editing, drafts,
   session end) are left out of replay, being stale once missed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,9 +38,9 @@ log = logging.getLogger(__name__)
 
 PUBLIC_ROOMS = ("system-status", "uptime", "incidents")
 INCIDENT_ROOM_PREFIX = "incident:"
-SESSION_RECHECK_S = 30   # socket activity re-validates (and keeps alive) its login at most this often
-SERVER_TTL_S = 30        # presence of a process that stopped renewing this long ago is dropped
-ACK_GRACE_S = 0.2        # a socket refused mid-call is dropped this long after its answer
+SESSION_RECHECK_S = 30  # socket activity re-validates (and keeps alive) its login at most this often
+SERVER_TTL_S = 30  # presence of a process that stopped renewing this long ago is dropped
+ACK_GRACE_S = 0.2  # a socket refused mid-call is dropped this long after its answer
 
 
 def incident_room(incident_id: str) -> str:
@@ -61,9 +62,12 @@ class Hub:
         self.channel = channel_for(settings)
         self.manager = FanOutManager(settings.redis_url, channel=self.channel)
         # Same-origin only unless origins are configured (the consoles on other ports need them listed).
-        self.sio = socketio.AsyncServer(async_mode="asgi", client_manager=self.manager,
-                                        cors_allowed_origins=getattr(settings, "cors_origins", None) or None,
-                                        max_http_buffer_size=256 * 1024)
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=self.manager,
+            cors_allowed_origins=getattr(settings, "cors_origins", None) or None,
+            max_http_buffer_size=256 * 1024,
+        )
         self.publisher = Publisher(settings.redis_url, self.channel, manager=self.manager)
         self.redis = self.publisher.redis
         # Presence entries name the process holding the socket; a process that dies (no clean
@@ -178,12 +182,20 @@ class Hub:
             token = token.removeprefix("Bearer ").strip()
             try:
                 async with self._pool().acquire() as conn:
-                    principal = await authenticate(conn, self.settings.resolved_secret_key(), token,
-                                                   (environ.get("asgi.scope", {}).get("client") or ("",))[0])
+                    principal = await authenticate(
+                        conn,
+                        self.settings.resolved_secret_key(),
+                        token,
+                        (environ.get("asgi.scope", {}).get("client") or ("",))[0],
+                    )
             except ApiError as exc:
                 raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
-            user = {"id": principal.user_id, "name": principal.username, "role": principal.role,
-                    "sessionId": principal.session_id}
+            user = {
+                "id": principal.user_id,
+                "name": principal.username,
+                "role": principal.role,
+                "sessionId": principal.session_id,
+            }
             await self.redis.sadd(f"{self.channel}:sids:user:{principal.user_id}", sid)
             await self.redis.sadd(f"{self.channel}:sids:session:{principal.session_id}", sid)
             await self.sio.enter_room(sid, f"user:{principal.user_id}")
@@ -216,7 +228,7 @@ class Hub:
             return {"ok": False, "error": "unauthorized"}
         if not may_read_incident_rooms(user["role"]):
             return {"ok": False, "error": "forbidden"}
-        incident_id = room[len(INCIDENT_ROOM_PREFIX):]
+        incident_id = room[len(INCIDENT_ROOM_PREFIX) :]
         async with self._pool().acquire() as conn:
             if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)", incident_id):
                 return {"ok": False, "error": "not_found"}
@@ -244,14 +256,22 @@ class Hub:
     async def _leave(self, sid, session, room: str) -> None:
         user = session["user"]
         field = session["rooms"].pop(room, None)
-        incident_id = room[len(INCIDENT_ROOM_PREFIX):]
+        incident_id = room[len(INCIDENT_ROOM_PREFIX) :]
         if field is not None:
-            await self.emit("incident-editing", {"incidentId": incident_id, "userId": user["id"],
-                                                 "userName": user["name"], "isEditing": False, "field": field},
-                            room, skip_sid=sid)
+            await self.emit(
+                "incident-editing",
+                {
+                    "incidentId": incident_id,
+                    "userId": user["id"],
+                    "userName": user["name"],
+                    "isEditing": False,
+                    "field": field,
+                },
+                room,
+                skip_sid=sid,
+            )
         await self.redis.hdel(f"{self.channel}:presence:{room}", sid)
-        await self.emit("user-left", {"room": room, "userId": user["id"], "userName": user["name"]}, room,
-                        skip_sid=sid)
+        await self.emit("user-left", {"room": room, "userId": user["id"], "userName": user["name"]}, room, skip_sid=sid)
         await self.sio.leave_room(sid, room)
 
     async def on_editing(self, sid, data):
@@ -271,9 +291,18 @@ class Hub:
         session["rooms"][room] = field if editing else None
         await self.sio.save_session(sid, session)
         user = session["user"]
-        await self.emit("incident-editing", {"incidentId": data["incidentId"], "userId": user["id"],
-                                             "userName": user["name"], "isEditing": editing, "field": field},
-                        room, skip_sid=sid)
+        await self.emit(
+            "incident-editing",
+            {
+                "incidentId": data["incidentId"],
+                "userId": user["id"],
+                "userName": user["name"],
+                "isEditing": editing,
+                "field": field,
+            },
+            room,
+            skip_sid=sid,
+        )
         return {"ok": True}
 
     async def on_auto_save(self, sid, data):
@@ -291,8 +320,11 @@ class Hub:
             async with self._pool().acquire() as conn:
                 draft = await collaboration.save_draft(conn, user["id"], data["incidentId"], data.get("data"))
         except ValidationError as exc:
-            return {"ok": False, "error": "validation_error", "details": exc.errors(include_url=False,
-                                                                                   include_context=False)}
+            return {
+                "ok": False,
+                "error": "validation_error",
+                "details": exc.errors(include_url=False, include_context=False),
+            }
         except ApiError as exc:
             return {"ok": False, "error": exc.error, "message": exc.message}
         event = {"incidentId": data["incidentId"], "data": draft["data"], "timestamp": draft["updatedAt"]}
@@ -352,19 +384,30 @@ def replay_router():
     router = APIRouter(tags=["realtime"])
 
     @router.get("/api/realtime/replay", summary="Events after a seq, for rooms (default: the public rooms)")
-    async def replay(request: Request, since: str = Query("0-0", pattern=r"^\d{1,20}(-\d{1,20})?$"),
-                     room: list[str] = Query(list(PUBLIC_ROOMS), max_length=20),
-                     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-                     conn=Depends(deps.connection)):
+    async def replay(
+        request: Request,
+        since: str = Query("0-0", pattern=r"^\d{1,20}(-\d{1,20})?$"),
+        room: list[str] = Query(list(PUBLIC_ROOMS), max_length=20),
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+        conn=Depends(deps.connection),
+    ):
         ms, _, seq = since.partition("-")
         if int(ms) > MAX_STREAM_ID_PART or int(seq or 0) > MAX_STREAM_ID_PART:
             # Redis stream ids are two unsigned 64-bit numbers; a larger one is the client's mistake.
-            raise ApiError(422, "validation_error", "invalid query.since: stream id part over 2^64-1",
-                           [{"in": "query", "field": "since", "message": "each part must be at most 2^64-1"}])
+            raise ApiError(
+                422,
+                "validation_error",
+                "invalid query.since: stream id part over 2^64-1",
+                [{"in": "query", "field": "since", "message": "each part must be at most 2^64-1"}],
+            )
         if int(ms) == MAX_STREAM_ID_PART and int(seq or 0) == MAX_STREAM_ID_PART:
             # the largest id: no event can follow it (and Redis refuses a range starting after it)
-            raise ApiError(422, "validation_error", "invalid query.since: no stream id follows it",
-                           [{"in": "query", "field": "since", "message": "must be below the largest stream id"}])
+            raise ApiError(
+                422,
+                "validation_error",
+                "invalid query.since: no stream id follows it",
+                [{"in": "query", "field": "since", "message": "must be below the largest stream id"}],
+            )
         private = [r for r in room if r not in PUBLIC_ROOMS]
         for r in private:
             if not r.startswith(INCIDENT_ROOM_PREFIX) or len(r) > 120:
@@ -372,8 +415,9 @@ def replay_router():
         if private:
             if credentials is None:
                 raise unauthorized("incident rooms need an access token")
-            principal = await authenticate(conn, request.app.state.settings.resolved_secret_key(),
-                                           credentials.credentials)
+            principal = await authenticate(
+                conn, request.app.state.settings.resolved_secret_key(), credentials.credentials
+            )
             if not may_read_incident_rooms(principal.role):
                 raise ApiError(403, "forbidden", f"role {principal.role!r} may not read incident rooms")
         return await hub(request).publisher.replay(since, set(room))

@@ -2,6 +2,7 @@
 workers and every API process reach the same sockets) and recorded in a capped Redis stream for replay
 (an event's stream id is its `seq`). The API processes' own fan-out to their sockets lives here too.
 """
+
 from __future__ import annotations
 
 import gc
@@ -54,8 +55,7 @@ class _SequentialFanOut(socketio.AsyncManager):
     async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
         if callback is not None or namespace not in self.rooms:
-            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
-                                      **kwargs)
+            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
@@ -87,8 +87,9 @@ class Publisher:
         self.redis = aioredis.from_url(redis_url)
         self.manager = manager or socketio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
 
-    async def publish(self, event: str, data: dict, rooms: list[str], skip_sid: str | None = None,
-                      replayed: bool = True) -> str:
+    async def publish(
+        self, event: str, data: dict, rooms: list[str], skip_sid: str | None = None, replayed: bool = True
+    ) -> str:
         """Append to the stream, then emit with `seq` added (to every socket in `rooms` but `skip_sid`);
         returns the seq. `replayed=False` for what is stale once missed (presence, who edits, drafts, a
         session's end): it takes its place in the seq order but replay leaves it out."""
@@ -114,8 +115,14 @@ class Publisher:
             for entry_id, fields in await self.redis.xrange(self.stream_key, min=f"({since}", count=REPLAY_LIMIT):
                 entry_rooms = json.loads(fields[b"r"])
                 if b"x" not in fields and rooms.intersection(entry_rooms):
-                    events.append({"seq": entry_id.decode(), "event": fields[b"e"].decode(), "rooms": entry_rooms,
-                                   "data": {**json.loads(fields[b"d"]), "seq": entry_id.decode()}})
+                    events.append(
+                        {
+                            "seq": entry_id.decode(),
+                            "event": fields[b"e"].decode(),
+                            "rooms": entry_rooms,
+                            "data": {**json.loads(fields[b"d"]), "seq": entry_id.decode()},
+                        }
+                    )
             if events and len(events) >= REPLAY_LIMIT:
                 complete = False
         return {"events": events, "latest": latest, "complete": complete}

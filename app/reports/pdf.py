@@ -6,6 +6,7 @@ PDF and started again if it died; at most CONCURRENT pages print at once, at mos
 and a request beyond that is refused at once (`PdfBusy`, a 503): 30 PDF requests, each starting its
 own Chromium, once stalled the API for 9 s. Every page has JavaScript off and every network request
 refused: the report is one self-contained document."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,12 +14,24 @@ import hashlib
 import shutil
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Playwright
 
 PRINT_TIMEOUT_S = 60
-CONCURRENT = 2   # pages printing at once (~a core each while they print)
-QUEUE = 4        # requests that may wait for a page; more are refused
-LAUNCH_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
-               "--disable-extensions", "--mute-audio", "--hide-scrollbars", "--no-sandbox"]
+CONCURRENT = 2  # pages printing at once (~a core each while they print)
+QUEUE = 4  # requests that may wait for a page; more are refused
+LAUNCH_ARGS = [
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--no-sandbox",
+]
 
 
 class PdfUnavailable(RuntimeError):
@@ -35,8 +48,10 @@ def chromium_path(configured: str | None) -> str:
     for candidate in (configured, "chromium", "chromium-browser", "google-chrome"):
         if candidate and (found := shutil.which(candidate)):
             return found
-    raise PdfUnavailable("PDF rendering needs Chromium: install Debian's 'chromium' package "
-                         "(scripts/system-deps.sh) or set SLAMON_CHROMIUM_PATH")
+    raise PdfUnavailable(
+        "PDF rendering needs Chromium: install Debian's 'chromium' package "
+        "(scripts/system-deps.sh) or set SLAMON_CHROMIUM_PATH"
+    )
 
 
 class Printer:
@@ -45,12 +60,12 @@ class Printer:
     def __init__(self, binary: str):
         self.binary = binary
         self.in_flight = 0  # printing or waiting
-        self.launches = 0   # browsers started, and PDFs printed: the tests read them
+        self.launches = 0  # browsers started, and PDFs printed: the tests read them
         self.printed = 0
         self._pages = asyncio.Semaphore(CONCURRENT)
         self._starting = asyncio.Lock()
-        self._playwright = None
-        self._browser = None
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
 
     @contextmanager
     def admission(self):
@@ -73,7 +88,8 @@ class Printer:
                 self._playwright = await async_playwright().start()
             try:
                 self._browser = await self._playwright.chromium.launch(
-                    executable_path=self.binary, headless=True, args=LAUNCH_ARGS, timeout=PRINT_TIMEOUT_S * 1000)
+                    executable_path=self.binary, headless=True, args=LAUNCH_ARGS, timeout=PRINT_TIMEOUT_S * 1000
+                )
             except Error as exc:
                 raise PdfUnavailable(f"Chromium ({self.binary}) did not start: {str(exc).splitlines()[0]}") from None
             self.launches += 1
@@ -143,8 +159,13 @@ def renderer_version() -> str:
 
     frontend = render.TEMPLATES.parent
     code = Path(__file__).parent
-    sources = [*render.TEMPLATES.glob("*.html"), *render.TEMPLATES.glob("*.css"), *frontend.glob("i18n/reports.*.json"),
-               code / "render.py", code / "charts.py"]
+    sources = [
+        *render.TEMPLATES.glob("*.html"),
+        *render.TEMPLATES.glob("*.css"),
+        *frontend.glob("i18n/reports.*.json"),
+        code / "render.py",
+        code / "charts.py",
+    ]
     digest = hashlib.sha256()
     for path in sorted(sources):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

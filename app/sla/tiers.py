@@ -1,4 +1,5 @@
 """SLA tiers of the SLA document (seeds/002): targets per tier."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,13 +10,13 @@ from decimal import Decimal
 class Tier:
     name: str
     label: str
-    availability: Decimal          # percent
+    availability: Decimal  # percent
     p50_ms: int
     p95_ms: int
     p99_ms: int
-    error_rate: Decimal            # percent, all errors
-    error_rate_5xx: Decimal        # percent
-    credit_percent: int            # service credit when availability is below target
+    error_rate: Decimal  # percent, all errors
+    error_rate_5xx: Decimal  # percent
+    credit_percent: int  # service credit when availability is below target
 
 
 TIERS = {

@@ -1,5 +1,6 @@
 """SQL of SLOs, error budgets, burn rates and violations. Slots are the rollups' (majority of regions,
 ties fail); slots and calls inside a maintenance window of their service are left out of everything."""
+
 from app.rollups.queries import CHECK_SLOTS
 
 

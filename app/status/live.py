@@ -12,6 +12,7 @@ previous one announced, and their events reach Redis in the order of the states 
 Who calls it and when: workers/live.py (on every committed write, through NOTIFY, and on a timer for
 what time alone changes: maintenance starting or ending, a new day).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,6 +41,7 @@ class NotPublished(RuntimeError):
 @dataclass(frozen=True)
 class Announced:
     """What clients were last told about one service."""
+
     status: str
     days: dict[str, str]  # ISO date -> letter
 
@@ -59,8 +61,13 @@ def grid_days(first_day: date, letters: list[str]) -> dict[str, str]:
     return {(first_day + timedelta(days=i)).isoformat(): letter for i, letter in enumerate(letters)}
 
 
-def changes(previous: dict[str, Announced], current: dict[str, Announced], overall: str, now: datetime,
-            last_checked: dict[str, str | None]) -> list[LiveEvent]:
+def changes(
+    previous: dict[str, Announced],
+    current: dict[str, Announced],
+    overall: str,
+    now: datetime,
+    last_checked: dict[str, str | None],
+) -> list[LiveEvent]:
     """The events that take a client from `previous` to `current`. A service seen for the first time
     gets its status announced; its days are taken as known (the page or GET it loaded shows them),
     otherwise a first run would send 90 letters per service."""
@@ -70,28 +77,58 @@ def changes(previous: dict[str, Announced], current: dict[str, Announced], overa
         if before is not None:
             for day, letter in now_state.days.items():
                 if before.days.get(day) != letter:
-                    events.append(LiveEvent("uptime-updated", {"serviceId": service_id, "date": day, "status": letter},
-                                            UPTIME_ROOMS))
+                    events.append(
+                        LiveEvent(
+                            "uptime-updated", {"serviceId": service_id, "date": day, "status": letter}, UPTIME_ROOMS
+                        )
+                    )
         if before is None or before.status != now_state.status:
-            events.append(LiveEvent("status-update", {
-                "serviceId": service_id, "status": now_state.status, "overallStatus": overall,
-                "lastCheckedAt": last_checked.get(service_id), "timestamp": _iso(now)}, STATUS_ROOMS))
+            events.append(
+                LiveEvent(
+                    "status-update",
+                    {
+                        "serviceId": service_id,
+                        "status": now_state.status,
+                        "overallStatus": overall,
+                        "lastCheckedAt": last_checked.get(service_id),
+                        "timestamp": _iso(now),
+                    },
+                    STATUS_ROOMS,
+                )
+            )
     for service_id in previous.keys() - current.keys():  # deactivated or deleted: no longer on the page
-        events.append(LiveEvent("status-update", {
-            "serviceId": service_id, "status": None, "removed": True, "overallStatus": overall,
-            "lastCheckedAt": None, "timestamp": _iso(now)}, STATUS_ROOMS))
+        events.append(
+            LiveEvent(
+                "status-update",
+                {
+                    "serviceId": service_id,
+                    "status": None,
+                    "removed": True,
+                    "overallStatus": overall,
+                    "lastCheckedAt": None,
+                    "timestamp": _iso(now),
+                },
+                STATUS_ROOMS,
+            )
+        )
     return events
 
 
 async def _announced(conn: asyncpg.Connection) -> dict[str, Announced]:
-    return {r["service_id"]: Announced(r["status"], json.loads(r["days"])) for r in await conn.fetch(queries.LIVE_STATE)}
+    return {
+        r["service_id"]: Announced(r["status"], json.loads(r["days"])) for r in await conn.fetch(queries.LIVE_STATE)
+    }
 
 
 async def _remember(conn: asyncpg.Connection, previous: dict[str, Announced], current: dict[str, Announced]) -> None:
     changed = [sid for sid, state in current.items() if previous.get(sid) != state]
     if changed:
-        await conn.execute(queries.PUT_LIVE_STATE, changed, [current[s].status for s in changed],
-                           [json.dumps(current[s].days) for s in changed])
+        await conn.execute(
+            queries.PUT_LIVE_STATE,
+            changed,
+            [current[s].status for s in changed],
+            [json.dumps(current[s].days) for s in changed],
+        )
     gone = list(previous.keys() - current.keys())
     if gone:
         await conn.execute(queries.FORGET_LIVE_STATE, gone)
@@ -103,8 +140,9 @@ async def sync(conn: asyncpg.Connection, sink: EventSink, now: datetime, timezon
     async with conn.transaction():
         await conn.execute(queries.LIVE_LOCK)
         status, grid = await service.snapshot(conn, now, timezone_name, zone)
-        current = {e["id"]: Announced(e["status"], grid_days(grid.first_day, e["uptimeData"]))
-                   for e in status["services"]}
+        current = {
+            e["id"]: Announced(e["status"], grid_days(grid.first_day, e["uptimeData"])) for e in status["services"]
+        }
         previous = await _announced(conn)
         last_checked = {e["id"]: e["lastCheckedAt"] for e in status["services"]}
         events = changes(previous, current, status["overallStatus"], now, last_checked)

@@ -1,4 +1,5 @@
 """SQL of the current status."""
+
 from app.db import TIME_FLOOR
 from app.rollups.queries import CHECK_SLOTS
 

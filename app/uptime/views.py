@@ -1,4 +1,5 @@
 """Public uptime grids: GET /api/uptime/{serviceId}."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -20,8 +21,9 @@ def _check_range(first_month: date, months: int) -> None:
     """422 naming startDate when the months would run outside years 1-9999 (a 500 once)."""
     if first_month < FIRST_MONTH_MIN or first_month > add_months(END_MONTH_MAX, -months):
         message = f"startDate: {months} month(s) from it must lie between 0001-02 and 9999-11"
-        raise ApiError(422, "validation_error", message,
-                       [{"in": "query", "field": "startDate", "message": "out of range"}])
+        raise ApiError(
+            422, "validation_error", message, [{"in": "query", "field": "startDate", "message": "out of range"}]
+        )
 
 
 @router.get("/api/uptime/{service_id}", summary="Monthly availability and daily statuses (o, po, mo, nd, e)")
@@ -29,7 +31,9 @@ async def uptime(
     service_id: str,
     months: int = Query(3, ge=1, le=24, description="number of calendar months"),
     start_date: date | None = Query(None, alias="startDate", description="any day of the first month (YYYY-MM-DD)"),
-    conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
 ):
     svc = await require_service(conn, service_id)
     if start_date is None:

@@ -1,5 +1,6 @@
 """The decisions app/backup.py makes around pgBackRest: which backup is due, which backup a point in time
 needs, and the times and directories a restore refuses (the restore itself: tests/faults/)."""
+
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,13 +21,16 @@ FULL = made("F1", "full", NOW - timedelta(days=3))
 DIFF = made("F1_D1", "diff", NOW - timedelta(days=1))
 
 
-@pytest.mark.parametrize("backups, expected", [
-    ([], "full"),
-    ([FULL], "diff"),
-    ([FULL, DIFF], "diff"),
-    ([made("F0", "full", NOW - timedelta(days=7))], "full"),
-    ([made("F0", "full", NOW - timedelta(days=8)), made("F0_D", "diff", NOW - timedelta(hours=1))], "full"),
-])
+@pytest.mark.parametrize(
+    "backups, expected",
+    [
+        ([], "full"),
+        ([FULL], "diff"),
+        ([FULL, DIFF], "diff"),
+        ([made("F0", "full", NOW - timedelta(days=7))], "full"),
+        ([made("F0", "full", NOW - timedelta(days=8)), made("F0_D", "diff", NOW - timedelta(hours=1))], "full"),
+    ],
+)
 def test_a_full_backup_is_due_weekly_and_a_differential_otherwise(backups, expected):
     assert backup.due_type(backups, NOW) == expected
 
@@ -39,28 +43,40 @@ def test_a_point_in_time_is_restored_from_the_newest_backup_completed_before_it(
     assert backup.backup_for([FULL, DIFF], DIFF.stopped_at + timedelta(seconds=1), NOW) == DIFF
 
 
-@pytest.mark.parametrize("backups, target, message", [
-    ([FULL, DIFF], FULL.stopped_at - timedelta(minutes=1), "before the oldest backup (F1"),
-    ([FULL], NOW + timedelta(minutes=1), "is in the future"),
-    ([], NOW - timedelta(hours=1), "no backup yet"),
-])
+@pytest.mark.parametrize(
+    "backups, target, message",
+    [
+        ([FULL, DIFF], FULL.stopped_at - timedelta(minutes=1), "before the oldest backup (F1"),
+        ([FULL], NOW + timedelta(minutes=1), "is in the future"),
+        ([], NOW - timedelta(hours=1), "no backup yet"),
+    ],
+)
 def test_a_time_no_backup_reaches_is_refused(backups, target, message):
     with pytest.raises(RestoreRefused, match=message.replace("(", r"\(")):
         backup.backup_for(backups, target, NOW)
 
 
 def test_info_lists_the_stanzas_backups_oldest_first_with_their_page_errors():
-    info = [{"name": "other", "backup": [{"label": "X", "type": "full", "error": False,
-                                          "timestamp": {"start": 1, "stop": 2}}]},
-            {"name": "slamon", "backup": [
+    info = [
+        {
+            "name": "other",
+            "backup": [{"label": "X", "type": "full", "error": False, "timestamp": {"start": 1, "stop": 2}}],
+        },
+        {
+            "name": "slamon",
+            "backup": [
                 {"label": "B", "type": "diff", "error": False, "timestamp": {"start": 300, "stop": 400}},
                 {"label": "A", "type": "full", "error": False, "timestamp": {"start": 100, "stop": 200}},
-                {"label": "C", "type": "incr", "error": True, "timestamp": {"start": 500, "stop": 600}}]}]
+                {"label": "C", "type": "incr", "error": True, "timestamp": {"start": 500, "stop": 600}},
+            ],
+        },
+    ]
     backups = backup.parse_info(json.dumps(info), "slamon")
     assert [(b.label, b.type, b.stopped_at, b.page_errors) for b in backups] == [
         ("A", "full", datetime.fromtimestamp(200, timezone.utc), False),
         ("B", "diff", datetime.fromtimestamp(400, timezone.utc), False),
-        ("C", "incr", datetime.fromtimestamp(600, timezone.utc), True)]
+        ("C", "incr", datetime.fromtimestamp(600, timezone.utc), True),
+    ]
     assert backup.parse_info(json.dumps(info), "missing") == []
 
 

@@ -1,6 +1,7 @@
 """Load shedding against real servers on loopback: at most max_concurrent requests run, at most
 max_queued wait (each at most queue_wait_s), the rest get 503 + Retry-After at once; health checks
 always answer. No timing is asserted: the order in which answers arrive is."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,7 @@ async def serve(settings, **overrides):
         await state["release"].wait()
         return {"held": True}
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -55,17 +55,21 @@ async def _until(condition, what: str, timeout_s: float = 60) -> None:
 
 
 async def test_excess_requests_are_refused_at_once_and_queued_ones_get_their_turn(settings):
-    async with serve(settings, max_concurrent_requests=2, max_queued_requests=2, queue_wait_s=60) as (base, state), \
-            httpx.AsyncClient(base_url=base, timeout=120) as http:
+    async with (
+        serve(settings, max_concurrent_requests=2, max_queued_requests=2, queue_wait_s=60) as (base, state),
+        httpx.AsyncClient(base_url=base, timeout=120) as http,
+    ):
         running = [asyncio.create_task(http.get("/test/hold")) for _ in range(2)]
 
         async def both_running():
             return state["entered"] == 2
+
         await _until(both_running, "two requests in progress")
         queued = [asyncio.create_task(http.get("/test/hold")) for _ in range(2)]
 
         async def queue_full():
             return state["shedder"].queued == 2
+
         await _until(queue_full, "two requests queued")
         response = await http.get("/api/services")  # the queue is full: turned away
         assert response.status_code == 503 and response.headers["retry-after"] == "1"
@@ -79,12 +83,15 @@ async def test_excess_requests_are_refused_at_once_and_queued_ones_get_their_tur
 
 
 async def test_a_queued_request_waits_at_most_queue_wait_s(settings):
-    async with serve(settings, max_concurrent_requests=1, max_queued_requests=5, queue_wait_s=0.5) as (base, state), \
-            httpx.AsyncClient(base_url=base, timeout=120) as http:
+    async with (
+        serve(settings, max_concurrent_requests=1, max_queued_requests=5, queue_wait_s=0.5) as (base, state),
+        httpx.AsyncClient(base_url=base, timeout=120) as http,
+    ):
         running = asyncio.create_task(http.get("/test/hold"))
 
         async def one_running():
             return state["entered"] == 1
+
         await _until(one_running, "one request in progress")
         response = await http.get("/api/services")  # waits its turn, which does not come
         assert response.status_code == 503 and "no turn within 0.5 s" in response.json()["message"]
@@ -98,8 +105,10 @@ async def test_a_crowd_on_the_status_page_gets_fast_503s_not_a_hang(staff_db, da
     """Many concurrent clients on the status page (`slamon api --site status`): the excess is refused
     with Retry-After before the admitted pages are done, and health answers throughout."""
     limits = {"SLAMON_MAX_CONCURRENT_REQUESTS": "2", "SLAMON_MAX_QUEUED_REQUESTS": "2", "SLAMON_QUEUE_WAIT_S": "2"}
-    async with slamon_api(database_url, tmp_path, site="status", **limits) as base, \
-            httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=100)) as http:
+    async with (
+        slamon_api(database_url, tmp_path, site="status", **limits) as base,
+        httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=100)) as http,
+    ):
         answered: list[httpx.Response] = []
 
         async def visit() -> httpx.Response:

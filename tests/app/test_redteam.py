@@ -1,4 +1,5 @@
 """Red-team findings (issue 15): inputs and requests that abused the API. Each case failed once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,12 +19,20 @@ from tests.conftest import free_port
 async def slamon_api(database_url: str, tmp_path, site: str = "api", **env_overrides: str):
     """`slamon api --site SITE` (what `slamon up` runs) as its own process on a free loopback port; yields
     its base URL."""
-    env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_SECRET_KEY": "redteam-secret-0123456789-abcdef",
-           "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_POOL_MIN": "1", "SLAMON_POOL_MAX": "5", **env_overrides}
+    env = {
+        **os.environ,
+        "SLAMON_DATABASE_URL": database_url,
+        "SLAMON_SECRET_KEY": "redteam-secret-0123456789-abcdef",
+        "SLAMON_DATA_DIR": str(tmp_path),
+        "SLAMON_POOL_MIN": "1",
+        "SLAMON_POOL_MAX": "5",
+        **env_overrides,
+    }
     env.pop("FORWARDED_ALLOW_IPS", None)
     port = free_port()
-    api = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--site", site, "--port", str(port)], cwd=ROOT,
-                           env=env)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "api", "--site", site, "--port", str(port)], cwd=ROOT, env=env
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as http:
@@ -41,14 +50,17 @@ async def slamon_api(database_url: str, tmp_path, site: str = "api", **env_overr
         api.wait(timeout=20)
 
 
-@pytest.mark.parametrize("path, field", [
-    ("/api/uptime/face-compare?startDate=9999-12-31", "startDate"),
-    ("/api/uptime/face-compare?months=3&startDate=9999-10-01", "startDate"),
-    ("/api/uptime/face-compare?months=24&startDate=0001-02-01", None),
-    ("/api/uptime/face-compare?months=2&startDate=9999-10-01", None),
-    ("/api/realtime/replay?since=18446744073709551616", "since"),
-    ("/api/realtime/replay?since=0-18446744073709551616", "since"),
-])
+@pytest.mark.parametrize(
+    "path, field",
+    [
+        ("/api/uptime/face-compare?startDate=9999-12-31", "startDate"),
+        ("/api/uptime/face-compare?months=3&startDate=9999-10-01", "startDate"),
+        ("/api/uptime/face-compare?months=24&startDate=0001-02-01", None),
+        ("/api/uptime/face-compare?months=2&startDate=9999-10-01", None),
+        ("/api/realtime/replay?since=18446744073709551616", "since"),
+        ("/api/realtime/replay?since=0-18446744073709551616", "since"),
+    ],
+)
 async def test_out_of_range_query_parameters_are_a_4xx_naming_the_parameter(staff, path, field):
     response = await staff.client.get(path)
     if field is None:  # the earliest representable months are fine
@@ -84,19 +96,27 @@ async def test_the_first_months_of_year_one_are_refused_in_a_zone_ahead_of_utc(s
 
 
 async def test_a_rotated_x_forwarded_for_neither_escapes_the_login_throttle_nor_forges_audit_ips(
-        staff_db, database_url, tmp_path):
+    staff_db, database_url, tmp_path
+):
     """Without SLAMON_TRUSTED_PROXIES no client picks its own address: the per account+IP lock (5
     failures) holds while X-Forwarded-For changes on every attempt, and the audit trail records the peer."""
     await create_user(staff_db, "sec-victim", "viewer")
     async with slamon_api(database_url, tmp_path) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
         statuses = []
         for attempt in range(6):
-            response = await http.post("/api/auth/login", json={"username": "sec-victim", "password": "wrong-guess"},
-                                       headers={"X-Forwarded-For": f"203.0.113.{attempt + 1}"})
+            response = await http.post(
+                "/api/auth/login",
+                json={"username": "sec-victim", "password": "wrong-guess"},
+                headers={"X-Forwarded-For": f"203.0.113.{attempt + 1}"},
+            )
             statuses.append(response.status_code)
     assert statuses == [401] * 5 + [429]
-    ips = {str(ip) for ip in await staff_db.fetchval(
-        "SELECT array_agg(DISTINCT ip) FROM audit_log WHERE action LIKE 'auth.login%'")}
+    ips = {
+        str(ip)
+        for ip in await staff_db.fetchval(
+            "SELECT array_agg(DISTINCT ip) FROM audit_log WHERE action LIKE 'auth.login%'"
+        )
+    }
     assert ips == {"127.0.0.1"}
 
 
@@ -104,20 +124,28 @@ async def test_a_configured_proxy_reports_the_client_address(staff_db, make_app)
     app, client = make_app(trusted_proxies=["10.9.0.0/16"])
     await create_user(staff_db, "alice", "viewer")
     via_proxy = client("10.9.0.7")
-    response = await via_proxy.post("/api/auth/login", json={"username": "alice", "password": PASSWORD},
-                                    headers={"X-Forwarded-For": "198.51.100.23, 10.9.0.3"})
+    response = await via_proxy.post(
+        "/api/auth/login",
+        json={"username": "alice", "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.23, 10.9.0.3"},
+    )
     assert response.status_code == 200, response.text
     direct = client("192.0.2.50")  # not a proxy: its header is ignored
-    response = await direct.post("/api/auth/login", json={"username": "alice", "password": PASSWORD},
-                                 headers={"X-Forwarded-For": "198.51.100.99"})
+    response = await direct.post(
+        "/api/auth/login",
+        json={"username": "alice", "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.99"},
+    )
     assert response.status_code == 200, response.text
-    ips = [str(r["ip"]) for r in await staff_db.fetch(
-        "SELECT ip FROM audit_log WHERE action = 'auth.login' ORDER BY id")]
+    ips = [
+        str(r["ip"]) for r in await staff_db.fetch("SELECT ip FROM audit_log WHERE action = 'auth.login' ORDER BY id")
+    ]
     assert ips == ["198.51.100.23", "192.0.2.50"]
 
 
-@pytest.mark.parametrize("value, expected", [("", []), ("10.0.0.1", ["10.0.0.1"]),
-                                             (" 10.0.0.0/8 , fd00::/8 ", ["10.0.0.0/8", "fd00::/8"])])
+@pytest.mark.parametrize(
+    "value, expected", [("", []), ("10.0.0.1", ["10.0.0.1"]), (" 10.0.0.0/8 , fd00::/8 ", ["10.0.0.0/8", "fd00::/8"])]
+)
 def test_trusted_proxies_setting_is_a_comma_separated_list(monkeypatch, value, expected):
     from app.config import Settings
 
@@ -139,14 +167,17 @@ async def test_health_answers_while_32_logins_hash_and_the_excess_is_refused_at_
     """bcrypt ran on the event loop: 32 failed logins froze the API (health 2 ms -> 3.9 s). Hashing now
     runs in a small pool; logins beyond it are refused with 503 + Retry-After before holding anything."""
     env = {"SLAMON_POOL_MAX": "12", "SLAMON_PASSWORD_HASH_WORKERS": "2", "SLAMON_PASSWORD_HASH_QUEUE": "4"}
-    async with slamon_api(database_url, tmp_path, **env) as base, \
-            httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=64)) as http:
+    async with (
+        slamon_api(database_url, tmp_path, **env) as base,
+        httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=64)) as http,
+    ):
         answered: list[httpx.Response] = []
 
         async def login(number: int) -> httpx.Response:
             # unknown accounts: each costs one bcrypt check at the server's cost (12) against its dummy hash
-            response = await http.post("/api/auth/login", json={"username": f"nobody-{number}",
-                                                                "password": "a wrong guess"})
+            response = await http.post(
+                "/api/auth/login", json={"username": f"nobody-{number}", "password": "a wrong guess"}
+            )
             answered.append(response)
             return response
 
@@ -164,8 +195,13 @@ async def test_health_answers_while_32_logins_hash_and_the_excess_is_refused_at_
     assert answered_before_health < len(results), statuses
 
 
-@pytest.mark.parametrize("value, expected", [("https://status.example.com", "https://status.example.com/"),
-                                             ("http://10.0.0.5:3003/slamon/", "http://10.0.0.5:3003/slamon/")])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("https://status.example.com", "https://status.example.com/"),
+        ("http://10.0.0.5:3003/slamon/", "http://10.0.0.5:3003/slamon/"),
+    ],
+)
 def test_public_base_url_is_an_absolute_url_ending_in_a_slash(monkeypatch, value, expected):
     from app.config import Settings
 
@@ -173,8 +209,9 @@ def test_public_base_url_is_an_absolute_url_ending_in_a_slash(monkeypatch, value
     assert Settings().public_base_url == expected
 
 
-@pytest.mark.parametrize("value", ["status.example.com", "/relative/", "ftp://status.example.com/",
-                                   "https://status.example.com/?x=1"])
+@pytest.mark.parametrize(
+    "value", ["status.example.com", "/relative/", "ftp://status.example.com/", "https://status.example.com/?x=1"]
+)
 def test_a_public_base_url_that_is_not_absolute_http_is_refused(monkeypatch, value):
     from pydantic import ValidationError
 

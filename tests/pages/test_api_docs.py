@@ -1,5 +1,6 @@
 """/docs and /redoc: vendored Swagger UI and ReDoc, under a Content-Security-Policy, working with no
 other origin reachable; only on the API site."""
+
 import pytest
 
 from app.web import docs

@@ -1,4 +1,5 @@
 """Slots: aligned to the interval plus a stable per-service offset, no drift, no slot delayed by another."""
+
 import asyncio
 import time
 

@@ -1,5 +1,6 @@
 """The SSRF guard: forbidden address classes, metadata in every spelling, enforced on the address
 actually connected to and on every redirect hop."""
+
 import ipaddress
 
 import pytest
@@ -9,21 +10,46 @@ from prober.checks import run_check
 from tests.prober.conftest import target
 
 
-@pytest.mark.parametrize("address, reason", [
-    ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"), ("172.16.0.9", "private"),
-    ("192.168.1.1", "private"), ("fc00::1", "private"), ("169.254.1.1", "link-local"), ("fe80::1", "link-local"),
-    ("100.64.0.1", "carrier-grade NAT"), ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-    ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("::ffff:10.0.0.1", "private"),
-    ("64:ff9b::7f00:1", "loopback"), ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"),
-])
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.9", "private"),
+        ("192.168.1.1", "private"),
+        ("fc00::1", "private"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("::ffff:10.0.0.1", "private"),
+        ("64:ff9b::7f00:1", "loopback"),
+        ("169.254.169.254", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+    ],
+)
 def test_forbidden_address_classes(address, reason):
     assert reason in ssrf.forbidden_reason(ipaddress.ip_address(address), allow_private=False)
 
 
-@pytest.mark.parametrize("address", [
-    "192.0.0.192", "168.63.129.16", "169.254.170.23", "fd00:ec2::23", "169.254.0.23", "::ffff:168.63.129.16",
-    "::a9fe:a9fe", "::192.0.0.192", "64:ff9b::a83f:8110",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "192.0.0.192",
+        "168.63.129.16",
+        "169.254.170.23",
+        "fd00:ec2::23",
+        "169.254.0.23",
+        "::ffff:168.63.129.16",
+        "::a9fe:a9fe",
+        "::192.0.0.192",
+        "64:ff9b::a83f:8110",
+    ],
+)
 def test_every_clouds_metadata_address_is_refused_even_with_allow_private(address):
     for allow_private in (False, True):
         assert "metadata" in ssrf.forbidden_reason(ipaddress.ip_address(address), allow_private)
@@ -31,10 +57,24 @@ def test_every_clouds_metadata_address_is_refused_even_with_allow_private(addres
 
 # Ranges where ipaddress.is_private/is_reserved answer differently across Python releases (or not
 # at all): the guard names them explicitly.
-@pytest.mark.parametrize("address", [
-    "64:ff9b:1::1", "3fff::1", "5f00::1", "2001:db8::1", "2001::1", "100::1", "fec0::1", "198.18.0.1",
-    "192.0.2.1", "240.0.0.1", "255.255.255.255", "192.0.0.8", "::7f00:1",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b:1::1",
+        "3fff::1",
+        "5f00::1",
+        "2001:db8::1",
+        "2001::1",
+        "100::1",
+        "fec0::1",
+        "198.18.0.1",
+        "192.0.2.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "192.0.0.8",
+        "::7f00:1",
+    ],
+)
 def test_special_purpose_ranges_are_refused_from_explicit_lists(address):
     assert ssrf.forbidden_reason(ipaddress.ip_address(address), allow_private=False) is not None
 
@@ -55,9 +95,18 @@ def test_allow_private_opens_private_ranges(address):
 
 
 METADATA_SPELLINGS = [
-    "169.254.169.254", "2852039166", "0xa9fea9fe", "0xA9FEA9FE", "0251.0376.0251.0376", "169.254.43518",
-    "0xa9.0xfe.0xa9.0xfe", "[::ffff:169.254.169.254]", "[::ffff:a9fe:a9fe]", "[fd00:ec2::254]",
-    "[64:ff9b::a9fe:a9fe]", "169.254.169.254.",
+    "169.254.169.254",
+    "2852039166",
+    "0xa9fea9fe",
+    "0xA9FEA9FE",
+    "0251.0376.0251.0376",
+    "169.254.43518",
+    "0xa9.0xfe.0xa9.0xfe",
+    "[::ffff:169.254.169.254]",
+    "[::ffff:a9fe:a9fe]",
+    "[fd00:ec2::254]",
+    "[64:ff9b::a9fe:a9fe]",
+    "169.254.169.254.",
 ]
 
 

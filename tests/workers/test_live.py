@@ -3,6 +3,7 @@ through the ingest; the worker's LiveStatus computes status-update / uptime-upda
 (the API's own rule); a real Socket.IO client on a live API process receives them. Measured in issue 14:
 a prober announced its own region's verdict (`operational` with an open P1 while the API said
 `outage`; one verdict per prober when regions disagree), and no uptime-updated was ever sent."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,10 +26,19 @@ P1 = {"title": "인증 장애", "description": "", "severity": "critical", "affe
 
 def _options(settings, tmp_path, region):
     # With Redis, as `slamon prober` runs: before issue 14 each prober announced its own verdict there.
-    return ProberOptions(region=region, prober_id=f"{region}-p0", database_url=settings.database_url,
-                         redis_url=settings.redis_url, realtime_channel=channel_for(settings), data_dir=tmp_path,
-                         heartbeat_s=0.25, ttl_s=1.0, handover_delay_s=0.0, flush_interval_s=0.2,
-                         targets_refresh_s=3600)
+    return ProberOptions(
+        region=region,
+        prober_id=f"{region}-p0",
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        realtime_channel=channel_for(settings),
+        data_dir=tmp_path,
+        heartbeat_s=0.25,
+        ttl_s=1.0,
+        handover_delay_s=0.0,
+        flush_interval_s=0.2,
+        targets_refresh_s=3600,
+    )
 
 
 async def _probe(settings, tmp_path, conn, urls: dict[str, str], slots: int = 3) -> None:
@@ -46,8 +56,12 @@ async def _probe(settings, tmp_path, conn, urls: dict[str, str], slots: int = 3)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            counts = {r["region"]: r["n"] for r in await conn.fetch(
-                "SELECT region, count(*) AS n FROM checks WHERE service_id = $1 GROUP BY region", SERVICE)}
+            counts = {
+                r["region"]: r["n"]
+                for r in await conn.fetch(
+                    "SELECT region, count(*) AS n FROM checks WHERE service_id = $1 GROUP BY region", SERVICE
+                )
+            }
             if all(counts.get(region, 0) >= slots for region in urls):
                 break
             await asyncio.sleep(0.2)
@@ -64,7 +78,7 @@ async def _status_updates(client: Client, wait: float = 1.0) -> list[dict]:
     while True:
         try:
             data = await client.next("status-update", wait)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return seen
         if data["serviceId"] == SERVICE:
             seen.append(data)
@@ -84,9 +98,18 @@ async def live(pool, settings):
     await publisher.close()
 
 
-async def test_an_open_p1_keeps_the_service_in_outage_while_its_checks_recover(staff, server, live, conn,  # noqa: F811
-                                                                               settings, tmp_path, web_port):
-    assert (await staff.client.post("/api/incidents", json=P1, headers=await staff.headers("reporter"))).status_code == 201
+async def test_an_open_p1_keeps_the_service_in_outage_while_its_checks_recover(
+    staff,
+    server,
+    live,
+    conn,  # noqa: F811
+    settings,
+    tmp_path,
+    web_port,
+):
+    assert (
+        await staff.client.post("/api/incidents", json=P1, headers=await staff.headers("reporter"))
+    ).status_code == 201
     browser = await Client().connect(server)
     await browser.join("system-status")
     await _probe(settings, tmp_path, conn, {"seoul": f"http://127.0.0.1:{web_port}/ok"})
@@ -98,8 +121,15 @@ async def test_an_open_p1_keeps_the_service_in_outage_while_its_checks_recover(s
     await browser.sio.disconnect()
 
 
-async def test_regions_that_disagree_get_one_verdict_the_majority(staff, server, live, conn,  # noqa: F811
-                                                                  settings, tmp_path, web_port):
+async def test_regions_that_disagree_get_one_verdict_the_majority(
+    staff,
+    server,
+    live,
+    conn,  # noqa: F811
+    settings,
+    tmp_path,
+    web_port,
+):
     """Seoul's checks fail, Tokyo's and Frankfurt's succeed: the slots are good by majority, so the one
     verdict is operational; no prober announces its region's outage."""
     browser = await Client().connect(server)
@@ -121,14 +151,20 @@ async def test_stored_slots_and_incident_writes_wake_the_computation(staff, serv
     await live.start()
     first = await _status_updates(browser, wait=1.5)  # the first announcement of every service
     assert [u["status"] for u in first] == ["operational"]
-    r = await staff.client.post("/api/incidents", json={**P1, "severity": "medium"},
-                                headers=await staff.headers("reporter"))
+    r = await staff.client.post(
+        "/api/incidents", json={**P1, "severity": "medium"}, headers=await staff.headers("reporter")
+    )
     assert r.status_code == 201 and r.json()["incident"]["priority"] == "P3"
     degraded = await browser.next("status-update", 10)
     assert degraded["serviceId"] == SERVICE and degraded["status"] == "degraded"
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    await write_checks(conn, [CheckRow(now - timedelta(minutes=m), SERVICE, "seoul", False, 503, 40, "http_error",
-                                       "503") for m in (3, 2, 1)])
+    await write_checks(
+        conn,
+        [
+            CheckRow(now - timedelta(minutes=m), SERVICE, "seoul", False, 503, 40, "http_error", "503")
+            for m in (3, 2, 1)
+        ],
+    )
     outage = await browser.next("status-update", 10)
     assert outage["serviceId"] == SERVICE and outage["status"] == "outage"
     await browser.sio.disconnect()

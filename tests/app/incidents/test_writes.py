@@ -1,9 +1,15 @@
 """Incident writes (PRD §5.1): creation with suggested priority, validation limits, the status flow,
 optimistic concurrency, delete, comments and drafts; each visible on the public reads at once."""
+
 import pytest
 
-BASE = {"title": "서비스 응답 지연", "description": "ID Recognition 응답 15초 이상", "severity": "high",
-        "affected_services": ["id-recognition", "face-liveness"], "detection_criteria": "연속 3회 7초 초과"}
+BASE = {
+    "title": "서비스 응답 지연",
+    "description": "ID Recognition 응답 15초 이상",
+    "severity": "high",
+    "affected_services": ["id-recognition", "face-liveness"],
+    "detection_criteria": "연속 3회 7초 초과",
+}
 
 
 async def create(staff, role="reporter", **fields) -> dict:
@@ -30,12 +36,20 @@ async def test_create_is_public_at_once_with_its_first_timeline_entry(staff):
     assert await staff.conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'incident.create'") == 1
 
 
-@pytest.mark.parametrize("fields,field", [
-    ({"title": "x" * 256}, "title"), ({"title": ""}, "title"), ({"title": "   "}, "title"),
-    ({"description": "x" * 10_001}, "description"), ({"severity": "urgent"}, "severity"),
-    ({"priority": "P0"}, "priority"), ({"affected_services": [f"svc-{i}" for i in range(51)]}, "affected_services"),
-    ({"affected_services": ["Not A Service!"]}, "affected_services.0"), ({"unknown": 1}, "unknown"),
-])
+@pytest.mark.parametrize(
+    "fields,field",
+    [
+        ({"title": "x" * 256}, "title"),
+        ({"title": ""}, "title"),
+        ({"title": "   "}, "title"),
+        ({"description": "x" * 10_001}, "description"),
+        ({"severity": "urgent"}, "severity"),
+        ({"priority": "P0"}, "priority"),
+        ({"affected_services": [f"svc-{i}" for i in range(51)]}, "affected_services"),
+        ({"affected_services": ["Not A Service!"]}, "affected_services.0"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
 async def test_invalid_creates_are_422_naming_the_field(staff, fields, field):
     r = await staff.client.post("/api/incidents", json={**BASE, **fields}, headers=await staff.headers("reporter"))
     assert r.status_code == 422 and r.json()["error"] == "validation_error"
@@ -54,19 +68,24 @@ async def test_unknown_services_are_named(staff):
 
 
 async def post_update(staff, incident, status, note="progress", version=None):
-    return await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=await staff.headers("reporter"),
-                                   json={"status": status, "description": note,
-                                         "version": version or incident["version"]})
+    return await staff.client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=await staff.headers("reporter"),
+        json={"status": status, "description": note, "version": version or incident["version"]},
+    )
 
 
-@pytest.mark.parametrize("path,expected", [
-    (["identified", "monitoring", "resolved"], 201),
-    (["resolved"], 201),                     # skipping ahead is allowed
-    (["monitoring", "identified"], 409),     # going back is not
-    (["identified", "investigating"], 409),
-    (["resolved", "investigating"], 201),    # reopen
-    (["resolved", "monitoring"], 409),       # reopen goes to investigating only
-])
+@pytest.mark.parametrize(
+    "path,expected",
+    [
+        (["identified", "monitoring", "resolved"], 201),
+        (["resolved"], 201),  # skipping ahead is allowed
+        (["monitoring", "identified"], 409),  # going back is not
+        (["identified", "investigating"], 409),
+        (["resolved", "investigating"], 201),  # reopen
+        (["resolved", "monitoring"], 409),  # reopen goes to investigating only
+    ],
+)
 async def test_status_flow(staff, path, expected):
     incident = await create(staff)
     statuses = []
@@ -101,18 +120,24 @@ async def test_resolved_at_and_resolution_time_follow_the_status(staff):
 async def test_put_changes_fields_and_a_status_change_needs_a_note(staff):
     incident = await create(staff)
     headers = await staff.headers("reporter")
-    r = await staff.client.put(f"/api/incidents/{incident['id']}", headers=headers,
-                               json={"status": "identified", "version": 1})
+    r = await staff.client.put(
+        f"/api/incidents/{incident['id']}", headers=headers, json={"status": "identified", "version": 1}
+    )
     assert r.status_code == 422 and r.json()["details"][0]["field"] == "note"
-    r = await staff.client.put(f"/api/incidents/{incident['id']}", headers=headers,
-                               json={"title": "DB pool exhausted", "status": "identified", "note": "pool 50→100",
-                                     "version": 1})
+    r = await staff.client.put(
+        f"/api/incidents/{incident['id']}",
+        headers=headers,
+        json={"title": "DB pool exhausted", "status": "identified", "note": "pool 50→100", "version": 1},
+    )
     assert r.status_code == 200
     updated = r.json()["incident"]
     assert updated["title"] == "DB pool exhausted" and updated["version"] == 2 and r.headers["etag"] == '"2"'
     assert updated["updates"][0]["description"] == "pool 50→100"
-    r = await staff.client.put(f"/api/incidents/{incident['id']}", headers=headers,
-                               json={"severity": "critical", "affected_services": ["unknown-svc"], "version": 2})
+    r = await staff.client.put(
+        f"/api/incidents/{incident['id']}",
+        headers=headers,
+        json={"severity": "critical", "affected_services": ["unknown-svc"], "version": 2},
+    )
     assert r.status_code == 422 and "unknown-svc" in r.json()["message"]
 
 
@@ -161,8 +186,11 @@ async def test_comments_are_stored_as_typed(staff):
     assert r.headers["content-type"] == "application/json"
     assert [c["message"] for c in r.json()["comments"]] == [hostile]
     assert (await staff.client.get(url)).status_code == 401  # comments are for signed-in staff
-    r = await staff.client.post("/api/incidents", headers=await staff.headers("reporter"),
-                                json={**BASE, "title": hostile, "affected_services": []})
+    r = await staff.client.post(
+        "/api/incidents",
+        headers=await staff.headers("reporter"),
+        json={**BASE, "title": hostile, "affected_services": []},
+    )
     assert (await staff.client.get(f"/api/incidents/{r.json()['incident']['id']}")).json()["incident"][
         "title"
     ] == hostile
@@ -204,8 +232,9 @@ async def test_oversized_bodies_are_413(staff):
         for _ in range(20):
             yield b"x" * 65536
 
-    r = await staff.client.post("/api/incidents", headers={**headers, "content-type": "application/json"},
-                                content=chunks())
+    r = await staff.client.post(
+        "/api/incidents", headers={**headers, "content-type": "application/json"}, content=chunks()
+    )
     assert r.status_code == 413
     assert await staff.conn.fetchval("SELECT count(*) FROM incidents") == 0
 

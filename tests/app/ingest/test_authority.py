@@ -1,5 +1,6 @@
 """Issue 14 §3: a service's own ingest key cannot overrule the probers' record of its outages —
 no pushed check rows for a probed service, no invented regions, no future slots."""
+
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -17,15 +18,38 @@ async def _auth(conn, settings, service_id):
 
 
 def pushed(n, start=NOW - timedelta(minutes=30), region="push", ok=True):
-    return [{"ts": (start + timedelta(minutes=i)).isoformat(), "ok": ok, "latency_ms": 90, "region": region,
-             **({} if ok else {"error_type": "timeout"})} for i in range(n)]
+    return [
+        {
+            "ts": (start + timedelta(minutes=i)).isoformat(),
+            "ok": ok,
+            "latency_ms": 90,
+            "region": region,
+            **({} if ok else {"error_type": "timeout"}),
+        }
+        for i in range(n)
+    ]
 
 
 async def test_pushed_checks_for_a_probed_service_are_refused_and_the_outage_stays(make_client, conn, settings):
     start = NOW - timedelta(minutes=7)
     # The prober's record: the target never answered.
-    await write_checks(conn, [CheckRow(start + timedelta(minutes=i), "face-compare", "seoul", False, None, 30_000,
-                                       "connection_error", "Cannot connect to host") for i in range(7)], now=NOW)
+    await write_checks(
+        conn,
+        [
+            CheckRow(
+                start + timedelta(minutes=i),
+                "face-compare",
+                "seoul",
+                False,
+                None,
+                30_000,
+                "connection_error",
+                "Cannot connect to host",
+            )
+            for i in range(7)
+        ],
+        now=NOW,
+    )
     client = await make_client(now=NOW)
     auth = await _auth(conn, settings, "face-compare")
     for region in ("seoul", "made-up-1", "made-up-2", "push"):
@@ -44,15 +68,21 @@ async def test_pushed_checks_for_a_probed_service_are_refused_and_the_outage_sta
 @pytest.mark.parametrize("body", [b"[]", b"{not json", b'[{"ts": "yesterday"}]'])
 async def test_any_push_for_a_probed_service_is_refused_before_its_body_is_read(make_client, conn, settings, body):
     client = await make_client(now=NOW)
-    response = await client.post("/api/ingest/checks", content=body, headers={
-        **await _auth(conn, settings, "face-compare"), "Content-Type": "application/json"})
+    response = await client.post(
+        "/api/ingest/checks",
+        content=body,
+        headers={**await _auth(conn, settings, "face-compare"), "Content-Type": "application/json"},
+    )
     assert response.status_code == 403 and response.json()["error"] == "probed_service"
 
 
 async def test_a_push_only_service_reports_its_own_checks(make_client, conn, settings, push_only):
     client = await make_client(now=NOW)
-    response = await client.post("/api/ingest/checks", json=pushed(5) + pushed(1, NOW - timedelta(hours=2), ok=False),
-                                 headers=await _auth(conn, settings, push_only))
+    response = await client.post(
+        "/api/ingest/checks",
+        json=pushed(5) + pushed(1, NOW - timedelta(hours=2), ok=False),
+        headers=await _auth(conn, settings, push_only),
+    )
     assert response.json() == {"accepted": 6, "duplicates": 0, "received": 6}
     assert await conn.fetchval("SELECT count(*) FROM checks WHERE service_id = $1 AND NOT ok", push_only) == 1
 
@@ -69,8 +99,9 @@ async def test_an_unknown_region_is_refused_naming_row_and_region(make_client, c
     assert await conn.fetchval("SELECT count(*) FROM checks") == 0
 
 
-async def test_regions_are_registered_by_the_probers_and_by_configuration(make_client, conn, settings, database_url,
-                                                                          push_only):
+async def test_regions_are_registered_by_the_probers_and_by_configuration(
+    make_client, conn, settings, database_url, push_only
+):
     auth = await _auth(conn, settings, push_only)
     client = await make_client(now=NOW)
     assert (await client.post("/api/ingest/checks", json=pushed(1, region="lisbon"), headers=auth)).status_code == 422
@@ -99,8 +130,11 @@ async def test_a_future_slot_is_refused(make_client, conn, settings, push_only, 
     client = await make_client(now=NOW)
     rows = pushed(3, NOW - timedelta(minutes=1))
     rows[1]["ts"] = (NOW + ahead).isoformat()
-    response = await client.post("/api/ingest/checks", content="\n".join(json.dumps(r) for r in rows),
-                                 headers={**await _auth(conn, settings, push_only), "Content-Type": "application/x-ndjson"})
+    response = await client.post(
+        "/api/ingest/checks",
+        content="\n".join(json.dumps(r) for r in rows),
+        headers={**await _auth(conn, settings, push_only), "Content-Type": "application/x-ndjson"},
+    )
     assert response.status_code == 422
     assert (response.json()["details"][0]["row"], response.json()["details"][0]["field"]) == (1, "ts")
     assert await conn.fetchval("SELECT count(*) FROM checks") == 0

@@ -1,5 +1,6 @@
 """Issue 15: bodies and numbers no row could hold are a 422 naming the problem, never a 500, and
 they take nothing already accepted with them."""
+
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -17,8 +18,14 @@ async def auth(conn, settings):
 
 
 def call(i: int = 0) -> dict:
-    return {"ts": (NOW - timedelta(minutes=10, seconds=i)).isoformat(), "status_code": 200, "latency_ms": 120,
-            "endpoint": "/v1/compare", "method": "POST", "request_id": f"req-{i}"}
+    return {
+        "ts": (NOW - timedelta(minutes=10, seconds=i)).isoformat(),
+        "status_code": 200,
+        "latency_ms": 120,
+        "endpoint": "/v1/compare",
+        "method": "POST",
+        "request_id": f"req-{i}",
+    }
 
 
 async def _accepted_before(client, auth, conn) -> None:
@@ -46,7 +53,9 @@ async def test_a_5001_digit_number_is_422_naming_row_and_field(make_client, conn
     rows = [json.dumps(call(10 + i)) for i in range(3)]
     rows[1] = json.dumps({**call(11), field: "HUGE"}).replace('"HUGE"', HUGE)
     body = "[" + ",".join(rows) + "]"
-    response = await client.post("/api/ingest/api-calls", content=body, headers={**auth, "Content-Type": "application/json"})
+    response = await client.post(
+        "/api/ingest/api-calls", content=body, headers={**auth, "Content-Type": "application/json"}
+    )
     assert response.status_code == 422, response.text
     detail = response.json()["details"][0]
     assert (detail["row"], detail["field"]) == (1, field)
@@ -58,8 +67,9 @@ async def test_a_5001_digit_number_is_422_naming_row_and_field(make_client, conn
 async def test_other_numbers_out_of_an_int_field_are_422(make_client, conn, auth, value):
     client = await make_client(now=NOW)
     body = json.dumps([call()]).replace('"latency_ms": 120', f'"latency_ms": {value}')
-    response = await client.post("/api/ingest/api-calls", content=body,
-                                 headers={**auth, "Content-Type": "application/json"})
+    response = await client.post(
+        "/api/ingest/api-calls", content=body, headers={**auth, "Content-Type": "application/json"}
+    )
     assert response.status_code == 422, response.text
     assert response.json()["details"][0]["field"] == "latency_ms"
     assert await conn.fetchval("SELECT count(*) FROM api_calls") == 0

@@ -1,6 +1,7 @@
 """Ingest keys (issue 14 §3): stored hashed, rotated and revoked through the admin API and the CLI,
 every change in the audit log; archiving a service revokes its keys; keys of before sql/112 (derived
 from the secret) keep working until rotated."""
+
 import asyncio
 import json
 import os
@@ -18,8 +19,9 @@ SERVICE = "face-compare"
 
 
 def call() -> list[dict]:
-    return [{"ts": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(), "status_code": 200,
-             "latency_ms": 80}]
+    return [
+        {"ts": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(), "status_code": 200, "latency_ms": 80}
+    ]
 
 
 async def ingest(client, key: str) -> int:
@@ -28,8 +30,9 @@ async def ingest(client, key: str) -> int:
 
 
 async def audit(conn, action: str, service_id: str = SERVICE) -> list:
-    return await conn.fetch("SELECT actor_name, details FROM audit_log WHERE action = $1 AND target_id = $2 "
-                            "ORDER BY id", action, service_id)
+    return await conn.fetch(
+        "SELECT actor_name, details FROM audit_log WHERE action = $1 AND target_id = $2 ORDER BY id", action, service_id
+    )
 
 
 async def test_keys_are_stored_hashed(conn):
@@ -37,8 +40,7 @@ async def test_keys_are_stored_hashed(conn):
     secret_part = key.rsplit(".", 1)[1]
     stored = await conn.fetchval("SELECT string_agg(k::text, '|') FROM ingest_keys k WHERE service_id = $1", SERVICE)
     assert secret_part not in stored and secret_part[:12] not in stored
-    assert await conn.fetchval("SELECT count(*) FROM ingest_keys WHERE key_hash = sha256($1::bytea)",
-                               key.encode()) == 1
+    assert await conn.fetchval("SELECT count(*) FROM ingest_keys WHERE key_hash = sha256($1::bytea)", key.encode()) == 1
 
 
 async def test_rotate_through_the_admin_api_ends_the_old_key_and_is_audited(staff):
@@ -63,8 +65,9 @@ async def test_rotate_through_the_admin_api_ends_the_old_key_and_is_audited(staf
 async def test_overlapping_keys_then_revoke_one_then_all(staff):
     admin = await staff.headers("admin")
     first = (await staff.client.post(f"/api/services/{SERVICE}/ingest-keys", headers=admin)).json()
-    second = (await staff.client.post(f"/api/services/{SERVICE}/ingest-keys", json={"revoke_others": False},
-                                      headers=admin)).json()
+    second = (
+        await staff.client.post(f"/api/services/{SERVICE}/ingest-keys", json={"revoke_others": False}, headers=admin)
+    ).json()
     assert await ingest(staff.client, first["key"]) == 200 and await ingest(staff.client, second["key"]) == 200
     one = await staff.client.delete(f"/api/services/{SERVICE}/ingest-keys/{first['ingestKey']['id']}", headers=admin)
     assert one.status_code == 200 and one.json()["revoked"] == [first["ingestKey"]["prefix"]]
@@ -74,17 +77,21 @@ async def test_overlapping_keys_then_revoke_one_then_all(staff):
     everything = await staff.client.delete(f"/api/services/{SERVICE}/ingest-keys", headers=admin)
     assert everything.status_code == 200
     assert await ingest(staff.client, second["key"]) == 401
-    assert [json.loads(e["details"])["revoked"] for e in await audit(staff.conn, "ingest_key.revoke")][-1] \
-        == [second["ingestKey"]["prefix"]]
+    assert [json.loads(e["details"])["revoked"] for e in await audit(staff.conn, "ingest_key.revoke")][-1] == [
+        second["ingestKey"]["prefix"]
+    ]
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("GET", "/api/services/no-such/ingest-keys", None),
-    ("POST", "/api/services/no-such/ingest-keys", None),
-    ("POST", f"/api/services/{SERVICE}/ingest-keys", {"revoke_others": "nope"}),
-    ("DELETE", f"/api/services/{SERVICE}/ingest-keys/0", None),
-    ("DELETE", f"/api/services/{SERVICE}/ingest-keys/99999999999999999999", None),
-])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("GET", "/api/services/no-such/ingest-keys", None),
+        ("POST", "/api/services/no-such/ingest-keys", None),
+        ("POST", f"/api/services/{SERVICE}/ingest-keys", {"revoke_others": "nope"}),
+        ("DELETE", f"/api/services/{SERVICE}/ingest-keys/0", None),
+        ("DELETE", f"/api/services/{SERVICE}/ingest-keys/99999999999999999999", None),
+    ],
+)
 async def test_bad_key_requests_are_4xx(staff, method, path, body):
     r = await staff.client.request(method, path, json=body, headers=await staff.headers("admin"))
     assert 400 <= r.status_code < 500, r.text
@@ -109,8 +116,11 @@ async def test_a_key_of_before_the_migration_works_until_rotated(staff, settings
     conn = staff.conn
     service_id = "id-liveness"
     await conn.execute("DELETE FROM ingest_keys WHERE service_id = $1", service_id)
-    await conn.execute("INSERT INTO ingest_keys_derived (service_id, key_version) VALUES ($1, 4) "
-                       "ON CONFLICT (service_id) DO UPDATE SET key_version = 4", service_id)
+    await conn.execute(
+        "INSERT INTO ingest_keys_derived (service_id, key_version) VALUES ($1, 4) "
+        "ON CONFLICT (service_id) DO UPDATE SET key_version = 4",
+        service_id,
+    )
     legacy = derive_key(settings.resolved_secret_key(), service_id, 4)
     assert await ingest(staff.client, derive_key(settings.resolved_secret_key(), service_id, 3)) == 401
     assert await ingest(staff.client, legacy) == 200
@@ -124,19 +134,30 @@ async def test_a_key_of_before_the_migration_works_until_rotated(staff, settings
 
 async def test_a_derived_key_never_used_is_revoked_too(staff, settings):
     conn = staff.conn
-    await conn.execute("INSERT INTO ingest_keys_derived (service_id, key_version) VALUES ('curp-verifier', 1) "
-                       "ON CONFLICT (service_id) DO NOTHING")
+    await conn.execute(
+        "INSERT INTO ingest_keys_derived (service_id, key_version) VALUES ('curp-verifier', 1) "
+        "ON CONFLICT (service_id) DO NOTHING"
+    )
     legacy = derive_key(settings.resolved_secret_key(), "curp-verifier", 1)
-    assert (await staff.client.delete("/api/services/curp-verifier/ingest-keys",
-                                      headers=await staff.headers("admin"))).status_code == 200
+    assert (
+        await staff.client.delete("/api/services/curp-verifier/ingest-keys", headers=await staff.headers("admin"))
+    ).status_code == 200
     assert await ingest(staff.client, legacy) == 401
 
 
 async def _slamon(database_url: str, *args: str) -> tuple[int, str, str]:
     env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_LOG_FORMAT": "text"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.cli", "ingest-key", *args, cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "app.cli",
+        "ingest-key",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 120)
     return process.returncode, out.decode(), err.decode()
 
@@ -155,9 +176,13 @@ async def test_the_cli_creates_rotates_lists_and_revokes(make_client, conn, data
     code, _, said = await _slamon(database_url, "revoke", SERVICE)
     assert code == 0 and "revoked" in said
     assert await ingest(client, second) == 401
-    actions = [(r["action"], r["actor_name"]) for r in await conn.fetch(
-        "SELECT action, actor_name FROM audit_log WHERE action LIKE 'ingest_key.%' AND target_id = $1 ORDER BY id",
-        SERVICE)][-3:]
+    actions = [
+        (r["action"], r["actor_name"])
+        for r in await conn.fetch(
+            "SELECT action, actor_name FROM audit_log WHERE action LIKE 'ingest_key.%' AND target_id = $1 ORDER BY id",
+            SERVICE,
+        )
+    ][-3:]
     assert [a for a, _ in actions] == ["ingest_key.create", "ingest_key.rotate", "ingest_key.revoke"]
     assert all(actor.startswith("cli:") for _, actor in actions)
     assert (await _slamon(database_url, "create", "no-such-service"))[0] == 2

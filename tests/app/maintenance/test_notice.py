@@ -1,6 +1,7 @@
 """The maintenance notice rule (docs/sla-math.md): a window leaves the SLA figures only when it was
 announced at least SLAMON_MAINTENANCE_NOTICE_HOURS (72 h) before it starts; a later one is shown but
 counts as ordinary time, and the monthly report lists both with the decision and its reason."""
+
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -13,12 +14,16 @@ UTC = timezone.utc
 SID = "face-compare"  # interval 60 s
 NOW = datetime(2025, 9, 20, tzinfo=UTC)
 ANNOUNCED = (datetime(2025, 8, 10, 1, tzinfo=UTC), datetime(2025, 8, 10, 3, tzinfo=UTC))  # scheduled 9 days ahead
-LATE = (datetime(2025, 8, 12, 0, tzinfo=UTC), datetime(2025, 8, 12, 2, tzinfo=UTC))       # scheduled 1 h ahead
+LATE = (datetime(2025, 8, 12, 0, tzinfo=UTC), datetime(2025, 8, 12, 2, tzinfo=UTC))  # scheduled 1 h ahead
 
 
 def window(title: str, span: tuple[datetime, datetime]) -> dict:
-    return {"title": title, "affected_services": [SID], "starts_at": span[0].isoformat(),
-            "ends_at": span[1].isoformat()}
+    return {
+        "title": title,
+        "affected_services": [SID],
+        "starts_at": span[0].isoformat(),
+        "ends_at": span[1].isoformat(),
+    }
 
 
 async def schedule(staff, title: str, span, at: datetime) -> dict:
@@ -48,14 +53,27 @@ async def test_figures_count_a_late_window_as_ordinary_time(staff):
     await schedule(staff, "announced", ANNOUNCED, ANNOUNCED[0] - timedelta(days=9))
     await schedule(staff, "late", LATE, LATE[0] - timedelta(hours=1))
     start = datetime(2025, 8, 1, tzinfo=UTC)
-    failed = {ANNOUNCED[0] + timedelta(minutes=m) for m in range(30)} | {LATE[0] + timedelta(minutes=m) for m in range(20)}
-    rows = [CheckRow(ts, SID, "seoul", ts not in failed, 200 if ts not in failed else 503, 300,
-                     None if ts not in failed else "http_error")
-            for ts in (start + timedelta(minutes=m) for m in range(31 * 1440))]
+    failed = {ANNOUNCED[0] + timedelta(minutes=m) for m in range(30)} | {
+        LATE[0] + timedelta(minutes=m) for m in range(20)
+    }
+    rows = [
+        CheckRow(
+            ts,
+            SID,
+            "seoul",
+            ts not in failed,
+            200 if ts not in failed else 503,
+            300,
+            None if ts not in failed else "http_error",
+        )
+        for ts in (start + timedelta(minutes=m) for m in range(31 * 1440))
+    ]
     await write_checks(staff.conn, rows, now=NOW)
     staff.app.dependency_overrides[deps.clock] = lambda: NOW
 
-    metrics = (await staff.client.get(f"/api/sla/availability/{SID}?period=monthly&year=2025&month=8")).json()["metrics"]
+    metrics = (await staff.client.get(f"/api/sla/availability/{SID}?period=monthly&year=2025&month=8")).json()[
+        "metrics"
+    ]
     total = 31 * 1440 - 120  # the announced window's two hours leave every figure
     assert metrics["maintenanceChecks"] == 120
     assert (metrics["totalChecks"], metrics["failedChecks"]) == (total, 20)  # the late window's failures count

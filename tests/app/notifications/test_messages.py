@@ -1,4 +1,5 @@
 """Message bodies: user text in a Teams Adaptive Card is shown as typed, never as Markdown."""
+
 import html
 
 import pytest

@@ -1,6 +1,7 @@
 """Each report format from one frozen month: JSON exact, CSV in its documented long layout, HTML a
 printable accessible document with three inline SVG charts, PDF printed by Chromium holding the same
 figures (read back with pdftotext). Bad requests name the parameter."""
+
 import csv
 import io
 import shutil
@@ -59,8 +60,9 @@ async def test_html_is_a_printable_accessible_document_with_charts(client):
     assert f"{doc['availability']['uptimePercentage']:.2f}%" in html and doc["availability"]["totalDowntime"] in html
     en = await client.get(f"/api/sla/reports/{SID}/2025-08.html", headers={"Accept-Language": "en-US,en;q=0.8"})
     assert '<html lang="en">' in en.text and "Monthly SLA report" in en.text
-    assert (await client.get(f"/api/sla/reports/{SID}/2025-08.html?lang=ko",
-                             headers={"Accept-Language": "en"})).headers["content-language"] == "ko"
+    assert (
+        await client.get(f"/api/sla/reports/{SID}/2025-08.html?lang=ko", headers={"Accept-Language": "en"})
+    ).headers["content-language"] == "ko"
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (scripts/system-deps.sh) not installed")
@@ -70,17 +72,25 @@ async def test_pdf_is_a_pdf_holding_the_figures(client):
         response = await client.get(f"/api/sla/reports/{SID}/2025-08.pdf?lang={lang}")
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/pdf" and response.content.startswith(b"%PDF-")
-        assert f'sla-report-{SID}-2025-08-r1.pdf' in response.headers["content-disposition"]
+        assert f"sla-report-{SID}-2025-08-r1.pdf" in response.headers["content-disposition"]
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"report-{lang}.pdf"
         path.write_bytes(response.content)
-        text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout
         assert heading in text
         a, rt, u = doc["availability"], doc["responseTimes"], doc["usage"]
-        for figure in (f"{a['uptimePercentage']:.2f}%", a["totalDowntime"], f"{a['totalChecks']:,}",
-                       f"{rt['totalRequests']:,}", f"{rt['slowRequests300']['count']:,}",
-                       f"{u['totalCalls']:,}", f"{u['errorRate']:.2f}%", f"{doc['credits']['totalPercent']}%"):
+        for figure in (
+            f"{a['uptimePercentage']:.2f}%",
+            a["totalDowntime"],
+            f"{a['totalChecks']:,}",
+            f"{rt['totalRequests']:,}",
+            f"{rt['slowRequests300']['count']:,}",
+            f"{u['totalCalls']:,}",
+            f"{u['errorRate']:.2f}%",
+            f"{doc['credits']['totalPercent']}%",
+        ):
             assert figure in text, (lang, figure)
 
 
@@ -93,15 +103,18 @@ async def test_pdf_without_chromium_is_a_clear_503(client, make_client):
         assert response.status_code == 503 and response.json()["error"] == "pdf_unavailable"
 
 
-@pytest.mark.parametrize("path, status, names", [
-    ("/api/sla/reports/nope/2025-08.json", 404, "nope"),
-    ("/api/sla/reports/face-compare/2025-13.json", 422, "month"),
-    ("/api/sla/reports/face-compare/25-08.json", 422, "month"),
-    ("/api/sla/reports/face-compare/2025-10.json", 422, "month"),  # future at NOW (2025-09-20)
-    ("/api/sla/reports/face-compare/2025-08.xlsx", 422, "fmt"),
-    ("/api/sla/reports/face-compare/2025-08.json?revision=0", 422, "revision"),
-    ("/api/sla/reports/face-compare/2025-13/revisions", 422, "month"),
-])
+@pytest.mark.parametrize(
+    "path, status, names",
+    [
+        ("/api/sla/reports/nope/2025-08.json", 404, "nope"),
+        ("/api/sla/reports/face-compare/2025-13.json", 422, "month"),
+        ("/api/sla/reports/face-compare/25-08.json", 422, "month"),
+        ("/api/sla/reports/face-compare/2025-10.json", 422, "month"),  # future at NOW (2025-09-20)
+        ("/api/sla/reports/face-compare/2025-08.xlsx", 422, "fmt"),
+        ("/api/sla/reports/face-compare/2025-08.json?revision=0", 422, "revision"),
+        ("/api/sla/reports/face-compare/2025-13/revisions", 422, "month"),
+    ],
+)
 async def test_bad_report_requests_name_the_parameter(make_client, path, status, names):
     client = await make_client(now=NOW)
     response = await client.get(path)
@@ -115,12 +128,14 @@ async def test_every_format_labels_api_call_figures_as_the_services_own_report(c
     label = "reported by the service itself"
     doc = (await client.get(f"/api/sla/reports/{SID}/2025-08.json")).json()
     assert doc["dataSources"] == {"responseTimes": label, "usage": label}
-    cells = {(s, m): v for s, _, m, v in csv.reader(io.StringIO((await client.get(
-        f"/api/sla/reports/{SID}/2025-08.csv")).text))}
+    cells = {
+        (s, m): v
+        for s, _, m, v in csv.reader(io.StringIO((await client.get(f"/api/sla/reports/{SID}/2025-08.csv")).text))
+    }
     assert cells[("dataSources", "responseTimes")] == label and cells[("dataSources", "usage")] == label
     for lang, caption in (("en", "Reported by the service itself"), ("ko", "서비스가 직접 보고한 데이터입니다")):
         html = (await client.get(f"/api/sla/reports/{SID}/2025-08.html?lang={lang}")).text
-        response_part = html[html.index('id="h-response"'):html.index('id="h-incidents"')]
+        response_part = html[html.index('id="h-response"') : html.index('id="h-incidents"')]
         assert response_part.count(caption) == 2, lang  # under Response times and under Usage
     live = (await client.get(f"/api/sla/reports/{SID}/2025-09.json")).json()
     assert live["report"]["status"] == "provisional" and live["dataSources"]["usage"] == label

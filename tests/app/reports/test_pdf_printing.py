@@ -1,5 +1,6 @@
 """Printing PDFs: one long-lived browser per process, a frozen revision printed once per language
 (then served from report_pdfs), and a bounded queue whose excess gets a fast 503, while the API answers."""
+
 import asyncio
 from datetime import datetime, timezone
 
@@ -41,8 +42,9 @@ async def test_one_browser_prints_every_pdf_and_frozen_ones_once(client, conn):
     await _pdf(client, f"/api/sla/reports/{SID}/2025-09.pdf")
     assert printer.printed == printed + 3
     assert printer.launches == launches  # the same browser for all of them
-    rows = await conn.fetch("SELECT service_id, month, revision, latest_revision, language FROM report_pdfs "
-                            "ORDER BY language")
+    rows = await conn.fetch(
+        "SELECT service_id, month, revision, latest_revision, language FROM report_pdfs ORDER BY language"
+    )
     assert [(r["revision"], r["latest_revision"], r["language"]) for r in rows] == [(1, 1, "en"), (1, 1, "ko")]
     assert {r["month"].isoformat() for r in rows} == {"2025-08-01"}
 
@@ -75,8 +77,10 @@ async def test_thirty_pdf_requests_queue_boundedly_and_the_api_keeps_answering(s
     """30 concurrent PDFs, each starting Chromium and holding a connection, stalled the API for 9 s.
     Now at most CONCURRENT print and QUEUE wait: the rest get 503 + Retry-After before any PDF is done."""
     month = datetime.now(timezone.utc).strftime("%Y-%m")  # the running month: provisional, never cached
-    async with slamon_api(database_url, tmp_path, SLAMON_POOL_MAX="5") as base, \
-            httpx.AsyncClient(base_url=base, timeout=180, limits=httpx.Limits(max_connections=64)) as http:
+    async with (
+        slamon_api(database_url, tmp_path, SLAMON_POOL_MAX="5") as base,
+        httpx.AsyncClient(base_url=base, timeout=180, limits=httpx.Limits(max_connections=64)) as http,
+    ):
         answered: list[httpx.Response] = []
 
         async def get_pdf() -> httpx.Response:

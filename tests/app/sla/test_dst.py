@@ -7,6 +7,7 @@ The data is made so that wall-clock lengths would give other answers: every day 
 24 h holds a monitoring gap sized between 90 % of its elapsed expectation and 90 % of 24 h, so it is
 judged `e` exactly when its true length says so; the first such day also holds a maintenance window
 across the clock change and failures that make it a major outage when it is judged."""
+
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -38,14 +39,14 @@ class Case:
 
 
 CASES = [
-    Case("America/New_York", 2024, 3, 31 * 1440 - 60),    # spring forward on the 10th: 44,580
-    Case("America/New_York", 2024, 11, 30 * 1440 + 60),   # fall back on the 3rd: 43,260
-    Case("Europe/Berlin", 2024, 3, 31 * 1440 - 60),       # the 31st
-    Case("Europe/Berlin", 2024, 10, 31 * 1440 + 60),      # the 27th
+    Case("America/New_York", 2024, 3, 31 * 1440 - 60),  # spring forward on the 10th: 44,580
+    Case("America/New_York", 2024, 11, 30 * 1440 + 60),  # fall back on the 3rd: 43,260
+    Case("Europe/Berlin", 2024, 3, 31 * 1440 - 60),  # the 31st
+    Case("Europe/Berlin", 2024, 10, 31 * 1440 + 60),  # the 27th
     Case("Australia/Lord_Howe", 2024, 4, 30 * 1440 + 30),  # 30-minute shift back on the 7th
     Case("Australia/Lord_Howe", 2024, 10, 31 * 1440 - 30),  # 30-minute shift forward on the 6th
-    Case("Asia/Kolkata", 2024, 3, 31 * 1440),              # +05:30
-    Case("Asia/Kathmandu", 2024, 3, 31 * 1440),            # +05:45
+    Case("Asia/Kolkata", 2024, 3, 31 * 1440),  # +05:30
+    Case("Asia/Kathmandu", 2024, 3, 31 * 1440),  # +05:45
 ]
 
 
@@ -98,19 +99,19 @@ def make_history(case: Case, rng) -> History:
         judged = round(0.45 * (true_expected + wall_expected))  # between the two 90 % thresholds
         gap = true_expected - judged
         day_rows = np.flatnonzero((frame["day"] == day).to_numpy() & ~frame["maintenance"].to_numpy())
-        keep[day_rows[-gap - 30:-30]] = False  # a gap late in the day, away from the change
+        keep[day_rows[-gap - 30 : -30]] = False  # a gap late in the day, away from the change
         if i == 0:
             kept = day_rows[keep[day_rows]]
-            frame.loc[frame.index[kept[600:600 + len(kept) // 15]], "ok"] = False  # 6.7 % failed: a major outage
+            frame.loc[frame.index[kept[600 : 600 + len(kept) // 15]], "ok"] = False  # 6.7 % failed: a major outage
     if not odd:
         # Fixed offsets: a day judged `e`, a gap across local midnight that leaves both days judged.
         for day, (start_min, gap) in {days[9]: (600, 200), days[21]: (1340, 200)}.items():
             day_rows = np.flatnonzero((frame["day"] == day).to_numpy())
-            keep[day_rows[0] + start_min:day_rows[0] + start_min + gap] = False
+            keep[day_rows[0] + start_min : day_rows[0] + start_min + gap] = False
     # Every month: a partial outage (10 failed slots) and a major outage (7 % failed).
     for day, failed in ((days[14], 10), (days[19], 100)):
         day_rows = np.flatnonzero((frame["day"] == day).to_numpy())
-        frame.loc[frame.index[day_rows[100:100 + failed]], "ok"] = False
+        frame.loc[frame.index[day_rows[100 : 100 + failed]], "ok"] = False
     frame = frame[keep].reset_index(drop=True)
     now = (local_midnight(days[-1] + timedelta(days=1), tz) + pd.Timedelta(days=10)).tz_convert("UTC").to_pydatetime()
     return History(case, tz, days, frame, maintenance, now)
@@ -144,18 +145,31 @@ def oracle(history: History, wall_clock: bool = False) -> dict:
     total, ok = len(judged), int(judged["ok"].sum())
     month_minutes = sum(day_minutes(d, tz) for d in days)
     budget = (1 - TARGET / 100) * month_minutes
-    return {"minutes": month_minutes, "expectedChecks": int(expected_total), "totalChecks": total,
-            "successfulChecks": ok, "coverage": round(total / expected_total, 4), "statuses": statuses,
-            "budget": budget, "budgetRemaining": budget - (total - ok)}
+    return {
+        "minutes": month_minutes,
+        "expectedChecks": int(expected_total),
+        "totalChecks": total,
+        "successfulChecks": ok,
+        "coverage": round(total / expected_total, 4),
+        "statuses": statuses,
+        "budget": budget,
+        "budgetRemaining": budget - (total - ok),
+    }
 
 
 async def write(conn, history: History) -> None:
-    rows = [CheckRow(ts.to_pydatetime(), SID, "seoul", bool(ok), 200 if ok else 503, 300, None if ok else "http_error")
-            for ts, ok in zip(history.slots["ts"], history.slots["ok"])]
+    rows = [
+        CheckRow(ts.to_pydatetime(), SID, "seoul", bool(ok), 200 if ok else 503, 300, None if ok else "http_error")
+        for ts, ok in zip(history.slots["ts"], history.slots["ok"])
+    ]
     await write_checks(conn, rows, now=history.now)
     if history.maintenance is not None:
-        await conn.execute("INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) "
-                           "VALUES ('DST window', $1, $2, $3)", [SID], *history.maintenance)
+        await conn.execute(
+            "INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) "
+            "VALUES ('DST window', $1, $2, $3)",
+            [SID],
+            *history.maintenance,
+        )
 
 
 def cents(value: Decimal) -> Decimal:
@@ -177,7 +191,7 @@ async def assert_live_figures(client, history: History, expected: dict) -> None:
     service = next(s for s in status["services"] if s["id"] == SID)
     codes = service["uptimeData"]  # the last 90 days, today last
     first = len(codes) - 1 - (history.now.astimezone(history.tz).date() - history.days[0]).days
-    assert codes[first:first + len(history.days)] == expected["statuses"]
+    assert codes[first : first + len(history.days)] == expected["statuses"]
     slos = (await client.get(f"/api/slo/{SID}?{query}")).json()
     availability = next(s for s in slos["slos"] if s["slo"] == "availability")
     assert Decimal(str(availability["errorBudget"]["total"])) == cents(expected["budget"])

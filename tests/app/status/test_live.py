@@ -3,6 +3,7 @@
 show. Real database, real Redis, a real Socket.IO client on a live API process; the computation is
 app.status.live.sync, what the worker runs after every write, here called with a pinned clock so the
 API read with the same clock can be compared exactly."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,9 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from app.ingest.service import CheckRow, write_checks
 from app.realtime.publisher import Publisher, channel_for
@@ -74,7 +77,14 @@ class World:
     """The writes a step can make, and the comparison after it."""
 
     def __init__(self, conn, staff, api, publisher, follower, now):
-        self.conn, self.staff, self.api, self.publisher, self.follower, self.now = conn, staff, api, publisher, follower, now
+        self.conn, self.staff, self.api, self.publisher, self.follower, self.now = (
+            conn,
+            staff,
+            api,
+            publisher,
+            follower,
+            now,
+        )
         self.incidents: list[dict] = []
         self.sent = 0
 
@@ -89,33 +99,61 @@ class World:
         assert self.follower.overall == body["overallStatus"]
         assert self.follower.status == {s["id"]: s["status"] for s in body["services"]}
         first = _first_day(body)
-        grid = {(s["id"], (first + timedelta(days=i)).isoformat()): letter
-                for s in body["services"] for i, letter in enumerate(s["uptimeData"])}
+        grid = {
+            (s["id"], (first + timedelta(days=i)).isoformat()): letter
+            for s in body["services"]
+            for i, letter in enumerate(s["uptimeData"])
+        }
         assert {k: self.follower.days[k] for k in grid} == grid
         for service_id, day in sorted(self.follower.touched):
             r = await self.api.get(f"/api/uptime/{service_id}", params={"months": 1, "startDate": day})
             month = r.json()["months"][0]
-            assert month["days"][date.fromisoformat(day).day - 1] == self.follower.days[(service_id, day)], (service_id, day)
+            assert month["days"][date.fromisoformat(day).day - 1] == self.follower.days[(service_id, day)], (
+                service_id,
+                day,
+            )
         self.follower.touched.clear()
 
     async def slot(self, service_id: str, minutes_ago: int, outcomes: tuple[str, ...]) -> None:
         """One slot in some regions: 'ok', 'slow' (8 s, over the 7 s target) or 'fail'."""
         ts = self.now - timedelta(minutes=minutes_ago)
-        rows = [CheckRow(ts, service_id, region, outcome != "fail", 503 if outcome == "fail" else 200,
-                         8000 if outcome == "slow" else 40 if outcome == "fail" else 120,
-                         "http_error" if outcome == "fail" else None) for region, outcome in zip(REGIONS, outcomes)]
+        rows = [
+            CheckRow(
+                ts,
+                service_id,
+                region,
+                outcome != "fail",
+                503 if outcome == "fail" else 200,
+                8000 if outcome == "slow" else 40 if outcome == "fail" else 120,
+                "http_error" if outcome == "fail" else None,
+            )
+            for region, outcome in zip(REGIONS, outcomes)
+        ]
         await write_checks(self.conn, rows, now=self.now)
 
     async def late_day(self, service_id: str, days_ago: int, failed: int) -> None:
         """A whole past day's slots arriving late (a prober's spool replayed), `failed` of them failed."""
         start = datetime.combine(self.now.date() - timedelta(days=days_ago), datetime.min.time(), timezone.utc)
-        rows = [CheckRow(start + timedelta(minutes=m), service_id, "seoul", m >= failed, 200 if m >= failed else 503,
-                         100 if m >= failed else 40, None if m >= failed else "http_error") for m in range(1440)]
+        rows = [
+            CheckRow(
+                start + timedelta(minutes=m),
+                service_id,
+                "seoul",
+                m >= failed,
+                200 if m >= failed else 503,
+                100 if m >= failed else 40,
+                None if m >= failed else "http_error",
+            )
+            for m in range(1440)
+        ]
         await write_checks(self.conn, rows, now=self.now)
 
     async def open_incident(self, service_id: str, severity: str) -> None:
-        r = await self.staff.client.post("/api/incidents", headers=await self.staff.headers("reporter"), json={
-            "title": "live", "description": "", "severity": severity, "affected_services": [service_id]})
+        r = await self.staff.client.post(
+            "/api/incidents",
+            headers=await self.staff.headers("reporter"),
+            json={"title": "live", "description": "", "severity": severity, "affected_services": [service_id]},
+        )
         assert r.status_code == 201, r.text
         self.incidents.append(r.json()["incident"])
 
@@ -123,8 +161,11 @@ class World:
         if not self.incidents:
             return
         incident = self.incidents[index % len(self.incidents)]
-        r = await self.staff.client.put(f"/api/incidents/{incident['id']}", headers=await self.staff.headers("reporter"),
-                                        json={"priority": priority, "version": incident["version"]})
+        r = await self.staff.client.put(
+            f"/api/incidents/{incident['id']}",
+            headers=await self.staff.headers("reporter"),
+            json={"priority": priority, "version": incident["version"]},
+        )
         assert r.status_code == 200, r.text
         self.incidents[index % len(self.incidents)] = r.json()["incident"]
 
@@ -132,16 +173,25 @@ class World:
         if not self.incidents:
             return
         incident = self.incidents.pop(index % len(self.incidents))
-        r = await self.staff.client.post(f"/api/incidents/{incident['id']}/updates",
-                                         headers=await self.staff.headers("reporter"),
-                                         json={"status": "resolved", "description": "fixed", "version": incident["version"]})
+        r = await self.staff.client.post(
+            f"/api/incidents/{incident['id']}/updates",
+            headers=await self.staff.headers("reporter"),
+            json={"status": "resolved", "description": "fixed", "version": incident["version"]},
+        )
         assert r.status_code == 201, r.text
 
     async def maintenance(self, service_id: str, days_ago: int, hours: int) -> None:
         start = datetime.combine(self.now.date() - timedelta(days=days_ago), datetime.min.time(), timezone.utc)
-        r = await self.staff.client.post("/api/maintenance", headers=await self.staff.headers("admin"), json={
-            "title": "upgrade", "affected_services": [service_id], "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(hours=hours)).isoformat()})
+        r = await self.staff.client.post(
+            "/api/maintenance",
+            headers=await self.staff.headers("admin"),
+            json={
+                "title": "upgrade",
+                "affected_services": [service_id],
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=hours)).isoformat(),
+            },
+        )
         assert r.status_code == 201, r.text
 
 
@@ -159,8 +209,9 @@ steps = st.one_of(
 
 @hsettings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(plan=st.lists(steps, min_size=2, max_size=7))
-async def test_a_client_applying_only_the_events_always_matches_the_api(pool, staff, make_client, settings,
-                                                                        server, plan):  # noqa: F811
+async def test_a_client_applying_only_the_events_always_matches_the_api(
+    pool, staff, make_client, settings, server, plan
+):  # noqa: F811
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     publisher = Publisher(settings.redis_url, channel_for(settings))
     follower = Follower()
@@ -206,7 +257,8 @@ async def test_a_late_batch_sends_uptime_updated_for_its_past_day(world):
     events = await world.sync()
     day = (world.now.date() - timedelta(days=3)).isoformat()
     assert [(e.event, e.data) for e in events] == [
-        ("uptime-updated", {"serviceId": "face-compare", "date": day, "status": "mo"})]
+        ("uptime-updated", {"serviceId": "face-compare", "date": day, "status": "mo"})
+    ]
     await world.agree()
 
 
@@ -216,8 +268,9 @@ async def test_an_incident_write_sends_uptime_updated_for_today(world):
     today = world.now.date()
     midnight = datetime.combine(today, datetime.min.time(), timezone.utc)
     minutes = int((world.now - midnight).total_seconds() // 60)
-    rows = [CheckRow(midnight + timedelta(minutes=m), "id-recognition", "seoul", True, 200, 100)
-            for m in range(minutes + 1)]
+    rows = [
+        CheckRow(midnight + timedelta(minutes=m), "id-recognition", "seoul", True, 200, 100) for m in range(minutes + 1)
+    ]
     await write_checks(world.conn, rows, now=world.now)
     await world.sync()
     await world.agree()
@@ -225,7 +278,8 @@ async def test_an_incident_write_sends_uptime_updated_for_today(world):
     await world.open_incident("id-recognition", "medium")
     events = await world.sync()
     assert ("uptime-updated", {"serviceId": "id-recognition", "date": today.isoformat(), "status": "po"}) in [
-        (e.event, e.data) for e in events]
+        (e.event, e.data) for e in events
+    ]
     assert [e.data["status"] for e in events if e.event == "status-update"] == ["degraded"]
     await world.agree()
 
@@ -239,18 +293,21 @@ async def test_nothing_is_sent_when_nothing_changed(world):
     await world.agree()
 
 
-@pytest.mark.parametrize("slots, priorities, status", [
-    ([], set(), "operational"),
-    ([(True, 100)], set(), "operational"),
-    ([(True, 8000)], set(), "degraded"),
-    ([(False, None)], set(), "degraded"),
-    ([(False, None), (False, None)], set(), "degraded"),
-    ([(False, None)] * 3, set(), "outage"),
-    ([(True, 100), (False, None), (False, None)], set(), "operational"),
-    ([(True, 100)] * 3, {"P1"}, "outage"),
-    ([(True, 100)] * 3, {"P3"}, "degraded"),
-    ([(True, 100)] * 3, {"P2", "P3"}, "degraded"),
-])
+@pytest.mark.parametrize(
+    "slots, priorities, status",
+    [
+        ([], set(), "operational"),
+        ([(True, 100)], set(), "operational"),
+        ([(True, 8000)], set(), "degraded"),
+        ([(False, None)], set(), "degraded"),
+        ([(False, None), (False, None)], set(), "degraded"),
+        ([(False, None)] * 3, set(), "outage"),
+        ([(True, 100), (False, None), (False, None)], set(), "operational"),
+        ([(True, 100)] * 3, {"P1"}, "outage"),
+        ([(True, 100)] * 3, {"P3"}, "degraded"),
+        ([(True, 100)] * 3, {"P2", "P3"}, "degraded"),
+    ],
+)
 def test_the_one_current_status_rule(slots, priorities, status):
     """SLA-MATH "Current status"; slots newest first, as the majority of regions decided them."""
     latest = [{"ok": ok, "latency_ms": latency} for ok, latency in slots]
@@ -263,7 +320,8 @@ async def test_time_alone_moves_the_grid_a_new_day_is_announced(world):
     events = await live.sync(world.conn, world.publisher, tomorrow, "UTC", UTC)
     new_day = tomorrow.date().isoformat()
     assert sorted((e.event, e.data["serviceId"], e.data["date"], e.data["status"]) for e in events) == sorted(
-        ("uptime-updated", sid, new_day, "nd") for sid in world.follower.status)
+        ("uptime-updated", sid, new_day, "nd") for sid in world.follower.status
+    )
 
 
 async def test_computations_of_several_workers_take_turns_and_announce_once(world, pool):
