@@ -3,12 +3,19 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+# The database cannot be reached (refused, restarting, connection lost mid-request, pool or connect
+# timeout): the client may retry, so a 503 with Retry-After, never a 500.
+DB_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+                  asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.ConnectionDoesNotExistError,
+                  asyncpg.TooManyConnectionsError)
+RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -55,7 +62,19 @@ def install(app: FastAPI) -> None:
         return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
+    async def _unavailable(request: Request, exc: Exception):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return unavailable("database unavailable, retry shortly")
+
+    for exc_class in DB_UNAVAILABLE:
+        app.add_exception_handler(exc_class, _unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(_body("internal_error", "unexpected server error"), status_code=500)
+
+
+def unavailable(message: str, details: list | None = None) -> JSONResponse:
+    return JSONResponse(_body("service_unavailable", message, details), status_code=503,
+                        headers={"Retry-After": str(RETRY_AFTER_S)})

@@ -3,6 +3,7 @@ request-size limit. Routers are grouped by who may call them: public reads, inge
 keys), and everything else, authenticated by default (app.auth.deps)."""
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -14,6 +15,7 @@ from app.audit.views import router as audit_router
 from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
 from app.feeds.views import router as feeds_router
+from app.health.views import router as health_router
 from app.db import create_pool
 from app.incidents.service import IncidentConflict
 from app.incidents.views import router as incidents_router
@@ -35,6 +37,7 @@ from app.uptime.views import router as uptime_router
 from app.users.views import router as users_router
 from app.web import sites
 
+log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 1024 * 1024  # JSON writes; ingest batches have their own limit (settings.max_body_bytes)
 PUBLIC_READ_ROUTERS = (status_router, services_router, uptime_router, incidents_router, sla_router,
                        maintenance_router, feeds_router, reports_router, trends_router, reports_pages_router,
@@ -92,7 +95,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = await create_pool(settings)
+        app.state.pool = await _create_pool(settings)
         try:
             yield
         finally:
@@ -116,19 +119,23 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
         return JSONResponse({"error": "validation_error", "message": "text must not contain NUL (U+0000) characters"},
                             status_code=422)
 
-    for router in (*PUBLIC_READ_ROUTERS, ingest_router, *AUTHENTICATED_ROUTERS, realtime.replay_router()):
+    for router in (health_router, *PUBLIC_READ_ROUTERS, ingest_router, *AUTHENTICATED_ROUTERS, realtime.replay_router()):
         app.include_router(router)
-
-    @app.get("/api/health", tags=["status"], summary="Liveness: the API answers and reaches the database")
-    async def health():
-        async with app.state.pool.acquire() as conn:
-            await conn.fetchval("SELECT 1")
-        return {"status": "ok"}
 
     sites.install(app, site)
     realtime.mount(app, settings)
     app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/socket.io/"))
     return app
+
+
+async def _create_pool(settings: Settings) -> asyncpg.Pool:
+    """The pool; with the database down at start, an empty one that connects on first use, so that the
+    process starts, answers liveness, and serves 503s until the database is back."""
+    try:
+        return await create_pool(settings)
+    except errors.DB_UNAVAILABLE as exc:
+        log.warning("database unreachable at start (%r); serving 503 until it is back", exc)
+        return await create_pool(settings, min_size=0)
 
 
 def jsonable(value):

@@ -18,6 +18,7 @@ PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}"
                "/api/slo/{service_id}"}
 PUBLIC_GETS |= {"/api/sla/reports/{service_id}/{month}.{fmt}", "/api/sla/reports/{service_id}/{month}/revisions",
                 "/api/usage/trends/{service_id}", "/reports", "/trends/{service_id}"}
+PUBLIC_GETS |= {"/api/health/live", "/api/health/ready"}  # orchestrators' probes
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
 INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from app import deps
+from app.errors import DB_UNAVAILABLE
 from app.web.status import service
 from app.web.templating import language_of, render, translator
 
@@ -25,10 +26,23 @@ def script_texts(lang: str) -> dict:
 
 
 @router.get("/")
-async def status_page(request: Request, page: int = Query(1, ge=1, le=PAST_PAGES), conn=Depends(deps.connection),
+async def status_page(request: Request, page: int = Query(1, ge=1, le=PAST_PAGES),
                       settings=Depends(deps.settings), now=Depends(deps.clock)):
-    data = await service.page(conn, now, settings.timezone, settings.zone, page, request.app.state.pool)
+    # The connection is taken here, not as a dependency, so that an unreachable database falls back
+    # to the last page this process built (labelled with its age) instead of an error.
+    kept: dict = request.app.state.__dict__.setdefault("status_snapshots", {})
+    stale = None
+    try:
+        async with request.app.state.pool.acquire() as conn:
+            data = await service.page(conn, now, settings.timezone, settings.zone, page, request.app.state.pool)
+        kept[page] = data
+    except DB_UNAVAILABLE:
+        data = kept.get(page)
+        if data is None:
+            raise  # nothing built yet: the API's 503
+        stale = {"time": data["asOf"].astimezone(settings.zone).strftime("%H:%M"),
+                 "minutes": max(0, int((now - data["asOf"]).total_seconds() // 60))}
     texts = script_texts(language_of(request))
     return render(request, "status/index.html", data=data, past_pages=PAST_PAGES, day_codes=DAY_CODES,
-                  script_texts=texts, grid_html=service.grid_html,
+                  script_texts=texts, grid_html=service.grid_html, stale=stale,
                   grid_summary=lambda bars: service.grid_summary(bars, texts["day"]))
