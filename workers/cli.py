@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 
-def cmd_worker(args) -> int:
-    from arq import run_worker
-
+async def cmd_worker(args) -> int:
     from workers.settings import WorkerSettings
+    from workers.supervisor import run_supervised
 
-    run_worker(WorkerSettings)
+    await run_supervised(WorkerSettings)
     return 0
 
 
