@@ -95,6 +95,14 @@ class Prober:
             "slamon_prober_services": lambda: len(self.scheduler.targets),
             "slamon_prober_in_flight_checks": lambda: len(self.scheduler.in_flight),
             "slamon_prober_database_up": lambda: int(self.fleet.connected),
+            "slamon_prober_sink_buffered_rows": lambda: len(self.sink._buffer),
+            "slamon_prober_spool_writable": lambda: int(self.sink.disk_error is None),
+        })
+        self.metrics.counters.update({
+            "slamon_prober_sink_write_errors_total": ("Spool writes or reads that failed (disk full, I/O).",
+                                                      lambda: self.sink.write_errors),
+            "slamon_prober_sink_dropped_rows_total": ("Results dropped from memory while the spool could not "
+                                                      "be written.", lambda: self.sink.dropped_rows),
         })
 
     def on_result(self, target: Target, slot: int, result: ProbeResult, lag_s: float) -> None:
@@ -226,4 +234,6 @@ class Prober:
             body["reason"] = self.fleet.last_error or "not connected to the database yet"
         elif me is None or me.active_from > time.time():
             body["reason"] = "waiting for the region to hand services over"
+        if self.sink.disk_error is not None:  # results are at risk: this outranks any other reason
+            body["reason"] = f"cannot write the spool: {self.sink.disk_error}"
         return "reason" not in body, body

@@ -195,3 +195,39 @@ async def http_status(session, url: str) -> int | None:
 
 def dumps(value) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+async def add_probed_services(stack: Stack, service_ids: list[str], url: str, interval_s: int = 10) -> None:
+    """Services the stack's probers check at `url` (loopback allowed) every `interval_s`."""
+    from app.services import queries as service_queries
+
+    conn = await stack.connect()
+    try:
+        for position, service_id in enumerate(service_ids):
+            await conn.fetchrow(service_queries.UPSERT, service_id, service_id, "", "http", url, interval_s, 5, 7000,
+                                "developer", json.dumps({}), True, 100 + position)
+        await conn.execute("UPDATE services SET allow_private = true WHERE id = ANY($1)", service_ids)
+    finally:
+        await conn.close()
+
+
+def due_slots(service_ids: list[str], start: float, end: float, interval_s: int = 10) -> set[tuple[str, int]]:
+    """Every (service, slot) scheduled in [start, end]."""
+    from prober.schedule import offset_s, slot_after
+
+    due = set()
+    for service_id in service_ids:
+        slot = slot_after(start, interval_s, offset_s(service_id, interval_s))
+        while slot <= end:
+            due.add((service_id, slot))
+            slot += interval_s
+    return due
+
+
+async def stored_slots(stack: Stack, region: str) -> set[tuple[str, int]]:
+    conn = await stack.connect()
+    try:
+        rows = await conn.fetch("SELECT service_id, ts FROM checks WHERE region = $1", region)
+    finally:
+        await conn.close()
+    return {(r["service_id"], int(r["ts"].timestamp())) for r in rows}

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta, timezone
 import aiohttp
 import pytest
 
-from app.services import queries as service_queries
 from prober.spool import decode
 from tests.conftest import free_port
-from tests.faults.conftest import http_status, wait_for
+from tests.faults.conftest import add_probed_services, http_status, wait_for
 from tests.prober import servers
 
 CRASHES = 3
@@ -87,15 +86,7 @@ PROBED = [f"durable-{i:03d}" for i in range(150)]
 
 async def test_no_row_the_prober_journal_marked_shipped_is_lost(stack):
     runner, web_port = await servers.start_app(servers.app())
-    conn = await stack.connect()
-    try:
-        for position, service_id in enumerate(PROBED):
-            await conn.fetchrow(service_queries.UPSERT, service_id, service_id, "", "http",
-                                f"http://127.0.0.1:{web_port}/ok", 10, 5, 7000, "developer", json.dumps({}), True,
-                                100 + position)
-        await conn.execute("UPDATE services SET allow_private = true WHERE id = ANY($1)", PROBED)
-    finally:
-        await conn.close()
+    await add_probed_services(stack, PROBED, f"http://127.0.0.1:{web_port}/ok")
     health_port = free_port()
     prober = stack.slamon("prober", "--region", "dur", "--id", "dur-1", "--heartbeat", "1",
                           "--health-port", str(health_port), log_name="prober")

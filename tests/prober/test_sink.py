@@ -57,6 +57,19 @@ def test_spool_repairs_a_torn_last_line(tmp_path):
     assert batch == rows(4)
 
 
+def test_every_append_repairs_a_torn_last_line(tmp_path):
+    """A line torn while the spool is open (a write that failed mid-line) is cut by the next append,
+    not only when the spool is opened again."""
+    spool = Spool(tmp_path / "s")
+    spool.append(rows(4)[:3])
+    segment = next((tmp_path / "s").glob("*.jsonl"))
+    with open(segment, "ab") as handle:
+        handle.write(b'[1700000000,"face-com')
+    spool.append(rows(4)[3:])
+    batch, _ = spool.read(10)
+    assert batch == rows(4) and segment.read_bytes().endswith(b"\n")
+
+
 def test_spool_is_bounded_and_counts_what_it_drops(tmp_path, monkeypatch):
     from prober import spool as spool_module
 
