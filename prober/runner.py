@@ -15,6 +15,7 @@ import asyncpg
 from app.ingest.service import CheckRow
 from app.realtime.publisher import channel_for
 from app.services.service import list_active
+from prober import lastseen
 from prober.client import ProbeContext
 from prober.fleet import Fleet
 from prober.metrics import ProberMetrics
@@ -46,8 +47,9 @@ class ProberOptions:
     realtime_channel: str | None = None  # default: the API's, derived from the database (app.realtime.publisher)
 
 
-def database_targets(database_url: str) -> TargetSource:
-    """Active services from the `services` table; a service that cannot be probed is logged and skipped."""
+def database_targets(database_url: str, keep_in: Path | None = None) -> TargetSource:
+    """Active services from the `services` table; a service that cannot be probed is logged and skipped.
+    `keep_in`: a folder where the rows are kept for a start without the database (prober.lastseen)."""
 
     async def load() -> list[Target]:
         conn = await asyncpg.connect(database_url, timeout=5)
@@ -55,38 +57,49 @@ def database_targets(database_url: str) -> TargetSource:
             rows = await list_active(conn)
         finally:
             await conn.close()
-        targets = []
-        for row in rows:
-            if not row["endpoint_url"]:
-                continue  # push-only service
-            try:
-                targets.append(Target.from_row(row))
-            except TargetError as exc:
-                log.error("service not probed: %s", exc, extra={"service_id": row["id"], "job": "targets"})
-        return targets
+        if keep_in is not None:
+            lastseen.save_catalog(keep_in, rows)
+        return targets_from(rows)
 
     return load
+
+
+def targets_from(rows) -> list[Target]:
+    """The probed services among catalog rows; a service that cannot be probed is logged and skipped."""
+    targets = []
+    for row in rows:
+        if not row["endpoint_url"]:
+            continue  # push-only service
+        try:
+            targets.append(Target.from_row(row))
+        except TargetError as exc:
+            log.error("service not probed: %s", exc, extra={"service_id": row["id"], "job": "targets"})
+    return targets
 
 
 class Prober:
     def __init__(self, options: ProberOptions, targets: TargetSource | None = None):
         self.options = options
         self.region = options.region
-        self.targets_source = targets or database_targets(options.database_url)
+        spool_dir = Path(options.data_dir) / "spool" / f"{options.region}-{options.prober_id}"
+        # What the database last said is kept beside the journal, for a start while it is unreachable;
+        # not for an injected source of targets (tests), which needs no database.
+        self._lastseen_dir = spool_dir if targets is None else None
+        self.targets_source = targets or database_targets(options.database_url, self._lastseen_dir)
         self.ctx = ProbeContext()
         self.metrics = ProberMetrics(options.region)
         self.fleet = Fleet(options.database_url, options.region, options.prober_id, heartbeat_s=options.heartbeat_s,
                            ttl_s=options.ttl_s, handover_delay_s=options.handover_delay_s)
         self.scheduler = Scheduler(options.prober_id, self.ctx, self.on_result, view=lambda: self.fleet.view,
                                    max_concurrency=options.max_concurrency)
-        spool_root = Path(options.data_dir) / "spool"
-        self.spool = Spool(spool_root / f"{options.region}-{options.prober_id}", options.spool_max_bytes)
+        self.spool = Spool(spool_dir, options.spool_max_bytes)
         self.sink = Sink(self.spool, options.database_url, flush_interval_s=options.flush_interval_s)
         self.status = StatusTracker()
         self.publisher = (Publisher(options.redis_url, options.region, channel_for(options))
                           if options.redis_url else None)
         self._tasks: list[asyncio.Task] = []
         self._targets_loaded_at = 0.0
+        self._remembered_members: tuple = ()
         self._certificates_due: dict[str, tuple[float, float]] = {}     # service -> (not_after, seen at)
         self._certificates_stored: dict[str, tuple[float, float]] = {}
         self.metrics.gauges.update({
@@ -138,7 +151,11 @@ class Prober:
 
     async def start(self) -> None:
         await self.refresh_targets()
-        await self.fleet.beat()
+        view = await self.fleet.beat()
+        if view is not None:
+            self._remember(view)
+        elif self._lastseen_dir is not None:
+            self._start_from_last_seen()
         self._tasks = [asyncio.create_task(coro, name=name) for name, coro in (
             ("scheduler", self.scheduler.run()), ("sink", self.sink.run()), ("fleet", self._fleet_loop()),
             ("orphans", self._adopt_orphan_spools()),
@@ -147,6 +164,22 @@ class Prober:
             self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
         log.info("prober %s started with %d service(s)", self.options.prober_id, len(self.scheduler.targets),
                  extra={"region": self.region, "job": "prober"})
+
+    def _start_from_last_seen(self) -> None:
+        """Database unreachable at start: check the services last loaded, as the last view assigned them."""
+        self.fleet.view = self.fleet.view or lastseen.load_view(self._lastseen_dir)
+        if not self.scheduler.targets:
+            rows = lastseen.load_catalog(self._lastseen_dir)
+            if rows:
+                self.scheduler.set_targets(targets_from(rows))
+        log.warning("database unreachable at start: checking the %d service(s) last seen%s",
+                    len(self.scheduler.targets), "" if self.fleet.view else " (no membership view kept: none assigned)",
+                    extra={"region": self.region, "job": "prober"})
+
+    def _remember(self, view) -> None:
+        if self._lastseen_dir is not None and view.members != self._remembered_members:
+            lastseen.save_view(self._lastseen_dir, view)
+            self._remembered_members = view.members
 
     async def refresh_targets(self) -> None:
         try:
@@ -163,6 +196,7 @@ class Prober:
             view = await self.fleet.beat()
             if view is None:
                 continue
+            self._remember(view)
             await self._catch_up(view)
             if self._certificates_due:
                 await self._store_certificates()
