@@ -25,12 +25,20 @@ def script_texts(lang: str) -> dict:
             "live": {k: t(f"common.live.{k}") for k in ("connecting", "live", "offline")}}
 
 
+def _snapshots(app) -> dict:
+    """The last page built per page number, served while the database is unreachable."""
+    kept = getattr(app.state, "status_snapshots", None)
+    if kept is None:
+        kept = app.state.status_snapshots = {}
+    return kept
+
+
 @router.get("/")
 async def status_page(request: Request, page: int = Query(1, ge=1, le=PAST_PAGES),
                       settings=Depends(deps.settings), now=Depends(deps.clock)):
     # The connection is taken here, not as a dependency, so that an unreachable database falls back
     # to the last page this process built (labelled with its age) instead of an error.
-    kept: dict = request.app.state.__dict__.setdefault("status_snapshots", {})
+    kept = _snapshots(request.app)
     stale = None
     try:
         async with request.app.state.pool.acquire() as conn:
