@@ -1,7 +1,9 @@
 """One JSON error shape for every failure a client can cause: {"error", "message", "details"?}."""
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 
 import asyncpg
 from fastapi import FastAPI, Request
@@ -16,6 +18,17 @@ DB_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncp
                   asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.ConnectionDoesNotExistError,
                   asyncpg.TooManyConnectionsError)
 RETRY_AFTER_S = 5
+# An OSError is the database being unreachable only when it is about the connection (asyncpg raises
+# plain OSError "Multiple exceptions" when every address of the host failed); a missing file is a bug.
+CONNECTION_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.EHOSTUNREACH,
+                     errno.ENETUNREACH, errno.ETIMEDOUT, errno.EADDRNOTAVAIL, None}
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether an error of DB_UNAVAILABLE's classes says the database cannot be reached."""
+    if isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)):
+        return exc.errno in CONNECTION_ERRNOS
+    return True
 
 
 class ApiError(Exception):
@@ -62,17 +75,21 @@ def install(app: FastAPI) -> None:
         return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(_body("internal_error", "unexpected server error"), status_code=500)
+
+    app.add_exception_handler(Exception, _unexpected)
+
     async def _unavailable(request: Request, exc: Exception):
+        if not is_unreachable(exc):
+            return await _unexpected(request, exc)
         log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
         return unavailable("database unavailable, retry shortly")
 
     for exc_class in DB_UNAVAILABLE:
         app.add_exception_handler(exc_class, _unavailable)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(_body("internal_error", "unexpected server error"), status_code=500)
 
 
 def unavailable(message: str, details: list | None = None) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from app import deps
-from app.errors import DB_UNAVAILABLE
+from app.errors import DB_UNAVAILABLE, is_unreachable
 from app.web.status import service
 from app.web.templating import language_of, render, translator
 
@@ -44,10 +44,10 @@ async def status_page(request: Request, page: int = Query(1, ge=1, le=PAST_PAGES
         async with request.app.state.pool.acquire() as conn:
             data = await service.page(conn, now, settings.timezone, settings.zone, page, request.app.state.pool)
         kept[page] = data
-    except DB_UNAVAILABLE:
+    except DB_UNAVAILABLE as exc:
         data = kept.get(page)
-        if data is None:
-            raise  # nothing built yet: the API's 503
+        if data is None or not is_unreachable(exc):
+            raise  # nothing built yet: the API's 503 (or a bug's 500)
         stale = {"time": data["asOf"].astimezone(settings.zone).strftime("%H:%M"),
                  "minutes": max(0, int((now - data["asOf"]).total_seconds() // 60))}
     texts = script_texts(language_of(request))
