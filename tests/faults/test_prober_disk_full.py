@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import time
 
 import aiohttp
+import pytest
 
 from prober.spool import decode
 from tests.conftest import free_port
@@ -44,6 +46,7 @@ def _fill(path) -> None:
             handle.write(b"\0" * 512)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs for the spool: needs root")
 async def test_disk_full_then_database_down_loses_no_slot(stack):
     spool_root = stack.app_dir / "spool"
     spool_root.mkdir()
