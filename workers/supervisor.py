@@ -51,8 +51,8 @@ async def _close(worker: Worker, graceful: bool) -> None:
     so nothing here may raise."""
     tasks = list(worker.tasks.values())
     for task in tasks:
-        if not graceful and not task.done():
-            task.cancel()  # a job lost here stays queued in Redis and runs again (workers/settings.py)
+        if not task.done():
+            task.cancel()  # as arq does on a signal; the job stays queued and runs again (workers/settings.py)
     await asyncio.gather(*tasks, return_exceptions=True)
     if worker.on_shutdown is not None and "pool" in worker.ctx:  # startup ran: release what it opened
         try:
