@@ -61,7 +61,7 @@ class Sink:
         excess = len(self._buffer) - self.max_buffered_rows
         if excess > 0:
             del self._buffer[:excess]
-            if self.dropped_rows == 0 or self.disk_error is None:
+            if self.dropped_rows == 0:  # once; /metrics counts them all
                 log.error("over %d results waiting in memory: dropping the oldest", self.max_buffered_rows,
                           extra={"job": "sink"})
             self.dropped_rows += excess
