@@ -99,7 +99,7 @@ class Prober:
                           if options.redis_url else None)
         self._tasks: list[asyncio.Task] = []
         self._targets_loaded_at = 0.0
-        self._remembered_members: tuple = ()
+        self._remembered_assignment: tuple = ()
         self._certificates_due: dict[str, tuple[float, float]] = {}     # service -> (not_after, seen at)
         self._certificates_stored: dict[str, tuple[float, float]] = {}
         self.metrics.gauges.update({
@@ -177,9 +177,11 @@ class Prober:
                     extra={"region": self.region, "job": "prober"})
 
     def _remember(self, view) -> None:
-        if self._lastseen_dir is not None and view.members != self._remembered_members:
+        """Keep the view when the assignment it makes changed (who is in, since when, who is live)."""
+        assignment = tuple(sorted((m.prober_id, m.active_from, m.expires_at > view.as_of) for m in view.members))
+        if self._lastseen_dir is not None and assignment != self._remembered_assignment:
             lastseen.save_view(self._lastseen_dir, view)
-            self._remembered_members = view.members
+            self._remembered_assignment = assignment
 
     async def refresh_targets(self) -> None:
         try:
