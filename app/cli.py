@@ -1,4 +1,5 @@
 """`slamon`: one command for every process and admin task."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,10 @@ async def cmd_migrate(args) -> int:
     finally:
         await conn.close()
     print(f"migrations applied: {', '.join(applied) or 'none pending'}")
-    print(f"services: {len(catalog)} in catalog, {len(synced.inserted)} added, {len(synced.updated)} updated, "
-          f"{len(synced.deactivated)} deactivated")
+    print(
+        f"services: {len(catalog)} in catalog, {len(synced.inserted)} added, {len(synced.updated)} updated, "
+        f"{len(synced.deactivated)} deactivated"
+    )
     return 0
 
 
@@ -73,13 +76,18 @@ async def cmd_rollups_refresh(args) -> int:
             end = args.to or rollups.FAR_FUTURE
             await rollups.invalidate_range(conn, start, end)
         reports = await rollups.refresh(
-            conn, settings.timezone, datetime.now(timezone.utc), grace=rollups.timedelta(seconds=settings.rollup_grace_s)
+            conn,
+            settings.timezone,
+            datetime.now(timezone.utc),
+            grace=rollups.timedelta(seconds=settings.rollup_grace_s),
         )
     finally:
         await conn.close()
     for r in reports:
-        print(f"{r.rollup}: materialised up to {r.watermark.isoformat() if r.watermark else '-'}, "
-              f"{r.ranges_recomputed} invalidated range(s) recomputed")
+        print(
+            f"{r.rollup}: materialised up to {r.watermark.isoformat() if r.watermark else '-'}, "
+            f"{r.ranges_recomputed} invalidated range(s) recomputed"
+        )
     return 0
 
 
@@ -89,8 +97,13 @@ async def cmd_seed(args) -> int:
     settings = get_settings()
     conn = await _connect()
     try:
-        summary = await seed(conn, days=args.days, now=datetime.now(timezone.utc), seed_value=args.random_seed,
-                             timezone_name=settings.timezone)
+        summary = await seed(
+            conn,
+            days=args.days,
+            now=datetime.now(timezone.utc),
+            seed_value=args.random_seed,
+            timezone_name=settings.timezone,
+        )
     finally:
         await conn.close()
     print(summary)
@@ -108,8 +121,15 @@ def cmd_api(args) -> int:
     port = args.port or DEFAULT_PORTS[args.site]
     app = create_app(get_settings(), site=args.site)
     tune_gc_for_fan_out()
-    uvicorn.run(app, host=args.host, port=port, log_level="warning", proxy_headers=True, ws=args.ws,
-                ws_per_message_deflate=args.ws_deflate)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=port,
+        log_level="warning",
+        proxy_headers=True,
+        ws=args.ws,
+        ws_per_message_deflate=args.ws_deflate,
+    )
     return 0
 
 
@@ -127,12 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api", help="serve the REST API, Socket.IO and a site's pages")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, help="default: 3001 api, 3003 status, 3005 console")
-    p.add_argument("--site", choices=("api", "status", "console"), default="api",
-                   help="pages served at / besides the API (status page, incident console)")
-    p.add_argument("--ws", choices=("auto", "websockets-sansio", "websockets", "wsproto"), default="auto",
-                   help="uvicorn's WebSocket implementation (auto: websockets-sansio, the cheapest per frame)")
-    p.add_argument("--ws-deflate", action="store_true",
-                   help="accept permessage-deflate (off by default: it compresses every frame once per socket)")
+    p.add_argument(
+        "--site",
+        choices=("api", "status", "console"),
+        default="api",
+        help="pages served at / besides the API (status page, incident console)",
+    )
+    p.add_argument(
+        "--ws",
+        choices=("auto", "websockets-sansio", "websockets", "wsproto"),
+        default="auto",
+        help="uvicorn's WebSocket implementation (auto: websockets-sansio, the cheapest per frame)",
+    )
+    p.add_argument(
+        "--ws-deflate",
+        action="store_true",
+        help="accept permessage-deflate (off by default: it compresses every frame once per socket)",
+    )
     p.set_defaults(run=cmd_api)
 
     p = sub.add_parser("ingest-key", help="print a service's ingest key, creating it once")

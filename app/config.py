@@ -1,4 +1,5 @@
 """Settings from SLAMON_* environment variables (and .env); defaults match `make services`."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -55,8 +56,9 @@ def _local_service(name: str, fallback: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLAMON_", env_file=".env", extra="ignore")
 
-    database_url: str = Field(default_factory=lambda: _local_service(
-        "SLAMON_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/slamon"))
+    database_url: str = Field(
+        default_factory=lambda: _local_service("SLAMON_DATABASE_URL", "postgresql://postgres@127.0.0.1:55432/slamon")
+    )
     redis_url: str = Field(default_factory=lambda: _local_service("SLAMON_REDIS_URL", "redis://127.0.0.1:56379/0"))
     timezone: str = "UTC"
     services_file: Path = Field(default_factory=lambda: resource_path("services.toml"))

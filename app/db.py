@@ -1,4 +1,5 @@
 """The asyncpg pool and the migration runner."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,12 @@ MIGRATION_LOCK = 0x51A_0001  # advisory lock key shared by every `slamon migrate
 # Reads are short and many: starting parallel workers or JIT costs more than they save, and
 # replanning a statement over every chunk of a hypertable costs more than running it (generic plans
 # keep TimescaleDB's runtime chunk exclusion).
-SESSION_SETTINGS = {"timezone": "UTC", "max_parallel_workers_per_gather": "0", "jit": "off",
-                    "plan_cache_mode": "force_generic_plan"}
+SESSION_SETTINGS = {
+    "timezone": "UTC",
+    "max_parallel_workers_per_gather": "0",
+    "jit": "off",
+    "plan_cache_mode": "force_generic_plan",
+}
 
 
 async def create_pool(settings: Settings, **kwargs) -> asyncpg.Pool:

@@ -1,4 +1,5 @@
 """Shared FastAPI dependencies: settings, a pooled connection, the clock."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -33,5 +34,9 @@ def utc_instant(ts: datetime | None, field: str) -> datetime | None:
     try:
         return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
     except OverflowError:
-        raise ApiError(422, "validation_error", f"{field} is out of range",
-                       [{"in": "query", "field": field, "message": "out of range in UTC"}]) from None
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{field} is out of range",
+            [{"in": "query", "field": field, "message": "out of range in UTC"}],
+        ) from None

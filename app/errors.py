@@ -1,4 +1,5 @@
 """One JSON error shape for every failure a client can cause: {"error", "message", "details"?}."""
+
 from __future__ import annotations
 
 import errno
@@ -14,14 +15,30 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 # The database cannot be reached (refused, restarting, connection lost mid-request, pool or connect
 # timeout): the client may retry, so a 503 with Retry-After, never a 500.
-DB_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-                  asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.ConnectionDoesNotExistError,
-                  asyncpg.TooManyConnectionsError)
+DB_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.TooManyConnectionsError,
+)
 RETRY_AFTER_S = 5
 # An OSError is the database being unreachable only when it is about the connection (asyncpg raises
 # plain OSError "Multiple exceptions" when every address of the host failed); a missing file is a bug.
-CONNECTION_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.EHOSTUNREACH,
-                     errno.ENETUNREACH, errno.ETIMEDOUT, errno.EADDRNOTAVAIL, None}
+CONNECTION_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    errno.EADDRNOTAVAIL,
+    None,
+}
 
 
 def is_unreachable(exc: BaseException) -> bool:
@@ -71,9 +88,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
-        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return JSONResponse(
+            _body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -91,7 +111,7 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(exc_class, _unavailable)
 
 
-
 def unavailable(message: str, details: list | None = None) -> JSONResponse:
-    return JSONResponse(_body("service_unavailable", message, details), status_code=503,
-                        headers={"Retry-After": str(RETRY_AFTER_S)})
+    return JSONResponse(
+        _body("service_unavailable", message, details), status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+    )

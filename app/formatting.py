@@ -1,4 +1,5 @@
 """How SLA numbers are written (SLA-MATH.md): truncation, rounding, durations."""
+
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal

@@ -1,4 +1,5 @@
 """Structured logging: JSON lines in production, readable lines in a terminal."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    handler.setFormatter(JsonFormatter() if use_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter() if use_json else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,6 +1,7 @@
 """The API process: FastAPI app with the REST routers, Socket.IO beside it (/socket.io/), and the
 request-size limit. Routers are grouped by who may call them: public reads, ingest (per-service ingest
 keys), and everything else, authenticated by default (app.auth.deps)."""
+
 from __future__ import annotations
 
 import logging
@@ -39,11 +40,29 @@ from app.web import sites
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 1024 * 1024  # JSON writes; ingest batches have their own limit (settings.max_body_bytes)
-PUBLIC_READ_ROUTERS = (status_router, services_router, uptime_router, incidents_router, sla_router,
-                       maintenance_router, feeds_router, reports_router, trends_router, reports_pages_router,
-                       trends_pages_router, slo_router)
-AUTHENTICATED_ROUTERS = (auth_router, incidents_staff_router, users_router, audit_router, maintenance_admin_router,
-                         notifications_router, reports_admin_router)
+PUBLIC_READ_ROUTERS = (
+    status_router,
+    services_router,
+    uptime_router,
+    incidents_router,
+    sla_router,
+    maintenance_router,
+    feeds_router,
+    reports_router,
+    trends_router,
+    reports_pages_router,
+    trends_pages_router,
+    slo_router,
+)
+AUTHENTICATED_ROUTERS = (
+    auth_router,
+    incidents_staff_router,
+    users_router,
+    audit_router,
+    maintenance_admin_router,
+    notifications_router,
+    reports_admin_router,
+)
 
 
 class BodySizeLimit:
@@ -55,8 +74,13 @@ class BodySizeLimit:
 
     async def _refuse(self, send) -> None:
         body = b'{"error":"payload_too_large","message":"request body over %d bytes"}' % self.limit
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send):
@@ -102,24 +126,36 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
             await app.state.realtime.close()
             await app.state.pool.close()
 
-    app = FastAPI(title="SLA Monitor", version="0.1.0", lifespan=lifespan,
-                  description="Status, uptime, incidents and exact SLA figures (see SLA-MATH.md).")
+    app = FastAPI(
+        title="SLA Monitor",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Status, uptime, incidents and exact SLA figures (see SLA-MATH.md).",
+    )
     app.state.settings = settings
     errors.install(app)
 
     @app.exception_handler(IncidentConflict)
     async def _conflict(request: Request, exc: IncidentConflict):
-        return JSONResponse({"error": exc.error, "message": exc.message, "current": jsonable(exc.current)},
-                            status_code=409)
+        return JSONResponse(
+            {"error": exc.error, "message": exc.message, "current": jsonable(exc.current)}, status_code=409
+        )
 
     @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
     @app.exception_handler(asyncpg.UntranslatableCharacterError)
     async def _unstorable_text(request: Request, exc: asyncpg.PostgresError):
         # PostgreSQL text cannot hold NUL (U+0000): the input is refused, whichever field carried it.
-        return JSONResponse({"error": "validation_error", "message": "text must not contain NUL (U+0000) characters"},
-                            status_code=422)
+        return JSONResponse(
+            {"error": "validation_error", "message": "text must not contain NUL (U+0000) characters"}, status_code=422
+        )
 
-    for router in (health_router, *PUBLIC_READ_ROUTERS, ingest_router, *AUTHENTICATED_ROUTERS, realtime.replay_router()):
+    for router in (
+        health_router,
+        *PUBLIC_READ_ROUTERS,
+        ingest_router,
+        *AUTHENTICATED_ROUTERS,
+        realtime.replay_router(),
+    ):
         app.include_router(router)
 
     sites.install(app, site)

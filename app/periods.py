@@ -1,4 +1,5 @@
 """Periods: half-open [start, end) intervals cut in the reporting time zone (SLA-MATH.md)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,7 +52,6 @@ class Period:
 
     def is_partial(self, now: datetime) -> bool:
         return now < self.end
-
 
 
 def month(year: int, month_number: int, zone: ZoneInfo) -> Period:

@@ -1,5 +1,6 @@
 """Demo history through the ingest module: minute checks with outages and slow spells, API calls
 with a diurnal pattern, incidents with update timelines, a maintenance window."""
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,13 @@ from app.rollups import service as rollups
 from app.services import service as services
 
 BATCH = 20_000
-ENDPOINTS = {"id-recognition": "/v1/ocr", "face-liveness": "/v1/liveness", "id-liveness": "/v1/document-liveness",
-             "face-compare": "/v1/compare", "curp-verifier": "/v1/curp"}
+ENDPOINTS = {
+    "id-recognition": "/v1/ocr",
+    "face-liveness": "/v1/liveness",
+    "id-liveness": "/v1/document-liveness",
+    "face-compare": "/v1/compare",
+    "curp-verifier": "/v1/curp",
+}
 INSERT_MAINTENANCE = """
 INSERT INTO maintenance_windows (title, description, affected_services, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5)
 """
@@ -33,8 +39,14 @@ def _in(minute: int, spells) -> bool:
     return any(a <= minute < b for a, b in spells)
 
 
-async def seed(conn: asyncpg.Connection, days: int, now: datetime, seed_value: int = 7,
-               timezone_name: str = "UTC", calls_per_day: int = 1500) -> str:
+async def seed(
+    conn: asyncpg.Connection,
+    days: int,
+    now: datetime,
+    seed_value: int = 7,
+    timezone_name: str = "UTC",
+    calls_per_day: int = 1500,
+) -> str:
     rng = random.Random(seed_value)
     catalog = await services.list_active(conn)
     end = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
@@ -52,7 +64,11 @@ async def seed(conn: asyncpg.Connection, days: int, now: datetime, seed_value: i
         for minute in range(minutes):
             ts = start + timedelta(minutes=minute)
             if _in(minute, outages[sid]) or rng.random() < 0.0004:
-                rows.append(CheckRow(ts, sid, "default", False, 503, rng.randint(5, 80), "http_error", "503 Service Unavailable"))
+                rows.append(
+                    CheckRow(
+                        ts, sid, "default", False, 503, rng.randint(5, 80), "http_error", "503 Service Unavailable"
+                    )
+                )
             elif _in(minute, slow[sid]):
                 rows.append(CheckRow(ts, sid, "default", True, 200, rng.randint(7_200, 16_500)))
             else:
@@ -63,9 +79,14 @@ async def seed(conn: asyncpg.Connection, days: int, now: datetime, seed_value: i
         checks_written += (await write_checks(conn, rows, now=now)).accepted
         calls_written += await _seed_calls(conn, rng, sid, start, days, base_ms, calls_per_day, outages[sid], now)
     incidents = await _seed_incidents(conn, rng, catalog, start, outages, slow, now)
-    await conn.execute(INSERT_MAINTENANCE, "Database upgrade", "Planned PostgreSQL minor upgrade.",
-                       [catalog[0]["id"]], start + timedelta(days=days // 2, hours=2),
-                       start + timedelta(days=days // 2, hours=2, minutes=30))
+    await conn.execute(
+        INSERT_MAINTENANCE,
+        "Database upgrade",
+        "Planned PostgreSQL minor upgrade.",
+        [catalog[0]["id"]],
+        start + timedelta(days=days // 2, hours=2),
+        start + timedelta(days=days // 2, hours=2, minutes=30),
+    )
     await rollups.refresh(conn, timezone_name, now)
     return f"seeded {days} days: {checks_written} checks, {calls_written} api calls, {incidents} incidents"
 
@@ -101,28 +122,68 @@ async def _seed_incidents(conn, rng, catalog, start, outages, slow, now) -> int:
         for first, last in outages[sid][:1]:
             began = start + timedelta(minutes=first + 3)
             resolved = start + timedelta(minutes=last + 20)
-            await _incident(conn, f"{name} 서비스 완전 중단", f"{name} 서비스가 응답하지 않습니다.", "critical", "P1",
-                            "모니터링 시스템", "연속 3회 실패", [sid], "failures", began, resolved, [
-                                ("identified", "원인을 데이터베이스 연결 풀 부족으로 식별했습니다.", 15),
-                                ("monitoring", "연결 풀 크기를 50에서 100으로 늘리고 모니터링 중입니다.", 30)])
+            await _incident(
+                conn,
+                f"{name} 서비스 완전 중단",
+                f"{name} 서비스가 응답하지 않습니다.",
+                "critical",
+                "P1",
+                "모니터링 시스템",
+                "연속 3회 실패",
+                [sid],
+                "failures",
+                began,
+                resolved,
+                [
+                    ("identified", "원인을 데이터베이스 연결 풀 부족으로 식별했습니다.", 15),
+                    ("monitoring", "연결 풀 크기를 50에서 100으로 늘리고 모니터링 중입니다.", 30),
+                ],
+            )
             count += 1
         for first, last in slow[sid][:1]:
             began = start + timedelta(minutes=first + 3)
-            await _incident(conn, f"{name} 응답 지연", "응답 시간이 7초를 넘고 있습니다.", "medium", "P3",
-                            "모니터링 시스템", "연속 3회 7초 초과 응답시간", [sid], "latency", began,
-                            start + timedelta(minutes=last + 10), [("identified", "트래픽 급증으로 확인했습니다.", 8)])
+            await _incident(
+                conn,
+                f"{name} 응답 지연",
+                "응답 시간이 7초를 넘고 있습니다.",
+                "medium",
+                "P3",
+                "모니터링 시스템",
+                "연속 3회 7초 초과 응답시간",
+                [sid],
+                "latency",
+                began,
+                start + timedelta(minutes=last + 10),
+                [("identified", "트래픽 급증으로 확인했습니다.", 8)],
+            )
             count += 1
     return count
 
 
-async def _incident(conn, title, description, severity, priority, reporter, criteria, services_, cause,
-                    began, resolved, steps) -> None:
+async def _incident(
+    conn, title, description, severity, priority, reporter, criteria, services_, cause, began, resolved, steps
+) -> None:
     async with conn.transaction():
-        incident_id = await conn.fetchval(incident_queries.INSERT_AT, title, description, "resolved", severity,
-                                          priority, reporter, criteria, services_, cause, began, resolved)
-        await conn.execute(incident_queries.INSERT_UPDATE_AT, incident_id, "investigating", "조사 중입니다.",
-                           reporter, began)
+        incident_id = await conn.fetchval(
+            incident_queries.INSERT_AT,
+            title,
+            description,
+            "resolved",
+            severity,
+            priority,
+            reporter,
+            criteria,
+            services_,
+            cause,
+            began,
+            resolved,
+        )
+        await conn.execute(
+            incident_queries.INSERT_UPDATE_AT, incident_id, "investigating", "조사 중입니다.", reporter, began
+        )
         for status, note, after_min in steps:
             at = min(began + timedelta(minutes=after_min), resolved)
             await conn.execute(incident_queries.INSERT_UPDATE_AT, incident_id, status, note, reporter, at)
-        await conn.execute(incident_queries.INSERT_UPDATE_AT, incident_id, "resolved", "해결되었습니다.", reporter, resolved)
+        await conn.execute(
+            incident_queries.INSERT_UPDATE_AT, incident_id, "resolved", "해결되었습니다.", reporter, resolved
+        )

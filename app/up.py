@@ -1,6 +1,7 @@
 """`slamon up`: the whole stack on one machine for a demo — seeded history, demo targets with
 scripted faults, a prober, the worker, the API, the status page and the incident console — until
 Ctrl+C."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,11 @@ class _Child:
             return
         if now - self.started_at >= STABLE_RUN_S:
             self.delay_s = RESTART_MIN_S
-        print(f"slamon up: {self.name} exited with {self.process.returncode}; restarting in {self.delay_s:.0f} s",
-              file=sys.stderr, flush=True)
+        print(
+            f"slamon up: {self.name} exited with {self.process.returncode}; restarting in {self.delay_s:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
         self.restart_at = now + self.delay_s
         self.delay_s = min(self.delay_s * 2, RESTART_MAX_S)
 
@@ -89,22 +93,26 @@ def cmd_up(args) -> int:
         print(summary or "history already present, not seeded again", flush=True)
     processes = {
         "targets": _slamon("targets", "--port", str(args.targets_port)),
-        "prober": _slamon("prober", "--region", "local", "--id", "local-1", "--health-port",
-                          str(args.prober_health_port)),
+        "prober": _slamon(
+            "prober", "--region", "local", "--id", "local-1", "--health-port", str(args.prober_health_port)
+        ),
         "worker": _slamon("worker"),
         "api": _slamon("api", "--host", args.host, "--port", str(args.port)),
         "status page": _slamon("api", "--site", "status", "--host", args.host, "--port", str(args.status_port)),
         "console": _slamon("api", "--site", "console", "--host", args.host, "--port", str(args.console_port)),
     }
     children = {name: _Child(name, cmd) for name, cmd in processes.items()}
-    print(f"""
+    print(
+        f"""
 SLA Monitor is running:
   status page       http://{args.host}:{args.status_port}/
   incident console  http://{args.host}:{args.console_port}/
   API + Socket.IO   http://{args.host}:{args.port}/api/system-status   (OpenAPI: http://{args.host}:{args.port}/docs)
   prober health     http://127.0.0.1:{args.prober_health_port}/healthz   metrics: http://127.0.0.1:{args.prober_health_port}/metrics
   demo targets      http://127.0.0.1:{args.targets_port}/<service-id>/health
-Ctrl+C stops everything.""", flush=True)
+Ctrl+C stops everything.""",
+        flush=True,
+    )
     stopping = False
 
     def stop(*_):

@@ -7,6 +7,7 @@ Each contender is timed `ROUNDS` times, each from an empty table; the best round
 usage: bench_ingest.py [ROWS [BATCH_ROWS [ROUNDS]]]
        (env BENCH_INGEST_ROWS=500000, BENCH_INGEST_BATCH=5000, BENCH_INGEST_ROUNDS=2)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,17 @@ import time
 from datetime import timedelta
 
 from common import (
-    check_batches, connect, emit, floor_minute, int_setting, log, machine, rate, scratch_database,
-    server_versions, utc_now,
+    check_batches,
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    log,
+    machine,
+    rate,
+    scratch_database,
+    server_versions,
+    utc_now,
 )
 
 from app.ingest import queries
@@ -112,22 +122,24 @@ async def main() -> None:
         samples = [await _round(url, batches, now, rows) for _ in range(rounds)]
         best = {name: min(s[name] for s in samples) for name in samples[0]}
 
-    emit({
-        "bench": "ingest",
-        "rows": rows,
-        "batch_rows": batch_rows,
-        "services": len(service_ids),
-        "rounds": rounds,
-        "ingest_rows_per_s": rate(rows, best["ingest"]),
-        "executemany_rows_per_s": rate(rows, best["executemany"]),
-        "replay_rows_per_s": rate(rows, best["replay"]),
-        "ingest_2conn_rows_per_s": rate(rows, best["ingest_2conn"]),
-        "validate_only_rows_per_s": rate(rows, validate_s),
-        "goal_rows_per_s": GOAL_ROWS_PER_S,
-        "postgres": versions["postgres"],
-        "timescaledb": f"{versions['timescaledb']} {versions['license']}",
-        **machine(),
-    })
+    emit(
+        {
+            "bench": "ingest",
+            "rows": rows,
+            "batch_rows": batch_rows,
+            "services": len(service_ids),
+            "rounds": rounds,
+            "ingest_rows_per_s": rate(rows, best["ingest"]),
+            "executemany_rows_per_s": rate(rows, best["executemany"]),
+            "replay_rows_per_s": rate(rows, best["replay"]),
+            "ingest_2conn_rows_per_s": rate(rows, best["ingest_2conn"]),
+            "validate_only_rows_per_s": rate(rows, validate_s),
+            "goal_rows_per_s": GOAL_ROWS_PER_S,
+            "postgres": versions["postgres"],
+            "timescaledb": f"{versions['timescaledb']} {versions['license']}",
+            **machine(),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ receiver, same concurrency, no database, over kept-alive connections and over a 
 
     python benchmarks/bench_notify.py [EVENTS [SUBSCRIPTIONS [CONCURRENCY]]]
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,46 +58,78 @@ async def main() -> None:
     runner, url = await receiver()
     async with scratch_database("notify") as (db_url, services):
         settings = Settings(database_url=db_url)
-        pool = await asyncpg.create_pool(db_url, min_size=2, max_size=concurrency + 2,
-                                         server_settings={"timezone": "UTC"})
+        pool = await asyncpg.create_pool(
+            db_url, min_size=2, max_size=concurrency + 2, server_settings={"timezone": "UTC"}
+        )
         async with pool.acquire() as conn:
             for n in range(subscriptions):
-                await conn.execute("""INSERT INTO subscriptions (name, kind, url, secret, allow_private)
-                                      VALUES ($1, 'webhook', $2, 'benchmark secret 0123456789', true)""", f"s{n}", url)
+                await conn.execute(
+                    """INSERT INTO subscriptions (name, kind, url, secret, allow_private)
+                                      VALUES ($1, 'webhook', $2, 'benchmark secret 0123456789', true)""",
+                    f"s{n}",
+                    url,
+                )
             now = datetime.now(timezone.utc)
             for n in range(events):
-                incident = {"id": f"inc-{n}", "title": f"Outage {n}", "status": "investigating", "priority": "P1",
-                            "severity": "critical", "affectedServices": [services[n % len(services)]],
-                            "description": "", "updates": [], "version": 1, "updatedAt": now.isoformat()}
-                await outbox.record(conn, f"bench:{n}", "incident.created", incident["affectedServices"],
-                                    {"incident": incident, "previousStatus": None}, now)
+                incident = {
+                    "id": f"inc-{n}",
+                    "title": f"Outage {n}",
+                    "status": "investigating",
+                    "priority": "P1",
+                    "severity": "critical",
+                    "affectedServices": [services[n % len(services)]],
+                    "description": "",
+                    "updates": [],
+                    "version": 1,
+                    "updatedAt": now.isoformat(),
+                }
+                await outbox.record(
+                    conn,
+                    f"bench:{n}",
+                    "incident.created",
+                    incident["affectedServices"],
+                    {"incident": incident, "previousStatus": None},
+                    now,
+                )
             started = time.perf_counter()
             created = await delivery.dispatch(conn)
             dispatch_s = time.perf_counter() - started
             due = await delivery.due(conn, limit=created)
         log(f"{created} deliveries created in {dispatch_s:.3f} s; sending")
         senders = Senders(settings)
-        deliver_s = await bounded(concurrency, [
-            (lambda d=d: delivery.deliver(pool, senders, settings, d)) for d, _ in due])
+        deliver_s = await bounded(
+            concurrency, [(lambda d=d: delivery.deliver(pool, senders, settings, d)) for d, _ in due]
+        )
         async with pool.acquire() as conn:
             delivered = await conn.fetchval("SELECT count(*) FROM notification_deliveries WHERE status = 'delivered'")
         body = json.dumps({"event": "incident.created", "data": {"title": "Outage"}}).encode()
         baselines = {}
         for name, force_close in (("keepalive", False), ("new_connection", True)):
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=force_close)) as session:
+
                 async def post():
                     async with session.post(url, data=body) as response:
                         await response.read()
+
                 baselines[name] = rate(created, await bounded(concurrency, [post] * created))
         await senders.close()
         await pool.close()
     await runner.cleanup()
-    emit({"bench": "notify", "events": events, "subscriptions": subscriptions, "deliveries": created,
-          "delivered": delivered, "concurrency": concurrency, "dispatch_ms": round(dispatch_s * 1000, 1),
-          "deliveries_per_s": rate(created, deliver_s),
-          "baseline_posts_per_s": baselines["keepalive"],
-          "baseline_posts_new_connection_per_s": baselines["new_connection"],
-          **machine()})
+    emit(
+        {
+            "bench": "notify",
+            "events": events,
+            "subscriptions": subscriptions,
+            "deliveries": created,
+            "delivered": delivered,
+            "concurrency": concurrency,
+            "dispatch_ms": round(dispatch_s * 1000, 1),
+            "deliveries_per_s": rate(created, deliver_s),
+            "baseline_posts_per_s": baselines["keepalive"],
+            "baseline_posts_new_connection_per_s": baselines["new_connection"],
+            **machine(),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ write: all 90 days read, judged and formatted). Server time only: the app runs i
 behind httpx's ASGI transport (no network, no browser). Also the template rendering alone and the
 page's size.
 usage: python benchmarks/bench_pages.py [days=90] [runs=30]"""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,23 @@ from datetime import timedelta
 import httpx
 
 from bench_reads import forget_settled_days, timed
-from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, pin_clock, ServerTime, scratch_database, server_versions, settle, utc_now)
+from common import (
+    load_minute_checks,
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    log,
+    machine,
+    median_ms,
+    percentile_ms,
+    pin_clock,
+    ServerTime,
+    scratch_database,
+    server_versions,
+    settle,
+    utc_now,
+)
 
 from app.config import Settings
 from app.db import create_pool
@@ -36,12 +52,28 @@ async def add_incidents(conn, service_ids: list[str], now) -> None:
         created = now - timedelta(days=i * 3 % 89, hours=i % 24)
         resolved = None if i < 2 else created + timedelta(minutes=30 + i)
         incident_id = await conn.fetchval(
-            incident_queries.INSERT_AT, f"Incident {i}", "slow responses", "resolved" if resolved else "investigating",
-            "high", ("P1", "P2", "P3")[i % 3], "monitoring system", "3 consecutive responses over 7 s",
-            [service_ids[i % len(service_ids)]], None, created, resolved)
+            incident_queries.INSERT_AT,
+            f"Incident {i}",
+            "slow responses",
+            "resolved" if resolved else "investigating",
+            "high",
+            ("P1", "P2", "P3")[i % 3],
+            "monitoring system",
+            "3 consecutive responses over 7 s",
+            [service_ids[i % len(service_ids)]],
+            None,
+            created,
+            resolved,
+        )
         for step, status in enumerate(("investigating", "identified", "resolved") if resolved else ("investigating",)):
-            await conn.execute(incident_queries.INSERT_UPDATE_AT, incident_id, status, f"update {step}", "ops",
-                               created + timedelta(minutes=10 * step))
+            await conn.execute(
+                incident_queries.INSERT_UPDATE_AT,
+                incident_id,
+                status,
+                f"update {step}",
+                "ops",
+                created + timedelta(minutes=10 * step),
+            )
 
 
 async def render_only(conn, settings: Settings, now, runs: int) -> dict:
@@ -52,10 +84,20 @@ async def render_only(conn, settings: Settings, now, runs: int) -> dict:
     samples = []
     for _ in range(runs):
         t = time.perf_counter()
-        template.render(request=None, lang="ko", t=translator("ko"), site="status", languages=("ko", "en"),
-                        lang_url=lambda code: "/", data=data, past_pages=PAST_PAGES, day_codes=DAY_CODES,
-                        script_texts=texts, grid_html=page_service.grid_html,
-                        grid_summary=lambda bars: page_service.grid_summary(bars, texts["day"]))
+        template.render(
+            request=None,
+            lang="ko",
+            t=translator("ko"),
+            site="status",
+            languages=("ko", "en"),
+            lang_url=lambda code: "/",
+            data=data,
+            past_pages=PAST_PAGES,
+            day_codes=DAY_CODES,
+            script_texts=texts,
+            grid_html=page_service.grid_html,
+            grid_summary=lambda bars: page_service.grid_summary(bars, texts["day"]),
+        )
         samples.append(time.perf_counter() - t)
     return {"p50_ms": median_ms(samples), "p95_ms": percentile_ms(samples, 95)}
 
@@ -91,13 +133,23 @@ async def main() -> None:
         templates = await render_only(conn, settings, now, runs)
         await app.state.pool.close()
         await conn.close()
-    emit({
-        "bench": "pages", "services": len(service_ids), "days": days, "checks": loaded, "incidents": INCIDENTS,
-        "status_page": page, "status_page_all_days_read": page_cold, "baseline_api_system_status": api,
-        "render_only": templates,
-        "page_over_api_p50_ms": round(page["p50_ms"] - api["p50_ms"], 2), "goal_p50_ms": 100,
-        "machine": machine(), "server": versions,
-    })
+    emit(
+        {
+            "bench": "pages",
+            "services": len(service_ids),
+            "days": days,
+            "checks": loaded,
+            "incidents": INCIDENTS,
+            "status_page": page,
+            "status_page_all_days_read": page_cold,
+            "baseline_api_system_status": api,
+            "render_only": templates,
+            "page_over_api_p50_ms": round(page["p50_ms"] - api["p50_ms"], 2),
+            "goal_p50_ms": 100,
+            "machine": machine(),
+            "server": versions,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 Targets run in a child process on loopback (so the prober's core is measured alone); results go to
 a sink that discards them (the database path is benchmarked by the ingest's own benchmark).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -137,8 +138,10 @@ async def naive_lag(targets):
     from prober.schedule import offset_s, slot_after
 
     now = time.time()
-    queue = sorted(((slot_after(now, t.interval_s, offset_s(t.service_id, t.interval_s)), t) for t in targets),
-                   key=lambda pair: pair[0])
+    queue = sorted(
+        ((slot_after(now, t.interval_s, offset_s(t.service_id, t.interval_s)), t) for t in targets),
+        key=lambda pair: pair[0],
+    )
     lags = []
     deadline = time.monotonic() + 15
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
@@ -177,29 +180,33 @@ async def main():
     finally:
         await ctx.close()
         server.kill()
-    print(json.dumps({
-        "benchmark": "prober",
-        "sink": "discard",
-        "targets": "aiohttp server + never-answering TCP server in a child process on 127.0.0.1",
-        "checks_per_s": round(rate, 1),
-        "check_failures": failures,
-        "baseline_naive_sequential_checks_per_s": round(naive_rate, 1),
-        "services": SERVICES,
-        "interval_s": INTERVAL_S,
-        "hanging_share": HANGING_SHARE,
-        "scheduled_checks_finished": len(lags),
-        "scheduled_outcomes_finished": outcomes,
-        "missed_slots": missed,
-        "lag_p50_s": _pct(lags, 0.5),
-        "lag_p99_s": _pct(lags, 0.99),
-        "lag_max_s": round(max(lags), 4) if lags else None,
-        "baseline_naive_checks_started": naive_started,
-        "baseline_naive_slots_due_in_15s": len(naive),
-        "baseline_naive_lag_p50_s": _pct(naive, 0.5),
-        "baseline_naive_lag_p99_s": _pct(naive, 0.99),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "python": sys.version.split()[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "prober",
+                "sink": "discard",
+                "targets": "aiohttp server + never-answering TCP server in a child process on 127.0.0.1",
+                "checks_per_s": round(rate, 1),
+                "check_failures": failures,
+                "baseline_naive_sequential_checks_per_s": round(naive_rate, 1),
+                "services": SERVICES,
+                "interval_s": INTERVAL_S,
+                "hanging_share": HANGING_SHARE,
+                "scheduled_checks_finished": len(lags),
+                "scheduled_outcomes_finished": outcomes,
+                "missed_slots": missed,
+                "lag_p50_s": _pct(lags, 0.5),
+                "lag_p99_s": _pct(lags, 0.99),
+                "lag_max_s": round(max(lags), 4) if lags else None,
+                "baseline_naive_checks_started": naive_started,
+                "baseline_naive_slots_due_in_15s": len(naive),
+                "baseline_naive_lag_p50_s": _pct(naive, 0.5),
+                "baseline_naive_lag_p99_s": _pct(naive, 0.99),
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "python": sys.version.split()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

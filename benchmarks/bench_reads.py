@@ -8,6 +8,7 @@ generation moved before every request, as after an incident write (all 90 days r
 Server time (common.ServerTime: the app runs in-process behind httpx's ASGI transport, timed from
 its call to the last body chunk it sends), with the client's wall time next to it.
 usage: python benchmarks/bench_reads.py [days=90] [runs=40]"""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,24 @@ from datetime import timedelta
 
 import httpx
 
-from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, pin_clock, rate, ServerTime, scratch_database, server_versions, settle, utc_now)
+from common import (
+    load_minute_checks,
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    log,
+    machine,
+    median_ms,
+    percentile_ms,
+    pin_clock,
+    rate,
+    ServerTime,
+    scratch_database,
+    server_versions,
+    settle,
+    utc_now,
+)
 
 from app.config import Settings
 from app.db import create_pool
@@ -47,8 +64,13 @@ async def timed(client: httpx.AsyncClient, server: ServerTime, url: str, runs: i
         client_samples.append(time.perf_counter() - t)
         samples.append(server.last)
         response.raise_for_status()
-    return {"p50_ms": median_ms(samples), "p95_ms": percentile_ms(samples, 95), "p99_ms": percentile_ms(samples, 99),
-            "req_per_s": rate(runs, time.perf_counter() - started), "client_p50_ms": median_ms(client_samples)}
+    return {
+        "p50_ms": median_ms(samples),
+        "p95_ms": percentile_ms(samples, 95),
+        "p99_ms": percentile_ms(samples, 99),
+        "req_per_s": rate(runs, time.perf_counter() - started),
+        "client_p50_ms": median_ms(client_samples),
+    }
 
 
 async def main() -> None:
@@ -72,8 +94,10 @@ async def main() -> None:
         tune_gc_for_fan_out()  # as `slamon api` does before it serves
         pin_clock(now)
         server = ServerTime(app)
-        last_month = (now.replace(day=1) - timedelta(days=1))
-        monthly = f"/api/sla/availability/{service_ids[0]}?period=monthly&year={last_month.year}&month={last_month.month}"
+        last_month = now.replace(day=1) - timedelta(days=1)
+        monthly = (
+            f"/api/sla/availability/{service_ids[0]}?period=monthly&year={last_month.year}&month={last_month.month}"
+        )
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url="http://bench") as client:
             status_rollup = await timed(client, server, "/api/system-status", runs)
             status_cold = await timed(client, server, "/api/system-status", runs, lambda: forget_settled_days(conn))
@@ -81,17 +105,29 @@ async def main() -> None:
             log("rollup-backed reads measured; emptying the rollups for the raw-scan baseline")
             await conn.execute("TRUNCATE rollup_checks_daily, rollup_checks_hourly, rollup_usage_daily, rollup_state")
             # Uncached too: the settled days in memory would hide the raw scan after the first request.
-            status_raw = await timed(client, server, "/api/system-status", max(5, runs // 8), lambda: forget_settled_days(conn))
+            status_raw = await timed(
+                client, server, "/api/system-status", max(5, runs // 8), lambda: forget_settled_days(conn)
+            )
             monthly_raw = await timed(client, server, monthly, max(5, runs // 8))
         await app.state.pool.close()
         await conn.close()
-    emit({
-        "bench": "reads", "services": len(service_ids), "days": days, "checks": loaded,
-        "status": {"rollups": status_rollup, "rollups_all_days_read": status_cold, "raw_scan": status_raw,
-                   "goal_p50_ms": 15},
-        "monthly_availability": {"rollups": monthly_rollup, "raw_scan": monthly_raw, "goal_p95_ms": 50},
-        "machine": machine(), "server": versions,
-    })
+    emit(
+        {
+            "bench": "reads",
+            "services": len(service_ids),
+            "days": days,
+            "checks": loaded,
+            "status": {
+                "rollups": status_rollup,
+                "rollups_all_days_read": status_cold,
+                "raw_scan": status_raw,
+                "goal_p50_ms": 15,
+            },
+            "monthly_availability": {"rollups": monthly_rollup, "raw_scan": monthly_raw, "goal_p95_ms": 50},
+            "machine": machine(),
+            "server": versions,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ time of the API processes and of the client processes over the rounds (/proc), d
     python benchmarks/bench_realtime.py [--sizes 1,100,1000] [--rounds 20] [--setups socketio/1,raw/1,raw/2]
                                         [--client-procs 2] [--ws websockets-sansio] [--deflate] [--api-root DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,6 +113,7 @@ async def raw_clients(urls: list[str], arrivals: dict, deflate: bool) -> list:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await session.close()
+
     return [stop]
 
 
@@ -140,30 +142,42 @@ def cpu_s(pid: int) -> float:
 def start_clients(kind: str, urls: list[str], n: int, procs: int, deflate: bool) -> list[subprocess.Popen]:
     targets = [urls[i % len(urls)] for i in range(n)]
     shares = [targets[i::procs] for i in range(procs)]
-    workers = [subprocess.Popen([sys.executable, __file__, *(["--deflate"] if deflate else []), "--client",
-                                 kind, *share], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-               for share in shares if share]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, __file__, *(["--deflate"] if deflate else []), "--client", kind, *share],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for share in shares
+        if share
+    ]
     for worker in workers:
         if worker.stdout.readline().strip() != "ready":
             raise RuntimeError("client worker failed to connect")
     return workers
 
 
-async def send_updates(url: str, token: str, n: int, rounds: int, watched: list[int],
-                       cpu: dict[int, float]) -> dict[int, float]:
+async def send_updates(
+    url: str, token: str, n: int, rounds: int, watched: list[int], cpu: dict[int, float]
+) -> dict[int, float]:
     """Create an incident, post `rounds` updates to it; returns version -> time the request was sent."""
     import httpx
 
     sent: dict[int, float] = {}
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
-        incident = (await http.post("/api/incidents", json={"title": f"bench {n}", "severity": "low"})).json()["incident"]
+        incident = (await http.post("/api/incidents", json={"title": f"bench {n}", "severity": "low"})).json()[
+            "incident"
+        ]
         await asyncio.sleep(0.5)
         version = incident["version"]
         cpu.update({pid: -cpu_s(pid) for pid in watched})
         for i in range(rounds):
             t0 = time.time()
-            r = await http.post(f"/api/incidents/{incident['id']}/updates",
-                                json={"description": f"round {i}", "version": version})
+            r = await http.post(
+                f"/api/incidents/{incident['id']}/updates", json={"description": f"round {i}", "version": version}
+            )
             version = r.json()["incident"]["version"]
             sent[version] = t0
             await asyncio.sleep(0.25 + n / 2000)
@@ -186,11 +200,18 @@ async def measure(servers: list, token: str, setup: dict, n: int, rounds: int) -
                 latencies += [(t - sent[int(version)]) * 1000 for t in times]
     api_cpu = sum(cpu[p.pid] for _, p in servers)
     client_cpu = sum(cpu[w.pid] for w in workers)
-    return {"clients": n, "rounds": rounds, "deliveries": len(latencies), "expected": n * rounds,
-            "p50_ms": round(percentile(latencies, 0.5), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
-            "max_ms": round(max(latencies), 1), "mean_ms": round(statistics.fmean(latencies), 1),
-            "api_cpu_ms_per_event": round(api_cpu / rounds * 1000, 1),
-            "client_cpu_ms_per_event": round(client_cpu / rounds * 1000, 1)}
+    return {
+        "clients": n,
+        "rounds": rounds,
+        "deliveries": len(latencies),
+        "expected": n * rounds,
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies), 1),
+        "mean_ms": round(statistics.fmean(latencies), 1),
+        "api_cpu_ms_per_event": round(api_cpu / rounds * 1000, 1),
+        "client_cpu_ms_per_event": round(client_cpu / rounds * 1000, 1),
+    }
 
 
 async def make_admin(database_url: str) -> tuple[str, str]:
@@ -221,9 +242,15 @@ async def drop_user(database_url: str, user_id: str) -> None:
 def start_api(setup: dict) -> tuple[str, subprocess.Popen]:
     """One `slamon api` process, from this checkout or from `--api-root` (an older version)."""
     port = free_port()
-    options = [*(["--ws", setup["ws"]] if setup["ws"] != "auto" else []), *(["--ws-deflate"] if setup["deflate"] else [])]
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port), *options],
-                               cwd=setup["api_root"], env=os.environ.copy())
+    options = [
+        *(["--ws", setup["ws"]] if setup["ws"] != "auto" else []),
+        *(["--ws-deflate"] if setup["deflate"] else []),
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "api", "--port", str(port), *options],
+        cwd=setup["api_root"],
+        env=os.environ.copy(),
+    )
     return f"http://127.0.0.1:{port}", process
 
 
@@ -250,7 +277,8 @@ async def run_setup(setup: dict, sizes: list[int], rounds: int, username: str) -
             await wait_healthy(url)
         async with httpx.AsyncClient(base_url=servers[0][0], timeout=30) as http:
             token = (await http.post("/api/auth/login", json={"username": username, "password": PASSWORD})).json()[
-                "access_token"]
+                "access_token"
+            ]
         results = []
         for n in sizes:
             print(f"[{time.strftime('%H:%M:%S')}] {setup['name']}: {n} clients", file=sys.stderr, flush=True)
@@ -273,33 +301,53 @@ async def main(args) -> dict:
     try:
         for name in args.setups.split(","):
             kind, _, api_procs = name.partition("/")
-            setup = {"name": name, "clients": kind, "api_procs": int(api_procs or 1),
-                     "client_procs": args.client_procs, "ws": args.ws, "deflate": args.deflate,
-                     "api_root": args.api_root}
+            setup = {
+                "name": name,
+                "clients": kind,
+                "api_procs": int(api_procs or 1),
+                "client_procs": args.client_procs,
+                "ws": args.ws,
+                "deflate": args.deflate,
+                "api_root": args.api_root,
+            }
             rows.append(await run_setup(setup, [int(s) for s in args.sizes.split(",")], args.rounds, username))
     finally:
         await drop_user(settings.database_url, user_id)
     at_1000 = [r["p99_ms"] for row in rows for r in row["results"] if r["clients"] == 1000]
-    return {"benchmark": "realtime_fanout", "path": "POST /api/incidents/{id}/updates -> commit -> Redis -> "
-            "incident-updated decoded at every client", "setups": rows, "goal": "p99 < 250 ms at 1000 clients",
-            "goal_met_by": [row["name"] for row in rows for r in row["results"]
-                            if r["clients"] == 1000 and r["p99_ms"] < 250] if at_1000 else None,
-            "loadavg_before": load_before, "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-            "cpus": os.cpu_count()}
+    return {
+        "benchmark": "realtime_fanout",
+        "path": "POST /api/incidents/{id}/updates -> commit -> Redis -> incident-updated decoded at every client",
+        "setups": rows,
+        "goal": "p99 < 250 ms at 1000 clients",
+        "goal_met_by": [
+            row["name"] for row in rows for r in row["results"] if r["clients"] == 1000 and r["p99_ms"] < 250
+        ]
+        if at_1000
+        else None,
+        "loadavg_before": load_before,
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--client", nargs="+", metavar=("KIND", "URL"))
-    parser.add_argument("--deflate", action="store_true",
-                        help="raw clients offer permessage-deflate (as browsers do) and the API accepts it")
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="raw clients offer permessage-deflate (as browsers do) and the API accepts it",
+    )
     parser.add_argument("--sizes", default="1,100,1000")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--setups", default="socketio/1,raw/1,raw/2", help="CLIENT_KIND/API_PROCS, comma-separated")
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--ws", default="auto", help="`slamon api --ws`: uvicorn's WebSocket implementation")
-    parser.add_argument("--api-root", default=str(ROOT),
-                        help="checkout the API processes run from (default: this one; another measures an older server)")
+    parser.add_argument(
+        "--api-root",
+        default=str(ROOT),
+        help="checkout the API processes run from (default: this one; another measures an older server)",
+    )
     args = parser.parse_args()
     if args.client:
         import uvloop

@@ -8,6 +8,7 @@ service, all through the ingest module; rollups refreshed. Then:
 - each format of one frozen report (median of RUNS; the PDF of PDF_RUNS), and, as the PDF's baseline,
   Chromium printing a one-line page (its fixed start-up cost).
 Usage: bench_reports.py [DAYS [CALLS]]; env BENCH_REPORT_DAYS=31, BENCH_REPORT_CALLS=5000."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,18 @@ import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from common import (check_batches, connect, emit, int_setting, log, machine, median_ms, millis, scratch_database,
-                    server_versions)
+from common import (
+    check_batches,
+    connect,
+    emit,
+    int_setting,
+    log,
+    machine,
+    median_ms,
+    millis,
+    scratch_database,
+    server_versions,
+)
 
 from app.ingest.service import ApiCallRow, write_api_calls, write_checks
 from app.periods import month
@@ -40,8 +51,17 @@ def api_calls(service_ids: list[str], per_service: int, days: int, seed: int = 1
     for sid in service_ids:
         for i in range(per_service):
             status = 200 if rng.random() < 0.97 else rng.choice([404, 500, 503])
-            rows.append(ApiCallRow(START + timedelta(seconds=rng.uniform(0, span)), sid, "/v1/x", "POST", status,
-                                   int(rng.lognormvariate(6.0, 0.7)), f"{sid}-{i}"))
+            rows.append(
+                ApiCallRow(
+                    START + timedelta(seconds=rng.uniform(0, span)),
+                    sid,
+                    "/v1/x",
+                    "POST",
+                    status,
+                    int(rng.lognormvariate(6.0, 0.7)),
+                    f"{sid}-{i}",
+                )
+            )
     return rows
 
 
@@ -66,7 +86,7 @@ async def main() -> None:
                 await write_checks(conn, batch, now=NOW)
             calls = api_calls(service_ids, calls_per_service, days)
             for i in range(0, len(calls), 50_000):
-                await write_api_calls(conn, calls[i:i + 50_000], now=NOW)
+                await write_api_calls(conn, calls[i : i + 50_000], now=NOW)
             await rollups.refresh(conn, ZONE, NOW)
             load_s = time.perf_counter() - t0
             log(f"loaded {days * 1440 * len(service_ids)} checks and {len(calls)} calls in {load_s:.1f} s")
@@ -97,17 +117,27 @@ async def main() -> None:
                 formats[fmt] = {"median_ms": median_ms(samples), "bytes": len(body), "runs": runs}
             read = await timed(lambda: reports.get(conn, services[0], period, NOW, ZONE), RUNS)
             trivial = await timed(lambda: pdf.html_to_pdf("<!DOCTYPE html><p>x</p>"), PDF_RUNS)
-            emit({
-                "bench": "reports", "services": len(service_ids), "days": days,
-                "checks": days * 1440 * len(service_ids), "api_calls": len(calls), "load_s": round(load_s, 1),
-                "month_close_s": round(close_s, 2), "month_close_per_service_ms": millis(close_s / len(closed)),
-                "services_closed": len(closed), "month_close_again_s": round(reclose_s, 3),
-                "baseline_sla_reads_s": round(baseline_s, 2),
-                "snapshot_read_median_ms": median_ms(read), "formats": formats,
-                "baseline_pdf_trivial_page_median_ms": median_ms(trivial),
-                "pdf_minus_trivial_ms": round(formats["pdf"]["median_ms"] - statistics.median(trivial) * 1000, 1),
-                "server": await server_versions(conn), "machine": machine(),
-            })
+            emit(
+                {
+                    "bench": "reports",
+                    "services": len(service_ids),
+                    "days": days,
+                    "checks": days * 1440 * len(service_ids),
+                    "api_calls": len(calls),
+                    "load_s": round(load_s, 1),
+                    "month_close_s": round(close_s, 2),
+                    "month_close_per_service_ms": millis(close_s / len(closed)),
+                    "services_closed": len(closed),
+                    "month_close_again_s": round(reclose_s, 3),
+                    "baseline_sla_reads_s": round(baseline_s, 2),
+                    "snapshot_read_median_ms": median_ms(read),
+                    "formats": formats,
+                    "baseline_pdf_trivial_page_median_ms": median_ms(trivial),
+                    "pdf_minus_trivial_ms": round(formats["pdf"]["median_ms"] - statistics.median(trivial) * 1000, 1),
+                    "server": await server_versions(conn),
+                    "machine": machine(),
+                }
+            )
         finally:
             await conn.close()
 

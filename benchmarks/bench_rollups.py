@@ -13,6 +13,7 @@ usage: bench_rollups.py [DAYS [READ_RUNS [RAW_RUNS]]]
        (env BENCH_ROLLUP_DAYS=90, BENCH_ROLLUP_READ_RUNS=50, BENCH_ROLLUP_RAW_RUNS=1,
         BENCH_ROLLUP_MINUTES=10 incremental refreshes, BENCH_ROLLUP_BATCH=50000 rows per write)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,20 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from common import (
-    MINUTE, check_batches, connect, emit, int_setting, log, machine, median_ms, millis, percentile_ms, rate,
-    reporting_timezone, scratch_database, server_versions,
+    MINUTE,
+    check_batches,
+    connect,
+    emit,
+    int_setting,
+    log,
+    machine,
+    median_ms,
+    millis,
+    percentile_ms,
+    rate,
+    reporting_timezone,
+    scratch_database,
+    server_versions,
 )
 
 from app.ingest.service import write_checks
@@ -113,38 +126,43 @@ async def main() -> None:
             for batch in check_batches(service_ids, live_end, 5, 5 * len(service_ids), seed=999):
                 await write_checks(conn, batch, now=live_end + 5 * MINUTE)
             read_start, read_end = start.replace(hour=0), end + timedelta(days=1)
-            read_s, read_records = await timed_calls(read_runs, lambda: rollups.read(
-                conn, rollups.CHECKS_DAILY, TIMEZONE, service_ids, read_start, read_end))
+            read_s, read_records = await timed_calls(
+                read_runs, lambda: rollups.read(conn, rollups.CHECKS_DAILY, TIMEZONE, service_ids, read_start, read_end)
+            )
             log(f"read: p50 {median_ms(read_s)} ms, {len(read_records)} buckets")
-            raw_s, raw_records = await timed_calls(raw_runs, lambda: rollups.aggregate_raw(
-                conn, rollups.CHECKS_DAILY, TIMEZONE, service_ids, read_start, read_end))
+            raw_s, raw_records = await timed_calls(
+                raw_runs,
+                lambda: rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, TIMEZONE, service_ids, read_start, read_end),
+            )
             log(f"aggregate_raw: p50 {median_ms(raw_s)} ms, {len(raw_records)} buckets")
         finally:
             await conn.close()
 
-    emit({
-        "bench": "rollups",
-        "days": days,
-        "services": len(service_ids),
-        "rows": rows,
-        "timezone": TIMEZONE,
-        "load_s": round(load_s, 1),
-        "load_rows_per_s": rate(rows, load_s),
-        "full_rebuild_s": round(rebuild_s, 2),
-        "refresh_one_minute_p50_ms": median_ms(refresh_s),
-        "refresh_one_minute_max_ms": millis(max(refresh_s)),
-        "refresh_runs": len(refresh_s),
-        "read_daily_p50_ms": median_ms(read_s),
-        "read_daily_p99_ms": percentile_ms(read_s, 99),
-        "read_runs": read_runs,
-        "read_buckets": len(read_records),
-        "read_equals_raw": read_records == raw_records,
-        "aggregate_raw_p50_ms": median_ms(raw_s),
-        "aggregate_raw_runs": raw_runs,
-        "postgres": versions["postgres"],
-        "timescaledb": f"{versions['timescaledb']} {versions['license']}",
-        **machine(),
-    })
+    emit(
+        {
+            "bench": "rollups",
+            "days": days,
+            "services": len(service_ids),
+            "rows": rows,
+            "timezone": TIMEZONE,
+            "load_s": round(load_s, 1),
+            "load_rows_per_s": rate(rows, load_s),
+            "full_rebuild_s": round(rebuild_s, 2),
+            "refresh_one_minute_p50_ms": median_ms(refresh_s),
+            "refresh_one_minute_max_ms": millis(max(refresh_s)),
+            "refresh_runs": len(refresh_s),
+            "read_daily_p50_ms": median_ms(read_s),
+            "read_daily_p99_ms": percentile_ms(read_s, 99),
+            "read_runs": read_runs,
+            "read_buckets": len(read_records),
+            "read_equals_raw": read_records == raw_records,
+            "aggregate_raw_p50_ms": median_ms(raw_s),
+            "aggregate_raw_runs": raw_runs,
+            "postgres": versions["postgres"],
+            "timescaledb": f"{versions['timescaledb']} {versions['license']}",
+            **machine(),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ sla-metrics-updated), the every-minute detection sweep, and GET /api/slo/{id}; e
 and, as the baseline in the same run, with the rollups emptied (month-to-date availability then
 aggregated from every raw slot, what a design without rollups pays).
 usage: python benchmarks/bench_slo.py [days=20] [calls_per_day=500] [runs=5]"""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,20 @@ from datetime import timedelta
 
 import httpx
 
-from common import (load_minute_checks, connect, emit, floor_minute, int_setting, log, machine, median_ms,
-                    percentile_ms, scratch_database, server_versions, utc_now)
+from common import (
+    load_minute_checks,
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    log,
+    machine,
+    median_ms,
+    percentile_ms,
+    scratch_database,
+    server_versions,
+    utc_now,
+)
 
 from app.config import Settings
 from app.db import create_pool
@@ -32,8 +45,16 @@ def call_batches(service_ids, start, days, per_day, batch_rows=50_000, seed=11):
         for service_id in service_ids:
             for _ in range(per_day):
                 status = 200 if rng.random() > 0.012 else rng.choice((404, 429, 500, 503))
-                batch.append(ApiCallRow(start + timedelta(days=day, seconds=rng.uniform(0, 86400)), service_id, "/v1",
-                                        "POST", status, int(rng.lognormvariate(5.0, 0.6))))
+                batch.append(
+                    ApiCallRow(
+                        start + timedelta(days=day, seconds=rng.uniform(0, 86400)),
+                        service_id,
+                        "/v1",
+                        "POST",
+                        status,
+                        int(rng.lognormvariate(5.0, 0.6)),
+                    )
+                )
                 if len(batch) >= batch_rows:
                     yield batch
                     batch = []
@@ -61,9 +82,11 @@ async def timed_get(client, url: str, runs: int) -> dict:
 
 
 async def measure(ctx, client, service_id: str, runs: int) -> dict:
-    return {"evaluate_slos": await timed_job(evaluate_slos, ctx, runs),
-            "detect_all": await timed_job(detect_all, ctx, runs),
-            "get_slo": await timed_get(client, f"/api/slo/{service_id}", runs * 4)}
+    return {
+        "evaluate_slos": await timed_job(evaluate_slos, ctx, runs),
+        "detect_all": await timed_job(detect_all, ctx, runs),
+        "get_slo": await timed_get(client, f"/api/slo/{service_id}", runs * 4),
+    }
 
 
 async def main() -> None:
@@ -98,9 +121,20 @@ async def main() -> None:
         await ctx["publisher"].close()
         await pool.close()
         await conn.close()
-    emit({"bench": "slo", "services": len(service_ids), "days": days, "checks": checks, "api_calls": calls,
-          "rollups": with_rollups, "raw_scan": raw_scan, "cron_period_ms": 60_000,
-          "machine": machine(), "server": versions})
+    emit(
+        {
+            "bench": "slo",
+            "services": len(service_ids),
+            "days": days,
+            "checks": checks,
+            "api_calls": calls,
+            "rollups": with_rollups,
+            "raw_scan": raw_scan,
+            "cron_period_ms": 60_000,
+            "machine": machine(),
+            "server": versions,
+        }
+    )
 
 
 if __name__ == "__main__":

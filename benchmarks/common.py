@@ -1,5 +1,6 @@
 """Shared benchmark plumbing: a scratch database per run, a 50-service catalog, synthetic checks
 written only through the ingest module, timing helpers and the one-JSON-line output."""
+
 from __future__ import annotations
 
 import json
@@ -75,6 +76,7 @@ def median_ms(samples_s: list[float]) -> float:
 
 # --- database ---------------------------------------------------------------------------------
 
+
 def server_url() -> str:
     return Settings().database_url
 
@@ -133,6 +135,7 @@ async def server_versions(conn: asyncpg.Connection) -> dict:
 
 # --- synthetic checks -------------------------------------------------------------------------
 
+
 def _outcomes(seed: int, count: int = 8192) -> list[tuple]:
     """(ok, status_code, latency_ms, error_type, error_message): mostly fast 200s, ~1% failures."""
     rng = random.Random(seed)
@@ -149,8 +152,12 @@ def _outcomes(seed: int, count: int = 8192) -> list[tuple]:
 
 
 def check_batches(
-    service_ids: list[str], start: datetime, minutes: int, batch_rows: int,
-    regions: tuple[str, ...] = ("default",), seed: int = 7,
+    service_ids: list[str],
+    start: datetime,
+    minutes: int,
+    batch_rows: int,
+    regions: tuple[str, ...] = ("default",),
+    seed: int = 7,
 ) -> Iterator[list[CheckRow]]:
     """One check per service, region and minute from `start`, slot-ordered, in batches of ~batch_rows."""
     outcomes = _outcomes(seed)
@@ -224,8 +231,9 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-async def load_minute_checks(conn: asyncpg.Connection, service_ids: list[str], start: datetime, days: int,
-                             now: datetime) -> int:
+async def load_minute_checks(
+    conn: asyncpg.Connection, service_ids: list[str], start: datetime, days: int, now: datetime
+) -> int:
     """One check per service and minute for `days` days from `start`, through the ingest module in
     50,000-row batches; returns the rows stored."""
     loaded = 0

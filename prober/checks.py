@@ -1,4 +1,5 @@
 """Run one check of any kind under the caller's hard timeout: the single entry point of the scheduler."""
+
 from __future__ import annotations
 
 import asyncio

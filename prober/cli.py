@@ -1,4 +1,5 @@
 """`slamon prober` and `slamon targets`, registered by app/cli.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,10 +44,17 @@ async def cmd_prober(args) -> int:
         print(f"slamon prober: {exc}", file=sys.stderr)
         return 2
     prober_id = args.prober_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
-    options = ProberOptions(region=args.region, prober_id=prober_id, database_url=settings.database_url,
-                            redis_url=settings.redis_url, data_dir=settings.data_dir, heartbeat_s=args.heartbeat,
-                            ttl_s=3 * args.heartbeat, max_concurrency=args.max_concurrency,
-                            realtime_channel=settings.realtime_channel)
+    options = ProberOptions(
+        region=args.region,
+        prober_id=prober_id,
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        data_dir=settings.data_dir,
+        heartbeat_s=args.heartbeat,
+        ttl_s=3 * args.heartbeat,
+        max_concurrency=args.max_concurrency,
+        realtime_channel=settings.realtime_channel,
+    )
     try:
         prober = Prober(options)
     except SpoolLocked as exc:
@@ -69,8 +77,10 @@ async def cmd_targets(args) -> int:
     from prober import targets
 
     runner = await targets.serve(args.host, args.port)
-    print(f"demo targets on http://{args.host}:{args.port}/<service-id>/health "
-          f"({', '.join(targets.SERVICE_IDS)})", flush=True)
+    print(
+        f"demo targets on http://{args.host}:{args.port}/<service-id>/health ({', '.join(targets.SERVICE_IDS)})",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -4,6 +4,7 @@ Every connection is fresh (force_close): a check measures DNS, connect and TLS e
 blackbox_exporter does, and a hostile target can never poison a pooled connection. Concurrency is
 bounded by the scheduler, not by the connector.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -34,17 +35,21 @@ class TimedConnector(aiohttp.TCPConnector):
 
     Mirrors aiohttp's own `_wrap_create_connection` (3.10+), split in two awaits."""
 
-    async def _wrap_create_connection(self, *args: Any, addr_infos, req, timeout, client_error=aiohttp.ClientConnectorError,
-                                      **kwargs: Any):
+    async def _wrap_create_connection(
+        self, *args: Any, addr_infos, req, timeout, client_error=aiohttp.ClientConnectorError, **kwargs: Any
+    ):
         phases = current_phases.get()
         try:
             async with aiohttp_connector.ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):
                 mark(phases, "connect")
                 started = time.perf_counter()
                 sock = await aiohappyeyeballs.start_connection(
-                    addr_infos=addr_infos, local_addr_infos=self._local_addr_infos,
-                    happy_eyeballs_delay=self._happy_eyeballs_delay, interleave=self._interleave,
-                    loop=self._loop, socket_factory=self._socket_factory,
+                    addr_infos=addr_infos,
+                    local_addr_infos=self._local_addr_infos,
+                    happy_eyeballs_delay=self._happy_eyeballs_delay,
+                    interleave=self._interleave,
+                    loop=self._loop,
+                    socket_factory=self._socket_factory,
                 )
                 connected = time.perf_counter()
                 if phases is not None:
@@ -113,13 +118,23 @@ class ProbeContext:
         if existing is not None and not existing.closed:
             return existing
         connector = TimedConnector(
-            resolver=GuardedResolver(allow_private), socket_factory=guarded_socket_factory(allow_private),
-            force_close=True, limit=0, ttl_dns_cache=10, ssl=self.ssl_context if self.ssl_context else True,
+            resolver=GuardedResolver(allow_private),
+            socket_factory=guarded_socket_factory(allow_private),
+            force_close=True,
+            limit=0,
+            ttl_dns_cache=10,
+            ssl=self.ssl_context if self.ssl_context else True,
         )
         session = aiohttp.ClientSession(
-            connector=connector, trust_env=False, auto_decompress=False, trace_configs=[_trace_config()],
-            timeout=aiohttp.ClientTimeout(total=None), headers={"User-Agent": self.user_agent},
-            cookie_jar=aiohttp.DummyCookieJar(), max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES,
+            connector=connector,
+            trust_env=False,
+            auto_decompress=False,
+            trace_configs=[_trace_config()],
+            timeout=aiohttp.ClientTimeout(total=None),
+            headers={"User-Agent": self.user_agent},
+            cookie_jar=aiohttp.DummyCookieJar(),
+            max_line_size=MAX_HEADER_BYTES,
+            max_field_size=MAX_HEADER_BYTES,
         )
         self._sessions[allow_private] = session
         return session

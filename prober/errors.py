@@ -1,4 +1,5 @@
 """Turn whatever a failing target did into one of the ingest's error types and a readable message."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +30,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
     for item in chain:
         if isinstance(item, BlockedAddressError) or "blocked:" in str(item):
             text = str(item)
-            return "connection_error", text[text.index("blocked:"):] if "blocked:" in text else text
+            return "connection_error", text[text.index("blocked:") :] if "blocked:" in text else text
     for item in chain:
         if isinstance(item, (aiohttp.ClientConnectorCertificateError, ssl.SSLCertVerificationError)):
             return "tls_error", f"certificate rejected: {_describe(item)}"

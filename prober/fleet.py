@@ -10,6 +10,7 @@ through a database outage (results go to the spool). If only this prober was cut
 survivor may check the same slots meanwhile; the ingest's idempotency on (service, region, ts)
 keeps one of them when the spool is replayed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,16 @@ MEMBER_MEMORY_S = 600  # expired members stay in the view this long (they still 
 
 
 class Fleet:
-    def __init__(self, database_url: str, region: str, prober_id: str, *, heartbeat_s: float = 5.0,
-                 ttl_s: float = 15.0, handover_delay_s: float | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        region: str,
+        prober_id: str,
+        *,
+        heartbeat_s: float = 5.0,
+        ttl_s: float = 15.0,
+        handover_delay_s: float | None = None,
+    ):
         self.database_url = database_url
         self.region = region
         self.prober_id = prober_id
@@ -45,8 +54,11 @@ class Fleet:
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.database_url, timeout=max(self.heartbeat_s, 2.0),
-                                               server_settings={"application_name": f"slamon-prober:{self.prober_id}"})
+            self._conn = await asyncpg.connect(
+                self.database_url,
+                timeout=max(self.heartbeat_s, 2.0),
+                server_settings={"application_name": f"slamon-prober:{self.prober_id}"},
+            )
         return self._conn
 
     async def beat(self) -> View | None:
@@ -61,8 +73,11 @@ class Fleet:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             await self._drop_connection()
             if self.connected or self.last_error is None:
-                log.warning("heartbeat failed, keeping the last assignment: %s", exc,
-                            extra={"region": self.region, "job": "heartbeat"})
+                log.warning(
+                    "heartbeat failed, keeping the last assignment: %s",
+                    exc,
+                    extra={"region": self.region, "job": "heartbeat"},
+                )
             self.connected, self.last_error = False, f"database unreachable: {exc}"[:300]
             return None
         if not self.connected:
@@ -79,15 +94,27 @@ class Fleet:
             return
         others_live = await conn.fetchval(queries.OTHERS_LIVE, self.region, self.prober_id)
         delay = self.handover_delay_s if others_live else 0.0
-        await conn.execute(queries.REGISTER, self.prober_id, self.region, socket.gethostname(), os.getpid(),
-                           delay, self.ttl_s, self.assigned_services)
+        await conn.execute(
+            queries.REGISTER,
+            self.prober_id,
+            self.region,
+            socket.gethostname(),
+            os.getpid(),
+            delay,
+            self.ttl_s,
+            self.assigned_services,
+        )
         log.info("joined region (eligible in %.1f s)", delay, extra={"region": self.region, "job": "heartbeat"})
 
     async def checked_slots(self, pairs: list[tuple[str, float]]) -> set[tuple[str, float]]:
         """Which (service_id, slot) pairs this region already has results for; raises on database errors."""
         conn = await self._connection()
-        rows = await conn.fetch(queries.CHECKED_SLOTS, self.region, [p[0] for p in pairs],
-                                [datetime.fromtimestamp(p[1], timezone.utc) for p in pairs])
+        rows = await conn.fetch(
+            queries.CHECKED_SLOTS,
+            self.region,
+            [p[0] for p in pairs],
+            [datetime.fromtimestamp(p[1], timezone.utc) for p in pairs],
+        )
         return {(r["service_id"], r["slot"]) for r in rows}
 
     async def record_certificates(self, seen: dict[str, tuple[float, float]]) -> None:
@@ -95,9 +122,13 @@ class Fleet:
         database errors (the caller keeps them for the next heartbeat)."""
         conn = await self._connection()
         ids = list(seen)
-        await conn.execute(queries.RECORD_CERTIFICATES, self.region, ids,
-                           [datetime.fromtimestamp(seen[s][0], timezone.utc) for s in ids],
-                           [datetime.fromtimestamp(seen[s][1], timezone.utc) for s in ids])
+        await conn.execute(
+            queries.RECORD_CERTIFICATES,
+            self.region,
+            ids,
+            [datetime.fromtimestamp(seen[s][0], timezone.utc) for s in ids],
+            [datetime.fromtimestamp(seen[s][1], timezone.utc) for s in ids],
+        )
 
     async def stop(self) -> None:
         """Leave the region now (the caller has stopped scheduling), so others take over at once."""

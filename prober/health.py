@@ -1,4 +1,5 @@
 """The prober's own HTTP endpoint: GET /healthz (200 only when connected and assigned) and GET /metrics."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -15,8 +16,12 @@ def build_app(prober: "Prober") -> web.Application:
         return web.json_response(body, status=200 if healthy else 503)
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(text=prober.metrics.render(), content_type="text/plain", charset="utf-8",
-                            headers={"X-Prometheus-Format": "0.0.4"})
+        return web.Response(
+            text=prober.metrics.render(),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Prometheus-Format": "0.0.4"},
+        )
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)

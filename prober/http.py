@@ -1,6 +1,7 @@
 """HTTP(S) check: method, headers, body, expected status set, keyword / JSON-path assertions, TLS
 verification and certificate expiry. Redirects are followed by hand (at most 5) so that the SSRF
 guard sees every hop. Never raises for a failing target; the caller owns the hard timeout."""
+
 from __future__ import annotations
 
 import time
@@ -63,12 +64,25 @@ async def _probe(target: Target, ctx: ProbeContext, phases: dict[str, Any], chec
     return ProbeResult.failure("http_error", f"more than {MAX_REDIRECTS} redirects", _elapsed_ms(phases))
 
 
-async def _exchange(session: aiohttp.ClientSession, target: Target, check: CompiledCheck, phases: dict[str, Any],
-                    method: str, url: str, body: str | None):
+async def _exchange(
+    session: aiohttp.ClientSession,
+    target: Target,
+    check: CompiledCheck,
+    phases: dict[str, Any],
+    method: str,
+    url: str,
+    body: str | None,
+):
     """One request: a ProbeResult, or (next_url, method, body) when the response is a redirect to follow."""
     mark(phases, "dns")
-    async with session.request(method, url, headers=target.check.headers or None, data=body,
-                               allow_redirects=False, ssl=True if target.check.verify_tls else False) as response:
+    async with session.request(
+        method,
+        url,
+        headers=target.check.headers or None,
+        data=body,
+        allow_redirects=False,
+        ssl=True if target.check.verify_tls else False,
+    ) as response:
         phases["first_byte"] = (time.perf_counter() - phases["_t0"]) * 1000
         status = response.status
         location = response.headers.get("Location")
@@ -81,11 +95,18 @@ async def _exchange(session: aiohttp.ClientSession, target: Target, check: Compi
     latency_ms = _elapsed_ms(phases)
     if not check.status_ok(status):
         expected = sorted(check.expected_status) if check.expected_status else "2xx or 3xx"
-        return ProbeResult.failure("http_error", f"unexpected status {status} (expected {expected})", latency_ms,
-                                   status_code=status, body_truncated=truncated)
+        return ProbeResult.failure(
+            "http_error",
+            f"unexpected status {status} (expected {expected})",
+            latency_ms,
+            status_code=status,
+            body_truncated=truncated,
+        )
     problem = check.assertion_error(content)
     if problem:
-        return ProbeResult.failure("assertion_failed", problem, latency_ms, status_code=status, body_truncated=truncated)
+        return ProbeResult.failure(
+            "assertion_failed", problem, latency_ms, status_code=status, body_truncated=truncated
+        )
     return ProbeResult(ok=True, latency_ms=latency_ms, status_code=status, body_truncated=truncated)
 
 

@@ -2,6 +2,7 @@
 region's membership view. A prober started while the database is unreachable starts from them and
 checks and spools as usual; the journal ships once the database is back. Written atomically
 (temporary file, rename); an unreadable file counts as never written."""
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,10 @@ def load_catalog(directory: Path) -> list[dict] | None:
 
 
 def save_view(directory: Path, view: View) -> None:
-    _write(directory / VIEW_FILE, {"as_of": view.as_of, "members": [
-        [m.prober_id, m.active_from, m.expires_at] for m in view.members]})
+    _write(
+        directory / VIEW_FILE,
+        {"as_of": view.as_of, "members": [[m.prober_id, m.active_from, m.expires_at] for m in view.members]},
+    )
 
 
 def load_view(directory: Path) -> View | None:

@@ -1,4 +1,5 @@
 """A few Prometheus metrics rendered in the text exposition format (no client library needed)."""
+
 from __future__ import annotations
 
 import bisect
@@ -53,27 +54,42 @@ class ProberMetrics:
 
     def render(self) -> str:
         region = f'region="{_escape(self.region)}"'
-        lines = ["# HELP slamon_prober_checks_total Checks run, by outcome and error type.",
-                 "# TYPE slamon_prober_checks_total counter"]
+        lines = [
+            "# HELP slamon_prober_checks_total Checks run, by outcome and error type.",
+            "# TYPE slamon_prober_checks_total counter",
+        ]
         for (outcome, error_type), count in sorted(self.checks.items()):
-            lines.append(f'slamon_prober_checks_total{{{region},outcome="{outcome}",error_type="{error_type}"}} {count}')
-        lines += ["# HELP slamon_prober_check_latency_seconds Check latency (total, all phases).",
-                  "# TYPE slamon_prober_check_latency_seconds histogram"]
+            lines.append(
+                f'slamon_prober_checks_total{{{region},outcome="{outcome}",error_type="{error_type}"}} {count}'
+            )
+        lines += [
+            "# HELP slamon_prober_check_latency_seconds Check latency (total, all phases).",
+            "# TYPE slamon_prober_check_latency_seconds histogram",
+        ]
         lines += self.latency.render("slamon_prober_check_latency_seconds", region)
-        lines += ["# HELP slamon_prober_schedule_lag_seconds Delay between a slot and the start of its check.",
-                  "# TYPE slamon_prober_schedule_lag_seconds histogram"]
+        lines += [
+            "# HELP slamon_prober_schedule_lag_seconds Delay between a slot and the start of its check.",
+            "# TYPE slamon_prober_schedule_lag_seconds histogram",
+        ]
         lines += self.schedule_lag.render("slamon_prober_schedule_lag_seconds", region)
-        lines += ["# HELP slamon_prober_missed_slots_total Owned slots skipped because the prober fell behind.",
-                  "# TYPE slamon_prober_missed_slots_total counter",
-                  f"slamon_prober_missed_slots_total{{{region}}} {self.missed_slots}",
-                  "# HELP slamon_prober_catch_up_checks_total Slots of a lapsed prober checked late by this one.",
-                  "# TYPE slamon_prober_catch_up_checks_total counter",
-                  f"slamon_prober_catch_up_checks_total{{{region}}} {self.catch_up_checks}"]
-        lines += ["# HELP slamon_prober_certificate_expiry_timestamp_seconds notAfter of the TLS certificate last "
-                  "presented by each service.",
-                  "# TYPE slamon_prober_certificate_expiry_timestamp_seconds gauge"]
-        lines += [f'slamon_prober_certificate_expiry_timestamp_seconds{{{region},service="{_escape(service)}"}} '
-                  f"{not_after:.0f}" for service, not_after in sorted(self.certificates.items())]
+        lines += [
+            "# HELP slamon_prober_missed_slots_total Owned slots skipped because the prober fell behind.",
+            "# TYPE slamon_prober_missed_slots_total counter",
+            f"slamon_prober_missed_slots_total{{{region}}} {self.missed_slots}",
+            "# HELP slamon_prober_catch_up_checks_total Slots of a lapsed prober checked late by this one.",
+            "# TYPE slamon_prober_catch_up_checks_total counter",
+            f"slamon_prober_catch_up_checks_total{{{region}}} {self.catch_up_checks}",
+        ]
+        lines += [
+            "# HELP slamon_prober_certificate_expiry_timestamp_seconds notAfter of the TLS certificate last "
+            "presented by each service.",
+            "# TYPE slamon_prober_certificate_expiry_timestamp_seconds gauge",
+        ]
+        lines += [
+            f'slamon_prober_certificate_expiry_timestamp_seconds{{{region},service="{_escape(service)}"}} '
+            f"{not_after:.0f}"
+            for service, not_after in sorted(self.certificates.items())
+        ]
         for name, (help_text, read) in sorted(self.counters.items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name}{{{region}}} {read()}"]
         for name, read in sorted(self.gauges.items()):

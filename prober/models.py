@@ -1,4 +1,5 @@
 """What a probe is given (Target) and what it returns (ProbeResult): the one signature of every check kind."""
+
 from __future__ import annotations
 
 import json
@@ -43,13 +44,19 @@ class Target:
         try:
             check = CheckConfig.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(f"check.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"]
-                                 else f"check: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"check.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else f"check: {e['msg']}"
+                for e in exc.errors()
+            )
             raise TargetError(f"service {service_id}: {problems}") from None
         target = cls(
-            service_id=service_id, kind=row["kind"], url=row["endpoint_url"] or "",
-            interval_s=int(row["interval_s"]), timeout_s=float(row["timeout_s"]),
-            latency_target_ms=int(row["latency_target_ms"]), allow_private=bool(row["allow_private"]),
+            service_id=service_id,
+            kind=row["kind"],
+            url=row["endpoint_url"] or "",
+            interval_s=int(row["interval_s"]),
+            timeout_s=float(row["timeout_s"]),
+            latency_target_ms=int(row["latency_target_ms"]),
+            allow_private=bool(row["allow_private"]),
             check=check,
         )
         if target.kind not in PROBE_KINDS:

@@ -8,6 +8,7 @@ A slot is owned by exactly one prober of a region, computed from the slot's own 
   expiry; a live one is eligible for every later slot (it may renew).
 Every prober evaluates the same function over the same heartbeat rows, so they agree.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,7 @@ from datetime import datetime
 class Member:
     prober_id: str
     active_from: float  # epoch seconds
-    expires_at: float   # epoch seconds
+    expires_at: float  # epoch seconds
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,13 @@ class View:
     as_of: float
 
     def eligible(self, slot: float) -> tuple[str, ...]:
-        return tuple(sorted(
-            m.prober_id for m in self.members
-            if m.active_from <= slot and (m.expires_at > self.as_of or slot < m.expires_at)
-        ))
+        return tuple(
+            sorted(
+                m.prober_id
+                for m in self.members
+                if m.active_from <= slot and (m.expires_at > self.as_of or slot < m.expires_at)
+            )
+        )
 
     def owner(self, service_id: str, slot: float) -> str | None:
         return rendezvous_owner(service_id, self.eligible(slot))

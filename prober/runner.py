@@ -1,4 +1,5 @@
 """One prober process: fleet membership, scheduler, sink, status publication, health endpoint."""
+
 from __future__ import annotations
 
 import asyncio
@@ -88,47 +89,80 @@ class Prober:
         self.targets_source = targets or database_targets(options.database_url, self._lastseen_dir)
         self.ctx = ProbeContext()
         self.metrics = ProberMetrics(options.region)
-        self.fleet = Fleet(options.database_url, options.region, options.prober_id, heartbeat_s=options.heartbeat_s,
-                           ttl_s=options.ttl_s, handover_delay_s=options.handover_delay_s)
-        self.scheduler = Scheduler(options.prober_id, self.ctx, self.on_result, view=lambda: self.fleet.view,
-                                   max_concurrency=options.max_concurrency)
+        self.fleet = Fleet(
+            options.database_url,
+            options.region,
+            options.prober_id,
+            heartbeat_s=options.heartbeat_s,
+            ttl_s=options.ttl_s,
+            handover_delay_s=options.handover_delay_s,
+        )
+        self.scheduler = Scheduler(
+            options.prober_id,
+            self.ctx,
+            self.on_result,
+            view=lambda: self.fleet.view,
+            max_concurrency=options.max_concurrency,
+        )
         self.spool = Spool(spool_dir, options.spool_max_bytes)
         self.sink = Sink(self.spool, options.database_url, flush_interval_s=options.flush_interval_s)
         self.status = StatusTracker()
-        self.publisher = (Publisher(options.redis_url, options.region, channel_for(options))
-                          if options.redis_url else None)
+        self.publisher = (
+            Publisher(options.redis_url, options.region, channel_for(options)) if options.redis_url else None
+        )
         self._tasks: list[asyncio.Task] = []
         self._targets_loaded_at = 0.0
         self._remembered_assignment: tuple = ()
-        self._certificates_due: dict[str, tuple[float, float]] = {}     # service -> (not_after, seen at)
+        self._certificates_due: dict[str, tuple[float, float]] = {}  # service -> (not_after, seen at)
         self._certificates_stored: dict[str, tuple[float, float]] = {}
-        self.metrics.gauges.update({
-            "slamon_prober_spool_depth": lambda: self.sink.depth,
-            "slamon_prober_assigned_services": lambda: self.fleet.assigned_services,
-            "slamon_prober_services": lambda: len(self.scheduler.targets),
-            "slamon_prober_in_flight_checks": lambda: len(self.scheduler.in_flight),
-            "slamon_prober_database_up": lambda: int(self.fleet.connected),
-            "slamon_prober_sink_buffered_rows": lambda: len(self.sink._buffer),
-            "slamon_prober_spool_writable": lambda: int(self.sink.disk_error is None),
-        })
-        self.metrics.counters.update({
-            "slamon_prober_sink_write_errors_total": ("Spool writes or reads that failed (disk full, I/O).",
-                                                      lambda: self.sink.write_errors),
-            "slamon_prober_sink_dropped_rows_total": ("Results dropped from memory while the spool could not "
-                                                      "be written.", lambda: self.sink.dropped_rows),
-        })
+        self.metrics.gauges.update(
+            {
+                "slamon_prober_spool_depth": lambda: self.sink.depth,
+                "slamon_prober_assigned_services": lambda: self.fleet.assigned_services,
+                "slamon_prober_services": lambda: len(self.scheduler.targets),
+                "slamon_prober_in_flight_checks": lambda: len(self.scheduler.in_flight),
+                "slamon_prober_database_up": lambda: int(self.fleet.connected),
+                "slamon_prober_sink_buffered_rows": lambda: len(self.sink._buffer),
+                "slamon_prober_spool_writable": lambda: int(self.sink.disk_error is None),
+            }
+        )
+        self.metrics.counters.update(
+            {
+                "slamon_prober_sink_write_errors_total": (
+                    "Spool writes or reads that failed (disk full, I/O).",
+                    lambda: self.sink.write_errors,
+                ),
+                "slamon_prober_sink_dropped_rows_total": (
+                    "Results dropped from memory while the spool could not be written.",
+                    lambda: self.sink.dropped_rows,
+                ),
+            }
+        )
 
     def on_result(self, target: Target, slot: int, result: ProbeResult, lag_s: float) -> None:
-        self.sink.submit(CheckRow(datetime.fromtimestamp(slot, timezone.utc), target.service_id, self.region,
-                                  result.ok, result.status_code, result.latency_ms, result.error_type,
-                                  result.error_message))
+        self.sink.submit(
+            CheckRow(
+                datetime.fromtimestamp(slot, timezone.utc),
+                target.service_id,
+                self.region,
+                result.ok,
+                result.status_code,
+                result.latency_ms,
+                result.error_type,
+                result.error_message,
+            )
+        )
         self.metrics.record_check(result.ok, result.error_type, result.latency_ms, lag_s)
         if result.cert_expires_at is not None:
             self._saw_certificate(target.service_id, result.cert_expires_at)
         change = self.status.record(target.service_id, slot, result.ok, result.latency_ms, target.latency_target_ms)
         if change is not None:
-            log.info("status %s (%s)", change.status, result.error_message or f"{result.latency_ms} ms",
-                     extra={"service_id": target.service_id, "region": self.region, "job": "check"})
+            log.info(
+                "status %s (%s)",
+                change.status,
+                result.error_message or f"{result.latency_ms} ms",
+                extra={"service_id": target.service_id, "region": self.region, "job": "check"},
+            )
             if self.publisher is not None:
                 self.publisher.offer(change)
 
@@ -156,14 +190,23 @@ class Prober:
             self._remember(view)
         elif self._lastseen_dir is not None:
             self._start_from_last_seen()
-        self._tasks = [asyncio.create_task(coro, name=name) for name, coro in (
-            ("scheduler", self.scheduler.run()), ("sink", self.sink.run()), ("fleet", self._fleet_loop()),
-            ("orphans", self._adopt_orphan_spools()),
-        )]
+        self._tasks = [
+            asyncio.create_task(coro, name=name)
+            for name, coro in (
+                ("scheduler", self.scheduler.run()),
+                ("sink", self.sink.run()),
+                ("fleet", self._fleet_loop()),
+                ("orphans", self._adopt_orphan_spools()),
+            )
+        ]
         if self.publisher is not None:
             self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
-        log.info("prober %s started with %d service(s)", self.options.prober_id, len(self.scheduler.targets),
-                 extra={"region": self.region, "job": "prober"})
+        log.info(
+            "prober %s started with %d service(s)",
+            self.options.prober_id,
+            len(self.scheduler.targets),
+            extra={"region": self.region, "job": "prober"},
+        )
 
     def _start_from_last_seen(self) -> None:
         """Database unreachable at start: check the services last loaded, as the last view assigned them."""
@@ -172,9 +215,12 @@ class Prober:
             rows = lastseen.load_catalog(self._lastseen_dir)
             if rows:
                 self.scheduler.set_targets(targets_from(rows))
-        log.warning("database unreachable at start: checking the %d service(s) last seen%s",
-                    len(self.scheduler.targets), "" if self.fleet.view else " (no membership view kept: none assigned)",
-                    extra={"region": self.region, "job": "prober"})
+        log.warning(
+            "database unreachable at start: checking the %d service(s) last seen%s",
+            len(self.scheduler.targets),
+            "" if self.fleet.view else " (no membership view kept: none assigned)",
+            extra={"region": self.region, "job": "prober"},
+        )
 
     def _remember(self, view) -> None:
         """Keep the view when the assignment it makes changed (who is in, since when, who is live)."""
@@ -188,8 +234,12 @@ class Prober:
             self.scheduler.set_targets(await self.targets_source())
             self._targets_loaded_at = time.monotonic()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("could not load services, keeping %d: %s", len(self.scheduler.targets), exc,
-                        extra={"region": self.region, "job": "targets"})
+            log.warning(
+                "could not load services, keeping %d: %s",
+                len(self.scheduler.targets),
+                exc,
+                extra={"region": self.region, "job": "targets"},
+            )
 
     async def _fleet_loop(self) -> None:
         while True:
@@ -221,8 +271,11 @@ class Prober:
                 self.scheduler.last_run[target.service_id] = max(slot, last)
                 continue
             self.metrics.catch_up_checks += 1
-            log.info("checking slot %d left by a lapsed prober", slot,
-                     extra={"service_id": target.service_id, "region": self.region, "job": "catch-up"})
+            log.info(
+                "checking slot %d left by a lapsed prober",
+                slot,
+                extra={"service_id": target.service_id, "region": self.region, "job": "catch-up"},
+            )
             self.scheduler.start_check(target, slot)
 
     async def _adopt_orphan_spools(self) -> None:
@@ -243,8 +296,11 @@ class Prober:
             await sink.close()
             orphan.close()
             shutil.rmtree(directory, ignore_errors=True)
-            log.info("replayed the spool of a stopped prober: %s", directory.name,
-                     extra={"region": self.region, "job": "spool"})
+            log.info(
+                "replayed the spool of a stopped prober: %s",
+                directory.name,
+                extra={"region": self.region, "job": "spool"},
+            )
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Graceful stop: no new checks, finish running ones, flush, then leave the region."""
@@ -264,8 +320,13 @@ class Prober:
     def health(self) -> tuple[bool, dict]:
         view = self.fleet.view
         me = next((m for m in view.members if m.prober_id == self.options.prober_id), None) if view else None
-        body = {"proberId": self.options.prober_id, "region": self.region, "database": self.fleet.connected,
-                "assignedServices": self.fleet.assigned_services, "spoolDepth": self.sink.depth}
+        body = {
+            "proberId": self.options.prober_id,
+            "region": self.region,
+            "database": self.fleet.connected,
+            "assignedServices": self.fleet.assigned_services,
+            "spoolDepth": self.sink.depth,
+        }
         if not self.fleet.connected:
             body["reason"] = self.fleet.last_error or "not connected to the database yet"
         elif me is None or me.active_from > time.time():

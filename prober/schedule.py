@@ -1,6 +1,7 @@
 """Slot arithmetic: each service runs at `k * interval + offset` (epoch seconds), where the offset is a
 stable hash of the service id, so checks spread over the interval instead of all firing at :00.
 Slots are computed, never accumulated, so there is no drift however long a prober runs."""
+
 from __future__ import annotations
 
 import hashlib

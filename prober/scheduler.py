@@ -5,6 +5,7 @@ fleet view who owns it; if this prober does, the check starts in its own task, b
 semaphore, so a hanging target never delays another's slot. If the process falls more than an
 interval behind, the missed slots are skipped and counted, never run in a burst.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,9 +28,16 @@ STARTED_KEPT = 16  # slots remembered per service, so that a catch-up never re-r
 
 
 class Scheduler:
-    def __init__(self, prober_id: str, ctx: ProbeContext, on_result: OnResult, *,
-                 view: Callable[[], View | None] | None = None, max_concurrency: int = 2000,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        prober_id: str,
+        ctx: ProbeContext,
+        on_result: OnResult,
+        *,
+        view: Callable[[], View | None] | None = None,
+        max_concurrency: int = 2000,
+        clock: Callable[[], float] = time.time,
+    ):
         self.prober_id = prober_id
         self.ctx = ctx
         self.on_result = on_result
@@ -40,7 +48,7 @@ class Scheduler:
         self.in_flight: set[asyncio.Task] = set()
         self.missed_slots = 0
         self.last_popped: dict[str, int] = {}  # latest slot considered, owned or not
-        self.last_run: dict[str, int] = {}     # latest slot this prober checked
+        self.last_run: dict[str, int] = {}  # latest slot this prober checked
         self.started_slots: dict[str, deque[int]] = {}  # the last few slots this prober started
         self._generation: dict[str, int] = {}
         self._heap: list[tuple[int, int, str, int]] = []
@@ -74,8 +82,11 @@ class Scheduler:
 
     def assigned_count(self) -> int:
         now = self.clock()
-        return sum(1 for t in self.targets.values()
-                   if self.owns(t.service_id, slot_after(now, t.interval_s, offset_s(t.service_id, t.interval_s))))
+        return sum(
+            1
+            for t in self.targets.values()
+            if self.owns(t.service_id, slot_after(now, t.interval_s, offset_s(t.service_id, t.interval_s)))
+        )
 
     async def run(self) -> None:
         while not self._stopping:
@@ -100,7 +111,9 @@ class Scheduler:
         following = slot + target.interval_s
         now = self.clock()
         if now - following >= target.interval_s:  # far behind: skip to the next slot still ahead
-            skipped = (slot_after(now, target.interval_s, offset_s(target.service_id, target.interval_s)) - following) // target.interval_s
+            skipped = (
+                slot_after(now, target.interval_s, offset_s(target.service_id, target.interval_s)) - following
+            ) // target.interval_s
             self.missed_slots += int(skipped)
             following += int(skipped) * target.interval_s
         heapq.heappush(self._heap, (following, next(self._seq), target.service_id, generation))

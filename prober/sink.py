@@ -12,6 +12,7 @@ else wait in memory, at most `max_buffered_rows` of them (the oldest beyond that
 counted: the journal already holds everything from before the error); the next flush tries the
 journal again, so writing resumes by itself once space returns.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,13 +26,29 @@ from app.ingest.service import CheckRow, IngestError, write_checks
 from prober.spool import Spool
 
 log = logging.getLogger(__name__)
-DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-             asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError)
+DB_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+)
 
 
 class Sink:
-    def __init__(self, spool: Spool, database_url: str, *, flush_interval_s: float = 0.5, batch_rows: int = 5000,
-                 connect_timeout_s: float = 3.0, write_timeout_s: float = 15.0, max_buffered_rows: int = 100_000):
+    def __init__(
+        self,
+        spool: Spool,
+        database_url: str,
+        *,
+        flush_interval_s: float = 0.5,
+        batch_rows: int = 5000,
+        connect_timeout_s: float = 3.0,
+        write_timeout_s: float = 15.0,
+        max_buffered_rows: int = 100_000,
+    ):
         self.spool = spool
         self.database_url = database_url
         self.flush_interval_s = flush_interval_s
@@ -42,8 +59,8 @@ class Sink:
         self.max_buffered_rows = max_buffered_rows
         self.written_rows = 0
         self.refused_rows = 0
-        self.write_errors = 0   # journal writes or reads that failed, and unexpected flush errors
-        self.dropped_rows = 0   # results dropped from memory past max_buffered_rows
+        self.write_errors = 0  # journal writes or reads that failed, and unexpected flush errors
+        self.dropped_rows = 0  # results dropped from memory past max_buffered_rows
         self.disk_error: str | None = None  # the journal's last error, until an append succeeds again
         self._buffer: list[CheckRow] = []
         self._conn: asyncpg.Connection | None = None
@@ -62,8 +79,11 @@ class Sink:
         if excess > 0:
             del self._buffer[:excess]
             if self.dropped_rows == 0:  # once; /metrics counts them all
-                log.error("over %d results waiting in memory: dropping the oldest", self.max_buffered_rows,
-                          extra={"job": "sink"})
+                log.error(
+                    "over %d results waiting in memory: dropping the oldest",
+                    self.max_buffered_rows,
+                    extra={"job": "sink"},
+                )
             self.dropped_rows += excess
 
     @property
@@ -101,8 +121,12 @@ class Sink:
     def _disk_failed(self, exc: OSError) -> None:
         self.write_errors += 1
         if self.disk_error is None:
-            log.error("cannot write the spool (%s): results go to the database directly or wait in memory "
-                      "(at most %d)", exc, self.max_buffered_rows, extra={"job": "sink"})
+            log.error(
+                "cannot write the spool (%s): results go to the database directly or wait in memory (at most %d)",
+                exc,
+                self.max_buffered_rows,
+                extra={"job": "sink"},
+            )
         self.disk_error = f"{type(exc).__name__}: {exc}"[:300]
 
     async def _write_direct(self, rows: list[CheckRow]) -> list[CheckRow]:
@@ -152,8 +176,11 @@ class Sink:
             bad = {e.row for e in exc.errors}
             for error in exc.errors:
                 row = rows[error.row]
-                log.error("result refused by ingest, dropped: %s", error,
-                          extra={"service_id": row.service_id, "region": row.region, "job": "sink"})
+                log.error(
+                    "result refused by ingest, dropped: %s",
+                    error,
+                    extra={"service_id": row.service_id, "region": row.region, "job": "sink"},
+                )
             self.refused_rows += len(bad)
             rows = [r for i, r in enumerate(rows) if i not in bad]
             result = await write_checks(conn, rows) if rows else None
@@ -162,9 +189,11 @@ class Sink:
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.database_url, timeout=self.connect_timeout_s,
-                                               server_settings={"application_name": "slamon-prober-sink",
-                                                                "timezone": "UTC"})
+            self._conn = await asyncpg.connect(
+                self.database_url,
+                timeout=self.connect_timeout_s,
+                server_settings={"application_name": "slamon-prober-sink", "timezone": "UTC"},
+            )
         return self._conn
 
     async def _down(self, exc: BaseException) -> None:

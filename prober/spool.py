@@ -7,6 +7,7 @@ far the database has acknowledged; re-sending past it after a crash is harmless 
 is idempotent on (service_id, region, ts). The journal is bounded: past `max_bytes` the oldest
 segment is dropped (and counted) rather than filling the disk.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -23,14 +24,34 @@ SEGMENT_BYTES = 4 * 1024 * 1024
 
 
 def encode(row: CheckRow) -> str:
-    return json.dumps([int(row.ts.timestamp()), row.service_id, row.region, row.ok, row.status_code,
-                       row.latency_ms, row.error_type, row.error_message], ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        [
+            int(row.ts.timestamp()),
+            row.service_id,
+            row.region,
+            row.ok,
+            row.status_code,
+            row.latency_ms,
+            row.error_type,
+            row.error_message,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def decode(line: str) -> CheckRow:
     ts, service_id, region, ok, status_code, latency_ms, error_type, error_message = json.loads(line)
-    return CheckRow(datetime.fromtimestamp(ts, timezone.utc), service_id, region, ok, status_code, latency_ms,
-                    error_type, error_message)
+    return CheckRow(
+        datetime.fromtimestamp(ts, timezone.utc),
+        service_id,
+        region,
+        ok,
+        status_code,
+        latency_ms,
+        error_type,
+        error_message,
+    )
 
 
 def _cut_torn_tail(fd: int) -> int:
@@ -119,7 +140,7 @@ class Spool:
             start = _cut_torn_tail(fd)
             try:
                 while data:
-                    data = data[os.write(fd, data):]
+                    data = data[os.write(fd, data) :]
                 os.fsync(fd)
             except OSError:
                 os.ftruncate(fd, start)  # shrinking needs no space
@@ -139,8 +160,9 @@ class Spool:
                 self.depth -= lost
                 self.dropped_rows += lost
                 self._write_cursor((segments[0], 0))
-                log.error("spool over %d bytes: dropped %d oldest results", self.max_bytes, lost,
-                          extra={"job": "spool"})
+                log.error(
+                    "spool over %d bytes: dropped %d oldest results", self.max_bytes, lost, extra={"job": "spool"}
+                )
 
     def _lines_from(self, segment: int, offset: int) -> int:
         with open(self._path(segment), "rb") as handle:

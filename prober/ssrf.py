@@ -6,6 +6,7 @@ returns, and `guarded_socket_factory` refuses a socket for a forbidden peer just
 are refused even for services with allow_private, in every spelling (decimal, hex, octal,
 IPv4-mapped IPv6), because they hand out credentials.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,12 +20,15 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, ...
-    "169.254.170.2",    # AWS ECS task metadata
-    "fd00:ec2::254",    # AWS IMDS over IPv6
-    "100.100.100.200",  # Alibaba Cloud
-))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, ...
+        "169.254.170.2",  # AWS ECS task metadata
+        "fd00:ec2::254",  # AWS IMDS over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+    )
+)
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
@@ -65,8 +69,12 @@ def forbidden_reason(ip: IPAddress, allow_private: bool) -> str | None:
         ("link-local address", ip.is_link_local),
         ("multicast address", ip.is_multicast),
         ("carrier-grade NAT address", isinstance(ip, ipaddress.IPv4Address) and ip in CGNAT),
-        ("private address", ip.is_private or ip.is_reserved or ip.is_site_local
-         if isinstance(ip, ipaddress.IPv6Address) else ip.is_private or ip.is_reserved),
+        (
+            "private address",
+            ip.is_private or ip.is_reserved or ip.is_site_local
+            if isinstance(ip, ipaddress.IPv6Address)
+            else ip.is_private or ip.is_reserved,
+        ),
     ):
         if hit:
             return reason
@@ -127,8 +135,16 @@ class GuardedResolver(AbstractResolver):
             if reason:
                 refused.append(f"{ip} ({reason})")
                 continue
-            results.append(ResolveResult(hostname=host, host=sockaddr[0], port=sockaddr[1], family=fam,
-                                         proto=proto, flags=socket.AI_NUMERICHOST))
+            results.append(
+                ResolveResult(
+                    hostname=host,
+                    host=sockaddr[0],
+                    port=sockaddr[1],
+                    family=fam,
+                    proto=proto,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            )
         if not results:
             raise BlockedAddressError(f"blocked: {host} resolves only to forbidden addresses: {', '.join(refused)}")
         return results

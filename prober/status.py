@@ -2,6 +2,7 @@
 publication: a Socket.IO `status-update` to room `system-status` through Redis, plus an arq
 `detect_incidents` job for the worker. Publishing runs in its own task behind a bounded queue, so a
 slow or absent Redis never delays a check; failures are logged and counted, never raised."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,7 +43,9 @@ class StatusTracker:
         self._recent: dict[str, deque[tuple[int, bool, int | None]]] = {}
         self._status: dict[str, str] = {}
 
-    def record(self, service_id: str, slot: int, ok: bool, latency_ms: int | None, latency_target_ms: int) -> StatusChange | None:
+    def record(
+        self, service_id: str, slot: int, ok: bool, latency_ms: int | None, latency_target_ms: int
+    ) -> StatusChange | None:
         recent = self._recent.setdefault(service_id, deque(maxlen=OUTAGE_AFTER_FAILED_SLOTS))
         if recent and slot <= recent[-1][0]:
             return None  # a late result of an older slot does not change the current status
@@ -76,8 +79,10 @@ class Publisher:
             self.queue.put_nowait(change)
         except asyncio.QueueFull:
             self.failed += 1
-            log.error("status queue full, dropped a status change", extra={"service_id": change.service_id,
-                                                                           "region": self.region, "job": "status"})
+            log.error(
+                "status queue full, dropped a status change",
+                extra={"service_id": change.service_id, "region": self.region, "job": "status"},
+            )
 
     async def run(self) -> None:
         while True:
@@ -88,8 +93,12 @@ class Publisher:
             except Exception as exc:  # Redis down or slow: log and go on checking
                 self.failed += 1
                 await self._reset()
-                log.warning("could not publish status %s: %s", change.status, exc or type(exc).__name__,
-                            extra={"service_id": change.service_id, "region": self.region, "job": "status"})
+                log.warning(
+                    "could not publish status %s: %s",
+                    change.status,
+                    exc or type(exc).__name__,
+                    extra={"service_id": change.service_id, "region": self.region, "job": "status"},
+                )
             finally:
                 self.queue.task_done()
 
@@ -98,8 +107,11 @@ class Publisher:
         try:
             await asyncio.wait_for(self.queue.join(), timeout_s)
         except TimeoutError:
-            log.warning("%d status change(s) not published at shutdown", self.queue.qsize(),
-                        extra={"region": self.region, "job": "status"})
+            log.warning(
+                "%d status change(s) not published at shutdown",
+                self.queue.qsize(),
+                extra={"region": self.region, "job": "status"},
+            )
 
     async def _publish(self, change: StatusChange) -> None:
         from arq import create_pool
@@ -114,8 +126,9 @@ class Publisher:
             redis_settings.conn_retries, redis_settings.conn_timeout = 0, 2
             self._arq = await create_pool(redis_settings)
         await self._manager.publish("status-update", change.payload(), ["system-status"])
-        await self._arq.enqueue_job("detect_incidents", change.service_id,
-                                    _job_id=f"detect:{change.service_id}:{change.slot}")
+        await self._arq.enqueue_job(
+            "detect_incidents", change.service_id, _job_id=f"detect:{change.service_id}:{change.slot}"
+        )
 
     async def _reset(self) -> None:
         arq, manager, self._arq, self._manager = self._arq, self._manager, None, None

@@ -6,6 +6,7 @@ slow spell (> 15 s), an outage answering 503, a spell refusing requests (connect
 flapping spell. POST /<service-id>/control {"mode": "ok|slow|very_slow|down|refuse|flap", "seconds": N}
 forces a mode now (tests, demos); GET /<service-id>/control shows the current one.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,11 +30,11 @@ MODES = ("ok", "slow", "very_slow", "down", "refuse", "flap")
 CYCLE_S = 2 * 3600
 # (start, end, mode) within the cycle, before the per-service shift
 SCRIPT = (
-    (900, 1080, "slow"),          # 3 min of 7-12 s answers: P3 material
-    (2400, 2580, "very_slow"),    # 3 min of 15-20 s answers: P2 material
-    (3900, 4140, "down"),         # 4 min of 503: P1 material
-    (4140, 4260, "refuse"),       # 2 min of dropped connections
-    (5400, 5700, "flap"),         # 5 min alternating good and 503
+    (900, 1080, "slow"),  # 3 min of 7-12 s answers: P3 material
+    (2400, 2580, "very_slow"),  # 3 min of 15-20 s answers: P2 material
+    (3900, 4140, "down"),  # 4 min of 503: P1 material
+    (4140, 4260, "refuse"),  # 2 min of dropped connections
+    (5400, 5700, "flap"),  # 5 min alternating good and 503
 )
 
 

@@ -1,5 +1,6 @@
 """TCP check: the target is up when a connection to tcp://host:port opens within the timeout.
 Same signature as every probe; the address is resolved and filtered by the SSRF guard first."""
+
 from __future__ import annotations
 
 import asyncio

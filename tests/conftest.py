@@ -2,6 +2,7 @@
 database per test session (so parallel runs never share state), migrated with the project's own
 migrations. SLAMON_TEST_DATABASE_URL points the suite at another server (e.g. one with the
 Timescale License) instead."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,10 +21,26 @@ from app.services.service import load_catalog, sync_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 RESET_TABLES = (
-    "checks", "api_calls", "rollup_invalidations", "rollup_checks_hourly", "rollup_checks_daily",
-    "rollup_usage_daily", "rollup_state", "incident_updates", "incidents", "maintenance_windows",
-    "prober_heartbeats", "slo_violations", "service_certificates", "report_snapshots", "subscriptions",
-    "notification_events", "notification_deliveries", "notification_attempts", "detection_state", "raw_retention",
+    "checks",
+    "api_calls",
+    "rollup_invalidations",
+    "rollup_checks_hourly",
+    "rollup_checks_daily",
+    "rollup_usage_daily",
+    "rollup_state",
+    "incident_updates",
+    "incidents",
+    "maintenance_windows",
+    "prober_heartbeats",
+    "slo_violations",
+    "service_certificates",
+    "report_snapshots",
+    "subscriptions",
+    "notification_events",
+    "notification_deliveries",
+    "notification_attempts",
+    "detection_state",
+    "raw_retention",
     "maintenance_slots_archive",
 )
 

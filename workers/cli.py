@@ -1,4 +1,5 @@
 """`slamon worker` (the arq worker) and `slamon retention` (drop expired raw chunks now)."""
+
 from __future__ import annotations
 
 
@@ -21,8 +22,13 @@ async def cmd_retention(args) -> int:
     settings = get_settings()
     conn = await asyncpg.connect(settings.database_url, server_settings={"timezone": "UTC"})
     try:
-        results = await retention.apply(conn, datetime.now(timezone.utc), settings.raw_retention_days,
-                                        settings.timezone, timedelta(seconds=settings.rollup_grace_s))
+        results = await retention.apply(
+            conn,
+            datetime.now(timezone.utc),
+            settings.raw_retention_days,
+            settings.timezone,
+            timedelta(seconds=settings.rollup_grace_s),
+        )
     finally:
         await conn.close()
     for r in results:
@@ -33,6 +39,8 @@ async def cmd_retention(args) -> int:
 
 def add_commands(sub) -> None:
     sub.add_parser("worker", help="run the arq worker: rollups, detection, SLOs, retention").set_defaults(
-        run=cmd_worker)
-    sub.add_parser("retention", help="drop raw chunks older than SLAMON_RAW_RETENTION_DAYS now (rollups are kept)"
-                   ).set_defaults(run=cmd_retention)
+        run=cmd_worker
+    )
+    sub.add_parser(
+        "retention", help="drop raw chunks older than SLAMON_RAW_RETENTION_DAYS now (rollups are kept)"
+    ).set_defaults(run=cmd_retention)

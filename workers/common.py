@@ -1,4 +1,5 @@
 """What every job shares: retries with back-off on transient failures, and best-effort realtime events."""
+
 from __future__ import annotations
 
 import functools
@@ -44,8 +45,14 @@ def retrying(job):
             return await job(ctx, *args, **kwargs)
         except TRANSIENT as exc:
             defer = backoff_s(ctx.get("job_try", 1))
-            log.warning("%s: transient failure (%s: %s), retrying in %d s", job.__name__, type(exc).__name__, exc,
-                        defer, extra={"job": job.__name__})
+            log.warning(
+                "%s: transient failure (%s: %s), retrying in %d s",
+                job.__name__,
+                type(exc).__name__,
+                exc,
+                defer,
+                extra={"job": job.__name__},
+            )
             raise Retry(defer=defer) from exc
 
     return run

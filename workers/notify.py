@@ -10,6 +10,7 @@ per delivery attempt.
   `notify:deliver:<delivery>:<attempts so far>`, so the tick and a retry scheduled by a failed
   attempt enqueue the same job, never two; results are not kept, so an id can be enqueued again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -66,8 +67,12 @@ async def notify_deliver(ctx, delivery_id: str) -> str:
     """One attempt at a delivery; a failure schedules the next attempt's job at its time."""
     result = await delivery.deliver(ctx["pool"], ctx["senders"], ctx["settings"], delivery_id)
     if result.status == "pending" and result.next_attempt_at is not None:
-        await ctx["redis"].enqueue_job("notify_deliver", delivery_id, _defer_until=result.next_attempt_at,
-                                       _job_id=deliver_job_id(delivery_id, result.attempts))
+        await ctx["redis"].enqueue_job(
+            "notify_deliver",
+            delivery_id,
+            _defer_until=result.next_attempt_at,
+            _job_id=deliver_job_id(delivery_id, result.attempts),
+        )
     return result.status
 
 
@@ -84,8 +89,9 @@ async def ensure_listener(ctx) -> None:
     namespace = channel_for(ctx["settings"])
 
     def woken(connection, pid, channel, event_key):
-        task = loop.create_task(ctx["redis"].enqueue_job("notify_dispatch",
-                                                         _job_id=f"notify:dispatch:{namespace}:{event_key}"))
+        task = loop.create_task(
+            ctx["redis"].enqueue_job("notify_dispatch", _job_id=f"notify:dispatch:{namespace}:{event_key}")
+        )
         wakeups.add(task)
         task.add_done_callback(wakeups.discard)
 
@@ -93,8 +99,11 @@ async def ensure_listener(ctx) -> None:
         listener = await asyncpg.connect(ctx["settings"].database_url)
         await listener.add_listener(queries.NOTIFY_CHANNEL, woken)
     except (OSError, asyncpg.PostgresError) as exc:
-        log.warning("notifications: cannot listen for outbox events (%s); the 5 s scan still runs", exc,
-                    extra={"job": "notify_tick"})
+        log.warning(
+            "notifications: cannot listen for outbox events (%s); the 5 s scan still runs",
+            exc,
+            extra={"job": "notify_tick"},
+        )
         return
     ctx["notify_listener"] = listener
 

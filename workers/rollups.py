@@ -1,4 +1,5 @@
 """Cron job: keep the Apache-edition rollups materialised (every 30 s)."""
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,9 @@ async def refresh_rollups(ctx) -> dict:
     """Materialise every rollup up to now - grace and recompute the invalidated buckets."""
     settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn:
-        reports = await rollups.refresh(conn, settings.timezone, datetime.now(timezone.utc),
-                                        grace=timedelta(seconds=settings.rollup_grace_s))
+        reports = await rollups.refresh(
+            conn, settings.timezone, datetime.now(timezone.utc), grace=timedelta(seconds=settings.rollup_grace_s)
+        )
     summary = {r.rollup: r.ranges_recomputed for r in reports}
     log.info("rollups refreshed", extra={"job": "refresh_rollups"})
     return summary

@@ -5,6 +5,7 @@ retried with back-off (workers/common.py); a job lost with a killed worker stays
 once its in-progress mark expires: arq sets it to the longest timeout of any job + 10 s, so no job may
 have a timeout above SLAMON_WORKER_JOB_TIMEOUT_S (a month close took 7 s for 50 services; a webhook
 delivery is its hard timeout + 15 s)."""
+
 from __future__ import annotations
 
 from arq import cron, func
@@ -50,10 +51,15 @@ class WorkerSettings:
         cron(detect_all, second={15}, unique=True, timeout=JOB_TIMEOUT_S),
         cron(evaluate_slos, second={45}, unique=True, timeout=JOB_TIMEOUT_S),
         cron(apply_retention, hour={3}, minute={17}, second={0}, unique=True, timeout=JOB_TIMEOUT_S),
-        cron(close_months, minute=set(range(0, 60, 10)), second=15, unique=True, timeout=JOB_TIMEOUT_S,
-             run_at_startup=True),
-        cron(notify.notify_tick, second=notify.EVERY_5_S, unique=True, timeout=60, run_at_startup=True,
-             keep_result=0),
+        cron(
+            close_months,
+            minute=set(range(0, 60, 10)),
+            second=15,
+            unique=True,
+            timeout=JOB_TIMEOUT_S,
+            run_at_startup=True,
+        ),
+        cron(notify.notify_tick, second=notify.EVERY_5_S, unique=True, timeout=60, run_at_startup=True, keep_result=0),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -3,6 +3,7 @@ raises), which would stop detection, SLOs, rollups and notifications until someo
 Here the same process starts a fresh arq worker after any failure, with back-off (1 s doubling to
 30 s, back to 1 s after a run of a minute), so it rides out a Redis outage of any length; SIGINT or
 SIGTERM stop it as arq's own signal handling would."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """The audit log as the API shows it."""
+
 from __future__ import annotations
 
 from datetime import datetime

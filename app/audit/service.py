@@ -1,4 +1,5 @@
 """Write and read the audit trail. Writes join the caller's transaction, so only committed actions appear."""
+
 from __future__ import annotations
 
 import json
@@ -10,33 +11,83 @@ import asyncpg
 from app.audit import queries
 
 
-async def record(conn: asyncpg.Connection, action: str, *, actor_id: str | None = None, actor_name: str = "",
-                 target_type: str = "", target_id: str = "", ip: str = "", details: dict[str, Any] | None = None) -> None:
+async def record(
+    conn: asyncpg.Connection,
+    action: str,
+    *,
+    actor_id: str | None = None,
+    actor_name: str = "",
+    target_type: str = "",
+    target_id: str = "",
+    ip: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
     """Append one entry."""
-    await conn.execute(queries.INSERT, actor_id, actor_name, action, target_type, str(target_id), ip,
-                       json.dumps(details or {}, default=str, ensure_ascii=False))
+    await conn.execute(
+        queries.INSERT,
+        actor_id,
+        actor_name,
+        action,
+        target_type,
+        str(target_id),
+        ip,
+        json.dumps(details or {}, default=str, ensure_ascii=False),
+    )
 
 
-async def record_by(conn: asyncpg.Connection, principal, action: str, target_type: str, target_id: str,
-                    details: dict[str, Any] | None = None) -> None:
+async def record_by(
+    conn: asyncpg.Connection,
+    principal,
+    action: str,
+    target_type: str,
+    target_id: str,
+    details: dict[str, Any] | None = None,
+) -> None:
     """Append an entry for a signed-in user's action."""
-    await record(conn, action, actor_id=principal.user_id, actor_name=principal.username, target_type=target_type,
-                 target_id=target_id, ip=principal.ip, details=details)
+    await record(
+        conn,
+        action,
+        actor_id=principal.user_id,
+        actor_name=principal.username,
+        target_type=target_type,
+        target_id=target_id,
+        ip=principal.ip,
+        details=details,
+    )
 
 
 def _to_read(row) -> dict:
-    return {"id": row["id"], "at": row["at"], "actorId": str(row["actor_id"]) if row["actor_id"] else None,
-            "actorName": row["actor_name"], "action": row["action"], "targetType": row["target_type"],
-            "targetId": row["target_id"], "ip": row["ip"], "details": json.loads(row["details"])}
+    return {
+        "id": row["id"],
+        "at": row["at"],
+        "actorId": str(row["actor_id"]) if row["actor_id"] else None,
+        "actorName": row["actor_name"],
+        "action": row["action"],
+        "targetType": row["target_type"],
+        "targetId": row["target_id"],
+        "ip": row["ip"],
+        "details": json.loads(row["details"]),
+    }
 
 
-async def list_entries(conn: asyncpg.Connection, *, actor: str | None, action: str | None, target_type: str | None,
-                       target_id: str | None, since: datetime | None, until: datetime | None,
-                       page: int, limit: int) -> dict:
+async def list_entries(
+    conn: asyncpg.Connection,
+    *,
+    actor: str | None,
+    action: str | None,
+    target_type: str | None,
+    target_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    page: int,
+    limit: int,
+) -> dict:
     """Newest first, filtered, one page."""
     filters = (actor, action, target_type, target_id, since, until)
     total = await conn.fetchval(queries.COUNT, *filters)
     rows = await conn.fetch(queries.LIST, *filters, limit, (page - 1) * limit)
     pages = max(1, -(-total // limit))
-    return {"entries": [_to_read(r) for r in rows],
-            "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}}
+    return {
+        "entries": [_to_read(r) for r in rows],
+        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+    }

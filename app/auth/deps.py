@@ -1,5 +1,6 @@
 """Route dependencies: `current_user` (401 without a valid access token) and `require(permission)` (403
 for a role the matrix does not allow). Declared on routers so that they are authenticated by default."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -20,8 +21,9 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def current_user(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-                       conn=Depends(deps.connection)) -> Principal:
+async def current_user(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer), conn=Depends(deps.connection)
+) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized("missing access token: send 'Authorization: Bearer <token>'")
     settings = request.app.state.settings
@@ -35,11 +37,18 @@ def require(permission: str):
     """A dependency that lets through only roles the matrix grants `permission`; refusals are audited."""
     permissions.allows("admin", permission)  # unknown permission names fail when the route is declared
 
-    async def dependency(request: Request, principal: Principal = Depends(current_user),
-                         conn=Depends(deps.connection)) -> Principal:
+    async def dependency(
+        request: Request, principal: Principal = Depends(current_user), conn=Depends(deps.connection)
+    ) -> Principal:
         if not permissions.allows(principal.role, permission):
-            await audit.record_by(conn, principal, "access.denied", "route", f"{request.method} {request.url.path}",
-                                  {"permission": permission, "role": principal.role})
+            await audit.record_by(
+                conn,
+                principal,
+                "access.denied",
+                "route",
+                f"{request.method} {request.url.path}",
+                {"permission": permission, "role": principal.role},
+            )
             raise ApiError(403, "forbidden", f"role {principal.role!r} may not {permission}")
         return principal
 

@@ -1,4 +1,5 @@
 """Login, refresh and the signed-in user as the API shows them."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

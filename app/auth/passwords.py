@@ -1,4 +1,5 @@
 """bcrypt password hashes. bcrypt reads at most 72 bytes: longer passwords are refused, not truncated."""
+
 from __future__ import annotations
 
 import bcrypt

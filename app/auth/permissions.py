@@ -1,4 +1,5 @@
 """Roles and the permission matrix of PRD §6.2, declared once; routes name a permission."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -7,10 +8,22 @@ Role = Literal["viewer", "reporter", "admin"]
 ROLES: tuple[str, ...] = ("viewer", "reporter", "admin")
 
 VIEWER = frozenset({"incidents:read", "system:read"})
-REPORTER = VIEWER | {"incidents:create", "incidents:update", "incidents:comment", "incidents:draft",
-                     "incidents:collaborate"}
-ADMIN = REPORTER | {"incidents:delete", "users:read", "users:write", "audit:read",
-                    "services:write", "maintenance:write", "notifications:write"}
+REPORTER = VIEWER | {
+    "incidents:create",
+    "incidents:update",
+    "incidents:comment",
+    "incidents:draft",
+    "incidents:collaborate",
+}
+ADMIN = REPORTER | {
+    "incidents:delete",
+    "users:read",
+    "users:write",
+    "audit:read",
+    "services:write",
+    "maintenance:write",
+    "notifications:write",
+}
 ADMIN = ADMIN | {"reports:revise"}  # corrections of closed monthly SLA reports (app/reports)
 ADMIN = ADMIN | {"services:read"}  # a service's whole configuration: its check may carry the target's credentials
 

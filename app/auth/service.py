@@ -1,4 +1,5 @@
 """Login, refresh-token rotation, logout, and turning an access token into a principal."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,9 +33,15 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 def user_to_read(row) -> dict:
-    return {"id": str(row["id"]), "username": row["username"], "email": row["email"], "role": row["role"],
-            "is_active": row["is_active"], "created_at": _iso(row["created_at"]),
-            "last_login_at": _iso(row["last_login_at"])}
+    return {
+        "id": str(row["id"]),
+        "username": row["username"],
+        "email": row["email"],
+        "role": row["role"],
+        "is_active": row["is_active"],
+        "created_at": _iso(row["created_at"]),
+        "last_login_at": _iso(row["last_login_at"]),
+    }
 
 
 def unauthorized(message: str) -> ApiError:
@@ -44,10 +51,13 @@ def unauthorized(message: str) -> ApiError:
 async def _issue_pair(conn, secret: str, user_id, role: str, session_id, token_version: int, now: datetime) -> dict:
     refresh, refresh_hash = tokens.new_refresh()
     await conn.execute(queries.INSERT_REFRESH, refresh_hash, session_id, now + tokens.REFRESH_TTL)
-    return {"access_token": tokens.issue_access(secret, str(user_id), role, str(session_id), token_version, now),
-            "refresh_token": refresh, "token_type": "bearer",
-            "expires_in": int(tokens.ACCESS_TTL.total_seconds()),
-            "refresh_expires_in": int(tokens.REFRESH_TTL.total_seconds())}
+    return {
+        "access_token": tokens.issue_access(secret, str(user_id), role, str(session_id), token_version, now),
+        "refresh_token": refresh,
+        "token_type": "bearer",
+        "expires_in": int(tokens.ACCESS_TTL.total_seconds()),
+        "refresh_expires_in": int(tokens.REFRESH_TTL.total_seconds()),
+    }
 
 
 async def login(conn: asyncpg.Connection, secret: str, username: str, password: str, ip: str, user_agent: str) -> dict:
@@ -55,27 +65,53 @@ async def login(conn: asyncpg.Connection, secret: str, username: str, password: 
     now = utcnow()
     wait = await throttle.retry_after(conn, username, ip, now)
     if wait:
-        await audit.record(conn, "auth.login_throttled", actor_name=username[:64], target_type="user",
-                           target_id=username[:64], ip=ip, details={"retry_after_s": wait})
-        raise ApiError(429, "too_many_requests", f"too many failed logins; try again in {wait} s",
-                       headers={"Retry-After": str(wait)})
+        await audit.record(
+            conn,
+            "auth.login_throttled",
+            actor_name=username[:64],
+            target_type="user",
+            target_id=username[:64],
+            ip=ip,
+            details={"retry_after_s": wait},
+        )
+        raise ApiError(
+            429,
+            "too_many_requests",
+            f"too many failed logins; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     user = await conn.fetchrow(queries.USER_BY_NAME, username)
     ok = passwords.verify_password(password, user["password_hash"] if user else None)
     if not ok or not user["is_active"]:
         async with conn.transaction():
             await throttle.record_failure(conn, username, ip, now)
             reason = "bad credentials" if not ok else "account disabled"
-            await audit.record(conn, "auth.login_failed", actor_id=str(user["id"]) if user else None,
-                               actor_name=username[:64], target_type="user", target_id=username[:64], ip=ip,
-                               details={"reason": reason})
+            await audit.record(
+                conn,
+                "auth.login_failed",
+                actor_id=str(user["id"]) if user else None,
+                actor_name=username[:64],
+                target_type="user",
+                target_id=username[:64],
+                ip=ip,
+                details={"reason": reason},
+            )
         raise unauthorized("invalid username or password")
     async with conn.transaction():
         await throttle.record_success(conn, username, ip)
         session_id = await conn.fetchval(queries.CREATE_SESSION, user["id"], ip, user_agent[:300])
         await conn.execute(queries.TOUCH_LOGIN, user["id"])
         pair = await _issue_pair(conn, secret, user["id"], user["role"], session_id, user["token_version"], now)
-        await audit.record(conn, "auth.login", actor_id=str(user["id"]), actor_name=user["username"],
-                           target_type="user", target_id=str(user["id"]), ip=ip, details={"session_id": str(session_id)})
+        await audit.record(
+            conn,
+            "auth.login",
+            actor_id=str(user["id"]),
+            actor_name=user["username"],
+            target_type="user",
+            target_id=str(user["id"]),
+            ip=ip,
+            details={"session_id": str(session_id)},
+        )
         fresh = await conn.fetchrow(queries.USER_BY_NAME, user["username"])
     return {**pair, "user": user_to_read(fresh)}
 
@@ -90,8 +126,15 @@ async def refresh(conn: asyncpg.Connection, secret: str, refresh_token: str, ip:
             raise unauthorized("invalid refresh token")
         if row["used_at"] is not None:
             await conn.execute(queries.REVOKE_SESSION, row["session_id"], "refresh token reuse")
-            await audit.record(conn, "auth.refresh_reuse", actor_id=str(row["user_id"]), actor_name=row["username"],
-                               target_type="session", target_id=str(row["session_id"]), ip=ip)
+            await audit.record(
+                conn,
+                "auth.refresh_reuse",
+                actor_id=str(row["user_id"]),
+                actor_name=row["username"],
+                target_type="session",
+                target_id=str(row["session_id"]),
+                ip=ip,
+            )
             reused = True
         else:
             reused = False
@@ -107,7 +150,9 @@ async def refresh(conn: asyncpg.Connection, secret: str, refresh_token: str, ip:
     async with conn.transaction():
         await conn.execute(queries.MARK_REFRESH_USED, row["token_hash"])
         await conn.execute(queries.TOUCH_SESSION, row["session_id"], now)
-        pair = await _issue_pair(conn, secret, row["user_id"], row["role"], row["session_id"], row["token_version"], now)
+        pair = await _issue_pair(
+            conn, secret, row["user_id"], row["role"], row["session_id"], row["token_version"], now
+        )
     return pair
 
 

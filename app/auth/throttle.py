@@ -1,6 +1,7 @@
 """Failed-login throttling: exponential back-off per account+IP pair (capped at 15 min), a looser
 per-account limit (so many IPs cannot guess one password, capped at 5 min so they cannot lock the
 owner out for long) and a per-IP limit (one IP spraying many accounts)."""
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,8 @@ WINDOW = timedelta(hours=1)  # counters idle this long start over
 
 @dataclass(frozen=True)
 class Rule:
-    threshold: int   # failures before the first lock
-    base_s: int      # first lock; doubles with each further failure
+    threshold: int  # failures before the first lock
+    base_s: int  # first lock; doubles with each further failure
     cap_s: int
 
 

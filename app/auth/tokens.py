@@ -1,4 +1,5 @@
 """Access JWTs (HS256 only; alg=none and every other algorithm refused) and opaque refresh tokens."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,15 +37,31 @@ def signing_key(secret: str) -> bytes:
 
 
 def issue_access(secret: str, user_id: str, role: str, session_id: str, token_version: int, now: datetime) -> str:
-    claims = {"sub": user_id, "role": role, "typ": "access", "sid": session_id, "tv": token_version,
-              "iat": now, "nbf": now, "exp": now + ACCESS_TTL, "iss": ISSUER, "aud": AUDIENCE}
+    claims = {
+        "sub": user_id,
+        "role": role,
+        "typ": "access",
+        "sid": session_id,
+        "tv": token_version,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ACCESS_TTL,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+    }
     return jwt.encode(claims, signing_key(secret), algorithm=ALGORITHM)
 
 
 def decode_access(secret: str, token: str) -> AccessClaims:
     try:
-        claims = jwt.decode(token, signing_key(secret), algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                            options={"require": REQUIRED_CLAIMS})
+        claims = jwt.decode(
+            token,
+            signing_key(secret),
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": REQUIRED_CLAIMS},
+        )
     except jwt.ExpiredSignatureError:
         raise TokenError("token expired") from None
     except jwt.ImmatureSignatureError:

@@ -1,4 +1,5 @@
 """SQL of automatic incident detection."""
+
 from app.rollups.queries import CHECK_SLOTS
 
 # One detection at a time per service (two workers, or the prober's trigger and the cron).

@@ -10,6 +10,7 @@ While an incident is open: 5 consecutive good slots move it to `monitoring` (pha
 `auto_resolve_slots` consecutive good slots after the recovery resolve it, with a note saying so.
 Rules act on threshold crossings, so a long run acts once, and a crossing at a slot not newer than
 the last action (a replayed slot) does nothing."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -35,8 +36,8 @@ class Slot:
 
 @dataclass(frozen=True)
 class Runs:
-    bad: int = 0      # failed slots (failures) or slow ok slots (latency)
-    severe: int = 0   # ok slots slower than 15 s (latency)
+    bad: int = 0  # failed slots (failures) or slow ok slots (latency)
+    severe: int = 0  # ok slots slower than 15 s (latency)
     good: int = 0
 
     def after(self, slot: Slot, family: str, target_ms: int) -> "Runs":
@@ -53,17 +54,18 @@ class Runs:
 @dataclass(frozen=True)
 class Incident:
     """What the replay needs to know of the family's open incident."""
+
     cause: str
-    phase: str        # 'problem' | 'recovered'
+    phase: str  # 'problem' | 'recovered'
     status: str
 
 
 @dataclass(frozen=True)
 class Action:
-    kind: str         # open | escalate | recover | recur | resolve
+    kind: str  # open | escalate | recover | recur | resolve
     cause: str
-    slot: Slot        # the slot whose result crossed the threshold
-    length: int       # slots in the run that made the crossing
+    slot: Slot  # the slot whose result crossed the threshold
+    length: int  # slots in the run that made the crossing
     run: tuple[Slot, ...]  # those of them replayed this time (all, unless the run began before the anchor)
 
 
@@ -71,7 +73,7 @@ class Action:
 class Replay:
     actions: list[Action] = field(default_factory=list)
     anchor: tuple[datetime, Runs] | None = None  # the newest settled slot and the runs there
-    incident: Incident | None = None             # the family's incident after the actions
+    incident: Incident | None = None  # the family's incident after the actions
 
 
 def crossing(family: str, runs: Runs, incident: Incident | None, auto_resolve_slots: int) -> tuple[str, str] | None:
@@ -90,8 +92,12 @@ def crossing(family: str, runs: Runs, incident: Incident | None, auto_resolve_sl
         return None
     if runs.good == RECOVERY_SLOTS and incident.phase == "problem":
         return "recover", incident.cause
-    if (auto_resolve_slots and runs.good == max(auto_resolve_slots, RECOVERY_SLOTS + 1)
-            and incident.phase == "recovered" and incident.status == "monitoring"):
+    if (
+        auto_resolve_slots
+        and runs.good == max(auto_resolve_slots, RECOVERY_SLOTS + 1)
+        and incident.phase == "recovered"
+        and incident.status == "monitoring"
+    ):
         return "resolve", incident.cause
     return None
 
@@ -106,13 +112,22 @@ def apply(incident: Incident | None, kind: str, cause: str) -> Incident | None:
     if kind == "escalate":
         return replace(incident, cause=cause, phase="problem")
     if kind == "recover":
-        return replace(incident, phase="recovered", status="monitoring" if incident.status != "resolved"
-                       else incident.status)
+        return replace(
+            incident, phase="recovered", status="monitoring" if incident.status != "resolved" else incident.status
+        )
     return replace(incident, phase="problem")  # recur
 
 
-def replay(family: str, slots: list[Slot], start: Runs, incident: Incident | None, target_ms: int,
-           settled_before: datetime, last_action_ts: datetime | None, auto_resolve_slots: int) -> Replay:
+def replay(
+    family: str,
+    slots: list[Slot],
+    start: Runs,
+    incident: Incident | None,
+    target_ms: int,
+    settled_before: datetime,
+    last_action_ts: datetime | None,
+    auto_resolve_slots: int,
+) -> Replay:
     """Fold slots (oldest first, newer than the anchor) into the runs; the actions their crossings call for."""
     result = Replay(incident=incident)
     runs = start
@@ -128,8 +143,11 @@ def replay(family: str, slots: list[Slot], start: Runs, incident: Incident | Non
         if step is None or (last_action_ts is not None and slot.ts <= last_action_ts):
             continue
         kind, cause = step
-        length = runs.severe if cause == CAUSE_SEVERE and kind in ("open", "escalate") else (
-            runs.good if kind in ("recover", "resolve") else runs.bad)
+        length = (
+            runs.severe
+            if cause == CAUSE_SEVERE and kind in ("open", "escalate")
+            else (runs.good if kind in ("recover", "resolve") else runs.bad)
+        )
         result.actions.append(Action(kind, cause, slot, length, tuple(history[-length:])))
         result.incident = apply(result.incident, kind, cause)
     return result

@@ -6,6 +6,7 @@ Maintenance windows: slots inside a window of the service are not judged (exclud
 SLA figure): they neither open, escalate, recover nor resolve incidents, and they do not break a run.
 Auto-resolution: after the recovery (5 good slots → monitoring), `auto_resolve_minutes` more of good
 slots resolve the incident with a note saying so; 0 leaves resolving to people."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,16 +25,17 @@ from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCre
 
 REPORTER = "monitoring system"
 MONITORING_SYSTEM = Principal(user_id=None, username=REPORTER, role="admin", session_id="", token_version=0)
-SETTLE_MARGIN = timedelta(seconds=15)   # a slot is settled once its timeout and this have passed
-FIRST_LOOKBACK_SLOTS = 10               # a service seen for the first time: judge its last 10 slots
-MAX_CATCH_UP = timedelta(hours=6)       # after a long worker outage, older slots are skipped
+SETTLE_MARGIN = timedelta(seconds=15)  # a slot is settled once its timeout and this have passed
+FIRST_LOOKBACK_SLOTS = 10  # a service seen for the first time: judge its last 10 slots
+MAX_CATCH_UP = timedelta(hours=6)  # after a long worker outage, older slots are skipped
 CONFLICT_RETRIES = 5
 
 
 @dataclass
 class Event:
     """A realtime event to publish once the transaction has committed."""
-    kind: str          # created | updated
+
+    kind: str  # created | updated
     incident: dict
     update: dict | None = None
 
@@ -58,7 +60,8 @@ def criteria(cause: str, target_ms: int) -> str:
 
 def _title(cause: str, name: str) -> str:
     return {CAUSE_FAILURES: f"{name} is down", CAUSE_SEVERE: f"{name} responds very slowly"}.get(
-        cause, f"{name} responds slowly")
+        cause, f"{name} responds slowly"
+    )
 
 
 def _span(action: Action) -> str:
@@ -71,8 +74,9 @@ def _span(action: Action) -> str:
 async def _run_text(conn, service, action: Action) -> str:
     if action.cause == CAUSE_FAILURES:
         rows = await conn.fetch(queries.FAILURE_SUMMARY, service["id"], [s.ts for s in action.run])
-        what = "; ".join(f"{r['error_type']}{': ' + r['error_message'][:200] if r['error_message'] else ''} ×{r['n']}"
-                         for r in rows)
+        what = "; ".join(
+            f"{r['error_type']}{': ' + r['error_message'][:200] if r['error_message'] else ''} ×{r['n']}" for r in rows
+        )
         return f"{action.length} consecutive failed checks {_span(action)}" + (f" ({what})" if what else "")
     latencies = ", ".join(f"{s.latency_ms} ms" for s in action.run[-5:])
     return f"{criteria(action.cause, service['latency_target_ms'])} {_span(action)} (latest: {latencies})"
@@ -89,8 +93,10 @@ async def _note(conn, service, action: Action, auto_resolve_minutes: int, moves:
     if action.kind == "recover":
         moved = "Moved to monitoring automatically by the monitoring system" if moves else "Status left as it is"
         return f"Recovered: {good}. {moved}; resolve it once the cause is understood."
-    return (f"Resolved automatically by the monitoring system: {good}, {auto_resolve_minutes} min of good checks "
-            f"or more. Reopen it if the problem persists.")
+    return (
+        f"Resolved automatically by the monitoring system: {good}, {auto_resolve_minutes} min of good checks "
+        f"or more. Reopen it if the problem persists."
+    )
 
 
 async def _write(conn, incident_id: str, write) -> tuple[dict, dict | None]:
@@ -105,8 +111,9 @@ async def _write(conn, incident_id: str, write) -> tuple[dict, dict | None]:
     raise AssertionError("unreachable")
 
 
-async def _act(conn, service, family: str, incident_id: str | None, action: Action, auto_resolve_minutes: int,
-               status: str) -> tuple[str | None, Event]:
+async def _act(
+    conn, service, family: str, incident_id: str | None, action: Action, auto_resolve_minutes: int, status: str
+) -> tuple[str | None, Event]:
     target = {"recover": "monitoring", "resolve": "resolved"}.get(action.kind)
     if target is not None and (status == target or not flow.transition_allowed(status, target)):
         target = None  # a note only: the status is there already, or the flow never goes backwards
@@ -115,30 +122,50 @@ async def _act(conn, service, family: str, incident_id: str | None, action: Acti
         data = IncidentCreate(
             title=_title(action.cause, service["name"]),
             description=f"The monitoring system detected {criteria(action.cause, service['latency_target_ms'])} "
-                        f"on {service['name']} from {_at(action.run[0].ts)}.",
-            severity=rules.SEVERITY[action.cause], priority=rules.PRIORITY[action.cause],
-            affected_services=[service["id"]], reporter=REPORTER,
-            detection_criteria=criteria(action.cause, service["latency_target_ms"]), note=note)
+            f"on {service['name']} from {_at(action.run[0].ts)}.",
+            severity=rules.SEVERITY[action.cause],
+            priority=rules.PRIORITY[action.cause],
+            affected_services=[service["id"]],
+            reporter=REPORTER,
+            detection_criteria=criteria(action.cause, service["latency_target_ms"]),
+            note=note,
+        )
         incident = await incidents.create(conn, data, MONITORING_SYSTEM)
         incident_id = incident["id"]
         await conn.execute(queries.MARK_DETECTED, incident_id, action.cause, service["id"])
         event = Event("created", incident)
     elif action.kind == "escalate":
-        body = IncidentUpdate(priority=rules.PRIORITY[action.cause], severity=rules.SEVERITY[action.cause],
-                              detection_criteria=criteria(action.cause, service["latency_target_ms"]), note=note)
-        incident, update = await _write(conn, incident_id,
-                                        lambda v: incidents.update(conn, incident_id, body, v, MONITORING_SYSTEM))
+        body = IncidentUpdate(
+            priority=rules.PRIORITY[action.cause],
+            severity=rules.SEVERITY[action.cause],
+            detection_criteria=criteria(action.cause, service["latency_target_ms"]),
+            note=note,
+        )
+        incident, update = await _write(
+            conn, incident_id, lambda v: incidents.update(conn, incident_id, body, v, MONITORING_SYSTEM)
+        )
         await conn.execute(queries.MARK_DETECTED, incident_id, action.cause, service["id"])
         event = Event("updated", incident, update)
     else:
         body = StatusUpdateCreate(status=target, description=note)
-        incident, update = await _write(conn, incident_id,
-                                        lambda v: incidents.add_update(conn, incident_id, body, v, MONITORING_SYSTEM))
+        incident, update = await _write(
+            conn, incident_id, lambda v: incidents.add_update(conn, incident_id, body, v, MONITORING_SYSTEM)
+        )
         event = Event("updated", incident, update)
-    await audit.record(conn, f"detection.{action.kind}", actor_name=REPORTER, target_type="incident",
-                       target_id=incident_id, details={"service": service["id"], "family": family,
-                                                       "cause": action.cause, "slot": action.slot.ts.isoformat(),
-                                                       "slots": action.length})
+    await audit.record(
+        conn,
+        f"detection.{action.kind}",
+        actor_name=REPORTER,
+        target_type="incident",
+        target_id=incident_id,
+        details={
+            "service": service["id"],
+            "family": family,
+            "cause": action.cause,
+            "slot": action.slot.ts.isoformat(),
+            "slots": action.length,
+        },
+    )
     return incident_id, event
 
 
@@ -154,7 +181,7 @@ async def _family_incident(conn, service_id: str, family: str, incident_id: str 
 @dataclass
 class Detection:
     events: list[Event]
-    watching: bool = False   # a detected incident is open: its recovery is due slot by slot
+    watching: bool = False  # a detected incident is open: its recovery is due slot by slot
     interval_s: int = 60
 
 
@@ -172,26 +199,53 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
             await conn.execute(queries.ENSURE_STATE, service_id, family, now - FIRST_LOOKBACK_SLOTS * interval)
         states = {r["family"]: r for r in await conn.fetch(queries.STATE, service_id)}
         since = max(min(s["anchor_ts"] for s in states.values()), now - MAX_CATCH_UP)
-        slots = [Slot(r["ts"], r["ok"], r["latency_ms"]) for r in await conn.fetch(queries.SLOTS, service_id, since, now)]
+        slots = [
+            Slot(r["ts"], r["ok"], r["latency_ms"]) for r in await conn.fetch(queries.SLOTS, service_id, since, now)
+        ]
         settled_before = now - timedelta(seconds=float(service["timeout_s"])) - SETTLE_MARGIN
         auto_resolve_slots = -(-auto_resolve_minutes * 60 // service["interval_s"]) if auto_resolve_minutes else 0
         for family in rules.FAMILIES:
-            events, open_incident = await _detect_family(conn, service, family, states[family], slots,
-                                                         settled_before, auto_resolve_slots, auto_resolve_minutes, now)
+            events, open_incident = await _detect_family(
+                conn,
+                service,
+                family,
+                states[family],
+                slots,
+                settled_before,
+                auto_resolve_slots,
+                auto_resolve_minutes,
+                now,
+            )
             result.events += events
             result.watching = result.watching or open_incident
     return result
 
 
-async def _detect_family(conn, service, family: str, state, slots: list[Slot], settled_before: datetime,
-                         auto_resolve_slots: int, auto_resolve_minutes: int, now: datetime) -> tuple[list[Event], bool]:
+async def _detect_family(
+    conn,
+    service,
+    family: str,
+    state,
+    slots: list[Slot],
+    settled_before: datetime,
+    auto_resolve_slots: int,
+    auto_resolve_minutes: int,
+    now: datetime,
+) -> tuple[list[Event], bool]:
     row = await _family_incident(conn, service["id"], family, state["incident_id"])
     phase = state["phase"] if row is not None and row["id"] == state["incident_id"] else "problem"
     incident = rules.Incident(row["cause"] or family, phase or "problem", row["status"]) if row else None
     anchor_ts = max(state["anchor_ts"], now - MAX_CATCH_UP)
-    result = rules.replay(family, [s for s in slots if s.ts > anchor_ts],
-                          Runs(state["bad_run"], state["severe_run"], state["good_run"]), incident,
-                          service["latency_target_ms"], settled_before, state["last_action_ts"], auto_resolve_slots)
+    result = rules.replay(
+        family,
+        [s for s in slots if s.ts > anchor_ts],
+        Runs(state["bad_run"], state["severe_run"], state["good_run"]),
+        incident,
+        service["latency_target_ms"],
+        settled_before,
+        state["last_action_ts"],
+        auto_resolve_slots,
+    )
     incident_id = row["id"] if row else None
     status = row["status"] if row else None
     events, last_action_ts = [], state["last_action_ts"]
@@ -205,8 +259,18 @@ async def _detect_family(conn, service, family: str, state, slots: list[Slot], s
         events.append(event)
         last_action_ts = action.slot.ts
     anchor_ts, runs = result.anchor or (anchor_ts, Runs(state["bad_run"], state["severe_run"], state["good_run"]))
-    await conn.execute(queries.SAVE_STATE, service["id"], family, anchor_ts, runs.bad, runs.severe, runs.good,
-                       incident_id, current.phase if current else None, last_action_ts)
+    await conn.execute(
+        queries.SAVE_STATE,
+        service["id"],
+        family,
+        anchor_ts,
+        runs.bad,
+        runs.severe,
+        runs.good,
+        incident_id,
+        current.phase if current else None,
+        last_action_ts,
+    )
     return events, current is not None
 
 

@@ -3,6 +3,7 @@
 Written with ElementTree, which escapes every text and attribute; item bodies are HTML (escaped
 once by us, once more by the XML writer), as feed readers expect. Characters XML 1.0 cannot carry
 at all (control characters) are dropped."""
+
 from __future__ import annotations
 
 import html
@@ -25,7 +26,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 @dataclass
 class Item:
-    key: str           # stable id: incident:<id> or maintenance:<id>
+    key: str  # stable id: incident:<id> or maintenance:<id>
     title: str
     link: str
     published: datetime
@@ -43,24 +44,42 @@ def _para(text: str) -> str:
 
 
 def _incident_item(row, base_url: str) -> Item:
-    facts = (f"Status: {row['status']} · Severity: {row['severity']} · Priority: {row['priority']} · "
-             f"Services: {', '.join(row['affected_services']) or '-'}")
+    facts = (
+        f"Status: {row['status']} · Severity: {row['severity']} · Priority: {row['priority']} · "
+        f"Services: {', '.join(row['affected_services']) or '-'}"
+    )
     body = _para(facts)
     if row["update_description"]:
         body += _para(f"Latest update ({row['update_status']}, {row['update_at'].isoformat()}):")
         body += _para(row["update_description"])
     elif row["description"]:
         body += _para(row["description"])
-    return Item(f"incident:{row['id']}", f"[{row['status'].capitalize()}] {row['title']}",
-                f"{base_url}api/incidents/{row['id']}", row["created_at"], row["activity_at"], "incident", body)
+    return Item(
+        f"incident:{row['id']}",
+        f"[{row['status'].capitalize()}] {row['title']}",
+        f"{base_url}api/incidents/{row['id']}",
+        row["created_at"],
+        row["activity_at"],
+        "incident",
+        body,
+    )
 
 
 def _maintenance_item(row, base_url: str, now: datetime) -> Item:
     phase = "completed" if row["ends_at"] <= now else "in progress" if row["starts_at"] <= now else "scheduled"
-    body = _para(f"{row['starts_at'].isoformat()} – {row['ends_at'].isoformat()} · "
-                 f"Services: {', '.join(row['affected_services'])}") + _para(row["description"])
-    return Item(f"maintenance:{row['id']}", f"[Maintenance {phase}] {row['title']}",
-                f"{base_url}api/maintenance/{row['id']}", row["created_at"], row["activity_at"], "maintenance", body)
+    body = _para(
+        f"{row['starts_at'].isoformat()} – {row['ends_at'].isoformat()} · "
+        f"Services: {', '.join(row['affected_services'])}"
+    ) + _para(row["description"])
+    return Item(
+        f"maintenance:{row['id']}",
+        f"[Maintenance {phase}] {row['title']}",
+        f"{base_url}api/maintenance/{row['id']}",
+        row["created_at"],
+        row["activity_at"],
+        "maintenance",
+        body,
+    )
 
 
 async def items(conn: asyncpg.Connection, base_url: str, now: datetime, limit: int = FEED_ITEMS) -> list[Item]:

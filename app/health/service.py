@@ -1,4 +1,5 @@
 """Readiness probes: can this process reach the database and Redis right now?"""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """Health endpoints: liveness (the process answers) apart from readiness (it can serve: database and
 Redis reachable), for orchestrators that restart on the one and route traffic on the other."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,11 +27,14 @@ async def live():
 
 @router.get("/api/health/ready", summary="Readiness: 200 when the database and Redis answer, else 503 naming which")
 async def ready(request: Request):
-    database, redis = await asyncio.gather(service.database_error(request.app.state.pool),
-                                           service.redis_error(request.app.state.settings.redis_url))
+    database, redis = await asyncio.gather(
+        service.database_error(request.app.state.pool), service.redis_error(request.app.state.settings.redis_url)
+    )
     checks = {"database": database or "ok", "redis": redis or "ok"}
     if database or redis:
         down = ", ".join(name for name, error in (("database", database), ("redis", redis)) if error)
-        return unavailable(f"not ready: {down} unreachable",
-                           [{"in": None, "field": name, "message": state} for name, state in checks.items()])
+        return unavailable(
+            f"not ready: {down} unreachable",
+            [{"in": None, "field": name, "message": state} for name, state in checks.items()],
+        )
     return {"status": "ok", **checks}

@@ -1,4 +1,5 @@
 """Incident collaboration: comments, and per-user server-side drafts ('new' = the new-incident form)."""
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,14 @@ def _iso(ts) -> str:
 
 
 def comment_to_public(row) -> dict:
-    return {"id": str(row["id"]), "incidentId": row["incident_id"],
-            "userId": str(row["user_id"]) if row["user_id"] else None, "userName": row["user_name"],
-            "message": row["message"], "timestamp": _iso(row["created_at"])}
+    return {
+        "id": str(row["id"]),
+        "incidentId": row["incident_id"],
+        "userId": str(row["user_id"]) if row["user_id"] else None,
+        "userName": row["user_name"],
+        "message": row["message"],
+        "timestamp": _iso(row["created_at"]),
+    }
 
 
 async def _require_incident(conn: asyncpg.Connection, incident_id: str) -> None:
@@ -36,15 +42,18 @@ async def list_comments(conn: asyncpg.Connection, incident_id: str, page: int, l
     total = await conn.fetchval(queries.COUNT_COMMENTS, incident_id)
     rows = await conn.fetch(queries.COMMENTS, incident_id, limit, (page - 1) * limit)
     pages = max(1, -(-total // limit))
-    return {"comments": [comment_to_public(r) for r in rows],
-            "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}}
+    return {
+        "comments": [comment_to_public(r) for r in rows],
+        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+    }
 
 
 async def add_comment(conn: asyncpg.Connection, incident_id: str, message: str, actor) -> dict:
     async with conn.transaction():
         await _require_incident(conn, incident_id)
-        row = await conn.fetchrow(queries.INSERT_COMMENT, incident_id, uuid.UUID(actor.user_id), actor.username,
-                                  message)
+        row = await conn.fetchrow(
+            queries.INSERT_COMMENT, incident_id, uuid.UUID(actor.user_id), actor.username, message
+        )
         await audit.record_by(conn, actor, "incident.comment", "incident", incident_id, {"comment_id": row["id"]})
     return comment_to_public(row)
 

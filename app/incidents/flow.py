@@ -4,6 +4,7 @@ Allowed transitions: any forward step (investigating → identified → monitori
 allowed: a quick fix may go straight to resolved) and a reopen from resolved back to investigating.
 Going backwards otherwise (e.g. monitoring → identified) is refused: post a note instead, or resolve
 and reopen. Staying in the same status is a progress note, not a transition."""
+
 from __future__ import annotations
 
 ORDER = ("investigating", "identified", "monitoring", "resolved")

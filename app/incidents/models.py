@@ -1,4 +1,5 @@
 """Incident writes: the API contract (PRD §5.1) with the limits every write is checked against."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -41,6 +42,7 @@ class IncidentCreate(BaseModel):
 
 class IncidentUpdate(BaseModel):
     """PUT: the fields given change; `version` (or If-Match) is the version the client saw."""
+
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(None, min_length=1, max_length=255)
     description: str | None = Field(None, max_length=10_000)
@@ -50,8 +52,9 @@ class IncidentUpdate(BaseModel):
     affected_services: list[ServiceId] | None = Field(None, max_length=MAX_SERVICES)
     reporter: str | None = Field(None, max_length=100)
     detection_criteria: str | None = Field(None, max_length=2000)
-    note: str | None = Field(None, min_length=1, max_length=10_000,
-                             description="required when status changes: the timeline entry")
+    note: str | None = Field(
+        None, min_length=1, max_length=10_000, description="required when status changes: the timeline entry"
+    )
     version: int | None = Field(None, ge=1, le=2**31 - 1)
 
     dedupe_services = field_validator("affected_services")(_dedupe)
@@ -59,6 +62,7 @@ class IncidentUpdate(BaseModel):
 
 class StatusUpdateCreate(BaseModel):
     """POST /updates: a timeline entry, optionally moving the status."""
+
     model_config = ConfigDict(extra="forbid")
     status: Status | None = Field(None, description="omitted or unchanged: a progress note")
     description: str = Field(min_length=1, max_length=10_000)
@@ -76,6 +80,7 @@ class CommentCreate(BaseModel):
 
 class DraftData(BaseModel):
     """A half-filled form, so lenient (blank allowed) but bounded like the real thing."""
+
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(None, max_length=255)
     description: str | None = Field(None, max_length=10_000)

@@ -1,5 +1,6 @@
 """Incidents: the public reads, and the staff writes (create, update with optimistic concurrency,
 status updates along the flow of flow.py, delete), each audited in its own transaction."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -24,19 +25,34 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 def update_to_public(row) -> dict:
-    return {"id": str(row["id"]), "incidentId": row["incident_id"], "status": row["status"],
-            "description": row["description"], "author": row["author"], "createdAt": _iso(row["created_at"])}
+    return {
+        "id": str(row["id"]),
+        "incidentId": row["incident_id"],
+        "status": row["status"],
+        "description": row["description"],
+        "author": row["author"],
+        "createdAt": _iso(row["created_at"]),
+    }
 
 
 def to_public(row, updates: list) -> dict:
     return {
-        "id": row["id"], "title": row["title"], "description": row["description"], "status": row["status"],
-        "severity": row["severity"], "priority": row["priority"], "reporter": row["reporter"],
-        "detectionCriteria": row["detection_criteria"], "affectedServices": list(row["affected_services"]),
-        "version": row["version"], "createdAt": _iso(row["created_at"]), "updatedAt": _iso(row["updated_at"]),
+        "id": row["id"],
+        "title": row["title"],
+        "description": row["description"],
+        "status": row["status"],
+        "severity": row["severity"],
+        "priority": row["priority"],
+        "reporter": row["reporter"],
+        "detectionCriteria": row["detection_criteria"],
+        "affectedServices": list(row["affected_services"]),
+        "version": row["version"],
+        "createdAt": _iso(row["created_at"]),
+        "updatedAt": _iso(row["updated_at"]),
         "resolvedAt": _iso(row["resolved_at"]),
         "resolutionTime": format_duration((row["resolved_at"] - row["created_at"]).total_seconds())
-        if row["resolved_at"] else None,
+        if row["resolved_at"]
+        else None,
         "updates": [update_to_public(u) for u in updates],
     }
 
@@ -58,14 +74,22 @@ async def get(conn: asyncpg.Connection, incident_id: str) -> dict | None:
     return None if row is None else (await _with_updates(conn, [row]))[0]
 
 
-async def search(conn: asyncpg.Connection, statuses: list[str] | None, priorities: list[str] | None,
-                 service_id: str | None, page: int, limit: int) -> dict:
+async def search(
+    conn: asyncpg.Connection,
+    statuses: list[str] | None,
+    priorities: list[str] | None,
+    service_id: str | None,
+    page: int,
+    limit: int,
+) -> dict:
     """Incidents of any status matching the filters (None: any), newest first, one page."""
     total = await conn.fetchval(queries.COUNT_SEARCH, statuses, priorities, service_id)
     rows = await conn.fetch(queries.SEARCH, statuses, priorities, service_id, limit, (page - 1) * limit)
     pages = max(1, -(-total // limit))
-    return {"incidents": await _with_updates(conn, rows),
-            "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}}
+    return {
+        "incidents": await _with_updates(conn, rows),
+        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+    }
 
 
 async def past(conn: asyncpg.Connection, days: int, page: int, limit: int, now: datetime, zone) -> dict:
@@ -91,22 +115,39 @@ async def past(conn: asyncpg.Connection, days: int, page: int, limit: int, now: 
             result_days.append(entry)
     return {
         "days": result_days,
-        "pagination": {"page": page, "limit": limit, "totalDays": days, "totalPages": total_pages,
-                       "hasNext": page < total_pages},
+        "pagination": {
+            "page": page,
+            "limit": limit,
+            "totalDays": days,
+            "totalPages": total_pages,
+            "hasNext": page < total_pages,
+        },
     }
 
 
 OPENED_NOTE = "인시던트가 등록되었습니다."
-EDITABLE = ("title", "description", "status", "severity", "priority", "reporter", "detection_criteria",
-            "affected_services")
+EDITABLE = (
+    "title",
+    "description",
+    "status",
+    "severity",
+    "priority",
+    "reporter",
+    "detection_criteria",
+    "affected_services",
+)
 
 
 class IncidentConflict(ApiError):
     """A write based on a stale version: 409 carrying the current incident."""
 
     def __init__(self, current: dict, sent: int):
-        super().__init__(409, "conflict", f"incident {current['id']} changed since version {sent}: it is at "
-                                          f"version {current['version']}; merge and retry with that version")
+        super().__init__(
+            409,
+            "conflict",
+            f"incident {current['id']} changed since version {sent}: it is at "
+            f"version {current['version']}; merge and retry with that version",
+        )
         self.current = current
 
 
@@ -116,9 +157,12 @@ async def check_services(conn: asyncpg.Connection, service_ids: list[str]) -> No
     known = await existing_ids(conn, service_ids)
     unknown = [s for s in service_ids if s not in known]
     if unknown:
-        raise ApiError(422, "validation_error", f"unknown services: {', '.join(unknown)}",
-                       [{"in": "body", "field": "affected_services", "message": f"unknown service {s!r}"}
-                        for s in unknown])
+        raise ApiError(
+            422,
+            "validation_error",
+            f"unknown services: {', '.join(unknown)}",
+            [{"in": "body", "field": "affected_services", "message": f"unknown service {s!r}"} for s in unknown],
+        )
 
 
 async def _updates_of(conn: asyncpg.Connection, incident_id: str) -> list:
@@ -131,13 +175,28 @@ async def create(conn: asyncpg.Connection, data: IncidentCreate, actor) -> dict:
     priority = data.priority or flow.suggest_priority(data.severity)
     reporter = data.reporter if data.reporter is not None else actor.username
     async with conn.transaction():
-        row = await conn.fetchrow(queries.INSERT, data.title, data.description, data.status, data.severity, priority,
-                                  reporter, data.detection_criteria, data.affected_services)
-        update = await conn.fetchrow(queries.INSERT_UPDATE, row["id"], data.status, data.note or OPENED_NOTE,
-                                     actor.username)
-        await audit.record_by(conn, actor, "incident.create", "incident", row["id"],
-                              {"title": data.title, "severity": data.severity, "priority": priority,
-                               "status": data.status})
+        row = await conn.fetchrow(
+            queries.INSERT,
+            data.title,
+            data.description,
+            data.status,
+            data.severity,
+            priority,
+            reporter,
+            data.detection_criteria,
+            data.affected_services,
+        )
+        update = await conn.fetchrow(
+            queries.INSERT_UPDATE, row["id"], data.status, data.note or OPENED_NOTE, actor.username
+        )
+        await audit.record_by(
+            conn,
+            actor,
+            "incident.create",
+            "incident",
+            row["id"],
+            {"title": data.title, "severity": data.severity, "priority": priority, "status": data.status},
+        )
         incident = to_public(row, [update])
         await outbox.incident_written(conn, incident, None)
     return incident
@@ -145,8 +204,9 @@ async def create(conn: asyncpg.Connection, data: IncidentCreate, actor) -> dict:
 
 async def _locked(conn: asyncpg.Connection, incident_id: str, version: int | None):
     if version is None:
-        raise ApiError(428, "precondition_required",
-                       "send the version you saw: a 'version' field or an 'If-Match' header")
+        raise ApiError(
+            428, "precondition_required", "send the version you saw: a 'version' field or an 'If-Match' header"
+        )
     row = await conn.fetchrow(queries.GET_FOR_UPDATE, incident_id)
     if row is None:
         raise not_found("incident", incident_id)
@@ -157,8 +217,11 @@ async def _locked(conn: asyncpg.Connection, incident_id: str, version: int | Non
 
 def _check_transition(current: str, target: str) -> None:
     if not flow.transition_allowed(current, target):
-        raise ApiError(409, "invalid_transition", f"status cannot go from {current} to {target}: forward steps "
-                                                  "and reopening a resolved incident are allowed")
+        raise ApiError(
+            409,
+            "invalid_transition",
+            f"status cannot go from {current} to {target}: forward steps and reopening a resolved incident are allowed",
+        )
 
 
 async def _write(conn, row, values: dict, note: str | None, actor) -> tuple[dict, dict | None]:
@@ -167,18 +230,26 @@ async def _write(conn, row, values: dict, note: str | None, actor) -> tuple[dict
     if note is not None:
         update = await conn.fetchrow(queries.INSERT_UPDATE, row["id"], values["status"], note, actor.username)
     changed = sorted(k for k in EDITABLE if values[k] != (list(row[k]) if k == "affected_services" else row[k]))
-    await audit.record_by(conn, actor, "incident.update", "incident", row["id"],
-                          {"fields": changed, "version": updated["version"]})
+    await audit.record_by(
+        conn, actor, "incident.update", "incident", row["id"], {"fields": changed, "version": updated["version"]}
+    )
     if values["status"] != row["status"]:
-        await audit.record_by(conn, actor, "incident.status_change", "incident", row["id"],
-                              {"from": row["status"], "to": values["status"]})
+        await audit.record_by(
+            conn,
+            actor,
+            "incident.status_change",
+            "incident",
+            row["id"],
+            {"from": row["status"], "to": values["status"]},
+        )
     incident = to_public(updated, await _updates_of(conn, row["id"]))
     await outbox.incident_written(conn, incident, row["status"])
     return incident, None if update is None else update_to_public(update)
 
 
-async def update(conn: asyncpg.Connection, incident_id: str, data: IncidentUpdate, version: int | None,
-                 actor) -> tuple[dict, dict | None]:
+async def update(
+    conn: asyncpg.Connection, incident_id: str, data: IncidentUpdate, version: int | None, actor
+) -> tuple[dict, dict | None]:
     """Change the given fields of the version the client saw; a status change needs a note."""
     given = {k: v for k, v in data.model_dump(exclude_unset=True).items() if k in EDITABLE and v is not None}
     await check_services(conn, given.get("affected_services") or [])
@@ -186,14 +257,19 @@ async def update(conn: asyncpg.Connection, incident_id: str, data: IncidentUpdat
         row = await _locked(conn, incident_id, version)
         values = {k: (list(row[k]) if k == "affected_services" else row[k]) for k in EDITABLE} | given
         if values["status"] != row["status"] and data.note is None:
-            raise ApiError(422, "validation_error", "a status change needs a note",
-                           [{"in": "body", "field": "note", "message": "required when status changes"}])
+            raise ApiError(
+                422,
+                "validation_error",
+                "a status change needs a note",
+                [{"in": "body", "field": "note", "message": "required when status changes"}],
+            )
         _check_transition(row["status"], values["status"])
         return await _write(conn, row, values, data.note, actor)
 
 
-async def add_update(conn: asyncpg.Connection, incident_id: str, data: StatusUpdateCreate, version: int | None,
-                     actor) -> tuple[dict, dict]:
+async def add_update(
+    conn: asyncpg.Connection, incident_id: str, data: StatusUpdateCreate, version: int | None, actor
+) -> tuple[dict, dict]:
     """A timeline entry; moves the status when one is given."""
     async with conn.transaction():
         row = await _locked(conn, incident_id, version)

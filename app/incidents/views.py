@@ -1,5 +1,6 @@
 """Incidents over REST. `router`: the public reads (PRD §6.4). `staff_router`: authenticated by
 default; each write names its permission."""
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,10 @@ INCIDENT_LINKS = {
     "AddComment": {"operationRef": f"{_ONE}~1comments/post", "parameters": _ID},
     "SaveDraft": {"operationRef": f"{_ONE}~1draft/put", "parameters": _ID},
 }
-DRAFT_LINKS = {"GetDraft": {"operationRef": f"{_ONE}~1draft/get", "parameters": _DRAFT_OF},
-               "DiscardDraft": {"operationRef": f"{_ONE}~1draft/delete", "parameters": _DRAFT_OF}}
+DRAFT_LINKS = {
+    "GetDraft": {"operationRef": f"{_ONE}~1draft/get", "parameters": _DRAFT_OF},
+    "DiscardDraft": {"operationRef": f"{_ONE}~1draft/delete", "parameters": _DRAFT_OF},
+}
 
 
 @router.get("/api/incidents", summary="Open incidents with their update timelines")
@@ -44,8 +47,12 @@ async def list_incidents(conn=Depends(deps.connection)):
 
 @router.get("/api/incidents/past", summary="Incidents by day, newest day first")
 async def past_incidents(
-    days: int = Query(30, ge=1, le=366), page: int = Query(1, ge=1, le=366), limit: int = Query(10, ge=1, le=100),
-    conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock),
+    days: int = Query(30, ge=1, le=366),
+    page: int = Query(1, ge=1, le=366),
+    limit: int = Query(10, ge=1, le=100),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
 ):
     return await service.past(conn, days, page, limit, now, settings.zone)
 
@@ -67,30 +74,50 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-@staff_router.post("/api/incidents", status_code=201, responses={201: {"links": INCIDENT_LINKS}},
-                   summary="Open an incident (reporter, admin)")
-async def create_incident(body: IncidentCreate, request: Request, actor=Depends(require("incidents:create")),
-                          conn=Depends(deps.connection)):
+@staff_router.post(
+    "/api/incidents",
+    status_code=201,
+    responses={201: {"links": INCIDENT_LINKS}},
+    summary="Open an incident (reporter, admin)",
+)
+async def create_incident(
+    body: IncidentCreate, request: Request, actor=Depends(require("incidents:create")), conn=Depends(deps.connection)
+):
     incident = await service.create(conn, body, actor)
     await events.created(hub(request), incident)
     return {"incident": incident}
 
 
 @staff_router.put("/api/incidents/{incident_id}", summary="Edit an incident at the version you saw (reporter, admin)")
-async def update_incident(body: IncidentUpdate, request: Request, response: Response,
-                          incident_id: str = IncidentId, if_match: str | None = Header(None, max_length=40),
-                          actor=Depends(require("incidents:update")), conn=Depends(deps.connection)):
+async def update_incident(
+    body: IncidentUpdate,
+    request: Request,
+    response: Response,
+    incident_id: str = IncidentId,
+    if_match: str | None = Header(None, max_length=40),
+    actor=Depends(require("incidents:update")),
+    conn=Depends(deps.connection),
+):
     incident, update = await service.update(conn, incident_id, body, _version(body.version, if_match), actor)
     await events.updated(hub(request), incident, update)
     response.headers["ETag"] = f'"{incident["version"]}"'
     return {"incident": incident}
 
 
-@staff_router.post("/api/incidents/{incident_id}/updates", status_code=201,
-                   summary="Add a timeline entry, optionally moving the status (reporter, admin)")
-async def add_update(body: StatusUpdateCreate, request: Request, response: Response,
-                     incident_id: str = IncidentId, if_match: str | None = Header(None, max_length=40),
-                     actor=Depends(require("incidents:update")), conn=Depends(deps.connection)):
+@staff_router.post(
+    "/api/incidents/{incident_id}/updates",
+    status_code=201,
+    summary="Add a timeline entry, optionally moving the status (reporter, admin)",
+)
+async def add_update(
+    body: StatusUpdateCreate,
+    request: Request,
+    response: Response,
+    incident_id: str = IncidentId,
+    if_match: str | None = Header(None, max_length=40),
+    actor=Depends(require("incidents:update")),
+    conn=Depends(deps.connection),
+):
     incident, update = await service.add_update(conn, incident_id, body, _version(body.version, if_match), actor)
     await events.updated(hub(request), incident, update)
     response.headers["ETag"] = f'"{incident["version"]}"'
@@ -98,23 +125,36 @@ async def add_update(body: StatusUpdateCreate, request: Request, response: Respo
 
 
 @staff_router.delete("/api/incidents/{incident_id}", summary="Delete an incident (admin)")
-async def delete_incident(request: Request, incident_id: str = IncidentId,
-                          actor=Depends(require("incidents:delete")), conn=Depends(deps.connection)):
+async def delete_incident(
+    request: Request,
+    incident_id: str = IncidentId,
+    actor=Depends(require("incidents:delete")),
+    conn=Depends(deps.connection),
+):
     await service.delete(conn, incident_id, actor)
     await events.deleted(hub(request), incident_id)
     return {"success": True, "message": DELETED_MESSAGE}
 
 
 @staff_router.get("/api/incidents/{incident_id}/comments", summary="Comments, oldest first (signed in)")
-async def list_comments(incident_id: str = IncidentId, page: int = Query(1, ge=1, le=10_000),
-                        limit: int = Query(100, ge=1, le=200), actor=Depends(require("incidents:read")),
-                        conn=Depends(deps.connection)):
+async def list_comments(
+    incident_id: str = IncidentId,
+    page: int = Query(1, ge=1, le=10_000),
+    limit: int = Query(100, ge=1, le=200),
+    actor=Depends(require("incidents:read")),
+    conn=Depends(deps.connection),
+):
     return await collaboration.list_comments(conn, incident_id, page, limit)
 
 
 @staff_router.post("/api/incidents/{incident_id}/comments", status_code=201, summary="Comment (reporter, admin)")
-async def add_comment(body: CommentCreate, request: Request, incident_id: str = IncidentId,
-                      actor=Depends(require("incidents:comment")), conn=Depends(deps.connection)):
+async def add_comment(
+    body: CommentCreate,
+    request: Request,
+    incident_id: str = IncidentId,
+    actor=Depends(require("incidents:comment")),
+    conn=Depends(deps.connection),
+):
     comment = await collaboration.add_comment(conn, incident_id, body.message, actor)
     await events.commented(hub(request), incident_id, comment)
     return {"comment": comment}
@@ -134,8 +174,11 @@ async def get_new_draft(actor=Depends(require("incidents:draft")), conn=Depends(
 
 @staff_router.put("/api/incidents/drafts/new", summary="Save your draft of a new incident")
 async def put_new_draft(body: DraftPut, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
-    return {"draft": await collaboration.save_draft(conn, actor.user_id, collaboration.NEW_DRAFT,
-                                                    body.data.model_dump(exclude_none=True))}
+    return {
+        "draft": await collaboration.save_draft(
+            conn, actor.user_id, collaboration.NEW_DRAFT, body.data.model_dump(exclude_none=True)
+        )
+    }
 
 
 @staff_router.delete("/api/incidents/drafts/new", summary="Discard your draft of a new incident")
@@ -144,20 +187,32 @@ async def delete_new_draft(actor=Depends(require("incidents:draft")), conn=Depen
 
 
 @staff_router.get("/api/incidents/{incident_id}/draft", summary="Your draft of edits to this incident")
-async def get_draft(incident_id: str = IncidentId, actor=Depends(require("incidents:draft")),
-                    conn=Depends(deps.connection)):
+async def get_draft(
+    incident_id: str = IncidentId, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)
+):
     return await _get_draft(conn, actor, incident_id)
 
 
-@staff_router.put("/api/incidents/{incident_id}/draft", responses={200: {"links": DRAFT_LINKS}},
-                  summary="Save your draft of edits to this incident")
-async def put_draft(body: DraftPut, incident_id: str = IncidentId, actor=Depends(require("incidents:draft")),
-                    conn=Depends(deps.connection)):
-    return {"draft": await collaboration.save_draft(conn, actor.user_id, incident_id,
-                                                    body.data.model_dump(exclude_none=True))}
+@staff_router.put(
+    "/api/incidents/{incident_id}/draft",
+    responses={200: {"links": DRAFT_LINKS}},
+    summary="Save your draft of edits to this incident",
+)
+async def put_draft(
+    body: DraftPut,
+    incident_id: str = IncidentId,
+    actor=Depends(require("incidents:draft")),
+    conn=Depends(deps.connection),
+):
+    return {
+        "draft": await collaboration.save_draft(
+            conn, actor.user_id, incident_id, body.data.model_dump(exclude_none=True)
+        )
+    }
 
 
 @staff_router.delete("/api/incidents/{incident_id}/draft", summary="Discard your draft of edits to this incident")
-async def delete_draft(incident_id: str = IncidentId, actor=Depends(require("incidents:draft")),
-                       conn=Depends(deps.connection)):
+async def delete_draft(
+    incident_id: str = IncidentId, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)
+):
     return {"success": await collaboration.delete_draft(conn, actor.user_id, incident_id)}

@@ -1,4 +1,5 @@
 """Ingest API rows (snake_case, `ts` ISO 8601 with an offset)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,7 +14,9 @@ class CheckIn(BaseModel):
     ok: StrictBool
     status_code: StrictInt | None = Field(None, ge=100, le=599)
     latency_ms: StrictInt | None = Field(None, ge=0, le=2_147_483_647)
-    error_type: Literal["timeout", "connection_error", "dns_error", "tls_error", "http_error", "assertion_failed"] | None = None
+    error_type: (
+        Literal["timeout", "connection_error", "dns_error", "tls_error", "http_error", "assertion_failed"] | None
+    ) = None
     error_message: str | None = Field(None, max_length=2000)
     region: str = Field("push", min_length=1, max_length=64)
 

@@ -1,5 +1,6 @@
 """The one writer into the raw hypertables, used by the prober, the ingest API, the seeder and the
 benchmarks: validate, COPY in batches, skip replays, log the touched range for the rollups."""
+
 from __future__ import annotations
 
 import base64
@@ -149,24 +150,40 @@ async def _known(conn: asyncpg.Connection, rows) -> set[str]:
 
 
 async def write_checks(
-    conn: asyncpg.Connection, rows: list[CheckRow], *, now: datetime | None = None,
+    conn: asyncpg.Connection,
+    rows: list[CheckRow],
+    *,
+    now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
 ) -> IngestResult:
     """Write a batch of checks idempotently on (service_id, region, ts); refuse it whole if a row is bad."""
     now = now or datetime.now(timezone.utc)
     # slots are whole seconds; rebuilding only the rows that need it keeps a third of the write time
-    rows = [r._replace(ts=r.ts.replace(microsecond=0)) if isinstance(r.ts, datetime) and r.ts.microsecond else r
-            for r in rows]
+    rows = [
+        r._replace(ts=r.ts.replace(microsecond=0)) if isinstance(r.ts, datetime) and r.ts.microsecond else r
+        for r in rows
+    ]
     errors = validate_checks(rows, now, max_future)
     spans = _spans(rows, await _known(conn, rows), errors)
     if errors:
         raise IngestError(sorted(errors, key=lambda e: e.row))
-    return await _write(conn, "checks", rows, spans, queries.STAGE_CHECKS, "ingest_stage_checks",
-                        queries.CHECK_COLUMNS, queries.MOVE_CHECKS)
+    return await _write(
+        conn,
+        "checks",
+        rows,
+        spans,
+        queries.STAGE_CHECKS,
+        "ingest_stage_checks",
+        queries.CHECK_COLUMNS,
+        queries.MOVE_CHECKS,
+    )
 
 
 async def write_api_calls(
-    conn: asyncpg.Connection, rows: list[ApiCallRow], *, now: datetime | None = None,
+    conn: asyncpg.Connection,
+    rows: list[ApiCallRow],
+    *,
+    now: datetime | None = None,
     max_future: timedelta = timedelta(minutes=5),
 ) -> IngestResult:
     """Write a batch of API calls (a replayed request_id is stored once); refuse it whole if a row is bad."""
@@ -175,8 +192,16 @@ async def write_api_calls(
     spans = _spans(rows, await _known(conn, rows), errors)
     if errors:
         raise IngestError(sorted(errors, key=lambda e: e.row))
-    return await _write(conn, "api_calls", rows, spans, queries.STAGE_API_CALLS, "ingest_stage_api_calls",
-                        queries.API_CALL_COLUMNS, queries.MOVE_API_CALLS)
+    return await _write(
+        conn,
+        "api_calls",
+        rows,
+        spans,
+        queries.STAGE_API_CALLS,
+        "ingest_stage_api_calls",
+        queries.API_CALL_COLUMNS,
+        queries.MOVE_API_CALLS,
+    )
 
 
 async def _write(conn, raw_table, rows, spans, stage_sql, stage_table, columns, move_sql) -> IngestResult:
@@ -193,6 +218,7 @@ async def _write(conn, raw_table, rows, spans, stage_sql, stage_table, columns, 
 
 
 # --- ingest keys ----------------------------------------------------------------------------
+
 
 def derive_key(secret: str, service_id: str, version: int) -> str:
     mac = hmac.new(secret.encode(), f"ingest:{service_id}:{version}".encode(), hashlib.sha256).digest()

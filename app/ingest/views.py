@@ -1,5 +1,6 @@
 """Ingest endpoints: monitored services report API calls, external probers push check results.
 Authenticated by the service's ingest key; a key writes only its own service's rows."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,9 @@ async def _authenticated_service(request: Request, conn, settings) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise ApiError(401, "unauthorized", f"missing ingest key: {BEARER_HELP}", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "unauthorized", f"missing ingest key: {BEARER_HELP}", headers={"WWW-Authenticate": "Bearer"}
+        )
     service_id = await service.authenticate(conn, settings.resolved_secret_key(), key.strip())
     if service_id is None:
         raise ApiError(401, "unauthorized", "invalid ingest key", headers={"WWW-Authenticate": "Bearer"})
@@ -55,8 +58,12 @@ def _parse_rows(body: bytes, content_type: str, max_rows: int) -> list[Any]:
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
-                    raise ApiError(422, "validation_error", f"row {len(rows)} (line {number + 1}): not JSON: {exc.msg}",
-                                   [{"row": len(rows), "field": None, "message": f"not JSON: {exc.msg}"}]) from None
+                    raise ApiError(
+                        422,
+                        "validation_error",
+                        f"row {len(rows)} (line {number + 1}): not JSON: {exc.msg}",
+                        [{"row": len(rows), "field": None, "message": f"not JSON: {exc.msg}"}],
+                    ) from None
     else:
         try:
             rows = json.loads(text)
@@ -75,17 +82,28 @@ def _validated(adapter: TypeAdapter, rows: list) -> list:
     try:
         return adapter.validate_python(rows)
     except ValidationError as exc:
-        details = [{"row": e["loc"][0] if e["loc"] else None, "field": ".".join(str(p) for p in e["loc"][1:]) or None,
-                    "message": e["msg"]} for e in exc.errors()]
+        details = [
+            {
+                "row": e["loc"][0] if e["loc"] else None,
+                "field": ".".join(str(p) for p in e["loc"][1:]) or None,
+                "message": e["msg"],
+            }
+            for e in exc.errors()
+        ]
         first = details[0]
-        raise ApiError(422, "validation_error",
-                       f"row {first['row']}: {first['field'] or 'row'}: {first['message']}"
-                       + (f" (and {len(details) - 1} more)" if len(details) > 1 else ""), details) from None
+        raise ApiError(
+            422,
+            "validation_error",
+            f"row {first['row']}: {first['field'] or 'row'}: {first['message']}"
+            + (f" (and {len(details) - 1} more)" if len(details) > 1 else ""),
+            details,
+        ) from None
 
 
 def _ingest_failed(exc: service.IngestError) -> ApiError:
-    return ApiError(422, "validation_error", str(exc),
-                    [{"row": e.row, "field": e.field, "message": e.message} for e in exc.errors])
+    return ApiError(
+        422, "validation_error", str(exc), [{"row": e.row, "field": e.field, "message": e.message} for e in exc.errors]
+    )
 
 
 CHECKS = TypeAdapter(list[CheckIn])
@@ -105,17 +123,47 @@ async def _ingest(request: Request, conn, settings, now: datetime, adapter: Type
     return IngestResponse(accepted=result.accepted, duplicates=result.duplicates, received=len(records))
 
 
-@router.post("/api/ingest/checks", response_model=IngestResponse,
-             summary="Push check results (JSON array or NDJSON, up to 10,000 rows)")
-async def ingest_checks(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
-                        now: datetime = Depends(deps.clock)):
-    return await _ingest(request, conn, settings, now, CHECKS, lambda sid, r: service.CheckRow(
-        r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message), service.write_checks)
+@router.post(
+    "/api/ingest/checks",
+    response_model=IngestResponse,
+    summary="Push check results (JSON array or NDJSON, up to 10,000 rows)",
+)
+async def ingest_checks(
+    request: Request,
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+):
+    return await _ingest(
+        request,
+        conn,
+        settings,
+        now,
+        CHECKS,
+        lambda sid, r: service.CheckRow(
+            r.ts, sid, r.region, r.ok, r.status_code, r.latency_ms, r.error_type, r.error_message
+        ),
+        service.write_checks,
+    )
 
 
-@router.post("/api/ingest/api-calls", response_model=IngestResponse,
-             summary="Report real API calls (JSON array or NDJSON, up to 10,000 rows)")
-async def ingest_api_calls(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
-                           now: datetime = Depends(deps.clock)):
-    return await _ingest(request, conn, settings, now, API_CALLS, lambda sid, r: service.ApiCallRow(
-        r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id), service.write_api_calls)
+@router.post(
+    "/api/ingest/api-calls",
+    response_model=IngestResponse,
+    summary="Report real API calls (JSON array or NDJSON, up to 10,000 rows)",
+)
+async def ingest_api_calls(
+    request: Request,
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+):
+    return await _ingest(
+        request,
+        conn,
+        settings,
+        now,
+        API_CALLS,
+        lambda sid, r: service.ApiCallRow(r.ts, sid, r.endpoint, r.method, r.status_code, r.latency_ms, r.request_id),
+        service.write_api_calls,
+    )

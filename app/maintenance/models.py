@@ -1,4 +1,5 @@
 """Maintenance windows and service edits: the API contract."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -44,6 +45,7 @@ class MaintenanceRead(BaseModel):
 class ServiceEdit(BaseModel):
     """Fields of a service an admin may change at runtime. services.toml stays the source of truth:
     `slamon migrate` writes its values back over these."""
+
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2000)

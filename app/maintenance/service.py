@@ -5,6 +5,7 @@ Service edits take effect at once (probers re-read the catalog). For a service s
 (`managed_by = 'config'`) they last until the next `slamon migrate`, which writes the file's values
 back: the catalog is configuration as code, the API is for urgent changes between deploys. A service
 created through the API (`'api'`, app/services) keeps its edits."""
+
 from __future__ import annotations
 
 import json
@@ -25,17 +26,25 @@ EDIT_NOTES = {
 
 
 def to_read(row) -> dict:
-    return {"id": row["id"], "title": row["title"], "description": row["description"],
-            "affectedServices": list(row["affected_services"]), "startsAt": row["starts_at"],
-            "endsAt": row["ends_at"], "createdAt": row["created_at"]}
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "description": row["description"],
+        "affectedServices": list(row["affected_services"]),
+        "startsAt": row["starts_at"],
+        "endsAt": row["ends_at"],
+        "createdAt": row["created_at"],
+    }
 
 
 async def list_windows(conn: asyncpg.Connection, active_after, page: int, limit: int) -> dict:
     total = await conn.fetchval(queries.COUNT, active_after)
     rows = await conn.fetch(queries.LIST, active_after, limit, (page - 1) * limit)
     pages = max(1, -(-total // limit))
-    return {"windows": [to_read(r) for r in rows],
-            "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}}
+    return {
+        "windows": [to_read(r) for r in rows],
+        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+    }
 
 
 async def get(conn: asyncpg.Connection, window_id: int) -> dict:
@@ -48,22 +57,32 @@ async def get(conn: asyncpg.Connection, window_id: int) -> dict:
 async def create(conn: asyncpg.Connection, data: MaintenanceCreate, actor) -> dict:
     await check_services(conn, data.affected_services)
     async with conn.transaction():
-        row = await conn.fetchrow(queries.INSERT, data.title, data.description, data.affected_services,
-                                  data.starts_at, data.ends_at)
-        await audit.record_by(conn, actor, "maintenance.create", "maintenance", str(row["id"]),
-                              data.model_dump(mode="json"))
+        row = await conn.fetchrow(
+            queries.INSERT, data.title, data.description, data.affected_services, data.starts_at, data.ends_at
+        )
+        await audit.record_by(
+            conn, actor, "maintenance.create", "maintenance", str(row["id"]), data.model_dump(mode="json")
+        )
     return to_read(row)
 
 
 async def update(conn: asyncpg.Connection, window_id: int, data: MaintenanceUpdate, actor) -> dict:
     await check_services(conn, data.affected_services)
     async with conn.transaction():
-        row = await conn.fetchrow(queries.UPDATE, window_id, data.title, data.description, data.affected_services,
-                                  data.starts_at, data.ends_at)
+        row = await conn.fetchrow(
+            queries.UPDATE,
+            window_id,
+            data.title,
+            data.description,
+            data.affected_services,
+            data.starts_at,
+            data.ends_at,
+        )
         if row is None:
             raise not_found("maintenance window", str(window_id))
-        await audit.record_by(conn, actor, "maintenance.update", "maintenance", str(window_id),
-                              data.model_dump(mode="json"))
+        await audit.record_by(
+            conn, actor, "maintenance.update", "maintenance", str(window_id), data.model_dump(mode="json")
+        )
     return to_read(row)
 
 
@@ -76,10 +95,20 @@ async def delete(conn: asyncpg.Connection, window_id: int, actor) -> None:
 
 
 def service_to_read(row) -> dict:
-    return {"id": row["id"], "name": row["name"], "description": row["description"], "kind": row["kind"],
-            "url": row["endpoint_url"], "interval_s": row["interval_s"], "timeout_s": float(row["timeout_s"]),
-            "latency_target_ms": row["latency_target_ms"], "tier": row["tier"],
-            "check": json.loads(row["check_config"]), "is_active": row["is_active"], "managed_by": row["managed_by"]}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "kind": row["kind"],
+        "url": row["endpoint_url"],
+        "interval_s": row["interval_s"],
+        "timeout_s": float(row["timeout_s"]),
+        "latency_target_ms": row["latency_target_ms"],
+        "tier": row["tier"],
+        "check": json.loads(row["check_config"]),
+        "is_active": row["is_active"],
+        "managed_by": row["managed_by"],
+    }
 
 
 async def edit_service(conn: asyncpg.Connection, service_id: str, data: ServiceEdit, actor) -> dict:
@@ -92,12 +121,24 @@ async def edit_service(conn: asyncpg.Connection, service_id: str, data: ServiceE
             raise not_found("service", service_id)
         check = json.dumps(data.check.model_dump(exclude_defaults=True)) if data.check else row["check_config"]
         updated = await conn.fetchrow(
-            queries.SERVICE_UPDATE, service_id, given.get("name", row["name"]),
-            given.get("description", row["description"]), given.get("interval_s", row["interval_s"]),
-            given.get("timeout_s", row["timeout_s"]), given.get("latency_target_ms", row["latency_target_ms"]),
-            given.get("tier", row["tier"]), check)
+            queries.SERVICE_UPDATE,
+            service_id,
+            given.get("name", row["name"]),
+            given.get("description", row["description"]),
+            given.get("interval_s", row["interval_s"]),
+            given.get("timeout_s", row["timeout_s"]),
+            given.get("latency_target_ms", row["latency_target_ms"]),
+            given.get("tier", row["tier"]),
+            check,
+        )
         if (updated["interval_s"], updated["latency_target_ms"]) != (row["interval_s"], row["latency_target_ms"]):
             await rollups.invalidate_service(conn, service_id)
-        await audit.record_by(conn, actor, "service.update", "service", service_id,
-                              {"fields": sorted(given), **{k: v for k, v in given.items() if k != "check"}})
+        await audit.record_by(
+            conn,
+            actor,
+            "service.update",
+            "service",
+            service_id,
+            {"fields": sorted(given), **{k: v for k, v in given.items() if k != "check"}},
+        )
     return {"service": service_to_read(updated), "note": EDIT_NOTES[updated["managed_by"]]}

@@ -1,5 +1,6 @@
 """/api/maintenance (windows; GET public like every status read, writes admin) and
 PUT /api/services/{id} (admin; runtime edits that services.toml overrides on the next migrate)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,14 +17,20 @@ admin_router = APIRouter(tags=["maintenance"], dependencies=[Depends(current_use
 WindowId = Path(ge=1, le=2**62)
 _ONE, _ID = "#/paths/~1api~1maintenance~1{window_id}", {"window_id": "$response.body#/window/id"}
 # OpenAPI links: what a client (and the stateful schemathesis test) can do next with a new window.
-WINDOW_LINKS = {"GetWindow": {"operationRef": f"{_ONE}/get", "parameters": _ID},
-                "ReplaceWindow": {"operationRef": f"{_ONE}/put", "parameters": _ID},
-                "DeleteWindow": {"operationRef": f"{_ONE}/delete", "parameters": _ID}}
+WINDOW_LINKS = {
+    "GetWindow": {"operationRef": f"{_ONE}/get", "parameters": _ID},
+    "ReplaceWindow": {"operationRef": f"{_ONE}/put", "parameters": _ID},
+    "DeleteWindow": {"operationRef": f"{_ONE}/delete", "parameters": _ID},
+}
 
 
 @router.get("/api/maintenance", summary="Maintenance windows, newest first; ?active_after= hides ended ones")
-async def list_windows(active_after: datetime | None = None, page: int = Query(1, ge=1, le=10_000),
-                       limit: int = Query(50, ge=1, le=200), conn=Depends(deps.connection)):
+async def list_windows(
+    active_after: datetime | None = None,
+    page: int = Query(1, ge=1, le=10_000),
+    limit: int = Query(50, ge=1, le=200),
+    conn=Depends(deps.connection),
+):
     return await service.list_windows(conn, deps.utc_instant(active_after, "active_after"), page, limit)
 
 
@@ -32,28 +39,44 @@ async def get_window(window_id: int = WindowId, conn=Depends(deps.connection)):
     return {"window": await service.get(conn, window_id)}
 
 
-@admin_router.post("/api/maintenance", status_code=201, responses={201: {"links": WINDOW_LINKS}},
-                   summary="Schedule a maintenance window (admin)")
-async def create_window(body: MaintenanceCreate, actor=Depends(require("maintenance:write")),
-                        conn=Depends(deps.connection)):
+@admin_router.post(
+    "/api/maintenance",
+    status_code=201,
+    responses={201: {"links": WINDOW_LINKS}},
+    summary="Schedule a maintenance window (admin)",
+)
+async def create_window(
+    body: MaintenanceCreate, actor=Depends(require("maintenance:write")), conn=Depends(deps.connection)
+):
     return {"window": await service.create(conn, body, actor)}
 
 
 @admin_router.put("/api/maintenance/{window_id}", summary="Replace a maintenance window (admin)")
-async def update_window(body: MaintenanceUpdate, window_id: int = WindowId,
-                        actor=Depends(require("maintenance:write")), conn=Depends(deps.connection)):
+async def update_window(
+    body: MaintenanceUpdate,
+    window_id: int = WindowId,
+    actor=Depends(require("maintenance:write")),
+    conn=Depends(deps.connection),
+):
     return {"window": await service.update(conn, window_id, body, actor)}
 
 
 @admin_router.delete("/api/maintenance/{window_id}", summary="Delete a maintenance window (admin)")
-async def delete_window(window_id: int = WindowId, actor=Depends(require("maintenance:write")),
-                        conn=Depends(deps.connection)):
+async def delete_window(
+    window_id: int = WindowId, actor=Depends(require("maintenance:write")), conn=Depends(deps.connection)
+):
     await service.delete(conn, window_id, actor)
     return {"success": True}
 
 
-@admin_router.put("/api/services/{service_id}",
-                  summary="Edit a service now (admin); for services.toml's services, until the next `slamon migrate`")
-async def edit_service(body: ServiceEdit, service_id: str = Path(max_length=50),
-                       actor=Depends(require("services:write")), conn=Depends(deps.connection)):
+@admin_router.put(
+    "/api/services/{service_id}",
+    summary="Edit a service now (admin); for services.toml's services, until the next `slamon migrate`",
+)
+async def edit_service(
+    body: ServiceEdit,
+    service_id: str = Path(max_length=50),
+    actor=Depends(require("services:write")),
+    conn=Depends(deps.connection),
+):
     return await service.edit_service(conn, service_id, body, actor)

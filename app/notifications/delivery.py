@@ -5,6 +5,7 @@ attempt first claims its delivery in the database (attempt count + lease, commit
 then records the outcome. So two jobs for one delivery never send at once, a delivery recorded as
 delivered is never sent again, and an attempt cut short by a crash is retried with the same delivery
 id once its lease has run out: at-least-once, with a stable id receivers de-duplicate on."""
+
 from __future__ import annotations
 
 import json
@@ -59,9 +60,14 @@ async def _send(claim: dict, clients: Senders, settings) -> Outcome:
         return Outcome(False, error="subscription is paused", permanent=True)
     if claim["kind"] == "email":
         message = messages.describe(claim["event_kind"], claim["payload"])
-        email = messages.email_message(message, sender=settings.smtp_from, recipient=claim["email"],
-                                       delivery_id=str(claim["id"]), kind=claim["event_kind"],
-                                       occurred_at=claim["occurred_at"])
+        email = messages.email_message(
+            message,
+            sender=settings.smtp_from,
+            recipient=claim["email"],
+            delivery_id=str(claim["id"]),
+            kind=claim["event_kind"],
+            occurred_at=claim["occurred_at"],
+        )
         return await clients.send_email(email)
     body, headers = senders.web_request(claim, settings)
     return await clients.post(claim["url"], body, headers, claim["allow_private"])
@@ -82,17 +88,22 @@ async def deliver(pool: asyncpg.Pool, clients: Senders, settings, delivery_id: s
         log.exception("notification delivery failed unexpectedly", extra={"job": "notify_deliver"})
         outcome = Outcome(False, error=f"internal error: {type(exc).__name__}")
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(queries.FINISH_ATTEMPT, delivery_id, attempt, outcome.status_code, outcome.error,
-                           outcome.response_body)
+        await conn.execute(
+            queries.FINISH_ATTEMPT, delivery_id, attempt, outcome.status_code, outcome.error, outcome.response_body
+        )
         if outcome.ok:
             await conn.execute(queries.MARK_DELIVERED, delivery_id, outcome.status_code)
             return Result(delivery_id, "delivered", attempt)
         give_up = outcome.permanent or attempt >= settings.webhook_max_attempts
         delay = None if give_up else backoff_s(settings, attempt, outcome.retry_after_s)
-        marked = await conn.fetchrow(queries.MARK_FAILED, delivery_id, attempt, outcome.status_code, outcome.error,
-                                     delay)
-    log.info("notification attempt failed: %s", outcome.error,
-             extra={"job": "notify_deliver", "delivery_id": delivery_id, "attempt": attempt})
+        marked = await conn.fetchrow(
+            queries.MARK_FAILED, delivery_id, attempt, outcome.status_code, outcome.error, delay
+        )
+    log.info(
+        "notification attempt failed: %s",
+        outcome.error,
+        extra={"job": "notify_deliver", "delivery_id": delivery_id, "attempt": attempt},
+    )
     if marked is None:  # a newer attempt took over meanwhile
         return Result(delivery_id, "skipped", attempt)
     return Result(delivery_id, marked["status"], attempt, marked["next_attempt_at"])

@@ -1,4 +1,5 @@
 """Subscriptions and the event kinds they filter on: the API contract."""
+
 from __future__ import annotations
 
 import re
@@ -8,10 +9,24 @@ from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, m
 
 from app.incidents.models import MAX_SERVICES, ServiceId
 
-EVENT_KINDS = ("incident.created", "incident.status_changed", "incident.resolved", "slo_violation.opened",
-               "slo_violation.closed", "maintenance.started", "maintenance.ended")
-EventKind = Literal["incident.created", "incident.status_changed", "incident.resolved", "slo_violation.opened",
-                    "slo_violation.closed", "maintenance.started", "maintenance.ended"]
+EVENT_KINDS = (
+    "incident.created",
+    "incident.status_changed",
+    "incident.resolved",
+    "slo_violation.opened",
+    "slo_violation.closed",
+    "maintenance.started",
+    "maintenance.ended",
+)
+EventKind = Literal[
+    "incident.created",
+    "incident.status_changed",
+    "incident.resolved",
+    "slo_violation.opened",
+    "slo_violation.closed",
+    "maintenance.started",
+    "maintenance.ended",
+]
 Kind = Literal["webhook", "slack", "teams", "email"]
 WEB_KINDS = ("webhook", "slack", "teams")
 # One address, as SMTP takes it: no display name, no spaces or angle brackets (header injection).
@@ -61,6 +76,7 @@ class SubscriptionCreate(BaseModel):
 
 class SubscriptionUpdate(BaseModel):
     """Only the fields given change; `secret` rotates the signing key."""
+
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=100)
     kind: Kind | None = None

@@ -1,6 +1,7 @@
 """The transactional outbox: an event is recorded in the transaction of the write it announces, so a
 crash either loses both or neither. Incident writes call `incident_written`; SLO violations and
 maintenance windows are turned into events by the worker's scan (`scan`)."""
+
 from __future__ import annotations
 
 import json
@@ -11,11 +12,18 @@ import asyncpg
 from app.notifications import queries
 
 
-async def record(conn: asyncpg.Connection, event_key: str, kind: str, service_ids: list[str], payload: dict,
-                 occurred_at: datetime) -> bool:
+async def record(
+    conn: asyncpg.Connection, event_key: str, kind: str, service_ids: list[str], payload: dict, occurred_at: datetime
+) -> bool:
     """Add one event unless its key exists; wakes the workers when the transaction commits."""
-    inserted = await conn.fetchval(queries.INSERT_EVENT, event_key, kind, service_ids,
-                                   json.dumps(payload, default=str, ensure_ascii=False), occurred_at)
+    inserted = await conn.fetchval(
+        queries.INSERT_EVENT,
+        event_key,
+        kind,
+        service_ids,
+        json.dumps(payload, default=str, ensure_ascii=False),
+        occurred_at,
+    )
     if inserted is not None:
         await conn.execute(queries.WAKE, event_key)
     return inserted is not None
@@ -38,8 +46,7 @@ async def incident_written(conn: asyncpg.Connection, incident: dict, previous_st
     suffix = "created" if previous_status is None else f"v{incident['version']}"
     payload = {"incident": {**incident, "updates": incident["updates"][:1]}, "previousStatus": previous_status}
     occurred_at = datetime.fromisoformat(incident["updatedAt"])
-    await record(conn, f"incident:{incident['id']}:{suffix}", kind, incident["affectedServices"], payload,
-                 occurred_at)
+    await record(conn, f"incident:{incident['id']}:{suffix}", kind, incident["affectedServices"], payload, occurred_at)
 
 
 async def scan(conn: asyncpg.Connection, now: datetime, horizon_s: float) -> list[str]:

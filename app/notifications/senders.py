@@ -1,6 +1,7 @@
 """Sending one delivery attempt: an HTTP POST to a webhook (SSRF-guarded on the address actually
 connected to, redirects not followed, response read up to a cap, one hard timeout) or an email
 through the configured SMTP server. Never raises for a failing receiver: returns an Outcome."""
+
 from __future__ import annotations
 
 import asyncio
@@ -59,8 +60,8 @@ class Senders:
         try:
             async with asyncio.timeout(self.settings.webhook_timeout_s):
                 async with self.http.session(allow_private).post(
-                        url, data=body, headers={"Content-Type": "application/json", **headers},
-                        allow_redirects=False) as response:
+                    url, data=body, headers={"Content-Type": "application/json", **headers}, allow_redirects=False
+                ) as response:
                     raw = await response.content.read(RESPONSE_CAP_BYTES)
                     status = response.status
                     retry_after = _retry_after(response.headers.get("Retry-After"))
@@ -84,9 +85,16 @@ class Senders:
             return Outcome(False, error="email is off: SLAMON_SMTP_HOST is not set", permanent=True)
         try:
             async with asyncio.timeout(s.webhook_timeout_s):
-                await aiosmtplib.send(email, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
-                                      password=s.smtp_password, use_tls=s.smtp_security == "tls",
-                                      start_tls=s.smtp_security == "starttls", timeout=s.webhook_timeout_s)
+                await aiosmtplib.send(
+                    email,
+                    hostname=s.smtp_host,
+                    port=s.smtp_port,
+                    username=s.smtp_username,
+                    password=s.smtp_password,
+                    use_tls=s.smtp_security == "tls",
+                    start_tls=s.smtp_security == "starttls",
+                    timeout=s.webhook_timeout_s,
+                )
         except TimeoutError:
             return Outcome(False, error=f"SMTP server gave no answer within {s.webhook_timeout_s:g} s")
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -101,8 +109,9 @@ def web_request(claim, settings) -> tuple[bytes, dict[str, str]]:
     delivery_id = str(claim["id"])
     payload = claim["payload"]
     if claim["kind"] == "webhook":
-        body = messages.webhook_body(delivery_id, claim["event_kind"], claim["event_key"], claim["occurred_at"],
-                                     claim["services"], payload)
+        body = messages.webhook_body(
+            delivery_id, claim["event_kind"], claim["event_key"], claim["occurred_at"], claim["services"], payload
+        )
     else:
         message = messages.describe(claim["event_kind"], payload)
         body = messages.slack_body(message) if claim["kind"] == "slack" else messages.teams_body(message)

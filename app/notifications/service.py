@@ -1,5 +1,6 @@
 """Subscriptions (list, get, create, update, delete), their delivery log, and test sends. Writes are
 audited; the signing secret is shown once, when it is created or rotated, and never audited."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,17 +24,29 @@ DNS_TIMEOUT_S = 3.0
 
 
 def to_read(row, secret_shown: bool = False) -> dict:
-    read = {"id": row["id"], "name": row["name"], "kind": row["kind"], "url": row["url"], "email": row["email"],
-            "events": list(row["events"]), "services": list(row["service_ids"]),
-            "allowPrivate": row["allow_private"], "active": row["active"], "signed": row["secret"] is not None,
-            "createdAt": row["created_at"], "updatedAt": row["updated_at"]}
+    read = {
+        "id": row["id"],
+        "name": row["name"],
+        "kind": row["kind"],
+        "url": row["url"],
+        "email": row["email"],
+        "events": list(row["events"]),
+        "services": list(row["service_ids"]),
+        "allowPrivate": row["allow_private"],
+        "active": row["active"],
+        "signed": row["secret"] is not None,
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+    }
     if secret_shown:
         read["secret"] = row["secret"]
     return read
 
 
 def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}])
+    return ApiError(
+        422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}]
+    )
 
 
 async def check_url(url: str, allow_private: bool) -> None:
@@ -47,8 +60,10 @@ async def check_url(url: str, allow_private: bool) -> None:
         return
     loop = asyncio.get_running_loop()
     try:
-        infos = await asyncio.wait_for(loop.run_in_executor(
-            ssrf.dns_executor(), socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM), DNS_TIMEOUT_S)
+        infos = await asyncio.wait_for(
+            loop.run_in_executor(ssrf.dns_executor(), socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM),
+            DNS_TIMEOUT_S,
+        )
     except (OSError, UnicodeError, ValueError, TimeoutError) as exc:
         raise _invalid("url", f"host {host!r} does not resolve ({exc or 'timed out'})") from None
     for info in infos:
@@ -105,15 +120,25 @@ def _audit_details(values: dict) -> dict:
 
 async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor) -> dict:
     """Add a subscription; web kinds get a signing secret (generated unless given), shown in this answer."""
-    values = {"name": data.name, "kind": data.kind, "url": None if data.url is None else str(data.url),
-              "email": data.email, "secret": data.secret, "events": data.events, "service_ids": data.services,
-              "allow_private": data.allow_private, "active": data.active}
+    values = {
+        "name": data.name,
+        "kind": data.kind,
+        "url": None if data.url is None else str(data.url),
+        "email": data.email,
+        "secret": data.secret,
+        "events": data.events,
+        "service_ids": data.services,
+        "allow_private": data.allow_private,
+        "active": data.active,
+    }
     if data.kind in WEB_KINDS and values["secret"] is None:
         values["secret"] = secrets.token_urlsafe(32)
     columns = await _validated(conn, values)
     async with conn.transaction():
         row = await conn.fetchrow(queries.INSERT_SUBSCRIPTION, *columns)
-        await audit.record_by(conn, actor, "subscription.create", "subscription", str(row["id"]), _audit_details(values))
+        await audit.record_by(
+            conn, actor, "subscription.create", "subscription", str(row["id"]), _audit_details(values)
+        )
     return to_read(row, secret_shown=row["secret"] is not None)
 
 
@@ -138,8 +163,14 @@ async def update(conn: asyncpg.Connection, subscription_id: int, data: Subscript
         # Pausing or renaming works even while the receiver's name does not resolve.
         columns = await _validated(conn, values, check_receiver=bool({"url", "kind", "allow_private"} & set(given)))
         updated = await conn.fetchrow(queries.UPDATE_SUBSCRIPTION, subscription_id, *columns)
-        await audit.record_by(conn, actor, "subscription.update", "subscription", str(subscription_id),
-                              {"fields": sorted(given)} | _audit_details(given))
+        await audit.record_by(
+            conn,
+            actor,
+            "subscription.update",
+            "subscription",
+            str(subscription_id),
+            {"fields": sorted(given)} | _audit_details(given),
+        )
     return to_read(updated, secret_shown=updated["secret"] != row["secret"])
 
 
@@ -160,21 +191,27 @@ async def send_test(conn: asyncpg.Connection, subscription_id: int, actor) -> di
     async with conn.transaction():
         delivery_id = await conn.fetchval(queries.INSERT_TEST_DELIVERY, subscription_id, key, json.dumps(payload))
         await conn.execute(queries.WAKE, key)
-        await audit.record_by(conn, actor, "subscription.test", "subscription", str(subscription_id),
-                              {"delivery": str(delivery_id)})
+        await audit.record_by(
+            conn, actor, "subscription.test", "subscription", str(subscription_id), {"delivery": str(delivery_id)}
+        )
     return {"deliveryId": str(delivery_id), "eventKey": key}
 
 
 def _attempt_to_read(row) -> dict:
     # An attempt without an outcome is in flight, or was cut short (the worker stopped mid-attempt).
     outcome = "unfinished" if row["finished_at"] is None else "failed" if row["error"] else "succeeded"
-    return {"attempt": row["attempt"], "outcome": outcome, "startedAt": row["started_at"],
-            "finishedAt": row["finished_at"], "statusCode": row["status_code"], "error": row["error"],
-            "responseBody": row["response_body"]}
+    return {
+        "attempt": row["attempt"],
+        "outcome": outcome,
+        "startedAt": row["started_at"],
+        "finishedAt": row["finished_at"],
+        "statusCode": row["status_code"],
+        "error": row["error"],
+        "responseBody": row["response_body"],
+    }
 
 
-async def deliveries(conn: asyncpg.Connection, subscription_id: int, status: str | None, page: int,
-                     limit: int) -> dict:
+async def deliveries(conn: asyncpg.Connection, subscription_id: int, status: str | None, page: int, limit: int) -> dict:
     """The delivery log of a subscription, newest first, each with its attempts."""
     await get(conn, subscription_id)
     total = await conn.fetchval(queries.COUNT_DELIVERIES, subscription_id, status)
@@ -182,9 +219,21 @@ async def deliveries(conn: asyncpg.Connection, subscription_id: int, status: str
     attempts: dict[str, list] = {}
     for a in await conn.fetch(queries.ATTEMPTS_OF, [r["id"] for r in rows]):
         attempts.setdefault(str(a["delivery_id"]), []).append(_attempt_to_read(a))
-    items = [{"id": str(r["id"]), "event": r["event_kind"], "eventKey": r["event_key"], "occurredAt": r["occurred_at"],
-              "status": r["status"], "attempts": r["attempts"], "nextAttemptAt": r["next_attempt_at"]
-              if r["status"] == "pending" else None, "lastStatusCode": r["last_status_code"],
-              "lastError": r["last_error"], "createdAt": r["created_at"], "completedAt": r["completed_at"],
-              "log": attempts.get(str(r["id"]), [])} for r in rows]
+    items = [
+        {
+            "id": str(r["id"]),
+            "event": r["event_kind"],
+            "eventKey": r["event_key"],
+            "occurredAt": r["occurred_at"],
+            "status": r["status"],
+            "attempts": r["attempts"],
+            "nextAttemptAt": r["next_attempt_at"] if r["status"] == "pending" else None,
+            "lastStatusCode": r["last_status_code"],
+            "lastError": r["last_error"],
+            "createdAt": r["created_at"],
+            "completedAt": r["completed_at"],
+            "log": attempts.get(str(r["id"]), []),
+        }
+        for r in rows
+    ]
     return {"deliveries": items, "pagination": _pagination(page, limit, total)}

@@ -1,6 +1,7 @@
 """Webhook signatures, Stripe-style: `X-SLAMon-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
 "<t>.<raw body>" with the subscription's secret>`. Receivers recompute it over the raw body, compare
 in constant time and refuse timestamps too far from their clock (replays)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,9 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     return f"t={timestamp},v1={signature(secret, timestamp, body)}"
 
 
-def verify(secret: str, header: str, body: bytes, tolerance_s: int = DEFAULT_TOLERANCE_S,
-           now: float | None = None) -> bool:
+def verify(
+    secret: str, header: str, body: bytes, tolerance_s: int = DEFAULT_TOLERANCE_S, now: float | None = None
+) -> bool:
     """True when `header` signs `body` with `secret` within `tolerance_s` of now."""
     parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
     try:

@@ -1,5 +1,6 @@
 """/api/subscriptions: notification subscriptions and their delivery log (admin: system settings,
 PRD §6.2). The router is authenticated by default; every route names its permission."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -16,55 +17,74 @@ SubscriptionId = Path(ge=1, le=2**62)
 admin = require("notifications:write")
 _ONE, _ID = "#/paths/~1api~1subscriptions~1{subscription_id}", {"subscription_id": "$response.body#/subscription/id"}
 # OpenAPI links: what a client (and the stateful schemathesis test) can do next with a new subscription.
-SUBSCRIPTION_LINKS = {"GetSubscription": {"operationRef": f"{_ONE}/get", "parameters": _ID},
-                      "EditSubscription": {"operationRef": f"{_ONE}/put", "parameters": _ID},
-                      "DeleteSubscription": {"operationRef": f"{_ONE}/delete", "parameters": _ID},
-                      "SendTest": {"operationRef": f"{_ONE}~1test/post", "parameters": _ID},
-                      "ListDeliveries": {"operationRef": f"{_ONE}~1deliveries/get", "parameters": _ID}}
+SUBSCRIPTION_LINKS = {
+    "GetSubscription": {"operationRef": f"{_ONE}/get", "parameters": _ID},
+    "EditSubscription": {"operationRef": f"{_ONE}/put", "parameters": _ID},
+    "DeleteSubscription": {"operationRef": f"{_ONE}/delete", "parameters": _ID},
+    "SendTest": {"operationRef": f"{_ONE}~1test/post", "parameters": _ID},
+    "ListDeliveries": {"operationRef": f"{_ONE}~1deliveries/get", "parameters": _ID},
+}
 
 
 @router.get("/api/subscriptions", summary="Notification subscriptions (admin)")
-async def list_subscriptions(page: int = Query(1, ge=1, le=10_000), limit: int = Query(50, ge=1, le=200),
-                             actor=Depends(admin), conn=Depends(deps.connection)):
+async def list_subscriptions(
+    page: int = Query(1, ge=1, le=10_000),
+    limit: int = Query(50, ge=1, le=200),
+    actor=Depends(admin),
+    conn=Depends(deps.connection),
+):
     return await service.list_subscriptions(conn, page, limit)
 
 
-@router.post("/api/subscriptions", status_code=201, responses={201: {"links": SUBSCRIPTION_LINKS}},
-             summary="Subscribe a webhook, Slack, Teams or email receiver (admin); the answer shows the secret")
+@router.post(
+    "/api/subscriptions",
+    status_code=201,
+    responses={201: {"links": SUBSCRIPTION_LINKS}},
+    summary="Subscribe a webhook, Slack, Teams or email receiver (admin); the answer shows the secret",
+)
 async def create_subscription(body: SubscriptionCreate, actor=Depends(admin), conn=Depends(deps.connection)):
     return {"subscription": await service.create(conn, body, actor)}
 
 
 @router.get("/api/subscriptions/{subscription_id}", summary="One subscription (admin)")
-async def get_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin),
-                           conn=Depends(deps.connection)):
+async def get_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)):
     return {"subscription": await service.get(conn, subscription_id)}
 
 
 @router.put("/api/subscriptions/{subscription_id}", summary="Change the given fields of a subscription (admin)")
-async def update_subscription(body: SubscriptionUpdate, subscription_id: int = SubscriptionId,
-                              actor=Depends(admin), conn=Depends(deps.connection)):
+async def update_subscription(
+    body: SubscriptionUpdate, subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)
+):
     return {"subscription": await service.update(conn, subscription_id, body, actor)}
 
 
 @router.delete("/api/subscriptions/{subscription_id}", summary="Delete a subscription and its log (admin)")
-async def delete_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin),
-                              conn=Depends(deps.connection)):
+async def delete_subscription(
+    subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)
+):
     await service.delete(conn, subscription_id, actor)
     return {"success": True}
 
 
-@router.post("/api/subscriptions/{subscription_id}/test", status_code=202,
-             summary="Send a test notification to this subscription (admin)")
-async def test_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin),
-                            conn=Depends(deps.connection)):
+@router.post(
+    "/api/subscriptions/{subscription_id}/test",
+    status_code=202,
+    summary="Send a test notification to this subscription (admin)",
+)
+async def test_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)):
     return await service.send_test(conn, subscription_id, actor)
 
 
-@router.get("/api/subscriptions/{subscription_id}/deliveries",
-            summary="Delivery log, newest first, each delivery with its attempts (admin)")
-async def list_deliveries(subscription_id: int = SubscriptionId,
-                          status: Literal["pending", "delivered", "failed"] | None = None,
-                          page: int = Query(1, ge=1, le=10_000), limit: int = Query(50, ge=1, le=200),
-                          actor=Depends(admin), conn=Depends(deps.connection)):
+@router.get(
+    "/api/subscriptions/{subscription_id}/deliveries",
+    summary="Delivery log, newest first, each delivery with its attempts (admin)",
+)
+async def list_deliveries(
+    subscription_id: int = SubscriptionId,
+    status: Literal["pending", "delivered", "failed"] | None = None,
+    page: int = Query(1, ge=1, le=10_000),
+    limit: int = Query(50, ge=1, le=200),
+    actor=Depends(admin),
+    conn=Depends(deps.connection),
+):
     return await service.deliveries(conn, subscription_id, status, page, limit)

@@ -12,6 +12,7 @@ of API processes emit to the same rooms.
   `GET /api/realtime/replay?since=<seq>` for what it missed (`complete: false` when the stream no
   longer reaches back that far).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,9 +38,9 @@ log = logging.getLogger(__name__)
 
 PUBLIC_ROOMS = ("system-status", "uptime", "incidents")
 INCIDENT_ROOM_PREFIX = "incident:"
-SESSION_RECHECK_S = 30   # socket activity re-validates (and keeps alive) its login at most this often
-SERVER_TTL_S = 30        # presence of a process that stopped renewing this long ago is dropped
-ACK_GRACE_S = 0.2        # a socket refused mid-call is dropped this long after its answer
+SESSION_RECHECK_S = 30  # socket activity re-validates (and keeps alive) its login at most this often
+SERVER_TTL_S = 30  # presence of a process that stopped renewing this long ago is dropped
+ACK_GRACE_S = 0.2  # a socket refused mid-call is dropped this long after its answer
 
 
 def incident_room(incident_id: str) -> str:
@@ -65,9 +66,12 @@ class Hub:
         self.channel = channel_for(settings)
         self.manager = FanOutManager(settings.redis_url, channel=self.channel)
         # Same-origin only unless origins are configured (the consoles on other ports need them listed).
-        self.sio = socketio.AsyncServer(async_mode="asgi", client_manager=self.manager,
-                                        cors_allowed_origins=getattr(settings, "cors_origins", None) or None,
-                                        max_http_buffer_size=256 * 1024)
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=self.manager,
+            cors_allowed_origins=getattr(settings, "cors_origins", None) or None,
+            max_http_buffer_size=256 * 1024,
+        )
         self.publisher = Publisher(settings.redis_url, self.channel, manager=self.manager)
         self.redis = self.publisher.redis
         # Presence entries name the process holding the socket; a process that dies (no clean
@@ -139,8 +143,9 @@ class Hub:
         for sid, entry in entries.items():
             if alive.get(entry.get("server", "")) is None:
                 await self.redis.hdel(presence, sid)
-                await self.sio.emit("user-left", {"room": room, "userId": entry["id"], "userName": entry["name"]},
-                                    room=room)
+                await self.sio.emit(
+                    "user-left", {"room": room, "userId": entry["id"], "userName": entry["name"]}, room=room
+                )
             else:
                 members.append({k: entry[k] for k in ("id", "name", "role")})
         return members
@@ -177,12 +182,20 @@ class Hub:
             token = token.removeprefix("Bearer ").strip()
             try:
                 async with self._pool().acquire() as conn:
-                    principal = await authenticate(conn, self.settings.resolved_secret_key(), token,
-                                                   (environ.get("asgi.scope", {}).get("client") or ("",))[0])
+                    principal = await authenticate(
+                        conn,
+                        self.settings.resolved_secret_key(),
+                        token,
+                        (environ.get("asgi.scope", {}).get("client") or ("",))[0],
+                    )
             except ApiError as exc:
                 raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
-            user = {"id": principal.user_id, "name": principal.username, "role": principal.role,
-                    "sessionId": principal.session_id}
+            user = {
+                "id": principal.user_id,
+                "name": principal.username,
+                "role": principal.role,
+                "sessionId": principal.session_id,
+            }
             await self.redis.sadd(f"{self.channel}:sids:user:{principal.user_id}", sid)
             await self.redis.sadd(f"{self.channel}:sids:session:{principal.session_id}", sid)
             await self.sio.enter_room(sid, f"user:{principal.user_id}")
@@ -215,7 +228,7 @@ class Hub:
             return {"ok": False, "error": "unauthorized"}
         if not may_read_incident_rooms(user["role"]):
             return {"ok": False, "error": "forbidden"}
-        incident_id = room[len(INCIDENT_ROOM_PREFIX):]
+        incident_id = room[len(INCIDENT_ROOM_PREFIX) :]
         async with self._pool().acquire() as conn:
             if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)", incident_id):
                 return {"ok": False, "error": "not_found"}
@@ -243,14 +256,24 @@ class Hub:
     async def _leave(self, sid, session, room: str) -> None:
         user = session["user"]
         field = session["rooms"].pop(room, None)
-        incident_id = room[len(INCIDENT_ROOM_PREFIX):]
+        incident_id = room[len(INCIDENT_ROOM_PREFIX) :]
         if field is not None:
-            await self.sio.emit("incident-editing", {"incidentId": incident_id, "userId": user["id"],
-                                                     "userName": user["name"], "isEditing": False, "field": field},
-                                room=room, skip_sid=sid)
+            await self.sio.emit(
+                "incident-editing",
+                {
+                    "incidentId": incident_id,
+                    "userId": user["id"],
+                    "userName": user["name"],
+                    "isEditing": False,
+                    "field": field,
+                },
+                room=room,
+                skip_sid=sid,
+            )
         await self.redis.hdel(f"{self.channel}:presence:{room}", sid)
-        await self.sio.emit("user-left", {"room": room, "userId": user["id"], "userName": user["name"]},
-                            room=room, skip_sid=sid)
+        await self.sio.emit(
+            "user-left", {"room": room, "userId": user["id"], "userName": user["name"]}, room=room, skip_sid=sid
+        )
         await self.sio.leave_room(sid, room)
 
     async def on_editing(self, sid, data):
@@ -270,9 +293,18 @@ class Hub:
         session["rooms"][room] = field if editing else None
         await self.sio.save_session(sid, session)
         user = session["user"]
-        await self.sio.emit("incident-editing", {"incidentId": data["incidentId"], "userId": user["id"],
-                                                 "userName": user["name"], "isEditing": editing, "field": field},
-                            room=room, skip_sid=sid)
+        await self.sio.emit(
+            "incident-editing",
+            {
+                "incidentId": data["incidentId"],
+                "userId": user["id"],
+                "userName": user["name"],
+                "isEditing": editing,
+                "field": field,
+            },
+            room=room,
+            skip_sid=sid,
+        )
         return {"ok": True}
 
     async def on_auto_save(self, sid, data):
@@ -290,8 +322,11 @@ class Hub:
             async with self._pool().acquire() as conn:
                 draft = await collaboration.save_draft(conn, user["id"], data["incidentId"], data.get("data"))
         except ValidationError as exc:
-            return {"ok": False, "error": "validation_error", "details": exc.errors(include_url=False,
-                                                                                   include_context=False)}
+            return {
+                "ok": False,
+                "error": "validation_error",
+                "details": exc.errors(include_url=False, include_context=False),
+            }
         except ApiError as exc:
             return {"ok": False, "error": exc.error, "message": exc.message}
         event = {"incidentId": data["incidentId"], "data": draft["data"], "timestamp": draft["updatedAt"]}
@@ -348,10 +383,13 @@ def replay_router():
     router = APIRouter(tags=["realtime"])
 
     @router.get("/api/realtime/replay", summary="Events after a seq, for rooms (default: the public rooms)")
-    async def replay(request: Request, since: str = Query("0-0", pattern=r"^\d{1,20}(-\d{1,20})?$"),
-                     room: list[str] = Query(list(PUBLIC_ROOMS), max_length=20),
-                     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-                     conn=Depends(deps.connection)):
+    async def replay(
+        request: Request,
+        since: str = Query("0-0", pattern=r"^\d{1,20}(-\d{1,20})?$"),
+        room: list[str] = Query(list(PUBLIC_ROOMS), max_length=20),
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+        conn=Depends(deps.connection),
+    ):
         private = [r for r in room if r not in PUBLIC_ROOMS]
         for r in private:
             if not r.startswith(INCIDENT_ROOM_PREFIX) or len(r) > 120:
@@ -359,8 +397,9 @@ def replay_router():
         if private:
             if credentials is None:
                 raise unauthorized("incident rooms need an access token")
-            principal = await authenticate(conn, request.app.state.settings.resolved_secret_key(),
-                                           credentials.credentials)
+            principal = await authenticate(
+                conn, request.app.state.settings.resolved_secret_key(), credentials.credentials
+            )
             if not may_read_incident_rooms(principal.role):
                 raise ApiError(403, "forbidden", f"role {principal.role!r} may not read incident rooms")
         return await hub(request).publisher.replay(since, set(room))

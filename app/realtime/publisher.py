@@ -2,6 +2,7 @@
 workers and every API process reach the same sockets) and recorded in a capped Redis stream for replay
 (an event's stream id is its `seq`). The API processes' own fan-out to their sockets lives here too.
 """
+
 from __future__ import annotations
 
 import gc
@@ -54,12 +55,13 @@ class _SequentialFanOut(socketio.AsyncManager):
     async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
         room = to or room
         if callback is not None or namespace not in self.rooms:
-            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
-                                      **kwargs)
+            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
-        frames = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])]
+        frames = [
+            eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])
+        ]
         for sid, eio_sid in self.get_participants(namespace, room):  # a copy: rooms may change meanwhile
             if sid in skip:
                 continue
@@ -87,9 +89,14 @@ class Publisher:
 
     async def publish(self, event: str, data: dict, rooms: list[str]) -> str:
         """Append to the replay stream, then emit with `seq` added; returns the seq."""
-        seq = (await self.redis.xadd(self.stream_key, {"e": event, "r": json.dumps(rooms),
-                                                       "d": json.dumps(data, default=str, ensure_ascii=False)},
-                                     maxlen=STREAM_MAXLEN, approximate=True)).decode()
+        seq = (
+            await self.redis.xadd(
+                self.stream_key,
+                {"e": event, "r": json.dumps(rooms), "d": json.dumps(data, default=str, ensure_ascii=False)},
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
+        ).decode()
         await self.manager.emit(event, {**data, "seq": seq}, namespace="/", room=rooms)
         return seq
 
@@ -108,8 +115,14 @@ class Publisher:
             for entry_id, fields in await self.redis.xrange(self.stream_key, min=f"({since}", count=REPLAY_LIMIT):
                 entry_rooms = json.loads(fields[b"r"])
                 if rooms.intersection(entry_rooms):
-                    events.append({"seq": entry_id.decode(), "event": fields[b"e"].decode(), "rooms": entry_rooms,
-                                   "data": {**json.loads(fields[b"d"]), "seq": entry_id.decode()}})
+                    events.append(
+                        {
+                            "seq": entry_id.decode(),
+                            "event": fields[b"e"].decode(),
+                            "rooms": entry_rooms,
+                            "data": {**json.loads(fields[b"d"]), "seq": entry_id.decode()},
+                        }
+                    )
             if events and len(events) >= REPLAY_LIMIT:
                 complete = False
         return {"events": events, "latest": latest, "complete": complete}

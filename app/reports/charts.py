@@ -1,6 +1,7 @@
 """Charts as inline SVG, drawn on the server: the same markup in the HTML page and in the PDF, no
 JavaScript. Each chart is an image with a title and a description (screen readers); the figures it
 draws are also in the document's tables."""
+
 from __future__ import annotations
 
 import math
@@ -11,9 +12,21 @@ from markupsafe import Markup, escape
 WIDTH, HEIGHT = 720, 230
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 40
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11 for graphics).
-COLOURS = {"o": "#1a7f37", "po": "#b35900", "mo": "#c62828", "nd": "#6e7781", "e": "#6e7781",
-           "success": "#1f6feb", "errors": "#c62828", "p50": "#1a7f37", "p95": "#1f6feb", "p99": "#8250df",
-           "target": "#c62828", "forecast": "#57606a", "line": "#1f6feb"}
+COLOURS = {
+    "o": "#1a7f37",
+    "po": "#b35900",
+    "mo": "#c62828",
+    "nd": "#6e7781",
+    "e": "#6e7781",
+    "success": "#1f6feb",
+    "errors": "#c62828",
+    "p50": "#1a7f37",
+    "p95": "#1f6feb",
+    "p99": "#8250df",
+    "target": "#c62828",
+    "forecast": "#57606a",
+    "line": "#1f6feb",
+}
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,9 @@ def _label(value: float, unit: str) -> str:
 
 
 class _Canvas:
-    def __init__(self, chart_id: str, title: str, description: str, labels: list[str], lo: float, hi: float,
-                 unit: str = ""):
+    def __init__(
+        self, chart_id: str, title: str, description: str, labels: list[str], lo: float, hi: float, unit: str = ""
+    ):
         self.id, self.labels, self.unit = chart_id, labels, unit
         self.ticks = nice_ticks(lo, hi)
         self.lo, self.hi = self.ticks[0], self.ticks[-1]
@@ -88,22 +102,28 @@ class _Canvas:
     def _axes(self) -> None:
         for tick in self.ticks:
             y = _f(self.y(tick))
-            self.parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}" stroke="#d0d7de"/>'
-                              f'<text x="{LEFT - 6}" y="{y}" dy="4" text-anchor="end" fill="#24292f">'
-                              f'{escape(_label(tick, self.unit))}</text>')
+            self.parts.append(
+                f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}" stroke="#d0d7de"/>'
+                f'<text x="{LEFT - 6}" y="{y}" dy="4" text-anchor="end" fill="#24292f">'
+                f"{escape(_label(tick, self.unit))}</text>"
+            )
         step = max(1, math.ceil(len(self.labels) / 16))
         for i, label in enumerate(self.labels):
             if i % step == 0 or i == len(self.labels) - 1:
-                self.parts.append(f'<text x="{_f(self.centre(i))}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-                                  f'fill="#24292f">{escape(label)}</text>')
+                self.parts.append(
+                    f'<text x="{_f(self.centre(i))}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
+                    f'fill="#24292f">{escape(label)}</text>'
+                )
 
     def legend(self, entries: list[tuple[str, str, bool]]) -> None:
         x = LEFT
         for name, colour, dashed in entries:
             dash = ' stroke-dasharray="5 3"' if dashed else ""
-            self.parts.append(f'<line x1="{x}" x2="{x + 18}" y1="{HEIGHT - 8}" y2="{HEIGHT - 8}" stroke="{colour}" '
-                              f'stroke-width="3"{dash}/><text x="{x + 22}" y="{HEIGHT - 4}" fill="#24292f">'
-                              f'{escape(name)}</text>')
+            self.parts.append(
+                f'<line x1="{x}" x2="{x + 18}" y1="{HEIGHT - 8}" y2="{HEIGHT - 8}" stroke="{colour}" '
+                f'stroke-width="3"{dash}/><text x="{x + 22}" y="{HEIGHT - 4}" fill="#24292f">'
+                f"{escape(name)}</text>"
+            )
             x += 30 + sum(12 if ord(ch) > 0x1100 else 7 for ch in name)
 
     def svg(self) -> Markup:
@@ -111,14 +131,23 @@ class _Canvas:
 
 
 def _empty(chart_id: str, title: str, no_data: str) -> Markup:
-    return Markup(f'<svg class="chart" id="{chart_id}" role="img" aria-labelledby="{chart_id}-t" '
-                  f'viewBox="0 0 {WIDTH} 60" width="100%" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">'
-                  f'<title id="{chart_id}-t">{escape(title)}</title><text x="{WIDTH / 2}" y="34" '
-                  f'text-anchor="middle" font-size="13" fill="#24292f">{escape(no_data)}</text></svg>')
+    return Markup(
+        f'<svg class="chart" id="{chart_id}" role="img" aria-labelledby="{chart_id}-t" '
+        f'viewBox="0 0 {WIDTH} 60" width="100%" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">'
+        f'<title id="{chart_id}-t">{escape(title)}</title><text x="{WIDTH / 2}" y="34" '
+        f'text-anchor="middle" font-size="13" fill="#24292f">{escape(no_data)}</text></svg>'
+    )
 
 
-def status_bars(chart_id: str, title: str, description: str, labels: list[str], values: list[float | None],
-                statuses: list[str], no_data: str) -> Markup:
+def status_bars(
+    chart_id: str,
+    title: str,
+    description: str,
+    labels: list[str],
+    values: list[float | None],
+    statuses: list[str],
+    no_data: str,
+) -> Markup:
     """Daily availability: one bar per day on a zoomed percent axis, coloured by the day's status."""
     known = [v for v in values if v is not None]
     if not known:
@@ -130,14 +159,24 @@ def status_bars(chart_id: str, title: str, description: str, labels: list[str], 
             continue
         x, width = canvas.slot(i)
         top = canvas.y(value)
-        canvas.parts.append(f'<rect x="{_f(x + width * 0.15)}" y="{_f(top)}" width="{_f(width * 0.7)}" '
-                            f'height="{_f(max(1.0, canvas.y(canvas.lo) - top))}" fill="{COLOURS.get(status, "#6e7781")}">'
-                            f'<title>{escape(labels[i])}: {value:.2f}%</title></rect>')
+        canvas.parts.append(
+            f'<rect x="{_f(x + width * 0.15)}" y="{_f(top)}" width="{_f(width * 0.7)}" '
+            f'height="{_f(max(1.0, canvas.y(canvas.lo) - top))}" fill="{COLOURS.get(status, "#6e7781")}">'
+            f"<title>{escape(labels[i])}: {value:.2f}%</title></rect>"
+        )
     return canvas.svg()
 
 
-def line_chart(chart_id: str, title: str, description: str, labels: list[str], series: list[Series],
-               no_data: str, unit: str = "", floor_zero: bool = True) -> Markup:
+def line_chart(
+    chart_id: str,
+    title: str,
+    description: str,
+    labels: list[str],
+    series: list[Series],
+    no_data: str,
+    unit: str = "",
+    floor_zero: bool = True,
+) -> Markup:
     """Lines over categories; gaps where a value is missing; dashed series for targets or forecasts."""
     known = [v for s in series for v in s.values if v is not None]
     if not known:
@@ -162,14 +201,16 @@ def line_chart(chart_id: str, title: str, description: str, labels: list[str], s
                 x, y = points[0].split(",")
                 canvas.parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{s.colour}"/>')
             else:
-                canvas.parts.append(f'<polyline fill="none" stroke="{s.colour}" stroke-width="2"{dash} '
-                                    f'points="{" ".join(points)}"/>')
+                canvas.parts.append(
+                    f'<polyline fill="none" stroke="{s.colour}" stroke-width="2"{dash} points="{" ".join(points)}"/>'
+                )
     canvas.legend([(s.name, s.colour, s.dashed) for s in series])
     return canvas.svg()
 
 
-def stacked_bars(chart_id: str, title: str, description: str, labels: list[str], series: list[Series],
-                 no_data: str, unit: str = "") -> Markup:
+def stacked_bars(
+    chart_id: str, title: str, description: str, labels: list[str], series: list[Series], no_data: str, unit: str = ""
+) -> Markup:
     """Bars stacked per category (e.g. successful and failed calls of a day)."""
     totals = [sum(s.values[i] or 0 for s in series) for i in range(len(labels))]
     if not any(totals):
@@ -184,9 +225,11 @@ def stacked_bars(chart_id: str, title: str, description: str, labels: list[str],
                 continue
             top, bottom = canvas.y(base + value), canvas.y(base)
             pattern = ' fill-opacity="0.45" stroke="#24292f" stroke-dasharray="2 2"' if s.dashed else ""
-            canvas.parts.append(f'<rect x="{_f(x + width * 0.15)}" y="{_f(top)}" width="{_f(width * 0.7)}" '
-                                f'height="{_f(max(0.5, bottom - top))}" fill="{s.colour}"{pattern}>'
-                                f'<title>{escape(labels[i])} {escape(s.name)}: {value:,.0f}</title></rect>')
+            canvas.parts.append(
+                f'<rect x="{_f(x + width * 0.15)}" y="{_f(top)}" width="{_f(width * 0.7)}" '
+                f'height="{_f(max(0.5, bottom - top))}" fill="{s.colour}"{pattern}>'
+                f"<title>{escape(labels[i])} {escape(s.name)}: {value:,.0f}</title></rect>"
+            )
             base += value
     canvas.legend([(s.name, s.colour, s.dashed) for s in series])
     return canvas.svg()

@@ -1,5 +1,6 @@
 """`slamon report`: write a month's report in any format; `slamon report revise` corrects a closed
 month (revision N+1, audited); `slamon report close` runs the month close now."""
+
 from __future__ import annotations
 
 import getpass
@@ -67,8 +68,11 @@ async def cmd_report(args) -> int:
         else:
             Path(args.output).write_bytes(body)
             status = doc["report"]["status"]
-            print(f"{args.output}: {args.format}, {len(body)} bytes, {status}"
-                  + (f" revision {doc['report']['revision']}" if status == "final" else ""), file=sys.stderr)
+            print(
+                f"{args.output}: {args.format}, {len(body)} bytes, {status}"
+                + (f" revision {doc['report']['revision']}" if status == "final" else ""),
+                file=sys.stderr,
+            )
         return 0
 
     return await _with_service(args, args.report_service, args.report_month, work)
@@ -78,10 +82,20 @@ async def cmd_revise(args) -> int:
     from app.reports import service as reports
 
     async def work(conn, settings, svc, period, now):
-        created = await reports.revise(conn, svc, period, now, settings.timezone, args.reason,
-                                       args.author or _system_user(), settings.raw_retention_days)
-        print(f"{created['serviceId']} {created['month']}: revision {created['revision']} frozen "
-              f"at {created['frozenAt']} by {created['author']}")
+        created = await reports.revise(
+            conn,
+            svc,
+            period,
+            now,
+            settings.timezone,
+            args.reason,
+            args.author or _system_user(),
+            settings.raw_retention_days,
+        )
+        print(
+            f"{created['serviceId']} {created['month']}: revision {created['revision']} frozen "
+            f"at {created['frozenAt']} by {created['author']}"
+        )
         return 0
 
     return await _with_service(args, args.service, args.month, work)
@@ -107,8 +121,9 @@ async def cmd_close(args) -> int:
                 return _fail(f"--month {period.label} has not ended yet")
             closed = {period.label: await reports.close_month(conn, period, now, settings.timezone)}
         else:
-            closed = await reports.close_due_months(conn, now, settings.timezone, settings.zone,
-                                                    timedelta(seconds=settings.report_close_grace_s))
+            closed = await reports.close_due_months(
+                conn, now, settings.timezone, settings.zone, timedelta(seconds=settings.report_close_grace_s)
+            )
     finally:
         await conn.close()
     for label, ids in closed.items():
@@ -119,9 +134,11 @@ async def cmd_close(args) -> int:
 
 
 def add_commands(subparsers) -> None:
-    p = subparsers.add_parser("report", help="monthly SLA reports: write one, revise a closed month, close months",
-                              description="slamon report --service ID --month YYYY-MM --format html|pdf|csv|json "
-                                          "[--output FILE]")
+    p = subparsers.add_parser(
+        "report",
+        help="monthly SLA reports: write one, revise a closed month, close months",
+        description="slamon report --service ID --month YYYY-MM --format html|pdf|csv|json [--output FILE]",
+    )
     p.add_argument("--service", dest="report_service", metavar="ID")
     p.add_argument("--month", dest="report_month", metavar="YYYY-MM")
     p.add_argument("--format", choices=["html", "pdf", "csv", "json"], default="json")
@@ -130,7 +147,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--lang", choices=["ko", "en"], default="ko", help="language of html/pdf (default ko)")
     p.set_defaults(run=cmd_report, report_command=None)
     sub = p.add_subparsers(dest="report_command")
-    r = sub.add_parser("revise", help="recompute a closed month into revision N+1 (reason and author recorded, audited)")
+    r = sub.add_parser(
+        "revise", help="recompute a closed month into revision N+1 (reason and author recorded, audited)"
+    )
     r.add_argument("--service", required=True, metavar="ID")
     r.add_argument("--month", required=True, metavar="YYYY-MM")
     r.add_argument("--reason", required=True)
@@ -139,4 +158,3 @@ def add_commands(subparsers) -> None:
     c = sub.add_parser("close", help="run the month close now (what the worker's cron does)")
     c.add_argument("--month", metavar="YYYY-MM", help="close this ended month now, ignoring the grace delay")
     c.set_defaults(run=cmd_close)
-

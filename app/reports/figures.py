@@ -1,6 +1,7 @@
 """A service's monthly report figures, computed with the SLA readers (app/sla, app/slo) so that every
 number equals what /api/sla/* answers for the same month. The result is plain JSON data: the month
 close freezes it as it is, and every format is rendered from it alone."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -41,8 +42,14 @@ def _share(part: int, whole: int) -> Decimal | None:
 
 def period_of(month_label: str, period: Period) -> dict:
     minutes = Decimal(int((period.end - period.start).total_seconds())) / 60
-    return {"label": month_label, "start": _iso(period.start), "end": _iso(period.end),
-            "timezone": period.zone.key, "days": len(period.days()), "minutes": number(minutes)}
+    return {
+        "label": month_label,
+        "start": _iso(period.start),
+        "end": _iso(period.end),
+        "timezone": period.zone.key,
+        "days": len(period.days()),
+        "minutes": number(minutes),
+    }
 
 
 def _daily_availability(records, tier: str, today: date) -> list[dict]:
@@ -51,12 +58,18 @@ def _daily_availability(records, tier: str, today: date) -> list[dict]:
         if record.day > today:
             break
         checks = record.checks
-        rows.append({
-            "date": record.day.isoformat(), "totalChecks": checks.slots, "successfulChecks": checks.ok_slots,
-            "failedChecks": checks.failed_slots, "uptimePercentage": number(checks.uptime),
-            "downtimeMinutes": number(Decimal(checks.downtime_s) / 60), "maintenanceChecks": checks.maintenance_slots,
-            "status": sla.day_status(record, tier),
-        })
+        rows.append(
+            {
+                "date": record.day.isoformat(),
+                "totalChecks": checks.slots,
+                "successfulChecks": checks.ok_slots,
+                "failedChecks": checks.failed_slots,
+                "uptimePercentage": number(checks.uptime),
+                "downtimeMinutes": number(Decimal(checks.downtime_s) / 60),
+                "maintenanceChecks": checks.maintenance_slots,
+                "status": sla.day_status(record, tier),
+            }
+        )
     return rows
 
 
@@ -68,8 +81,15 @@ async def _daily_latency(conn, service, period: Period, today: date) -> list[dic
         if day > today:
             break
         r = by_day.get(day)
-        daily.append({"date": day.isoformat(), "totalRequests": r["calls"] if r else 0,
-                      "p50": r["p50"] if r else None, "p95": r["p95"] if r else None, "p99": r["p99"] if r else None})
+        daily.append(
+            {
+                "date": day.isoformat(),
+                "totalRequests": r["calls"] if r else 0,
+                "p50": r["p50"] if r else None,
+                "p95": r["p95"] if r else None,
+                "p99": r["p99"] if r else None,
+            }
+        )
     return daily
 
 
@@ -78,18 +98,43 @@ def objectives(tier: Tier, availability: dict, response: dict, usage: dict) -> l
     uptime = availability["uptimePercentage"]
     percentiles = response["percentiles"]
     calls, c4xx, c5xx = usage["totalCalls"], usage["clientErrors"], usage["serverErrors"]
-    rows = [{"id": "availability", "unit": "%", "comparison": ">=", "target": number(tier.availability),
-             "actual": uptime, "met": None if uptime is None else Decimal(str(uptime)) >= tier.availability}]
+    rows = [
+        {
+            "id": "availability",
+            "unit": "%",
+            "comparison": ">=",
+            "target": number(tier.availability),
+            "actual": uptime,
+            "met": None if uptime is None else Decimal(str(uptime)) >= tier.availability,
+        }
+    ]
     for name, target in (("p50", tier.p50_ms), ("p95", tier.p95_ms), ("p99", tier.p99_ms)):
         actual = percentiles[name]
-        rows.append({"id": f"latency_{name}", "unit": "ms", "comparison": "<", "target": target, "actual": actual,
-                     "met": None if actual is None else actual < target})
-    for name, errors, target in (("error_rate", c4xx + c5xx, tier.error_rate),
-                                 ("error_rate_5xx", c5xx, tier.error_rate_5xx),
-                                 ("error_rate_4xx", c4xx, Decimal(5))):
-        rows.append({"id": name, "unit": "%", "comparison": "<", "target": number(target),
-                     "actual": number(_share(errors, calls)),
-                     "met": None if calls == 0 else Decimal(errors) * 100 < target * calls})
+        rows.append(
+            {
+                "id": f"latency_{name}",
+                "unit": "ms",
+                "comparison": "<",
+                "target": target,
+                "actual": actual,
+                "met": None if actual is None else actual < target,
+            }
+        )
+    for name, errors, target in (
+        ("error_rate", c4xx + c5xx, tier.error_rate),
+        ("error_rate_5xx", c5xx, tier.error_rate_5xx),
+        ("error_rate_4xx", c4xx, Decimal(5)),
+    ):
+        rows.append(
+            {
+                "id": name,
+                "unit": "%",
+                "comparison": "<",
+                "target": number(target),
+                "actual": number(_share(errors, calls)),
+                "met": None if calls == 0 else Decimal(errors) * 100 < target * calls,
+            }
+        )
     return rows
 
 
@@ -100,10 +145,19 @@ def _violations(rows, cut: datetime) -> tuple[list[dict], Decimal]:
         end = r["ended_at"] or cut
         seconds = max(0, int((end - r["started_at"]).total_seconds()))
         longest_s = max(longest_s, seconds)
-        listed.append({"id": r["id"], "slo": r["slo"], "severity": r["severity"], "startedAt": _iso(r["started_at"]),
-                       "endedAt": _iso(r["ended_at"]), "durationMinutes": seconds // 60,
-                       "duration": format_duration(seconds), "threshold": number(r["threshold"]),
-                       "worstValue": number(r["worst_value"])})
+        listed.append(
+            {
+                "id": r["id"],
+                "slo": r["slo"],
+                "severity": r["severity"],
+                "startedAt": _iso(r["started_at"]),
+                "endedAt": _iso(r["ended_at"]),
+                "durationMinutes": seconds // 60,
+                "duration": format_duration(seconds),
+                "threshold": number(r["threshold"]),
+                "worstValue": number(r["worst_value"]),
+            }
+        )
     return listed, Decimal(longest_s) / 3600
 
 
@@ -118,7 +172,8 @@ async def compute(conn: asyncpg.Connection, service, period: Period, now: dateti
     incidents = await sla.incident_stats(conn, period, now, service["id"])
     cut = min(now, period.end)
     violations, longest_hours = _violations(
-        await conn.fetch(queries.VIOLATIONS_OVERLAPPING, service["id"], period.start, cut), cut)
+        await conn.fetch(queries.VIOLATIONS_OVERLAPPING, service["id"], period.start, cut), cut
+    )
 
     uptime = truncated_percentage(availability["successfulChecks"], availability["totalChecks"])
     p95 = response["metrics"]["percentiles"]["p95"]
@@ -128,12 +183,21 @@ async def compute(conn: asyncpg.Connection, service, period: Period, now: dateti
     consumed = error_budget.consumed_ratio
     return {
         "version": FIGURES_VERSION,
-        "service": {"id": service["id"], "name": service["name"], "tier": tier.name, "tierLabel": tier.label,
-                    "intervalSeconds": service["interval_s"], "latencyTargetMs": service["latency_target_ms"]},
+        "service": {
+            "id": service["id"],
+            "name": service["name"],
+            "tier": tier.name,
+            "tierLabel": tier.label,
+            "intervalSeconds": service["interval_s"],
+            "latencyTargetMs": service["latency_target_ms"],
+        },
         "period": period_of(period.label, period),
         "availability": {**availability, "daily": _daily_availability(records, tier.name, today)},
-        "responseTimes": {**response["metrics"], "targetThreshold": response["targetThreshold"],
-                          "daily": await _daily_latency(conn, service, period, today)},
+        "responseTimes": {
+            **response["metrics"],
+            "targetThreshold": response["targetThreshold"],
+            "daily": await _daily_latency(conn, service, period, today),
+        },
         "usage": usage,
         "incidents": {"summary": incidents["summary"], "incidents": incidents["incidents"]},
         "slo": {
@@ -149,9 +213,13 @@ async def compute(conn: asyncpg.Connection, service, period: Period, now: dateti
             "violations": violations,
         },
         "credits": {
-            "availabilityPercent": credit.availability_percent, "latencyPercent": credit.latency_percent,
-            "longViolationPercent": credit.long_violation_percent, "totalPercent": credit.total_percent,
-            "capPercent": CREDIT_CAP_PERCENT, "p95Ms": p95, "p95TargetMs": tier.p95_ms,
+            "availabilityPercent": credit.availability_percent,
+            "latencyPercent": credit.latency_percent,
+            "longViolationPercent": credit.long_violation_percent,
+            "totalPercent": credit.total_percent,
+            "capPercent": CREDIT_CAP_PERCENT,
+            "p95Ms": p95,
+            "p95TargetMs": tier.p95_ms,
             "longestViolationMinutes": int(longest_hours * 60),
         },
     }
@@ -159,5 +227,9 @@ async def compute(conn: asyncpg.Connection, service, period: Period, now: dateti
 
 def has_data(figures: dict) -> bool:
     """Whether a month holds anything to report (checks, calls or incidents)."""
-    return bool(figures["availability"]["totalChecks"] or figures["availability"]["maintenanceChecks"]
-                or figures["usage"]["totalCalls"] or figures["incidents"]["summary"]["totalIncidents"])
+    return bool(
+        figures["availability"]["totalChecks"]
+        or figures["availability"]["maintenanceChecks"]
+        or figures["usage"]["totalCalls"]
+        or figures["incidents"]["summary"]["totalIncidents"]
+    )

@@ -2,6 +2,7 @@
 (frontend/i18n/reports.<lang>.json, loaded by app.web.i18n like every other area), as one dict per
 language for the report templates (`t.key`), which also render outside any request (CLI, PDF).
 The language is chosen by app.web.i18n.negotiate."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -1,4 +1,5 @@
 """Report API contracts: the correction request of an admin, and revision listings."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator

@@ -1,4 +1,5 @@
 """The analyst's page: /reports — choose a service and a month, read the report, download it."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -24,23 +25,48 @@ def page(request: Request, template: str, lang: str, title_key: str, status: int
     t = strings(lang)
     other = "en" if lang == "ko" else "ko"
     query = urlencode({**request.query_params, "lang": other})
-    html = render.environment().get_template(template).render(
-        t=t, lang=lang, page_title=t[title_key], css=render.stylesheet(), other_lang=other,
-        other_lang_query=query, nav_service=context.get("selected_service"), static=static_url, **context)
-    return HTMLResponse(html, status_code=status, headers={"Content-Language": lang,
-                                                           "Content-Security-Policy": policy_for_inline_styles(html)})
+    html = (
+        render.environment()
+        .get_template(template)
+        .render(
+            t=t,
+            lang=lang,
+            page_title=t[title_key],
+            css=render.stylesheet(),
+            other_lang=other,
+            other_lang_query=query,
+            nav_service=context.get("selected_service"),
+            static=static_url,
+            **context,
+        )
+    )
+    return HTMLResponse(
+        html,
+        status_code=status,
+        headers={"Content-Language": lang, "Content-Security-Policy": policy_for_inline_styles(html)},
+    )
 
 
 @router.get("/reports", response_class=HTMLResponse, summary="SLA report page (analysts): pick a service and month")
-async def reports_page(request: Request, service_id: str | None = Query(None, alias="service", max_length=50),
-                       month_text: str | None = Query(None, alias="month", max_length=20),
-                       lang: str = Depends(language), conn=Depends(deps.connection),
-                       settings=Depends(deps.settings), now=Depends(deps.clock)):
+async def reports_page(
+    request: Request,
+    service_id: str | None = Query(None, alias="service", max_length=50),
+    month_text: str | None = Query(None, alias="month", max_length=20),
+    lang: str = Depends(language),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
     catalog = [{"id": r["id"], "name": r["name"]} for r in await services.list_active(conn)]
     today = local_date(now, settings.zone)
     last_month = add_months(today.replace(day=1), -1)
-    context = {"services": catalog, "selected_service": service_id or (catalog[0]["id"] if catalog else None),
-               "selected_month": month_text or f"{last_month:%Y-%m}", "max_month": f"{today:%Y-%m}", "error": None}
+    context = {
+        "services": catalog,
+        "selected_service": service_id or (catalog[0]["id"] if catalog else None),
+        "selected_month": month_text or f"{last_month:%Y-%m}",
+        "max_month": f"{today:%Y-%m}",
+        "error": None,
+    }
     if not catalog:
         return page(request, "reports_page.html", lang, "reports_page_title", **context)
     try:
@@ -49,8 +75,18 @@ async def reports_page(request: Request, service_id: str | None = Query(None, al
             raise ApiError(404, "not_found", f"service: unknown service {context['selected_service']!r}")
         period = service.parse_month(context["selected_month"], settings.zone, now)
     except ApiError as exc:
-        return page(request, "reports_page.html", lang, "reports_page_title", exc.status, **{**context, "error": exc.message})
+        return page(
+            request, "reports_page.html", lang, "reports_page_title", exc.status, **{**context, "error": exc.message}
+        )
     doc = await service.get(conn, svc, period, now, settings.timezone)
     report = render.report_context(doc, lang)
-    return page(request, "reports_page.html", lang, "reports_page_title", **context,
-                doc=report["doc"], zone=report["zone"], charts=report["charts"])
+    return page(
+        request,
+        "reports_page.html",
+        lang,
+        "reports_page_title",
+        **context,
+        doc=report["doc"],
+        zone=report["zone"],
+        charts=report["charts"],
+    )

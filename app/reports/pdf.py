@@ -1,6 +1,7 @@
 """PDF: the report's HTML printed by headless Debian Chromium (`--print-to-pdf`). The browser the
 browser tests already use renders the very same HTML, CSS and inline SVG, so the PDF and the page
 cannot drift apart (README explains the choice over WeasyPrint)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,10 @@ def chromium_path(configured: str | None) -> str:
     for candidate in (configured, "chromium", "chromium-browser", "google-chrome"):
         if candidate and (found := shutil.which(candidate)):
             return found
-    raise PdfUnavailable("PDF rendering needs Chromium: install Debian's 'chromium' package "
-                         "(scripts/system-deps.sh) or set SLAMON_CHROMIUM_PATH")
+    raise PdfUnavailable(
+        "PDF rendering needs Chromium: install Debian's 'chromium' package "
+        "(scripts/system-deps.sh) or set SLAMON_CHROMIUM_PATH"
+    )
 
 
 async def html_to_pdf(html: str, chromium: str | None = None) -> bytes:
@@ -37,11 +40,24 @@ async def html_to_pdf(html: str, chromium: str | None = None) -> bytes:
             source, target = work / "report.html", work / "report.pdf"
             source.write_text(html, encoding="utf-8")
             process = await asyncio.create_subprocess_exec(
-                binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
-                "--hide-scrollbars", f"--user-data-dir={work / 'profile'}", "--no-pdf-header-footer",
-                "--run-all-compositor-stages-before-draw", f"--print-to-pdf={target}", source.as_uri(),
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-extensions",
+                "--mute-audio",
+                "--hide-scrollbars",
+                f"--user-data-dir={work / 'profile'}",
+                "--no-pdf-header-footer",
+                "--run-all-compositor-stages-before-draw",
+                f"--print-to-pdf={target}",
+                source.as_uri(),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
             try:
                 _, stderr = await asyncio.wait_for(process.communicate(), PRINT_TIMEOUT_S)
             except asyncio.TimeoutError:

@@ -1,6 +1,7 @@
 """The report formats, each rendered from the report document alone (snapshot figures + revision
 metadata): JSON (exact figures), CSV (one long layout), HTML (printable, inline SVG charts). The PDF
 is this HTML printed by Chromium (app/reports/pdf.py)."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,12 @@ from app.reports.i18n import strings
 
 TEMPLATES = resource_path("frontend") / "reports"
 CSV_COLUMNS = ("section", "key", "metric", "value")
-MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
-               "pdf": "application/pdf"}
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+}
 
 
 def json_text(doc: dict) -> str:
@@ -65,6 +70,7 @@ def csv_text(doc: dict) -> str:
 
 # --- HTML -------------------------------------------------------------------------------------
 
+
 def _number(value, places: int | None = None) -> str:
     if value is None:
         return "—"
@@ -81,8 +87,13 @@ def _local(value: str | None, zone: str) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["num"] = _number
     env.filters["local"] = _local
     return env
@@ -101,31 +112,45 @@ def report_charts(doc: dict, t: dict) -> dict[str, Markup]:
     month = doc["period"]["label"]
     return {
         "availability": charts.status_bars(
-            "chart-availability", f"{t['daily_availability']} {month}",
+            "chart-availability",
+            f"{t['daily_availability']} {month}",
             f"{t['uptime']} %, {t['day_status']}: {', '.join(t['status_' + s] for s in ('o', 'po', 'mo', 'e', 'nd'))}",
-            days, [row["uptimePercentage"] for row in availability], [row["status"] for row in availability],
-            t["chart_no_data"]),
+            days,
+            [row["uptimePercentage"] for row in availability],
+            [row["status"] for row in availability],
+            t["chart_no_data"],
+        ),
         "latency": charts.line_chart(
-            "chart-latency", f"{t['latency_percentiles']} {month}", f"ms; P95 target {target} ms",
+            "chart-latency",
+            f"{t['latency_percentiles']} {month}",
+            f"ms; P95 target {target} ms",
             [row["date"][8:] for row in latency],
-            [charts.Series("P50", [r["p50"] for r in latency], charts.COLOURS["p50"]),
-             charts.Series("P95", [r["p95"] for r in latency], charts.COLOURS["p95"]),
-             charts.Series("P99", [r["p99"] for r in latency], charts.COLOURS["p99"]),
-             charts.Series(f"{t['target']} P95", [target] * len(latency), charts.COLOURS["target"], dashed=True)],
-            t["chart_no_data"], " ms"),
+            [
+                charts.Series("P50", [r["p50"] for r in latency], charts.COLOURS["p50"]),
+                charts.Series("P95", [r["p95"] for r in latency], charts.COLOURS["p95"]),
+                charts.Series("P99", [r["p99"] for r in latency], charts.COLOURS["p99"]),
+                charts.Series(f"{t['target']} P95", [target] * len(latency), charts.COLOURS["target"], dashed=True),
+            ],
+            t["chart_no_data"],
+            " ms",
+        ),
         "usage": charts.stacked_bars(
-            "chart-usage", f"{t['daily_usage']} {month}", f"{t['success']} / {t['errors']}",
+            "chart-usage",
+            f"{t['daily_usage']} {month}",
+            f"{t['success']} / {t['errors']}",
             [row["date"][8:] for row in usage],
-            [charts.Series(t["success"], [r["success"] for r in usage], charts.COLOURS["success"]),
-             charts.Series(t["errors"], [r["errors"] for r in usage], charts.COLOURS["errors"])],
-            t["chart_no_data"]),
+            [
+                charts.Series(t["success"], [r["success"] for r in usage], charts.COLOURS["success"]),
+                charts.Series(t["errors"], [r["errors"] for r in usage], charts.COLOURS["errors"]),
+            ],
+            t["chart_no_data"],
+        ),
     }
 
 
 def report_context(doc: dict, language: str) -> dict:
     t = strings(language)
-    return {"doc": doc, "t": t, "lang": language, "zone": doc["period"]["timezone"],
-            "charts": report_charts(doc, t)}
+    return {"doc": doc, "t": t, "lang": language, "zone": doc["period"]["timezone"], "charts": report_charts(doc, t)}
 
 
 def html(doc: dict, language: str) -> str:

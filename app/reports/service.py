@@ -1,6 +1,7 @@
 """Monthly reports: read (latest or any revision of a closed month; the open month live and
 provisional), close months (revision 1, idempotent), revise (revision N+1 with reason and author,
 audited)."""
+
 from __future__ import annotations
 
 import json
@@ -27,12 +28,20 @@ def parse_month(text: str, zone, now: datetime, field: str = "month") -> Period:
     """A 'YYYY-MM' that has begun in the reporting zone, else 422 naming the parameter."""
     found = MONTH_PATTERN.match(text or "")
     if not found or not 1 <= int(found[2]) <= 12 or not 2000 <= int(found[1]) <= 2100:
-        raise ApiError(422, "validation_error", f"{field} must be a month as YYYY-MM, got {text[:20]!r}",
-                       [{"in": "path", "field": field, "message": "expected YYYY-MM"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{field} must be a month as YYYY-MM, got {text[:20]!r}",
+            [{"in": "path", "field": field, "message": "expected YYYY-MM"}],
+        )
     period = month(int(found[1]), int(found[2]), zone)
     if period.first_day > local_date(now, zone):
-        raise ApiError(422, "validation_error", f"{field} {period.label} has not begun yet",
-                       [{"in": "path", "field": field, "message": "future month"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{field} {period.label} has not begun yet",
+            [{"in": "path", "field": field, "message": "future month"}],
+        )
     return period
 
 
@@ -41,8 +50,12 @@ def _iso(ts: datetime) -> str:
 
 
 def _revision_meta(row) -> dict:
-    return {"revision": row["revision"], "frozenAt": _iso(row["created_at"]), "reason": row["reason"],
-            "author": row["author"]}
+    return {
+        "revision": row["revision"],
+        "frozenAt": _iso(row["created_at"]),
+        "reason": row["reason"],
+        "author": row["author"],
+    }
 
 
 async def revisions(conn: asyncpg.Connection, service_id: str, period: Period) -> list[dict]:
@@ -50,24 +63,42 @@ async def revisions(conn: asyncpg.Connection, service_id: str, period: Period) -
     return [_revision_meta(r) for r in await conn.fetch(queries.REVISIONS, service_id, period.first_day)]
 
 
-async def get(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str,
-              revision: int | None = None) -> dict:
+async def get(
+    conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str, revision: int | None = None
+) -> dict:
     """The report document: a closed month's latest (or given) revision, else live and provisional."""
     if revision is not None:
         row = await conn.fetchrow(queries.ONE_REVISION, service["id"], period.first_day, revision)
         if row is None:
-            raise ApiError(404, "not_found", f"report {service['id']} {period.label} has no revision {revision}",
-                           [{"in": "query", "field": "revision", "message": "no such revision"}])
+            raise ApiError(
+                404,
+                "not_found",
+                f"report {service['id']} {period.label} has no revision {revision}",
+                [{"in": "query", "field": "revision", "message": "no such revision"}],
+            )
     else:
         row = await conn.fetchrow(queries.LATEST, service["id"], period.first_day)
     if row is not None:
         history = await revisions(conn, service["id"], period)
-        meta = {"serviceId": service["id"], "month": period.label, "status": "final", **_revision_meta(row),
-                "latestRevision": history[-1]["revision"], "revisions": history}
+        meta = {
+            "serviceId": service["id"],
+            "month": period.label,
+            "status": "final",
+            **_revision_meta(row),
+            "latestRevision": history[-1]["revision"],
+            "revisions": history,
+        }
         return {"report": meta, **json.loads(row["figures"])}
     live = await report_figures.compute(conn, service, period, now, timezone_name)
-    meta = {"serviceId": service["id"], "month": period.label, "status": "provisional", "revision": None,
-            "asOf": _iso(now), "latestRevision": None, "revisions": []}
+    meta = {
+        "serviceId": service["id"],
+        "month": period.label,
+        "status": "provisional",
+        "revision": None,
+        "asOf": _iso(now),
+        "latestRevision": None,
+        "revisions": [],
+    }
     return {"report": meta, **live}
 
 
@@ -99,18 +130,26 @@ async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, t
             figures = await report_figures.compute(conn, service, period, now, timezone_name)
             if service["created_at"] >= period.end and not report_figures.has_data(figures):
                 continue  # the service did not exist yet that month
-            row = await conn.fetchrow(queries.INSERT_FIRST, service["id"], period.first_day, timezone_name,
-                                      _dump(figures))
+            row = await conn.fetchrow(
+                queries.INSERT_FIRST, service["id"], period.first_day, timezone_name, _dump(figures)
+            )
             if row is None:
                 continue  # another worker closed it first
-            await audit.record(conn, "report.closed", actor_name="month close", target_type="report",
-                               target_id=f"{service['id']}/{period.label}", details={"revision": 1})
+            await audit.record(
+                conn,
+                "report.closed",
+                actor_name="month close",
+                target_type="report",
+                target_id=f"{service['id']}/{period.label}",
+                details={"revision": 1},
+            )
         written.append(service["id"])
     return written
 
 
-async def close_due_months(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone,
-                           grace: timedelta) -> dict[str, list[str]]:
+async def close_due_months(
+    conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, grace: timedelta
+) -> dict[str, list[str]]:
     """The month close: every due month not yet frozen, under a lock so that two workers never both work."""
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", CLOSE_LOCK):
         return {}
@@ -119,52 +158,88 @@ async def close_due_months(conn: asyncpg.Connection, now: datetime, timezone_nam
         for period in months_to_close(now, zone, grace):
             written = await close_month(conn, period, now, timezone_name)
             if written:
-                log.info("month %s closed for %d service(s)", period.label, len(written),
-                         extra={"job": "close_months"})
+                log.info("month %s closed for %d service(s)", period.label, len(written), extra={"job": "close_months"})
             result[period.label] = written
         return result
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", CLOSE_LOCK)
 
 
-async def revise(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str,
-                 reason: str, author: str, retention_days: int, actor=None) -> dict:
+async def revise(
+    conn: asyncpg.Connection,
+    service,
+    period: Period,
+    now: datetime,
+    timezone_name: str,
+    reason: str,
+    author: str,
+    retention_days: int,
+    actor=None,
+) -> dict:
     """Recompute a closed month from the rows as they are now and append revision N+1 (audited)."""
     label = f"{service['id']} {period.label}"
     if now < period.end:
         raise ApiError(409, "conflict", f"{label} is still running: its report is provisional until the month closes")
     if period.start < now - timedelta(days=retention_days):
-        raise ApiError(409, "conflict", f"the raw rows of {label} have expired (SLAMON_RAW_RETENTION_DAYS="
-                       f"{retention_days}): a revision cannot be recomputed; the frozen revisions stay as they are")
+        raise ApiError(
+            409,
+            "conflict",
+            f"the raw rows of {label} have expired (SLAMON_RAW_RETENTION_DAYS="
+            f"{retention_days}): a revision cannot be recomputed; the frozen revisions stay as they are",
+        )
     reason = reason.strip()
     if not reason:
-        raise ApiError(422, "validation_error", "reason must not be blank",
-                       [{"in": "body", "field": "reason", "message": "required"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            "reason must not be blank",
+            [{"in": "body", "field": "reason", "message": "required"}],
+        )
     await conn.execute(queries.LOCK_MONTH, service["id"], period.first_day)
     try:
         row = await _append_revision(conn, service, period, now, timezone_name, reason, author, actor)
     finally:
         await conn.execute(queries.UNLOCK_MONTH, service["id"], period.first_day)
-    return {"serviceId": service["id"], "month": period.label, "revision": row["revision"],
-            "frozenAt": _iso(row["created_at"]), "reason": reason, "author": author}
+    return {
+        "serviceId": service["id"],
+        "month": period.label,
+        "revision": row["revision"],
+        "frozenAt": _iso(row["created_at"]),
+        "reason": reason,
+        "author": author,
+    }
 
 
-async def _append_revision(conn, service, period: Period, now: datetime, timezone_name: str, reason: str,
-                           author: str, actor):
+async def _append_revision(
+    conn, service, period: Period, now: datetime, timezone_name: str, reason: str, author: str, actor
+):
     label = f"{service['id']} {period.label}"
     async with conn.transaction(isolation="repeatable_read"):
         number = await conn.fetchval(queries.NEXT_REVISION, service["id"], period.first_day)
         if number == 1:
-            raise ApiError(409, "conflict", f"{label} is not closed yet: nothing to revise "
-                           "(the month close freezes revision 1; `slamon report close` runs it now)")
+            raise ApiError(
+                409,
+                "conflict",
+                f"{label} is not closed yet: nothing to revise "
+                "(the month close freezes revision 1; `slamon report close` runs it now)",
+            )
         figures = await report_figures.compute(conn, service, period, now, timezone_name)
-        row = await conn.fetchrow(queries.INSERT_REVISION, service["id"], period.first_day, number, timezone_name,
-                                  _dump(figures), reason, author)
+        row = await conn.fetchrow(
+            queries.INSERT_REVISION,
+            service["id"],
+            period.first_day,
+            number,
+            timezone_name,
+            _dump(figures),
+            reason,
+            author,
+        )
         details = {"revision": number, "reason": reason}
         target = f"{service['id']}/{period.label}"
         if actor is not None:
             await audit.record_by(conn, actor, "report.revised", "report", target, details)
         else:
-            await audit.record(conn, "report.revised", actor_name=author, target_type="report", target_id=target,
-                               details=details)
+            await audit.record(
+                conn, "report.revised", actor_name=author, target_type="report", target_id=target, details=details
+            )
     return row

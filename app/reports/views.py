@@ -1,5 +1,6 @@
 """Monthly SLA reports over HTTP: GET any format of a month (public, like every SLA read), the
 revision history, and an admin's correction (a new revision)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -25,25 +26,40 @@ _OF = {"service_id": "$response.body#/serviceId", "month": "$response.body#/mont
 # OpenAPI links: where a new revision can be read (the stateful schemathesis test follows them).
 REVISION_LINKS = {
     "ListRevisions": {"operationRef": f"{_MONTH}~1revisions/get", "parameters": _OF},
-    "GetRevisionJson": {"operationRef": f"{_MONTH}.{{fmt}}/get",
-                        "parameters": {**_OF, "fmt": "json", "query.revision": "$response.body#/revision"}},
-    "GetRevisionHtml": {"operationRef": f"{_MONTH}.{{fmt}}/get",
-                        "parameters": {**_OF, "fmt": "html", "query.revision": "$response.body#/revision"}},
+    "GetRevisionJson": {
+        "operationRef": f"{_MONTH}.{{fmt}}/get",
+        "parameters": {**_OF, "fmt": "json", "query.revision": "$response.body#/revision"},
+    },
+    "GetRevisionHtml": {
+        "operationRef": f"{_MONTH}.{{fmt}}/get",
+        "parameters": {**_OF, "fmt": "html", "query.revision": "$response.body#/revision"},
+    },
 }
 
 
-def language(lang: str | None = Query(None, max_length=16, description="ko (default) or en"),
-             accept_language: str | None = Header(None, max_length=512)) -> str:
+def language(
+    lang: str | None = Query(None, max_length=16, description="ko (default) or en"),
+    accept_language: str | None = Header(None, max_length=512),
+) -> str:
     return negotiate(lang, None, accept_language)
 
 
-@router.get("/api/sla/reports/{service_id}/{month}.{fmt}",
-            summary="A service's monthly SLA report as json, csv, html or pdf: a closed month's latest revision "
-                    "(or ?revision=N), the running month live and provisional",
-            responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}}})
-async def report(service_id: str = Path(max_length=50), month: str = MonthPath, fmt: Format = Path(),
-                 revision: int | None = Query(None, ge=1, le=100_000), lang: str = Depends(language),
-                 conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
+@router.get(
+    "/api/sla/reports/{service_id}/{month}.{fmt}",
+    summary="A service's monthly SLA report as json, csv, html or pdf: a closed month's latest revision "
+    "(or ?revision=N), the running month live and provisional",
+    responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}}},
+)
+async def report(
+    service_id: str = Path(max_length=50),
+    month: str = MonthPath,
+    fmt: Format = Path(),
+    revision: int | None = Query(None, ge=1, le=100_000),
+    lang: str = Depends(language),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
     svc = await require_service(conn, service_id)
     period = service.parse_month(month, settings.zone, now)
     doc = await service.get(conn, svc, period, now, settings.timezone, revision)
@@ -52,31 +68,56 @@ async def report(service_id: str = Path(max_length=50), month: str = MonthPath, 
     except PdfUnavailable as exc:
         raise ApiError(503, "pdf_unavailable", str(exc)) from None
     final = doc["report"]["status"] == "final"
-    headers = {"Content-Disposition": f'inline; filename="{render.file_name(doc, fmt)}"',
-               "Cache-Control": "public, max-age=300" if final else "no-cache",
-               "Content-Language": lang if fmt in ("html", "pdf") else "und"}
+    headers = {
+        "Content-Disposition": f'inline; filename="{render.file_name(doc, fmt)}"',
+        "Cache-Control": "public, max-age=300" if final else "no-cache",
+        "Content-Language": lang if fmt in ("html", "pdf") else "und",
+    }
     if fmt == "html":  # its stylesheet is inline (a self-contained document): allowed by hash
         headers["Content-Security-Policy"] = policy_for_inline_styles(body.decode())
     return Response(body, media_type=render.MEDIA_TYPES[fmt], headers=headers)
 
 
-@router.get("/api/sla/reports/{service_id}/{month}/revisions", response_model=RevisionList,
-            summary="Every frozen revision of a month's report, oldest first")
-async def list_revisions(service_id: str = Path(max_length=50), month: str = MonthPath,
-                         conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
+@router.get(
+    "/api/sla/reports/{service_id}/{month}/revisions",
+    response_model=RevisionList,
+    summary="Every frozen revision of a month's report, oldest first",
+)
+async def list_revisions(
+    service_id: str = Path(max_length=50),
+    month: str = MonthPath,
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
     svc = await require_service(conn, service_id)
     period = service.parse_month(month, settings.zone, now)
-    return {"serviceId": svc["id"], "month": period.label, "revisions": await service.revisions(conn, svc["id"], period)}
+    return {
+        "serviceId": svc["id"],
+        "month": period.label,
+        "revisions": await service.revisions(conn, svc["id"], period),
+    }
 
 
-@admin_router.post("/api/sla/reports/{service_id}/{month}/revisions", status_code=201, response_model=RevisionCreated,
-                   responses={201: {"links": REVISION_LINKS}},
-                   summary="Correct a closed month (admin): recompute it from the rows as they are now into "
-                           "revision N+1, with the reason; audited")
-async def revise(body: RevisionCreate, service_id: str = Path(max_length=50), month: str = MonthPath,
-                 actor=Depends(require("reports:revise")), conn=Depends(deps.connection),
-                 settings=Depends(deps.settings), now=Depends(deps.clock)):
+@admin_router.post(
+    "/api/sla/reports/{service_id}/{month}/revisions",
+    status_code=201,
+    response_model=RevisionCreated,
+    responses={201: {"links": REVISION_LINKS}},
+    summary="Correct a closed month (admin): recompute it from the rows as they are now into "
+    "revision N+1, with the reason; audited",
+)
+async def revise(
+    body: RevisionCreate,
+    service_id: str = Path(max_length=50),
+    month: str = MonthPath,
+    actor=Depends(require("reports:revise")),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
     svc = await require_service(conn, service_id)
     period = service.parse_month(month, settings.zone, now)
-    return await service.revise(conn, svc, period, now, settings.timezone, body.reason, actor.username,
-                                settings.raw_retention_days, actor)
+    return await service.revise(
+        conn, svc, period, now, settings.timezone, body.reason, actor.username, settings.raw_retention_days, actor
+    )

@@ -1,4 +1,5 @@
 """SQL of raw-data retention."""
+
 from app.rollups.queries import CHECK_SLOTS
 
 # The chunks of a hypertable, with the end of their time range (what drop_chunks compares).
@@ -22,9 +23,13 @@ SET dropped_before = greatest(raw_retention.dropped_before, EXCLUDED.dropped_bef
 ARCHIVE_MAINTENANCE_SLOTS = f"""
 INSERT INTO maintenance_slots_archive (service_id, ts, ok)
 SELECT s.service_id, s.ts, s.ok
-FROM ({CHECK_SLOTS.format(where='''c.ts >= $1 AND c.ts < $2
+FROM ({
+    CHECK_SLOTS.format(
+        where='''c.ts >= $1 AND c.ts < $2
       AND EXISTS (SELECT 1 FROM maintenance_windows w
-                  WHERE c.service_id = ANY(w.affected_services) AND c.ts >= w.starts_at AND c.ts < w.ends_at)''')}) s
+                  WHERE c.service_id = ANY(w.affected_services) AND c.ts >= w.starts_at AND c.ts < w.ends_at)'''
+    )
+}) s
 ON CONFLICT (service_id, ts) DO UPDATE SET ok = EXCLUDED.ok
 """
 

@@ -6,6 +6,7 @@ bucket of the chunks about to go is materialised and no invalidation of them is 
 of the dropped checks that lie in maintenance windows are archived (the SLA figures keep subtracting
 them), the chunks are dropped, and the horizon is recorded (raw_retention): buckets before it are
 never recomputed from raw rows again, whatever invalidation comes later."""
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,9 @@ class Dropped:
     dropped_before: datetime | None
 
 
-async def apply(conn: asyncpg.Connection, now: datetime, retention_days: int, timezone_name: str,
-                rollup_grace: timedelta) -> list[Dropped]:
+async def apply(
+    conn: asyncpg.Connection, now: datetime, retention_days: int, timezone_name: str, rollup_grace: timedelta
+) -> list[Dropped]:
     """Drop raw chunks that end before now - retention_days; keep rollups and maintenance slots."""
     cutoff = now - timedelta(days=retention_days)
     results = []
@@ -54,6 +56,11 @@ async def apply(conn: asyncpg.Connection, now: datetime, retention_days: int, ti
                 await conn.execute(queries.SET_HORIZON, raw_table, horizon)
                 await conn.execute(queries.FORGET_INVALIDATIONS, raw_table, horizon)
             results.append(Dropped(raw_table, len(dropped), horizon or previous))
-            log.info("retention: dropped %d %s chunk(s) before %s", len(dropped), raw_table,
-                     horizon.isoformat() if horizon else "-", extra={"job": "retention"})
+            log.info(
+                "retention: dropped %d %s chunk(s) before %s",
+                len(dropped),
+                raw_table,
+                horizon.isoformat() if horizon else "-",
+                extra={"job": "retention"},
+            )
     return results

@@ -16,6 +16,7 @@ aggregates"), so first-level refresh windows start at the horizon and readers ne
 before it live. Second levels read the first level, which keeps every slot, so they may be refreshed
 (and rebuilt in another zone) over any range.
 """
+
 from __future__ import annotations
 
 import logging
@@ -87,25 +88,36 @@ GROUP BY m.service_id, 2
 """
 
 
-def _reader(rollup: str, raw_table: str, cagg: Cagg, from_first_level: str, raw_template: str,
-            columns: tuple[str, ...]) -> str:
+def _reader(
+    rollup: str, raw_table: str, cagg: Cagg, from_first_level: str, raw_template: str, columns: tuple[str, ...]
+) -> str:
     """$1..$5 as in queries.py, $6 the rollup's name. `dirty`: the logged ranges not yet refreshed,
     widened to whole buckets and merged per service (gaps and islands), read live from raw rows; the
     rest from the aggregate, or from the first level while the daily view is cut in another zone."""
     picked = ", ".join(f"x.{c}" for c in columns)
-    zone_ok = (f"EXISTS (SELECT 1 FROM rollup_caggs z WHERE z.rollup = '{rollup}' AND z.timezone = $5::text)"
-               if cagg.zoned else "true")
-    materialised = (f"SELECT m.service_id, m.bucket, {', '.join(f'm.{c}' for c in columns)} FROM {cagg.view} m "
-                    "WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3"
-                    f" AND {zone_ok}")
+    zone_ok = (
+        f"EXISTS (SELECT 1 FROM rollup_caggs z WHERE z.rollup = '{rollup}' AND z.timezone = $5::text)"
+        if cagg.zoned
+        else "true"
+    )
+    materialised = (
+        f"SELECT m.service_id, m.bucket, {', '.join(f'm.{c}' for c in columns)} FROM {cagg.view} m "
+        "WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3"
+        f" AND {zone_ok}"
+    )
     if cagg.zoned:
-        materialised += (f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked} FROM ({from_first_level}) x"
-                         f" WHERE NOT {zone_ok}")
-    live_dirty = f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL (" + raw_template.format(
-        where="c.service_id = d.service_id AND c.ts >= d.lo AND c.ts >= $2 AND c.ts < $3 "
-        "AND c.ts < rollup_bucket_end($4::interval, time_bucket($4::interval, d.hi, $5::text), $5::text) "
-        "AND time_bucket($4::interval, c.ts, $5::text) < d.hi"
-    ) + ") x"
+        materialised += (
+            f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked} FROM ({from_first_level}) x WHERE NOT {zone_ok}"
+        )
+    live_dirty = (
+        f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL ("
+        + raw_template.format(
+            where="c.service_id = d.service_id AND c.ts >= d.lo AND c.ts >= $2 AND c.ts < $3 "
+            "AND c.ts < rollup_bucket_end($4::interval, time_bucket($4::interval, d.hi, $5::text), $5::text) "
+            "AND time_bucket($4::interval, c.ts, $5::text) < d.hi"
+        )
+        + ") x"
+    )
     # The retention horizon, bucket-aligned upwards (queries._frozen_before; the 'apache'-only zone
     # recut boundary it also reads is never set on this path).
     frozen = queries._frozen_before(raw_table, "$4", "$5", "$6")
@@ -138,8 +150,15 @@ UNION ALL ({live_dirty})
 ORDER BY service_id, bucket"""
 
 
-def _readers(rollup: str, raw_table: str, cagg: Cagg, from_first_level: str, raw_template: str,
-             columns: tuple[str, ...], slot_columns: tuple[str, ...] | None = None) -> tuple[str, str | None]:
+def _readers(
+    rollup: str,
+    raw_table: str,
+    cagg: Cagg,
+    from_first_level: str,
+    raw_template: str,
+    columns: tuple[str, ...],
+    slot_columns: tuple[str, ...] | None = None,
+) -> tuple[str, str | None]:
     full = _reader(rollup, raw_table, cagg, from_first_level, raw_template, columns)
     slots = _reader(rollup, raw_table, cagg, from_first_level, raw_template, slot_columns) if slot_columns else None
     return full, slots
@@ -147,12 +166,13 @@ def _readers(rollup: str, raw_table: str, cagg: Cagg, from_first_level: str, raw
 
 # rollup name -> (reader of every column, reader of queries.SLOT_COLUMNS)
 READERS = {
-    "checks_hourly": _readers("checks_hourly", "checks", CHECKS_HOURLY, CHECKS_FROM_SLOTS, CHECKS_BUCKETS,
-                              CHECKS_COLUMNS, SLOT_COLUMNS),
-    "checks_daily": _readers("checks_daily", "checks", CHECKS_DAILY, CHECKS_FROM_SLOTS, CHECKS_BUCKETS,
-                             CHECKS_COLUMNS, SLOT_COLUMNS),
-    "usage_daily": _readers("usage_daily", "api_calls", USAGE_DAILY, USAGE_FROM_MINUTES, USAGE_BUCKETS,
-                            USAGE_COLUMNS),
+    "checks_hourly": _readers(
+        "checks_hourly", "checks", CHECKS_HOURLY, CHECKS_FROM_SLOTS, CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS
+    ),
+    "checks_daily": _readers(
+        "checks_daily", "checks", CHECKS_DAILY, CHECKS_FROM_SLOTS, CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS
+    ),
+    "usage_daily": _readers("usage_daily", "api_calls", USAGE_DAILY, USAGE_FROM_MINUTES, USAGE_BUCKETS, USAGE_COLUMNS),
 }
 
 # --- refresh ------------------------------------------------------------------------------------
@@ -175,8 +195,17 @@ async def in_use(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval(IN_USE))
 
 
-async def read(conn: asyncpg.Connection, rollup: str, width: timedelta, zone: str, service_ids: list[str] | None,
-               start: datetime, end: datetime, *, slots_only: bool) -> list[asyncpg.Record]:
+async def read(
+    conn: asyncpg.Connection,
+    rollup: str,
+    width: timedelta,
+    zone: str,
+    service_ids: list[str] | None,
+    start: datetime,
+    end: datetime,
+    *,
+    slots_only: bool,
+) -> list[asyncpg.Record]:
     full, slots = READERS[rollup]
     sql = slots if slots_only else full
     if sql is None:
@@ -184,16 +213,19 @@ async def read(conn: asyncpg.Connection, rollup: str, width: timedelta, zone: st
     return await conn.fetch(sql, service_ids, start, end, width, zone, rollup)
 
 
-async def refresh(conn: asyncpg.Connection, timezone_name: str, target: datetime,
-                  history_margin: timedelta) -> dict[str, int] | None:
+async def refresh(
+    conn: asyncpg.Connection, timezone_name: str, target: datetime, history_margin: timedelta
+) -> dict[str, int] | None:
     """Materialise every aggregate up to `target` and re-materialise the logged ranges; return the
     number of merged ranges per raw table, or None when called inside a transaction (refused there).
     A logged range older than `history_margin` moves the 'rollups' generation (service.HISTORY_MARGIN)."""
     if conn.is_in_transaction():
         # app/retention refreshes inside its transaction: the policies and the worker's refresh keep
         # the aggregates current, and the logged ranges stay pending (and read live) meanwhile.
-        log.warning("continuous aggregates cannot be refreshed inside a transaction; left to the next refresh",
-                    extra={"job": "rollups"})
+        log.warning(
+            "continuous aggregates cannot be refreshed inside a transaction; left to the next refresh",
+            extra={"job": "rollups"},
+        )
         return None
     await conn.execute(LOCK)
     try:
@@ -223,26 +255,38 @@ async def _follow_zone(conn: asyncpg.Connection, timezone_name: str) -> None:
     the first level (exact for every retained slot and minute, also before the retention horizon)."""
     current = await conn.fetchval(DAILY_ZONE)
     if current != timezone_name:
-        log.info("rollups: daily continuous aggregates cut in %s, recreating them in %s", current, timezone_name,
-                 extra={"job": "rollups"})
+        log.info(
+            "rollups: daily continuous aggregates cut in %s, recreating them in %s",
+            current,
+            timezone_name,
+            extra={"job": "rollups"},
+        )
         async with conn.transaction():
             await conn.execute(CREATE_DAILY, timezone_name)
 
 
-async def _logged_ranges(conn: asyncpg.Connection, raw_table: str, taken: list[asyncpg.Record],
-                         horizon: datetime | None) -> list[tuple[datetime, datetime]]:
+async def _logged_ranges(
+    conn: asyncpg.Connection, raw_table: str, taken: list[asyncpg.Record], horizon: datetime | None
+) -> list[tuple[datetime, datetime]]:
     """The logged ranges of a raw table, merged across services (a refresh covers every service),
     clipped to [retention horizon, just past the newest raw row)."""
     end = await conn.fetchval(RAW_END[raw_table])
     if end is None:
         return []
-    ranges = [(max(r["lo"], horizon) if horizon else r["lo"], min(r["hi"], end))
-              for r in taken if r["raw_table"] == raw_table]
+    ranges = [
+        (max(r["lo"], horizon) if horizon else r["lo"], min(r["hi"], end)) for r in taken if r["raw_table"] == raw_table
+    ]
     return merge_intervals([(lo, hi) for lo, hi in ranges if lo < hi])
 
 
-async def _refresh_view(conn: asyncpg.Connection, cagg: Cagg, zone: str, start: datetime, target: datetime,
-                        ranges: list[tuple[datetime, datetime]]) -> None:
+async def _refresh_view(
+    conn: asyncpg.Connection,
+    cagg: Cagg,
+    zone: str,
+    start: datetime,
+    target: datetime,
+    ranges: list[tuple[datetime, datetime]],
+) -> None:
     """Advance to `target` (TimescaleDB re-materialises what it saw change), then force the logged
     ranges, widened to whole buckets since a refresh rounds its window inwards."""
     if start < target:

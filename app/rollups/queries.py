@@ -11,6 +11,7 @@ Parameters shared by every statement built from a template:
   $1 service ids (text[], NULL = all)   $2 from (timestamptz)   $3 to (timestamptz, exclusive)
   $4 bucket width (interval)            $5 time zone the buckets are cut in (text)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -150,8 +151,11 @@ def _of_services(column: str) -> str:
 
 def _live(template: str, columns: tuple[str, ...], where: str) -> str:
     """The rollup's SELECT over the raw rows `where` picks, narrowed to (service_id, bucket, `columns`)."""
-    return f"SELECT x.service_id, x.bucket, {', '.join(f'x.{c}' for c in columns)} FROM (" + template.format(
-        where=where) + ") x"
+    return (
+        f"SELECT x.service_id, x.bucket, {', '.join(f'x.{c}' for c in columns)} FROM ("
+        + template.format(where=where)
+        + ") x"
+    )
 
 
 def _materialised(table: str, columns: tuple[str, ...]) -> str:
@@ -165,16 +169,24 @@ def _read(table: str, raw_table: str, template: str, columns: tuple[str, ...]) -
     watermark; `pending` the invalidated ranges below it, widened to whole buckets; `fz`: buckets
     before it lost raw rows to retention, they are final, never pending or read live."""
     picked = ", ".join(f"x.{c}" for c in columns)
-    live_new = _live(template, columns, f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 "
-                     "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz) "
-                     "AND c.ts >= (SELECT frozen_before FROM fz)")
+    live_new = _live(
+        template,
+        columns,
+        f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 "
+        "AND c.ts >= coalesce((SELECT watermark FROM st), '-infinity'::timestamptz) "
+        "AND c.ts >= (SELECT frozen_before FROM fz)",
+    )
     # Raw rows of the dirty buckets, one index range scan per merged pending range of a service.
-    live_dirty = f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL (" + template.format(
-        where="c.service_id = d.service_id AND c.ts >= d.lo AND c.ts >= $2 AND c.ts < $3 "
-        "AND c.ts < (SELECT watermark FROM st) "
-        "AND c.ts < rollup_bucket_end($4::interval, time_bucket($4::interval, d.hi, $5::text), $5::text) "
-        "AND time_bucket($4::interval, c.ts, $5::text) < d.hi"
-    ) + ") x"
+    live_dirty = (
+        f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL ("
+        + template.format(
+            where="c.service_id = d.service_id AND c.ts >= d.lo AND c.ts >= $2 AND c.ts < $3 "
+            "AND c.ts < (SELECT watermark FROM st) "
+            "AND c.ts < rollup_bucket_end($4::interval, time_bucket($4::interval, d.hi, $5::text), $5::text) "
+            "AND time_bucket($4::interval, c.ts, $5::text) < d.hi"
+        )
+        + ") x"
+    )
     column_list = ", ".join(("service_id", "bucket") + columns)
     return f"""
 WITH st AS (SELECT watermark FROM rollup_state WHERE rollup = $6),
@@ -248,8 +260,11 @@ SELECT (SELECT live_since FROM since) AS live_since,
        set_config('plan_cache_mode', 'force_custom_plan', true) AS plan_cache_mode,
        {_pending(raw_table)} AS pending"""
     materialised = _materialised(table, columns)
-    live = _live(template, columns,
-                 f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 AND ($6::timestamptz IS NULL OR c.ts >= $6)")
+    live = _live(
+        template,
+        columns,
+        f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 AND ($6::timestamptz IS NULL OR c.ts >= $6)",
+    )
     read = f"""
 {materialised} AND ($7::timestamptz IS NULL OR m.bucket < $7)
 UNION ALL
@@ -259,8 +274,9 @@ GROUP BY service_id, bucket"""
     return ReadParts(state, read + ORDER, _bucket_arrays(read, columns) if arrays else None)
 
 
-def _build(name: str, raw_table: str, template: str, columns: tuple[str, ...],
-           slot_columns: tuple[str, ...] | None = None) -> RollupSql:
+def _build(
+    name: str, raw_table: str, template: str, columns: tuple[str, ...], slot_columns: tuple[str, ...] | None = None
+) -> RollupSql:
     table = f"rollup_{name}"
     services = _of_services("c.service_id")
     aggregate = template.format(where=f"{services} AND c.ts >= $2 AND c.ts < $3")
@@ -288,18 +304,44 @@ INSERT INTO {table} ({column_list})
 SELECT service_id, min(bucket), {", ".join(_merge(c) for c in columns)}
 FROM (SELECT * FROM piece UNION ALL SELECT * FROM fresh) p
 GROUP BY service_id"""
-    return RollupSql(name, raw_table, table, columns, aggregate, merge_partial, delete_range, materialise_range,
-                     read, read_slots, read_slot_arrays, _parts(table, raw_table, template, columns),
-                     _parts(table, raw_table, template, slot_columns, arrays=True) if slot_columns else None)
+    return RollupSql(
+        name,
+        raw_table,
+        table,
+        columns,
+        aggregate,
+        merge_partial,
+        delete_range,
+        materialise_range,
+        read,
+        read_slots,
+        read_slot_arrays,
+        _parts(table, raw_table, template, columns),
+        _parts(table, raw_table, template, slot_columns, arrays=True) if slot_columns else None,
+    )
 
 
 CHECKS_COLUMNS = (
-    "slots", "ok_slots", "failed_slots", "downtime_s", "over_target",
-    "latency_count", "latency_sum_ms", "latency_min_ms", "latency_max_ms",
+    "slots",
+    "ok_slots",
+    "failed_slots",
+    "downtime_s",
+    "over_target",
+    "latency_count",
+    "latency_sum_ms",
+    "latency_min_ms",
+    "latency_max_ms",
 ) + HISTOGRAM_COLUMNS
 USAGE_COLUMNS = (
-    "calls", "ok_200", "errors", "c4xx", "c5xx", "over_target",
-    "latency_sum_ms", "latency_min_ms", "latency_max_ms",
+    "calls",
+    "ok_200",
+    "errors",
+    "c4xx",
+    "c5xx",
+    "over_target",
+    "latency_sum_ms",
+    "latency_min_ms",
+    "latency_max_ms",
 ) + HISTOGRAM_COLUMNS
 
 SLOT_COLUMNS = ("slots", "ok_slots", "failed_slots", "downtime_s")
@@ -307,7 +349,13 @@ SLOT_COLUMNS = ("slots", "ok_slots", "failed_slots", "downtime_s")
 CHECKS_HOURLY = _build("checks_hourly", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS)
 # The binary form of the packs (sql/085): each slot column, and the bucket starts, as concatenated
 # big-endian integers of these types.
-PACK_TYPES = {"bucket_epochs": "int8", "slots": "int4", "ok_slots": "int4", "failed_slots": "int4", "downtime_s": "int8"}
+PACK_TYPES = {
+    "bucket_epochs": "int8",
+    "slots": "int4",
+    "ok_slots": "int4",
+    "failed_slots": "int4",
+    "downtime_s": "int8",
+}
 
 
 def _packed_read(table: str, raw_table: str, template: str) -> str:
@@ -319,8 +367,12 @@ def _packed_read(table: str, raw_table: str, template: str) -> str:
     `live_bucket`, `pending`); with nothing to read, one row carries it alone. While `pending`, the
     parts are empty and the merging reader must serve. Raw rows before TIME_FLOOR are not read: the
     caller puts a floor there at or before max(live_since, $2), or '-infinity'."""
-    live = _live(template, SLOT_COLUMNS, f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 "
-                 f"AND c.ts >= {TIME_FLOOR} AND c.ts >= coalesce((SELECT live_since FROM state), '-infinity')")
+    live = _live(
+        template,
+        SLOT_COLUMNS,
+        f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 "
+        f"AND c.ts >= {TIME_FLOOR} AND c.ts >= coalesce((SELECT live_since FROM state), '-infinity')",
+    )
     packed_columns = ", ".join(f"string_agg({c}, '' ORDER BY month) AS {c}" for c in PACK_TYPES)
     values = {c: c for c in SLOT_COLUMNS} | {"bucket_epochs": "date_part('epoch', bucket)::bigint"}
     encoded = ", ".join(f"string_agg({t}send({values[c]}), '' ORDER BY bucket)" for c, t in PACK_TYPES.items())
@@ -351,8 +403,10 @@ SELECT s.live_since, s.live_bucket, s.pending, p.*
 FROM state s LEFT JOIN parts p ON NOT s.pending"""
 
 
-CHECKS_DAILY = replace(_build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS),
-                       read_packed=_packed_read("rollup_checks_daily", "checks", CHECKS_BUCKETS))
+CHECKS_DAILY = replace(
+    _build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS),
+    read_packed=_packed_read("rollup_checks_daily", "checks", CHECKS_BUCKETS),
+)
 USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
 
 # --- state and invalidation log -------------------------------------------------------------
@@ -366,8 +420,10 @@ BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 BUMP_GENERATION = "UPDATE data_generations SET generation = generation + 1 WHERE name = $1"  # sql/060
 
 # $1 bucket width, $2 zone, $3 rollup name: where its final buckets end (None: nothing dropped yet).
-FROZEN_BEFORE = {raw_table: f"SELECT nullif({_frozen_before(raw_table, '$1', '$2', '$3')}, '-infinity')"
-                 for raw_table in ("checks", "api_calls")}
+FROZEN_BEFORE = {
+    raw_table: f"SELECT nullif({_frozen_before(raw_table, '$1', '$2', '$3')}, '-infinity')"
+    for raw_table in ("checks", "api_calls")
+}
 
 SET_FINAL_BEFORE = "UPDATE rollup_state SET final_before = $2 WHERE rollup = $1"
 

@@ -1,5 +1,6 @@
 """Rollup maintenance (Apache edition's incremental refresh) and the one reader per rollup; on a Timescale
 License server both go to the continuous aggregates of caggs.py, with the same rows."""
+
 from __future__ import annotations
 
 import logging
@@ -85,8 +86,11 @@ async def log_invalidations(
         return
     ids = list(spans)
     await conn.execute(
-        queries.LOG_INVALIDATIONS, raw_table, ids,
-        [spans[s][0] for s in ids], [spans[s][1] + timedelta(microseconds=1) for s in ids],
+        queries.LOG_INVALIDATIONS,
+        raw_table,
+        ids,
+        [spans[s][0] for s in ids],
+        [spans[s][1] + timedelta(microseconds=1) for s in ids],
     )
 
 
@@ -121,7 +125,10 @@ async def refresh(
 
 
 async def _refresh_one(
-    conn: asyncpg.Connection, rollup: Rollup, timezone_name: str, target: datetime,
+    conn: asyncpg.Connection,
+    rollup: Rollup,
+    timezone_name: str,
+    target: datetime,
     invalidations: list[asyncpg.Record],
 ) -> RefreshReport:
     zone = rollup.zone(timezone_name)
@@ -174,8 +181,12 @@ async def _recut(conn: asyncpg.Connection, rollup: Rollup, old_zone: str, zone: 
     if final is None:
         await conn.execute(f"TRUNCATE {sql.table}")
         return
-    log.warning("rollup %s: buckets before %s have no raw rows left and keep the zone %s",
-                rollup.name, final.isoformat(), old_zone)
+    log.warning(
+        "rollup %s: buckets before %s have no raw rows left and keep the zone %s",
+        rollup.name,
+        final.isoformat(),
+        old_zone,
+    )
     await conn.execute(sql.delete_range, None, final, FAR_FUTURE, width, old_zone)
     first = await conn.fetchrow(queries.BUCKET_SPAN, width, final, final, zone)
     if first["hi"] > final:
@@ -184,27 +195,39 @@ async def _recut(conn: asyncpg.Connection, rollup: Rollup, old_zone: str, zone: 
 
 
 async def read(
-    conn: asyncpg.Connection, rollup: Rollup, timezone_name: str,
-    service_ids: list[str] | None, start: datetime, end: datetime, *, slots_only: bool = False,
+    conn: asyncpg.Connection,
+    rollup: Rollup,
+    timezone_name: str,
+    service_ids: list[str] | None,
+    start: datetime,
+    end: datetime,
+    *,
+    slots_only: bool = False,
 ) -> list[asyncpg.Record]:
     """Buckets in [start, end) (bucket-aligned) for the services, exact whatever the refresh lag.
     `slots_only` reads just the slot counts and downtime (queries.SLOT_COLUMNS), for check rollups.
     With nothing pending, the two-statement reader (queries.ReadParts); inside a caller's transaction,
     or with pending ranges, the one-statement reader that merges them."""
     if await uses_caggs(conn):
-        return await caggs.read(conn, rollup.name, rollup.width, rollup.zone(timezone_name), service_ids, start, end,
-                                slots_only=slots_only)
+        return await caggs.read(
+            conn, rollup.name, rollup.width, rollup.zone(timezone_name), service_ids, start, end, slots_only=slots_only
+        )
     parts = rollup.sql.parts_slots if slots_only else rollup.sql.parts
     sql = rollup.sql.read_slots if slots_only else rollup.sql.read
     if parts is None or sql is None:
         raise ValueError(f"rollup {rollup.name} has no slots-only reader")
-    return await _read(conn, rollup, (service_ids, start, end, rollup.width, rollup.zone(timezone_name)),
-                       parts, parts.read, sql)
+    return await _read(
+        conn, rollup, (service_ids, start, end, rollup.width, rollup.zone(timezone_name)), parts, parts.read, sql
+    )
 
 
 async def read_slot_arrays(
-    conn: asyncpg.Connection, rollup: Rollup, timezone_name: str, service_ids: list[str] | None,
-    start: datetime, end: datetime,
+    conn: asyncpg.Connection,
+    rollup: Rollup,
+    timezone_name: str,
+    service_ids: list[str] | None,
+    start: datetime,
+    end: datetime,
 ) -> list[asyncpg.Record]:
     """`read(..., slots_only=True)` as one row per service: `bucket_epochs` (bucket starts, Unix
     seconds) and a sequence per slot column (a list, or an array.array when read from the packs),
@@ -226,16 +249,19 @@ def _as_arrays(rows: list) -> list[dict]:
     """Bucket rows of the slot columns in read_slot_arrays' form."""
     by_service: dict[str, dict] = {}
     for r in rows:
-        arrays = by_service.setdefault(r["service_id"], {"service_id": r["service_id"], "bucket_epochs": [],
-                                                        **{c: [] for c in queries.SLOT_COLUMNS}})
+        arrays = by_service.setdefault(
+            r["service_id"],
+            {"service_id": r["service_id"], "bucket_epochs": [], **{c: [] for c in queries.SLOT_COLUMNS}},
+        )
         arrays["bucket_epochs"].append(int(r["bucket"].timestamp()))
         for c in queries.SLOT_COLUMNS:
             arrays[c].append(r[c])
     return list(by_service.values())
 
 
-async def _read(conn: asyncpg.Connection, rollup: Rollup, args: tuple, parts: queries.ReadParts, fast: str,
-                merging: str) -> list:
+async def _read(
+    conn: asyncpg.Connection, rollup: Rollup, args: tuple, parts: queries.ReadParts, fast: str, merging: str
+) -> list:
     """`fast` (one of `parts`' readers) when `parts.state` finds nothing pending, else `merging` (the
     one-statement reader)."""
     if not conn.is_in_transaction():
@@ -314,8 +340,12 @@ def _unpacked(data: bytes, type_code: str) -> array:
 
 
 async def aggregate_raw(
-    conn: asyncpg.Connection, rollup: Rollup, timezone_name: str,
-    service_ids: list[str] | None, start: datetime, end: datetime,
+    conn: asyncpg.Connection,
+    rollup: Rollup,
+    timezone_name: str,
+    service_ids: list[str] | None,
+    start: datetime,
+    end: datetime,
 ) -> list[asyncpg.Record]:
     """The rollup's SELECT straight over raw rows: the from-scratch reference."""
     return await conn.fetch(
@@ -328,4 +358,3 @@ async def invalidate_range(conn: asyncpg.Connection, start: datetime, end: datet
     ids = [r["id"] for r in await conn.fetch(queries.ALL_SERVICE_IDS)]
     for raw_table in ("checks", "api_calls"):
         await log_invalidations(conn, raw_table, {s: (start, end - timedelta(microseconds=1)) for s in ids})
-

@@ -1,5 +1,6 @@
 """HTTP assertions as data: expected status set, keyword, JSON path (+ value). The same code that
 evaluates a condition validates it (`compile_check`), so a config that loads is one that can run."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,10 @@ class JsonPath:
             raise ConditionError(f"json_path: more than {MAX_PATH_SEGMENTS} segments")
         for segment in segments:
             if not _SEGMENT.match(segment):
-                raise ConditionError(f"json_path: invalid segment {segment!r} in {text!r} "
-                                     "(use letters, digits, _ - $ @, separated by dots)")
+                raise ConditionError(
+                    f"json_path: invalid segment {segment!r} in {text!r} "
+                    "(use letters, digits, _ - $ @, separated by dots)"
+                )
         return cls(segments)
 
     def lookup(self, document: Any) -> Any:

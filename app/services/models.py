@@ -1,4 +1,5 @@
 """Service catalog contract: what services.toml and the API accept."""
+
 from __future__ import annotations
 
 from typing import Literal

@@ -1,6 +1,7 @@
 """The service catalog: load services.toml, validate it, sync it into the database; services created
 and archived through the API (admin). The file owns the services it names (`managed_by = 'config'`),
 the API those it created (`'api'`): the sync never touches the API's, and takes over an id both name."""
+
 from __future__ import annotations
 
 import json
@@ -68,13 +69,27 @@ async def sync_catalog(conn: asyncpg.Connection, services: list[ServiceConfig]) 
         for position, svc in enumerate(services):
             before = await conn.fetchrow(queries.ROLLUP_INPUTS, svc.id)
             row = await conn.fetchrow(
-                queries.UPSERT, svc.id, svc.name, svc.description, svc.kind, svc.url, svc.interval_s,
-                svc.timeout_s, svc.latency_target_ms, svc.tier, _check_json(svc), svc.allow_private, position,
+                queries.UPSERT,
+                svc.id,
+                svc.name,
+                svc.description,
+                svc.kind,
+                svc.url,
+                svc.interval_s,
+                svc.timeout_s,
+                svc.latency_target_ms,
+                svc.tier,
+                _check_json(svc),
+                svc.allow_private,
+                position,
             )
             if row is None:
                 continue
             (result.inserted if row["inserted"] else result.updated).append(svc.id)
-            if before and (before["interval_s"], before["latency_target_ms"]) != (svc.interval_s, svc.latency_target_ms):
+            if before and (before["interval_s"], before["latency_target_ms"]) != (
+                svc.interval_s,
+                svc.latency_target_ms,
+            ):
                 await rollups.invalidate_service(conn, svc.id)
         result.deactivated = [r["id"] for r in await conn.fetch(queries.DEACTIVATE_MISSING, [s.id for s in services])]
     return result
@@ -85,7 +100,9 @@ def _check_json(svc: ServiceConfig) -> str:
 
 
 def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}])
+    return ApiError(
+        422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}]
+    )
 
 
 async def create(conn: asyncpg.Connection, svc: ServiceConfig, actor) -> asyncpg.Record:
@@ -96,14 +113,31 @@ async def create(conn: asyncpg.Connection, svc: ServiceConfig, actor) -> asyncpg
     if blocked:
         raise _invalid("url", blocked + ("" if "metadata" in blocked else "; set allow_private to probe it"))
     async with conn.transaction():
-        row = await conn.fetchrow(queries.CREATE, svc.id, svc.name, svc.description, svc.kind, svc.url,
-                                  svc.interval_s, svc.timeout_s, svc.latency_target_ms, svc.tier, _check_json(svc),
-                                  svc.allow_private)
+        row = await conn.fetchrow(
+            queries.CREATE,
+            svc.id,
+            svc.name,
+            svc.description,
+            svc.kind,
+            svc.url,
+            svc.interval_s,
+            svc.timeout_s,
+            svc.latency_target_ms,
+            svc.tier,
+            _check_json(svc),
+            svc.allow_private,
+        )
         if row is None:
             raise _taken(svc.id, await conn.fetchrow(queries.GET, svc.id))
         # the check's headers and body may carry the target's credentials: named, never recorded
-        await audit.record_by(conn, actor, "service.create", "service", svc.id,
-                              {**svc.model_dump(mode="json", exclude={"check"}), "check": sorted(svc.check.model_fields_set)})
+        await audit.record_by(
+            conn,
+            actor,
+            "service.create",
+            "service",
+            svc.id,
+            {**svc.model_dump(mode="json", exclude={"check"}), "check": sorted(svc.check.model_fields_set)},
+        )
     return row
 
 
@@ -121,8 +155,12 @@ async def archive(conn: asyncpg.Connection, service_id: str, actor) -> asyncpg.R
         if row is None:
             raise not_found("service", service_id)
         if row["managed_by"] == "config":
-            raise ApiError(409, "conflict", f"service {service_id!r} is managed by services.toml: remove it there "
-                                            "and run `slamon migrate` (which archives it)")
+            raise ApiError(
+                409,
+                "conflict",
+                f"service {service_id!r} is managed by services.toml: remove it there "
+                "and run `slamon migrate` (which archives it)",
+            )
         if not row["is_active"]:
             return row  # archiving twice changes nothing
         row = await conn.fetchrow(queries.ARCHIVE, service_id)
@@ -142,8 +180,10 @@ async def get(conn: asyncpg.Connection, service_id: str) -> asyncpg.Record | Non
 
 async def certificate_expiries(conn: asyncpg.Connection) -> dict[str, str]:
     """service_id -> the soonest TLS certificate expiry seen by the probers (ISO 8601, UTC)."""
-    return {r["service_id"]: r["not_after"].isoformat().replace("+00:00", "Z")
-            for r in await conn.fetch(queries.CERTIFICATE_EXPIRIES)}
+    return {
+        r["service_id"]: r["not_after"].isoformat().replace("+00:00", "Z")
+        for r in await conn.fetch(queries.CERTIFICATE_EXPIRIES)
+    }
 
 
 async def existing_ids(conn: asyncpg.Connection, service_ids: list[str]) -> set[str]:

@@ -1,6 +1,7 @@
 """The service catalog over REST: GET /api/services (public); POST /api/services, GET and DELETE
 /api/services/{id} (admin, authenticated by default through `admin_router`). PUT /api/services/{id}
 lives with the other runtime settings in app/maintenance."""
+
 from __future__ import annotations
 
 import asyncpg
@@ -20,17 +21,20 @@ ServiceIdPath = Path(max_length=50)
 _ID = {"service_id": "$response.body#/service/id"}
 # OpenAPI links: what a client (and the stateful schemathesis test) can do next with a new service:
 # manage it, and read its (empty, then growing) figures.
-SERVICE_LINKS = {name: {"operationRef": "#/paths/" + path.replace("/", "~1") + "/" + method, "parameters": _ID}
-                 for name, method, path in (
-                     ("GetService", "get", "/api/services/{service_id}"),
-                     ("EditService", "put", "/api/services/{service_id}"),
-                     ("ArchiveService", "delete", "/api/services/{service_id}"),
-                     ("GetUptime", "get", "/api/uptime/{service_id}"),
-                     ("GetAvailability", "get", "/api/sla/availability/{service_id}"),
-                     ("GetResponseTimes", "get", "/api/sla/response-times/{service_id}"),
-                     ("GetUsage", "get", "/api/sla/usage/{service_id}"),
-                     ("GetSlo", "get", "/api/slo/{service_id}"),
-                     ("GetUsageTrends", "get", "/api/usage/trends/{service_id}"))}
+SERVICE_LINKS = {
+    name: {"operationRef": "#/paths/" + path.replace("/", "~1") + "/" + method, "parameters": _ID}
+    for name, method, path in (
+        ("GetService", "get", "/api/services/{service_id}"),
+        ("EditService", "put", "/api/services/{service_id}"),
+        ("ArchiveService", "delete", "/api/services/{service_id}"),
+        ("GetUptime", "get", "/api/uptime/{service_id}"),
+        ("GetAvailability", "get", "/api/sla/availability/{service_id}"),
+        ("GetResponseTimes", "get", "/api/sla/response-times/{service_id}"),
+        ("GetUsage", "get", "/api/sla/usage/{service_id}"),
+        ("GetSlo", "get", "/api/slo/{service_id}"),
+        ("GetUsageTrends", "get", "/api/usage/trends/{service_id}"),
+    )
+}
 
 
 async def require_service(conn: asyncpg.Connection, service_id: str):
@@ -44,28 +48,46 @@ async def require_service(conn: asyncpg.Connection, service_id: str):
 async def list_services(conn=Depends(deps.connection)):
     rows = await service.list_active(conn)
     certificates = await service.certificate_expiries(conn)
-    return {"services": [{"id": "all-systems", "name": "All Systems"}]
-            + [{"id": r["id"], "name": r["name"], "description": r["description"], "tier": r["tier"],
-                "certificateExpiresAt": certificates.get(r["id"])} for r in rows]}
+    return {
+        "services": [{"id": "all-systems", "name": "All Systems"}]
+        + [
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "description": r["description"],
+                "tier": r["tier"],
+                "certificateExpiresAt": certificates.get(r["id"]),
+            }
+            for r in rows
+        ]
+    }
 
 
-@admin_router.post("/api/services", status_code=201, responses={201: {"links": SERVICE_LINKS}},
-                   summary="Add a service to monitor (admin); 409 when the id is taken, archived services included")
+@admin_router.post(
+    "/api/services",
+    status_code=201,
+    responses={201: {"links": SERVICE_LINKS}},
+    summary="Add a service to monitor (admin); 409 when the id is taken, archived services included",
+)
 async def create_service(body: ServiceConfig, actor=Depends(require("services:write")), conn=Depends(deps.connection)):
     return {"service": service_to_read(await service.create(conn, body, actor))}
 
 
 @admin_router.get("/api/services/{service_id}", summary="A service's whole configuration, archived or not (admin)")
-async def get_service(service_id: str = ServiceIdPath, actor=Depends(require("services:read")),
-                      conn=Depends(deps.connection)):
+async def get_service(
+    service_id: str = ServiceIdPath, actor=Depends(require("services:read")), conn=Depends(deps.connection)
+):
     return {"service": service_to_read(await require_service(conn, service_id))}
 
 
-@admin_router.delete("/api/services/{service_id}",
-                     summary="Archive a service the API created (admin): no longer probed nor listed; its history, "
-                             "incidents and SLA figures stay")
-async def archive_service(service_id: str = ServiceIdPath, actor=Depends(require("services:write")),
-                          conn=Depends(deps.connection)):
+@admin_router.delete(
+    "/api/services/{service_id}",
+    summary="Archive a service the API created (admin): no longer probed nor listed; its history, "
+    "incidents and SLA figures stay",
+)
+async def archive_service(
+    service_id: str = ServiceIdPath, actor=Depends(require("services:write")), conn=Depends(deps.connection)
+):
     return {"service": service_to_read(await service.archive(conn, service_id, actor))}
 
 

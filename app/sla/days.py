@@ -1,6 +1,7 @@
 """Judged slots per service and day (SLA-MATH.md), as plain per-day lists: the form every per-day
 figure is computed in (availability, day status, the 90-day grid), read from the daily rollup as one
 row of arrays per service."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -37,14 +38,20 @@ class ServiceDays:
 
     def sliced(self, lo: int, hi: int) -> ServiceDays:
         """Days lo .. hi - 1 alone."""
-        return ServiceDays(*(getattr(self, c)[lo:hi] for c in COUNTS), self.expected[lo:hi],
-                           {i - lo: rows for i, rows in self.incidents.items() if lo <= i < hi})
+        return ServiceDays(
+            *(getattr(self, c)[lo:hi] for c in COUNTS),
+            self.expected[lo:hi],
+            {i - lo: rows for i, rows in self.incidents.items() if lo <= i < hi},
+        )
 
     def joined(self, later: ServiceDays) -> ServiceDays:
         """These days followed by `later`'s."""
         offset = len(self.slots)
-        return ServiceDays(*(getattr(self, c) + getattr(later, c) for c in COUNTS), self.expected + later.expected,
-                           {**self.incidents, **{offset + i: rows for i, rows in later.incidents.items()}})
+        return ServiceDays(
+            *(getattr(self, c) + getattr(later, c) for c in COUNTS),
+            self.expected + later.expected,
+            {**self.incidents, **{offset + i: rows for i, rows in later.incidents.items()}},
+        )
 
 
 def _dense(row, epochs: list[int], index: dict[int, int], first: date, zone) -> list[list[int]]:
@@ -57,8 +64,9 @@ def _dense(row, epochs: list[int], index: dict[int, int], first: date, zone) -> 
     if row is None:
         return columns
     slots, ok_slots, failed_slots, downtime_s = columns
-    for epoch, n, ok, failed, down in zip(row["bucket_epochs"], row["slots"], row["ok_slots"], row["failed_slots"],
-                                          row["downtime_s"]):
+    for epoch, n, ok, failed, down in zip(
+        row["bucket_epochs"], row["slots"], row["ok_slots"], row["failed_slots"], row["downtime_s"]
+    ):
         i = index.get(epoch)
         if i is None:
             i = (local_date(datetime.fromtimestamp(epoch, timezone.utc), zone) - first).days
@@ -73,8 +81,9 @@ def _overlap_s(lo: datetime, hi: datetime, windows: list[tuple[datetime, datetim
     return sum(max(0.0, (min(hi, w_hi) - max(lo, w_lo)).total_seconds()) for w_lo, w_hi in windows)
 
 
-async def read(conn: asyncpg.Connection, services: list, period: Period, now: datetime,
-               timezone_name: str) -> dict[str, ServiceDays]:
+async def read(
+    conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
+) -> dict[str, ServiceDays]:
     """Per service, the period's days: judged checks, expectation, incidents."""
     ids = [s["id"] for s in services]
     zone, first = period.zone, period.first_day
@@ -106,10 +115,14 @@ async def read(conn: asyncpg.Connection, services: list, period: Period, now: da
     for service in services:
         sid, interval = service["id"], service["interval_s"]
         counts = _dense(by_id.get(sid), epochs, index, first, zone)
-        service_windows = merge_intervals([(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]])
+        service_windows = merge_intervals(
+            [(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]]
+        )
         if service_windows:
-            expected = [max(0.0, seconds - _overlap_s(lo, hi, service_windows)) / interval
-                        for seconds, (lo, _, hi) in zip(observed, bounds)]
+            expected = [
+                max(0.0, seconds - _overlap_s(lo, hi, service_windows)) / interval
+                for seconds, (lo, _, hi) in zip(observed, bounds)
+            ]
         else:
             expected = [seconds / interval for seconds in observed]
         result[sid] = ServiceDays(*counts, [0] * len(days), expected)

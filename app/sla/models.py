@@ -1,4 +1,5 @@
 """SLA report contracts — field names and nesting exactly as PRD §5.1."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict

@@ -1,5 +1,6 @@
 """SQL of the SLA figures that rollups cannot hold: period-dependent ratios and exact counts over
 raw rows, maintenance exclusions, incident statistics."""
+
 from app.rollups.queries import CHECK_SLOTS
 
 # Slots (same definition as the rollups) that lie in a maintenance window of their service, per

@@ -1,4 +1,5 @@
 """SLA figures per SLA-MATH.md: availability, daily status, response times, usage, incident stats."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,10 +50,17 @@ async def check_days(
     result = {}
     period_days = period.days()
     for sid, d in (await days.read(conn, services, period, now, timezone_name)).items():
-        result[sid] = [DayRecord(day, CheckFigures(d.slots[i], d.ok_slots[i], d.failed_slots[i], d.downtime_s[i],
-                                                   d.maintenance_slots[i], d.expected[i]),
-                                 d.priorities(i), d.incident_ids(i))
-                       for i, day in enumerate(period_days)]
+        result[sid] = [
+            DayRecord(
+                day,
+                CheckFigures(
+                    d.slots[i], d.ok_slots[i], d.failed_slots[i], d.downtime_s[i], d.maintenance_slots[i], d.expected[i]
+                ),
+                d.priorities(i),
+                d.incident_ids(i),
+            )
+            for i, day in enumerate(period_days)
+        ]
     return result
 
 
@@ -74,12 +82,24 @@ def total(records: list[DayRecord]) -> CheckFigures:
 def day_status(record: DayRecord, tier: str) -> str:
     """nd / e / mo / po / o for one day, in the order of SLA-MATH.md."""
     checks = record.checks
-    return day_code(checks.slots, checks.ok_slots, checks.maintenance_slots, checks.expected,
-                    record.incident_priorities, TIERS[tier].availability.as_integer_ratio())
+    return day_code(
+        checks.slots,
+        checks.ok_slots,
+        checks.maintenance_slots,
+        checks.expected,
+        record.incident_priorities,
+        TIERS[tier].availability.as_integer_ratio(),
+    )
 
 
-def day_code(slots: int, ok_slots: int, maintenance_slots: int, expected: float, priorities: frozenset[str],
-             target: tuple[int, int]) -> str:
+def day_code(
+    slots: int,
+    ok_slots: int,
+    maintenance_slots: int,
+    expected: float,
+    priorities: frozenset[str],
+    target: tuple[int, int],
+) -> str:
     """day_status from the day's figures; `target` is the tier's availability (%) as an exact ratio
     (numerator, denominator), so the comparison stays in integers (4,500 days per status read)."""
     if slots == 0 and maintenance_slots == 0:
@@ -124,8 +144,9 @@ def _share(count: int, whole: int) -> dict:
 
 
 async def response_times(conn, service, period: Period, now: datetime) -> dict:
-    row = await conn.fetchrow(queries.RESPONSE_TIMES, service["id"], period.start, period.end,
-                              service["latency_target_ms"])
+    row = await conn.fetchrow(
+        queries.RESPONSE_TIMES, service["id"], period.start, period.end, service["latency_target_ms"]
+    )
     n = row["total"]
     avg = None if row["mean"] is None else round_half_up(row["mean"])
     return {
@@ -154,8 +175,14 @@ async def usage(conn, service, period: Period, now: datetime, timezone_name: str
         if day > today:
             break
         r = by_day.get(day)
-        daily.append({"date": day.isoformat(), "total": r["calls"] if r else 0,
-                      "success": r["ok_200"] if r else 0, "errors": r["errors"] if r else 0})
+        daily.append(
+            {
+                "date": day.isoformat(),
+                "total": r["calls"] if r else 0,
+                "success": r["ok_200"] if r else 0,
+                "errors": r["errors"] if r else 0,
+            }
+        )
     calls = sum(r["calls"] for r in rows)
     errors = sum(r["errors"] for r in rows)
     return {
@@ -190,11 +217,16 @@ async def incident_stats(conn, period: Period, now: datetime, service_id: str | 
         },
         "incidents": [
             {
-                "id": r["id"], "priority": r["priority"], "title": r["title"], "reporter": r["reporter"],
+                "id": r["id"],
+                "priority": r["priority"],
+                "title": r["title"],
+                "reporter": r["reporter"],
                 "detectionCriteria": r["detection_criteria"],
-                "createdAt": _iso(r["created_at"]), "resolvedAt": _iso(r["resolved_at"]),
+                "createdAt": _iso(r["created_at"]),
+                "resolvedAt": _iso(r["resolved_at"]),
                 "resolutionTime": format_duration((r["resolved_at"] - r["created_at"]).total_seconds())
-                if r["resolved_at"] else None,
+                if r["resolved_at"]
+                else None,
             }
             for r in rows
         ],

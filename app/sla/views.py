@@ -1,4 +1,5 @@
 """SLA report endpoints (PRD §5.1): response times, availability, usage, incident statistics."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -19,37 +20,56 @@ def report_period(
     period: Literal["monthly"] = Query("monthly", description="only calendar months for now"),
     year: int | None = Query(None, ge=2000, le=2100),
     month_number: int | None = Query(None, alias="month", ge=1, le=12),
-    settings=Depends(deps.settings), now=Depends(deps.clock),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
 ) -> Period:
     today = local_date(now, settings.zone)
     if (year is None) != (month_number is None):
-        raise ApiError(422, "validation_error", "give both year and month, or neither",
-                       [{"in": "query", "field": "year" if year is None else "month", "message": "missing"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            "give both year and month, or neither",
+            [{"in": "query", "field": "year" if year is None else "month", "message": "missing"}],
+        )
     return month(year or today.year, month_number or today.month, settings.zone)
 
 
 @router.get("/api/sla/response-times/{service_id}", response_model=ResponseTimesReport, response_model_by_alias=True)
-async def response_times(service_id: str, period: Period = Depends(report_period),
-                         conn=Depends(deps.connection), now=Depends(deps.clock)):
+async def response_times(
+    service_id: str, period: Period = Depends(report_period), conn=Depends(deps.connection), now=Depends(deps.clock)
+):
     return await service.response_times(conn, await require_service(conn, service_id), period, now)
 
 
 @router.get("/api/sla/availability/{service_id}", response_model=AvailabilityReport)
-async def availability(service_id: str, period: Period = Depends(report_period),
-                       conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
+async def availability(
+    service_id: str,
+    period: Period = Depends(report_period),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
     return await service.availability(conn, await require_service(conn, service_id), period, now, settings.timezone)
 
 
 @router.get("/api/sla/usage/{service_id}", response_model=UsageReport)
-async def usage(service_id: str, period: Period = Depends(report_period),
-                conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
+async def usage(
+    service_id: str,
+    period: Period = Depends(report_period),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
     return await service.usage(conn, await require_service(conn, service_id), period, now, settings.timezone)
 
 
 @router.get("/api/sla/incidents/stats", response_model=IncidentStatsReport)
-async def incident_stats(period: Period = Depends(report_period),
-                         service_id: str | None = Query(None, alias="serviceId"),
-                         conn=Depends(deps.connection), now=Depends(deps.clock)):
+async def incident_stats(
+    period: Period = Depends(report_period),
+    service_id: str | None = Query(None, alias="serviceId"),
+    conn=Depends(deps.connection),
+    now=Depends(deps.clock),
+):
     if service_id is not None:
         await require_service(conn, service_id)
     return await service.incident_stats(conn, period, now, service_id)

@@ -12,6 +12,7 @@ It starts where its run started, is open while the newest measurement still brea
 threshold, and ends with the last breaching measurement. Its severity is the highest reached.
 Besides, multi-window burn-rate alerts on the availability budget (app.slo.budget FAST_BURN /
 SLOW_BURN): burn_rate_fast (CRITICAL) and burn_rate_slow (WARNING), open while both windows burn."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ SEVERITY_RANK = {None: 0, WARNING: 1, CRITICAL: 2}
 @dataclass(frozen=True)
 class Rule:
     slo: str
-    measure: str                 # what one measurement is, for people
-    direction: str               # 'below' (bad when lower) | 'above'
+    measure: str  # what one measurement is, for people
+    direction: str  # 'below' (bad when lower) | 'above'
     warning: Decimal
     warning_buckets: int
     critical: Decimal
@@ -45,32 +46,47 @@ class Rule:
         return min(values) if self.direction == "below" else max(values)
 
     def details(self) -> dict:
-        return {"measure": self.measure, "direction": self.direction, "warning": str(self.warning),
-                "warningMinutes": int(self.warning_buckets * BUCKET.total_seconds() // 60),
-                "critical": str(self.critical),
-                "criticalMinutes": int(self.critical_buckets * BUCKET.total_seconds() // 60)}
+        return {
+            "measure": self.measure,
+            "direction": self.direction,
+            "warning": str(self.warning),
+            "warningMinutes": int(self.warning_buckets * BUCKET.total_seconds() // 60),
+            "critical": str(self.critical),
+            "criticalMinutes": int(self.critical_buckets * BUCKET.total_seconds() // 60),
+        }
 
 
 def rules(objectives: list[Objective]) -> list[Rule]:
     """The violation rules of a service's SLOs (the overall error rate has its budget and burn rates
     but no alert thresholds in the SLA document)."""
-    found = [Rule("availability", "availability % per 5 minutes", "below", Decimal(98), 12, Decimal(97), 6),
-             Rule("error_rate_4xx", "4xx % per 5 minutes", "above", Decimal(8), 1, Decimal(10), 1),
-             Rule("error_rate_5xx", "5xx % per 5 minutes", "above", Decimal("0.2"), 1, Decimal("0.5"), 1)]
+    found = [
+        Rule("availability", "availability % per 5 minutes", "below", Decimal(98), 12, Decimal(97), 6),
+        Rule("error_rate_4xx", "4xx % per 5 minutes", "above", Decimal(8), 1, Decimal(10), 1),
+        Rule("error_rate_5xx", "5xx % per 5 minutes", "above", Decimal("0.2"), 1, Decimal("0.5"), 1),
+    ]
     for objective in objectives:
         if objective.unit == "ms":
-            found.append(Rule(objective.slo, f"{objective.name} ms per 5 minutes", "above", objective.target, 3,
-                              2 * objective.target, 3))
+            found.append(
+                Rule(
+                    objective.slo,
+                    f"{objective.name} ms per 5 minutes",
+                    "above",
+                    objective.target,
+                    3,
+                    2 * objective.target,
+                    3,
+                )
+            )
     return found
 
 
 @dataclass(frozen=True)
 class Verdict:
-    breaching: bool                # the newest measurement breaches the WARNING threshold
-    severity: str | None           # reached by the trailing run (None: not (yet) a violation)
-    started_at: datetime | None    # start of the trailing breaching run
-    threshold: Decimal | None      # the threshold of `severity`
-    worst: Decimal | None          # worst measurement of the trailing run
+    breaching: bool  # the newest measurement breaches the WARNING threshold
+    severity: str | None  # reached by the trailing run (None: not (yet) a violation)
+    started_at: datetime | None  # start of the trailing breaching run
+    threshold: Decimal | None  # the threshold of `severity`
+    worst: Decimal | None  # worst measurement of the trailing run
     last_breach_end: datetime | None  # end of the newest breaching measurement
 
 
@@ -90,10 +106,14 @@ def judge(rule: Rule, measurements: list[tuple[datetime, Decimal | None]]) -> Ve
             break
         critical_run += 1
     last_breach = next((start for start, value in reversed(judged) if rule.breaches(value, rule.warning)), None)
-    severity = CRITICAL if critical_run >= rule.critical_buckets else (
-        WARNING if len(warning_run) >= rule.warning_buckets else None)
+    severity = (
+        CRITICAL
+        if critical_run >= rule.critical_buckets
+        else (WARNING if len(warning_run) >= rule.warning_buckets else None)
+    )
     return Verdict(
-        breaching=bool(warning_run), severity=severity,
+        breaching=bool(warning_run),
+        severity=severity,
         started_at=warning_run[-1][0] if warning_run else None,
         threshold={CRITICAL: rule.critical, WARNING: rule.warning}.get(severity),
         worst=rule.worse(min(v for _, v in warning_run), max(v for _, v in warning_run)) if warning_run else None,

@@ -1,5 +1,6 @@
 """Error budgets, burn rates and service credits (SLA-MATH.md, seeds/002). Pure functions on exact
 decimals: the worker and the monthly report both compute with these."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from app.sla.tiers import TIERS, Tier
 
 HUNDRED = Decimal(100)
 CREDIT_CAP_PERCENT = 50
-LATENCY_CREDIT_PERCENT = 5      # P95 above 200 % of the tier's target
+LATENCY_CREDIT_PERCENT = 5  # P95 above 200 % of the tier's target
 LONG_VIOLATION_CREDIT_PERCENT = 5
 LONG_VIOLATION_HOURS = 4
 
@@ -62,17 +63,23 @@ class Credit:
 
     @property
     def total_percent(self) -> int:
-        return min(CREDIT_CAP_PERCENT,
-                   self.availability_percent + self.latency_percent + self.long_violation_percent)
+        return min(CREDIT_CAP_PERCENT, self.availability_percent + self.latency_percent + self.long_violation_percent)
 
 
-def service_credit(tier: str | Tier, availability_percent: Decimal | None, p95_ms: int | None,
-                   longest_violation_hours: Decimal | float | int) -> Credit:
+def service_credit(
+    tier: str | Tier,
+    availability_percent: Decimal | None,
+    p95_ms: int | None,
+    longest_violation_hours: Decimal | float | int,
+) -> Credit:
     """The month's credit: the tier's credit below its availability target, +5 % when P95 is over
     200 % of the tier's P95 target, +5 % for a violation lasting 4 h or more; capped at 50 %."""
     tier = TIERS[tier] if isinstance(tier, str) else tier
     below = availability_percent is not None and Decimal(availability_percent) < tier.availability
     slow = p95_ms is not None and p95_ms > 2 * tier.p95_ms
     long_violation = Decimal(str(longest_violation_hours)) >= LONG_VIOLATION_HOURS
-    return Credit(tier.credit_percent if below else 0, LATENCY_CREDIT_PERCENT if slow else 0,
-                  LONG_VIOLATION_CREDIT_PERCENT if long_violation else 0)
+    return Credit(
+        tier.credit_percent if below else 0,
+        LATENCY_CREDIT_PERCENT if slow else 0,
+        LONG_VIOLATION_CREDIT_PERCENT if long_violation else 0,
+    )

@@ -2,6 +2,7 @@
 measurements, and the burn-rate alerts, written to slo_violations idempotently — opened, escalated
 and closed from what the data says now, so a run repeated or run by two workers at once changes
 nothing more (per-service lock, one open violation per service and SLO in the schema)."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ EPOCH = datetime(2000, 1, 3, tzinfo=timezone.utc)  # a Monday: 5-minute buckets 
 
 @dataclass(frozen=True)
 class Change:
-    kind: str        # opened | escalated | closed
+    kind: str  # opened | escalated | closed
     violation: dict  # the row after the change
 
 
@@ -34,13 +35,15 @@ def bucket_floor(ts: datetime) -> datetime:
 
 def measurements(slot_rows, call_rows) -> dict[str, list[tuple[datetime, Decimal | None]]]:
     """5-minute measurements per SLO, oldest first."""
-    series: dict[str, list] = {"availability": [(r["bucket"], Decimal(r["ok_slots"]) * HUNDRED / r["slots"])
-                                                for r in slot_rows]}
+    series: dict[str, list] = {
+        "availability": [(r["bucket"], Decimal(r["ok_slots"]) * HUNDRED / r["slots"]) for r in slot_rows]
+    }
     series["error_rate_4xx"] = [(r["bucket"], Decimal(r["c4xx"]) * HUNDRED / r["calls"]) for r in call_rows]
     series["error_rate_5xx"] = [(r["bucket"], Decimal(r["c5xx"]) * HUNDRED / r["calls"]) for r in call_rows]
     for q in ("50", "95", "99"):
-        series[f"latency_p{q}"] = [(r["bucket"], None if r[f"p{q}"] is None else Decimal(r[f"p{q}"]))
-                                   for r in call_rows]
+        series[f"latency_p{q}"] = [
+            (r["bucket"], None if r[f"p{q}"] is None else Decimal(r[f"p{q}"])) for r in call_rows
+        ]
     return series
 
 
@@ -61,19 +64,35 @@ async def _apply_rule(conn, service_id: str, rule: Rule, verdict: Verdict | None
         return Change("escalated", dict(row)) if severity != current["severity"] else None
     if verdict.severity is None:
         return None
-    row = await conn.fetchrow(queries.OPEN, service_id, rule.slo, verdict.severity, verdict.started_at,
-                              verdict.threshold, verdict.worst, details)
+    row = await conn.fetchrow(
+        queries.OPEN,
+        service_id,
+        rule.slo,
+        verdict.severity,
+        verdict.started_at,
+        verdict.threshold,
+        verdict.worst,
+        details,
+    )
     return Change("opened", dict(row)) if row else None
 
 
-async def _apply_burn(conn, service_id: str, slo: str, alert, severity: str, windows: dict, target: Decimal,
-                      current, now: datetime) -> Change | None:
+async def _apply_burn(
+    conn, service_id: str, slo: str, alert, severity: str, windows: dict, target: Decimal, current, now: datetime
+) -> Change | None:
     long_window, short_window, threshold = alert
     long_w, short_w = windows[long_window], windows[short_window]
     long_rate = budget.burn_rate(long_w["availability"], long_w["slots"], target)
     short_rate = budget.burn_rate(short_w["availability"], short_w["slots"], target)
-    details = json.dumps({"budget": "availability", "longWindow": long_window, "shortWindow": short_window,
-                          "longRate": str(long_rate), "shortRate": str(short_rate)})
+    details = json.dumps(
+        {
+            "budget": "availability",
+            "longWindow": long_window,
+            "shortWindow": short_window,
+            "longRate": str(long_rate),
+            "shortRate": str(short_rate),
+        }
+    )
     if not budget.burning(long_rate, short_rate, threshold):
         if current is None:
             return None
@@ -94,18 +113,22 @@ async def evaluate(conn: asyncpg.Connection, service, now: datetime) -> list[Cha
     changes: list[Change] = []
     async with conn.transaction():
         await conn.execute(queries.LOCK_SERVICE, service["id"])
-        series = measurements(await conn.fetch(queries.SLOT_BUCKETS, service["id"], end - LOOKBACK, end),
-                              await conn.fetch(queries.CALL_BUCKETS, service["id"], end - LOOKBACK, end))
+        series = measurements(
+            await conn.fetch(queries.SLOT_BUCKETS, service["id"], end - LOOKBACK, end),
+            await conn.fetch(queries.CALL_BUCKETS, service["id"], end - LOOKBACK, end),
+        )
         current = {r["slo"]: r for r in await conn.fetch(queries.OPEN_OF_SERVICE, service["id"])}
         for rule in alerts.rules(service_objectives):
-            change = await _apply_rule(conn, service["id"], rule, alerts.judge(rule, series[rule.slo]),
-                                       current.get(rule.slo))
+            change = await _apply_rule(
+                conn, service["id"], rule, alerts.judge(rule, series[rule.slo]), current.get(rule.slo)
+            )
             changes += [change] if change else []
         windows = await burn_windows(conn, service, now)
         availability = next(o for o in service_objectives if o.slo == "availability")
         for slo, alert, severity in BURN_ALERTS:
-            change = await _apply_burn(conn, service["id"], slo, alert, severity, windows,
-                                       availability.target_percent, current.get(slo), now)
+            change = await _apply_burn(
+                conn, service["id"], slo, alert, severity, windows, availability.target_percent, current.get(slo), now
+            )
             changes += [change] if change else []
     return changes
 

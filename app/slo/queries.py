@@ -1,5 +1,6 @@
 """SQL of SLOs, error budgets, burn rates and violations. Slots are the rollups' (majority of regions,
 ties fail); slots and calls inside a maintenance window of their service are left out of everything."""
+
 from app.rollups.queries import CHECK_SLOTS
 
 
@@ -32,8 +33,12 @@ WHERE c.service_id = $1 AND c.ts >= $2 AND c.ts < $3 AND {_outside_maintenance("
 SLOT_WINDOWS = f"""
 WITH s AS (
     SELECT s.ts, s.ok
-    FROM ({CHECK_SLOTS.format(where="c.service_id = $1 AND c.ts < $2 "
-                                    "AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))")}) s
+    FROM ({
+    CHECK_SLOTS.format(
+        where="c.service_id = $1 AND c.ts < $2 "
+        "AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))"
+    )
+}) s
     WHERE {_outside_maintenance("s.ts")}
 )
 SELECT w.seconds, count(s.ts)::int AS slots, count(s.ts) FILTER (WHERE NOT s.ok)::int AS availability

@@ -7,6 +7,7 @@ Error budgets: availability in minutes, (1 - target) x the month's minutes (43.2
 calls, the number of bad calls the month's calls so far allow while the SLO still holds (latency
 Pq < X holds while at most n - ceil(q n) calls take X ms or more; an error rate < t holds while
 errors < t n). Burn rate = observed bad ratio / allowed ratio (1 = spending exactly the budget)."""
+
 from __future__ import annotations
 
 import json
@@ -43,10 +44,14 @@ async def burn_windows(conn: asyncpg.Connection, service, now: datetime) -> dict
     """Per window name, the events and bad events of every SLO in [now - window, now)."""
     seconds = [s for _, s in BURN_WINDOWS]
     slots = {r["seconds"]: r for r in await conn.fetch(queries.SLOT_WINDOWS, service["id"], now, seconds)}
-    calls = {r["seconds"]: r for r in await conn.fetch(queries.CALL_WINDOWS, service["id"], now, seconds,
-                                                       *latency_targets(service))}
-    return {name: {**dict(calls[s]), "slots": slots[s]["slots"], "availability": slots[s]["availability"]}
-            for name, s in BURN_WINDOWS}
+    calls = {
+        r["seconds"]: r
+        for r in await conn.fetch(queries.CALL_WINDOWS, service["id"], now, seconds, *latency_targets(service))
+    }
+    return {
+        name: {**dict(calls[s]), "slots": slots[s]["slots"], "availability": slots[s]["availability"]}
+        for name, s in BURN_WINDOWS
+    }
 
 
 def _availability(objective: Objective, checks: sla.CheckFigures, period: Period) -> dict:
@@ -57,9 +62,13 @@ def _availability(objective: Objective, checks: sla.CheckFigures, period: Period
         "current": truncated_percentage(checks.ok_slots, checks.slots),
         "met": None if checks.slots == 0 else checks.ok_slots * HUNDRED >= objective.target * checks.slots,
         "events": {"unit": "slots", "total": checks.slots, "bad": checks.failed_slots},
-        "errorBudget": {"unit": "minutes", "total": _round(spent.total_minutes),
-                        "consumed": _round(spent.consumed_minutes), "remaining": _round(spent.remaining_minutes),
-                        "consumedPercent": None if consumed is None else _round(consumed * HUNDRED)},
+        "errorBudget": {
+            "unit": "minutes",
+            "total": _round(spent.total_minutes),
+            "consumed": _round(spent.consumed_minutes),
+            "remaining": _round(spent.remaining_minutes),
+            "consumedPercent": None if consumed is None else _round(consumed * HUNDRED),
+        },
     }
 
 
@@ -81,10 +90,16 @@ def _calls(objective: Objective, figures) -> dict:
         current = _round(Decimal(bad) * HUNDRED / total, "0.0001") if total else None
         met = None if total == 0 else bad * HUNDRED < objective.target * total
     return {
-        "current": current, "met": met,
+        "current": current,
+        "met": met,
         "events": {"unit": "calls", "total": total, "bad": bad},
-        "errorBudget": {"unit": "calls", "total": allowed, "consumed": bad, "remaining": allowed - bad,
-                        "consumedPercent": _round(Decimal(bad) * HUNDRED / allowed) if allowed else None},
+        "errorBudget": {
+            "unit": "calls",
+            "total": allowed,
+            "consumed": bad,
+            "remaining": allowed - bad,
+            "consumedPercent": _round(Decimal(bad) * HUNDRED / allowed) if allowed else None,
+        },
     }
 
 
@@ -92,8 +107,10 @@ def burn_rates(objective: Objective, windows: dict[str, dict] | None) -> dict | 
     if windows is None:
         return None
     events = "slots" if objective.events == "slots" else "calls"
-    return {name: _round(budget.burn_rate(w[objective.slo], w[events], objective.target_percent))
-            for name, w in windows.items()}
+    return {
+        name: _round(budget.burn_rate(w[objective.slo], w[events], objective.target_percent))
+        for name, w in windows.items()
+    }
 
 
 async def report(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
@@ -107,13 +124,24 @@ async def report(conn: asyncpg.Connection, service, period: Period, now: datetim
     slos = []
     for objective in objectives(tier):
         figures = _availability(objective, checks, period) if objective.events == "slots" else _calls(objective, calls)
-        slos.append({"slo": objective.slo, "name": objective.name, "target": objective.target,
-                     "unit": objective.unit, **figures, "burnRates": burn_rates(objective, windows)})
+        slos.append(
+            {
+                "slo": objective.slo,
+                "name": objective.name,
+                "target": objective.target,
+                "unit": objective.unit,
+                **figures,
+                "burnRates": burn_rates(objective, windows),
+            }
+        )
     open_rows = await conn.fetch(queries.OPEN_OF_SERVICE, service["id"])
     return {
         "service": {"id": service["id"], "name": service["name"], "tier": tier.name, "tierName": tier.label},
-        "period": period.label, "periodStart": _iso(period.start), "periodEnd": _iso(period.end),
-        "partial": period.is_partial(now), "asOf": _iso(min(now, period.end)),
+        "period": period.label,
+        "periodStart": _iso(period.start),
+        "periodEnd": _iso(period.end),
+        "partial": period.is_partial(now),
+        "asOf": _iso(min(now, period.end)),
         "slos": slos,
         "openViolations": [violation_to_public(r, now) for r in open_rows],
     }
@@ -123,20 +151,40 @@ def violation_to_public(row, now: datetime) -> dict:
     end = row["ended_at"] or now
     seconds = max(0, int((end - row["started_at"]).total_seconds()))
     return {
-        "id": row["id"], "serviceId": row["service_id"], "slo": row["slo"], "severity": row["severity"],
-        "startedAt": _iso(row["started_at"]), "endedAt": _iso(row["ended_at"]), "open": row["ended_at"] is None,
-        "durationSeconds": seconds, "duration": format_duration(seconds),
-        "threshold": row["threshold"], "worstValue": row["worst_value"], "details": json.loads(row["details"]),
+        "id": row["id"],
+        "serviceId": row["service_id"],
+        "slo": row["slo"],
+        "severity": row["severity"],
+        "startedAt": _iso(row["started_at"]),
+        "endedAt": _iso(row["ended_at"]),
+        "open": row["ended_at"] is None,
+        "durationSeconds": seconds,
+        "duration": format_duration(seconds),
+        "threshold": row["threshold"],
+        "worstValue": row["worst_value"],
+        "details": json.loads(row["details"]),
     }
 
 
-async def list_violations(conn: asyncpg.Connection, now: datetime, *, service_id: str | None, state: str | None,
-                          since: datetime | None, until: datetime | None, slo: str | None, severity: str | None,
-                          page: int, limit: int) -> dict:
+async def list_violations(
+    conn: asyncpg.Connection,
+    now: datetime,
+    *,
+    service_id: str | None,
+    state: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    slo: str | None,
+    severity: str | None,
+    page: int,
+    limit: int,
+) -> dict:
     """Violations overlapping [since, until), newest first, one page."""
     filters = (service_id, None if state is None else state == "open", since, until, slo, severity)
     total = await conn.fetchval(queries.COUNT, *filters)
     rows = await conn.fetch(queries.LIST, *filters, limit, (page - 1) * limit)
     pages = max(1, -(-total // limit))
-    return {"violations": [violation_to_public(r, now) for r in rows],
-            "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}}
+    return {
+        "violations": [violation_to_public(r, now) for r in rows],
+        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+    }

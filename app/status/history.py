@@ -7,6 +7,7 @@ rollup refresh for old writes); while a late write is still only in the invalida
 days are read afresh. So the figures served are always those a full read would give; only the work is
 skipped. Yesterday and today are read on every request.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -76,8 +77,9 @@ def _judge(services: list, first_day: date, service_days: dict[str, days_of.Serv
             memo = judged[target] = _Letters(target)
         letters = list(map(memo.__getitem__, zip(d.slots, d.ok_slots, d.maintenance_slots, d.expected)))
         for i in d.incidents:  # a day's incidents decide its letter too: judged one by one
-            letters[i] = day_code(d.slots[i], d.ok_slots[i], d.maintenance_slots[i], d.expected[i], d.priorities(i),
-                                  target)
+            letters[i] = day_code(
+                d.slots[i], d.ok_slots[i], d.maintenance_slots[i], d.expected[i], d.priorities(i), target
+            )
         codes[s["id"]] = letters
         slots[s["id"]] = (sum(d.slots), sum(d.ok_slots))
     return Grid(first_day, service_days, codes, slots)
@@ -85,18 +87,28 @@ def _judge(services: list, first_day: date, service_days: dict[str, days_of.Serv
 
 def _joined(services: list, settled: Grid, recent: Grid) -> Grid:
     ids = [s["id"] for s in services]
-    return Grid(settled.first_day, {sid: settled.days[sid].joined(recent.days[sid]) for sid in ids},
-                {sid: settled.codes[sid] + recent.codes[sid] for sid in ids},
-                {sid: (settled.slots[sid][0] + recent.slots[sid][0], settled.slots[sid][1] + recent.slots[sid][1])
-                 for sid in ids},
-                len(settled.codes[ids[0]]) if ids else 0, settled.memo)
+    return Grid(
+        settled.first_day,
+        {sid: settled.days[sid].joined(recent.days[sid]) for sid in ids},
+        {sid: settled.codes[sid] + recent.codes[sid] for sid in ids},
+        {
+            sid: (settled.slots[sid][0] + recent.slots[sid][0], settled.slots[sid][1] + recent.slots[sid][1])
+            for sid in ids
+        },
+        len(settled.codes[ids[0]]) if ids else 0,
+        settled.memo,
+    )
 
 
 def _sliced(services: list, whole: Grid, count: int) -> Grid:
     """The first `count` days of a grid."""
     days = {s["id"]: whole.days[s["id"]].sliced(0, count) for s in services}
-    return Grid(whole.first_day, days, {s["id"]: whole.codes[s["id"]][:count] for s in services},
-                {sid: (sum(d.slots), sum(d.ok_slots)) for sid, d in days.items()})
+    return Grid(
+        whole.first_day,
+        days,
+        {s["id"]: whole.codes[s["id"]][:count] for s in services},
+        {sid: (sum(d.slots), sum(d.ok_slots)) for sid, d in days.items()},
+    )
 
 
 async def _read(conn, services: list, period: Period, now: datetime, timezone_name: str) -> Grid:
@@ -116,8 +128,13 @@ async def grid(conn: asyncpg.Connection, services: list, period: Period, now: da
         # A late write waits in the invalidation log: read everything; keep nothing.
         return await _read(conn, services, period, now, timezone_name)
     settled_period = Period(period.first_day, cut_day, period.zone, period.label)
-    key = (tuple(version["generations"]), timezone_name, settled_period.first_day, cut_day,
-           tuple((s["id"], s["tier"], s["interval_s"]) for s in services))
+    key = (
+        tuple(version["generations"]),
+        timezone_name,
+        settled_period.first_day,
+        cut_day,
+        tuple((s["id"], s["tier"], s["interval_s"]) for s in services),
+    )
     held = _settled
     if held is None or held.key != key:
         # Read the whole period at once and keep its settled days.

@@ -1,4 +1,5 @@
 """SQL of the current status."""
+
 from app.db import TIME_FLOOR
 from app.rollups.queries import CHECK_SLOTS
 
@@ -6,8 +7,12 @@ from app.rollups.queries import CHECK_SLOTS
 # which holds the latest three slots of every service checked on schedule. $1 service ids, $2 now,
 # $3 lookback; the time floor (db.with_time_floor) at or before $2 - $3.
 RECENT_SLOTS = f"""
-SELECT * FROM ({CHECK_SLOTS.format(where="c.service_id = ANY($1::text[]) AND c.ts > $2::timestamptz - $3::interval AND c.ts <= $2 "
-                                    f"AND c.ts >= {TIME_FLOOR}")}) s
+SELECT * FROM ({
+    CHECK_SLOTS.format(
+        where="c.service_id = ANY($1::text[]) AND c.ts > $2::timestamptz - $3::interval AND c.ts <= $2 "
+        f"AND c.ts >= {TIME_FLOOR}"
+    )
+}) s
 ORDER BY service_id, ts DESC
 """
 

@@ -1,4 +1,5 @@
 """Current status per SLA-MATH.md: per service and overall, with the 90-day uptime and grid."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +15,9 @@ from app.status import history, queries
 
 SEVERITY = {"operational": 0, "degraded": 1, "outage": 2}
 GRID_DAYS = 90
-LATEST_COUNT = 3                     # slots that decide an outage (SLA-MATH.md)
+LATEST_COUNT = 3  # slots that decide an outage (SLA-MATH.md)
 RESULT_DELAY = timedelta(minutes=2)  # a slot's result lands up to its timeout (30 s) + a flush later
-LATEST_WITHIN = timedelta(days=2)    # older slots are not 'latest': a service without any shows none
+LATEST_WITHIN = timedelta(days=2)  # older slots are not 'latest': a service without any shows none
 
 
 def current_status(latest: list, open_priorities: set[str], latency_target_ms: int) -> str:
@@ -57,8 +58,9 @@ def _hour_floor(ts: datetime) -> datetime:
     return ts.replace(minute=0, second=0, microsecond=0)
 
 
-async def system_status(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone,
-                        pool: asyncpg.Pool | None = None) -> dict:
+async def system_status(
+    conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, pool: asyncpg.Pool | None = None
+) -> dict:
     return (await snapshot(conn, now, timezone_name, zone, pool))[0]
 
 
@@ -67,16 +69,18 @@ async def _current(conn: asyncpg.Connection, services: list, now: datetime) -> t
     return await latest_slots(conn, services, now), await conn.fetch(queries.OPEN_INCIDENTS)
 
 
-async def _current_beside(pool: asyncpg.Pool, spare: asyncpg.Connection, services: list,
-                          now: datetime) -> tuple[dict[str, list], list]:
+async def _current_beside(
+    pool: asyncpg.Pool, spare: asyncpg.Connection, services: list, now: datetime
+) -> tuple[dict[str, list], list]:
     try:
         return await _current(spare, services, now)
     finally:
         await pool.release(spare)
 
 
-async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone,
-                   pool: asyncpg.Pool | None = None) -> tuple[dict, history.Grid]:
+async def snapshot(
+    conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, pool: asyncpg.Pool | None = None
+) -> tuple[dict, history.Grid]:
     """The system status and the 90-day grid it was computed from (the status page's tooltips show
     its figures). Given the pool, the current state is read on a second connection while the grid is
     read on `conn`, when one is idle (db.spare_connection)."""
@@ -104,14 +108,16 @@ async def snapshot(conn: asyncpg.Connection, now: datetime, timezone_name: str, 
         priorities = {i["priority"] for i in open_incidents if s["id"] in i["affected_services"]}
         status = current_status(latest[s["id"]], priorities, s["latency_target_ms"])
         newest = latest[s["id"]][0] if latest[s["id"]] else None
-        entries.append({
-            "id": s["id"],
-            "name": s["name"],
-            "status": status,
-            "uptime": percentage_text(grid.uptime(s["id"])),
-            "uptimeData": grid.codes[s["id"]],
-            "lastCheckedAt": newest["ts"].isoformat().replace("+00:00", "Z") if newest else None,
-        })
+        entries.append(
+            {
+                "id": s["id"],
+                "name": s["name"],
+                "status": status,
+                "uptime": percentage_text(grid.uptime(s["id"])),
+                "uptimeData": grid.codes[s["id"]],
+                "lastCheckedAt": newest["ts"].isoformat().replace("+00:00", "Z") if newest else None,
+            }
+        )
     overall = max((e["status"] for e in entries), key=SEVERITY.__getitem__, default="operational")
     return {
         "overallStatus": overall,

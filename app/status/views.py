@@ -1,4 +1,5 @@
 """Public status: GET /api/system-status."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -11,8 +12,10 @@ router = APIRouter(tags=["status"])
 
 
 @router.get("/api/system-status", summary="Overall and per-service status with 90-day uptime and grid")
-async def system_status(request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings),
-                        now=Depends(deps.clock)):
+async def system_status(
+    request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)
+):
     # Plain JSON types only: encoded directly, without jsonable_encoder's walk over 4,500 grid letters.
-    return JSONResponse(await service.system_status(conn, now, settings.timezone, settings.zone,
-                                                    request.app.state.pool))
+    return JSONResponse(
+        await service.system_status(conn, now, settings.timezone, settings.zone, request.app.state.pool)
+    )

@@ -1,6 +1,7 @@
 """The capacity planner's page: /trends/{serviceId} — monthly calls with growth and forecast, error rate,
 P95 and daily calls, drawn in the browser with uPlot (frontend/reports/static/trends.js) from the
 figures embedded as JSON; the same figures are in the page's tables, which is all it needs without JS."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -27,7 +28,8 @@ def chart_descriptions(data: dict, t: dict) -> dict[str, str]:
     months = _span([m["month"] for m in data["monthly"]], t["none"])
     return {
         "calls": t["chart_calls_description"].format(
-            months=months, forecast=_span([f["month"] for f in data["forecast"]["months"]], t["none"])),
+            months=months, forecast=_span([f["month"] for f in data["forecast"]["months"]], t["none"])
+        ),
         "error-rate": t["chart_error_rate_description"].format(months=months),
         "p95": t["chart_p95_description"].format(months=months),
         "daily-calls": t["chart_daily_description"].format(days=_span([d["date"] for d in data["daily"]], t["none"])),
@@ -37,21 +39,50 @@ def chart_descriptions(data: dict, t: dict) -> dict[str, str]:
 router = APIRouter(tags=["pages"])
 
 
-@router.get("/trends/{service_id}", response_class=HTMLResponse,
-            summary="Usage trends page (capacity planners): calls, errors, P95, growth and forecast")
-async def trends_page(request: Request, service_id: str = Path(max_length=50), months: int = Query(12),
-                      lang: str = Depends(language), conn=Depends(deps.connection),
-                      settings=Depends(deps.settings), now=Depends(deps.clock)):
+@router.get(
+    "/trends/{service_id}",
+    response_class=HTMLResponse,
+    summary="Usage trends page (capacity planners): calls, errors, P95, growth and forecast",
+)
+async def trends_page(
+    request: Request,
+    service_id: str = Path(max_length=50),
+    months: int = Query(12),
+    lang: str = Depends(language),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
     context = {"selected_service": service_id, "months": months, "error": None}
     svc = await services.get(conn, service_id)
     if svc is None:
-        return page(request, "trends_page.html", lang, "trends_page_title", 404,
-                    **{**context, "error": f"service: unknown service {service_id!r}"})
+        return page(
+            request,
+            "trends_page.html",
+            lang,
+            "trends_page_title",
+            404,
+            **{**context, "error": f"service: unknown service {service_id!r}"},
+        )
     if not 3 <= months <= 24:
-        return page(request, "trends_page.html", lang, "trends_page_title", 422,
-                    **{**context, "months": 12, "error": f"months must be between 3 and 24, got {months}"})
+        return page(
+            request,
+            "trends_page.html",
+            lang,
+            "trends_page_title",
+            422,
+            **{**context, "months": 12, "error": f"months must be between 3 and 24, got {months}"},
+        )
     data = await service.trends(conn, svc, months, now, settings.timezone, settings.zone)
     t = strings(lang)
     chart_data = {"trends": data, "texts": {key: t[key] for key in SCRIPT_TEXTS}}
-    return page(request, "trends_page.html", lang, "trends_page_title", data=data,
-                descriptions=chart_descriptions(data, t), chart_data=json_script(chart_data), **context)
+    return page(
+        request,
+        "trends_page.html",
+        lang,
+        "trends_page_title",
+        data=data,
+        descriptions=chart_descriptions(data, t),
+        chart_data=json_script(chart_data),
+        **context,
+    )

@@ -2,6 +2,7 @@
 growth, and a linear forecast with its method stated. Calls come from the daily usage rollup (kept
 forever); P95 from the raw rows, or for a closed month from its frozen report (the same figure,
 still there after the raw rows expire)."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,11 @@ from app.rollups import service as rollups
 from app.trends import queries
 
 FORECAST_MONTHS = 3
-METHOD = ("Ordinary least-squares straight line through the monthly call counts of the complete months shown "
-          "(from the first month with calls; numpy.polyfit, degree 1), extrapolated month by month and floored at "
-          "0. The running month is also projected by its run rate: calls so far / elapsed share of the month.")
+METHOD = (
+    "Ordinary least-squares straight line through the monthly call counts of the complete months shown "
+    "(from the first month with calls; numpy.polyfit, degree 1), extrapolated month by month and floored at "
+    "0. The running month is also projected by its run rate: calls so far / elapsed share of the month."
+)
 
 
 def window(months: int, now: datetime, zone) -> list[Period]:
@@ -31,8 +34,9 @@ def window(months: int, now: datetime, zone) -> list[Period]:
 async def _p95_by_month(conn, service_id: str, periods: list[Period], now: datetime) -> dict[str, int | None]:
     start, end, zone = periods[0].start, periods[-1].end, periods[0].zone.key
     frozen = await conn.fetch(report_queries.LATEST_PER_MONTH, service_id, periods[0].first_day, periods[-1].first_day)
-    result = {r["month"].strftime("%Y-%m"): json.loads(r["figures"])["responseTimes"]["percentiles"]["p95"]
-              for r in frozen}
+    result = {
+        r["month"].strftime("%Y-%m"): json.loads(r["figures"])["responseTimes"]["percentiles"]["p95"] for r in frozen
+    }
     live = await conn.fetch(queries.MONTHLY_P95, service_id, start, end, zone)
     for r in live:
         result.setdefault(r["month"].strftime("%Y-%m"), r["p95"])
@@ -49,7 +53,7 @@ def forecast(monthly: pd.DataFrame, periods: list[Period]) -> dict:
     """Linear trend over the complete months (from the first with calls); the next months extrapolated."""
     complete = monthly[~monthly["partial"]]
     nonzero = complete.index[complete["calls"] > 0]
-    fitted = complete.loc[nonzero[0]:] if len(nonzero) else complete.iloc[0:0]
+    fitted = complete.loc[nonzero[0] :] if len(nonzero) else complete.iloc[0:0]
     result = {"method": METHOD, "basedOn": list(fitted["month"]), "slopeCallsPerMonth": None, "months": []}
     if len(fitted) < 2:
         result["note"] = "fewer than 2 complete months with calls: no forecast"
@@ -62,8 +66,9 @@ def forecast(monthly: pd.DataFrame, periods: list[Period]) -> dict:
     for step in range(FORECAST_MONTHS + (1 if last else 0)):
         day = add_months(first_future, step)
         index = len(fitted) + step
-        result["months"].append({"month": f"{day.year:04d}-{day.month:02d}",
-                                 "calls": max(0, int(round(slope * index + intercept)))})
+        result["months"].append(
+            {"month": f"{day.year:04d}-{day.month:02d}", "calls": max(0, int(round(slope * index + intercept)))}
+        )
     return result
 
 
@@ -76,14 +81,16 @@ async def trends(conn, service, months: int, now: datetime, timezone_name: str, 
     today = local_date(now, zone)
     by_day = {local_date(r["bucket"], zone): r for r in rows}
     days = [d for p in periods for d in p.days() if d <= today]
-    daily = pd.DataFrame({
-        "date": days,
-        "calls": [by_day[d]["calls"] if d in by_day else 0 for d in days],
-        "successful": [by_day[d]["ok_200"] if d in by_day else 0 for d in days],
-        "errors": [by_day[d]["errors"] if d in by_day else 0 for d in days],
-        "c4xx": [by_day[d]["c4xx"] if d in by_day else 0 for d in days],
-        "c5xx": [by_day[d]["c5xx"] if d in by_day else 0 for d in days],
-    })
+    daily = pd.DataFrame(
+        {
+            "date": days,
+            "calls": [by_day[d]["calls"] if d in by_day else 0 for d in days],
+            "successful": [by_day[d]["ok_200"] if d in by_day else 0 for d in days],
+            "errors": [by_day[d]["errors"] if d in by_day else 0 for d in days],
+            "c4xx": [by_day[d]["c4xx"] if d in by_day else 0 for d in days],
+            "c5xx": [by_day[d]["c5xx"] if d in by_day else 0 for d in days],
+        }
+    )
     daily["month"] = [f"{d.year:04d}-{d.month:02d}" for d in days]
     monthly = daily.groupby("month", sort=True)[["calls", "successful", "errors", "c4xx", "c5xx"]].sum()
     monthly = monthly.reindex([p.label for p in periods], fill_value=0).reset_index().rename(columns={"index": "month"})
@@ -94,16 +101,34 @@ async def trends(conn, service, months: int, now: datetime, timezone_name: str, 
     elapsed = (now - current.start) / (current.end - current.start)
     return {
         "service": {"id": service["id"], "name": service["name"]},
-        "months": months, "timezone": zone.key, "asOf": now.isoformat().replace("+00:00", "Z"),
-        "monthly": [{
-            "month": r.month, "partial": bool(r.partial), "calls": int(r.calls), "successfulCalls": int(r.successful),
-            "errorCalls": int(r.errors), "errorRate": rounded_percentage(int(r.errors), int(r.calls)),
-            "clientErrors": int(r.c4xx), "serverErrors": int(r.c5xx), "p95LatencyMs": p95.get(r.month),
-            "growthPercent": None if r.partial or pd.isna(r.growth) else round(float(r.growth), 2),
-            **({"projectedCalls": int(round(r.calls / elapsed)) if elapsed > 0 else None} if r.partial else {}),
-        } for r in monthly.itertuples()],
-        "daily": [{"date": r.date.isoformat(), "calls": int(r.calls), "errorCalls": int(r.errors),
-                   "errorRate": rounded_percentage(int(r.errors), int(r.calls)), "p95LatencyMs": daily_p95.get(r.date)}
-                  for r in daily.itertuples()],
+        "months": months,
+        "timezone": zone.key,
+        "asOf": now.isoformat().replace("+00:00", "Z"),
+        "monthly": [
+            {
+                "month": r.month,
+                "partial": bool(r.partial),
+                "calls": int(r.calls),
+                "successfulCalls": int(r.successful),
+                "errorCalls": int(r.errors),
+                "errorRate": rounded_percentage(int(r.errors), int(r.calls)),
+                "clientErrors": int(r.c4xx),
+                "serverErrors": int(r.c5xx),
+                "p95LatencyMs": p95.get(r.month),
+                "growthPercent": None if r.partial or pd.isna(r.growth) else round(float(r.growth), 2),
+                **({"projectedCalls": int(round(r.calls / elapsed)) if elapsed > 0 else None} if r.partial else {}),
+            }
+            for r in monthly.itertuples()
+        ],
+        "daily": [
+            {
+                "date": r.date.isoformat(),
+                "calls": int(r.calls),
+                "errorCalls": int(r.errors),
+                "errorRate": rounded_percentage(int(r.errors), int(r.calls)),
+                "p95LatencyMs": daily_p95.get(r.date),
+            }
+            for r in daily.itertuples()
+        ],
         "forecast": forecast(monthly, periods),
     }

@@ -1,4 +1,5 @@
 """GET /api/usage/trends/{serviceId}: capacity planners' monthly and daily usage with growth and forecast."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -10,10 +11,17 @@ from app.trends import service
 router = APIRouter(tags=["trends"])
 
 
-@router.get("/api/usage/trends/{service_id}",
-            summary="Monthly and daily calls, error rate and P95 latency over 3-24 months, month-over-month "
-                    "growth and a linear forecast (method stated in the response)")
-async def trends(service_id: str = Path(max_length=50), months: int = Query(12, ge=3, le=24),
-                 conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock)):
+@router.get(
+    "/api/usage/trends/{service_id}",
+    summary="Monthly and daily calls, error rate and P95 latency over 3-24 months, month-over-month "
+    "growth and a linear forecast (method stated in the response)",
+)
+async def trends(
+    service_id: str = Path(max_length=50),
+    months: int = Query(12, ge=3, le=24),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
     svc = await require_service(conn, service_id)
     return await service.trends(conn, svc, months, now, settings.timezone, settings.zone)

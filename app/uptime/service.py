@@ -1,4 +1,5 @@
 """Monthly uptime grids (PRD /api/uptime/:serviceId)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -20,10 +21,12 @@ async def months(
     for index in range(count):
         month_start = add_months(first_month, index)
         month_records = [r for r in records if (r.day.year, r.day.month) == (month_start.year, month_start.month)]
-        result.append({
-            "name": month_start.strftime("%B %Y"),
-            "month": month_start.strftime("%Y-%m"),
-            "uptime": percentage_text(sla.total(month_records).uptime),
-            "days": [sla.day_status(r, service["tier"]) for r in month_records],
-        })
+        result.append(
+            {
+                "name": month_start.strftime("%B %Y"),
+                "month": month_start.strftime("%Y-%m"),
+                "uptime": percentage_text(sla.total(month_records).uptime),
+                "days": [sla.day_status(r, service["tier"]) for r in month_records],
+            }
+        )
     return {"service": {"id": service["id"], "name": service["name"]}, "months": result}

@@ -1,4 +1,5 @@
 """Public uptime grids: GET /api/uptime/{serviceId}."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -18,7 +19,9 @@ async def uptime(
     service_id: str,
     months: int = Query(3, ge=1, le=24, description="number of calendar months"),
     start_date: date | None = Query(None, alias="startDate", description="any day of the first month (YYYY-MM-DD)"),
-    conn=Depends(deps.connection), settings=Depends(deps.settings), now=Depends(deps.clock),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
 ):
     svc = await require_service(conn, service_id)
     if start_date is None:

@@ -1,5 +1,6 @@
 """`slamon user create USERNAME --role ROLE [--email E]`: the password is read from stdin
 (one line; a terminal is prompted without echo), never from the command line."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """User accounts: the API contract."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator

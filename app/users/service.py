@@ -1,5 +1,6 @@
 """User accounts: list, get, create, update, delete. Changing role, password or active flag bumps the
 token version and ends the user's sessions, so old tokens stop working at once."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,8 +33,10 @@ async def list_users(conn: asyncpg.Connection, page: int, limit: int) -> dict:
     total = await conn.fetchval(queries.COUNT)
     rows = await conn.fetch(queries.LIST, limit, (page - 1) * limit)
     pages = max(1, -(-total // limit))
-    return {"users": [to_read(r) for r in rows],
-            "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}}
+    return {
+        "users": [to_read(r) for r in rows],
+        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+    }
 
 
 async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | None) -> dict:
@@ -48,8 +51,9 @@ async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | 
             raise ApiError(409, "conflict", f"username {data.username!r} is taken") from None
         details = {"username": data.username, "role": data.role}
         if actor is None:
-            await audit.record(conn, "user.create", actor_name="cli", target_type="user", target_id=str(row["id"]),
-                               details=details)
+            await audit.record(
+                conn, "user.create", actor_name="cli", target_type="user", target_id=str(row["id"]), details=details
+            )
         else:
             await audit.record_by(conn, actor, "user.create", "user", str(row["id"]), details)
     return to_read(row)
@@ -79,11 +83,18 @@ async def update(conn: asyncpg.Connection, user_id: str, data: UserUpdate, actor
         revoke = role != row["role"] or active != row["is_active"] or new_hash is not None
         updated = await conn.fetchrow(queries.UPDATE, key, email, role, active, new_hash, revoke)
         if role != row["role"]:
-            await audit.record_by(conn, actor, "user.role_change", "user", user_id,
-                                  {"username": row["username"], "from": row["role"], "to": role})
+            await audit.record_by(
+                conn,
+                actor,
+                "user.role_change",
+                "user",
+                user_id,
+                {"username": row["username"], "from": row["role"], "to": role},
+            )
         if active != row["is_active"]:
-            await audit.record_by(conn, actor, "user.enable" if active else "user.disable", "user", user_id,
-                                  {"username": row["username"]})
+            await audit.record_by(
+                conn, actor, "user.enable" if active else "user.disable", "user", user_id, {"username": row["username"]}
+            )
         if new_hash is not None:
             await audit.record_by(conn, actor, "user.password_reset", "user", user_id, {"username": row["username"]})
         if email != row["email"]:
@@ -110,7 +121,8 @@ async def change_own_password(conn: asyncpg.Connection, principal: Principal, cu
         row = await conn.fetchrow(queries.GET_FOR_UPDATE, uuid.UUID(principal.user_id))
         if not passwords.verify_password(current, row["password_hash"]):
             raise ApiError(403, "forbidden", "current password is wrong")
-        await conn.execute(queries.UPDATE, row["id"], row["email"], row["role"], row["is_active"],
-                           passwords.hash_password(new), True)
+        await conn.execute(
+            queries.UPDATE, row["id"], row["email"], row["role"], row["is_active"], passwords.hash_password(new), True
+        )
         await revoke_user(conn, principal.user_id, "password changed")
         await audit.record_by(conn, principal, "user.password_change", "user", principal.user_id)

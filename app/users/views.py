@@ -1,4 +1,5 @@
 """/api/users: account management, admin only."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,14 +14,17 @@ from app.users.models import UserCreate, UserUpdate
 router = APIRouter(tags=["users"], dependencies=[Depends(require("users:read"))])
 _ONE, _ID = "#/paths/~1api~1users~1{user_id}", {"user_id": "$response.body#/user/id"}
 # OpenAPI links: what a client (and the stateful schemathesis test) can do next with a new account.
-USER_LINKS = {"GetUser": {"operationRef": f"{_ONE}/get", "parameters": _ID},
-              "EditUser": {"operationRef": f"{_ONE}/put", "parameters": _ID},
-              "DeleteUser": {"operationRef": f"{_ONE}/delete", "parameters": _ID}}
+USER_LINKS = {
+    "GetUser": {"operationRef": f"{_ONE}/get", "parameters": _ID},
+    "EditUser": {"operationRef": f"{_ONE}/put", "parameters": _ID},
+    "DeleteUser": {"operationRef": f"{_ONE}/delete", "parameters": _ID},
+}
 
 
 @router.get("/api/users", summary="User accounts (admin)")
-async def list_users(page: int = Query(1, ge=1, le=10_000), limit: int = Query(50, ge=1, le=200),
-                     conn=Depends(deps.connection)):
+async def list_users(
+    page: int = Query(1, ge=1, le=10_000), limit: int = Query(50, ge=1, le=200), conn=Depends(deps.connection)
+):
     return await service.list_users(conn, page, limit)
 
 
@@ -38,8 +42,13 @@ async def get_user(user_id: str, conn=Depends(deps.connection)):
 
 
 @router.put("/api/users/{user_id}", summary="Change email, role, active flag or password (admin)")
-async def update_user(user_id: str, body: UserUpdate, request: Request, actor=Depends(require("users:write")),
-                      conn=Depends(deps.connection)):
+async def update_user(
+    user_id: str,
+    body: UserUpdate,
+    request: Request,
+    actor=Depends(require("users:write")),
+    conn=Depends(deps.connection),
+):
     user, revoked = await service.update(conn, user_id, body, actor)
     if revoked:
         await hub(request).disconnect_user(user["id"])
@@ -47,8 +56,9 @@ async def update_user(user_id: str, body: UserUpdate, request: Request, actor=De
 
 
 @router.delete("/api/users/{user_id}", summary="Delete an account (admin); the audit trail keeps its name")
-async def delete_user(user_id: str, request: Request, actor=Depends(require("users:write")),
-                      conn=Depends(deps.connection)):
+async def delete_user(
+    user_id: str, request: Request, actor=Depends(require("users:write")), conn=Depends(deps.connection)
+):
     await service.delete(conn, user_id, actor)
     await hub(request).disconnect_user(user_id)
     return {"success": True, "message": "사용자가 삭제되었습니다."}

@@ -5,6 +5,7 @@ Catalogs are JSON files `frontend/i18n/<area>.<lang>.json`, one per area (common
 gives the key `status.banner.ok`. All files of a language merge into one catalog at load.
 The language of a request: `?lang=` > the `lang` cookie > Accept-Language > Korean.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,7 +81,7 @@ class Translator:
 
     def subset(self, prefix: str) -> dict[str, str]:
         """The texts under a prefix, for the scripts of a page (keys without the prefix)."""
-        return {k[len(prefix):]: v for k, v in self._catalog.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in self._catalog.items() if k.startswith(prefix)}
 
 
 # RFC 9110 §12.5.4: Accept-Language = #( language-range [ weight ] ); §12.4.2: weight = OWS ";" OWS

@@ -1,5 +1,6 @@
 """Strict security headers for the pages: scripts, styles, images and connections from this origin
 only (no inline script or style attribute can run), no framing, no referrer to other sites."""
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,10 @@ STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.S)
 def policy_for_inline_styles(html: str) -> str:
     """The policy above, also allowing exactly the <style> elements of this document by their hashes:
     self-contained documents (the printable monthly report) carry their stylesheet inline."""
-    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
-                      for css in STYLE_ELEMENT.findall(html))
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
+        for css in STYLE_ELEMENT.findall(html)
+    )
     return CONTENT_SECURITY_POLICY.replace("style-src 'self'", f"style-src 'self' {hashes}".rstrip())
 
 

@@ -2,6 +2,7 @@
 Socket.IO and pages, so no CORS); a page site also mounts its page router at `/`:
 `api` (default port 3001, no pages), `status` (public status page, 3003), `console` (incident
 console, 3005, app/web/console/views.py when present)."""
+
 from __future__ import annotations
 
 import importlib
@@ -44,7 +45,8 @@ def install(app: FastAPI, site: str) -> None:
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():  # what browsers ask for when a document (a downloaded report) names no icon
-        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
-                            headers={"Cache-Control": "public, max-age=86400"})
+        return FileResponse(
+            STATIC_DIR / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+        )
 
     app.add_middleware(SecurityHeaders)

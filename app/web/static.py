@@ -1,5 +1,6 @@
 """Static files under /static/ with cache-busting: a URL carrying `?v=<hash>` (templating.static_url)
 is cached for a year as immutable; any other revalidates every time (ETag, 304)."""
+
 from __future__ import annotations
 
 from starlette.staticfiles import StaticFiles

@@ -1,5 +1,6 @@
 """Server-rendered pages: one Jinja2 environment over frontend/ (autoescape on, undefined names are
 errors) and `render(request, template, **ctx)`, which adds the language, `t`, `static` and the site."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,7 @@ def static_url(path: str) -> str:
     url = f"/static/{path}"
     for prefix, folder in static_roots().items():
         if url.startswith(prefix + "/"):
-            file = (folder / url[len(prefix) + 1:]).resolve()
+            file = (folder / url[len(prefix) + 1 :]).resolve()
             if file.is_relative_to(folder.resolve()) and file.is_file():
                 return f"{url}?v={_digest(file, file.stat().st_mtime_ns)}"
             break
@@ -55,16 +56,22 @@ def json_script(value) -> Markup:
 
 @lru_cache
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(FRONTEND_DIR), autoescape=select_autoescape(["html", "svg"],
-                      default_for_string=True), undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(FRONTEND_DIR),
+        autoescape=select_autoescape(["html", "svg"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.globals["static"] = static_url
     env.filters["json_script"] = json_script
     return env
 
 
 def language_of(request: Request) -> str:
-    return i18n.negotiate(request.query_params.get("lang"), request.cookies.get(i18n.LANG_COOKIE),
-                          request.headers.get("accept-language"))
+    return i18n.negotiate(
+        request.query_params.get("lang"), request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language")
+    )
 
 
 def url_with_lang(request: Request, lang: str) -> str:
@@ -82,12 +89,24 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
     lang = language_of(request)
     t = translator(lang)
     site = getattr(request.app.state, "site", "api")
-    html = environment().get_template(template).render(
-        request=request, lang=lang, t=t, site=site, languages=i18n.LANGUAGES,
-        lang_url=lambda code: url_with_lang(request, code), **context)
-    response = HTMLResponse(html, status_code=status_code,
-                            headers={"Content-Language": lang, "Vary": "Cookie, Accept-Language",
-                                     "Cache-Control": "no-store"})
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request=request,
+            lang=lang,
+            t=t,
+            site=site,
+            languages=i18n.LANGUAGES,
+            lang_url=lambda code: url_with_lang(request, code),
+            **context,
+        )
+    )
+    response = HTMLResponse(
+        html,
+        status_code=status_code,
+        headers={"Content-Language": lang, "Vary": "Cookie, Accept-Language", "Cache-Control": "no-store"},
+    )
     if request.query_params.get("lang") in i18n.LANGUAGES and request.cookies.get(i18n.LANG_COOKIE) != lang:
         response.set_cookie(i18n.LANG_COOKIE, lang, max_age=LANG_COOKIE_MAX_AGE_S, samesite="lax", httponly=True)
     return response

@@ -1,5 +1,6 @@
 """Fixtures for the staff side: users of each role, signed-in clients, and a reset of the tables the
 session-wide `conn` fixture does not know about (users, sessions, audit, comments, drafts)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,15 @@ from app.auth import passwords
 
 passwords.ROUNDS = 4  # bcrypt's minimum cost: same code path, milliseconds instead of a quarter second
 
-STAFF_TABLES = ("users", "sessions", "refresh_tokens", "login_throttle", "audit_log", "incident_comments",
-                "incident_drafts")
+STAFF_TABLES = (
+    "users",
+    "sessions",
+    "refresh_tokens",
+    "login_throttle",
+    "audit_log",
+    "incident_comments",
+    "incident_drafts",
+)
 PASSWORD = "correct horse battery"
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
@@ -26,9 +34,14 @@ async def staff_db(conn):
 
 
 async def create_user(conn, username: str, role: str, password: str = PASSWORD) -> str:
-    return str(await conn.fetchval(
-        "INSERT INTO users (username, role, password_hash) VALUES ($1, $2, $3) RETURNING id",
-        username, role, passwords.hash_password(password)))
+    return str(
+        await conn.fetchval(
+            "INSERT INTO users (username, role, password_hash) VALUES ($1, $2, $3) RETURNING id",
+            username,
+            role,
+            passwords.hash_password(password),
+        )
+    )
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """A non-editable install (`pip install .`, the Docker image) ships its migrations, the default
 service catalog and the pages, and finds them without a checkout (app/config.py resource_path)."""
+
 import json
 import shutil
 import subprocess
@@ -49,8 +50,12 @@ def _build_wheel(tmp_path: Path) -> Path:
             source.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, source / name)
     out = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (wheel,) = out.glob("sla_monitor-*.whl")
     return wheel
 
@@ -73,15 +78,35 @@ def test_the_wheel_carries_every_migration_and_the_catalog_and_an_install_finds_
 
     prefix = tmp_path / "prefix"
     # --ignore-installed: without it pip uninstalls the running environment's own sla-monitor first.
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q",
-                    "--prefix", str(prefix),
-                    str(wheel)], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--ignore-installed",
+            "-q",
+            "--prefix",
+            str(prefix),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (site,) = prefix.glob("lib/python3*/site-packages")
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
-    probe = subprocess.run([sys.executable, "-c", PROBE], cwd=workdir,
-                           env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, check=True, capture_output=True,
-                           text=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=workdir,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     found = json.loads(probe.stdout)
 
     installed = (prefix / "share" / "sla-monitor").resolve()

@@ -1,5 +1,6 @@
 """Socket.IO end to end: a real uvicorn server on a free port, real python-socketio clients, Redis
 fan-out. Rooms and events of PRD §5.2, presence, auth on connect, revocation, replay."""
+
 import asyncio
 import json
 import os
@@ -49,8 +50,7 @@ class Client:
         await self.events.put((event, data))
 
     async def connect(self, url, token=None):
-        await self.sio.connect(url, auth={"token": token} if token else None, transports=["websocket"],
-                               wait_timeout=5)
+        await self.sio.connect(url, auth={"token": token} if token else None, transports=["websocket"], wait_timeout=5)
         return self
 
     async def join(self, room):
@@ -91,8 +91,11 @@ async def test_public_rooms_get_incident_events_without_a_token(staff, server):
     created = await anon.next("incident-created")
     assert created["incident"]["id"] == r.json()["incident"]["id"] and created["seq"]
     incident = r.json()["incident"]
-    await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=await staff.headers("reporter"),
-                            json={"status": "identified", "description": "found it", "version": 1})
+    await staff.client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=await staff.headers("reporter"),
+        json={"status": "identified", "description": "found it", "version": 1},
+    )
     updated = await anon.next("incident-updated")
     assert updated["incidentId"] == incident["id"] and updated["update"]["status"] == "identified"
     await anon.sio.disconnect()
@@ -109,11 +112,16 @@ async def test_collaboration_presence_editing_comments(staff, server):
     joined = await alice.next("user-joined")
     assert joined == {"room": room, "user": {"id": staff.user_ids["bob"], "name": "bob", "role": "admin"}}
     incident_id = room.split(":", 1)[1]
-    assert (await bob.sio.call("incident-editing", {"incidentId": incident_id, "field": "title", "isEditing": True}))["ok"]
+    assert (await bob.sio.call("incident-editing", {"incidentId": incident_id, "field": "title", "isEditing": True}))[
+        "ok"
+    ]
     editing = await alice.next("incident-editing")
     assert editing["userName"] == "bob" and editing["field"] == "title" and editing["isEditing"] is True
-    await staff.client.post(f"/api/incidents/{incident_id}/comments", headers=await staff.headers("reporter", "alice"),
-                            json={"message": "<b>db pool</b>"})
+    await staff.client.post(
+        f"/api/incidents/{incident_id}/comments",
+        headers=await staff.headers("reporter", "alice"),
+        json={"message": "<b>db pool</b>"},
+    )
     comment = await bob.next("incident-comment")
     assert comment["comment"]["message"] == "<b>db pool</b>" and comment["comment"]["userName"] == "alice"
     await bob.sio.disconnect()  # a dropped socket clears its editing flag and leaves
@@ -148,8 +156,9 @@ async def test_bad_tokens_are_refused_and_revocation_disconnects(staff, server):
     target = await staff.login("reporter", "carol")
     carol = await Client().connect(server, target["access_token"])
     await carol.join("incidents")
-    r = await staff.client.put(f"/api/users/{target['user']['id']}", json={"role": "viewer"},
-                               headers=await staff.headers("admin"))
+    r = await staff.client.put(
+        f"/api/users/{target['user']['id']}", json={"role": "viewer"}, headers=await staff.headers("admin")
+    )
     assert r.status_code == 200
     assert (await carol.next("session-ended"))["reason"] == "account changed"
     assert await carol.disconnected()
@@ -162,16 +171,20 @@ async def test_other_processes_emit_through_redis_and_clients_replay_what_they_m
     seq0 = (await client.join("system-status"))["seq"]
     await client.join("incidents")
     prober = Publisher(settings.redis_url, channel_for(settings))  # what a prober or worker process does
-    await prober.publish("status-update", {"serviceId": "id-recognition", "status": "down",
-                                           "timestamp": "2025-08-28T10:00:00Z"}, ["system-status"])
+    await prober.publish(
+        "status-update",
+        {"serviceId": "id-recognition", "status": "down", "timestamp": "2025-08-28T10:00:00Z"},
+        ["system-status"],
+    )
     status = await client.next("status-update")
     assert status["serviceId"] == "id-recognition" and status["status"] == "down"
     await client.sio.disconnect()
     # Missed while offline: one public event, one comment in an incident room.
     r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
     incident_id = r.json()["incident"]["id"]
-    await staff.client.post(f"/api/incidents/{incident_id}/comments", headers=await staff.headers("reporter"),
-                            json={"message": "hello"})
+    await staff.client.post(
+        f"/api/incidents/{incident_id}/comments", headers=await staff.headers("reporter"), json={"message": "hello"}
+    )
     replay = (await staff.client.get(f"/api/realtime/replay?since={seq0}")).json()
     assert [e["event"] for e in replay["events"]] == ["status-update", "incident-created"]
     assert replay["complete"] is True and replay["latest"] >= replay["events"][-1]["seq"]
@@ -179,8 +192,9 @@ async def test_other_processes_emit_through_redis_and_clients_replay_what_they_m
     assert [e["event"] for e in after["events"]] == ["incident-created"]
     room = f"incident:{incident_id}"
     assert (await staff.client.get("/api/realtime/replay", params={"since": seq0, "room": room})).status_code == 401
-    r = await staff.client.get("/api/realtime/replay", params={"since": seq0, "room": room},
-                               headers=await staff.headers("reporter"))
+    r = await staff.client.get(
+        "/api/realtime/replay", params={"since": seq0, "room": room}, headers=await staff.headers("reporter")
+    )
     assert [e["event"] for e in r.json()["events"]] == ["incident-created", "incident-comment"]
     await prober.close()
 
@@ -192,14 +206,16 @@ async def test_socket_activity_keeps_the_login_alive_and_an_idle_login_ends_the_
     alice_sessions = "SELECT last_seen_at FROM sessions WHERE user_id = $1"
     user_id = staff.user_ids["alice"]
     # 90 minutes without a REST call, but working in the console over the socket: still signed in
-    await staff.conn.execute("UPDATE sessions SET last_seen_at = now() - interval '90 minutes' WHERE user_id = $1",
-                             user_id)
+    await staff.conn.execute(
+        "UPDATE sessions SET last_seen_at = now() - interval '90 minutes' WHERE user_id = $1", user_id
+    )
     assert (await alice.join(room))["ok"]
     assert await staff.conn.fetchval(f"SELECT now() - ({alice_sessions}) < interval '1 minute'", user_id)
 
     dave = await Client().connect(server, await token(staff, "reporter", "dave"))
-    await staff.conn.execute("UPDATE sessions SET last_seen_at = now() - interval '3 hours' WHERE user_id = $1",
-                             staff.user_ids["dave"])
+    await staff.conn.execute(
+        "UPDATE sessions SET last_seen_at = now() - interval '3 hours' WHERE user_id = $1", staff.user_ids["dave"]
+    )
     assert await dave.join(room) == {"ok": False, "error": "unauthorized"}
     assert (await dave.next("session-ended"))["reason"] == "session expired"
     assert await dave.disconnected()
@@ -214,8 +230,12 @@ async def test_presence_of_a_process_that_died_is_dropped(staff, server, setting
     alice = await Client().connect(server, await token(staff, "reporter", "alice"))
     assert (await alice.join(room))["ok"]
     hub = Publisher(settings.redis_url, channel_for(settings))
-    ghost = {"id": "00000000-0000-0000-0000-000000000000", "name": "ghost", "role": "reporter",
-             "server": "a-process-that-died"}
+    ghost = {
+        "id": "00000000-0000-0000-0000-000000000000",
+        "name": "ghost",
+        "role": "reporter",
+        "server": "a-process-that-died",
+    }
     await hub.redis.hset(f"{channel_for(settings)}:presence:{room}", "ghost-sid", json.dumps(ghost))
     bob = await Client().connect(server, await token(staff, "admin", "bob"))
     ack = await bob.join(room)
@@ -258,26 +278,39 @@ async def test_a_viewer_follows_an_incident_room_read_only(staff, server):
     vic_token = await token(staff, "viewer", "vic")
     vic = await Client().connect(server, vic_token)
     ack = await vic.join(room)
-    assert ack["ok"] is True and {(m["name"], m["role"]) for m in ack["members"]} == {("alice", "reporter"),
-                                                                                      ("vic", "viewer")}
+    assert ack["ok"] is True and {(m["name"], m["role"]) for m in ack["members"]} == {
+        ("alice", "reporter"),
+        ("vic", "viewer"),
+    }
     joined = await alice.next("user-joined")
     assert joined == {"room": room, "user": {"id": staff.user_ids["vic"], "name": "vic", "role": "viewer"}}
 
-    refused = await vic.sio.call("incident-editing", {"incidentId": incident["id"], "field": "title",
-                                                      "isEditing": True}, timeout=5)
+    refused = await vic.sio.call(
+        "incident-editing", {"incidentId": incident["id"], "field": "title", "isEditing": True}, timeout=5
+    )
     assert refused == {"ok": False, "error": "forbidden"}
-    assert (await vic.sio.call("auto-save", {"incidentId": incident["id"], "data": {"title": "x"}},
-                               timeout=5))["error"] == "forbidden"
+    assert (await vic.sio.call("auto-save", {"incidentId": incident["id"], "data": {"title": "x"}}, timeout=5))[
+        "error"
+    ] == "forbidden"
     assert await alice.nothing("incident-editing")
 
-    await staff.client.post(f"/api/incidents/{incident['id']}/comments", headers=await staff.headers("reporter", "alice"),
-                            json={"message": "pool raised"})
+    await staff.client.post(
+        f"/api/incidents/{incident['id']}/comments",
+        headers=await staff.headers("reporter", "alice"),
+        json={"message": "pool raised"},
+    )
     assert (await vic.next("incident-comment"))["comment"]["message"] == "pool raised"
-    await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=await staff.headers("reporter", "alice"),
-                            json={"status": "identified", "description": "found it", "version": 1})
+    await staff.client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=await staff.headers("reporter", "alice"),
+        json={"status": "identified", "description": "found it", "version": 1},
+    )
     assert (await vic.next("incident-updated"))["update"]["status"] == "identified"
-    replay = await staff.client.get("/api/realtime/replay", params={"since": ack["seq"], "room": room},
-                                    headers={"Authorization": f"Bearer {vic_token}"})
+    replay = await staff.client.get(
+        "/api/realtime/replay",
+        params={"since": ack["seq"], "room": room},
+        headers={"Authorization": f"Bearer {vic_token}"},
+    )
     assert [e["event"] for e in replay.json()["events"]] == ["incident-comment", "incident-updated"]
 
     assert await vic.join("incident:inc-2099-999") == {"ok": False, "error": "not_found"}
@@ -299,8 +332,11 @@ async def test_an_event_for_several_rooms_reaches_each_socket_once(staff, server
     elsewhere = await Client().connect(server)
     assert (await elsewhere.join("uptime"))["ok"]
     await public[0].sio.eio.ws.close()  # closed under its client just before the event
-    await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=await staff.headers("reporter"),
-                            json={"status": "identified", "description": "found it", "version": incident["version"]})
+    await staff.client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=await staff.headers("reporter"),
+        json={"status": "identified", "description": "found it", "version": incident["version"]},
+    )
     for client in (both, *public[1:]):
         assert (await client.next("incident-updated"))["update"]["status"] == "identified"
     assert await both.nothing("incident-updated") and await elsewhere.nothing("incident-updated")
@@ -309,12 +345,19 @@ async def test_an_event_for_several_rooms_reaches_each_socket_once(staff, server
 
 
 @pytest.mark.parametrize("options, deflate", [((), False), (("--ws-deflate",), True)])
-async def test_slamon_api_negotiates_deflate_only_when_asked(staff_db, database_url, settings, tmp_path, options,
-                                                             deflate):
+async def test_slamon_api_negotiates_deflate_only_when_asked(
+    staff_db, database_url, settings, tmp_path, options, deflate
+):
     """`slamon api` (the process `slamon up` starts) refuses permessage-deflate, which browsers offer,
     unless --ws-deflate: compressing costs CPU for every frame of every socket. Events still arrive."""
-    env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_SECRET_KEY": "realtime-cli-secret-0123456789",
-           "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_POOL_MIN": "1", "SLAMON_POOL_MAX": "2"}
+    env = {
+        **os.environ,
+        "SLAMON_DATABASE_URL": database_url,
+        "SLAMON_SECRET_KEY": "realtime-cli-secret-0123456789",
+        "SLAMON_DATA_DIR": str(tmp_path),
+        "SLAMON_POOL_MIN": "1",
+        "SLAMON_POOL_MAX": "2",
+    }
     port = free_port()
     api = subprocess.Popen([sys.executable, "-m", "app.cli", "api", "--port", str(port), *options], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
@@ -327,8 +370,9 @@ async def test_slamon_api_negotiates_deflate_only_when_asked(staff_db, database_
                 except httpx.TransportError:
                     await asyncio.sleep(0.05)
         async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
-                                          compress=15) as ws:
+            async with session.ws_connect(
+                f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket", compress=15
+            ) as ws:
                 assert (await ws.receive_str()).startswith("0{")
                 assert bool(ws.compress) is deflate
         browser = await Client().connect(base)

@@ -1,6 +1,7 @@
 """Property-based fuzzing of every operation in the OpenAPI schema with schemathesis, signed in as an
 admin, against a live API process: no input may cause a server error (5xx). Bounded: a few examples
 per operation (SCHEMATHESIS_EXAMPLES to raise it), well under two minutes."""
+
 import os
 import subprocess
 import sys
@@ -29,16 +30,34 @@ SKIPPED = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}
 async def live_api(staff_db, database_url, tmp_path):
     """A real API process (uvicorn) on a free port with an admin 'fuzzer'; the catalog is restored
     afterwards (services created or edited through the API outlive a test otherwise)."""
-    env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_SECRET_KEY": "schemathesis-secret-0123456789-abcdef",
-           "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_POOL_MIN": "1", "SLAMON_POOL_MAX": "5"}
-    create = ("import sys; from app.users.cli import run_sync; "
-              "sys.exit(run_sync(['user', 'create', 'fuzzer', '--role', 'admin']))")
-    subprocess.run([sys.executable, "-c", create], input=PASSWORD + "\n", text=True, cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=60)
+    env = {
+        **os.environ,
+        "SLAMON_DATABASE_URL": database_url,
+        "SLAMON_SECRET_KEY": "schemathesis-secret-0123456789-abcdef",
+        "SLAMON_DATA_DIR": str(tmp_path),
+        "SLAMON_POOL_MIN": "1",
+        "SLAMON_POOL_MAX": "5",
+    }
+    create = (
+        "import sys; from app.users.cli import run_sync; "
+        "sys.exit(run_sync(['user', 'create', 'fuzzer', '--role', 'admin']))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", create],
+        input=PASSWORD + "\n",
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     port = free_port()
     # bcrypt at its minimum cost, as in the other API tests: the same code path, milliseconds a hash
-    serve = ("import uvicorn; from app.auth import passwords; passwords.ROUNDS = 4; "
-             f"uvicorn.run('app.main:create_app', factory=True, port={port}, log_level='warning')")
+    serve = (
+        "import uvicorn; from app.auth import passwords; passwords.ROUNDS = 4; "
+        f"uvicorn.run('app.main:create_app', factory=True, port={port}, log_level='warning')"
+    )
     proc = subprocess.Popen([sys.executable, "-c", serve], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -56,8 +75,9 @@ async def live_api(staff_db, database_url, tmp_path):
 
 
 def test_no_input_causes_a_server_error(live_api):
-    token = requests.post(f"{live_api}/api/auth/login", json={"username": "fuzzer", "password": PASSWORD},
-                          timeout=10).json()["access_token"]
+    token = requests.post(
+        f"{live_api}/api/auth/login", json={"username": "fuzzer", "password": PASSWORD}, timeout=10
+    ).json()["access_token"]
     schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json")
     session = requests.Session()
     failures, calls = [], []
@@ -66,16 +86,28 @@ def test_no_input_causes_a_server_error(live_api):
         if (operation.method.upper(), operation.path) in SKIPPED:
             continue
 
-        @hsettings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not RANDOM,
-                   suppress_health_check=list(HealthCheck))
+        @hsettings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=not RANDOM,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def fuzz(case):
             headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
             response = case.call(base_url=live_api, session=session, headers=headers, timeout=10)
             calls.append(response.status_code)
             if response.status_code >= 500:
-                failures.append((operation.method, operation.path, response.status_code, response.text[:200],
-                                 case.as_curl_command()))
+                failures.append(
+                    (
+                        operation.method,
+                        operation.path,
+                        response.status_code,
+                        response.text[:200],
+                        case.as_curl_command(),
+                    )
+                )
             case.validate_response(response, checks=[not_a_server_error], headers=headers)
 
         try:

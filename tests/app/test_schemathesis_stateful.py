@@ -12,6 +12,7 @@ sequence itself (created names get a serial, so a scenario never meets a name an
 which keeps hypothesis' record of the choices consistent from one scenario to the next. Nothing is
 raised inside a sequence (5xx answers are collected): hypothesis would replay a failing sequence
 against a server whose state has moved on, and report that as inconsistent data generation."""
+
 import os
 import re
 import zlib
@@ -89,7 +90,9 @@ def chains(links: dict[str, tuple[str, str]]) -> dict[str, set[str]]:
             continue
         paths = [[root] for root in sorted(set(following) - targets)]
         while paths and not any(path[-1] == source for path in paths):
-            paths = [path + [step] for path in paths for step in sorted(following.get(path[-1], ())) if step not in path]
+            paths = [
+                path + [step] for path in paths for step in sorted(following.get(path[-1], ())) if step not in path
+            ]
         chain = next((path for path in paths if path[-1] == source), None)
         if chain is not None:
             result[name] = {*chain, target}
@@ -115,7 +118,7 @@ class Feeder:
         if not isinstance(name, str) or not pattern.match(name):
             return name
         suffix = f"-{next(self.serial)}"
-        return name[:limit - len(suffix)] + suffix
+        return name[: limit - len(suffix)] + suffix
 
     def map_body(self, context, body):
         if not isinstance(body, dict):
@@ -198,8 +201,9 @@ def sequences(schema, base_url: str, token: str, record):
 
 
 def test_linked_sequences_reach_the_created_resources_without_server_errors(live_api, closed_month):
-    token = requests.post(f"{live_api}/api/auth/login", json={"username": "fuzzer", "password": PASSWORD},
-                          timeout=10).json()["access_token"]
+    token = requests.post(
+        f"{live_api}/api/auth/login", json={"username": "fuzzer", "password": PASSWORD}, timeout=10
+    ).json()["access_token"]
     service_ids = [s["id"] for s in requests.get(f"{live_api}/api/services", timeout=10).json()["services"][1:]]
     schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json", config=SchemathesisConfig.from_dict(CONFIG))
     feeder = Feeder(service_ids, closed_month)
@@ -211,13 +215,21 @@ def test_linked_sequences_reach_the_created_resources_without_server_errors(live
     def record(step, response):
         statuses[response.status_code] += 1
         if response.status_code >= 500:
-            failures.append((step.case.operation.label, response.status_code, response.text[:300],
-                             step.case.as_curl_command()))
+            failures.append(
+                (step.case.operation.label, response.status_code, response.text[:300], step.case.as_curl_command())
+            )
         if step.transition is not None and step.is_applied and 200 <= response.status_code < 300:
             reached[step.transition.id] += 1
 
-    settings = hsettings(max_examples=SCENARIOS, stateful_step_count=STEPS, deadline=None, database=None,
-                         derandomize=not RANDOM, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    settings = hsettings(
+        max_examples=SCENARIOS,
+        stateful_step_count=STEPS,
+        deadline=None,
+        database=None,
+        derandomize=not RANDOM,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     for root, labels in sorted(families(links).items()):
         sequences(schema.include(name=sorted(labels)), live_api, token, record).run(settings=settings)
     for name, labels in sorted(chains(links).items()):

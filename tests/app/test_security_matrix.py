@@ -2,6 +2,7 @@
 matrix of bad tokens: missing, expired, not yet valid, tampered, alg=none, wrong key, wrong type,
 revoked, wrong role. Each must answer 401/403 and leave the database unchanged; the least role the
 PRD §6.2 matrix allows then gets through (so the bodies are real and the test is not vacuous)."""
+
 from datetime import datetime, timedelta, timezone
 
 import jwt
@@ -10,20 +11,43 @@ import pytest
 from app.auth import tokens
 from tests.app.services.conftest import restore_catalog
 
-PUBLIC_GETS = {"/api/system-status", "/api/services", "/api/uptime/{service_id}", "/api/incidents",
-               "/api/incidents/past", "/api/incidents/{incident_id}", "/api/sla/response-times/{service_id}",
-               "/api/sla/availability/{service_id}", "/api/sla/usage/{service_id}", "/api/sla/incidents/stats",
-               "/api/maintenance", "/api/maintenance/{window_id}", "/api/realtime/replay", "/api/health",
-               "/feeds/incidents.rss", "/feeds/incidents.atom", "/api/slo/violations",
-               "/api/slo/{service_id}"}
-PUBLIC_GETS |= {"/api/sla/reports/{service_id}/{month}.{fmt}", "/api/sla/reports/{service_id}/{month}/revisions",
-                "/api/usage/trends/{service_id}", "/reports", "/trends/{service_id}"}
+PUBLIC_GETS = {
+    "/api/system-status",
+    "/api/services",
+    "/api/uptime/{service_id}",
+    "/api/incidents",
+    "/api/incidents/past",
+    "/api/incidents/{incident_id}",
+    "/api/sla/response-times/{service_id}",
+    "/api/sla/availability/{service_id}",
+    "/api/sla/usage/{service_id}",
+    "/api/sla/incidents/stats",
+    "/api/maintenance",
+    "/api/maintenance/{window_id}",
+    "/api/realtime/replay",
+    "/api/health",
+    "/feeds/incidents.rss",
+    "/feeds/incidents.atom",
+    "/api/slo/violations",
+    "/api/slo/{service_id}",
+}
+PUBLIC_GETS |= {
+    "/api/sla/reports/{service_id}/{month}.{fmt}",
+    "/api/sla/reports/{service_id}/{month}/revisions",
+    "/api/usage/trends/{service_id}",
+    "/reports",
+    "/trends/{service_id}",
+}
 PUBLIC_GETS |= {"/api/health/live", "/api/health/ready"}  # orchestrators' probes
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
 INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
 
-WINDOW = {"title": "DB upgrade", "affected_services": ["id-recognition"],
-          "starts_at": "2025-09-01T00:00:00Z", "ends_at": "2025-09-01T02:00:00Z"}
+WINDOW = {
+    "title": "DB upgrade",
+    "affected_services": ["id-recognition"],
+    "starts_at": "2025-09-01T00:00:00Z",
+    "ends_at": "2025-09-01T02:00:00Z",
+}
 SUBSCRIPTION = {"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "allow_private": True}
 # The least role allowed, and a valid request: (role, body).
 MATRIX = {
@@ -65,20 +89,41 @@ MATRIX = {
     ("GET", "/api/subscriptions/{subscription_id}/deliveries"): ("admin", None),
 }
 BELOW = {"viewer": None, "reporter": "viewer", "admin": "reporter"}
-SNAPSHOT_TABLES = ("incidents", "incident_updates", "incident_comments", "incident_drafts", "users",
-                   "refresh_tokens", "maintenance_windows", "services", "login_throttle", "subscriptions",
-                   "notification_events", "notification_deliveries")
+SNAPSHOT_TABLES = (
+    "incidents",
+    "incident_updates",
+    "incident_comments",
+    "incident_drafts",
+    "users",
+    "refresh_tokens",
+    "maintenance_windows",
+    "services",
+    "login_throttle",
+    "subscriptions",
+    "notification_events",
+    "notification_deliveries",
+)
 
 
 async def snapshot(conn) -> dict:
-    return {t: await conn.fetchval(f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {t} x")
-            for t in SNAPSHOT_TABLES}
+    return {
+        t: await conn.fetchval(f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {t} x")
+        for t in SNAPSHOT_TABLES
+    }
 
 
 def forged(secret: str, claims_user: dict, **changes) -> str:
     now = datetime.now(timezone.utc)
-    claims = {**claims_user, "iat": now, "nbf": now, "exp": now + timedelta(hours=1), "iss": tokens.ISSUER,
-              "aud": tokens.AUDIENCE, "typ": "access", **changes}
+    claims = {
+        **claims_user,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(hours=1),
+        "iss": tokens.ISSUER,
+        "aud": tokens.AUDIENCE,
+        "typ": "access",
+        **changes,
+    }
     return jwt.encode(claims, tokens.signing_key(secret), algorithm="HS256")
 
 
@@ -89,9 +134,14 @@ def routes(app):
 
 
 def test_every_route_is_classified(staff):
-    unclassified = [(m, p) for m, p in routes(staff.app)
-                    if not (m == "GET" and p in PUBLIC_GETS) and (m, p) not in CREDENTIAL_EXCHANGE
-                    and not p.startswith(INGEST) and (m, p) not in MATRIX]
+    unclassified = [
+        (m, p)
+        for m, p in routes(staff.app)
+        if not (m == "GET" and p in PUBLIC_GETS)
+        and (m, p) not in CREDENTIAL_EXCHANGE
+        and not p.startswith(INGEST)
+        and (m, p) not in MATRIX
+    ]
     assert unclassified == [], "add these routes to the security matrix"
     assert set(MATRIX) <= set(routes(staff.app))
 
@@ -103,13 +153,22 @@ async def test_bad_tokens_never_get_through(staff, settings):
     reporter = await staff.login("reporter")
     viewer = await staff.login("viewer")
     victim = await staff.user("viewer", "victim")
-    incident = (await staff.client.post("/api/incidents", json={"title": "x", "severity": "low"},
-                                        headers=await staff.headers("reporter"))).json()["incident"]
+    incident = (
+        await staff.client.post(
+            "/api/incidents", json={"title": "x", "severity": "low"}, headers=await staff.headers("reporter")
+        )
+    ).json()["incident"]
     window = (await staff.client.post("/api/maintenance", json=WINDOW, headers=await staff.headers("admin"))).json()
-    subscription = (await staff.client.post("/api/subscriptions", json=SUBSCRIPTION,
-                                            headers=await staff.headers("admin"))).json()["subscription"]
-    ids = {"{incident_id}": incident["id"], "{user_id}": victim, "{window_id}": str(window["window"]["id"]),
-           "{service_id}": "id-recognition", "{subscription_id}": str(subscription["id"])}
+    subscription = (
+        await staff.client.post("/api/subscriptions", json=SUBSCRIPTION, headers=await staff.headers("admin"))
+    ).json()["subscription"]
+    ids = {
+        "{incident_id}": incident["id"],
+        "{user_id}": victim,
+        "{window_id}": str(window["window"]["id"]),
+        "{service_id}": "id-recognition",
+        "{subscription_id}": str(subscription["id"]),
+    }
     revoked = await staff.login("admin", "leaver")
     await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['access_token']}"})
     user_claims = jwt.decode(admin_pair["access_token"], options={"verify_signature": False})
@@ -117,22 +176,37 @@ async def test_bad_tokens_never_get_through(staff, settings):
     header, payload, signature = admin_pair["access_token"].split(".")
     flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
     escalated_payload = jwt.utils.base64url_encode(
-        jwt.utils.base64url_decode(jwt.encode({**user_claims, "role": "admin"}, "k" * 32, "HS256").split(".")[1])).decode()
+        jwt.utils.base64url_decode(jwt.encode({**user_claims, "role": "admin"}, "k" * 32, "HS256").split(".")[1])
+    ).decode()
     bad_tokens = {
         "missing": None,
         "garbage": "not.a.token",
-        "expired": forged(secret, user_claims, iat=datetime.now(timezone.utc) - timedelta(hours=25),
-                          nbf=datetime.now(timezone.utc) - timedelta(hours=25),
-                          exp=datetime.now(timezone.utc) - timedelta(hours=1)),
+        "expired": forged(
+            secret,
+            user_claims,
+            iat=datetime.now(timezone.utc) - timedelta(hours=25),
+            nbf=datetime.now(timezone.utc) - timedelta(hours=25),
+            exp=datetime.now(timezone.utc) - timedelta(hours=1),
+        ),
         "not yet valid": forged(secret, user_claims, nbf=datetime.now(timezone.utc) + timedelta(hours=1)),
         "tampered signature": f"{header}.{payload}.{flipped}",
         "tampered payload": f"{header}.{escalated_payload}.{signature}",
-        "alg none": jwt.encode({**user_claims, "typ": "access", "iss": tokens.ISSUER, "aud": tokens.AUDIENCE,
-                                "exp": datetime.now(timezone.utc) + timedelta(hours=1),
-                                "iat": datetime.now(timezone.utc), "nbf": datetime.now(timezone.utc)},
-                               None, algorithm="none"),
-        "wrong key": jwt.encode({**user_claims, "typ": "access"}, "another-secret-of-sufficient-length-0123456789",
-                                algorithm="HS256"),
+        "alg none": jwt.encode(
+            {
+                **user_claims,
+                "typ": "access",
+                "iss": tokens.ISSUER,
+                "aud": tokens.AUDIENCE,
+                "exp": datetime.now(timezone.utc) + timedelta(hours=1),
+                "iat": datetime.now(timezone.utc),
+                "nbf": datetime.now(timezone.utc),
+            },
+            None,
+            algorithm="none",
+        ),
+        "wrong key": jwt.encode(
+            {**user_claims, "typ": "access"}, "another-secret-of-sufficient-length-0123456789", algorithm="HS256"
+        ),
         "refresh token as access": admin_pair["refresh_token"],
         "typ refresh": forged(secret, user_claims, typ="refresh"),
         "missing claims": forged(secret, {"sub": user_claims["sub"], "role": "admin"}),
@@ -161,8 +235,12 @@ async def test_bad_tokens_never_get_through(staff, settings):
             path = path.replace(placeholder, value)
         token = (await staff.login(least_role, f"{least_role}-{n}"))["access_token"]
         r = await staff.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code not in (401, 500) and (r.status_code != 403 or template == "/api/auth/password"), \
-            (method, template, r.status_code, r.text)
+        assert r.status_code not in (401, 500) and (r.status_code != 403 or template == "/api/auth/password"), (
+            method,
+            template,
+            r.status_code,
+            r.text,
+        )
     await restore_catalog(conn)  # undo the service edit and drop the created service for later tests
 
 

@@ -1,6 +1,7 @@
 """The real app with its pool pointed at a port where no database listens: every request that needs
 the database answers 503 with Retry-After (never 500), liveness stays 200, readiness names the
 database; a bug that happens to be an OSError (a missing file) is still a 500."""
+
 import asyncpg
 import httpx
 

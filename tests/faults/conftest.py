@@ -1,6 +1,7 @@
 """Fault tests: each starts its own PostgreSQL+TimescaleDB and Redis through the project's own
 scripts/services.sh (own data directory, own ports), runs real `slamon` processes against them, and
 kills, stops or starves a real process. Every test here is marked `faults`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -67,8 +68,12 @@ class Stack:
         self.root = root
         self.app_dir = root / "app"
         self.app_dir.mkdir()
-        self.env = {**os.environ, "SLAMON_DATA_DIR": str(root / "services"), "SLAMON_PG_PORT": str(free_port()),
-                    "SLAMON_REDIS_PORT": str(free_port())}
+        self.env = {
+            **os.environ,
+            "SLAMON_DATA_DIR": str(root / "services"),
+            "SLAMON_PG_PORT": str(free_port()),
+            "SLAMON_REDIS_PORT": str(free_port()),
+        }
         self.database_url = self.redis_url = ""
         self.processes: list[subprocess.Popen] = []
 
@@ -99,21 +104,40 @@ class Stack:
 
     def app_env(self, **extra: str) -> dict:
         """The environment of a `slamon` process of this stack."""
-        return {**os.environ, "SLAMON_DATABASE_URL": self.database_url, "SLAMON_REDIS_URL": self.redis_url,
-                "SLAMON_SECRET_KEY": SECRET_KEY, "SLAMON_DATA_DIR": str(self.app_dir), "SLAMON_LOG_FORMAT": "text",
-                **extra}
+        return {
+            **os.environ,
+            "SLAMON_DATABASE_URL": self.database_url,
+            "SLAMON_REDIS_URL": self.redis_url,
+            "SLAMON_SECRET_KEY": SECRET_KEY,
+            "SLAMON_DATA_DIR": str(self.app_dir),
+            "SLAMON_LOG_FORMAT": "text",
+            **extra,
+        }
 
     def slamon(self, *args: str, log_name: str, **extra: str) -> subprocess.Popen:
         """Start `slamon ARGS` as a real process, logging to app/<log_name>.log; killed at teardown."""
         log = open(self.app_dir / f"{log_name}.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=self.app_env(**extra),
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", *args],
+            cwd=ROOT,
+            env=self.app_env(**extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes.append(process)
         return process
 
     def run(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=self.app_env(), check=True,
-                              capture_output=True, text=True, timeout=120).stdout
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            cwd=ROOT,
+            env=self.app_env(),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
 
     def log(self, name: str) -> str:
         return (self.app_dir / f"{name}.log").read_text(errors="replace")
@@ -138,8 +162,24 @@ class Stack:
         wait_gone([pid, *children])
 
     def stop_postgres(self) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast",
-                        "-w", "stop"], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
     # -- Redis ----------------------------------------------------------------------------------
     def redis_pid(self) -> int:
@@ -204,8 +244,21 @@ async def add_probed_services(stack: Stack, service_ids: list[str], url: str, in
     conn = await stack.connect()
     try:
         for position, service_id in enumerate(service_ids):
-            await conn.fetchrow(service_queries.UPSERT, service_id, service_id, "", "http", url, interval_s, 5, 7000,
-                                "developer", json.dumps({}), True, 100 + position)
+            await conn.fetchrow(
+                service_queries.UPSERT,
+                service_id,
+                service_id,
+                "",
+                "http",
+                url,
+                interval_s,
+                5,
+                7000,
+                "developer",
+                json.dumps({}),
+                True,
+                100 + position,
+            )
         await conn.execute("UPDATE services SET allow_private = true WHERE id = ANY($1)", service_ids)
     finally:
         await conn.close()

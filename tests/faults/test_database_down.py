@@ -2,6 +2,7 @@
 (never 500), liveness stays 200 while readiness turns 503 naming the database (or Redis), the status
 page keeps serving its last good page labelled with its age, and everything is live again once the
 database is back. An API started while the database is down starts, and serves once it is back."""
+
 from __future__ import annotations
 
 import aiohttp
@@ -41,8 +42,11 @@ async def test_api_and_status_page_with_the_database_down(stack):
             status, headers, body = await _get(session, base + path)
             assert (path, status) == (path, 503), body
             assert headers["Retry-After"].isdigit() and '"service_unavailable"' in body
-        async with session.post(f"{base}/api/ingest/checks", headers={"Authorization": f"Bearer {key}"},
-                                json=[{"ts": "2026-01-01T00:00:00Z", "ok": True}]) as response:
+        async with session.post(
+            f"{base}/api/ingest/checks",
+            headers={"Authorization": f"Bearer {key}"},
+            json=[{"ts": "2026-01-01T00:00:00Z", "ok": True}],
+        ) as response:
             assert response.status == 503 and "Retry-After" in response.headers
         assert (await _get(session, f"{base}/api/health/live"))[0] == 200
         status, _, body = await _get(session, f"{base}/api/health/ready")

@@ -2,6 +2,7 @@
 process it started) again and again during a burst of POST /api/ingest/checks to a real `slamon api`,
 and during a real `slamon prober`'s shipping; afterwards every row answered 2xx, and every journal
 row the prober's cursor marked shipped, is in the database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,12 @@ async def test_no_acknowledged_ingest_row_is_lost(stack, with_children):
     stop = asyncio.Event()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
         await wait_for(lambda: _is(http_status(session, f"{base_url}/api/health"), 200), 60, "the API")
-        writers = [asyncio.create_task(_writer(session, f"{base_url}/api/ingest/checks", key, lambda: next(counter),
-                                               acknowledged, stop)) for _ in range(WRITERS)]
+        writers = [
+            asyncio.create_task(
+                _writer(session, f"{base_url}/api/ingest/checks", key, lambda: next(counter), acknowledged, stop)
+            )
+            for _ in range(WRITERS)
+        ]
         try:
             for _ in range(CRASHES):
                 before = len(acknowledged)
@@ -88,13 +93,26 @@ async def test_no_row_the_prober_journal_marked_shipped_is_lost(stack):
     runner, web_port = await servers.start_app(servers.app())
     await add_probed_services(stack, PROBED, f"http://127.0.0.1:{web_port}/ok")
     health_port = free_port()
-    prober = stack.slamon("prober", "--region", "dur", "--id", "dur-1", "--heartbeat", "1",
-                          "--health-port", str(health_port), log_name="prober")
+    prober = stack.slamon(
+        "prober",
+        "--region",
+        "dur",
+        "--id",
+        "dur-1",
+        "--heartbeat",
+        "1",
+        "--health-port",
+        str(health_port),
+        log_name="prober",
+    )
     spool = stack.app_dir / "spool" / "dur-dur-1"
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-            await wait_for(lambda: _is(http_status(session, f"http://127.0.0.1:{health_port}/healthz"), 200), 60,
-                           "the prober's health")
+            await wait_for(
+                lambda: _is(http_status(session, f"http://127.0.0.1:{health_port}/healthz"), 200),
+                60,
+                "the prober's health",
+            )
             for crash in range(CRASHES):
                 await asyncio.sleep(4)
                 stack.kill_postgres(with_children=crash % 2 == 1)
@@ -105,6 +123,7 @@ async def test_no_row_the_prober_journal_marked_shipped_is_lost(stack):
             async def drained():
                 async with session.get(f"http://127.0.0.1:{health_port}/healthz") as response:
                     return (await response.json())["spoolDepth"] < 50
+
             await wait_for(drained, 60, "the spool to drain")
         prober.kill()
         prober.wait(timeout=30)
@@ -113,8 +132,10 @@ async def test_no_row_the_prober_journal_marked_shipped_is_lost(stack):
     shipped = _journal_rows_before_cursor(spool)
     conn = await stack.connect()
     try:
-        stored = {(r["service_id"], r["ts"]) for r in await conn.fetch(
-            "SELECT service_id, ts FROM checks WHERE region = 'dur'")}
+        stored = {
+            (r["service_id"], r["ts"])
+            for r in await conn.fetch("SELECT service_id, ts FROM checks WHERE region = 'dur'")
+        }
     finally:
         await conn.close()
     lost = [r for r in shipped if (r.service_id, r.ts) not in stored]

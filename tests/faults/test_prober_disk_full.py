@@ -3,6 +3,7 @@ the database stops for a while: the prober reports itself unhealthy naming the s
 write errors in /metrics, keeps storing (directly while the database answers, from memory once it is
 back), resumes journaling once space returns, never leaves a torn journal line, and no slot of the
 whole window is missing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,18 @@ async def test_disk_full_then_database_down_loses_no_slot(stack):
     try:
         await add_probed_services(stack, SERVICES, f"http://127.0.0.1:{web_port}/ok")
         port = free_port()
-        prober = stack.slamon("prober", "--region", REGION, "--id", "disk-1", "--heartbeat", "1",
-                              "--health-port", str(port), log_name="prober")
+        prober = stack.slamon(
+            "prober",
+            "--region",
+            REGION,
+            "--id",
+            "disk-1",
+            "--heartbeat",
+            "1",
+            "--health-port",
+            str(port),
+            log_name="prober",
+        )
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             await wait_for(lambda: _is_healthy(session, port), 60, "the prober to be healthy")
             steady = time.time() + 1

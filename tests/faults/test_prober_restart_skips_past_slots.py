@@ -1,6 +1,7 @@
 """A real `slamon prober` (default 5 s heartbeat) is SIGKILLed and started again 12 s later with the
 same id: the slots of those 12 s stay unchecked. Before, the restarted prober "caught up" the slots
 it had been down for and stored measurements taken after its start under those earlier slot times."""
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,9 @@ async def test_restarted_prober_never_backfills_slots_it_was_down_for(stack):
         down = due_slots(SERVICES, killed + 1, restarted)
         assert down, "the prober was down for at least one slot"
         backfilled = down & stored
-        assert not backfilled, f"{len(backfilled)} slot(s) of the downtime stored by late measurements: " \
-                               f"{sorted(backfilled)[:5]}"
+        assert not backfilled, (
+            f"{len(backfilled)} slot(s) of the downtime stored by late measurements: {sorted(backfilled)[:5]}"
+        )
         after = due_slots(SERVICES, restarted + 8, time.time() - 8)
         assert after and after <= stored  # it does check the slots after its start
     finally:

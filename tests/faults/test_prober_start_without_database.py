@@ -1,6 +1,7 @@
 """A real `slamon prober` is SIGKILLed, the database stops, and the prober is started again: it checks
 the services and assignment it last saw (kept beside its journal) and spools the results; once the
 database is back every slot checked meanwhile is stored."""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,8 +51,10 @@ async def test_prober_started_while_the_database_is_down_checks_and_spools(stack
             stack.up()
             await wait_for(lambda: _drained(session, port), 90, "the spool to drain")
         missing = due_slots(SERVICES, started + 2, end) - await stored_slots(stack, REGION)
-        assert not missing, f"{len(missing)} slot(s) checked while the database was down never stored: " \
-                            f"{sorted(missing)[:5]}\n{stack.log('prober-2')[-2000:]}"
+        assert not missing, (
+            f"{len(missing)} slot(s) checked while the database was down never stored: "
+            f"{sorted(missing)[:5]}\n{stack.log('prober-2')[-2000:]}"
+        )
     finally:
         await runner.cleanup()
 

@@ -1,5 +1,6 @@
 """`slamon up` keeps its stack running: a child SIGKILLed (the worker, then the API) is started again,
 while the others keep running; SIGTERM still stops everything."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,9 @@ async def _api_answers(session, url) -> bool:
 
 
 async def test_up_restarts_a_killed_child(stack):
-    ports = {name: free_port() for name in ("port", "status-port", "console-port", "targets-port",
-                                            "prober-health-port")}
+    ports = {
+        name: free_port() for name in ("port", "status-port", "console-port", "targets-port", "prober-health-port")
+    }
     args = [f"--{name}={port}" for name, port in ports.items()]
     up = stack.slamon("up", "--seed-days", "0", *args, log_name="up")
     api = f"http://127.0.0.1:{ports['port']}/api/health/live"

@@ -1,5 +1,6 @@
 """Redis goes away under a real `slamon worker` for 20 s: the worker process rides it out and, once
 Redis is back (empty: the private Redis keeps nothing on disk), runs its cron jobs again by itself."""
+
 from __future__ import annotations
 
 import asyncio

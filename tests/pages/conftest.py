@@ -12,6 +12,7 @@
 - `screenshots(page, name)`: full-page PNGs at 375 px and 1280 px in test-artifacts/ (gitignored).
 - Translations are strict here: a missing key raises while a page renders.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,8 +57,9 @@ def live_server(settings, open_pages):
         app = create_app(settings.model_copy(update=overrides), site=site)
         if setup is not None:
             setup(app)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                               lifespan="on"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on")
+        )
         task = asyncio.create_task(server.serve())
         while not server.started:
             if task.done():
@@ -78,8 +80,9 @@ async def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: run scripts/system-deps.sh (or set SLAMON_CHROMIUM)")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                   args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield browser
         await browser.close()
 
@@ -89,8 +92,14 @@ class PageProblems:
 
     def __init__(self, page):
         self.messages: list[str] = []
-        page.on("console", lambda m: self.messages.append(f"console.{m.type}: {m.text} ({m.location.get('url')})")
-                if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: (
+                self.messages.append(f"console.{m.type}: {m.text} ({m.location.get('url')})")
+                if m.type == "error"
+                else None
+            ),
+        )
         page.on("pageerror", lambda e: self.messages.append(f"uncaught: {e}"))
 
     def allow(self, fragment: str) -> None:
@@ -151,7 +160,8 @@ async def axe_violations(page, impacts=BLOCKING_IMPACTS) -> list[dict]:
 async def assert_accessible(page) -> None:
     violations = await axe_violations(page)
     assert violations == [], "axe-core: serious/critical violations:\n" + "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations)
+        f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations
+    )
 
 
 async def screenshots(page, name: str) -> list[Path]:

@@ -2,6 +2,7 @@
 serious or critical problem, in Korean and English, narrow and wide; the trends charts are drawn by
 uPlot under the page's Content-Security-Policy (a CSP violation is a console error, which fails the
 test), with the forecast set apart and a keyboard read-out; screenshots kept."""
+
 import re
 
 from playwright.async_api import expect

@@ -1,4 +1,5 @@
 """Fixtures of the prober tests: local targets on 127.0.0.1, a shared probe context, test services."""
+
 from __future__ import annotations
 
 import json
@@ -62,5 +63,18 @@ def target(url: str, kind: str = "http", **fields) -> Target:
 async def add_services(conn, service_ids: list[str], url: str = "http://127.0.0.1:1/") -> None:
     """Make ids known to the ingest (the services table); intervals in tests come from Target overrides."""
     for position, service_id in enumerate(service_ids):
-        await conn.fetchrow(service_queries.UPSERT, service_id, service_id, "", "http", url, 60, 30, 7000,
-                            "developer", json.dumps({}), True, 100 + position)
+        await conn.fetchrow(
+            service_queries.UPSERT,
+            service_id,
+            service_id,
+            "",
+            "http",
+            url,
+            60,
+            30,
+            7000,
+            "developer",
+            json.dumps({}),
+            True,
+            100 + position,
+        )

@@ -1,5 +1,6 @@
 """Real local servers for the prober tests: a well-behaved HTTP app, hostile raw TCP servers, a TLS
 server with a certificate made by the test, and a pausable TCP proxy (to cut PostgreSQL off)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,9 +18,26 @@ def make_cert(directory: Path, days: int = 30) -> tuple[Path, Path]:
     """A self-signed certificate for localhost/127.0.0.1 via the openssl CLI."""
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", str(days), "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            str(days),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -61,7 +79,9 @@ def app() -> web.Application:
     return application
 
 
-async def start_app(application: web.Application, ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+async def start_app(
+    application: web.Application, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
@@ -70,6 +90,7 @@ async def start_app(application: web.Application, ssl_context: ssl.SSLContext | 
 
 
 # -- hostile raw servers ------------------------------------------------------------------------
+
 
 async def _silent(reader, writer):
     await reader.read(65536)
@@ -127,8 +148,15 @@ async def _reset_mid_body(reader, writer):
     writer.transport.abort()
 
 
-HOSTILE = {"silent": _silent, "drip": _drip, "drip_headers": _drip_headers, "huge": _huge, "reset": _reset,
-           "garbage": _garbage, "reset_mid_body": _reset_mid_body}
+HOSTILE = {
+    "silent": _silent,
+    "drip": _drip,
+    "drip_headers": _drip_headers,
+    "huge": _huge,
+    "reset": _reset,
+    "garbage": _garbage,
+    "reset_mid_body": _reset_mid_body,
+}
 
 
 async def start_raw(handler) -> tuple[asyncio.AbstractServer, int]:

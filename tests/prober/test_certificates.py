@@ -1,5 +1,6 @@
 """Certificate-expiry reporting: what a check saw of a TLS certificate is exported in /metrics,
 stored per service and region (when it changes, and hourly), and shown by GET /api/services."""
+
 import asyncio
 import time
 from datetime import datetime, timezone
@@ -12,9 +13,18 @@ NOT_AFTER = 1_900_000_000  # 2030-03-17
 
 
 def _options(database_url, tmp_path):
-    return ProberOptions(region="cert-region", prober_id="cert-p0", database_url=database_url, redis_url=None,
-                         data_dir=tmp_path, heartbeat_s=0.2, ttl_s=1.0, handover_delay_s=0.0,
-                         flush_interval_s=0.2, targets_refresh_s=3600)
+    return ProberOptions(
+        region="cert-region",
+        prober_id="cert-p0",
+        database_url=database_url,
+        redis_url=None,
+        data_dir=tmp_path,
+        heartbeat_s=0.2,
+        ttl_s=1.0,
+        handover_delay_s=0.0,
+        flush_interval_s=0.2,
+        targets_refresh_s=3600,
+    )
 
 
 async def test_certificate_expiry_is_exported_stored_and_listed(conn, database_url, tmp_path, make_client):

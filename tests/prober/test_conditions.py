@@ -1,4 +1,5 @@
 """Assertions are data, validated by the code that evaluates them."""
+
 import pytest
 
 from app.services.models import CheckConfig
@@ -9,10 +10,17 @@ from prober.models import Target, TargetError
 DOC = {"status": "ok", "data": {"items": [{"state": "ready"}, {"state": "busy"}]}, "count": 3, "up": True}
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("status", "ok"), ("data.items.0.state", "ready"), ("data.items.1.state", "busy"), ("count", 3), ("up", True),
-    ("$.status", "ok"),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("status", "ok"),
+        ("data.items.0.state", "ready"),
+        ("data.items.1.state", "busy"),
+        ("count", 3),
+        ("up", True),
+        ("$.status", "ok"),
+    ],
+)
 def test_json_path_lookup(path, expected):
     assert JsonPath.parse(path).lookup(DOC) == expected
 
@@ -23,18 +31,31 @@ def test_invalid_json_paths_are_refused(path):
         JsonPath.parse(path)
 
 
-@pytest.mark.parametrize("actual, expected, equal", [
-    ("ok", "ok", True), (3, 3, True), (3, "3", True), (True, True, True), (True, "true", True),
-    (1, True, False), (True, 1, False), ("3", 3, False), ({"a": 1}, "x", False), (None, "null", True),
-])
+@pytest.mark.parametrize(
+    "actual, expected, equal",
+    [
+        ("ok", "ok", True),
+        (3, 3, True),
+        (3, "3", True),
+        (True, True, True),
+        (True, "true", True),
+        (1, True, False),
+        (True, 1, False),
+        ("3", 3, False),
+        ({"a": 1}, "x", False),
+        (None, "null", True),
+    ],
+)
 def test_values_equal(actual, expected, equal):
     assert values_equal(actual, expected) is equal
 
 
 def test_invalid_json_path_is_refused_when_the_catalog_loads(tmp_path):
     catalog = tmp_path / "services.toml"
-    catalog.write_text('[[services]]\nid = "face-compare"\nname = "Face Compare"\n'
-                       'url = "http://example.org/"\n[services.check]\njson_path = "a..b"\n')
+    catalog.write_text(
+        '[[services]]\nid = "face-compare"\nname = "Face Compare"\n'
+        'url = "http://example.org/"\n[services.check]\njson_path = "a..b"\n'
+    )
     with pytest.raises(CatalogError) as caught:
         load_catalog(catalog)
     message = str(caught.value)
@@ -42,11 +63,14 @@ def test_invalid_json_path_is_refused_when_the_catalog_loads(tmp_path):
     assert "invalid segment" in message
 
 
-@pytest.mark.parametrize("check, field", [
-    ({"json_value": "ok"}, "check.json_value"),
-    ({"expected_status": [200, 999]}, "check.expected_status"),
-    ({"keyword": ""}, "check.keyword"),
-])
+@pytest.mark.parametrize(
+    "check, field",
+    [
+        ({"json_value": "ok"}, "check.json_value"),
+        ({"expected_status": [200, 999]}, "check.expected_status"),
+        ({"keyword": ""}, "check.keyword"),
+    ],
+)
 def test_compile_names_service_and_field(check, field):
     with pytest.raises(ConditionError) as caught:
         compile_check(CheckConfig.model_validate(check), label="service face-compare")
@@ -54,18 +78,29 @@ def test_compile_names_service_and_field(check, field):
 
 
 def _row(**over):
-    row = dict(id="face-compare", kind="http", endpoint_url="http://example.org/", interval_s=60, timeout_s=30,
-               latency_target_ms=7000, allow_private=False, check_config={})
+    row = dict(
+        id="face-compare",
+        kind="http",
+        endpoint_url="http://example.org/",
+        interval_s=60,
+        timeout_s=30,
+        latency_target_ms=7000,
+        allow_private=False,
+        check_config={},
+    )
     row.update(over)
     return row
 
 
-@pytest.mark.parametrize("over, words", [
-    (dict(kind="smtp"), "kind: unknown check kind 'smtp'"),
-    (dict(check_config={"json_path": "a..b"}), "check.json_path"),
-    (dict(endpoint_url=""), "url:"),
-    (dict(check_config='{"method": "BREW"}'), "check.method:"),
-])
+@pytest.mark.parametrize(
+    "over, words",
+    [
+        (dict(kind="smtp"), "kind: unknown check kind 'smtp'"),
+        (dict(check_config={"json_path": "a..b"}), "check.json_path"),
+        (dict(endpoint_url=""), "url:"),
+        (dict(check_config='{"method": "BREW"}'), "check.method:"),
+    ],
+)
 def test_target_from_a_bad_row_is_refused(over, words):
     with pytest.raises(TargetError) as caught:
         Target.from_row(_row(**over))

@@ -1,5 +1,6 @@
 """Fleet: probers of a region share the services by rendezvous hashing over heartbeats; when one dies
 the others take its services over; a slot is checked once per region (verified from `checks`)."""
+
 import asyncio
 import time
 from collections import Counter
@@ -25,14 +26,23 @@ def test_rendezvous_moves_only_the_lost_probers_services():
 def test_view_decides_owner_per_slot():
     view = View((Member("a", 0, 1e12), Member("b", 100, 1e12), Member("dead", 0, 50)), as_of=60)
     assert view.eligible(10) == ("a", "dead")
-    assert view.eligible(55) == ("a",)          # after the dead member's final expiry
-    assert view.eligible(100) == ("a", "b")     # the newcomer only from its active_from
+    assert view.eligible(55) == ("a",)  # after the dead member's final expiry
+    assert view.eligible(100) == ("a", "b")  # the newcomer only from its active_from
 
 
 def _options(database_url, tmp_path, prober_id, region, heartbeat_s=0.25, ttl_s=1.0):
-    return ProberOptions(region=region, prober_id=prober_id, database_url=database_url, redis_url=None,
-                         data_dir=tmp_path, heartbeat_s=heartbeat_s, ttl_s=ttl_s, handover_delay_s=0.6,
-                         flush_interval_s=0.2, targets_refresh_s=3600)
+    return ProberOptions(
+        region=region,
+        prober_id=prober_id,
+        database_url=database_url,
+        redis_url=None,
+        data_dir=tmp_path,
+        heartbeat_s=heartbeat_s,
+        ttl_s=ttl_s,
+        handover_delay_s=0.6,
+        flush_interval_s=0.2,
+        targets_refresh_s=3600,
+    )
 
 
 async def _start_fleet(database_url, tmp_path, web_port, region, count, attempts, interval_s=INTERVAL_S, **options):
@@ -91,8 +101,7 @@ def _due_slots(start: float, end: float, interval_s: int = INTERVAL_S) -> set[tu
 
 async def _stored(conn, region, start, end):
     rows = await conn.fetch("SELECT service_id, ts FROM checks WHERE region = $1", region)
-    return Counter((r["service_id"], int(r["ts"].timestamp())) for r in rows
-                   if start <= r["ts"].timestamp() <= end)
+    return Counter((r["service_id"], int(r["ts"].timestamp())) for r in rows if start <= r["ts"].timestamp() <= end)
 
 
 async def test_killed_prober_is_replaced_and_every_slot_checked_once(conn, database_url, tmp_path, web_port):
@@ -105,8 +114,7 @@ async def test_killed_prober_is_replaced_and_every_slot_checked_once(conn, datab
     assert victim.fleet.assigned_services > 0
     # What SIGKILL loses: results checked but not yet in the database (buffered or journaled only).
     # The survivors cannot know those slots were checked, so they may check them again.
-    unsent = {(r.service_id, int(r.ts.timestamp()))
-              for r in [*victim.sink._buffer, *victim.spool.read(10_000)[0]]}
+    unsent = {(r.service_id, int(r.ts.timestamp())) for r in [*victim.sink._buffer, *victim.spool.read(10_000)[0]]}
     end = await _kill_the_third(probers)
     ran = Counter((service, slot) for _, service, slot in attempts if steady <= slot <= end)
     twice = {k for k, n in ran.items() if n > 1}
@@ -119,12 +127,14 @@ async def test_killed_prober_is_replaced_and_every_slot_checked_once(conn, datab
 
 
 async def test_every_slot_a_dead_prober_left_is_checked_when_the_interval_is_shorter_than_its_ttl(
-        conn, database_url, tmp_path, web_port):
+    conn, database_url, tmp_path, web_port
+):
     """1 s slots, a 3 s ttl: a prober that dies leaves about three slots per service unchecked before
     the others see it gone; all of them are caught up, not only the latest."""
     await add_services(conn, SERVICES)
-    probers = await _start_fleet(database_url, tmp_path, web_port, "fleet-short", 3, [], interval_s=1,
-                                 heartbeat_s=0.5, ttl_s=3.0)
+    probers = await _start_fleet(
+        database_url, tmp_path, web_port, "fleet-short", 3, [], interval_s=1, heartbeat_s=0.5, ttl_s=3.0
+    )
     steady = time.time() + 0.8
     await asyncio.sleep(3)
     assert probers[2].fleet.assigned_services > 0

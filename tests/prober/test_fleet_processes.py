@@ -1,6 +1,7 @@
 """Fleet failover with real processes: three `slamon prober` processes of one region share the
 services; one is killed with SIGKILL; the other two take its services over and every slot is still
 checked (one row per slot and region: the checks table's unique key)."""
+
 import asyncio
 import os
 import signal
@@ -43,13 +44,37 @@ async def _healthy(session: aiohttp.ClientSession, port: int) -> bool:
 async def test_sigkilled_prober_process_is_replaced(conn, database_url, tmp_path, web_port):
     await add_services(conn, SERVICES, url=f"http://127.0.0.1:{web_port}/ok")
     await conn.execute("UPDATE services SET interval_s = $1 WHERE id = ANY($2)", INTERVAL_S, SERVICES)
-    env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_REDIS_URL": Settings().redis_url,
-           "SLAMON_DATA_DIR": str(tmp_path), "SLAMON_LOG_FORMAT": "text"}
+    env = {
+        **os.environ,
+        "SLAMON_DATABASE_URL": database_url,
+        "SLAMON_REDIS_URL": Settings().redis_url,
+        "SLAMON_DATA_DIR": str(tmp_path),
+        "SLAMON_LOG_FORMAT": "text",
+    }
     ports = [free_port() for _ in range(3)]
-    probers = [subprocess.Popen([sys.executable, "-m", "app.cli", "prober", "--region", "proc", "--id", f"proc-p{i}",
-                                 "--heartbeat", "1", "--health-port", str(port)],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-               for i, port in enumerate(ports)]
+    probers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "prober",
+                "--region",
+                "proc",
+                "--id",
+                f"proc-p{i}",
+                "--heartbeat",
+                "1",
+                "--health-port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i, port in enumerate(ports)
+    ]
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
             deadline = time.time() + 40
@@ -74,8 +99,9 @@ async def test_sigkilled_prober_process_is_replaced(conn, database_url, tmp_path
                 prober.kill()
                 prober.wait()
 
-    rows = await conn.fetch("SELECT service_id, ts FROM checks WHERE region = 'proc' AND service_id = ANY($1)",
-                            SERVICES)
+    rows = await conn.fetch(
+        "SELECT service_id, ts FROM checks WHERE region = 'proc' AND service_id = ANY($1)", SERVICES
+    )
     stored = Counter((r["service_id"], int(r["ts"].timestamp())) for r in rows)
     due = _due(steady, end)
     missing = due - set(stored)

@@ -1,4 +1,5 @@
 """GET /healthz and GET /metrics of a running prober."""
+
 import aiohttp
 
 from prober import health
@@ -17,8 +18,19 @@ def _prober(database_url, tmp_path, web_port, region):
     async def source():
         return [target(f"http://127.0.0.1:{web_port}/ok", service_id="face-compare", interval_s=1)]
 
-    return Prober(ProberOptions(region=region, prober_id=f"{region}-1", database_url=database_url, redis_url=None,
-                                data_dir=tmp_path, heartbeat_s=0.3, ttl_s=1.0, flush_interval_s=0.2), targets=source)
+    return Prober(
+        ProberOptions(
+            region=region,
+            prober_id=f"{region}-1",
+            database_url=database_url,
+            redis_url=None,
+            data_dir=tmp_path,
+            heartbeat_s=0.3,
+            ttl_s=1.0,
+            flush_interval_s=0.2,
+        ),
+        targets=source,
+    )
 
 
 async def test_healthy_prober_reports_ok_and_metrics(conn, database_url, tmp_path, web_port):
@@ -34,9 +46,13 @@ async def test_healthy_prober_reports_ok_and_metrics(conn, database_url, tmp_pat
     await site.cleanup()
     await prober.stop()
     assert status == 200 and '"assignedServices": 1' in body
-    for name in ('slamon_prober_checks_total{region="health-ok",outcome="success",error_type=""}',
-                 "slamon_prober_check_latency_seconds_bucket", "slamon_prober_schedule_lag_seconds_count",
-                 "slamon_prober_spool_depth", "slamon_prober_assigned_services{region=\"health-ok\"} 1"):
+    for name in (
+        'slamon_prober_checks_total{region="health-ok",outcome="success",error_type=""}',
+        "slamon_prober_check_latency_seconds_bucket",
+        "slamon_prober_schedule_lag_seconds_count",
+        "slamon_prober_spool_depth",
+        'slamon_prober_assigned_services{region="health-ok"} 1',
+    ):
         assert name in metrics
 
 

@@ -1,4 +1,5 @@
 """Hostile targets cost one bounded check: never answering, dripping, a 10 GiB body, resets, garbage."""
+
 import time
 import tracemalloc
 
@@ -10,14 +11,17 @@ from tests.prober.conftest import target
 TIMEOUT_S = 1.0
 
 
-@pytest.mark.parametrize("name, error_type", [
-    ("silent", "timeout"),
-    ("drip", "timeout"),
-    ("drip_headers", "timeout"),
-    ("reset", "connection_error"),
-    ("reset_mid_body", "connection_error"),
-    ("garbage", "http_error"),
-])
+@pytest.mark.parametrize(
+    "name, error_type",
+    [
+        ("silent", "timeout"),
+        ("drip", "timeout"),
+        ("drip_headers", "timeout"),
+        ("reset", "connection_error"),
+        ("reset_mid_body", "connection_error"),
+        ("garbage", "http_error"),
+    ],
+)
 async def test_hostile_target_is_one_bounded_failed_check(ctx, hostile_ports, name, error_type):
     started = time.monotonic()
     result = await run_check(target(f"http://127.0.0.1:{hostile_ports[name]}/"), ctx, TIMEOUT_S)
@@ -30,8 +34,11 @@ async def test_huge_body_is_read_up_to_the_cap_only(ctx, hostile_ports):
     tracemalloc.start()
     try:
         started = time.monotonic()
-        result = await run_check(target(f"http://127.0.0.1:{hostile_ports['huge']}/",
-                                        check={"max_body_bytes": 1024 * 1024, "keyword": "z"}), ctx, 10)
+        result = await run_check(
+            target(f"http://127.0.0.1:{hostile_ports['huge']}/", check={"max_body_bytes": 1024 * 1024, "keyword": "z"}),
+            ctx,
+            10,
+        )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -43,8 +50,10 @@ async def test_huge_body_is_read_up_to_the_cap_only(ctx, hostile_ports):
 async def test_many_hanging_targets_do_not_stall_a_healthy_one(ctx, hostile_ports, web_port):
     import asyncio
 
-    hanging = [asyncio.create_task(run_check(target(f"http://127.0.0.1:{hostile_ports['silent']}/"), ctx, 3))
-               for _ in range(200)]
+    hanging = [
+        asyncio.create_task(run_check(target(f"http://127.0.0.1:{hostile_ports['silent']}/"), ctx, 3))
+        for _ in range(200)
+    ]
     await asyncio.sleep(0.2)
     started = time.monotonic()
     healthy = await run_check(target(f"http://127.0.0.1:{web_port}/ok"), ctx, 3)

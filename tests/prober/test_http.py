@@ -1,4 +1,5 @@
 """HTTP checks against real local servers: every outcome, assertions, redirects, TLS, phases."""
+
 import ssl
 import time
 
@@ -22,36 +23,48 @@ async def test_hostname_target_reports_dns_phase(ctx, web_port):
     assert result.ok and "dns" in result.phases_ms
 
 
-@pytest.mark.parametrize("path, check, error_type, words", [
-    ("/status/503", {}, "http_error", "unexpected status 503"),
-    ("/status/404", {"expected_status": [200]}, "http_error", "expected [200]"),
-    ("/text", {"keyword": "catastrophe"}, "assertion_failed", "keyword 'catastrophe' not found"),
-    ("/ok", {"json_path": "data.items.0.state", "json_value": "broken"}, "assertion_failed", "expected 'broken'"),
-    ("/ok", {"json_path": "data.items.5.state"}, "assertion_failed", "not present"),
-    ("/text", {"json_path": "status"}, "assertion_failed", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "path, check, error_type, words",
+    [
+        ("/status/503", {}, "http_error", "unexpected status 503"),
+        ("/status/404", {"expected_status": [200]}, "http_error", "expected [200]"),
+        ("/text", {"keyword": "catastrophe"}, "assertion_failed", "keyword 'catastrophe' not found"),
+        ("/ok", {"json_path": "data.items.0.state", "json_value": "broken"}, "assertion_failed", "expected 'broken'"),
+        ("/ok", {"json_path": "data.items.5.state"}, "assertion_failed", "not present"),
+        ("/text", {"json_path": "status"}, "assertion_failed", "not valid JSON"),
+    ],
+)
 async def test_failed_expectations_name_what_failed(ctx, web_port, path, check, error_type, words):
     result = await run_check(target(f"http://127.0.0.1:{web_port}{path}", check=check), ctx, 5)
     assert (result.ok, result.error_type) == (False, error_type)
     assert words in result.error_message
 
 
-@pytest.mark.parametrize("path, check", [
-    ("/status/503", {"expected_status": [503]}),
-    ("/text", {"keyword": "nominal"}),
-    ("/ok", {"json_path": "data.items.0.state", "json_value": "ready"}),
-    ("/ok", {"json_path": "data.items.0.count", "json_value": 3}),
-    ("/ok", {"json_path": "data.items.0.count", "json_value": "3"}),
-    ("/redirect/3", {"json_path": "status", "json_value": "ok"}),
-    ("/redirect/1", {"expected_status": [302]}),  # an expected redirect is not followed
-])
+@pytest.mark.parametrize(
+    "path, check",
+    [
+        ("/status/503", {"expected_status": [503]}),
+        ("/text", {"keyword": "nominal"}),
+        ("/ok", {"json_path": "data.items.0.state", "json_value": "ready"}),
+        ("/ok", {"json_path": "data.items.0.count", "json_value": 3}),
+        ("/ok", {"json_path": "data.items.0.count", "json_value": "3"}),
+        ("/redirect/3", {"json_path": "status", "json_value": "ok"}),
+        ("/redirect/1", {"expected_status": [302]}),  # an expected redirect is not followed
+    ],
+)
 async def test_met_expectations_pass(ctx, web_port, path, check):
     result = await run_check(target(f"http://127.0.0.1:{web_port}{path}", check=check), ctx, 5)
     assert result.ok, result.error_message
 
 
 async def test_method_headers_and_body_are_sent(ctx, web_port):
-    check = {"method": "POST", "headers": {"X-Token": "s3cret"}, "body": "ping", "json_path": "token", "json_value": "s3cret"}
+    check = {
+        "method": "POST",
+        "headers": {"X-Token": "s3cret"},
+        "body": "ping",
+        "json_path": "token",
+        "json_value": "s3cret",
+    }
     result = await run_check(target(f"http://127.0.0.1:{web_port}/echo", check=check), ctx, 5)
     assert result.ok, result.error_message
     check = {"method": "PUT", "body": "ping", "json_path": "body", "json_value": "ping"}

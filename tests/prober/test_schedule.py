@@ -1,4 +1,5 @@
 """Slots: aligned to the interval plus a stable per-service offset, no drift, no slot delayed by another."""
+
 import asyncio
 import time
 
@@ -18,7 +19,9 @@ def test_offsets_are_stable_and_spread():
     assert max(offsets.count(o) for o in set(offsets)) < 30
 
 
-@given(st.floats(min_value=1e9, max_value=4e9), st.sampled_from([10, 30, 60, 300, 3600]), st.text(min_size=1, max_size=20))
+@given(
+    st.floats(min_value=1e9, max_value=4e9), st.sampled_from([10, 30, 60, 300, 3600]), st.text(min_size=1, max_size=20)
+)
 def test_slots_are_aligned(now, interval, service_id):
     offset = offset_s(service_id, interval)
     before, after = slot_at_or_before(now, interval, offset), slot_after(now, interval, offset)
@@ -35,12 +38,16 @@ def test_no_drift_over_days():
     assert slot == slot_after(start, 60, offset) + 3 * 24 * 60 * 60
 
 
-async def test_scheduler_runs_each_slot_once_on_time_and_hanging_targets_do_not_delay_others(ctx, web_port, hostile_ports):
+async def test_scheduler_runs_each_slot_once_on_time_and_hanging_targets_do_not_delay_others(
+    ctx, web_port, hostile_ports
+):
     seen: list[tuple[str, int, float]] = []
     scheduler = Scheduler("solo", ctx, lambda t, slot, result, lag: seen.append((t.service_id, slot, lag)))
     fast = [target(f"http://127.0.0.1:{web_port}/ok", service_id=f"fast-{i}", interval_s=1 + i % 2) for i in range(6)]
-    hanging = [target(f"http://127.0.0.1:{hostile_ports['silent']}/", service_id=f"hang-{i}", interval_s=1, timeout_s=10)
-               for i in range(50)]
+    hanging = [
+        target(f"http://127.0.0.1:{hostile_ports['silent']}/", service_id=f"hang-{i}", interval_s=1, timeout_s=10)
+        for i in range(50)
+    ]
     scheduler.set_targets(fast + hanging)
     runner = asyncio.create_task(scheduler.run())
     started = time.time()

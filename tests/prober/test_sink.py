@@ -1,5 +1,6 @@
 """Results reach PostgreSQL through the journal: nothing lost and nothing doubled across a database
 outage, replayed in order, bounded on disk, and a SIGKILL loses at most the unflushed last second."""
+
 import asyncio
 import os
 import signal
@@ -22,8 +23,19 @@ T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
 
 
 def rows(n, start=0, service="face-compare", region="test-sink"):
-    return [CheckRow(T0 + timedelta(seconds=start + i), service, region, i % 5 != 0, 200, 100 + i,
-                     None if i % 5 else "http_error", None if i % 5 else "unexpected status 503") for i in range(n)]
+    return [
+        CheckRow(
+            T0 + timedelta(seconds=start + i),
+            service,
+            region,
+            i % 5 != 0,
+            200,
+            100 + i,
+            None if i % 5 else "http_error",
+            None if i % 5 else "unexpected status 503",
+        )
+        for i in range(n)
+    ]
 
 
 def via_port(url: str, port: int) -> str:
@@ -195,8 +207,9 @@ CHILD = textwrap.dedent("""
 
 def test_sigkill_loses_at_most_the_unflushed_batch(tmp_path):
     spool_dir = tmp_path / "spool"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(spool_dir), str(closed_port())], cwd=ROOT,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(spool_dir), str(closed_port())], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     flushed = 0
     while flushed < 200:
         flushed = int(child.stdout.readline())

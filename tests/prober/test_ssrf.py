@@ -1,5 +1,6 @@
 """The SSRF guard: forbidden address classes, metadata in every spelling, enforced on the address
 actually connected to and on every redirect hop."""
+
 import ipaddress
 
 import pytest
@@ -9,13 +10,28 @@ from prober.checks import run_check
 from tests.prober.conftest import target
 
 
-@pytest.mark.parametrize("address, reason", [
-    ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"), ("172.16.0.9", "private"),
-    ("192.168.1.1", "private"), ("fc00::1", "private"), ("169.254.1.1", "link-local"), ("fe80::1", "link-local"),
-    ("100.64.0.1", "carrier-grade NAT"), ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-    ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("::ffff:10.0.0.1", "private"),
-    ("64:ff9b::7f00:1", "loopback"), ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"),
-])
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.9", "private"),
+        ("192.168.1.1", "private"),
+        ("fc00::1", "private"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("::ffff:10.0.0.1", "private"),
+        ("64:ff9b::7f00:1", "loopback"),
+        ("169.254.169.254", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+    ],
+)
 def test_forbidden_address_classes(address, reason):
     assert reason in ssrf.forbidden_reason(ipaddress.ip_address(address), allow_private=False)
 
@@ -31,9 +47,18 @@ def test_allow_private_opens_private_ranges(address):
 
 
 METADATA_SPELLINGS = [
-    "169.254.169.254", "2852039166", "0xa9fea9fe", "0xA9FEA9FE", "0251.0376.0251.0376", "169.254.43518",
-    "0xa9.0xfe.0xa9.0xfe", "[::ffff:169.254.169.254]", "[::ffff:a9fe:a9fe]", "[fd00:ec2::254]",
-    "[64:ff9b::a9fe:a9fe]", "169.254.169.254.",
+    "169.254.169.254",
+    "2852039166",
+    "0xa9fea9fe",
+    "0xA9FEA9FE",
+    "0251.0376.0251.0376",
+    "169.254.43518",
+    "0xa9.0xfe.0xa9.0xfe",
+    "[::ffff:169.254.169.254]",
+    "[::ffff:a9fe:a9fe]",
+    "[fd00:ec2::254]",
+    "[64:ff9b::a9fe:a9fe]",
+    "169.254.169.254.",
 ]
 
 
@@ -69,7 +94,9 @@ async def test_redirect_hop_to_metadata_is_refused(ctx, web_port):
 
 
 async def test_redirect_to_decimal_metadata_is_refused(ctx, web_port):
-    result = await run_check(target(f"http://127.0.0.1:{web_port}/redirect-to?url=http://2852039166/", allow_private=True), ctx, 3)
+    result = await run_check(
+        target(f"http://127.0.0.1:{web_port}/redirect-to?url=http://2852039166/", allow_private=True), ctx, 3
+    )
     assert "blocked" in result.error_message
 
 

@@ -1,5 +1,6 @@
 """Status per service from this prober's results, published at once to Redis (Socket.IO + arq job);
 Redis being down never stops anything."""
+
 import asyncio
 import json
 import os
@@ -14,25 +15,37 @@ REDIS_URL = os.environ.get("SLAMON_REDIS_URL", "redis://127.0.0.1:56379/0").rspl
 CHANNEL = "slamon:test-prober-status"  # what the API processes of one deployment listen on
 
 
-@pytest.mark.parametrize("recent, status", [
-    ([(True, 100)], "operational"),
-    ([(True, 8000)], "degraded"),
-    ([(False, None)], "degraded"),
-    ([(False, None), (False, None)], "degraded"),
-    ([(False, None)] * 3, "outage"),
-    ([(True, 100), (False, None), (False, None), (False, None)], "outage"),
-    ([(False, None), (False, None), (True, 100)], "operational"),
-])
+@pytest.mark.parametrize(
+    "recent, status",
+    [
+        ([(True, 100)], "operational"),
+        ([(True, 8000)], "degraded"),
+        ([(False, None)], "degraded"),
+        ([(False, None), (False, None)], "degraded"),
+        ([(False, None)] * 3, "outage"),
+        ([(True, 100), (False, None), (False, None), (False, None)], "outage"),
+        ([(False, None), (False, None), (True, 100)], "operational"),
+    ],
+)
 def test_current_status(recent, status):
     assert current_status(recent, latency_target_ms=7000) == status
 
 
 def test_tracker_reports_changes_only():
     tracker = StatusTracker()
-    changes = [tracker.record("svc", slot, ok, 100, 7000) for slot, ok in
-               enumerate([True, True, False, False, False, False, True], start=1)]
+    changes = [
+        tracker.record("svc", slot, ok, 100, 7000)
+        for slot, ok in enumerate([True, True, False, False, False, False, True], start=1)
+    ]
     assert [c.status if c else None for c in changes] == [
-        "operational", None, "degraded", None, "outage", None, "operational"]
+        "operational",
+        None,
+        "degraded",
+        None,
+        "outage",
+        None,
+        "operational",
+    ]
     assert tracker.record("svc", 3, False, None, 7000) is None  # a late, older slot changes nothing
 
 

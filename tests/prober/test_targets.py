@@ -1,4 +1,5 @@
 """The demo targets: realistic latency, every scripted fault reachable, faults forced through /control."""
+
 import time
 
 import aiohttp
@@ -14,8 +15,9 @@ def test_script_covers_every_fault_for_every_service_deterministically():
     for service_id in targets.SERVICE_IDS:
         modes = {targets.scripted_mode(service_id, t) for t in range(0, targets.CYCLE_S, 30)}
         assert modes == {"ok", "slow", "very_slow", "down", "refuse", "flap"}
-        assert [targets.scripted_mode(service_id, t) for t in range(0, 7200, 60)] == \
-               [targets.scripted_mode(service_id, t + targets.CYCLE_S) for t in range(0, 7200, 60)]
+        assert [targets.scripted_mode(service_id, t) for t in range(0, 7200, 60)] == [
+            targets.scripted_mode(service_id, t + targets.CYCLE_S) for t in range(0, 7200, 60)
+        ]
     # services are not all down at once
     assert len({targets.scripted_mode(s, 3950) for s in targets.SERVICE_IDS}) > 1
 
@@ -44,18 +46,27 @@ def _always_ok_unless_overridden(demo_targets):
     def mode(service_id):
         override = demo_targets.overrides.get(service_id)
         return override.mode if override and override.until > time.time() else "ok"
+
     return mode
 
 
 async def _control(port, service_id, mode, seconds=30):
     async with aiohttp.ClientSession() as session:
-        async with session.post(f"http://127.0.0.1:{port}/{service_id}/control", json={"mode": mode, "seconds": seconds}) as r:
+        async with session.post(
+            f"http://127.0.0.1:{port}/{service_id}/control", json={"mode": mode, "seconds": seconds}
+        ) as r:
             return r.status
 
 
-@pytest.mark.parametrize("mode, error_type", [
-    ("ok", None), ("down", "http_error"), ("refuse", "connection_error"), ("slow", "timeout"),
-])
+@pytest.mark.parametrize(
+    "mode, error_type",
+    [
+        ("ok", None),
+        ("down", "http_error"),
+        ("refuse", "connection_error"),
+        ("slow", "timeout"),
+    ],
+)
 async def test_forced_modes_exercise_each_path(ctx, demo, mode, error_type):
     assert await _control(demo, "curp-verifier", mode) == 200
     check = target(f"http://127.0.0.1:{demo}/curp-verifier/health", check={"json_path": "status", "json_value": "ok"})

@@ -1,4 +1,5 @@
 """TCP checks: open means up; refused, unresolvable and silent-firewall targets each fail with their type."""
+
 from prober.checks import run_check
 from tests.prober.conftest import target
 from tests.prober.servers import closed_port

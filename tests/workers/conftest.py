@@ -1,6 +1,7 @@
 """Fixtures of the worker tests: slots written through the ingest module, a worker context
 (settings, pool, realtime publisher) like workers/settings.py builds, on the test database; the
 staff side (signed-in clients) and the notification receivers."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -16,8 +17,9 @@ T0 = datetime(2025, 8, 1, 12, 0, tzinfo=timezone.utc)
 LATENCY = {".": 300, "s": 8000, "S": 16000, "x": None}
 
 
-async def write_slots(conn, service_id: str, start: datetime, pattern: str, interval_s: int = 60,
-                      region: str = "default") -> datetime:
+async def write_slots(
+    conn, service_id: str, start: datetime, pattern: str, interval_s: int = 60, region: str = "default"
+) -> datetime:
     """One check per slot from `start`: 'x' failed (503), '.' 300 ms, 's' 8 s, 'S' 16 s; returns the last slot."""
     rows = []
     for i, outcome in enumerate(pattern):

@@ -1,6 +1,7 @@
 """Automatic incident detection against real PostgreSQL (SLA-MATH.md "Incidents"): slots written
 through the ingest module, detection run with the clock pinned, incidents read back through the API's
 own service, the timeline and the audit log."""
+
 import asyncio
 from datetime import timedelta
 
@@ -17,8 +18,12 @@ async def run(conn, last_slot, auto_resolve_minutes=30):
 
 
 async def detected(conn) -> list[dict]:
-    ids = [r["id"] for r in await conn.fetch(
-        "SELECT id FROM incidents WHERE detected_service_id = $1 ORDER BY created_at", SERVICE)]
+    ids = [
+        r["id"]
+        for r in await conn.fetch(
+            "SELECT id FROM incidents WHERE detected_service_id = $1 ORDER BY created_at", SERVICE
+        )
+    ]
     return [await incidents.get(conn, i) for i in ids]
 
 
@@ -34,8 +39,13 @@ async def test_three_failed_slots_open_one_p1_with_its_evidence(conn):
     assert note["author"] == REPORTER and "http_error: 503 Service Unavailable ×3" in note["description"]
     assert "from 2025-08-01 12:06:00 UTC to 2025-08-01 12:08:00 UTC" in note["description"]
     assert await conn.fetchval("SELECT cause FROM incidents") == "failures"
-    audit = await conn.fetch("SELECT action, actor_name FROM audit_log WHERE target_id = $1 ORDER BY id", incident["id"])
-    assert [(a["action"], a["actor_name"]) for a in audit] == [("incident.create", REPORTER), ("detection.open", REPORTER)]
+    audit = await conn.fetch(
+        "SELECT action, actor_name FROM audit_log WHERE target_id = $1 ORDER BY id", incident["id"]
+    )
+    assert [(a["action"], a["actor_name"]) for a in audit] == [
+        ("incident.create", REPORTER),
+        ("detection.open", REPORTER),
+    ]
 
 
 async def test_blips_open_nothing(conn):
@@ -67,14 +77,18 @@ async def test_recovery_moves_to_monitoring_once_then_auto_resolves_with_a_note(
     assert await run(conn, last) == [] and len((await detected(conn))[0]["updates"]) == 2
     last = await write_slots(conn, SERVICE, last + MINUTE, "." * 24)  # 29 good slots
     assert await run(conn, last) == []
-    last = await write_slots(conn, SERVICE, last + MINUTE, ".")       # the 30th: 30 minutes of good slots
+    last = await write_slots(conn, SERVICE, last + MINUTE, ".")  # the 30th: 30 minutes of good slots
     (event,) = await run(conn, last)
     (incident,) = await detected(conn)
     assert incident["status"] == "resolved" and incident["resolvedAt"] is not None
     assert incident["updates"][0]["description"].startswith("Resolved automatically by the monitoring system")
-    assert [a for (a,) in await conn.fetch("SELECT action FROM audit_log WHERE action LIKE 'detection.%' "
-                                           "AND target_id = $1 ORDER BY id", incident["id"])] \
-        == ["detection.open", "detection.recover", "detection.resolve"]
+    assert [
+        a
+        for (a,) in await conn.fetch(
+            "SELECT action FROM audit_log WHERE action LIKE 'detection.%' AND target_id = $1 ORDER BY id",
+            incident["id"],
+        )
+    ] == ["detection.open", "detection.recover", "detection.resolve"]
     last = await write_slots(conn, SERVICE, last + MINUTE, "xxx")  # a new outage is a new incident
     await run(conn, last)
     assert [i["status"] for i in await detected(conn)] == ["resolved", "investigating"]
@@ -121,7 +135,9 @@ async def test_very_slow_slots_open_a_p2_and_an_outage_is_its_own_p1(conn):
     last = await write_slots(conn, SERVICE, T0, ".....SSSxxx")
     await run(conn, last)
     assert sorted((i["priority"], i["status"]) for i in await detected(conn)) == [
-        ("P1", "investigating"), ("P2", "investigating")]
+        ("P1", "investigating"),
+        ("P2", "investigating"),
+    ]
 
 
 async def test_a_failed_slot_breaks_a_latency_run(conn):
@@ -142,11 +158,15 @@ async def test_a_service_seen_first_judges_only_its_newest_slots(conn):
 
 
 async def test_slots_in_maintenance_are_not_judged(conn):
-    await conn.execute("INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) "
-                       "VALUES ('upgrade', $1, $2, $3)", [SERVICE], T0 + 5 * MINUTE, T0 + 15 * MINUTE)
+    await conn.execute(
+        "INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) VALUES ('upgrade', $1, $2, $3)",
+        [SERVICE],
+        T0 + 5 * MINUTE,
+        T0 + 15 * MINUTE,
+    )
     last = await write_slots(conn, SERVICE, T0, ".....xxxxxxxxxx")  # failures only inside the window
     assert await run(conn, last) == []
-    last = await write_slots(conn, SERVICE, last + MINUTE, "xx")      # two more after it: not yet 3
+    last = await write_slots(conn, SERVICE, last + MINUTE, "xx")  # two more after it: not yet 3
     assert await run(conn, last) == []
     last = await write_slots(conn, SERVICE, last + MINUTE, "x")
     assert [e.kind for e in await run(conn, last)] == ["created"]

@@ -2,6 +2,7 @@
 publishing status changes to Redis, a real arq worker running `detect_incidents`, PostgreSQL. Slots
 every 10 s. An outage opens a P1 within 3 slots + 30 s and moves to monitoring after 5 good slots;
 flapping (single failed slots between good ones) opens nothing."""
+
 import asyncio
 import time
 from datetime import timedelta
@@ -38,23 +39,43 @@ async def wait_for(predicate, timeout_s: float, what: str):
     raise AssertionError(f"gave up waiting for {what}")
 
 
-async def test_outage_opens_a_p1_and_flapping_opens_nothing(conn, settings, pool, worker_ctx, queue_redis_url,
-                                                             fast_services, tmp_path):
+async def test_outage_opens_a_p1_and_flapping_opens_nothing(
+    conn, settings, pool, worker_ctx, queue_redis_url, fast_services, tmp_path
+):
     await fast_services([DOWN, FLAPPING])
     port = free_port()
     runner = await demo.serve("127.0.0.1", port, demo.DemoTargets(speed=0.05))
     base = f"http://127.0.0.1:{port}"
-    targets = [Target(service_id=s, kind="http", url=f"{base}/{s}/health", interval_s=INTERVAL_S, timeout_s=5,
-                      allow_private=True) for s in (DOWN, FLAPPING)]
+    targets = [
+        Target(
+            service_id=s, kind="http", url=f"{base}/{s}/health", interval_s=INTERVAL_S, timeout_s=5, allow_private=True
+        )
+        for s in (DOWN, FLAPPING)
+    ]
 
     async def source():
         return targets
 
-    prober = Prober(ProberOptions(region="local", prober_id="e2e", database_url=settings.database_url,
-                                  redis_url=queue_redis_url, data_dir=tmp_path, heartbeat_s=1, ttl_s=3,
-                                  flush_interval_s=0.2), targets=source)
-    worker = Worker(functions=[func(detect_incidents, timeout=60)], redis_settings=RedisSettings.from_dsn(queue_redis_url),
-                    ctx=dict(worker_ctx), handle_signals=False, poll_delay=0.2)
+    prober = Prober(
+        ProberOptions(
+            region="local",
+            prober_id="e2e",
+            database_url=settings.database_url,
+            redis_url=queue_redis_url,
+            data_dir=tmp_path,
+            heartbeat_s=1,
+            ttl_s=3,
+            flush_interval_s=0.2,
+        ),
+        targets=source,
+    )
+    worker = Worker(
+        functions=[func(detect_incidents, timeout=60)],
+        redis_settings=RedisSettings.from_dsn(queue_redis_url),
+        ctx=dict(worker_ctx),
+        handle_signals=False,
+        poll_delay=0.2,
+    )
     publisher = worker_ctx["publisher"].publisher
     since = await publisher.latest_seq()
     async with aiohttp.ClientSession() as session:
@@ -63,23 +84,36 @@ async def test_outage_opens_a_p1_and_flapping_opens_nothing(conn, settings, pool
         await prober.start()
         worker_task = asyncio.create_task(worker.async_run())
         try:
-            await wait_for(lambda: conn.fetchval("SELECT count(DISTINCT ts) >= 2 FROM checks WHERE service_id = $1 "
-                                                 "AND ok", DOWN), 60, "two good slots")
+            await wait_for(
+                lambda: conn.fetchval("SELECT count(DISTINCT ts) >= 2 FROM checks WHERE service_id = $1 AND ok", DOWN),
+                60,
+                "two good slots",
+            )
             await control(session, base, DOWN, "down", 60)
             await control(session, base, FLAPPING, "flap", 3600)
-            incident = await wait_for(lambda: conn.fetchrow(
-                "SELECT id, priority, created_at FROM incidents WHERE detected_service_id = $1", DOWN), 150, "a P1")
+            incident = await wait_for(
+                lambda: conn.fetchrow(
+                    "SELECT id, priority, created_at FROM incidents WHERE detected_service_id = $1", DOWN
+                ),
+                150,
+                "a P1",
+            )
             await control(session, base, DOWN, "ok", 3600)
             failed = await conn.fetch("SELECT ts FROM checks WHERE service_id = $1 AND NOT ok ORDER BY ts", DOWN)
             assert incident["priority"] == "P1" and len(failed) >= 3
             assert incident["created_at"] <= failed[2]["ts"] + timedelta(seconds=30)  # 3 slots + 30 s
-            await wait_for(lambda: conn.fetchval("SELECT status = 'monitoring' FROM incidents WHERE id = $1",
-                                                 incident["id"]), 150, "monitoring after 5 good slots")
-            flapped = await conn.fetch("SELECT ok FROM checks WHERE service_id = $1 AND ts > $2 ORDER BY ts",
-                                       FLAPPING, failed[0]["ts"])
+            await wait_for(
+                lambda: conn.fetchval("SELECT status = 'monitoring' FROM incidents WHERE id = $1", incident["id"]),
+                150,
+                "monitoring after 5 good slots",
+            )
+            flapped = await conn.fetch(
+                "SELECT ok FROM checks WHERE service_id = $1 AND ts > $2 ORDER BY ts", FLAPPING, failed[0]["ts"]
+            )
             assert [r["ok"] for r in flapped].count(False) >= 3  # it did fail, one slot at a time
-            assert await conn.fetchval("SELECT count(*) FROM incidents WHERE $1 = ANY(affected_services)",
-                                       FLAPPING) == 0
+            assert (
+                await conn.fetchval("SELECT count(*) FROM incidents WHERE $1 = ANY(affected_services)", FLAPPING) == 0
+            )
         finally:
             await prober.stop()
             await worker.close()

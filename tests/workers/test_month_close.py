@@ -1,5 +1,6 @@
 """The month close: freezes each service's month once the month has ended in the reporting zone and the
 grace delay has passed; idempotent when run twice and when two workers run it at the same time."""
+
 import asyncio
 from datetime import datetime, timedelta, timezone
 
@@ -16,8 +17,10 @@ ZONEINFO = Settings(timezone=ZONE).zone
 
 
 async def frozen(conn) -> list[tuple]:
-    return [tuple(r) for r in await conn.fetch(
-        "SELECT service_id, month::text, revision FROM report_snapshots ORDER BY 1, 2, 3")]
+    return [
+        tuple(r)
+        for r in await conn.fetch("SELECT service_id, month::text, revision FROM report_snapshots ORDER BY 1, 2, 3")
+    ]
 
 
 async def test_nothing_is_frozen_before_the_grace_has_passed(conn, august):
@@ -57,14 +60,16 @@ async def test_two_workers_closing_at_once_freeze_each_month_once(pool, conn, au
     assert sorted(closed_ids) == sorted(set(closed_ids)) and SID in closed_ids  # no service frozen twice
     # Without the lock (another worker's lock already released), the unique rows still hold.
     async with pool.acquire() as c1, pool.acquire() as c2:
-        both = await asyncio.gather(reports.close_month(c1, month(2025, 8, ZONEINFO), now, ZONE),
-                                    reports.close_month(c2, month(2025, 8, ZONEINFO), now, ZONE))
+        both = await asyncio.gather(
+            reports.close_month(c1, month(2025, 8, ZONEINFO), now, ZONE),
+            reports.close_month(c2, month(2025, 8, ZONEINFO), now, ZONE),
+        )
     assert both == [[], []]
-    counts = await conn.fetch("SELECT service_id, count(*) FROM report_snapshots WHERE month = '2025-08-01' "
-                              "GROUP BY 1")
+    counts = await conn.fetch("SELECT service_id, count(*) FROM report_snapshots WHERE month = '2025-08-01' GROUP BY 1")
     assert [(r["service_id"], r["count"]) for r in counts] == [(SID, 1)]
-    audited = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'report.closed' "
-                                  "AND target_id LIKE '%/2025-08'")
+    audited = await conn.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'report.closed' AND target_id LIKE '%/2025-08'"
+    )
     assert audited == 1
 
 
@@ -79,6 +84,10 @@ async def test_the_cron_job_closes_last_month_by_the_real_clock(pool, conn, sett
     label = first_of_last_month.strftime("%Y-%m")
     assert SID in first[label]
     assert all(ids == [] for ids in second.values())
-    row = await conn.fetchrow("SELECT revision, figures::json->'availability'->>'totalChecks' AS checks "
-                              "FROM report_snapshots WHERE service_id = $1 AND month = $2", SID, first_of_last_month)
+    row = await conn.fetchrow(
+        "SELECT revision, figures::json->'availability'->>'totalChecks' AS checks "
+        "FROM report_snapshots WHERE service_id = $1 AND month = $2",
+        SID,
+        first_of_last_month,
+    )
     assert (row["revision"], row["checks"]) == (1, "1")

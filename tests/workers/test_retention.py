@@ -2,6 +2,7 @@
 every read of an old month (availability with its maintenance exclusions, the 90-day grid's days,
 usage) is unchanged afterwards, even when old buckets are invalidated again (a changed service, a
 `rollups refresh --from`) or were still pending when the chunks went."""
+
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -18,9 +19,13 @@ NOW = datetime(2026, 10, 15, 6, 0, tzinfo=timezone.utc)
 START = datetime(2025, 7, 25, tzinfo=timezone.utc)
 END = datetime(2025, 9, 25, tzinfo=timezone.utc)
 MAINTENANCE = (datetime(2025, 8, 10, 1, 0, tzinfo=timezone.utc), datetime(2025, 8, 10, 3, 0, tzinfo=timezone.utc))
-READS = [f"/api/sla/availability/{SID}?year=2025&month=8", f"/api/sla/availability/{SID}?year=2025&month=9",
-         f"/api/sla/usage/{SID}?year=2025&month=8", f"/api/sla/usage/{SID}?year=2025&month=9",
-         f"/api/uptime/{SID}?months=3&startDate=2025-07-01"]
+READS = [
+    f"/api/sla/availability/{SID}?year=2025&month=8",
+    f"/api/sla/availability/{SID}?year=2025&month=9",
+    f"/api/sla/usage/{SID}?year=2025&month=8",
+    f"/api/sla/usage/{SID}?year=2025&month=9",
+    f"/api/uptime/{SID}?months=3&startDate=2025-07-01",
+]
 
 
 @pytest.fixture
@@ -28,23 +33,31 @@ async def history(conn):
     rng = np.random.default_rng(3)
     minutes = int((END - START).total_seconds() // 60)
     fail = rng.random(minutes) < 0.01
-    fail[int((MAINTENANCE[0] - START).total_seconds() // 60):][:60] = True  # failures inside the window
+    fail[int((MAINTENANCE[0] - START).total_seconds() // 60) :][:60] = True  # failures inside the window
+
     def check(i, region, ok):
-        return CheckRow(START + timedelta(minutes=i), SID, region, ok, 200 if ok else 503, 300,
-                        None if ok else "http_error")
+        return CheckRow(
+            START + timedelta(minutes=i), SID, region, ok, 200 if ok else 503, 300, None if ok else "http_error"
+        )
 
     checks = [check(i, "seoul", not fail[i]) for i in range(minutes)]
     checks += [check(i, "tokyo", bool(i % 3)) for i in range(0, minutes, 7)]  # a second region now and then
-    calls = [ApiCallRow(START + timedelta(seconds=float(s)), SID, "/x", "GET", int(c), 200, f"r{i}")
-             for i, (s, c) in enumerate(zip(rng.uniform(0, (END - START).total_seconds(), 20_000),
-                                            rng.choice([200, 200, 200, 404, 500], 20_000)))]
-    await conn.execute("INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) "
-                       "VALUES ('upgrade', $1, $2, $3)", [SID], *MAINTENANCE)
+    calls = [
+        ApiCallRow(START + timedelta(seconds=float(s)), SID, "/x", "GET", int(c), 200, f"r{i}")
+        for i, (s, c) in enumerate(
+            zip(rng.uniform(0, (END - START).total_seconds(), 20_000), rng.choice([200, 200, 200, 404, 500], 20_000))
+        )
+    ]
+    await conn.execute(
+        "INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) VALUES ('upgrade', $1, $2, $3)",
+        [SID],
+        *MAINTENANCE,
+    )
     await write_checks(conn, checks[: len(checks) // 2], now=NOW)
     await write_api_calls(conn, calls[:10_000], now=NOW)
     await rollups.refresh(conn, ZONE, datetime(2025, 9, 1, tzinfo=timezone.utc))
-    await write_checks(conn, checks[len(checks) // 2:], now=NOW)   # the rest, some still pending when
-    await write_api_calls(conn, calls[10_000:], now=NOW)           # the retention runs
+    await write_checks(conn, checks[len(checks) // 2 :], now=NOW)  # the rest, some still pending when
+    await write_api_calls(conn, calls[10_000:], now=NOW)  # the retention runs
     return checks
 
 
@@ -95,8 +108,14 @@ async def test_old_months_read_the_same_after_retention(history, conn, make_clie
     assert await conn.fetchval(old_days, horizon["checks"]) == kept > 0
     final = await conn.fetchval("SELECT final_before FROM rollup_state WHERE rollup = 'checks_daily'")
     assert final == datetime(2025, 9, 11, tzinfo=timezone.utc)  # the first UTC day after the last Seoul one
-    assert await conn.fetchval("SELECT count(*) FROM rollup_checks_daily WHERE bucket >= $1 "
-                               "AND bucket <> date_trunc('day', bucket, 'UTC')", final) == 0
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM rollup_checks_daily WHERE bucket >= $1 "
+            "AND bucket <> date_trunc('day', bucket, 'UTC')",
+            final,
+        )
+        == 0
+    )
     await rollups.refresh(conn, ZONE, NOW)
     assert tuple(await conn.fetchrow(total)) == counted
     assert await read_all(client) == before

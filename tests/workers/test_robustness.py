@@ -1,6 +1,7 @@
 """Worker robustness: transient failures retry with back-off; cron jobs are unique across workers; a
 real `slamon worker` SIGKILLed in the middle of a detection job leaves nothing half-done, and after a
 restart the job completes with exactly one incident."""
+
 import asyncio
 import copy
 import os
@@ -45,7 +46,7 @@ async def test_a_trigger_waits_for_the_slot_it_announces(conn, worker_ctx):
     last = await write_slots(conn, SID, datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=3), "xxx")
     ahead = {**worker_ctx, "job_id": f"detect:{SID}:{int(last.timestamp()) + 60}"}
     with pytest.raises(Retry):
-        await detect_incidents(ahead, SID)             # its result is not written yet: look again in 1 s
+        await detect_incidents(ahead, SID)  # its result is not written yet: look again in 1 s
     assert await detect_incidents({**ahead, "job_try": 4}, SID) == 1  # not forever: the state moves on
     assert await detect_incidents({**worker_ctx, "job_id": f"detect:{SID}:{int(last.timestamp())}"}, SID) == 0
 
@@ -73,25 +74,44 @@ async def test_one_services_bug_does_not_stop_the_sweep_but_an_outage_does():
 async def test_cron_jobs_are_unique_across_workers(queue_redis_url):
     assert all(job.unique for job in WorkerSettings.cron_jobs)
     redis_settings = RedisSettings.from_dsn(queue_redis_url)
-    workers = [Worker(functions=[], cron_jobs=[copy.copy(job) for job in WorkerSettings.cron_jobs],
-                      redis_settings=redis_settings, handle_signals=False) for _ in range(3)]
+    workers = [
+        Worker(
+            functions=[],
+            cron_jobs=[copy.copy(job) for job in WorkerSettings.cron_jobs],
+            redis_settings=redis_settings,
+            handle_signals=False,
+        )
+        for _ in range(3)
+    ]
     tick = datetime(2030, 1, 1, 3, 16, 59, tzinfo=timezone.utc)
     for worker in workers:
         worker._pool = await create_pool(redis_settings)
-        await worker.run_cron(tick, 0.5)               # schedules each job's next run
+        await worker.run_cron(tick, 0.5)  # schedules each job's next run
         await worker.run_cron(tick + timedelta(seconds=16), 0.5)  # the 03:17:15 tick, seen by all three
     queued = [j.function for j in await workers[0].pool.queued_jobs()]
     # once each: at startup refresh, month close and the notification scan; at 03:17:00 refresh,
     # retention and the scan (every 5 s, its next run); at 03:17:15 detection
-    assert sorted(queued) == ["cron:apply_retention", "cron:close_months", "cron:detect_all", "cron:notify_tick",
-                              "cron:notify_tick", "cron:refresh_rollups", "cron:refresh_rollups"]
+    assert sorted(queued) == [
+        "cron:apply_retention",
+        "cron:close_months",
+        "cron:detect_all",
+        "cron:notify_tick",
+        "cron:notify_tick",
+        "cron:refresh_rollups",
+        "cron:refresh_rollups",
+    ]
     for worker in workers:
         await worker.pool.aclose()
 
 
 def _start_worker(env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def _wait(predicate, timeout_s, what):
@@ -105,11 +125,18 @@ async def _wait(predicate, timeout_s, what):
 
 @pytest.mark.slow
 async def test_a_worker_killed_mid_detection_leaves_no_trace_and_the_job_completes_after_restart(
-        conn, pool, database_url, queue_redis_url, tmp_path):
+    conn, pool, database_url, queue_redis_url, tmp_path
+):
     now = datetime.now(timezone.utc).replace(microsecond=0)
     last = await write_slots(conn, SID, now - timedelta(minutes=6), "...xxx")
-    env = {**os.environ, "SLAMON_DATABASE_URL": database_url, "SLAMON_REDIS_URL": queue_redis_url,
-           "SLAMON_WORKER_JOB_TIMEOUT_S": "10", "SLAMON_SECRET_KEY": "worker-test-secret", "SLAMON_DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "SLAMON_DATABASE_URL": database_url,
+        "SLAMON_REDIS_URL": queue_redis_url,
+        "SLAMON_WORKER_JOB_TIMEOUT_S": "10",
+        "SLAMON_SECRET_KEY": "worker-test-secret",
+        "SLAMON_DATA_DIR": str(tmp_path),
+    }
     redis = await create_pool(RedisSettings.from_dsn(queue_redis_url))
     job = await redis.enqueue_job("detect_incidents", SID, _job_id=f"detect:{SID}:{int(last.timestamp())}")
     blocker = await pool.acquire()
@@ -120,8 +147,10 @@ async def test_a_worker_killed_mid_detection_leaves_no_trace_and_the_job_complet
     await blocker.execute("LOCK TABLE audit_log IN SHARE MODE")
     worker = _start_worker(env)
     try:
-        waiting = ("SELECT pid FROM pg_stat_activity WHERE application_name = 'slamon-worker' "
-                   "AND wait_event_type = 'Lock' AND query ILIKE '%audit_log%'")
+        waiting = (
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'slamon-worker' "
+            "AND wait_event_type = 'Lock' AND query ILIKE '%audit_log%'"
+        )
         await _wait(lambda: conn.fetchval(waiting), 60, "the job to block on the audit log")
         backend = await conn.fetchval(waiting)
         worker.send_signal(signal.SIGKILL)
@@ -129,8 +158,11 @@ async def test_a_worker_killed_mid_detection_leaves_no_trace_and_the_job_complet
     finally:
         await transaction.rollback()
         await pool.release(blocker)
-    await _wait(lambda: conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", backend),
-                30, "the killed worker's transaction to end")
+    await _wait(
+        lambda: conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", backend),
+        30,
+        "the killed worker's transaction to end",
+    )
     assert await conn.fetchval("SELECT count(*) FROM incidents") == 0  # nothing half-done survived
     worker = _start_worker(env)
     try:
@@ -151,4 +183,5 @@ def test_no_job_outlives_the_in_progress_mark():
     leave every job of a killed worker stuck that long."""
     timeouts = [f.timeout_s for f in WorkerSettings.functions] + [c.timeout_s for c in WorkerSettings.cron_jobs]
     assert max(t.total_seconds() if hasattr(t, "total_seconds") else t for t in timeouts) <= max(
-        WorkerSettings.job_timeout, get_settings().webhook_timeout_s + 15)
+        WorkerSettings.job_timeout, get_settings().webhook_timeout_s + 15
+    )

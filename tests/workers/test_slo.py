@@ -1,6 +1,7 @@
 """SLO evaluation (app/slo/evaluation.py) against real PostgreSQL: violations opened, escalated and
 closed from 5-minute measurements per the SLA document's thresholds and durations, idempotently;
 multi-window burn-rate alerts; maintenance left out; the violations API; the worker's realtime event."""
+
 import asyncio
 from datetime import datetime, timedelta, timezone
 
@@ -14,9 +15,14 @@ BUCKET = timedelta(minutes=5)
 
 
 async def violations(conn, service_id, slo=None):
-    return [dict(r) for r in await conn.fetch(
-        "SELECT * FROM slo_violations WHERE service_id = $1 AND ($2::text IS NULL OR slo = $2) ORDER BY id",
-        service_id, slo)]
+    return [
+        dict(r)
+        for r in await conn.fetch(
+            "SELECT * FROM slo_violations WHERE service_id = $1 AND ($2::text IS NULL OR slo = $2) ORDER BY id",
+            service_id,
+            slo,
+        )
+    ]
 
 
 async def run(conn, service_id, now):
@@ -32,16 +38,19 @@ async def test_availability_critical_after_30_minutes_then_closed_with_its_true_
     await write_slots(conn, sid, T0, "." * 120 + one_failure_per_bucket(5))
     end = T0 + 120 * MINUTE + 5 * BUCKET
     await run(conn, sid, end + 10 * timedelta(seconds=1))
-    assert await violations(conn, sid, "availability") == []          # 25 minutes: not yet
+    assert await violations(conn, sid, "availability") == []  # 25 minutes: not yet
     await write_slots(conn, sid, end, one_failure_per_bucket(1))
     changes = await run(conn, sid, end + BUCKET + timedelta(seconds=10))
     (v,) = await violations(conn, sid, "availability")
     assert ("opened", "availability") in [(c.kind, c.violation["slo"]) for c in changes]
     assert (v["severity"], v["started_at"], v["ended_at"]) == ("CRITICAL", T0 + 120 * MINUTE, None)
     assert (v["threshold"], v["worst_value"]) == (97, 80)
-    assert [c.violation["slo"] for c in await run(conn, sid, end + BUCKET + timedelta(seconds=40))
-            if c.violation["slo"] == "availability"] == []              # repeated: nothing more
-    await write_slots(conn, sid, end + BUCKET, ".....")                 # a clean measurement closes it
+    assert [
+        c.violation["slo"]
+        for c in await run(conn, sid, end + BUCKET + timedelta(seconds=40))
+        if c.violation["slo"] == "availability"
+    ] == []  # repeated: nothing more
+    await write_slots(conn, sid, end + BUCKET, ".....")  # a clean measurement closes it
     changes = await run(conn, sid, end + 2 * BUCKET + timedelta(seconds=10))
     (v,) = await violations(conn, sid, "availability")
     assert ("closed", "availability") in [(c.kind, c.violation["slo"]) for c in changes]
@@ -50,8 +59,12 @@ async def test_availability_critical_after_30_minutes_then_closed_with_its_true_
 
 async def test_failures_in_maintenance_are_no_violation(conn):
     sid = "face-compare"
-    await conn.execute("INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) "
-                       "VALUES ('upgrade', $1, $2, $3)", [sid], T0, T0 + 2 * timedelta(hours=1))
+    await conn.execute(
+        "INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) VALUES ('upgrade', $1, $2, $3)",
+        [sid],
+        T0,
+        T0 + 2 * timedelta(hours=1),
+    )
     last = await write_slots(conn, sid, T0, "x" * 60 + one_failure_per_bucket(2) + "x" * 50)
     await run(conn, sid, last + MINUTE)
     assert await violations(conn, sid) == []
@@ -62,7 +75,11 @@ def calls(sid, start, buckets, latencies, status=200, per_bucket=20):
     for b in range(buckets):
         for i in range(per_bucket):
             latency = latencies[i] if i < len(latencies) else 300
-            code = status[i] if isinstance(status, list) and i < len(status) else (200 if isinstance(status, list) else status)
+            code = (
+                status[i]
+                if isinstance(status, list) and i < len(status)
+                else (200 if isinstance(status, list) else status)
+            )
             rows.append(ApiCallRow(start + b * BUCKET + i * BUCKET / per_bucket, sid, "/x", "GET", code, latency))
     return rows
 
@@ -72,12 +89,15 @@ async def test_latency_warning_escalates_to_critical_in_the_same_violation(conn)
     await write_api_calls(conn, calls(sid, T0, 3, [1500, 1500]), now=T0 + timedelta(days=1))  # P95 1500 ms
     changes = await run(conn, sid, T0 + 3 * BUCKET + MINUTE)
     assert [(c.kind, c.violation["slo"], c.violation["severity"]) for c in changes] == [
-        ("opened", "latency_p95", "WARNING")]
+        ("opened", "latency_p95", "WARNING")
+    ]
     (first,) = await violations(conn, sid)
     await write_api_calls(conn, calls(sid, T0 + 3 * BUCKET, 3, [2500, 2500]), now=T0 + timedelta(days=1))
     changes = await run(conn, sid, T0 + 6 * BUCKET + MINUTE)
     assert sorted((c.kind, c.violation["slo"], c.violation["severity"]) for c in changes) == [
-        ("escalated", "latency_p95", "CRITICAL"), ("opened", "latency_p99", "WARNING")]
+        ("escalated", "latency_p95", "CRITICAL"),
+        ("opened", "latency_p99", "WARNING"),
+    ]
     p95 = (await violations(conn, sid, "latency_p95"))[0]
     assert (p95["id"], p95["started_at"], p95["threshold"], p95["worst_value"]) == (first["id"], T0, 2000, 2500)
     details = __import__("json").loads(p95["details"])
@@ -91,8 +111,9 @@ async def test_4xx_and_5xx_rates_per_measurement(conn):
     await run(conn, sid, T0 + BUCKET + MINUTE)
     found = {v["slo"]: v["severity"] for v in await violations(conn, sid)}
     assert found == {"error_rate_4xx": "WARNING", "error_rate_5xx": "CRITICAL"}
-    await write_api_calls(conn, calls(sid, T0 + BUCKET, 1, [], status=[404] * 11, per_bucket=100),
-                          now=T0 + timedelta(days=1))
+    await write_api_calls(
+        conn, calls(sid, T0 + BUCKET, 1, [], status=[404] * 11, per_bucket=100), now=T0 + timedelta(days=1)
+    )
     await run(conn, sid, T0 + 2 * BUCKET + MINUTE)
     found = {v["slo"]: (v["severity"], v["ended_at"]) for v in await violations(conn, sid)}
     assert found == {"error_rate_4xx": ("CRITICAL", None), "error_rate_5xx": ("CRITICAL", T0 + BUCKET)}
@@ -104,7 +125,7 @@ async def test_burn_rate_alerts_need_both_windows(conn):
     await run(conn, sid, last + MINUTE)
     found = {v["slo"]: v["severity"] for v in await violations(conn, sid) if v["slo"].startswith("burn")}
     assert found == {"burn_rate_fast": "CRITICAL", "burn_rate_slow": "WARNING"}
-    last = await write_slots(conn, sid, last + MINUTE, "." * 6)   # the 5-minute window is clean again
+    last = await write_slots(conn, sid, last + MINUTE, "." * 6)  # the 5-minute window is clean again
     await run(conn, sid, last + MINUTE)
     open_now = {v["slo"] for v in await violations(conn, sid) if v["ended_at"] is None}
     assert "burn_rate_fast" not in open_now and "burn_rate_slow" in open_now
@@ -127,12 +148,21 @@ async def test_evaluators_racing_open_one_violation(conn, pool):
 
 
 async def test_violations_api_filters_and_pages(conn, make_client):
-    rows = [("face-compare", "availability", "CRITICAL", T0, T0 + timedelta(hours=1)),
-            ("face-compare", "latency_p95", "WARNING", T0 + timedelta(hours=2), None),
-            ("curp-verifier", "error_rate_5xx", "WARNING", T0 + timedelta(days=2), T0 + timedelta(days=2, hours=5))]
+    rows = [
+        ("face-compare", "availability", "CRITICAL", T0, T0 + timedelta(hours=1)),
+        ("face-compare", "latency_p95", "WARNING", T0 + timedelta(hours=2), None),
+        ("curp-verifier", "error_rate_5xx", "WARNING", T0 + timedelta(days=2), T0 + timedelta(days=2, hours=5)),
+    ]
     for sid, slo, severity, start, end in rows:
-        await conn.execute("INSERT INTO slo_violations (service_id, slo, severity, started_at, ended_at, threshold) "
-                           "VALUES ($1, $2, $3, $4, $5, 1)", sid, slo, severity, start, end)
+        await conn.execute(
+            "INSERT INTO slo_violations (service_id, slo, severity, started_at, ended_at, threshold) "
+            "VALUES ($1, $2, $3, $4, $5, 1)",
+            sid,
+            slo,
+            severity,
+            start,
+            end,
+        )
     client = await make_client(now=T0 + timedelta(days=3))
 
     async def slos(**params):
@@ -143,8 +173,9 @@ async def test_violations_api_filters_and_pages(conn, make_client):
     assert await slos() == ["error_rate_5xx", "latency_p95", "availability"]
     assert await slos(serviceId="face-compare", state="open") == ["latency_p95"]
     assert await slos(state="closed", severity="CRITICAL") == ["availability"]
-    assert await slos(since=(T0 + timedelta(hours=1, minutes=30)).isoformat(),
-                      until=(T0 + timedelta(days=1)).isoformat()) == ["latency_p95"]
+    assert await slos(
+        since=(T0 + timedelta(hours=1, minutes=30)).isoformat(), until=(T0 + timedelta(days=1)).isoformat()
+    ) == ["latency_p95"]
     page = (await client.get("/api/slo/violations", params={"limit": 2, "page": 2})).json()
     assert [v["slo"] for v in page["violations"]] == ["availability"] and page["pagination"]["total"] == 3
     long = (await client.get("/api/slo/violations", params={"slo": "error_rate_5xx"})).json()["violations"][0]
@@ -182,11 +213,15 @@ async def test_a_service_leaving_the_catalog_ends_its_open_violations(conn, work
     from tests.app.conftest import ROOT
     from workers.slo import evaluate_slos
 
-    await conn.execute("INSERT INTO slo_violations (service_id, slo, severity, started_at, threshold) "
-                       "VALUES ('curp-verifier', 'availability', 'WARNING', $1, 98)", T0)
+    await conn.execute(
+        "INSERT INTO slo_violations (service_id, slo, severity, started_at, threshold) "
+        "VALUES ('curp-verifier', 'availability', 'WARNING', $1, 98)",
+        T0,
+    )
     try:
-        await conn.execute("UPDATE services SET is_active = false, updated_at = $1 WHERE id = 'curp-verifier'",
-                           T0 + timedelta(hours=2))
+        await conn.execute(
+            "UPDATE services SET is_active = false, updated_at = $1 WHERE id = 'curp-verifier'", T0 + timedelta(hours=2)
+        )
         await evaluate_slos(worker_ctx)
         (v,) = await violations(conn, "curp-verifier")
         assert v["ended_at"] == T0 + timedelta(hours=2)

@@ -13,6 +13,7 @@ bearer token or the CSRF token, which another site cannot send.)
 - The console's own form posts (sign-in, sign-out) carry a double-submit CSRF token and must come
   from the same origin.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -37,6 +38,7 @@ IDLE_TIMEOUT_S = int(tokens.IDLE_TIMEOUT.total_seconds())
 @dataclass
 class PageUser:
     """The signed-in user of a console page."""
+
     principal: Principal
     access_token: str
     permissions: frozenset[str] = field(default_factory=frozenset)

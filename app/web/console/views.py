@@ -2,6 +2,7 @@
 `/{id}`, and the admin pages. Pages read through the domain services directly; writes happen in the
 browser through the same REST API everyone uses (app/incidents, app/users, app/maintenance), so the
 API's validation, concurrency checks, audit and realtime events apply unchanged."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs
@@ -38,13 +39,29 @@ def page(request: Request, template: str, user: session.PageUser | None, status_
     """render() plus the session's cookies and what every console page's scripts need."""
     t = translator(language_of(request))
     context.setdefault("nav", None)
-    script_data = {"token": user.access_token if user else None,
-                   "user": {"id": user.principal.user_id, "name": user.principal.username,
-                            "role": user.principal.role, "permissions": sorted(user.permissions)} if user else None,
-                   "idleTimeoutS": session.IDLE_TIMEOUT_S, "texts": t.subset("console.js."),
-                   **context.pop("script_data", {})}
-    response = render(request, template, status_code=status_code, user=user, csrf=session.csrf_token(request),
-                      script_data=script_data, **context)
+    script_data = {
+        "token": user.access_token if user else None,
+        "user": {
+            "id": user.principal.user_id,
+            "name": user.principal.username,
+            "role": user.principal.role,
+            "permissions": sorted(user.permissions),
+        }
+        if user
+        else None,
+        "idleTimeoutS": session.IDLE_TIMEOUT_S,
+        "texts": t.subset("console.js."),
+        **context.pop("script_data", {}),
+    }
+    response = render(
+        request,
+        template,
+        status_code=status_code,
+        user=user,
+        csrf=session.csrf_token(request),
+        script_data=script_data,
+        **context,
+    )
     session.apply_cookies(request, response)
     return response
 
@@ -63,17 +80,30 @@ async def _service_names(conn) -> list[dict]:
 
 # -- sign-in ---------------------------------------------------------------------------------------
 
+
 @router.get("/login")
-async def login_page(request: Request, next: str | None = Query(None, max_length=2000),
-                     reason: str | None = Query(None, max_length=20), conn=Depends(deps.connection)):
+async def login_page(
+    request: Request,
+    next: str | None = Query(None, max_length=2000),
+    reason: str | None = Query(None, max_length=20),
+    conn=Depends(deps.connection),
+):
     user = await session.signed_in(request, conn)
     if user is not None:
         response = RedirectResponse(session.safe_next(next), status_code=303)
         session.apply_cookies(request, response)
         return response
     session.clear_tokens(request)
-    return page(request, "console/login.html", None, next=session.safe_next(next),
-                reason=reason if reason in LOGIN_REASONS else None, error=None, username="", retry_after="")
+    return page(
+        request,
+        "console/login.html",
+        None,
+        next=session.safe_next(next),
+        reason=reason if reason in LOGIN_REASONS else None,
+        error=None,
+        username="",
+        retry_after="",
+    )
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -95,15 +125,39 @@ async def login(request: Request, conn=Depends(deps.connection)):
     username = form.get("username", "")
     try:
         credentials = LoginIn(username=username, password=form.get("password", ""))
-        pair = await auth.login(conn, request.app.state.settings.resolved_secret_key(), credentials.username,
-                                credentials.password, client_ip(request), request.headers.get("user-agent", ""))
+        pair = await auth.login(
+            conn,
+            request.app.state.settings.resolved_secret_key(),
+            credentials.username,
+            credentials.password,
+            client_ip(request),
+            request.headers.get("user-agent", ""),
+        )
     except ValidationError:
-        return page(request, "console/login.html", None, status_code=422, next=target, reason=None,
-                    error="console.login.error_required", username=username[:64], retry_after="")
+        return page(
+            request,
+            "console/login.html",
+            None,
+            status_code=422,
+            next=target,
+            reason=None,
+            error="console.login.error_required",
+            username=username[:64],
+            retry_after="",
+        )
     except ApiError as exc:
         error = "console.login.error_throttled" if exc.status == 429 else "console.login.error_invalid"
-        response = page(request, "console/login.html", None, status_code=exc.status, next=target, reason=None,
-                        error=error, username=username[:64], retry_after=(exc.headers or {}).get("Retry-After", ""))
+        response = page(
+            request,
+            "console/login.html",
+            None,
+            status_code=exc.status,
+            next=target,
+            reason=None,
+            error=error,
+            username=username[:64],
+            retry_after=(exc.headers or {}).get("Retry-After", ""),
+        )
         if exc.headers and "Retry-After" in exc.headers:
             response.headers["Retry-After"] = exc.headers["Retry-After"]
         return response
@@ -129,11 +183,17 @@ async def logout(request: Request, conn=Depends(deps.connection)):
 
 # -- incidents -------------------------------------------------------------------------------------
 
+
 class ListFilters:
     """The list pages' filters: statuses and priorities (any of them), one affected service, a page."""
 
-    def __init__(self, status: list[Status] = Query([], max_length=4), priority: list[Priority] = Query([], max_length=3),
-                 service: str | None = ServiceFilter, page: int = Query(1, ge=1, le=10_000)):
+    def __init__(
+        self,
+        status: list[Status] = Query([], max_length=4),
+        priority: list[Priority] = Query([], max_length=3),
+        service: str | None = ServiceFilter,
+        page: int = Query(1, ge=1, le=10_000),
+    ):
         self.status, self.priority = list(dict.fromkeys(status)), list(dict.fromkeys(priority))
         self.service, self.page = service, page
 
@@ -141,23 +201,36 @@ class ListFilters:
 async def _list_page(request: Request, user, conn, mode: str, filters: ListFilters):
     statuses = filters.status or (["investigating", "identified", "monitoring"] if mode == "open" else None)
     result = await incidents.search(conn, statuses, filters.priority or None, filters.service, filters.page, PAGE_SIZE)
-    return page(request, "console/list.html", user, nav=mode, mode=mode, result=result,
-                filters={"status": filters.status, "priority": filters.priority, "service": filters.service},
-                services=await _service_names(conn), statuses=Status.__args__, priorities=Priority.__args__,
-                script_data={"page": "list", "mode": mode,
-                             "filters": {"status": statuses, "priority": filters.priority or None,
-                                         "service": filters.service}})
+    return page(
+        request,
+        "console/list.html",
+        user,
+        nav=mode,
+        mode=mode,
+        result=result,
+        filters={"status": filters.status, "priority": filters.priority, "service": filters.service},
+        services=await _service_names(conn),
+        statuses=Status.__args__,
+        priorities=Priority.__args__,
+        script_data={
+            "page": "list",
+            "mode": mode,
+            "filters": {"status": statuses, "priority": filters.priority or None, "service": filters.service},
+        },
+    )
 
 
 @router.get("/")
-async def open_incidents(request: Request, filters: ListFilters = Depends(), user=Depends(signed_in_user),
-                         conn=Depends(deps.connection)):
+async def open_incidents(
+    request: Request, filters: ListFilters = Depends(), user=Depends(signed_in_user), conn=Depends(deps.connection)
+):
     return await _list_page(request, user, conn, "open", filters)
 
 
 @router.get("/history")
-async def history(request: Request, filters: ListFilters = Depends(), user=Depends(signed_in_user),
-                  conn=Depends(deps.connection)):
+async def history(
+    request: Request, filters: ListFilters = Depends(), user=Depends(signed_in_user), conn=Depends(deps.connection)
+):
     return await _list_page(request, user, conn, "history", filters)
 
 
@@ -166,20 +239,35 @@ async def create_page(request: Request, user=Depends(signed_in_user), conn=Depen
     if not user.can("incidents:create"):
         return forbidden(request, user)
     draft = await collaboration.get_draft(conn, user.principal.user_id, collaboration.NEW_DRAFT)
-    return page(request, "console/create.html", user, nav="create", services=await _service_names(conn),
-                severities=("low", "medium", "high", "critical"), priorities=Priority.__args__,
-                script_data={"page": "create", "draft": draft})
+    return page(
+        request,
+        "console/create.html",
+        user,
+        nav="create",
+        services=await _service_names(conn),
+        severities=("low", "medium", "high", "critical"),
+        priorities=Priority.__args__,
+        script_data={"page": "create", "draft": draft},
+    )
 
 
 # -- admin -------------------------------------------------------------------------------------------
+
 
 @router.get("/admin/users")
 async def admin_users(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
     if not user.can("users:write"):
         return forbidden(request, user)
     listing = await users.list_users(conn, 1, 200)
-    return page(request, "console/admin_users.html", user, nav="users", users=listing["users"], roles=("viewer", "reporter", "admin"),
-                script_data={"page": "admin-users"})
+    return page(
+        request,
+        "console/admin_users.html",
+        user,
+        nav="users",
+        users=listing["users"],
+        roles=("viewer", "reporter", "admin"),
+        script_data={"page": "admin-users"},
+    )
 
 
 @router.get("/admin/services")
@@ -187,9 +275,15 @@ async def admin_services(request: Request, user=Depends(signed_in_user), conn=De
     if not user.can("services:write"):
         return forbidden(request, user)
     rows = await services.list_active(conn)
-    return page(request, "console/admin_services.html", user, nav="services", services=rows,
-                tiers=("enterprise_plus", "enterprise", "professional", "developer"),
-                script_data={"page": "admin-services"})
+    return page(
+        request,
+        "console/admin_services.html",
+        user,
+        nav="services",
+        services=rows,
+        tiers=("enterprise_plus", "enterprise", "professional", "developer"),
+        script_data={"page": "admin-services"},
+    )
 
 
 @router.get("/admin/maintenance")
@@ -197,15 +291,24 @@ async def admin_maintenance(request: Request, user=Depends(signed_in_user), conn
     if not user.can("maintenance:write"):
         return forbidden(request, user)
     listing = await maintenance.list_windows(conn, None, 1, 200)
-    return page(request, "console/admin_maintenance.html", user, nav="maintenance", windows=listing["windows"],
-                services=await _service_names(conn), script_data={"page": "admin-maintenance"})
+    return page(
+        request,
+        "console/admin_maintenance.html",
+        user,
+        nav="maintenance",
+        windows=listing["windows"],
+        services=await _service_names(conn),
+        script_data={"page": "admin-maintenance"},
+    )
 
 
 # -- one incident (last: /{id} would otherwise shadow the fixed paths above) ------------------------
 
+
 @router.get("/{incident_id}")
-async def incident_page(request: Request, incident_id: str = IncidentId, user=Depends(signed_in_user),
-                        conn=Depends(deps.connection)):
+async def incident_page(
+    request: Request, incident_id: str = IncidentId, user=Depends(signed_in_user), conn=Depends(deps.connection)
+):
     incident = await incidents.get(conn, incident_id)
     if incident is None:
         return page(request, "console/not_found.html", user, status_code=404, incident_id=incident_id)
@@ -214,7 +317,15 @@ async def incident_page(request: Request, incident_id: str = IncidentId, user=De
     if user.can("incidents:draft"):
         draft = await collaboration.get_draft(conn, user.principal.user_id, incident_id)
     service_names = await _service_names(conn)
-    return page(request, "console/detail.html", user, incident=incident, comments=comments["comments"],
-                services=service_names, statuses=Status.__args__,
-                severities=("low", "medium", "high", "critical"), priorities=Priority.__args__,
-                script_data={"page": "detail", "incident": incident, "draft": draft, "services": service_names})
+    return page(
+        request,
+        "console/detail.html",
+        user,
+        incident=incident,
+        comments=comments["comments"],
+        services=service_names,
+        statuses=Status.__args__,
+        severities=("low", "medium", "high", "critical"),
+        priorities=Priority.__args__,
+        script_data={"page": "detail", "incident": incident, "draft": draft, "services": service_names},
+    )

@@ -2,6 +2,7 @@
 banner and per-service status, 90-day uptime and grid of GET /api/system-status (same function, same
 figures), each day's availability, downtime and incidents for the tooltips, the open incidents and
 maintenance windows, and the past incidents by day of GET /api/incidents/past."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -83,8 +84,16 @@ _downtime_text = lru_cache(maxsize=8192)(format_duration)
 def _bars(grid: Grid, service_id: str, lo: int, hi: int, day_texts: list[str]) -> list[Bar]:
     days, codes = grid.days[service_id], grid.codes[service_id]
     ok_slots, slots, downtime_s = days.ok_slots, days.slots, days.downtime_s
-    return [Bar(day_texts[i], codes[i], _uptime_text(ok_slots[i], slots[i]), _downtime_text(downtime_s[i]),
-                days.incident_ids(i)) for i in range(lo, hi)]
+    return [
+        Bar(
+            day_texts[i],
+            codes[i],
+            _uptime_text(ok_slots[i], slots[i]),
+            _downtime_text(downtime_s[i]),
+            days.incident_ids(i),
+        )
+        for i in range(lo, hi)
+    ]
 
 
 def _grid_bars(grid: Grid, service_id: str, day_texts: list[str]) -> list[Bar]:
@@ -100,23 +109,38 @@ def _names(service_ids: list[str], names: dict[str, str]) -> str:
 
 
 def _with_local_times(incident: dict, zone, names: dict[str, str]) -> dict:
-    return {**incident, "affectedNames": _names(incident["affectedServices"], names),
-            "createdLocal": local_text(incident["createdAt"], zone),
-            "resolvedLocal": local_text(incident["resolvedAt"], zone),
-            "updates": [{**u, "createdLocal": local_text(u["createdAt"], zone)} for u in incident["updates"]]}
+    return {
+        **incident,
+        "affectedNames": _names(incident["affectedServices"], names),
+        "createdLocal": local_text(incident["createdAt"], zone),
+        "resolvedLocal": local_text(incident["resolvedAt"], zone),
+        "updates": [{**u, "createdLocal": local_text(u["createdAt"], zone)} for u in incident["updates"]],
+    }
 
 
 def _maintenance(windows: list[dict], now: datetime, zone, names: dict[str, str]) -> list[dict]:
     shown = []
     for w in sorted(windows, key=lambda w: w["startsAt"]):
-        shown.append({**w, "inProgress": w["startsAt"] <= now, "affectedNames": _names(w["affectedServices"], names),
-                      "startsLocal": w["startsAt"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                      "endsLocal": w["endsAt"].astimezone(zone).strftime("%Y-%m-%d %H:%M")})
+        shown.append(
+            {
+                **w,
+                "inProgress": w["startsAt"] <= now,
+                "affectedNames": _names(w["affectedServices"], names),
+                "startsLocal": w["startsAt"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                "endsLocal": w["endsAt"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            }
+        )
     return shown
 
 
-async def page(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, past_page: int = 1,
-               pool: asyncpg.Pool | None = None) -> dict:
+async def page(
+    conn: asyncpg.Connection,
+    now: datetime,
+    timezone_name: str,
+    zone,
+    past_page: int = 1,
+    pool: asyncpg.Pool | None = None,
+) -> dict:
     """Everything the status page renders, as of `now` (`pool`: see status.snapshot)."""
     system, grid = await status.snapshot(conn, now, timezone_name, zone, pool)
     services = []
@@ -127,8 +151,14 @@ async def page(conn: asyncpg.Connection, now: datetime, timezone_name: str, zone
         bars = _grid_bars(grid, entry["id"], day_texts)
         incident_ids.update(i for b in bars for i in b.incident_ids)
         services.append({**entry, "bars": bars})
-    titles = {r["id"]: {"title": r["title"], "priority": r["priority"]}
-              for r in await conn.fetch(queries.INCIDENT_TITLES, sorted(incident_ids))} if incident_ids else {}
+    titles = (
+        {
+            r["id"]: {"title": r["title"], "priority": r["priority"]}
+            for r in await conn.fetch(queries.INCIDENT_TITLES, sorted(incident_ids))
+        }
+        if incident_ids
+        else {}
+    )
     names = {s["id"]: s["name"] for s in services}
     active = [_with_local_times(i, zone, names) for i in await incidents.list_active(conn)]
     windows = (await maintenance.list_windows(conn, now, 1, MAINTENANCE_SHOWN))["windows"]

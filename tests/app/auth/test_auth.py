@@ -1,5 +1,6 @@
 """Login, tokens, refresh rotation and reuse detection, logout, idle expiry, revocation on account
 changes, and failed-login throttling — against the real app and database."""
+
 from datetime import datetime, timedelta, timezone
 
 import jwt
@@ -9,15 +10,18 @@ from app.auth import throttle, tokens
 from tests.app.conftest import PASSWORD
 
 
-
 async def audit_actions(conn) -> list[str]:
     return [r["action"] for r in await conn.fetch("SELECT action FROM audit_log ORDER BY id")]
 
 
 async def test_login_issues_a_24h_access_token_and_a_refresh_token(staff, settings):
     pair = await staff.login("reporter")
-    claims = jwt.decode(pair["access_token"], tokens.signing_key(settings.resolved_secret_key()), algorithms=["HS256"],
-                        audience="slamon-api")
+    claims = jwt.decode(
+        pair["access_token"],
+        tokens.signing_key(settings.resolved_secret_key()),
+        algorithms=["HS256"],
+        audience="slamon-api",
+    )
     assert claims["typ"] == "access" and claims["role"] == "reporter" and claims["tv"] == 1
     assert claims["sub"] == pair["user"]["id"] and claims["sid"]
     assert claims["exp"] - claims["iat"] == 24 * 3600 and claims["nbf"] == claims["iat"]
@@ -31,8 +35,10 @@ async def test_login_issues_a_24h_access_token_and_a_refresh_token(staff, settin
     assert await audit_actions(staff.conn) == ["auth.login"]
 
 
-@pytest.mark.parametrize("username,password", [("viewer", "wrong password"), ("nobody", PASSWORD),
-                                               ("viewer", "x" * 200), ("VIEWER", "wrong")])
+@pytest.mark.parametrize(
+    "username,password",
+    [("viewer", "wrong password"), ("nobody", PASSWORD), ("viewer", "x" * 200), ("VIEWER", "wrong")],
+)
 async def test_bad_credentials_are_401_and_audited(staff, username, password):
     await staff.user("viewer")
     r = await staff.client.post("/api/auth/login", json={"username": username, "password": password})
@@ -109,21 +115,35 @@ async def test_account_changes_invalidate_existing_tokens(staff, change):
 
 async def test_own_password_change_needs_the_current_one_and_ends_sessions(staff):
     headers = await staff.headers("viewer")
-    r = await staff.client.post("/api/auth/password", headers=headers,
-                                json={"current_password": "nope", "new_password": "new password 1"})
+    r = await staff.client.post(
+        "/api/auth/password", headers=headers, json={"current_password": "nope", "new_password": "new password 1"}
+    )
     assert r.status_code == 403
-    r = await staff.client.post("/api/auth/password", headers=headers,
-                                json={"current_password": PASSWORD, "new_password": "new password 1"})
+    r = await staff.client.post(
+        "/api/auth/password", headers=headers, json={"current_password": PASSWORD, "new_password": "new password 1"}
+    )
     assert r.status_code == 200
     assert (await staff.client.get("/api/auth/me", headers=headers)).status_code == 401
     r = await staff.client.post("/api/auth/login", json={"username": "viewer", "password": "new password 1"})
     assert r.status_code == 200
 
 
-@pytest.mark.parametrize("kind,failures,expected", [
-    ("pair", 4, 0), ("pair", 5, 30), ("pair", 6, 60), ("pair", 9, 480), ("pair", 10, 900), ("pair", 10_000, 900),
-    ("account", 19, 0), ("account", 20, 30), ("account", 10_000, 300), ("ip", 50, 60), ("ip", 10_000, 900),
-])
+@pytest.mark.parametrize(
+    "kind,failures,expected",
+    [
+        ("pair", 4, 0),
+        ("pair", 5, 30),
+        ("pair", 6, 60),
+        ("pair", 9, 480),
+        ("pair", 10, 900),
+        ("pair", 10_000, 900),
+        ("account", 19, 0),
+        ("account", 20, 30),
+        ("account", 10_000, 300),
+        ("ip", 50, 60),
+        ("ip", 10_000, 900),
+    ],
+)
 def test_backoff_is_exponential_and_capped(kind, failures, expected):
     assert throttle.lock_seconds(throttle.RULES[kind], failures) == expected
 

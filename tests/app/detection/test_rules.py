@@ -1,5 +1,6 @@
 """The detection rules as a pure replay (app/detection/rules.py): crossings act once, runs carry over
 the anchor, replayed slots never act twice."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -20,23 +21,26 @@ def kinds(result):
     return [(a.kind, a.cause) for a in result.actions]
 
 
-@pytest.mark.parametrize("family, pattern, expected", [
-    (FAILURES, "xxx", [("open", "failures")]),
-    (FAILURES, "xx.xx.x", []),                                   # blips never make 3 in a row
-    (FAILURES, "xxxxxxxx", [("open", "failures")]),              # a long outage acts once
-    (FAILURES, "xxx....", [("open", "failures")]),               # 4 good: not yet recovered
-    (FAILURES, "xxx.....", [("open", "failures"), ("recover", "failures")]),
-    (FAILURES, "xxx.....xxx", [("open", "failures"), ("recover", "failures"), ("recur", "failures")]),
-    (FAILURES, "sssSSS", []),                                    # slowness is the other family's business
-    (LATENCY, "sss", [("open", "latency")]),
-    (LATENCY, "SSS", [("open", "latency_severe")]),
-    (LATENCY, "sssSSS", [("open", "latency"), ("escalate", "latency_severe")]),
-    (LATENCY, "sSSS", [("open", "latency"), ("escalate", "latency_severe")]),
-    (LATENCY, "ssxss", []),                                      # a failed slot breaks a latency run
-    (LATENCY, "xxx", []),
-    (LATENCY, "sss.....", [("open", "latency"), ("recover", "latency")]),
-    (LATENCY, "sssSS.....SSS", [("open", "latency"), ("recover", "latency"), ("escalate", "latency_severe")]),
-])
+@pytest.mark.parametrize(
+    "family, pattern, expected",
+    [
+        (FAILURES, "xxx", [("open", "failures")]),
+        (FAILURES, "xx.xx.x", []),  # blips never make 3 in a row
+        (FAILURES, "xxxxxxxx", [("open", "failures")]),  # a long outage acts once
+        (FAILURES, "xxx....", [("open", "failures")]),  # 4 good: not yet recovered
+        (FAILURES, "xxx.....", [("open", "failures"), ("recover", "failures")]),
+        (FAILURES, "xxx.....xxx", [("open", "failures"), ("recover", "failures"), ("recur", "failures")]),
+        (FAILURES, "sssSSS", []),  # slowness is the other family's business
+        (LATENCY, "sss", [("open", "latency")]),
+        (LATENCY, "SSS", [("open", "latency_severe")]),
+        (LATENCY, "sssSSS", [("open", "latency"), ("escalate", "latency_severe")]),
+        (LATENCY, "sSSS", [("open", "latency"), ("escalate", "latency_severe")]),
+        (LATENCY, "ssxss", []),  # a failed slot breaks a latency run
+        (LATENCY, "xxx", []),
+        (LATENCY, "sss.....", [("open", "latency"), ("recover", "latency")]),
+        (LATENCY, "sssSS.....SSS", [("open", "latency"), ("recover", "latency"), ("escalate", "latency_severe")]),
+    ],
+)
 def test_crossings(family, pattern, expected):
     result = replay(family, slots(*pattern), Runs(), None, 7000, FAR, None, auto_resolve_slots=0)
     assert kinds(result) == expected
@@ -73,8 +77,16 @@ def test_the_anchor_stops_at_the_first_unsettled_slot():
 def test_a_replayed_crossing_does_not_act_again():
     incident = Incident("failures", "recovered", "monitoring")
     # Same slots as an earlier run that opened and recovered: the replay must not call it a recurrence.
-    result = replay(FAILURES, slots(*"xxx....."), Runs(), incident, 7000, FAR,
-                    last_action_ts=T0 + timedelta(minutes=7), auto_resolve_slots=0)
+    result = replay(
+        FAILURES,
+        slots(*"xxx....."),
+        Runs(),
+        incident,
+        7000,
+        FAR,
+        last_action_ts=T0 + timedelta(minutes=7),
+        auto_resolve_slots=0,
+    )
     assert result.actions == []
 
 

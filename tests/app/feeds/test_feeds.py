@@ -1,5 +1,6 @@
 """Public RSS 2.0 and Atom 1.0 feeds: valid XML (parsed strictly, and by feedparser), every text
 escaped, incidents with their latest update and maintenance windows, newest activity first."""
+
 from datetime import datetime, timedelta, timezone
 from xml.etree import ElementTree as ET
 
@@ -14,17 +15,31 @@ async def _history(conn):
     old = await conn.fetchval(
         """INSERT INTO incidents (title, status, severity, priority, affected_services, created_at, updated_at,
                                   resolved_at) VALUES ('Old outage', 'resolved', 'high', 'P2', '{face-compare}',
-                                  $1, $2, $2) RETURNING id""", NOW - timedelta(days=3), NOW - timedelta(days=2))
-    await conn.execute("""INSERT INTO incident_updates (incident_id, status, description, created_at)
+                                  $1, $2, $2) RETURNING id""",
+        NOW - timedelta(days=3),
+        NOW - timedelta(days=2),
+    )
+    await conn.execute(
+        """INSERT INTO incident_updates (incident_id, status, description, created_at)
                           VALUES ($1, 'investigating', 'first look', $2), ($1, 'resolved', 'all fixed', $3)""",
-                       old, NOW - timedelta(days=3), NOW - timedelta(days=2))
+        old,
+        NOW - timedelta(days=3),
+        NOW - timedelta(days=2),
+    )
     new = await conn.fetchval(
         """INSERT INTO incidents (title, description, severity, priority, created_at, updated_at)
-           VALUES ($1, $1, 'critical', 'P1', $2, $2) RETURNING id""", NASTY, NOW - timedelta(hours=1))
-    await conn.execute("""INSERT INTO maintenance_windows (title, description, affected_services, starts_at, ends_at,
+           VALUES ($1, $1, 'critical', 'P1', $2, $2) RETURNING id""",
+        NASTY,
+        NOW - timedelta(hours=1),
+    )
+    await conn.execute(
+        """INSERT INTO maintenance_windows (title, description, affected_services, starts_at, ends_at,
                                                           created_at)
                           VALUES ('DB upgrade', 'Read-only for 10 minutes', '{id-recognition}', $1, $2, $3)""",
-                       NOW - timedelta(days=1), NOW - timedelta(days=1) + timedelta(hours=1), NOW - timedelta(days=5))
+        NOW - timedelta(days=1),
+        NOW - timedelta(days=1) + timedelta(hours=1),
+        NOW - timedelta(days=5),
+    )
     return old, new
 
 
@@ -36,8 +51,11 @@ async def test_rss(conn, make_client):
     channel = ET.fromstring(r.content).find("channel")
     items = channel.findall("item")
     expected_title = NASTY.replace("\x01", "")
-    assert [i.findtext("title") for i in items] == [f"[Investigating] {expected_title}",
-                                                    "[Maintenance completed] DB upgrade", "[Resolved] Old outage"]
+    assert [i.findtext("title") for i in items] == [
+        f"[Investigating] {expected_title}",
+        "[Maintenance completed] DB upgrade",
+        "[Resolved] Old outage",
+    ]
     assert [i.findtext("guid") for i in items][0] == f"incident:{new}"
     assert "all fixed" in items[2].findtext("description") and "first look" not in items[2].findtext("description")
     assert "&lt;script&gt;" in items[0].findtext("description")  # HTML of the body escapes the text
@@ -58,8 +76,11 @@ async def test_atom(conn, make_client):
     assert feed.findtext(f"{ATOM}updated") == (NOW - timedelta(hours=1)).isoformat()
     parsed = feedparser.parse(r.content)
     assert parsed.bozo == 0 and parsed.version == "atom10"
-    assert [e.title for e in parsed.entries] == [f"[Investigating] {NASTY.replace(chr(1), '')}",
-                                                 "[Maintenance completed] DB upgrade", "[Resolved] Old outage"]
+    assert [e.title for e in parsed.entries] == [
+        f"[Investigating] {NASTY.replace(chr(1), '')}",
+        "[Maintenance completed] DB upgrade",
+        "[Resolved] Old outage",
+    ]
     assert parsed.entries[2].published_parsed < parsed.entries[2].updated_parsed
     assert "all fixed" in parsed.entries[2].content[0].value
     assert parsed.feed.links[0].href == "http://test/feeds/incidents.atom"

@@ -1,17 +1,29 @@
 """The one writer: idempotent batches, row-named errors, invalidation logged with the rows."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.ingest.service import ApiCallRow, CheckRow, IngestError, authenticate, derive_key, ensure_key, write_api_calls, write_checks
+from app.ingest.service import (
+    ApiCallRow,
+    CheckRow,
+    IngestError,
+    authenticate,
+    derive_key,
+    ensure_key,
+    write_api_calls,
+    write_checks,
+)
 
 T0 = datetime(2025, 8, 1, tzinfo=timezone.utc)
 NOW = datetime(2025, 9, 1, tzinfo=timezone.utc)
 
 
 def checks(n, service="id-recognition", region="seoul"):
-    return [CheckRow(T0 + timedelta(minutes=i), service, region, i % 7 != 0, 200, 100 + i,
-                     None if i % 7 else "http_error") for i in range(n)]
+    return [
+        CheckRow(T0 + timedelta(minutes=i), service, region, i % 7 != 0, 200, 100 + i, None if i % 7 else "http_error")
+        for i in range(n)
+    ]
 
 
 async def test_replayed_batch_changes_nothing(conn):
@@ -67,8 +79,10 @@ async def test_batch_range_is_logged_for_the_rollups_in_the_same_transaction(con
 
 
 async def test_replayed_request_id_is_stored_once(conn):
-    calls = [ApiCallRow(T0 + timedelta(seconds=i), "face-compare", "/v1/compare", "POST", 200, 300, f"req-{i}")
-             for i in range(50)]
+    calls = [
+        ApiCallRow(T0 + timedelta(seconds=i), "face-compare", "/v1/compare", "POST", 200, 300, f"req-{i}")
+        for i in range(50)
+    ]
     anonymous = [ApiCallRow(T0, "face-compare", "/v1/compare", "POST", 500, 9000)]
     first = await write_api_calls(conn, calls + anonymous, now=NOW)
     again = await write_api_calls(conn, calls, now=NOW)

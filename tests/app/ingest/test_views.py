@@ -1,4 +1,5 @@
 """POST /api/ingest/*: keys, formats, limits, row-named errors, replays."""
+
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -15,9 +16,17 @@ async def key(conn, settings):
 
 
 def calls(n, start=NOW - timedelta(hours=1)):
-    return [{"ts": (start + timedelta(seconds=i)).isoformat(), "status_code": 200 if i % 10 else 500,
-             "latency_ms": 300 + i, "endpoint": "/v1/compare", "method": "POST", "request_id": f"req-{i}"}
-            for i in range(n)]
+    return [
+        {
+            "ts": (start + timedelta(seconds=i)).isoformat(),
+            "status_code": 200 if i % 10 else 500,
+            "latency_ms": 300 + i,
+            "endpoint": "/v1/compare",
+            "method": "POST",
+            "request_id": f"req-{i}",
+        }
+        for i in range(n)
+    ]
 
 
 async def test_api_calls_json_array_then_replay(make_client, conn, key):
@@ -33,11 +42,22 @@ async def test_api_calls_json_array_then_replay(make_client, conn, key):
 
 async def test_checks_as_ndjson_default_to_the_push_region(make_client, conn, key):
     client = await make_client(now=NOW)
-    lines = "\n".join(json.dumps({"ts": (NOW - timedelta(minutes=i)).isoformat(), "ok": i != 3,
-                                  "error_type": None if i != 3 else "timeout", "latency_ms": 120})
-                      for i in range(10))
-    response = await client.post("/api/ingest/checks", content=lines,
-                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"})
+    lines = "\n".join(
+        json.dumps(
+            {
+                "ts": (NOW - timedelta(minutes=i)).isoformat(),
+                "ok": i != 3,
+                "error_type": None if i != 3 else "timeout",
+                "latency_ms": 120,
+            }
+        )
+        for i in range(10)
+    )
+    response = await client.post(
+        "/api/ingest/checks",
+        content=lines,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"},
+    )
     assert response.json() == {"accepted": 10, "duplicates": 0, "received": 10}
     assert await conn.fetchval("SELECT count(*) FROM checks WHERE region = 'push' AND NOT ok") == 1
 
@@ -58,17 +78,24 @@ async def test_a_key_writes_only_its_own_service(make_client, conn, key):
     rows[0]["service_id"] = "id-recognition"  # not a field of the row: refused, not redirected
     response = await client.post("/api/ingest/api-calls", json=rows, headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 422
-    assert response.json()["details"][0] == {"row": 0, "field": "service_id", "message": "Extra inputs are not permitted"}
+    assert response.json()["details"][0] == {
+        "row": 0,
+        "field": "service_id",
+        "message": "Extra inputs are not permitted",
+    }
     assert await conn.fetchval("SELECT count(*) FROM api_calls") == 0
 
 
-@pytest.mark.parametrize("mutate, row, field", [
-    (lambda r: r[7].update(latency_ms=-1), 7, "latency_ms"),
-    (lambda r: r[2].update(ts="2025-08-31T10:00:00"), 2, "ts"),  # no offset
-    (lambda r: r[4].update(ts=(NOW + timedelta(days=3)).isoformat()), 4, "ts"),  # future
-    (lambda r: r[1].update(status_code=700), 1, "status_code"),
-    (lambda r: r[5].pop("status_code"), 5, "status_code"),
-])
+@pytest.mark.parametrize(
+    "mutate, row, field",
+    [
+        (lambda r: r[7].update(latency_ms=-1), 7, "latency_ms"),
+        (lambda r: r[2].update(ts="2025-08-31T10:00:00"), 2, "ts"),  # no offset
+        (lambda r: r[4].update(ts=(NOW + timedelta(days=3)).isoformat()), 4, "ts"),  # future
+        (lambda r: r[1].update(status_code=700), 1, "status_code"),
+        (lambda r: r[5].pop("status_code"), 5, "status_code"),
+    ],
+)
 async def test_bad_row_is_422_naming_row_and_field_and_nothing_is_written(make_client, conn, key, mutate, row, field):
     client = await make_client(now=NOW)
     rows = calls(10)
@@ -86,19 +113,25 @@ async def test_limits_are_413(make_client, key):
     auth = {"Authorization": f"Bearer {key}"}
     assert (await client.post("/api/ingest/api-calls", json=calls(101), headers=auth)).status_code == 413
     huge = b"[" + b" " * (70 * 1024) + b"]"
-    response = await client.post("/api/ingest/api-calls", content=huge, headers={**auth, "Content-Type": "application/json"})
+    response = await client.post(
+        "/api/ingest/api-calls", content=huge, headers={**auth, "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
 
 
-@pytest.mark.parametrize("body, ctype", [
-    (b"{not json", "application/json"),
-    (b'"a string"', "application/json"),
-    (b'{"ts": "2025-08-31T10:00:00Z", "status_code": 200, "latency_ms": 1}\nnot json', "application/x-ndjson"),
-    (b"\xff\xfe", "application/json"),
-])
+@pytest.mark.parametrize(
+    "body, ctype",
+    [
+        (b"{not json", "application/json"),
+        (b'"a string"', "application/json"),
+        (b'{"ts": "2025-08-31T10:00:00Z", "status_code": 200, "latency_ms": 1}\nnot json', "application/x-ndjson"),
+        (b"\xff\xfe", "application/json"),
+    ],
+)
 async def test_garbage_bodies_are_422_never_500(make_client, key, body, ctype):
     client = await make_client(now=NOW)
-    response = await client.post("/api/ingest/api-calls", content=body,
-                                 headers={"Authorization": f"Bearer {key}", "Content-Type": ctype})
+    response = await client.post(
+        "/api/ingest/api-calls", content=body, headers={"Authorization": f"Bearer {key}", "Content-Type": ctype}
+    )
     assert response.status_code == 422, response.text

@@ -1,5 +1,6 @@
 """Notification fixtures: real loopback receivers, and the worker's real notification jobs running in
 an arq Worker of this event loop (its own queue, the real Redis, the outbox listener)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,10 +38,17 @@ async def run_worker(pool, settings):
 
     async def start(**overrides) -> dict:
         ctx = {"settings": settings.model_copy(update={**FAST, **overrides}), "pool": pool}
-        worker = Worker(functions=WorkerSettings.functions, queue_name=f"slamon-test:{uuid.uuid4().hex}",
-                        redis_settings=RedisSettings.from_dsn(settings.redis_url), ctx=ctx,
-                        on_startup=notify.startup, on_shutdown=notify.shutdown, handle_signals=False,
-                        poll_delay=0.05, max_tries=5)
+        worker = Worker(
+            functions=WorkerSettings.functions,
+            queue_name=f"slamon-test:{uuid.uuid4().hex}",
+            redis_settings=RedisSettings.from_dsn(settings.redis_url),
+            ctx=ctx,
+            on_startup=notify.startup,
+            on_shutdown=notify.shutdown,
+            handle_signals=False,
+            poll_delay=0.05,
+            max_tries=5,
+        )
         running.append((worker, asyncio.create_task(worker.main())))
         while "notify_listener" not in ctx:
             await asyncio.sleep(0.01)
@@ -87,7 +95,9 @@ async def subscribe(staff, **body) -> dict:
 
 
 async def delivery_rows(conn, subscription_id: int | None = None) -> list:
-    return await conn.fetch("""SELECT d.*, e.kind AS event_kind FROM notification_deliveries d
+    return await conn.fetch(
+        """SELECT d.*, e.kind AS event_kind FROM notification_deliveries d
                                JOIN notification_events e ON e.id = d.event_id
                                WHERE $1::bigint IS NULL OR d.subscription_id = $1 ORDER BY d.created_at, e.id""",
-                            subscription_id)
+        subscription_id,
+    )

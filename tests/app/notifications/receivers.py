@@ -1,5 +1,6 @@
 """A real webhook receiver on loopback: records every request (arrival time, headers, raw body) and
 answers from a script (status codes in order, then 200), optionally holding chosen requests open."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,7 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, statuses: list[int] | None = None, hold=None, body: bytes = b"ok",
-                 headers: dict | None = None):
+    def __init__(self, statuses: list[int] | None = None, hold=None, body: bytes = b"ok", headers: dict | None = None):
         self.statuses = list(statuses or [])
         self.hold = hold  # predicate(Received) -> bool: keep that request open (until the client goes away)
         self.body, self.extra_headers = body, headers or {}

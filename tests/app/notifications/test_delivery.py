@@ -1,6 +1,7 @@
 """Every event kind from its real source (incident writes through the API, slo_violations rows,
 maintenance windows by time) through the outbox, the fan-out and the worker's jobs to a real loopback
 receiver: signed, once per delivery id, with Slack and Teams shapes, retries with back-off, limits."""
+
 import asyncio
 import json
 from datetime import datetime, timedelta, timezone
@@ -10,8 +11,12 @@ from app.notifications.models import EVENT_KINDS
 from tests.app.notifications.conftest import delivery_rows, subscribe, wait_until
 from workers import notify
 
-INCIDENT = {"title": "Face compare <down> & \"slow\"", "severity": "critical",
-            "affected_services": ["face-compare"], "note": "Timeouts from every region"}
+INCIDENT = {
+    "title": 'Face compare <down> & "slow"',
+    "severity": "critical",
+    "affected_services": ["face-compare"],
+    "note": "Timeouts from every region",
+}
 
 
 async def write_every_event(staff, conn) -> None:
@@ -19,22 +24,32 @@ async def write_every_event(staff, conn) -> None:
     window started and ended."""
     reporter = await staff.headers("reporter")
     incident = (await staff.client.post("/api/incidents", json=INCIDENT, headers=reporter)).json()["incident"]
-    r = await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=reporter,
-                                json={"status": "identified", "description": "Bad deploy", "version": 1})
+    r = await staff.client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=reporter,
+        json={"status": "identified", "description": "Bad deploy", "version": 1},
+    )
     assert r.status_code == 201, r.text
-    r = await staff.client.post(f"/api/incidents/{incident['id']}/updates", headers=reporter,
-                                json={"status": "resolved", "description": "Rolled back", "version": 2})
+    r = await staff.client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=reporter,
+        json={"status": "resolved", "description": "Rolled back", "version": 2},
+    )
     assert r.status_code == 201, r.text
     now = datetime.now(timezone.utc)
     violation = await conn.fetchval(
         """INSERT INTO slo_violations (service_id, slo, severity, started_at, threshold, worst_value)
            VALUES ('face-compare', 'availability', 'CRITICAL', $1, 99.9, 97.5) RETURNING id""",
-        now - timedelta(minutes=30))
+        now - timedelta(minutes=30),
+    )
     await conn.execute("UPDATE slo_violations SET ended_at = $2 WHERE id = $1", violation, now - timedelta(minutes=1))
     await conn.execute(
         """INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at, created_at)
            VALUES ('DB upgrade', '{face-compare}', $1, $2, $3)""",
-        now - timedelta(minutes=20), now - timedelta(minutes=5), now - timedelta(days=1))
+        now - timedelta(minutes=20),
+        now - timedelta(minutes=5),
+        now - timedelta(days=1),
+    )
 
 
 async def test_every_event_kind_reaches_the_receiver_signed(staff, make_receiver, run_worker):
@@ -85,8 +100,9 @@ async def test_filters_by_event_kind_and_service(staff, make_receiver, run_worke
     await run_worker()
     reporter = await staff.headers("reporter")
     incident = (await staff.client.post("/api/incidents", json=INCIDENT, headers=reporter)).json()["incident"]
-    await staff.client.put(f"/api/incidents/{incident['id']}", headers=reporter,
-                           json={"status": "resolved", "note": "done", "version": 1})
+    await staff.client.put(
+        f"/api/incidents/{incident['id']}", headers=reporter, json={"status": "resolved", "note": "done", "version": 1}
+    )
     await everything.wait_for(2)
     await resolved_only.wait_for(1)
     await wait_until(lambda: _all_delivered(staff.conn, 3))
@@ -101,11 +117,13 @@ async def test_slack_and_teams_payloads(staff, make_receiver, run_worker):
     await run_worker()
     await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
     message = (await slack.wait_for(1))[0].json
-    assert message["text"] == "[P1] Incident opened: Face compare &lt;down&gt; &amp; \"slow\""
+    assert message["text"] == '[P1] Incident opened: Face compare &lt;down&gt; &amp; "slow"'
     blocks = message["attachments"][0]["blocks"]
     assert message["attachments"][0]["color"].startswith("#")
-    assert blocks[0] == {"type": "header", "text": {"type": "plain_text",
-                                                    "text": "[P1] Incident opened: " + INCIDENT["title"]}}
+    assert blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "[P1] Incident opened: " + INCIDENT["title"]},
+    }
     assert blocks[1]["text"] == {"type": "mrkdwn", "text": INCIDENT["note"]}
     assert "*Services:* face-compare" in blocks[2]["text"]["text"]
 
@@ -131,12 +149,18 @@ async def test_retries_with_exponential_back_off_until_delivered(staff, make_rec
     assert requests[2].at - requests[1].at >= 0.6
     rows = await wait_until(lambda: _all_delivered(staff.conn, 1))
     assert rows[0]["attempts"] == 3
-    log = (await staff.client.get(f"/api/subscriptions/{subscription['id']}/deliveries",
-                                  headers=await staff.headers("admin"))).json()
+    log = (
+        await staff.client.get(
+            f"/api/subscriptions/{subscription['id']}/deliveries", headers=await staff.headers("admin")
+        )
+    ).json()
     entry = log["deliveries"][0]
     assert entry["status"] == "delivered" and entry["id"] == requests[0].delivery_id
     assert [(a["attempt"], a["statusCode"], a["outcome"]) for a in entry["log"]] == [
-        (1, 500, "failed"), (2, 503, "failed"), (3, 200, "succeeded")]
+        (1, 500, "failed"),
+        (2, 503, "failed"),
+        (3, 200, "succeeded"),
+    ]
     assert entry["log"][0]["error"] == "HTTP 500" and entry["log"][0]["responseBody"] == "ok"
 
 

@@ -1,4 +1,5 @@
 """Email through SMTP, against a real debugging SMTP server (aiosmtpd) on loopback; off without a host."""
+
 import email
 import socket
 
@@ -7,8 +8,12 @@ from aiosmtpd.controller import Controller
 
 from tests.app.notifications.conftest import delivery_rows, subscribe, wait_until
 
-INCIDENT = {"title": "결제 API 장애", "severity": "critical", "affected_services": ["face-compare"],
-            "note": "모든 리전에서 타임아웃"}
+INCIDENT = {
+    "title": "결제 API 장애",
+    "severity": "critical",
+    "affected_services": ["face-compare"],
+    "note": "모든 리전에서 타임아웃",
+}
 
 
 class Inbox:
@@ -35,15 +40,18 @@ def smtp():
 async def test_incident_email_reaches_the_smtp_server(staff, smtp, run_worker):
     inbox, port = smtp
     await subscribe(staff, kind="email", email="oncall@example.com", allow_private=False)
-    await run_worker(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-                     smtp_from="SLA Monitor <alerts@example.com>")
+    await run_worker(
+        smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", smtp_from="SLA Monitor <alerts@example.com>"
+    )
     await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))
     await wait_until(lambda: _count(inbox))
     [(recipients, message)] = inbox.messages
     [row] = await delivery_rows(staff.conn)
     assert recipients == ["oncall@example.com"]
-    assert str(email.header.make_header(email.header.decode_header(message["Subject"]))) == \
-        f"[SLA Monitor] [P1] Incident opened: {INCIDENT['title']}"
+    assert (
+        str(email.header.make_header(email.header.decode_header(message["Subject"])))
+        == f"[SLA Monitor] [P1] Incident opened: {INCIDENT['title']}"
+    )
     assert message["Message-ID"] == f"<{row['id']}@slamon>" and message["X-SLAMon-Event"] == "incident.created"
     text = message.get_payload(decode=True).decode(message.get_content_charset())
     assert INCIDENT["note"] in text and "Services: face-compare" in text

@@ -2,6 +2,7 @@
 rows, and against what /api/sla/* answers for the same month. Data: the SLA API tests' August in
 Asia/Seoul (two regions on some days, a monitoring gap, maintenance with failures, incidents), plus
 SLO violations inserted directly (the SLO evaluation that writes them is another module)."""
+
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -13,24 +14,49 @@ from app.ingest.service import ApiCallRow
 from app.periods import month
 from app.reports import service as reports
 from tests.app.sla.test_api import (  # noqa: F401 — the `august` fixture and its pandas oracles
-    INCIDENTS, MAINTENANCE, MONTH_END, MONTH_START, NOW, SID, TZ, ZONE, august, half_up, oracle_slots, truncated)
+    INCIDENTS,
+    MAINTENANCE,
+    MONTH_END,
+    MONTH_START,
+    NOW,
+    SID,
+    TZ,
+    ZONE,
+    august,
+    half_up,
+    oracle_slots,
+    truncated,
+)
 
 AUGUST = month(2025, 8, TZ)
 
 
 async def add_violations(conn, rows) -> None:
     for slo, started, ended in rows:
-        await conn.execute("INSERT INTO slo_violations (service_id, slo, severity, started_at, ended_at, threshold) "
-                           "VALUES ($1, $2, 'CRITICAL', $3, $4, 99.95)", SID, slo, started, ended)
+        await conn.execute(
+            "INSERT INTO slo_violations (service_id, slo, severity, started_at, ended_at, threshold) "
+            "VALUES ($1, $2, 'CRITICAL', $3, $4, 99.95)",
+            SID,
+            slo,
+            started,
+            ended,
+        )
 
 
 @pytest.fixture
 async def frozen(conn, august, make_client):
-    await add_violations(conn, [
-        ("availability", datetime(2025, 8, 3, 1, 0, tzinfo=timezone.utc), datetime(2025, 8, 3, 5, 0, tzinfo=timezone.utc)),
-        ("latency_p95", datetime(2025, 8, 20, tzinfo=timezone.utc), datetime(2025, 8, 20, 1, tzinfo=timezone.utc)),
-        ("error_rate", datetime(2025, 9, 2, tzinfo=timezone.utc), None),  # September: not August's
-    ])
+    await add_violations(
+        conn,
+        [
+            (
+                "availability",
+                datetime(2025, 8, 3, 1, 0, tzinfo=timezone.utc),
+                datetime(2025, 8, 3, 5, 0, tzinfo=timezone.utc),
+            ),
+            ("latency_p95", datetime(2025, 8, 20, tzinfo=timezone.utc), datetime(2025, 8, 20, 1, tzinfo=timezone.utc)),
+            ("error_rate", datetime(2025, 9, 2, tzinfo=timezone.utc), None),  # September: not August's
+        ],
+    )
     written = await reports.close_month(conn, AUGUST, NOW, ZONE)
     assert SID in written
     client = await make_client(now=NOW, timezone=ZONE)
@@ -58,14 +84,21 @@ async def test_report_equals_the_sla_api_for_the_same_month(frozen):
     usage = (await client.get(f"/api/sla/usage/{SID}?{query}")).json()["metrics"]
     stats = (await client.get(f"/api/sla/incidents/stats?{query}&serviceId={SID}")).json()
     assert {k: v for k, v in report["availability"].items() if k != "daily"} == availability
-    assert {k: v for k, v in report["responseTimes"].items() if k not in ("daily", "targetThreshold")} \
-        == response["metrics"]
+    assert {k: v for k, v in report["responseTimes"].items() if k not in ("daily", "targetThreshold")} == response[
+        "metrics"
+    ]
     assert report["responseTimes"]["targetThreshold"] == response["targetThreshold"] == 7000
     assert report["usage"] == usage
     assert report["incidents"] == {"summary": stats["summary"], "incidents": stats["incidents"]}
     assert report["report"]["status"] == "final" and report["report"]["revision"] == 1
-    assert report["period"] == {"label": "2025-08", "start": "2025-08-01T00:00:00+09:00", "end": "2025-09-01T00:00:00+09:00",
-                                "timezone": ZONE, "days": 31, "minutes": 44640}
+    assert report["period"] == {
+        "label": "2025-08",
+        "start": "2025-08-01T00:00:00+09:00",
+        "end": "2025-09-01T00:00:00+09:00",
+        "timezone": ZONE,
+        "days": 31,
+        "minutes": 44640,
+    }
 
 
 async def test_daily_figures_match_pandas(frozen):
@@ -87,8 +120,13 @@ async def test_daily_figures_match_pandas(frozen):
         assert row["downtimeMinutes"] == n - ok
         assert row["maintenanceChecks"] == int(slots[(slots["day"] == day)]["maintenance"].sum())
         day_calls = df[df["day"] == day]["latency_ms"].to_numpy()
-        assert lat == {"date": row["date"], "totalRequests": len(day_calls), "p50": nearest_rank(day_calls, 50),
-                       "p95": nearest_rank(day_calls, 95), "p99": nearest_rank(day_calls, 99)}, day
+        assert lat == {
+            "date": row["date"],
+            "totalRequests": len(day_calls),
+            "p50": nearest_rank(day_calls, 50),
+            "p95": nearest_rank(day_calls, 95),
+            "p99": nearest_rank(day_calls, 99),
+        }, day
 
 
 async def test_slo_budget_and_credits_match_pandas(frozen):
@@ -104,31 +142,51 @@ async def test_slo_budget_and_credits_match_pandas(frozen):
     c5xx = int(df["status_code"].between(500, 599).sum())
     # face-compare is Enterprise: 99.95 %, P50/P95/P99 < 100/200/500 ms, errors < 0.1 %, 5xx < 0.05 %
     objectives = {o["id"]: o for o in report["slo"]["objectives"]}
-    assert objectives["availability"] == {"id": "availability", "unit": "%", "comparison": ">=", "target": 99.95,
-                                          "actual": float(uptime), "met": uptime >= Decimal("99.95")}
+    assert objectives["availability"] == {
+        "id": "availability",
+        "unit": "%",
+        "comparison": ">=",
+        "target": 99.95,
+        "actual": float(uptime),
+        "met": uptime >= Decimal("99.95"),
+    }
     for name, target in (("p50", 100), ("p95", 200), ("p99", 500)):
         actual = nearest_rank(lat, int(name[1:]))
         assert objectives[f"latency_{name}"]["actual"] == actual
         assert objectives[f"latency_{name}"]["met"] == (actual < target)
-    for name, errors, target in (("error_rate", c4xx + c5xx, "0.1"), ("error_rate_5xx", c5xx, "0.05"),
-                                 ("error_rate_4xx", c4xx, "5")):
+    for name, errors, target in (
+        ("error_rate", c4xx + c5xx, "0.1"),
+        ("error_rate_5xx", c5xx, "0.05"),
+        ("error_rate_4xx", c4xx, "5"),
+    ):
         assert objectives[name]["actual"] == half_up(Decimal(errors) * 100 / n, "0.0001")
         assert objectives[name]["met"] == (Decimal(errors) * 100 < Decimal(target) * n)
     downtime = total - ok
     assert report["slo"]["errorBudget"] == {
-        "targetPercent": 99.95, "totalMinutes": 22.32,  # (1 - 0.9995) x 31 x 1440
-        "consumedMinutes": downtime, "remainingMinutes": float(Decimal("22.32") - downtime),
-        "consumedPercent": half_up(Decimal(downtime) * 100 / Decimal("22.32"))}
+        "targetPercent": 99.95,
+        "totalMinutes": 22.32,  # (1 - 0.9995) x 31 x 1440
+        "consumedMinutes": downtime,
+        "remainingMinutes": float(Decimal("22.32") - downtime),
+        "consumedPercent": half_up(Decimal(downtime) * 100 / Decimal("22.32")),
+    }
     # Violations: the 4-hour one counts (+5 %); the September one is not listed.
     assert [(v["slo"], v["durationMinutes"], v["duration"]) for v in report["slo"]["violations"]] == [
-        ("availability", 240, "4h 0m"), ("latency_p95", 60, "1h 0m")]
+        ("availability", 240, "4h 0m"),
+        ("latency_p95", 60, "1h 0m"),
+    ]
     p95 = nearest_rank(lat, 95)
     below = uptime < Decimal("99.95")
     expected_total = min(50, (10 if below else 0) + (5 if p95 > 400 else 0) + 5)
     assert report["credits"] == {
-        "availabilityPercent": 10 if below else 0, "latencyPercent": 5 if p95 > 400 else 0,
-        "longViolationPercent": 5, "totalPercent": expected_total, "capPercent": 50, "p95Ms": p95,
-        "p95TargetMs": 200, "longestViolationMinutes": 240}
+        "availabilityPercent": 10 if below else 0,
+        "latencyPercent": 5 if p95 > 400 else 0,
+        "longViolationPercent": 5,
+        "totalPercent": expected_total,
+        "capPercent": 50,
+        "p95Ms": p95,
+        "p95TargetMs": 200,
+        "longestViolationMinutes": 240,
+    }
     assert below and p95 > 400  # the data exercises every credit: 10 + 5 + 5
     assert report["credits"]["totalPercent"] == 20
 

@@ -1,6 +1,7 @@
 """Each report format from one frozen month: JSON exact, CSV in its documented long layout, HTML a
 printable accessible document with three inline SVG charts, PDF printed by Chromium holding the same
 figures (read back with pdftotext). Bad requests name the parameter."""
+
 import csv
 import io
 import shutil
@@ -40,7 +41,9 @@ async def test_csv_long_layout_holds_every_json_figure(client):
     assert cell[("usage.dailyStats", usage_day["date"], "errors")] == str(usage_day["errors"])
     incident = doc["incidents"]["incidents"][0]
     assert cell[("incidents.incidents", incident["id"], "priority")] == incident["priority"]
-    assert cell[("slo.objectives", "availability", "met")] == ("true" if doc["slo"]["objectives"][0]["met"] else "false")
+    assert cell[("slo.objectives", "availability", "met")] == (
+        "true" if doc["slo"]["objectives"][0]["met"] else "false"
+    )
     assert cell[("credits", "", "totalPercent")] == str(doc["credits"]["totalPercent"])
     assert cell[("report", "", "revision")] == "1" and cell[("report", "", "status")] == "final"
 
@@ -57,8 +60,9 @@ async def test_html_is_a_printable_accessible_document_with_charts(client):
     assert f"{doc['availability']['uptimePercentage']:.2f}%" in html and doc["availability"]["totalDowntime"] in html
     en = await client.get(f"/api/sla/reports/{SID}/2025-08.html", headers={"Accept-Language": "en-US,en;q=0.8"})
     assert '<html lang="en">' in en.text and "Monthly SLA report" in en.text
-    assert (await client.get(f"/api/sla/reports/{SID}/2025-08.html?lang=ko",
-                             headers={"Accept-Language": "en"})).headers["content-language"] == "ko"
+    assert (
+        await client.get(f"/api/sla/reports/{SID}/2025-08.html?lang=ko", headers={"Accept-Language": "en"})
+    ).headers["content-language"] == "ko"
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (scripts/system-deps.sh) not installed")
@@ -68,17 +72,25 @@ async def test_pdf_is_a_pdf_holding_the_figures(client):
         response = await client.get(f"/api/sla/reports/{SID}/2025-08.pdf?lang={lang}")
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/pdf" and response.content.startswith(b"%PDF-")
-        assert f'sla-report-{SID}-2025-08-r1.pdf' in response.headers["content-disposition"]
+        assert f"sla-report-{SID}-2025-08-r1.pdf" in response.headers["content-disposition"]
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"report-{lang}.pdf"
         path.write_bytes(response.content)
-        text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout
         assert heading in text
         a, rt, u = doc["availability"], doc["responseTimes"], doc["usage"]
-        for figure in (f"{a['uptimePercentage']:.2f}%", a["totalDowntime"], f"{a['totalChecks']:,}",
-                       f"{rt['totalRequests']:,}", f"{rt['slowRequests300']['count']:,}",
-                       f"{u['totalCalls']:,}", f"{u['errorRate']:.2f}%", f"{doc['credits']['totalPercent']}%"):
+        for figure in (
+            f"{a['uptimePercentage']:.2f}%",
+            a["totalDowntime"],
+            f"{a['totalChecks']:,}",
+            f"{rt['totalRequests']:,}",
+            f"{rt['slowRequests300']['count']:,}",
+            f"{u['totalCalls']:,}",
+            f"{u['errorRate']:.2f}%",
+            f"{doc['credits']['totalPercent']}%",
+        ):
             assert figure in text, (lang, figure)
 
 
@@ -91,15 +103,18 @@ async def test_pdf_without_chromium_is_a_clear_503(client, make_client):
         assert response.status_code == 503 and response.json()["error"] == "pdf_unavailable"
 
 
-@pytest.mark.parametrize("path, status, names", [
-    ("/api/sla/reports/nope/2025-08.json", 404, "nope"),
-    ("/api/sla/reports/face-compare/2025-13.json", 422, "month"),
-    ("/api/sla/reports/face-compare/25-08.json", 422, "month"),
-    ("/api/sla/reports/face-compare/2025-10.json", 422, "month"),  # future at NOW (2025-09-20)
-    ("/api/sla/reports/face-compare/2025-08.xlsx", 422, "fmt"),
-    ("/api/sla/reports/face-compare/2025-08.json?revision=0", 422, "revision"),
-    ("/api/sla/reports/face-compare/2025-13/revisions", 422, "month"),
-])
+@pytest.mark.parametrize(
+    "path, status, names",
+    [
+        ("/api/sla/reports/nope/2025-08.json", 404, "nope"),
+        ("/api/sla/reports/face-compare/2025-13.json", 422, "month"),
+        ("/api/sla/reports/face-compare/25-08.json", 422, "month"),
+        ("/api/sla/reports/face-compare/2025-10.json", 422, "month"),  # future at NOW (2025-09-20)
+        ("/api/sla/reports/face-compare/2025-08.xlsx", 422, "fmt"),
+        ("/api/sla/reports/face-compare/2025-08.json?revision=0", 422, "revision"),
+        ("/api/sla/reports/face-compare/2025-13/revisions", 422, "month"),
+    ],
+)
 async def test_bad_report_requests_name_the_parameter(make_client, path, status, names):
     client = await make_client(now=NOW)
     response = await client.get(path)

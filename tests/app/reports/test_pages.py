@@ -1,6 +1,7 @@
 """The analyst's /reports page and the planner's /trends page: served by the app, Korean by default and
 English on request, labelled form controls, the report and its downloads, charts as inline SVG, and
 bad parameters answered with a page that says what is wrong."""
+
 import json
 import re
 
@@ -22,10 +23,18 @@ def test_every_string_exists_in_every_language():
     assert KO.keys() == EN.keys()
 
 
-@pytest.mark.parametrize("lang, header, expected", [
-    (None, None, "ko"), ("en", None, "en"), ("EN", "ko", "en"), ("fr", "en-GB,en;q=0.9", "en"),
-    (None, "fr, en;q=0.5, ko;q=0.8", "ko"), (None, "de, fr", "ko"), (None, "en;q=abc", "ko"),
-])
+@pytest.mark.parametrize(
+    "lang, header, expected",
+    [
+        (None, None, "ko"),
+        ("en", None, "en"),
+        ("EN", "ko", "en"),
+        ("fr", "en-GB,en;q=0.9", "en"),
+        (None, "fr, en;q=0.5, ko;q=0.8", "ko"),
+        (None, "de, fr", "ko"),
+        (None, "en;q=abc", "ko"),
+    ],
+)
 def test_language_choice(lang, header, expected):
     """The report API and pages negotiate as the sites do (no cookie): one function."""
     assert negotiate(lang, None, header) == expected
@@ -52,8 +61,11 @@ async def test_reports_page_defaults_and_errors(conn, make_client):
     client = await make_client(now=NOW, timezone=ZONE)
     default = await client.get("/reports?lang=en")
     assert default.status_code == 200 and 'value="2025-08"' in default.text  # last month by default
-    for query, status, name in (("service=nope", 404, "nope"), ("month=2025-13", 422, "month"),
-                                ("month=2030-01", 422, "month")):
+    for query, status, name in (
+        ("service=nope", 404, "nope"),
+        ("month=2025-13", 422, "month"),
+        ("month=2030-01", 422, "month"),
+    ):
         response = await client.get(f"/reports?{query}&lang=en")
         assert response.status_code == status and 'role="alert"' in response.text and name in response.text
 
@@ -76,7 +88,7 @@ async def test_trends_page(conn, august, make_client):
     assert data["trends"] == api and data["texts"]["forecast"] == "예측"  # the chart draws what the API answers
     assert [f["month"] for f in api["forecast"]["months"]] == ["2025-09", "2025-10", "2025-11", "2025-12"]
     assert "2025-10 (예측)" in html and "2025-08" in html and "least-squares" in html  # and the table, without JS
-    assert html.count("<tr><th scope=\"row\">2025-") == 3 + len(api["daily"])  # 3 months, then every day
+    assert html.count('<tr><th scope="row">2025-') == 3 + len(api["daily"])  # 3 months, then every day
     assert (await client.get("/trends/nope")).status_code == 404
     bad = await client.get(f"/trends/{SID}?months=40&lang=en")
     assert bad.status_code == 422 and "months" in bad.text

@@ -3,6 +3,7 @@
 Here (Apache edition) the SELECTs of the migration and the cagg readers run over stand-in views and
 must give the Apache rollups' rows; the migration runner applies sql/tsl/ only on 'timescale'. The
 tests marked `timescale_only` run the real aggregates on a Timescale License server."""
+
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -29,11 +30,39 @@ FAR = (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2026, 6, 1, tzinfo=ti
 SERVICES = ("id-recognition", "face-compare")
 REGIONS = ("seoul", "virginia", "frankfurt")
 # every histogram bound and its neighbours, and latencies over the targets (7 s, 30 s)
-LATENCIES = (0, 49, 50, 99, 100, 199, 200, 300, 499, 500, 999, 1000, 2000, 3000, 4999, 5000, 7000, 7001, 9999,
-             10000, 14999, 15000, 29999, 30000, 45000)
+LATENCIES = (
+    0,
+    49,
+    50,
+    99,
+    100,
+    199,
+    200,
+    300,
+    499,
+    500,
+    999,
+    1000,
+    2000,
+    3000,
+    4999,
+    5000,
+    7000,
+    7001,
+    9999,
+    10000,
+    14999,
+    15000,
+    29999,
+    30000,
+    45000,
+)
 ORDER = ("cagg_check_slots", "cagg_usage_minutes", "cagg_checks_hourly", "cagg_checks_daily", "cagg_usage_daily")
-VIEW = re.compile(r"CREATE MATERIALIZED VIEW (\w+)\s+WITH \(timescaledb\.continuous[^)]*\) AS\s+"
-                  r"(SELECT .*?)\s+WITH NO DATA", re.S)
+VIEW = re.compile(
+    r"CREATE MATERIALIZED VIEW (\w+)\s+WITH \(timescaledb\.continuous[^)]*\) AS\s+"
+    r"(SELECT .*?)\s+WITH NO DATA",
+    re.S,
+)
 
 
 def dataset(days: int = 3) -> tuple[list[CheckRow], list[ApiCallRow]]:
@@ -48,11 +77,20 @@ def dataset(days: int = 3) -> tuple[list[CheckRow], list[ApiCallRow]]:
                     continue
                 ok = (step + i + len(service)) % 5 != 0
                 latency = LATENCIES[(step * 7 + i * 3) % len(LATENCIES)] if ok else None
-                checks.append(CheckRow(ts, service, region, ok, 200 if ok else 503, latency,
-                                       None if ok else "http_error"))
+                checks.append(
+                    CheckRow(ts, service, region, ok, 200 if ok else 503, latency, None if ok else "http_error")
+                )
             status = (200, 200, 201, 404, 429, 500, 503)[step % 7]
-            calls.append(ApiCallRow(ts + timedelta(seconds=step % 50), service, "/v1", "POST", status,
-                                    LATENCIES[(step * 5) % len(LATENCIES)]))
+            calls.append(
+                ApiCallRow(
+                    ts + timedelta(seconds=step % 50),
+                    service,
+                    "/v1",
+                    "POST",
+                    status,
+                    LATENCIES[(step * 5) % len(LATENCIES)],
+                )
+            )
     return checks, calls
 
 
@@ -108,8 +146,18 @@ async def test_the_cagg_selects_and_readers_give_the_apache_rollups_rows(conn, z
         await conn.execute("DELETE FROM rollup_invalidations")
         await _assert_readers_equal_scratch(conn, zone)
         # A late batch and a changed service: pending again, read live, nothing counted twice.
-        late = [CheckRow(BASE + timedelta(minutes=m, seconds=30), "face-compare", "virginia", m % 3 == 0, 200, 150,
-                         None if m % 3 == 0 else "assertion_failed") for m in range(0, 600, 5)]
+        late = [
+            CheckRow(
+                BASE + timedelta(minutes=m, seconds=30),
+                "face-compare",
+                "virginia",
+                m % 3 == 0,
+                200,
+                150,
+                None if m % 3 == 0 else "assertion_failed",
+            )
+            for m in range(0, 600, 5)
+        ]
         await write_checks(conn, late, now=NOW)
         await rollups.invalidate_service(conn, "id-recognition")
         await _assert_readers_equal_scratch(conn, zone)
@@ -121,8 +169,10 @@ async def test_the_cagg_selects_and_readers_give_the_apache_rollups_rows(conn, z
         got = {(r["service_id"], r["bucket"].astimezone(local).date()): (r["slots"], r["ok_slots"]) for r in daily}
         assert got == pandas_checks_by_day(checks + late, zone)
         usage = await caggs.read(conn, "usage_daily", timedelta(days=1), zone, None, *FAR, slots_only=False)
-        got = {(r["service_id"], r["bucket"].astimezone(local).date()): (r["calls"], r["ok_200"], r["latency_sum_ms"])
-               for r in usage}
+        got = {
+            (r["service_id"], r["bucket"].astimezone(local).date()): (r["calls"], r["ok_200"], r["latency_sum_ms"])
+            for r in usage
+        }
         assert got == pandas_calls_by_day(calls, zone)
     finally:
         await transaction.rollback()
@@ -163,8 +213,11 @@ async def test_sql_tsl_migrations_run_only_on_the_timescale_license_in_file_name
                 assert await db.migrate(conn, tmp_path, server_edition="timescale") == ["tsl/002_licensed.sql"]
             assert await db.migrate(conn, tmp_path, server_edition="timescale") == []
             await conn.execute(f"SET search_path TO {schemas[1]}")
-            assert await db.migrate(conn, tmp_path, server_edition="timescale") == \
-                ["001_plain.sql", "tsl/002_licensed.sql", "003_plain.sql"]
+            assert await db.migrate(conn, tmp_path, server_edition="timescale") == [
+                "001_plain.sql",
+                "tsl/002_licensed.sql",
+                "003_plain.sql",
+            ]
         finally:
             await conn.execute(f"RESET search_path; DROP SCHEMA {schemas[0]} CASCADE; DROP SCHEMA {schemas[1]} CASCADE")
 
@@ -204,6 +257,7 @@ async def test_the_refresh_statements_bind_up_to_the_license_check_here(conn):
 
 # --- on a Timescale License server ---------------------------------------------------------------
 
+
 async def _materialised_rows(conn, rollup) -> list[dict]:
     columns = ", ".join(("service_id", "bucket") + rollup.sql.columns)
     return dicts(await conn.fetch(f"SELECT {columns} FROM {await materialised(conn, rollup.name)} ORDER BY 1, 2"))
@@ -221,12 +275,15 @@ async def test_the_refresh_materialises_every_level_and_late_writes_are_read_at_
             scratch = dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR))
             assert dicts(await rollups.read(conn, rollup, zone, None, *FAR)) == scratch, rollup.name
             assert await _materialised_rows(conn, rollup) == scratch, rollup.name  # all of it is past
-    late = [CheckRow(BASE + timedelta(minutes=m, seconds=30), "face-compare", "virginia", False, None, None, "timeout")
-            for m in range(0, 600, 5)]
+    late = [
+        CheckRow(BASE + timedelta(minutes=m, seconds=30), "face-compare", "virginia", False, None, None, "timeout")
+        for m in range(0, 600, 5)
+    ]
     await write_checks(conn, late, now=NOW)
     for rollup in rollups.ROLLUPS:
-        assert dicts(await rollups.read(conn, rollup, "UTC", None, *FAR)) == \
-            dicts(await rollups.aggregate_raw(conn, rollup, "UTC", None, *FAR))
+        assert dicts(await rollups.read(conn, rollup, "UTC", None, *FAR)) == dicts(
+            await rollups.aggregate_raw(conn, rollup, "UTC", None, *FAR)
+        )
     reports = await rollups.refresh(conn, "UTC", NOW)
     assert {r.rollup: r.ranges_recomputed for r in reports} == {"checks_hourly": 1, "checks_daily": 1, "usage_daily": 0}
     for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
@@ -277,20 +334,33 @@ async def test_retention_keeps_the_aggregated_days_and_a_zone_change_recuts_them
 
 
 async def test_policies_real_time_and_compression_are_set(conn, timescale_only):
-    views = {r["view_name"]: r["materialized_only"] for r in await conn.fetch(
-        "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates")}
+    views = {
+        r["view_name"]: r["materialized_only"]
+        for r in await conn.fetch(
+            "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates"
+        )
+    }
     assert views == {v: False for v in caggs.VIEWS}
     policies = await conn.fetch(
         "SELECT c.view_name, (j.config->>'start_offset')::interval AS start_offset "
         "FROM timescaledb_information.jobs j JOIN timescaledb_information.continuous_aggregates c "
         "ON j.hypertable_name = c.materialization_hypertable_name "
-        "WHERE j.proc_name = 'policy_refresh_continuous_aggregate'")
+        "WHERE j.proc_name = 'policy_refresh_continuous_aggregate'"
+    )
     assert sorted(r["view_name"] for r in policies) == sorted(caggs.VIEWS)
     # far inside the shortest raw retention (30 days): a policy never refreshes over dropped chunks
     assert all(r["start_offset"] <= timedelta(days=3) for r in policies)
-    compressed = {r["hypertable_name"] for r in await conn.fetch(
-        "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE compression_enabled")}
+    compressed = {
+        r["hypertable_name"]
+        for r in await conn.fetch(
+            "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE compression_enabled"
+        )
+    }
     assert {"checks", "api_calls"} <= compressed
-    assert await conn.fetchval(
-        "SELECT count(*) FROM timescaledb_information.jobs "
-        "WHERE proc_name = 'policy_compression' AND hypertable_name IN ('checks', 'api_calls')") == 2
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM timescaledb_information.jobs "
+            "WHERE proc_name = 'policy_compression' AND hypertable_name IN ('checks', 'api_calls')"
+        )
+        == 2
+    )

@@ -4,6 +4,7 @@ the Apache rollup tables here, the continuous aggregates on a Timescale License 
 
 Two oracles: the rollup's own SELECT run over raw rows, and an independent pandas computation
 (slots by majority of regions, day cut in the zone with zoneinfo)."""
+
 import struct
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -31,21 +32,35 @@ NOW = BASE + timedelta(days=30)
 check_rows = st.lists(
     st.builds(
         lambda minute, service, region, ok, latency: CheckRow(
-            BASE + timedelta(minutes=minute), service, region, ok, 200 if ok else 503, latency,
-            None if ok else "http_error"),
-        st.integers(0, SPAN_MIN), st.sampled_from(SERVICES), st.sampled_from(REGIONS), st.booleans(),
+            BASE + timedelta(minutes=minute),
+            service,
+            region,
+            ok,
+            200 if ok else 503,
+            latency,
+            None if ok else "http_error",
+        ),
+        st.integers(0, SPAN_MIN),
+        st.sampled_from(SERVICES),
+        st.sampled_from(REGIONS),
+        st.booleans(),
         st.integers(0, 40_000),
     ),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 call_rows = st.lists(
     st.builds(
         lambda second, service, status, latency: ApiCallRow(
-            BASE + timedelta(seconds=second), service, "/v1", "POST", status, latency),
-        st.integers(0, SPAN_MIN * 60), st.sampled_from(SERVICES), st.sampled_from([200, 201, 404, 429, 500, 503]),
+            BASE + timedelta(seconds=second), service, "/v1", "POST", status, latency
+        ),
+        st.integers(0, SPAN_MIN * 60),
+        st.sampled_from(SERVICES),
+        st.sampled_from([200, 201, 404, 429, 500, 503]),
         st.integers(0, 40_000),
     ),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 operations = st.lists(
     st.one_of(
@@ -54,7 +69,8 @@ operations = st.lists(
         st.tuples(st.just("replay"), st.integers(0, 100)),
         st.tuples(st.just("refresh"), st.integers(0, SPAN_MIN)),
     ),
-    min_size=1, max_size=12,
+    min_size=1,
+    max_size=12,
 )
 
 
@@ -85,8 +101,9 @@ def as_dicts(records) -> list[dict]:
 
 def array_rows(arrays: list) -> list[tuple]:
     """read_slot_arrays' rows as (service, bucket epoch, *slot columns), sorted."""
-    return sorted((r["service_id"], *values) for r in arrays
-                  for values in zip(r["bucket_epochs"], *(r[c] for c in SLOT_COLUMNS)))
+    return sorted(
+        (r["service_id"], *values) for r in arrays for values in zip(r["bucket_epochs"], *(r[c] for c in SLOT_COLUMNS))
+    )
 
 
 def slot_rows(rows: list[dict]) -> list[tuple]:
@@ -100,19 +117,27 @@ async def unpacked(conn) -> list[tuple]:
     for p in await conn.fetch("SELECT * FROM rollup_checks_daily_packs"):
         n = len(p["slots"]) // 4
         assert len(p["bucket_epochs"]) == len(p["downtime_s"]) == 8 * n
-        columns = [struct.unpack(f">{n}q", p["bucket_epochs"]), struct.unpack(f">{n}i", p["slots"]),
-                   struct.unpack(f">{n}i", p["ok_slots"]), struct.unpack(f">{n}i", p["failed_slots"]),
-                   struct.unpack(f">{n}q", p["downtime_s"])]
+        columns = [
+            struct.unpack(f">{n}q", p["bucket_epochs"]),
+            struct.unpack(f">{n}i", p["slots"]),
+            struct.unpack(f">{n}i", p["ok_slots"]),
+            struct.unpack(f">{n}i", p["failed_slots"]),
+            struct.unpack(f">{n}q", p["downtime_s"]),
+        ]
         assert list(columns[0]) == sorted(columns[0])
-        assert all(datetime.fromtimestamp(e, timezone.utc).strftime("%Y-%m") == p["month"].strftime("%Y-%m")
-                   for e in columns[0])
+        assert all(
+            datetime.fromtimestamp(e, timezone.utc).strftime("%Y-%m") == p["month"].strftime("%Y-%m")
+            for e in columns[0]
+        )
         rows += [(p["service_id"], *values) for values in zip(*columns)]
     return sorted(rows)
 
 
 async def packs_equal_the_table(conn) -> bool:
-    table = await conn.fetch("SELECT service_id, date_part('epoch', bucket)::bigint AS epoch, slots, ok_slots, "
-                             "failed_slots, downtime_s FROM rollup_checks_daily ORDER BY 1, 2")
+    table = await conn.fetch(
+        "SELECT service_id, date_part('epoch', bucket)::bigint AS epoch, slots, ok_slots, "
+        "failed_slots, downtime_s FROM rollup_checks_daily ORDER BY 1, 2"
+    )
     return await unpacked(conn) == [tuple(r) for r in table]
 
 
@@ -154,7 +179,9 @@ async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, monkeypat
                 assert as_dicts(await rollups.read(conn, rollup, zone, None, *FAR)) == scratch, rollup.name
             if rollup.sql.read_slots:  # the narrow reader of the day grids: the same figures
                 slots = as_dicts(await rollups.read(conn, rollup, zone, None, *FAR, slots_only=True))
-                assert slots == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch], rollup.name
+                assert slots == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch], (
+                    rollup.name
+                )
                 arrays = await rollups.read_slot_arrays(conn, rollup, zone, None, *FAR)
                 assert array_rows(arrays) == slot_rows(scratch), rollup.name
 
@@ -176,15 +203,21 @@ async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, monkeypat
         assert got == pandas_checks_by_day(written_checks, zone)
 
         usage = await rollups.read(conn, rollups.USAGE_DAILY, zone, None, *FAR)
-        got = {(r["service_id"], r["bucket"].astimezone(local).date()): (r["calls"], r["ok_200"], r["latency_sum_ms"])
-               for r in usage}
+        got = {
+            (r["service_id"], r["bucket"].astimezone(local).date()): (r["calls"], r["ok_200"], r["latency_sum_ms"])
+            for r in usage
+        }
         replayed_calls = pandas_calls_by_day(written_calls, zone)  # calls without request_id count every write
         assert got == replayed_calls
 
 
 async def test_refresh_materialises_and_reads_do_not_depend_on_it(conn):
-    rows = [CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", m % 5 != 0, 200, 100 + m,
-                     None if m % 5 else "timeout") for m in range(3000)]
+    rows = [
+        CheckRow(
+            BASE + timedelta(minutes=m), "face-compare", "seoul", m % 5 != 0, 200, 100 + m, None if m % 5 else "timeout"
+        )
+        for m in range(3000)
+    ]
     await write_checks(conn, rows, now=NOW)
     before = as_dicts(await rollups.read(conn, rollups.CHECKS_HOURLY, "UTC", ["face-compare"], *FAR))
     await rollups.refresh(conn, "UTC", NOW)
@@ -200,8 +233,10 @@ async def test_late_batch_below_the_watermark_is_seen_at_once_and_recomputed_by_
     early = [CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", True, 200, 100) for m in range(0, 600, 2)]
     await write_checks(conn, early, now=NOW)
     await rollups.refresh(conn, "Europe/Berlin", NOW)
-    late = [CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", False, None, None, "timeout")
-            for m in range(1, 600, 2)]
+    late = [
+        CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", False, None, None, "timeout")
+        for m in range(1, 600, 2)
+    ]
     await write_checks(conn, late, now=NOW)
     for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
         read = await rollups.read(conn, rollup, "Europe/Berlin", None, *FAR)
@@ -220,25 +255,33 @@ async def test_changing_the_reporting_zone_rebuilds_the_daily_buckets(conn):
     daily = await conn.fetch(f"SELECT bucket FROM {await materialised(conn, 'checks_daily')}")
     kolkata = ZoneInfo("Asia/Kolkata")
     assert daily and all(r["bucket"].astimezone(kolkata).time() == datetime.min.time() for r in daily)
-    assert as_dicts(await rollups.read(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR)) == \
-        as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR))
+    assert as_dicts(await rollups.read(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR)) == as_dicts(
+        await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "Asia/Kolkata", None, *FAR)
+    )
     assert await packs_equal_the_table(conn)
 
 
 async def test_the_daily_packs_follow_every_statement_on_the_daily_rollup(conn):
     if await rollups.uses_caggs(conn):
         pytest.skip(APACHE_ONLY)
-    rows = [CheckRow(BASE + timedelta(minutes=m), sid, "seoul", m % 7 != 0, 200, 100, None if m % 7 else "timeout")
-            for m in range(0, 60 * 24 * 40, 30) for sid in ("face-compare", "id-recognition")]
+    rows = [
+        CheckRow(BASE + timedelta(minutes=m), sid, "seoul", m % 7 != 0, 200, 100, None if m % 7 else "timeout")
+        for m in range(0, 60 * 24 * 40, 30)
+        for sid in ("face-compare", "id-recognition")
+    ]
     await write_checks(conn, rows, now=NOW + timedelta(days=40))
     await rollups.refresh(conn, "UTC", NOW + timedelta(days=40))
     months = await conn.fetch("SELECT service_id, month FROM rollup_checks_daily_packs ORDER BY 1, 2")
     assert [(r["service_id"], r["month"].strftime("%Y-%m")) for r in months] == [
-        (sid, m) for sid in ("face-compare", "id-recognition") for m in ("2025-10", "2025-11", "2025-12")]
+        (sid, m) for sid in ("face-compare", "id-recognition") for m in ("2025-10", "2025-11", "2025-12")
+    ]
     assert await packs_equal_the_table(conn)
     day = BASE.replace(hour=0) + timedelta(days=10)
-    await conn.execute("UPDATE rollup_checks_daily SET slots = slots + 5, bucket = bucket + interval '40 days' "
-                       "WHERE service_id = 'face-compare' AND bucket = $1", day)
+    await conn.execute(
+        "UPDATE rollup_checks_daily SET slots = slots + 5, bucket = bucket + interval '40 days' "
+        "WHERE service_id = 'face-compare' AND bucket = $1",
+        day,
+    )
     assert await packs_equal_the_table(conn)
     await conn.execute("DELETE FROM rollup_checks_daily WHERE service_id = 'id-recognition' AND bucket >= $1", day)
     assert await packs_equal_the_table(conn)
@@ -253,8 +296,11 @@ async def test_the_packed_read_checks_the_floor_it_reads_raw_rows_from(conn, mon
     only costs chunks. Either way the figures are the raw rows' own."""
     if await rollups.uses_caggs(conn):
         pytest.skip(APACHE_ONLY)
-    rows = [CheckRow(BASE + timedelta(minutes=m), sid, "seoul", m % 11 != 0, 200, 100, None if m % 11 else "timeout")
-            for m in range(0, 60 * 24 * 40, 20) for sid in SERVICES]
+    rows = [
+        CheckRow(BASE + timedelta(minutes=m), sid, "seoul", m % 11 != 0, 200, 100, None if m % 11 else "timeout")
+        for m in range(0, 60 * 24 * 40, 20)
+        for sid in SERVICES
+    ]
     await write_checks(conn, rows, now=NOW + timedelta(days=40))
     watermark_at = BASE + timedelta(days=30, hours=5)
     await rollups.refresh(conn, "UTC", watermark_at, grace=timedelta(0))  # the last ten days stay raw
@@ -286,8 +332,12 @@ async def test_a_cached_packed_read_sees_raw_rows_in_a_chunk_made_after_it(conn)
     if await rollups.uses_caggs(conn):
         pytest.skip(APACHE_ONLY)
     assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
-    rows = [CheckRow(BASE + timedelta(minutes=m), "face-compare", "seoul", m % 3 != 0, 200, 100,
-                     None if m % 3 else "timeout") for m in range(0, 60 * 24 * 35, 10)]
+    rows = [
+        CheckRow(
+            BASE + timedelta(minutes=m), "face-compare", "seoul", m % 3 != 0, 200, 100, None if m % 3 else "timeout"
+        )
+        for m in range(0, 60 * 24 * 35, 10)
+    ]
     await write_checks(conn, rows, now=NOW + timedelta(days=40))
     await rollups.refresh(conn, "UTC", rows[-1].ts + timedelta(minutes=1), grace=timedelta(0))
 
@@ -297,11 +347,16 @@ async def test_a_cached_packed_read_sees_raw_rows_in_a_chunk_made_after_it(conn)
     for _ in range(3):  # the floor settles on the newest bucket, its statement cached and planned
         await read()
     chunks = await conn.fetchval("SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'checks'")
-    later = [CheckRow(rows[-1].ts + timedelta(days=d, minutes=m), "face-compare", "seoul", False, None, None, "timeout")
-             for d in (2, 3) for m in range(0, 30, 10)]
+    later = [
+        CheckRow(rows[-1].ts + timedelta(days=d, minutes=m), "face-compare", "seoul", False, None, None, "timeout")
+        for d in (2, 3)
+        for m in range(0, 30, 10)
+    ]
     await write_checks(conn, later, now=NOW + timedelta(days=40))
-    assert await conn.fetchval(
-        "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'checks'") == chunks + 2
+    assert (
+        await conn.fetchval("SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'checks'")
+        == chunks + 2
+    )
     scratch = slot_rows(as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR)))
     later_days = {int(datetime.combine(r.ts.date(), datetime.min.time(), timezone.utc).timestamp()) for r in later}
     assert later_days <= {r[1] for r in scratch}  # so the read below has them too

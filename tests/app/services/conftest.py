@@ -1,5 +1,6 @@
 """Services created through the API outlive a test (the `services` table is the catalog, never
 truncated): `restore_catalog` puts the catalog back as services.toml has it."""
+
 import pytest
 
 from app.services.service import load_catalog, sync_catalog

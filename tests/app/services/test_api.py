@@ -1,6 +1,7 @@
 """Services CRUD for admins: POST /api/services creates a service the API owns, GET shows its whole
 configuration, DELETE archives it (history and SLA figures kept). services.toml keeps owning its own
 services: the sync never touches the API's, and takes over an id both name."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,14 +11,26 @@ from app.services.models import ServiceConfig
 from app.services.service import load_catalog, sync_catalog
 from tests.app.conftest import ROOT
 
-NEW = {"id": "kyc-gateway", "name": "KYC Gateway", "description": "Front door of the KYC flow.",
-       "url": "https://kyc.example.com/health", "interval_s": 30, "timeout_s": 5, "latency_target_ms": 1500,
-       "tier": "enterprise", "check": {"expected_status": [200], "headers": {"Authorization": "Bearer s3cret"}}}
+NEW = {
+    "id": "kyc-gateway",
+    "name": "KYC Gateway",
+    "description": "Front door of the KYC flow.",
+    "url": "https://kyc.example.com/health",
+    "interval_s": 30,
+    "timeout_s": 5,
+    "latency_target_ms": 1500,
+    "tier": "enterprise",
+    "check": {"expected_status": [200], "headers": {"Authorization": "Bearer s3cret"}},
+}
 
 
 async def audit_actions(conn, target_id: str) -> list[str]:
-    return [r["action"] for r in await conn.fetch(
-        "SELECT action FROM audit_log WHERE target_type = 'service' AND target_id = $1 ORDER BY id", target_id)]
+    return [
+        r["action"]
+        for r in await conn.fetch(
+            "SELECT action FROM audit_log WHERE target_type = 'service' AND target_id = $1 ORDER BY id", target_id
+        )
+    ]
 
 
 async def test_an_admin_creates_a_service_that_is_listed_and_probed(api_services):
@@ -35,6 +48,7 @@ async def test_an_admin_creates_a_service_that_is_listed_and_probed(api_services
     assert r.status_code == 200 and r.json()["service"] == created
     # the probers read the same catalog
     from prober.runner import database_targets
+
     targets = {t.service_id: t for t in await database_targets(staff.app.state.settings.database_url)()}
     assert targets["kyc-gateway"].url == NEW["url"] and targets["kyc-gateway"].interval_s == 30
     # audited, without the check's headers (they may carry the target's credentials)
@@ -57,23 +71,26 @@ async def test_a_taken_id_is_a_409_naming_the_field(api_services):
     assert r.status_code == 409 and "archived" in r.json()["message"]
 
 
-@pytest.mark.parametrize("change, field, says", [
-    ({"id": "Bad_Id"}, "id", "pattern"),
-    ({"name": ""}, "name", "at least 1"),
-    ({"interval_s": 5}, "interval_s", "10"),
-    ({"timeout_s": 0}, "timeout_s", "0.01"),
-    ({"timeout_s": 2.2250738585e-313}, "timeout_s", "0.01"),  # stored to the hundredth: was 0, a 500 (schemathesis)
-    ({"tier": "gold"}, "tier", "enterprise"),
-    ({"kind": "icmp"}, "kind", "http"),
-    ({"url": "ftp://kyc.example.com/"}, "url", "http://"),
-    ({"kind": "tcp", "url": "https://kyc.example.com/"}, "url", "tcp://host:port"),
-    ({"check": {"json_path": "a..b"}}, "check.json_path", "invalid segment"),
-    ({"check": {"json_value": 1}}, "check", "json_value: needs json_path"),
-    ({"check": {"expected_status": [700]}}, "check", "expected_status"),
-    ({"owner": "ops"}, "owner", "not permitted"),
-    ({"url": "http://169.254.169.254/latest/meta-data"}, "url", "metadata"),
-    ({"url": "http://127.0.0.1:8080/health"}, "url", "allow_private"),
-])
+@pytest.mark.parametrize(
+    "change, field, says",
+    [
+        ({"id": "Bad_Id"}, "id", "pattern"),
+        ({"name": ""}, "name", "at least 1"),
+        ({"interval_s": 5}, "interval_s", "10"),
+        ({"timeout_s": 0}, "timeout_s", "0.01"),
+        ({"timeout_s": 2.2250738585e-313}, "timeout_s", "0.01"),  # stored to the hundredth: was 0, a 500 (schemathesis)
+        ({"tier": "gold"}, "tier", "enterprise"),
+        ({"kind": "icmp"}, "kind", "http"),
+        ({"url": "ftp://kyc.example.com/"}, "url", "http://"),
+        ({"kind": "tcp", "url": "https://kyc.example.com/"}, "url", "tcp://host:port"),
+        ({"check": {"json_path": "a..b"}}, "check.json_path", "invalid segment"),
+        ({"check": {"json_value": 1}}, "check", "json_value: needs json_path"),
+        ({"check": {"expected_status": [700]}}, "check", "expected_status"),
+        ({"owner": "ops"}, "owner", "not permitted"),
+        ({"url": "http://169.254.169.254/latest/meta-data"}, "url", "metadata"),
+        ({"url": "http://127.0.0.1:8080/health"}, "url", "allow_private"),
+    ],
+)
 async def test_an_invalid_service_is_a_422_naming_the_field(api_services, change, field, says):
     staff = api_services
     r = await staff.client.post("/api/services", json={**NEW, **change}, headers=await staff.headers("admin"))
@@ -94,8 +111,9 @@ async def test_loopback_targets_need_allow_private_and_metadata_is_never_allowed
 
 async def test_a_push_only_service_needs_no_url(api_services):
     staff = api_services
-    r = await staff.client.post("/api/services", json={"id": "batch-jobs", "name": "Batch jobs"},
-                                headers=await staff.headers("admin"))
+    r = await staff.client.post(
+        "/api/services", json={"id": "batch-jobs", "name": "Batch jobs"}, headers=await staff.headers("admin")
+    )
     assert r.status_code == 201 and r.json()["service"]["url"] is None
 
 
@@ -104,8 +122,15 @@ async def test_archiving_keeps_the_history_and_the_figures(api_services):
     admin = await staff.headers("admin")
     await staff.client.post("/api/services", json=NEW, headers=admin)
     start = datetime(2025, 8, 12, 9, 0, tzinfo=timezone.utc)
-    await write_checks(staff.conn, [CheckRow(start + timedelta(minutes=i), "kyc-gateway", "seoul", i != 3, 200, 120,
-                                             None if i != 3 else "http_error") for i in range(6)])
+    await write_checks(
+        staff.conn,
+        [
+            CheckRow(
+                start + timedelta(minutes=i), "kyc-gateway", "seoul", i != 3, 200, 120, None if i != 3 else "http_error"
+            )
+            for i in range(6)
+        ],
+    )
     figures = "/api/sla/availability/kyc-gateway?period=monthly&year=2025&month=8"
     before = (await staff.client.get(figures)).json()
     r = await staff.client.delete("/api/services/kyc-gateway", headers=admin)
@@ -162,8 +187,9 @@ async def test_the_sync_leaves_api_services_alone_and_takes_over_an_id_the_file_
 
 async def test_a_timeout_below_the_stored_hundredth_is_a_422_on_edits_too(api_services):
     staff = api_services
-    r = await staff.client.put("/api/services/id-recognition", json={"timeout_s": 0.001},
-                               headers=await staff.headers("admin"))
+    r = await staff.client.put(
+        "/api/services/id-recognition", json={"timeout_s": 0.001}, headers=await staff.headers("admin")
+    )
     assert r.status_code == 422 and "timeout_s" in r.json()["message"]
 
 

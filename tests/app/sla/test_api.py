@@ -1,6 +1,7 @@
 """Every figure of every SLA endpoint against an independent pandas computation from the raw rows
 (SLA-MATH.md). The month is cut in Asia/Seoul; data spans both edges; two regions on some days
 (majority, ties fail); a monitoring gap; a maintenance window with failures inside; incidents."""
+
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -29,7 +30,7 @@ def make_checks(rng) -> list[CheckRow]:
     slots = pd.date_range(start.astimezone(timezone.utc), periods=minutes, freq="min")
     fail = rng.random(minutes) < 0.004
     fail[3000:3090] = True  # an outage of 90 minutes
-    fail[int((MAINTENANCE[0] - slots[0]).total_seconds() // 60) + 5:][:30] = True  # failures in maintenance
+    fail[int((MAINTENANCE[0] - slots[0]).total_seconds() // 60) + 5 :][:30] = True  # failures in maintenance
     latency = rng.lognormal(np.log(400), 0.5, minutes).astype(int)
     latency[5000:5010] = 9000  # slow slots
     rows = []
@@ -42,8 +43,17 @@ def make_checks(rng) -> list[CheckRow]:
         if datetime(2025, 8, 14, tzinfo=timezone.utc) <= ts < datetime(2025, 8, 16, tzinfo=timezone.utc):
             # a second region that disagrees now and then: 1 ok + 1 failed is a tie, and ties fail
             other_ok = ok if i % 97 else not ok
-            rows.append(CheckRow(ts, SID, "virginia", other_ok, 200 if other_ok else 503, int(latency[i]) + 10,
-                                 None if other_ok else "timeout"))
+            rows.append(
+                CheckRow(
+                    ts,
+                    SID,
+                    "virginia",
+                    other_ok,
+                    200 if other_ok else 503,
+                    int(latency[i]) + 10,
+                    None if other_ok else "timeout",
+                )
+            )
     return rows
 
 
@@ -52,15 +62,21 @@ def make_calls(rng) -> list[ApiCallRow]:
     offsets = rng.uniform(-86400, (MONTH_END - MONTH_START).total_seconds() + 86400, n)
     latency = rng.lognormal(np.log(900), 0.8, n).astype(int)
     status = rng.choice([200, 200, 200, 200, 200, 200, 200, 200, 404, 500, 201], n)
-    return [ApiCallRow(MONTH_START + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(l), f"r{i}")
-            for i, (o, l, s) in enumerate(zip(offsets, latency, status))]
+    return [
+        ApiCallRow(MONTH_START + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(l), f"r{i}")
+        for i, (o, l, s) in enumerate(zip(offsets, latency, status))
+    ]
 
 
 INCIDENTS = [  # priority, created, resolved
     ("P1", datetime(2025, 8, 3, 2, 0, tzinfo=timezone.utc), datetime(2025, 8, 3, 4, 15, tzinfo=timezone.utc)),
     ("P2", datetime(2025, 8, 12, 9, 0, tzinfo=timezone.utc), datetime(2025, 8, 13, 10, 30, tzinfo=timezone.utc)),
     ("P3", datetime(2025, 8, 25, 23, 50, tzinfo=timezone.utc), None),
-    ("P3", datetime(2025, 7, 31, 15, 30, tzinfo=timezone.utc), datetime(2025, 7, 31, 15, 50, tzinfo=timezone.utc)),  # 00:30 Aug 1 in Seoul
+    (
+        "P3",
+        datetime(2025, 7, 31, 15, 30, tzinfo=timezone.utc),
+        datetime(2025, 7, 31, 15, 50, tzinfo=timezone.utc),
+    ),  # 00:30 Aug 1 in Seoul
 ]
 
 
@@ -76,11 +92,27 @@ async def august(conn):
     await write_checks(conn, checks[half:], now=NOW)
     await write_api_calls(conn, calls[15_000:], now=NOW)
     await write_checks(conn, checks[:1000], now=NOW)  # a replayed batch changes nothing
-    await conn.execute("INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
-                       "DB upgrade", [SID], *MAINTENANCE)
+    await conn.execute(
+        "INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
+        "DB upgrade",
+        [SID],
+        *MAINTENANCE,
+    )
     for priority, created, resolved in INCIDENTS:
-        await conn.fetchval(incident_queries.INSERT_AT, f"{priority} incident", "", "resolved" if resolved else "investigating",
-                            "high", priority, "모니터링 시스템", "연속 3회 실패", [SID], None, created, resolved)
+        await conn.fetchval(
+            incident_queries.INSERT_AT,
+            f"{priority} incident",
+            "",
+            "resolved" if resolved else "investigating",
+            "high",
+            priority,
+            "모니터링 시스템",
+            "연속 3회 실패",
+            [SID],
+            None,
+            created,
+            resolved,
+        )
     return checks, calls
 
 
@@ -158,10 +190,17 @@ async def test_usage_matches_pandas(make_client, august):
     assert m["errorRate"] == half_up(Decimal(errors) * 100 / len(df))
     assert m["clientErrors"] == int(df["status_code"].between(400, 499).sum())
     assert m["serverErrors"] == int(df["status_code"].between(500, 599).sum())
-    by_day = df.groupby("day").agg(total=("status_code", "size"), success=("status_code", lambda s: int((s == 200).sum())))
-    expected = [{"date": d.isoformat(), "total": int(by_day.loc[d, "total"]) if d in by_day.index else 0,
-                 "success": int(by_day.loc[d, "success"]) if d in by_day.index else 0}
-                for d in (date(2025, 8, 1) + timedelta(days=i) for i in range(31))]
+    by_day = df.groupby("day").agg(
+        total=("status_code", "size"), success=("status_code", lambda s: int((s == 200).sum()))
+    )
+    expected = [
+        {
+            "date": d.isoformat(),
+            "total": int(by_day.loc[d, "total"]) if d in by_day.index else 0,
+            "success": int(by_day.loc[d, "success"]) if d in by_day.index else 0,
+        }
+        for d in (date(2025, 8, 1) + timedelta(days=i) for i in range(31))
+    ]
     for e in expected:
         e["errors"] = e["total"] - e["success"]
     assert m["dailyStats"] == expected
@@ -170,9 +209,14 @@ async def test_usage_matches_pandas(make_client, august):
 async def test_incident_stats_match_hand_computation(make_client, august):
     client = await make_client(now=NOW, timezone=ZONE)
     body = (await client.get("/api/sla/incidents/stats?period=monthly&year=2025&month=8")).json()
-    assert body["summary"] == {"totalIncidents": 4, "p1Count": 1, "p2Count": 1, "p3Count": 2,
-                               # (2h15m + 25h30m + 20m) / 3 = 9h 21m 40s
-                               "avgResolutionTime": "9h 21m"}
+    assert body["summary"] == {
+        "totalIncidents": 4,
+        "p1Count": 1,
+        "p2Count": 1,
+        "p3Count": 2,
+        # (2h15m + 25h30m + 20m) / 3 = 9h 21m 40s
+        "avgResolutionTime": "9h 21m",
+    }
     rows = {r["priority"] + r["createdAt"]: r["resolutionTime"] for r in body["incidents"]}
     assert rows["P1" + "2025-08-03T02:00:00Z"] == "2h 15m"
     assert rows["P2" + "2025-08-12T09:00:00Z"] == "1d 1h 30m"
@@ -213,18 +257,21 @@ async def test_uptime_grid_matches_pandas(make_client, august):
     assert {"e", "mo", "po"} <= set(expected)  # the data exercises the rules
 
 
-@pytest.mark.parametrize("url, status, names", [
-    ("/api/sla/availability/nope?year=2025&month=8", 404, "nope"),
-    ("/api/sla/availability/face-compare?year=2025&month=13", 422, "month"),
-    ("/api/sla/availability/face-compare?year=2025", 422, "month"),
-    ("/api/sla/usage/face-compare?period=weekly", 422, "period"),
-    ("/api/sla/response-times/face-compare?year=abc&month=1", 422, "year"),
-    ("/api/uptime/face-compare?months=0", 422, "months"),
-    ("/api/uptime/face-compare?startDate=2025-02-30", 422, "startDate"),
-    ("/api/incidents/past?limit=1000", 422, "limit"),
-    ("/api/incidents/nope", 404, "nope"),
-    ("/api/sla/incidents/stats?serviceId=nope", 404, "nope"),
-])
+@pytest.mark.parametrize(
+    "url, status, names",
+    [
+        ("/api/sla/availability/nope?year=2025&month=8", 404, "nope"),
+        ("/api/sla/availability/face-compare?year=2025&month=13", 422, "month"),
+        ("/api/sla/availability/face-compare?year=2025", 422, "month"),
+        ("/api/sla/usage/face-compare?period=weekly", 422, "period"),
+        ("/api/sla/response-times/face-compare?year=abc&month=1", 422, "year"),
+        ("/api/uptime/face-compare?months=0", 422, "months"),
+        ("/api/uptime/face-compare?startDate=2025-02-30", 422, "startDate"),
+        ("/api/incidents/past?limit=1000", 422, "limit"),
+        ("/api/incidents/nope", 404, "nope"),
+        ("/api/sla/incidents/stats?serviceId=nope", 404, "nope"),
+    ],
+)
 async def test_bad_requests_get_a_json_error_naming_the_problem(make_client, url, status, names):
     client = await make_client(now=NOW)
     response = await client.get(url)

@@ -1,6 +1,7 @@
 """GET /api/slo/{serviceId}: every SLO figure against an independent pandas computation from the raw
 rows; the month cut in Asia/Seoul, two regions some days (majority, ties fail), a maintenance window
 with failures and calls inside (left out of every figure), burn rates over the windows ending now."""
+
 import math
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -30,9 +31,9 @@ def make_checks(rng) -> list[CheckRow]:
     minutes = int((NOW - start).total_seconds() // 60) + 1
     slots = pd.date_range(start, periods=minutes, freq="min")
     fail = rng.random(minutes) < 0.004
-    fail[4000:4045] = True                                                       # a 45-minute outage
-    fail[int((MAINTENANCE[0] - start).total_seconds() // 60) + 5:][:30] = True   # failures in maintenance
-    fail[-200:] = rng.random(200) < 0.05                                          # burning lately
+    fail[4000:4045] = True  # a 45-minute outage
+    fail[int((MAINTENANCE[0] - start).total_seconds() // 60) + 5 :][:30] = True  # failures in maintenance
+    fail[-200:] = rng.random(200) < 0.05  # burning lately
     rows = []
     for i, ts in enumerate(slots):
         ts, ok = ts.to_pydatetime(), not fail[i]
@@ -50,8 +51,10 @@ def make_calls(rng) -> list[ApiCallRow]:
     offsets[:600] = rng.uniform((NOW - start).total_seconds() - 21600, (NOW - start).total_seconds(), 600)
     latency = rng.lognormal(np.log(90), 0.7, n).astype(int)
     status = rng.choice([200] * 60 + [201, 301, 404, 429, 500, 503], n)
-    return [ApiCallRow(start + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(l), f"r{i}")
-            for i, (o, l, s) in enumerate(zip(offsets, latency, status))]
+    return [
+        ApiCallRow(start + timedelta(seconds=float(o)), SID, "/v1/compare", "POST", int(s), int(l), f"r{i}")
+        for i, (o, l, s) in enumerate(zip(offsets, latency, status))
+    ]
 
 
 @pytest.fixture
@@ -61,8 +64,12 @@ async def august(conn):
     await write_checks(conn, checks, now=NOW + timedelta(hours=1))
     await write_api_calls(conn, calls, now=NOW + timedelta(hours=1))
     await rollups.refresh(conn, ZONE, datetime(2025, 8, 15, tzinfo=timezone.utc))
-    await conn.execute("INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) "
-                       "VALUES ('DB upgrade', $1, $2, $3)", [SID], *MAINTENANCE)
+    await conn.execute(
+        "INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) "
+        "VALUES ('DB upgrade', $1, $2, $3)",
+        [SID],
+        *MAINTENANCE,
+    )
     return checks, calls
 
 
@@ -87,9 +94,14 @@ def nearest_rank(values: pd.Series, q: str) -> int:
 
 
 def bad_calls(df: pd.DataFrame) -> dict[str, pd.Series]:
-    return {"latency_p50": df.latency >= TIER.p50_ms, "latency_p95": df.latency >= TIER.p95_ms,
-            "latency_p99": df.latency >= TIER.p99_ms, "error_rate": ~df.status.between(200, 399),
-            "error_rate_5xx": df.status.between(500, 599), "error_rate_4xx": df.status.between(400, 499)}
+    return {
+        "latency_p50": df.latency >= TIER.p50_ms,
+        "latency_p95": df.latency >= TIER.p95_ms,
+        "latency_p99": df.latency >= TIER.p99_ms,
+        "error_rate": ~df.status.between(200, 399),
+        "error_rate_5xx": df.status.between(500, 599),
+        "error_rate_4xx": df.status.between(400, 499),
+    }
 
 
 def two(x) -> float:
@@ -102,28 +114,43 @@ async def test_slo_figures_equal_a_recomputation_from_raw_rows(august, make_clie
     body = (await client.get(f"/api/slo/{SID}")).json()
     assert body["period"] == "2025-08" and body["partial"] is True and body["service"]["tier"] == "enterprise"
     slos = {s["slo"]: s for s in body["slos"]}
-    assert list(slos) == ["availability", "latency_p50", "latency_p95", "latency_p99", "error_rate",
-                          "error_rate_5xx", "error_rate_4xx"]
+    assert list(slos) == [
+        "availability",
+        "latency_p50",
+        "latency_p95",
+        "latency_p99",
+        "error_rate",
+        "error_rate_5xx",
+        "error_rate_4xx",
+    ]
 
     slots = slot_frame(checks)
     month = slots[(slots.ts >= MONTH_START) & (slots.ts < NOW)]
     failed = int((~month.ok).sum())
     availability = slos["availability"]
     assert availability["events"] == {"unit": "slots", "total": len(month), "bad": failed}
-    assert availability["current"] == float((Decimal(int(month.ok.sum())) * 100 / len(month)).quantize(
-        Decimal("0.01"), rounding=ROUND_DOWN))
+    assert availability["current"] == float(
+        (Decimal(int(month.ok.sum())) * 100 / len(month)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    )
     budget_minutes = (1 - Decimal("99.95") / 100) * 31 * 24 * 60  # 22.32 min for a 31-day month
-    assert availability["errorBudget"] == {"unit": "minutes", "total": 22.32, "consumed": float(failed),
-                                           "remaining": float(budget_minutes - failed),
-                                           "consumedPercent": two(Decimal(failed) * 100 / budget_minutes)}
+    assert availability["errorBudget"] == {
+        "unit": "minutes",
+        "total": 22.32,
+        "consumed": float(failed),
+        "remaining": float(budget_minutes - failed),
+        "consumedPercent": two(Decimal(failed) * 100 / budget_minutes),
+    }
     assert availability["met"] is (Decimal(int(month.ok.sum())) * 100 >= Decimal("99.95") * len(month))
 
     df = call_frame(calls)
     month_calls = df[(df.ts >= MONTH_START) & (df.ts < NOW)]
     n = len(month_calls)
     bad = bad_calls(month_calls)
-    for slo, q, target in (("latency_p50", "0.50", TIER.p50_ms), ("latency_p95", "0.95", TIER.p95_ms),
-                           ("latency_p99", "0.99", TIER.p99_ms)):
+    for slo, q, target in (
+        ("latency_p50", "0.50", TIER.p50_ms),
+        ("latency_p95", "0.95", TIER.p95_ms),
+        ("latency_p99", "0.99", TIER.p99_ms),
+    ):
         allowed = n - math.ceil(Decimal(q) * n)
         entry = slos[slo]
         assert entry["current"] == nearest_rank(month_calls.latency, q), slo
@@ -135,7 +162,9 @@ async def test_slo_figures_equal_a_recomputation_from_raw_rows(august, make_clie
     for slo, target in (("error_rate", "0.1"), ("error_rate_5xx", "0.05"), ("error_rate_4xx", "5")):
         errors = int(bad[slo].sum())
         entry = slos[slo]
-        assert entry["current"] == float((Decimal(errors) * 100 / n).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+        assert entry["current"] == float(
+            (Decimal(errors) * 100 / n).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        )
         assert entry["met"] is (Decimal(errors) * 100 < Decimal(target) * n)
         assert entry["errorBudget"]["total"] == max(0, math.ceil(Decimal(target) / 100 * n) - 1)
         assert (entry["errorBudget"]["remaining"] >= 0) is entry["met"]
@@ -146,10 +175,20 @@ async def test_slo_figures_equal_a_recomputation_from_raw_rows(august, make_clie
         ratio = Decimal(int((~window_slots.ok).sum())) / len(window_slots)
         assert slos["availability"]["burnRates"][name] == two(ratio / (1 - Decimal("99.95") / 100)), name
         window_calls = df[(df.ts >= lo) & (df.ts < NOW)]
-        allowed = {"latency_p50": Decimal("0.5"), "latency_p95": Decimal("0.05"), "latency_p99": Decimal("0.01"),
-                   "error_rate": Decimal("0.001"), "error_rate_5xx": Decimal("0.0005"), "error_rate_4xx": Decimal("0.05")}
+        allowed = {
+            "latency_p50": Decimal("0.5"),
+            "latency_p95": Decimal("0.05"),
+            "latency_p99": Decimal("0.01"),
+            "error_rate": Decimal("0.001"),
+            "error_rate_5xx": Decimal("0.0005"),
+            "error_rate_4xx": Decimal("0.05"),
+        }
         for slo, bad_series in bad_calls(window_calls).items():
-            expected = None if len(window_calls) == 0 else two(Decimal(int(bad_series.sum())) / len(window_calls) / allowed[slo])
+            expected = (
+                None
+                if len(window_calls) == 0
+                else two(Decimal(int(bad_series.sum())) / len(window_calls) / allowed[slo])
+            )
             assert slos[slo]["burnRates"][name] == expected, (slo, name)
     assert slos["availability"]["burnRates"]["6h"] > 1  # the fixture burns lately: not a vacuous comparison
 
@@ -169,11 +208,14 @@ async def test_a_month_without_data_claims_nothing(conn, make_client):
     assert body["slos"][0]["errorBudget"]["consumed"] == 0 and body["slos"][0]["errorBudget"]["total"] == 22.32
 
 
-@pytest.mark.parametrize("path, status, error", [
-    ("/api/slo/nope", 404, "not_found"),
-    ("/api/slo/face-compare?year=2025", 422, "validation_error"),
-    ("/api/slo/face-compare?year=2025&month=13", 422, "validation_error"),
-])
+@pytest.mark.parametrize(
+    "path, status, error",
+    [
+        ("/api/slo/nope", 404, "not_found"),
+        ("/api/slo/face-compare?year=2025", 422, "validation_error"),
+        ("/api/slo/face-compare?year=2025&month=13", 422, "validation_error"),
+    ],
+)
 async def test_bad_requests_are_named(conn, make_client, path, status, error):
     r = await (await make_client(now=NOW)).get(path)
     assert r.status_code == status and r.json()["error"] == error
@@ -190,8 +232,9 @@ async def test_an_admin_changes_the_tier_and_the_targets_follow_audited(staff, m
     from tests.app.conftest import ROOT
 
     try:
-        r = await staff.client.put(f"/api/services/{SID}", json={"tier": "developer"},
-                                   headers=await staff.headers("admin"))
+        r = await staff.client.put(
+            f"/api/services/{SID}", json={"tier": "developer"}, headers=await staff.headers("admin")
+        )
         assert r.status_code == 200 and r.json()["service"]["tier"] == "developer"
         body = (await (await make_client(now=NOW)).get(f"/api/slo/{SID}")).json()
         assert body["service"]["tier"] == "developer"

@@ -1,6 +1,7 @@
 """The settled days of the 90-day grid are kept in memory (app/status/history.py): after every kind of
 write that can change a past day, the status equals a status computed from nothing, and the change
 shows at once."""
+
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ UTC = ZoneInfo("UTC")
 SERVICE = "face-compare"
 DAY = timedelta(days=1)
 FIRST = datetime(2025, 8, 22, tzinfo=timezone.utc)  # ten days back: settled, far from the recent two
-FAILED_AT = FIRST + DAY + timedelta(hours=3)         # two failed minutes on the second day
+FAILED_AT = FIRST + DAY + timedelta(hours=3)  # two failed minutes on the second day
 
 
 def full_days(days: int, failed: set[datetime]) -> list[CheckRow]:
@@ -40,7 +41,7 @@ async def grid_of(conn):
     assert grid.days == fresh_grid.days and grid.codes == fresh_grid.codes
     entry = next(s for s in system["services"] if s["id"] == SERVICE)
     first = (FIRST.date() - (NOW.date() - timedelta(days=89))).days
-    return entry["uptimeData"][first:first + 3], grid
+    return entry["uptimeData"][first : first + 3], grid
 
 
 @pytest.fixture
@@ -78,7 +79,10 @@ async def test_an_incident_on_a_past_day_marks_it(seeded):
     await seeded.execute(
         """INSERT INTO incidents (title, severity, priority, affected_services, status, created_at, resolved_at)
            VALUES ('outage', 'critical', 'P1', $1, 'resolved', $2, $3)""",
-        [SERVICE], FIRST + timedelta(hours=12), FIRST + timedelta(hours=13))
+        [SERVICE],
+        FIRST + timedelta(hours=12),
+        FIRST + timedelta(hours=13),
+    )
     assert (await grid_of(seeded))[0] == ["mo", "po", "o"]
     await seeded.execute("DELETE FROM incidents")
     assert (await grid_of(seeded))[0] == ["o", "po", "o"]
@@ -87,14 +91,20 @@ async def test_an_incident_on_a_past_day_marks_it(seeded):
 async def test_a_maintenance_window_over_past_failures_takes_them_out(seeded):
     await seeded.execute(
         "INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at) VALUES ('db', $1, $2, $3)",
-        [SERVICE], FAILED_AT, FAILED_AT + timedelta(minutes=30))
+        [SERVICE],
+        FAILED_AT,
+        FAILED_AT + timedelta(minutes=30),
+    )
     assert (await grid_of(seeded))[0] == ["o", "o", "o"]
 
 
 async def test_a_late_batch_shows_at_once_and_after_the_refresh(seeded):
     # Two more regions fail the third day's first minutes: those slots now fail by majority.
-    late = [CheckRow(FIRST + 2 * DAY + timedelta(minutes=m), SERVICE, region, False, 503, 80, "http_error")
-            for m in range(3) for region in ("virginia", "frankfurt")]
+    late = [
+        CheckRow(FIRST + 2 * DAY + timedelta(minutes=m), SERVICE, region, False, 503, 80, "http_error")
+        for m in range(3)
+        for region in ("virginia", "frankfurt")
+    ]
     await write_checks(seeded, late, now=NOW)
     letters, grid = await grid_of(seeded)
     assert letters == ["o", "po", "po"]
@@ -106,5 +116,7 @@ async def test_a_late_batch_shows_at_once_and_after_the_refresh(seeded):
 
 
 async def test_emptying_the_tables_empties_the_grid(seeded):
-    await seeded.execute("TRUNCATE checks, rollup_checks_daily, rollup_checks_hourly, rollup_state, rollup_invalidations")
+    await seeded.execute(
+        "TRUNCATE checks, rollup_checks_daily, rollup_checks_hourly, rollup_state, rollup_invalidations"
+    )
     assert (await grid_of(seeded))[0] == ["nd", "nd", "nd"]

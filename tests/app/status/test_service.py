@@ -1,5 +1,6 @@
 """Current status (SLA-MATH.md): outage / degraded / operational from the newest slots and open
 incidents; the overall status is the worst; the 90-day uptime is truncated."""
+
 import asyncio
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -20,18 +21,28 @@ NOW = datetime(2025, 9, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def slot(minutes_ago, ok=True, latency=200, service="face-compare", region="seoul"):
-    return CheckRow(NOW - timedelta(minutes=minutes_ago), service, region, ok, 200 if ok else 503, latency,
-                    None if ok else "http_error")
+    return CheckRow(
+        NOW - timedelta(minutes=minutes_ago),
+        service,
+        region,
+        ok,
+        200 if ok else 503,
+        latency,
+        None if ok else "http_error",
+    )
 
 
-@pytest.mark.parametrize("history, expected", [
-    ([True, True, True, True], "operational"),
-    ([False, True, True, True], "degraded"),          # newest failed
-    ([False, False, True, True], "degraded"),
-    ([False, False, False, True], "outage"),          # last three failed
-    ([9000, True, True], "degraded"),                 # newest slower than the 7 s target
-    ([True, 9000, 9000, 9000], "operational"),        # only the newest slot's latency counts
-])
+@pytest.mark.parametrize(
+    "history, expected",
+    [
+        ([True, True, True, True], "operational"),
+        ([False, True, True, True], "degraded"),  # newest failed
+        ([False, False, True, True], "degraded"),
+        ([False, False, False, True], "outage"),  # last three failed
+        ([9000, True, True], "degraded"),  # newest slower than the 7 s target
+        ([True, 9000, 9000, 9000], "operational"),  # only the newest slot's latency counts
+    ],
+)
 async def test_status_from_the_newest_slots(make_client, conn, history, expected):
     rows = []
     for i, h in enumerate(history):  # newest first
@@ -44,12 +55,15 @@ async def test_status_from_the_newest_slots(make_client, conn, history, expected
     assert body["overallStatus"] == expected  # the other services have no data: operational
 
 
-@pytest.mark.parametrize("history, expected, newest", [
-    ({0: False, 1: False, 300: False, 301: True}, "outage", 0),     # third-newest slot five hours old
-    ({300: False, 301: False, 302: False}, "outage", 300),          # nothing recent: the newest three anyway
-    ({0: True, 2: True, 300: False, 301: False}, "operational", 0),
-    ({3000: False, 3001: False, 3002: False}, "operational", None),  # older than two days: no current data
-])
+@pytest.mark.parametrize(
+    "history, expected, newest",
+    [
+        ({0: False, 1: False, 300: False, 301: True}, "outage", 0),  # third-newest slot five hours old
+        ({300: False, 301: False, 302: False}, "outage", 300),  # nothing recent: the newest three anyway
+        ({0: True, 2: True, 300: False, 301: False}, "operational", 0),
+        ({3000: False, 3001: False, 3002: False}, "operational", None),  # older than two days: no current data
+    ],
+)
 async def test_newest_slots_are_found_however_old_within_two_days(make_client, conn, history, expected, newest):
     """minutes ago -> ok"""
     await write_checks(conn, [slot(minutes, ok=ok) for minutes, ok in history.items()], now=NOW)
@@ -63,7 +77,11 @@ async def test_newest_slots_are_found_however_old_within_two_days(make_client, c
 async def test_majority_of_regions_decides_a_slot(make_client, conn):
     rows = []
     for i in range(3):
-        rows += [slot(i, ok=False, region="seoul"), slot(i, ok=False, region="virginia"), slot(i, ok=True, region="frankfurt")]
+        rows += [
+            slot(i, ok=False, region="seoul"),
+            slot(i, ok=False, region="virginia"),
+            slot(i, ok=True, region="frankfurt"),
+        ]
     await write_checks(conn, rows, now=NOW)
     client = await make_client(now=NOW)
     service = next(s for s in (await client.get("/api/system-status")).json()["services"] if s["id"] == "face-compare")
@@ -73,8 +91,20 @@ async def test_majority_of_regions_decides_a_slot(make_client, conn):
 @pytest.mark.parametrize("priority, expected", [("P1", "outage"), ("P2", "degraded"), ("P3", "degraded")])
 async def test_open_incidents_set_the_floor(make_client, conn, priority, expected):
     await write_checks(conn, [slot(i) for i in range(5)], now=NOW)
-    await conn.fetchval(incident_queries.INSERT_AT, "x", "", "investigating", "high", priority, "", "", ["face-compare"],
-                        None, NOW - timedelta(minutes=10), None)
+    await conn.fetchval(
+        incident_queries.INSERT_AT,
+        "x",
+        "",
+        "investigating",
+        "high",
+        priority,
+        "",
+        "",
+        ["face-compare"],
+        None,
+        NOW - timedelta(minutes=10),
+        None,
+    )
     client = await make_client(now=NOW)
     body = (await client.get("/api/system-status")).json()
     assert next(s for s in body["services"] if s["id"] == "face-compare")["status"] == expected
@@ -99,12 +129,27 @@ async def test_ninety_day_uptime_is_truncated_and_grid_has_ninety_days(make_clie
 async def _history_with_a_spare(pool, conn):
     """40 days of 10-minute checks with failures and an open P2 incident, refreshed (the grid then reads
     the packed days), and a second connection left idle in the pool."""
-    rows = [slot(m, ok=m % 170 != 0, service=sid) for m in range(0, 60 * 24 * 40, 10)
-            for sid in ("face-compare", "curp-verifier")]
+    rows = [
+        slot(m, ok=m % 170 != 0, service=sid)
+        for m in range(0, 60 * 24 * 40, 10)
+        for sid in ("face-compare", "curp-verifier")
+    ]
     await write_checks(conn, rows, now=NOW)
     await rollups.refresh(conn, "UTC", NOW)
-    await conn.fetchval(incident_queries.INSERT_AT, "x", "", "investigating", "high", "P2", "", "", ["face-compare"],
-                        None, NOW - timedelta(days=3), None)
+    await conn.fetchval(
+        incident_queries.INSERT_AT,
+        "x",
+        "",
+        "investigating",
+        "high",
+        "P2",
+        "",
+        "",
+        ["face-compare"],
+        None,
+        NOW - timedelta(days=3),
+        None,
+    )
     async with pool.acquire():
         pass
 
@@ -142,7 +187,8 @@ async def test_a_busy_pool_serves_the_status_on_one_connection_per_request(setti
         app.state.pool = small
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
             answers = await asyncio.wait_for(
-                asyncio.gather(*(client.get("/api/system-status") for _ in range(8))), timeout=120)
+                asyncio.gather(*(client.get("/api/system-status") for _ in range(8))), timeout=120
+            )
         assert [a.status_code for a in answers] == [200] * 8
         assert len({len(a.json()["services"]) for a in answers}) == 1
     finally:

@@ -1,5 +1,6 @@
 """Usage trends against pandas from the raw call rows: monthly and daily counts, error rates, nearest-rank
 P95, month-over-month growth, and the linear forecast recomputed with numpy."""
+
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -30,8 +31,9 @@ def make_calls(rng) -> list[ApiCallRow]:
         latency = rng.lognormal(np.log(300 + 40 * index), 0.6, count).astype(int)
         status = rng.choice([200] * 30 + [201, 404, 429, 500, 503], count)
         for o, lat, st in zip(offsets, latency, status):
-            rows.append(ApiCallRow(start + timedelta(seconds=float(o)), SID, "/v1/liveness", "POST", int(st), int(lat),
-                                   f"t{n}"))
+            rows.append(
+                ApiCallRow(start + timedelta(seconds=float(o)), SID, "/v1/liveness", "POST", int(st), int(lat), f"t{n}")
+            )
             n += 1
         start = end
     return rows
@@ -97,8 +99,10 @@ async def test_trends_match_pandas(calls, make_client):
     f = body["forecast"]
     assert f["basedOn"] == ["2025-04", "2025-05", "2025-06", "2025-07", "2025-08"]
     assert "least-squares" in f["method"] and f["slopeCallsPerMonth"] == round(slope, 2)
-    assert f["months"] == [{"month": m, "calls": max(0, int(round(slope * i + intercept)))}
-                           for i, m in zip(range(5, 9), ["2025-09", "2025-10", "2025-11", "2025-12"])]
+    assert f["months"] == [
+        {"month": m, "calls": max(0, int(round(slope * i + intercept)))}
+        for i, m in zip(range(5, 9), ["2025-09", "2025-10", "2025-11", "2025-12"])
+    ]
     assert slope > 250  # the data grows ~350 calls a month
 
 
@@ -118,10 +122,14 @@ async def test_a_service_without_calls_has_zeros_and_no_forecast(conn, make_clie
     assert body["forecast"]["months"] == [] and "fewer than 2" in body["forecast"]["note"]
 
 
-@pytest.mark.parametrize("url, status, name", [
-    ("/api/usage/trends/nope", 404, "nope"), ("/api/usage/trends/face-compare?months=2", 422, "months"),
-    ("/api/usage/trends/face-compare?months=25", 422, "months"),
-])
+@pytest.mark.parametrize(
+    "url, status, name",
+    [
+        ("/api/usage/trends/nope", 404, "nope"),
+        ("/api/usage/trends/face-compare?months=2", 422, "months"),
+        ("/api/usage/trends/face-compare?months=25", 422, "months"),
+    ],
+)
 async def test_bad_trend_requests_name_the_parameter(make_client, url, status, name):
     response = await (await make_client(now=NOW)).get(url)
     assert response.status_code == status

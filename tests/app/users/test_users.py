@@ -1,4 +1,5 @@
 """/api/users (admin only) and `slamon user create`."""
+
 import subprocess
 import sys
 
@@ -7,14 +8,19 @@ from tests.app.conftest import PASSWORD, ROOT
 
 async def test_admin_manages_users_and_role_changes_are_audited(staff):
     admin = await staff.headers("admin")
-    r = await staff.client.post("/api/users", headers=admin,
-                                json={"username": "dana", "role": "viewer", "email": "dana@example.com",
-                                      "password": "long enough 1"})
+    r = await staff.client.post(
+        "/api/users",
+        headers=admin,
+        json={"username": "dana", "role": "viewer", "email": "dana@example.com", "password": "long enough 1"},
+    )
     assert r.status_code == 201 and r.json()["user"]["role"] == "viewer"
     assert "password" not in r.text and "hash" not in r.text
     user_id = r.json()["user"]["id"]
-    assert (await staff.client.post("/api/users", headers=admin, json={"username": "DANA", "role": "viewer",
-                                                                       "password": "long enough 1"})).status_code == 409
+    assert (
+        await staff.client.post(
+            "/api/users", headers=admin, json={"username": "DANA", "role": "viewer", "password": "long enough 1"}
+        )
+    ).status_code == 409
     r = await staff.client.put(f"/api/users/{user_id}", headers=admin, json={"role": "reporter"})
     assert r.json()["user"]["role"] == "reporter"
     entry = await staff.conn.fetchrow("SELECT * FROM audit_log WHERE action = 'user.role_change'")
@@ -38,12 +44,28 @@ async def test_the_last_admin_cannot_remove_themselves(staff):
 
 def test_user_create_command_reads_the_password_from_stdin(staff_db, database_url):
     env = {"SLAMON_DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
-    code = ("import sys; from app.users.cli import run_sync; "
-            "sys.exit(run_sync(['user', 'create', 'erin', '--role', 'admin', '--email', 'erin@example.com']))")
-    done = subprocess.run([sys.executable, "-c", code], input=PASSWORD + "\n", capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=60)
+    code = (
+        "import sys; from app.users.cli import run_sync; "
+        "sys.exit(run_sync(['user', 'create', 'erin', '--role', 'admin', '--email', 'erin@example.com']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "created admin erin" in done.stdout
-    short = subprocess.run([sys.executable, "-c", code.replace("erin", "frank")], input="short\n",
-                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    short = subprocess.run(
+        [sys.executable, "-c", code.replace("erin", "frank")],
+        input="short\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert short.returncode == 2 and "password" in short.stderr

@@ -1,5 +1,6 @@
 """Console fixtures: users of each role, an HTTP client on the console site, and signing in through
 the console's own sign-in form (as a browser does)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,9 @@ def console_client(pool, settings, console_db):
     def make(**overrides) -> httpx.AsyncClient:
         app = create_app(settings.model_copy(update=overrides), site="console")
         app.state.pool = pool
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)),
-                                   base_url="http://console.test")
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)), base_url="http://console.test"
+        )
         clients.append(client)
         return client
 
@@ -47,15 +49,17 @@ async def ensure_user(conn, username: str, role: str) -> str:
     return str(existing) if existing else await create_user(conn, username, role)
 
 
-async def sign_in(client: httpx.AsyncClient, conn, role: str, username: str | None = None,
-                  next_url: str = "/") -> httpx.Response:
+async def sign_in(
+    client: httpx.AsyncClient, conn, role: str, username: str | None = None, next_url: str = "/"
+) -> httpx.Response:
     """Create the user if needed, then sign in through GET/POST /login; returns the POST's answer."""
     username = username or role
     await ensure_user(conn, username, role)
     form = await client.get("/login")
     csrf = CSRF_FIELD.search(form.text).group(1)
-    return await client.post("/login", data={"username": username, "password": PASSWORD, "csrf": csrf,
-                                             "next": next_url})
+    return await client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf": csrf, "next": next_url}
+    )
 
 
 async def api_token(client: httpx.AsyncClient, conn, role: str, username: str | None = None) -> dict:

@@ -2,6 +2,7 @@
 /api/services (the API's 422 and 409 shown next to the field), sees who owns each service, and
 archives one the console added through DELETE /api/services/{id}; axe-core finds no serious or
 critical violation at 375 and 1280 px, with the errors shown too."""
+
 from __future__ import annotations
 
 import re
@@ -60,10 +61,16 @@ async def test_an_admin_adds_a_service_and_archives_it(console, console_db, new_
         await form.get_by_role("button", name="서비스 추가").click()
     added = page.locator('[data-service="kyc-gateway"]')
     await expect(added.locator(".badge")).to_have_text("여기서 추가")
-    row = await console_db.fetchrow("SELECT managed_by, tier, allow_private, endpoint_url, is_active "
-                                    "FROM services WHERE id = 'kyc-gateway'")
-    assert dict(row) == {"managed_by": "api", "tier": "enterprise", "allow_private": True,
-                         "endpoint_url": "http://127.0.0.1:9/health", "is_active": True}
+    row = await console_db.fetchrow(
+        "SELECT managed_by, tier, allow_private, endpoint_url, is_active FROM services WHERE id = 'kyc-gateway'"
+    )
+    assert dict(row) == {
+        "managed_by": "api",
+        "tier": "enterprise",
+        "allow_private": True,
+        "endpoint_url": "http://127.0.0.1:9/health",
+        "is_active": True,
+    }
     await accessible_at_both_widths(page)
     await screenshots(page, "console-admin-services-added")
 
@@ -72,8 +79,12 @@ async def test_an_admin_adds_a_service_and_archives_it(console, console_db, new_
         await added.get_by_role("button", name="서비스 보관").click()
     await expect(page.locator('[data-service="kyc-gateway"]')).to_have_count(0)
     assert await console_db.fetchval("SELECT is_active FROM services WHERE id = 'kyc-gateway'") is False
-    assert await console_db.fetchval("SELECT action FROM audit_log WHERE target_id = 'kyc-gateway' "
-                                     "ORDER BY id DESC LIMIT 1") == "service.archive"
+    assert (
+        await console_db.fetchval(
+            "SELECT action FROM audit_log WHERE target_id = 'kyc-gateway' ORDER BY id DESC LIMIT 1"
+        )
+        == "service.archive"
+    )
 
 
 async def test_the_page_reads_in_english_and_names_fields_in_the_error_summary(console, console_db, new_page):
@@ -87,7 +98,8 @@ async def test_the_page_reads_in_english_and_names_fields_in_the_error_summary(c
     await form.get_by_label("Target URL").fill("https://batch.example.com/")
     await form.get_by_role("button", name="Add service").click()
     summary = page.locator("section [data-form-errors]")
-    await expect(summary).to_contain_text("Target URL: Value error, a tcp service needs tcp://host:port",
-                                          timeout=WAIT_MS)
+    await expect(summary).to_contain_text(
+        "Target URL: Value error, a tcp service needs tcp://host:port", timeout=WAIT_MS
+    )
     page.problems.allow("status of 422")
     await accessible_at_both_widths(page)

@@ -2,6 +2,7 @@
 the status page live; two people on one incident see each other and get a conflict instead of a
 silent overwrite; keyboard use (Ctrl+S, Esc); drafts; role-aware controls; axe on every page;
 screenshots at 375 and 1280 px."""
+
 from __future__ import annotations
 
 import re
@@ -37,16 +38,21 @@ async def create_incident(base_url: str, conn, **fields) -> dict:
     await ensure_user(conn, "rita", "reporter")
     async with httpx.AsyncClient(base_url=base_url) as client:
         token = (await client.post("/api/auth/login", json={"username": "rita", "password": PASSWORD})).json()
-        body = {"title": "ID 인식 지연", "description": "평균 9초", "severity": "high",
-                "affected_services": ["id-recognition"], **fields}
-        r = await client.post("/api/incidents", json=body,
-                              headers={"Authorization": f"Bearer {token['access_token']}"})
+        body = {
+            "title": "ID 인식 지연",
+            "description": "평균 9초",
+            "severity": "high",
+            "affected_services": ["id-recognition"],
+            **fields,
+        }
+        r = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {token['access_token']}"})
         assert r.status_code == 201, r.text
         return r.json()["incident"]
 
 
 async def test_an_incident_opened_in_the_console_appears_on_the_status_page_without_reload(
-        live_server, console, console_db, new_page):
+    live_server, console, console_db, new_page
+):
     await ensure_user(console_db, "rita", "reporter")
     async with live_server("status") as status_url:
         status = await new_page(**KO)
@@ -62,11 +68,14 @@ async def test_an_incident_opened_in_the_console_appears_on_the_status_page_with
         await page.wait_for_url(re.compile(r"/inc-\d{4}-\d+"))
         await expect(status.get_by_text("Face Compare 응답 없음").first).to_be_visible(timeout=3000)
     incident = await console_db.fetchrow("SELECT title, priority, affected_services FROM incidents")
-    assert dict(incident) == {"title": "Face Compare 응답 없음", "priority": "P1", "affected_services": ["face-compare"]}
+    assert dict(incident) == {
+        "title": "Face Compare 응답 없음",
+        "priority": "P1",
+        "affected_services": ["face-compare"],
+    }
 
 
-async def test_two_people_see_each_other_and_a_stale_save_is_a_conflict_not_an_overwrite(
-        console, console_db, new_page):
+async def test_two_people_see_each_other_and_a_stale_save_is_a_conflict_not_an_overwrite(console, console_db, new_page):
     incident = await create_incident(console, console_db)
     await ensure_user(console_db, "alice", "reporter")
     await ensure_user(console_db, "bob", "admin")
@@ -215,9 +224,11 @@ async def test_new_incidents_and_status_changes_appear_in_the_list_with_a_toast(
     await expect(page.locator("#toasts")).to_contain_text("새로 생긴 장애")
     async with httpx.AsyncClient(base_url=console) as client:
         token = (await client.post("/api/auth/login", json={"username": "rita", "password": PASSWORD})).json()
-        r = await client.post(f"/api/incidents/{incident['id']}/updates", headers={
-            "Authorization": f"Bearer {token['access_token']}"}, json={
-            "status": "monitoring", "description": "복구 후 관찰 중", "version": incident["version"]})
+        r = await client.post(
+            f"/api/incidents/{incident['id']}/updates",
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            json={"status": "monitoring", "description": "복구 후 관찰 중", "version": incident["version"]},
+        )
         assert r.status_code == 201, r.text
     await expect(row.locator(".badge").first).to_have_text("모니터링", timeout=WAIT_MS)
     await expect(page.locator("#toasts")).to_contain_text(f"{incident['id']} 상태 변경: 모니터링")
@@ -232,9 +243,16 @@ async def test_every_page_passes_axe_at_both_widths(console, console_db, new_pag
     await screenshots(anonymous, "console-login")
     page = await new_page(**KO)
     await sign_in(page, console, "ada")
-    for path, name in [("/", "open"), ("/history", "history"), ("/create", "create"), (f"/{incident['id']}", "detail"),
-                       ("/admin/users", "admin-users"), ("/admin/services", "admin-services"),
-                       ("/admin/maintenance", "admin-maintenance"), ("/history?lang=en", "history-en")]:
+    for path, name in [
+        ("/", "open"),
+        ("/history", "history"),
+        ("/create", "create"),
+        (f"/{incident['id']}", "detail"),
+        ("/admin/users", "admin-users"),
+        ("/admin/services", "admin-services"),
+        ("/admin/maintenance", "admin-maintenance"),
+        ("/history?lang=en", "history-en"),
+    ]:
         await page.goto(console + path)
         await assert_accessible(page)
         await screenshots(page, f"console-{name}")
@@ -301,5 +319,11 @@ async def test_admins_manage_users_service_tiers_and_maintenance(console, consol
     async with page.expect_navigation(timeout=WAIT_MS):
         await page.get_by_role("button", name="추가").click()
     await expect(page.locator("[data-window]")).to_contain_text("2026-12-01 01:00")
-    window = await console_db.fetchrow("SELECT title, affected_services, ends_at - starts_at AS length FROM maintenance_windows")
-    assert (window["title"], window["affected_services"], str(window["length"])) == ("DB 업그레이드", ["id-liveness"], "2:00:00")
+    window = await console_db.fetchrow(
+        "SELECT title, affected_services, ends_at - starts_at AS length FROM maintenance_windows"
+    )
+    assert (window["title"], window["affected_services"], str(window["length"])) == (
+        "DB 업그레이드",
+        ["id-liveness"],
+        "2:00:00",
+    )

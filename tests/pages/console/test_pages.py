@@ -1,13 +1,18 @@
 """The console's pages as served: role-aware controls (PRD §6.2), the list filters, the detail page with
 its timeline and comments, admin pages, and clear answers to bad input."""
+
 import re
 
 import pytest
 
 from tests.pages.console.conftest import api_token, sign_in
 
-INCIDENT = {"title": "얼굴 인증 지연", "description": "응답 15초 이상", "severity": "high",
-            "affected_services": ["face-liveness"]}
+INCIDENT = {
+    "title": "얼굴 인증 지연",
+    "description": "응답 15초 이상",
+    "severity": "high",
+    "affected_services": ["face-liveness"],
+}
 
 
 async def create(client, headers, **fields) -> dict:
@@ -17,8 +22,11 @@ async def create(client, headers, **fields) -> dict:
 
 
 async def move(client, headers, incident, status) -> dict:
-    r = await client.post(f"/api/incidents/{incident['id']}/updates", headers=headers,
-                          json={"status": status, "description": f"now {status}", "version": incident["version"]})
+    r = await client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=headers,
+        json={"status": status, "description": f"now {status}", "version": incident["version"]},
+    )
     assert r.status_code == 201, r.text
     return r.json()["incident"]
 
@@ -27,8 +35,14 @@ def ids_listed(html: str) -> list[str]:
     return re.findall(r'data-incident-id="([^"]+)"', html)
 
 
-WRITE_CONTROLS = {"create_link": 'href="/create"', "status_form": 'id="status-form"', "edit_form": 'id="incident-form"',
-                  "comment_form": 'id="comment-form"', "delete": 'id="delete-button"', "admin_nav": 'href="/admin/users"'}
+WRITE_CONTROLS = {
+    "create_link": 'href="/create"',
+    "status_form": 'id="status-form"',
+    "edit_form": 'id="incident-form"',
+    "comment_form": 'id="comment-form"',
+    "delete": 'id="delete-button"',
+    "admin_nav": 'href="/admin/users"',
+}
 ROLE_SEES = {
     "viewer": set(),
     "reporter": {"create_link", "status_form", "edit_form", "comment_form"},
@@ -74,7 +88,7 @@ async def test_history_pages(console_client, console_db):
     await sign_in(client, console_db, "viewer")
     first = await client.get("/history?priority=P3")
     assert len(ids_listed(first.text)) == 25 and 'rel="next"' in first.text
-    assert "href=\"/history?priority=P3&amp;page=2\"" in first.text
+    assert 'href="/history?priority=P3&amp;page=2"' in first.text
     second = await client.get("/history?priority=P3&page=2")
     assert ids_listed(second.text) == [created[1]["id"], created[0]["id"]] and 'rel="prev"' in second.text
 
@@ -84,8 +98,9 @@ async def test_detail_shows_timeline_and_comments_escaped(console_client, consol
     headers = await api_token(client, console_db, "reporter", "rita")
     incident = await create(client, headers, title="<script>alert(1)</script>", note="첫 대응 <b>")
     incident = await move(client, headers, incident, "identified")
-    r = await client.post(f"/api/incidents/{incident['id']}/comments", json={"message": "<img src=x onerror=alert(1)>"},
-                          headers=headers)
+    r = await client.post(
+        f"/api/incidents/{incident['id']}/comments", json={"message": "<img src=x onerror=alert(1)>"}, headers=headers
+    )
     assert r.status_code == 201
     await sign_in(client, console_db, "viewer")
     html = (await client.get(f"/{incident['id']}")).text
@@ -99,8 +114,13 @@ async def test_unknown_incident_and_bad_parameters_are_client_errors(console_cli
     await sign_in(client, console_db, "viewer")
     missing = await client.get("/inc-2099-999")
     assert missing.status_code == 404 and "inc-2099-999" in missing.text
-    for path in ("/?status=exploded", "/history?priority=P9", "/?service=Not%20A%20Service", "/history?page=0",
-                 "/" + "x" * 60):
+    for path in (
+        "/?status=exploded",
+        "/history?priority=P9",
+        "/?service=Not%20A%20Service",
+        "/history?page=0",
+        "/" + "x" * 60,
+    ):
         r = await client.get(path)
         assert r.status_code in (404, 422), (path, r.status_code)
 
@@ -108,9 +128,16 @@ async def test_unknown_incident_and_bad_parameters_are_client_errors(console_cli
 async def test_admin_pages_list_what_the_admin_apis_manage(console_client, console_db):
     client = console_client()
     headers = await api_token(client, console_db, "admin", "ada")
-    r = await client.post("/api/maintenance", headers=headers, json={
-        "title": "DB 업그레이드", "affected_services": ["id-recognition"],
-        "starts_at": "2026-09-01T00:00:00Z", "ends_at": "2026-09-01T02:00:00Z"})
+    r = await client.post(
+        "/api/maintenance",
+        headers=headers,
+        json={
+            "title": "DB 업그레이드",
+            "affected_services": ["id-recognition"],
+            "starts_at": "2026-09-01T00:00:00Z",
+            "ends_at": "2026-09-01T02:00:00Z",
+        },
+    )
     assert r.status_code == 201
     await api_token(client, console_db, "viewer", "vic")
     await sign_in(client, console_db, "admin", "ada")

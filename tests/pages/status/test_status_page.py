@@ -1,6 +1,7 @@
 """The public status page in a real browser (Debian Chromium): it shows what the API says, updates
 live from Redis without a reload, passes axe, speaks Korean by default and English on request, and
 still renders when Redis is down."""
+
 from __future__ import annotations
 
 import re
@@ -38,27 +39,86 @@ async def history(conn):
     while minute <= now:
         for sid in SERVICES:
             failed = (sid == "face-compare" and failing_from <= minute < failing_from + timedelta(minutes=30)) or (
-                sid == "id-recognition" and minute > now - timedelta(minutes=3))
-            rows.append(CheckRow(minute, sid, "seoul", not failed, 503 if failed else 200, 120,
-                                 "http_error" if failed else None, "unexpected status 503" if failed else None))
+                sid == "id-recognition" and minute > now - timedelta(minutes=3)
+            )
+            rows.append(
+                CheckRow(
+                    minute,
+                    sid,
+                    "seoul",
+                    not failed,
+                    503 if failed else 200,
+                    120,
+                    "http_error" if failed else None,
+                    "unexpected status 503" if failed else None,
+                )
+            )
         minute += timedelta(minutes=1)
     await write_checks(conn, rows, now=now)
     resolved = await conn.fetchval(
-        incident_queries.INSERT_AT, "Face Compare 응답 없음", "전체 중단", "resolved", "critical", "P1", "모니터링 시스템",
-        "연속 3회 타임아웃", ["face-compare"], None, failing_from, failing_from + timedelta(minutes=45))
-    await conn.execute(incident_queries.INSERT_UPDATE_AT, resolved, "investigating", "조사 중입니다.", "ops", failing_from)
-    await conn.execute(incident_queries.INSERT_UPDATE_AT, resolved, "resolved", "해결되었습니다.", "ops",
-                       failing_from + timedelta(minutes=45))
+        incident_queries.INSERT_AT,
+        "Face Compare 응답 없음",
+        "전체 중단",
+        "resolved",
+        "critical",
+        "P1",
+        "모니터링 시스템",
+        "연속 3회 타임아웃",
+        ["face-compare"],
+        None,
+        failing_from,
+        failing_from + timedelta(minutes=45),
+    )
+    await conn.execute(
+        incident_queries.INSERT_UPDATE_AT, resolved, "investigating", "조사 중입니다.", "ops", failing_from
+    )
+    await conn.execute(
+        incident_queries.INSERT_UPDATE_AT,
+        resolved,
+        "resolved",
+        "해결되었습니다.",
+        "ops",
+        failing_from + timedelta(minutes=45),
+    )
     active = await conn.fetchval(
-        incident_queries.INSERT_AT, "Face Liveness 응답 지연", "평균 15초 이상", "identified", "high", "P2", "모니터링 시스템",
-        "연속 3회 7초 초과", ["face-liveness"], None, now - timedelta(minutes=50), None)
-    await conn.execute(incident_queries.INSERT_UPDATE_AT, active, "investigating", "지연을 조사 중입니다.", "ops",
-                       now - timedelta(minutes=50))
-    await conn.execute(incident_queries.INSERT_UPDATE_AT, active, "identified", "연결 풀 부족으로 확인했습니다.", "ops",
-                       now - timedelta(minutes=20))
-    await conn.execute("""INSERT INTO maintenance_windows (title, description, affected_services, starts_at, ends_at)
-                          VALUES ($1, $2, $3, $4, $5)""", "DB 점검", "정기 점검", ["curp-verifier"],
-                       now - timedelta(minutes=5), now + timedelta(hours=1))
+        incident_queries.INSERT_AT,
+        "Face Liveness 응답 지연",
+        "평균 15초 이상",
+        "identified",
+        "high",
+        "P2",
+        "모니터링 시스템",
+        "연속 3회 7초 초과",
+        ["face-liveness"],
+        None,
+        now - timedelta(minutes=50),
+        None,
+    )
+    await conn.execute(
+        incident_queries.INSERT_UPDATE_AT,
+        active,
+        "investigating",
+        "지연을 조사 중입니다.",
+        "ops",
+        now - timedelta(minutes=50),
+    )
+    await conn.execute(
+        incident_queries.INSERT_UPDATE_AT,
+        active,
+        "identified",
+        "연결 풀 부족으로 확인했습니다.",
+        "ops",
+        now - timedelta(minutes=20),
+    )
+    await conn.execute(
+        """INSERT INTO maintenance_windows (title, description, affected_services, starts_at, ends_at)
+                          VALUES ($1, $2, $3, $4, $5)""",
+        "DB 점검",
+        "정기 점검",
+        ["curp-verifier"],
+        now - timedelta(minutes=5),
+        now + timedelta(hours=1),
+    )
     return {"now": now, "resolved": resolved, "active": active, "yesterday": (today - timedelta(days=1)).isoformat()}
 
 
@@ -68,11 +128,14 @@ async def api_status(base: str) -> dict:
 
 
 async def rows_on_page(page) -> list[dict]:
-    return await page.eval_on_selector_all(".service", """rows => rows.map(r => ({
+    return await page.eval_on_selector_all(
+        ".service",
+        """rows => rows.map(r => ({
         id: r.dataset.service, name: r.querySelector("h3").textContent.trim(),
         state: r.querySelector(".state").dataset.state,
         uptime: r.querySelector(".uptime").textContent.trim(),
-        codes: [...r.querySelectorAll(".grid i")].map(c => c.className.split(" ")[0].slice(2))}))""")
+        codes: [...r.querySelectorAll(".grid i")].map(c => c.className.split(" ")[0].slice(2))}))""",
+    )
 
 
 async def test_page_shows_the_figures_of_the_api(history, live_server, new_page):
@@ -162,8 +225,10 @@ async def test_accessible_and_screenshots(history, live_server, new_page):
         page = await new_page(width=360)
         await page.goto(base + "/?lang=en")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360
-        visible = await page.eval_on_selector_all('.service[data-service="face-compare"] .grid i',
-                                                  "cells => cells.filter(c => c.offsetParent !== null).length")
+        visible = await page.eval_on_selector_all(
+            '.service[data-service="face-compare"] .grid i',
+            "cells => cells.filter(c => c.offsetParent !== null).length",
+        )
         assert visible == 30
         await page.keyboard.press("Tab")  # skip link
         for _ in range(4):  # the home link, the two nav links, then the first grid
@@ -174,8 +239,13 @@ async def test_accessible_and_screenshots(history, live_server, new_page):
         assert (history["now"].date() - timedelta(days=29)).isoformat() in await page.text_content("#bar-tip")
 
 
-async def test_status_changes_and_incidents_appear_without_reload(history, staff_db, live_server, new_page,  # noqa: F811
-                                                                  settings):
+async def test_status_changes_and_incidents_appear_without_reload(
+    history,
+    staff_db,
+    live_server,
+    new_page,  # noqa: F811
+    settings,
+):
     await create_user(staff_db, "reporter", "reporter")
     async with live_server("status") as base:
         page = await new_page(locale="en-US")
@@ -186,18 +256,26 @@ async def test_status_changes_and_incidents_appear_without_reload(history, staff
         # A prober's status change, through Redis like any other process's.
         publisher = Publisher(settings.redis_url, channel_for(settings))
         try:
-            await publisher.publish("status-update", {"serviceId": "curp-verifier", "status": "outage",
-                                                      "timestamp": datetime.now(timezone.utc).isoformat()},
-                                    ["system-status"])
-            await page.wait_for_selector('.service[data-service="curp-verifier"] .state[data-state="outage"]',
-                                         timeout=WAIT_MS)
+            await publisher.publish(
+                "status-update",
+                {"serviceId": "curp-verifier", "status": "outage", "timestamp": datetime.now(timezone.utc).isoformat()},
+                ["system-status"],
+            )
+            await page.wait_for_selector(
+                '.service[data-service="curp-verifier"] .state[data-state="outage"]', timeout=WAIT_MS
+            )
             assert await page.text_content('.service[data-service="curp-verifier"] .state') == "Outage"
-            await page.wait_for_function("() => document.getElementById('announcer').textContent.includes('Curp Verifier')",
-                                         timeout=WAIT_MS)
-            await publisher.publish("uptime-updated", {"serviceId": "curp-verifier", "date": history["yesterday"],
-                                                       "status": "po"}, ["uptime"])
-            await page.wait_for_selector('.service[data-service="curp-verifier"] .grid i:nth-child(89).d-po',
-                                         timeout=WAIT_MS)  # yesterday: the 89th of 90 days
+            await page.wait_for_function(
+                "() => document.getElementById('announcer').textContent.includes('Curp Verifier')", timeout=WAIT_MS
+            )
+            await publisher.publish(
+                "uptime-updated",
+                {"serviceId": "curp-verifier", "date": history["yesterday"], "status": "po"},
+                ["uptime"],
+            )
+            await page.wait_for_selector(
+                '.service[data-service="curp-verifier"] .grid i:nth-child(89).d-po', timeout=WAIT_MS
+            )  # yesterday: the 89th of 90 days
         finally:
             await publisher.close()
 
@@ -205,19 +283,38 @@ async def test_status_changes_and_incidents_appear_without_reload(history, staff
         async with httpx.AsyncClient(base_url=base) as client:
             token = (await client.post("/api/auth/login", json={"username": "reporter", "password": PASSWORD})).json()
             headers = {"Authorization": f"Bearer {token['access_token']}"}
-            created = (await client.post("/api/incidents", headers=headers, json={
-                "title": "ID Liveness 전체 중단", "severity": "critical", "affected_services": ["id-liveness"]})).json()
+            created = (
+                await client.post(
+                    "/api/incidents",
+                    headers=headers,
+                    json={
+                        "title": "ID Liveness 전체 중단",
+                        "severity": "critical",
+                        "affected_services": ["id-liveness"],
+                    },
+                )
+            ).json()
             incident = page.locator(f'#active .incident[data-incident="{created["incident"]["id"]}"]')
             await incident.wait_for(timeout=WAIT_MS)
             assert "ID Liveness 전체 중단" in await incident.text_content()
-            await page.wait_for_selector('.service[data-service="id-liveness"] .state[data-state="outage"]',
-                                         timeout=WAIT_MS)  # an open P1 makes its service an outage
-            r = await client.post(f"/api/incidents/{created['incident']['id']}/updates", headers=headers, json={
-                "status": "identified", "description": "원인을 찾았습니다.", "version": created["incident"]["version"]})
+            await page.wait_for_selector(
+                '.service[data-service="id-liveness"] .state[data-state="outage"]', timeout=WAIT_MS
+            )  # an open P1 makes its service an outage
+            r = await client.post(
+                f"/api/incidents/{created['incident']['id']}/updates",
+                headers=headers,
+                json={
+                    "status": "identified",
+                    "description": "원인을 찾았습니다.",
+                    "version": created["incident"]["version"],
+                },
+            )
             assert r.status_code == 201, r.text
             await page.wait_for_function(
                 f"""() => (document.querySelector('#active .incident[data-incident="{created["incident"]["id"]}"]')
-                     ?.textContent || '').includes('원인을 찾았습니다.')""", timeout=WAIT_MS)
+                     ?.textContent || '').includes('원인을 찾았습니다.')""",
+                timeout=WAIT_MS,
+            )
             assert await page.evaluate("window.__notReloaded") is True
 
 

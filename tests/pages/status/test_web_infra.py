@@ -1,5 +1,6 @@
 """The page infrastructure (app/web): sites, templates, translations, static files, security headers,
 and the browser fixtures themselves."""
+
 import json
 import re
 
@@ -26,37 +27,44 @@ def test_every_language_has_every_key():
 
 def test_every_literal_key_in_templates_exists():
     catalogs = i18n.load_catalogs(I18N_DIR)
-    used = {(path.relative_to(FRONTEND_DIR), key) for path in FRONTEND_DIR.rglob("*.html")
-            for key in TEMPLATE_KEY.findall(path.read_text(encoding="utf-8"))}
+    used = {
+        (path.relative_to(FRONTEND_DIR), key)
+        for path in FRONTEND_DIR.rglob("*.html")
+        for key in TEMPLATE_KEY.findall(path.read_text(encoding="utf-8"))
+    }
     assert used, "no t('...') found: the pattern is wrong"
-    missing = [f"{path}: {key} ({lang})" for path, key in sorted(used) for lang in i18n.LANGUAGES
-               if key not in catalogs[lang]]
+    missing = [
+        f"{path}: {key} ({lang})" for path, key in sorted(used) for lang in i18n.LANGUAGES if key not in catalogs[lang]
+    ]
     assert missing == []
 
 
-@pytest.mark.parametrize("query, cookie, accept, expected", [
-    (None, None, None, "ko"),
-    (None, None, "en-US,en;q=0.9", "en"),
-    (None, None, "fr-FR, en;q=0.5, ko;q=0.8", "ko"),
-    (None, None, "de, *;q=0.1", "ko"),
-    (None, None, "en;q=abc, ko", "ko"),
-    (None, None, "en;q=abc", "ko"),                  # a malformed weight: the range is left out
-    (None, None, "en;q=1.5, ko;q=0.1", "ko"),        # qvalue is at most 1 (RFC 9110 §12.4.2)
-    (None, None, "en;q=0.0001", "ko"),               # at most three decimals
-    (None, None, "en;Q=0.9, ko;q=0.5", "en"),        # "q" in any case
-    (None, None, "en ; q=0.9 , ko;q=0.5", "en"),     # optional white space around ";" and ","
-    (None, None, "en;q=nan, en;q=inf, ko", "ko"),
-    (None, None, "ko;q=0, en;q=0.1", "en"),          # weight 0: not acceptable
-    (None, None, "ko;q=0, *", "en"),                 # "*": the languages not named
-    (None, None, "en-US;level=1, ko;q=0.5", "ko"),   # Accept-Language ranges take no other parameter
-    (None, None, ",, en ,", "en"),                   # empty list elements are ignored (§5.6.1)
-    (None, None, ", ".join(["fr"] * 30 + ["en"]), "ko"),  # only the first 20 ranges are read
-    ("EN", None, "ko", "en"),
-    (None, "en", "ko", "en"),
-    ("ko", "en", "en", "ko"),
-    ("xx", None, "en", "en"),
-    (None, "zz", None, "ko"),
-])
+@pytest.mark.parametrize(
+    "query, cookie, accept, expected",
+    [
+        (None, None, None, "ko"),
+        (None, None, "en-US,en;q=0.9", "en"),
+        (None, None, "fr-FR, en;q=0.5, ko;q=0.8", "ko"),
+        (None, None, "de, *;q=0.1", "ko"),
+        (None, None, "en;q=abc, ko", "ko"),
+        (None, None, "en;q=abc", "ko"),  # a malformed weight: the range is left out
+        (None, None, "en;q=1.5, ko;q=0.1", "ko"),  # qvalue is at most 1 (RFC 9110 §12.4.2)
+        (None, None, "en;q=0.0001", "ko"),  # at most three decimals
+        (None, None, "en;Q=0.9, ko;q=0.5", "en"),  # "q" in any case
+        (None, None, "en ; q=0.9 , ko;q=0.5", "en"),  # optional white space around ";" and ","
+        (None, None, "en;q=nan, en;q=inf, ko", "ko"),
+        (None, None, "ko;q=0, en;q=0.1", "en"),  # weight 0: not acceptable
+        (None, None, "ko;q=0, *", "en"),  # "*": the languages not named
+        (None, None, "en-US;level=1, ko;q=0.5", "ko"),  # Accept-Language ranges take no other parameter
+        (None, None, ",, en ,", "en"),  # empty list elements are ignored (§5.6.1)
+        (None, None, ", ".join(["fr"] * 30 + ["en"]), "ko"),  # only the first 20 ranges are read
+        ("EN", None, "ko", "en"),
+        (None, "en", "ko", "en"),
+        ("ko", "en", "en", "ko"),
+        ("xx", None, "en", "en"),
+        (None, "zz", None, "ko"),
+    ],
+)
 def test_language_negotiation(query, cookie, accept, expected):
     assert i18n.negotiate(query, cookie, accept) == expected
 
@@ -70,12 +78,15 @@ def test_translator_fills_params_and_is_strict_in_tests(tmp_path):
         i18n.Translator("en", catalogs)("demo.nope")
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("demo.fr.json", "{}", "demo.fr.json: name it"),
-    ("demo.ko.json", "{", "demo.ko.json: invalid JSON"),
-    ("demo.ko.json", "[]", "demo.ko.json: the top level must be an object"),
-    ("demo.ko.json", '{"a": {"b": 3}}', "demo.ko.json: demo.a.b must be a string"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("demo.fr.json", "{}", "demo.fr.json: name it"),
+        ("demo.ko.json", "{", "demo.ko.json: invalid JSON"),
+        ("demo.ko.json", "[]", "demo.ko.json: the top level must be an object"),
+        ("demo.ko.json", '{"a": {"b": 3}}', "demo.ko.json: demo.a.b must be a string"),
+    ],
+)
 def test_bad_catalog_files_are_named(tmp_path, name, content, message):
     (tmp_path / name).write_text(content, encoding="utf-8")
     with pytest.raises(i18n.CatalogError, match=re.escape(message)):
