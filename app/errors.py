@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+# The database cannot be reached (refused, restarting, connection lost mid-request, pool or connect
+# timeout): the client may retry, so a 503 with Retry-After, never a 500.
+DB_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.TooManyConnectionsError,
+)
+RETRY_AFTER_S = 5
+# An OSError is the database being unreachable only when it is about the connection (asyncpg raises
+# plain OSError "Multiple exceptions" when every address of the host failed); a missing file is a bug.
+CONNECTION_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    errno.EADDRNOTAVAIL,
+    None,
+}
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether an error of DB_UNAVAILABLE's classes says the database cannot be reached."""
+    if isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)):
+        return exc.errno in CONNECTION_ERRNOS
+    return True
 
 
 class ApiError(Exception):
@@ -68,7 +104,23 @@ def install(app: FastAPI) -> None:
             _body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
 
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse(_body("internal_error", "unexpected server error"), status_code=500)
+
+    app.add_exception_handler(Exception, _unexpected)
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not is_unreachable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return unavailable("database unavailable, retry shortly")
+
+    for exc_class in DB_UNAVAILABLE:
+        app.add_exception_handler(exc_class, _unavailable)
+
+
+def unavailable(message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
+    return JSONResponse(
+        _body("service_unavailable", message, details), status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+    )

@@ -4,6 +4,7 @@ keys), and everything else, authenticated by default (app.auth.deps)."""
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -18,6 +19,7 @@ from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
 from app.db import create_pool
 from app.feeds.views import router as feeds_router
+from app.health.views import router as health_router
 from app.incidents.service import IncidentConflict
 from app.incidents.views import router as incidents_router
 from app.incidents.views import staff_router as incidents_staff_router
@@ -40,6 +42,7 @@ from app.uptime.views import router as uptime_router
 from app.users.views import router as users_router
 from app.web import sites
 
+log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 1024 * 1024  # JSON writes; ingest batches have their own limit (settings.max_body_bytes)
 PUBLIC_READ_ROUTERS = (
     status_router,
@@ -120,7 +123,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = await create_pool(settings)
+        app.state.pool = await _create_pool(settings)
         try:
             yield
         finally:
@@ -155,14 +158,14 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
             {"error": "validation_error", "message": "text must not contain NUL (U+0000) characters"}, status_code=422
         )
 
-    for router in (*PUBLIC_READ_ROUTERS, ingest_router, *AUTHENTICATED_ROUTERS, realtime.replay_router()):
+    for router in (
+        health_router,
+        *PUBLIC_READ_ROUTERS,
+        ingest_router,
+        *AUTHENTICATED_ROUTERS,
+        realtime.replay_router(),
+    ):
         app.include_router(router)
-
-    @app.get("/api/health", tags=["status"], summary="Liveness: the API answers and reaches the database")
-    async def health():
-        async with app.state.pool.acquire() as conn:
-            await conn.fetchval("SELECT 1")
-        return {"status": "ok"}
 
     sites.install(app, site)
     realtime.mount(app, settings)
@@ -176,6 +179,16 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     if settings.trusted_proxies:  # outermost: every layer below sees the client the proxy reported
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
+
+
+async def _create_pool(settings: Settings) -> asyncpg.Pool:
+    """The pool; with the database down at start, an empty one that connects on first use, so that the
+    process starts, answers liveness, and serves 503s until the database is back."""
+    try:
+        return await create_pool(settings)
+    except errors.DB_UNAVAILABLE as exc:
+        log.warning("database unreachable at start (%r); serving 503 until it is back", exc)
+        return await create_pool(settings, min_size=0)
 
 
 def jsonable(value):

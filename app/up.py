@@ -15,6 +15,56 @@ from datetime import datetime, timezone
 from app.config import get_settings
 
 FIRST_CHECK = "SELECT EXISTS (SELECT 1 FROM checks)"
+RESTART_MIN_S = 1.0
+RESTART_MAX_S = 30.0
+STABLE_RUN_S = 60.0  # a child that ran this long before exiting is restarted after the shortest delay
+
+
+class _Child:
+    """One process of the stack, restarted with back-off whenever it exits: one crashed process
+    must not take the demo down with it."""
+
+    def __init__(self, name: str, cmd: list[str]):
+        self.name, self.cmd = name, cmd
+        self.delay_s = RESTART_MIN_S
+        self.restart_at: float | None = None
+        self._start()
+
+    def _start(self) -> None:
+        self.process = subprocess.Popen(self.cmd, env=os.environ.copy())
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def tend(self) -> None:
+        """Notice an exit (schedule the restart) or restart when its time has come."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                print(f"slamon up: restarting {self.name}", file=sys.stderr, flush=True)
+                self._start()
+            return
+        if self.process.poll() is None:
+            return
+        if now - self.started_at >= STABLE_RUN_S:
+            self.delay_s = RESTART_MIN_S
+        print(
+            f"slamon up: {self.name} exited with {self.process.returncode}; restarting in {self.delay_s:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.restart_at = now + self.delay_s
+        self.delay_s = min(self.delay_s * 2, RESTART_MAX_S)
+
+    def terminate(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self) -> None:
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def _slamon(*args: str) -> list[str]:
@@ -42,22 +92,24 @@ def cmd_up(args) -> int:
         summary = asyncio.run(_seed_if_empty(args.seed_days))
         print(summary or "history already present, not seeded again", flush=True)
     processes = {
-        "targets": _slamon("targets", "--port", "3100"),
-        "prober": _slamon("prober", "--region", "local", "--id", "local-1", "--health-port", "3008"),
+        "targets": _slamon("targets", "--port", str(args.targets_port)),
+        "prober": _slamon(
+            "prober", "--region", "local", "--id", "local-1", "--health-port", str(args.prober_health_port)
+        ),
         "worker": _slamon("worker"),
         "api": _slamon("api", "--host", args.host, "--port", str(args.port)),
         "status page": _slamon("api", "--site", "status", "--host", args.host, "--port", str(args.status_port)),
         "console": _slamon("api", "--site", "console", "--host", args.host, "--port", str(args.console_port)),
     }
-    children = {name: subprocess.Popen(cmd, env=os.environ.copy()) for name, cmd in processes.items()}
+    children = {name: _Child(name, cmd) for name, cmd in processes.items()}
     print(
         f"""
 SLA Monitor is running:
   status page       http://{args.host}:{args.status_port}/
   incident console  http://{args.host}:{args.console_port}/
   API + Socket.IO   http://{args.host}:{args.port}/api/system-status   (OpenAPI: http://{args.host}:{args.port}/docs)
-  prober health     http://127.0.0.1:3008/healthz   metrics: http://127.0.0.1:3008/metrics
-  demo targets      http://127.0.0.1:3100/<service-id>/health
+  prober health     http://127.0.0.1:{args.prober_health_port}/healthz   metrics: http://127.0.0.1:{args.prober_health_port}/metrics
+  demo targets      http://127.0.0.1:{args.targets_port}/<service-id>/health
 Ctrl+C stops everything.""",
         flush=True,
     )
@@ -70,19 +122,13 @@ Ctrl+C stops everything.""",
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"slamon up: {name} exited with {child.returncode}; stopping", file=sys.stderr)
-                stopping = True
+        for child in children.values():
+            child.tend()
         time.sleep(0.5)
     for child in children.values():
-        if child.poll() is None:
-            child.terminate()
+        child.terminate()
     for child in children.values():
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        child.wait()
     return 0
 
 
@@ -93,4 +139,6 @@ def add_commands(sub) -> None:
     p.add_argument("--port", type=int, default=3001)
     p.add_argument("--status-port", type=int, default=3003)
     p.add_argument("--console-port", type=int, default=3005)
+    p.add_argument("--targets-port", type=int, default=3100, help="the demo targets' port")
+    p.add_argument("--prober-health-port", type=int, default=3008, help="the prober's /healthz and /metrics port")
     p.set_defaults(run=cmd_up)

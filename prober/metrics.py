@@ -44,6 +44,7 @@ class ProberMetrics:
         self.missed_slots = 0
         self.catch_up_checks = 0
         self.gauges: dict[str, Callable[[], float]] = {}
+        self.counters: dict[str, tuple[str, Callable[[], float]]] = {}  # name -> (help, read)
         self.certificates: dict[str, float] = {}  # service_id -> notAfter (epoch seconds) last seen
 
     def record_check(self, ok: bool, error_type: str | None, latency_ms: int, lag_s: float) -> None:
@@ -89,6 +90,8 @@ class ProberMetrics:
             f"{not_after:.0f}"
             for service, not_after in sorted(self.certificates.items())
         ]
+        for name, (help_text, read) in sorted(self.counters.items()):
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name}{{{region}}} {read()}"]
         for name, read in sorted(self.gauges.items()):
             lines += [f"# TYPE {name} gauge", f"{name}{{{region}}} {read()}"]
         return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ import asyncpg
 
 from app.ingest.service import CheckRow
 from app.services.service import list_active
+from prober import lastseen
 from prober.client import ProbeContext
 from prober.fleet import Fleet
 from prober.metrics import ProberMetrics
@@ -48,8 +49,9 @@ class ProberOptions:
     realtime_channel: str | None = None  # likewise no longer read
 
 
-def database_targets(database_url: str) -> TargetSource:
-    """Active services from the `services` table; a service that cannot be probed is logged and skipped."""
+def database_targets(database_url: str, keep_in: Path | None = None) -> TargetSource:
+    """Active services from the `services` table; a service that cannot be probed is logged and skipped.
+    `keep_in`: a folder where the rows are kept for a start without the database (prober.lastseen)."""
 
     async def load() -> list[Target]:
         conn = await asyncpg.connect(database_url, timeout=5)
@@ -57,24 +59,35 @@ def database_targets(database_url: str) -> TargetSource:
             rows = await list_active(conn)
         finally:
             await conn.close()
-        targets = []
-        for row in rows:
-            if not row["endpoint_url"]:
-                continue  # push-only service
-            try:
-                targets.append(Target.from_row(row))
-            except TargetError as exc:
-                log.error("service not probed: %s", exc, extra={"service_id": row["id"], "job": "targets"})
-        return targets
+        if keep_in is not None:
+            lastseen.save_catalog(keep_in, rows)
+        return targets_from(rows)
 
     return load
+
+
+def targets_from(rows) -> list[Target]:
+    """The probed services among catalog rows; a service that cannot be probed is logged and skipped."""
+    targets = []
+    for row in rows:
+        if not row["endpoint_url"]:
+            continue  # push-only service
+        try:
+            targets.append(Target.from_row(row))
+        except TargetError as exc:
+            log.error("service not probed: %s", exc, extra={"service_id": row["id"], "job": "targets"})
+    return targets
 
 
 class Prober:
     def __init__(self, options: ProberOptions, targets: TargetSource | None = None):
         self.options = options
         self.region = options.region
-        self.targets_source = targets or database_targets(options.database_url)
+        spool_dir = Path(options.data_dir) / "spool" / f"{options.region}-{options.prober_id}"
+        # What the database last said is kept beside the journal, for a start while it is unreachable;
+        # not for an injected source of targets (tests), which needs no database.
+        self._lastseen_dir = spool_dir if targets is None else None
+        self.targets_source = targets or database_targets(options.database_url, self._lastseen_dir)
         self.ctx = ProbeContext()
         self.metrics = ProberMetrics(options.region)
         self.fleet = Fleet(
@@ -92,11 +105,11 @@ class Prober:
             view=lambda: self.fleet.view,
             max_concurrency=options.max_concurrency,
         )
-        spool_root = Path(options.data_dir) / "spool"
-        self.spool = Spool(spool_root / f"{options.region}-{options.prober_id}", options.spool_max_bytes)
+        self.spool = Spool(spool_dir, options.spool_max_bytes)
         self.sink = Sink(self.spool, options.database_url, flush_interval_s=options.flush_interval_s)
         self._tasks: list[asyncio.Task] = []
         self._targets_loaded_at = 0.0
+        self._remembered_assignment: tuple = ()
         self._certificates_due: dict[str, tuple[float, float]] = {}  # service -> (not_after, seen at)
         self._certificates_stored: dict[str, tuple[float, float]] = {}
         self.metrics.gauges.update(
@@ -106,6 +119,20 @@ class Prober:
                 "slamon_prober_services": lambda: len(self.scheduler.targets),
                 "slamon_prober_in_flight_checks": lambda: len(self.scheduler.in_flight),
                 "slamon_prober_database_up": lambda: int(self.fleet.connected),
+                "slamon_prober_sink_buffered_rows": lambda: len(self.sink._buffer),
+                "slamon_prober_spool_writable": lambda: int(self.sink.disk_error is None),
+            }
+        )
+        self.metrics.counters.update(
+            {
+                "slamon_prober_sink_write_errors_total": (
+                    "Spool writes or reads that failed (disk full, I/O).",
+                    lambda: self.sink.write_errors,
+                ),
+                "slamon_prober_sink_dropped_rows_total": (
+                    "Results dropped from memory while the spool could not be written.",
+                    lambda: self.sink.dropped_rows,
+                ),
             }
         )
 
@@ -145,7 +172,11 @@ class Prober:
 
     async def start(self) -> None:
         await self.refresh_targets()
-        await self.fleet.beat()
+        view = await self.fleet.beat()
+        if view is not None:
+            self._remember(view)
+        elif self._lastseen_dir is not None:
+            self._start_from_last_seen()
         self._tasks = [
             asyncio.create_task(coro, name=name)
             for name, coro in (
@@ -161,6 +192,27 @@ class Prober:
             len(self.scheduler.targets),
             extra={"region": self.region, "job": "prober"},
         )
+
+    def _start_from_last_seen(self) -> None:
+        """Database unreachable at start: check the services last loaded, as the last view assigned them."""
+        self.fleet.view = self.fleet.view or lastseen.load_view(self._lastseen_dir)
+        if not self.scheduler.targets:
+            rows = lastseen.load_catalog(self._lastseen_dir)
+            if rows:
+                self.scheduler.set_targets(targets_from(rows))
+        log.warning(
+            "database unreachable at start: checking the %d service(s) last seen%s",
+            len(self.scheduler.targets),
+            "" if self.fleet.view else " (no membership view kept: none assigned)",
+            extra={"region": self.region, "job": "prober"},
+        )
+
+    def _remember(self, view) -> None:
+        """Keep the view when the assignment it makes changed (who is in, since when, who is live)."""
+        assignment = tuple(sorted((m.prober_id, m.active_from, m.expires_at > view.as_of) for m in view.members))
+        if self._lastseen_dir is not None and assignment != self._remembered_assignment:
+            lastseen.save_view(self._lastseen_dir, view)
+            self._remembered_assignment = assignment
 
     async def refresh_targets(self) -> None:
         try:
@@ -181,6 +233,7 @@ class Prober:
             view = await self.fleet.beat()
             if view is None:
                 continue
+            self._remember(view)
             await self._catch_up(view)
             if self._certificates_due:
                 await self._store_certificates()
@@ -259,4 +312,6 @@ class Prober:
             body["reason"] = self.fleet.last_error or "not connected to the database yet"
         elif me is None or me.active_from > time.time():
             body["reason"] = "waiting for the region to hand services over"
+        if self.sink.disk_error is not None:  # results are at risk: this outranks any other reason
+            body["reason"] = f"cannot write the spool: {self.sink.disk_error}"
         return "reason" not in body, body

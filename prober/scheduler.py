@@ -43,6 +43,7 @@ class Scheduler:
         self.on_result = on_result
         self.view = view  # None: standalone, every slot is ours
         self.clock = clock
+        self.started_at = clock()  # slots before it were measured by no one here: never caught up
         self.targets: dict[str, Target] = {}
         self.in_flight: set[asyncio.Task] = set()
         self.missed_slots = 0
@@ -142,14 +143,16 @@ class Scheduler:
 
     def catch_up_candidates(self, view: View, lookback_s: float = 0.0) -> list[tuple[Target, int]]:
         """Slots of the last `lookback_s` seconds (at least the latest) whose owner lapsed before
-        checking them and that now fall to this prober. The caller drops those already stored."""
+        checking them and that now fall to this prober. The caller drops those already stored. Never
+        a slot from before this scheduler started: a check run now would be stored as a measurement
+        of a time this prober did not see (a restarted prober skips the slots it was down for)."""
         now = self.clock()
         live = [m for m in view.members if m.expires_at > view.as_of]
         found = []
         for target in self.targets.values():
             sid = target.service_id
             slot = slot_at_or_before(now, target.interval_s, offset_s(sid, target.interval_s))
-            oldest = min(slot, now - lookback_s)
+            oldest = max(min(slot, now - lookback_s), self.started_at)
             started = self.started_slots.get(sid, ())
             while slot >= oldest:
                 if self.last_popped.get(sid, -1) >= slot and slot not in started:

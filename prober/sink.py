@@ -5,6 +5,12 @@ journal with fsync, then the journal is shipped to PostgreSQL in order. When the
 unreachable the journal grows (bounded) and shipping retries with backoff; once it answers again
 the backlog goes out oldest first. Rows the ingest refuses are logged and dropped, the rest of the
 batch is written.
+
+When the journal cannot be written (disk full, I/O error) the sink keeps running: the error is
+logged, counted and reported by /healthz; the results go straight to the database when it answers,
+else wait in memory, at most `max_buffered_rows` of them (the oldest beyond that are dropped and
+counted: the journal already holds everything from before the error); the next flush tries the
+journal again, so writing resumes by itself once space returns.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class Sink:
         batch_rows: int = 5000,
         connect_timeout_s: float = 3.0,
         write_timeout_s: float = 15.0,
+        max_buffered_rows: int = 100_000,
     ):
         self.spool = spool
         self.database_url = database_url
@@ -49,8 +56,12 @@ class Sink:
         self.connect_timeout_s = connect_timeout_s
         self.write_timeout_s = write_timeout_s
         self.connected = False
+        self.max_buffered_rows = max_buffered_rows
         self.written_rows = 0
         self.refused_rows = 0
+        self.write_errors = 0  # journal writes or reads that failed, and unexpected flush errors
+        self.dropped_rows = 0  # results dropped from memory past max_buffered_rows
+        self.disk_error: str | None = None  # the journal's last error, until an append succeeds again
         self._buffer: list[CheckRow] = []
         self._conn: asyncpg.Connection | None = None
         self._retry_at = 0.0
@@ -60,6 +71,20 @@ class Sink:
 
     def submit(self, row: CheckRow) -> None:
         self._buffer.append(row)
+        if len(self._buffer) > self.max_buffered_rows:
+            self._bound_buffer()
+
+    def _bound_buffer(self) -> None:
+        excess = len(self._buffer) - self.max_buffered_rows
+        if excess > 0:
+            del self._buffer[:excess]
+            if self.dropped_rows == 0:  # once; /metrics counts them all
+                log.error(
+                    "over %d results waiting in memory: dropping the oldest",
+                    self.max_buffered_rows,
+                    extra={"job": "sink"},
+                )
+            self.dropped_rows += excess
 
     @property
     def depth(self) -> int:
@@ -69,22 +94,62 @@ class Sink:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval_s)
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # supervised: one unforeseen error must not stop storing results for good
+                self.write_errors += 1
+                log.exception("sink flush failed; trying again", extra={"job": "sink"})
 
     async def flush(self) -> None:
         """Journal what is buffered, then ship as much of the journal as the database takes."""
         async with self._lock:
             rows, self._buffer = self._buffer, []
             if rows:
-                await asyncio.get_running_loop().run_in_executor(self._disk, self.spool.append, rows)
+                try:
+                    await asyncio.get_running_loop().run_in_executor(self._disk, self.spool.append, rows)
+                except OSError as exc:
+                    self._disk_failed(exc)
+                    self._buffer[:0] = await self._write_direct(rows)
+                    self._bound_buffer()
+                else:
+                    if self.disk_error is not None:
+                        log.info("spool writable again", extra={"job": "sink"})
+                        self.disk_error = None
             if self.spool.depth and time.monotonic() >= self._retry_at:
                 await self._ship()
 
-    async def _ship(self) -> None:
-        while self.spool.depth:
-            rows, cursor = await asyncio.get_running_loop().run_in_executor(
-                self._disk, self.spool.read, self.batch_rows
+    def _disk_failed(self, exc: OSError) -> None:
+        self.write_errors += 1
+        if self.disk_error is None:
+            log.error(
+                "cannot write the spool (%s): results go to the database directly or wait in memory (at most %d)",
+                exc,
+                self.max_buffered_rows,
+                extra={"job": "sink"},
             )
+        self.disk_error = f"{type(exc).__name__}: {exc}"[:300]
+
+    async def _write_direct(self, rows: list[CheckRow]) -> list[CheckRow]:
+        """Write rows the journal could not take straight to the database; the rows not stored."""
+        if time.monotonic() < self._retry_at:
+            return rows
+        try:
+            conn = await self._connection()
+            await asyncio.wait_for(self._write(conn, rows), self.write_timeout_s)
+        except DB_ERRORS as exc:
+            await self._down(exc)
+            return rows
+        self.connected = True
+        return []
+
+    async def _ship(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.spool.depth:
+            try:
+                rows, cursor = await loop.run_in_executor(self._disk, self.spool.read, self.batch_rows)
+            except OSError as exc:
+                self._disk_failed(exc)
+                return
             if not rows:
                 self.spool.depth = 0
                 return
@@ -94,7 +159,11 @@ class Sink:
             except DB_ERRORS as exc:
                 await self._down(exc)
                 return
-            self.spool.commit(cursor, len(rows))
+            try:
+                self.spool.commit(cursor, len(rows))
+            except OSError as exc:  # stored, but the cursor could not move: sent again later (idempotent)
+                self._disk_failed(exc)
+                return
             self._backoff_s = 0.5
             if not self.connected:
                 log.info("database reachable again; spool draining", extra={"job": "sink"})

@@ -54,6 +54,16 @@ def decode(line: str) -> CheckRow:
     )
 
 
+def _cut_torn_tail(fd: int) -> int:
+    """The file's size once a torn last line (a crash or a failed write mid-line) is cut off."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    end = os.pread(fd, size, 0).rfind(b"\n") + 1
+    os.ftruncate(fd, end)
+    return end
+
+
 class SpoolLocked(RuntimeError):
     """Another live process owns this spool directory."""
 
@@ -115,18 +125,28 @@ class Spool:
 
     # -- writing ------------------------------------------------------------------------------
     def append(self, rows: list[CheckRow]) -> None:
-        """Append rows durably (fsync) before anyone tries the database with them."""
+        """Append rows durably (fsync) before anyone tries the database with them. On a write error
+        (disk full) the file is cut back to where it was, so the journal never holds a torn line and
+        the same rows can be appended again later; the error is raised."""
         if not rows:
             return
         segments = self.segments()
         current = segments[-1] if segments else self.cursor[0]
         if segments and self._path(current).stat().st_size >= SEGMENT_BYTES:
             current += 1
-        data = "".join(encode(r) + "\n" for r in rows).encode()
-        with open(self._path(current), "ab") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        data = memoryview("".join(encode(r) + "\n" for r in rows).encode())
+        fd = os.open(self._path(current), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = _cut_torn_tail(fd)
+            try:
+                while data:
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, start)  # shrinking needs no space
+                raise
+        finally:
+            os.close(fd)
         self.depth += len(rows)
         self._enforce_bound()
 

@@ -46,7 +46,12 @@ shared_preload_libraries = 'timescaledb'
 timescaledb.telemetry_level = off
 max_connections = 200
 shared_buffers = 512MB
-synchronous_commit = off
+# An acknowledged write is a stored write: a commit returns only once its WAL is on disk. Group
+# commit (commit_delay/commit_siblings) lets concurrent commits share one flush.
+synchronous_commit = on
+fsync = on
+commit_delay = 200
+commit_siblings = 4
 timezone = 'UTC'
 log_min_messages = warning
 CONF
@@ -60,6 +65,11 @@ archive_command = 'pgbackrest --config="$BACKREST_CONF" --stanza=$STANZA archive
 archive_timeout = 300
 CONF
     fi
+  fi
+  # A cluster created when commits were asynchronous gets durable ones too (the last line wins).
+  if awk '/^synchronous_commit *=/{v=$3} END{exit v != "off"}' "$PGDATA/postgresql.conf"; then
+    printf 'synchronous_commit = on\nfsync = on\ncommit_delay = 200\ncommit_siblings = 4\n' >> "$PGDATA/postgresql.conf"
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" reload >/dev/null 2>&1 || true
   fi
   if as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     PG_PORT=$(awk -F"= *" '/^port *=/{p=$2} END{print p+0}' "$PGDATA/postgresql.conf")

@@ -6,12 +6,11 @@ import argparse
 from typing import Any
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
-    from arq import run_worker
-
+async def cmd_worker(args: argparse.Namespace) -> int:
     from workers.settings import WorkerSettings
+    from workers.supervisor import run_supervised
 
-    run_worker(WorkerSettings)
+    await run_supervised(WorkerSettings)
     return 0
 
 

@@ -38,6 +38,7 @@ PUBLIC_GETS |= {
     "/reports",
     "/trends/{service_id}",
 }
+PUBLIC_GETS |= {"/api/health/live", "/api/health/ready"}  # orchestrators' probes
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
 INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
 

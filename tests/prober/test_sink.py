@@ -68,6 +68,19 @@ def test_spool_repairs_a_torn_last_line(tmp_path):
     assert batch == rows(4)
 
 
+def test_every_append_repairs_a_torn_last_line(tmp_path):
+    """A line torn while the spool is open (a write that failed mid-line) is cut by the next append,
+    not only when the spool is opened again."""
+    spool = Spool(tmp_path / "s")
+    spool.append(rows(4)[:3])
+    segment = next((tmp_path / "s").glob("*.jsonl"))
+    with open(segment, "ab") as handle:
+        handle.write(b'[1700000000,"face-com')
+    spool.append(rows(4)[3:])
+    batch, _ = spool.read(10)
+    assert batch == rows(4) and segment.read_bytes().endswith(b"\n")
+
+
 def test_spool_is_bounded_and_counts_what_it_drops(tmp_path, monkeypatch):
     from prober import spool as spool_module
 
@@ -88,6 +101,32 @@ def test_one_process_per_spool(tmp_path):
         Spool(tmp_path / "s")
     first.close()
     Spool(tmp_path / "s").close()
+
+
+async def test_unwritable_journal_and_database_bound_memory_and_writing_resumes(conn, database_url, tmp_path):
+    """The journal cannot be written (its next segment is a directory: EISDIR) and the database does
+    not answer: results wait in memory up to the bound, the oldest beyond it dropped and counted, the
+    error reported; once the journal is writable the kept results are journaled and stored."""
+    spool = Spool(tmp_path / "spool")
+    blocker = tmp_path / "spool" / "00000001.jsonl"
+    blocker.mkdir()
+    sink = Sink(spool, via_port(database_url, closed_port()), max_buffered_rows=50)
+    everything = rows(120)
+    for row in everything[:70]:
+        sink.submit(row)
+    await sink.flush()
+    for row in everything[70:]:
+        sink.submit(row)
+    await sink.flush()
+    assert sink.disk_error is not None and sink.write_errors >= 2
+    assert (len(sink._buffer), sink.dropped_rows) == (50, 70) and sink._buffer == everything[70:]
+    blocker.rmdir()
+    sink.database_url, sink._retry_at = database_url, 0.0
+    await sink.flush()
+    assert sink.disk_error is None and sink.depth == 0
+    await sink.close()
+    stored = await conn.fetch("SELECT ts FROM checks WHERE region = 'test-sink' ORDER BY ts")
+    assert [r["ts"] for r in stored] == [r.ts for r in everything[70:]]
 
 
 async def test_database_outage_loses_nothing_and_duplicates_nothing(conn, database_url, tmp_path):

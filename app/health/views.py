@@ -1,0 +1,40 @@
+"""Health endpoints: liveness (the process answers) apart from readiness (it can serve: database and
+Redis reachable), for orchestrators that restart on the one and route traffic on the other."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+
+from app.errors import unavailable
+from app.health import service
+
+router = APIRouter(tags=["status"])
+
+
+@router.get("/api/health", summary="The API answers and reaches the database (503 with Retry-After when not)")
+async def health(request: Request):
+    async with request.app.state.pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+    return {"status": "ok"}
+
+
+@router.get("/api/health/live", summary="Liveness: 200 while the process runs, whatever its dependencies")
+async def live():
+    return {"status": "ok"}
+
+
+@router.get("/api/health/ready", summary="Readiness: 200 when the database and Redis answer, else 503 naming which")
+async def ready(request: Request):
+    database, redis = await asyncio.gather(
+        service.database_error(request.app.state.pool), service.redis_error(request.app.state.settings.redis_url)
+    )
+    checks = {"database": database or "ok", "redis": redis or "ok"}
+    if database or redis:
+        down = ", ".join(name for name, error in (("database", database), ("redis", redis)) if error)
+        return unavailable(
+            f"not ready: {down} unreachable",
+            [{"in": None, "field": name, "message": state} for name, state in checks.items()],
+        )
+    return {"status": "ok", **checks}
