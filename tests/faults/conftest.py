@@ -61,6 +61,9 @@ def wait_gone(pids: list[int], timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+PUSH_ONLY = "nightly-export"  # a push-only service the fault tests add
+
+
 class Stack:
     """A private PostgreSQL + Redis under `root`, started and stopped by scripts/services.sh."""
 
@@ -192,6 +195,21 @@ class Stack:
 
     async def connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.database_url, timeout=10)
+
+    async def push_only_key(self, service_id: str = PUSH_ONLY) -> str:
+        """A push-only service (no URL: only its own reporter sends its checks, so the ingest API takes
+        its check rows; a probed service's are refused) and a key for it, as `slamon ingest-key create`
+        issues it."""
+        conn = await self.connect()
+        try:
+            await conn.execute(
+                "INSERT INTO services (id, name, endpoint_url, managed_by) VALUES ($1, 'Push-only', NULL, 'api') "
+                "ON CONFLICT (id) DO NOTHING",
+                service_id,
+            )
+        finally:
+            await conn.close()
+        return self.run("ingest-key", "create", service_id).strip()
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ async def _answers(session, url, status) -> bool:
 
 
 async def test_api_and_status_page_with_the_database_down(stack):
-    key = stack.run("ingest-key", "face-compare").strip()
+    key = await stack.push_only_key()
     port = free_port()
     stack.slamon("api", "--site", "status", "--port", str(port), log_name="api")
     base = f"http://127.0.0.1:{port}"

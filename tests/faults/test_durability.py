@@ -14,13 +14,13 @@ import pytest
 
 from prober.spool import decode
 from tests.conftest import free_port
-from tests.faults.conftest import add_probed_services, http_status, wait_for
+from tests.faults.conftest import PUSH_ONLY, add_probed_services, http_status, wait_for
 from tests.prober import servers
 
 CRASHES = 3
 WRITERS = 6
 ROWS_PER_REQUEST = 40
-SERVICE = "face-compare"  # from services.toml, synced by `slamon migrate`
+SERVICE = PUSH_ONLY  # push-only: the ingest API takes check rows only for such services
 
 
 async def _writer(session, url, key, next_second, acknowledged: set, stop: asyncio.Event) -> None:
@@ -42,7 +42,7 @@ async def _writer(session, url, key, next_second, acknowledged: set, stop: async
 
 @pytest.mark.parametrize("with_children", [False, True], ids=["postmaster", "postmaster-and-children"])
 async def test_no_acknowledged_ingest_row_is_lost(stack, with_children):
-    key = stack.run("ingest-key", SERVICE).strip()
+    key = await stack.push_only_key(SERVICE)
     port = free_port()
     stack.slamon("api", "--port", str(port), log_name="api")
     base_url = f"http://127.0.0.1:{port}"
