@@ -1,4 +1,4 @@
-"""Backups and point-in-time restore through pgBackRest (README "Backups and restore").
+"""Backups and point-in-time restore through pgBackRest (docs/operations.md, "Backups and restore").
 
 pgBackRest does the work (WAL archiving, base backups, retention, restore); this module decides which
 backup is due, picks the backup a point in time needs and refuses the times no backup can reach, and
@@ -87,7 +87,7 @@ def pgbackrest(repo: Repo, *args: str, timeout_s: float | None = None, warnings:
     if not repo.config.is_file():
         raise BackupError(
             f"no pgBackRest config at {repo.config}: scripts/services.sh writes it for a cluster "
-            'with WAL archiving (README "Backups and restore" says how to turn it on)'
+            'with WAL archiving (docs/operations.md, "Backups and restore" says how to turn it on)'
         )
     command = next(a for a in args if not a.startswith("-"))
     return run_as_pg(

@@ -1,4 +1,4 @@
-"""How SLA numbers are written (SLA-MATH.md): truncation, rounding, durations."""
+"""How SLA numbers are written (docs/sla-math.md): truncation, rounding, durations."""
 
 from __future__ import annotations
 

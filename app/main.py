@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        description="Status, uptime, incidents and exact SLA figures (see SLA-MATH.md).",
+        description="Status, uptime, incidents and exact SLA figures (see docs/sla-math.md).",
     )
     app.state.settings = settings
     passwords.configure(settings.password_hash_workers, settings.password_hash_queue)

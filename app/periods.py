@@ -1,4 +1,4 @@
-"""Periods: half-open [start, end) intervals cut in the reporting time zone (SLA-MATH.md).
+"""Periods: half-open [start, end) intervals cut in the reporting time zone (docs/sla-math.md).
 
 Every length of a period or a day is elapsed time, and this module is the one place that computes it:
 the bounds it hands out are UTC instants, so subtracting them gives elapsed time (a 23-hour DST day is

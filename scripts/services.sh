@@ -12,7 +12,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PGDATA=$DATA/pg
 RUN=$DATA/run
 DB=${SLAMON_DB_NAME:-slamon}
-# pgBackRest (README "Backups and restore"): its config, log and locks under the data dir; the repository
+# pgBackRest (docs/operations.md, "Backups and restore"): its config, log and locks under the data dir; the repository
 # there too unless SLAMON_BACKUP_REPO puts it on another disk (a backup on the same disk survives no disk loss).
 BACKREST_DIR=$DATA/pgbackrest
 BACKREST_CONF=$BACKREST_DIR/pgbackrest.conf
@@ -85,7 +85,7 @@ CONF
 }
 
 # pgBackRest's config, rewritten on every start (the port may have changed); the stanza (the repository's
-# record of this cluster) created once. A cluster made before archiving was added is left alone: README
+# record of this cluster) created once. A cluster made before archiving was added is left alone: docs/operations.md
 # says how to turn it on.
 backrest_up() {
   grep -Eq "^archive_mode *= *on" "$PGDATA/postgresql.conf" || return 0

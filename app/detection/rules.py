@@ -1,4 +1,4 @@
-"""The automatic incident rules of SLA-MATH.md "Incidents", as a pure replay of a service's slots.
+"""The automatic incident rules of docs/sla-math.md "Incidents", as a pure replay of a service's slots.
 
 Two rule families per service, each with its own runs of consecutive slots:
 - failures: 3 consecutive failed slots open a P1 (cause 'failures');

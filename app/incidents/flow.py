@@ -1,4 +1,4 @@
-"""The status flow and the priority suggestion (SLA-MATH.md ## Incidents).
+"""The status flow and the priority suggestion (docs/sla-math.md ## Incidents).
 
 Allowed transitions: any forward step (investigating → identified → monitoring → resolved, skipping
 allowed: a quick fix may go straight to resolved) and a reopen from resolved back to investigating.

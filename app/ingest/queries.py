@@ -57,6 +57,6 @@ FROM ingest_keys WHERE service_id = $1 ORDER BY id DESC
 HAS_DERIVED_KEY = "SELECT EXISTS (SELECT 1 FROM ingest_keys_derived WHERE service_id = $1)"
 
 
-# A service with a URL is probed: its check results come from the probers only (SLA-MATH.md).
+# A service with a URL is probed: its check results come from the probers only (docs/sla-math.md).
 SERVICE_SOURCE = "SELECT endpoint_url IS NOT NULL AS probed, is_active FROM services WHERE id = $1"
 REGIONS = "SELECT name FROM regions ORDER BY name"

@@ -162,7 +162,7 @@ def _violations(rows, cut: datetime) -> tuple[list[dict], Decimal]:
 
 
 async def compute(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
-    """Every figure of one service's month, as JSON data (SLA-MATH.md; credits per seeds/002)."""
+    """Every figure of one service's month, as JSON data (docs/sla-math.md; credits per seeds/002)."""
     tier = TIERS[service["tier"]]
     today = local_date(min(now, period.end), period.zone) if now < period.end else period.days()[-1]
     records = (await sla.check_days(conn, [service], period, now, timezone_name))[service["id"]]

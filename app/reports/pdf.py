@@ -1,5 +1,5 @@
 """PDF: the report's HTML printed by headless Debian Chromium, the browser the browser tests use, so
-the PDF and the page cannot drift apart (README explains the choice over WeasyPrint).
+the PDF and the page cannot drift apart (docs/api.md explains the choice over WeasyPrint).
 
 One long-lived browser per process and Chromium path (driven by Playwright), started on the first
 PDF and started again if it died; at most CONCURRENT pages print at once, at most QUEUE more wait,

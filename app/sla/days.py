@@ -1,4 +1,4 @@
-"""Judged slots per service and day (SLA-MATH.md), as plain per-day lists: the form every per-day
+"""Judged slots per service and day (docs/sla-math.md), as plain per-day lists: the form every per-day
 figure is computed in (availability, day status, the 90-day grid), read from the daily rollup as one
 row of arrays per service."""
 

@@ -1,4 +1,4 @@
-"""SLA figures per SLA-MATH.md: availability, daily status, response times, usage, incident stats."""
+"""SLA figures per docs/sla-math.md: availability, daily status, response times, usage, incident stats."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def total(records: list[DayRecord]) -> CheckFigures:
 
 
 def day_status(record: DayRecord, tier: str) -> str:
-    """nd / e / mo / po / o for one day, in the order of SLA-MATH.md."""
+    """nd / e / mo / po / o for one day, in the order of docs/sla-math.md."""
     checks = record.checks
     return day_code(
         checks.slots,

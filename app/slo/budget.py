@@ -1,4 +1,4 @@
-"""Error budgets, burn rates and service credits (SLA-MATH.md, seeds/002). Pure functions on exact
+"""Error budgets, burn rates and service credits (docs/sla-math.md, seeds/002). Pure functions on exact
 decimals: the worker and the monthly report both compute with these."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ current value, the error budget (consumed, remaining) and burn rates over 5 m / 
 and the violations list. Maintenance windows are left out of every figure.
 
 Error budgets: availability in minutes, (1 - target) x the month's minutes (43.2 min for 99.9 % over
-30 days), consumed by the down time of failed slots (SLA-MATH.md); latency and error-rate SLOs in
+30 days), consumed by the down time of failed slots (docs/sla-math.md); latency and error-rate SLOs in
 calls, the number of bad calls the month's calls so far allow while the SLO still holds (latency
 Pq < X holds while at most n - ceil(q n) calls take X ms or more; an error rate < t holds while
 errors < t n). Burn rate = observed bad ratio / allowed ratio (1 = spending exactly the budget)."""

@@ -1,4 +1,4 @@
-"""Current status per SLA-MATH.md: per service and overall, with the 90-day uptime and grid."""
+"""Current status per docs/sla-math.md: per service and overall, with the 90-day uptime and grid."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from app.status import history, queries
 
 SEVERITY = {"operational": 0, "degraded": 1, "outage": 2}
 GRID_DAYS = 90
-LATEST_COUNT = 3  # slots that decide an outage (SLA-MATH.md)
+LATEST_COUNT = 3  # slots that decide an outage (docs/sla-math.md)
 RESULT_DELAY = timedelta(minutes=2)  # a slot's result lands up to its timeout (30 s) + a flush later
 LATEST_WITHIN = timedelta(days=2)  # older slots are not 'latest': a service without any shows none
 

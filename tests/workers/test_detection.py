@@ -1,4 +1,4 @@
-"""Automatic incident detection against real PostgreSQL (SLA-MATH.md "Incidents"): slots written
+"""Automatic incident detection against real PostgreSQL (docs/sla-math.md "Incidents"): slots written
 through the ingest module, detection run with the clock pinned, incidents read back through the API's
 own service, the timeline and the audit log."""
 

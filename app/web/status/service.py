@@ -26,7 +26,7 @@ MAINTENANCE_SHOWN = 20
 
 
 class Bar(NamedTuple):
-    """One day of a service's grid: its status letter (SLA-MATH.md) and the tooltip's figures (a
+    """One day of a service's grid: its status letter (docs/sla-math.md) and the tooltip's figures (a
     tuple: a page builds 4,500 of them)."""
 
     day: str

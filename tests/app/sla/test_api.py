@@ -1,5 +1,5 @@
 """Every figure of every SLA endpoint against an independent pandas computation from the raw rows
-(SLA-MATH.md). The month is cut in Asia/Seoul; data spans both edges; two regions on some days
+(docs/sla-math.md). The month is cut in Asia/Seoul; data spans both edges; two regions on some days
 (majority, ties fail); a monitoring gap; a maintenance window with failures inside; incidents."""
 
 from datetime import date, datetime, timedelta, timezone

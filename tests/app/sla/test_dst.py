@@ -1,4 +1,4 @@
-"""Lengths of periods and days are elapsed time (SLA-MATH.md, Periods), in zones with daylight saving
+"""Lengths of periods and days are elapsed time (docs/sla-math.md, Periods), in zones with daylight saving
 time (23-, 25-, 23.5- and 24.5-hour days) and in fixed offsets of :30 and :45, checked against an
 independent pandas computation from the raw rows in the three places a figure is read: right after
 ingest (nothing materialised), after a refresh, and in the closed month's frozen report.

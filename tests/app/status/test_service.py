@@ -1,4 +1,4 @@
-"""Current status (SLA-MATH.md): outage / degraded / operational from the newest slots and open
+"""Current status (docs/sla-math.md): outage / degraded / operational from the newest slots and open
 incidents; the overall status is the worst; the 90-day uptime is truncated."""
 
 import asyncio
