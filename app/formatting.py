@@ -1,8 +1,20 @@
-"""How SLA numbers are written (docs/sla-math.md): truncation, rounding, durations."""
+"""How SLA numbers and instants are written (docs/sla-math.md): truncation, rounding, durations,
+timestamps."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import overload
+
+
+@overload
+def utc_iso(ts: datetime) -> str: ...
+@overload
+def utc_iso(ts: None) -> None: ...
+def utc_iso(ts: datetime | None) -> str | None:
+    """An instant as the API writes it: ISO 8601, UTC as 'Z' (a local time keeps its offset)."""
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
 def truncated_percentage(part: int, whole: int) -> Decimal | None:

@@ -11,6 +11,7 @@ from app.audit import service as audit
 from app.auth import passwords, queries, throttle, tokens
 from app.auth.usernames import username_key
 from app.errors import ApiError
+from app.formatting import utc_iso
 
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen is written at most this often per session
 
@@ -29,10 +30,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
-
-
 def user_to_read(row) -> dict:
     return {
         "id": str(row["id"]),
@@ -40,8 +37,8 @@ def user_to_read(row) -> dict:
         "email": row["email"],
         "role": row["role"],
         "is_active": row["is_active"],
-        "created_at": _iso(row["created_at"]),
-        "last_login_at": _iso(row["last_login_at"]),
+        "created_at": utc_iso(row["created_at"]),
+        "last_login_at": utc_iso(row["last_login_at"]),
     }
 
 

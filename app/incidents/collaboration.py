@@ -9,15 +9,12 @@ import asyncpg
 
 from app.audit import service as audit
 from app.errors import ApiError, not_found
+from app.formatting import utc_iso
 from app.incidents import queries
 from app.incidents.models import DraftData
 
 NEW_DRAFT = "new"
 MAX_DRAFT_BYTES = 64 * 1024
-
-
-def _iso(ts) -> str:
-    return ts.isoformat().replace("+00:00", "Z")
 
 
 def comment_to_public(row) -> dict:
@@ -27,7 +24,7 @@ def comment_to_public(row) -> dict:
         "userId": str(row["user_id"]) if row["user_id"] else None,
         "userName": row["user_name"],
         "message": row["message"],
-        "timestamp": _iso(row["created_at"]),
+        "timestamp": utc_iso(row["created_at"]),
     }
 
 
@@ -59,7 +56,7 @@ async def add_comment(conn: asyncpg.Connection, incident_id: str, message: str, 
 
 
 def _draft_to_public(row) -> dict:
-    return {"incidentId": row["incident_key"], "data": json.loads(row["data"]), "updatedAt": _iso(row["updated_at"])}
+    return {"incidentId": row["incident_key"], "data": json.loads(row["data"]), "updatedAt": utc_iso(row["updated_at"])}
 
 
 async def _draft_key(conn: asyncpg.Connection, incident_id: str) -> str:

@@ -10,7 +10,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.errors import ApiError, not_found
-from app.formatting import format_duration
+from app.formatting import format_duration, utc_iso
 from app.incidents import flow, queries
 from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
 from app.notifications import outbox
@@ -21,10 +21,6 @@ NO_INCIDENT_MESSAGE = "특별한 문제가 없습니다."
 PREPARING_MESSAGE = "데이터를 준비 중입니다."
 
 
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
-
-
 def update_to_public(row) -> dict:
     return {
         "id": str(row["id"]),
@@ -32,7 +28,7 @@ def update_to_public(row) -> dict:
         "status": row["status"],
         "description": row["description"],
         "author": row["author"],
-        "createdAt": _iso(row["created_at"]),
+        "createdAt": utc_iso(row["created_at"]),
     }
 
 
@@ -48,9 +44,9 @@ def to_public(row, updates: list) -> dict:
         "detectionCriteria": row["detection_criteria"],
         "affectedServices": list(row["affected_services"]),
         "version": row["version"],
-        "createdAt": _iso(row["created_at"]),
-        "updatedAt": _iso(row["updated_at"]),
-        "resolvedAt": _iso(row["resolved_at"]),
+        "createdAt": utc_iso(row["created_at"]),
+        "updatedAt": utc_iso(row["updated_at"]),
+        "resolvedAt": utc_iso(row["resolved_at"]),
         "resolutionTime": format_duration((row["resolved_at"] - row["created_at"]).total_seconds())
         if row["resolved_at"]
         else None,

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import asyncpg
 
-from app.formatting import format_duration, truncated_percentage
+from app.formatting import format_duration, truncated_percentage, utc_iso
 from app.periods import Period, local_date
 from app.reports import queries
 from app.sla import service as sla
@@ -31,10 +31,6 @@ def _quantized(value: Decimal, places: str) -> Decimal:
     return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
-
-
 def _share(part: int, whole: int) -> Decimal | None:
     """part / whole x 100, exact (4 decimals, half-up): error-rate targets go down to 0.005 %."""
     return None if whole <= 0 else _quantized(Decimal(part) * 100 / Decimal(whole), "0.0001")
@@ -44,8 +40,8 @@ def period_of(month_label: str, period: Period) -> dict:
     minutes = period.minutes
     return {
         "label": month_label,
-        "start": _iso(period.start_local),
-        "end": _iso(period.end_local),
+        "start": utc_iso(period.start_local),
+        "end": utc_iso(period.end_local),
         "timezone": period.zone.key,
         "days": len(period.days()),
         "minutes": number(minutes),
@@ -150,8 +146,8 @@ def _violations(rows, cut: datetime) -> tuple[list[dict], Decimal]:
                 "id": r["id"],
                 "slo": r["slo"],
                 "severity": r["severity"],
-                "startedAt": _iso(r["started_at"]),
-                "endedAt": _iso(r["ended_at"]),
+                "startedAt": utc_iso(r["started_at"]),
+                "endedAt": utc_iso(r["ended_at"]),
                 "durationMinutes": seconds // 60,
                 "duration": format_duration(seconds),
                 "threshold": number(r["threshold"]),
@@ -196,9 +192,9 @@ async def compute(conn: asyncpg.Connection, service, period: Period, now: dateti
         "maintenance": [
             {
                 "title": r["title"],
-                "startsAt": _iso(r["starts_at"]),
-                "endsAt": _iso(r["ends_at"]),
-                "announcedAt": _iso(r["announced_at"]),
+                "startsAt": utc_iso(r["starts_at"]),
+                "endsAt": utc_iso(r["ends_at"]),
+                "announcedAt": utc_iso(r["announced_at"]),
                 "excludedFromSla": r["excluded"],
                 "reason": r["exclusion_reason"],
             }

@@ -14,6 +14,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.errors import ApiError
+from app.formatting import utc_iso
 from app.ingest.service import API_CALLS_SOURCE
 from app.periods import Period, add_months, local_date, month
 from app.reports import figures as report_figures
@@ -48,10 +49,6 @@ def parse_month(text: str, zone, now: datetime, field: str = "month") -> Period:
     return period
 
 
-def _iso(ts: datetime) -> str:
-    return ts.isoformat().replace("+00:00", "Z")
-
-
 # Response times and usage are made of the API calls the service reports itself (/api/ingest/api-calls),
 # not of anything the monitoring measured: every format says so (a label, not a figure: not frozen).
 DATA_SOURCES = {"responseTimes": API_CALLS_SOURCE, "usage": API_CALLS_SOURCE}
@@ -60,7 +57,7 @@ DATA_SOURCES = {"responseTimes": API_CALLS_SOURCE, "usage": API_CALLS_SOURCE}
 def _revision_meta(row) -> dict:
     return {
         "revision": row["revision"],
-        "frozenAt": _iso(row["created_at"]),
+        "frozenAt": utc_iso(row["created_at"]),
         "reason": row["reason"],
         "author": row["author"],
     }
@@ -103,7 +100,7 @@ async def get(
         "month": period.label,
         "status": "provisional",
         "revision": None,
-        "asOf": _iso(now),
+        "asOf": utc_iso(now),
         "latestRevision": None,
         "revisions": [],
     }
@@ -215,7 +212,7 @@ async def revise(
         "serviceId": service["id"],
         "month": period.label,
         "revision": row["revision"],
-        "frozenAt": _iso(row["created_at"]),
+        "frozenAt": utc_iso(row["created_at"]),
         "reason": reason,
         "author": author,
     }

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from app.audit import service as audit
 from app.errors import ApiError, not_found
+from app.formatting import utc_iso
 from app.ingest import keys as ingest_keys
 from app.rollups import service as rollups
 from app.services import queries
@@ -186,10 +187,7 @@ async def get(conn: asyncpg.Connection, service_id: str) -> asyncpg.Record | Non
 
 async def certificate_expiries(conn: asyncpg.Connection) -> dict[str, str]:
     """service_id -> the soonest TLS certificate expiry seen by the probers (ISO 8601, UTC)."""
-    return {
-        r["service_id"]: r["not_after"].isoformat().replace("+00:00", "Z")
-        for r in await conn.fetch(queries.CERTIFICATE_EXPIRIES)
-    }
+    return {r["service_id"]: utc_iso(r["not_after"]) for r in await conn.fetch(queries.CERTIFICATE_EXPIRIES)}
 
 
 async def existing_ids(conn: asyncpg.Connection, service_ids: list[str]) -> set[str]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from app.formatting import format_duration, round_half_up, rounded_percentage, truncated_percentage
+from app.formatting import format_duration, round_half_up, rounded_percentage, truncated_percentage, utc_iso
 from app.periods import Period, local_date
 from app.rollups import service as rollups
 from app.sla import days, queries
@@ -222,8 +222,8 @@ async def incident_stats(conn, period: Period, now: datetime, service_id: str | 
                 "title": r["title"],
                 "reporter": r["reporter"],
                 "detectionCriteria": r["detection_criteria"],
-                "createdAt": _iso(r["created_at"]),
-                "resolvedAt": _iso(r["resolved_at"]),
+                "createdAt": utc_iso(r["created_at"]),
+                "resolvedAt": utc_iso(r["resolved_at"]),
                 "resolutionTime": format_duration((r["resolved_at"] - r["created_at"]).total_seconds())
                 if r["resolved_at"]
                 else None,
@@ -231,7 +231,3 @@ async def incident_stats(conn, period: Period, now: datetime, service_id: str | 
             for r in rows
         ],
     }
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")

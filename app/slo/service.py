@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 import asyncpg
 
-from app.formatting import format_duration, truncated_percentage
+from app.formatting import format_duration, truncated_percentage, utc_iso
 from app.periods import Period
 from app.sla import service as sla
 from app.sla.tiers import TIERS
@@ -29,10 +29,6 @@ PERCENTILE_COLUMNS = {"latency_p50": "p50", "latency_p95": "p95", "latency_p99":
 
 def _round(value: Decimal | None, places: str = "0.01") -> Decimal | None:
     return None if value is None else value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
 def latency_targets(service) -> list[int]:
@@ -138,10 +134,10 @@ async def report(conn: asyncpg.Connection, service, period: Period, now: datetim
     return {
         "service": {"id": service["id"], "name": service["name"], "tier": tier.name, "tierName": tier.label},
         "period": period.label,
-        "periodStart": _iso(period.start_local),
-        "periodEnd": _iso(period.end_local),
+        "periodStart": utc_iso(period.start_local),
+        "periodEnd": utc_iso(period.end_local),
         "partial": period.is_partial(now),
-        "asOf": _iso(min(now, period.end)),
+        "asOf": utc_iso(min(now, period.end)),
         "slos": slos,
         "openViolations": [violation_to_public(r, now) for r in open_rows],
     }
@@ -155,8 +151,8 @@ def violation_to_public(row, now: datetime) -> dict:
         "serviceId": row["service_id"],
         "slo": row["slo"],
         "severity": row["severity"],
-        "startedAt": _iso(row["started_at"]),
-        "endedAt": _iso(row["ended_at"]),
+        "startedAt": utc_iso(row["started_at"]),
+        "endedAt": utc_iso(row["ended_at"]),
         "open": row["ended_at"] is None,
         "durationSeconds": seconds,
         "duration": format_duration(seconds),

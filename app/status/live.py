@@ -23,6 +23,7 @@ from typing import Protocol
 
 import asyncpg
 
+from app.formatting import utc_iso
 from app.status import queries, service
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,6 @@ class LiveEvent:
     event: str
     data: dict
     rooms: list[str]
-
-
-def _iso(ts: datetime) -> str:
-    return ts.isoformat().replace("+00:00", "Z")
 
 
 def grid_days(first_day: date, letters: list[str]) -> dict[str, str]:
@@ -91,7 +88,7 @@ def changes(
                         "status": now_state.status,
                         "overallStatus": overall,
                         "lastCheckedAt": last_checked.get(service_id),
-                        "timestamp": _iso(now),
+                        "timestamp": utc_iso(now),
                     },
                     STATUS_ROOMS,
                 )
@@ -106,7 +103,7 @@ def changes(
                     "removed": True,
                     "overallStatus": overall,
                     "lastCheckedAt": None,
-                    "timestamp": _iso(now),
+                    "timestamp": utc_iso(now),
                 },
                 STATUS_ROOMS,
             )

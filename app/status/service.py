@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from app import db
-from app.formatting import percentage_text
+from app.formatting import percentage_text, utc_iso
 from app.periods import last_days
 from app.services import service as services_service
 from app.status import history, queries
@@ -115,12 +115,12 @@ async def snapshot(
                 "status": status,
                 "uptime": percentage_text(grid.uptime(s["id"])),
                 "uptimeData": grid.codes[s["id"]],
-                "lastCheckedAt": newest["ts"].isoformat().replace("+00:00", "Z") if newest else None,
+                "lastCheckedAt": utc_iso(newest["ts"]) if newest else None,
             }
         )
     overall = max((e["status"] for e in entries), key=SEVERITY.__getitem__, default="operational")
     return {
         "overallStatus": overall,
-        "lastUpdated": now.isoformat().replace("+00:00", "Z"),
+        "lastUpdated": utc_iso(now),
         "services": entries,
     }, grid

@@ -11,7 +11,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from app.formatting import rounded_percentage
+from app.formatting import rounded_percentage, utc_iso
 from app.ingest.service import API_CALLS_SOURCE
 from app.periods import Period, add_months, elapsed_seconds, local_date, month
 from app.reports import queries as report_queries
@@ -104,7 +104,7 @@ async def trends(conn, service, months: int, now: datetime, timezone_name: str, 
         "service": {"id": service["id"], "name": service["name"]},
         "months": months,
         "timezone": zone.key,
-        "asOf": now.isoformat().replace("+00:00", "Z"),
+        "asOf": utc_iso(now),
         "source": API_CALLS_SOURCE,  # API calls: the service's own report
         "monthly": [
             {
