@@ -49,3 +49,10 @@ def format_duration(total_seconds: float) -> str:
 
 def percentage_text(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
+
+
+def pagination(page: int, limit: int, total: int) -> dict[str, int | bool]:
+    """The `pagination` object of every paged list: page and limit as asked, the total, the number of
+    pages (at least 1) and whether another follows."""
+    pages = max(1, -(-total // limit))
+    return {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}

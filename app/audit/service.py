@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from app.audit import queries
+from app.formatting import pagination
 
 
 async def record(
@@ -86,8 +87,7 @@ async def list_entries(
     filters = (actor, action, target_type, target_id, since, until)
     total = await conn.fetchval(queries.COUNT, *filters)
     rows = await conn.fetch(queries.LIST, *filters, limit, (page - 1) * limit)
-    pages = max(1, -(-total // limit))
     return {
         "entries": [_to_read(r) for r in rows],
-        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+        "pagination": pagination(page, limit, total),
     }

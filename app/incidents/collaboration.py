@@ -9,7 +9,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.errors import ApiError, not_found
-from app.formatting import utc_iso
+from app.formatting import pagination, utc_iso
 from app.incidents import queries
 from app.incidents.models import DraftData
 
@@ -38,10 +38,9 @@ async def list_comments(conn: asyncpg.Connection, incident_id: str, page: int, l
     await _require_incident(conn, incident_id)
     total = await conn.fetchval(queries.COUNT_COMMENTS, incident_id)
     rows = await conn.fetch(queries.COMMENTS, incident_id, limit, (page - 1) * limit)
-    pages = max(1, -(-total // limit))
     return {
         "comments": [comment_to_public(r) for r in rows],
-        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+        "pagination": pagination(page, limit, total),
     }
 
 

@@ -10,7 +10,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.errors import ApiError, not_found
-from app.formatting import format_duration, utc_iso
+from app.formatting import format_duration, pagination, utc_iso
 from app.incidents import flow, queries
 from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
 from app.notifications import outbox
@@ -82,10 +82,9 @@ async def search(
     """Incidents of any status matching the filters (None: any), newest first, one page."""
     total = await conn.fetchval(queries.COUNT_SEARCH, statuses, priorities, service_id)
     rows = await conn.fetch(queries.SEARCH, statuses, priorities, service_id, limit, (page - 1) * limit)
-    pages = max(1, -(-total // limit))
     return {
         "incidents": await _with_updates(conn, rows),
-        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+        "pagination": pagination(page, limit, total),
     }
 
 

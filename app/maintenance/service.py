@@ -15,6 +15,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.errors import not_found
+from app.formatting import pagination
 from app.incidents.service import check_services
 from app.maintenance import queries
 from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, ServiceEdit
@@ -55,10 +56,9 @@ def notice_rule(starts_at: datetime, announced_at: datetime, notice: timedelta) 
 async def list_windows(conn: asyncpg.Connection, active_after, page: int, limit: int) -> dict:
     total = await conn.fetchval(queries.COUNT, active_after)
     rows = await conn.fetch(queries.LIST, active_after, limit, (page - 1) * limit)
-    pages = max(1, -(-total // limit))
     return {
         "windows": [to_read(r) for r in rows],
-        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+        "pagination": pagination(page, limit, total),
     }
 
 

@@ -15,6 +15,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.errors import ApiError, not_found
+from app.formatting import pagination
 from app.notifications import queries
 from app.notifications.models import WEB_KINDS, SubscriptionCreate, SubscriptionUpdate, check_target
 from app.services.service import existing_ids
@@ -93,15 +94,10 @@ async def _validated(conn: asyncpg.Connection, values: dict, check_receiver: boo
     return [values[k] for k in FIELDS]
 
 
-def _pagination(page: int, limit: int, total: int) -> dict:
-    pages = max(1, -(-total // limit))
-    return {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages}
-
-
 async def list_subscriptions(conn: asyncpg.Connection, page: int, limit: int) -> dict:
     total = await conn.fetchval(queries.COUNT_SUBSCRIPTIONS)
     rows = await conn.fetch(queries.LIST_SUBSCRIPTIONS, limit, (page - 1) * limit)
-    return {"subscriptions": [to_read(r) for r in rows], "pagination": _pagination(page, limit, total)}
+    return {"subscriptions": [to_read(r) for r in rows], "pagination": pagination(page, limit, total)}
 
 
 async def get(conn: asyncpg.Connection, subscription_id: int) -> dict:
@@ -236,4 +232,4 @@ async def deliveries(conn: asyncpg.Connection, subscription_id: int, status: str
         }
         for r in rows
     ]
-    return {"deliveries": items, "pagination": _pagination(page, limit, total)}
+    return {"deliveries": items, "pagination": pagination(page, limit, total)}

@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 import asyncpg
 
-from app.formatting import format_duration, truncated_percentage, utc_iso
+from app.formatting import format_duration, pagination, truncated_percentage, utc_iso
 from app.periods import Period
 from app.sla import service as sla
 from app.sla.tiers import TIERS
@@ -179,8 +179,7 @@ async def list_violations(
     filters = (service_id, None if state is None else state == "open", since, until, slo, severity)
     total = await conn.fetchval(queries.COUNT, *filters)
     rows = await conn.fetch(queries.LIST, *filters, limit, (page - 1) * limit)
-    pages = max(1, -(-total // limit))
     return {
         "violations": [violation_to_public(r, now) for r in rows],
-        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+        "pagination": pagination(page, limit, total),
     }

@@ -12,6 +12,7 @@ from app.auth import passwords, throttle
 from app.auth.service import Principal, revoke_user, user_to_read, utcnow
 from app.auth.usernames import username_key
 from app.errors import ApiError, not_found
+from app.formatting import pagination
 from app.users import queries
 from app.users.models import UserCreate, UserUpdate
 
@@ -33,10 +34,9 @@ async def get(conn: asyncpg.Connection, user_id: str):
 async def list_users(conn: asyncpg.Connection, page: int, limit: int) -> dict:
     total = await conn.fetchval(queries.COUNT)
     rows = await conn.fetch(queries.LIST, limit, (page - 1) * limit)
-    pages = max(1, -(-total // limit))
     return {
         "users": [to_read(r) for r in rows],
-        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages, "hasNext": page < pages},
+        "pagination": pagination(page, limit, total),
     }
 
 
