@@ -241,8 +241,8 @@ class Prober:
                 await self.refresh_targets()
 
     async def _catch_up(self, view) -> None:
-        # every slot since the lapsed prober's last heartbeat could be unchecked
-        candidates = self.scheduler.catch_up_candidates(view, self.options.ttl_s + 2 * self.options.heartbeat_s)
+        # the current slot a lapsed prober may have left unchecked (earlier ones stay gaps)
+        candidates = self.scheduler.catch_up_candidates(view)
         if not candidates:
             return
         await self.sink.flush()

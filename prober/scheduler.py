@@ -135,31 +135,37 @@ class Scheduler:
     async def _check(self, target: Target, slot: int) -> None:
         async with self._semaphore:
             lag_s = self.clock() - slot
+            if lag_s >= target.interval_s:
+                # Its slot is over (the prober fell that far behind): a check now would be stored as
+                # a measurement of a time nobody measured. A gap instead.
+                self.missed_slots += 1
+                return
             result = await run_check(target, self.ctx)
         try:
             self.on_result(target, slot, result, lag_s)
         except Exception:  # a bug in result handling must not kill the prober
             log.exception("result handling failed", extra={"service_id": target.service_id, "job": "check"})
 
-    def catch_up_candidates(self, view: View, lookback_s: float = 0.0) -> list[tuple[Target, int]]:
-        """Slots of the last `lookback_s` seconds (at least the latest) whose owner lapsed before
-        checking them and that now fall to this prober. The caller drops those already stored. Never
-        a slot from before this scheduler started: a check run now would be stored as a measurement
-        of a time this prober did not see (a restarted prober skips the slots it was down for)."""
+    def catch_up_candidates(self, view: View) -> list[tuple[Target, int]]:
+        """The current slot of each service whose owner lapsed before checking it and that now falls to
+        this prober. Only the current one: a slot is measured in its own slot or not at all — a check
+        run after the next slot began would be stored as a measurement of a time nobody measured, so an
+        earlier slot a lapsed prober left stays a gap (it lowers coverage, never availability). Never a
+        slot from before this scheduler started (a restarted prober skips the slots it was down for).
+        The caller drops those already stored."""
         now = self.clock()
         live = [m for m in view.members if m.expires_at > view.as_of]
         found = []
         for target in self.targets.values():
             sid = target.service_id
             slot = slot_at_or_before(now, target.interval_s, offset_s(sid, target.interval_s))
-            oldest = max(min(slot, now - lookback_s), self.started_at)
-            started = self.started_slots.get(sid, ())
-            while slot >= oldest:
-                if self.last_popped.get(sid, -1) >= slot and slot not in started:
-                    eligible = tuple(m.prober_id for m in live if m.active_from <= slot)
-                    if rendezvous_owner(sid, eligible) == self.prober_id:
-                        found.append((target, slot))
-                slot -= target.interval_s
+            if slot < self.started_at or self.last_popped.get(sid, -1) < slot:
+                continue  # before our time, or not yet due here: the schedule runs it
+            if slot in self.started_slots.get(sid, ()):
+                continue  # ours already
+            eligible = tuple(m.prober_id for m in live if m.active_from <= slot)
+            if rendezvous_owner(sid, eligible) == self.prober_id:
+                found.append((target, slot))
         return found
 
     async def stop(self, grace_s: float = 5.0) -> None:
