@@ -41,7 +41,7 @@ class ProberMetrics:
         self.checks: dict[tuple[str, str], int] = defaultdict(int)  # (outcome, error_type) -> count
         self.latency = Histogram(LATENCY_BUCKETS_S)
         self.schedule_lag = Histogram(LAG_BUCKETS_S)
-        self.missed_slots = 0
+        self.missed_slots: Callable[[], int] = lambda: 0  # the scheduler's count (runner wires it)
         self.catch_up_checks = 0
         self.gauges: dict[str, Callable[[], float]] = {}
         self.counters: dict[str, tuple[str, Callable[[], float]]] = {}  # name -> (help, read)
@@ -73,9 +73,9 @@ class ProberMetrics:
         ]
         lines += self.schedule_lag.render("slamon_prober_schedule_lag_seconds", region)
         lines += [
-            "# HELP slamon_prober_missed_slots_total Owned slots skipped because the prober fell behind.",
+            "# HELP slamon_prober_missed_slots_total Owned slots not measured because their slot ended first.",
             "# TYPE slamon_prober_missed_slots_total counter",
-            f"slamon_prober_missed_slots_total{{{region}}} {self.missed_slots}",
+            f"slamon_prober_missed_slots_total{{{region}}} {self.missed_slots()}",
             "# HELP slamon_prober_catch_up_checks_total Slots of a lapsed prober checked late by this one.",
             "# TYPE slamon_prober_catch_up_checks_total counter",
             f"slamon_prober_catch_up_checks_total{{{region}}} {self.catch_up_checks}",

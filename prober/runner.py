@@ -90,6 +90,7 @@ class Prober:
         self.targets_source = targets or database_targets(options.database_url, self._lastseen_dir)
         self.ctx = ProbeContext()
         self.metrics = ProberMetrics(options.region)
+        self.metrics.missed_slots = lambda: self.scheduler.missed_slots
         self.fleet = Fleet(
             options.database_url,
             options.region,

@@ -54,6 +54,9 @@ async def test_healthy_prober_reports_ok_and_metrics(conn, database_url, tmp_pat
         'slamon_prober_assigned_services{region="health-ok"} 1',
     ):
         assert name in metrics
+    # the scheduler's count of slots left as gaps, not a constant
+    prober.scheduler.missed_slots = 7
+    assert 'slamon_prober_missed_slots_total{region="health-ok"} 7' in prober.metrics.render()
 
 
 async def test_prober_without_database_is_unhealthy_with_a_reason(tmp_path, web_port):
