@@ -2,7 +2,9 @@
 for a turn, each for at most `queue_wait_s`; any other request gets 503 with Retry-After at once. Under
 400 concurrent clients the status page answered in 3.2 s (p50) to 15.9 s (p99): a client is better
 served by a fast "try again" than by a hang. Health checks and Socket.IO (long-polling requests wait by
-design; sockets are counted by the realtime hub) are not counted."""
+design; sockets are counted by the realtime hub) are not counted, nor the paths named `exempt_paths`:
+reads served from memory whose cost does not grow with the number of readers (the status reads,
+app/status/cache.py)."""
 
 from __future__ import annotations
 
@@ -16,13 +18,16 @@ RETRY_AFTER_S = 1
 class LoadShedding:
     """ASGI middleware; the semaphore is made on the first request, in the server's event loop."""
 
-    def __init__(self, app, max_concurrent: int, max_queued: int, queue_wait_s: float):
+    def __init__(
+        self, app, max_concurrent: int, max_queued: int, queue_wait_s: float, exempt_paths: tuple[str, ...] = ()
+    ):
         self.app, self.max_concurrent, self.max_queued, self.queue_wait_s = (
             app,
             max_concurrent,
             max_queued,
             queue_wait_s,
         )
+        self.exempt_paths = frozenset(exempt_paths)
         self.queued = 0
         self._slots: asyncio.Semaphore | None = None
 
@@ -72,7 +77,7 @@ class LoadShedding:
         return None  # granted before the cancel took effect
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES) or scope["path"] in self.exempt_paths:
             return await self.app(scope, receive, send)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_concurrent)
