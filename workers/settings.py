@@ -1,6 +1,7 @@
 """arq WorkerSettings: the worker process's cron jobs and tasks, and the clients they share (ctx).
 
-Every cron job is unique (one run per tick across any number of workers); transient failures are
+Every cron job is unique (one run per tick across any number of workers: arq names a tick's job
+after its time, and a job id whose result is still kept is not queued again); transient failures are
 retried with back-off (workers/common.py); a job lost with a killed worker stays queued and runs again
 once its in-progress mark expires: arq sets it to the longest timeout of any job + 10 s, so no job may
 have a timeout above SLAMON_WORKER_JOB_TIMEOUT_S (a month close took 7 s for 50 services; a webhook
@@ -67,7 +68,10 @@ class WorkerSettings:
             timeout=JOB_TIMEOUT_S,
             run_at_startup=True,
         ),
-        cron(notify.notify_tick, second=notify.EVERY_5_S, unique=True, timeout=60, run_at_startup=True, keep_result=0),
+        # Its result is kept (arq's default, an hour) like every cron job's: the result is what stops a
+        # worker that stalled across a tick from queueing that tick again once the others ran it (with
+        # keep_result=0 the late copy ran a minute later: tests/app/test_replicas.py).
+        cron(notify.notify_tick, second=notify.EVERY_5_S, unique=True, timeout=60, run_at_startup=True),
     ]
     # Plain callables taking ctx, not methods of this class.
     on_startup: StartupShutdown | None = startup
