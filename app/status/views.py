@@ -29,5 +29,5 @@ async def system_status(request: Request, settings=Depends(deps.settings), now=D
         # Plain JSON types only: encoded directly, without jsonable_encoder's walk over 4,500 grid letters.
         return JSONResponse(status).body, figures
 
-    body = await bodies.get(None, await cache.version(pool), now, build)
-    return cache.respond(body, request.headers.get("if-none-match"), "application/json")
+    body = await bodies.get(None, await cache.version(request.app.state), now, build)
+    return cache.respond(body, request.headers, "application/json")

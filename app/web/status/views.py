@@ -3,6 +3,7 @@ incidents. Public: no login, like the API's GETs it reads."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -80,11 +81,12 @@ async def status_page(
         async with pool.acquire() as conn:
             data = await service.page(conn, now, settings.timezone, settings.zone, page, pool)
         kept[page] = data
-        return bytes(_render(canonical, data, None).body), data
+        # rendered in a thread: ~20-50 ms of template work would otherwise hold every other reader
+        return bytes((await asyncio.to_thread(_render, canonical, data, None)).body), data
 
     try:
         body = await status_cache.of(request.app.state, "page").get(
-            (lang, paged, page), await status_cache.version(pool), now, build
+            (lang, paged, page), await status_cache.version(request.app.state), now, build
         )
     except DB_UNAVAILABLE as exc:
         previous = kept.get(page)
@@ -96,7 +98,7 @@ async def status_page(
         }
         return _render(request, previous, stale)  # no-store: its age label changes by the minute
     response = status_cache.respond(
-        body, request.headers.get("if-none-match"), "text/html; charset=utf-8", {"Content-Language": lang, "Vary": VARY}
+        body, request.headers, "text/html; charset=utf-8", {"Content-Language": lang, "Vary": VARY}
     )
     if request.query_params.get("lang") in i18n.LANGUAGES and request.cookies.get(i18n.LANG_COOKIE) != lang:
         # as render() does: ?lang= is remembered; a response that sets a cookie is nobody else's to keep

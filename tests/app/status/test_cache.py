@@ -5,6 +5,7 @@ time alone within FRESH_S, and the bodies equal to a fresh build's."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -79,6 +80,13 @@ async def test_an_etag_and_cache_control_then_304_for_the_same_body(conn, replic
         assert (await client.get("/api/system-status", headers={"If-None-Match": header})).status_code == 304
     other = await client.get("/api/system-status", headers={"If-None-Match": '"something-else"'})
     assert other.status_code == 200 and other.content == first.content
+    # compressed once per build for clients that accept gzip (httpx does), another representation
+    assert first.headers["content-encoding"] == "gzip" and first.headers["vary"] == "Accept-Encoding"
+    plain = await client.get("/api/system-status", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == first.content
+    assert plain.headers["etag"] == etag.removesuffix('-gz"') + '"'
+    refused = await client.get("/api/system-status", headers={"Accept-Encoding": "gzip;q=0", "If-None-Match": etag})
+    assert refused.status_code == 200 and "content-encoding" not in refused.headers
     assert client.app.state.status_caches["system-status"].builds == 1  # type: ignore[attr-defined]
 
 
@@ -149,11 +157,20 @@ async def test_a_body_is_served_at_most_fresh_s_then_built_for_the_new_time(conn
     assert (await client.get("/api/system-status")).content == first.content  # kept
     builds = client.app.state.status_caches["system-status"].builds  # type: ignore[attr-defined]
     assert builds == 1
-    # built again for the new time; the same figures keep their bytes, ETag and lastUpdated (since when
-    # they hold), so a copy a client or a CDN holds stays valid
+    # built again for the new time, the body of a moment ago served meanwhile (nothing stored moved);
+    # the same figures keep their bytes, ETag and lastUpdated (since when they hold), so a copy a
+    # client or a CDN holds stays valid
     replica.clock["now"] = NOW + timedelta(seconds=cache.FRESH_S)
     later = await client.get("/api/system-status", headers={"If-None-Match": first.headers["etag"]})
-    assert later.status_code == 304 and client.app.state.status_caches["system-status"].builds == 2  # type: ignore[attr-defined]
+    assert later.status_code == 304
+    bodies = client.app.state.status_caches["system-status"]  # type: ignore[attr-defined]
+    for _ in range(200):
+        if bodies.builds == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert bodies.builds == 2
+    again = await client.get("/api/system-status", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and bodies.builds == 2
     # time alone changes the status: two days without a check, the service has no current data
     replica.clock["now"] = NOW + timedelta(days=2, minutes=10)
     moved = await client.get("/api/system-status", headers={"If-None-Match": first.headers["etag"]})
@@ -182,7 +199,8 @@ async def test_the_page_has_an_etag_and_shows_an_incident_update_at_once(conn, r
         assert page.headers["cache-control"] == "private, no-cache"  # it sets the language cookie
         again = await client.get("/")  # the cookie says English
         assert (
-            again.headers["cache-control"] == cache.CACHE_CONTROL and again.headers["vary"] == "Cookie, Accept-Language"
+            again.headers["cache-control"] == cache.CACHE_CONTROL
+            and again.headers["vary"] == "Cookie, Accept-Language, Accept-Encoding"
         )
         assert again.headers["content-language"] == "en" and again.text == page.text
         assert (await client.get("/", headers={"If-None-Match": again.headers["etag"]})).status_code == 304
@@ -208,3 +226,16 @@ async def test_query_parameters_other_than_page_and_lang_make_no_new_variant(con
     assert len({p.headers["etag"] for p in pages}) == 1 and "junk" not in pages[0].text
     assert client.app.state.status_caches["page"].builds == 1  # type: ignore[attr-defined]
     assert (await client.get("/?page=99")).status_code == 422
+
+
+async def test_concurrent_readers_share_the_version_reads_and_one_build(conn, replica):
+    await write_checks(conn, [slot(i) for i in range(5)], now=NOW)
+    client = replica()
+    responses = await asyncio.gather(*(client.get("/api/system-status") for _ in range(50)))
+    assert {r.status_code for r in responses} == {200} and len({r.content for r in responses}) == 1
+    state = client.app.state  # type: ignore[attr-defined]
+    assert state.status_versions.reads < 50 and state.status_caches["system-status"].builds == 1
+    # a write after those reads is seen by the next reader all the same
+    await write_checks(conn, [slot(0, ok=False, now=NOW + timedelta(minutes=1))], now=NOW + timedelta(minutes=1))
+    replica.clock["now"] = NOW + timedelta(minutes=1)
+    assert _service((await client.get("/api/system-status")).json())["status"] == "degraded"
