@@ -115,6 +115,18 @@ def _ticks(log_paths: list[Path], job: str, after: float) -> Counter[int]:
     return ticks
 
 
+def _stop(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM, then SIGKILL what has not exited within a minute."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 async def _wait_for(condition, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -141,13 +153,7 @@ async def test_two_workers_run_each_scheduled_tick_once(conn, database_url, queu
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGCONT)
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        _stop(workers)
     ticks = _ticks(logs, "notify_tick", after)
     assert len(ticks) >= 12, ticks
     assert {tick: n for tick, n in ticks.items() if n > 1} == {}, ticks
@@ -210,14 +216,7 @@ async def test_two_probers_of_a_region_measure_each_slot_once(conn, database_url
         end = time.time()
         owners = await conn.fetchval("SELECT count(*) FROM prober_heartbeats WHERE region = 'twin'")
     finally:
-        for prober in probers:
-            prober.send_signal(signal.SIGTERM)
-        for prober in probers:
-            try:
-                prober.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                prober.kill()
-                prober.wait()
+        _stop(probers)
         await runner.cleanup()
     assert owners == 2
     per_slot = Counter(
