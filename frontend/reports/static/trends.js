@@ -21,7 +21,7 @@ const FORECAST_DASH = [6, 4];
 
 const page = JSON.parse(document.getElementById("trends-data").textContent);
 const texts = page.texts;
-const locale = document.documentElement.lang === "ko" ? "ko-KR" : "en-US";
+const locale = document.documentElement.lang;  // Intl takes the page's language as it is ("ko", "en")
 const whole = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
 const compact = new Intl.NumberFormat(locale, { notation: "compact", maximumFractionDigits: 1 });
 const decimal = new Intl.NumberFormat(locale, { maximumFractionDigits: 2 });
