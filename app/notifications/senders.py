@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import aiohttp
 import aiosmtplib
 
+from app.net import ssrf
+from app.net.http import GuardedSessions
 from app.notifications import messages, signing
-from prober import ssrf
-from prober.client import ProbeContext
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -47,11 +47,11 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class Senders:
-    """The worker's clients: the prober's SSRF-guarded HTTP sessions (one per policy), and SMTP settings."""
+    """The worker's clients: SSRF-guarded HTTP sessions (app/net/http.py, one per policy), and SMTP settings."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.http = ProbeContext(user_agent=USER_AGENT)
+        self.http = GuardedSessions(USER_AGENT)
 
     async def close(self) -> None:
         await self.http.close()

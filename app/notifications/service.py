@@ -16,10 +16,10 @@ import asyncpg
 from app.audit import service as audit
 from app.errors import ApiError, not_found
 from app.formatting import pagination
+from app.net import ssrf
 from app.notifications import queries
 from app.notifications.models import WEB_KINDS, SubscriptionCreate, SubscriptionUpdate, check_target
 from app.services.service import existing_ids
-from prober import ssrf
 
 DNS_TIMEOUT_S = 3.0
 
