@@ -3,7 +3,7 @@ addresses of SLAMON_METRICS_ALLOW only (loopback by default). Every series and a
 listed in docs/operations.md, "Metrics".
 
 - request latency by route template (never the raw path, so the label set stays bounded), method and
-  status class, measured around load shedding so a refused request is counted with the wait it had;
+  status class, measured around load shedding, so the wait for a turn counts and a refused request too;
 - requests refused by load shedding (app/load.py), by reason;
 - Socket.IO clients connected to this process, database pool connections in use and the pool's bounds;
 - the process's CPU, memory and open files (prometheus_client's process collector).
@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-from starlette.routing import Match
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import ApiError
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-UNMATCHED = "<unmatched>"  # no route: a 404, bounded to one label value whatever the path
+# Answered before or without a route, whatever the path: 404s, load shedding's 503s, 413s for bodies
+# declared too large. One label value, so a scan of random paths adds no series.
+UNROUTED = "<unrouted>"
 NOT_TIMED_PREFIXES = ("/socket.io/",)  # long-polling requests wait by design; sockets have their own gauge
 FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 PEER_KEY = "slamon.peer"  # the TCP peer, recorded before uvicorn's proxy-headers middleware rewrites "client"
@@ -65,17 +67,16 @@ class ApiMetrics:
         self.shed.labels(reason).inc()
 
     def route_of(self, scope: Scope) -> str:
-        """The template of the route that handled `scope` (`/api/uptime/{service_id}`), else the one it
-        would have matched (a request refused before routing), else UNMATCHED."""
-        route = scope.get("route")
-        if route is None:
-            for candidate in self.app.router.routes:
-                match, _ = candidate.matches(scope)
-                if match == Match.FULL:
-                    route = candidate
+        """The template of the route that answered (`/api/uptime/{service_id}`, `/static/{path}`), else
+        UNROUTED. FastAPI leaves its route in scope["route"]; a plain route or mount leaves its endpoint."""
+        template = getattr(scope.get("route"), "path_format", None)
+        endpoint = scope.get("endpoint")
+        if template is None and endpoint is not None:
+            for route in self.app.router.routes:
+                if getattr(route, "endpoint", None) is endpoint or (isinstance(route, Mount) and route.app is endpoint):
+                    template = getattr(route, "path_format", None)
                     break
-        template = getattr(route, "path_format", None) or getattr(route, "path", None)
-        return template if isinstance(template, str) and template else UNMATCHED
+        return template if isinstance(template, str) and template else UNROUTED
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -124,7 +125,6 @@ class RequestMetrics:
         if scope["type"] != "http" or scope["path"].startswith(NOT_TIMED_PREFIXES):
             return await self.app(scope, receive, send)
         scope[PEER_KEY] = scope.get("client")
-        original = dict(scope)  # routing writes into scope; a refused request is matched on the original
         started = time.perf_counter()
         status = 0
 
@@ -142,7 +142,7 @@ class RequestMetrics:
         finally:
             if status:
                 method = scope["method"] if scope["method"] in METHODS else "other"
-                route = self.metrics.route_of(scope if "route" in scope else original)
+                route = self.metrics.route_of(scope)
                 self.metrics.requests.labels(route, method, f"{status // 100}xx").observe(time.perf_counter() - started)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
@@ -20,13 +22,15 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     if port:
         try:
             served = await metrics.serve(settings, host, port)
-        except OSError as exc:
-            print(
-                f"slamon worker: cannot serve metrics on {host}:{port} ({exc.strerror or exc}); give each worker "
-                "process its own --metrics-port (SLAMON_WORKER_METRICS_PORT), 0 for none",
-                file=sys.stderr,
+        except OSError as exc:  # the jobs matter more than their figures: run them anyway, and say so
+            log.error(
+                "cannot serve metrics on %s:%d (%s); running without them. Give each worker process on a "
+                "machine its own --metrics-port (SLAMON_WORKER_METRICS_PORT), 0 for none",
+                host,
+                port,
+                exc.strerror or exc,
+                extra={"job": "metrics"},
             )
-            return 1
     try:
         await run_supervised(WorkerSettings)
     finally:

@@ -189,7 +189,7 @@ def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
 
 
 async def serve(settings: Settings, host: str, port: int) -> tuple[web.AppRunner, DatabaseCollector]:
-    """Start GET /metrics on host:port; raises OSError when the port is taken."""
+    """Start GET /metrics on host:port; raises OSError when the port is taken (the caller goes on without)."""
     database = DatabaseCollector(settings)
     database_registry = CollectorRegistry()
     database_registry.register(database)
