@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,8 +50,35 @@ def samples(body: str) -> dict[tuple[str, frozenset], float]:
     }
 
 
+def assert_clean_and_documented(body: str) -> None:
+    """promtool finds nothing, and docs/operations.md's Metrics section lists every slamon series."""
+    code, printed = promtool(body)
+    assert code == 0, printed
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    for family in text_string_to_metric_families(body):
+        if family.name.startswith("slamon_"):
+            suffix = "_total" if family.type == "counter" else ""
+            assert f"`{family.name}{suffix}`" in docs, f"{family.name}{suffix} is not in docs/operations.md"
+
+
 def value(body: str, name: str, **labels: str) -> float | None:
     return samples(body).get((name, frozenset(labels.items())))
+
+
+def test_the_documented_example_alerts_are_valid_rules(tmp_path):
+    """docs/operations.md's example alerts, as `promtool check rules` reads them, name series that exist."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text[text.index("### Example alerts") :]
+    rules = section[section.index("```yaml\n") + len("```yaml\n") :]
+    rules = rules[: rules.index("```")]
+    (tmp_path / "rules.yml").write_text(rules)
+    tool = shutil.which("promtool")
+    assert tool, "promtool is missing: `make system-deps` installs Debian's prometheus package"
+    done = subprocess.run([tool, "check", "rules", str(tmp_path / "rules.yml")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    documented = set(re.findall(r"`((?:slamon|process)_[a-z_]+)`", text))
+    for name in set(re.findall(r"\b(slamon_[a-z_]+?)(?:_bucket)?\b", rules)):
+        assert name in documented, f"{name} is alerted on but not listed"
 
 
 def test_promtool_refuses_a_series_without_help():
@@ -77,8 +105,7 @@ async def test_api_metrics_are_clean_and_labelled_by_route_template(database_url
             await sio.disconnect()
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     body = response.text
-    code, printed = promtool(body)
-    assert code == 0, printed
+    assert_clean_and_documented(body)
     duration = "slamon_api_request_duration_seconds_count"
     assert value(body, duration, route="/api/uptime/{service_id}", method="GET", status="2xx") == 2
     assert value(body, duration, route="<unrouted>", method="GET", status="4xx") == 1
@@ -157,7 +184,8 @@ async def test_worker_metrics_are_clean_and_read_the_database(conn, database_url
         "SLAMON_SECRET_KEY": "metrics-secret-0123456789-abcdef",
     }
     command = [sys.executable, "-m", "app.cli", "worker", "--metrics-port", str(port)]
-    worker = subprocess.Popen(command, cwd=ROOT, env=env)
+    with open(tmp_path / "worker.log", "wb") as output:
+        worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     body = ""
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
@@ -173,7 +201,7 @@ async def test_worker_metrics_are_clean_and_read_the_database(conn, database_url
                 )
                 if runs:
                     break
-                assert worker.poll() is None, "slamon worker exited"
+                assert worker.poll() is None, (tmp_path / "worker.log").read_text(errors="replace")
                 await asyncio.sleep(0.2)
             else:
                 raise AssertionError(f"refresh_rollups never counted:\n{body}")
@@ -197,8 +225,7 @@ async def test_worker_metrics_are_clean_and_read_the_database(conn, database_url
     finally:
         worker.terminate()
         worker.wait(timeout=60)
-    code, printed = promtool(body)
-    assert code == 0, printed
+    assert_clean_and_documented(body)
     assert value(body, "slamon_worker_metrics_database_up") == 1
     assert value(body, "slamon_notify_deliveries_pending") == 1
     assert value(body, "slamon_notify_oldest_pending_delivery_age_seconds") >= 600
@@ -266,5 +293,4 @@ async def test_prober_metrics_are_clean_and_count_checks_per_service(conn, datab
     finally:
         await site.cleanup()
         await prober.stop()
-    code, printed = promtool(body)
-    assert code == 0, printed
+    assert_clean_and_documented(body)

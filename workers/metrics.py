@@ -27,7 +27,15 @@ from arq import Retry, func
 from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 from arq.worker import Function
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
@@ -36,6 +44,9 @@ from app.config import Settings
 from app.db import create_pool
 from workers.common import Ctx
 
+# No `<name>_created` series beside every counter and histogram: Prometheus does not use them in this
+# format, and they would double the series.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # (the library leaves it unannotated)
 log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
