@@ -43,25 +43,23 @@ async def reports_page(
         "selected_service": service_id or (catalog[0]["id"] if catalog else None),
         "selected_month": month_text or f"{last_month:%Y-%m}",
         "max_month": f"{today:%Y-%m}",
+        "nav": "reports",
     }
     if not catalog:
-        return page(request, TEMPLATE, "reports.reports_page_title", nav="reports", **context)
+        return page(request, TEMPLATE, "reports.reports_page_title", **context)
     try:
         svc = await services.get(conn, context["selected_service"])
         if svc is None:
             raise ApiError(404, "not_found", f"service: unknown service {context['selected_service']!r}")
         period = service.parse_month(context["selected_month"], settings.zone, now)
     except ApiError as exc:
-        return page(
-            request, TEMPLATE, "reports.reports_page_title", exc.status, nav="reports", **context, error=exc.message
-        )
+        return page(request, TEMPLATE, "reports.reports_page_title", exc.status, **context, error=exc.message)
     doc = await service.get(conn, svc, period, now, settings.timezone)
     report = render.report_context(doc, templating.language_of(request))
     return page(
         request,
         TEMPLATE,
         "reports.reports_page_title",
-        nav="reports",
         **context,
         doc=report["doc"],
         zone=report["zone"],
