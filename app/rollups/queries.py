@@ -102,6 +102,10 @@ class LevelSql:
     delete_range: str  # the buckets of [bucket($2), $3)
     materialise_range: str  # those buckets from the level below (after delete_range)
     accumulate_range: str  # the level below's rows in [$2, $3) added into their buckets (the advance)
+    # A late write's buckets, for many services at once (RANGES: $1 service ids, $2 starts, $3 ends,
+    # bucket-aligned, not overlapping per service): deleted, then recomputed from the level below.
+    delete_ranges: str
+    recompute_ranges: str
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,25 @@ GROUP BY service_id, bucket"""
     return ReadParts(state, read + ORDER, _bucket_arrays(read, columns) if arrays else None)
 
 
+# Ranges of buckets, one per element: $1 service ids (text[]), $2 starts, $3 ends (timestamptz[]).
+RANGES = "unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS r(service_id, lo, hi)"
+_IN_RANGE = "c.service_id = r.service_id AND c.ts >= r.lo AND c.ts < r.hi"
+
+
+def _delete_ranges(table: str, time_column: str) -> str:
+    return f"""
+DELETE FROM {table} t USING {RANGES}
+WHERE t.service_id = r.service_id AND t.{time_column} >= r.lo AND t.{time_column} < r.hi"""
+
+
+def _recompute_ranges(table: str, columns: tuple[str, ...], source: str) -> str:
+    """`source` (a level's SELECT from the level below) for each range, one index range scan each;
+    $4 and $5 (width, zone) as in every template."""
+    return f"""
+INSERT INTO {table} ({", ".join(columns)})
+SELECT {", ".join(f"x.{c}" for c in columns)} FROM {RANGES} CROSS JOIN LATERAL ({source.format(where=_IN_RANGE)}) x"""
+
+
 def _build(
     name: str,
     raw_table: str,
@@ -364,6 +387,8 @@ ON CONFLICT (service_id, bucket) DO UPDATE SET {", ".join(_accumulate(c) for c i
         name=name,
         raw_table=raw_table,
         table=table,
+        delete_ranges=_delete_ranges(table, "bucket"),
+        recompute_ranges=_recompute_ranges(table, ("service_id", "bucket") + columns, source or template),
         columns=columns,
         aggregate=aggregate,
         merge_partial=merge_partial,
@@ -421,6 +446,10 @@ CHECK_SLOT_LEVEL = LevelSql(
 DELETE FROM rollup_check_slots c WHERE {_SLOT_RANGE}""",
     materialise_range=_INSERT_SLOTS,
     accumulate_range=_INSERT_SLOTS,
+    delete_ranges=_delete_ranges("rollup_check_slots", "ts"),
+    # $4, $5 unused by the slots' SELECT, named so that every level takes the same arguments
+    recompute_ranges=_recompute_ranges("rollup_check_slots", ("service_id", "ts", "ok", "latency_ms"), CHECK_SLOTS)
+    + " WHERE $4::interval IS NOT NULL AND $5::text IS NOT NULL",
 )
 _USAGE_MINUTES = _build("usage_minutes", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
 USAGE_MINUTE_LEVEL = LevelSql(
@@ -430,6 +459,8 @@ USAGE_MINUTE_LEVEL = LevelSql(
     delete_range=_USAGE_MINUTES.delete_range,
     materialise_range=_USAGE_MINUTES.materialise_range,
     accumulate_range=_USAGE_MINUTES.accumulate_range,
+    delete_ranges=_USAGE_MINUTES.delete_ranges,
+    recompute_ranges=_USAGE_MINUTES.recompute_ranges,
 )
 # The usage rollup's figures from its minutes: minute buckets never straddle a day in any zone in use.
 USAGE_OF_MINUTES = f"""
@@ -542,6 +573,15 @@ SELECT time_bucket($1::interval, $2::timestamptz, $4::text) AS lo,
        CASE WHEN time_bucket($1::interval, $3::timestamptz, $4::text) = $3 THEN $3
             ELSE rollup_bucket_end($1::interval, time_bucket($1::interval, $3::timestamptz, $4::text), $4::text)
        END AS hi
+"""
+
+# BUCKET_SPAN for many ranges at once: RANGES widened to whole buckets of width $4 in zone $5.
+BUCKET_SPANS = f"""
+SELECT r.service_id, time_bucket($4::interval, r.lo, $5::text) AS lo,
+       CASE WHEN time_bucket($4::interval, r.hi, $5::text) = r.hi THEN r.hi
+            ELSE rollup_bucket_end($4::interval, time_bucket($4::interval, r.hi, $5::text), $5::text)
+       END AS hi
+FROM {RANGES}
 """
 
 BUCKET_FLOOR = "SELECT time_bucket($1::interval, $2::timestamptz, $3::text)"
