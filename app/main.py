@@ -177,6 +177,8 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
         max_queued=settings.max_queued_requests,
         queue_wait_s=settings.queue_wait_s,
         on_refused=api_metrics.refused,
+        # served from memory, one build per change whatever the readers (app/status/cache.py)
+        exempt_paths=("/api/system-status", *(("/",) if site == "status" else ())),
     )
     if settings.trusted_proxies:  # every layer below sees the client the proxy reported
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
