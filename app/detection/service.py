@@ -25,6 +25,7 @@ from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCre
 REPORTER = "monitoring system"
 MONITORING_SYSTEM = Principal(user_id=None, username=REPORTER, role="admin", session_id="", token_version=0)
 SETTLE_MARGIN = timedelta(seconds=15)  # a slot is settled once its timeout and this have passed
+SETTLE_STEP = timedelta(seconds=1)  # (strictly: the first run after that instant)
 FIRST_LOOKBACK_SLOTS = 10  # a service seen for the first time: judge its last 10 slots
 MAX_CATCH_UP = timedelta(hours=6)  # after a long worker outage, older slots are skipped
 CONFLICT_RETRIES = 5
@@ -227,6 +228,9 @@ class Detection:
     events: list[Event]
     watching: bool = False  # a detected incident is open: its recovery is due slot by slot
     interval_s: int = 60
+    # When time alone changes what detection of the service does: its newest slot settles, or a slot
+    # stored ahead of `now` (clock skew) comes due. None: only a new write or change can.
+    due_at: datetime | None = None
 
 
 async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_resolve_minutes: int) -> Detection:
@@ -246,7 +250,11 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
         slots = [
             Slot(r["ts"], r["ok"], r["latency_ms"]) for r in await conn.fetch(queries.SLOTS, service_id, since, now)
         ]
-        settled_before = now - timedelta(seconds=float(service["timeout_s"])) - SETTLE_MARGIN
+        settle_s = timedelta(seconds=float(service["timeout_s"])) + SETTLE_MARGIN
+        settled_before = now - settle_s
+        later = await conn.fetchval(queries.NEXT_SLOT, service_id, now)
+        unsettled = [s.ts + settle_s + SETTLE_STEP for s in slots[-1:] if s.ts >= settled_before]
+        result.due_at = min([*unsettled, *([later] if later is not None else [])], default=None)
         auto_resolve_slots = -(-auto_resolve_minutes * 60 // service["interval_s"]) if auto_resolve_minutes else 0
         for family in rules.FAMILIES:
             events, open_incident = await _detect_family(
