@@ -26,6 +26,7 @@ REPORTER = "monitoring system"
 MONITORING_SYSTEM = Principal(user_id=None, username=REPORTER, role="admin", session_id="", token_version=0)
 SETTLE_MARGIN = timedelta(seconds=15)  # a slot is settled once its timeout and this have passed
 SETTLE_STEP = timedelta(seconds=1)  # (strictly: the first run after that instant)
+CATCH_UP_MARGIN = timedelta(minutes=10)
 FIRST_LOOKBACK_SLOTS = 10  # a service seen for the first time: judge its last 10 slots
 MAX_CATCH_UP = timedelta(hours=6)  # after a long worker outage, older slots are skipped
 CONFLICT_RETRIES = 5
@@ -228,8 +229,8 @@ class Detection:
     events: list[Event]
     watching: bool = False  # a detected incident is open: its recovery is due slot by slot
     interval_s: int = 60
-    # When time alone changes what detection of the service does: its newest slot settles, or a slot
-    # stored ahead of `now` (clock skew) comes due. None: only a new write or change can.
+    # When time alone changes what detection of the service does (_due_at); None: only a new write
+    # or a change of the service or its maintenance windows can.
     due_at: datetime | None = None
 
 
@@ -252,12 +253,10 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
         ]
         settle_s = timedelta(seconds=float(service["timeout_s"])) + SETTLE_MARGIN
         settled_before = now - settle_s
-        later = await conn.fetchval(queries.NEXT_SLOT, service_id, now)
-        unsettled = [s.ts + settle_s + SETTLE_STEP for s in slots[-1:] if s.ts >= settled_before]
-        result.due_at = min([*unsettled, *([later] if later is not None else [])], default=None)
+        anchors: dict[str, datetime] = {}
         auto_resolve_slots = -(-auto_resolve_minutes * 60 // service["interval_s"]) if auto_resolve_minutes else 0
         for family in rules.FAMILIES:
-            events, open_incident = await _detect_family(
+            events, open_incident, anchors[family] = await _detect_family(
                 conn,
                 service,
                 family,
@@ -270,6 +269,7 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
             )
             result.events += events
             result.watching = result.watching or open_incident
+        result.due_at = await _due_at(conn, service, slots, settle_s, min(anchors.values()), now)
     return result
 
 
@@ -323,7 +323,21 @@ async def _detect_family(
         current.phase if current else None,
         last_action_ts,
     )
-    return events, current is not None
+    return events, current is not None, anchor_ts
+
+
+async def _due_at(conn, service, slots: list[Slot], settle_s: timedelta, anchor: datetime, now: datetime):
+    """When time alone changes what a run of detection does for the service (Detection.due_at): a
+    slot stored ahead of the clock comes due; and slots not settled yet, which the anchor passes once
+    settled, must be replayed before the 6-hour catch-up limit would skip them (until then a replay
+    from the anchor judges them as a full sweep does)."""
+    due = []
+    later = await conn.fetchval(queries.NEXT_SLOT, service["id"], now)
+    if later is not None:
+        due.append(later)
+    if slots and slots[-1].ts > anchor:
+        due.append(max(anchor + MAX_CATCH_UP - CATCH_UP_MARGIN, slots[-1].ts + settle_s + SETTLE_STEP))
+    return min(due, default=None)
 
 
 async def slot_stored(conn: asyncpg.Connection, service_id: str, slot: datetime) -> bool:

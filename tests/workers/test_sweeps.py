@@ -20,6 +20,7 @@ from app.services import service as services
 from app.services.service import load_catalog, sync_catalog
 from app.slo import service as slo
 from tests.app.conftest import ROOT
+from tests.workers.conftest import write_slots
 from workers.common import EventPublisher
 from workers.detection import sweep_detection
 from workers.slo import sweep_slos
@@ -189,3 +190,45 @@ async def test_incremental_sweeps_equal_a_full_evaluation_after_every_run(conn, 
     last = full[-1]
     assert {v["ended_at"] is None for v in last["violations"]} == {True, False}
     assert {i["cause"] for i in last["incidents"]} >= {"failures"}
+
+
+async def test_a_run_judges_only_the_services_that_changed_or_are_due(conn, worker_ctx):
+    sid = "face-compare"
+    now = START + 10 * MINUTE
+    await write_slots(conn, sid, START, "." * 10)
+    await conn.execute(f"TRUNCATE {JOB_TABLES}")
+    # nothing queued, nothing due: nothing judged (the SLO job's first run evaluates every service,
+    # as at the start of every month)
+    assert await sweep_detection(worker_ctx, now + timedelta(seconds=15)) == {}
+    assert len(await sweep_slos(worker_ctx, now + timedelta(seconds=40))) == 5
+    assert await sweep_slos(worker_ctx, now + timedelta(seconds=45)) == {}
+    await write_slots(conn, sid, now, ".")
+    assert list(await sweep_detection(worker_ctx, now + timedelta(seconds=15))) == [sid]
+    assert list(await sweep_slos(worker_ctx, now + timedelta(seconds=45))) == [sid]
+    # the slot settles a minute later: judged again (its anchor must pass it before the 6-hour
+    # catch-up limit); its 5-minute measurement completes at 12:15: evaluated again then
+    assert await sweep_detection(worker_ctx, now + timedelta(minutes=1, seconds=15)) == {}
+    assert await sweep_slos(worker_ctx, now + timedelta(minutes=1, seconds=45)) == {}
+    assert list(await sweep_slos(worker_ctx, now + timedelta(minutes=5, seconds=45))) == [sid]
+    assert list(await sweep_detection(worker_ctx, now + timedelta(hours=5, minutes=51))) == [sid]
+    assert await sweep_detection(worker_ctx, now + timedelta(hours=6, minutes=1)) == {}
+
+
+async def test_an_unsettled_slot_counts_after_a_silence_longer_than_the_catch_up(conn, pool, settings):
+    """A failed slot not settled at its first judgement, then 7 hours of silence, then a failed slot:
+    three failures in a row for the full sweep (its anchor passed the second one a minute later), so
+    they must be for the incremental one too."""
+    sid = "face-compare"
+    outcomes = {}
+    for full in (False, True):
+        await conn.execute(f"TRUNCATE {STATE_TABLES} CASCADE")
+        await changes.mark_due(conn, "detection", [sid])
+        ctx = {"settings": settings, "pool": pool, "job_try": 1}
+        last = await write_slots(conn, sid, START, "....xx")
+        for minute in range(7 * 60):
+            await sweep_detection(ctx, last + minute * MINUTE + timedelta(seconds=15), full=full)
+        back = last + 7 * 60 * MINUTE
+        await write_slots(conn, sid, back, "x")
+        await sweep_detection(ctx, back + timedelta(seconds=15), full=full)
+        outcomes[full] = await conn.fetch("SELECT cause, status FROM incidents WHERE detected_service_id = $1", sid)
+    assert outcomes[True] == outcomes[False] and [tuple(r) for r in outcomes[True]] == [("failures", "investigating")]
