@@ -214,7 +214,7 @@ async def test_a_run_judges_only_the_services_that_changed_or_are_due(conn, work
     assert await sweep_detection(worker_ctx, now + timedelta(hours=6, minutes=1)) == {}
 
 
-async def test_an_unsettled_slot_counts_after_a_silence_longer_than_the_catch_up(conn, pool, settings):
+async def test_an_unsettled_slot_counts_after_a_silence_longer_than_the_catch_up(conn, worker_ctx):
     """A failed slot not settled at its first judgement, then 7 hours of silence, then a failed slot:
     three failures in a row for the full sweep (its anchor passed the second one a minute later), so
     they must be for the incremental one too."""
@@ -223,12 +223,11 @@ async def test_an_unsettled_slot_counts_after_a_silence_longer_than_the_catch_up
     for full in (False, True):
         await conn.execute(f"TRUNCATE {STATE_TABLES} CASCADE")
         await changes.mark_due(conn, "detection", [sid])
-        ctx = {"settings": settings, "pool": pool, "job_try": 1}
         last = await write_slots(conn, sid, START, "....xx")
         for minute in range(7 * 60):
-            await sweep_detection(ctx, last + minute * MINUTE + timedelta(seconds=15), full=full)
+            await sweep_detection(worker_ctx, last + minute * MINUTE + timedelta(seconds=15), full=full)
         back = last + 7 * 60 * MINUTE
         await write_slots(conn, sid, back, "x")
-        await sweep_detection(ctx, back + timedelta(seconds=15), full=full)
+        assert (await sweep_detection(worker_ctx, back + timedelta(seconds=15), full=full))[sid] == 1
         outcomes[full] = await conn.fetch("SELECT cause, status FROM incidents WHERE detected_service_id = $1", sid)
     assert outcomes[True] == outcomes[False] and [tuple(r) for r in outcomes[True]] == [("failures", "investigating")]
