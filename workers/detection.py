@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 async def _detect(ctx: Ctx, service_id: str, now: datetime, work: Due | None = None) -> detection.Detection:
     settings = ctx["settings"]
-    async with ctx["pool"].acquire() as conn:
+    async with ctx["pool"].acquire() as conn, conn.transaction():  # one commit for both
         found = await detection.detect(conn, service_id, now, settings.detection_auto_resolve_minutes)
         await sweep.finish(conn, work, now, found)
     if found.watching and "redis" in ctx:

@@ -58,7 +58,9 @@ async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str
 
         async def one(service_id: str) -> list[str]:
             service = active[service_id]
-            evaluated = await sweep.evaluate(conn, service, now, work[service_id])
+            async with conn.transaction():  # one commit for both
+                evaluated = await sweep.evaluate(conn, service, now, work[service_id])
+                await sweep.finish(conn, work[service_id], now, evaluated)
             changes = evaluated.changes
             report = await slo.report(conn, service, period, now, settings.timezone)
             if await publisher.changed(f"slo-digest:{service_id}", digest(report)) or changes:
@@ -82,7 +84,6 @@ async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str
                     change.violation["severity"],
                     extra={"service_id": service_id, "job": "evaluate_slos"},
                 )
-            await sweep.finish(conn, work[service_id], now, evaluated)
             return [f"{c.kind}:{c.violation['slo']}" for c in changes]
 
         return await each_service("evaluate_slos", [s for s in active if s in work], one)
