@@ -26,7 +26,6 @@ REPORTER = "monitoring system"
 MONITORING_SYSTEM = Principal(user_id=None, username=REPORTER, role="admin", session_id="", token_version=0)
 SETTLE_MARGIN = timedelta(seconds=15)  # a slot is settled once its timeout and this have passed
 SETTLE_STEP = timedelta(seconds=1)  # (strictly: the first run after that instant)
-CATCH_UP_MARGIN = timedelta(minutes=10)
 FIRST_LOOKBACK_SLOTS = 10  # a service seen for the first time: judge its last 10 slots
 MAX_CATCH_UP = timedelta(hours=6)  # after a long worker outage, older slots are skipped
 CONFLICT_RETRIES = 5
@@ -253,10 +252,9 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
         ]
         settle_s = timedelta(seconds=float(service["timeout_s"])) + SETTLE_MARGIN
         settled_before = now - settle_s
-        anchors: dict[str, datetime] = {}
         auto_resolve_slots = -(-auto_resolve_minutes * 60 // service["interval_s"]) if auto_resolve_minutes else 0
         for family in rules.FAMILIES:
-            events, open_incident, anchors[family] = await _detect_family(
+            events, open_incident = await _detect_family(
                 conn,
                 service,
                 family,
@@ -269,7 +267,7 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
             )
             result.events += events
             result.watching = result.watching or open_incident
-        result.due_at = await _due_at(conn, service, slots, settle_s, min(anchors.values()), now)
+        result.due_at = await _due_at(conn, service_id, slots, settle_s, now)
     return result
 
 
@@ -323,21 +321,18 @@ async def _detect_family(
         current.phase if current else None,
         last_action_ts,
     )
-    return events, current is not None, anchor_ts
+    return events, current is not None
 
 
-async def _due_at(conn, service, slots: list[Slot], settle_s: timedelta, anchor: datetime, now: datetime):
+async def _due_at(conn, service_id: str, slots: list[Slot], settle_s: timedelta, now: datetime):
     """When time alone changes what a run of detection does for the service (Detection.due_at): a
-    slot stored ahead of the clock comes due; and slots not settled yet, which the anchor passes once
-    settled, must be replayed before the 6-hour catch-up limit would skip them (until then a replay
-    from the anchor judges them as a full sweep does)."""
-    due = []
-    later = await conn.fetchval(queries.NEXT_SLOT, service["id"], now)
-    if later is not None:
-        due.append(later)
-    if slots and slots[-1].ts > anchor:
-        due.append(max(anchor + MAX_CATCH_UP - CATCH_UP_MARGIN, slots[-1].ts + settle_s + SETTLE_STEP))
-    return min(due, default=None)
+    slot stored ahead of the clock comes due, or the oldest slot not settled yet settles. The state's
+    anchor moves over each slot as it settles, as a full sweep every minute moves it: the notes of a
+    later action name the slots replayed from there, and a slot the anchor has not passed would be
+    skipped after the 6-hour catch-up limit."""
+    due = [slot.ts + settle_s + SETTLE_STEP for slot in slots if slot.ts >= now - settle_s][:1]
+    later = await conn.fetchval(queries.NEXT_SLOT, service_id, now)
+    return min([*due, *([later] if later is not None else [])], default=None)
 
 
 async def slot_stored(conn: asyncpg.Connection, service_id: str, slot: datetime) -> bool:

@@ -3,11 +3,13 @@ proportional to what changed since the last run (app/changes), with the same inc
 every active service at every run (tests/workers/test_sweeps.py compares the two).
 
 Detection replays a service's slots newer than its anchor (app/detection/service.py); a replay of
-the same slots acts once (`last_action_ts`). So with no slot written, no change of the service or of
-its maintenance windows, a run of it changes nothing, except that the anchor moves over slots that
-have settled meanwhile and a slot stored ahead of the clock comes due: the service is due again at
-those moments (Detection.due_at). A service judged late, after the 6-hour catch-up limit, would
-skip slots its anchor had not passed; these moments keep the anchor where the full sweep has it."""
+the same slots acts once (`last_action_ts`). So with no slot written and no change of the service or
+of its maintenance windows, a run changes nothing but the anchor, which moves over each slot as it
+settles; the service is due again at those moments (Detection.due_at), so that its anchor is always
+where the full sweep has it: the notes of a later action name the slots replayed from there, and
+the 6-hour catch-up limit skips what the anchor has not passed. A slot stored ahead of the clock
+makes the service due when it comes due. With 1-minute slots (settled 45 s after their time) a
+service that reports is judged once a minute, one that stopped once more, then no more."""
 
 from __future__ import annotations
 
