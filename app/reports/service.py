@@ -133,6 +133,10 @@ async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, t
         # One consistent view of the raw rows and rollups for all of a service's figures.
         if await rollups.in_snapshot(conn, functools.partial(_freeze_first, conn, service, period, now, timezone_name)):
             written.append(service["id"])
+    # The customers' statements compose the reports just frozen (app/customers/statements.py).
+    from app.customers import statements
+
+    await statements.close_month(conn, period, now, timezone_name)
     return written
 
 
