@@ -7,6 +7,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -106,13 +107,18 @@ async def sync_customers(conn: asyncpg.Connection, path: Path, customers: list[C
     return result
 
 
+def decimal_text(value: Decimal) -> str:
+    """An exact decimal as plain digits: PostgreSQL's numeric comes back as Decimal('1.5E+5') for 150000."""
+    return format(value, "f")
+
+
 def to_read(row) -> dict:
     return {
         "id": row["id"],
         "name": row["name"],
         "contacts": list(row["contacts"]),
         "tier": row["tier"],
-        "monthly_fee": str(row["monthly_fee"]),
+        "monthly_fee": decimal_text(row["monthly_fee"]),
         "currency": row["currency"],
         "starts_on": row["starts_on"].isoformat(),
         "services": list(row["services"]),
@@ -125,7 +131,7 @@ def to_read(row) -> dict:
 def override_to_read(row) -> dict:
     return {
         "id": row["id"],
-        "availability": str(row["availability"]),
+        "availability": decimal_text(row["availability"]),
         "starts_at": utc_iso(row["starts_at"]),
         "ends_at": utc_iso(row["ends_at"]),
         "reason": row["reason"],

@@ -18,6 +18,7 @@ from app.audit import service as audit
 from app.customers import queries
 from app.customers.credits import CREDIT_CAP_PERCENT, ServicePart, customer_credit, violation_seconds
 from app.customers.models import minor_unit
+from app.customers.service import decimal_text
 from app.errors import ApiError
 from app.formatting import format_duration, utc_iso
 from app.periods import Period, add_months
@@ -116,7 +117,7 @@ async def compute(conn: asyncpg.Connection, customer, period: Period, now: datet
             "tier": tier.name,
             "tierLabel": tier.label,
             "currency": customer["currency"],
-            "monthlyFee": str(fee),
+            "monthlyFee": decimal_text(fee),
             "startsOn": customer["starts_on"].isoformat(),
         },
         "period": period_of(period.label, period),
@@ -149,7 +150,7 @@ async def compute(conn: asyncpg.Connection, customer, period: Period, now: datet
             "p95TargetMs": tier.p95_ms,
             "slowServices": list(result.slow_services),
             "longViolationServices": list(result.long_violation_services),
-            "monthlyFee": str(fee),
+            "monthlyFee": decimal_text(fee),
             "currency": customer["currency"],
             "minorUnit": minor_unit(customer["currency"]),
             "amount": str(result.amount),

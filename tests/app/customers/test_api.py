@@ -104,6 +104,11 @@ async def test_a_yen_fee_takes_no_decimals_and_a_dinar_fee_three(customers_staff
         "/api/customers", json={**ACME, "currency": "BHD", "monthly_fee": "10.125"}, headers=admin
     )
     assert r.status_code == 201, r.text
+    # whole amounts stay plain digits (PostgreSQL's numeric reads back as Decimal('1.5E+5'))
+    r = await staff.client.post(
+        "/api/customers", json={**ACME, "id": "yen", "currency": "JPY", "monthly_fee": 150000}, headers=admin
+    )
+    assert r.status_code == 201 and r.json()["customer"]["monthly_fee"] == "150000", r.text
 
 
 async def test_a_taken_id_is_409_and_an_unknown_customer_404(customers_staff):
