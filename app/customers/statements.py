@@ -170,17 +170,10 @@ def _check_contract(customer, period: Period) -> None:
         )
 
 
-def _revision_meta(row) -> dict:
-    return {
-        "revision": row["revision"],
-        "frozenAt": utc_iso(row["created_at"]),
-        "reason": row["reason"],
-        "author": row["author"],
-    }
-
-
 async def revisions(conn: asyncpg.Connection, customer_id: str, period: Period) -> list[dict]:
-    return [_revision_meta(r) for r in await conn.fetch(queries.STATEMENT_REVISIONS, customer_id, period.first_day)]
+    return [
+        reports.revision_meta(r) for r in await conn.fetch(queries.STATEMENT_REVISIONS, customer_id, period.first_day)
+    ]
 
 
 async def get(
@@ -190,37 +183,18 @@ async def get(
     if revision is not None:
         row = await conn.fetchrow(queries.STATEMENT_REVISION, customer["id"], period.first_day, revision)
         if row is None:
-            raise ApiError(
-                404,
-                "not_found",
-                f"statement {customer['id']} {period.label} has no revision {revision}",
-                [{"in": "query", "field": "revision", "message": "no such revision"}],
-            )
+            raise reports.no_such_revision(f"statement {customer['id']} {period.label}", revision)
     else:
         row = await conn.fetchrow(queries.STATEMENT_LATEST, customer["id"], period.first_day)
     if row is not None:
         history = await revisions(conn, customer["id"], period)
-        meta = {
-            "customerId": customer["id"],
-            "month": period.label,
-            "status": "final",
-            **_revision_meta(row),
-            "latestRevision": history[-1]["revision"],
-            "revisions": history,
+        return {
+            "statement": reports.final_meta("customerId", customer["id"], period, row, history),
+            **json.loads(row["figures"]),
         }
-        return {"statement": meta, **json.loads(row["figures"])}
     _check_contract(customer, period)
     live = await rollups.in_snapshot(conn, lambda: compute(conn, customer, period, now, timezone_name))
-    meta = {
-        "customerId": customer["id"],
-        "month": period.label,
-        "status": "provisional",
-        "revision": None,
-        "asOf": utc_iso(now),
-        "latestRevision": None,
-        "revisions": [],
-    }
-    return {"statement": meta, **live}
+    return {"statement": reports.provisional_meta("customerId", customer["id"], period, now), **live}
 
 
 def _dump(figures: dict) -> str:
@@ -276,18 +250,8 @@ async def revise(
     """Compose the month again from its services' reports as they are now (their latest revisions) and
     the contract as it is now, and append revision N+1 (audited)."""
     label = f"{customer['id']} {period.label}"
-    if now < period.end:
-        raise ApiError(
-            409, "conflict", f"{label} is still running: its statement is provisional until the month closes"
-        )
-    reason = reason.strip()
-    if not reason:
-        raise ApiError(
-            422,
-            "validation_error",
-            "reason must not be blank",
-            [{"in": "body", "field": "reason", "message": "required"}],
-        )
+    reports.check_ended(label, period, now, "statement")
+    reason = reports.required_reason(reason)
     await conn.execute(queries.LOCK_STATEMENT, customer["id"], period.first_day)
     try:
         row = await rollups.in_snapshot(
@@ -308,12 +272,7 @@ async def revise(
 async def _append_revision(conn, customer, period: Period, now: datetime, timezone_name: str, reason, author, actor):
     number_ = await conn.fetchval(queries.STATEMENT_NEXT_REVISION, customer["id"], period.first_day)
     if number_ == 1:
-        raise ApiError(
-            409,
-            "conflict",
-            f"{customer['id']} {period.label} is not closed yet: nothing to revise "
-            "(the month close freezes revision 1; `slamon report close` runs it now)",
-        )
+        raise reports.not_closed(f"{customer['id']} {period.label}")
     figures = await compute(conn, customer, period, now, timezone_name)
     row = await conn.fetchrow(
         queries.STATEMENT_INSERT_REVISION,
@@ -327,10 +286,5 @@ async def _append_revision(conn, customer, period: Period, now: datetime, timezo
     )
     details = {"revision": number_, "reason": reason}
     target = f"{customer['id']}/{period.label}"
-    if actor is not None:
-        await audit.record_by(conn, actor, "statement.revised", "customer", target, details)
-    else:
-        await audit.record(
-            conn, "statement.revised", actor_name=author, target_type="customer", target_id=target, details=details
-        )
+    await reports.record_revision(conn, "statement.revised", "customer", target, details, author, actor)
     return row

@@ -13,7 +13,17 @@ from app.services.service import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 # what .dockerignore sends
-SOURCES = ("pyproject.toml", "constraints.txt", "services.toml", "customers.toml", "sql", "frontend", "app", "prober", "workers")
+SOURCES = (
+    "pyproject.toml",
+    "constraints.txt",
+    "services.toml",
+    "customers.toml",
+    "sql",
+    "frontend",
+    "app",
+    "prober",
+    "workers",
+)
 DATA = "sla_monitor-0.1.0.data/data/share/sla-monitor"
 
 # Run in an interpreter that imports the installed copy (PYTHONPATH first), from a folder that is
