@@ -231,3 +231,26 @@ def test_the_shipped_customers_file_loads():
     from tests.conftest import ROOT
 
     assert load_customers(ROOT / "customers.toml") == []
+
+
+async def test_slamon_migrate_syncs_customers_toml(customers_db, database_url, tmp_path, monkeypatch):
+    import asyncio
+
+    from tests.app.reports.test_snapshots import slamon
+
+    path = tmp_path / "customers.toml"
+    path.write_text(
+        "[[customers]]\nid='acme'\nname='ACME'\ntier='developer'\ncurrency='USD'\nmonthly_fee='10.50'\n"
+        "starts_on=2025-01-01\nservices=['id-recognition', 'face-compare']\n"
+    )
+    monkeypatch.setenv("SLAMON_CUSTOMERS_FILE", str(path))
+    done = await asyncio.to_thread(slamon, database_url, "migrate", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "customers: 1 in customers.toml, 1 added, 0 updated, 0 removed" in done.stdout
+    row = await customers_db.fetchrow("SELECT managed_by, monthly_fee FROM customers WHERE id = 'acme'")
+    assert row["managed_by"] == "config" and str(row["monthly_fee"]) == "10.50"
+    path.write_text(path.read_text().replace("'face-compare'", "'gone'"))
+    refused = await asyncio.to_thread(slamon, database_url, "migrate", tmp_path=tmp_path)
+    assert (
+        refused.returncode == 2 and f"{path}: customers[0] (acme): services: unknown service(s): gone" in refused.stderr
+    )

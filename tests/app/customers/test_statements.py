@@ -144,3 +144,22 @@ async def test_the_running_month_is_provisional_and_a_bad_month_names_the_parame
     assert r.status_code == 422 and "month" in r.json()["message"]
     assert (await staff.client.get("/api/customers/acme/statements/2024-06.json", headers=admin)).status_code == 409
     assert (await staff.client.get("/api/customers/nobody/statements/2025-03.json", headers=admin)).status_code == 404
+
+
+async def test_the_cli_writes_a_statement(closed, database_url, tmp_path):
+    import asyncio
+
+    from tests.app.reports.test_snapshots import slamon
+
+    out = tmp_path / "statement.csv"
+    run = lambda *a: asyncio.to_thread(slamon, database_url, *a, tmp_path=tmp_path)  # noqa: E731
+    written = await run(
+        "report", "statement", "--customer", "acme", "--month", "2025-03", "--format", "csv", "-o", str(out)
+    )
+    assert written.returncode == 0, written.stderr
+    assert "csv" in written.stderr and "final revision 1" in written.stderr
+    assert out.read_bytes().startswith("\ufeff".encode()) and "credits,,amount,2469.13" in out.read_text("utf-8-sig")
+    unknown = await run("report", "statement", "--customer", "nobody", "--month", "2025-03")
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr
+    bad = await run("report", "statement", "--customer", "acme", "--month", "2025-3")
+    assert bad.returncode == 2 and "--month" in bad.stderr
