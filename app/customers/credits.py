@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from app.customers.models import minor_unit
 from app.formatting import truncated_percentage
+from app.periods import merge_intervals
 from app.sla.tiers import Tier
 from app.slo.budget import (
     CREDIT_CAP_PERCENT,
@@ -31,17 +32,11 @@ def parse_utc(text: str) -> datetime:
 def violation_seconds(violations: Iterable[dict], start: datetime, cut: datetime) -> int:
     """Time in violation inside [start, cut): the union of the violations' spans (overlapping WARNING
     and CRITICAL spans count once), each clipped to the period; an open one runs to `cut`."""
-    spans = sorted(
+    spans = [
         (max(parse_utc(v["startedAt"]), start), min(parse_utc(v["endedAt"]) if v["endedAt"] else cut, cut))
         for v in violations
-    )
-    total, reach = 0.0, start
-    for begin, end in spans:
-        begin = max(begin, reach)
-        if end > begin:
-            total += (end - begin).total_seconds()
-            reach = end
-    return int(total)
+    ]
+    return int(sum((hi - lo).total_seconds() for lo, hi in merge_intervals([(lo, hi) for lo, hi in spans if hi > lo])))
 
 
 @dataclass(frozen=True)
