@@ -19,16 +19,14 @@ from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from bench_reports import NOW, START, api_calls, timed
+from bench_reports import NOW, load_month, timed
 
-from common import check_batches, connect, emit, int_setting, log, machine, median_ms, millis, scratch_database
+from common import connect, emit, int_setting, log, machine, median_ms, millis, scratch_database
 
 from app.customers import render, statements
 from app.customers import service as customers
-from app.ingest.service import write_api_calls, write_checks
 from app.periods import month
 from app.reports import service as reports
-from app.rollups import service as rollups
 
 ZONE = "UTC"
 RUNS = 10
@@ -68,15 +66,7 @@ async def main() -> None:
     async with scratch_database("statements") as (url, service_ids):
         conn = await connect(url)
         try:
-            t0 = time.perf_counter()
-            for batch in check_batches(service_ids, START, days * 1440, 50_000):
-                await write_checks(conn, batch, now=NOW)
-            calls = api_calls(service_ids, calls_per_service, days)
-            for i in range(0, len(calls), 50_000):
-                await write_api_calls(conn, calls[i : i + 50_000], now=NOW)
-            await rollups.refresh(conn, ZONE, NOW)
-            load_s = time.perf_counter() - t0
-            log(f"loaded {days * 1440 * len(service_ids)} checks and {len(calls)} calls in {load_s:.1f} s")
+            calls, load_s = await load_month(conn, service_ids, days, calls_per_service)
 
             t0 = time.perf_counter()
             closed = await reports.close_month(conn, period, NOW, ZONE)  # no customers yet: services alone

@@ -168,12 +168,17 @@ async def create(conn: asyncpg.Connection, customer: CustomerConfig, actor) -> d
     return to_read(await get(conn, customer.id))
 
 
-def _owned_by_file(customer_id: str) -> ApiError:
-    return ApiError(
-        409,
-        "conflict",
-        f"customer {customer_id!r} is managed by customers.toml: change it there and run `slamon migrate`",
-    )
+async def _lock_api_customer(conn: asyncpg.Connection, customer_id: str) -> None:
+    """Lock a customer for a write through the API: 404 unknown, 409 when customers.toml owns it."""
+    row = await conn.fetchrow(queries.GET_FOR_UPDATE, customer_id)
+    if row is None:
+        raise not_found("customer", customer_id)
+    if row["managed_by"] == "config":
+        raise ApiError(
+            409,
+            "conflict",
+            f"customer {customer_id!r} is managed by customers.toml: change it there and run `slamon migrate`",
+        )
 
 
 async def update(conn: asyncpg.Connection, customer_id: str, customer: CustomerConfig, actor) -> dict:
@@ -181,11 +186,7 @@ async def update(conn: asyncpg.Connection, customer_id: str, customer: CustomerC
     if customer.id != customer_id:
         raise _invalid("id", f"must be the customer of the path ({customer_id!r}): ids cannot change")
     async with conn.transaction():
-        row = await conn.fetchrow(queries.GET_FOR_UPDATE, customer_id)
-        if row is None:
-            raise not_found("customer", customer_id)
-        if row["managed_by"] == "config":
-            raise _owned_by_file(customer_id)
+        await _lock_api_customer(conn, customer_id)
         await _check_services(conn, customer.services)
         await conn.execute(queries.UPDATE, *_fields(customer))
         await _set_services(conn, customer_id, customer.services)
@@ -196,11 +197,7 @@ async def update(conn: asyncpg.Connection, customer_id: str, customer: CustomerC
 async def delete(conn: asyncpg.Connection, customer_id: str, actor) -> None:
     """Remove a customer the API created, with its overrides; its frozen statements stay."""
     async with conn.transaction():
-        row = await conn.fetchrow(queries.GET_FOR_UPDATE, customer_id)
-        if row is None:
-            raise not_found("customer", customer_id)
-        if row["managed_by"] == "config":
-            raise _owned_by_file(customer_id)
+        await _lock_api_customer(conn, customer_id)
         name = await conn.fetchval(queries.DELETE, customer_id)
         await audit.record_by(conn, actor, "customer.delete", "customer", customer_id, {"name": name})
 
