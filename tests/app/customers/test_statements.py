@@ -163,3 +163,28 @@ async def test_the_cli_writes_a_statement(closed, database_url, tmp_path):
     assert unknown.returncode == 2 and "nobody" in unknown.stderr
     bad = await run("report", "statement", "--customer", "acme", "--month", "2025-3")
     assert bad.returncode == 2 and "--month" in bad.stderr
+
+
+async def test_the_worker_month_close_freezes_statements_once_after_the_reports(conn):
+    from datetime import timedelta
+
+    await conn.execute("TRUNCATE customer_target_overrides, customer_services, customers, customer_statements")
+    await seed(conn, "UTC", "EUR", "100.00")
+    grace = timedelta(hours=1)
+    now = MARCH.end + grace
+    utc = ZoneInfo("UTC")
+    closed = await reports.close_due_months(conn, now, "UTC", utc, grace)
+    assert {"id-recognition", "face-liveness", "curp-verifier"} <= set(closed["2025-03"])
+    # the close catches up the last 3 ended months: the contract started in January
+    rows = await conn.fetch("SELECT customer_id, month, revision FROM customer_statements ORDER BY month")
+    assert [(r["customer_id"], r["month"].isoformat(), r["revision"]) for r in rows] == [
+        ("acme", "2025-01-01", 1),
+        ("acme", "2025-02-01", 1),
+        ("acme", "2025-03-01", 1),
+    ]
+    frozen = await conn.fetchval("SELECT figures::text FROM customer_statements WHERE month = '2025-03-01'")
+    await reports.close_due_months(conn, now + timedelta(days=2), "UTC", utc, grace)  # again: nothing new
+    assert await conn.fetchval("SELECT count(*) FROM customer_statements") == 3
+    assert await conn.fetchval("SELECT figures::text FROM customer_statements WHERE month = '2025-03-01'") == frozen
+    assert '"report":{"status":"final","revision":1}' in frozen  # composed of the reports frozen just before
+    await conn.execute("TRUNCATE customer_target_overrides, customer_services, customers, customer_statements")
