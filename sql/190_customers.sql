@@ -20,10 +20,11 @@ CREATE TABLE customers (
     updated_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- A contract's services, in the contract's order.
+-- A contract's services, in the contract's order. Services are archived, never deleted, by the
+-- product; a service deleted by hand (tests restoring the catalog) leaves the contracts that named it.
 CREATE TABLE customer_services (
     customer_id  text NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
-    service_id   text NOT NULL REFERENCES services (id),
+    service_id   text NOT NULL REFERENCES services (id) ON DELETE CASCADE,
     position     integer NOT NULL DEFAULT 0,
     PRIMARY KEY (customer_id, service_id)
 );
