@@ -143,6 +143,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("organisation_logo")
+    @classmethod
+    def _logo_file(cls, value: Path | None) -> Path | None:
+        # embedded in every statement (app/customers/render.py): refused at start, not at the first PDF
+        if value is not None and (value.suffix.lower() not in (".png", ".jpg", ".jpeg", ".svg") or not value.is_file()):
+            raise ValueError(f"{value}: not a PNG, JPEG or SVG file")
+        return value
+
     @field_validator("public_base_url")
     @classmethod
     def _absolute_base(cls, value: str) -> str:

@@ -188,3 +188,18 @@ async def test_the_worker_month_close_freezes_statements_once_after_the_reports(
     assert await conn.fetchval("SELECT figures::text FROM customer_statements WHERE month = '2025-03-01'") == frozen
     assert '"report":{"status":"final","revision":1}' in frozen  # composed of the reports frozen just before
     await conn.execute("TRUNCATE customer_target_overrides, customer_services, customers, customer_statements")
+
+
+def test_a_logo_that_is_not_an_image_file_is_refused_at_start(tmp_path):
+    from pydantic import ValidationError
+
+    from app.config import Settings
+
+    text = tmp_path / "logo.txt"
+    text.write_text("x")
+    for bad in (text, tmp_path / "missing.png"):
+        with pytest.raises(ValidationError, match="not a PNG, JPEG or SVG file"):
+            Settings(organisation_logo=bad)
+    png = tmp_path / "logo.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert Settings(organisation_logo=png).organisation_logo == png
