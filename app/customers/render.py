@@ -59,7 +59,7 @@ def html(doc: dict, language: str, organisation: str, logo: Path | None = None) 
     env = environment()
     env.filters.setdefault("money", money)
     t = strings(language)
-    return env.get_template("statement.html").render(
+    return env.get_template("reports/statement.html").render(
         doc=doc,
         t=t,
         lang=language,
