@@ -17,6 +17,7 @@ from app.audit.views import router as audit_router
 from app.auth import passwords
 from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
+from app.customers.views import admin_router as customers_admin_router
 from app.db import create_pool
 from app.feeds.views import router as feeds_router
 from app.health.views import router as health_router
@@ -66,6 +67,7 @@ AUTHENTICATED_ROUTERS = (
     maintenance_admin_router,
     notifications_router,
     reports_admin_router,
+    customers_admin_router,
 )
 
 
