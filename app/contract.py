@@ -29,12 +29,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     SerializerFunctionWrapHandler,
     WithJsonSchema,
     model_serializer,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 # A UTC instant the service already wrote with app.formatting.utc_iso ("2026-12-01T10:00:00Z"): kept
 # a string, so that the answer is byte for byte what the service formatted.
@@ -93,7 +96,12 @@ class WithLegacyKeys(ApiModel):
     twice, the camelCase one and the old snake_case one (marked deprecated in the schema); the routes
     add a `Deprecation` header (`deprecated_keys`). docs/api.md#casing."""
 
-    model_config = ConfigDict(json_schema_extra=_legacy_properties)
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # not json_schema_extra, which a subclass's own (its examples) would replace
+        schema = handler(core_schema)
+        _legacy_properties(handler.resolve_ref_schema(schema), cls)
+        return schema
 
     @model_serializer(mode="wrap")
     # Not annotated: an annotated return type would replace the model's own schema in the OpenAPI.
@@ -150,11 +158,12 @@ class Pagination(BaseModel):
 
 class ErrorDetail(BaseModel):
     """Where a problem is: `in` (query, path, body, header, or null), the field (dotted for nested
-    fields, `[row].field` for ingest rows) and what is wrong with it."""
+    fields) and what is wrong with it; ingest rows name the `row` (0-based) instead of `in`."""
 
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
     in_: str | None = Field(None, alias="in")
-    field: str
+    row: int | None = Field(None, description="ingest: the row of the request, from 0")
+    field: str | None
     message: str
 
 
@@ -169,7 +178,8 @@ class ErrorBody(BaseModel):
     details: list[ErrorDetail] | None = Field(None, description="what was wrong, field by field")
 
 
-# What each status means in this API, and the example it shows.
+# What each status means in this API, and the example it shows. (FastAPI drops null values from the
+# examples of the OpenAPI document: examples show non-null values only.)
 ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     401: (
         "No valid access token (missing, expired, revoked, idle for 2 h)",
@@ -267,11 +277,29 @@ def document_errors(app: FastAPI) -> None:
         for code, entry in errors(*sorted(shared_errors(route))).items():
             if code in route.responses:
                 continue
+            if _is_page(route):
+                # FastAPI would file a model's schema under text/html: the schema is given as a reference
+                entry = {
+                    **entry,
+                    "content": {"application/json": {**entry["content"]["application/json"], "schema": ERROR_REF}},
+                }
+                del entry["model"]
+                route.responses[code] = entry
+                continue
             route.responses[code] = entry
             # what APIRoute does for the responses it is given: the model goes in the schema
             route.response_fields[code] = create_model_field(
                 name=f"Response_{code}_{route.unique_id}", type_=entry["model"], mode="serialization"
             )
+
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def _is_page(route: Any) -> bool:
+    """An HTML page, whose errors (bad parameters, load shed) are JSON like the API's."""
+    media_type = getattr(route.response_class, "media_type", None)
+    return isinstance(media_type, str) and media_type.startswith("text/html")
 
 
 def install(app: FastAPI) -> None:

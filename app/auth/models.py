@@ -67,6 +67,25 @@ class TokenRefresh(WithLegacyKeys):
 
 
 class TokenPair(TokenRefresh):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accessToken": "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl",
+                    "refreshToken": "r1.3q2-7Zr0aXk9",
+                    "tokenType": "bearer",
+                    "expiresIn": 86400,
+                    "refreshExpiresIn": 604800,
+                    "user": USER_EXAMPLE,
+                    "access_token": "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl",
+                    "refresh_token": "r1.3q2-7Zr0aXk9",
+                    "token_type": "bearer",
+                    "expires_in": 86400,
+                    "refresh_expires_in": 604800,
+                }
+            ]
+        }
+    )
     user: UserRead
 
 

@@ -107,17 +107,17 @@ INCIDENT_EXAMPLE: dict[str, Any] = {
     "id": "INC-20261201-001",
     "title": "Face compare answers slowly",
     "description": "P95 above 1 s since 10:02",
-    "status": "investigating",
+    "status": "resolved",
     "severity": "high",
     "priority": "P2",
     "reporter": "alice",
     "detectionCriteria": "P95 > 1000 ms for 5 minutes",
     "affectedServices": ["face-compare"],
-    "version": 1,
+    "version": 2,
     "createdAt": "2026-12-01T01:02:03Z",
-    "updatedAt": "2026-12-01T01:02:03Z",
-    "resolvedAt": None,
-    "resolutionTime": None,
+    "updatedAt": "2026-12-01T02:07:03Z",
+    "resolvedAt": "2026-12-01T02:07:03Z",
+    "resolutionTime": "1h 5m",
     "updates": [
         {
             "id": "1",
@@ -126,7 +126,15 @@ INCIDENT_EXAMPLE: dict[str, Any] = {
             "description": "Looking into it",
             "author": "alice",
             "createdAt": "2026-12-01T01:02:03Z",
-        }
+        },
+        {
+            "id": "2",
+            "incidentId": "INC-20261201-001",
+            "status": "resolved",
+            "description": "Rolled back the release",
+            "author": "alice",
+            "createdAt": "2026-12-01T02:07:03Z",
+        },
     ],
 }
 
@@ -201,7 +209,6 @@ class PastIncidents(ApiModel):
                 {
                     "days": [
                         {"date": "2026-12-01", "incidents": [INCIDENT_EXAMPLE]},
-                        {"date": "2026-11-30", "incidents": None, "noIncidentMessage": "특별한 문제가 없습니다."},
                     ],
                     "pagination": {"page": 1, "limit": 10, "totalDays": 30, "totalPages": 3, "hasNext": True},
                 }

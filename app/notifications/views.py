@@ -9,8 +9,16 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.contract import Success, errors
 from app.notifications import service
-from app.notifications.models import SubscriptionCreate, SubscriptionUpdate
+from app.notifications.models import (
+    DeliveryPage,
+    SubscriptionCreate,
+    SubscriptionOne,
+    SubscriptionPage,
+    SubscriptionUpdate,
+    TestSent,
+)
 
 router = APIRouter(tags=["notifications"], dependencies=[Depends(current_user)])
 SubscriptionId = Path(ge=1, le=2**62)
@@ -26,7 +34,12 @@ SUBSCRIPTION_LINKS = {
 }
 
 
-@router.get("/api/subscriptions", summary="Notification subscriptions (admin)")
+@router.get(
+    "/api/subscriptions",
+    response_model=SubscriptionPage,
+    response_model_exclude_unset=True,
+    summary="Notification subscriptions (admin)",
+)
 async def list_subscriptions(
     page: int = Query(1, ge=1, le=10_000),
     limit: int = Query(50, ge=1, le=200),
@@ -39,6 +52,8 @@ async def list_subscriptions(
 @router.post(
     "/api/subscriptions",
     status_code=201,
+    response_model=SubscriptionOne,
+    response_model_exclude_unset=True,
     responses={201: {"links": SUBSCRIPTION_LINKS}},
     summary="Subscribe a webhook, Slack, Teams or email receiver (admin); the answer shows the secret",
 )
@@ -46,19 +61,36 @@ async def create_subscription(body: SubscriptionCreate, actor=Depends(admin), co
     return {"subscription": await service.create(conn, body, actor)}
 
 
-@router.get("/api/subscriptions/{subscription_id}", summary="One subscription (admin)")
+@router.get(
+    "/api/subscriptions/{subscription_id}",
+    response_model=SubscriptionOne,
+    response_model_exclude_unset=True,
+    responses=errors(404),
+    summary="One subscription (admin)",
+)
 async def get_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)):
     return {"subscription": await service.get(conn, subscription_id)}
 
 
-@router.put("/api/subscriptions/{subscription_id}", summary="Change the given fields of a subscription (admin)")
+@router.put(
+    "/api/subscriptions/{subscription_id}",
+    response_model=SubscriptionOne,
+    response_model_exclude_unset=True,
+    responses=errors(404),
+    summary="Change the given fields of a subscription (admin)",
+)
 async def update_subscription(
     body: SubscriptionUpdate, subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)
 ):
     return {"subscription": await service.update(conn, subscription_id, body, actor)}
 
 
-@router.delete("/api/subscriptions/{subscription_id}", summary="Delete a subscription and its log (admin)")
+@router.delete(
+    "/api/subscriptions/{subscription_id}",
+    response_model=Success,
+    responses=errors(404),
+    summary="Delete a subscription and its log (admin)",
+)
 async def delete_subscription(
     subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)
 ):
@@ -69,6 +101,8 @@ async def delete_subscription(
 @router.post(
     "/api/subscriptions/{subscription_id}/test",
     status_code=202,
+    response_model=TestSent,
+    responses=errors(404),
     summary="Send a test notification to this subscription (admin)",
 )
 async def test_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)):
@@ -77,6 +111,8 @@ async def test_subscription(subscription_id: int = SubscriptionId, actor=Depends
 
 @router.get(
     "/api/subscriptions/{subscription_id}/deliveries",
+    response_model=DeliveryPage,
+    responses=errors(404),
     summary="Delivery log, newest first, each delivery with its attempts (admin)",
 )
 async def list_deliveries(
