@@ -3,7 +3,7 @@ PRD §6.2). The router is authenticated by default; every route names its permis
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -34,6 +34,14 @@ SUBSCRIPTION_LINKS = {
 }
 
 
+# One subscription: `secret` appears only where it is shown (create, and a PUT that changes it).
+ONE_SUBSCRIPTION: dict[str, Any] = {
+    "response_model": SubscriptionOne,
+    "response_model_exclude_unset": True,
+    "responses": errors(404),
+}
+
+
 @router.get(
     "/api/subscriptions",
     response_model=SubscriptionPage,
@@ -53,7 +61,7 @@ async def list_subscriptions(
     "/api/subscriptions",
     status_code=201,
     response_model=SubscriptionOne,
-    response_model_exclude_unset=True,
+    response_model_exclude_unset=True,  # `secret` only where it is shown
     responses={201: {"links": SUBSCRIPTION_LINKS}},
     summary="Subscribe a webhook, Slack, Teams or email receiver (admin); the answer shows the secret",
 )
@@ -61,22 +69,14 @@ async def create_subscription(body: SubscriptionCreate, actor=Depends(admin), co
     return {"subscription": await service.create(conn, body, actor)}
 
 
-@router.get(
-    "/api/subscriptions/{subscription_id}",
-    response_model=SubscriptionOne,
-    response_model_exclude_unset=True,
-    responses=errors(404),
-    summary="One subscription (admin)",
-)
+@router.get("/api/subscriptions/{subscription_id}", **ONE_SUBSCRIPTION, summary="One subscription (admin)")
 async def get_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)):
     return {"subscription": await service.get(conn, subscription_id)}
 
 
 @router.put(
     "/api/subscriptions/{subscription_id}",
-    response_model=SubscriptionOne,
-    response_model_exclude_unset=True,
-    responses=errors(404),
+    **ONE_SUBSCRIPTION,
     summary="Change the given fields of a subscription (admin)",
 )
 async def update_subscription(
