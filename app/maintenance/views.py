@@ -50,7 +50,7 @@ async def list_windows(
     "/api/maintenance/{window_id}", response_model=WindowOne, responses=errors(404), summary="One maintenance window"
 )
 async def get_window(window_id: int = WindowId, conn=Depends(deps.connection)):
-    return {"window": await service.get(conn, window_id)}
+    return WindowOne(window=await service.get(conn, window_id))
 
 
 @admin_router.post(
@@ -67,7 +67,7 @@ async def create_window(
     settings=Depends(deps.settings),
     now=Depends(deps.clock),
 ):
-    return {"window": await service.create(conn, body, actor, now, settings.maintenance_notice)}
+    return WindowOne(window=await service.create(conn, body, actor, now, settings.maintenance_notice))
 
 
 @admin_router.put(
@@ -83,7 +83,7 @@ async def update_window(
     conn=Depends(deps.connection),
     settings=Depends(deps.settings),
 ):
-    return {"window": await service.update(conn, window_id, body, actor, settings.maintenance_notice)}
+    return WindowOne(window=await service.update(conn, window_id, body, actor, settings.maintenance_notice))
 
 
 @admin_router.delete(

@@ -297,7 +297,7 @@ async def admin_maintenance(request: Request, user=Depends(signed_in_user), conn
         "console/admin_maintenance.html",
         user,
         nav="maintenance",
-        windows=listing["windows"],
+        windows=listing.windows,
         services=await _service_names(conn),
         script_data={"page": "admin-maintenance"},
     )
