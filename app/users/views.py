@@ -73,7 +73,7 @@ async def update_user(
 ):
     user, revoked = await service.update(conn, user_id, body, actor)
     if revoked:
-        await hub(request).disconnect_user(user["id"])
+        await hub(request).disconnect_user(user.id)
     return {"user": user}
 
 

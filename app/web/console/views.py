@@ -265,7 +265,7 @@ async def admin_users(request: Request, user=Depends(signed_in_user), conn=Depen
         "console/admin_users.html",
         user,
         nav="users",
-        users=listing["users"],
+        users=listing.users,
         roles=("viewer", "reporter", "admin"),
         script_data={"page": "admin-users"},
     )
