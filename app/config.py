@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     # scripts/services.sh writes) and the stanza, pgBackRest's name for this cluster in its repository.
     pgbackrest_config: Path | None = None
     backup_stanza: str = "slamon"
+    # Prometheus (docs/operations.md, "Metrics"): who may read an API process's GET /metrics (IPs or
+    # CIDRs, comma-separated in SLAMON_METRICS_ALLOW; loopback by default), and where `slamon worker`
+    # serves its own (port 0: not at all).
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(3009, ge=0, le=65_535)
 
     @field_validator("timezone")
     @classmethod
@@ -147,16 +153,16 @@ class Settings(BaseSettings):
             raise ValueError(f"public_base_url must be an absolute http(s) URL without query, got {value!r}")
         return value.strip().rstrip("/") + "/"
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
-    def _proxy_list(cls, value):
+    def _network_list(cls, value, info):
         items = value.split(",") if isinstance(value, str) else value
         networks = [str(item).strip() for item in items if str(item).strip()]
         for network in networks:
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
-                raise ValueError(f"trusted_proxies: {network!r} is not an IP address or network") from exc
+                raise ValueError(f"{info.field_name}: {network!r} is not an IP address or network") from exc
         return networks
 
     def public_url(self, path: str = "") -> str:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import contract, errors, realtime
+from app import contract, errors, metrics, realtime
 from app.audit.views import router as audit_router
 from app.auth import passwords
 from app.auth.views import router as auth_router
@@ -168,6 +168,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
         app.include_router(router)
 
     contract.install(app)
+    api_metrics = metrics.install(app)  # GET /metrics (app/metrics.py)
     sites.install(app, site)
     realtime.mount(app, settings)
     app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/socket.io/"))
@@ -176,9 +177,12 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
         max_concurrent=settings.max_concurrent_requests,
         max_queued=settings.max_queued_requests,
         queue_wait_s=settings.queue_wait_s,
+        on_refused=api_metrics.refused,
     )
-    if settings.trusted_proxies:  # outermost: every layer below sees the client the proxy reported
+    if settings.trusted_proxies:  # every layer below sees the client the proxy reported
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # outermost: times every request, a refused one too, and records the TCP peer for GET /metrics
+    app.add_middleware(metrics.RequestMetrics, metrics=api_metrics)
     return app
 
 

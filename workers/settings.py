@@ -21,6 +21,7 @@ from app.db import create_pool
 from workers import live, notify
 from workers.common import Ctx, EventPublisher
 from workers.detection import detect_all, detect_incidents
+from workers.metrics import timed_cron_jobs, timed_functions
 from workers.reports import close_months
 from workers.retention import apply_retention
 from workers.rollups import refresh_rollups
@@ -75,3 +76,8 @@ class WorkerSettings:
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
     max_tries = 5
     job_timeout = JOB_TIMEOUT_S
+
+
+# Every job counted and timed for GET /metrics (workers/metrics.py), under its own name.
+WorkerSettings.functions = timed_functions(WorkerSettings.functions, WorkerSettings.max_tries)
+WorkerSettings.cron_jobs = timed_cron_jobs(WorkerSettings.cron_jobs, WorkerSettings.max_tries)

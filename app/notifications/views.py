@@ -11,6 +11,7 @@ from app import deps
 from app.auth.deps import current_user, require
 from app.contract import Success, errors
 from app.notifications import service
+from app.notifications.channels import CHANNELS
 from app.notifications.models import (
     DeliveryPage,
     SubscriptionCreate,
@@ -63,7 +64,7 @@ async def list_subscriptions(
     response_model=SubscriptionOne,
     response_model_exclude_unset=True,  # `secret` only where it is shown
     responses={201: {"links": SUBSCRIPTION_LINKS}},
-    summary="Subscribe a webhook, Slack, Teams or email receiver (admin); the answer shows the secret",
+    summary=f"Subscribe a receiver ({', '.join(CHANNELS)}; admin); the answer shows the secret",
 )
 async def create_subscription(body: SubscriptionCreate, actor=Depends(admin), conn=Depends(deps.connection)):
     return {"subscription": await service.create(conn, body, actor)}

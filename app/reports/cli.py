@@ -136,6 +136,8 @@ async def cmd_close(args) -> int:
 
 
 def add_commands(subparsers) -> None:
+    from app.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
+
     p = subparsers.add_parser(
         "report",
         help="monthly SLA reports: write one, revise a closed month, close months",
@@ -146,7 +148,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--format", choices=["html", "pdf", "csv", "json"], default="json")
     p.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
     p.add_argument("--revision", type=int, help="a frozen revision (default: the latest)")
-    p.add_argument("--lang", choices=["ko", "en"], default="ko", help="language of html/pdf (default ko)")
+    p.add_argument(
+        "--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help=f"language of html/pdf (default {DEFAULT_LANGUAGE})"
+    )
     p.set_defaults(run=cmd_report, report_command=None)
     sub = p.add_subparsers(dest="report_command")
     r = sub.add_parser(

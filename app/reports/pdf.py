@@ -153,19 +153,9 @@ async def shutdown() -> None:
 def renderer_version() -> str:
     """Changes with the report's templates, styles, wording and drawing code: a PDF cached by another
     version is not served."""
-    from pathlib import Path
-
     from app.reports import render
 
-    frontend = render.TEMPLATES.parent
-    code = Path(__file__).parent
-    sources = [
-        *render.TEMPLATES.glob("*.html"),
-        *render.TEMPLATES.glob("*.css"),
-        *frontend.glob("i18n/reports.*.json"),
-        code / "render.py",
-        code / "charts.py",
-    ]
+    sources = render.sources()
     digest = hashlib.sha256()
     for path in sorted(sources):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
