@@ -132,7 +132,7 @@ def check_target(kind: str, url: object, email: object) -> None:
 class SubscriptionRead(ApiModel):
     id: int
     name: str
-    kind: Kind
+    kind: str = Field(description="a registered channel (app/notifications/channels/), which may be added at run time")
     url: str | None
     email: str | None
     options: JsonObject = Field(description="the channel's own settings (app/notifications/channels/)")
