@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import errors, metrics, realtime
+from app import contract, errors, metrics, realtime
 from app.audit.views import router as audit_router
 from app.auth import passwords
 from app.auth.views import router as auth_router
@@ -169,6 +169,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     ):
         app.include_router(router)
 
+    contract.install(app)
     api_metrics = metrics.install(app)  # GET /metrics (app/metrics.py)
     sites.install(app, site)
     realtime.mount(app, settings)

@@ -7,13 +7,19 @@ from fastapi.responses import JSONResponse
 
 from app import deps
 from app.status import cache, service
+from app.status.models import SystemStatus
 
 router = APIRouter(tags=["status"])
 
 
-@router.get("/api/system-status", summary="Overall and per-service status with 90-day uptime and grid")
+@router.get(
+    "/api/system-status",
+    response_model=SystemStatus,
+    summary="Overall and per-service status with 90-day uptime and grid",
+)
 async def system_status(request: Request, settings=Depends(deps.settings), now=Depends(deps.clock)):
-    """Built once per change and served from memory (app/status/cache.py): ETag, If-None-Match → 304."""
+    """Built once per change and served from memory (app/status/cache.py): ETag, If-None-Match → 304.
+    The Response is sent as it is: SystemStatus documents it; tests/app/test_api_contract.py checks it."""
     pool = request.app.state.pool
     bodies = cache.of(request.app.state, "system-status")
 

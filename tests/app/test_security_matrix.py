@@ -199,10 +199,10 @@ async def test_bad_tokens_never_get_through(staff, settings):
         "{override_id}": "1",
     }
     revoked = await staff.login("admin", "leaver")
-    await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['access_token']}"})
-    user_claims = jwt.decode(admin_pair["access_token"], options={"verify_signature": False})
+    await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['accessToken']}"})
+    user_claims = jwt.decode(admin_pair["accessToken"], options={"verify_signature": False})
     user_claims = {k: user_claims[k] for k in ("sub", "role", "sid", "tv")}
-    header, payload, signature = admin_pair["access_token"].split(".")
+    header, payload, signature = admin_pair["accessToken"].split(".")
     flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
     escalated_payload = jwt.utils.base64url_encode(
         jwt.utils.base64url_decode(jwt.encode({**user_claims, "role": "admin"}, "k" * 32, "HS256").split(".")[1])
@@ -236,10 +236,10 @@ async def test_bad_tokens_never_get_through(staff, settings):
         "wrong key": jwt.encode(
             {**user_claims, "typ": "access"}, "another-secret-of-sufficient-length-0123456789", algorithm="HS256"
         ),
-        "refresh token as access": admin_pair["refresh_token"],
+        "refresh token as access": admin_pair["refreshToken"],
         "typ refresh": forged(secret, user_claims, typ="refresh"),
         "missing claims": forged(secret, {"sub": user_claims["sub"], "role": "admin"}),
-        "revoked session": revoked["access_token"],
+        "revoked session": revoked["accessToken"],
         "stale token version": forged(secret, user_claims, tv=user_claims["tv"] + 1),
     }
     before = await snapshot(conn)
@@ -249,7 +249,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
             path = path.replace(placeholder, value)
         cases = dict(bad_tokens)
         if BELOW[least_role]:
-            cases["wrong role"] = (reporter if BELOW[least_role] == "reporter" else viewer)["access_token"]
+            cases["wrong role"] = (reporter if BELOW[least_role] == "reporter" else viewer)["accessToken"]
         for name, token in cases.items():
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             r = await staff.client.request(method, path, json=body, headers=headers)
@@ -262,7 +262,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
         path = template
         for placeholder, value in ids.items():
             path = path.replace(placeholder, value)
-        token = (await staff.login(least_role, f"{least_role}-{n}"))["access_token"]
+        token = (await staff.login(least_role, f"{least_role}-{n}"))["accessToken"]
         r = await staff.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code not in (401, 500) and (r.status_code != 403 or template == "/api/auth/password"), (
             method,

@@ -266,7 +266,7 @@ async def admin_users(request: Request, user=Depends(signed_in_user), conn=Depen
         "console/admin_users.html",
         user,
         nav="users",
-        users=listing["users"],
+        users=listing.users,
         roles=("viewer", "reporter", "admin"),
         script_data={"page": "admin-users"},
     )
@@ -298,7 +298,7 @@ async def admin_maintenance(request: Request, user=Depends(signed_in_user), conn
         "console/admin_maintenance.html",
         user,
         nav="maintenance",
-        windows=listing["windows"],
+        windows=listing.windows,
         services=await _service_names(conn),
         script_data={"page": "admin-maintenance"},
     )
