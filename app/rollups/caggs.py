@@ -342,6 +342,7 @@ async def _refresh_view(
         await _call_refresh(conn, refresh_sql, cagg.view, start, target, False)
     for lo, hi in ranges:
         span = await conn.fetchrow(queries.BUCKET_SPAN, cagg.width, lo, hi, zone)
+        assert span is not None  # a SELECT of values: always one row
         await _call_refresh(conn, refresh_sql, cagg.view, max(span["lo"], start), span["hi"], True)
 
 
