@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 from datetime import timedelta
 
@@ -106,8 +105,10 @@ async def run(server: str, backend: str, days: int, minutes: int) -> tuple[dict,
 
 async def main() -> None:
     license_url = os.environ.get("BENCH_LICENSE_URL")
-    if not license_url:
-        sys.exit("set BENCH_LICENSE_URL to a Timescale License server (the baseline is SLAMON_DATABASE_URL)")
+    if not license_url:  # `make bench` runs every script; without a License server there is nothing to compare
+        log("BENCH_LICENSE_URL not set: no Timescale License server to compare with SLAMON_DATABASE_URL's")
+        emit({"bench": "editions", "skipped": "BENCH_LICENSE_URL not set"})
+        return
     days = int_setting(1, "BENCH_EDITIONS_DAYS", 10)
     minutes = int(os.environ.get("BENCH_EDITIONS_MINUTES", 5))
     apache, apache_read = await run(server_url(), "tables", days, minutes)
