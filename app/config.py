@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     redis_url: str = Field(default_factory=lambda: _local_service("SLAMON_REDIS_URL", "redis://127.0.0.1:56379/0"))
     timezone: str = "UTC"
     services_file: Path = Field(default_factory=lambda: resource_path("services.toml"))
+    customers_file: Path = Field(default_factory=lambda: resource_path("customers.toml"))  # app/customers
+    # Who sends the customers' statements (app/customers): printed on every statement.
+    organisation_name: str = "SLA Monitor"
+    organisation_logo: Path | None = None  # a PNG, JPEG or SVG file, embedded in statements
     data_dir: Path = ROOT_DIR / ".data"
     secret_key: str | None = None
     rollup_grace_s: int = Field(300, ge=0)  # the refresh leaves the newest minutes to live reads
@@ -129,6 +133,12 @@ class Settings(BaseSettings):
     # scripts/services.sh writes) and the stanza, pgBackRest's name for this cluster in its repository.
     pgbackrest_config: Path | None = None
     backup_stanza: str = "slamon"
+    # Prometheus (docs/operations.md, "Metrics"): who may read an API process's GET /metrics (IPs or
+    # CIDRs, comma-separated in SLAMON_METRICS_ALLOW; loopback by default), and where `slamon worker`
+    # serves its own (port 0: not at all).
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(3009, ge=0, le=65_535)
 
     @field_validator("timezone")
     @classmethod
@@ -139,6 +149,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("organisation_logo")
+    @classmethod
+    def _logo_file(cls, value: Path | None) -> Path | None:
+        # embedded in every statement (app/customers/render.py): refused at start, not at the first PDF
+        if value is not None and (value.suffix.lower() not in (".png", ".jpg", ".jpeg", ".svg") or not value.is_file()):
+            raise ValueError(f"{value}: not a PNG, JPEG or SVG file")
+        return value
+
     @field_validator("public_base_url")
     @classmethod
     def _absolute_base(cls, value: str) -> str:
@@ -147,16 +165,16 @@ class Settings(BaseSettings):
             raise ValueError(f"public_base_url must be an absolute http(s) URL without query, got {value!r}")
         return value.strip().rstrip("/") + "/"
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
-    def _proxy_list(cls, value):
+    def _network_list(cls, value, info):
         items = value.split(",") if isinstance(value, str) else value
         networks = [str(item).strip() for item in items if str(item).strip()]
         for network in networks:
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
-                raise ValueError(f"trusted_proxies: {network!r} is not an IP address or network") from exc
+                raise ValueError(f"{info.field_name}: {network!r} is not an IP address or network") from exc
         return networks
 
     def public_url(self, path: str = "") -> str:

@@ -2,27 +2,41 @@
 for a turn, each for at most `queue_wait_s`; any other request gets 503 with Retry-After at once. Under
 400 concurrent clients the status page answered in 3.2 s (p50) to 15.9 s (p99): a client is better
 served by a fast "try again" than by a hang. Health checks and Socket.IO (long-polling requests wait by
-design; sockets are counted by the realtime hub) are not counted."""
+design; sockets are counted by the realtime hub) and GET /metrics (a scrape must see an overload) are not
+counted, nor the paths named `exempt_paths`: reads served from memory whose cost does not grow with the
+number of readers (the status reads, app/status/cache.py). Each refusal is reported to `on_refused` with
+its reason (app/metrics.py counts them)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
-EXEMPT_PREFIXES = ("/api/health", "/socket.io/")
+EXEMPT_PREFIXES = ("/api/health", "/socket.io/", "/metrics")
 RETRY_AFTER_S = 1
 
 
 class LoadShedding:
     """ASGI middleware; the semaphore is made on the first request, in the server's event loop."""
 
-    def __init__(self, app, max_concurrent: int, max_queued: int, queue_wait_s: float):
+    def __init__(
+        self,
+        app,
+        max_concurrent: int,
+        max_queued: int,
+        queue_wait_s: float,
+        on_refused: Callable[[str], None] | None = None,
+        exempt_paths: tuple[str, ...] = (),
+    ):
         self.app, self.max_concurrent, self.max_queued, self.queue_wait_s = (
             app,
             max_concurrent,
             max_queued,
             queue_wait_s,
         )
+        self.on_refused = on_refused
+        self.exempt_paths = frozenset(exempt_paths)
         self.queued = 0
         self._slots: asyncio.Semaphore | None = None
 
@@ -44,13 +58,13 @@ class LoadShedding:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def _admitted(self, slots: asyncio.Semaphore) -> str | None:
-        """None once a slot is held, else why not."""
+    async def _admitted(self, slots: asyncio.Semaphore) -> tuple[str, str] | None:
+        """None once a slot is held, else why not: (queue_full | wait_timeout, the message)."""
         if not slots.locked():
             await slots.acquire()
             return None
         if self.queued >= self.max_queued:
-            return f"{self.max_concurrent} requests in progress and {self.max_queued} waiting"
+            return "queue_full", f"{self.max_concurrent} requests in progress and {self.max_queued} waiting"
         self.queued += 1
         acquire = asyncio.ensure_future(slots.acquire())
         try:
@@ -68,18 +82,20 @@ class LoadShedding:
         try:
             await acquire
         except asyncio.CancelledError:
-            return f"no turn within {self.queue_wait_s:g} s"
+            return "wait_timeout", f"no turn within {self.queue_wait_s:g} s"
         return None  # granted before the cancel took effect
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES) or scope["path"] in self.exempt_paths:
             return await self.app(scope, receive, send)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_concurrent)
         slots = self._slots
         refusal = await self._admitted(slots)
         if refusal is not None:
-            return await self._refuse(send, refusal)
+            if self.on_refused is not None:
+                self.on_refused(refusal[0])
+            return await self._refuse(send, refusal[1])
         try:
             await self.app(scope, receive, send)
         finally:

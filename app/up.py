@@ -96,7 +96,7 @@ def cmd_up(args) -> int:
         "prober": _slamon(
             "prober", "--region", "local", "--id", "local-1", "--health-port", str(args.prober_health_port)
         ),
-        "worker": _slamon("worker"),
+        "worker": _slamon("worker", "--metrics-port", str(args.worker_metrics_port)),
         "api": _slamon("api", "--host", args.host, "--port", str(args.port)),
         "status page": _slamon("api", "--site", "status", "--host", args.host, "--port", str(args.status_port)),
         "console": _slamon("api", "--site", "console", "--host", args.host, "--port", str(args.console_port)),
@@ -109,6 +109,7 @@ SLA Monitor is running:
   incident console  http://{args.host}:{args.console_port}/
   API + Socket.IO   http://{args.host}:{args.port}/api/system-status   (OpenAPI: http://{args.host}:{args.port}/docs)
   prober health     http://127.0.0.1:{args.prober_health_port}/healthz   metrics: http://127.0.0.1:{args.prober_health_port}/metrics
+  worker metrics    http://127.0.0.1:{args.worker_metrics_port}/metrics   (API: /metrics on each site, from loopback)
   demo targets      http://127.0.0.1:{args.targets_port}/<service-id>/health
 Ctrl+C stops everything.""",
         flush=True,
@@ -141,4 +142,5 @@ def add_commands(sub) -> None:
     p.add_argument("--console-port", type=int, default=3005)
     p.add_argument("--targets-port", type=int, default=3100, help="the demo targets' port")
     p.add_argument("--prober-health-port", type=int, default=3008, help="the prober's /healthz and /metrics port")
+    p.add_argument("--worker-metrics-port", type=int, default=3009, help="the worker's /metrics port")
     p.set_defaults(run=cmd_up)

@@ -18,6 +18,7 @@ from datetime import timedelta
 import httpx
 
 from common import (
+    APACHE_ROLLUP_TABLES,
     ServerTime,
     connect,
     emit,
@@ -103,7 +104,7 @@ async def main() -> None:
             status_cold = await timed(client, server, "/api/system-status", runs, lambda: forget_settled_days(conn))
             monthly_rollup = await timed(client, server, monthly, runs)
             log("rollup-backed reads measured; emptying the rollups for the raw-scan baseline")
-            await conn.execute("TRUNCATE rollup_checks_daily, rollup_checks_hourly, rollup_usage_daily, rollup_state")
+            await conn.execute(f"TRUNCATE {', '.join(APACHE_ROLLUP_TABLES)}")
             # Uncached too: the settled days in memory would hide the raw scan after the first request.
             status_raw = await timed(
                 client, server, "/api/system-status", max(5, runs // 8), lambda: forget_settled_days(conn)

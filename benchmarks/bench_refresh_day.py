@@ -10,6 +10,12 @@ added new rows into their buckets, re-aggregating the whole open daily and hourl
 rows (delete + materialise of the open bucket, timed on a copy of the state inside a rolled-back
 transaction).
 
+Then a late batch: one more region reports the 12:00 minute of the day just ended for every service (as a
+prober's journal replayed after an outage would), and the refresh that recomputes it is timed, ten
+times (a new minute each). Its baseline, in the same rolled-back way: what the refresh did before the
+rollups had first levels (sql/200), recomputing the hour and the day holding the late minute from raw
+rows.
+
 usage: bench_refresh_day.py [SIZES]   (comma-separated service counts; default 50,500,2000;
        env BENCH_REFRESH_RUNS=10 refreshes per point)
 """
@@ -45,19 +51,23 @@ async def write_minutes(conn, service_ids: list[str], start: datetime, minutes: 
     return written
 
 
-async def old_advance_s(conn, watermark: datetime, new: datetime) -> float:
-    """The former step 1 for the hourly and daily check rollups: delete and re-materialise the open
-    buckets from raw rows, from the bucket holding the old watermark to the new one (rolled back)."""
+async def from_raw_s(conn, start: datetime, new: datetime) -> float:
+    """The hourly and daily check buckets from the one holding `start` to `new` deleted and aggregated
+    again from raw rows, as before the rollups had first levels (rolled back). Seconds."""
     transaction = conn.transaction()
     await transaction.start()
     try:
         started = time.perf_counter()
         for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
-            start = await conn.fetchval(
-                "SELECT time_bucket($1::interval, $2::timestamptz, $3::text)", rollup.width, watermark, ZONE
+            sql = rollup.sql
+            bucket = await conn.fetchval(
+                "SELECT time_bucket($1::interval, $2::timestamptz, $3::text)", rollup.width, start, ZONE
             )
-            await conn.execute(rollup.sql.delete_range, None, start, new, rollup.width, ZONE)
-            await conn.execute(rollup.sql.materialise_range, None, start, new, rollup.width, ZONE)
+            columns = ", ".join(("service_id", "bucket") + sql.columns)
+            await conn.execute(sql.delete_range, None, bucket, new, rollup.width, ZONE)
+            await conn.execute(
+                f"INSERT INTO {sql.table} ({columns}) {sql.aggregate}", None, bucket, new, rollup.width, ZONE
+            )
         return time.perf_counter() - started
     finally:
         await transaction.rollback()
@@ -70,7 +80,24 @@ async def measure_at(conn, service_ids: list[str], at: datetime, runs: int) -> t
     for step in range(runs):
         minute = at + step * MINUTE
         await write_minutes(conn, service_ids, minute, 1)
-        old_s.append(await old_advance_s(conn, minute, minute + MINUTE))
+        old_s.append(await from_raw_s(conn, minute, minute + MINUTE))
+        started = time.perf_counter()
+        await rollups.refresh(conn, ZONE, minute + MINUTE, grace=NO_GRACE)
+        new_s.append(time.perf_counter() - started)
+    return new_s, old_s
+
+
+async def measure_late(conn, service_ids: list[str], late: datetime, at: datetime, runs: int) -> tuple[list, list]:
+    """`runs` times: a late region's checks of the minute `late` for every service, plus one new minute
+    at `at` + i, then the refresh timed; and the baseline recomputing late's hour and day from raw rows."""
+    new_s, old_s = [], []
+    for step in range(runs):
+        minute = at + step * MINUTE
+        region = f"late-{step}"
+        for batch in check_batches(service_ids, late, 1, 50_000, regions=(region,), seed=step):
+            await write_checks(conn, batch, now=minute + MINUTE)
+        await write_minutes(conn, service_ids, minute, 1)
+        old_s.append(await from_raw_s(conn, late, minute + MINUTE))
         started = time.perf_counter()
         await rollups.refresh(conn, ZONE, minute + MINUTE, grace=NO_GRACE)
         new_s.append(time.perf_counter() - started)
@@ -98,6 +125,8 @@ async def one_size(count: int, runs: int) -> dict:
             await write_minutes(conn, service_ids, late + runs * MINUTE, int((early - late) / MINUTE) - runs)
             await rollups.refresh(conn, ZONE, early, grace=NO_GRACE)
             early_new, early_old = await measure_at(conn, service_ids, early, runs)
+            noon = (early - timedelta(hours=12)).replace(minute=0)  # the day that just ended
+            late_write_new, late_write_old = await measure_late(conn, service_ids, noon, early + runs * MINUTE, runs)
         finally:
             await conn.close()
     result = {
@@ -108,6 +137,8 @@ async def one_size(count: int, runs: int) -> dict:
         "ratio_2355_to_0005": round(statistics.median(late_new) / statistics.median(early_new), 2),
         "baseline_advance_2355_p50_ms": ms(late_old),
         "baseline_advance_0005_p50_ms": ms(early_old),
+        "late_minute_refresh_p50_ms": ms(late_write_new),
+        "baseline_late_minute_from_raw_p50_ms": ms(late_write_old),
         "postgres": versions["postgres"],
         "timescaledb": f"{versions['timescaledb']} {versions['license']}",
     }

@@ -14,6 +14,7 @@ from datetime import timedelta
 import httpx
 
 from common import (
+    APACHE_ROLLUP_TABLES,
     connect,
     emit,
     floor_minute,
@@ -113,7 +114,7 @@ async def main() -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
             with_rollups = await measure(ctx, client, service_ids[0], runs)
             log("rollup-backed figures measured; emptying the rollups for the raw-scan baseline")
-            await conn.execute("TRUNCATE rollup_checks_daily, rollup_checks_hourly, rollup_usage_daily, rollup_state")
+            await conn.execute(f"TRUNCATE {', '.join(APACHE_ROLLUP_TABLES)}")
             raw_scan = await measure(ctx, client, service_ids[0], max(2, runs // 2))
         redis = ctx["publisher"].publisher.redis
         async for key in redis.scan_iter(f"{ctx['publisher'].publisher.channel}:*"):  # the bench's events

@@ -27,6 +27,15 @@ from app.services.models import ServiceConfig  # noqa: E402
 from app.services.service import sync_catalog  # noqa: E402
 
 MINUTE = timedelta(minutes=1)
+# Every table of the Apache edition's rollups (sql/004, sql/200): emptied to measure reads from raw rows.
+APACHE_ROLLUP_TABLES = (
+    "rollup_check_slots",
+    "rollup_usage_minutes",
+    "rollup_checks_daily",
+    "rollup_checks_hourly",
+    "rollup_usage_daily",
+    "rollup_state",
+)
 
 
 def log(message: str) -> None:

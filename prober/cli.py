@@ -1,4 +1,4 @@
-"""`slamon prober` and `slamon targets`, registered by app/cli.py."""
+"""`slamon prober`, registered by app/cli.py."""
 
 from __future__ import annotations
 
@@ -24,11 +24,6 @@ def add_commands(sub) -> None:
     p.add_argument("--heartbeat", type=float, default=5.0, help="heartbeat period in seconds")
     p.add_argument("--max-concurrency", type=int, default=2000)
     p.set_defaults(run=cmd_prober)
-
-    p = sub.add_parser("targets", help="serve the five demo Verify services with scripted faults")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=3100)
-    p.set_defaults(run=cmd_targets)
 
 
 async def cmd_prober(args) -> int:
@@ -70,21 +65,4 @@ async def cmd_prober(args) -> int:
     log.info("stopping", extra={"region": args.region, "job": "prober"})
     await prober.stop()
     await site.cleanup()
-    return 0
-
-
-async def cmd_targets(args) -> int:
-    from prober import targets
-
-    runner = await targets.serve(args.host, args.port)
-    print(
-        f"demo targets on http://{args.host}:{args.port}/<service-id>/health ({', '.join(targets.SERVICE_IDS)})",
-        flush=True,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
     return 0

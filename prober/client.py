@@ -1,8 +1,7 @@
-"""Shared client state of the probes: one aiohttp session per SSRF policy, with phase timing.
+"""Shared client state of the probes: the SSRF-guarded sessions of app/net/http.py, with phase timing.
 
 Every connection is fresh (force_close): a check measures DNS, connect and TLS each time, as
-blackbox_exporter does, and a hostile target can never poison a pooled connection. Concurrency is
-bounded by the scheduler, not by the connector.
+blackbox_exporter does. Concurrency is bounded by the scheduler, not by the connector.
 """
 
 from __future__ import annotations
@@ -16,12 +15,10 @@ import aiohappyeyeballs
 import aiohttp
 from aiohttp import connector as aiohttp_connector
 
-from prober.ssrf import GuardedResolver, guarded_socket_factory
+from app.net.http import GuardedSessions
 
 # The phase dict of the check running in the current task (set by the probe, read by the connector).
 current_phases: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("phases", default=None)
-
-MAX_HEADER_BYTES = 16 * 1024
 
 
 def mark(phases: dict[str, Any] | None, phase: str) -> None:
@@ -104,42 +101,13 @@ def _trace_config() -> aiohttp.TraceConfig:
     return trace
 
 
-class ProbeContext:
-    """Long-lived clients shared by every check of a prober process; close() on shutdown."""
+class ProbeContext(GuardedSessions):
+    """The prober's guarded sessions (app/net/http.py) with each phase of a check timed."""
 
-    def __init__(self, user_agent: str = "slamon-prober/0.1", ssl_context: ssl.SSLContext | None = None):
-        self.user_agent = user_agent
-        # Verification context; None is the system trust store. A private CA goes here.
-        self.ssl_context = ssl_context
-        self._sessions: dict[bool, aiohttp.ClientSession] = {}
+    connector_class = TimedConnector
 
-    def session(self, allow_private: bool) -> aiohttp.ClientSession:
-        existing = self._sessions.get(allow_private)
-        if existing is not None and not existing.closed:
-            return existing
-        connector = TimedConnector(
-            resolver=GuardedResolver(allow_private),
-            socket_factory=guarded_socket_factory(allow_private),
-            force_close=True,
-            limit=0,
-            ttl_dns_cache=10,
-            ssl=self.ssl_context if self.ssl_context else True,
-        )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            trust_env=False,
-            auto_decompress=False,
-            trace_configs=[_trace_config()],
-            timeout=aiohttp.ClientTimeout(total=None),
-            headers={"User-Agent": self.user_agent},
-            cookie_jar=aiohttp.DummyCookieJar(),
-            max_line_size=MAX_HEADER_BYTES,
-            max_field_size=MAX_HEADER_BYTES,
-        )
-        self._sessions[allow_private] = session
-        return session
+    def __init__(self, user_agent: str = "slamon-prober/0.1", ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(user_agent, ssl_context)
 
-    async def close(self) -> None:
-        for session in self._sessions.values():
-            await session.close()
-        self._sessions.clear()
+    def trace_configs(self) -> list[aiohttp.TraceConfig]:
+        return [_trace_config()]

@@ -8,7 +8,7 @@ import ssl
 
 import aiohttp
 
-from prober.ssrf import BlockedAddressError
+from app.net.ssrf import BlockedAddressError
 
 
 def _chain(exc: BaseException):

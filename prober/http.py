@@ -10,8 +10,8 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from app.net import ssrf
 from app.services.conditions import CompiledCheck, compile_check
-from prober import ssrf
 from prober.client import ProbeContext, current_phases, mark
 from prober.errors import classify
 from prober.models import ProbeResult, Target

@@ -1,4 +1,6 @@
-"""A few Prometheus metrics rendered in the text exposition format (no client library needed)."""
+"""The prober's Prometheus metrics in the text exposition format, every series with HELP and TYPE
+(docs/operations.md, "Metrics"). Rendered by hand: a prober's few series are all read at render time
+from its parts (runner.py wires them), and integers stay integers in the text."""
 
 from __future__ import annotations
 
@@ -38,29 +40,31 @@ class Histogram:
 class ProberMetrics:
     def __init__(self, region: str):
         self.region = region
-        self.checks: dict[tuple[str, str], int] = defaultdict(int)  # (outcome, error_type) -> count
+        # (service_id, outcome, error_type) -> count; service ids are bounded by the catalog
+        self.checks: dict[tuple[str, str, str], int] = defaultdict(int)
         self.latency = Histogram(LATENCY_BUCKETS_S)
         self.schedule_lag = Histogram(LAG_BUCKETS_S)
         self.missed_slots: Callable[[], int] = lambda: 0  # the scheduler's count (runner wires it)
         self.catch_up_checks = 0
-        self.gauges: dict[str, Callable[[], float]] = {}
+        self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}  # name -> (help, read)
         self.counters: dict[str, tuple[str, Callable[[], float]]] = {}  # name -> (help, read)
         self.certificates: dict[str, float] = {}  # service_id -> notAfter (epoch seconds) last seen
 
-    def record_check(self, ok: bool, error_type: str | None, latency_ms: int, lag_s: float) -> None:
-        self.checks[("success" if ok else "failure", error_type or "")] += 1
+    def record_check(self, service_id: str, ok: bool, error_type: str | None, latency_ms: int, lag_s: float) -> None:
+        self.checks[(service_id, "success" if ok else "failure", error_type or "")] += 1
         self.latency.observe(latency_ms / 1000)
         self.schedule_lag.observe(max(lag_s, 0.0))
 
     def render(self) -> str:
         region = f'region="{_escape(self.region)}"'
         lines = [
-            "# HELP slamon_prober_checks_total Checks run, by outcome and error type.",
+            "# HELP slamon_prober_checks_total Checks run by this prober, by service, outcome and error type.",
             "# TYPE slamon_prober_checks_total counter",
         ]
-        for (outcome, error_type), count in sorted(self.checks.items()):
+        for (service_id, outcome, error_type), count in sorted(self.checks.items()):
             lines.append(
-                f'slamon_prober_checks_total{{{region},outcome="{outcome}",error_type="{error_type}"}} {count}'
+                f'slamon_prober_checks_total{{{region},service_id="{_escape(service_id)}",outcome="{outcome}",'
+                f'error_type="{_escape(error_type)}"}} {count}'
             )
         lines += [
             "# HELP slamon_prober_check_latency_seconds Check latency (total, all phases).",
@@ -86,14 +90,13 @@ class ProberMetrics:
             "# TYPE slamon_prober_certificate_expiry_timestamp_seconds gauge",
         ]
         lines += [
-            f'slamon_prober_certificate_expiry_timestamp_seconds{{{region},service="{_escape(service)}"}} '
+            f'slamon_prober_certificate_expiry_timestamp_seconds{{{region},service_id="{_escape(service)}"}} '
             f"{not_after:.0f}"
             for service, not_after in sorted(self.certificates.items())
         ]
-        for name, (help_text, read) in sorted(self.counters.items()):
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name}{{{region}}} {read()}"]
-        for name, read in sorted(self.gauges.items()):
-            lines += [f"# TYPE {name} gauge", f"{name}{{{region}}} {read()}"]
+        for kind, series in (("counter", self.counters), ("gauge", self.gauges)):
+            for name, (help_text, read) in sorted(series.items()):
+                lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name}{{{region}}} {read()}"]
         return "\n".join(lines) + "\n"
 
 

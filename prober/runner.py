@@ -115,13 +115,28 @@ class Prober:
         self._certificates_stored: dict[str, tuple[float, float]] = {}
         self.metrics.gauges.update(
             {
-                "slamon_prober_spool_depth": lambda: self.sink.depth,
-                "slamon_prober_assigned_services": lambda: self.fleet.assigned_services,
-                "slamon_prober_services": lambda: len(self.scheduler.targets),
-                "slamon_prober_in_flight_checks": lambda: len(self.scheduler.in_flight),
-                "slamon_prober_database_up": lambda: int(self.fleet.connected),
-                "slamon_prober_sink_buffered_rows": lambda: len(self.sink._buffer),
-                "slamon_prober_spool_writable": lambda: int(self.sink.disk_error is None),
+                "slamon_prober_spool_depth": (
+                    "Results not acknowledged by the database yet (memory and journal).",
+                    lambda: self.sink.depth,
+                ),
+                "slamon_prober_assigned_services": (
+                    "Services this prober owns in its region (rendezvous hashing).",
+                    lambda: self.fleet.assigned_services,
+                ),
+                "slamon_prober_services": ("Services this prober schedules.", lambda: len(self.scheduler.targets)),
+                "slamon_prober_in_flight_checks": ("Checks running now.", lambda: len(self.scheduler.in_flight)),
+                "slamon_prober_database_up": (
+                    "Whether the last heartbeat reached the database (1) or not (0).",
+                    lambda: int(self.fleet.connected),
+                ),
+                "slamon_prober_sink_buffered_rows": (
+                    "Results held in memory for the database.",
+                    lambda: len(self.sink._buffer),
+                ),
+                "slamon_prober_spool_writable": (
+                    "Whether the journal can be written (1) or not (0: disk full, I/O error).",
+                    lambda: int(self.sink.disk_error is None),
+                ),
             }
         )
         self.metrics.counters.update(
@@ -150,7 +165,7 @@ class Prober:
                 result.error_message,
             )
         )
-        self.metrics.record_check(result.ok, result.error_type, result.latency_ms, lag_s)
+        self.metrics.record_check(target.service_id, result.ok, result.error_type, result.latency_ms, lag_s)
         if result.cert_expires_at is not None:
             self._saw_certificate(target.service_id, result.cert_expires_at)
 

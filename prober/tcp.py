@@ -10,7 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from prober import ssrf
+from app.net import ssrf
 from prober.client import ProbeContext, mark
 from prober.errors import classify
 from prober.http import finish

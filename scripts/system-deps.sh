@@ -12,6 +12,11 @@ APT_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR redis-server 
 APT_PACKAGES+=(fonts-nanum poppler-utils)
 # Backups: pgBackRest archives the WAL and takes the base backups (scripts/services.sh, app/backup.py).
 APT_PACKAGES+=(pgbackrest)
+# Metrics: promtool (from the prometheus package; its server is never started) lints every /metrics
+# body in tests/test_metrics.py.
+APT_PACKAGES+=(prometheus)
+# Benchmarks: wrk drives 400 concurrent clients at the status page (benchmarks/bench_status_page.py).
+APT_PACKAGES+=(wrk)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do

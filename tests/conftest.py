@@ -25,6 +25,8 @@ RESET_TABLES = (
     "checks",
     "api_calls",
     "rollup_invalidations",
+    "rollup_check_slots",
+    "rollup_usage_minutes",
     "rollup_checks_hourly",
     "rollup_checks_daily",
     "rollup_usage_daily",

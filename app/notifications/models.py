@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from app.incidents.models import MAX_SERVICES, ServiceId
+from app.notifications.channels import CHANNELS, KINDS
 
 EVENT_KINDS = (
     "incident.created",
@@ -27,8 +29,11 @@ EventKind = Literal[
     "maintenance.started",
     "maintenance.ended",
 ]
-Kind = Literal["webhook", "slack", "teams", "email"]
-WEB_KINDS = ("webhook", "slack", "teams")
+if TYPE_CHECKING:
+    Kind = str
+else:  # the registered channels (app/notifications/channels/), as an enum of the OpenAPI
+    Kind = Literal[KINDS]
+OPTIONS_MAX_CHARS = 4096  # as JSON; the column's bound (sql/165_subscription_channels.sql)
 # One address, as SMTP takes it: no display name, no spaces or angle brackets (header injection).
 EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})$")
 
@@ -45,6 +50,22 @@ def _one_address(value: str) -> str:
     return value
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
+
+
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, ensure_ascii=False)) > OPTIONS_MAX_CHARS:
+        raise ValueError(f"options longer than {OPTIONS_MAX_CHARS} characters as JSON")
+    if _has_nul(value):  # PostgreSQL's jsonb holds no NUL
+        raise ValueError("options contain a NUL character")
+    return value
+
+
 def _unique(value: list) -> list:
     return list(dict.fromkeys(value))
 
@@ -52,6 +73,14 @@ def _unique(value: list) -> list:
 Url = Annotated[AnyHttpUrl, AfterValidator(_short_url)]
 Email = Annotated[str, Field(max_length=320), AfterValidator(_one_address)]
 Secret = Annotated[str, Field(min_length=16, max_length=200)]
+Options = Annotated[
+    dict[str, Any],
+    Field(
+        max_length=50,
+        description="settings of the channel beyond url/email/secret, checked by the channel (docs/api.md)",
+    ),
+    AfterValidator(_storable),
+]
 Events = Annotated[list[EventKind], Field(max_length=len(EVENT_KINDS)), AfterValidator(_unique)]
 Services = Annotated[list[ServiceId], Field(max_length=MAX_SERVICES), AfterValidator(_unique)]
 
@@ -60,9 +89,10 @@ class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
     kind: Kind
-    url: Url | None = Field(None, description="receiver of webhook, slack and teams subscriptions")
+    url: Url | None = Field(None, description="receiver of every channel but email")
     email: Email | None = Field(None, description="recipient of email subscriptions")
     secret: Secret | None = Field(None, description="HMAC-SHA256 key of X-SLAMon-Signature; generated when not given")
+    options: Options = Field(default_factory=dict)
     events: Events = Field(default_factory=list, description="event kinds to send; empty: all")
     services: Services = Field(default_factory=list, description="only events about these services; empty: all")
     allow_private: bool = Field(False, description="allow loopback and private receivers (cloud metadata never)")
@@ -83,16 +113,13 @@ class SubscriptionUpdate(BaseModel):
     url: Url | None = None
     email: Email | None = None
     secret: Secret | None = None
+    options: Options | None = None
     events: Events | None = None
     services: Services | None = None
     allow_private: bool | None = None
     active: bool | None = None
 
 
-def check_target(kind: str, url, email) -> None:
-    """Web kinds need a url and no email; email needs an address and no url."""
-    if kind == "email":
-        if email is None or url is not None:
-            raise ValueError("an email subscription takes 'email' and no 'url'")
-    elif url is None or email is not None:
-        raise ValueError(f"a {kind} subscription takes 'url' and no 'email'")
+def check_target(kind: str, url: object, email: object) -> None:
+    """The subscription names the one address its channel sends to: a URL, or an email address."""
+    CHANNELS[kind].check_target(url, email)

@@ -3,20 +3,20 @@
 # Outbox writes wake the workers' listener at commit (a rolled-back write wakes nobody).
 NOTIFY_CHANNEL = "slamon_notifications"
 
-_SUBSCRIPTION = """id, name, kind, url, email, secret, events, service_ids, allow_private, active, created_at,
-       updated_at"""
+_SUBSCRIPTION = """id, name, kind, url, email, secret, options, events, service_ids, allow_private, active,
+       created_at, updated_at"""
 
 LIST_SUBSCRIPTIONS = f"SELECT {_SUBSCRIPTION} FROM subscriptions ORDER BY id LIMIT $1 OFFSET $2"
 COUNT_SUBSCRIPTIONS = "SELECT count(*) FROM subscriptions"
 GET_SUBSCRIPTION = f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE id = $1"
 GET_SUBSCRIPTION_FOR_UPDATE = f"SELECT {_SUBSCRIPTION} FROM subscriptions WHERE id = $1 FOR UPDATE"
 INSERT_SUBSCRIPTION = f"""
-INSERT INTO subscriptions (name, kind, url, email, secret, events, service_ids, allow_private, active)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_SUBSCRIPTION}
+INSERT INTO subscriptions (name, kind, url, email, secret, options, events, service_ids, allow_private, active)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10) RETURNING {_SUBSCRIPTION}
 """
 UPDATE_SUBSCRIPTION = f"""
-UPDATE subscriptions SET name = $2, kind = $3, url = $4, email = $5, secret = $6, events = $7, service_ids = $8,
-       allow_private = $9, active = $10, updated_at = now()
+UPDATE subscriptions SET name = $2, kind = $3, url = $4, email = $5, secret = $6, options = $7::jsonb, events = $8,
+       service_ids = $9, allow_private = $10, active = $11, updated_at = now()
 WHERE id = $1 RETURNING {_SUBSCRIPTION}
 """
 DELETE_SUBSCRIPTION = "DELETE FROM subscriptions WHERE id = $1 RETURNING name"
@@ -123,7 +123,7 @@ WITH claimed AS (
     INSERT INTO notification_attempts (delivery_id, attempt) SELECT id, attempts FROM claimed
 )
 SELECT c.id, c.attempts, e.kind AS event_kind, e.event_key, e.payload, e.occurred_at, e.service_ids AS services,
-       s.id AS subscription_id, s.name, s.kind, s.url, s.email, s.secret, s.allow_private, s.active
+       s.id AS subscription_id, s.name, s.kind, s.url, s.email, s.secret, s.options, s.allow_private, s.active
 FROM claimed c JOIN notification_events e ON e.id = c.event_id JOIN subscriptions s ON s.id = c.subscription_id
 """
 

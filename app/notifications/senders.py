@@ -1,21 +1,18 @@
-"""Sending one delivery attempt: an HTTP POST to a webhook (SSRF-guarded on the address actually
-connected to, redirects not followed, response read up to a cap, one hard timeout) or an email
-through the configured SMTP server. Never raises for a failing receiver: returns an Outcome."""
+"""What channels send with (app/notifications/channels/): the worker's settings and one HTTP POST,
+SSRF-guarded on the address actually connected to (app/net), redirects not followed, the response
+read up to a cap, one hard timeout. Never raises for a failing receiver: returns an Outcome."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import aiohttp
-import aiosmtplib
 
-from app.notifications import messages, signing
-from prober import ssrf
-from prober.client import ProbeContext
+from app.net import ssrf
+from app.net.http import GuardedSessions
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -47,11 +44,12 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class Senders:
-    """The worker's clients: the prober's SSRF-guarded HTTP sessions (one per policy), and SMTP settings."""
+    """The worker's clients, shared by every channel: SSRF-guarded HTTP sessions (app/net/http.py, one
+    per policy) and the settings (SMTP server, timeouts)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.http = ProbeContext(user_agent=USER_AGENT)
+        self.http = GuardedSessions(USER_AGENT)
 
     async def close(self) -> None:
         await self.http.close()
@@ -82,45 +80,3 @@ class Senders:
             return Outcome(True, status, response_body=_text(raw))
         error = "redirects are not followed" if 300 <= status < 400 else f"HTTP {status}"
         return Outcome(False, status, error, _text(raw), retry_after)
-
-    async def send_email(self, email: EmailMessage) -> Outcome:
-        s = self.settings
-        if not s.smtp_host:
-            return Outcome(False, error="email is off: SLAMON_SMTP_HOST is not set", permanent=True)
-        try:
-            async with asyncio.timeout(s.webhook_timeout_s):
-                await aiosmtplib.send(
-                    email,
-                    hostname=s.smtp_host,
-                    port=s.smtp_port,
-                    username=s.smtp_username,
-                    password=s.smtp_password,
-                    use_tls=s.smtp_security == "tls",
-                    start_tls=s.smtp_security == "starttls",
-                    timeout=s.webhook_timeout_s,
-                )
-        except TimeoutError:
-            return Outcome(False, error=f"SMTP server gave no answer within {s.webhook_timeout_s:g} s")
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            return Outcome(False, error=f"recipient refused: {exc}"[:500], permanent=True)
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            return Outcome(False, error=f"SMTP: {exc}"[:500])
-        return Outcome(True)
-
-
-def web_request(claim, settings) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of a webhook, Slack or Teams delivery."""
-    delivery_id = str(claim["id"])
-    payload = claim["payload"]
-    if claim["kind"] == "webhook":
-        body = messages.webhook_body(
-            delivery_id, claim["event_kind"], claim["event_key"], claim["occurred_at"], claim["services"], payload
-        )
-    else:
-        message = messages.describe(claim["event_kind"], payload)
-        body = messages.slack_body(message) if claim["kind"] == "slack" else messages.teams_body(message)
-    raw = messages.encode(body)
-    headers = {signing.DELIVERY_HEADER: delivery_id, signing.EVENT_HEADER: claim["event_kind"]}
-    if claim["secret"]:
-        headers[signing.SIGNATURE_HEADER] = signing.sign(claim["secret"], raw)
-    return raw, headers

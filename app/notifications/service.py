@@ -16,10 +16,12 @@ import asyncpg
 from app.audit import service as audit
 from app.errors import ApiError, not_found
 from app.formatting import pagination
+from app.net import ssrf
 from app.notifications import queries
-from app.notifications.models import WEB_KINDS, SubscriptionCreate, SubscriptionUpdate, check_target
+from app.notifications.channels import CHANNELS
+from app.notifications.channels.base import Channel, Config, ConfigError
+from app.notifications.models import SubscriptionCreate, SubscriptionUpdate
 from app.services.service import existing_ids
-from prober import ssrf
 
 DNS_TIMEOUT_S = 3.0
 
@@ -31,6 +33,7 @@ def to_read(row, secret_shown: bool = False) -> dict:
         "kind": row["kind"],
         "url": row["url"],
         "email": row["email"],
+        "options": json.loads(row["options"]),
         "events": list(row["events"]),
         "services": list(row["service_ids"]),
         "allowPrivate": row["allow_private"],
@@ -75,23 +78,31 @@ async def check_url(url: str, allow_private: bool) -> None:
             raise _invalid("url", f"blocked: {host} resolves to a {reason} ({ip}){hint}")
 
 
-FIELDS = ("name", "kind", "url", "email", "secret", "events", "service_ids", "allow_private", "active")
+FIELDS = ("name", "kind", "url", "email", "secret", "options", "events", "service_ids", "allow_private", "active")
+
+
+def _channel(kind: str) -> Channel:
+    channel = CHANNELS.get(kind)
+    if channel is None:  # only a stored kind can be unknown: the API's own are checked by the model
+        raise _invalid("kind", f"no {kind!r} channel in this version (one of {', '.join(CHANNELS)})")
+    return channel
 
 
 async def _validated(conn: asyncpg.Connection, values: dict, check_receiver: bool = True) -> list:
-    """The column values in FIELDS order, once the target fits the kind, the services exist and the
-    receiver is allowed."""
+    """The column values in FIELDS order, once the channel accepts its configuration, the services
+    exist and the receiver is allowed."""
+    config = Config(values["url"], values["email"], values["secret"], values["options"])
     try:
-        check_target(values["kind"], values["url"], values["email"])
-    except ValueError as exc:
-        raise _invalid("url" if values["kind"] in WEB_KINDS else "email", str(exc)) from None
+        values["options"] = _channel(values["kind"]).validate(config)
+    except ConfigError as exc:
+        raise _invalid(exc.field, str(exc)) from None
     known = await existing_ids(conn, values["service_ids"]) if values["service_ids"] else set()
     unknown = [s for s in values["service_ids"] if s not in known]
     if unknown:
         raise _invalid("services", f"unknown services: {', '.join(unknown)}")
     if values["url"] is not None and check_receiver:
         await check_url(values["url"], values["allow_private"])
-    return [values[k] for k in FIELDS]
+    return [json.dumps(values[k]) if k == "options" else values[k] for k in FIELDS]
 
 
 async def list_subscriptions(conn: asyncpg.Connection, page: int, limit: int) -> dict:
@@ -115,19 +126,20 @@ def _audit_details(values: dict) -> dict:
 
 
 async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor) -> dict:
-    """Add a subscription; web kinds get a signing secret (generated unless given), shown in this answer."""
+    """Add a subscription; signing channels get a secret (generated unless given), shown in this answer."""
     values = {
         "name": data.name,
         "kind": data.kind,
         "url": None if data.url is None else str(data.url),
         "email": data.email,
         "secret": data.secret,
+        "options": data.options,
         "events": data.events,
         "service_ids": data.services,
         "allow_private": data.allow_private,
         "active": data.active,
     }
-    if data.kind in WEB_KINDS and values["secret"] is None:
+    if CHANNELS[data.kind].signs and values["secret"] is None:
         values["secret"] = secrets.token_urlsafe(32)
     columns = await _validated(conn, values)
     async with conn.transaction():
@@ -149,12 +161,16 @@ async def update(conn: asyncpg.Connection, subscription_id: int, data: Subscript
         row = await conn.fetchrow(queries.GET_SUBSCRIPTION_FOR_UPDATE, subscription_id)
         if row is None:
             raise not_found("subscription", str(subscription_id))
-        values = {k: row[k] for k in FIELDS} | given
-        if values["kind"] == "email" and "url" not in given:
+        values = {k: row[k] for k in FIELDS} | {"options": json.loads(row["options"])} | given
+        channel = _channel(values["kind"])
+        # A new kind keeps only what it takes: the other address, and the old channel's options, go.
+        if channel.address == "email" and "url" not in given:
             values["url"] = None
-        if values["kind"] in WEB_KINDS and "email" not in given:
+        if channel.address == "url" and "email" not in given:
             values["email"] = None
-        if values["kind"] in WEB_KINDS and values["secret"] is None:
+        if values["kind"] != row["kind"] and "options" not in given:
+            values["options"] = {}
+        if channel.signs and values["secret"] is None:
             values["secret"] = secrets.token_urlsafe(32)
         # Pausing or renaming works even while the receiver's name does not resolve.
         columns = await _validated(conn, values, check_receiver=bool({"url", "kind", "allow_private"} & set(given)))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from app import deps
 from app.auth.deps import current_user, require
 from app.notifications import service
+from app.notifications.channels import CHANNELS
 from app.notifications.models import SubscriptionCreate, SubscriptionUpdate
 
 router = APIRouter(tags=["notifications"], dependencies=[Depends(current_user)])
@@ -40,7 +41,7 @@ async def list_subscriptions(
     "/api/subscriptions",
     status_code=201,
     responses={201: {"links": SUBSCRIPTION_LINKS}},
-    summary="Subscribe a webhook, Slack, Teams or email receiver (admin); the answer shows the secret",
+    summary=f"Subscribe a receiver ({', '.join(CHANNELS)}; admin); the answer shows the secret",
 )
 async def create_subscription(body: SubscriptionCreate, actor=Depends(admin), conn=Depends(deps.connection)):
     return {"subscription": await service.create(conn, body, actor)}

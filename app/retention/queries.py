@@ -33,5 +33,8 @@ FROM ({
 ON CONFLICT (service_id, ts) DO UPDATE SET ok = EXCLUDED.ok
 """
 
+# The first rollup level of each raw table (sql/200): its chunks go with the raw chunks they came from.
+FIRST_LEVEL = {"checks": "rollup_check_slots", "api_calls": "rollup_usage_minutes"}
+
 # Invalidations entirely before the horizon can never be recomputed: forget them.
 FORGET_INVALIDATIONS = "DELETE FROM rollup_invalidations WHERE raw_table = $1 AND hi <= $2"

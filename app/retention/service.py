@@ -1,5 +1,6 @@
 """Raw-data retention: `checks` and `api_calls` chunks older than the retention period are dropped
-whole (TimescaleDB drop_chunks); the rollups stay, final, and read as before.
+whole (TimescaleDB drop_chunks), and with them the chunks of their first rollup level (slots,
+minutes: sql/200); the hourly and daily rollups stay, final, and read as before.
 
 In one transaction, under the rollup refresh lock: the rollups are first brought up to date (every
 bucket of the chunks about to go is materialised and no invalidation of them is pending), the slots
@@ -54,6 +55,7 @@ async def apply(
             horizon = max((chunks[name] for name in dropped if name in chunks), default=None)
             if horizon is not None:
                 await conn.execute(queries.SET_HORIZON, raw_table, horizon)
+                await conn.execute(queries.DROP_CHUNKS, queries.FIRST_LEVEL[raw_table], horizon)
                 await conn.execute(queries.FORGET_INVALIDATIONS, raw_table, horizon)
             results.append(Dropped(raw_table, len(dropped), horizon or previous))
             log.info(

@@ -1,9 +1,12 @@
 """The rollup SELECTs, one per rollup, and the statements that maintain and read them.
 
 Each rollup is one aggregate over raw rows (`*_BUCKETS`), written once with a `{where}` slot for
-the raw-row filter. The Apache-edition refresh materialises it into `rollup_*` tables; readers
-union materialised buckets with the same aggregate over raw rows that are past the watermark or
-still pending in the invalidation log, then merge the parts bucket by bucket. Only fixed SQL
+the raw-row filter. The Apache-edition refresh keeps the hierarchy of docs/architecture.md
+("Rollups"): raw rows -> a first level (slots of checks, minutes of API calls) -> the hourly and daily
+rollups, each level materialised from the one below (`*_OF_SLOTS`, `USAGE_OF_MINUTES`: the same
+figures, from fewer and simpler rows). Readers union materialised buckets with the aggregate over
+raw rows that are past the watermark or still pending in the invalidation log, then merge the parts
+bucket by bucket. Only fixed SQL
 fragments are composed here, at import time; values are `$n` parameters, except a time floor some
 statements carry in their text so that their cached plans skip old chunks (app/db.py, with_time_floor).
 
@@ -32,10 +35,21 @@ WHERE {where}
 GROUP BY c.service_id, c.ts
 """
 
+# The first level of checks as stored (sql/200): CHECK_SLOTS' rows, decided once.
+STORED_SLOTS = """
+SELECT c.service_id, c.ts, c.ok, c.latency_ms
+FROM rollup_check_slots c
+WHERE {where}
+"""
+
 _CHECK_HIST = ",\n".join(
     f"       count(*) FILTER (WHERE s.ok AND s.latency_ms < {b})::int AS lat_lt_{b}" for b in LATENCY_BOUNDS_MS
 )
-CHECKS_BUCKETS = f"""
+
+
+def _checks_buckets(slots: str) -> str:
+    """The check rollup's SELECT over slots (`slots`: a query with a `{where}` slot on alias c)."""
+    return f"""
 SELECT s.service_id, time_bucket($4::interval, s.ts, $5::text) AS bucket,
        count(*)::int AS slots,
        count(*) FILTER (WHERE s.ok)::int AS ok_slots,
@@ -47,10 +61,14 @@ SELECT s.service_id, time_bucket($4::interval, s.ts, $5::text) AS bucket,
        min(s.latency_ms) FILTER (WHERE s.ok) AS latency_min_ms,
        max(s.latency_ms) FILTER (WHERE s.ok) AS latency_max_ms,
 {_CHECK_HIST}
-FROM ({CHECK_SLOTS}) s
+FROM ({slots}) s
 JOIN services v ON v.id = s.service_id
 GROUP BY s.service_id, bucket
 """
+
+
+CHECKS_BUCKETS = _checks_buckets(CHECK_SLOTS)  # from raw rows: readers' live part, the reference
+CHECKS_OF_SLOTS = _checks_buckets(STORED_SLOTS)  # from the first level: the refresh
 
 _USAGE_HIST = ",\n".join(
     f"       count(*) FILTER (WHERE c.latency_ms < {b})::int AS lat_lt_{b}" for b in LATENCY_BOUNDS_MS
@@ -75,18 +93,28 @@ GROUP BY c.service_id, bucket
 
 
 @dataclass(frozen=True)
-class RollupSql:
-    """Every statement of one rollup, built from its SELECT."""
+class LevelSql:
+    """The statements that maintain one level of a hierarchy (service.refresh). Parameters as above."""
 
     name: str
     raw_table: str
     table: str
+    delete_range: str  # the buckets of [bucket($2), $3)
+    materialise_range: str  # those buckets from the level below (after delete_range)
+    accumulate_range: str  # the level below's rows in [$2, $3) added into their buckets (the advance)
+    # A late write's buckets, for many services at once (RANGES: $1 service ids, $2 starts, $3 ends,
+    # bucket-aligned, not overlapping per service): deleted, then recomputed from the level below.
+    delete_ranges: str
+    recompute_ranges: str
+
+
+@dataclass(frozen=True)
+class RollupSql(LevelSql):
+    """Every statement of one readable rollup, built from its SELECT."""
+
     columns: tuple[str, ...]
     aggregate: str  # from-scratch aggregate of raw rows in [$2, $3) for services $1
     merge_partial: str  # raw rows of [$2, $3) merged into one bucket labelled $2 (see service._recut)
-    delete_range: str
-    materialise_range: str
-    accumulate_range: str  # raw rows of [$2, $3) added into their buckets (the refresh's advance)
     read: str
     read_slots: str | None  # the reader of SLOT_COLUMNS only (availability, day grids): a quarter of the width
     read_slot_arrays: str | None  # read_slots as arrays per service (_bucket_arrays)
@@ -287,19 +315,48 @@ GROUP BY service_id, bucket"""
     return ReadParts(state, read + ORDER, _bucket_arrays(read, columns) if arrays else None)
 
 
+# Ranges of buckets, one per element: $1 service ids (text[]), $2 starts, $3 ends (timestamptz[]).
+RANGES = "unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS r(service_id, lo, hi)"
+_IN_RANGE = "c.service_id = r.service_id AND c.ts >= r.lo AND c.ts < r.hi"
+
+
+def _delete_ranges(table: str, time_column: str) -> str:
+    return f"""
+DELETE FROM {table} t USING {RANGES}
+WHERE t.service_id = r.service_id AND t.{time_column} >= r.lo AND t.{time_column} < r.hi"""
+
+
+def _recompute_ranges(table: str, columns: tuple[str, ...], source: str) -> str:
+    """`source` (a level's SELECT from the level below) for each range, one index range scan each;
+    $4 and $5 (width, zone) as in every template."""
+    return f"""
+INSERT INTO {table} ({", ".join(columns)})
+SELECT {", ".join(f"x.{c}" for c in columns)} FROM {RANGES} CROSS JOIN LATERAL ({source.format(where=_IN_RANGE)}) x"""
+
+
 def _build(
-    name: str, raw_table: str, template: str, columns: tuple[str, ...], slot_columns: tuple[str, ...] | None = None
+    name: str,
+    raw_table: str,
+    template: str,
+    columns: tuple[str, ...],
+    slot_columns: tuple[str, ...] | None = None,
+    *,
+    source: str | None = None,
 ) -> RollupSql:
+    """`template`: the rollup's SELECT over raw rows (reads, the reference); `source`: the same figures
+    from the level below, which the refresh materialises from (default: `template`)."""
     table = f"rollup_{name}"
     services = _of_services("c.service_id")
     aggregate = template.format(where=f"{services} AND c.ts >= $2 AND c.ts < $3")
+    below = (source or template).format(where=f"{services} AND c.ts >= $2 AND c.ts < $3")
     delete_range = f"""
 DELETE FROM {table}
 WHERE {_of_services("service_id")}
   AND bucket >= time_bucket($4::interval, $2::timestamptz, $5::text) AND bucket < $3"""
+    whole_buckets = f"{services} AND c.ts >= time_bucket($4::interval, $2::timestamptz, $5::text) AND c.ts < $3"
     materialise_range = f"""
 INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
-{template.format(where=f"{services} AND c.ts >= time_bucket($4::interval, $2::timestamptz, $5::text) AND c.ts < $3")}"""
+{(source or template).format(where=whole_buckets)}"""
     column_list = ", ".join(("service_id", "bucket") + columns)
     read = _read(table, raw_table, template, columns) + ORDER
     slots_body = _read(table, raw_table, template, slot_columns) if slot_columns else None
@@ -317,30 +374,32 @@ INSERT INTO {table} ({column_list})
 SELECT service_id, min(bucket), {", ".join(_merge(c) for c in columns)}
 FROM (SELECT * FROM piece UNION ALL SELECT * FROM fresh) p
 GROUP BY service_id"""
-    # The refresh's advance from the old watermark $2 to the new one $3: only the raw rows in between are
-    # aggregated and added to their buckets (counts and sums add, min and max combine), so its cost
-    # follows the new rows, not the size of the open day. Exact because the buckets already hold every
-    # raw row before $2 and raw rows are only ever inserted: a row written later for an earlier time
-    # comes with an invalidation, and its bucket is recomputed whole (service._refresh_one).
+    # The refresh's advance from the old watermark $2 to the new one $3: only the rows of the level below
+    # in between are aggregated and added to their buckets (counts and sums add, min and max combine),
+    # so its cost follows the new rows, not the size of the open day. Exact because the buckets already
+    # hold every row before $2 and raw rows are only ever inserted: a row written later for an earlier
+    # time comes with an invalidation, and its bucket is recomputed whole (service._refresh_one).
     accumulate_range = f"""
 INSERT INTO {table} AS t ({column_list})
-{aggregate}
+{below}
 ON CONFLICT (service_id, bucket) DO UPDATE SET {", ".join(_accumulate(c) for c in columns)}"""
     return RollupSql(
-        name,
-        raw_table,
-        table,
-        columns,
-        aggregate,
-        merge_partial,
-        delete_range,
-        materialise_range,
-        accumulate_range,
-        read,
-        read_slots,
-        read_slot_arrays,
-        _parts(table, raw_table, template, columns),
-        _parts(table, raw_table, template, slot_columns, arrays=True) if slot_columns else None,
+        name=name,
+        raw_table=raw_table,
+        table=table,
+        delete_ranges=_delete_ranges(table, "bucket"),
+        recompute_ranges=_recompute_ranges(table, ("service_id", "bucket") + columns, source or template),
+        columns=columns,
+        aggregate=aggregate,
+        merge_partial=merge_partial,
+        delete_range=delete_range,
+        materialise_range=materialise_range,
+        accumulate_range=accumulate_range,
+        read=read,
+        read_slots=read_slots,
+        read_slot_arrays=read_slot_arrays,
+        parts=_parts(table, raw_table, template, columns),
+        parts_slots=_parts(table, raw_table, template, slot_columns, arrays=True) if slot_columns else None,
     )
 
 
@@ -369,7 +428,52 @@ USAGE_COLUMNS = (
 
 SLOT_COLUMNS = ("slots", "ok_slots", "failed_slots", "downtime_s")
 
-CHECKS_HOURLY = _build("checks_hourly", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS)
+# --- the first levels (sql/200) ---------------------------------------------------------------
+
+_SLOT_RANGE = (
+    f"{_of_services('c.service_id')} AND c.ts >= time_bucket($4::interval, $2::timestamptz, $5::text) AND c.ts < $3"
+)
+# $4 and $5 are '1 second' and 'UTC' here: a slot is its own bucket. Slots past the old watermark are new
+# (the level holds exactly the slots before it), so the advance only inserts.
+_INSERT_SLOTS = f"""
+INSERT INTO rollup_check_slots (service_id, ts, ok, latency_ms)
+SELECT s.service_id, s.ts, s.ok, s.latency_ms FROM ({CHECK_SLOTS.format(where=_SLOT_RANGE)}) s"""
+CHECK_SLOT_LEVEL = LevelSql(
+    name="check_slots",
+    raw_table="checks",
+    table="rollup_check_slots",
+    delete_range=f"""
+DELETE FROM rollup_check_slots c WHERE {_SLOT_RANGE}""",
+    materialise_range=_INSERT_SLOTS,
+    accumulate_range=_INSERT_SLOTS,
+    delete_ranges=_delete_ranges("rollup_check_slots", "ts"),
+    # $4, $5 unused by the slots' SELECT, named so that every level takes the same arguments
+    recompute_ranges=_recompute_ranges("rollup_check_slots", ("service_id", "ts", "ok", "latency_ms"), CHECK_SLOTS)
+    + " WHERE $4::interval IS NOT NULL AND $5::text IS NOT NULL",
+)
+_USAGE_MINUTES = _build("usage_minutes", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
+USAGE_MINUTE_LEVEL = LevelSql(
+    name=_USAGE_MINUTES.name,
+    raw_table="api_calls",
+    table=_USAGE_MINUTES.table,
+    delete_range=_USAGE_MINUTES.delete_range,
+    materialise_range=_USAGE_MINUTES.materialise_range,
+    accumulate_range=_USAGE_MINUTES.accumulate_range,
+    delete_ranges=_USAGE_MINUTES.delete_ranges,
+    recompute_ranges=_USAGE_MINUTES.recompute_ranges,
+)
+# The usage rollup's figures from its minutes: minute buckets never straddle a day in any zone in use.
+USAGE_OF_MINUTES = f"""
+SELECT c.service_id, time_bucket($4::interval, c.ts, $5::text) AS bucket,
+       {", ".join(_merge(c) for c in USAGE_COLUMNS)}
+FROM (SELECT m.*, m.bucket AS ts FROM rollup_usage_minutes m) c
+WHERE {{where}}
+GROUP BY c.service_id, 2
+"""
+
+# --- the readable rollups ----------------------------------------------------------------------
+
+CHECKS_HOURLY = _build("checks_hourly", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS, source=CHECKS_OF_SLOTS)
 # The binary form of the packs (sql/085): each slot column, and the bucket starts, as concatenated
 # big-endian integers of these types.
 PACK_TYPES = {
@@ -426,11 +530,43 @@ SELECT s.live_since, s.live_bucket, s.pending, p.*
 FROM state s LEFT JOIN parts p ON NOT s.pending"""
 
 
+def _days_of_hours() -> str:
+    """The daily check buckets of RANGES (day-aligned in zone $5, $4 = 1 day) from the hourly ones, for a
+    late write's recomputation: an hour inside its range and its day is taken as summed; an hour that
+    straddles a day boundary (zones with :30 and :45 offsets, Australia/Lord_Howe's DST) or an end of
+    the range (the watermark) gives its slots in the range instead. Exact because the hourly level is
+    complete up to the watermark when the daily one is refreshed (service.LEVELS), and every hour with
+    slots has an hourly row. 24 rows a day for most services, instead of 1,440 slots."""
+    hour_end = "e.bucket + interval '1 hour'"
+    whole = f"""e.bucket >= r.lo AND {hour_end} <= r.hi
+          AND time_bucket($4::interval, e.bucket, $5::text)
+              = time_bucket($4::interval, {hour_end} - interval '1 microsecond', $5::text)"""
+    columns = ", ".join(("service_id", "bucket") + CHECKS_COLUMNS)
+    in_range = "c.service_id = e.service_id AND c.ts >= e.bucket AND c.ts < " + hour_end
+    slots = CHECKS_OF_SLOTS.format(where=f"{in_range} AND c.ts >= r.lo AND c.ts < r.hi")
+    return f"""
+INSERT INTO rollup_checks_daily ({columns})
+SELECT x.* FROM {RANGES} CROSS JOIN LATERAL (
+    SELECT p.service_id, p.bucket, {", ".join(_merge(c) for c in CHECKS_COLUMNS)}
+    FROM (
+        SELECT e.service_id, time_bucket($4::interval, e.bucket, $5::text) AS bucket,
+               {", ".join(f"e.{c}" for c in CHECKS_COLUMNS)}
+        FROM rollup_checks_hourly e
+        WHERE e.service_id = r.service_id AND {whole}
+        UNION ALL
+        SELECT y.* FROM rollup_checks_hourly e CROSS JOIN LATERAL ({slots}) y
+        WHERE e.service_id = r.service_id AND {hour_end} > r.lo AND e.bucket < r.hi AND NOT ({whole})
+    ) p
+    GROUP BY p.service_id, p.bucket
+) x"""
+
+
 CHECKS_DAILY = replace(
-    _build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS),
+    _build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS, source=CHECKS_OF_SLOTS),
     read_packed=_packed_read("rollup_checks_daily", "checks", CHECKS_BUCKETS),
+    recompute_ranges=_days_of_hours(),
 )
-USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
+USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS, source=USAGE_OF_MINUTES)
 
 # --- state and invalidation log -------------------------------------------------------------
 
@@ -469,6 +605,15 @@ SELECT time_bucket($1::interval, $2::timestamptz, $4::text) AS lo,
        CASE WHEN time_bucket($1::interval, $3::timestamptz, $4::text) = $3 THEN $3
             ELSE rollup_bucket_end($1::interval, time_bucket($1::interval, $3::timestamptz, $4::text), $4::text)
        END AS hi
+"""
+
+# BUCKET_SPAN for many ranges at once: RANGES widened to whole buckets of width $4 in zone $5.
+BUCKET_SPANS = f"""
+SELECT r.service_id, time_bucket($4::interval, r.lo, $5::text) AS lo,
+       CASE WHEN time_bucket($4::interval, r.hi, $5::text) = r.hi THEN r.hi
+            ELSE rollup_bucket_end($4::interval, time_bucket($4::interval, r.hi, $5::text), $5::text)
+       END AS hi
+FROM {RANGES}
 """
 
 BUCKET_FLOOR = "SELECT time_bucket($1::interval, $2::timestamptz, $3::text)"

@@ -17,7 +17,7 @@ import asyncpg
 from app import db
 from app.periods import merge_intervals
 from app.rollups import caggs, queries
-from app.rollups.queries import RollupSql
+from app.rollups.queries import LevelSql, RollupSql
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,10 +36,12 @@ PACKS_FROM = timedelta(days=32)
 
 
 @dataclass(frozen=True)
-class Rollup:
-    sql: RollupSql
+class Level:
+    """One level of a rollup hierarchy that the Apache-edition refresh maintains."""
+
+    sql: LevelSql
     width: timedelta
-    reporting_zone: bool  # daily buckets follow SLAMON_TIMEZONE; hourly ones are UTC
+    reporting_zone: bool  # daily buckets follow SLAMON_TIMEZONE; the others are UTC
 
     @property
     def name(self) -> str:
@@ -49,10 +51,24 @@ class Rollup:
         return timezone_name if self.reporting_zone else "UTC"
 
 
+@dataclass(frozen=True)
+class Rollup(Level):
+    """A level the API reads (read, read_slot_arrays), materialised from the first level below it."""
+
+    sql: RollupSql
+
+
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+# The first levels (sql/200): slots of checks (a slot is its own 1-second bucket), minutes of API calls.
+CHECK_SLOTS = Level(queries.CHECK_SLOT_LEVEL, SECOND, reporting_zone=False)
+USAGE_MINUTES = Level(queries.USAGE_MINUTE_LEVEL, MINUTE, reporting_zone=False)
 CHECKS_HOURLY = Rollup(queries.CHECKS_HOURLY, HOUR, reporting_zone=False)
 CHECKS_DAILY = Rollup(queries.CHECKS_DAILY, DAY, reporting_zone=True)
 USAGE_DAILY = Rollup(queries.USAGE_DAILY, DAY, reporting_zone=True)
 ROLLUPS = (CHECKS_HOURLY, CHECKS_DAILY, USAGE_DAILY)
+# Refresh order: every level after the one it is materialised from.
+LEVELS: tuple[Level, ...] = (CHECK_SLOTS, CHECKS_HOURLY, CHECKS_DAILY, USAGE_MINUTES, USAGE_DAILY)
 
 
 @dataclass
@@ -126,7 +142,8 @@ async def invalidate_service(conn: asyncpg.Connection, service_id: str) -> None:
 async def refresh(
     conn: asyncpg.Connection, timezone_name: str, now: datetime, grace: timedelta = timedelta(minutes=5)
 ) -> list[RefreshReport]:
-    """Materialise every rollup up to `now - grace` and recompute exactly the invalidated buckets."""
+    """Materialise every level up to `now - grace` and recompute exactly the invalidated buckets, each
+    level from the one below it (LEVELS)."""
     target = (now - grace).replace(second=0, microsecond=0)
     if await uses_caggs(conn):
         ranges = await caggs.refresh(conn, timezone_name, target, HISTORY_MARGIN)
@@ -139,8 +156,10 @@ async def refresh(
         taken: dict[str, list[asyncpg.Record]] = {}
         for raw_table in ("checks", "api_calls"):
             taken[raw_table] = await conn.fetch(queries.TAKE_INVALIDATIONS, raw_table)
-        for rollup in ROLLUPS:
-            reports.append(await _refresh_one(conn, rollup, timezone_name, target, taken[rollup.sql.raw_table]))
+        for level in LEVELS:
+            report = await _refresh_one(conn, level, timezone_name, target, taken[level.sql.raw_table])
+            if isinstance(level, Rollup):
+                reports.append(report)
         old_write = any(inv["lo"] < target - HISTORY_MARGIN for rows in taken.values() for inv in rows)
         if old_write or any(r.recut for r in reports):
             await conn.execute(queries.BUMP_GENERATION, "rollups")
@@ -149,7 +168,7 @@ async def refresh(
 
 async def _refresh_one(
     conn: asyncpg.Connection,
-    rollup: Rollup,
+    rollup: Level,
     timezone_name: str,
     target: datetime,
     invalidations: list[asyncpg.Record],
@@ -162,13 +181,14 @@ async def _refresh_one(
     if recut:
         # Buckets were cut in another zone: start over; reads stay exact (all live) meanwhile.
         log.info("rollup %s: time zone changed %s -> %s, rebuilding", rollup.name, state["timezone"], zone)
+        assert isinstance(rollup, Rollup), "only reporting-zone rollups are re-cut"
         await _recut(conn, rollup, state["timezone"], zone)
         old = None
     # Buckets before `frozen` lost raw rows to retention: final, never recomputed.
     frozen = await conn.fetchval(queries.FROZEN_BEFORE[sql.raw_table], width, zone, rollup.name)
     new = max(target, old) if old else target
-    # 1. Advance: the raw rows from the old watermark to the new one, added into their buckets (the
-    # first time, everything up to the new one is materialised).
+    # 1. Advance: the rows of the level below (raw rows for a first level) from the old watermark to the
+    # new one, added into their buckets (the first time, everything up to the new one is materialised).
     if old is None:
         start = await conn.fetchval(queries.MIN_RAW_TS[sql.raw_table])
         if start is not None and frozen is not None:
@@ -181,21 +201,25 @@ async def _refresh_one(
         if start < new:
             await conn.execute(sql.accumulate_range, None, start, new, width, zone)
     # 2. Recompute whole, up to the new watermark, the buckets that late or replayed writes below the
-    # old watermark touched (their rows are not in step 1's sum).
+    # old watermark touched (their rows are not in step 1's sum): a first level from raw rows, the
+    # levels above from it, already recomputed in this transaction (LEVELS' order).
     recomputed = 0
     if old is not None:
-        per_service: dict[str, list[tuple[datetime, datetime]]] = {}
-        for inv in invalidations:
-            lo = inv["lo"] if frozen is None else max(inv["lo"], frozen)
-            if lo >= old or lo >= inv["hi"]:
-                continue  # in step 1's range, or entirely in final buckets
-            span = await conn.fetchrow(queries.BUCKET_SPAN, width, lo, min(inv["hi"], new), zone)
-            per_service.setdefault(inv["service_id"], []).append((span["lo"], min(span["hi"], new)))
-        for service_id, ranges in per_service.items():
-            for lo, hi in merge_intervals(ranges):
-                await conn.execute(sql.delete_range, [service_id], lo, hi, width, zone)
-                await conn.execute(sql.materialise_range, [service_id], lo, hi, width, zone)
-                recomputed += 1
+        late = [
+            (inv["service_id"], lo, min(inv["hi"], new))
+            for inv in invalidations
+            if (lo := inv["lo"] if frozen is None else max(inv["lo"], frozen)) < old and lo < inv["hi"]
+        ]  # the others are in step 1's range, or entirely in final buckets
+        if late:
+            spans = await conn.fetch(queries.BUCKET_SPANS, *zip(*late, strict=True), width, zone)
+            per_service: dict[str, list[tuple[datetime, datetime]]] = {}
+            for span in spans:
+                per_service.setdefault(span["service_id"], []).append((span["lo"], min(span["hi"], new)))
+            ranges = [(s, lo, hi) for s, spans_of in per_service.items() for lo, hi in merge_intervals(spans_of)]
+            ids, los, his = (list(column) for column in zip(*ranges, strict=True))
+            await conn.execute(sql.delete_ranges, ids, los, his)
+            await conn.execute(sql.recompute_ranges, ids, los, his, width, zone)
+            recomputed = len(ranges)
     await conn.execute(queries.PUT_STATE, rollup.name, new, zone)
     return RefreshReport(rollup.name, new, recomputed, recut)
 

@@ -17,10 +17,10 @@ from app.audit import service as audit
 from app.errors import ApiError, not_found
 from app.formatting import utc_iso
 from app.ingest import keys as ingest_keys
+from app.net import ssrf
 from app.rollups import service as rollups
 from app.services import queries
 from app.services.models import ServiceConfig
-from prober import ssrf
 
 
 class CatalogError(ValueError):

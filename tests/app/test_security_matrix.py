@@ -49,6 +49,16 @@ WINDOW = {
     "ends_at": "2025-09-01T02:00:00Z",
 }
 SUBSCRIPTION = {"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "allow_private": True}
+CUSTOMER = {
+    "id": "matrix-co",
+    "name": "Matrix Co.",
+    "tier": "developer",
+    "currency": "EUR",
+    "monthly_fee": "10.00",
+    "starts_on": "2025-01-01",
+    "services": ["id-recognition"],
+}
+OVERRIDE = {"availability": "99", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}
 # The least role allowed, and a valid request: (role, body).
 MATRIX = {
     ("POST", "/api/incidents"): ("reporter", {"title": "t", "severity": "low"}),
@@ -84,6 +94,16 @@ MATRIX = {
     ("DELETE", "/api/services/{service_id}/ingest-keys"): ("admin", None),
     ("DELETE", "/api/services/{service_id}/ingest-keys/{key_id}"): ("admin", None),
     ("POST", "/api/sla/reports/{service_id}/{month}/revisions"): ("admin", {"reason": "late check results"}),
+    ("GET", "/api/customers"): ("admin", None),
+    ("POST", "/api/customers"): ("admin", CUSTOMER),
+    ("GET", "/api/customers/{customer_id}"): ("admin", None),
+    ("PUT", "/api/customers/{customer_id}"): ("admin", CUSTOMER),
+    ("DELETE", "/api/customers/{customer_id}"): ("admin", None),
+    ("POST", "/api/customers/{customer_id}/overrides"): ("admin", OVERRIDE),
+    ("DELETE", "/api/customers/{customer_id}/overrides/{override_id}"): ("admin", None),
+    ("GET", "/api/customers/{customer_id}/statements/{month}.{fmt}"): ("admin", None),
+    ("GET", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", None),
+    ("POST", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", {"reason": "fee corrected"}),
     ("GET", "/api/subscriptions"): ("admin", None),
     ("POST", "/api/subscriptions"): ("admin", SUBSCRIPTION),
     ("GET", "/api/subscriptions/{subscription_id}"): ("admin", None),
@@ -102,6 +122,9 @@ SNAPSHOT_TABLES = (
     "refresh_tokens",
     "maintenance_windows",
     "services",
+    "customers",
+    "customer_target_overrides",
+    "customer_statements",
     "login_throttle",
     "subscriptions",
     "notification_events",
@@ -172,6 +195,8 @@ async def test_bad_tokens_never_get_through(staff, settings):
         "{window_id}": str(window["window"]["id"]),
         "{service_id}": "id-recognition",
         "{subscription_id}": str(subscription["id"]),
+        "{customer_id}": "matrix-co",
+        "{override_id}": "1",
     }
     revoked = await staff.login("admin", "leaver")
     await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['access_token']}"})
@@ -245,6 +270,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
             r.status_code,
             r.text,
         )
+    await conn.execute("TRUNCATE customer_target_overrides, customer_services, customers")  # the created customer
     await restore_catalog(conn)  # undo the service edit and drop the created service for later tests
 
 

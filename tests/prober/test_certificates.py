@@ -37,7 +37,7 @@ async def test_certificate_expiry_is_exported_stored_and_listed(conn, database_u
     await prober.start()
     try:
         prober.on_result(tls, int(time.time()), ProbeResult(True, 20, 200, cert_expires_at=NOT_AFTER), 0.0)
-        assert f'service="face-compare"}} {NOT_AFTER}' in prober.metrics.render()
+        assert f'service_id="face-compare"}} {NOT_AFTER}' in prober.metrics.render()
         for _ in range(50):
             row = await conn.fetchrow("SELECT * FROM service_certificates WHERE service_id = 'face-compare'")
             if row:

@@ -47,7 +47,7 @@ async def test_healthy_prober_reports_ok_and_metrics(conn, database_url, tmp_pat
     await prober.stop()
     assert status == 200 and '"assignedServices": 1' in body
     for name in (
-        'slamon_prober_checks_total{region="health-ok",outcome="success",error_type=""}',
+        'slamon_prober_checks_total{region="health-ok",service_id="face-compare",outcome="success",error_type=""}',
         "slamon_prober_check_latency_seconds_bucket",
         "slamon_prober_schedule_lag_seconds_count",
         "slamon_prober_spool_depth",

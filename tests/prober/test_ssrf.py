@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 
-from prober import ssrf
+from app.net import ssrf
 from prober.checks import run_check
 from tests.prober.conftest import target
 

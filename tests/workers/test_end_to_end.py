@@ -14,7 +14,7 @@ from arq import func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
-from prober import targets as demo
+from app.demo import targets as demo
 from prober.models import Target
 from prober.runner import Prober, ProberOptions
 from tests.app.test_realtime import free_port

@@ -4,7 +4,8 @@ import html
 
 import pytest
 
-from app.notifications.messages import Message, teams_body
+from app.notifications.channels.teams import teams_body
+from app.notifications.messages import Message
 
 markdown_it = pytest.importorskip("markdown_it")
 

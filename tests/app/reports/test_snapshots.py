@@ -42,6 +42,8 @@ async def test_a_closed_report_is_byte_identical_after_the_raw_rows_expire(conn,
     for table in (
         "checks",
         "api_calls",
+        "rollup_check_slots",
+        "rollup_usage_minutes",
         "rollup_checks_hourly",
         "rollup_checks_daily",
         "rollup_usage_daily",

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from app import db
 from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
+from app.rollups import queries
 from app.rollups import service as rollups
 from app.rollups.queries import SLOT_COLUMNS
 from tests.app.rollups.conftest import APACHE_ONLY, materialised
@@ -142,6 +143,36 @@ async def packs_equal_the_table(conn) -> bool:
     return await unpacked(conn) == [tuple(r) for r in table]
 
 
+async def first_levels_hold_their_raw_rows(conn) -> bool:
+    """The Apache hierarchy's first levels (sql/200) hold exactly their SELECT over the raw rows before
+    their watermark, once no invalidation is pending: one row per slot with the majority verdict, one
+    per minute of calls."""
+    marks = {r["rollup"]: r["watermark"] for r in await conn.fetch("SELECT rollup, watermark FROM rollup_state")}
+    slots_mark = marks.get("check_slots") or datetime.min.replace(tzinfo=timezone.utc)
+    minutes_mark = marks.get("usage_minutes") or datetime.min.replace(tzinfo=timezone.utc)
+    stored_slots = await conn.fetch("SELECT service_id, ts, ok, latency_ms FROM rollup_check_slots ORDER BY 1, 2")
+    raw_slots = await conn.fetch(
+        queries.CHECK_SLOTS.format(where="c.ts < $1") + " ORDER BY 1, 2",
+        slots_mark,
+    )
+    columns = ", ".join(("service_id", "bucket") + queries.USAGE_COLUMNS)
+    stored_minutes = await conn.fetch(f"SELECT {columns} FROM rollup_usage_minutes ORDER BY 1, 2")
+    raw_minutes = await conn.fetch(
+        queries.USAGE_BUCKETS.format(
+            where="($1::text[] IS NULL OR c.service_id = ANY($1)) AND c.ts >= $2 AND c.ts < $3"
+        )
+        + " ORDER BY 1, 2",
+        None,
+        FAR[0],
+        minutes_mark,
+        timedelta(minutes=1),
+        "UTC",
+    )
+    return [tuple(r) for r in stored_slots] == [tuple(r) for r in raw_slots] and [tuple(r) for r in stored_minutes] == [
+        tuple(r) for r in raw_minutes
+    ]
+
+
 def local_midnight(day: date, zone: str) -> datetime:
     return datetime.combine(day, datetime.min.time(), ZoneInfo(zone)).astimezone(timezone.utc)
 
@@ -185,6 +216,11 @@ async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, monkeypat
                 )
                 arrays = await rollups.read_slot_arrays(conn, rollup, zone, None, *FAR)
                 assert array_rows(arrays) == slot_rows(scratch), rollup.name
+
+        if final_refresh and not await rollups.uses_caggs(conn):
+            # the levels the hourly and daily buckets are made from (before a refresh, a late write's
+            # rows are read from raw rows and wait in the invalidation log)
+            assert await first_levels_hold_their_raw_rows(conn)
 
         # The daily figures as the status grid reads them: the packs (sql/085) always hold the table's
         # rows, and a range that cuts months in the middle gives the buckets in it, whether or not the
@@ -362,3 +398,76 @@ async def test_a_cached_packed_read_sees_raw_rows_in_a_chunk_made_after_it(conn)
     later_days = {int(datetime.combine(r.ts.date(), datetime.min.time(), timezone.utc).timestamp()) for r in later}
     assert later_days <= {r[1] for r in scratch}  # so the read below has them too
     assert await read() == scratch
+
+
+async def test_a_late_region_report_recomputes_its_slot_then_the_buckets_above_it(conn):
+    """The hierarchy on the Apache edition: a region reporting late flips a slot's majority; the refresh
+    recomputes that slot from raw rows, its hour from the slots and its day from the hours, and from
+    the slots of an hour that straddles two days (Kathmandu's midnight is 18:15 UTC)."""
+    if await rollups.uses_caggs(conn):
+        pytest.skip(APACHE_ONLY)
+    zone = "Asia/Kathmandu"
+    noon, before_midnight, after_midnight = (BASE + timedelta(minutes=m) for m in (30, 6 * 60 + 10, 6 * 60 + 20))
+    slots = (noon, before_midnight, after_midnight)
+    await write_checks(
+        conn,
+        [
+            row
+            for ts in slots
+            for row in (
+                CheckRow(ts, "face-compare", "seoul", True, 200, 120),
+                CheckRow(ts, "face-compare", "virginia", False, 503, 900, "http_error"),
+            )
+        ],
+        now=NOW,
+    )
+    await rollups.refresh(conn, zone, NOW)
+    assert await conn.fetchval("SELECT bool_or(ok) FROM rollup_check_slots") is False  # ties fail
+    await write_checks(conn, [CheckRow(ts, "face-compare", "frankfurt", True, 200, 80) for ts in slots], now=NOW)
+    reports = await rollups.refresh(conn, zone, NOW)
+    assert {r.rollup: r.ranges_recomputed for r in reports} == {"checks_hourly": 1, "checks_daily": 1, "usage_daily": 0}
+    assert [tuple(r) for r in await conn.fetch("SELECT ok, latency_ms FROM rollup_check_slots ORDER BY ts")] == [
+        (True, 80)
+    ] * 3
+    for rollup, expected in (
+        (rollups.CHECKS_HOURLY, [(1, 0, 80), (2, 0, 160)]),
+        (rollups.CHECKS_DAILY, [(2, 0, 160), (1, 0, 80)]),
+    ):
+        rows = await conn.fetch(
+            f"SELECT ok_slots, failed_slots, latency_sum_ms FROM {rollup.sql.table} ORDER BY bucket"
+        )
+        assert [tuple(r) for r in rows] == expected, rollup.name
+        table = as_dicts(await conn.fetch(f"SELECT * FROM {rollup.sql.table} ORDER BY 1, 2"))
+        assert table == as_dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR)), rollup.name
+    assert await first_levels_hold_their_raw_rows(conn)
+
+
+async def test_rollups_from_before_the_first_levels_existed_stay_exact(conn):
+    """sql/200 adds the first levels beside existing hourly and daily buckets: the next refresh fills
+    them from raw rows, and late writes are then recomputed from them."""
+    if await rollups.uses_caggs(conn):
+        pytest.skip(APACHE_ONLY)
+    rows = [
+        CheckRow(
+            BASE + timedelta(minutes=m), "face-compare", "seoul", m % 7 != 0, 200, 100 + m, None if m % 7 else "timeout"
+        )
+        for m in range(900)
+    ]
+    calls = [ApiCallRow(BASE + timedelta(seconds=17 * i), "face-compare", "/v1", "POST", 200, i) for i in range(900)]
+    await write_checks(conn, rows, now=NOW)
+    await write_api_calls(conn, calls, now=NOW)
+    await rollups.refresh(conn, "Europe/Berlin", NOW - timedelta(days=29, hours=12))
+    # as a deployment upgraded to sql/200 finds them: buckets materialised, first levels empty
+    await conn.execute("TRUNCATE rollup_check_slots, rollup_usage_minutes")
+    await conn.execute("DELETE FROM rollup_state WHERE rollup IN ('check_slots', 'usage_minutes')")
+    late = [
+        CheckRow(BASE + timedelta(minutes=m), "face-compare", "virginia", False, 503, 5, "http_error")
+        for m in range(0, 900, 3)
+    ]
+    await write_checks(conn, late, now=NOW)
+    await rollups.refresh(conn, "Europe/Berlin", NOW)
+    assert await first_levels_hold_their_raw_rows(conn)
+    for rollup in rollups.ROLLUPS:
+        table = as_dicts(await conn.fetch(f"SELECT * FROM {rollup.sql.table} ORDER BY 1, 2"))
+        scratch = as_dicts(await rollups.aggregate_raw(conn, rollup, "Europe/Berlin", None, *FAR))
+        assert table == scratch, rollup.name

@@ -118,7 +118,8 @@ async def test_a_late_batch_shows_at_once_and_after_the_refresh(seeded):
 
 async def test_emptying_the_tables_empties_the_grid(seeded):
     await seeded.execute(
-        "TRUNCATE checks, rollup_checks_daily, rollup_checks_hourly, rollup_state, rollup_invalidations"
+        "TRUNCATE checks, rollup_check_slots, rollup_checks_daily, rollup_checks_hourly, rollup_state, "
+        "rollup_invalidations"
     )
     if await rollups.uses_caggs(seeded):  # the continuous aggregates keep their rows until emptied too
         for view in reversed(caggs.VIEWS):

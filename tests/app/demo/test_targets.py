@@ -5,9 +5,9 @@ import time
 import aiohttp
 import pytest
 
-from prober import targets
+from app.demo import targets
 from prober.checks import run_check
-from tests.prober.conftest import target
+from tests.prober.conftest import ctx, target  # noqa: F401 (ctx: fixture)
 from tests.prober.servers import closed_port
 
 

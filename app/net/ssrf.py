@@ -1,4 +1,4 @@
-"""SSRF guard: which addresses a probe (or later a webhook) may connect to.
+"""SSRF guard: which addresses a probe or a notification may connect to.
 
 The check runs on the addresses the connection actually uses: `GuardedResolver` filters what DNS
 returns, and `guarded_socket_factory` refuses a socket for a forbidden peer just before connect()
@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import re
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -137,7 +138,7 @@ def dns_executor() -> ThreadPoolExecutor:
     """Resolver threads of their own: lookups never queue behind other work on the default executor."""
     global _executor
     if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="prober-dns")
+        _executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="guarded-dns")
     return _executor
 
 
@@ -155,7 +156,8 @@ class GuardedResolver(AbstractResolver):
         results: list[ResolveResult] = []
         refused: list[str] = []
         for fam, _, proto, _, sockaddr in infos:
-            ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+            address, peer_port = str(sockaddr[0]), int(sockaddr[1])  # AF_INET/AF_INET6: (host, port, ...)
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
             reason = forbidden_reason(ip, self.allow_private)
             if reason:
                 refused.append(f"{ip} ({reason})")
@@ -163,8 +165,8 @@ class GuardedResolver(AbstractResolver):
             results.append(
                 ResolveResult(
                     hostname=host,
-                    host=sockaddr[0],
-                    port=sockaddr[1],
+                    host=address,
+                    port=peer_port,
                     family=fam,
                     proto=proto,
                     flags=socket.AI_NUMERICHOST,
@@ -178,7 +180,7 @@ class GuardedResolver(AbstractResolver):
         return None
 
 
-def guarded_socket_factory(allow_private: bool):
+def guarded_socket_factory(allow_private: bool) -> Callable[[Any], socket.socket]:
     """A socket factory for aiohttp/aiohappyeyeballs that refuses forbidden peers before connect()."""
 
     def factory(addr_info: Any) -> socket.socket:

@@ -13,6 +13,7 @@ import asyncio
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -64,7 +65,7 @@ class Override:
 
 
 class DemoTargets:
-    def __init__(self, clock=time.time, speed: float = 1.0):
+    def __init__(self, clock: Callable[[], float] = time.time, speed: float = 1.0) -> None:
         self.clock = clock
         self.speed = speed  # < 1 shortens every delay (tests)
         self.overrides: dict[str, Override] = {}
