@@ -355,6 +355,7 @@ async def _refresh_view(
         await _call_refresh(conn, refresh_sql, cagg.view, start, target, False)
     for lo, hi in ranges:
         span = await conn.fetchrow(queries.BUCKET_SPAN, cagg.width, lo, hi, zone)
+        assert span is not None  # a SELECT of values: always one row
         forced_lo, forced_hi = max(span["lo"], start), min(span["hi"], fresh_from)
         if forced_lo < forced_hi:
             await _call_refresh(conn, refresh_sql, cagg.view, forced_lo, forced_hi, True)

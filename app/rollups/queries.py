@@ -361,7 +361,7 @@ INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
     read = _read(table, raw_table, template, columns) + ORDER
     slots_body = _read(table, raw_table, template, slot_columns) if slot_columns else None
     read_slots = slots_body + ORDER if slots_body else None
-    read_slot_arrays = _bucket_arrays(slots_body, slot_columns) if slots_body else None
+    read_slot_arrays = _bucket_arrays(slots_body, slot_columns) if slots_body and slot_columns else None
     # $6: the start of the bucket holding $2. Earlier pieces of that bucket (labelled in [$6, $2)) are
     # merged in, so that a bucket is one row whatever its history.
     merge_partial = f"""

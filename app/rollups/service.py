@@ -7,10 +7,10 @@ import logging
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -117,6 +117,14 @@ async def in_snapshot(conn: asyncpg.Connection, work: Callable[[], Awaitable[T]]
     raise AssertionError("unreachable")
 
 
+async def _row(conn: asyncpg.Connection, sql: str, *args: object) -> asyncpg.Record:
+    """The one row a statement always answers (an aggregate, a SELECT of values)."""
+    row = await conn.fetchrow(sql, *args)
+    if row is None:
+        raise AssertionError(f"no row from {sql.strip().splitlines()[0]}")
+    return row
+
+
 async def log_invalidations(
     conn: asyncpg.Connection, raw_table: str, spans: dict[str, tuple[datetime, datetime]]
 ) -> None:
@@ -177,8 +185,8 @@ async def _refresh_one(
     width, sql = rollup.width, rollup.sql
     state = await conn.fetchrow(queries.GET_STATE, rollup.name)
     old = state["watermark"] if state else None
-    recut = bool(state and state["timezone"] != zone)
-    if recut:
+    recut = state is not None and state["timezone"] != zone
+    if state is not None and recut:
         # Buckets were cut in another zone: start over; reads stay exact (all live) meanwhile.
         log.info("rollup %s: time zone changed %s -> %s, rebuilding", rollup.name, state["timezone"], zone)
         assert isinstance(rollup, Rollup), "only reporting-zone rollups are re-cut"
@@ -240,7 +248,7 @@ async def _recut(conn: asyncpg.Connection, rollup: Rollup, old_zone: str, zone: 
         old_zone,
     )
     await conn.execute(sql.delete_range, None, final, FAR_FUTURE, width, old_zone)
-    first = await conn.fetchrow(queries.BUCKET_SPAN, width, final, final, zone)
+    first = await _row(conn, queries.BUCKET_SPAN, width, final, final, zone)
     if first["hi"] > final:
         await conn.execute(sql.merge_partial, None, final, first["hi"], width, zone, first["lo"])
     await conn.execute(queries.SET_FINAL_BEFORE, rollup.name, first["hi"])
@@ -280,7 +288,7 @@ async def read_slot_arrays(
     service_ids: list[str] | None,
     start: datetime,
     end: datetime,
-) -> list[asyncpg.Record]:
+) -> Sequence[Mapping[str, Any]]:
     """`read(..., slots_only=True)` as one row per service: `bucket_epochs` (bucket starts, Unix
     seconds) and a sequence per slot column (a list, or an array.array when read from the packs),
     element i of each for the same bucket, in no set order."""
@@ -297,7 +305,7 @@ async def read_slot_arrays(
     return await _read(conn, rollup, args, parts, parts.arrays, sql)
 
 
-def _as_arrays(rows: list) -> list[dict]:
+def _as_arrays(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
     """Bucket rows of the slot columns in read_slot_arrays' form."""
     by_service: dict[str, dict] = {}
     for r in rows:
@@ -324,7 +332,7 @@ async def _read(
         # statement itself (itself generic: replanning it cost more than running it).
         await conn.execute(queries.BEGIN_READ)
         try:
-            state = await conn.fetchrow(parts.state, *args, rollup.name)
+            state = await _row(conn, parts.state, *args, rollup.name)
             if not state["pending"]:
                 return await conn.fetch(fast, *args, state["live_since"], state["live_bucket"])
         finally:
@@ -337,18 +345,21 @@ async def _read(
 _live_floors: dict[tuple[str, str], datetime | None] = {}
 
 
-async def _read_packed(conn: asyncpg.Connection, rollup: Rollup, args: tuple) -> list[dict] | None:
+async def _read_packed(conn: asyncpg.Connection, rollup: Rollup, args: tuple) -> list[dict[str, Any]] | None:
     """The arrays of the range (read_slot_arrays) in one statement (queries._packed_read): the buckets
     before the one holding the watermark from the packs, the rest merged with the raw rows past it. None
     while an invalidation is pending in the range (the merging reader serves then). Raw rows are read
     from the floor the last read found; should the state have gone back before it (a rebuild, a recut),
     the read is made again without a floor (every chunk: once, the next read has the new floor)."""
     _, start, end, _, zone = args
+    packed = rollup.sql.read_packed
+    if packed is None:
+        raise ValueError(f"rollup {rollup.name} has no packs")
     key = (rollup.name, zone)
     floor = _live_floors.get(key)
-    rows = await conn.fetch(db.with_time_floor(rollup.sql.read_packed, floor), *args, rollup.name)
+    rows = await conn.fetch(db.with_time_floor(packed, floor), *args, rollup.name)
     if floor is not None and floor > max(rows[0]["live_since"] or start, start):
-        rows = await conn.fetch(db.with_time_floor(rollup.sql.read_packed, None), *args, rollup.name)
+        rows = await conn.fetch(db.with_time_floor(packed, None), *args, rollup.name)
     state = rows[0]
     _live_floors[key] = state["live_bucket"]
     if state["pending"]:
