@@ -1,10 +1,11 @@
-"""Customer contracts: what customers.toml and /api/customers accept (docs/api.md, Customers)."""
+"""Customer contracts: what customers.toml and /api/customers accept, and what the API answers
+(docs/api.md, Customers)."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from iso4217 import Currency
 from pydantic import (
@@ -18,7 +19,9 @@ from pydantic import (
     model_validator,
 )
 
+from app.contract import ApiModel, JsonObject, Timestamp
 from app.notifications.models import Email
+from app.reports.models import RevisionRead
 from app.services.models import Tier
 
 MAX_SERVICES = 100
@@ -105,3 +108,159 @@ class OverrideCreate(BaseModel):
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         return self
+
+
+# ---- answers ----
+# A customer and its overrides are snake_case on the wire, like the customers.toml entry and the
+# request bodies they mirror field for field (the exception of a service's configuration,
+# docs/api.md#casing); the envelopes and the statements are camelCase (ApiModel).
+
+CUSTOMER_EXAMPLE: dict[str, Any] = {
+    "id": "acme",
+    "name": "ACME Corp.",
+    "contacts": ["billing@acme.example"],
+    "tier": "enterprise",
+    "monthly_fee": "12500.00",
+    "currency": "EUR",
+    "starts_on": "2026-01-01",
+    "services": ["face-compare", "id-recognition"],
+    "managed_by": "api",
+    "created_at": "2026-12-01T09:00:00.123456Z",
+    "updated_at": "2026-12-01T09:00:00.123456Z",
+}
+OVERRIDE_EXAMPLE: dict[str, Any] = {
+    "id": 3,
+    "availability": "99.5",
+    "starts_at": "2026-12-24T00:00:00Z",
+    "ends_at": "2027-01-02T00:00:00Z",
+    "reason": "year-end traffic",
+    "announced_at": "2026-12-01T09:00:00.123456Z",
+    "effective": True,
+    "effectiveness_note": "announced 543.0 h before it starts (notice: 72 h)",
+}
+
+
+class CustomerRead(BaseModel):
+    """A customer's contract. snake_case like the customers.toml entry it mirrors: an exception to the
+    API's camelCase (docs/api.md#casing)."""
+
+    id: str
+    name: str
+    contacts: list[str]
+    tier: Tier
+    monthly_fee: str = Field(description="a decimal string with the exact digits stored")
+    currency: str = Field(description="ISO 4217")
+    starts_on: str = Field(description="YYYY-MM-DD", json_schema_extra={"format": "date"})
+    services: list[str]
+    managed_by: Literal["config", "api"] = Field(description="config: customers.toml owns it; api: the API does")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class OverrideRead(BaseModel):
+    """A target override as announced. snake_case like its request body (OverrideCreate)."""
+
+    id: int
+    availability: str = Field(description="the availability target in percent, a decimal string")
+    starts_at: Timestamp
+    ends_at: Timestamp
+    reason: str
+    announced_at: Timestamp = Field(description="when it was recorded: the evidence of the notice")
+    effective: bool = Field(description="announced at least the notice period ahead: the target counts")
+    effectiveness_note: str
+
+
+class CustomerList(ApiModel):
+    customers: list[CustomerRead]
+
+
+class CustomerOne(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"customer": CUSTOMER_EXAMPLE}]})
+    customer: CustomerRead
+
+
+class CustomerDetail(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"customer": CUSTOMER_EXAMPLE, "overrides": [OVERRIDE_EXAMPLE]}]}
+    )
+    customer: CustomerRead
+    overrides: list[OverrideRead] = Field(description="oldest start first")
+
+
+class OverrideOne(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"override": OVERRIDE_EXAMPLE}]})
+    override: OverrideRead
+
+
+STATEMENT_REVISION_EXAMPLE: dict[str, Any] = {
+    "revision": 2,
+    "frozenAt": "2026-12-02T01:00:00Z",
+    "reason": "monthly fee corrected",
+    "author": "alice",
+}
+
+
+class StatementRevisionList(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customerId": "acme",
+                    "month": "2026-11",
+                    "revisions": [
+                        {**STATEMENT_REVISION_EXAMPLE, "revision": 1, "reason": "", "author": ""},
+                        STATEMENT_REVISION_EXAMPLE,
+                    ],
+                }
+            ]
+        }
+    )
+    customer_id: str
+    month: str
+    revisions: list[RevisionRead] = Field(description="oldest first")
+
+
+class StatementRevisionCreated(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"customerId": "acme", "month": "2026-11", **STATEMENT_REVISION_EXAMPLE}]}
+    )
+    customer_id: str
+    month: str
+    revision: int
+    frozen_at: Timestamp
+    reason: str
+    author: str
+
+
+class StatementMeta(ApiModel):
+    """Which statement this is: a closed month's frozen revision (`final`) or the running month's live
+    figures (`provisional`, with `asOf`)."""
+
+    model_config = ConfigDict(extra="allow")
+    customer_id: str
+    month: str
+    status: Literal["final", "provisional"]
+    revision: int | None
+    frozen_at: Timestamp | None = None
+    reason: str | None = None
+    author: str | None = None
+    as_of: Timestamp | None = None
+    latest_revision: int | None
+    revisions: list[RevisionRead]
+
+
+class StatementDocument(ApiModel):
+    """`{month}.json`: the customer's statement (docs/api.md, Customers). Each service's section is
+    its monthly report's for the month; a frozen revision keeps the sections of the release that
+    froze it (`version`), so they are described here as objects, not field by field."""
+
+    model_config = ConfigDict(extra="allow")
+    version: int
+    statement: StatementMeta
+    customer: JsonObject
+    period: JsonObject
+    summary: JsonObject
+    overrides: list[JsonObject] = Field(description="the effective overrides that set the target")
+    services: list[JsonObject]
+    incidents: list[JsonObject]
+    credits: JsonObject

@@ -9,8 +9,19 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.contract import errors
 from app.customers import render, service, statements
-from app.customers.models import CustomerConfig, OverrideCreate
+from app.customers.models import (
+    CustomerConfig,
+    CustomerDetail,
+    CustomerList,
+    CustomerOne,
+    OverrideCreate,
+    OverrideOne,
+    StatementDocument,
+    StatementRevisionCreated,
+    StatementRevisionList,
+)
 from app.errors import ApiError
 from app.reports.models import RevisionCreate
 from app.reports.pdf import PdfBusy, PdfUnavailable
@@ -20,9 +31,20 @@ from app.web.security import policy_for_inline_styles
 
 admin_router = APIRouter(tags=["customers"], dependencies=[Depends(current_user)])
 CustomerIdPath = Path(max_length=50)
+# The errors the routes' own code answers (app/customers/service.py, statements.py), with examples.
+NOT_FOUND = {"error": "not_found", "message": "unknown customer 'nope'"}
+TAKEN = {
+    "error": "conflict",
+    "message": "customer id 'acme' is taken",
+    "details": [{"in": "body", "field": "id", "message": "customer id 'acme' is taken"}],
+}
+MANAGED_BY_FILE = {
+    "error": "conflict",
+    "message": "customer 'acme' is managed by customers.toml: change it there and run `slamon migrate`",
+}
 
 
-@admin_router.get("/api/customers", summary="Every customer with its contract (admin)")
+@admin_router.get("/api/customers", response_model=CustomerList, summary="Every customer with its contract (admin)")
 async def list_customers(actor=Depends(require("customers:read")), conn=Depends(deps.connection)):
     return {"customers": await service.list_customers(conn)}
 
@@ -30,6 +52,8 @@ async def list_customers(actor=Depends(require("customers:read")), conn=Depends(
 @admin_router.post(
     "/api/customers",
     status_code=201,
+    response_model=CustomerOne,
+    responses=errors(409, e409=TAKEN),
     summary="Add a customer (admin): tier, monthly fee and ISO 4217 currency, covered services; 409 when "
     "the id is taken",
 )
@@ -39,7 +63,12 @@ async def create_customer(
     return {"customer": await service.create(conn, body, actor)}
 
 
-@admin_router.get("/api/customers/{customer_id}", summary="A customer's contract and target overrides (admin)")
+@admin_router.get(
+    "/api/customers/{customer_id}",
+    response_model=CustomerDetail,
+    responses=errors(404, e404=NOT_FOUND),
+    summary="A customer's contract and target overrides (admin)",
+)
 async def get_customer(
     customer_id: str = CustomerIdPath, actor=Depends(require("customers:read")), conn=Depends(deps.connection)
 ):
@@ -51,6 +80,8 @@ async def get_customer(
 
 @admin_router.put(
     "/api/customers/{customer_id}",
+    response_model=CustomerOne,
+    responses=errors(404, 409, e404=NOT_FOUND, e409=MANAGED_BY_FILE),
     summary="Replace a customer's contract (admin); 409 for a customer of customers.toml (change the file)",
 )
 async def update_customer(
@@ -65,6 +96,7 @@ async def update_customer(
 @admin_router.delete(
     "/api/customers/{customer_id}",
     status_code=204,
+    responses=errors(404, 409, e404=NOT_FOUND, e409=MANAGED_BY_FILE),
     summary="Remove a customer the API created (admin); its frozen statements stay",
 )
 async def delete_customer(
@@ -77,6 +109,8 @@ async def delete_customer(
 @admin_router.post(
     "/api/customers/{customer_id}/overrides",
     status_code=201,
+    response_model=OverrideOne,
+    responses=errors(404, e404=NOT_FOUND),
     summary="Announce a temporary availability target for the contract (admin); it counts only when "
     "announced at least the maintenance notice period (default 72 h) before it starts",
 )
@@ -92,7 +126,10 @@ async def add_override(
 
 
 @admin_router.delete(
-    "/api/customers/{customer_id}/overrides/{override_id}", status_code=204, summary="Withdraw an override (admin)"
+    "/api/customers/{customer_id}/overrides/{override_id}",
+    status_code=204,
+    responses=errors(404, e404={"error": "not_found", "message": "unknown target override 'acme/3'"}),
+    summary="Withdraw an override (admin)",
 )
 async def delete_override(
     customer_id: str = CustomerIdPath,
@@ -108,7 +145,21 @@ async def delete_override(
     "/api/customers/{customer_id}/statements/{month}.{fmt}",
     summary="A customer's monthly statement as json, csv (UTF-8 with BOM), html or pdf (admin): a closed "
     "month's latest revision (or ?revision=N), the running month live and provisional",
-    responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}}},
+    response_model=StatementDocument,
+    responses={
+        200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}},
+        **errors(
+            404,
+            409,
+            503,
+            e404=NOT_FOUND,
+            e409={
+                "error": "conflict",
+                "message": "customer 'acme''s contract starts on 2026-12-01, after 2026-11: no statement",
+            },
+            e503={"error": "busy", "message": "2 PDFs are printing and 4 waiting; retry shortly"},
+        ),
+    },
 )
 async def statement(
     request: Request,
@@ -148,6 +199,8 @@ async def statement(
 
 @admin_router.get(
     "/api/customers/{customer_id}/statements/{month}/revisions",
+    response_model=StatementRevisionList,
+    responses=errors(404, e404=NOT_FOUND),
     summary="Every frozen revision of a customer's monthly statement, oldest first (admin)",
 )
 async def statement_revisions(
@@ -170,6 +223,16 @@ async def statement_revisions(
 @admin_router.post(
     "/api/customers/{customer_id}/statements/{month}/revisions",
     status_code=201,
+    response_model=StatementRevisionCreated,
+    responses=errors(
+        404,
+        409,
+        e404=NOT_FOUND,
+        e409={
+            "error": "conflict",
+            "message": "acme 2026-12 is still running: its statement is provisional until the month closes",
+        },
+    ),
     summary="Correct a closed month's statement (admin): compose it again from the services' latest report "
     "revisions into revision N+1, with the reason; audited",
 )
