@@ -28,18 +28,21 @@ async def _connect():
 
 async def cmd_migrate(args) -> int:
     from app import db
+    from app.escalation.service import PolicyFileError, load_policies, sync_policies
     from app.services.service import CatalogError, load_catalog, sync_catalog
 
     settings = get_settings()
     try:
         catalog = load_catalog(settings.services_file)
-    except CatalogError as exc:
+        policies = load_policies(settings.escalation_file)
+    except (CatalogError, PolicyFileError) as exc:
         print(f"slamon migrate: {exc}", file=sys.stderr)
         return 2
     conn = await _connect()
     try:
         applied = await db.migrate(conn, backend=settings.rollup_backend)
         synced = await sync_catalog(conn, catalog)
+        changed, deleted = await sync_policies(conn, policies)
     except db.MigrationError as exc:
         print(f"slamon migrate: {exc}", file=sys.stderr)
         return 2
@@ -50,6 +53,7 @@ async def cmd_migrate(args) -> int:
         f"services: {len(catalog)} in catalog, {len(synced.inserted)} added, {len(synced.updated)} updated, "
         f"{len(synced.deactivated)} deactivated"
     )
+    print(f"escalation policies: {len(policies)} in escalation.toml, {len(changed)} changed, {len(deleted)} deleted")
     return 0
 
 
@@ -230,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slamon", description="SLA Monitor")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("migrate", help="apply pending SQL migrations and sync services.toml").set_defaults(run=cmd_migrate)
+    sub.add_parser(
+        "migrate", help="apply pending SQL migrations and sync services.toml and escalation.toml"
+    ).set_defaults(run=cmd_migrate)
 
     p = sub.add_parser("seed", help="write realistic demo history through the ingest module")
     p.add_argument("--days", type=int, default=90)

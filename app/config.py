@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     redis_url: str = Field(default_factory=lambda: _local_service("SLAMON_REDIS_URL", "redis://127.0.0.1:56379/0"))
     timezone: str = "UTC"
     services_file: Path = Field(default_factory=lambda: resource_path("services.toml"))
+    escalation_file: Path = Field(default_factory=lambda: resource_path("escalation.toml"))
     data_dir: Path = ROOT_DIR / ".data"
     secret_key: str | None = None
     rollup_grace_s: int = Field(300, ge=0)  # the refresh leaves the newest minutes to live reads

@@ -18,6 +18,7 @@ from app.auth import passwords
 from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
 from app.db import create_pool
+from app.escalation.views import router as escalation_router
 from app.feeds.views import router as feeds_router
 from app.health.views import router as health_router
 from app.incidents.service import IncidentConflict
@@ -66,6 +67,7 @@ AUTHENTICATED_ROUTERS = (
     maintenance_admin_router,
     notifications_router,
     reports_admin_router,
+    escalation_router,
 )
 
 

@@ -18,7 +18,7 @@ from arq.worker import Function
 
 from app.config import get_settings
 from app.db import create_pool
-from workers import live, notify
+from workers import escalation, live, notify
 from workers.common import Ctx, EventPublisher
 from workers.detection import detect_all, detect_incidents
 from workers.metrics import timed_cron_jobs, timed_functions
@@ -69,6 +69,14 @@ class WorkerSettings:
             run_at_startup=True,
         ),
         cron(notify.notify_tick, second=notify.EVERY_5_S, unique=True, timeout=60, run_at_startup=True, keep_result=0),
+        cron(
+            escalation.escalate_tick,
+            second=escalation.EVERY_5_S,
+            unique=True,
+            timeout=60,
+            run_at_startup=True,
+            keep_result=0,
+        ),
     ]
     # Plain callables taking ctx, not methods of this class.
     on_startup: StartupShutdown | None = startup

@@ -19,6 +19,9 @@ EVENT_KINDS = (
     "slo_violation.closed",
     "maintenance.started",
     "maintenance.ended",
+    "escalation.paged",
+    "escalation.acknowledged",
+    "escalation.resolved",
 )
 EventKind = Literal[
     "incident.created",
@@ -28,6 +31,9 @@ EventKind = Literal[
     "slo_violation.closed",
     "maintenance.started",
     "maintenance.ended",
+    "escalation.paged",
+    "escalation.acknowledged",
+    "escalation.resolved",
 ]
 if TYPE_CHECKING:
     Kind = str

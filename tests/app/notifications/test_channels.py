@@ -50,7 +50,11 @@ class Ping(HttpChannel):
 
 def test_every_module_is_a_registered_channel_and_an_api_kind():
     modules = sorted(p.stem for p in (ROOT / "app/notifications/channels").glob("*.py") if p.stem[0] != "_")
-    assert sorted(CHANNELS) == [m for m in modules if m != "base"] == ["email", "slack", "teams", "webhook"]
+    assert (
+        sorted(CHANNELS)
+        == [m for m in modules if m != "base"]
+        == ["email", "opsgenie", "pagerduty", "slack", "sms", "teams", "webhook"]
+    )
     for kind, channel in CHANNELS.items():
         assert channel.kind == kind and channel.label
 
