@@ -22,6 +22,7 @@ import asyncpg
 from app.audit import service as audit
 from app.errors import ApiError, not_found
 from app.escalation import queries
+from app.formatting import utc_iso
 from app.incidents import service as incidents
 from app.notifications import queries as notification_queries
 
@@ -177,7 +178,7 @@ async def _fire(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) ->
         found = {r["name"] for r in named}
         details = {
             "policyId": row["policy_id"],
-            "dueAt": due,
+            "dueAt": utc_iso(due),
             "subscriptions": sorted(found),
             "missing": [name for name in level["subscriptions"] if name not in found],
             "deliveries": len(sent),

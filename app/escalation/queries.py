@@ -77,7 +77,7 @@ UPDATE incident_escalations SET stopped_at = coalesce(stopped_at, $2), stop_reas
 WHERE incident_id = $1 AND (stop_reason IS NULL OR stop_reason = 'acknowledged') RETURNING incident_id
 """
 GET_ESCALATION = "SELECT * FROM incident_escalations WHERE incident_id = $1"
-TIMELINE = "SELECT at, action, level, actor, details FROM escalation_log WHERE incident_id = $1 ORDER BY at, id"
+TIMELINE = "SELECT at, action, level, actor, details FROM escalation_log WHERE incident_id = $1 ORDER BY id"
 LOG = """
 INSERT INTO escalation_log (incident_id, at, action, level, actor, details) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
 """
