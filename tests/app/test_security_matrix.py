@@ -49,6 +49,7 @@ WINDOW = {
     "ends_at": "2025-09-01T02:00:00Z",
 }
 SUBSCRIPTION = {"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "allow_private": True}
+POLICY = {"id": "matrix-policy", "name": "p", "levels": [{"delay_seconds": 0, "subscriptions": ["hook"]}]}
 # The least role allowed, and a valid request: (role, body).
 MATRIX = {
     ("POST", "/api/incidents"): ("reporter", {"title": "t", "severity": "low"}),
@@ -91,6 +92,13 @@ MATRIX = {
     ("DELETE", "/api/subscriptions/{subscription_id}"): ("admin", None),
     ("POST", "/api/subscriptions/{subscription_id}/test"): ("admin", None),
     ("GET", "/api/subscriptions/{subscription_id}/deliveries"): ("admin", None),
+    ("GET", "/api/escalation-policies"): ("admin", None),
+    ("POST", "/api/escalation-policies"): ("admin", POLICY),
+    ("GET", "/api/escalation-policies/{policy_id}"): ("admin", None),
+    ("PUT", "/api/escalation-policies/{policy_id}"): ("admin", {k: v for k, v in POLICY.items() if k != "id"}),
+    ("DELETE", "/api/escalation-policies/{policy_id}"): ("admin", None),
+    ("GET", "/api/incidents/{incident_id}/escalation"): ("viewer", None),
+    ("POST", "/api/incidents/{incident_id}/acknowledge"): ("reporter", None),
 }
 BELOW = {"viewer": None, "reporter": "viewer", "admin": "reporter"}
 SNAPSHOT_TABLES = (
@@ -106,6 +114,9 @@ SNAPSHOT_TABLES = (
     "subscriptions",
     "notification_events",
     "notification_deliveries",
+    "escalation_policies",
+    "incident_escalations",
+    "escalation_log",
 )
 
 
@@ -172,6 +183,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
         "{window_id}": str(window["window"]["id"]),
         "{service_id}": "id-recognition",
         "{subscription_id}": str(subscription["id"]),
+        "{policy_id}": POLICY["id"],
     }
     revoked = await staff.login("admin", "leaver")
     await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['access_token']}"})

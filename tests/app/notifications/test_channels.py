@@ -92,7 +92,7 @@ print(json.dumps([list(channels.CHANNELS), enum]))
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     kinds, enum = json.loads(done.stdout)
-    assert kinds == enum == ["email", "ping", "slack", "teams", "webhook"]
+    assert kinds == enum == ["email", "opsgenie", "pagerduty", "ping", "slack", "sms", "teams", "webhook"]
 
 
 def test_a_channel_names_the_field_it_refuses():
