@@ -30,17 +30,18 @@ CREATE TABLE incident_escalations (
     paged            bigint[] NOT NULL DEFAULT '{}',     -- subscriptions paged so far (told of ack/resolve)
     acknowledged_at  timestamptz,
     acknowledged_by  text,
+    reminded_at      timestamptz,                        -- the last reminder of an acknowledged incident
     stopped_at       timestamptz,
     stop_reason      text CHECK (stop_reason IN ('acknowledged', 'resolved', 'deleted', 'exhausted'))
 );
 CREATE INDEX incident_escalations_due ON incident_escalations (next_at) WHERE stopped_at IS NULL;
 
--- The escalation timeline: every start, page, acknowledgement and resolution (also in audit_log).
+-- The escalation timeline: every start, page, acknowledgement, reminder and resolution (also in audit_log).
 CREATE TABLE escalation_log (
     id           bigserial PRIMARY KEY,
     incident_id  text NOT NULL,
     at           timestamptz NOT NULL DEFAULT now(),
-    action       text NOT NULL CHECK (action IN ('started', 'paged', 'acknowledged', 'resolved')),
+    action       text NOT NULL CHECK (action IN ('started', 'paged', 'acknowledged', 'reminded', 'resolved')),
     level        integer,                                -- 1-based, for 'paged'
     actor        text NOT NULL DEFAULT '',
     details      jsonb NOT NULL DEFAULT '{}'

@@ -15,4 +15,7 @@ EVERY_5_S = set(range(0, 60, 5))
 
 async def escalate_tick(ctx: Ctx) -> dict[str, int]:
     async with ctx["pool"].acquire() as conn:
-        return await engine.tick(conn, datetime.now(timezone.utc), ctx["settings"].notify_horizon_s)
+        settings = ctx["settings"]
+        return await engine.tick(
+            conn, datetime.now(timezone.utc), settings.notify_horizon_s, settings.escalation_reminder_s
+        )

@@ -213,19 +213,48 @@ async def close_resolved(conn: asyncpg.Connection, now: datetime) -> list[str]:
     return closed
 
 
-async def tick(conn: asyncpg.Connection, now: datetime, horizon_s: float) -> dict[str, int]:
+async def remind(conn: asyncpg.Connection, now: datetime, reminder_s: float) -> list[str]:
+    """Remind the paged subscriptions of acknowledged open incidents without an update for
+    `reminder_s` (then again every `reminder_s` while it stays quiet)."""
+    if reminder_s <= 0:
+        return []
+    reminded = []
+    async with conn.transaction():
+        for row in await conn.fetch(queries.TO_REMIND, now, float(reminder_s)):
+            incident_id = row["incident_id"]
+            incident = await incidents.get(conn, incident_id)
+            assert incident is not None
+            quiet_since = row["quiet_since"]
+            sent = await _send(
+                conn,
+                f"escalation:{incident_id}:reminder:{int(quiet_since.timestamp())}",
+                "escalation.reminder",
+                incident,
+                {"quietSince": utc_iso(quiet_since), "reminderSeconds": reminder_s},
+                list(row["paged"]),
+                now,
+            )
+            await conn.execute(queries.REMINDED, incident_id, now)
+            await _log(conn, incident_id, now, "reminded", {"quietSince": utc_iso(quiet_since), "notified": len(sent)})
+            reminded.append(incident_id)
+    return reminded
+
+
+async def tick(conn: asyncpg.Connection, now: datetime, horizon_s: float, reminder_s: float = 0) -> dict[str, int]:
     started = await start(conn, now, horizon_s)
     closed = await close_resolved(conn, now)
     fired = await fire_due(conn, now)
-    if started or fired or closed:
+    reminded = await remind(conn, now, reminder_s)
+    if started or fired or closed or reminded:
         log.info(
-            "escalation: %d started, %d levels fired, %d closed",
+            "escalation: %d started, %d levels fired, %d closed, %d reminded",
             len(started),
             len(fired),
             len(closed),
+            len(reminded),
             extra={"job": "escalate"},
         )
-    return {"started": len(started), "fired": len(fired), "closed": len(closed)}
+    return {"started": len(started), "fired": len(fired), "closed": len(closed), "reminded": len(reminded)}
 
 
 async def acknowledge(conn: asyncpg.Connection, incident_id: str, principal: Any, now: datetime) -> None:

@@ -90,7 +90,7 @@ class Deleted(BaseModel):
 
 class LogEntry(BaseModel):
     at: datetime
-    action: Literal["started", "paged", "acknowledged", "resolved"]
+    action: Literal["started", "paged", "acknowledged", "reminded", "resolved"]
     level: int | None
     actor: str
     details: dict[str, Any]

@@ -76,6 +76,17 @@ CLOSE = """
 UPDATE incident_escalations SET stopped_at = coalesce(stopped_at, $2), stop_reason = $3
 WHERE incident_id = $1 AND (stop_reason IS NULL OR stop_reason = 'acknowledged') RETURNING incident_id
 """
+# Acknowledged open incidents quiet for the reminder interval: no incident write, acknowledgement or
+# reminder since. Locked, so two workers send one reminder.
+TO_REMIND = """
+SELECT e.incident_id, e.paged, greatest(i.updated_at, e.acknowledged_at, e.reminded_at) AS quiet_since
+FROM incident_escalations e JOIN incidents i ON i.id = e.incident_id
+WHERE e.stop_reason = 'acknowledged' AND i.status <> 'resolved'
+  AND greatest(i.updated_at, e.acknowledged_at, e.reminded_at) <= $1::timestamptz - make_interval(secs => $2)
+ORDER BY e.incident_id LIMIT 100
+FOR UPDATE OF e SKIP LOCKED
+"""
+REMINDED = "UPDATE incident_escalations SET reminded_at = $2 WHERE incident_id = $1"
 GET_ESCALATION = "SELECT * FROM incident_escalations WHERE incident_id = $1"
 TIMELINE = "SELECT at, action, level, actor, details FROM escalation_log WHERE incident_id = $1 ORDER BY id"
 LOG = """

@@ -100,6 +100,13 @@ def _escalation(kind: str, payload: dict[str, Any]) -> Message:
     if kind == "escalation.acknowledged":
         facts.append(("Acknowledged by", escalation["acknowledgedBy"]))
         return Message(f"Acknowledged: {head}", f"Acknowledged by {escalation['acknowledgedBy']}.", "warn", facts)
+    if kind == "escalation.reminder":
+        return Message(
+            f"Reminder, no update since {iso(escalation['quietSince'])}: {head}",
+            "The incident is acknowledged but has had no update since; post one on its timeline.",
+            "warn",
+            facts,
+        )
     return Message(f"Resolved: {head}", "", "good", facts)
 
 

@@ -21,6 +21,7 @@ EVENT_KINDS = (
     "maintenance.ended",
     "escalation.paged",
     "escalation.acknowledged",
+    "escalation.reminder",
     "escalation.resolved",
 )
 EventKind = Literal[
@@ -33,6 +34,7 @@ EventKind = Literal[
     "maintenance.ended",
     "escalation.paged",
     "escalation.acknowledged",
+    "escalation.reminder",
     "escalation.resolved",
 ]
 if TYPE_CHECKING:

@@ -48,8 +48,18 @@ async def test_levels_fire_at_their_delays_once_ack_stops_resolution_closes(staf
     incident = await _open(staff)
     t0 = datetime.fromisoformat(incident["createdAt"])
 
-    assert await engine.tick(conn, t0 + timedelta(seconds=1), HORIZON) == {"started": 1, "fired": 1, "closed": 0}
-    assert await engine.tick(conn, t0 + timedelta(seconds=299), HORIZON) == {"started": 0, "fired": 0, "closed": 0}
+    assert await engine.tick(conn, t0 + timedelta(seconds=1), HORIZON) == {
+        "started": 1,
+        "fired": 1,
+        "closed": 0,
+        "reminded": 0,
+    }
+    assert await engine.tick(conn, t0 + timedelta(seconds=299), HORIZON) == {
+        "started": 0,
+        "fired": 0,
+        "closed": 0,
+        "reminded": 0,
+    }
     assert await _pages(conn, incident["id"]) == [("l1", "escalation.paged", "1")]
     assert (await engine.tick(conn, t0 + timedelta(seconds=300), HORIZON))["fired"] == 1
     assert (await engine.tick(conn, t0 + timedelta(seconds=301), HORIZON))["fired"] == 0
@@ -177,3 +187,34 @@ async def test_acknowledged_before_the_first_tick_starts_it_stopped(staff, conn)
         "fired"
     ] == 0
     assert await _pages(conn, incident["id"]) == []
+
+
+async def test_an_acknowledged_quiet_incident_gets_reminders(staff, conn):
+    """Acknowledged and not updated for the reminder interval: the paged subscriptions are reminded,
+    once per quiet interval; an update restarts the count; resolution ends it."""
+    await _subscriptions(staff, "l1")
+    await make_policy(staff, levels=THREE[:1])
+    incident = await _open(staff)
+    t0 = datetime.fromisoformat(incident["createdAt"])
+    await engine.tick(conn, t0, HORIZON, 1800)
+    r = await staff.client.post(f"/api/incidents/{incident['id']}/acknowledge", headers=await staff.headers("admin"))
+    acked = datetime.fromisoformat(r.json()["escalation"]["acknowledgedAt"])
+
+    assert (await engine.tick(conn, acked + timedelta(seconds=1799), HORIZON, 1800))["reminded"] == 0
+    assert (await engine.tick(conn, acked + timedelta(seconds=1800), HORIZON, 1800))["reminded"] == 1
+    assert (await engine.tick(conn, acked + timedelta(seconds=1810), HORIZON, 1800))["reminded"] == 0
+    assert (await engine.tick(conn, acked + timedelta(seconds=3600), HORIZON, 1800))["reminded"] == 1
+    kinds = [p[1] for p in await _pages(conn, incident["id"])]
+    assert kinds == ["escalation.paged", "escalation.acknowledged", "escalation.reminder", "escalation.reminder"]
+
+    r = await staff.client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=await staff.headers("reporter"),
+        json={"description": "still on it", "version": incident["version"]},
+    )
+    assert r.status_code in (200, 201), r.text
+    updated = datetime.now(t0.tzinfo)
+    assert (await engine.tick(conn, updated + timedelta(seconds=1700), HORIZON, 1800))["reminded"] == 0
+    assert (await engine.tick(conn, updated + timedelta(seconds=7200), HORIZON, 0))["reminded"] == 0  # 0: off
+    entries = await conn.fetch("SELECT action FROM escalation_log WHERE incident_id = $1 ORDER BY id", incident["id"])
+    assert [e["action"] for e in entries] == ["started", "paged", "acknowledged", "reminded", "reminded"]
