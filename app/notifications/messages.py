@@ -18,6 +18,11 @@ class Message:
     facts: list[tuple[str, str]] = field(default_factory=list)
 
 
+def cut(text: str, limit: int) -> str:
+    """At most `limit` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def iso(value: object) -> str:
     return str(value).replace("+00:00", "Z") if value else "-"
 

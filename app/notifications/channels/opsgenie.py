@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.notifications.channels.base import Config, ConfigError, Delivery, HttpChannel, HttpRequest
 from app.notifications.channels.pagerduty import action, dedup_key
+from app.notifications.messages import cut
 from app.notifications.senders import Outcome
 
 if TYPE_CHECKING:
@@ -29,10 +30,6 @@ class OpsgenieOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str = Field("sla-monitor", min_length=1, max_length=100)
     tags: list[str] = Field(default_factory=list, max_length=20)
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def alert_path(delivery: Delivery) -> str:
@@ -61,12 +58,12 @@ class Opsgenie(HttpChannel):
         verb = action(delivery.event_kind)
         message = delivery.message()
         if verb != "trigger":
-            return {"source": source, "user": "SLA Monitor", "note": _cut(message.title, 25000)}
+            return {"source": source, "user": "SLA Monitor", "note": cut(message.title, 25000)}
         priority = delivery.payload.get("incident", {}).get("priority", "P3")
         return {
-            "message": _cut(message.title, MESSAGE_MAX),
+            "message": cut(message.title, MESSAGE_MAX),
             "alias": dedup_key(delivery)[:ALIAS_MAX],
-            "description": _cut(message.text, DESCRIPTION_MAX),
+            "description": cut(message.text, DESCRIPTION_MAX),
             "priority": priority,
             "source": source,
             "tags": [*delivery.options.get("tags", []), *delivery.services][:20],

@@ -82,9 +82,8 @@ class PagerDuty(HttpChannel):
         if event["event_action"] != "trigger":
             return event
         message = delivery.message()
-        title = message.title if len(message.title) <= SUMMARY_MAX else message.title[: SUMMARY_MAX - 1] + "…"
         event["payload"] = {
-            "summary": title,
+            "summary": messages.cut(message.title, SUMMARY_MAX),
             "source": delivery.options.get("source", "sla-monitor"),
             "severity": severity(delivery),
             "timestamp": messages.iso(delivery.occurred_at.isoformat()),

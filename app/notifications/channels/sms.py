@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.notifications.channels.base import Delivery, HttpChannel
+from app.notifications.messages import cut
 
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]  # E.164
 
@@ -33,7 +34,7 @@ class Sms(HttpChannel):
         return {
             "to": delivery.options["recipients"],
             "mode": "voice" if delivery.options.get("voice") else "sms",
-            "text": text if len(text) <= limit else text[: limit - 1] + "…",
+            "text": cut(text, limit),
             "event": delivery.event_kind,
             "incidentId": incident.get("id"),
             "deliveryId": delivery.id,

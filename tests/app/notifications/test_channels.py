@@ -53,7 +53,20 @@ def test_every_module_is_a_registered_channel_and_an_api_kind():
     assert (
         sorted(CHANNELS)
         == [m for m in modules if m != "base"]
-        == ["email", "opsgenie", "pagerduty", "slack", "sms", "teams", "webhook"]
+        == [
+            "discord",
+            "email",
+            "googlechat",
+            "mattermost",
+            "ntfy",
+            "opsgenie",
+            "pagerduty",
+            "slack",
+            "sms",
+            "teams",
+            "telegram",
+            "webhook",
+        ]
     )
     for kind, channel in CHANNELS.items():
         assert channel.kind == kind and channel.label
@@ -92,7 +105,25 @@ print(json.dumps([list(channels.CHANNELS), enum]))
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     kinds, enum = json.loads(done.stdout)
-    assert kinds == enum == ["email", "opsgenie", "pagerduty", "ping", "slack", "sms", "teams", "webhook"]
+    assert (
+        kinds
+        == enum
+        == [
+            "discord",
+            "email",
+            "googlechat",
+            "mattermost",
+            "ntfy",
+            "opsgenie",
+            "pagerduty",
+            "ping",
+            "slack",
+            "sms",
+            "teams",
+            "telegram",
+            "webhook",
+        ]
+    )
 
 
 def test_a_channel_names_the_field_it_refuses():
