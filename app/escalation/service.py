@@ -4,14 +4,13 @@ into the database (the file owns the policies it names), and the admin API's rea
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from pydantic import ValidationError
 
 from app.audit import service as audit
+from app.config_files import load_tables
 from app.errors import ApiError, not_found
 from app.escalation import queries
 from app.escalation.models import PolicyBody, PolicyCreate
@@ -22,29 +21,7 @@ class PolicyFileError(ValueError):
 
 
 def load_policies(path: Path) -> list[PolicyCreate]:
-    try:
-        document = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise PolicyFileError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyFileError(f"{path}: not valid TOML: {exc}") from exc
-    entries = document.get("policies", [])
-    if not isinstance(entries, list):
-        raise PolicyFileError(f"{path}: 'policies' must be an array of tables ([[policies]])")
-    policies: list[PolicyCreate] = []
-    for index, entry in enumerate(entries):
-        label = f"policies[{index}]" + (f" ({entry.get('id')})" if isinstance(entry, dict) and entry.get("id") else "")
-        try:
-            policy = PolicyCreate.model_validate(entry)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'policy'}: {err['msg']}" for err in exc.errors()
-            )
-            raise PolicyFileError(f"{path}: {label}: {problems}") from None
-        if any(p.id == policy.id for p in policies):
-            raise PolicyFileError(f"{path}: {label}: id: duplicate policy id {policy.id!r}")
-        policies.append(policy)
-    return policies
+    return load_tables(path, "policies", PolicyCreate, PolicyFileError, "policy")
 
 
 def _levels_json(body: PolicyBody) -> str:

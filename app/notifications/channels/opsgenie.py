@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.notifications.channels.base import Config, ConfigError, Delivery, HttpChannel, HttpRequest
+from app.notifications.channels.base import Delivery, HttpChannel, HttpRequest
 from app.notifications.channels.pagerduty import action, dedup_key
 from app.notifications.messages import cut
 from app.notifications.senders import Outcome
@@ -46,12 +46,7 @@ class Opsgenie(HttpChannel):
     label = "Opsgenie (Alert API)"
     signs = False  # the secret is the API key
     Options = OpsgenieOptions
-
-    def validate(self, config: Config) -> dict[str, Any]:
-        options = super().validate(config)
-        if not config.secret:
-            raise ConfigError("secret", "an opsgenie subscription needs the API integration's key as secret")
-        return options
+    secret_required = "an opsgenie subscription needs the API integration's key as secret"
 
     def body(self, delivery: Delivery) -> dict[str, Any]:
         source = delivery.options.get("source", "sla-monitor")

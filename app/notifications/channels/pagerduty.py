@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.notifications import messages
-from app.notifications.channels.base import Config, ConfigError, Delivery, HttpChannel, HttpRequest
+from app.notifications.channels.base import Delivery, HttpChannel, HttpRequest
 from app.notifications.senders import Outcome
 
 if TYPE_CHECKING:
@@ -66,12 +66,7 @@ class PagerDuty(HttpChannel):
     signs = False  # the secret is the routing key
 
     Options = PagerDutyOptions
-
-    def validate(self, config: Config) -> dict[str, Any]:
-        options = super().validate(config)
-        if not config.secret:
-            raise ConfigError("secret", "a pagerduty subscription needs the integration's routing key as secret")
-        return options
+    secret_required = "a pagerduty subscription needs the integration's routing key as secret"
 
     def body(self, delivery: Delivery) -> dict[str, Any]:
         event: dict[str, Any] = {

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.notifications.channels.base import Config, ConfigError, Delivery, HttpChannel, HttpRequest
+from app.notifications.channels.base import Delivery, HttpChannel, HttpRequest
 from app.notifications.channels.googlechat import plain_text
 from app.notifications.messages import cut
 from app.notifications.senders import Outcome
@@ -29,12 +29,7 @@ class Telegram(HttpChannel):
     label = "Telegram (Bot API)"
     signs = False  # the secret is the bot token
     Options = TelegramOptions
-
-    def validate(self, config: Config) -> dict[str, Any]:
-        options = super().validate(config)
-        if not config.secret:
-            raise ConfigError("secret", "a telegram subscription needs the bot token as secret")
-        return options
+    secret_required = "a telegram subscription needs the bot token as secret"
 
     def body(self, delivery: Delivery) -> dict[str, Any]:
         return {
