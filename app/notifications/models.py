@@ -19,6 +19,10 @@ EVENT_KINDS = (
     "slo_violation.closed",
     "maintenance.started",
     "maintenance.ended",
+)
+# Sent only to the subscriptions an escalation names or paged (app/escalation), never fanned out;
+# a subscription may still filter on them (e.g. a pager that takes escalations only).
+ESCALATION_EVENT_KINDS = (
     "escalation.paged",
     "escalation.acknowledged",
     "escalation.reminder",
@@ -89,7 +93,9 @@ Options = Annotated[
     ),
     AfterValidator(_storable),
 ]
-Events = Annotated[list[EventKind], Field(max_length=len(EVENT_KINDS)), AfterValidator(_unique)]
+Events = Annotated[
+    list[EventKind], Field(max_length=len(EVENT_KINDS) + len(ESCALATION_EVENT_KINDS)), AfterValidator(_unique)
+]
 Services = Annotated[list[ServiceId], Field(max_length=MAX_SERVICES), AfterValidator(_unique)]
 
 
