@@ -29,13 +29,15 @@ async def _connect():
 async def cmd_migrate(args) -> int:
     from app import db
     from app.customers.service import CustomersFileError, load_customers, sync_customers
+    from app.escalation.service import PolicyFileError, load_policies, sync_policies
     from app.services.service import CatalogError, load_catalog, sync_catalog
 
     settings = get_settings()
     try:
         catalog = load_catalog(settings.services_file)
         customers = load_customers(settings.customers_file)
-    except (CatalogError, CustomersFileError) as exc:
+        policies = load_policies(settings.escalation_file)
+    except (CatalogError, CustomersFileError, PolicyFileError) as exc:
         print(f"slamon migrate: {exc}", file=sys.stderr)
         return 2
     conn = await _connect()
@@ -43,6 +45,7 @@ async def cmd_migrate(args) -> int:
         applied = await db.migrate(conn, backend=settings.rollup_backend)
         synced = await sync_catalog(conn, catalog)
         contracts = await sync_customers(conn, settings.customers_file, customers)
+        changed, deleted = await sync_policies(conn, policies)
     except (db.MigrationError, CustomersFileError) as exc:
         print(f"slamon migrate: {exc}", file=sys.stderr)
         return 2
@@ -57,6 +60,7 @@ async def cmd_migrate(args) -> int:
         f"customers: {len(customers)} in customers.toml, {len(contracts.inserted)} added, "
         f"{len(contracts.updated)} updated, {len(contracts.removed)} removed"
     )
+    print(f"escalation policies: {len(policies)} in escalation.toml, {len(changed)} changed, {len(deleted)} deleted")
     return 0
 
 
@@ -237,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slamon", description="SLA Monitor")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("migrate", help="apply pending SQL migrations and sync services.toml").set_defaults(run=cmd_migrate)
+    sub.add_parser(
+        "migrate", help="apply pending SQL migrations and sync services.toml and escalation.toml"
+    ).set_defaults(run=cmd_migrate)
 
     p = sub.add_parser("seed", help="write realistic demo history through the ingest module")
     p.add_argument("--days", type=int, default=90)

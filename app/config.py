@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     # Who sends the customers' statements (app/customers): printed on every statement.
     organisation_name: str = "SLA Monitor"
     organisation_logo: Path | None = None  # a PNG, JPEG or SVG file, embedded in statements
+    escalation_file: Path = Field(default_factory=lambda: resource_path("escalation.toml"))
     data_dir: Path = ROOT_DIR / ".data"
     secret_key: str | None = None
     rollup_grace_s: int = Field(300, ge=0)  # the refresh leaves the newest minutes to live reads
@@ -123,6 +124,9 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(30.0, gt=0)
     webhook_backoff_max_s: float = Field(3600.0, gt=0)
     notify_horizon_s: int = Field(86_400, ge=60)
+    # Escalation (app/escalation): an acknowledged open incident without an update for this long
+    # gets a reminder to the subscriptions paged (the PRD's "update every 30 minutes"); 0: never.
+    escalation_reminder_s: int = Field(1800, ge=0)
     smtp_host: str | None = None
     smtp_port: int = Field(587, ge=1, le=65_535)
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"

@@ -19,6 +19,7 @@ from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
 from app.customers.views import admin_router as customers_admin_router
 from app.db import create_pool
+from app.escalation.views import router as escalation_router
 from app.feeds.views import router as feeds_router
 from app.health.views import router as health_router
 from app.incidents.service import IncidentConflict
@@ -68,6 +69,7 @@ AUTHENTICATED_ROUTERS = (
     notifications_router,
     reports_admin_router,
     customers_admin_router,
+    escalation_router,
 )
 
 

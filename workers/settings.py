@@ -19,7 +19,7 @@ from arq.worker import Function
 
 from app.config import get_settings
 from app.db import create_pool
-from workers import live, notify
+from workers import escalation, live, notify
 from workers.common import Ctx, EventPublisher
 from workers.detection import detect_all, detect_incidents
 from workers.metrics import timed_cron_jobs, timed_functions
@@ -98,6 +98,14 @@ class WorkerSettings:
             timeout=60,
             keep_result=KEEP_TICK_S,
             run_at_startup=True,
+        ),
+        cron(
+            escalation.escalate_tick,
+            second=escalation.EVERY_5_S,
+            unique=True,
+            timeout=60,
+            run_at_startup=True,
+            keep_result=KEEP_TICK_S,
         ),
     ]
     # Plain callables taking ctx, not methods of this class.

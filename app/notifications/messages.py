@@ -18,6 +18,11 @@ class Message:
     facts: list[tuple[str, str]] = field(default_factory=list)
 
 
+def cut(text: str, limit: int) -> str:
+    """At most `limit` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def iso(value: object) -> str:
     return str(value).replace("+00:00", "Z") if value else "-"
 
@@ -88,6 +93,28 @@ def _maintenance(kind: str, payload: dict[str, Any]) -> Message:
     return Message(f"Maintenance ended: {m['title']}", m["description"], "good", facts)
 
 
+def _escalation(kind: str, payload: dict[str, Any]) -> Message:
+    """A page of an escalation level, its acknowledgement, the incident's resolution (app/escalation)."""
+    incident, escalation = payload["incident"], payload["escalation"]
+    head = f"[{incident['priority']}] {incident['title']}"
+    facts = [("Incident", incident["id"]), ("Status", incident["status"])]
+    if kind == "escalation.paged":
+        facts.append(("Level", f"{escalation['level']} of {escalation['levels']} ({escalation['policyId']})"))
+        latest = incident["updates"][0]["description"] if incident.get("updates") else incident["description"]
+        return Message(f"Escalation level {escalation['level']}: {head}", latest, "bad", facts)
+    if kind == "escalation.acknowledged":
+        facts.append(("Acknowledged by", escalation["acknowledgedBy"]))
+        return Message(f"Acknowledged: {head}", f"Acknowledged by {escalation['acknowledgedBy']}.", "warn", facts)
+    if kind == "escalation.reminder":
+        return Message(
+            f"Reminder, no update since {iso(escalation['quietSince'])}: {head}",
+            "The incident is acknowledged but has had no update since; post one on its timeline.",
+            "warn",
+            facts,
+        )
+    return Message(f"Resolved: {head}", "", "good", facts)
+
+
 def describe(kind: str, payload: dict[str, Any]) -> Message:
     """The human summary of an event, shared by the chat and email channels."""
     if kind.startswith("incident."):
@@ -96,6 +123,8 @@ def describe(kind: str, payload: dict[str, Any]) -> Message:
         return _violation(kind, payload)
     if kind.startswith("maintenance."):
         return _maintenance(kind, payload)
+    if kind.startswith("escalation."):
+        return _escalation(kind, payload)
     return Message("Test notification from SLA Monitor", payload.get("message", ""), "info")
 
 

@@ -21,6 +21,14 @@ EVENT_KINDS = (
     "maintenance.started",
     "maintenance.ended",
 )
+# Sent only to the subscriptions an escalation names or paged (app/escalation), never fanned out;
+# a subscription may still filter on them (e.g. a pager that takes escalations only).
+ESCALATION_EVENT_KINDS = (
+    "escalation.paged",
+    "escalation.acknowledged",
+    "escalation.reminder",
+    "escalation.resolved",
+)
 EventKind = Literal[
     "incident.created",
     "incident.status_changed",
@@ -29,6 +37,10 @@ EventKind = Literal[
     "slo_violation.closed",
     "maintenance.started",
     "maintenance.ended",
+    "escalation.paged",
+    "escalation.acknowledged",
+    "escalation.reminder",
+    "escalation.resolved",
 ]
 if TYPE_CHECKING:
     Kind = str
@@ -82,7 +94,9 @@ Options = Annotated[
     ),
     AfterValidator(_storable),
 ]
-Events = Annotated[list[EventKind], Field(max_length=len(EVENT_KINDS)), AfterValidator(_unique)]
+Events = Annotated[
+    list[EventKind], Field(max_length=len(EVENT_KINDS) + len(ESCALATION_EVENT_KINDS)), AfterValidator(_unique)
+]
 Services = Annotated[list[ServiceId], Field(max_length=MAX_SERVICES), AfterValidator(_unique)]
 
 

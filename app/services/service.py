@@ -5,15 +5,14 @@ the API those it created (`'api'`): the sync never touches the API's, and takes 
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
-from pydantic import ValidationError
 
 from app.audit import service as audit
+from app.config_files import load_tables
 from app.errors import ApiError, not_found
 from app.formatting import utc_iso
 from app.ingest import keys as ingest_keys
@@ -29,31 +28,7 @@ class CatalogError(ValueError):
 
 def load_catalog(path: Path) -> list[ServiceConfig]:
     """Parse and validate a services file; refuse it whole, naming the first problem."""
-    try:
-        document = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path}: not valid TOML: {exc}") from exc
-    entries = document.get("services", [])
-    if not isinstance(entries, list):
-        raise CatalogError(f"{path}: 'services' must be an array of tables ([[services]])")
-    services: list[ServiceConfig] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(entries):
-        label = f"services[{index}]" + (f" ({entry.get('id')})" if isinstance(entry, dict) and entry.get("id") else "")
-        try:
-            service = ServiceConfig.model_validate(entry)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'service'}: {err['msg']}" for err in exc.errors()
-            )
-            raise CatalogError(f"{path}: {label}: {problems}") from None
-        if service.id in seen:
-            raise CatalogError(f"{path}: {label}: id: duplicate service id {service.id!r}")
-        seen.add(service.id)
-        services.append(service)
-    return services
+    return load_tables(path, "services", ServiceConfig, CatalogError, "service")
 
 
 @dataclass

@@ -18,6 +18,7 @@ SOURCES = (
     "constraints.txt",
     "services.toml",
     "customers.toml",
+    "escalation.toml",
     "sql",
     "frontend",
     "app",
@@ -81,6 +82,7 @@ def test_the_wheel_carries_every_migration_and_the_catalog_and_an_install_finds_
             assert archive.read(f"{DATA}/sql/tsl/{path.name}") == path.read_bytes()
         assert archive.read(f"{DATA}/services.toml") == (ROOT / "services.toml").read_bytes()
         assert archive.read(f"{DATA}/customers.toml") == (ROOT / "customers.toml").read_bytes()
+        assert archive.read(f"{DATA}/escalation.toml") == (ROOT / "escalation.toml").read_bytes()
         pages = [p for p in sorted((ROOT / "frontend").rglob("*")) if p.is_file() and p.name != "README.md"]
         missing = [str(p.relative_to(ROOT)) for p in pages if f"{DATA}/{p.relative_to(ROOT).as_posix()}" not in names]
         assert not missing, f"frontend files not in the wheel (pyproject.toml data-files): {missing}"
@@ -138,5 +140,7 @@ def test_a_checkout_reads_its_own_files(monkeypatch):
     from app.config import Settings, resource_path
 
     monkeypatch.delenv("SLAMON_SERVICES_FILE", raising=False)
+    monkeypatch.delenv("SLAMON_ESCALATION_FILE", raising=False)
     assert resource_path("sql") == ROOT / "sql" == db.SQL_DIR
     assert Settings().services_file == ROOT / "services.toml"
+    assert Settings().escalation_file == ROOT / "escalation.toml"

@@ -59,6 +59,7 @@ CUSTOMER = {
     "services": ["id-recognition"],
 }
 OVERRIDE = {"availability": "99", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}
+POLICY = {"id": "matrix-policy", "name": "p", "levels": [{"delay_seconds": 0, "subscriptions": ["hook"]}]}
 # The least role allowed, and a valid request: (role, body).
 MATRIX = {
     ("POST", "/api/incidents"): ("reporter", {"title": "t", "severity": "low"}),
@@ -111,6 +112,13 @@ MATRIX = {
     ("DELETE", "/api/subscriptions/{subscription_id}"): ("admin", None),
     ("POST", "/api/subscriptions/{subscription_id}/test"): ("admin", None),
     ("GET", "/api/subscriptions/{subscription_id}/deliveries"): ("admin", None),
+    ("GET", "/api/escalation-policies"): ("admin", None),
+    ("POST", "/api/escalation-policies"): ("admin", POLICY),
+    ("GET", "/api/escalation-policies/{policy_id}"): ("admin", None),
+    ("PUT", "/api/escalation-policies/{policy_id}"): ("admin", {k: v for k, v in POLICY.items() if k != "id"}),
+    ("DELETE", "/api/escalation-policies/{policy_id}"): ("admin", None),
+    ("GET", "/api/incidents/{incident_id}/escalation"): ("viewer", None),
+    ("POST", "/api/incidents/{incident_id}/acknowledge"): ("reporter", None),
 }
 BELOW = {"viewer": None, "reporter": "viewer", "admin": "reporter"}
 SNAPSHOT_TABLES = (
@@ -129,6 +137,9 @@ SNAPSHOT_TABLES = (
     "subscriptions",
     "notification_events",
     "notification_deliveries",
+    "escalation_policies",
+    "incident_escalations",
+    "escalation_log",
 )
 
 
@@ -197,6 +208,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
         "{subscription_id}": str(subscription["id"]),
         "{customer_id}": "matrix-co",
         "{override_id}": "1",
+        "{policy_id}": POLICY["id"],
     }
     revoked = await staff.login("admin", "leaver")
     await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['accessToken']}"})

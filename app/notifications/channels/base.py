@@ -97,6 +97,9 @@ class Channel(ABC, Generic[Rendered]):
     signs: ClassVar[bool] = True
     # The channel's settings beyond url/email/secret (`options` of the API); stored as JSON.
     Options: ClassVar[type[BaseModel]] = NoOptions
+    # When set, a subscription without a secret is refused with this message (the secret is the
+    # channel's credential: a routing key, an API key, a bot token).
+    secret_required: ClassVar[str] = ""
 
     def check_target(self, url: object, email: object) -> None:
         """The subscription names the one address this channel sends to (ValueError otherwise)."""
@@ -119,6 +122,8 @@ class Channel(ABC, Generic[Rendered]):
             error = exc.errors()[0]
             where = ".".join(str(part) for part in ("options", *error["loc"]))
             raise ConfigError(where, error["msg"]) from None
+        if self.secret_required and not config.secret:
+            raise ConfigError("secret", self.secret_required)
         return options.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     @abstractmethod

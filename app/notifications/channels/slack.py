@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.notifications.channels.base import Delivery, HttpChannel
-from app.notifications.messages import Message
+from app.notifications.messages import Message, cut
 
 SLACK_HEADER_MAX = 150  # Slack: header block plain_text
 SLACK_SECTION_MAX = 3000  # Slack: section block text
@@ -18,22 +18,18 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def slack_body(message: Message) -> dict[str, Any]:
     facts = "\n".join(f"*{name}:* {_slack_escape(value)}" for name, value in message.facts)
-    blocks = [{"type": "header", "text": {"type": "plain_text", "text": _cut(message.title, SLACK_HEADER_MAX)}}]
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": cut(message.title, SLACK_HEADER_MAX)}}]
     if message.text:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _cut(_slack_escape(message.text), SLACK_SECTION_MAX)},
+                "text": {"type": "mrkdwn", "text": cut(_slack_escape(message.text), SLACK_SECTION_MAX)},
             }
         )
     if facts:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(facts, SLACK_SECTION_MAX)}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(facts, SLACK_SECTION_MAX)}})
     # `text` is the notification and fallback; the attachment draws the colour bar beside the blocks.
     return {"text": _slack_escape(message.title), "attachments": [{"color": COLORS[message.tone], "blocks": blocks}]}
 

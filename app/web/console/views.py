@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
@@ -18,6 +19,7 @@ from app.auth.deps import client_ip
 from app.auth.models import LoginIn
 from app.customers import service as customers
 from app.errors import ApiError
+from app.escalation import engine as escalation_engine
 from app.incidents import collaboration
 from app.incidents import service as incidents
 from app.incidents.models import Priority, Status
@@ -331,6 +333,7 @@ async def incident_page(
     if incident is None:
         return page(request, "console/not_found.html", user, status_code=404, incident_id=incident_id)
     comments = await collaboration.list_comments(conn, incident_id, 1, 200)
+    escalation = jsonable_encoder(await escalation_engine.read(conn, incident_id))
     draft = None
     if user.can("incidents:draft"):
         draft = await collaboration.get_draft(conn, user.principal.user_id, incident_id)
@@ -341,6 +344,7 @@ async def incident_page(
         user,
         incident=incident,
         comments=comments["comments"],
+        escalation=escalation,
         services=service_names,
         statuses=Status.__args__,
         severities=("low", "medium", "high", "critical"),

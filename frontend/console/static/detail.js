@@ -341,6 +341,17 @@ function setupDelete() {
   });
 }
 
+function setupAcknowledge() {
+  const button = byId("acknowledge-button");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const result = await api("POST", `/api/incidents/${encodeURIComponent(data.incident.id)}/acknowledge`);
+    if (result.ok) location.reload();  // the escalation section is rendered by the server
+    else { button.disabled = false; showAlert(byId("escalation-errors"), result.body.message || result.body.error); }
+  });
+}
+
 function disableWrites() {
   for (const control of document.querySelectorAll("#incident form button, #incident form input, #incident form select, #incident form textarea")) {
     control.disabled = true;
@@ -384,6 +395,7 @@ export function setupDetail(pageData, socket) {
   const commentForm = byId("comment-form");
   if (commentForm) commentForm.addEventListener("submit", postComment);
   setupDelete();
+  setupAcknowledge();
   const form = state.form;
   if (!form) return;
   restoreDraft(form);

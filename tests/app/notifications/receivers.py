@@ -16,6 +16,7 @@ class Received:
     at: float
     headers: dict
     body: bytes
+    path: str = ""  # with the query string
 
     @property
     def json(self) -> dict:
@@ -41,7 +42,7 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/hook"
 
     async def _handle(self, request: web.Request) -> web.Response:
-        received = Received(time.monotonic(), dict(request.headers), await request.read())
+        received = Received(time.monotonic(), dict(request.headers), await request.read(), request.path_qs)
         self.requests.append(received)
         self.arrived.set()
         if self.hold is not None and self.hold(received):

@@ -1,0 +1,109 @@
+"""Escalation over REST: policies (admin: they decide who is woken), an incident's escalation and its
+timeline (staff), and acknowledgement (reporter, admin). docs/api.md, Escalation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path
+
+from app import deps
+from app.auth.deps import current_user, require
+from app.escalation import engine, service
+from app.escalation.models import Deleted, EscalationOne, PolicyBody, PolicyCreate, PolicyList, PolicyOne
+
+router = APIRouter(tags=["escalation"], dependencies=[Depends(current_user)])
+admin = require("notifications:write")
+PolicyIdPath = Path(max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
+IncidentIdPath = Path(max_length=50, pattern=r"^[A-Za-z0-9._-]+$")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not signed in"},
+    403: {"description": "the role may not do this"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown id"}}
+
+
+@router.get(
+    "/api/escalation-policies",
+    response_model=PolicyList,
+    responses=_ERRORS,
+    summary="Escalation policies, in the order they are tried (admin)",
+)
+async def list_policies(actor=Depends(admin), conn=Depends(deps.connection)):
+    return {"policies": await service.list_policies(conn)}
+
+
+@router.post(
+    "/api/escalation-policies",
+    status_code=201,
+    response_model=PolicyOne,
+    responses={**_ERRORS, 409: {"description": "the id is taken"}, 422: {"description": "names the field"}},
+    summary="Create an escalation policy (admin)",
+)
+async def create_policy(body: PolicyCreate, actor=Depends(admin), conn=Depends(deps.connection)):
+    return {"policy": await service.create(conn, body, actor)}
+
+
+@router.get(
+    "/api/escalation-policies/{policy_id}",
+    response_model=PolicyOne,
+    responses={**_ERRORS, **_NOT_FOUND},
+    summary="One escalation policy (admin)",
+)
+async def get_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), conn=Depends(deps.connection)):
+    return {"policy": await service.get(conn, policy_id)}
+
+
+@router.put(
+    "/api/escalation-policies/{policy_id}",
+    response_model=PolicyOne,
+    responses={**_ERRORS, **_NOT_FOUND, 422: {"description": "names the field"}},
+    summary="Replace an escalation policy (admin); running escalations keep the levels they started with",
+)
+async def update_policy(
+    body: PolicyBody, policy_id: str = PolicyIdPath, actor=Depends(admin), conn=Depends(deps.connection)
+):
+    return {"policy": await service.update(conn, policy_id, body, actor)}
+
+
+@router.delete(
+    "/api/escalation-policies/{policy_id}",
+    response_model=Deleted,
+    responses={**_ERRORS, **_NOT_FOUND},
+    summary="Delete an escalation policy (admin)",
+)
+async def delete_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), conn=Depends(deps.connection)):
+    await service.delete(conn, policy_id, actor)
+    return {"success": True}
+
+
+@router.get(
+    "/api/incidents/{incident_id}/escalation",
+    response_model=EscalationOne,
+    responses={**_ERRORS, **_NOT_FOUND},
+    summary="An incident's escalation: levels, what fired, acknowledgement, and its timeline (staff)",
+)
+async def get_escalation(
+    incident_id: str = IncidentIdPath, user=Depends(require("incidents:read")), conn=Depends(deps.connection)
+):
+    return {"escalation": await engine.read(conn, incident_id)}
+
+
+@router.post(
+    "/api/incidents/{incident_id}/acknowledge",
+    response_model=EscalationOne,
+    responses={
+        **_ERRORS,
+        **_NOT_FOUND,
+        409: {"description": "resolved, already acknowledged, or no escalation policy applies"},
+    },
+    summary="Acknowledge an incident: its escalation stops at the level reached (reporter, admin)",
+)
+async def acknowledge(
+    incident_id: str = IncidentIdPath,
+    user=Depends(require("incidents:update")),
+    conn=Depends(deps.connection),
+    now=Depends(deps.clock),
+):
+    await engine.acknowledge(conn, incident_id, user, now)
+    return {"escalation": await engine.read(conn, incident_id)}
