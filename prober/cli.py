@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -15,7 +16,7 @@ from app.config import get_settings
 log = logging.getLogger(__name__)
 
 
-def add_commands(sub) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("prober", help="run a prober of a region (any number per region, on any machine)")
     p.add_argument("--region", required=True, help="region name, e.g. seoul")
     p.add_argument("--id", dest="prober_id", help="stable prober id (default: host-pid-random)")
@@ -26,7 +27,7 @@ def add_commands(sub) -> None:
     p.set_defaults(run=cmd_prober)
 
 
-async def cmd_prober(args) -> int:
+async def cmd_prober(args: argparse.Namespace) -> int:
     from app.services.service import CatalogError, load_catalog
     from prober import health
     from prober.runner import Prober, ProberOptions

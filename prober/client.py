@@ -6,14 +6,20 @@ blackbox_exporter does. Concurrency is bounded by the scheduler, not by the conn
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import ssl
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import aiohappyeyeballs
 import aiohttp
-from aiohttp import connector as aiohttp_connector
+from aiohappyeyeballs import AddrInfoType
+from aiohttp.client_exceptions import cert_errors, ssl_errors
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.helpers import ceil_timeout
 
 from app.net.http import GuardedSessions
 
@@ -33,11 +39,17 @@ class TimedConnector(aiohttp.TCPConnector):
     Mirrors aiohttp's own `_wrap_create_connection` (3.10+), split in two awaits."""
 
     async def _wrap_create_connection(
-        self, *args: Any, addr_infos, req, timeout, client_error=aiohttp.ClientConnectorError, **kwargs: Any
-    ):
+        self,
+        *args: Any,
+        addr_infos: list[AddrInfoType],
+        req: ClientRequest,
+        timeout: aiohttp.ClientTimeout,
+        client_error: type[Exception] = aiohttp.ClientConnectorError,
+        **kwargs: Any,
+    ) -> tuple[asyncio.Transport, ResponseHandler]:
         phases = current_phases.get()
         try:
-            async with aiohttp_connector.ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):
+            async with ceil_timeout(timeout.sock_connect, ceil_threshold=timeout.ceil_threshold):
                 mark(phases, "connect")
                 started = time.perf_counter()
                 sock = await aiohappyeyeballs.start_connection(
@@ -58,9 +70,9 @@ class TimedConnector(aiohttp.TCPConnector):
                     phases["tls"] = (time.perf_counter() - connected) * 1000
                     _record_cert_expiry(phases, transport)
                 return transport, protocol
-        except aiohttp_connector.cert_errors as exc:
+        except cert_errors as exc:
             raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
-        except aiohttp_connector.ssl_errors as exc:
+        except ssl_errors as exc:
             raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
         except OSError as exc:
             if exc.errno is None and isinstance(exc, TimeoutError):
@@ -68,7 +80,7 @@ class TimedConnector(aiohttp.TCPConnector):
             raise client_error(req.connection_key, exc) from exc
 
 
-def _record_cert_expiry(phases: dict[str, Any], transport: Any) -> None:
+def _record_cert_expiry(phases: dict[str, Any], transport: asyncio.Transport) -> None:
     cert = transport.get_extra_info("peercert")  # populated only when the certificate was verified
     if cert and cert.get("notAfter"):
         phases["_cert_not_after"] = ssl.cert_time_to_seconds(cert["notAfter"])
@@ -77,21 +89,29 @@ def _record_cert_expiry(phases: dict[str, Any], transport: Any) -> None:
 def _trace_config() -> aiohttp.TraceConfig:
     trace = aiohttp.TraceConfig()
 
-    async def dns_start(session, ctx, params):
+    async def dns_start(
+        session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceDnsResolveHostStartParams
+    ) -> None:
         mark(current_phases.get(), "dns")
         ctx.dns_started = time.perf_counter()
 
-    async def dns_end(session, ctx, params):
+    async def dns_end(
+        session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceDnsResolveHostEndParams
+    ) -> None:
         phases = current_phases.get()
         if phases is not None and hasattr(ctx, "dns_started"):
             phases["dns"] = (time.perf_counter() - ctx.dns_started) * 1000
 
-    async def dns_cache_hit(session, ctx, params):
+    async def dns_cache_hit(
+        session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceDnsCacheHitParams
+    ) -> None:
         phases = current_phases.get()
         if phases is not None:
             phases["dns"] = 0.0
 
-    async def headers_sent(session, ctx, params):
+    async def headers_sent(
+        session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestHeadersSentParams
+    ) -> None:
         mark(current_phases.get(), "first_byte")
 
     trace.on_dns_resolvehost_start.append(dns_start)

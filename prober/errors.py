@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from collections.abc import Iterator
 
 import aiohttp
 
 from app.net.ssrf import BlockedAddressError
 
 
-def _chain(exc: BaseException):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    item: BaseException | None = exc
+    while item is not None and id(item) not in seen:
+        seen.add(id(item))
+        yield item
+        item = item.__cause__ or item.__context__
 
 
 def _describe(exc: BaseException) -> str:
@@ -37,7 +39,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
         if isinstance(item, (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError, ssl.SSLError)):
             return "tls_error", f"TLS handshake failed: {_describe(item)}"
     for item in chain:
-        if isinstance(item, socket.gaierror) or isinstance(item, getattr(aiohttp, "ClientConnectorDNSError", ())):
+        if isinstance(item, (socket.gaierror, aiohttp.ClientConnectorDNSError)):
             return "dns_error", f"cannot resolve host: {_describe(item)}"
     for item in chain:
         if isinstance(item, aiohttp.ClientResponseError) or type(item).__module__.startswith("aiohttp.http_"):

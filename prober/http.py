@@ -45,7 +45,8 @@ async def probe(target: Target, ctx: ProbeContext, phases: dict[str, Any]) -> Pr
 
 async def _probe(target: Target, ctx: ProbeContext, phases: dict[str, Any], check: CompiledCheck) -> ProbeResult:
     session = ctx.session(target.allow_private)
-    method, body, url = target.check.method, target.check.body, target.url
+    method: str = target.check.method  # a redirect may turn it into GET
+    body, url = target.check.body, target.url
     for _hop in range(MAX_REDIRECTS + 1):
         host = urlsplit(url).hostname or ""
         blocked = ssrf.check_host(host, target.allow_private)
@@ -72,7 +73,7 @@ async def _exchange(
     method: str,
     url: str,
     body: str | None,
-):
+) -> ProbeResult | tuple[str, str, str | None]:
     """One request: a ProbeResult, or (next_url, method, body) when the response is a redirect to follow."""
     mark(phases, "dns")
     async with session.request(

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prober.models import ServiceRow
 from prober.rendezvous import Member, View
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,11 @@ def _read(path: Path) -> Any:
         return None
 
 
-def save_catalog(directory: Path, rows: list[Mapping[str, Any]]) -> None:
+def save_catalog(directory: Path, rows: Sequence[ServiceRow]) -> None:
     _write(directory / CATALOG_FILE, [dict(r) for r in rows])
 
 
-def load_catalog(directory: Path) -> list[dict] | None:
+def load_catalog(directory: Path) -> list[dict[str, Any]] | None:
     """The service rows last loaded from the database, or None."""
     rows = _read(directory / CATALOG_FILE)
     return rows if isinstance(rows, list) else None

@@ -5,15 +5,22 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pydantic import ValidationError
 
 from app.services.models import CheckConfig
 
+if TYPE_CHECKING:
+    import asyncpg
+
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_INTERVAL_S = 60
 DEFAULT_LATENCY_TARGET_MS = 7000
+
+# A `services` row: as the database returns it (app.services.service.list_active), or as kept on disk
+# for a start without the database (prober.lastseen). Both are read by column name.
+ServiceRow: TypeAlias = "Mapping[str, Any] | asyncpg.Record"
 
 
 class TargetError(ValueError):
@@ -34,7 +41,7 @@ class Target:
     check: CheckConfig = field(default_factory=CheckConfig)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Target:
+    def from_row(cls, row: ServiceRow) -> Target:
         """Build from a `services` row (app.services.service.list_active); validates the check config."""
         from app.services.conditions import ConditionError, compile_check  # local: avoids an import cycle
 

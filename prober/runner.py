@@ -7,10 +7,11 @@ import asyncio
 import logging
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import asyncpg
 
@@ -20,7 +21,8 @@ from prober import lastseen
 from prober.client import ProbeContext
 from prober.fleet import Fleet
 from prober.metrics import ProberMetrics
-from prober.models import ProbeResult, Target, TargetError
+from prober.models import ProbeResult, ServiceRow, Target, TargetError
+from prober.rendezvous import View
 from prober.scheduler import Scheduler
 from prober.sink import Sink
 from prober.spool import Spool, SpoolLocked
@@ -66,7 +68,18 @@ def database_targets(database_url: str, keep_in: Path | None = None) -> TargetSo
     return load
 
 
-def targets_from(rows) -> list[Target]:
+class HealthBody(TypedDict):
+    """GET /healthz of a prober (prober.health); `reason` is there exactly when it is unhealthy."""
+
+    proberId: str
+    region: str
+    database: bool
+    assignedServices: int
+    spoolDepth: int
+    reason: NotRequired[str]
+
+
+def targets_from(rows: Iterable[ServiceRow]) -> list[Target]:
     """The probed services among catalog rows; a service that cannot be probed is logged and skipped."""
     targets = []
     for row in rows:
@@ -108,9 +121,9 @@ class Prober:
         )
         self.spool = Spool(spool_dir, options.spool_max_bytes)
         self.sink = Sink(self.spool, options.database_url, flush_interval_s=options.flush_interval_s)
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._targets_loaded_at = 0.0
-        self._remembered_assignment: tuple = ()
+        self._remembered_assignment: tuple[tuple[str, float, bool], ...] = ()
         self._certificates_due: dict[str, tuple[float, float]] = {}  # service -> (not_after, seen at)
         self._certificates_stored: dict[str, tuple[float, float]] = {}
         self.metrics.gauges.update(
@@ -192,7 +205,7 @@ class Prober:
         if view is not None:
             self._remember(view)
         elif self._lastseen_dir is not None:
-            self._start_from_last_seen()
+            self._start_from_last_seen(self._lastseen_dir)
         self._tasks = [
             asyncio.create_task(coro, name=name)
             for name, coro in (
@@ -209,11 +222,11 @@ class Prober:
             extra={"region": self.region, "job": "prober"},
         )
 
-    def _start_from_last_seen(self) -> None:
+    def _start_from_last_seen(self, directory: Path) -> None:
         """Database unreachable at start: check the services last loaded, as the last view assigned them."""
-        self.fleet.view = self.fleet.view or lastseen.load_view(self._lastseen_dir)
+        self.fleet.view = self.fleet.view or lastseen.load_view(directory)
         if not self.scheduler.targets:
-            rows = lastseen.load_catalog(self._lastseen_dir)
+            rows = lastseen.load_catalog(directory)
             if rows:
                 self.scheduler.set_targets(targets_from(rows))
         log.warning(
@@ -223,7 +236,7 @@ class Prober:
             extra={"region": self.region, "job": "prober"},
         )
 
-    def _remember(self, view) -> None:
+    def _remember(self, view: View) -> None:
         """Keep the view when the assignment it makes changed (who is in, since when, who is live)."""
         assignment = tuple(sorted((m.prober_id, m.active_from, m.expires_at > view.as_of) for m in view.members))
         if self._lastseen_dir is not None and assignment != self._remembered_assignment:
@@ -256,7 +269,7 @@ class Prober:
             if time.monotonic() - self._targets_loaded_at >= self.options.targets_refresh_s:
                 await self.refresh_targets()
 
-    async def _catch_up(self, view) -> None:
+    async def _catch_up(self, view: View) -> None:
         # the current slot a lapsed prober may have left unchecked (earlier ones stay gaps)
         candidates = self.scheduler.catch_up_candidates(view)
         if not candidates:
@@ -314,10 +327,10 @@ class Prober:
         await self.ctx.close()
         self.spool.close()
 
-    def health(self) -> tuple[bool, dict]:
+    def health(self) -> tuple[bool, HealthBody]:
         view = self.fleet.view
         me = next((m for m in view.members if m.prober_id == self.options.prober_id), None) if view else None
-        body = {
+        body: HealthBody = {
             "proberId": self.options.prober_id,
             "region": self.region,
             "database": self.fleet.connected,

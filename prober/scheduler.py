@@ -45,7 +45,7 @@ class Scheduler:
         self.clock = clock
         self.started_at = clock()  # slots before it were measured by no one here: never caught up
         self.targets: dict[str, Target] = {}
-        self.in_flight: set[asyncio.Task] = set()
+        self.in_flight: set[asyncio.Task[None]] = set()
         self.missed_slots = 0
         self.last_popped: dict[str, int] = {}  # latest slot considered, owned or not
         self.last_run: dict[str, int] = {}  # latest slot this prober checked

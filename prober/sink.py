@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 
-from app.ingest.service import CheckRow, IngestError, write_checks
+from app.ingest.service import CheckRow, IngestError, IngestResult, write_checks
 from prober.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,7 @@ class Sink:
             self.connected = True
 
     async def _write(self, conn: asyncpg.Connection, rows: list[CheckRow]) -> None:
+        result: IngestResult | None
         try:
             result = await write_checks(conn, rows)
         except IngestError as exc:
