@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "SLA Monitor <slamon@localhost>"
+    # Public subscriptions (app/subscribers, docs/operations.md): subscribe requests per client IP and
+    # messages per receiver an hour, how long a confirmation link lasts, and whether a public webhook
+    # may be a loopback/private address (off: the public names receivers on the internet only).
+    subscribe_ip_per_hour: int = Field(20, ge=1, le=100_000)
+    subscribe_receiver_per_hour: int = Field(3, ge=1, le=1000)
+    subscribe_confirm_hours: float = Field(48, gt=0, le=24 * 30)
+    subscribe_allow_private: bool = False
     # Backups (app/backup.py): pgBackRest's config (default <data_dir>/pgbackrest/pgbackrest.conf, which
     # scripts/services.sh writes) and the stanza, pgBackRest's name for this cluster in its repository.
     pgbackrest_config: Path | None = None

@@ -13,19 +13,23 @@ from app.notifications.channels import CHANNELS, KINDS
 
 EVENT_KINDS = (
     "incident.created",
+    "incident.updated",
     "incident.status_changed",
     "incident.resolved",
     "slo_violation.opened",
     "slo_violation.closed",
+    "maintenance.scheduled",
     "maintenance.started",
     "maintenance.ended",
 )
 EventKind = Literal[
     "incident.created",
+    "incident.updated",
     "incident.status_changed",
     "incident.resolved",
     "slo_violation.opened",
     "slo_violation.closed",
+    "maintenance.scheduled",
     "maintenance.started",
     "maintenance.ended",
 ]
