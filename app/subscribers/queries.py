@@ -4,8 +4,9 @@ _PUBLIC = """id, kind, url, email, service_ids, active, confirm_nonce, confirmed
 
 # A new receiver is inserted pending (inactive); an existing one is left to the caller (locked).
 INSERT_PENDING = f"""
-INSERT INTO subscriptions (name, kind, url, email, events, service_ids, active, public, confirm_nonce, link_nonce)
-VALUES ($1, $2, $3, $4, $5, $6, false, true, $7, $8)
+INSERT INTO subscriptions (name, kind, url, email, events, service_ids, active, public, confirm_nonce, link_nonce,
+                           allow_private)
+VALUES ($1, $2, $3, $4, $5, $6, false, true, $7, $8, $9)
 ON CONFLICT (kind, lower(coalesce(email, url))) WHERE public DO NOTHING
 RETURNING {_PUBLIC}
 """

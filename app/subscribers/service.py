@@ -146,6 +146,7 @@ async def subscribe(
             data.services,
             nonce,
             secrets.token_urlsafe(24),
+            settings.subscribe_allow_private,
         )
         if row is None:
             row = await conn.fetchrow(queries.LOCK_RECEIVER, data.kind, receiver)
