@@ -1,22 +1,32 @@
-"""Public feeds (no token, like every status read): /feeds/incidents.rss and /feeds/incidents.atom."""
+"""Public feeds (no token, like every status read): /feeds/incidents.rss and /feeds/incidents.atom, and
+the same of one service at /feeds/services/{service_id}/incidents.rss and .atom."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app import deps
-from app.feeds import service
+from app.errors import not_found
+from app.feeds import queries, service
 
 router = APIRouter(tags=["feeds"])
 CACHE = "public, max-age=60"
+ServiceId = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$", description="a service id, as in /api/services")
+NOT_FOUND = {404: {"description": "unknown service"}}
 
 
-async def _feed(request: Request, conn, now, render, media_type: str) -> Response:
+async def _feed(request: Request, conn, now, render, media_type: str, service_id: str | None = None) -> Response:
     # Links from the configured public URL: a Host header (anyone's to set) must not reach cached feeds.
     settings = request.app.state.settings
+    about = service.About()
+    if service_id is not None:
+        name = await conn.fetchval(queries.SERVICE_NAME, service_id)
+        if name is None:
+            raise not_found("service", service_id)
+        about = service.About.service(name)
     base_url = settings.public_url()
-    entries = await service.items(conn, base_url, now)
-    body = render(entries, base_url, settings.public_url(request.url.path), now)
+    entries = await service.items(conn, base_url, now, service_id=service_id)
+    body = render(entries, base_url, settings.public_url(request.url.path), now, about)
     return Response(body, media_type=f"{media_type}; charset=utf-8", headers={"Cache-Control": CACHE})
 
 
@@ -38,3 +48,27 @@ async def incidents_rss(request: Request, conn=Depends(deps.connection), now=Dep
 )
 async def incidents_atom(request: Request, conn=Depends(deps.connection), now=Depends(deps.clock)):
     return await _feed(request, conn, now, service.atom, "application/atom+xml")
+
+
+@router.get(
+    "/feeds/services/{service_id}/incidents.rss",
+    summary="RSS 2.0 feed of one service's incidents and maintenance, newest first",
+    response_class=Response,
+    responses={200: {"content": {"application/rss+xml": {}}}, **NOT_FOUND},
+)
+async def service_rss(
+    request: Request, service_id: str = ServiceId, conn=Depends(deps.connection), now=Depends(deps.clock)
+):
+    return await _feed(request, conn, now, service.rss, "application/rss+xml", service_id)
+
+
+@router.get(
+    "/feeds/services/{service_id}/incidents.atom",
+    summary="Atom 1.0 feed of one service's incidents and maintenance, newest first",
+    response_class=Response,
+    responses={200: {"content": {"application/atom+xml": {}}}, **NOT_FOUND},
+)
+async def service_atom(
+    request: Request, service_id: str = ServiceId, conn=Depends(deps.connection), now=Depends(deps.clock)
+):
+    return await _feed(request, conn, now, service.atom, "application/atom+xml", service_id)
