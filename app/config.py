@@ -105,8 +105,8 @@ class Settings(BaseSettings):
     # SLAMON_TRUSTED_PROXIES); none by default, so a client cannot pick the IP that throttling and the
     # audit trail see.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Where the public reaches this installation: every absolute link the app hands out (today the
-    # feeds) starts with it, never with the request's Host header, which any client sets.
+    # Where the public reaches this installation: every absolute link the app hands out (the feeds, the
+    # links of public subscriptions) starts with it, never with the request's Host header, which any client sets.
     public_base_url: str = "http://localhost:3001/"
     # Monthly reports: a month is closed (frozen) this long after it ends in the reporting time zone,
     # so that late check results (prober spools, replays) are in; and the browser that prints PDFs.

@@ -3,6 +3,8 @@ the same of one service at /feeds/services/{service_id}/incidents.rss and .atom.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app import deps
@@ -12,7 +14,7 @@ from app.feeds import queries, service
 router = APIRouter(tags=["feeds"])
 CACHE = "public, max-age=60"
 ServiceId = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$", description="a service id, as in /api/services")
-NOT_FOUND = {404: {"description": "unknown service"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown service"}}
 
 
 async def _feed(request: Request, conn, now, render, media_type: str, service_id: str | None = None) -> Response:
@@ -50,25 +52,21 @@ async def incidents_atom(request: Request, conn=Depends(deps.connection), now=De
     return await _feed(request, conn, now, service.atom, "application/atom+xml")
 
 
-@router.get(
-    "/feeds/services/{service_id}/incidents.rss",
-    summary="RSS 2.0 feed of one service's incidents and maintenance, newest first",
-    response_class=Response,
-    responses={200: {"content": {"application/rss+xml": {}}}, **NOT_FOUND},
-)
-async def service_rss(
-    request: Request, service_id: str = ServiceId, conn=Depends(deps.connection), now=Depends(deps.clock)
-):
-    return await _feed(request, conn, now, service.rss, "application/rss+xml", service_id)
+FORMATS = {"rss": (service.rss, "application/rss+xml"), "atom": (service.atom, "application/atom+xml")}
 
 
 @router.get(
-    "/feeds/services/{service_id}/incidents.atom",
-    summary="Atom 1.0 feed of one service's incidents and maintenance, newest first",
+    "/feeds/services/{service_id}/incidents.{fmt}",
+    summary="RSS 2.0 (.rss) or Atom 1.0 (.atom) feed of one service's incidents and maintenance, newest first",
     response_class=Response,
-    responses={200: {"content": {"application/atom+xml": {}}}, **NOT_FOUND},
+    responses={200: {"content": {media: {} for _, media in FORMATS.values()}}, **NOT_FOUND},
 )
-async def service_atom(
-    request: Request, service_id: str = ServiceId, conn=Depends(deps.connection), now=Depends(deps.clock)
+async def service_feed(
+    request: Request,
+    fmt: Literal["rss", "atom"],
+    service_id: str = ServiceId,
+    conn=Depends(deps.connection),
+    now=Depends(deps.clock),
 ):
-    return await _feed(request, conn, now, service.atom, "application/atom+xml", service_id)
+    render, media_type = FORMATS[fmt]
+    return await _feed(request, conn, now, render, media_type, service_id)

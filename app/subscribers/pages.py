@@ -29,15 +29,21 @@ async def _page(
 
 
 @router.get("/subscriptions/confirm")
-async def confirm_page(request: Request, token: str = Token, conn: asyncpg.Connection = Depends(deps.connection)):
+async def confirm_page(
+    request: Request, token: str = Token, conn: asyncpg.Connection = Depends(deps.connection)
+) -> HTMLResponse:
     return await _page(request, conn, "confirm", token)
 
 
 @router.get("/subscriptions/manage")
-async def manage_page(request: Request, token: str = Token, conn: asyncpg.Connection = Depends(deps.connection)):
+async def manage_page(
+    request: Request, token: str = Token, conn: asyncpg.Connection = Depends(deps.connection)
+) -> HTMLResponse:
     return await _page(request, conn, "manage", token)
 
 
 @router.get("/subscriptions/unsubscribe")
-async def unsubscribe_page(request: Request, token: str = Token, conn: asyncpg.Connection = Depends(deps.connection)):
+async def unsubscribe_page(
+    request: Request, token: str = Token, conn: asyncpg.Connection = Depends(deps.connection)
+) -> HTMLResponse:
     return await _page(request, conn, "unsubscribe", token)

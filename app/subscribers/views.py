@@ -4,7 +4,9 @@ Public subscriptions)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
@@ -58,62 +60,50 @@ async def confirm(
     return {"subscription": await service.confirm(conn, body.token, settings)}
 
 
-@router.get(
-    "/api/public/subscriptions/manage",
-    response_model=PublicSubscriptionOne,
-    responses=error_responses(410),
-    summary="The subscription of a manage link (the receiver masked)",
-)
-async def manage(
+@dataclass(frozen=True)
+class Linked:
+    """A request made with the token of a link: the token, a connection, the settings."""
+
+    token: str
+    conn: asyncpg.Connection
+    settings: Settings
+
+
+async def linked(
     token: str = Token,
     conn: asyncpg.Connection = Depends(deps.connection),
     settings: Settings = Depends(deps.settings),
-) -> dict[str, object]:
-    return {"subscription": await service.read(conn, token, settings)}
+) -> Linked:
+    return Linked(token, conn, settings)
 
 
-@router.put(
-    "/api/public/subscriptions/manage",
-    response_model=PublicSubscriptionOne,
-    responses=error_responses(410),
-    summary="Change the services of the subscription of a manage link",
-)
-async def change(
-    body: ServicesBody,
-    token: str = Token,
-    conn: asyncpg.Connection = Depends(deps.connection),
-    settings: Settings = Depends(deps.settings),
-) -> dict[str, object]:
-    return {"subscription": await service.set_services(conn, token, body.services, settings)}
+ONE: dict[str, Any] = {"response_model": PublicSubscriptionOne, "responses": error_responses(410)}
+GONE: dict[str, Any] = {"response_model": Unsubscribed, "responses": error_responses(410)}
 
 
-@router.post(
-    "/api/public/subscriptions/manage/unsubscribe",
-    response_model=Unsubscribed,
-    responses=error_responses(410),
-    summary="Unsubscribe from the manage page (its token)",
-)
-async def unsubscribe_managed(
-    token: str = Token,
-    conn: asyncpg.Connection = Depends(deps.connection),
-    settings: Settings = Depends(deps.settings),
-) -> dict[str, object]:
-    await service.unsubscribe(conn, token, settings, "manage")
+@router.get("/api/public/subscriptions/manage", **ONE, summary="The subscription of a manage link (receiver masked)")
+async def manage(link: Linked = Depends(linked)) -> dict[str, object]:
+    return {"subscription": await service.read(link.conn, link.token, link.settings)}
+
+
+@router.put("/api/public/subscriptions/manage", **ONE, summary="Change the services of a manage link's subscription")
+async def change(body: ServicesBody, link: Linked = Depends(linked)) -> dict[str, object]:
+    return {"subscription": await service.set_services(link.conn, link.token, body.services, link.settings)}
+
+
+@router.post("/api/public/subscriptions/manage/unsubscribe", **GONE, summary="Unsubscribe from the manage page")
+async def unsubscribe_managed(link: Linked = Depends(linked)) -> dict[str, object]:
+    await service.unsubscribe(link.conn, link.token, link.settings, "manage")
     return {"unsubscribed": True}
 
 
 @router.post(
     "/api/public/subscriptions/unsubscribe",
-    response_model=Unsubscribed,
-    responses=error_responses(410),
+    **GONE,
     summary="One-click unsubscribe (RFC 8058): the List-Unsubscribe URL of every message, POSTed as is",
 )
-async def unsubscribe(
-    token: str = Token,
-    conn: asyncpg.Connection = Depends(deps.connection),
-    settings: Settings = Depends(deps.settings),
-) -> dict[str, object]:
+async def unsubscribe(link: Linked = Depends(linked)) -> dict[str, object]:
     # Mail clients POST `List-Unsubscribe=One-Click` (form-encoded); the body says nothing the token
     # does not, so it is not read (and no session or cookie is needed).
-    await service.unsubscribe(conn, token, settings)
+    await service.unsubscribe(link.conn, link.token, link.settings)
     return {"unsubscribed": True}

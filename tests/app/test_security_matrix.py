@@ -39,7 +39,7 @@ PUBLIC_GETS |= {
     "/trends/{service_id}",
 }
 PUBLIC_GETS |= {"/api/health/live", "/api/health/ready"}  # orchestrators' probes
-PUBLIC_GETS |= {"/feeds/services/{service_id}/incidents.rss", "/feeds/services/{service_id}/incidents.atom"}
+PUBLIC_GETS |= {"/feeds/services/{service_id}/incidents.{fmt}"}
 # Public subscriptions: no account; subscribing is open (rate-limited), everything else takes a signed
 # link of its own kind, never an access token (tests/app/subscribers).
 PUBLIC_SUBSCRIPTIONS = ("/api/public/subscriptions",)

@@ -112,3 +112,4 @@ async def test_a_service_feed_holds_only_that_service(conn, make_client):
     r = await client.get("/feeds/services/no-such-service/incidents.rss")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
     assert (await client.get("/feeds/services/NOT..valid/incidents.rss")).status_code == 422
+    assert (await client.get("/feeds/services/face-compare/incidents.json")).status_code == 422
