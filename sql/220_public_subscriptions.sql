@@ -11,8 +11,9 @@ ALTER TABLE subscriptions
     ADD COLUMN unsubscribed_at timestamptz;
 
 -- One public subscription per receiver and channel: subscribing again reuses the row (no enumeration:
--- the answer is the same whether it existed or not).
-CREATE UNIQUE INDEX subscriptions_public_receiver ON subscriptions (kind, lower(coalesce(email, url))) WHERE public;
+-- the answer is the same whether it existed or not). Email addresses in any case are one receiver;
+-- URLs are compared as written (a Slack or Teams webhook's token is case-sensitive).
+CREATE UNIQUE INDEX subscriptions_public_receiver ON subscriptions (kind, coalesce(lower(email), url)) WHERE public;
 
 -- Fixed-window counters of the public subscribe endpoint: per client IP and per receiver (the
 -- receiver's key is a hash, so no address is kept here).
@@ -21,3 +22,4 @@ CREATE TABLE public_rate_limits (
     window_start  timestamptz NOT NULL,
     hits          integer NOT NULL
 );
+CREATE INDEX public_rate_limits_window ON public_rate_limits (window_start);

@@ -7,11 +7,11 @@ INSERT_PENDING = f"""
 INSERT INTO subscriptions (name, kind, url, email, events, service_ids, active, public, confirm_nonce, link_nonce,
                            allow_private)
 VALUES ($1, $2, $3, $4, $5, $6, false, true, $7, $8, $9)
-ON CONFLICT (kind, lower(coalesce(email, url))) WHERE public DO NOTHING
+ON CONFLICT (kind, coalesce(lower(email), url)) WHERE public DO NOTHING
 RETURNING {_PUBLIC}
 """
 LOCK_RECEIVER = f"""
-SELECT {_PUBLIC} FROM subscriptions WHERE public AND kind = $1 AND lower(coalesce(email, url)) = lower($2) FOR UPDATE
+SELECT {_PUBLIC} FROM subscriptions WHERE public AND kind = $1 AND coalesce(lower(email), url) = $2 FOR UPDATE
 """
 # A pending or unsubscribed receiver asks again: its choice and a new confirmation replace the old.
 RENEW_PENDING = """
@@ -55,6 +55,13 @@ ON CONFLICT (key) DO UPDATE SET
     window_start = CASE WHEN r.window_start <= $2 - $3::interval THEN $2 ELSE r.window_start END,
     hits = CASE WHEN r.window_start <= $2 - $3::interval THEN 1 ELSE r.hits + 1 END
 RETURNING hits, window_start
+"""
+
+# Counters whose window has passed are dropped, a bounded number per request (they would start again at 1).
+PRUNE = """
+DELETE FROM public_rate_limits WHERE key IN (
+    SELECT key FROM public_rate_limits WHERE window_start <= $1::timestamptz - $2::interval LIMIT 100
+)
 """
 
 # A subscriber who answered the challenge delivery with its challenge is confirmed by that answer.

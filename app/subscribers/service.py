@@ -132,6 +132,7 @@ async def subscribe(
             f"too many subscription requests from this address; try again in {by_ip.retry_after_s} s",
             headers={"Retry-After": str(by_ip.retry_after_s)},
         )
+    await conn.execute(queries.PRUNE, now, WINDOW)
     receiver = await _check(conn, data, settings)
     by_receiver = await hit(conn, receiver_key(data.kind, receiver), settings.subscribe_receiver_per_hour, now)
     nonce = secrets.token_urlsafe(24)
@@ -149,7 +150,7 @@ async def subscribe(
             settings.subscribe_allow_private,
         )
         if row is None:
-            row = await conn.fetchrow(queries.LOCK_RECEIVER, data.kind, receiver)
+            row = await conn.fetchrow(queries.LOCK_RECEIVER, data.kind, receiver.lower() if data.email else receiver)
             assert row is not None  # the insert met this row and it is never deleted by this path
             if not row["active"]:
                 await conn.execute(queries.RENEW_PENDING, row["id"], data.services, nonce)

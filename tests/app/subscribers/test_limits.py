@@ -106,3 +106,25 @@ async def test_managing_services_and_unsubscribing_from_the_manage_link(public: 
     assert not await public.conn.fetchval("SELECT active FROM subscriptions WHERE id = $1", subscription_id)
     r = await public.client().post("/api/public/subscriptions/unsubscribe", params={"token": unsubscribe_token})
     assert r.status_code == 200  # a second click answers the same
+
+
+async def test_addresses_ignore_case_and_urls_do_not(public: Public):
+    await public.subscribe(kind="email", email="Case@Example.com")
+    await public.subscribe(kind="email", email="case@example.com")
+    await public.subscribe(kind="webhook", url="http://127.0.0.1:9/hooks/AbC")
+    await public.subscribe(kind="webhook", url="http://127.0.0.1:9/hooks/abc")  # a token's case matters
+    rows = await public.conn.fetch("SELECT kind, email, url FROM subscriptions WHERE public ORDER BY id")
+    assert [(r["kind"], r["email"] or r["url"]) for r in rows] == [
+        ("email", "Case@Example.com"),
+        ("webhook", "http://127.0.0.1:9/hooks/AbC"),
+        ("webhook", "http://127.0.0.1:9/hooks/abc"),
+    ]
+
+
+async def test_counters_of_past_windows_are_dropped(public: Public):
+    await public.conn.execute(
+        "INSERT INTO public_rate_limits (key, window_start, hits) VALUES ('ip:192.0.2.1', now() - interval '2 h', 9)"
+    )
+    await public.subscribe(kind="email", email=EMAIL)
+    keys = {r["key"] for r in await public.conn.fetch("SELECT key FROM public_rate_limits")}
+    assert "ip:192.0.2.1" not in keys and "ip:198.51.100.7" in keys
