@@ -64,6 +64,15 @@ DELETE FROM public_rate_limits WHERE key IN (
 )
 """
 
+# Receivers asked for but never confirmed are forgotten once their last confirmation link expired a day
+# ago ($2): the public form must not keep addresses nobody confirmed.
+FORGET_UNCONFIRMED = """
+DELETE FROM subscriptions WHERE id IN (
+    SELECT id FROM subscriptions WHERE public AND confirmed_at IS NULL AND updated_at <= $1::timestamptz - $2::interval
+    LIMIT 1000
+)
+"""
+
 # A subscriber who answered the challenge delivery with its challenge is confirmed by that answer.
 CONFIRM_BY_ECHO = """
 UPDATE subscriptions SET active = true, confirmed_at = now(), confirm_nonce = NULL, unsubscribed_at = NULL,

@@ -222,6 +222,13 @@ async def unsubscribe(
         raise _gone("this link is no longer valid")
 
 
+async def forget_unconfirmed(conn: asyncpg.Connection, settings: Settings, now: datetime) -> int:
+    """Drop the receivers nobody confirmed, a day after their last link expired (the worker's tick)."""
+    keep = timedelta(hours=settings.subscribe_confirm_hours) + timedelta(days=1)
+    status = await conn.execute(queries.FORGET_UNCONFIRMED, now, keep)
+    return int(status.split()[-1])
+
+
 async def confirm_by_echo(conn: asyncpg.Connection, subscription_id: int, challenge: str, answer: str | None) -> bool:
     """A receiver that answered its challenge delivery with the challenge in the body is confirmed."""
     if not answer or challenge not in answer:

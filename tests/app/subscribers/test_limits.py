@@ -3,6 +3,9 @@ new, pending, confirmed or unsubscribed receiver; requests limited per client IP
 limited per receiver (the same answer, nothing more sent); addresses never shown; bad input a 422
 naming the field."""
 
+from datetime import datetime, timedelta, timezone
+
+from app.subscribers import service
 from tests.app.subscribers.conftest import Public
 
 EMAIL = "someone@example.com"
@@ -128,3 +131,13 @@ async def test_counters_of_past_windows_are_dropped(public: Public):
     await public.subscribe(kind="email", email=EMAIL)
     keys = {r["key"] for r in await public.conn.fetch("SELECT key FROM public_rate_limits")}
     assert "ip:192.0.2.1" not in keys and "ip:198.51.100.7" in keys
+
+
+async def test_receivers_nobody_confirmed_are_forgotten(public: Public, settings):
+    await public.subscribe(kind="email", email="never@example.com")
+    kept = await public.confirm_directly(kind="email", email="kept@example.com")
+    later = datetime.now(timezone.utc) + timedelta(hours=settings.subscribe_confirm_hours + 23)
+    assert await service.forget_unconfirmed(public.conn, settings, later) == 0  # its link expired < a day ago
+    later += timedelta(hours=2)
+    assert await service.forget_unconfirmed(public.conn, settings, later) == 1
+    assert [r["id"] for r in await public.conn.fetch("SELECT id FROM subscriptions")] == [kept]
