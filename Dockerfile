@@ -15,15 +15,16 @@ RUN apt-get update \
 ENV SLAMON_CHROMIUM_PATH=/usr/bin/chromium
 
 # The build context is filtered by .dockerignore down to pyproject.toml, constraints.txt, app/,
-# prober/, workers/, sql/, frontend/ and services.toml, so one COPY takes exactly those; the
-# install is pinned by constraints.txt to the versions the tests ran with.
+# prober/, workers/, sql/, frontend/, services.toml and customers.toml, so one COPY takes exactly
+# those; the install is pinned by constraints.txt to the versions the tests ran with.
 COPY . .
 RUN pip install -c constraints.txt . && rm -rf build *.egg-info
 
 # The installed copy carries the migrations, the pages and the default catalog (data files under
 # /usr/local/share/sla-monitor, app/config.py resource_path). The catalog the processes read is
-# /app/services.toml: mount your own over it.
+# /app/services.toml, the customers /app/customers.toml: mount your own over them.
 ENV SLAMON_SERVICES_FILE=/app/services.toml \
+    SLAMON_CUSTOMERS_FILE=/app/customers.toml \
     SLAMON_DATA_DIR=/var/lib/slamon \
     SLAMON_LOG_FORMAT=json
 

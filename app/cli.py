@@ -28,19 +28,22 @@ async def _connect():
 
 async def cmd_migrate(args) -> int:
     from app import db
+    from app.customers.service import CustomersFileError, load_customers, sync_customers
     from app.services.service import CatalogError, load_catalog, sync_catalog
 
     settings = get_settings()
     try:
         catalog = load_catalog(settings.services_file)
-    except CatalogError as exc:
+        customers = load_customers(settings.customers_file)
+    except (CatalogError, CustomersFileError) as exc:
         print(f"slamon migrate: {exc}", file=sys.stderr)
         return 2
     conn = await _connect()
     try:
         applied = await db.migrate(conn, backend=settings.rollup_backend)
         synced = await sync_catalog(conn, catalog)
-    except db.MigrationError as exc:
+        contracts = await sync_customers(conn, settings.customers_file, customers)
+    except (db.MigrationError, CustomersFileError) as exc:
         print(f"slamon migrate: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -49,6 +52,10 @@ async def cmd_migrate(args) -> int:
     print(
         f"services: {len(catalog)} in catalog, {len(synced.inserted)} added, {len(synced.updated)} updated, "
         f"{len(synced.deactivated)} deactivated"
+    )
+    print(
+        f"customers: {len(customers)} in customers.toml, {len(contracts.inserted)} added, "
+        f"{len(contracts.updated)} updated, {len(contracts.removed)} removed"
     )
     return 0
 

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     redis_url: str = Field(default_factory=lambda: _local_service("SLAMON_REDIS_URL", "redis://127.0.0.1:56379/0"))
     timezone: str = "UTC"
     services_file: Path = Field(default_factory=lambda: resource_path("services.toml"))
+    customers_file: Path = Field(default_factory=lambda: resource_path("customers.toml"))  # app/customers
+    # Who sends the customers' statements (app/customers): printed on every statement.
+    organisation_name: str = "SLA Monitor"
+    organisation_logo: Path | None = None  # a PNG, JPEG or SVG file, embedded in statements
     data_dir: Path = ROOT_DIR / ".data"
     secret_key: str | None = None
     rollup_grace_s: int = Field(300, ge=0)  # the refresh leaves the newest minutes to live reads
@@ -150,6 +154,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("organisation_logo")
+    @classmethod
+    def _logo_file(cls, value: Path | None) -> Path | None:
+        # embedded in every statement (app/customers/render.py): refused at start, not at the first PDF
+        if value is not None and (value.suffix.lower() not in (".png", ".jpg", ".jpeg", ".svg") or not value.is_file()):
+            raise ValueError(f"{value}: not a PNG, JPEG or SVG file")
         return value
 
     @field_validator("public_base_url")

@@ -3,7 +3,9 @@ for a turn, each for at most `queue_wait_s`; any other request gets 503 with Ret
 400 concurrent clients the status page answered in 3.2 s (p50) to 15.9 s (p99): a client is better
 served by a fast "try again" than by a hang. Health checks and Socket.IO (long-polling requests wait by
 design; sockets are counted by the realtime hub) and GET /metrics (a scrape must see an overload) are not
-counted. Each refusal is reported to `on_refused` with its reason (app/metrics.py counts them)."""
+counted, nor the paths named `exempt_paths`: reads served from memory whose cost does not grow with the
+number of readers (the status reads, app/status/cache.py). Each refusal is reported to `on_refused` with
+its reason (app/metrics.py counts them)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class LoadShedding:
         max_queued: int,
         queue_wait_s: float,
         on_refused: Callable[[str], None] | None = None,
+        exempt_paths: tuple[str, ...] = (),
     ):
         self.app, self.max_concurrent, self.max_queued, self.queue_wait_s = (
             app,
@@ -33,6 +36,7 @@ class LoadShedding:
             queue_wait_s,
         )
         self.on_refused = on_refused
+        self.exempt_paths = frozenset(exempt_paths)
         self.queued = 0
         self._slots: asyncio.Semaphore | None = None
 
@@ -82,7 +86,7 @@ class LoadShedding:
         return None  # granted before the cancel took effect
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES) or scope["path"] in self.exempt_paths:
             return await self.app(scope, receive, send)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_concurrent)

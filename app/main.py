@@ -12,11 +12,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app import errors, metrics, realtime
+from app import contract, errors, metrics, realtime
 from app.audit.views import router as audit_router
 from app.auth import passwords
 from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
+from app.customers.views import admin_router as customers_admin_router
 from app.db import create_pool
 from app.feeds.views import router as feeds_router
 from app.health.views import router as health_router
@@ -68,6 +69,7 @@ AUTHENTICATED_ROUTERS = (
     maintenance_admin_router,
     notifications_router,
     reports_admin_router,
+    customers_admin_router,
 )
 
 
@@ -172,6 +174,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
 
     # The pages of a public subscriber's links, on every site: public_base_url may name any of them.
     app.include_router(subscribers_pages_router, include_in_schema=False)
+    contract.install(app)
     api_metrics = metrics.install(app)  # GET /metrics (app/metrics.py)
     sites.install(app, site)
     realtime.mount(app, settings)
@@ -182,6 +185,8 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
         max_queued=settings.max_queued_requests,
         queue_wait_s=settings.queue_wait_s,
         on_refused=api_metrics.refused,
+        # served from memory, one build per change whatever the readers (app/status/cache.py)
+        exempt_paths=("/api/system-status", *(("/",) if site == "status" else ())),
     )
     if settings.trusted_proxies:  # every layer below sees the client the proxy reported
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

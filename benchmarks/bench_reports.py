@@ -74,6 +74,20 @@ async def timed(coro_factory, runs: int) -> list[float]:
     return samples
 
 
+async def load_month(conn, service_ids: list[str], days: int, calls_per_service: int) -> tuple[list, float]:
+    """DAYS days of 1-minute checks and the API calls from 2025-08-01 (UTC), rollups refreshed; (calls, seconds)."""
+    t0 = time.perf_counter()
+    for batch in check_batches(service_ids, START, days * 1440, 50_000):
+        await write_checks(conn, batch, now=NOW)
+    calls = api_calls(service_ids, calls_per_service, days)
+    for i in range(0, len(calls), 50_000):
+        await write_api_calls(conn, calls[i : i + 50_000], now=NOW)
+    await rollups.refresh(conn, ZONE, NOW)
+    load_s = time.perf_counter() - t0
+    log(f"loaded {days * 1440 * len(service_ids)} checks and {len(calls)} calls in {load_s:.1f} s")
+    return calls, load_s
+
+
 async def main() -> None:
     days = int_setting(1, "BENCH_REPORT_DAYS", 31)
     calls_per_service = int_setting(2, "BENCH_REPORT_CALLS", 5000)
@@ -81,15 +95,7 @@ async def main() -> None:
     async with scratch_database("reports") as (url, service_ids):
         conn = await connect(url)
         try:
-            t0 = time.perf_counter()
-            for batch in check_batches(service_ids, START, days * 1440, 50_000):
-                await write_checks(conn, batch, now=NOW)
-            calls = api_calls(service_ids, calls_per_service, days)
-            for i in range(0, len(calls), 50_000):
-                await write_api_calls(conn, calls[i : i + 50_000], now=NOW)
-            await rollups.refresh(conn, ZONE, NOW)
-            load_s = time.perf_counter() - t0
-            log(f"loaded {days * 1440 * len(service_ids)} checks and {len(calls)} calls in {load_s:.1f} s")
+            calls, load_s = await load_month(conn, service_ids, days, calls_per_service)
             services = await conn.fetch("SELECT * FROM services ORDER BY id")
 
             async def sla_reads():

@@ -105,9 +105,12 @@ def bench_services(count: int = 50) -> list[ServiceConfig]:
 
 
 @asynccontextmanager
-async def scratch_database(bench_name: str, service_count: int = 50):
-    """Yield (url, service ids) of a fresh, migrated database with the catalog synced; drop it after."""
-    server = server_url()
+async def scratch_database(
+    bench_name: str, service_count: int = 50, *, server: str | None = None, backend: str = "auto"
+):
+    """Yield (url, service ids) of a fresh, migrated database with the catalog synced; drop it after.
+    `server`: another server than SLAMON_DATABASE_URL's; `backend`: SLAMON_ROLLUP_BACKEND for it."""
+    server = server or server_url()
     name = f"bench_{bench_name}_{os.getpid()}"
     admin = await asyncpg.connect(server)
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -117,7 +120,7 @@ async def scratch_database(bench_name: str, service_count: int = 50):
     try:
         conn = await connect(url)
         try:
-            await db.migrate(conn)
+            await db.migrate(conn, backend=backend)
             await sync_catalog(conn, services)
         finally:
             await conn.close()

@@ -15,6 +15,8 @@ APT_PACKAGES+=(pgbackrest)
 # Metrics: promtool (from the prometheus package; its server is never started) lints every /metrics
 # body in tests/test_metrics.py.
 APT_PACKAGES+=(prometheus)
+# Benchmarks: wrk drives 400 concurrent clients at the status page (benchmarks/bench_status_page.py).
+APT_PACKAGES+=(wrk)
 
 need_apt=()
 for pkg in "${APT_PACKAGES[@]}"; do

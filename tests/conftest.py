@@ -1,7 +1,8 @@
 """Real PostgreSQL+TimescaleDB and Redis for every test: started through `make services`, one fresh
 database per test session (so parallel runs never share state), migrated with the project's own
 migrations. SLAMON_TEST_DATABASE_URL points the suite at another server (e.g. one with the
-Timescale License) instead."""
+Timescale License) instead, and SLAMON_ROLLUP_BACKEND=caggs runs it on continuous aggregates there
+whether or not that release is verified (app/db.py, VERIFIED_CAGG_RELEASES)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ async def database_url():
     url = _with_database(server, name)
     conn = await asyncpg.connect(url)
     try:
-        await db.migrate(conn)
+        await db.migrate(conn, backend=Settings().rollup_backend)
         await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
     finally:
         await conn.close()

@@ -1,7 +1,8 @@
 """Incident detection jobs: `detect_incidents(ctx, service_id)`, enqueued by the worker's live status
-whenever checks of the service were stored (workers/live.py), and the every-minute cron over all active
-services, the safety net for a lost trigger. Both run app.detection.service.detect, serialised per
-service by a database lock."""
+whenever checks of the service were stored (workers/live.py), and the every-minute cron, the safety
+net for a lost trigger, over the active services whose slots, configuration or maintenance windows
+changed since its last run or whose slots settle now (app/detection/sweep.py). Both run
+app.detection.service.detect, serialised per service by a database lock."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ from datetime import datetime, timezone
 
 from arq import Retry
 
+from app.changes.service import Due
 from app.detection import service as detection
+from app.detection import sweep
 from app.incidents import events
 from workers.common import Ctx, each_service, retrying
 
 log = logging.getLogger(__name__)
 
 
-async def _detect(ctx: Ctx, service_id: str) -> int:
+async def _detect(ctx: Ctx, service_id: str, now: datetime, work: Due | None = None) -> detection.Detection:
     settings = ctx["settings"]
-    now = datetime.now(timezone.utc)
-    async with ctx["pool"].acquire() as conn:
+    async with ctx["pool"].acquire() as conn, conn.transaction():  # one commit for both
         found = await detection.detect(conn, service_id, now, settings.detection_auto_resolve_minutes)
+        await sweep.finish(conn, work, now, found)
     if found.watching and "redis" in ctx:
         # While an incident is open the job also looks again one slot later, whether or not a write
         # of this service wakes it (a push-only service may go quiet).
@@ -40,7 +43,7 @@ async def _detect(ctx: Ctx, service_id: str) -> int:
             event.kind,
             extra={"service_id": service_id, "job": "detect_incidents"},
         )
-    return len(found.events)
+    return found
 
 
 SLOT_WAIT_TRIES = 4  # the prober's sink writes the slot within a second or so of announcing it
@@ -63,12 +66,22 @@ async def detect_incidents(ctx: Ctx, service_id: str) -> int:
             stored = await detection.slot_stored(conn, service_id, slot)
         if not stored:  # the status change travelled faster than the result it is about
             raise Retry(defer=1)
-    return await _detect(ctx, service_id)
+    return len((await _detect(ctx, service_id, datetime.now(timezone.utc))).events)
 
 
 @retrying
 async def detect_all(ctx: Ctx) -> dict[str, int | str]:
-    """Cron: detection for every active service."""
+    """Cron: detection for the active services due (app/detection/sweep.py)."""
+    return await sweep_detection(ctx, datetime.now(timezone.utc))
+
+
+async def sweep_detection(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str, int | str]:
+    """Detection at `now` for the services due; `full`: for every active service (the reference the
+    incremental sweep is tested and benchmarked against)."""
     async with ctx["pool"].acquire() as conn:
-        service_ids = await detection.active_service_ids(conn)
-    return await each_service("detect_all", service_ids, lambda service_id: _detect(ctx, service_id))
+        work = await sweep.plan(conn, now, await detection.active_service_ids(conn), full=full)
+
+    async def one(service_id: str) -> int:
+        return len((await _detect(ctx, service_id, now, work[service_id])).events)
+
+    return await each_service("detect_all", list(work), one)

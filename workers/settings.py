@@ -1,6 +1,7 @@
 """arq WorkerSettings: the worker process's cron jobs and tasks, and the clients they share (ctx).
 
-Every cron job is unique (one run per tick across any number of workers); transient failures are
+Every cron job is unique (one run per tick across any number of workers: arq names a tick's job
+after its time, and a job id whose result is still kept is not queued again: KEEP_TICK_S); transient failures are
 retried with back-off (workers/common.py); a job lost with a killed worker stays queued and runs again
 once its in-progress mark expires: arq sets it to the longest timeout of any job + 10 s, so no job may
 have a timeout above SLAMON_WORKER_JOB_TIMEOUT_S (a month close took 7 s for 50 services; a webhook
@@ -28,6 +29,12 @@ from workers.rollups import refresh_rollups
 from workers.slo import evaluate_slos
 
 EVERY_30_S = {0, 30}
+# A tick's result is what stops a worker that stalled across it (a long pause, a starved VM) from
+# queueing it again on resuming, after another worker ran it: arq does not queue a job id whose result
+# is kept. arq's cron() keeps none by default, and such a late copy then ran a minute later, when the
+# tick's in-progress mark expired (tests/app/test_replicas.py). A pause longer than this still re-runs
+# the ticks it missed; every cron job is safe to run again.
+KEEP_TICK_S = 3600
 JOB_TIMEOUT_S = get_settings().worker_job_timeout_s
 
 
@@ -56,19 +63,42 @@ class WorkerSettings:
         func(notify.notify_dispatch, timeout=JOB_TIMEOUT_S, keep_result=0),
     ]
     cron_jobs: Sequence[CronJob] | None = [
-        cron(refresh_rollups, second=EVERY_30_S, unique=True, timeout=JOB_TIMEOUT_S, run_at_startup=True),
-        cron(detect_all, second={15}, unique=True, timeout=JOB_TIMEOUT_S),
-        cron(evaluate_slos, second={45}, unique=True, timeout=JOB_TIMEOUT_S),
-        cron(apply_retention, hour={3}, minute={17}, second={0}, unique=True, timeout=JOB_TIMEOUT_S),
+        cron(
+            refresh_rollups,
+            second=EVERY_30_S,
+            unique=True,
+            timeout=JOB_TIMEOUT_S,
+            keep_result=KEEP_TICK_S,
+            run_at_startup=True,
+        ),
+        cron(detect_all, second={15}, unique=True, timeout=JOB_TIMEOUT_S, keep_result=KEEP_TICK_S),
+        cron(evaluate_slos, second={45}, unique=True, timeout=JOB_TIMEOUT_S, keep_result=KEEP_TICK_S),
+        cron(
+            apply_retention,
+            hour={3},
+            minute={17},
+            second={0},
+            unique=True,
+            timeout=JOB_TIMEOUT_S,
+            keep_result=KEEP_TICK_S,
+        ),
         cron(
             close_months,
             minute=set(range(0, 60, 10)),
             second=15,
             unique=True,
             timeout=JOB_TIMEOUT_S,
+            keep_result=KEEP_TICK_S,
             run_at_startup=True,
         ),
-        cron(notify.notify_tick, second=notify.EVERY_5_S, unique=True, timeout=60, run_at_startup=True, keep_result=0),
+        cron(
+            notify.notify_tick,
+            second=notify.EVERY_5_S,
+            unique=True,
+            timeout=60,
+            keep_result=KEEP_TICK_S,
+            run_at_startup=True,
+        ),
     ]
     # Plain callables taking ctx, not methods of this class.
     on_startup: StartupShutdown | None = startup

@@ -1,4 +1,5 @@
-"""Cron, every minute: SLO evaluation of every active service (app/slo/evaluation.py), then
+"""Cron, every minute: SLO evaluation (app/slo/evaluation.py) of the active services whose inputs
+changed since the last run or whose result time alone changes now (app/slo/sweep.py), then
 `sla-metrics-updated` {serviceId, metrics, changes} to the `uptime` room when the service's SLO
 figures or violations changed since the last announcement (metrics: the GET /api/slo/{id} body)."""
 
@@ -14,7 +15,7 @@ from fastapi.encoders import jsonable_encoder
 
 from app.periods import local_date, month
 from app.services import service as services
-from app.slo import evaluation
+from app.slo import evaluation, sweep
 from app.slo import service as slo
 from workers.common import Ctx, each_service, retrying
 
@@ -34,10 +35,15 @@ def digest(report: dict[str, Any]) -> str:
 
 @retrying
 async def evaluate_slos(ctx: Ctx) -> dict[str, list[str] | str]:
-    """Open, escalate and close violations of every active service; announce what changed."""
+    """Open, escalate and close violations of the services due; announce what changed."""
+    return await sweep_slos(ctx, datetime.now(timezone.utc))
+
+
+async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str, list[str] | str]:
+    """The SLO evaluation at `now`; `full`: every active service, whatever changed (the reference the
+    incremental sweep is tested and benchmarked against)."""
     settings = ctx["settings"]
     publisher = ctx["publisher"]
-    now = datetime.now(timezone.utc)
     today = local_date(now, settings.zone)
     period = month(today.year, today.month, settings.zone)
     async with ctx["pool"].acquire() as conn:
@@ -48,10 +54,14 @@ async def evaluate_slos(ctx: Ctx) -> dict[str, list[str] | str]:
                 extra={"service_id": change.violation["service_id"], "job": "evaluate_slos"},
             )
         active = {s["id"]: s for s in await services.list_active(conn)}
+        work = await sweep.plan(conn, now, period.label, list(active), full=full)
 
         async def one(service_id: str) -> list[str]:
             service = active[service_id]
-            changes = await evaluation.evaluate(conn, service, now)
+            async with conn.transaction():  # one commit for both
+                evaluated = await sweep.evaluate(conn, service, now, work[service_id])
+                await sweep.finish(conn, work[service_id], now, evaluated)
+            changes = evaluated.changes
             report = await slo.report(conn, service, period, now, settings.timezone)
             if await publisher.changed(f"slo-digest:{service_id}", digest(report)) or changes:
                 await publisher.publish(
@@ -76,4 +86,4 @@ async def evaluate_slos(ctx: Ctx) -> dict[str, list[str] | str]:
                 )
             return [f"{c.kind}:{c.violation['slo']}" for c in changes]
 
-        return await each_service("evaluate_slos", list(active), one)
+        return await each_service("evaluate_slos", [s for s in active if s in work], one)

@@ -9,6 +9,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.auth import passwords, queries, throttle, tokens
+from app.auth.models import UserRead
 from app.auth.usernames import username_key
 from app.errors import ApiError
 from app.formatting import utc_iso
@@ -30,16 +31,16 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def user_to_read(row) -> dict:
-    return {
-        "id": str(row["id"]),
-        "username": row["username"],
-        "email": row["email"],
-        "role": row["role"],
-        "is_active": row["is_active"],
-        "created_at": utc_iso(row["created_at"]),
-        "last_login_at": utc_iso(row["last_login_at"]),
-    }
+def user_to_read(row) -> UserRead:
+    return UserRead(
+        id=str(row["id"]),
+        username=row["username"],
+        email=row["email"],
+        role=row["role"],
+        is_active=row["is_active"],
+        created_at=utc_iso(row["created_at"]),
+        last_login_at=utc_iso(row["last_login_at"]),
+    )
 
 
 def unauthorized(message: str) -> ApiError:

@@ -7,14 +7,22 @@ from fastapi import APIRouter, Depends, Request
 from app import deps
 from app.auth import passwords, permissions, service
 from app.auth.deps import client_ip, current_user
-from app.auth.models import LoginIn, LogoutIn, MeRead, PasswordChangeIn, RefreshIn, TokenPair
+from app.auth.models import LoginIn, LogoutIn, MeRead, PasswordChangeIn, RefreshIn, TokenPair, TokenRefresh
+from app.contract import Success, deprecated_keys, errors
 from app.realtime import hub
 from app.users import service as users
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], dependencies=[Depends(deprecated_keys)])
+# wrong credentials and too many failures: the answers a client must handle at sign-in
+LOGIN_ERRORS = errors(401, 429, e401={"error": "unauthorized", "message": "invalid username or password"})
 
 
-@router.post("/api/auth/login", response_model=TokenPair, summary="Exchange username and password for tokens")
+@router.post(
+    "/api/auth/login",
+    response_model=TokenPair,
+    responses=LOGIN_ERRORS,
+    summary="Exchange username and password for tokens",
+)
 async def login(
     body: LoginIn,
     request: Request,
@@ -32,12 +40,17 @@ async def login(
     )
 
 
-@router.post("/api/auth/refresh", summary="Rotate a refresh token: the old one is spent, a new pair returned")
+@router.post(
+    "/api/auth/refresh",
+    response_model=TokenRefresh,
+    responses=errors(401, e401={"error": "unauthorized", "message": "invalid refresh token"}),
+    summary="Rotate a refresh token: the old one is spent, a new pair returned",
+)
 async def refresh(body: RefreshIn, request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings)):
     return await service.refresh(conn, settings.resolved_secret_key(), body.refresh_token, client_ip(request))
 
 
-@router.post("/api/auth/logout", summary="End this session (its access and refresh tokens)")
+@router.post("/api/auth/logout", response_model=Success, summary="End this session (its access and refresh tokens)")
 async def logout(
     request: Request, body: LogoutIn | None = None, principal=Depends(current_user), conn=Depends(deps.connection)
 ):
@@ -56,7 +69,12 @@ async def me(principal=Depends(current_user), conn=Depends(deps.connection)):
     }
 
 
-@router.post("/api/auth/password", summary="Change one's own password; every session ends")
+@router.post(
+    "/api/auth/password",
+    response_model=Success,
+    responses=errors(403, 429, e403={"error": "forbidden", "message": "current password is wrong"}),
+    summary="Change one's own password; every session ends",
+)
 async def change_password(
     body: PasswordChangeIn,
     request: Request,

@@ -11,6 +11,9 @@ SELECT id, name, interval_s, timeout_s, latency_target_ms, is_active FROM servic
 
 ACTIVE_SERVICE_IDS = "SELECT id FROM services WHERE is_active ORDER BY position, id"
 
+# The first slot stored after $2 (ahead of the clock by up to the ingest's allowed skew).
+NEXT_SLOT = "SELECT min(ts) FROM checks WHERE service_id = $1 AND ts > $2"
+
 SLOT_STORED = "SELECT EXISTS (SELECT 1 FROM checks WHERE service_id = $1 AND ts = $2)"
 
 ENSURE_STATE = """

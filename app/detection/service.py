@@ -25,6 +25,7 @@ from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCre
 REPORTER = "monitoring system"
 MONITORING_SYSTEM = Principal(user_id=None, username=REPORTER, role="admin", session_id="", token_version=0)
 SETTLE_MARGIN = timedelta(seconds=15)  # a slot is settled once its timeout and this have passed
+SETTLE_STEP = timedelta(seconds=1)  # (strictly: the first run after that instant)
 FIRST_LOOKBACK_SLOTS = 10  # a service seen for the first time: judge its last 10 slots
 MAX_CATCH_UP = timedelta(hours=6)  # after a long worker outage, older slots are skipped
 CONFLICT_RETRIES = 5
@@ -227,6 +228,9 @@ class Detection:
     events: list[Event]
     watching: bool = False  # a detected incident is open: its recovery is due slot by slot
     interval_s: int = 60
+    # When time alone changes what detection of the service does (_due_at); None: only a new write
+    # or a change of the service or its maintenance windows can.
+    due_at: datetime | None = None
 
 
 async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_resolve_minutes: int) -> Detection:
@@ -246,7 +250,8 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
         slots = [
             Slot(r["ts"], r["ok"], r["latency_ms"]) for r in await conn.fetch(queries.SLOTS, service_id, since, now)
         ]
-        settled_before = now - timedelta(seconds=float(service["timeout_s"])) - SETTLE_MARGIN
+        settle_s = timedelta(seconds=float(service["timeout_s"])) + SETTLE_MARGIN
+        settled_before = now - settle_s
         auto_resolve_slots = -(-auto_resolve_minutes * 60 // service["interval_s"]) if auto_resolve_minutes else 0
         for family in rules.FAMILIES:
             events, open_incident = await _detect_family(
@@ -262,6 +267,7 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
             )
             result.events += events
             result.watching = result.watching or open_incident
+        result.due_at = await _due_at(conn, service_id, slots, settle_s, now)
     return result
 
 
@@ -316,6 +322,17 @@ async def _detect_family(
         last_action_ts,
     )
     return events, current is not None
+
+
+async def _due_at(conn, service_id: str, slots: list[Slot], settle_s: timedelta, now: datetime):
+    """When time alone changes what a run of detection does for the service (Detection.due_at): a
+    slot stored ahead of the clock comes due, or the oldest slot not settled yet settles. The state's
+    anchor moves over each slot as it settles, as a full sweep every minute moves it: the notes of a
+    later action name the slots replayed from there, and a slot the anchor has not passed would be
+    skipped after the 6-hour catch-up limit."""
+    due = [slot.ts + settle_s + SETTLE_STEP for slot in slots if slot.ts >= now - settle_s][:1]
+    later = await conn.fetchval(queries.NEXT_SLOT, service_id, now)
+    return min([*due, *([later] if later is not None else [])], default=None)
 
 
 async def slot_stored(conn: asyncpg.Connection, service_id: str, slot: datetime) -> bool:

@@ -3,18 +3,18 @@ the same of one service at /feeds/services/{service_id}/incidents.rss and .atom.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app import deps
+from app.contract import errors
 from app.errors import not_found
 from app.feeds import queries, service
 
 router = APIRouter(tags=["feeds"])
 CACHE = "public, max-age=60"
 ServiceId = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$", description="a service id, as in /api/services")
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown service"}}
 
 
 async def _feed(request: Request, conn, now, render, media_type: str, service_id: str | None = None) -> Response:
@@ -59,7 +59,7 @@ FORMATS = {"rss": (service.rss, "application/rss+xml"), "atom": (service.atom, "
     "/feeds/services/{service_id}/incidents.{fmt}",
     summary="RSS 2.0 (.rss) or Atom 1.0 (.atom) feed of one service's incidents and maintenance, newest first",
     response_class=Response,
-    responses={200: {"content": {media: {} for _, media in FORMATS.values()}}, **NOT_FOUND},
+    responses={200: {"content": {media: {} for _, media in FORMATS.values()}}, **errors(404)},
 )
 async def service_feed(
     request: Request,

@@ -7,25 +7,51 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
+from app.contract import errors
 from app.errors import unavailable
 from app.health import service
+from app.health.models import Healthy, Ready
 
 router = APIRouter(tags=["status"])
 
 
-@router.get("/api/health", summary="The API answers and reaches the database (503 with Retry-After when not)")
+@router.get(
+    "/api/health",
+    response_model=Healthy,
+    responses=errors(503),
+    summary="The API answers and reaches the database (503 with Retry-After when not)",
+)
 async def health(request: Request):
     async with request.app.state.pool.acquire() as conn:
         await conn.fetchval("SELECT 1")
     return {"status": "ok"}
 
 
-@router.get("/api/health/live", summary="Liveness: 200 while the process runs, whatever its dependencies")
+@router.get(
+    "/api/health/live",
+    response_model=Healthy,
+    summary="Liveness: 200 while the process runs, whatever its dependencies",
+)
 async def live():
     return {"status": "ok"}
 
 
-@router.get("/api/health/ready", summary="Readiness: 200 when the database and Redis answer, else 503 naming which")
+@router.get(
+    "/api/health/ready",
+    response_model=Ready,
+    responses=errors(
+        503,
+        e503={
+            "error": "service_unavailable",
+            "message": "not ready: redis unreachable",
+            "details": [
+                {"in": None, "field": "database", "message": "ok"},
+                {"in": None, "field": "redis", "message": "connection refused"},
+            ],
+        },
+    ),
+    summary="Readiness: 200 when the database and Redis answer, else 503 naming which",
+)
 async def ready(request: Request):
     database, redis = await asyncio.gather(
         service.database_error(request.app.state.pool), service.redis_error(request.app.state.settings.redis_url)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+from app.contract import ApiModel, ErrorBody, JsonObject, Pagination, Timestamp
 
 Status = Literal["investigating", "identified", "monitoring", "resolved"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -97,3 +99,155 @@ class DraftData(BaseModel):
 class DraftPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data: DraftData
+
+
+# ---- answers (camelCase on the wire: app.contract.ApiModel) ----
+
+INCIDENT_EXAMPLE: dict[str, Any] = {
+    "id": "INC-20261201-001",
+    "title": "Face compare answers slowly",
+    "description": "P95 above 1 s since 10:02",
+    "status": "resolved",
+    "severity": "high",
+    "priority": "P2",
+    "reporter": "alice",
+    "detectionCriteria": "P95 > 1000 ms for 5 minutes",
+    "affectedServices": ["face-compare"],
+    "version": 2,
+    "createdAt": "2026-12-01T01:02:03Z",
+    "updatedAt": "2026-12-01T02:07:03Z",
+    "resolvedAt": "2026-12-01T02:07:03Z",
+    "resolutionTime": "1h 5m",
+    "updates": [
+        {
+            "id": "1",
+            "incidentId": "INC-20261201-001",
+            "status": "investigating",
+            "description": "Looking into it",
+            "author": "alice",
+            "createdAt": "2026-12-01T01:02:03Z",
+        },
+        {
+            "id": "2",
+            "incidentId": "INC-20261201-001",
+            "status": "resolved",
+            "description": "Rolled back the release",
+            "author": "alice",
+            "createdAt": "2026-12-01T02:07:03Z",
+        },
+    ],
+}
+
+
+class UpdateRead(ApiModel):
+    """A timeline entry."""
+
+    id: str
+    incident_id: str
+    status: Status
+    description: str
+    author: str
+    created_at: Timestamp
+
+
+class IncidentRead(ApiModel):
+    """An incident with its timeline, oldest entry first; `version` is what writes send back."""
+
+    id: str
+    title: str
+    description: str
+    status: Status
+    severity: Severity
+    priority: Priority
+    reporter: str
+    detection_criteria: str
+    affected_services: list[str]
+    version: int
+    created_at: Timestamp
+    updated_at: Timestamp
+    resolved_at: Timestamp | None
+    resolution_time: str | None = Field(description="'1d 2h 3m' from opening to resolution")
+    updates: list[UpdateRead]
+
+
+class IncidentList(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"incidents": [INCIDENT_EXAMPLE]}]})
+    incidents: list[IncidentRead]
+
+
+class IncidentOne(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"incident": INCIDENT_EXAMPLE}]})
+    incident: IncidentRead
+
+
+class UpdateCreated(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"update": INCIDENT_EXAMPLE["updates"][0], "incident": INCIDENT_EXAMPLE}]}
+    )
+    update: UpdateRead
+    incident: IncidentRead
+
+
+class PastDay(ApiModel):
+    date: str = Field(description="a local date of the reporting time zone, YYYY-MM-DD")
+    incidents: list[IncidentRead] | None
+    no_incident_message: str | None = Field(None, description="only on a day without incidents")
+
+
+class PastPagination(ApiModel):
+    page: int
+    limit: int
+    total_days: int
+    total_pages: int
+    has_next: bool
+
+
+class PastIncidents(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "days": [
+                        {"date": "2026-12-01", "incidents": [INCIDENT_EXAMPLE]},
+                    ],
+                    "pagination": {"page": 1, "limit": 10, "totalDays": 30, "totalPages": 3, "hasNext": True},
+                }
+            ]
+        }
+    )
+    days: list[PastDay]
+    pagination: PastPagination
+
+
+class IncidentConflictBody(ErrorBody):
+    """409 on a write at a stale version: the incident as it is now, to merge with."""
+
+    current: IncidentRead | None = None
+
+
+class CommentRead(ApiModel):
+    id: str
+    incident_id: str
+    user_id: str | None
+    user_name: str
+    message: str
+    timestamp: Timestamp
+
+
+class CommentOne(ApiModel):
+    comment: CommentRead
+
+
+class CommentPage(ApiModel):
+    comments: list[CommentRead]
+    pagination: Pagination
+
+
+class DraftRead(ApiModel):
+    incident_id: str = Field(description="the incident's id, or 'new' for a new incident")
+    data: JsonObject = Field(description="the saved form, as sent (DraftData)")
+    updated_at: Timestamp
+
+
+class DraftOne(ApiModel):
+    draft: DraftRead

@@ -98,11 +98,12 @@ async def past(conn: asyncpg.Connection, days: int, page: int, limit: int, now: 
     result_days = []
     if page_days:
         period = Period(page_days[-1], page_days[0] + timedelta(days=1), zone, "")
-        incidents = await _with_updates(conn, await conn.fetch(queries.LIST_CREATED_IN, period.start, period.end))
+        rows = await conn.fetch(queries.LIST_CREATED_IN, period.start, period.end)
         first_check = await conn.fetchval(queries.FIRST_CHECK)
         by_day: dict = {}
-        for inc in incidents:
-            by_day.setdefault(local_date(datetime.fromisoformat(inc["createdAt"]), zone), []).append(inc)
+        # the day from the row's instant, not re-parsed from the answer's text
+        for row, inc in zip(rows, await _with_updates(conn, rows)):
+            by_day.setdefault(local_date(row["created_at"], zone), []).append(inc)
         for day in page_days:
             entry = {"date": day.isoformat(), "incidents": by_day.get(day)}
             if entry["incidents"] is None:

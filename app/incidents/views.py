@@ -9,9 +9,24 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.contract import Deleted, Success, errors
 from app.errors import not_found
 from app.incidents import collaboration, events, service
-from app.incidents.models import CommentCreate, DraftPut, IncidentCreate, IncidentUpdate, StatusUpdateCreate
+from app.incidents.models import (
+    CommentCreate,
+    CommentOne,
+    CommentPage,
+    DraftOne,
+    DraftPut,
+    IncidentConflictBody,
+    IncidentCreate,
+    IncidentList,
+    IncidentOne,
+    IncidentUpdate,
+    PastIncidents,
+    StatusUpdateCreate,
+    UpdateCreated,
+)
 from app.realtime import hub
 
 router = APIRouter(tags=["incidents"])
@@ -34,18 +49,25 @@ INCIDENT_LINKS = {
     "AddComment": {"operationRef": f"{_ONE}~1comments/post", "parameters": _ID},
     "SaveDraft": {"operationRef": f"{_ONE}~1draft/put", "parameters": _ID},
 }
+# A write names the version it saw: stale → 409 with the incident as it is now, missing → 428.
+WRITE_ERRORS = errors(404, 409, 428, models={409: IncidentConflictBody})
 DRAFT_LINKS = {
     "GetDraft": {"operationRef": f"{_ONE}~1draft/get", "parameters": _DRAFT_OF},
     "DiscardDraft": {"operationRef": f"{_ONE}~1draft/delete", "parameters": _DRAFT_OF},
 }
 
 
-@router.get("/api/incidents", summary="Open incidents with their update timelines")
+@router.get("/api/incidents", response_model=IncidentList, summary="Open incidents with their update timelines")
 async def list_incidents(conn=Depends(deps.connection)):
     return {"incidents": await service.list_active(conn)}
 
 
-@router.get("/api/incidents/past", summary="Incidents by day, newest day first")
+@router.get(
+    "/api/incidents/past",
+    response_model=PastIncidents,
+    response_model_exclude_unset=True,
+    summary="Incidents by day, newest day first",
+)
 async def past_incidents(
     days: int = Query(30, ge=1, le=366),
     page: int = Query(1, ge=1, le=366),
@@ -57,7 +79,12 @@ async def past_incidents(
     return await service.past(conn, days, page, limit, now, settings.zone)
 
 
-@router.get("/api/incidents/{incident_id}", summary="One incident with its timeline; ETag is its version")
+@router.get(
+    "/api/incidents/{incident_id}",
+    response_model=IncidentOne,
+    responses=errors(404),
+    summary="One incident with its timeline; ETag is its version",
+)
 async def get_incident(incident_id: str, response: Response, conn=Depends(deps.connection)):
     incident = await service.get(conn, incident_id)
     if incident is None:
@@ -77,7 +104,11 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
 @staff_router.post(
     "/api/incidents",
     status_code=201,
-    responses={201: {"links": INCIDENT_LINKS}},
+    response_model=IncidentOne,
+    responses={
+        201: {"links": INCIDENT_LINKS},
+        **errors(404, e404={"error": "not_found", "message": "unknown service 'nope'"}),
+    },
     summary="Open an incident (reporter, admin)",
 )
 async def create_incident(
@@ -88,7 +119,12 @@ async def create_incident(
     return {"incident": incident}
 
 
-@staff_router.put("/api/incidents/{incident_id}", summary="Edit an incident at the version you saw (reporter, admin)")
+@staff_router.put(
+    "/api/incidents/{incident_id}",
+    response_model=IncidentOne,
+    responses=WRITE_ERRORS,
+    summary="Edit an incident at the version you saw (reporter, admin)",
+)
 async def update_incident(
     body: IncidentUpdate,
     request: Request,
@@ -107,6 +143,8 @@ async def update_incident(
 @staff_router.post(
     "/api/incidents/{incident_id}/updates",
     status_code=201,
+    response_model=UpdateCreated,
+    responses=WRITE_ERRORS,
     summary="Add a timeline entry, optionally moving the status (reporter, admin)",
 )
 async def add_update(
@@ -126,7 +164,9 @@ async def add_update(
     return {"update": update, "incident": incident}
 
 
-@staff_router.delete("/api/incidents/{incident_id}", summary="Delete an incident (admin)")
+@staff_router.delete(
+    "/api/incidents/{incident_id}", response_model=Deleted, responses=errors(404), summary="Delete an incident (admin)"
+)
 async def delete_incident(
     request: Request,
     incident_id: str = IncidentId,
@@ -138,7 +178,12 @@ async def delete_incident(
     return {"success": True, "message": DELETED_MESSAGE}
 
 
-@staff_router.get("/api/incidents/{incident_id}/comments", summary="Comments, oldest first (signed in)")
+@staff_router.get(
+    "/api/incidents/{incident_id}/comments",
+    response_model=CommentPage,
+    responses=errors(404),
+    summary="Comments, oldest first (signed in)",
+)
 async def list_comments(
     incident_id: str = IncidentId,
     page: int = Query(1, ge=1, le=10_000),
@@ -149,7 +194,13 @@ async def list_comments(
     return await collaboration.list_comments(conn, incident_id, page, limit)
 
 
-@staff_router.post("/api/incidents/{incident_id}/comments", status_code=201, summary="Comment (reporter, admin)")
+@staff_router.post(
+    "/api/incidents/{incident_id}/comments",
+    status_code=201,
+    response_model=CommentOne,
+    responses=errors(404),
+    summary="Comment (reporter, admin)",
+)
 async def add_comment(
     body: CommentCreate,
     request: Request,
@@ -169,12 +220,14 @@ async def _get_draft(conn, actor, key: str) -> dict:
     return {"draft": draft}
 
 
-@staff_router.get("/api/incidents/drafts/new", summary="Your draft of a new incident")
+@staff_router.get(
+    "/api/incidents/drafts/new", response_model=DraftOne, responses=errors(404), summary="Your draft of a new incident"
+)
 async def get_new_draft(actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
     return await _get_draft(conn, actor, collaboration.NEW_DRAFT)
 
 
-@staff_router.put("/api/incidents/drafts/new", summary="Save your draft of a new incident")
+@staff_router.put("/api/incidents/drafts/new", response_model=DraftOne, summary="Save your draft of a new incident")
 async def put_new_draft(body: DraftPut, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
     return {
         "draft": await collaboration.save_draft(
@@ -183,12 +236,19 @@ async def put_new_draft(body: DraftPut, actor=Depends(require("incidents:draft")
     }
 
 
-@staff_router.delete("/api/incidents/drafts/new", summary="Discard your draft of a new incident")
+@staff_router.delete(
+    "/api/incidents/drafts/new", response_model=Success, summary="Discard your draft of a new incident"
+)
 async def delete_new_draft(actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
     return {"success": await collaboration.delete_draft(conn, actor.user_id, collaboration.NEW_DRAFT)}
 
 
-@staff_router.get("/api/incidents/{incident_id}/draft", summary="Your draft of edits to this incident")
+@staff_router.get(
+    "/api/incidents/{incident_id}/draft",
+    response_model=DraftOne,
+    responses=errors(404),
+    summary="Your draft of edits to this incident",
+)
 async def get_draft(
     incident_id: str = IncidentId, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)
 ):
@@ -197,7 +257,8 @@ async def get_draft(
 
 @staff_router.put(
     "/api/incidents/{incident_id}/draft",
-    responses={200: {"links": DRAFT_LINKS}},
+    response_model=DraftOne,
+    responses={200: {"links": DRAFT_LINKS}, **errors(404)},
     summary="Save your draft of edits to this incident",
 )
 async def put_draft(
@@ -213,7 +274,9 @@ async def put_draft(
     }
 
 
-@staff_router.delete("/api/incidents/{incident_id}/draft", summary="Discard your draft of edits to this incident")
+@staff_router.delete(
+    "/api/incidents/{incident_id}/draft", response_model=Success, summary="Discard your draft of edits to this incident"
+)
 async def delete_draft(
     incident_id: str = IncidentId, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)
 ):

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from app.contract import ApiModel, Instant
+
 
 class CheckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -31,6 +33,9 @@ class ApiCallIn(BaseModel):
 
 
 class IngestResponse(BaseModel):
+    """Rows written, rows already stored (same slot, or request id), rows in the request."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"accepted": 2, "duplicates": 1, "received": 3}]})
     accepted: int
     duplicates: int
     received: int
@@ -40,3 +45,31 @@ class IngestKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # False keeps the service's other keys working (overlap while its reporters switch; revoke them after)
     revoke_others: StrictBool = True
+
+
+class IngestKeyRead(ApiModel):
+    """An ingest key as listed: never the key itself, only its prefix."""
+
+    id: int
+    service_id: str
+    prefix: str
+    derived: bool = Field(description="a key of before sql/112, kept (as its hash) the first time it was used")
+    created_at: Instant
+    created_by: str | None
+    revoked_at: Instant | None
+    revoked_by: str | None
+    active: bool
+
+
+class IngestKeyList(ApiModel):
+    keys: list[IngestKeyRead]
+    derived_key_active: bool
+
+
+class IngestKeyIssued(ApiModel):
+    key: str = Field(description="the key, shown this once: send it as 'Authorization: Bearer <key>'")
+    ingest_key: IngestKeyRead
+
+
+class IngestKeysRevoked(BaseModel):
+    revoked: list[str] = Field(description="the prefixes of the keys revoked")

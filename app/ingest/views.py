@@ -12,13 +12,35 @@ from pydantic import TypeAdapter, ValidationError
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.contract import errors
 from app.errors import ApiError, not_found
 from app.ingest import keys, service
-from app.ingest.models import ApiCallIn, CheckIn, IngestKeyCreate, IngestResponse
+from app.ingest.models import (
+    ApiCallIn,
+    CheckIn,
+    IngestKeyCreate,
+    IngestKeyIssued,
+    IngestKeyList,
+    IngestKeysRevoked,
+    IngestResponse,
+)
 from app.services import service as services
 
 router = APIRouter(tags=["ingest"])
 admin_router = APIRouter(tags=["ingest"], dependencies=[Depends(current_user)])
+# The body is parsed here (JSON array or NDJSON), not by FastAPI: its errors are declared by hand.
+INGEST_ERRORS = errors(
+    401,
+    413,
+    422,
+    e401={"error": "unauthorized", "message": "invalid ingest key"},
+    e413={"error": "payload_too_large", "message": "over 10000 rows"},
+    e422={
+        "error": "validation_error",
+        "message": "row 3: latency_ms: Input should be greater than or equal to 0",
+        "details": [{"row": 3, "field": "latency_ms", "message": "Input should be greater than or equal to 0"}],
+    },
+)
 BEARER_HELP = "send the service's ingest key as 'Authorization: Bearer <key>' (slamon ingest-key create SERVICE_ID)"
 
 
@@ -177,6 +199,10 @@ async def _ingest(request: Request, conn, settings, now: datetime, adapter: Type
 @router.post(
     "/api/ingest/checks",
     response_model=IngestResponse,
+    responses={
+        **INGEST_ERRORS,
+        **errors(403, e403={"error": "probed_service", "message": "face-compare is probed: push refused"}),
+    },
     summary="Push check results of a push-only service (JSON array or NDJSON, up to 10,000 rows); "
     "403 for a probed service, whose results come from the probers only",
 )
@@ -208,6 +234,7 @@ async def ingest_checks(
 @router.post(
     "/api/ingest/api-calls",
     response_model=IngestResponse,
+    responses=INGEST_ERRORS,
     summary="Report real API calls (JSON array or NDJSON, up to 10,000 rows)",
 )
 async def ingest_api_calls(
@@ -243,6 +270,8 @@ async def _service(conn, service_id: str, *, active: bool = False):
 
 @admin_router.get(
     "/api/services/{service_id}/ingest-keys",
+    response_model=IngestKeyList,
+    responses=errors(404),
     summary="A service's ingest keys, newest first: prefix, creation, revocation (admin; never the keys)",
 )
 async def list_ingest_keys(
@@ -255,6 +284,8 @@ async def list_ingest_keys(
 @admin_router.post(
     "/api/services/{service_id}/ingest-keys",
     status_code=201,
+    response_model=IngestKeyIssued,
+    responses=errors(404, 409, e409={"error": "conflict", "message": "service 'old' is archived"}),
     summary="Issue a new ingest key (admin), shown this once; revokes the service's other keys "
     "unless revoke_others is false",
 )
@@ -271,7 +302,12 @@ async def issue_ingest_key(
     return {"key": key, "ingestKey": read}
 
 
-@admin_router.delete("/api/services/{service_id}/ingest-keys", summary="Revoke every ingest key of a service (admin)")
+@admin_router.delete(
+    "/api/services/{service_id}/ingest-keys",
+    response_model=IngestKeysRevoked,
+    responses=errors(404),
+    summary="Revoke every ingest key of a service (admin)",
+)
 async def revoke_ingest_keys(
     service_id: str = ServiceIdPath, actor=Depends(require("services:write")), conn=Depends(deps.connection)
 ):
@@ -279,7 +315,12 @@ async def revoke_ingest_keys(
     return {"revoked": await keys.revoke(conn, service_id, keys.Actor.of(actor))}
 
 
-@admin_router.delete("/api/services/{service_id}/ingest-keys/{key_id}", summary="Revoke one ingest key (admin)")
+@admin_router.delete(
+    "/api/services/{service_id}/ingest-keys/{key_id}",
+    response_model=IngestKeysRevoked,
+    responses=errors(404),
+    summary="Revoke one ingest key (admin)",
+)
 async def revoke_ingest_key(
     service_id: str = ServiceIdPath,
     key_id: int = Path(ge=1, le=2**63 - 1),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.contract import ApiModel, Instant, Pagination
 from app.incidents.models import MAX_SERVICES, ServiceId
-from app.services.models import CheckConfig, Tier
+from app.services.models import CheckConfig, ServiceConfigRead, Tier
 
 
 class MaintenanceCreate(BaseModel):
@@ -42,3 +45,49 @@ class ServiceEdit(BaseModel):
     latency_target_ms: int | None = Field(None, gt=0, le=600_000)
     tier: Tier | None = None
     check: CheckConfig | None = None
+
+
+# ---- answers ----
+
+WINDOW_EXAMPLE: dict[str, Any] = {
+    "id": 7,
+    "title": "Database upgrade",
+    "description": "PostgreSQL minor upgrade",
+    "affectedServices": ["face-compare"],
+    "startsAt": "2026-12-10T01:00:00+00:00",
+    "endsAt": "2026-12-10T02:00:00+00:00",
+    "createdAt": "2026-12-01T09:00:00.123456+00:00",
+    "announcedAt": "2026-12-01T09:00:00.123456+00:00",
+    "excludedFromSla": True,
+    "exclusionReason": "announced 208.0 h ahead (at least 72 h): left out of the SLA figures",
+}
+
+
+class WindowRead(ApiModel):
+    id: int
+    title: str
+    description: str
+    affected_services: list[str]
+    starts_at: Instant
+    ends_at: Instant
+    created_at: Instant
+    announced_at: Instant = Field(description="when it was scheduled: the evidence of the notice")
+    excluded_from_sla: bool
+    exclusion_reason: str
+
+
+class WindowOne(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"window": WINDOW_EXAMPLE}]})
+    window: WindowRead
+
+
+class WindowPage(ApiModel):
+    windows: list[WindowRead]
+    pagination: Pagination
+
+
+class ServiceEdited(BaseModel):
+    """PUT /api/services/{id}: the service as configured now, and how long the edit lasts."""
+
+    service: ServiceConfigRead
+    note: str

@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from app.audit import service as audit
+from app.contract import Pagination
 from app.errors import not_found
 from app.formatting import pagination
 from app.incidents.service import check_services
 from app.maintenance import queries
-from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, ServiceEdit
+from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, ServiceEdit, WindowPage, WindowRead
 from app.notifications import outbox
 from app.rollups import service as rollups
 
@@ -28,19 +29,19 @@ EDIT_NOTES = {
 }
 
 
-def to_read(row) -> dict:
-    return {
-        "id": row["id"],
-        "title": row["title"],
-        "description": row["description"],
-        "affectedServices": list(row["affected_services"]),
-        "startsAt": row["starts_at"],
-        "endsAt": row["ends_at"],
-        "createdAt": row["created_at"],
-        "announcedAt": row["announced_at"],
-        "excludedFromSla": row["excluded"],
-        "exclusionReason": row["exclusion_reason"],
-    }
+def to_read(row) -> WindowRead:
+    return WindowRead(
+        id=row["id"],
+        title=row["title"],
+        description=row["description"],
+        affected_services=list(row["affected_services"]),
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        created_at=row["created_at"],
+        announced_at=row["announced_at"],
+        excluded_from_sla=row["excluded"],
+        exclusion_reason=row["exclusion_reason"],
+    )
 
 
 def notice_rule(starts_at: datetime, announced_at: datetime, notice: timedelta) -> tuple[bool, str]:
@@ -54,23 +55,22 @@ def notice_rule(starts_at: datetime, announced_at: datetime, notice: timedelta) 
     return False, f"announced only {lead_hours:.1f} h before it starts: counted as ordinary time (notice: {hours:g} h)"
 
 
-async def list_windows(conn: asyncpg.Connection, active_after, page: int, limit: int) -> dict:
+async def list_windows(conn: asyncpg.Connection, active_after, page: int, limit: int) -> WindowPage:
     total = await conn.fetchval(queries.COUNT, active_after)
     rows = await conn.fetch(queries.LIST, active_after, limit, (page - 1) * limit)
-    return {
-        "windows": [to_read(r) for r in rows],
-        "pagination": pagination(page, limit, total),
-    }
+    return WindowPage(windows=[to_read(r) for r in rows], pagination=Pagination(**pagination(page, limit, total)))
 
 
-async def get(conn: asyncpg.Connection, window_id: int) -> dict:
+async def get(conn: asyncpg.Connection, window_id: int) -> WindowRead:
     row = await conn.fetchrow(queries.GET, window_id)
     if row is None:
         raise not_found("maintenance window", str(window_id))
     return to_read(row)
 
 
-async def create(conn: asyncpg.Connection, data: MaintenanceCreate, actor, now: datetime, notice: timedelta) -> dict:
+async def create(
+    conn: asyncpg.Connection, data: MaintenanceCreate, actor, now: datetime, notice: timedelta
+) -> WindowRead:
     """Schedule a window: announced now (status page, feeds, subscribers), excluded by the notice rule."""
     await check_services(conn, data.affected_services)
     excluded, reason = notice_rule(data.starts_at, now, notice)
@@ -93,7 +93,9 @@ async def create(conn: asyncpg.Connection, data: MaintenanceCreate, actor, now: 
     return to_read(row)
 
 
-async def update(conn: asyncpg.Connection, window_id: int, data: MaintenanceUpdate, actor, notice: timedelta) -> dict:
+async def update(
+    conn: asyncpg.Connection, window_id: int, data: MaintenanceUpdate, actor, notice: timedelta
+) -> WindowRead:
     """Replace a window; the notice rule is judged again from its original announcement."""
     await check_services(conn, data.affected_services)
     async with conn.transaction():

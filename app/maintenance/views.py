@@ -9,8 +9,16 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.contract import Success, errors
 from app.maintenance import service
-from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, ServiceEdit
+from app.maintenance.models import (
+    MaintenanceCreate,
+    MaintenanceUpdate,
+    ServiceEdit,
+    ServiceEdited,
+    WindowOne,
+    WindowPage,
+)
 
 router = APIRouter(tags=["maintenance"])
 admin_router = APIRouter(tags=["maintenance"], dependencies=[Depends(current_user)])
@@ -24,7 +32,11 @@ WINDOW_LINKS = {
 }
 
 
-@router.get("/api/maintenance", summary="Maintenance windows, newest first; ?active_after= hides ended ones")
+@router.get(
+    "/api/maintenance",
+    response_model=WindowPage,
+    summary="Maintenance windows, newest first; ?active_after= hides ended ones",
+)
 async def list_windows(
     active_after: datetime | None = None,
     page: int = Query(1, ge=1, le=10_000),
@@ -34,14 +46,17 @@ async def list_windows(
     return await service.list_windows(conn, deps.utc_instant(active_after, "active_after"), page, limit)
 
 
-@router.get("/api/maintenance/{window_id}", summary="One maintenance window")
+@router.get(
+    "/api/maintenance/{window_id}", response_model=WindowOne, responses=errors(404), summary="One maintenance window"
+)
 async def get_window(window_id: int = WindowId, conn=Depends(deps.connection)):
-    return {"window": await service.get(conn, window_id)}
+    return WindowOne(window=await service.get(conn, window_id))
 
 
 @admin_router.post(
     "/api/maintenance",
     status_code=201,
+    response_model=WindowOne,
     responses={201: {"links": WINDOW_LINKS}},
     summary="Schedule a maintenance window (admin)",
 )
@@ -52,10 +67,15 @@ async def create_window(
     settings=Depends(deps.settings),
     now=Depends(deps.clock),
 ):
-    return {"window": await service.create(conn, body, actor, now, settings.maintenance_notice)}
+    return WindowOne(window=await service.create(conn, body, actor, now, settings.maintenance_notice))
 
 
-@admin_router.put("/api/maintenance/{window_id}", summary="Replace a maintenance window (admin)")
+@admin_router.put(
+    "/api/maintenance/{window_id}",
+    response_model=WindowOne,
+    responses=errors(404),
+    summary="Replace a maintenance window (admin)",
+)
 async def update_window(
     body: MaintenanceUpdate,
     window_id: int = WindowId,
@@ -63,10 +83,15 @@ async def update_window(
     conn=Depends(deps.connection),
     settings=Depends(deps.settings),
 ):
-    return {"window": await service.update(conn, window_id, body, actor, settings.maintenance_notice)}
+    return WindowOne(window=await service.update(conn, window_id, body, actor, settings.maintenance_notice))
 
 
-@admin_router.delete("/api/maintenance/{window_id}", summary="Delete a maintenance window (admin)")
+@admin_router.delete(
+    "/api/maintenance/{window_id}",
+    response_model=Success,
+    responses=errors(404),
+    summary="Delete a maintenance window (admin)",
+)
 async def delete_window(
     window_id: int = WindowId, actor=Depends(require("maintenance:write")), conn=Depends(deps.connection)
 ):
@@ -76,6 +101,8 @@ async def delete_window(
 
 @admin_router.put(
     "/api/services/{service_id}",
+    response_model=ServiceEdited,
+    responses=errors(404),
     summary="Edit a service now (admin); for services.toml's services, until the next `slamon migrate`",
 )
 async def edit_service(

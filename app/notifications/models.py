@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
+from app.contract import ApiModel, Instant, JsonObject, Pagination
 from app.incidents.models import MAX_SERVICES, ServiceId
 from app.notifications.channels import CHANNELS, KINDS
 
@@ -127,3 +128,67 @@ class SubscriptionUpdate(BaseModel):
 def check_target(kind: str, url: object, email: object) -> None:
     """The subscription names the one address its channel sends to: a URL, or an email address."""
     CHANNELS[kind].check_target(url, email)
+
+
+# ---- answers ----
+
+
+class SubscriptionRead(ApiModel):
+    id: int
+    name: str
+    kind: str = Field(description="a registered channel (app/notifications/channels/), which may be added at run time")
+    url: str | None
+    email: str | None
+    options: JsonObject = Field(description="the channel's own settings (app/notifications/channels/)")
+    events: list[str] = Field(description="empty: every event")
+    services: list[str] = Field(description="empty: every service")
+    allow_private: bool
+    active: bool
+    signed: bool
+    created_at: Instant
+    updated_at: Instant
+    secret: str | None = Field(None, description="only when created or changed: the signing key, shown once")
+
+
+class SubscriptionOne(ApiModel):
+    subscription: SubscriptionRead
+
+
+class SubscriptionPage(ApiModel):
+    subscriptions: list[SubscriptionRead]
+    pagination: Pagination
+
+
+class TestSent(ApiModel):
+    delivery_id: str
+    event_key: str
+
+
+class AttemptRead(ApiModel):
+    attempt: int
+    outcome: Literal["succeeded", "failed", "unfinished"]
+    started_at: Instant
+    finished_at: Instant | None
+    status_code: int | None
+    error: str | None
+    response_body: str | None = Field(description="the first 4 KiB of the answer")
+
+
+class DeliveryRead(ApiModel):
+    id: str
+    event: str
+    event_key: str
+    occurred_at: Instant
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: Instant | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: Instant
+    completed_at: Instant | None
+    log: list[AttemptRead]
+
+
+class DeliveryPage(ApiModel):
+    deliveries: list[DeliveryRead]
+    pagination: Pagination

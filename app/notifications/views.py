@@ -3,15 +3,23 @@ PRD §6.2). The router is authenticated by default; every route names its permis
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.contract import Success, errors
 from app.notifications import service
 from app.notifications.channels import CHANNELS
-from app.notifications.models import SubscriptionCreate, SubscriptionUpdate
+from app.notifications.models import (
+    DeliveryPage,
+    SubscriptionCreate,
+    SubscriptionOne,
+    SubscriptionPage,
+    SubscriptionUpdate,
+    TestSent,
+)
 
 router = APIRouter(tags=["notifications"], dependencies=[Depends(current_user)])
 SubscriptionId = Path(ge=1, le=2**62)
@@ -27,7 +35,20 @@ SUBSCRIPTION_LINKS = {
 }
 
 
-@router.get("/api/subscriptions", summary="Notification subscriptions (admin)")
+# One subscription: `secret` appears only where it is shown (create, and a PUT that changes it).
+ONE_SUBSCRIPTION: dict[str, Any] = {
+    "response_model": SubscriptionOne,
+    "response_model_exclude_unset": True,
+    "responses": errors(404),
+}
+
+
+@router.get(
+    "/api/subscriptions",
+    response_model=SubscriptionPage,
+    response_model_exclude_unset=True,
+    summary="Notification subscriptions (admin)",
+)
 async def list_subscriptions(
     page: int = Query(1, ge=1, le=10_000),
     limit: int = Query(50, ge=1, le=200),
@@ -40,6 +61,8 @@ async def list_subscriptions(
 @router.post(
     "/api/subscriptions",
     status_code=201,
+    response_model=SubscriptionOne,
+    response_model_exclude_unset=True,  # `secret` only where it is shown
     responses={201: {"links": SUBSCRIPTION_LINKS}},
     summary=f"Subscribe a receiver ({', '.join(CHANNELS)}; admin); the answer shows the secret",
 )
@@ -47,19 +70,28 @@ async def create_subscription(body: SubscriptionCreate, actor=Depends(admin), co
     return {"subscription": await service.create(conn, body, actor)}
 
 
-@router.get("/api/subscriptions/{subscription_id}", summary="One subscription (admin)")
+@router.get("/api/subscriptions/{subscription_id}", **ONE_SUBSCRIPTION, summary="One subscription (admin)")
 async def get_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)):
     return {"subscription": await service.get(conn, subscription_id)}
 
 
-@router.put("/api/subscriptions/{subscription_id}", summary="Change the given fields of a subscription (admin)")
+@router.put(
+    "/api/subscriptions/{subscription_id}",
+    **ONE_SUBSCRIPTION,
+    summary="Change the given fields of a subscription (admin)",
+)
 async def update_subscription(
     body: SubscriptionUpdate, subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)
 ):
     return {"subscription": await service.update(conn, subscription_id, body, actor)}
 
 
-@router.delete("/api/subscriptions/{subscription_id}", summary="Delete a subscription and its log (admin)")
+@router.delete(
+    "/api/subscriptions/{subscription_id}",
+    response_model=Success,
+    responses=errors(404),
+    summary="Delete a subscription and its log (admin)",
+)
 async def delete_subscription(
     subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)
 ):
@@ -70,6 +102,8 @@ async def delete_subscription(
 @router.post(
     "/api/subscriptions/{subscription_id}/test",
     status_code=202,
+    response_model=TestSent,
+    responses=errors(404),
     summary="Send a test notification to this subscription (admin)",
 )
 async def test_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)):
@@ -78,6 +112,8 @@ async def test_subscription(subscription_id: int = SubscriptionId, actor=Depends
 
 @router.get(
     "/api/subscriptions/{subscription_id}/deliveries",
+    response_model=DeliveryPage,
+    responses=errors(404),
     summary="Delivery log, newest first, each delivery with its attempts (admin)",
 )
 async def list_deliveries(

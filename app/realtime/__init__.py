@@ -380,10 +380,18 @@ def replay_router():
     from app import deps
     from app.auth.deps import bearer
     from app.auth.service import unauthorized
+    from app.contract import errors
+    from app.realtime.models import Replay
 
     router = APIRouter(tags=["realtime"])
 
-    @router.get("/api/realtime/replay", summary="Events after a seq, for rooms (default: the public rooms)")
+    @router.get(
+        "/api/realtime/replay",
+        response_model=Replay,
+        # 401/403: only for incident rooms, which need a token of someone who may join them
+        responses=errors(401, 403),
+        summary="Events after a seq, for rooms (default: the public rooms)",
+    )
     async def replay(
         request: Request,
         since: str = Query("0-0", pattern=r"^\d{1,20}(-\d{1,20})?$"),

@@ -11,21 +11,23 @@ from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 720, 230
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 40
-# Colours with at least 3:1 contrast against white (WCAG 1.4.11 for graphics).
-COLOURS = {
-    "o": "#1a7f37",
-    "po": "#b35900",
-    "mo": "#c62828",
-    "nd": "#6e7781",
-    "e": "#6e7781",
-    "success": "#1f6feb",
-    "errors": "#c62828",
-    "p50": "#1a7f37",
-    "p95": "#1f6feb",
-    "p99": "#8250df",
-    "target": "#c62828",
-    "forecast": "#57606a",
-    "line": "#1f6feb",
+# Tones, not colours: each mark carries the class `tone-<name>` and the report's stylesheet
+# (frontend/reports/static/report.css) gives it a colour of the palette (frontend/static/palette.css),
+# so the page, the HTML file and the PDF draw with the same colours as every other page.
+TONES = {
+    "o": "ok",
+    "po": "warn",
+    "mo": "bad",
+    "nd": "no-data",
+    "e": "none",
+    "success": "series-1",
+    "errors": "bad",
+    "p50": "ok",
+    "p95": "series-1",
+    "p99": "series-2",
+    "target": "bad",
+    "forecast": "muted",
+    "line": "series-1",
 }
 
 
@@ -33,7 +35,7 @@ COLOURS = {
 class Series:
     name: str
     values: list[float | None]
-    colour: str
+    tone: str  # a value of TONES
     dashed: bool = False
 
 
@@ -103,25 +105,25 @@ class _Canvas:
         for tick in self.ticks:
             y = _f(self.y(tick))
             self.parts.append(
-                f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}" stroke="#d0d7de"/>'
-                f'<text x="{LEFT - 6}" y="{y}" dy="4" text-anchor="end" fill="#24292f">'
+                f'<line class="gridline" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}"/>'
+                f'<text x="{LEFT - 6}" y="{y}" dy="4" text-anchor="end">'
                 f"{escape(_label(tick, self.unit))}</text>"
             )
         step = max(1, math.ceil(len(self.labels) / 16))
         for i, label in enumerate(self.labels):
             if i % step == 0 or i == len(self.labels) - 1:
                 self.parts.append(
-                    f'<text x="{_f(self.centre(i))}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-                    f'fill="#24292f">{escape(label)}</text>'
+                    f'<text x="{_f(self.centre(i))}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
+                    f"{escape(label)}</text>"
                 )
 
     def legend(self, entries: list[tuple[str, str, bool]]) -> None:
         x = LEFT
-        for name, colour, dashed in entries:
+        for name, tone, dashed in entries:
             dash = ' stroke-dasharray="5 3"' if dashed else ""
             self.parts.append(
-                f'<line x1="{x}" x2="{x + 18}" y1="{HEIGHT - 8}" y2="{HEIGHT - 8}" stroke="{colour}" '
-                f'stroke-width="3"{dash}/><text x="{x + 22}" y="{HEIGHT - 4}" fill="#24292f">'
+                f'<line class="key tone-{tone}" x1="{x}" x2="{x + 18}" y1="{HEIGHT - 8}" y2="{HEIGHT - 8}" '
+                f'stroke-width="3"{dash}/><text x="{x + 22}" y="{HEIGHT - 4}">'
                 f"{escape(name)}</text>"
             )
             x += 30 + sum(12 if ord(ch) > 0x1100 else 7 for ch in name)
@@ -135,7 +137,7 @@ def _empty(chart_id: str, title: str, no_data: str) -> Markup:
         f'<svg class="chart" id="{chart_id}" role="img" aria-labelledby="{chart_id}-t" '
         f'viewBox="0 0 {WIDTH} 60" width="100%" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">'
         f'<title id="{chart_id}-t">{escape(title)}</title><text x="{WIDTH / 2}" y="34" '
-        f'text-anchor="middle" font-size="13" fill="#24292f">{escape(no_data)}</text></svg>'
+        f'text-anchor="middle" font-size="13">{escape(no_data)}</text></svg>'
     )
 
 
@@ -161,7 +163,7 @@ def status_bars(
         top = canvas.y(value)
         canvas.parts.append(
             f'<rect x="{_f(x + width * 0.15)}" y="{_f(top)}" width="{_f(width * 0.7)}" '
-            f'height="{_f(max(1.0, canvas.y(canvas.lo) - top))}" fill="{COLOURS.get(status, "#6e7781")}">'
+            f'height="{_f(max(1.0, canvas.y(canvas.lo) - top))}" class="tone-{TONES.get(status, "none")}">'
             f"<title>{escape(labels[i])}: {value:.2f}%</title></rect>"
         )
     return canvas.svg()
@@ -199,12 +201,12 @@ def line_chart(
         for points in segments:
             if len(points) == 1:
                 x, y = points[0].split(",")
-                canvas.parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{s.colour}"/>')
+                canvas.parts.append(f'<circle class="tone-{s.tone}" cx="{x}" cy="{y}" r="2.5"/>')
             else:
                 canvas.parts.append(
-                    f'<polyline fill="none" stroke="{s.colour}" stroke-width="2"{dash} points="{" ".join(points)}"/>'
+                    f'<polyline class="tone-{s.tone}" fill="none" stroke-width="2"{dash} points="{" ".join(points)}"/>'
                 )
-    canvas.legend([(s.name, s.colour, s.dashed) for s in series])
+    canvas.legend([(s.name, s.tone, s.dashed) for s in series])
     return canvas.svg()
 
 
@@ -224,12 +226,12 @@ def stacked_bars(
             if value <= 0:
                 continue
             top, bottom = canvas.y(base + value), canvas.y(base)
-            pattern = ' fill-opacity="0.45" stroke="#24292f" stroke-dasharray="2 2"' if s.dashed else ""
+            pattern = ' fill-opacity="0.45" stroke-dasharray="2 2"' if s.dashed else ""
             canvas.parts.append(
                 f'<rect x="{_f(x + width * 0.15)}" y="{_f(top)}" width="{_f(width * 0.7)}" '
-                f'height="{_f(max(0.5, bottom - top))}" fill="{s.colour}"{pattern}>'
+                f'height="{_f(max(0.5, bottom - top))}" class="tone-{s.tone}{" pattern" if s.dashed else ""}"{pattern}>'
                 f"<title>{escape(labels[i])} {escape(s.name)}: {value:,.0f}</title></rect>"
             )
             base += value
-    canvas.legend([(s.name, s.colour, s.dashed) for s in series])
+    canvas.legend([(s.name, s.tone, s.dashed) for s in series])
     return canvas.svg()

@@ -1,5 +1,6 @@
 """`slamon report`: write a month's report in any format; `slamon report revise` corrects a closed
-month (revision N+1, audited); `slamon report close` runs the month close now."""
+month (revision N+1, audited); `slamon report close` runs the month close now (the services' reports,
+then the customers' statements); `slamon report statement` writes a customer's monthly statement."""
 
 from __future__ import annotations
 
@@ -64,17 +65,7 @@ async def cmd_report(args) -> int:
             return _fail(str(exc), 1)
         finally:
             await pdf.shutdown()
-        if args.output in (None, "-"):
-            sys.stdout.buffer.write(body)
-            sys.stdout.flush()
-        else:
-            Path(args.output).write_bytes(body)  # noqa: ASYNC240 — a one-shot CLI, no other task to block
-            status = doc["report"]["status"]
-            print(
-                f"{args.output}: {args.format}, {len(body)} bytes, {status}"
-                + (f" revision {doc['report']['revision']}" if status == "final" else ""),
-                file=sys.stderr,
-            )
+        _write(body, args.output, args.format, doc["report"])
         return 0
 
     return await _with_service(args, args.report_service, args.report_month, work)
@@ -135,7 +126,60 @@ async def cmd_close(args) -> int:
     return 0
 
 
+def _write(body: bytes, output: str | None, fmt: str, meta: dict) -> None:
+    if output in (None, "-"):
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return
+    Path(output).write_bytes(body)
+    status = meta["status"]
+    print(
+        f"{output}: {fmt}, {len(body)} bytes, {status}"
+        + (f" revision {meta['revision']}" if status == "final" else ""),
+        file=sys.stderr,
+    )
+
+
+async def cmd_statement(args) -> int:
+    """A customer's monthly statement in one format, as the admin API serves it."""
+    import asyncpg
+
+    from app.config import get_settings
+    from app.customers import render, statements
+    from app.customers import service as customers
+    from app.errors import ApiError
+    from app.reports import pdf
+    from app.reports import service as reports
+    from app.reports.pdf import PdfUnavailable
+
+    settings = get_settings()
+    now = datetime.now(timezone.utc)
+    conn = await asyncpg.connect(settings.database_url, server_settings={"timezone": "UTC"})
+    try:
+        customer = await customers.get(conn, args.customer)
+        period = reports.parse_month(args.month, settings.zone, now, "--month")
+        doc = await statements.get(conn, customer, period, now, settings.timezone, args.revision)
+    except ApiError as exc:
+        return _fail(exc.message, 2 if exc.status in (404, 422) else 1)
+    finally:
+        await conn.close()
+    organisation, logo = settings.organisation_name, settings.organisation_logo
+    try:
+        if args.format == "pdf":
+            body = await render.print_pdf(doc, args.lang, organisation, logo, settings.chromium_path)
+        else:
+            body = render.as_bytes(doc, args.format, args.lang, organisation, logo)
+    except PdfUnavailable as exc:
+        return _fail(str(exc), 1)
+    finally:
+        await pdf.shutdown()
+    _write(body, args.output, args.format, doc["statement"])
+    return 0
+
+
 def add_commands(subparsers) -> None:
+    from app.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
+
     p = subparsers.add_parser(
         "report",
         help="monthly SLA reports: write one, revise a closed month, close months",
@@ -146,7 +190,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--format", choices=["html", "pdf", "csv", "json"], default="json")
     p.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
     p.add_argument("--revision", type=int, help="a frozen revision (default: the latest)")
-    p.add_argument("--lang", choices=["ko", "en"], default="ko", help="language of html/pdf (default ko)")
+    p.add_argument(
+        "--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help=f"language of html/pdf (default {DEFAULT_LANGUAGE})"
+    )
     p.set_defaults(run=cmd_report, report_command=None)
     sub = p.add_subparsers(dest="report_command")
     r = sub.add_parser(
@@ -160,3 +206,11 @@ def add_commands(subparsers) -> None:
     c = sub.add_parser("close", help="run the month close now (what the worker's cron does)")
     c.add_argument("--month", metavar="YYYY-MM", help="close this ended month now, ignoring the grace delay")
     c.set_defaults(run=cmd_close)
+    st = sub.add_parser("statement", help="write a customer's monthly statement (json, csv, html or pdf)")
+    st.add_argument("--customer", required=True, metavar="ID")
+    st.add_argument("--month", required=True, metavar="YYYY-MM")
+    st.add_argument("--format", choices=["html", "pdf", "csv", "json"], default="json")
+    st.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
+    st.add_argument("--revision", type=int, help="a frozen revision (default: the latest)")
+    st.add_argument("--lang", choices=["ko", "en"], default="ko", help="language of html/pdf (default ko)")
+    st.set_defaults(run=cmd_statement)

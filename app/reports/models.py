@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.contract import JsonObject
 
 
 class RevisionCreate(BaseModel):
@@ -25,12 +29,69 @@ class RevisionRead(BaseModel):
     author: str
 
 
+REVISION_EXAMPLE: dict[str, Any] = {
+    "revision": 2,
+    "frozenAt": "2026-12-02T01:00:00Z",
+    "reason": "late API-call reports of 11-28 added",
+    "author": "alice",
+}
+
+
 class RevisionCreated(RevisionRead):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**REVISION_EXAMPLE, "serviceId": "face-compare", "month": "2026-11"}]}
+    )
     serviceId: str
     month: str
 
 
 class RevisionList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "serviceId": "face-compare",
+                    "month": "2026-11",
+                    "revisions": [{**REVISION_EXAMPLE, "revision": 1, "reason": "month close"}, REVISION_EXAMPLE],
+                }
+            ]
+        }
+    )
     serviceId: str
     month: str
     revisions: list[RevisionRead]
+
+
+class ReportMeta(BaseModel):
+    """Which report this is: a closed month's frozen revision (`final`) or the running month's live
+    figures (`provisional`, with `asOf`)."""
+
+    model_config = ConfigDict(extra="allow")
+    serviceId: str
+    month: str
+    status: Literal["final", "provisional"]
+    revision: int | None
+    frozenAt: str | None = None
+    reason: str | None = None
+    author: str | None = None
+    asOf: str | None = None
+    latestRevision: int | None
+    revisions: list[RevisionRead]
+
+
+class ReportDocument(BaseModel):
+    """`?fmt=json`: the report's figures. Each section equals what /api/sla/* answers for the month
+    (docs/api.md, Reports); a frozen revision keeps the sections of the release that froze it, so
+    they are described here as objects, not field by field."""
+
+    model_config = ConfigDict(extra="allow")
+    report: ReportMeta
+    service: JsonObject
+    period: JsonObject
+    availability: JsonObject
+    responseTimes: JsonObject
+    usage: JsonObject
+    incidents: JsonObject
+    slo: JsonObject
+    credits: JsonObject
+    dataSources: JsonObject

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
@@ -11,40 +9,21 @@ from app import deps
 from app.errors import ApiError
 from app.periods import add_months, local_date
 from app.reports import render, service
-from app.reports.i18n import strings
-from app.reports.views import language
 from app.services import service as services
-from app.web.security import policy_for_inline_styles
-from app.web.templating import static_url
+from app.web import templating
 
 router = APIRouter(tags=["pages"])
+TEMPLATE = "reports/reports_page.html"
 
 
-def page(request: Request, template: str, lang: str, title_key: str, status: int = 200, **context) -> HTMLResponse:
-    """A page of the reports family: shared layout, strings of the chosen language, a language switch."""
-    t = strings(lang)
-    other = "en" if lang == "ko" else "ko"
-    query = urlencode({**request.query_params, "lang": other})
-    html = (
-        render.environment()
-        .get_template(template)
-        .render(
-            t=t,
-            lang=lang,
-            page_title=t[title_key],
-            css=render.stylesheet(),
-            other_lang=other,
-            other_lang_query=query,
-            nav_service=context.get("selected_service"),
-            static=static_url,
-            **context,
-        )
-    )
-    return HTMLResponse(
-        html,
-        status_code=status,
-        headers={"Content-Language": lang, "Content-Security-Policy": policy_for_inline_styles(html)},
-    )
+def page(request: Request, template: str, title_key: str, status: int = 200, **context) -> HTMLResponse:
+    """A page of the reports family (/reports, /trends/{id}): the base layout every page extends
+    (frontend/reports/_layout.html), in the request's language (templating.language_of)."""
+    t = templating.translator(templating.language_of(request))
+    context.setdefault("nav_service", context.get("selected_service"))
+    context.setdefault("nav", None)
+    context.setdefault("error", None)
+    return templating.render(request, template, status_code=status, page_title=t(title_key), **context)
 
 
 @router.get("/reports", response_class=HTMLResponse, summary="SLA report page (analysts): pick a service and month")
@@ -52,7 +31,6 @@ async def reports_page(
     request: Request,
     service_id: str | None = Query(None, alias="service", max_length=50),
     month_text: str | None = Query(None, alias="month", max_length=20),
-    lang: str = Depends(language),
     conn=Depends(deps.connection),
     settings=Depends(deps.settings),
     now=Depends(deps.clock),
@@ -65,26 +43,23 @@ async def reports_page(
         "selected_service": service_id or (catalog[0]["id"] if catalog else None),
         "selected_month": month_text or f"{last_month:%Y-%m}",
         "max_month": f"{today:%Y-%m}",
-        "error": None,
+        "nav": "reports",
     }
     if not catalog:
-        return page(request, "reports_page.html", lang, "reports_page_title", **context)
+        return page(request, TEMPLATE, "reports.reports_page_title", **context)
     try:
         svc = await services.get(conn, context["selected_service"])
         if svc is None:
             raise ApiError(404, "not_found", f"service: unknown service {context['selected_service']!r}")
         period = service.parse_month(context["selected_month"], settings.zone, now)
     except ApiError as exc:
-        return page(
-            request, "reports_page.html", lang, "reports_page_title", exc.status, **{**context, "error": exc.message}
-        )
+        return page(request, TEMPLATE, "reports.reports_page_title", exc.status, **context, error=exc.message)
     doc = await service.get(conn, svc, period, now, settings.timezone)
-    report = render.report_context(doc, lang)
+    report = render.report_context(doc, templating.language_of(request))
     return page(
         request,
-        "reports_page.html",
-        lang,
-        "reports_page_title",
+        TEMPLATE,
+        "reports.reports_page_title",
         **context,
         doc=report["doc"],
         zone=report["zone"],

@@ -95,8 +95,9 @@ class Printer:
             self.launches += 1
             return self._browser
 
-    async def print(self, html: str) -> bytes:
-        """One self-contained HTML document as PDF (the @page size of its CSS, no header or footer)."""
+    async def print(self, html: str, footer: str | None = None) -> bytes:
+        """One self-contained HTML document as PDF (the @page size of its CSS); `footer`, a Chromium footer
+        template (page numbers: <span class="pageNumber">), printed in the bottom margin of every page."""
         from playwright.async_api import Error
 
         async with self._pages:
@@ -110,7 +111,8 @@ class Printer:
                 page = await context.new_page()
                 page.set_default_timeout(PRINT_TIMEOUT_S * 1000)
                 await page.set_content(html, wait_until="load")
-                body = await page.pdf(prefer_css_page_size=True, print_background=True)
+                margins = {"display_header_footer": True, "header_template": "<span></span>", "footer_template": footer}
+                body = await page.pdf(prefer_css_page_size=True, print_background=True, **(margins if footer else {}))
                 self.printed += 1
                 return body
             except Error as exc:
@@ -153,19 +155,9 @@ async def shutdown() -> None:
 def renderer_version() -> str:
     """Changes with the report's templates, styles, wording and drawing code: a PDF cached by another
     version is not served."""
-    from pathlib import Path
-
     from app.reports import render
 
-    frontend = render.TEMPLATES.parent
-    code = Path(__file__).parent
-    sources = [
-        *render.TEMPLATES.glob("*.html"),
-        *render.TEMPLATES.glob("*.css"),
-        *frontend.glob("i18n/reports.*.json"),
-        code / "render.py",
-        code / "charts.py",
-    ]
+    sources = render.sources()
     digest = hashlib.sha256()
     for path in sorted(sources):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -7,18 +7,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from app.config import resource_path
 from app.reports import charts, pdf
-from app.reports.i18n import strings
+from app.web import templating
+from app.web.i18n import Translator
+from app.web.templating import FRONTEND_DIR, I18N_DIR, STATIC_DIR, environment, translator
 
-TEMPLATES = resource_path("frontend") / "reports"
+TEMPLATES = FRONTEND_DIR / "reports"  # the report's templates (reports/… in the pages' environment)
+STYLESHEETS = (STATIC_DIR / "palette.css", TEMPLATES / "static" / "report.css")
 CSV_COLUMNS = ("section", "key", "metric", "value")
 MEDIA_TYPES = {
     "json": "application/json",
@@ -71,91 +70,82 @@ def csv_text(doc: dict) -> str:
 # --- HTML -------------------------------------------------------------------------------------
 
 
-def _number(value, places: int | None = None) -> str:
-    if value is None:
-        return "—"
-    if places is not None:
-        return f"{value:,.{places}f}"
-    return f"{value:,}" if isinstance(value, int) else f"{value:,}"
-
-
-def _local(value: str | None, zone: str) -> str:
-    if not value:
-        return "—"
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = _number
-    env.filters["local"] = _local
-    return env
-
-
 def stylesheet() -> Markup:
-    return Markup((TEMPLATES / "report.css").read_text())
+    """What the self-contained document carries inline: the palette every page uses, then the
+    reports' own stylesheet (the same files the /reports page links)."""
+    return Markup("\n".join(path.read_text(encoding="utf-8") for path in STYLESHEETS))
 
 
-def report_charts(doc: dict, t: dict) -> dict[str, Markup]:
+def report_charts(doc: dict, t: Translator) -> dict[str, Markup]:
     availability = doc["availability"]["daily"]
     days = [row["date"][8:] for row in availability]
     latency = doc["responseTimes"]["daily"]
     usage = doc["usage"]["dailyStats"]
     target = doc["credits"]["p95TargetMs"]
     month = doc["period"]["label"]
+    tones = charts.TONES
     return {
         "availability": charts.status_bars(
             "chart-availability",
-            f"{t['daily_availability']} {month}",
-            f"{t['uptime']} %, {t['day_status']}: {', '.join(t['status_' + s] for s in ('o', 'po', 'mo', 'e', 'nd'))}",
+            f"{t('reports.daily_availability')} {month}",
+            f"{t('reports.uptime')} %, {t('reports.day_status')}: "
+            + ", ".join(t(f"reports.status_{s}") for s in ("o", "po", "mo", "e", "nd")),
             days,
             [row["uptimePercentage"] for row in availability],
             [row["status"] for row in availability],
-            t["chart_no_data"],
+            t("reports.chart_no_data"),
         ),
         "latency": charts.line_chart(
             "chart-latency",
-            f"{t['latency_percentiles']} {month}",
+            f"{t('reports.latency_percentiles')} {month}",
             f"ms; P95 target {target} ms",
             [row["date"][8:] for row in latency],
             [
-                charts.Series("P50", [r["p50"] for r in latency], charts.COLOURS["p50"]),
-                charts.Series("P95", [r["p95"] for r in latency], charts.COLOURS["p95"]),
-                charts.Series("P99", [r["p99"] for r in latency], charts.COLOURS["p99"]),
-                charts.Series(f"{t['target']} P95", [target] * len(latency), charts.COLOURS["target"], dashed=True),
+                charts.Series("P50", [r["p50"] for r in latency], tones["p50"]),
+                charts.Series("P95", [r["p95"] for r in latency], tones["p95"]),
+                charts.Series("P99", [r["p99"] for r in latency], tones["p99"]),
+                charts.Series(f"{t('reports.target')} P95", [target] * len(latency), tones["target"], dashed=True),
             ],
-            t["chart_no_data"],
+            t("reports.chart_no_data"),
             " ms",
         ),
         "usage": charts.stacked_bars(
             "chart-usage",
-            f"{t['daily_usage']} {month}",
-            f"{t['success']} / {t['errors']}",
+            f"{t('reports.daily_usage')} {month}",
+            f"{t('reports.success')} / {t('reports.errors')}",
             [row["date"][8:] for row in usage],
             [
-                charts.Series(t["success"], [r["success"] for r in usage], charts.COLOURS["success"]),
-                charts.Series(t["errors"], [r["errors"] for r in usage], charts.COLOURS["errors"]),
+                charts.Series(t("reports.success"), [r["success"] for r in usage], tones["success"]),
+                charts.Series(t("reports.errors"), [r["errors"] for r in usage], tones["errors"]),
             ],
-            t["chart_no_data"],
+            t("reports.chart_no_data"),
         ),
     }
 
 
 def report_context(doc: dict, language: str) -> dict:
-    t = strings(language)
-    return {"doc": doc, "t": t, "lang": language, "zone": doc["period"]["timezone"], "charts": report_charts(doc, t)}
+    """What the report body (reports/_report_body.html) needs, in the page and in the document."""
+    t = translator(language)
+    return {"doc": doc, "t": t, "lang": t.lang, "zone": doc["period"]["timezone"], "charts": report_charts(doc, t)}
 
 
 def html(doc: dict, language: str) -> str:
     """The standalone printable document (inline CSS and SVG: one file, also the PDF's source)."""
-    return environment().get_template("report.html").render(**report_context(doc, language), css=stylesheet())
+    template = environment().get_template("reports/report.html")
+    return template.render(**report_context(doc, language), css=stylesheet())
+
+
+def sources() -> list[Path]:
+    """Every file the document is made from: its templates, stylesheets and wording, and this code."""
+    code = Path(__file__).parent
+    return [
+        *TEMPLATES.glob("*.html"),
+        *STYLESHEETS,
+        *I18N_DIR.glob("reports.*.json"),
+        code / "render.py",
+        code / "charts.py",
+        Path(templating.__file__),
+    ]
 
 
 async def as_bytes(doc: dict, fmt: str, language: str, chromium: str | None = None) -> bytes:

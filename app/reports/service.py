@@ -54,7 +54,8 @@ def parse_month(text: str, zone, now: datetime, field: str = "month") -> Period:
 DATA_SOURCES = {"responseTimes": API_CALLS_SOURCE, "usage": API_CALLS_SOURCE}
 
 
-def _revision_meta(row) -> dict:
+def revision_meta(row) -> dict:
+    """A frozen revision's number, time, reason and author (reports and customer statements)."""
     return {
         "revision": row["revision"],
         "frozenAt": utc_iso(row["created_at"]),
@@ -63,9 +64,83 @@ def _revision_meta(row) -> dict:
     }
 
 
+def final_meta(id_field: str, owner_id: str, period: Period, row, history: list[dict]) -> dict:
+    """The metadata of a frozen document: its revision and every revision of its month."""
+    return {
+        id_field: owner_id,
+        "month": period.label,
+        "status": "final",
+        **revision_meta(row),
+        "latestRevision": history[-1]["revision"],
+        "revisions": history,
+    }
+
+
+def provisional_meta(id_field: str, owner_id: str, period: Period, now: datetime) -> dict:
+    """The metadata of a document computed live (a running month, or one not closed yet)."""
+    return {
+        id_field: owner_id,
+        "month": period.label,
+        "status": "provisional",
+        "revision": None,
+        "asOf": utc_iso(now),
+        "latestRevision": None,
+        "revisions": [],
+    }
+
+
+def no_such_revision(what: str, revision: int) -> ApiError:
+    return ApiError(
+        404,
+        "not_found",
+        f"{what} has no revision {revision}",
+        [{"in": "query", "field": "revision", "message": "no such revision"}],
+    )
+
+
+def check_ended(label: str, period: Period, now: datetime, document: str) -> None:
+    if now < period.end:
+        raise ApiError(
+            409, "conflict", f"{label} is still running: its {document} is provisional until the month closes"
+        )
+
+
+def required_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ApiError(
+            422,
+            "validation_error",
+            "reason must not be blank",
+            [{"in": "body", "field": "reason", "message": "required"}],
+        )
+    return reason
+
+
+def not_closed(label: str) -> ApiError:
+    return ApiError(
+        409,
+        "conflict",
+        f"{label} is not closed yet: nothing to revise "
+        "(the month close freezes revision 1; `slamon report close` runs it now)",
+    )
+
+
+async def record_revision(
+    conn, action: str, target_type: str, target_id: str, details: dict, author: str, actor
+) -> None:
+    """The audit entry of a correction: by the signed-in admin, else by the CLI's author."""
+    if actor is not None:
+        await audit.record_by(conn, actor, action, target_type, target_id, details)
+    else:
+        await audit.record(
+            conn, action, actor_name=author, target_type=target_type, target_id=target_id, details=details
+        )
+
+
 async def revisions(conn: asyncpg.Connection, service_id: str, period: Period) -> list[dict]:
     """Every revision of a month, oldest first."""
-    return [_revision_meta(r) for r in await conn.fetch(queries.REVISIONS, service_id, period.first_day)]
+    return [revision_meta(r) for r in await conn.fetch(queries.REVISIONS, service_id, period.first_day)]
 
 
 async def get(
@@ -75,35 +150,14 @@ async def get(
     if revision is not None:
         row = await conn.fetchrow(queries.ONE_REVISION, service["id"], period.first_day, revision)
         if row is None:
-            raise ApiError(
-                404,
-                "not_found",
-                f"report {service['id']} {period.label} has no revision {revision}",
-                [{"in": "query", "field": "revision", "message": "no such revision"}],
-            )
+            raise no_such_revision(f"report {service['id']} {period.label}", revision)
     else:
         row = await conn.fetchrow(queries.LATEST, service["id"], period.first_day)
     if row is not None:
-        history = await revisions(conn, service["id"], period)
-        meta = {
-            "serviceId": service["id"],
-            "month": period.label,
-            "status": "final",
-            **_revision_meta(row),
-            "latestRevision": history[-1]["revision"],
-            "revisions": history,
-        }
+        meta = final_meta("serviceId", service["id"], period, row, await revisions(conn, service["id"], period))
         return {"report": meta, "dataSources": DATA_SOURCES, **json.loads(row["figures"])}
     live = await report_figures.compute(conn, service, period, now, timezone_name)
-    meta = {
-        "serviceId": service["id"],
-        "month": period.label,
-        "status": "provisional",
-        "revision": None,
-        "asOf": utc_iso(now),
-        "latestRevision": None,
-        "revisions": [],
-    }
+    meta = provisional_meta("serviceId", service["id"], period, now)
     return {"report": meta, "dataSources": DATA_SOURCES, **live}
 
 
@@ -133,6 +187,10 @@ async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, t
         # One consistent view of the raw rows and rollups for all of a service's figures.
         if await rollups.in_snapshot(conn, functools.partial(_freeze_first, conn, service, period, now, timezone_name)):
             written.append(service["id"])
+    # The customers' statements compose the reports just frozen (app/customers/statements.py).
+    from app.customers import statements
+
+    await statements.close_month(conn, period, now, timezone_name)
     return written
 
 
@@ -186,8 +244,7 @@ async def revise(
 ) -> dict:
     """Recompute a closed month from the rows as they are now and append revision N+1 (audited)."""
     label = f"{service['id']} {period.label}"
-    if now < period.end:
-        raise ApiError(409, "conflict", f"{label} is still running: its report is provisional until the month closes")
+    check_ended(label, period, now, "report")
     if period.start < now - timedelta(days=retention_days):
         raise ApiError(
             409,
@@ -195,14 +252,7 @@ async def revise(
             f"the raw rows of {label} have expired (SLAMON_RAW_RETENTION_DAYS="
             f"{retention_days}): a revision cannot be recomputed; the frozen revisions stay as they are",
         )
-    reason = reason.strip()
-    if not reason:
-        raise ApiError(
-            422,
-            "validation_error",
-            "reason must not be blank",
-            [{"in": "body", "field": "reason", "message": "required"}],
-        )
+    reason = required_reason(reason)
     await conn.execute(queries.LOCK_MONTH, service["id"], period.first_day)
     try:
         row = await _append_revision(conn, service, period, now, timezone_name, reason, author, actor)
@@ -232,24 +282,13 @@ async def _revision_in_snapshot(
     label = f"{service['id']} {period.label}"
     number = await conn.fetchval(queries.NEXT_REVISION, service["id"], period.first_day)
     if number == 1:
-        raise ApiError(
-            409,
-            "conflict",
-            f"{label} is not closed yet: nothing to revise "
-            "(the month close freezes revision 1; `slamon report close` runs it now)",
-        )
+        raise not_closed(label)
     figures = await report_figures.compute(conn, service, period, now, timezone_name)
     row = await conn.fetchrow(
         queries.INSERT_REVISION, service["id"], period.first_day, number, timezone_name, _dump(figures), reason, author
     )
     details = {"revision": number, "reason": reason}
-    target = f"{service['id']}/{period.label}"
-    if actor is not None:
-        await audit.record_by(conn, actor, "report.revised", "report", target, details)
-    else:
-        await audit.record(
-            conn, "report.revised", actor_name=author, target_type="report", target_id=target, details=details
-        )
+    await record_revision(conn, "report.revised", "report", f"{service['id']}/{period.label}", details, author, actor)
     return row
 
 

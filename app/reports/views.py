@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.contract import errors
 from app.errors import ApiError
 from app.reports import render, service
-from app.reports.models import RevisionCreate, RevisionCreated, RevisionList
+from app.reports.models import ReportDocument, RevisionCreate, RevisionCreated, RevisionList
 from app.reports.pdf import PdfBusy, PdfUnavailable
 from app.services.views import require_service
 from app.web.i18n import negotiate
@@ -48,7 +49,15 @@ def language(
     "/api/sla/reports/{service_id}/{month}.{fmt}",
     summary="A service's monthly SLA report as json, csv, html or pdf: a closed month's latest revision "
     "(or ?revision=N), the running month live and provisional",
-    responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}}},
+    response_model=ReportDocument,
+    responses={
+        200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}},
+        **errors(
+            404,
+            503,
+            e503={"error": "busy", "message": "2 PDFs are printing and 4 waiting; retry shortly"},
+        ),
+    },
 )
 async def report(
     request: Request,
@@ -91,6 +100,7 @@ async def report(
 @router.get(
     "/api/sla/reports/{service_id}/{month}/revisions",
     response_model=RevisionList,
+    responses=errors(404),
     summary="Every frozen revision of a month's report, oldest first",
 )
 async def list_revisions(
@@ -113,7 +123,10 @@ async def list_revisions(
     "/api/sla/reports/{service_id}/{month}/revisions",
     status_code=201,
     response_model=RevisionCreated,
-    responses={201: {"links": REVISION_LINKS}},
+    responses={
+        201: {"links": REVISION_LINKS},
+        **errors(404, 409, e409={"error": "conflict", "message": "face-compare 2026-12 is still running"}),
+    },
     summary="Correct a closed month (admin): recompute it from the rows as they are now into "
     "revision N+1, with the reason; audited",
 )

@@ -206,6 +206,12 @@ CREATE_DAILY = "SELECT rollup_create_daily_caggs($1)"
 # A refresh policy's job holds the aggregate's refresh lock while it runs ("… due to a concurrent
 # refresh", LockNotAvailableError): the worker's refresh waits and tries again, up to about a minute.
 BUSY_RETRIES = (0.2, 0.5, 1, 2, 4, 8, 15, 30)
+# Where an aggregate's materialised buckets end (their real-time part starts), no earlier than $2.
+WATERMARK = (
+    "SELECT greatest(_timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id)),"
+    " $2::timestamptz) FROM _timescaledb_catalog.continuous_agg c"
+    " WHERE to_regclass(format('%I.%I', c.user_view_schema, c.user_view_name)) = $1::regclass"
+)
 PENDING = "SELECT id, raw_table, lo, hi FROM rollup_invalidations ORDER BY id"
 FORGET = "DELETE FROM rollup_invalidations WHERE id = ANY($1::bigint[])"
 HORIZONS = "SELECT raw_table, dropped_before FROM raw_retention"
@@ -262,8 +268,11 @@ async def refresh(
                 ranges = await _logged_ranges(conn, raw_table, taken, horizons.get(raw_table))
                 await _refresh_view(conn, refresh_sql, first, "UTC", horizons.get(raw_table) or EPOCH, target, ranges)
                 for cagg in second:
+                    # Nothing to force: a second level reads only the first, and TimescaleDB logs every
+                    # bucket the first level's refresh rewrote as an invalidation of the second, which
+                    # its advance re-materialises (forcing them again doubled the cost of a catalog change).
                     zone = timezone_name if cagg.zoned else "UTC"
-                    await _refresh_view(conn, refresh_sql, cagg, zone, EPOCH, target, ranges)
+                    await _refresh_view(conn, refresh_sql, cagg, zone, EPOCH, target, [])
                 counts[raw_table] = len(ranges)
         except asyncpg.LockNotAvailableError as exc:
             # Still busy after the retries: the logged ranges stay pending (read live) for the next run.
@@ -337,12 +346,18 @@ async def _refresh_view(
     ranges: list[tuple[datetime, datetime]],
 ) -> None:
     """Advance to `target` (TimescaleDB re-materialises what it saw change), then force the logged
-    ranges, widened to whole buckets since a refresh rounds its window inwards."""
+    ranges, widened to whole buckets since a refresh rounds its window inwards. Only their part below
+    the watermark the aggregate had before the advance: above it the advance has just materialised
+    every bucket from the current raw rows and catalog (re-forcing them made a first refresh after a
+    load cost twice the load's aggregation)."""
+    fresh_from = await conn.fetchval(WATERMARK, cagg.view, start) if ranges else None
     if start < target:
         await _call_refresh(conn, refresh_sql, cagg.view, start, target, False)
     for lo, hi in ranges:
         span = await conn.fetchrow(queries.BUCKET_SPAN, cagg.width, lo, hi, zone)
-        await _call_refresh(conn, refresh_sql, cagg.view, max(span["lo"], start), span["hi"], True)
+        forced_lo, forced_hi = max(span["lo"], start), min(span["hi"], fresh_from)
+        if forced_lo < forced_hi:
+            await _call_refresh(conn, refresh_sql, cagg.view, forced_lo, forced_hi, True)
 
 
 async def _call_refresh(conn: asyncpg.Connection, refresh_sql: str, *args) -> None:

@@ -102,6 +102,10 @@ class LevelSql:
     delete_range: str  # the buckets of [bucket($2), $3)
     materialise_range: str  # those buckets from the level below (after delete_range)
     accumulate_range: str  # the level below's rows in [$2, $3) added into their buckets (the advance)
+    # A late write's buckets, for many services at once (RANGES: $1 service ids, $2 starts, $3 ends,
+    # bucket-aligned, not overlapping per service): deleted, then recomputed from the level below.
+    delete_ranges: str
+    recompute_ranges: str
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,25 @@ GROUP BY service_id, bucket"""
     return ReadParts(state, read + ORDER, _bucket_arrays(read, columns) if arrays else None)
 
 
+# Ranges of buckets, one per element: $1 service ids (text[]), $2 starts, $3 ends (timestamptz[]).
+RANGES = "unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS r(service_id, lo, hi)"
+_IN_RANGE = "c.service_id = r.service_id AND c.ts >= r.lo AND c.ts < r.hi"
+
+
+def _delete_ranges(table: str, time_column: str) -> str:
+    return f"""
+DELETE FROM {table} t USING {RANGES}
+WHERE t.service_id = r.service_id AND t.{time_column} >= r.lo AND t.{time_column} < r.hi"""
+
+
+def _recompute_ranges(table: str, columns: tuple[str, ...], source: str) -> str:
+    """`source` (a level's SELECT from the level below) for each range, one index range scan each;
+    $4 and $5 (width, zone) as in every template."""
+    return f"""
+INSERT INTO {table} ({", ".join(columns)})
+SELECT {", ".join(f"x.{c}" for c in columns)} FROM {RANGES} CROSS JOIN LATERAL ({source.format(where=_IN_RANGE)}) x"""
+
+
 def _build(
     name: str,
     raw_table: str,
@@ -364,6 +387,8 @@ ON CONFLICT (service_id, bucket) DO UPDATE SET {", ".join(_accumulate(c) for c i
         name=name,
         raw_table=raw_table,
         table=table,
+        delete_ranges=_delete_ranges(table, "bucket"),
+        recompute_ranges=_recompute_ranges(table, ("service_id", "bucket") + columns, source or template),
         columns=columns,
         aggregate=aggregate,
         merge_partial=merge_partial,
@@ -421,6 +446,10 @@ CHECK_SLOT_LEVEL = LevelSql(
 DELETE FROM rollup_check_slots c WHERE {_SLOT_RANGE}""",
     materialise_range=_INSERT_SLOTS,
     accumulate_range=_INSERT_SLOTS,
+    delete_ranges=_delete_ranges("rollup_check_slots", "ts"),
+    # $4, $5 unused by the slots' SELECT, named so that every level takes the same arguments
+    recompute_ranges=_recompute_ranges("rollup_check_slots", ("service_id", "ts", "ok", "latency_ms"), CHECK_SLOTS)
+    + " WHERE $4::interval IS NOT NULL AND $5::text IS NOT NULL",
 )
 _USAGE_MINUTES = _build("usage_minutes", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS)
 USAGE_MINUTE_LEVEL = LevelSql(
@@ -430,6 +459,8 @@ USAGE_MINUTE_LEVEL = LevelSql(
     delete_range=_USAGE_MINUTES.delete_range,
     materialise_range=_USAGE_MINUTES.materialise_range,
     accumulate_range=_USAGE_MINUTES.accumulate_range,
+    delete_ranges=_USAGE_MINUTES.delete_ranges,
+    recompute_ranges=_USAGE_MINUTES.recompute_ranges,
 )
 # The usage rollup's figures from its minutes: minute buckets never straddle a day in any zone in use.
 USAGE_OF_MINUTES = f"""
@@ -499,9 +530,41 @@ SELECT s.live_since, s.live_bucket, s.pending, p.*
 FROM state s LEFT JOIN parts p ON NOT s.pending"""
 
 
+def _days_of_hours() -> str:
+    """The daily check buckets of RANGES (day-aligned in zone $5, $4 = 1 day) from the hourly ones, for a
+    late write's recomputation: an hour inside its range and its day is taken as summed; an hour that
+    straddles a day boundary (zones with :30 and :45 offsets, Australia/Lord_Howe's DST) or an end of
+    the range (the watermark) gives its slots in the range instead. Exact because the hourly level is
+    complete up to the watermark when the daily one is refreshed (service.LEVELS), and every hour with
+    slots has an hourly row. 24 rows a day for most services, instead of 1,440 slots."""
+    hour_end = "e.bucket + interval '1 hour'"
+    whole = f"""e.bucket >= r.lo AND {hour_end} <= r.hi
+          AND time_bucket($4::interval, e.bucket, $5::text)
+              = time_bucket($4::interval, {hour_end} - interval '1 microsecond', $5::text)"""
+    columns = ", ".join(("service_id", "bucket") + CHECKS_COLUMNS)
+    in_range = "c.service_id = e.service_id AND c.ts >= e.bucket AND c.ts < " + hour_end
+    slots = CHECKS_OF_SLOTS.format(where=f"{in_range} AND c.ts >= r.lo AND c.ts < r.hi")
+    return f"""
+INSERT INTO rollup_checks_daily ({columns})
+SELECT x.* FROM {RANGES} CROSS JOIN LATERAL (
+    SELECT p.service_id, p.bucket, {", ".join(_merge(c) for c in CHECKS_COLUMNS)}
+    FROM (
+        SELECT e.service_id, time_bucket($4::interval, e.bucket, $5::text) AS bucket,
+               {", ".join(f"e.{c}" for c in CHECKS_COLUMNS)}
+        FROM rollup_checks_hourly e
+        WHERE e.service_id = r.service_id AND {whole}
+        UNION ALL
+        SELECT y.* FROM rollup_checks_hourly e CROSS JOIN LATERAL ({slots}) y
+        WHERE e.service_id = r.service_id AND {hour_end} > r.lo AND e.bucket < r.hi AND NOT ({whole})
+    ) p
+    GROUP BY p.service_id, p.bucket
+) x"""
+
+
 CHECKS_DAILY = replace(
     _build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS, source=CHECKS_OF_SLOTS),
     read_packed=_packed_read("rollup_checks_daily", "checks", CHECKS_BUCKETS),
+    recompute_ranges=_days_of_hours(),
 )
 USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS, source=USAGE_OF_MINUTES)
 
@@ -542,6 +605,15 @@ SELECT time_bucket($1::interval, $2::timestamptz, $4::text) AS lo,
        CASE WHEN time_bucket($1::interval, $3::timestamptz, $4::text) = $3 THEN $3
             ELSE rollup_bucket_end($1::interval, time_bucket($1::interval, $3::timestamptz, $4::text), $4::text)
        END AS hi
+"""
+
+# BUCKET_SPAN for many ranges at once: RANGES widened to whole buckets of width $4 in zone $5.
+BUCKET_SPANS = f"""
+SELECT r.service_id, time_bucket($4::interval, r.lo, $5::text) AS lo,
+       CASE WHEN time_bucket($4::interval, r.hi, $5::text) = r.hi THEN r.hi
+            ELSE rollup_bucket_end($4::interval, time_bucket($4::interval, r.hi, $5::text), $5::text)
+       END AS hi
+FROM {RANGES}
 """
 
 BUCKET_FLOOR = "SELECT time_bucket($1::interval, $2::timestamptz, $3::text)"

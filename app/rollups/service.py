@@ -205,18 +205,21 @@ async def _refresh_one(
     # levels above from it, already recomputed in this transaction (LEVELS' order).
     recomputed = 0
     if old is not None:
-        per_service: dict[str, list[tuple[datetime, datetime]]] = {}
-        for inv in invalidations:
-            lo = inv["lo"] if frozen is None else max(inv["lo"], frozen)
-            if lo >= old or lo >= inv["hi"]:
-                continue  # in step 1's range, or entirely in final buckets
-            span = await conn.fetchrow(queries.BUCKET_SPAN, width, lo, min(inv["hi"], new), zone)
-            per_service.setdefault(inv["service_id"], []).append((span["lo"], min(span["hi"], new)))
-        for service_id, ranges in per_service.items():
-            for lo, hi in merge_intervals(ranges):
-                await conn.execute(sql.delete_range, [service_id], lo, hi, width, zone)
-                await conn.execute(sql.materialise_range, [service_id], lo, hi, width, zone)
-                recomputed += 1
+        late = [
+            (inv["service_id"], lo, min(inv["hi"], new))
+            for inv in invalidations
+            if (lo := inv["lo"] if frozen is None else max(inv["lo"], frozen)) < old and lo < inv["hi"]
+        ]  # the others are in step 1's range, or entirely in final buckets
+        if late:
+            spans = await conn.fetch(queries.BUCKET_SPANS, *zip(*late, strict=True), width, zone)
+            per_service: dict[str, list[tuple[datetime, datetime]]] = {}
+            for span in spans:
+                per_service.setdefault(span["service_id"], []).append((span["lo"], min(span["hi"], new)))
+            ranges = [(s, lo, hi) for s, spans_of in per_service.items() for lo, hi in merge_intervals(spans_of)]
+            ids, los, his = (list(column) for column in zip(*ranges, strict=True))
+            await conn.execute(sql.delete_ranges, ids, los, his)
+            await conn.execute(sql.recompute_ranges, ids, los, his, width, zone)
+            recomputed = len(ranges)
     await conn.execute(queries.PUT_STATE, rollup.name, new, zone)
     return RefreshReport(rollup.name, new, recomputed, recut)
 

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from app.contract import ApiModel, JsonObject, Timestamp
 from app.services.conditions import ConditionError, JsonPath, compile_check
 
 Tier = Literal["enterprise_plus", "enterprise", "professional", "developer"]
@@ -80,3 +81,62 @@ class ServiceConfig(BaseModel):
             if parts.scheme != "tcp" or not parts.hostname or not port:
                 raise ValueError("a tcp service needs tcp://host:port")
         return url
+
+
+# ---- answers ----
+
+
+class ServiceListed(ApiModel):
+    """A service of the public list; the first entry is {id: "all-systems", name: "All Systems"}."""
+
+    id: str
+    name: str
+    description: str | None = None
+    tier: Tier | None = None
+    certificate_expires_at: Timestamp | None = Field(
+        None, description="the soonest TLS certificate expiry the probers saw, or null"
+    )
+
+
+class ServiceList(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "services": [
+                        {"id": "all-systems", "name": "All Systems"},
+                        {
+                            "id": "face-compare",
+                            "name": "Face Compare",
+                            "description": "1:1 face verification",
+                            "tier": "enterprise",
+                            "certificateExpiresAt": "2027-02-01T00:00:00Z",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+    services: list[ServiceListed]
+
+
+class ServiceConfigRead(BaseModel):
+    """A service's whole configuration (admin). snake_case like the services.toml entry it mirrors:
+    an exception to the API's camelCase (docs/api.md#casing)."""
+
+    id: str
+    name: str
+    description: str
+    kind: CheckKind
+    url: str | None
+    interval_s: int
+    timeout_s: float
+    latency_target_ms: int
+    tier: Tier
+    check: JsonObject
+    is_active: bool
+    managed_by: Literal["config", "api"]
+
+
+class ServiceOne(BaseModel):
+    service: ServiceConfigRead

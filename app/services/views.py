@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Path
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.contract import errors
 from app.errors import not_found
 from app.maintenance.service import service_to_read
 from app.services import service
-from app.services.models import ServiceConfig
+from app.services.models import ServiceConfig, ServiceList, ServiceListed, ServiceOne
 
 router = APIRouter(tags=["status"])
 admin_router = APIRouter(tags=["services"], dependencies=[Depends(current_user)])
@@ -44,36 +45,50 @@ async def require_service(conn: asyncpg.Connection, service_id: str):
     return row
 
 
-@router.get("/api/services", summary="Monitored services, with the 'All Systems' entry first")
-async def list_services(conn=Depends(deps.connection)):
+@router.get(
+    "/api/services",
+    response_model=ServiceList,
+    response_model_exclude_unset=True,
+    summary="Monitored services, with the 'All Systems' entry first",
+)
+async def list_services(conn=Depends(deps.connection)) -> ServiceList:
     rows = await service.list_active(conn)
     certificates = await service.certificate_expiries(conn)
-    return {
-        "services": [{"id": "all-systems", "name": "All Systems"}]
+    return ServiceList(
+        services=[ServiceListed(id="all-systems", name="All Systems")]
         + [
-            {
-                "id": r["id"],
-                "name": r["name"],
-                "description": r["description"],
-                "tier": r["tier"],
-                "certificateExpiresAt": certificates.get(r["id"]),
-            }
+            ServiceListed(
+                id=r["id"],
+                name=r["name"],
+                description=r["description"],
+                tier=r["tier"],
+                certificate_expires_at=certificates.get(r["id"]),
+            )
             for r in rows
         ]
-    }
+    )
 
 
 @admin_router.post(
     "/api/services",
     status_code=201,
-    responses={201: {"links": SERVICE_LINKS}},
+    response_model=ServiceOne,
+    responses={
+        201: {"links": SERVICE_LINKS},
+        **errors(409, e409={"error": "conflict", "message": "service id 'face-compare' is taken"}),
+    },
     summary="Add a service to monitor (admin); 409 when the id is taken, archived services included",
 )
 async def create_service(body: ServiceConfig, actor=Depends(require("services:write")), conn=Depends(deps.connection)):
     return {"service": service_to_read(await service.create(conn, body, actor))}
 
 
-@admin_router.get("/api/services/{service_id}", summary="A service's whole configuration, archived or not (admin)")
+@admin_router.get(
+    "/api/services/{service_id}",
+    response_model=ServiceOne,
+    responses=errors(404),
+    summary="A service's whole configuration, archived or not (admin)",
+)
 async def get_service(
     service_id: str = ServiceIdPath, actor=Depends(require("services:read")), conn=Depends(deps.connection)
 ):
@@ -82,6 +97,8 @@ async def get_service(
 
 @admin_router.delete(
     "/api/services/{service_id}",
+    response_model=ServiceOne,
+    responses=errors(404, 409),
     summary="Archive a service the API created (admin): no longer probed nor listed; its history, "
     "incidents and SLA figures stay",
 )

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
+SERVICE = {"id": "face-compare", "name": "Face Compare"}
 
 
 class ServiceRef(BaseModel):
@@ -36,6 +45,23 @@ class ResponseTimeMetrics(CamelModel):
 
 
 class ResponseTimesReport(CamelModel):
+    model_config = _example(
+        {
+            "service": SERVICE,
+            "period": "2026-11",
+            "partial": False,
+            "avgResponseTime": 412,
+            "targetThreshold": 7000,
+            "metrics": {
+                "totalRequests": 120000,
+                "avgResponseTime": 412,
+                "slowRequests300": {"count": 30000, "percentage": 25.0},
+                "slowRequests500": {"count": 9000, "percentage": 7.5},
+                "timeoutRequests": {"count": 12, "percentage": 0.01},
+                "percentiles": {"p50": 350, "p95": 880, "p99": 1400},
+            },
+        }
+    )
     service: ServiceRef
     period: str
     partial: bool
@@ -57,6 +83,24 @@ class AvailabilityMetrics(CamelModel):
 
 
 class AvailabilityReport(CamelModel):
+    model_config = _example(
+        {
+            "service": SERVICE,
+            "period": "2026-11",
+            "partial": False,
+            "metrics": {
+                "totalChecks": 43200,
+                "successfulChecks": 43185,
+                "failedChecks": 15,
+                "uptimePercentage": 99.96,
+                "totalDowntime": "15m",
+                "downtimeMinutes": 15.0,
+                "expectedChecks": 43200,
+                "coverage": 100.0,
+                "maintenanceChecks": 0,
+            },
+        }
+    )
     service: ServiceRef
     period: str
     partial: bool
@@ -81,6 +125,22 @@ class UsageMetrics(CamelModel):
 
 
 class UsageReport(CamelModel):
+    model_config = _example(
+        {
+            "service": SERVICE,
+            "period": "2026-11",
+            "partial": False,
+            "metrics": {
+                "totalCalls": 1000,
+                "successfulCalls": 990,
+                "errorCalls": 10,
+                "errorRate": 1.0,
+                "clientErrors": 8,
+                "serverErrors": 2,
+                "dailyStats": [{"date": "2026-11-01", "total": 40, "success": 39, "errors": 1}],
+            },
+        }
+    )
     service: ServiceRef
     period: str
     partial: bool
@@ -107,6 +167,31 @@ class IncidentStatsRow(CamelModel):
 
 
 class IncidentStatsReport(CamelModel):
+    model_config = _example(
+        {
+            "period": "2026-11",
+            "partial": False,
+            "summary": {
+                "totalIncidents": 1,
+                "p1Count": 0,
+                "p2Count": 1,
+                "p3Count": 0,
+                "avgResolutionTime": "1h 5m",
+            },
+            "incidents": [
+                {
+                    "id": "INC-20261103-001",
+                    "priority": "P2",
+                    "title": "Slow answers",
+                    "reporter": "alice",
+                    "detectionCriteria": "P95 > 1000 ms",
+                    "createdAt": "2026-11-03T01:00:00Z",
+                    "resolvedAt": "2026-11-03T02:05:00Z",
+                    "resolutionTime": "1h 5m",
+                }
+            ],
+        }
+    )
     period: str
     partial: bool
     summary: IncidentSummary

@@ -105,24 +105,30 @@ async def _apply_burn(
     return None
 
 
-async def evaluate(conn: asyncpg.Connection, service, now: datetime) -> list[Change]:
-    """Open, escalate and close the service's violations from its last hours of data."""
+async def evaluate(
+    conn: asyncpg.Connection, service, now: datetime, *, rules: bool = True, burns: bool = True
+) -> list[Change]:
+    """Open, escalate and close the service's violations from its last hours of data: the violation
+    rules and the burn-rate alerts, or one of them when the other cannot change (app/slo/sweep.py)."""
     tier = TIERS[service["tier"]]
     service_objectives = objectives(tier)
     end = bucket_floor(now)  # complete 5-minute measurements only
     changes: list[Change] = []
     async with conn.transaction():
         await conn.execute(queries.LOCK_SERVICE, service["id"])
-        series = measurements(
-            await conn.fetch(queries.SLOT_BUCKETS, service["id"], end - LOOKBACK, end),
-            await conn.fetch(queries.CALL_BUCKETS, service["id"], end - LOOKBACK, end),
-        )
         current = {r["slo"]: r for r in await conn.fetch(queries.OPEN_OF_SERVICE, service["id"])}
-        for rule in alerts.rules(service_objectives):
-            change = await _apply_rule(
-                conn, service["id"], rule, alerts.judge(rule, series[rule.slo]), current.get(rule.slo)
+        if rules:
+            series = measurements(
+                await conn.fetch(queries.SLOT_BUCKETS, service["id"], end - LOOKBACK, end),
+                await conn.fetch(queries.CALL_BUCKETS, service["id"], end - LOOKBACK, end),
             )
-            changes += [change] if change else []
+            for rule in alerts.rules(service_objectives):
+                change = await _apply_rule(
+                    conn, service["id"], rule, alerts.judge(rule, series[rule.slo]), current.get(rule.slo)
+                )
+                changes += [change] if change else []
+        if not burns:
+            return changes
         windows = await burn_windows(conn, service, now)
         availability = next(o for o in service_objectives if o.slo == "availability")
         for slo, alert, severity in BURN_ALERTS:

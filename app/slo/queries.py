@@ -129,3 +129,18 @@ SELECT {_VIOLATION_COLUMNS} FROM slo_violations {_WHERE}
 ORDER BY started_at DESC, id DESC LIMIT $7 OFFSET $8
 """
 COUNT = f"SELECT count(*) FROM slo_violations {_WHERE}"
+
+# --- incremental evaluation (app/slo/sweep.py) -----------------------------------------------
+
+# Of service $1: its first row (slot or call) from $2 (the end of the measurements it was last
+# evaluated with) and from $3 (the end of the complete measurements now); whether a check failed
+# from $4 (now - the burn alerts' longest short window) on; whether a burn-rate alert is open.
+OUTLOOK = """
+SELECT least((SELECT min(ts) FROM checks WHERE service_id = $1 AND ts >= $2),
+             (SELECT min(ts) FROM api_calls WHERE service_id = $1 AND ts >= $2)) AS first_since,
+       least((SELECT min(ts) FROM checks WHERE service_id = $1 AND ts >= $3),
+             (SELECT min(ts) FROM api_calls WHERE service_id = $1 AND ts >= $3)) AS first_open,
+       EXISTS (SELECT 1 FROM checks WHERE service_id = $1 AND ts >= $4 AND NOT ok) AS failed_recently,
+       EXISTS (SELECT 1 FROM slo_violations
+               WHERE service_id = $1 AND ended_at IS NULL AND slo IN ('burn_rate_fast', 'burn_rate_slow')) AS burn_open
+"""

@@ -8,11 +8,13 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 
 from app import deps
+from app.contract import errors
 from app.errors import ApiError
 from app.periods import Period
 from app.services.views import require_service
 from app.sla.views import report_period
 from app.slo import service
+from app.slo.models import SloReport, ViolationPage
 
 router = APIRouter(tags=["slo"])
 SLO_NAMES = Literal[
@@ -30,6 +32,8 @@ SLO_NAMES = Literal[
 
 @router.get(
     "/api/slo/violations",
+    response_model=ViolationPage,
+    responses=errors(404),
     summary="SLO violations, newest first: filter by service, open/closed, "
     "time range (overlapping [since, until)), SLO, severity",
 )
@@ -71,6 +75,8 @@ async def list_violations(
 
 @router.get(
     "/api/slo/{service_id}",
+    response_model=SloReport,
+    responses=errors(404),
     summary="A service's SLOs for a month (default: this month, to date): target, "
     "current value, error budget, burn rates, open violations",
 )

@@ -3,11 +3,11 @@ every message (docs/api.md, Public subscriptions)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.contract import ApiModel, Instant
 from app.notifications.models import Email, Services, Url
 
 # What a public subscriber may receive: news about incidents and maintenance of the services it chose.
@@ -45,7 +45,7 @@ class PublicSubscribe(BaseModel):
         return self
 
 
-class SubscribeAccepted(BaseModel):
+class SubscribeAccepted(ApiModel):
     """The same answer whatever the receiver's state (no enumeration of who is subscribed)."""
 
     accepted: Literal[True] = True
@@ -62,38 +62,26 @@ class ServicesBody(BaseModel):
     services: Services = Field(description="only news about these services; empty: all")
 
 
-class PublicSubscriptionRead(BaseModel):
+class PublicSubscriptionRead(ApiModel):
     """What the holder of a manage link sees: never the full address."""
 
     kind: str
-    receiver: str = Field(description="the address or URL, masked (a@… / https://hooks.slack.com/…)")
+    receiver: str = Field(description="the address or URL, masked (a…@example.com / https://hooks.slack.com/…)")
     services: list[str]
     status: Literal["pending", "confirmed", "unsubscribed"]
-    confirmedAt: datetime | None
+    confirmed_at: Instant | None
 
 
-class PublicSubscriptionOne(BaseModel):
+class PublicSubscriptionOne(ApiModel):
     subscription: PublicSubscriptionRead
 
 
-class Unsubscribed(BaseModel):
+class Unsubscribed(ApiModel):
     unsubscribed: Literal[True] = True
 
 
-class ErrorBody(BaseModel):
-    """The API's one error shape (app/errors.py)."""
-
-    error: str
-    message: str
-    details: list[dict[str, object]] | None = None
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
-    """`responses=` for the errors a route answers, in the API's error shape."""
-    described = {
-        404: "unknown subscription",
-        410: "the link was used, replaced or has expired",
-        422: "invalid body or link (the field is named)",
-        429: "too many requests from this address (Retry-After)",
-    }
-    return {code: {"model": ErrorBody, "description": described[code]} for code in codes}
+# The 429 of the subscribe endpoint (the shared example is the login throttle's).
+TOO_MANY = {
+    "error": "too_many_requests",
+    "message": "too many subscription requests from this address; try again in 60 s",
+}

@@ -14,15 +14,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from app import deps
 from app.auth.deps import client_ip
 from app.config import Settings
+from app.contract import errors
 from app.subscribers import service
 from app.subscribers.models import (
+    TOO_MANY,
     ConfirmBody,
     PublicSubscribe,
     PublicSubscriptionOne,
     ServicesBody,
     SubscribeAccepted,
     Unsubscribed,
-    error_responses,
 )
 
 router = APIRouter(tags=["public subscriptions"])
@@ -33,7 +34,7 @@ Token = Query(min_length=1, max_length=2000, description="the token of the link"
     "/api/public/subscriptions",
     status_code=202,
     response_model=SubscribeAccepted,
-    responses=error_responses(422, 429),
+    responses=errors(422, 429, e429=TOO_MANY),
     summary="Subscribe an email address, webhook, Slack or Teams receiver (no account; confirmed by its owner)",
 )
 async def subscribe(
@@ -49,7 +50,7 @@ async def subscribe(
 @router.post(
     "/api/public/subscriptions/confirm",
     response_model=PublicSubscriptionOne,
-    responses=error_responses(410),
+    responses=errors(410),
     summary="Confirm a subscription with the token of its confirmation link (works once)",
 )
 async def confirm(
@@ -77,8 +78,8 @@ async def linked(
     return Linked(token, conn, settings)
 
 
-ONE: dict[str, Any] = {"response_model": PublicSubscriptionOne, "responses": error_responses(410)}
-GONE: dict[str, Any] = {"response_model": Unsubscribed, "responses": error_responses(410)}
+ONE: dict[str, Any] = {"response_model": PublicSubscriptionOne, "responses": errors(410)}
+GONE: dict[str, Any] = {"response_model": Unsubscribed, "responses": errors(410)}
 
 
 @router.get("/api/public/subscriptions/manage", **ONE, summary="The subscription of a manage link (receiver masked)")

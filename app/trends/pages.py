@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app import deps
-from app.reports.i18n import strings
 from app.reports.pages import page
-from app.reports.views import language
 from app.services import service as services
 from app.trends import service
-from app.web.templating import json_script
+from app.web.i18n import Translator
+from app.web.templating import json_script, language_of, translator
 
 # The texts the chart module shows (legends, axes, the keyboard read-out).
 SCRIPT_TEXTS = ("calls", "forecast", "growth", "error_rate", "p95_latency", "month", "date", "chart_keys")
@@ -23,20 +22,24 @@ def _span(labels: list[str], none: str) -> str:
     return f"{labels[0]}–{labels[-1]}" if labels else none
 
 
-def chart_descriptions(data: dict, t: dict) -> dict[str, str]:
+def chart_descriptions(data: dict, t: Translator) -> dict[str, str]:
     """What each chart shows, for screen readers (the canvas's description)."""
-    months = _span([m["month"] for m in data["monthly"]], t["none"])
+    none = t("reports.none")
+    months = _span([m["month"] for m in data["monthly"]], none)
     return {
-        "calls": t["chart_calls_description"].format(
-            months=months, forecast=_span([f["month"] for f in data["forecast"]["months"]], t["none"])
+        "calls": t(
+            "reports.chart_calls_description",
+            months=months,
+            forecast=_span([f["month"] for f in data["forecast"]["months"]], none),
         ),
-        "error-rate": t["chart_error_rate_description"].format(months=months),
-        "p95": t["chart_p95_description"].format(months=months),
-        "daily-calls": t["chart_daily_description"].format(days=_span([d["date"] for d in data["daily"]], t["none"])),
+        "error-rate": t("reports.chart_error_rate_description", months=months),
+        "p95": t("reports.chart_p95_description", months=months),
+        "daily-calls": t("reports.chart_daily_description", days=_span([d["date"] for d in data["daily"]], none)),
     }
 
 
 router = APIRouter(tags=["pages"])
+TEMPLATE, TITLE = "reports/trends_page.html", "reports.trends_page_title"
 
 
 @router.get(
@@ -48,39 +51,31 @@ async def trends_page(
     request: Request,
     service_id: str = Path(max_length=50),
     months: int = Query(12),
-    lang: str = Depends(language),
     conn=Depends(deps.connection),
     settings=Depends(deps.settings),
     now=Depends(deps.clock),
 ):
-    context = {"selected_service": service_id, "months": months, "error": None}
+    context = {"selected_service": service_id, "months": months, "nav": "trends"}
     svc = await services.get(conn, service_id)
     if svc is None:
-        return page(
-            request,
-            "trends_page.html",
-            lang,
-            "trends_page_title",
-            404,
-            **{**context, "error": f"service: unknown service {service_id!r}"},
-        )
+        error = f"service: unknown service {service_id!r}"
+        return page(request, TEMPLATE, TITLE, 404, **context, nav_service=None, error=error)
     if not 3 <= months <= 24:
         return page(
             request,
-            "trends_page.html",
-            lang,
-            "trends_page_title",
+            TEMPLATE,
+            TITLE,
             422,
-            **{**context, "months": 12, "error": f"months must be between 3 and 24, got {months}"},
+            **{**context, "months": 12},
+            error=f"months must be between 3 and 24, got {months}",
         )
     data = await service.trends(conn, svc, months, now, settings.timezone, settings.zone)
-    t = strings(lang)
-    chart_data = {"trends": data, "texts": {key: t[key] for key in SCRIPT_TEXTS}}
+    t = translator(language_of(request))
+    chart_data = {"trends": data, "texts": {key: t(f"reports.{key}") for key in SCRIPT_TEXTS}}
     return page(
         request,
-        "trends_page.html",
-        lang,
-        "trends_page_title",
+        TEMPLATE,
+        TITLE,
         data=data,
         descriptions=chart_descriptions(data, t),
         chart_data=json_script(chart_data),

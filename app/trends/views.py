@@ -5,14 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Path, Query
 
 from app import deps
+from app.contract import errors
 from app.services.views import require_service
 from app.trends import service
+from app.trends.models import UsageTrends
 
 router = APIRouter(tags=["trends"])
 
 
 @router.get(
     "/api/usage/trends/{service_id}",
+    response_model=UsageTrends,
+    response_model_exclude_unset=True,
+    responses=errors(404),
     summary="Monthly and daily calls, error rate and P95 latency over 3-24 months, month-over-month "
     "growth and a linear forecast (method stated in the response)",
 )

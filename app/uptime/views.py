@@ -7,10 +7,12 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query
 
 from app import deps
+from app.contract import errors
 from app.errors import ApiError
 from app.periods import add_months, local_date
 from app.services.views import require_service
 from app.uptime import service
+from app.uptime.models import UptimeMonths
 
 router = APIRouter(tags=["status"])
 # A day's margin at both ends of what `date` holds: local midnights there are still instants in UTC.
@@ -26,7 +28,12 @@ def _check_range(first_month: date, months: int) -> None:
         )
 
 
-@router.get("/api/uptime/{service_id}", summary="Monthly availability and daily statuses (o, po, mo, nd, e)")
+@router.get(
+    "/api/uptime/{service_id}",
+    response_model=UptimeMonths,
+    responses=errors(404),
+    summary="Monthly availability and daily statuses (o, po, mo, nd, e)",
+)
 async def uptime(
     service_id: str,
     months: int = Query(3, ge=1, le=24, description="number of calendar months"),

@@ -42,7 +42,7 @@ async def cmd_user_create(args) -> int:
         return 1
     finally:
         await conn.close()
-    print(f"created {user['role']} {user['username']} ({user['id']})")
+    print(f"created {user.role} {user.username} ({user.id})")
     return 0
 
 

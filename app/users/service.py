@@ -9,12 +9,14 @@ import asyncpg
 
 from app.audit import service as audit
 from app.auth import passwords, throttle
+from app.auth.models import UserRead
 from app.auth.service import Principal, revoke_user, user_to_read, utcnow
 from app.auth.usernames import username_key
+from app.contract import Pagination
 from app.errors import ApiError, not_found
 from app.formatting import pagination
 from app.users import queries
-from app.users.models import UserCreate, UserUpdate
+from app.users.models import UserCreate, UserPage, UserUpdate
 
 to_read = user_to_read
 
@@ -31,16 +33,13 @@ async def get(conn: asyncpg.Connection, user_id: str):
     return None if key is None else await conn.fetchrow(queries.GET, key)
 
 
-async def list_users(conn: asyncpg.Connection, page: int, limit: int) -> dict:
+async def list_users(conn: asyncpg.Connection, page: int, limit: int) -> UserPage:
     total = await conn.fetchval(queries.COUNT)
     rows = await conn.fetch(queries.LIST, limit, (page - 1) * limit)
-    return {
-        "users": [to_read(r) for r in rows],
-        "pagination": pagination(page, limit, total),
-    }
+    return UserPage(users=[to_read(r) for r in rows], pagination=Pagination(**pagination(page, limit, total)))
 
 
-async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | None) -> dict:
+async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | None) -> UserRead:
     """A new account; 409 if the username is taken (case-insensitively)."""
     password_hash = await passwords.hash_async(data.password)
     async with conn.transaction():
@@ -68,7 +67,7 @@ async def _ensure_an_admin_remains(conn, user_row, new_role: str, new_active: bo
         raise ApiError(409, "conflict", "the last active admin cannot be demoted, disabled or deleted")
 
 
-async def update(conn: asyncpg.Connection, user_id: str, data: UserUpdate, actor: Principal) -> tuple[dict, bool]:
+async def update(conn: asyncpg.Connection, user_id: str, data: UserUpdate, actor: Principal) -> tuple[UserRead, bool]:
     """Apply the given fields; returns the user and whether existing tokens were revoked."""
     key = _uuid(user_id)
     new_hash = await passwords.hash_async(data.password) if data.password else None  # not under the row lock

@@ -7,12 +7,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from app import deps
 from app.auth import passwords
 from app.auth.deps import require
+from app.contract import Deleted, deprecated_keys, errors
 from app.errors import not_found
 from app.realtime import hub
 from app.users import service
-from app.users.models import UserCreate, UserUpdate
+from app.users.models import UserCreate, UserOne, UserPage, UserUpdate
 
-router = APIRouter(tags=["users"], dependencies=[Depends(require("users:read"))])
+router = APIRouter(tags=["users"], dependencies=[Depends(require("users:read")), Depends(deprecated_keys)])
 _ONE, _ID = "#/paths/~1api~1users~1{user_id}", {"user_id": "$response.body#/user/id"}
 # OpenAPI links: what a client (and the stateful schemathesis test) can do next with a new account.
 USER_LINKS = {
@@ -22,14 +23,23 @@ USER_LINKS = {
 }
 
 
-@router.get("/api/users", summary="User accounts (admin)")
+@router.get("/api/users", response_model=UserPage, summary="User accounts (admin)")
 async def list_users(
     page: int = Query(1, ge=1, le=10_000), limit: int = Query(50, ge=1, le=200), conn=Depends(deps.connection)
 ):
     return await service.list_users(conn, page, limit)
 
 
-@router.post("/api/users", status_code=201, responses={201: {"links": USER_LINKS}}, summary="Create an account (admin)")
+@router.post(
+    "/api/users",
+    status_code=201,
+    response_model=UserOne,
+    responses={
+        201: {"links": USER_LINKS},
+        **errors(409, e409={"error": "conflict", "message": "username 'alice' is taken"}),
+    },
+    summary="Create an account (admin)",
+)
 async def create_user(
     body: UserCreate,
     _slot=Depends(passwords.slot),
@@ -39,7 +49,7 @@ async def create_user(
     return {"user": await service.create(conn, body, actor)}
 
 
-@router.get("/api/users/{user_id}", summary="One account (admin)")
+@router.get("/api/users/{user_id}", response_model=UserOne, responses=errors(404), summary="One account (admin)")
 async def get_user(user_id: str, conn=Depends(deps.connection)):
     row = await service.get(conn, user_id)
     if row is None:
@@ -47,7 +57,12 @@ async def get_user(user_id: str, conn=Depends(deps.connection)):
     return {"user": service.to_read(row)}
 
 
-@router.put("/api/users/{user_id}", summary="Change email, role, active flag or password (admin)")
+@router.put(
+    "/api/users/{user_id}",
+    response_model=UserOne,
+    responses=errors(404, 409),
+    summary="Change email, role, active flag or password (admin)",
+)
 async def update_user(
     user_id: str,
     body: UserUpdate,
@@ -58,11 +73,16 @@ async def update_user(
 ):
     user, revoked = await service.update(conn, user_id, body, actor)
     if revoked:
-        await hub(request).disconnect_user(user["id"])
+        await hub(request).disconnect_user(user.id)
     return {"user": user}
 
 
-@router.delete("/api/users/{user_id}", summary="Delete an account (admin); the audit trail keeps its name")
+@router.delete(
+    "/api/users/{user_id}",
+    response_model=Deleted,
+    responses=errors(404, 409),
+    summary="Delete an account (admin); the audit trail keeps its name",
+)
 async def delete_user(
     user_id: str, request: Request, actor=Depends(require("users:write")), conn=Depends(deps.connection)
 ):

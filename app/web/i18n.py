@@ -112,14 +112,20 @@ def _weights(header: str) -> dict[str, tuple[float, int]]:
 
 def _accept_language(header: str) -> str | None:
     """The supported language the Accept-Language header prefers most, if any (weight 0: not
-    acceptable; `*` stands for the languages it does not name; ties: the earlier range, then Korean)."""
+    acceptable; `*` stands for the languages it does not name; ties: the earlier range, then Korean).
+    When it prefers none, the first supported language it does not refuse (`ko;q=0` gives English);
+    None when it refuses them all (the caller then disregards it, as §12.5.4 allows)."""
     weights = _weights(header)
-    ranked = []
+    ranked, not_refused = [], []
     for lang in LANGUAGES:
-        quality, position = weights.get(lang) or weights.get("*") or (0.0, 0)
-        if quality > 0:
-            ranked.append((-quality, position, lang != DEFAULT_LANGUAGE, lang))
-    return min(ranked)[3] if ranked else None
+        weight = weights.get(lang) or weights.get("*")
+        if weight is None:
+            not_refused.append(lang)
+        elif weight[0] > 0:
+            ranked.append((-weight[0], weight[1], lang != DEFAULT_LANGUAGE, lang))
+    if ranked:
+        return min(ranked)[3]
+    return not_refused[0] if not_refused else None
 
 
 def negotiate(query_lang: str | None, cookie_lang: str | None, accept_language: str | None) -> str:

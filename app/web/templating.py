@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -54,6 +56,20 @@ def json_script(value) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
+def number(value: float | None, places: int | None = None) -> str:
+    """Filter `num`: thousands separated, `places` decimals when given; a missing figure is a dash."""
+    if value is None:
+        return "—"
+    return f"{value:,.{places}f}" if places is not None else f"{value:,}"
+
+
+def local_time(value: str | None, zone: str) -> str:
+    """Filter `local`: a UTC timestamp (ISO 8601) as `YYYY-MM-DD HH:MM` in a time zone."""
+    if not value:
+        return "—"
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
 @lru_cache
 def environment() -> Environment:
     env = Environment(
@@ -65,6 +81,8 @@ def environment() -> Environment:
     )
     env.globals["static"] = static_url
     env.filters["json_script"] = json_script
+    env.filters["num"] = number
+    env.filters["local"] = local_time
     return env
 
 
@@ -81,7 +99,9 @@ def url_with_lang(request: Request, lang: str) -> str:
 
 
 def translator(lang: str) -> i18n.Translator:
-    return i18n.Translator(lang, i18n.catalogs_of(I18N_DIR))
+    """`t` of a language (an unsupported one gives the default): the one lookup every page, the
+    report document and the scripts' texts go through."""
+    return i18n.Translator(lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE, i18n.catalogs_of(I18N_DIR))
 
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:

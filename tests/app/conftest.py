@@ -93,7 +93,7 @@ class Staff:
         username = username or role
         if username not in self.tokens:
             await self.login(role, username)
-        return {"Authorization": f"Bearer {self.tokens[username]['access_token']}"}
+        return {"Authorization": f"Bearer {self.tokens[username]['accessToken']}"}
 
 
 @pytest.fixture

@@ -101,9 +101,10 @@ async def test_a_queued_request_waits_at_most_queue_wait_s(settings):
         assert (await http.get("/api/services")).status_code == 200  # the slot was given back
 
 
-async def test_a_crowd_on_the_status_page_gets_fast_503s_not_a_hang(staff_db, database_url, tmp_path):
-    """Many concurrent clients on the status page (`slamon api --site status`): the excess is refused
-    with Retry-After before the admitted pages are done, and health answers throughout."""
+async def test_a_crowd_on_a_page_gets_fast_503s_not_a_hang(staff_db, database_url, tmp_path):
+    """Many concurrent clients on a page of the status site (`slamon api --site status`): the excess is
+    refused with Retry-After before the admitted pages are done, and health answers throughout. (The
+    status page itself is served from memory, one build per change, and is not shed: the next test.)"""
     limits = {"SLAMON_MAX_CONCURRENT_REQUESTS": "2", "SLAMON_MAX_QUEUED_REQUESTS": "2", "SLAMON_QUEUE_WAIT_S": "2"}
     async with (
         slamon_api(database_url, tmp_path, site="status", **limits) as base,
@@ -112,7 +113,7 @@ async def test_a_crowd_on_the_status_page_gets_fast_503s_not_a_hang(staff_db, da
         answered: list[httpx.Response] = []
 
         async def visit() -> httpx.Response:
-            response = await http.get("/?lang=en")
+            response = await http.get("/reports?lang=en")
             answered.append(response)
             return response
 
@@ -126,3 +127,17 @@ async def test_a_crowd_on_the_status_page_gets_fast_503s_not_a_hang(staff_db, da
     first_refusal = next(i for i, r in enumerate(answered) if r.status_code == 503)
     last_page = max(i for i, r in enumerate(answered) if r.status_code == 200)
     assert first_refusal < last_page  # refused at once, not after the pages ahead of it were served
+
+
+async def test_a_crowd_on_the_status_page_is_served_from_memory(staff_db, database_url, tmp_path):
+    """The same crowd and limits on the status page and its JSON: every reader gets the page (built
+    once per change and kept, app/status/cache.py), none is refused."""
+    limits = {"SLAMON_MAX_CONCURRENT_REQUESTS": "2", "SLAMON_MAX_QUEUED_REQUESTS": "2", "SLAMON_QUEUE_WAIT_S": "2"}
+    async with (
+        slamon_api(database_url, tmp_path, site="status", **limits) as base,
+        httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=100)) as http,
+    ):
+        for path in ("/?lang=en", "/api/system-status"):
+            results = await asyncio.gather(*(http.get(path) for _ in range(60)))
+            assert [r.status_code for r in results] == [200] * 60, path
+            assert all(r.headers["etag"] for r in results), path

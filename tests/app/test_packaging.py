@@ -13,7 +13,17 @@ from app.services.service import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 # what .dockerignore sends
-SOURCES = ("pyproject.toml", "constraints.txt", "services.toml", "sql", "frontend", "app", "prober", "workers")
+SOURCES = (
+    "pyproject.toml",
+    "constraints.txt",
+    "services.toml",
+    "customers.toml",
+    "sql",
+    "frontend",
+    "app",
+    "prober",
+    "workers",
+)
 DATA = "sla_monitor-0.1.0.data/data/share/sla-monitor"
 
 # Run in an interpreter that imports the installed copy (PYTHONPATH first), from a folder that is
@@ -70,6 +80,7 @@ def test_the_wheel_carries_every_migration_and_the_catalog_and_an_install_finds_
         for path in db.tsl_migration_files():
             assert archive.read(f"{DATA}/sql/tsl/{path.name}") == path.read_bytes()
         assert archive.read(f"{DATA}/services.toml") == (ROOT / "services.toml").read_bytes()
+        assert archive.read(f"{DATA}/customers.toml") == (ROOT / "customers.toml").read_bytes()
         pages = [p for p in sorted((ROOT / "frontend").rglob("*")) if p.is_file() and p.name != "README.md"]
         missing = [str(p.relative_to(ROOT)) for p in pages if f"{DATA}/{p.relative_to(ROOT).as_posix()}" not in names]
         assert not missing, f"frontend files not in the wheel (pyproject.toml data-files): {missing}"

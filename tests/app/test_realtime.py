@@ -80,7 +80,7 @@ class Client:
 
 
 async def token(staff, role, username=None):
-    return (await staff.login(role, username))["access_token"]
+    return (await staff.login(role, username))["accessToken"]
 
 
 async def test_public_rooms_get_incident_events_without_a_token(staff, server):
@@ -158,7 +158,7 @@ async def test_bad_tokens_are_refused_and_revocation_disconnects(staff, server):
     with pytest.raises(socketio.exceptions.ConnectionError):
         await Client().connect(server, "not-a-jwt")
     target = await staff.login("reporter", "carol")
-    carol = await Client().connect(server, target["access_token"])
+    carol = await Client().connect(server, target["accessToken"])
     await carol.join("incidents")
     r = await staff.client.put(
         f"/api/users/{target['user']['id']}", json={"role": "viewer"}, headers=await staff.headers("admin")
@@ -167,7 +167,7 @@ async def test_bad_tokens_are_refused_and_revocation_disconnects(staff, server):
     assert (await carol.next("session-ended"))["reason"] == "account changed"
     assert await carol.disconnected()
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await Client().connect(server, target["access_token"])
+        await Client().connect(server, target["accessToken"])
 
 
 async def test_other_processes_emit_through_redis_and_clients_replay_what_they_missed(staff, server, settings):
@@ -418,8 +418,8 @@ async def test_every_event_carries_a_seq(staff, server):
     room = f"incident:{incident['id']}"
     carol = await staff.login("reporter", "carol")
     alice = await Client().connect(server, await token(staff, "reporter", "alice"))
-    tab = await Client().connect(server, carol["access_token"])
-    bob = await Client().connect(server, carol["access_token"])
+    tab = await Client().connect(server, carol["accessToken"])
+    bob = await Client().connect(server, carol["accessToken"])
     since = (await alice.join(room))["seq"]
     await alice.join("incidents")
     assert (await bob.join(room))["ok"]

@@ -78,7 +78,7 @@ async def live_api(staff_db, database_url, tmp_path):
 def test_no_input_causes_a_server_error(live_api):
     token = requests.post(
         f"{live_api}/api/auth/login", json={"username": "fuzzer", "password": PASSWORD}, timeout=10
-    ).json()["access_token"]
+    ).json()["accessToken"]
     schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json")
     session = requests.Session()
     failures, calls = [], []

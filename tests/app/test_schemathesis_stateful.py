@@ -204,7 +204,7 @@ def sequences(schema, base_url: str, token: str, record):
 def test_linked_sequences_reach_the_created_resources_without_server_errors(live_api, closed_month):
     token = requests.post(
         f"{live_api}/api/auth/login", json={"username": "fuzzer", "password": PASSWORD}, timeout=10
-    ).json()["access_token"]
+    ).json()["accessToken"]
     service_ids = [s["id"] for s in requests.get(f"{live_api}/api/services", timeout=10).json()["services"][1:]]
     schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json", config=SchemathesisConfig.from_dict(CONFIG))
     feeder = Feeder(service_ids, closed_month)

@@ -53,6 +53,16 @@ WINDOW = {
     "ends_at": "2025-09-01T02:00:00Z",
 }
 SUBSCRIPTION = {"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "allow_private": True}
+CUSTOMER = {
+    "id": "matrix-co",
+    "name": "Matrix Co.",
+    "tier": "developer",
+    "currency": "EUR",
+    "monthly_fee": "10.00",
+    "starts_on": "2025-01-01",
+    "services": ["id-recognition"],
+}
+OVERRIDE = {"availability": "99", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}
 # The least role allowed, and a valid request: (role, body).
 MATRIX = {
     ("POST", "/api/incidents"): ("reporter", {"title": "t", "severity": "low"}),
@@ -88,6 +98,16 @@ MATRIX = {
     ("DELETE", "/api/services/{service_id}/ingest-keys"): ("admin", None),
     ("DELETE", "/api/services/{service_id}/ingest-keys/{key_id}"): ("admin", None),
     ("POST", "/api/sla/reports/{service_id}/{month}/revisions"): ("admin", {"reason": "late check results"}),
+    ("GET", "/api/customers"): ("admin", None),
+    ("POST", "/api/customers"): ("admin", CUSTOMER),
+    ("GET", "/api/customers/{customer_id}"): ("admin", None),
+    ("PUT", "/api/customers/{customer_id}"): ("admin", CUSTOMER),
+    ("DELETE", "/api/customers/{customer_id}"): ("admin", None),
+    ("POST", "/api/customers/{customer_id}/overrides"): ("admin", OVERRIDE),
+    ("DELETE", "/api/customers/{customer_id}/overrides/{override_id}"): ("admin", None),
+    ("GET", "/api/customers/{customer_id}/statements/{month}.{fmt}"): ("admin", None),
+    ("GET", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", None),
+    ("POST", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", {"reason": "fee corrected"}),
     ("GET", "/api/subscriptions"): ("admin", None),
     ("POST", "/api/subscriptions"): ("admin", SUBSCRIPTION),
     ("GET", "/api/subscriptions/{subscription_id}"): ("admin", None),
@@ -106,6 +126,9 @@ SNAPSHOT_TABLES = (
     "refresh_tokens",
     "maintenance_windows",
     "services",
+    "customers",
+    "customer_target_overrides",
+    "customer_statements",
     "login_throttle",
     "subscriptions",
     "notification_events",
@@ -177,12 +200,14 @@ async def test_bad_tokens_never_get_through(staff, settings):
         "{window_id}": str(window["window"]["id"]),
         "{service_id}": "id-recognition",
         "{subscription_id}": str(subscription["id"]),
+        "{customer_id}": "matrix-co",
+        "{override_id}": "1",
     }
     revoked = await staff.login("admin", "leaver")
-    await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['access_token']}"})
-    user_claims = jwt.decode(admin_pair["access_token"], options={"verify_signature": False})
+    await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['accessToken']}"})
+    user_claims = jwt.decode(admin_pair["accessToken"], options={"verify_signature": False})
     user_claims = {k: user_claims[k] for k in ("sub", "role", "sid", "tv")}
-    header, payload, signature = admin_pair["access_token"].split(".")
+    header, payload, signature = admin_pair["accessToken"].split(".")
     flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
     escalated_payload = jwt.utils.base64url_encode(
         jwt.utils.base64url_decode(jwt.encode({**user_claims, "role": "admin"}, "k" * 32, "HS256").split(".")[1])
@@ -216,10 +241,10 @@ async def test_bad_tokens_never_get_through(staff, settings):
         "wrong key": jwt.encode(
             {**user_claims, "typ": "access"}, "another-secret-of-sufficient-length-0123456789", algorithm="HS256"
         ),
-        "refresh token as access": admin_pair["refresh_token"],
+        "refresh token as access": admin_pair["refreshToken"],
         "typ refresh": forged(secret, user_claims, typ="refresh"),
         "missing claims": forged(secret, {"sub": user_claims["sub"], "role": "admin"}),
-        "revoked session": revoked["access_token"],
+        "revoked session": revoked["accessToken"],
         "stale token version": forged(secret, user_claims, tv=user_claims["tv"] + 1),
     }
     before = await snapshot(conn)
@@ -229,7 +254,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
             path = path.replace(placeholder, value)
         cases = dict(bad_tokens)
         if BELOW[least_role]:
-            cases["wrong role"] = (reporter if BELOW[least_role] == "reporter" else viewer)["access_token"]
+            cases["wrong role"] = (reporter if BELOW[least_role] == "reporter" else viewer)["accessToken"]
         for name, token in cases.items():
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             r = await staff.client.request(method, path, json=body, headers=headers)
@@ -242,7 +267,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
         path = template
         for placeholder, value in ids.items():
             path = path.replace(placeholder, value)
-        token = (await staff.login(least_role, f"{least_role}-{n}"))["access_token"]
+        token = (await staff.login(least_role, f"{least_role}-{n}"))["accessToken"]
         r = await staff.client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code not in (401, 500) and (r.status_code != 403 or template == "/api/auth/password"), (
             method,
@@ -250,6 +275,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
             r.status_code,
             r.text,
         )
+    await conn.execute("TRUNCATE customer_target_overrides, customer_services, customers")  # the created customer
     await restore_catalog(conn)  # undo the service edit and drop the created service for later tests
 
 

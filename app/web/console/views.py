@@ -16,6 +16,7 @@ from app.auth import passwords
 from app.auth import service as auth
 from app.auth.deps import client_ip
 from app.auth.models import LoginIn
+from app.customers import service as customers
 from app.errors import ApiError
 from app.incidents import collaboration
 from app.incidents import service as incidents
@@ -265,7 +266,7 @@ async def admin_users(request: Request, user=Depends(signed_in_user), conn=Depen
         "console/admin_users.html",
         user,
         nav="users",
-        users=listing["users"],
+        users=listing.users,
         roles=("viewer", "reporter", "admin"),
         script_data={"page": "admin-users"},
     )
@@ -297,9 +298,25 @@ async def admin_maintenance(request: Request, user=Depends(signed_in_user), conn
         "console/admin_maintenance.html",
         user,
         nav="maintenance",
-        windows=listing["windows"],
+        windows=listing.windows,
         services=await _service_names(conn),
         script_data={"page": "admin-maintenance"},
+    )
+
+
+@router.get("/admin/customers")
+async def admin_customers(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+    if not user.can("customers:write"):
+        return forbidden(request, user)
+    return page(
+        request,
+        "console/admin_customers.html",
+        user,
+        nav="customers",
+        customers=await customers.list_customers(conn),
+        services=await _service_names(conn),
+        tiers=("enterprise_plus", "enterprise", "professional", "developer"),
+        script_data={"page": "admin-customers"},
     )
 
 

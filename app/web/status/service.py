@@ -16,6 +16,7 @@ from markupsafe import Markup
 from app.formatting import format_duration, percentage_text, truncated_percentage
 from app.incidents import service as incidents
 from app.maintenance import service as maintenance
+from app.maintenance.models import WindowRead
 from app.status import service as status
 from app.status.history import Grid
 from app.web.status import queries
@@ -117,16 +118,16 @@ def _with_local_times(incident: dict, zone, names: dict[str, str]) -> dict:
     }
 
 
-def _maintenance(windows: list[dict], now: datetime, zone, names: dict[str, str]) -> list[dict]:
+def _maintenance(windows: list[WindowRead], now: datetime, zone, names: dict[str, str]) -> list[dict]:
     shown = []
-    for w in sorted(windows, key=lambda w: w["startsAt"]):
+    for w in sorted(windows, key=lambda w: w.starts_at):
         shown.append(
             {
-                **w,
-                "inProgress": w["startsAt"] <= now,
-                "affectedNames": _names(w["affectedServices"], names),
-                "startsLocal": w["startsAt"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                "endsLocal": w["endsAt"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                **w.model_dump(),
+                "inProgress": w.starts_at <= now,
+                "affectedNames": _names(w.affected_services, names),
+                "startsLocal": w.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                "endsLocal": w.ends_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             }
         )
     return shown
@@ -160,7 +161,7 @@ async def page(
     )
     names = {s["id"]: s["name"] for s in services}
     active = [_with_local_times(i, zone, names) for i in await incidents.list_active(conn)]
-    windows = (await maintenance.list_windows(conn, now, 1, MAINTENANCE_SHOWN))["windows"]
+    windows = (await maintenance.list_windows(conn, now, 1, MAINTENANCE_SHOWN)).windows
     past = await incidents.past(conn, PAST_DAYS, past_page, PAST_DAYS_PER_PAGE, now, zone)
     for day in past["days"]:
         day["incidents"] = [_with_local_times(i, zone, names) for i in day["incidents"] or []]

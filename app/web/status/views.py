@@ -3,17 +3,23 @@ incidents. Public: no login, like the API's GETs it reads."""
 
 from __future__ import annotations
 
+import asyncio
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Depends, Query, Request
 
 from app import deps
 from app.errors import DB_UNAVAILABLE, is_unreachable
+from app.status import cache as status_cache
+from app.web import i18n
 from app.web.status import service
-from app.web.templating import language_of, render, translator
+from app.web.templating import LANG_COOKIE_MAX_AGE_S, language_of, render, translator
 
 router = APIRouter(include_in_schema=False)
 PAST_PAGES = -(-service.PAST_DAYS // service.PAST_DAYS_PER_PAGE)
 DAY_CODES = ("o", "po", "mo", "nd", "e")
 STATES = ("operational", "degraded", "outage")
+VARY = "Cookie, Accept-Language"  # the language comes from ?lang=, the lang cookie or Accept-Language
 
 
 def script_texts(lang: str) -> dict:
@@ -29,37 +35,14 @@ def script_texts(lang: str) -> dict:
 
 
 def _snapshots(app) -> dict:
-    """The last page built per page number, served while the database is unreachable."""
+    """The last page data built per page number, served while the database is unreachable."""
     kept = getattr(app.state, "status_snapshots", None)
     if kept is None:
         kept = app.state.status_snapshots = {}
     return kept
 
 
-@router.get("/")
-async def status_page(
-    request: Request,
-    page: int = Query(1, ge=1, le=PAST_PAGES),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
-    # The connection is taken here, not as a dependency, so that an unreachable database falls back
-    # to the last page this process built (labelled with its age) instead of an error.
-    kept = _snapshots(request.app)
-    stale = None
-    try:
-        async with request.app.state.pool.acquire() as conn:
-            data = await service.page(conn, now, settings.timezone, settings.zone, page, request.app.state.pool)
-        kept[page] = data
-    except DB_UNAVAILABLE as exc:
-        previous = kept.get(page)
-        if previous is None or not is_unreachable(exc):
-            raise  # nothing built yet: the API's 503 (or a bug's 500)
-        data = previous
-        stale = {
-            "time": data["asOf"].astimezone(settings.zone).strftime("%H:%M"),
-            "minutes": max(0, int((now - data["asOf"]).total_seconds() // 60)),
-        }
+def _render(request: Request, data: dict, stale: dict | None):
     texts = script_texts(language_of(request))
     return render(
         request,
@@ -72,3 +55,53 @@ async def status_page(
         stale=stale,
         grid_summary=lambda bars: service.grid_summary(bars, texts["day"]),
     )
+
+
+@router.get("/")
+async def status_page(
+    request: Request,
+    page: int = Query(1, ge=1, le=PAST_PAGES),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    # Built once per change per variant (language, page) and served from memory (app/status/cache.py).
+    # The connections are taken here, not as a dependency, so that an unreachable database falls back
+    # to the last page this process built (labelled with its age) instead of an error.
+    kept = _snapshots(request.app)
+    pool = request.app.state.pool
+    lang = language_of(request)
+    # The page's only inputs from the request are its language and page number: it is built from
+    # those alone (other query parameters would otherwise be copied into its language links), so
+    # the variants are few and a crowd cannot make each request a new build by varying the query.
+    paged = "page" in request.query_params
+    query = urlencode([("page", page)] * paged + [("lang", lang)])
+    canonical = Request({**request.scope, "query_string": query.encode()})
+
+    async def build():
+        async with pool.acquire() as conn:
+            data = await service.page(conn, now, settings.timezone, settings.zone, page, pool)
+        kept[page] = data
+        # rendered in a thread: ~20-50 ms of template work would otherwise hold every other reader
+        return bytes((await asyncio.to_thread(_render, canonical, data, None)).body), data
+
+    try:
+        body = await status_cache.of(request.app.state, "page").get(
+            (lang, paged, page), await status_cache.version(request.app.state), now, build
+        )
+    except DB_UNAVAILABLE as exc:
+        previous = kept.get(page)
+        if previous is None or not is_unreachable(exc):
+            raise  # nothing built yet: the API's 503 (or a bug's 500)
+        stale = {
+            "time": previous["asOf"].astimezone(settings.zone).strftime("%H:%M"),
+            "minutes": max(0, int((now - previous["asOf"]).total_seconds() // 60)),
+        }
+        return _render(request, previous, stale)  # no-store: its age label changes by the minute
+    response = status_cache.respond(
+        body, request.headers, "text/html; charset=utf-8", {"Content-Language": lang, "Vary": VARY}
+    )
+    if request.query_params.get("lang") in i18n.LANGUAGES and request.cookies.get(i18n.LANG_COOKIE) != lang:
+        # as render() does: ?lang= is remembered; a response that sets a cookie is nobody else's to keep
+        response.set_cookie(i18n.LANG_COOKIE, lang, max_age=LANG_COOKIE_MAX_AGE_S, samesite="lax", httponly=True)
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response

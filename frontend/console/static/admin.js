@@ -15,6 +15,8 @@ function bodyOf(form) {
       if (control.checked) lists[control.name].push(control.value);
     } else if (control.value === "" && "optional" in control.dataset) {
       continue;
+    } else if (type === "list") {
+      body[control.name] = control.value.split(/[\s,;]+/).filter(Boolean);
     } else if (type === "int") {
       body[control.name] = control.value === "" ? null : Number.parseInt(control.value, 10);
     } else if (type === "float") {

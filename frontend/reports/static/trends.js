@@ -5,14 +5,23 @@
 
 const uPlot = window.uPlot;
 const HEIGHT_PX = 240;
-// Lines and bars with at least 3:1 contrast against white (WCAG 1.4.11), as the report's SVG charts.
-const COLOURS = { calls: "#1f6feb", forecast: "#57606a", growth: "#8250df", errors: "#c62828", p95: "#1f6feb" };
-const FILLS = { calls: "rgba(31, 111, 235, 0.8)", forecast: "rgba(87, 96, 106, 0.2)" };
+// The colours of palette.css (its custom properties; no colour is written here), as the report's SVG
+// charts use them: at least 3:1 against the page (WCAG 1.4.11).
+const palette = getComputedStyle(document.documentElement);
+const colour = (name) => palette.getPropertyValue(`--${name}`).trim();
+/** A palette colour (#rrggbb) at an opacity, for the bars' fills. */
+function faded(name, alpha) {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(colour(name).slice(i, i + 2), 16));
+  return `rgba(${r}, ${g}, ${b}, ${alpha})`;
+}
+const COLOURS = { calls: colour("series-1"), forecast: colour("muted"), growth: colour("series-2"), errors: colour("bad"),
+                  p95: colour("series-1") };
+const FILLS = { calls: faded("series-1", 0.8), forecast: faded("muted", 0.2) };
 const FORECAST_DASH = [6, 4];
 
 const page = JSON.parse(document.getElementById("trends-data").textContent);
 const texts = page.texts;
-const locale = document.documentElement.lang === "ko" ? "ko-KR" : "en-US";
+const locale = document.documentElement.lang;  // Intl takes the page's language as it is ("ko", "en")
 const whole = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
 const compact = new Intl.NumberFormat(locale, { notation: "compact", maximumFractionDigits: 1 });
 const decimal = new Intl.NumberFormat(locale, { maximumFractionDigits: 2 });

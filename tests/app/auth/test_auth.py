@@ -17,7 +17,7 @@ async def audit_actions(conn) -> list[str]:
 async def test_login_issues_a_24h_access_token_and_a_refresh_token(staff, settings):
     pair = await staff.login("reporter")
     claims = jwt.decode(
-        pair["access_token"],
+        pair["accessToken"],
         tokens.signing_key(settings.resolved_secret_key()),
         algorithms=["HS256"],
         audience="slamon-api",
@@ -25,9 +25,9 @@ async def test_login_issues_a_24h_access_token_and_a_refresh_token(staff, settin
     assert claims["typ"] == "access" and claims["role"] == "reporter" and claims["tv"] == 1
     assert claims["sub"] == pair["user"]["id"] and claims["sid"]
     assert claims["exp"] - claims["iat"] == 24 * 3600 and claims["nbf"] == claims["iat"]
-    assert pair["refresh_token"].startswith("rt_") and pair["refresh_expires_in"] == 7 * 24 * 3600
+    assert pair["refreshToken"].startswith("rt_") and pair["refreshExpiresIn"] == 7 * 24 * 3600
     stored = await staff.conn.fetchval("SELECT token_hash FROM refresh_tokens")
-    assert pair["refresh_token"].encode() not in stored  # only the sha256 is kept
+    assert pair["refreshToken"].encode() not in stored  # only the sha256 is kept
     me = await staff.client.get("/api/auth/me", headers=await staff.headers("reporter"))
     assert me.status_code == 200
     assert me.json()["user"]["username"] == "reporter" and "incidents:create" in me.json()["permissions"]
@@ -49,40 +49,40 @@ async def test_bad_credentials_are_401_and_audited(staff, username, password):
 
 async def test_refresh_rotates_and_reuse_revokes_the_family(staff):
     first = await staff.login("viewer")
-    r = await staff.client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    r = await staff.client.post("/api/auth/refresh", json={"refreshToken": first["refreshToken"]})
     assert r.status_code == 200
     second = r.json()
-    assert second["refresh_token"] != first["refresh_token"]
-    ok = await staff.client.get("/api/auth/me", headers={"Authorization": f"Bearer {second['access_token']}"})
+    assert second["refreshToken"] != first["refreshToken"]
+    ok = await staff.client.get("/api/auth/me", headers={"Authorization": f"Bearer {second['accessToken']}"})
     assert ok.status_code == 200
     # The spent token comes back (stolen copy): the whole session dies, the legitimate new pair too.
-    reuse = await staff.client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    reuse = await staff.client.post("/api/auth/refresh", json={"refreshToken": first["refreshToken"]})
     assert reuse.status_code == 401 and "revoked" in reuse.json()["message"]
-    again = await staff.client.post("/api/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    again = await staff.client.post("/api/auth/refresh", json={"refreshToken": second["refreshToken"]})
     assert again.status_code == 401
-    me = await staff.client.get("/api/auth/me", headers={"Authorization": f"Bearer {second['access_token']}"})
+    me = await staff.client.get("/api/auth/me", headers={"Authorization": f"Bearer {second['accessToken']}"})
     assert me.status_code == 401 and me.json()["message"] == "session revoked"
     assert "auth.refresh_reuse" in await audit_actions(staff.conn)
 
 
 async def test_logout_ends_access_and_refresh_tokens(staff):
     pair = await staff.login("reporter")
-    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    headers = {"Authorization": f"Bearer {pair['accessToken']}"}
     assert (await staff.client.post("/api/auth/logout", headers=headers)).json() == {"success": True}
     assert (await staff.client.get("/api/auth/me", headers=headers)).status_code == 401
-    r = await staff.client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    r = await staff.client.post("/api/auth/refresh", json={"refreshToken": pair["refreshToken"]})
     assert r.status_code == 401
 
 
 async def test_idle_session_expires_after_two_hours(staff):
     pair = await staff.login("reporter")
-    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    headers = {"Authorization": f"Bearer {pair['accessToken']}"}
     await staff.conn.execute("UPDATE sessions SET last_seen_at = now() - interval '119 minutes'")
     assert (await staff.client.get("/api/auth/me", headers=headers)).status_code == 200  # use renews it
     await staff.conn.execute("UPDATE sessions SET last_seen_at = now() - interval '121 minutes'")
     r = await staff.client.get("/api/auth/me", headers=headers)
     assert r.status_code == 401 and r.json()["message"] == "session expired"
-    r = await staff.client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    r = await staff.client.post("/api/auth/refresh", json={"refreshToken": pair["refreshToken"]})
     assert r.status_code == 401
 
 
@@ -101,13 +101,13 @@ async def test_last_seen_is_written_at_most_once_a_minute(staff):
 @pytest.mark.parametrize("change", [{"role": "viewer"}, {"is_active": False}, {"password": "another password 1"}])
 async def test_account_changes_invalidate_existing_tokens(staff, change):
     target = await staff.login("reporter", "alice")
-    alice = {"Authorization": f"Bearer {target['access_token']}"}
+    alice = {"Authorization": f"Bearer {target['accessToken']}"}
     admin = await staff.headers("admin")
     r = await staff.client.put(f"/api/users/{target['user']['id']}", json=change, headers=admin)
     assert r.status_code == 200, r.text
     me = await staff.client.get("/api/auth/me", headers=alice)
     assert me.status_code == 401
-    r = await staff.client.post("/api/auth/refresh", json={"refresh_token": target["refresh_token"]})
+    r = await staff.client.post("/api/auth/refresh", json={"refreshToken": target["refreshToken"]})
     assert r.status_code == 401
     relogin = await staff.client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD})
     assert relogin.status_code == (401 if change.keys() & {"is_active", "password"} else 200)

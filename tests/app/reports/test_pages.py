@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from app.reports.i18n import EN, KO
-from app.web.i18n import negotiate
+from app.web.i18n import LANGUAGES, load_catalogs, negotiate
+from app.web.templating import I18N_DIR
 from tests.app.reports.test_figures import NOW, SID, ZONE, august  # noqa: F401
 from tests.app.reports.test_formats import ARTIFACTS
 
@@ -20,7 +20,9 @@ def keep(name: str, html: str) -> None:
 
 
 def test_every_string_exists_in_every_language():
-    assert KO.keys() == EN.keys()
+    catalogs = load_catalogs(I18N_DIR)
+    ko, en = ({key for key in catalogs[lang] if key.startswith("reports.")} for lang in LANGUAGES)
+    assert ko and ko == en
 
 
 @pytest.mark.parametrize(
@@ -40,6 +42,44 @@ def test_language_choice(lang, header, expected):
     assert negotiate(lang, None, header) == expected
 
 
+# Where the two negotiations of old (the pages' and the reports') answered differently, and the RFC 9110
+# reading both entry points now share: a malformed weight leaves its range out (the reports read it as 0
+# and still served English), a weight above 1, NaN, or with four decimals is malformed (the pages took
+# them through float()), and q=0 refuses a language (never served while another is acceptable).
+DISAGREED = [
+    ("en;q=abc", "ko"),
+    ("en;q=abc, ko;q=0.5", "ko"),
+    ("en;q=1.5, ko;q=0.1", "ko"),
+    ("en;q=nan, ko;q=0.1", "ko"),
+    ("en;q=0.0001, ko;q=0.001", "ko"),
+    ("ko;q=0", "en"),
+    ("ko;q=0, en;q=0.1", "en"),
+    ("EN-gb;Q=0.9, ko;q=0.5", "en"),
+]
+
+
+@pytest.mark.parametrize("header, expected", DISAGREED)
+def test_the_cases_the_old_negotiations_disagreed_on(header, expected):
+    assert negotiate(None, None, header) == expected
+
+
+async def test_pages_and_the_report_api_negotiate_alike(conn, august, make_client):
+    """One negotiation: the /reports page (like the status page and the console) and the report API answer
+    each header above in the same language; `?lang=` overrides it on both (and the page keeps it in the
+    `lang` cookie, which then comes before the header, as on every page)."""
+    client = await make_client(now=NOW, timezone=ZONE)
+    for header, expected in [*DISAGREED[:2], *DISAGREED[-3:]]:
+        headers = {"Accept-Language": header}
+        page = await client.get(f"/reports?service={SID}&month=2025-08", headers=headers)
+        api = await client.get(f"/api/sla/reports/{SID}/2025-08.html", headers=headers)
+        assert (page.headers["content-language"], api.headers["content-language"]) == (expected, expected), header
+        other = "en" if expected == "ko" else "ko"
+        page = await client.get(f"/reports?service={SID}&month=2025-08&lang={other}", headers=headers)
+        api = await client.get(f"/api/sla/reports/{SID}/2025-08.html?lang={other}", headers=headers)
+        assert (page.headers["content-language"], api.headers["content-language"]) == (other, other), header
+        client.cookies.clear()  # the page remembered ?lang= in its cookie (pages only: the API reads none)
+
+
 async def test_reports_page_shows_the_report_and_downloads(conn, august, make_client):
     client = await make_client(now=NOW, timezone=ZONE)
     response = await client.get(f"/reports?service={SID}&month=2025-08")
@@ -54,7 +94,8 @@ async def test_reports_page_shows_the_report_and_downloads(conn, august, make_cl
     assert html.count('<svg class="chart"') == 3 and "잠정" in html  # not closed: provisional
     en = await client.get(f"/reports?service={SID}&month=2025-08", headers={"Accept-Language": "en"})
     assert '<html lang="en">' in en.text and "Monthly SLA report" in en.text
-    assert re.search(r'href="\?[^"]*lang=ko"', en.text)  # the switch back keeps the query
+    # the switch back (the base layout's, as on every page) keeps the query
+    assert re.search(rf'href="/reports\?service={SID}&amp;month=2025-08&amp;lang=ko"', en.text)
 
 
 async def test_reports_page_defaults_and_errors(conn, make_client):

@@ -402,27 +402,43 @@ async def test_a_cached_packed_read_sees_raw_rows_in_a_chunk_made_after_it(conn)
 
 async def test_a_late_region_report_recomputes_its_slot_then_the_buckets_above_it(conn):
     """The hierarchy on the Apache edition: a region reporting late flips a slot's majority; the refresh
-    recomputes that slot from raw rows and the hour and the day holding it from the slots."""
+    recomputes that slot from raw rows, its hour from the slots and its day from the hours, and from
+    the slots of an hour that straddles two days (Kathmandu's midnight is 18:15 UTC)."""
     if await rollups.uses_caggs(conn):
         pytest.skip(APACHE_ONLY)
-    slot = BASE + timedelta(minutes=30)
+    zone = "Asia/Kathmandu"
+    noon, before_midnight, after_midnight = (BASE + timedelta(minutes=m) for m in (30, 6 * 60 + 10, 6 * 60 + 20))
+    slots = (noon, before_midnight, after_midnight)
     await write_checks(
         conn,
         [
-            CheckRow(slot, "face-compare", "seoul", True, 200, 120),
-            CheckRow(slot, "face-compare", "virginia", False, 503, 900, "http_error"),
+            row
+            for ts in slots
+            for row in (
+                CheckRow(ts, "face-compare", "seoul", True, 200, 120),
+                CheckRow(ts, "face-compare", "virginia", False, 503, 900, "http_error"),
+            )
         ],
         now=NOW,
     )
-    await rollups.refresh(conn, "Asia/Kathmandu", NOW)
-    assert await conn.fetchval("SELECT ok FROM rollup_check_slots WHERE ts = $1", slot) is False  # a tie fails
-    await write_checks(conn, [CheckRow(slot, "face-compare", "frankfurt", True, 200, 80)], now=NOW)
-    reports = await rollups.refresh(conn, "Asia/Kathmandu", NOW)
+    await rollups.refresh(conn, zone, NOW)
+    assert await conn.fetchval("SELECT bool_or(ok) FROM rollup_check_slots") is False  # ties fail
+    await write_checks(conn, [CheckRow(ts, "face-compare", "frankfurt", True, 200, 80) for ts in slots], now=NOW)
+    reports = await rollups.refresh(conn, zone, NOW)
     assert {r.rollup: r.ranges_recomputed for r in reports} == {"checks_hourly": 1, "checks_daily": 1, "usage_daily": 0}
-    assert tuple(await conn.fetchrow("SELECT ok, latency_ms FROM rollup_check_slots WHERE ts = $1", slot)) == (True, 80)
-    for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
-        (row,) = await conn.fetch(f"SELECT ok_slots, failed_slots, latency_sum_ms FROM {rollup.sql.table}")
-        assert tuple(row) == (1, 0, 80), rollup.name
+    assert [tuple(r) for r in await conn.fetch("SELECT ok, latency_ms FROM rollup_check_slots ORDER BY ts")] == [
+        (True, 80)
+    ] * 3
+    for rollup, expected in (
+        (rollups.CHECKS_HOURLY, [(1, 0, 80), (2, 0, 160)]),
+        (rollups.CHECKS_DAILY, [(2, 0, 160), (1, 0, 80)]),
+    ):
+        rows = await conn.fetch(
+            f"SELECT ok_slots, failed_slots, latency_sum_ms FROM {rollup.sql.table} ORDER BY bucket"
+        )
+        assert [tuple(r) for r in rows] == expected, rollup.name
+        table = as_dicts(await conn.fetch(f"SELECT * FROM {rollup.sql.table} ORDER BY 1, 2"))
+        assert table == as_dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR)), rollup.name
     assert await first_levels_hold_their_raw_rows(conn)
 
 

@@ -68,4 +68,4 @@ async def api_token(client: httpx.AsyncClient, conn, role: str, username: str | 
     await ensure_user(conn, username, role)
     response = await client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return {"Authorization": f"Bearer {response.json()['accessToken']}"}

@@ -45,7 +45,7 @@ async def create_incident(base_url: str, conn, **fields) -> dict:
             "affected_services": ["id-recognition"],
             **fields,
         }
-        r = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {token['access_token']}"})
+        r = await client.post("/api/incidents", json=body, headers={"Authorization": f"Bearer {token['accessToken']}"})
         assert r.status_code == 201, r.text
         return r.json()["incident"]
 
@@ -226,7 +226,7 @@ async def test_new_incidents_and_status_changes_appear_in_the_list_with_a_toast(
         token = (await client.post("/api/auth/login", json={"username": "rita", "password": PASSWORD})).json()
         r = await client.post(
             f"/api/incidents/{incident['id']}/updates",
-            headers={"Authorization": f"Bearer {token['access_token']}"},
+            headers={"Authorization": f"Bearer {token['accessToken']}"},
             json={"status": "monitoring", "description": "복구 후 관찰 중", "version": incident["version"]},
         )
         assert r.status_code == 201, r.text
@@ -350,7 +350,7 @@ async def test_after_a_server_side_disconnect_the_detail_page_rejoins_its_incide
             r = await client.post(
                 f"/api/incidents/{incident['id']}/comments",
                 json={"message": "다시 연결됨"},
-                headers={"Authorization": f"Bearer {token['access_token']}"},
+                headers={"Authorization": f"Bearer {token['accessToken']}"},
             )
             assert r.status_code == 201, r.text
         await expect(viewer.locator("#comments")).to_contain_text("다시 연결됨", timeout=WAIT_MS)

@@ -283,7 +283,7 @@ async def test_status_changes_and_incidents_appear_without_reload(
         # A new incident and its update, written through the REST API by a reporter.
         async with httpx.AsyncClient(base_url=base) as client:
             token = (await client.post("/api/auth/login", json={"username": "reporter", "password": PASSWORD})).json()
-            headers = {"Authorization": f"Bearer {token['access_token']}"}
+            headers = {"Authorization": f"Bearer {token['accessToken']}"}
             created = (
                 await client.post(
                     "/api/incidents",

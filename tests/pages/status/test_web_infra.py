@@ -55,6 +55,11 @@ def test_every_literal_key_in_templates_exists():
         (None, None, "en;q=nan, en;q=inf, ko", "ko"),
         (None, None, "ko;q=0, en;q=0.1", "en"),  # weight 0: not acceptable
         (None, None, "ko;q=0, *", "en"),  # "*": the languages not named
+        (None, None, "ko;q=0", "en"),  # Korean refused, English not: English, not the refused default
+        (None, None, "ko;q=0, fr", "en"),
+        (None, None, "en;q=0", "ko"),
+        (None, None, "ko;q=0, en;q=0", "ko"),  # everything refused: the header is disregarded (§12.5.4)
+        (None, None, "*;q=0", "ko"),
         (None, None, "en-US;level=1, ko;q=0.5", "ko"),  # Accept-Language ranges take no other parameter
         (None, None, ",, en ,", "en"),  # empty list elements are ignored (§5.6.1)
         (None, None, ", ".join(["fr"] * 30 + ["en"]), "ko"),  # only the first 20 ranges are read

@@ -1,0 +1,290 @@
+"""A customer's monthly statement: one document per customer and month over every covered service,
+composed of the services' monthly reports (app/reports/service.py: a closed month's frozen revision,
+the running month live) and the customer's credit (app/customers/credits.py). Frozen at month close
+(revision 1) like the per-service reports, revisable with a reason and an author (revision N+1,
+audited). docs/sla-math.md (Customers) defines every figure."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from app.audit import service as audit
+from app.customers import queries
+from app.customers.credits import CREDIT_CAP_PERCENT, ServicePart, customer_credit, violation_seconds
+from app.customers.models import minor_unit
+from app.customers.service import decimal_text
+from app.errors import ApiError
+from app.formatting import format_duration, utc_iso
+from app.periods import Period, add_months
+from app.reports import service as reports
+from app.reports.figures import number, period_of
+from app.rollups import service as rollups
+from app.sla.tiers import TIERS
+
+log = logging.getLogger(__name__)
+STATEMENT_VERSION = 1  # bump when the document's shape changes; frozen statements keep theirs
+
+
+def _objective_counts(objectives: list[dict]) -> dict:
+    return {
+        "met": sum(1 for o in objectives if o["met"] is True),
+        "missed": sum(1 for o in objectives if o["met"] is False),
+        "notJudged": sum(1 for o in objectives if o["met"] is None),
+    }
+
+
+def _service_section(doc: dict, seconds_in_violation: int) -> dict:
+    """The covered service's figures exactly as its monthly report states them."""
+    meta = doc["report"]
+    a, rt, u = doc["availability"], doc["responseTimes"], doc["usage"]
+    objectives = doc["slo"]["objectives"]
+    return {
+        "id": doc["service"]["id"],
+        "name": doc["service"]["name"],
+        "report": {"status": meta["status"], "revision": meta["revision"]},
+        "availability": {k: v for k, v in a.items() if k != "daily"},
+        "responseTimes": {
+            "totalRequests": rt["totalRequests"],
+            "avgResponseTime": rt["avgResponseTime"],
+            "percentiles": rt["percentiles"],
+        },
+        "usage": {k: v for k, v in u.items() if k != "dailyStats"},
+        "incidents": doc["incidents"]["summary"],
+        "slo": {"objectives": objectives, **_objective_counts(objectives)},
+        "violations": doc["slo"]["violations"],
+        "violationMinutes": seconds_in_violation // 60,
+    }
+
+
+async def _target(conn: asyncpg.Connection, customer, period: Period, cut: datetime) -> tuple[Decimal, list[dict]]:
+    """The period's availability target: the lowest effective override overlapping it, else the tier's."""
+    tier = TIERS[customer["tier"]]
+    rows = await conn.fetch(queries.EFFECTIVE_OVERRIDES_IN, customer["id"], period.start, period.end)
+    applied = [
+        {
+            "availability": number(r["availability"]),
+            "startsAt": utc_iso(r["starts_at"]),
+            "endsAt": utc_iso(r["ends_at"]),
+            "announcedAt": utc_iso(r["announced_at"]),
+            "reason": r["reason"],
+        }
+        for r in rows
+    ]
+    return (min(Decimal(rows[0]["availability"]), tier.availability) if rows else tier.availability), applied
+
+
+async def compute(conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str) -> dict:
+    """Every figure of the customer's month as JSON data, from its services' monthly reports."""
+    tier = TIERS[customer["tier"]]
+    cut = min(now, period.end)
+    services = await conn.fetch(queries.COVERED_SERVICES, customer["id"])
+    sections: list[dict] = []
+    parts: list[tuple[str, ServicePart]] = []
+    incidents: dict[str, dict] = {}
+    for svc in services:
+        doc = await reports.get(conn, svc, period, now, timezone_name)
+        seconds = violation_seconds(doc["slo"]["violations"], period.start, cut)
+        sections.append(_service_section(doc, seconds))
+        a = doc["availability"]
+        parts.append(
+            (
+                svc["id"],
+                ServicePart(
+                    a["successfulChecks"], a["totalChecks"], doc["responseTimes"]["percentiles"]["p95"], seconds
+                ),
+            )
+        )
+        for incident in doc["incidents"]["incidents"]:
+            incidents.setdefault(incident["id"], {**incident, "services": []})["services"].append(svc["id"])
+    target, overrides = await _target(conn, customer, period, cut)
+    fee = Decimal(customer["monthly_fee"])
+    result = customer_credit(tier, target, fee, customer["currency"], parts)
+    downtime_s = sum(int(Decimal(str(s["availability"]["downtimeMinutes"])) * 60) for s in sections)
+    objectives = [o for s in sections for o in s["slo"]["objectives"]]
+    listed = sorted(incidents.values(), key=lambda i: (i["createdAt"], i["id"]))
+    next_month = add_months(period.first_day, 1)
+    return {
+        "version": STATEMENT_VERSION,
+        "customer": {
+            "id": customer["id"],
+            "name": customer["name"],
+            "tier": tier.name,
+            "tierLabel": tier.label,
+            "currency": customer["currency"],
+            "monthlyFee": decimal_text(fee),
+            "startsOn": customer["starts_on"].isoformat(),
+        },
+        "period": period_of(period.label, period),
+        "summary": {
+            "availabilityPercent": number(result.availability),
+            "targetPercent": number(target),
+            "targetSource": "override" if target != tier.availability else "tier",
+            "targetMet": None if result.availability is None else result.availability >= target,
+            "totalChecks": sum(p.slots for _, p in parts),
+            "successfulChecks": sum(p.successful_slots for _, p in parts),
+            "failedChecks": sum(s["availability"]["failedChecks"] for s in sections),
+            "downtimeMinutes": number(Decimal(downtime_s) / 60),
+            "totalDowntime": format_duration(downtime_s),
+            "totalRequests": sum(s["responseTimes"]["totalRequests"] for s in sections),
+            "totalIncidents": len(listed),
+            "objectives": _objective_counts(objectives),
+        },
+        "overrides": overrides,
+        "services": sections,
+        "incidents": [
+            {k: i[k] for k in ("id", "priority", "title", "createdAt", "resolvedAt", "resolutionTime", "services")}
+            for i in listed
+        ],
+        "credits": {
+            "availabilityPercent": result.credit.availability_percent,
+            "latencyPercent": result.credit.latency_percent,
+            "longViolationPercent": result.credit.long_violation_percent,
+            "totalPercent": result.credit.total_percent,
+            "capPercent": CREDIT_CAP_PERCENT,
+            "p95TargetMs": tier.p95_ms,
+            "slowServices": list(result.slow_services),
+            "longViolationServices": list(result.long_violation_services),
+            "monthlyFee": decimal_text(fee),
+            "currency": customer["currency"],
+            "minorUnit": minor_unit(customer["currency"]),
+            "amount": str(result.amount),
+            "rounding": "half-up to the currency's minor unit",
+            "deductFrom": f"{next_month.year:04d}-{next_month.month:02d}",
+        },
+    }
+
+
+def _check_contract(customer, period: Period) -> None:
+    if customer["starts_on"] >= period.end_day:
+        raise ApiError(
+            409,
+            "conflict",
+            f"customer {customer['id']!r}'s contract starts on {customer['starts_on'].isoformat()}, "
+            f"after {period.label}: no statement",
+        )
+
+
+async def revisions(conn: asyncpg.Connection, customer_id: str, period: Period) -> list[dict]:
+    return [
+        reports.revision_meta(r) for r in await conn.fetch(queries.STATEMENT_REVISIONS, customer_id, period.first_day)
+    ]
+
+
+async def get(
+    conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str, revision: int | None = None
+) -> dict:
+    """The statement: a closed month's latest (or given) revision, else live and provisional."""
+    if revision is not None:
+        row = await conn.fetchrow(queries.STATEMENT_REVISION, customer["id"], period.first_day, revision)
+        if row is None:
+            raise reports.no_such_revision(f"statement {customer['id']} {period.label}", revision)
+    else:
+        row = await conn.fetchrow(queries.STATEMENT_LATEST, customer["id"], period.first_day)
+    if row is not None:
+        history = await revisions(conn, customer["id"], period)
+        return {
+            "statement": reports.final_meta("customerId", customer["id"], period, row, history),
+            **json.loads(row["figures"]),
+        }
+    _check_contract(customer, period)
+    live = await rollups.in_snapshot(conn, lambda: compute(conn, customer, period, now, timezone_name))
+    return {"statement": reports.provisional_meta("customerId", customer["id"], period, now), **live}
+
+
+def _dump(figures: dict) -> str:
+    return json.dumps(figures, ensure_ascii=False, separators=(",", ":"))
+
+
+async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, timezone_name: str) -> list[str]:
+    """Freeze revision 1 of every customer's statement for an ended month (after its services' reports
+    were frozen: the statement composes them); return the customers written."""
+    closed = {r["customer_id"] for r in await conn.fetch(queries.STATEMENT_CLOSED, period.first_day)}
+    written = []
+    for customer in await conn.fetch(queries.LIST):
+        if customer["id"] in closed or customer["starts_on"] >= period.end_day:
+            continue
+        freeze = functools.partial(_freeze_first, conn, customer, period, now, timezone_name)
+        if await rollups.in_snapshot(conn, freeze):
+            written.append(customer["id"])
+    if written:
+        log.info(
+            "statements of %s frozen for %d customer(s)", period.label, len(written), extra={"job": "close_months"}
+        )
+    return written
+
+
+async def _freeze_first(conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str) -> bool:
+    figures = await compute(conn, customer, period, now, timezone_name)
+    row = await conn.fetchrow(
+        queries.STATEMENT_INSERT_FIRST, customer["id"], period.first_day, timezone_name, _dump(figures)
+    )
+    if row is None:
+        return False  # another worker closed it first
+    await audit.record(
+        conn,
+        "statement.closed",
+        actor_name="month close",
+        target_type="customer",
+        target_id=f"{customer['id']}/{period.label}",
+        details={"revision": 1},
+    )
+    return True
+
+
+async def revise(
+    conn: asyncpg.Connection,
+    customer,
+    period: Period,
+    now: datetime,
+    timezone_name: str,
+    reason: str,
+    author: str,
+    actor=None,
+) -> dict:
+    """Compose the month again from its services' reports as they are now (their latest revisions) and
+    the contract as it is now, and append revision N+1 (audited)."""
+    label = f"{customer['id']} {period.label}"
+    reports.check_ended(label, period, now, "statement")
+    reason = reports.required_reason(reason)
+    await conn.execute(queries.LOCK_STATEMENT, customer["id"], period.first_day)
+    try:
+        row = await rollups.in_snapshot(
+            conn, lambda: _append_revision(conn, customer, period, now, timezone_name, reason, author, actor)
+        )
+    finally:
+        await conn.execute(queries.UNLOCK_STATEMENT, customer["id"], period.first_day)
+    return {
+        "customerId": customer["id"],
+        "month": period.label,
+        "revision": row["revision"],
+        "frozenAt": utc_iso(row["created_at"]),
+        "reason": reason,
+        "author": author,
+    }
+
+
+async def _append_revision(conn, customer, period: Period, now: datetime, timezone_name: str, reason, author, actor):
+    number_ = await conn.fetchval(queries.STATEMENT_NEXT_REVISION, customer["id"], period.first_day)
+    if number_ == 1:
+        raise reports.not_closed(f"{customer['id']} {period.label}")
+    figures = await compute(conn, customer, period, now, timezone_name)
+    row = await conn.fetchrow(
+        queries.STATEMENT_INSERT_REVISION,
+        customer["id"],
+        period.first_day,
+        number_,
+        timezone_name,
+        _dump(figures),
+        reason,
+        author,
+    )
+    details = {"revision": number_, "reason": reason}
+    target = f"{customer['id']}/{period.label}"
+    await reports.record_revision(conn, "statement.revised", "customer", target, details, author, actor)
+    return row

@@ -1,0 +1,187 @@
+"""Customers over REST, admin only (docs/api.md, Customers): CRUD of contracts, their target overrides,
+and their monthly statements (app/customers/statements.py). Every write is audited."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from app import deps
+from app.auth.deps import current_user, require
+from app.customers import render, service, statements
+from app.customers.models import CustomerConfig, OverrideCreate
+from app.errors import ApiError
+from app.reports.models import RevisionCreate
+from app.reports.pdf import PdfBusy, PdfUnavailable
+from app.reports.service import parse_month
+from app.reports.views import MonthPath, language
+from app.web.security import policy_for_inline_styles
+
+admin_router = APIRouter(tags=["customers"], dependencies=[Depends(current_user)])
+CustomerIdPath = Path(max_length=50)
+
+
+@admin_router.get("/api/customers", summary="Every customer with its contract (admin)")
+async def list_customers(actor=Depends(require("customers:read")), conn=Depends(deps.connection)):
+    return {"customers": await service.list_customers(conn)}
+
+
+@admin_router.post(
+    "/api/customers",
+    status_code=201,
+    summary="Add a customer (admin): tier, monthly fee and ISO 4217 currency, covered services; 409 when "
+    "the id is taken",
+)
+async def create_customer(
+    body: CustomerConfig, actor=Depends(require("customers:write")), conn=Depends(deps.connection)
+):
+    return {"customer": await service.create(conn, body, actor)}
+
+
+@admin_router.get("/api/customers/{customer_id}", summary="A customer's contract and target overrides (admin)")
+async def get_customer(
+    customer_id: str = CustomerIdPath, actor=Depends(require("customers:read")), conn=Depends(deps.connection)
+):
+    return {
+        "customer": service.to_read(await service.get(conn, customer_id)),
+        "overrides": await service.overrides(conn, customer_id),
+    }
+
+
+@admin_router.put(
+    "/api/customers/{customer_id}",
+    summary="Replace a customer's contract (admin); 409 for a customer of customers.toml (change the file)",
+)
+async def update_customer(
+    body: CustomerConfig,
+    customer_id: str = CustomerIdPath,
+    actor=Depends(require("customers:write")),
+    conn=Depends(deps.connection),
+):
+    return {"customer": await service.update(conn, customer_id, body, actor)}
+
+
+@admin_router.delete(
+    "/api/customers/{customer_id}",
+    status_code=204,
+    summary="Remove a customer the API created (admin); its frozen statements stay",
+)
+async def delete_customer(
+    customer_id: str = CustomerIdPath, actor=Depends(require("customers:write")), conn=Depends(deps.connection)
+):
+    await service.delete(conn, customer_id, actor)
+    return Response(status_code=204)
+
+
+@admin_router.post(
+    "/api/customers/{customer_id}/overrides",
+    status_code=201,
+    summary="Announce a temporary availability target for the contract (admin); it counts only when "
+    "announced at least the maintenance notice period (default 72 h) before it starts",
+)
+async def add_override(
+    body: OverrideCreate,
+    customer_id: str = CustomerIdPath,
+    actor=Depends(require("customers:write")),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    return {"override": await service.add_override(conn, customer_id, body, actor, now, settings.maintenance_notice)}
+
+
+@admin_router.delete(
+    "/api/customers/{customer_id}/overrides/{override_id}", status_code=204, summary="Withdraw an override (admin)"
+)
+async def delete_override(
+    customer_id: str = CustomerIdPath,
+    override_id: int = Path(ge=1, le=2**62),
+    actor=Depends(require("customers:write")),
+    conn=Depends(deps.connection),
+):
+    await service.delete_override(conn, customer_id, override_id, actor)
+    return Response(status_code=204)
+
+
+@admin_router.get(
+    "/api/customers/{customer_id}/statements/{month}.{fmt}",
+    summary="A customer's monthly statement as json, csv (UTF-8 with BOM), html or pdf (admin): a closed "
+    "month's latest revision (or ?revision=N), the running month live and provisional",
+    responses={200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}}},
+)
+async def statement(
+    request: Request,
+    customer_id: str = CustomerIdPath,
+    month: str = MonthPath,
+    fmt: Literal["json", "csv", "html", "pdf"] = Path(),
+    revision: int | None = Query(None, ge=1, le=100_000),
+    lang: str = Depends(language),
+    actor=Depends(require("customers:read")),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    # The connection is given back before a PDF is printed.
+    async with request.app.state.pool.acquire() as conn:
+        customer = await service.get(conn, customer_id)
+        period = parse_month(month, settings.zone, now)
+        doc = await statements.get(conn, customer, period, now, settings.timezone, revision)
+    organisation, logo = settings.organisation_name, settings.organisation_logo
+    if fmt == "pdf":
+        try:
+            body = await render.print_pdf(doc, lang, organisation, logo, settings.chromium_path)
+        except PdfBusy as exc:
+            raise ApiError(503, "busy", str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
+        except PdfUnavailable as exc:
+            raise ApiError(503, "pdf_unavailable", str(exc)) from None
+    else:
+        body = render.as_bytes(doc, fmt, lang, organisation, logo)
+    headers = {
+        "Content-Disposition": f'inline; filename="{render.file_name(doc, fmt)}"',
+        "Cache-Control": "private, no-cache",
+        "Content-Language": lang if fmt in ("html", "pdf") else "und",
+    }
+    if fmt == "html":
+        headers["Content-Security-Policy"] = policy_for_inline_styles(body.decode())
+    return Response(body, media_type=render.MEDIA_TYPES[fmt], headers=headers)
+
+
+@admin_router.get(
+    "/api/customers/{customer_id}/statements/{month}/revisions",
+    summary="Every frozen revision of a customer's monthly statement, oldest first (admin)",
+)
+async def statement_revisions(
+    customer_id: str = CustomerIdPath,
+    month: str = MonthPath,
+    actor=Depends(require("customers:read")),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    customer = await service.get(conn, customer_id)
+    period = parse_month(month, settings.zone, now)
+    return {
+        "customerId": customer["id"],
+        "month": period.label,
+        "revisions": await statements.revisions(conn, customer["id"], period),
+    }
+
+
+@admin_router.post(
+    "/api/customers/{customer_id}/statements/{month}/revisions",
+    status_code=201,
+    summary="Correct a closed month's statement (admin): compose it again from the services' latest report "
+    "revisions into revision N+1, with the reason; audited",
+)
+async def revise_statement(
+    body: RevisionCreate,
+    customer_id: str = CustomerIdPath,
+    month: str = MonthPath,
+    actor=Depends(require("customers:write")),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    customer = await service.get(conn, customer_id)
+    period = parse_month(month, settings.zone, now)
+    return await statements.revise(conn, customer, period, now, settings.timezone, body.reason, actor.username, actor)

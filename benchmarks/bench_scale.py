@@ -1,0 +1,341 @@
+"""The recurring work of the system as the catalog grows: for each size, the same day of 1-minute checks
+and API calls (one of each per service and minute, 00:00-23:54 UTC of the 15th of last month), then
+the cost of every recurring job per run and per minute of wall time, as the worker runs them:
+- rollup refresh after one new minute (23:54 .. 23:56; every 30 s in the worker, so twice a minute);
+- SLO evaluation (every minute): incremental (app/slo/sweep.py) when every service wrote the minute
+  (with and without a 5-minute measurement completing), when 10 % did, when none did; baseline in the
+  same run: the full evaluation of every service, as the first run after its minute's writes;
+- detection (every minute): the same cases, baseline the full sweep;
+- notification scan (every 5 s): SLO violations and maintenance windows to events, fan-out, due;
+- month close (once a month): freezing every service's report, per service;
+- the prober (a child process per size): checks/s against a loopback target and the schedule lag of
+  N services at 60 s with 20 % hanging targets, for one interval (benchmarks/bench_prober.py's code);
+- memory: resident set of this process (the jobs, and the loader), of the prober child (peak), and
+  of the database backends serving the jobs; the database's size.
+Prints one JSON line per size, then a summary line. The machine load (`uptime`) goes with it.
+usage: python benchmarks/bench_scale.py [SIZES=50,500,2000,10000] [PROBER_S=60]
+       python benchmarks/bench_scale.py --prober N SECONDS   (the prober child)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from common import (
+    MINUTE,
+    check_batches,
+    connect,
+    emit,
+    log,
+    machine,
+    millis,
+    scratch_database,
+    server_versions,
+    settle,
+)
+
+from app.changes import service as changes
+from app.config import Settings
+from app.db import create_pool
+from app.ingest.service import ApiCallRow, write_api_calls, write_checks
+from app.notifications import delivery, outbox
+from app.periods import month
+from app.reports import service as reports
+from app.rollups import service as rollups
+from workers.common import EventPublisher
+from workers.detection import sweep_detection
+from workers.slo import sweep_slos
+
+SIZES = (50, 500, 2_000, 10_000)
+BATCH_ROWS = 50_000
+HERE = Path(__file__).resolve().parent
+
+
+def the_day() -> datetime:
+    """00:00 UTC of the 15th of last month: a closed month for the month close, no month boundary."""
+    today = datetime.now(timezone.utc)
+    first = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first - timedelta(days=1)).replace(day=15)
+
+
+def call_batches(service_ids: list[str], start: datetime, minutes: int, seed: int = 11) -> Iterator[list[ApiCallRow]]:
+    """One API call per service and minute, mostly fast 200s, ~1.2 % errors."""
+    rng = random.Random(seed)
+    batch: list[ApiCallRow] = []
+    for minute in range(minutes):
+        ts = start + minute * MINUTE
+        for service_id in service_ids:
+            status = 200 if rng.random() > 0.012 else rng.choice((404, 429, 500, 503))
+            at = ts + timedelta(seconds=rng.randint(0, 59))
+            batch.append(ApiCallRow(at, service_id, "/v1", "POST", status, int(rng.lognormvariate(5.0, 0.6))))
+        if len(batch) >= BATCH_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def write_minute(conn, service_ids: list[str], minute: datetime, seed: int) -> None:
+    checks = [r for batch in check_batches(service_ids, minute, 1, BATCH_ROWS, seed=seed) for r in batch]
+    await write_checks(conn, checks, now=minute + timedelta(seconds=1))
+    calls = [r for batch in call_batches(service_ids, minute, 1, seed=seed) for r in batch]
+    await write_api_calls(conn, calls, now=minute + timedelta(seconds=59))
+
+
+async def timed(work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+    t = time.perf_counter()
+    result = await work()
+    return time.perf_counter() - t, result
+
+
+def per_minute(run_s: float, runs_per_minute: float) -> dict:
+    """A job's cost per run and per minute of wall time (as a share of one core's minute)."""
+    busy_s = run_s * runs_per_minute
+    return {"run_ms": millis(run_s), "per_min_ms": millis(busy_s), "core_share_pct": round(busy_s / 60 * 100, 2)}
+
+
+def rss_mib(pid: int | str = "self") -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def uptime() -> str:
+    """The machine's load, recorded with the figures (a shared 2-core machine)."""
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def prober(count: int, seconds: float) -> dict:
+    """The prober's figures for `count` services, measured in a child process (its own memory)."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--prober", str(count), str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+async def prober_child(count: int, seconds: float) -> None:
+    import multiprocessing
+
+    import bench_prober as bp
+
+    from prober.client import ProbeContext
+
+    bp.SERVICES, bp.LAG_RUN_S, bp.THROUGHPUT_S = count, seconds, 5.0
+    bp._raise_fd_limit()
+    ports: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(target=bp._serve, args=(ports,), daemon=True)
+    server.start()
+    ok_port, hang_port = ports.get(timeout=30)
+    ctx = ProbeContext()
+    try:
+        checks_per_s, _ = await bp.throughput(ctx, f"http://127.0.0.1:{ok_port}/ok")
+        lags, outcomes, missed = await bp.scheduled_lag(ctx, bp._targets(ok_port, hang_port))
+    finally:
+        await ctx.close()
+        server.kill()
+    print(
+        json.dumps(
+            {
+                "checks_per_s": round(checks_per_s, 1),
+                "scheduled_checks_finished": len(lags),
+                "outcomes": outcomes,
+                "missed_slots": missed,
+                "lag_p50_s": bp._pct(lags, 0.5),
+                "lag_p99_s": bp._pct(lags, 0.99),
+                "lag_max_s": round(max(lags), 4) if lags else None,
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        )
+    )
+
+
+async def measure(count: int, prober_s: float) -> dict:
+    day = the_day()
+    end = day + timedelta(hours=23, minutes=54)
+    minutes = int((end - day) / MINUTE)
+    async with scratch_database("scale", count) as (url, service_ids):
+        conn = await connect(url)
+        settings = Settings(database_url=url)
+        zone = settings.timezone
+        t0 = time.perf_counter()
+        rows = 0
+        for batch in check_batches(service_ids, day, minutes, BATCH_ROWS):
+            rows += (await write_checks(conn, batch, now=end)).accepted
+        for calls in call_batches(service_ids, day, minutes):
+            rows += (await write_api_calls(conn, calls, now=end)).accepted
+        load_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        await rollups.refresh(conn, zone, end + 5 * MINUTE)
+        materialise_s = time.perf_counter() - t0
+        log(f"{count} services: {rows} rows in {load_s:.0f} s, materialised in {materialise_s:.0f} s")
+        await settle(conn)
+        pool = await create_pool(settings, min_size=1, max_size=4)
+        ctx = {"settings": settings, "pool": pool, "publisher": EventPublisher(settings), "job_try": 1}
+        database = url.rsplit("/", 1)[1]
+        backends = [r["pid"] for r in await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)]
+        try:
+            # As a running worker leaves things: detection has judged every service (its first run after
+            # the load, not measured); the SLO job evaluated every service at 23:53:45 (the state its
+            # run then leaves, written directly: a full evaluation costs the baseline measured below).
+            await sweep_detection(ctx, end - MINUTE + timedelta(seconds=15))
+            await conn.execute("DELETE FROM job_changes WHERE job = 'slo'")
+            await conn.execute(
+                "UPDATE job_work SET due_at = 'infinity', written_from = NULL, evaluated_at = $1 WHERE job = 'slo'",
+                end - MINUTE + timedelta(seconds=45),
+            )
+            period = month(day.year, day.month, ZoneInfo(zone))
+            await changes.put_cursor(conn, "slo", end - MINUTE + timedelta(seconds=45), period.label)
+            samples: dict[str, list[float]] = {}
+
+            def add(name: str, seconds: float) -> None:
+                samples.setdefault(name, []).append(seconds)
+
+            rng = random.Random(count)
+            # 23:54: every service wrote, the full evaluation (the baseline, first run of its minute);
+            # 23:55 (a 5-minute measurement completes at 23:55:45) and 23:56: every service wrote, the
+            # incremental runs; 23:57: a tenth of the services wrote; 23:58: none did.
+            plan = [("full", service_ids), ("completing", service_ids), ("all", service_ids)]
+            plan += [("tenth", rng.sample(service_ids, max(1, count // 10))), ("none", [])]
+            for k, (case, writers) in enumerate(plan):
+                minute = end + k * MINUTE
+                if writers:
+                    await write_minute(conn, writers, minute, seed=k)
+                if len(writers) == count:
+                    add("refresh", (await timed(lambda m=minute: rollups.refresh(conn, zone, m + 6 * MINUTE)))[0])
+                full = case == "full"
+                detect_at, slo_at = minute + timedelta(seconds=15), minute + timedelta(seconds=45)
+                s, found = await timed(lambda t=detect_at, f=full: sweep_detection(ctx, t, full=f))
+                add(f"detect_{case}", s)
+                add(f"detect_{case}_services", len(found))
+                s, found = await timed(lambda t=slo_at, f=full: sweep_slos(ctx, t, full=f))
+                add(f"slo_{case}", s)
+                add(f"slo_{case}_services", len(found))
+
+                async def scan(m: datetime = minute) -> None:
+                    async with pool.acquire() as c:
+                        await outbox.scan(c, m + timedelta(seconds=50), settings.notify_horizon_s)
+                        await delivery.dispatch(c)
+                        await delivery.due(c)
+
+                add("notify_scan", (await timed(scan))[0])
+            backend_rss = [rss_mib(pid) for pid in backends]
+            worker_rss = rss_mib()
+            after = period.end + timedelta(hours=1)
+            close_s, closed = await timed(lambda: reports.close_month(conn, period, after, zone))
+            db_size = await conn.fetchval("SELECT pg_database_size(current_database())")
+            versions = await server_versions(conn)
+        finally:
+            redis = ctx["publisher"].publisher.redis
+            async for key in redis.scan_iter(f"{ctx['publisher'].publisher.channel}:slo-digest:svc-*"):
+                await redis.delete(key)
+            await ctx["publisher"].close()
+            await pool.close()
+            await conn.close()
+    log(f"{count} services: jobs measured; the prober next ({prober_s:.0f} s)")
+    probe = prober(count, prober_s)
+
+    def med(name: str) -> float:  # the mean: what the job costs a minute on average
+        return statistics.fmean(samples[name])
+
+    def sweep_figures(job: str) -> dict:
+        def case(name: str) -> dict:
+            return per_minute(med(f"{job}_{name}"), 1) | {"services": int(med(f"{job}_{name}_services"))}
+
+        # steady state, every service writing every minute: one minute in five completes a measurement
+        steady = (med(f"{job}_completing") + 4 * med(f"{job}_all")) / 5
+        return {
+            "all_wrote": case("all"),
+            "all_wrote_measurement_completing": case("completing"),
+            "all_wrote_average": per_minute(steady, 1),
+            "tenth_wrote": case("tenth"),
+            "none_wrote": case("none"),
+            "baseline_full": case("full"),
+        }
+
+    return {
+        "bench": "scale",
+        "services": count,
+        "rows_loaded": rows,
+        "load_s": round(load_s, 1),
+        "materialise_s": round(materialise_s, 1),
+        "refresh_after_one_minute": per_minute(med("refresh"), 2) | {"max_ms": millis(max(samples["refresh"]))},
+        "slo_evaluation": sweep_figures("slo"),
+        "detection": sweep_figures("detect"),
+        "notification_scan": per_minute(med("notify_scan"), 12),
+        "month_close": {
+            "s": round(close_s, 2),
+            "per_service_ms": millis(close_s / max(1, len(closed))),
+            "services_closed": len(closed),
+        },
+        "prober": probe,
+        "rss_mib": {
+            "bench_process_jobs_and_loader": worker_rss,
+            "db_backends": backend_rss,
+            "prober_peak": probe["peak_rss_mib"],
+        },
+        "database_mib": round(db_size / 2**20, 1),
+        "server": versions,
+    }
+
+
+async def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--prober":
+        await prober_child(int(sys.argv[2]), float(sys.argv[3]))
+        return
+    sizes = [int(s) for s in sys.argv[1].split(",")] if len(sys.argv) > 1 else list(SIZES)
+    prober_s = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
+    load_at_start = uptime()
+    results = []
+    for count in sizes:
+        result = await measure(count, prober_s)
+        result["uptime_after"] = uptime()
+        emit(result)
+        results.append(result)
+    summary = {
+        "bench": "scale-summary",
+        "uptime_at_start": load_at_start,
+        "machine": machine(),
+        "per_minute_core_share_pct": {
+            str(r["services"]): {
+                "refresh": r["refresh_after_one_minute"]["core_share_pct"],
+                "slo_all_wrote": r["slo_evaluation"]["all_wrote_average"]["core_share_pct"],
+                "detection_all_wrote": r["detection"]["all_wrote_average"]["core_share_pct"],
+                "notification_scan": r["notification_scan"]["core_share_pct"],
+                "total": round(
+                    r["refresh_after_one_minute"]["core_share_pct"]
+                    + r["slo_evaluation"]["all_wrote_average"]["core_share_pct"]
+                    + r["detection"]["all_wrote_average"]["core_share_pct"]
+                    + r["notification_scan"]["core_share_pct"],
+                    2,
+                ),
+            }
+            for r in results
+        },
+    }
+    emit(summary)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    os.chdir(HERE.parent)
+    asyncio.run(main())

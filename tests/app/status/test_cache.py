@@ -1,0 +1,241 @@
+"""GET /api/system-status and the status page, built once per change and served from memory
+(app/status/cache.py): a strong ETag and 304 for If-None-Match, Cache-Control for shared caches,
+every kind of write in the very next response of every replica (two apps, two caches, one database),
+time alone within FRESH_S, and the bodies equal to a fresh build's."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from app import deps
+from app.incidents import queries as incident_queries
+from app.ingest.service import CheckRow, write_checks
+from app.main import create_app
+from app.rollups import service as rollups
+from app.status import cache
+
+NOW = datetime(2025, 9, 1, 12, 0, tzinfo=timezone.utc)
+SERVICE = "face-compare"
+
+
+def slot(minutes_ago: int, ok: bool = True, service: str = SERVICE, now: datetime = NOW) -> CheckRow:
+    return CheckRow(
+        now - timedelta(minutes=minutes_ago),
+        service,
+        "seoul",
+        ok,
+        200 if ok else 503,
+        200,
+        None if ok else "http_error",
+    )
+
+
+@pytest.fixture
+def replica(pool, settings):
+    """Factory: an API process of its own (own app, own cache) on the test database, its clock in
+    `clock["now"]`; yields an HTTP client on it."""
+    clock = {"now": NOW}
+    clients: list[httpx.AsyncClient] = []
+
+    def make(site: str = "api") -> httpx.AsyncClient:
+        app = create_app(settings, site=site)
+        app.state.pool = pool
+        app.dependency_overrides[deps.clock] = lambda: clock["now"]
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        client.app = app  # type: ignore[attr-defined]
+        clients.append(client)
+        return client
+
+    make.clock = clock  # type: ignore[attr-defined]
+    yield make
+
+
+def _service(body: dict, service_id: str = SERVICE) -> dict:
+    return next(s for s in body["services"] if s["id"] == service_id)
+
+
+async def _incident(conn, priority: str = "P1", created: datetime = NOW - timedelta(minutes=5)) -> str:
+    return await conn.fetchval(
+        incident_queries.INSERT_AT, "Face Compare down", "", "investigating", "critical", priority, "ops", "",
+        [SERVICE], None, created, None,
+    )  # fmt: skip
+
+
+async def test_an_etag_and_cache_control_then_304_for_the_same_body(conn, replica):
+    await write_checks(conn, [slot(i) for i in range(5)], now=NOW)
+    client = replica()
+    first = await client.get("/api/system-status")
+    assert first.status_code == 200 and first.headers["content-type"] == "application/json"
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
+    assert first.headers["cache-control"] == cache.CACHE_CONTROL
+    again = await client.get("/api/system-status", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag and again.headers["cache-control"] == cache.CACHE_CONTROL
+    for header in (f'"other", {etag}', f"W/{etag}", "*"):
+        assert (await client.get("/api/system-status", headers={"If-None-Match": header})).status_code == 304
+    other = await client.get("/api/system-status", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200 and other.content == first.content
+    # compressed once per build for clients that accept gzip (httpx does), another representation
+    assert first.headers["content-encoding"] == "gzip" and first.headers["vary"] == "Accept-Encoding"
+    plain = await client.get("/api/system-status", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == first.content
+    assert plain.headers["etag"] == etag.removesuffix('-gz"') + '"'
+    refused = await client.get("/api/system-status", headers={"Accept-Encoding": "gzip;q=0", "If-None-Match": etag})
+    assert refused.status_code == 200 and "content-encoding" not in refused.headers
+    assert client.app.state.status_caches["system-status"].builds == 1  # type: ignore[attr-defined]
+
+
+async def test_every_kind_of_write_is_in_the_next_response_of_every_replica(conn, replica):
+    await write_checks(conn, [slot(i) for i in range(3, 8)], now=NOW)
+    one, two = replica(), replica()
+    seen = [(await c.get("/api/system-status")).json() for c in (one, two)]
+    assert [_service(b)["status"] for b in seen] == ["operational", "operational"]
+    etag = (await two.get("/api/system-status")).headers["etag"]
+
+    # new checks (what every prober flush is): the newest slot failed
+    await write_checks(conn, [slot(2, ok=False)], now=NOW)
+    for client in (one, two):
+        assert _service((await client.get("/api/system-status")).json())["status"] == "degraded"
+    assert (await two.get("/api/system-status", headers={"If-None-Match": etag})).status_code == 200
+
+    # an incident opened, then resolved
+    incident = await _incident(conn)
+    for client in (two, one):
+        assert _service((await client.get("/api/system-status")).json())["status"] == "outage"
+    await conn.execute("UPDATE incidents SET status = 'resolved', resolved_at = $2 WHERE id = $1", incident, NOW)
+    for client in (one, two):
+        assert _service((await client.get("/api/system-status")).json())["status"] == "degraded"
+
+    # a maintenance window over today's failed slot takes it out of the day's figures
+    today_before = _service((await one.get("/api/system-status")).json())["uptime"]
+    await conn.execute(
+        """INSERT INTO maintenance_windows (title, description, affected_services, starts_at, ends_at, created_at)
+           VALUES ('db', '', $1, $2, $3, $4)""",
+        [SERVICE],
+        NOW - timedelta(minutes=3),
+        NOW - timedelta(minutes=1),
+        NOW - timedelta(days=10),
+    )
+    for client in (two, one):
+        assert _service((await client.get("/api/system-status")).json())["uptime"] != today_before
+
+    # the service's catalog entry (not emptied between tests: named back afterwards)
+    name = await conn.fetchval("SELECT name FROM services WHERE id = $1", SERVICE)
+    await conn.execute("UPDATE services SET name = 'Face Compare (renamed)' WHERE id = $1", SERVICE)
+    try:
+        for client in (one, two):
+            assert _service((await client.get("/api/system-status")).json())["name"] == "Face Compare (renamed)"
+    finally:
+        await conn.execute("UPDATE services SET name = $2 WHERE id = $1", SERVICE, name)
+    for client in (one, two):
+        assert _service((await client.get("/api/system-status")).json())["name"] == name
+
+    # a late batch for a settled day, before and after the refresh writes it into the rollups
+    assert _service((await one.get("/api/system-status")).json())["uptimeData"][-6] == "nd"
+    await write_checks(conn, [slot(60 * 24 * 5 + i, ok=False) for i in range(30)], now=NOW)
+    late = [_service((await c.get("/api/system-status")).json())["uptimeData"][-6] for c in (one, two)]
+    assert late == ["e", "e"]  # 30 failed slots of a day's 1,440: monitoring impaired, no longer no data
+    await rollups.refresh(conn, "UTC", NOW)
+    assert [_service((await c.get("/api/system-status")).json())["uptimeData"][-6] for c in (one, two)] == late
+
+    # every replica's body is the one a replica that never served anything builds
+    fresh = (await replica().get("/api/system-status")).json()
+    assert (await one.get("/api/system-status")).json() == fresh == (await two.get("/api/system-status")).json()
+
+
+async def test_a_body_is_served_at_most_fresh_s_then_built_for_the_new_time(conn, replica):
+    await write_checks(conn, [slot(i) for i in range(5)], now=NOW)
+    client = replica()
+    first = await client.get("/api/system-status")
+    assert first.json()["lastUpdated"] == "2025-09-01T12:00:00Z"
+    replica.clock["now"] = NOW + timedelta(seconds=cache.FRESH_S / 2)
+    assert (await client.get("/api/system-status")).content == first.content  # kept
+    builds = client.app.state.status_caches["system-status"].builds  # type: ignore[attr-defined]
+    assert builds == 1
+    # built again for the new time, the body of a moment ago served meanwhile (nothing stored moved);
+    # the same figures keep their bytes, ETag and lastUpdated (since when they hold), so a copy a
+    # client or a CDN holds stays valid
+    replica.clock["now"] = NOW + timedelta(seconds=cache.FRESH_S)
+    later = await client.get("/api/system-status", headers={"If-None-Match": first.headers["etag"]})
+    assert later.status_code == 304
+    bodies = client.app.state.status_caches["system-status"]  # type: ignore[attr-defined]
+    for _ in range(200):
+        if bodies.builds == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert bodies.builds == 2
+    again = await client.get("/api/system-status", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and bodies.builds == 2
+    # time alone changes the status: two days without a check, the service has no current data
+    replica.clock["now"] = NOW + timedelta(days=2, minutes=10)
+    moved = await client.get("/api/system-status", headers={"If-None-Match": first.headers["etag"]})
+    assert moved.status_code == 200 and _service(moved.json())["lastCheckedAt"] is None
+    assert moved.json()["lastUpdated"] == "2025-09-03T12:10:00Z"
+    replica.clock["now"] = NOW - timedelta(minutes=2)  # a clock set back never gets a body from the future
+    back = (await client.get("/api/system-status")).json()
+    assert _service(back)["lastCheckedAt"] == "2025-09-01T11:58:00Z" and back["lastUpdated"] == "2025-09-01T11:58:00Z"
+
+
+async def test_the_page_has_an_etag_and_shows_an_incident_update_at_once(conn, replica):
+    await write_checks(conn, [slot(i) for i in range(5)], now=NOW)
+    incident = await _incident(conn, "P2")
+    await conn.execute(
+        incident_queries.INSERT_UPDATE_AT,
+        incident,
+        "investigating",
+        "Looking into it.",
+        "ops",
+        NOW - timedelta(minutes=4),
+    )
+    one, two = replica("status"), replica("status")
+    for client in (one, two):
+        page = await client.get("/?lang=en")
+        assert page.status_code == 200 and "Looking into it." in page.text
+        assert page.headers["cache-control"] == "private, no-cache"  # it sets the language cookie
+        again = await client.get("/")  # the cookie says English
+        assert (
+            again.headers["cache-control"] == cache.CACHE_CONTROL
+            and again.headers["vary"] == "Cookie, Accept-Language, Accept-Encoding"
+        )
+        assert again.headers["content-language"] == "en" and again.text == page.text
+        assert (await client.get("/", headers={"If-None-Match": again.headers["etag"]})).status_code == 304
+    one.cookies.clear()
+    korean = await one.get("/", headers={"Accept-Language": "ko"})
+    assert korean.headers["content-language"] == "ko" and korean.headers["etag"] != again.headers["etag"]
+
+    await conn.execute(
+        incident_queries.INSERT_UPDATE_AT,
+        incident,
+        "identified",
+        "Connection pool exhausted.",
+        "ops",
+        NOW - timedelta(minutes=1),
+    )
+    for client in (two, one):
+        assert "Connection pool exhausted." in (await client.get("/")).text
+
+
+async def test_query_parameters_other_than_page_and_lang_make_no_new_variant(conn, replica):
+    client = replica("status")
+    pages = [await client.get(f"/?page=2&junk={i}", headers={"Accept-Language": "en"}) for i in range(5)]
+    assert len({p.headers["etag"] for p in pages}) == 1 and "junk" not in pages[0].text
+    assert client.app.state.status_caches["page"].builds == 1  # type: ignore[attr-defined]
+    assert (await client.get("/?page=99")).status_code == 422
+
+
+async def test_concurrent_readers_share_the_version_reads_and_one_build(conn, replica):
+    await write_checks(conn, [slot(i) for i in range(5)], now=NOW)
+    client = replica()
+    responses = await asyncio.gather(*(client.get("/api/system-status") for _ in range(50)))
+    assert {r.status_code for r in responses} == {200} and len({r.content for r in responses}) == 1
+    state = client.app.state  # type: ignore[attr-defined]
+    assert state.status_versions.reads < 50 and state.status_caches["system-status"].builds == 1
+    # a write after those reads is seen by the next reader all the same
+    await write_checks(conn, [slot(0, ok=False, now=NOW + timedelta(minutes=1))], now=NOW + timedelta(minutes=1))
+    replica.clock["now"] = NOW + timedelta(minutes=1)
+    assert _service((await client.get("/api/system-status")).json())["status"] == "degraded"
