@@ -110,8 +110,8 @@ class Settings(BaseSettings):
     # SLAMON_TRUSTED_PROXIES); none by default, so a client cannot pick the IP that throttling and the
     # audit trail see.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Where the public reaches this installation: every absolute link the app hands out (today the
-    # feeds) starts with it, never with the request's Host header, which any client sets.
+    # Where the public reaches this installation: every absolute link the app hands out (the feeds, the
+    # links of public subscriptions) starts with it, never with the request's Host header, which any client sets.
     public_base_url: str = "http://localhost:3001/"
     # Monthly reports: a month is closed (frozen) this long after it ends in the reporting time zone,
     # so that late check results (prober spools, replays) are in; and the browser that prints PDFs.
@@ -133,6 +133,13 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "SLA Monitor <slamon@localhost>"
+    # Public subscriptions (app/subscribers, docs/operations.md): subscribe requests per client IP and
+    # messages per receiver an hour, how long a confirmation link lasts, and whether a public webhook
+    # may be a loopback/private address (off: the public names receivers on the internet only).
+    subscribe_ip_per_hour: int = Field(20, ge=1, le=100_000)
+    subscribe_receiver_per_hour: int = Field(3, ge=1, le=1000)
+    subscribe_confirm_hours: float = Field(48, gt=0, le=24 * 30)
+    subscribe_allow_private: bool = False
     # Backups (app/backup.py): pgBackRest's config (default <data_dir>/pgbackrest/pgbackrest.conf, which
     # scripts/services.sh writes) and the stanza, pgBackRest's name for this cluster in its repository.
     pgbackrest_config: Path | None = None

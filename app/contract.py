@@ -191,6 +191,10 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     ),
     404: ("No such resource", {"error": "not_found", "message": "unknown service 'nope'"}),
     409: ("Conflicts with the resource's current state", {"error": "conflict", "message": "the id is taken"}),
+    410: (
+        "The link was used, replaced by a newer one, has expired or is not valid",
+        {"error": "gone", "message": "this link was already used or replaced by a newer one"},
+    ),
     413: ("Request body over the limit", {"error": "payload_too_large", "message": "request body over 1048576 bytes"}),
     422: (
         "Invalid input; `details` names each parameter or field",

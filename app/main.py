@@ -38,6 +38,8 @@ from app.services.views import router as services_router
 from app.sla.views import router as sla_router
 from app.slo.views import router as slo_router
 from app.status.views import router as status_router
+from app.subscribers.pages import router as subscribers_pages_router
+from app.subscribers.views import router as subscribers_router
 from app.trends.pages import router as trends_pages_router
 from app.trends.views import router as trends_router
 from app.uptime.views import router as uptime_router
@@ -166,11 +168,14 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
         health_router,
         *PUBLIC_READ_ROUTERS,
         ingest_router,
+        subscribers_router,  # public writes: no account, the signed link is the credential
         *AUTHENTICATED_ROUTERS,
         realtime.replay_router(),
     ):
         app.include_router(router)
 
+    # The pages of a public subscriber's links, on every site: public_base_url may name any of them.
+    app.include_router(subscribers_pages_router, include_in_schema=False)
     contract.install(app)
     api_metrics = metrics.install(app)  # GET /metrics (app/metrics.py)
     sites.install(app, site)

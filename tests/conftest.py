@@ -43,6 +43,7 @@ RESET_TABLES = (
     "notification_events",
     "notification_deliveries",
     "notification_attempts",
+    "public_rate_limits",
     "detection_state",
     "raw_retention",
     "maintenance_slots_archive",

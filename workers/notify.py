@@ -2,8 +2,8 @@
 per delivery attempt.
 
 - `notify_tick` (cron, every 5 s, unique): SLO violations and maintenance windows → events, events →
-  deliveries, due deliveries → `notify_deliver` jobs. The safety net: whatever a crash interrupted
-  is picked up here.
+  deliveries, due deliveries → `notify_deliver` jobs; public receivers nobody confirmed are forgotten.
+  The safety net: whatever a crash interrupted is picked up here.
 - Outbox writes NOTIFY at commit; each worker LISTENs and enqueues `notify_dispatch` at once, so an
   incident reaches its receivers in about a second rather than at the next tick.
 - `notify_deliver(delivery_id)`: one attempt (app/notifications/delivery.py). Job ids are
@@ -23,6 +23,7 @@ import asyncpg
 from app.notifications import delivery, outbox, queries
 from app.notifications.senders import Senders
 from app.realtime.publisher import channel_for
+from app.subscribers import service as subscribers
 from workers.common import Ctx
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ async def notify_tick(ctx: Ctx) -> dict[str, int]:
     """Scan SLO violations and maintenance windows, fan events out, enqueue due deliveries."""
     await ensure_listener(ctx)
     settings = ctx["settings"]
+    now = datetime.now(timezone.utc)
     async with ctx["pool"].acquire() as conn:
-        events = await outbox.scan(conn, datetime.now(timezone.utc), settings.notify_horizon_s)
+        events = await outbox.scan(conn, now, settings.notify_horizon_s)
+        await subscribers.forget_unconfirmed(conn, settings, now)
     created = await _dispatch(ctx)
     enqueued = await _enqueue_due(ctx)
     if events or created:

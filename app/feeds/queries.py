@@ -1,4 +1,5 @@
-"""SQL of the public feeds: the latest incidents with their newest update, and maintenance windows."""
+"""SQL of the public feeds: the latest incidents with their newest update, and maintenance windows;
+of every service ($2 NULL) or of one (those that name it among their affected services)."""
 
 # An incident's activity time is its newest timeline entry or edit, whichever is later.
 LATEST_INCIDENTS = """
@@ -10,6 +11,7 @@ LEFT JOIN LATERAL (
     SELECT status, description, created_at FROM incident_updates
     WHERE incident_id = i.id ORDER BY created_at DESC, id DESC LIMIT 1
 ) u ON true
+WHERE $2::text IS NULL OR $2 = ANY (i.affected_services)
 ORDER BY activity_at DESC, i.id DESC LIMIT $1
 """
 
@@ -18,5 +20,8 @@ LATEST_MAINTENANCE = """
 SELECT id, title, description, affected_services, starts_at, ends_at, created_at,
        greatest(created_at, CASE WHEN ends_at <= $1 THEN ends_at WHEN starts_at <= $1 THEN starts_at
                                  ELSE created_at END) AS activity_at
-FROM maintenance_windows ORDER BY activity_at DESC, id DESC LIMIT $2
+FROM maintenance_windows WHERE $3::text IS NULL OR $3 = ANY (affected_services)
+ORDER BY activity_at DESC, id DESC LIMIT $2
 """
+
+SERVICE_NAME = "SELECT name FROM services WHERE id = $1"

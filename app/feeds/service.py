@@ -82,10 +82,13 @@ def _maintenance_item(row, base_url: str, now: datetime) -> Item:
     )
 
 
-async def items(conn: asyncpg.Connection, base_url: str, now: datetime, limit: int = FEED_ITEMS) -> list[Item]:
-    """Incidents and maintenance windows, newest activity first."""
-    found = [_incident_item(r, base_url) for r in await conn.fetch(queries.LATEST_INCIDENTS, limit)]
-    found += [_maintenance_item(r, base_url, now) for r in await conn.fetch(queries.LATEST_MAINTENANCE, now, limit)]
+async def items(
+    conn: asyncpg.Connection, base_url: str, now: datetime, limit: int = FEED_ITEMS, service_id: str | None = None
+) -> list[Item]:
+    """Incidents and maintenance windows (of one service, when given), newest activity first."""
+    found = [_incident_item(r, base_url) for r in await conn.fetch(queries.LATEST_INCIDENTS, limit, service_id)]
+    rows = await conn.fetch(queries.LATEST_MAINTENANCE, now, limit, service_id)
+    found += [_maintenance_item(r, base_url, now) for r in rows]
     found.sort(key=lambda item: (item.updated, item.key), reverse=True)
     return found[:limit]
 
@@ -101,12 +104,24 @@ def _xml(root: ET.Element) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def rss(entries: list[Item], base_url: str, self_url: str, now: datetime) -> bytes:
+@dataclass(frozen=True)
+class About:
+    """What a feed is about: every service, or one."""
+
+    title: str = FEED_TITLE
+    description: str = FEED_DESCRIPTION
+
+    @classmethod
+    def service(cls, name: str) -> About:
+        return cls(f"SLA Monitor: {name}: incidents and maintenance", f"Incidents and maintenance windows of {name}.")
+
+
+def rss(entries: list[Item], base_url: str, self_url: str, now: datetime, about: About = About()) -> bytes:
     root = ET.Element("rss", {"version": "2.0", "xmlns:atom": ATOM_NS})
     channel = _sub(root, "channel")
-    _sub(channel, "title", FEED_TITLE)
+    _sub(channel, "title", about.title)
     _sub(channel, "link", base_url)
-    _sub(channel, "description", FEED_DESCRIPTION)
+    _sub(channel, "description", about.description)
     _sub(channel, "lastBuildDate", format_datetime(entries[0].updated if entries else now))
     _sub(channel, "atom:link", href=self_url, rel="self", type="application/rss+xml")
     for entry in entries:
@@ -120,11 +135,11 @@ def rss(entries: list[Item], base_url: str, self_url: str, now: datetime) -> byt
     return _xml(root)
 
 
-def atom(entries: list[Item], base_url: str, self_url: str, now: datetime) -> bytes:
+def atom(entries: list[Item], base_url: str, self_url: str, now: datetime, about: About = About()) -> bytes:
     root = ET.Element("feed", {"xmlns": ATOM_NS})
     _sub(root, "id", self_url)
-    _sub(root, "title", FEED_TITLE)
-    _sub(root, "subtitle", FEED_DESCRIPTION)
+    _sub(root, "title", about.title)
+    _sub(root, "subtitle", about.description)
     _sub(root, "updated", (entries[0].updated if entries else now).isoformat())
     _sub(root, "link", href=self_url, rel="self", type="application/atom+xml")
     _sub(root, "link", href=base_url, rel="alternate")

@@ -1,22 +1,34 @@
-"""Public feeds (no token, like every status read): /feeds/incidents.rss and /feeds/incidents.atom."""
+"""Public feeds (no token, like every status read): /feeds/incidents.rss and /feeds/incidents.atom, and
+the same of one service at /feeds/services/{service_id}/incidents.rss and .atom."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app import deps
-from app.feeds import service
+from app.contract import errors
+from app.errors import not_found
+from app.feeds import queries, service
 
 router = APIRouter(tags=["feeds"])
 CACHE = "public, max-age=60"
+ServiceId = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$", description="a service id, as in /api/services")
 
 
-async def _feed(request: Request, conn, now, render, media_type: str) -> Response:
+async def _feed(request: Request, conn, now, render, media_type: str, service_id: str | None = None) -> Response:
     # Links from the configured public URL: a Host header (anyone's to set) must not reach cached feeds.
     settings = request.app.state.settings
+    about = service.About()
+    if service_id is not None:
+        name = await conn.fetchval(queries.SERVICE_NAME, service_id)
+        if name is None:
+            raise not_found("service", service_id)
+        about = service.About.service(name)
     base_url = settings.public_url()
-    entries = await service.items(conn, base_url, now)
-    body = render(entries, base_url, settings.public_url(request.url.path), now)
+    entries = await service.items(conn, base_url, now, service_id=service_id)
+    body = render(entries, base_url, settings.public_url(request.url.path), now, about)
     return Response(body, media_type=f"{media_type}; charset=utf-8", headers={"Cache-Control": CACHE})
 
 
@@ -38,3 +50,23 @@ async def incidents_rss(request: Request, conn=Depends(deps.connection), now=Dep
 )
 async def incidents_atom(request: Request, conn=Depends(deps.connection), now=Depends(deps.clock)):
     return await _feed(request, conn, now, service.atom, "application/atom+xml")
+
+
+FORMATS = {"rss": (service.rss, "application/rss+xml"), "atom": (service.atom, "application/atom+xml")}
+
+
+@router.get(
+    "/feeds/services/{service_id}/incidents.{fmt}",
+    summary="RSS 2.0 (.rss) or Atom 1.0 (.atom) feed of one service's incidents and maintenance, newest first",
+    response_class=Response,
+    responses={200: {"content": {media: {} for _, media in FORMATS.values()}}, **errors(404)},
+)
+async def service_feed(
+    request: Request,
+    fmt: Literal["rss", "atom"],
+    service_id: str = ServiceId,
+    conn=Depends(deps.connection),
+    now=Depends(deps.clock),
+):
+    render, media_type = FORMATS[fmt]
+    return await _feed(request, conn, now, render, media_type, service_id)

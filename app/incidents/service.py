@@ -250,7 +250,7 @@ async def _write(conn, row, values: dict, note: str | None, actor) -> Written:
             {"from": row["status"], "to": values["status"]},
         )
     incident = to_public(updated, await _updates_of(conn, row["id"]))
-    await outbox.incident_written(conn, incident, row["status"])
+    await outbox.incident_written(conn, incident, row["status"], noted=update is not None)
     changes = {
         PUBLIC_NAMES.get(k, k): {"from": list(row[k]) if k == "affected_services" else row[k], "to": values[k]}
         for k in changed

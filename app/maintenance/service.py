@@ -20,6 +20,7 @@ from app.formatting import pagination
 from app.incidents.service import check_services
 from app.maintenance import queries
 from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, ServiceEdit, WindowPage, WindowRead
+from app.notifications import outbox
 from app.rollups import service as rollups
 
 EDIT_NOTES = {
@@ -88,6 +89,7 @@ async def create(
         await audit.record_by(
             conn, actor, "maintenance.create", "maintenance", str(row["id"]), data.model_dump(mode="json")
         )
+        await outbox.maintenance_scheduled(conn, row)
     return to_read(row)
 
 

@@ -8,6 +8,7 @@ id once its lease has run out: at-least-once, with a stable id receivers de-dupl
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,9 @@ from app.notifications import queries
 from app.notifications.channels import CHANNELS
 from app.notifications.channels.base import Delivery
 from app.notifications.senders import Outcome, Senders
+from app.subscribers import service as subscribers
+from app.subscribers import tokens
+from app.subscribers.models import CONFIRM_EVENT
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -60,13 +64,23 @@ def backoff_s(settings, attempt: int, retry_after_s: float | None = None) -> flo
     return min(delay, settings.webhook_backoff_max_s)
 
 
+def _links(claim: asyncpg.Record, settings: Settings) -> tokens.Links | None:
+    """A public subscriber's manage and unsubscribe links (app/subscribers), signed at each attempt."""
+    if not claim["public"]:
+        return None
+    return tokens.links(
+        settings.resolved_secret_key(), settings.public_url(), claim["subscription_id"], claim["link_nonce"]
+    )
+
+
 async def _send(claim: asyncpg.Record, senders: Senders, settings: Settings) -> Outcome:
-    if not claim["active"]:
+    # A message about the subscription itself (a public subscriber's confirmation) goes before it is active.
+    if not claim["active"] and not claim["event_kind"].startswith("subscription."):
         return Outcome(False, error="subscription is paused", permanent=True)
     channel = CHANNELS.get(claim["kind"])
     if channel is None:  # a subscription of a channel this version does not have
         return Outcome(False, error=f"no {claim['kind']!r} channel in this version", permanent=True)
-    item = Delivery.from_claim(claim)
+    item = Delivery.from_claim(claim, _links(claim, settings))
     return await channel.send(channel.render(item, settings), item, senders)
 
 
@@ -89,6 +103,9 @@ async def deliver(pool: asyncpg.Pool, clients: Senders, settings, delivery_id: s
         )
         if outcome.ok:
             await conn.execute(queries.MARK_DELIVERED, delivery_id, outcome.status_code)
+            if row["public"] and row["event_kind"] == CONFIRM_EVENT:  # answered with the challenge?
+                challenge = json.loads(row["payload"])["challenge"]
+                await subscribers.confirm_by_echo(conn, row["subscription_id"], challenge, outcome.response_body)
             return Result(delivery_id, "delivered", attempt)
         give_up = outcome.permanent or attempt >= settings.webhook_max_attempts
         delay = None if give_up else backoff_s(settings, attempt, outcome.retry_after_s)

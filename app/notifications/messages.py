@@ -44,6 +44,8 @@ def _incident(kind: str, payload: dict[str, Any]) -> Message:
             "bad",
             facts,
         )
+    if kind == "incident.updated":
+        return Message(f"[{incident['priority']}] Incident update: {incident['title']}", latest, "warn", facts)
     if kind == "incident.resolved":
         facts.append(("Resolution time", incident.get("resolutionTime") or "-"))
         return Message(f"[{incident['priority']}] Incident resolved: {incident['title']}", latest, "good", facts)
@@ -88,6 +90,8 @@ def _maintenance(kind: str, payload: dict[str, Any]) -> Message:
         ("Starts", iso(m["startsAt"])),
         ("Ends", iso(m["endsAt"])),
     ]
+    if kind == "maintenance.scheduled":
+        return Message(f"Maintenance scheduled: {m['title']}", m["description"], "info", facts)
     if kind == "maintenance.started":
         return Message(f"Maintenance started: {m['title']}", m["description"], "info", facts)
     return Message(f"Maintenance ended: {m['title']}", m["description"], "good", facts)
@@ -115,8 +119,26 @@ def _escalation(kind: str, payload: dict[str, Any]) -> Message:
     return Message(f"Resolved: {head}", "", "good", facts)
 
 
+def _subscription(kind: str, payload: dict[str, Any]) -> Message:
+    """What the owner of a receiver subscribed on the status page is told about the subscription itself."""
+    services = ", ".join(payload.get("services") or []) or "all services"
+    if kind == "subscription.confirm":
+        text = (
+            "Someone asked to send status updates of SLA Monitor here. To confirm, open this link (or, for a "
+            f"webhook, answer this request with the challenge in the response body): {payload['confirmUrl']}\n"
+            "If you did not ask for this, ignore this message: nothing more will be sent."
+        )
+        facts = [("Confirm", payload["confirmUrl"]), ("Challenge", payload["challenge"])]
+        facts += [("Link expires", iso(payload["expiresAt"])), ("Services", services)]
+        return Message("Confirm your subscription to status updates", text, "info", facts)
+    text = "This receiver is already subscribed to status updates; the links below change or end it."
+    return Message("You are already subscribed to status updates", text, "info", [("Services", services)])
+
+
 def describe(kind: str, payload: dict[str, Any]) -> Message:
     """The human summary of an event, shared by the chat and email channels."""
+    if kind.startswith("subscription."):
+        return _subscription(kind, payload)
     if kind.startswith("incident."):
         return _incident(kind, payload)
     if kind.startswith("slo_violation."):

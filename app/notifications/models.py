@@ -14,10 +14,12 @@ from app.notifications.channels import CHANNELS, KINDS
 
 EVENT_KINDS = (
     "incident.created",
+    "incident.updated",
     "incident.status_changed",
     "incident.resolved",
     "slo_violation.opened",
     "slo_violation.closed",
+    "maintenance.scheduled",
     "maintenance.started",
     "maintenance.ended",
 )
@@ -31,10 +33,12 @@ ESCALATION_EVENT_KINDS = (
 )
 EventKind = Literal[
     "incident.created",
+    "incident.updated",
     "incident.status_changed",
     "incident.resolved",
     "slo_violation.opened",
     "slo_violation.closed",
+    "maintenance.scheduled",
     "maintenance.started",
     "maintenance.ended",
     "escalation.paged",

@@ -29,24 +29,45 @@ async def record(
     return inserted is not None
 
 
-def incident_kind(previous_status: str | None, status: str) -> str | None:
-    """Which event an incident write is: created, resolved, another status change, or none."""
+def incident_kind(previous_status: str | None, status: str, noted: bool = False) -> str | None:
+    """Which event an incident write is: created, resolved, another status change, a new public update
+    without a status change (`noted`), or none (an edit of its fields alone)."""
     if previous_status is None:
         return "incident.created"
     if previous_status == status:
-        return None
+        return "incident.updated" if noted else None
     return "incident.resolved" if status == "resolved" else "incident.status_changed"
 
 
-async def incident_written(conn: asyncpg.Connection, incident: dict, previous_status: str | None) -> None:
-    """Record the event of an incident write (public shape, newest update first), inside its transaction."""
-    kind = incident_kind(previous_status, incident["status"])
+async def incident_written(
+    conn: asyncpg.Connection, incident: dict, previous_status: str | None, noted: bool = False
+) -> None:
+    """Record the event of an incident write (public shape, newest update first), inside its transaction;
+    `noted`: the write added an update to the timeline."""
+    kind = incident_kind(previous_status, incident["status"], noted)
     if kind is None:
         return
     suffix = "created" if previous_status is None else f"v{incident['version']}"
     payload = {"incident": {**incident, "updates": incident["updates"][:1]}, "previousStatus": previous_status}
     occurred_at = datetime.fromisoformat(incident["updatedAt"])
     await record(conn, f"incident:{incident['id']}:{suffix}", kind, incident["affectedServices"], payload, occurred_at)
+
+
+async def maintenance_scheduled(conn: asyncpg.Connection, window: asyncpg.Record) -> None:
+    """Record that a window was scheduled (announced), inside the transaction that created it; its start
+    and end are announced by the worker's scan, at their time."""
+    payload = {
+        "maintenance": {
+            "id": window["id"],
+            "title": window["title"],
+            "description": window["description"],
+            "affectedServices": list(window["affected_services"]),
+            "startsAt": window["starts_at"],
+            "endsAt": window["ends_at"],
+        }
+    }
+    key = f"maintenance:{window['id']}:scheduled"
+    await record(conn, key, "maintenance.scheduled", list(window["affected_services"]), payload, window["announced_at"])
 
 
 async def scan(conn: asyncpg.Connection, now: datetime, horizon_s: float) -> list[str]:

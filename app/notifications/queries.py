@@ -123,7 +123,8 @@ WITH claimed AS (
     INSERT INTO notification_attempts (delivery_id, attempt) SELECT id, attempts FROM claimed
 )
 SELECT c.id, c.attempts, e.kind AS event_kind, e.event_key, e.payload, e.occurred_at, e.service_ids AS services,
-       s.id AS subscription_id, s.name, s.kind, s.url, s.email, s.secret, s.options, s.allow_private, s.active
+       s.id AS subscription_id, s.name, s.kind, s.url, s.email, s.secret, s.options, s.allow_private, s.active,
+       s.public, s.link_nonce
 FROM claimed c JOIN notification_events e ON e.id = c.event_id JOIN subscriptions s ON s.id = c.subscription_id
 """
 

@@ -39,6 +39,10 @@ PUBLIC_GETS |= {
     "/trends/{service_id}",
 }
 PUBLIC_GETS |= {"/api/health/live", "/api/health/ready"}  # orchestrators' probes
+PUBLIC_GETS |= {"/feeds/services/{service_id}/incidents.{fmt}"}
+# Public subscriptions: no account; subscribing is open (rate-limited), everything else takes a signed
+# link of its own kind, never an access token (tests/app/subscribers).
+PUBLIC_SUBSCRIPTIONS = ("/api/public/subscriptions",)
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
 INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
 
@@ -178,6 +182,7 @@ def test_every_route_is_classified(staff):
         if not (m == "GET" and p in PUBLIC_GETS)
         and (m, p) not in CREDENTIAL_EXCHANGE
         and not p.startswith(INGEST)
+        and not p.startswith(PUBLIC_SUBSCRIPTIONS)
         and (m, p) not in MATRIX
     ]
     assert unclassified == [], "add these routes to the security matrix"

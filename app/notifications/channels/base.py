@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.notifications import messages, signing
+from app.subscribers.tokens import Links
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -65,9 +66,11 @@ class Delivery:
     secret: str | None
     options: dict[str, Any]
     allow_private: bool
+    # A public subscriber's manage and one-click unsubscribe links, carried by every message to it.
+    links: Links | None = None
 
     @classmethod
-    def from_claim(cls, claim: Any) -> Delivery:
+    def from_claim(cls, claim: Any, links: Links | None = None) -> Delivery:
         return cls(
             id=str(claim["id"]),
             event_kind=claim["event_kind"],
@@ -80,11 +83,15 @@ class Delivery:
             secret=claim["secret"],
             options=json.loads(claim["options"]),
             allow_private=claim["allow_private"],
+            links=links,
         )
 
     def message(self) -> messages.Message:
         """The human summary of the event (what chat and email channels show)."""
-        return messages.describe(self.event_kind, self.payload)
+        message = messages.describe(self.event_kind, self.payload)
+        if self.links is not None:
+            message.facts += [("Manage subscription", self.links.manage), ("Unsubscribe", self.links.unsubscribe)]
+        return message
 
 
 class Channel(ABC, Generic[Rendered]):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import datetime
+from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from typing import TYPE_CHECKING
 
 import aiosmtplib
@@ -13,17 +16,37 @@ import aiosmtplib
 from app.notifications.channels.base import Channel, Delivery
 from app.notifications.messages import Message
 from app.notifications.senders import Outcome
+from app.subscribers.tokens import Links
 
 if TYPE_CHECKING:
     from app.config import Settings
     from app.notifications.senders import Senders
 
 
+# How a message is written on the wire: SMTP's CRLF, lines up to RFC 5322's 998 characters, so that a
+# long URL header (List-Unsubscribe) stays as it is instead of turning into encoded words that mail
+# clients do not read as a URL (RFC 8058). aiosmtplib would flatten with 78, so `send` flattens itself.
+WIRE = policy.SMTP.clone(max_line_length=998)
+
+
+def wire_bytes(message: EmailMessage) -> bytes:
+    out = io.BytesIO()
+    BytesGenerator(out, policy=WIRE).flatten(message)
+    return out.getvalue()
+
+
 def email_message(
-    message: Message, *, sender: str, recipient: str, delivery_id: str, kind: str, occurred_at: datetime
+    message: Message,
+    *,
+    sender: str,
+    recipient: str,
+    delivery_id: str,
+    kind: str,
+    occurred_at: datetime,
+    links: Links | None = None,
 ) -> EmailMessage:
     """Plain-text email; Message-ID is derived from the delivery id, so a resent copy is the same message."""
-    email = EmailMessage()
+    email = EmailMessage(policy=WIRE)
     email["Subject"] = " ".join(f"[SLA Monitor] {message.title}".split())  # one line, whatever the title held
     email["From"] = sender
     email["To"] = recipient
@@ -31,6 +54,9 @@ def email_message(
     email["Message-ID"] = f"<{delivery_id}@slamon>"
     email["X-SLAMon-Delivery"] = delivery_id
     email["X-SLAMon-Event"] = kind
+    if links is not None:  # a public subscriber: one-click unsubscribe (RFC 8058) from every message
+        email["List-Unsubscribe"] = f"<{links.one_click}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     lines = [message.title, ""]
     if message.text:
         lines += [message.text, ""]
@@ -54,6 +80,7 @@ class Email(Channel[EmailMessage]):
             delivery_id=delivery.id,
             kind=delivery.event_kind,
             occurred_at=delivery.occurred_at,
+            links=delivery.links,
         )
 
     async def send(self, rendered: EmailMessage, delivery: Delivery, senders: Senders) -> Outcome:
@@ -63,7 +90,9 @@ class Email(Channel[EmailMessage]):
         try:
             async with asyncio.timeout(s.webhook_timeout_s):
                 await aiosmtplib.send(
-                    rendered,
+                    wire_bytes(rendered),
+                    sender=parseaddr(rendered["From"])[1],
+                    recipients=[rendered["To"]],
                     hostname=s.smtp_host,
                     port=s.smtp_port,
                     username=s.smtp_username,

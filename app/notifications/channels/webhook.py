@@ -13,7 +13,7 @@ class Webhook(HttpChannel):
     label = "webhook (signed JSON)"
 
     def body(self, delivery: Delivery) -> dict[str, Any]:
-        return {
+        body = {
             "deliveryId": delivery.id,
             "event": delivery.event_kind,
             "eventKey": delivery.event_key,
@@ -21,6 +21,9 @@ class Webhook(HttpChannel):
             "services": delivery.services,
             "data": delivery.payload,
         }
+        if delivery.links is not None:  # a public subscriber's own links (docs/api.md, Public subscriptions)
+            body["links"] = {"manage": delivery.links.manage, "unsubscribe": delivery.links.unsubscribe}
+        return body
 
 
 CHANNEL = Webhook()

@@ -95,3 +95,21 @@ async def test_empty_feeds_are_valid(conn, make_client):
         r = await client.get(path)
         parsed = feedparser.parse(r.content)
         assert r.status_code == 200 and parsed.bozo == 0 and parsed.version == version and parsed.entries == []
+
+
+async def test_a_service_feed_holds_only_that_service(conn, make_client):
+    old, new = await _history(conn)  # the old outage: face-compare; the window: id-recognition; `new`: none
+    client = await make_client(now=NOW, public_base_url="https://status.example.com/")
+    r = await client.get("/feeds/services/face-compare/incidents.rss")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    channel = ET.fromstring(r.content).find("channel")
+    assert [i.findtext("guid") for i in channel.findall("item")] == [f"incident:{old}"]
+    assert channel.findtext("title") == "SLA Monitor: Face Compare: incidents and maintenance"
+    r = await client.get("/feeds/services/id-recognition/incidents.atom")
+    feed = feedparser.parse(r.content)
+    assert not feed.bozo and [e.title for e in feed.entries] == ["[Maintenance completed] DB upgrade"]
+    assert feed.feed.links[0].href == "https://status.example.com/feeds/services/id-recognition/incidents.atom"
+    r = await client.get("/feeds/services/no-such-service/incidents.rss")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert (await client.get("/feeds/services/NOT..valid/incidents.rss")).status_code == 422
+    assert (await client.get("/feeds/services/face-compare/incidents.json")).status_code == 422

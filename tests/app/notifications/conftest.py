@@ -4,10 +4,13 @@ an arq Worker of this event loop (its own queue, the real Redis, the outbox list
 from __future__ import annotations
 
 import asyncio
+import email
+import socket
 import time
 import uuid
 
 import pytest
+from aiosmtpd.controller import Controller
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
@@ -101,3 +104,25 @@ async def delivery_rows(conn, subscription_id: int | None = None) -> list:
                                WHERE $1::bigint IS NULL OR d.subscription_id = $1 ORDER BY d.created_at, e.id""",
         subscription_id,
     )
+
+
+class Inbox:
+    def __init__(self):
+        self.messages: list[tuple[list[str], email.message.Message]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on loopback that keeps every message: yields (inbox, port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()

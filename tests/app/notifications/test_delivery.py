@@ -20,8 +20,8 @@ INCIDENT = {
 
 
 async def write_every_event(staff, conn) -> None:
-    """An incident created, moved and resolved; an SLO violation opened and closed; a maintenance
-    window started and ended."""
+    """An incident created, moved, updated and resolved; an SLO violation opened and closed; a
+    maintenance window scheduled, another started and ended."""
     reporter = await staff.headers("reporter")
     incident = (await staff.client.post("/api/incidents", json=INCIDENT, headers=reporter)).json()["incident"]
     r = await staff.client.post(
@@ -33,10 +33,23 @@ async def write_every_event(staff, conn) -> None:
     r = await staff.client.post(
         f"/api/incidents/{incident['id']}/updates",
         headers=reporter,
-        json={"status": "resolved", "description": "Rolled back", "version": 2},
+        json={"description": "Rolling back", "version": 2},
+    )
+    assert r.status_code == 201, r.text
+    r = await staff.client.post(
+        f"/api/incidents/{incident['id']}/updates",
+        headers=reporter,
+        json={"status": "resolved", "description": "Rolled back", "version": 3},
     )
     assert r.status_code == 201, r.text
     now = datetime.now(timezone.utc)
+    window = {"title": "Failover drill", "affected_services": ["face-compare"]}
+    window |= {
+        "starts_at": (now + timedelta(days=4)).isoformat(),
+        "ends_at": (now + timedelta(days=4, hours=1)).isoformat(),
+    }
+    r = await staff.client.post("/api/maintenance", json=window, headers=await staff.headers("admin"))
+    assert r.status_code == 201, r.text
     violation = await conn.fetchval(
         """INSERT INTO slo_violations (service_id, slo, severity, started_at, threshold, worst_value)
            VALUES ('face-compare', 'availability', 'CRITICAL', $1, 99.9, 97.5) RETURNING id""",
@@ -78,6 +91,8 @@ async def test_every_event_kind_reaches_the_receiver_signed(staff, make_receiver
     assert by_kind["slo_violation.opened"]["violation"]["severity"] == "CRITICAL"
     assert by_kind["slo_violation.closed"]["violation"]["durationSeconds"] == 29 * 60
     assert by_kind["maintenance.ended"]["maintenance"]["title"] == "DB upgrade"
+    assert by_kind["incident.updated"]["incident"]["updates"][0]["description"] == "Rolling back"
+    assert by_kind["maintenance.scheduled"]["maintenance"]["title"] == "Failover drill"
 
     rows = await wait_until(lambda: _all_delivered(staff.conn, len(EVENT_KINDS)))
     assert {r["attempts"] for r in rows} == {1}

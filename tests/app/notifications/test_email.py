@@ -1,10 +1,6 @@
 """Email through SMTP, against a real debugging SMTP server (aiosmtpd) on loopback; off without a host."""
 
 import email
-import socket
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from tests.app.notifications.conftest import delivery_rows, subscribe, wait_until
 
@@ -14,27 +10,6 @@ INCIDENT = {
     "affected_services": ["face-compare"],
     "note": "모든 리전에서 타임아웃",
 }
-
-
-class Inbox:
-    def __init__(self):
-        self.messages: list[tuple[list[str], email.message.Message]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 async def test_incident_email_reaches_the_smtp_server(staff, smtp, run_worker):

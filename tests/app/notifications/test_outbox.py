@@ -35,6 +35,7 @@ async def test_incident_writes_record_their_events(staff):
     key = f"incident:{incident['id']}"
     assert await events(staff.conn) == [
         (f"{key}:created", "incident.created"),
+        (f"{key}:v3", "incident.updated"),  # a timeline update without a status change (the rename: none)
         (f"{key}:v4", "incident.status_changed"),
         (f"{key}:v5", "incident.resolved"),
         (f"{key}:v6", "incident.status_changed"),
