@@ -3,12 +3,11 @@ timeline (staff), and acknowledgement (reporter, admin). docs/api.md, Escalation
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Path
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.contract import errors
 from app.escalation import engine, service
 from app.escalation.models import Deleted, EscalationOne, PolicyBody, PolicyCreate, PolicyList, PolicyOne
 
@@ -16,17 +15,12 @@ router = APIRouter(tags=["escalation"], dependencies=[Depends(current_user)])
 admin = require("notifications:write")
 PolicyIdPath = Path(max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
 IncidentIdPath = Path(max_length=50, pattern=r"^[A-Za-z0-9._-]+$")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "not signed in"},
-    403: {"description": "the role may not do this"},
-}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "unknown id"}}
 
 
 @router.get(
     "/api/escalation-policies",
     response_model=PolicyList,
-    responses=_ERRORS,
+    responses=errors(401, 403),
     summary="Escalation policies, in the order they are tried (admin)",
 )
 async def list_policies(actor=Depends(admin), conn=Depends(deps.connection)):
@@ -37,7 +31,7 @@ async def list_policies(actor=Depends(admin), conn=Depends(deps.connection)):
     "/api/escalation-policies",
     status_code=201,
     response_model=PolicyOne,
-    responses={**_ERRORS, 409: {"description": "the id is taken"}, 422: {"description": "names the field"}},
+    responses=errors(401, 403, 409, 422),
     summary="Create an escalation policy (admin)",
 )
 async def create_policy(body: PolicyCreate, actor=Depends(admin), conn=Depends(deps.connection)):
@@ -47,7 +41,7 @@ async def create_policy(body: PolicyCreate, actor=Depends(admin), conn=Depends(d
 @router.get(
     "/api/escalation-policies/{policy_id}",
     response_model=PolicyOne,
-    responses={**_ERRORS, **_NOT_FOUND},
+    responses=errors(401, 403, 404),
     summary="One escalation policy (admin)",
 )
 async def get_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), conn=Depends(deps.connection)):
@@ -57,7 +51,7 @@ async def get_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), conn=D
 @router.put(
     "/api/escalation-policies/{policy_id}",
     response_model=PolicyOne,
-    responses={**_ERRORS, **_NOT_FOUND, 422: {"description": "names the field"}},
+    responses=errors(401, 403, 404, 422),
     summary="Replace an escalation policy (admin); running escalations keep the levels they started with",
 )
 async def update_policy(
@@ -69,7 +63,7 @@ async def update_policy(
 @router.delete(
     "/api/escalation-policies/{policy_id}",
     response_model=Deleted,
-    responses={**_ERRORS, **_NOT_FOUND},
+    responses=errors(401, 403, 404),
     summary="Delete an escalation policy (admin)",
 )
 async def delete_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), conn=Depends(deps.connection)):
@@ -80,7 +74,7 @@ async def delete_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), con
 @router.get(
     "/api/incidents/{incident_id}/escalation",
     response_model=EscalationOne,
-    responses={**_ERRORS, **_NOT_FOUND},
+    responses=errors(401, 403, 404),
     summary="An incident's escalation: levels, what fired, acknowledgement, and its timeline (staff)",
 )
 async def get_escalation(
@@ -92,11 +86,16 @@ async def get_escalation(
 @router.post(
     "/api/incidents/{incident_id}/acknowledge",
     response_model=EscalationOne,
-    responses={
-        **_ERRORS,
-        **_NOT_FOUND,
-        409: {"description": "resolved, already acknowledged, or no escalation policy applies"},
-    },
+    responses=errors(
+        401,
+        403,
+        404,
+        409,
+        e409={
+            "error": "conflict",
+            "message": "incident INC-1 is already acknowledged (by alice at 2026-12-03T09:00:00Z)",
+        },
+    ),
     summary="Acknowledge an incident: its escalation stops at the level reached (reporter, admin)",
 )
 async def acknowledge(
