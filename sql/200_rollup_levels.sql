@@ -21,33 +21,8 @@ CREATE TABLE rollup_check_slots (
 );
 SELECT create_hypertable('rollup_check_slots', by_range('ts', INTERVAL '1 day'));
 
-CREATE TABLE rollup_usage_minutes (
-    service_id      text NOT NULL,
-    bucket          timestamptz NOT NULL,
-    calls           integer NOT NULL,
-    ok_200          integer NOT NULL,
-    errors          integer NOT NULL,
-    c4xx            integer NOT NULL,
-    c5xx            integer NOT NULL,
-    over_target     integer NOT NULL,
-    latency_sum_ms  bigint NOT NULL,
-    latency_min_ms  integer,
-    latency_max_ms  integer,
-    lat_lt_50       integer NOT NULL,
-    lat_lt_100      integer NOT NULL,
-    lat_lt_200      integer NOT NULL,
-    lat_lt_300      integer NOT NULL,
-    lat_lt_500      integer NOT NULL,
-    lat_lt_1000     integer NOT NULL,
-    lat_lt_2000     integer NOT NULL,
-    lat_lt_3000     integer NOT NULL,
-    lat_lt_5000     integer NOT NULL,
-    lat_lt_7000     integer NOT NULL,
-    lat_lt_10000    integer NOT NULL,
-    lat_lt_15000    integer NOT NULL,
-    lat_lt_30000    integer NOT NULL,
-    PRIMARY KEY (service_id, bucket)
-);
+-- The daily usage rollup's columns and key, per minute.
+CREATE TABLE rollup_usage_minutes (LIKE rollup_usage_daily INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
 SELECT create_hypertable('rollup_usage_minutes', by_range('bucket', INTERVAL '1 day'));
 
 -- Existing second levels stay as they are: they equal aggregates of these levels. The next refresh
