@@ -14,7 +14,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from app.reports import pdf
-from app.reports.render import csv_text, environment, json_text, stylesheet
+from app.reports.render import csv_text, environment, json_text, palette, stylesheet
 from app.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from app.web.templating import translator
 
@@ -78,7 +78,7 @@ def page_footer(language: str, organisation: str, doc: dict) -> str:
     label = escape(f"{organisation} · {doc['customer']['name']} · {doc['period']['label']}")
     return (
         '<div style="font-size:8px;width:100%;padding:0 12mm;display:flex;justify-content:space-between;'
-        f'color:#424a53"><span>{label}</span><span>{escape(t["page"])} <span class="pageNumber"></span> '
+        f'color:{palette()["muted"]}"><span>{label}</span><span>{escape(t["page"])} <span class="pageNumber"></span> '
         f'{escape(t["of"])} <span class="totalPages"></span></span></div>'
     )
 

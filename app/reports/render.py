@@ -5,8 +5,10 @@ is this HTML printed by Chromium (app/reports/pdf.py)."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import re
 from pathlib import Path
 
 from markupsafe import Markup
@@ -68,6 +70,13 @@ def csv_text(doc: dict) -> str:
 
 
 # --- HTML -------------------------------------------------------------------------------------
+
+
+@functools.cache
+def palette() -> dict[str, str]:
+    """The palette's custom properties by name (without `--`), for the one place CSS variables do not
+    reach: Chromium's page header and footer templates, rendered apart from the document."""
+    return dict(re.findall(r"--([a-z0-9-]+):\s*([^;]+);", STYLESHEETS[0].read_text(encoding="utf-8")))
 
 
 def stylesheet() -> Markup:

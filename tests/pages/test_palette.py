@@ -105,7 +105,8 @@ def test_every_page_extends_the_base_layout_and_the_report_carries_the_palette()
         for path in sorted(FRONTEND_DIR.rglob("*.html"))
         if not path.name.startswith("_") and "vendor" not in path.parts and path.name != "base.html"
     ]
-    standalone = {"reports/report.html"}  # the self-contained report document (HTML download, PDF)
+    # the self-contained documents (HTML download, PDF): a service's report, a customer's statement
+    standalone = {"reports/report.html", "reports/statement.html"}
     assert len(pages) > 10
     for path in pages:
         name = path.relative_to(FRONTEND_DIR).as_posix()
