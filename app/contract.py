@@ -39,6 +39,8 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from app.formatting import pagination
+
 # A UTC instant the service already wrote with app.formatting.utc_iso ("2026-12-01T10:00:00Z"): kept
 # a string, so that the answer is byte for byte what the service formatted.
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -154,6 +156,11 @@ class Pagination(BaseModel):
     total: int
     totalPages: int
     hasNext: bool
+
+    @classmethod
+    def of(cls, page: int, limit: int, total: int) -> Pagination:
+        """Page `page` of `total` items, `limit` a page."""
+        return cls.model_validate(pagination(page, limit, total))
 
 
 class ErrorDetail(BaseModel):
