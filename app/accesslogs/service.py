@@ -87,9 +87,7 @@ async def _flush(
     conn: asyncpg.Connection, result: FileResult, batch: list[tuple[int, ingest.ApiCallRow]], now: datetime
 ) -> None:
     rows = [row for _, row in batch]
-    bad: dict[int, str] = {}
-    for error in ingest.validate_api_calls(rows, now, ingest.MAX_FUTURE):
-        bad.setdefault(error.row, f"{error.field}: {error.message}")
+    bad = ingest.refused_api_calls(rows, now, ingest.MAX_FUTURE)
     for index, message in sorted(bad.items()):
         result.bad.append(BadLine(result.file, batch[index][0], message))
     written = await ingest.write_api_calls(

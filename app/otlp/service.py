@@ -31,12 +31,9 @@ class ExportResult:
 def _drop_invalid(mapped: Mapped, now: datetime, max_future: timedelta) -> None:
     """Reject the rows the writer would refuse (a start in the future, a status out of range, ...), so
     one bad span does not refuse the others: OTLP answers a partial success instead."""
-    errors = ingest.validate_api_calls(mapped.rows, now, max_future)
-    if not errors:
+    bad = ingest.refused_api_calls(mapped.rows, now, max_future)
+    if not bad:
         return
-    bad: dict[int, str] = {}
-    for error in errors:
-        bad.setdefault(error.row, f"{error.field}: {error.message}")
     for index, problem in sorted(bad.items()):
         mapped.reject(mapped.span_ids[index], problem)
     mapped.rows = [row for index, row in enumerate(mapped.rows) if index not in bad]
