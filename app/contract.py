@@ -188,6 +188,10 @@ class ErrorBody(BaseModel):
 # What each status means in this API, and the example it shows. (FastAPI drops null values from the
 # examples of the OpenAPI document: examples show non-null values only.)
 ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: (
+        "The body cannot be decoded (a protocol's own format, e.g. OTLP)",
+        {"error": "bad_request", "message": "body is not an OTLP ExportTraceServiceRequest"},
+    ),
     401: (
         "No valid access token (missing, expired, revoked, idle for 2 h)",
         {"error": "unauthorized", "message": "missing access token: send 'Authorization: Bearer <token>'"},
@@ -203,6 +207,10 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
         {"error": "gone", "message": "this link was already used or replaced by a newer one"},
     ),
     413: ("Request body over the limit", {"error": "payload_too_large", "message": "request body over 1048576 bytes"}),
+    415: (
+        "The body's Content-Type or Content-Encoding is not one the route takes",
+        {"error": "unsupported_media_type", "message": "Content-Type 'text/plain': send application/json"},
+    ),
     422: (
         "Invalid input; `details` names each parameter or field",
         {
