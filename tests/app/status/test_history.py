@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app import db
 from app.ingest.service import CheckRow, write_checks
 from app.rollups import caggs
 from app.rollups import service as rollups
@@ -34,10 +35,10 @@ async def grid_of(conn):
     """(letters of the three seeded days, the grid) as the status page serves it, after checking it
     equals a status computed with nothing held in memory."""
     system, grid = await status.snapshot(conn, NOW, "UTC", UTC)
-    held = history._settled
-    history._settled = None
+    memory = db.memory(conn).of(history.SettledDays)
+    held, memory.held = memory.held, None
     fresh, fresh_grid = await status.snapshot(conn, NOW, "UTC", UTC)
-    history._settled = held
+    memory.held = held
     assert system == fresh
     assert grid.days == fresh_grid.days and grid.codes == fresh_grid.codes
     entry = next(s for s in system["services"] if s["id"] == SERVICE)
