@@ -29,7 +29,7 @@ import asyncpg
 from app import db
 from app.periods import merge_intervals
 from app.rollups import queries
-from app.rollups.levels import ROLLUPS, Arrays, Columns, RefreshReport, Rollup, as_arrays
+from app.rollups.levels import ROLLUPS, Arrays, Ask, Columns, RefreshReport, as_arrays
 from app.rollups.queries import (
     CHECKS_BUCKETS,
     CHECKS_COLUMNS,
@@ -237,32 +237,15 @@ class Caggs:
             return [RefreshReport(r.name, None, 0) for r in ROLLUPS]
         return [RefreshReport(r.name, target, ranges[r.sql.raw_table]) for r in ROLLUPS]
 
-    async def read(
-        self,
-        conn: asyncpg.Connection,
-        rollup: Rollup,
-        zone: str,
-        service_ids: list[str] | None,
-        start: datetime,
-        end: datetime,
-        columns: Columns,
-    ) -> list[asyncpg.Record]:
-        full, slots = READERS[rollup.name]
+    async def read(self, conn: asyncpg.Connection, ask: Ask, columns: Columns) -> list[asyncpg.Record]:
+        full, slots = READERS[ask.rollup.name]
         sql = full if columns is Columns.ALL else slots
         if sql is None:
-            raise ValueError(f"rollup {rollup.name} has no slot columns")
-        return await conn.fetch(sql, service_ids, start, end, rollup.width, zone, rollup.name)
+            raise ValueError(f"rollup {ask.rollup.name} has no slot columns")
+        return await conn.fetch(sql, *ask.args, ask.rollup.name)
 
-    async def read_arrays(
-        self,
-        conn: asyncpg.Connection,
-        rollup: Rollup,
-        zone: str,
-        service_ids: list[str] | None,
-        start: datetime,
-        end: datetime,
-    ) -> Arrays:
-        return as_arrays(await self.read(conn, rollup, zone, service_ids, start, end, Columns.SLOTS))
+    async def read_arrays(self, conn: asyncpg.Connection, ask: Ask) -> Arrays:
+        return as_arrays(await self.read(conn, ask, Columns.SLOTS))
 
 
 @dataclass

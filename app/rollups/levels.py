@@ -66,6 +66,23 @@ class Columns(enum.Enum):
         return queries.SLOT_COLUMNS
 
 
+@dataclass(frozen=True)
+class Ask:
+    """What a read asks for: the buckets of `rollup` cut in `zone` in [start, end) (bucket-aligned)
+    of the services (None: all)."""
+
+    rollup: Rollup
+    zone: str
+    service_ids: list[str] | None
+    start: datetime
+    end: datetime
+
+    @property
+    def args(self) -> tuple[list[str] | None, datetime, datetime, timedelta, str]:
+        """$1..$5 of every reading statement (queries.py)."""
+        return (self.service_ids, self.start, self.end, self.rollup.width, self.zone)
+
+
 @dataclass
 class RefreshReport:
     rollup: str
@@ -94,28 +111,11 @@ class Backend(Protocol):
         rewritten (queries.RECORD_REWRITE) in the same transaction as the rewrite."""
         ...
 
-    async def read(
-        self,
-        conn: asyncpg.Connection,
-        rollup: Rollup,
-        zone: str,
-        service_ids: list[str] | None,
-        start: datetime,
-        end: datetime,
-        columns: Columns,
-    ) -> list[asyncpg.Record]:
-        """Buckets of [start, end) as rows ordered by service and bucket, exact whatever the lag."""
+    async def read(self, conn: asyncpg.Connection, ask: Ask, columns: Columns) -> list[asyncpg.Record]:
+        """The buckets asked for as rows ordered by service and bucket, exact whatever the lag."""
         ...
 
-    async def read_arrays(
-        self,
-        conn: asyncpg.Connection,
-        rollup: Rollup,
-        zone: str,
-        service_ids: list[str] | None,
-        start: datetime,
-        end: datetime,
-    ) -> Arrays:
+    async def read_arrays(self, conn: asyncpg.Connection, ask: Ask) -> Arrays:
         """read(..., Columns.SLOTS) as one row per service (Arrays)."""
         ...
 

@@ -34,7 +34,7 @@ import asyncpg
 
 from app import db
 from app.rollups import caggs, levels, queries, tables
-from app.rollups.levels import Arrays, Backend, Columns, RefreshReport, Rollup
+from app.rollups.levels import Arrays, Ask, Backend, Columns, RefreshReport, Rollup
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,8 +91,8 @@ async def read(
 ) -> list[asyncpg.Record]:
     """Buckets in [start, end) (bucket-aligned) for the services (None: all), ordered by service and
     bucket, exact whatever the refresh lag."""
-    store = await backend(conn)
-    return await store.read(conn, rollup, rollup.zone(timezone_name), service_ids, start, end, columns)
+    ask = Ask(rollup, rollup.zone(timezone_name), service_ids, start, end)
+    return await (await backend(conn)).read(conn, ask, columns)
 
 
 async def read_arrays(
@@ -106,8 +106,8 @@ async def read_arrays(
     """`read(..., columns=SLOTS)` as one row per service: `bucket_epochs` (bucket starts, Unix
     seconds) and a sequence per slot column (a list or an array.array), element i of each for the same
     bucket, in no set order."""
-    store = await backend(conn)
-    return await store.read_arrays(conn, rollup, rollup.zone(timezone_name), service_ids, start, end)
+    ask = Ask(rollup, rollup.zone(timezone_name), service_ids, start, end)
+    return await (await backend(conn)).read_arrays(conn, ask)
 
 
 async def aggregate_raw(
@@ -119,9 +119,8 @@ async def aggregate_raw(
     end: datetime,
 ) -> list[asyncpg.Record]:
     """The rollup's SELECT straight over raw rows: the from-scratch reference."""
-    return await conn.fetch(
-        rollup.sql.aggregate + " ORDER BY 1, 2", service_ids, start, end, rollup.width, rollup.zone(timezone_name)
-    )
+    ask = Ask(rollup, rollup.zone(timezone_name), service_ids, start, end)
+    return await conn.fetch(rollup.sql.aggregate + " ORDER BY 1, 2", *ask.args)
 
 
 @asynccontextmanager

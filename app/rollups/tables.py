@@ -22,7 +22,18 @@ import asyncpg
 from app import db
 from app.periods import merge_intervals
 from app.rollups import queries
-from app.rollups.levels import FAR_FUTURE, FAR_PAST, LEVELS, Arrays, Columns, Level, RefreshReport, Rollup, as_arrays
+from app.rollups.levels import (
+    FAR_FUTURE,
+    FAR_PAST,
+    LEVELS,
+    Arrays,
+    Ask,
+    Columns,
+    Level,
+    RefreshReport,
+    Rollup,
+    as_arrays,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,37 +74,18 @@ class Tables:
                 await conn.execute(queries.RECORD_REWRITE, oldest, target)
         return reports
 
-    async def read(
-        self,
-        conn: asyncpg.Connection,
-        rollup: Rollup,
-        zone: str,
-        service_ids: list[str] | None,
-        start: datetime,
-        end: datetime,
-        columns: Columns,
-    ) -> list[asyncpg.Record]:
-        reader = _reader(rollup, columns)
-        args = (service_ids, start, end, rollup.width, zone)
-        rows: list[asyncpg.Record] = await _read(conn, rollup, reader, args, reader.quick)
+    async def read(self, conn: asyncpg.Connection, ask: Ask, columns: Columns) -> list[asyncpg.Record]:
+        reader = _reader(ask.rollup, columns)
+        rows: list[asyncpg.Record] = await _read(conn, ask, reader, reader.quick)
         return rows
 
-    async def read_arrays(
-        self,
-        conn: asyncpg.Connection,
-        rollup: Rollup,
-        zone: str,
-        service_ids: list[str] | None,
-        start: datetime,
-        end: datetime,
-    ) -> Arrays:
-        reader = _reader(rollup, Columns.SLOTS)
-        args = (service_ids, start, end, rollup.width, zone)
-        if rollup.sql.packed is not None and end - start >= PACKS_FROM:
-            packed = await _read_packed(conn, rollup, rollup.sql.packed, args)
+    async def read_arrays(self, conn: asyncpg.Connection, ask: Ask) -> Arrays:
+        reader = _reader(ask.rollup, Columns.SLOTS)
+        if ask.rollup.sql.packed is not None and ask.end - ask.start >= PACKS_FROM:
+            packed = await _read_packed(conn, ask, ask.rollup.sql.packed)
             if packed is not None:
                 return packed
-        arrays: Arrays = await _read(conn, rollup, reader, args, reader.quick_arrays)
+        arrays: Arrays = await _read(conn, ask, reader, reader.quick_arrays)
         return arrays
 
 
@@ -200,9 +192,7 @@ def _reader(rollup: Rollup, columns: Columns) -> queries.ReaderSql:
     return reader
 
 
-async def _read(
-    conn: asyncpg.Connection, rollup: Rollup, reader: queries.ReaderSql, args: tuple[Any, ...], quick: str
-) -> Any:
+async def _read(conn: asyncpg.Connection, ask: Ask, reader: queries.ReaderSql, quick: str) -> Any:
     """`quick` (reader.quick or reader.quick_arrays) when reader.state finds nothing pending, else
     reader.merging (as arrays, when `quick` gives them)."""
     if not conn.is_in_transaction():
@@ -213,28 +203,25 @@ async def _read(
         # statement itself (itself generic: replanning it cost more than running it).
         await conn.execute(queries.BEGIN_READ)
         try:
-            state = await conn.fetchrow(reader.state, *args, rollup.name)
+            state = await conn.fetchrow(reader.state, *ask.args, ask.rollup.name)
             assert state is not None  # a SELECT of values: always one row
             if not state["pending"]:
-                return await conn.fetch(quick, *args, state["live_since"], state["live_bucket"])
+                return await conn.fetch(quick, *ask.args, state["live_since"], state["live_bucket"])
         finally:
             await conn.execute("COMMIT")  # read only; after an error, PostgreSQL rolls back
-    rows = await conn.fetch(reader.merging, *args, rollup.name)
+    rows = await conn.fetch(reader.merging, *ask.args, ask.rollup.name)
     return as_arrays(rows) if quick is reader.quick_arrays else rows
 
 
-async def _read_packed(
-    conn: asyncpg.Connection, rollup: Rollup, packed: queries.PackedSql, args: tuple[Any, ...]
-) -> list[dict[str, Any]] | None:
+async def _read_packed(conn: asyncpg.Connection, ask: Ask, packed: queries.PackedSql) -> list[dict[str, Any]] | None:
     """The arrays of the range (read_arrays) in one statement (queries.PackedSql): the buckets before
     the one holding the watermark from the packs, the rest merged with the raw rows past it. None while
     an invalidation is pending in the range (the merging reader serves then)."""
-    _, start, end, _, zone = args
-    key = (rollup.name, zone)
+    start, end, key = ask.start, ask.end, (ask.rollup.name, ask.zone)
     missed = db.memory(conn).of(PackedFloors).missed
-    rows = await conn.fetch(packed.whole if key in missed else packed.recent, *args, rollup.name)
+    rows = await conn.fetch(packed.whole if key in missed else packed.recent, *ask.args, ask.rollup.name)
     if not rows[0]["floor_holds"]:
-        rows = await conn.fetch(packed.whole, *args, rollup.name)
+        rows = await conn.fetch(packed.whole, *ask.args, ask.rollup.name)
     state = rows[0]
     if state["recent_floor_holds"]:
         missed.discard(key)

@@ -19,6 +19,7 @@ from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_chec
 from app.retention import service as retention
 from app.rollups import caggs
 from app.rollups import service as rollups
+from app.rollups.levels import Ask
 from app.rollups.queries import SLOT_COLUMNS
 from app.services.service import load_catalog, sync_catalog
 from tests.app.rollups.conftest import materialised
@@ -121,10 +122,10 @@ async def _assert_readers_equal_scratch(conn, zone: str) -> None:
     for rollup in rollups.ROLLUPS:
         scratch = dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR))
         assert scratch, rollup.name
-        read = await rollups.CAGGS.read(conn, rollup, rollup.zone(zone), None, *FAR, rollups.ALL)
+        read = await rollups.CAGGS.read(conn, Ask(rollup, rollup.zone(zone), None, *FAR), rollups.ALL)
         assert dicts(read) == scratch, rollup.name
         if rollup.sql.slots:
-            slots = await rollups.CAGGS.read(conn, rollup, rollup.zone(zone), None, *FAR, rollups.SLOTS)
+            slots = await rollups.CAGGS.read(conn, Ask(rollup, rollup.zone(zone), None, *FAR), rollups.SLOTS)
             assert dicts(slots) == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch]
 
 
@@ -165,11 +166,11 @@ async def test_the_cagg_selects_and_readers_give_the_apache_rollups_rows(conn, z
         # Daily views still cut in another zone: the readers cut the first level in the zone asked for.
         await conn.execute("UPDATE rollup_caggs SET timezone = 'Pacific/Chatham'")
         await _assert_readers_equal_scratch(conn, zone)
-        daily = await rollups.CAGGS.read(conn, rollups.CHECKS_DAILY, zone, None, *FAR, rollups.ALL)
+        daily = await rollups.CAGGS.read(conn, Ask(rollups.CHECKS_DAILY, zone, None, *FAR), rollups.ALL)
         local = ZoneInfo(zone)
         got = {(r["service_id"], r["bucket"].astimezone(local).date()): (r["slots"], r["ok_slots"]) for r in daily}
         assert got == pandas_checks_by_day(checks + late, zone)
-        usage = await rollups.CAGGS.read(conn, rollups.USAGE_DAILY, zone, None, *FAR, rollups.ALL)
+        usage = await rollups.CAGGS.read(conn, Ask(rollups.USAGE_DAILY, zone, None, *FAR), rollups.ALL)
         got = {
             (r["service_id"], r["bucket"].astimezone(local).date()): (r["calls"], r["ok_200"], r["latency_sum_ms"])
             for r in usage
