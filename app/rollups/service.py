@@ -15,6 +15,10 @@ caggs.Known) is kept on the Memory of the pool the app or the worker made (app/d
 connection class carries it and the pool's connection proxies reach it, so call sites pass just the
 connection they hold. A connection of no such pool (the CLI's, a test's own) gets a fresh Memory:
 correct, only uncached. No module-level state: two pools, or two databases, never share what was learnt.
+Why there: every caller already holds a connection and passes it (the API's request handlers, the
+worker's jobs, the CLI), so no signature outside this package changed; the pool is made and closed by
+its owner (the app's lifespan, the worker's start-up), so what it learnt lives exactly as long; and a
+key such as the server pid (the old cache) is not needed: a pool's connections all reach one database.
 
 A refresh records what it rewrote below the watermarks (queries.RECORD_REWRITE, sql/270) in the
 transaction of the rewrite; what that means to figures kept elsewhere is decided there (the status
