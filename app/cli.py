@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from app.config import get_settings
@@ -126,7 +126,7 @@ async def cmd_rollups_refresh(args) -> int:
             conn,
             settings.timezone,
             datetime.now(timezone.utc),
-            grace=rollups.timedelta(seconds=settings.rollup_grace_s),
+            grace=timedelta(seconds=settings.rollup_grace_s),
         )
     finally:
         await conn.close()
