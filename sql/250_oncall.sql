@@ -35,7 +35,18 @@ CREATE INDEX oncall_overrides_schedule ON oncall_overrides (schedule_id, starts_
 
 -- A user paged by an escalation level gets an email through the outbox like any subscription: one
 -- subscription per user, kept by the engine (its address follows the user's), escalation events only.
-ALTER TABLE subscriptions ADD COLUMN paging_user_id uuid UNIQUE REFERENCES users (id) ON DELETE CASCADE;
+-- Deleted with the user by a trigger, not a foreign key: a TRUNCATE of users (resets, tests) must not
+-- cascade into every subscription.
+ALTER TABLE subscriptions ADD COLUMN paging_user_id uuid UNIQUE;
+
+CREATE FUNCTION user_paging_subscription_cleanup() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM subscriptions WHERE paging_user_id = OLD.id;
+    RETURN OLD;
+END $$;
+
+CREATE TRIGGER users_paging_subscription_cleanup AFTER DELETE ON users
+FOR EACH ROW EXECUTE FUNCTION user_paging_subscription_cleanup();
 
 -- Escalation resumes when an acknowledged incident stays quiet after its reminder (app/escalation);
 -- the paging services call back to acknowledge (noted as 'acknowledged' with their actor).
