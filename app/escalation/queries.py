@@ -84,7 +84,7 @@ FROM incident_escalations e JOIN incidents i ON i.id = e.incident_id
 WHERE e.stop_reason = 'acknowledged' AND i.status <> 'resolved'
   AND greatest(i.updated_at, e.acknowledged_at, e.reminded_at) <= $1::timestamptz - make_interval(secs => $2)
   -- when escalation resumes ($3), one reminder per quiet spell while a level is left to resume at
-  AND NOT ($3 AND e.reminded_at >= greatest(i.updated_at, e.acknowledged_at)
+  AND NOT ($3 AND coalesce(e.reminded_at >= greatest(i.updated_at, e.acknowledged_at), false)
            AND e.next_level < jsonb_array_length(e.levels))
 ORDER BY e.incident_id LIMIT 100
 FOR UPDATE OF e SKIP LOCKED
