@@ -17,8 +17,10 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import datetime
 from typing import Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel
 
@@ -61,18 +63,34 @@ def _json(body: bytes) -> dict[str, Any]:
     return document
 
 
+def _object(document: dict[str, Any], key: str) -> dict[str, Any]:
+    """document[key] when it is a JSON object, else empty (a field missing or of another type)."""
+    value = document.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _refused(service: str, reason: str) -> ApiError:
     log.warning("paging callback refused: %s: %s", service, reason, extra={"job": "callback"})
     return ApiError(401, "unauthorized", f"{service} callback refused: {reason}")
 
 
 async def _apply(
-    conn: Any, service: Via, what: str | None, key: object, actor: str, event: dict[str, Any], now: Any
+    conn: asyncpg.Connection,
+    service: Via,
+    what: str | None,
+    key: object,
+    actor: str,
+    event: dict[str, Any],
+    now: datetime,
 ) -> dict[str, Any]:
     """Acknowledge the incident `key` names for a verified callback; audit it whatever the outcome."""
     incident_id = key[len(PREFIX) :] if isinstance(key, str) and key.startswith(PREFIX) else None
     if what is None or incident_id is None:
-        result = {"result": "ignored", "incidentId": incident_id, "message": "not an event about one of our pages"}
+        result: dict[str, Any] = {
+            "result": "ignored",
+            "incidentId": incident_id,
+            "message": "not an event about one of our pages",
+        }
     else:
         by = Acknowledger(f"{service}:{actor}"[:100], service, details={"event": event})
         try:
@@ -100,19 +118,17 @@ async def _apply(
 async def pagerduty(
     request: Request,
     signature: str = Header("", alias="X-PagerDuty-Signature", max_length=2000),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> dict[str, Any]:
     secret = request.app.state.settings.pagerduty_webhook_secret
     if not secret:
         raise ApiError(404, "not_found", "PagerDuty callbacks are off: SLAMON_PAGERDUTY_WEBHOOK_SECRET is not set")
     body = await request.body()
     if not pagerduty_signature_ok(secret, signature, body[:MAX_BODY_BYTES]):
         raise _refused("pagerduty", "X-PagerDuty-Signature does not sign the body with the webhook secret")
-    event = _json(body).get("event")
-    event = event if isinstance(event, dict) else {}
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
+    event = _object(_json(body), "event")
+    data, agent = _object(event, "data"), _object(event, "agent")
     kind = event.get("event_type")
     what = PAGERDUTY_ACTIONS.get(kind) if isinstance(kind, str) else None
     summary = {"eventId": event.get("id"), "eventType": kind, "pagerdutyIncident": data.get("id")}
@@ -129,16 +145,16 @@ async def pagerduty(
 async def opsgenie(
     request: Request,
     token: str = Header("", alias=OPSGENIE_TOKEN_HEADER, max_length=500),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> dict[str, Any]:
     expected = request.app.state.settings.opsgenie_callback_token
     if not expected:
         raise ApiError(404, "not_found", "Opsgenie callbacks are off: SLAMON_OPSGENIE_CALLBACK_TOKEN is not set")
     if not hmac.compare_digest(expected.encode(), token.encode()):
         raise _refused("opsgenie", f"{OPSGENIE_TOKEN_HEADER} is not the configured token")
     document = _json(await request.body())
-    alert = document.get("alert") if isinstance(document.get("alert"), dict) else {}
+    alert = _object(document, "alert")
     action = document.get("action")
     what = OPSGENIE_ACTIONS.get(action) if isinstance(action, str) else None
     summary = {"action": action, "alertId": alert.get("alertId")}

@@ -39,4 +39,5 @@ def feed(schedule_id: str, schedule_name: str, segments: list[Segment], now: dat
         event.add("description", f"{schedule_name} ({schedule_id}): {segment.username} is on call{label}.")
         event.add("transp", "TRANSPARENT")
         calendar.add_component(event)
-    return calendar.to_ical()
+    document: bytes = calendar.to_ical()
+    return document

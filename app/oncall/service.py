@@ -206,6 +206,7 @@ async def add_override(conn: asyncpg.Connection, schedule_id: str, body: Overrid
         row = await conn.fetchrow(
             queries.INSERT_OVERRIDE, schedule_id, body.username, body.starts_at, body.ends_at, body.note, actor.username
         )
+        assert row is not None  # INSERT … RETURNING
         await audit.record_by(
             conn, actor, "oncall_override.create", "oncall_schedule", schedule_id, body.model_dump(mode="json")
         )

@@ -95,7 +95,8 @@ async def test_pagerduty_acknowledgement_stops_the_escalation(client, staff, con
     ack = escalation["timeline"][-1]
     assert ack["details"]["via"] == "pagerduty" and ack["details"]["event"]["eventType"] == "incident.acknowledged"
     audit = await conn.fetch(
-        "SELECT action, actor_name, details FROM audit_log WHERE target_id = $1 AND action LIKE 'escalation.%' ORDER BY id",
+        "SELECT action, actor_name, details FROM audit_log WHERE target_id = $1 AND action LIKE 'escalation.%'"
+        " ORDER BY id",
         incident["id"],
     )
     assert [(a["action"], a["actor_name"]) for a in audit][-3:] == [

@@ -95,8 +95,8 @@ async def test_admin_api_crud_and_audit(staff):
     [
         ({"id": "x", "name": "x", "levels": [{"delay_seconds": -5, "subscriptions": ["a"]}]}, "levels.0.delay_seconds"),
         # a level pages someone: a subscription, a user or a schedule
-            ({"id": "x", "name": "x", "levels": [{"delay_seconds": 0, "subscriptions": []}]}, "levels.0"),
-            ({"id": "x", "name": "x", "levels": [{"delay_seconds": 0, "users": ["not a user"]}]}, "levels.0.users.0"),
+        ({"id": "x", "name": "x", "levels": [{"delay_seconds": 0, "subscriptions": []}]}, "levels.0"),
+        ({"id": "x", "name": "x", "levels": [{"delay_seconds": 0, "users": ["not a user"]}]}, "levels.0.users.0"),
         ({"id": "x", "name": "x", "levels": LEVELS[::-1]}, "levels"),
         ({"id": "x", "name": "x", "priorities": ["P9"], "levels": LEVELS}, "priorities.0"),
         ({"id": "x", "name": "x", "services": ["Not A Service"], "levels": LEVELS}, "services.0"),

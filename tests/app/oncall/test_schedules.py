@@ -108,7 +108,9 @@ async def test_who_is_on_call_now_and_at_a_time_with_overrides(staff, admin, con
         ("ben", "rotation"),
     ]
     too_long = await staff.client.get(
-        f"{BASE}/primary/timeline", params={"start": "2026-01-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}, headers=viewer
+        f"{BASE}/primary/timeline",
+        params={"start": "2026-01-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"},
+        headers=viewer,
     )
     assert too_long.status_code == 422 and "92 days" in too_long.json()["message"]
 
