@@ -335,7 +335,15 @@ async def oncall_page(
     can_write = user.can(oncall_views.ADMIN_PERMISSION)
     feed_base = request.app.state.settings.public_url("").rstrip("/") if can_write else None
     schedules = await oncall.list_schedules(conn, now, feed_base)
-    return page(request, "console/admin_oncall.html", user, nav="oncall", schedules=schedules, can_write=can_write)
+    return page(
+        request,
+        "console/admin_oncall.html",
+        user,
+        nav="oncall",
+        schedules=schedules,
+        can_write=can_write,
+        script_data={"page": "admin-oncall"},  # admin.js: the override forms call the API
+    )
 
 
 @router.get("/{incident_id}")
