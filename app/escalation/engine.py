@@ -1,4 +1,5 @@
-"""The escalation engine (run by the worker every 5 s, workers/escalation.py) and acknowledgement.
+"""The escalation engine (run by the worker every 5 s, workers/escalation.py); acknowledgement is in
+acknowledge.py, reminders and resumption in reminders.py, who a level pages in targets.py.
 
 State is in the database (incident_escalations, sql/210), so timing does not depend on any one
 process: a level is due at the incident's start + its delay, and firing it is one transaction that
