@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +26,31 @@ def _zone(name: str) -> str:
     return name
 
 
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must be between 2000-01-01 and 2100-01-01")
+    return value
+
+
+def _date_in_range(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError("must be between 2000-01-01 and 2100-01-01")
+    return value
+
+
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a wall-clock time without an offset (the schedule's time_zone applies)")
+    return value
+
+
+# An instant with its offset, in the years schedules are for (their arithmetic never leaves datetime's).
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
+
 def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("participants must not repeat a user")
@@ -37,8 +62,8 @@ class OverrideBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     username: Username
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     note: str = Field("", max_length=200)
 
     @model_validator(mode="after")
@@ -57,8 +82,12 @@ class ScheduleBody(BaseModel):
         description="IANA zone the handoff time is in"
     )
     rotation: Literal["daily", "weekly"]
-    handoff_time: time = Field(description="wall-clock time of each handoff in time_zone, e.g. 09:00")
-    start_date: date = Field(description="the date of the first shift; weekly handoffs fall on its weekday")
+    handoff_time: Annotated[time, AfterValidator(_wall_clock)] = Field(
+        description="wall-clock time of each handoff in time_zone, e.g. 09:00"
+    )
+    start_date: Annotated[date, AfterValidator(_date_in_range)] = Field(
+        description="the date of the first shift; weekly handoffs fall on its weekday"
+    )
     participants: Annotated[
         list[Username], Field(min_length=1, max_length=MAX_PARTICIPANTS), AfterValidator(_unique)
     ] = Field(description="usernames, in the order they take the shifts")

@@ -8,7 +8,6 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from app import deps
 from app.auth import permissions
@@ -17,6 +16,7 @@ from app.contract import errors
 from app.oncall import calendar, service
 from app.oncall.models import (
     Deleted,
+    Instant,
     OnCallAt,
     OverrideBody,
     OverrideOne,
@@ -120,7 +120,7 @@ async def rotate_feed_token(
 )
 async def on_call(
     schedule_id: str = ScheduleIdPath,
-    at: AwareDatetime | None = Query(None, description="an instant with its offset; default now"),
+    at: Instant | None = Query(None, description="an instant with its offset; default now"),
     user=Depends(staff),
     conn=Depends(deps.connection),
     now=Depends(deps.clock),
@@ -138,8 +138,8 @@ async def on_call(
 )
 async def timeline(
     schedule_id: str = ScheduleIdPath,
-    start: AwareDatetime | None = Query(None, description="default now"),
-    end: AwareDatetime | None = Query(None, description="default start + 14 days"),
+    start: Instant | None = Query(None, description="default now"),
+    end: Instant | None = Query(None, description="default start + 14 days"),
     user=Depends(staff),
     conn=Depends(deps.connection),
     now=Depends(deps.clock),

@@ -58,6 +58,8 @@ async def test_reads_need_a_token_and_writes_an_admin(staff, admin):
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
         ({"rotation": "hourly"}, "rotation"),
         ({"handoff_time": "25:00"}, "handoff_time"),
+        ({"handoff_time": "09:00+02:00"}, "handoff_time"),
+        ({"start_date": "9999-12-31"}, "start_date"),
         ({"participants": []}, "participants"),
         ({"participants": ["ana", "ana"]}, "participants"),
         ({"participants": ["ana", "nobody-here"]}, "participants[1]"),
@@ -85,6 +87,8 @@ async def test_who_is_on_call_now_and_at_a_time_with_overrides(staff, admin, con
     assert at.json()["onCall"]["username"] == "ana"
     naive = await staff.client.get(f"{BASE}/primary/on-call", params={"at": "2026-03-09T12:59:00"}, headers=viewer)
     assert naive.status_code == 422 and naive.json()["details"][0]["field"] == "at"
+    far = await staff.client.get(f"{BASE}/primary/on-call", params={"at": "9999-12-31T23:00:00Z"}, headers=viewer)
+    assert far.status_code == 422 and "2100" in far.json()["details"][0]["message"]
 
     holiday = {"username": "dee", "starts_at": "2026-03-11T00:00:00Z", "ends_at": "2026-03-12T00:00:00Z"}
     r = await staff.client.post(f"{BASE}/primary/overrides", json=holiday | {"note": "ben off"}, headers=admin)
