@@ -293,3 +293,25 @@ async def test_overlapping_version_reads_see_the_writes_before_them_and_never_go
     assert all(min(b - a for a, b in zip(earlier, later, strict=True)) >= 0 for earlier, later in zip(seen, seen[1:]))
     assert seen[-1] == tuple(await conn.fetchval(queries.STATUS_VERSION))
     assert versions.reads < len(reads)
+
+
+async def test_two_ingest_transactions_do_not_wait_for_each_other_and_each_moves_the_version(pool, conn):
+    """sql/280: the checks' generation has a row per writing backend, so a second writer's batch
+    commits while the first's transaction is still open (with one row it waited for that commit)."""
+    await write_checks(conn, [slot(50)], now=NOW)  # the chunk exists: creating it locks the hypertable
+    before = tuple(await conn.fetchval(queries.STATUS_VERSION))
+    async with pool.acquire() as first, pool.acquire() as second:
+        pids = [await c.fetchval("SELECT pg_backend_pid() % 64") for c in (first, second)]
+        if pids[0] == pids[1]:
+            pytest.skip("the two pooled backends share a shard (1 in 64)")
+        open_batch = first.transaction()
+        await open_batch.start()
+        try:
+            await write_checks(first, [slot(40)], now=NOW)
+            await asyncio.wait_for(write_checks(second, [slot(41)], now=NOW), timeout=10)
+            assert tuple(await conn.fetchval(queries.STATUS_VERSION)) != before  # the second's, committed
+        finally:
+            await open_batch.commit()
+    after = tuple(await conn.fetchval(queries.STATUS_VERSION))
+    assert [b - a for a, b in zip(before, after, strict=True)].count(2) == 1  # checks: +2, nothing else
+    assert sum(b - a for a, b in zip(before, after, strict=True)) == 2
