@@ -308,13 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Commands of the other processes live beside their code (prober/cli.py, workers/cli.py, app/demo/cli.py).
     from app import up
+    from app.accesslogs import cli as accesslogs_cli
     from app.demo import cli as demo_cli
     from app.reports import cli as reports_cli
     from app.users import cli as users_cli
     from prober import cli as prober_cli
     from workers import cli as workers_cli
 
-    for module in (up, prober_cli, demo_cli, workers_cli, users_cli, reports_cli):
+    for module in (up, prober_cli, demo_cli, workers_cli, users_cli, reports_cli, accesslogs_cli):
         module.add_commands(sub)
     return parser
 

@@ -30,6 +30,7 @@ from app.load import LoadShedding
 from app.maintenance.views import admin_router as maintenance_admin_router
 from app.maintenance.views import router as maintenance_router
 from app.notifications.views import router as notifications_router
+from app.otlp.views import router as otlp_router
 from app.reports import pdf
 from app.reports.pages import router as reports_pages_router
 from app.reports.views import admin_router as reports_admin_router
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
         health_router,
         *PUBLIC_READ_ROUTERS,
         ingest_router,
+        otlp_router,  # POST /v1/traces: OTLP/HTTP, authenticated by the ingest key as ingest_router
         subscribers_router,  # public writes: no account, the signed link is the credential
         *AUTHENTICATED_ROUTERS,
         realtime.replay_router(),
@@ -180,7 +182,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     api_metrics = metrics.install(app)  # GET /metrics (app/metrics.py)
     sites.install(app, site)
     realtime.mount(app, settings)
-    app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/socket.io/"))
+    app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/v1/", "/socket.io/"))
     app.add_middleware(
         LoadShedding,
         max_concurrent=settings.max_concurrent_requests,

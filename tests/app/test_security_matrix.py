@@ -44,7 +44,7 @@ PUBLIC_GETS |= {"/feeds/services/{service_id}/incidents.{fmt}"}
 # link of its own kind, never an access token (tests/app/subscribers).
 PUBLIC_SUBSCRIPTIONS = ("/api/public/subscriptions",)
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
-INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
+INGEST = ("/api/ingest/", "/v1/traces")  # per-service ingest keys, never JWTs (OTLP/HTTP too)
 
 WINDOW = {
     "title": "DB upgrade",
@@ -291,7 +291,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
     await restore_catalog(conn)  # undo the service edit and drop the created service for later tests
 
 
-@pytest.mark.parametrize("path", ["/api/ingest/checks", "/api/ingest/api-calls"])
+@pytest.mark.parametrize("path", ["/api/ingest/checks", "/api/ingest/api-calls", "/v1/traces"])
 async def test_ingest_refuses_jwts(staff, path):
     r = await staff.client.post(path, json=[], headers=await staff.headers("admin"))
     assert r.status_code == 401
