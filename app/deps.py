@@ -12,7 +12,10 @@ from app.config import Settings
 from app.errors import ApiError
 
 
-def settings(request: Request) -> Settings:
+# `async def`, though they never wait: FastAPI runs a plain `def` dependency in its thread pool, a
+# thread hop per request that cost a third of a request's time at 400 concurrent readers of
+# /api/system-status (benchmarks/README.md, "Status page under 400 clients").
+async def settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -21,7 +24,7 @@ async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
-def clock() -> datetime:
+async def clock() -> datetime:
     """Now, in UTC; overridden in tests that pin time."""
     return datetime.now(timezone.utc)
 

@@ -7,10 +7,12 @@ CDN revalidating its copy sends). Two phases: quiet (nothing written: every read
 memory), then the worst day (a prober's flush of new checks every second and an incident update every
 10 s while the page is read: the body changes every second and is built again once per change).
 
-The clients are `wrk` (Debian's package; C, so the 400 clients cost the 2 cores little), one run per
-endpoint, one after the other. Prints req/s, p50 and p99, and the status codes seen; the goals
-(docs: benchmarks/README.md): >= 1,000 req/s and p99 < 200 ms for the page and its JSON, the page
-within 3x of the trivial endpoint (req/s).
+The clients are `wrk` (Debian's package; C, so the 400 clients cost the 2 cores little: each run
+reports the share of a core they took, `client_cores`), one run per endpoint, one after the other.
+Prints req/s, p50 and p99, the status codes seen, and the API process's CPU per request (user +
+system, from /proc: the figure the machine's other load moves least); the goals (docs:
+benchmarks/README.md): >= 1,000 req/s and p99 < 200 ms for the page and its JSON, the page within 3x
+of the trivial endpoint (req/s).
 usage: python benchmarks/bench_status_page.py [days=90] [seconds=10] [clients=400]"""
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -74,23 +77,46 @@ def _ms(text: str) -> float:
     return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit], 2)
 
 
-def wrk(url: str, seconds: int, clients: int, script: Path, headers: dict[str, str] | None = None) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (/proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the children waited for: each wrk run
+    return usage.ru_utime + usage.ru_stime
+
+
+def wrk(url: str, seconds: int, clients: int, script: Path, api_pid: int, headers: dict[str, str] | None = None):
+    """One wrk run, with the CPU the API process and wrk itself used in it: what a request costs the
+    server whatever else the machine runs, and what the clients take of the same 2 cores."""
     command = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "10s", "-s", str(script)]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
+    api_before, client_before, started = cpu_seconds(api_pid), children_cpu_seconds(), time.monotonic()
     run = subprocess.run([*command, url], capture_output=True, text=True)
+    wall = time.monotonic() - started
+    api_cpu, client_cpu = cpu_seconds(api_pid) - api_before, children_cpu_seconds() - client_before
     if run.returncode != 0:
         raise RuntimeError(f"wrk failed: {run.stderr or run.stdout}")
     out = run.stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
     if len(latency) != 2:
         raise RuntimeError(f"no latency distribution in wrk's output:\n{out}")
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     return {
         "req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50_ms": _ms(latency["50"]),
         "p99_ms": _ms(latency["99"]),
         "statuses": {code: int(n) for code, n in re.findall(r"^status (\d+) (\d+)$", out, re.M)},
         "socket_errors": (re.search(r"Socket errors: (.*)$", out, re.M) or [None, None])[1],
+        # CPU per request of the API process (user + system: the loopback sends count too), and the
+        # share of one core the API and the wrk clients each had over the run
+        "api_cpu_ms_per_request": round(1000 * api_cpu / max(requests, 1), 3),
+        "api_cores": round(api_cpu / wall, 2),
+        "client_cores": round(client_cpu / wall, 2),
     }
 
 
@@ -145,7 +171,7 @@ async def start_api(url: str, data_dir: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("slamon api did not start")
 
 
-async def phase(base: str, seconds: int, clients: int, script: Path) -> dict:
+async def phase(base: str, seconds: int, clients: int, script: Path, api_pid: int) -> dict:
     browser = {"Accept-Language": "en", "Accept-Encoding": "gzip"}  # what browsers and CDNs send
     async with httpx.AsyncClient(base_url=base, timeout=60, headers=browser) as http:
         etags = {path: (await http.get(path)).headers["etag"] for path in ("/", "/api/system-status")}
@@ -162,13 +188,16 @@ async def phase(base: str, seconds: int, clients: int, script: Path) -> dict:
     }
     results = {}
     for name, (path, headers) in runs.items():
-        results[name] = await asyncio.to_thread(wrk, base + path, seconds, clients, script, headers)
+        results[name] = await asyncio.to_thread(wrk, base + path, seconds, clients, script, api_pid, headers)
         log(f"  {name}: {results[name]}")
         await asyncio.sleep(2)  # what a run left queued in the server is done before the next starts
     for name in ("system_status", "page"):
         for trivial in ("health_live", "health"):
             ratio = results[trivial]["req_per_s"] / max(results[name]["req_per_s"], 0.1)
             results[name][f"{trivial}_over_this"] = round(ratio, 2)
+        # the same comparison by the server's CPU per request: what the machine's load does not move
+        cost = results[name]["api_cpu_ms_per_request"] / max(results["health_live"]["api_cpu_ms_per_request"], 1e-6)
+        results[name]["cpu_over_health_live"] = round(cost, 2)
     return results
 
 
@@ -176,6 +205,7 @@ async def main() -> None:
     days = int_setting(1, "BENCH_DAYS", 90)
     seconds = int_setting(2, "BENCH_SECONDS", 10)
     clients = int_setting(3, "BENCH_CLIENTS", 400)
+    load_before = os.getloadavg()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian package wrk; scripts/system-deps.sh installs it)")
     async with scratch_database("status_page") as (url, service_ids):
@@ -196,12 +226,12 @@ async def main() -> None:
             api, base = await start_api(url, data_dir)
             try:
                 log("quiet: nothing written")
-                quiet = await phase(base, seconds, clients, script)
+                quiet = await phase(base, seconds, clients, script, api.pid)
                 log("worst day: a new slot every second, an incident update every 10 s")
                 writer = Writer(url, service_ids, open_incident)
                 writing = asyncio.create_task(writer.run())
                 try:
-                    busy = await phase(base, seconds, clients, script)
+                    busy = await phase(base, seconds, clients, script, api.pid)
                 finally:
                     writing.cancel()
                     await asyncio.gather(writing, return_exceptions=True)
@@ -225,6 +255,7 @@ async def main() -> None:
                 "p99_ms": GOAL_P99_MS,
                 "trivial_over_page_at_most": GOAL_TIMES_TRIVIAL,
             },
+            "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in load],
             "machine": machine(),
             "server": versions,

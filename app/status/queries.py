@@ -77,9 +77,10 @@ FORGET_LIVE_STATE = "DELETE FROM live_status WHERE service_id = ANY($1::text[])"
 
 # Everything stored that a status read depends on, as generation numbers (app/status/cache.py):
 # data_generations (incidents, maintenance windows, services, rewritten rollups) and
-# status_generations (checks, incident updates), in one array of a fixed order.
+# status_generations (checks, incident updates: the sum of each input's rows, one per writer shard,
+# sql/280), in one array of a fixed order.
 STATUS_VERSION = """
 SELECT array_agg(generation ORDER BY kind, name)
 FROM (SELECT 1 AS kind, name, generation FROM data_generations
-      UNION ALL SELECT 2, name, generation FROM status_generations) g
+      UNION ALL SELECT 2, name, sum(generation)::bigint FROM status_generations GROUP BY name) g
 """

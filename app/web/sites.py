@@ -32,6 +32,12 @@ def install(app: FastAPI, site: str) -> None:
     router = page_router(site)
     if router is not None:
         app.include_router(router, include_in_schema=False)  # pages are not API operations
+        if site == "status":
+            # FastAPI tries the routes in order: the status site's one page (`/`, its busiest path)
+            # goes first rather than after every API route (a fifth of a request's time at 400
+            # concurrent readers). It takes no other path, so it shadows none. (Not the console:
+            # its `/{incident_id}` would.)
+            app.router.routes.insert(0, app.router.routes.pop())
     static.mount(app)
     if site == "api":  # the interactive API docs: not on the public status page or the console
         docs.install(app)

@@ -24,6 +24,8 @@ from app.web.status import queries
 PAST_DAYS = 90  # as far back as the grid
 PAST_DAYS_PER_PAGE = 14
 MAINTENANCE_SHOWN = 20
+SHOWN_SERVICE_KEYS = ("id", "name", "status", "uptime")
+READ_AT_KEYS = frozenset({"asOf", "asOfLocal"})  # when the page data was read, not what it says
 
 
 class Bar(NamedTuple):
@@ -133,6 +135,13 @@ def _maintenance(windows: list[WindowRead], now: datetime, zone, names: dict[str
     return shown
 
 
+def same_figures(shown: dict, read: dict) -> bool:
+    """Whether page data read now shows what `shown` shows: everything but the time of reading equal.
+    The page then keeps its bytes, ETag and "as of" (since when its figures hold, as the API's
+    `lastUpdated`), so the copies that browsers and shared caches hold stay valid."""
+    return shown.keys() == read.keys() and all(shown[k] == read[k] for k in shown.keys() - READ_AT_KEYS)
+
+
 async def page(
     conn: asyncpg.Connection,
     now: datetime,
@@ -150,7 +159,9 @@ async def page(
     for entry in system["services"]:
         bars = _grid_bars(grid, entry["id"], day_texts)
         incident_ids.update(i for b in bars for i in b.incident_ids)
-        services.append({**entry, "bars": bars})
+        # what the page shows of the service: not its newest check's time, which moves with every
+        # check while the figures shown stay the same (same_figures)
+        services.append({k: entry[k] for k in SHOWN_SERVICE_KEYS} | {"bars": bars})
     titles = (
         {
             r["id"]: {"title": r["title"], "priority": r["priority"]}

@@ -6,6 +6,7 @@ time alone within FRESH_S, and the bodies equal to a fresh build's."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -16,7 +17,7 @@ from app.incidents import queries as incident_queries
 from app.ingest.service import CheckRow, write_checks
 from app.main import create_app
 from app.rollups import service as rollups
-from app.status import cache
+from app.status import cache, queries
 
 NOW = datetime(2025, 9, 1, 12, 0, tzinfo=timezone.utc)
 SERVICE = "face-compare"
@@ -239,3 +240,78 @@ async def test_concurrent_readers_share_the_version_reads_and_one_build(conn, re
     await write_checks(conn, [slot(0, ok=False, now=NOW + timedelta(minutes=1))], now=NOW + timedelta(minutes=1))
     replica.clock["now"] = NOW + timedelta(minutes=1)
     assert _service((await client.get("/api/system-status")).json())["status"] == "degraded"
+
+
+def _as_of(page: httpx.Response) -> str:
+    return re.search(r'<time id="as-of" datetime="([^"]+)">', page.text).group(1)
+
+
+async def test_the_page_keeps_its_bytes_etag_and_as_of_while_only_time_moves(conn, replica):
+    await write_checks(conn, [slot(i) for i in range(3, 8)], now=NOW)
+    client = replica("status")
+    english = {"Accept-Language": "en"}
+    first = await client.get("/", headers=english)
+    assert _as_of(first) == NOW.isoformat()
+    pages = client.app.state.status_caches["page"]  # type: ignore[attr-defined]
+
+    # built again for the new time (the body of a moment ago served meanwhile): the same figures,
+    # so the same bytes and ETag, and "as of" says since when they hold, as the API's lastUpdated
+    replica.clock["now"] = NOW + timedelta(seconds=cache.FRESH_S)
+    kept = await client.get("/", headers={**english, "If-None-Match": first.headers["etag"]})
+    assert kept.status_code == 304
+    for _ in range(200):
+        if pages.builds == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert pages.builds == 2
+    again = await client.get("/", headers=english)
+    assert again.headers["etag"] == first.headers["etag"] and again.content == first.content
+
+    # a change is in the very next response, "as of" the time it was read
+    await write_checks(conn, [slot(2, ok=False)], now=NOW)
+    changed = await client.get("/", headers={**english, "If-None-Match": first.headers["etag"]})
+    assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
+    assert _as_of(changed) == (NOW + timedelta(seconds=cache.FRESH_S)).isoformat()
+    assert 'data-service="face-compare"' in changed.text and 'data-state="degraded"' in changed.text
+
+
+async def test_overlapping_version_reads_see_the_writes_before_them_and_never_go_back(pool, conn):
+    versions = cache.Versions(pool, max_reads=2)
+    reads: list[asyncio.Task[tuple[int, ...]]] = []
+    floors: list[tuple[int, ...]] = []  # the version committed before each read was asked for
+    for wave in range(6):
+        # committed (the reads of the previous wave still running meanwhile): its generation moved
+        await write_checks(conn, [slot(30 + wave)], now=NOW)
+        floor = tuple(await conn.fetchval(queries.STATUS_VERSION))
+        for _ in range(10):
+            reads.append(asyncio.create_task(versions.read()))
+            floors.append(floor)
+        await asyncio.sleep(0)  # they arrive: a read starts for them
+        assert len(versions._readers) <= 2
+    seen = [await read for read in reads]
+    assert all(min(a - b for a, b in zip(got, floor, strict=True)) >= 0 for got, floor in zip(seen, floors))
+    assert all(min(b - a for a, b in zip(earlier, later, strict=True)) >= 0 for earlier, later in zip(seen, seen[1:]))
+    assert seen[-1] == tuple(await conn.fetchval(queries.STATUS_VERSION))
+    assert versions.reads < len(reads)
+
+
+async def test_two_ingest_transactions_do_not_wait_for_each_other_and_each_moves_the_version(pool, conn):
+    """sql/280: the checks' generation has a row per writing backend, so a second writer's batch
+    commits while the first's transaction is still open (with one row it waited for that commit)."""
+    await write_checks(conn, [slot(50)], now=NOW)  # the chunk exists: creating it locks the hypertable
+    before = tuple(await conn.fetchval(queries.STATUS_VERSION))
+    async with pool.acquire() as first, pool.acquire() as second:
+        pids = [await c.fetchval("SELECT pg_backend_pid() % 64") for c in (first, second)]
+        if pids[0] == pids[1]:
+            pytest.skip("the two pooled backends share a shard (1 in 64)")
+        open_batch = first.transaction()
+        await open_batch.start()
+        try:
+            await write_checks(first, [slot(40)], now=NOW)
+            await asyncio.wait_for(write_checks(second, [slot(41)], now=NOW), timeout=10)
+            assert tuple(await conn.fetchval(queries.STATUS_VERSION)) != before  # the second's, committed
+        finally:
+            await open_batch.commit()
+    after = tuple(await conn.fetchval(queries.STATUS_VERSION))
+    assert [b - a for a, b in zip(before, after, strict=True)].count(2) == 1  # checks: +2, nothing else
+    assert sum(b - a for a, b in zip(before, after, strict=True)) == 2
