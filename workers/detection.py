@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from arq import Retry
 
 from app.changes.service import Due
+from app.detection import batch, sweep
 from app.detection import service as detection
-from app.detection import sweep
 from app.incidents import events
-from workers.common import Ctx, each_service, retrying
+from workers.common import TRANSIENT, Ctx, each_service, retrying
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,13 @@ async def _detect(ctx: Ctx, service_id: str, now: datetime, work: Due | None = N
     settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn, conn.transaction():  # one commit for both
         found = await detection.detect(conn, service_id, now, settings.detection_auto_resolve_minutes)
-        await sweep.finish(conn, work, now, found)
+        await sweep.finish(conn, {service_id: work}, now, {service_id: found})
+    await _after(ctx, service_id, now, found)
+    return found
+
+
+async def _after(ctx: Ctx, service_id: str, now: datetime, found: detection.Detection) -> None:
+    """After the commit: the next look while an incident is open, the realtime events, the log."""
     if found.watching and "redis" in ctx:
         # While an incident is open the job also looks again one slot later, whether or not a write
         # of this service wakes it (a push-only service may go quiet).
@@ -43,7 +49,6 @@ async def _detect(ctx: Ctx, service_id: str, now: datetime, work: Due | None = N
             event.kind,
             extra={"service_id": service_id, "job": "detect_incidents"},
         )
-    return found
 
 
 SLOT_WAIT_TRIES = 4  # the prober's sink writes the slot within a second or so of announcing it
@@ -77,11 +82,25 @@ async def detect_all(ctx: Ctx) -> dict[str, int | str]:
 
 async def sweep_detection(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str, int | str]:
     """Detection at `now` for the services due; `full`: for every active service (the reference the
-    incremental sweep is tested and benchmarked against)."""
+    incremental sweep is tested and benchmarked against). The services due are judged together
+    (app/detection/batch.py); should that fail, one by one, so that one service's bug spares the others."""
+    minutes = ctx["settings"].detection_auto_resolve_minutes
     async with ctx["pool"].acquire() as conn:
         work = await sweep.plan(conn, now, await detection.active_service_ids(conn), full=full)
+        try:
+            async with conn.transaction():  # the states and the bookkeeping: one commit
+                found = await batch.detect_many(conn, list(work), now, minutes)
+                await sweep.finish(conn, work, now, found)
+        except TRANSIENT:
+            raise
+        except Exception:  # noqa: BLE001 — logged per service by each_service below
+            found = None
+    if found is None:
 
-    async def one(service_id: str) -> int:
-        return len((await _detect(ctx, service_id, now, work[service_id])).events)
+        async def one(service_id: str) -> int:
+            return len((await _detect(ctx, service_id, now, work[service_id])).events)
 
-    return await each_service("detect_all", list(work), one)
+        return await each_service("detect_all", list(work), one)
+    for service_id, result in found.items():
+        await _after(ctx, service_id, now, result)
+    return {service_id: len(result.events) for service_id, result in found.items()}
