@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+import asyncpg
 from arq import Retry
 
 from app.changes.service import Due
@@ -80,21 +81,16 @@ async def detect_all(ctx: Ctx) -> dict[str, int | str]:
     return await sweep_detection(ctx, datetime.now(timezone.utc))
 
 
-async def sweep_detection(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str, int | str]:
+async def sweep_detection(
+    ctx: Ctx, now: datetime, *, full: bool = False, one_by_one: bool = False
+) -> dict[str, int | str]:
     """Detection at `now` for the services due; `full`: for every active service (the reference the
     incremental sweep is tested and benchmarked against). The services due are judged together
-    (app/detection/batch.py); should that fail, one by one, so that one service's bug spares the others."""
-    minutes = ctx["settings"].detection_auto_resolve_minutes
+    (app/detection/batch.py); should that fail, or with `one_by_one` (the batch's reference in the
+    tests), one by one, so that one service's bug spares the others."""
     async with ctx["pool"].acquire() as conn:
         work = await sweep.plan(conn, now, await detection.active_service_ids(conn), full=full)
-        try:
-            async with conn.transaction():  # the states and the bookkeeping: one commit
-                found = await batch.detect_many(conn, list(work), now, minutes)
-                await sweep.finish(conn, work, now, found)
-        except TRANSIENT:
-            raise
-        except Exception:  # noqa: BLE001 — logged per service by each_service below
-            found = None
+        found = None if one_by_one else await _batch(conn, work, now, ctx["settings"].detection_auto_resolve_minutes)
     if found is None:
 
         async def one(service_id: str) -> int:
@@ -104,3 +100,19 @@ async def sweep_detection(ctx: Ctx, now: datetime, *, full: bool = False) -> dic
     for service_id, result in found.items():
         await _after(ctx, service_id, now, result)
     return {service_id: len(result.events) for service_id, result in found.items()}
+
+
+async def _batch(
+    conn: asyncpg.Connection, work: dict[str, Due | None], now: datetime, auto_resolve_minutes: int
+) -> dict[str, detection.Detection] | None:
+    """The services of `work` judged together, with the bookkeeping in the same commit; None if that failed."""
+    try:
+        async with conn.transaction():
+            found = await batch.detect_many(conn, list(work), now, auto_resolve_minutes)
+            await sweep.finish(conn, work, now, found)
+    except TRANSIENT:
+        raise
+    except Exception:  # noqa: BLE001 — judged one at a time next, each failure logged with its service
+        log.exception("detect_all: the batch failed, judging one service at a time", extra={"job": "detect_all"})
+        return None
+    return found
