@@ -14,6 +14,7 @@ the cost of every recurring job per run and per minute of wall time, as the work
   of the database backends serving the jobs; the database's size.
 Prints one JSON line per size, then a summary line. The machine load (`uptime`) goes with it.
 usage: python benchmarks/bench_scale.py [SIZES=50,500,2000,10000] [PROBER_S=60]
+       env BENCH_SCALE_HOURS=N: only the last N hours of the day (default 24: all of it)
        python benchmarks/bench_scale.py --prober N SECONDS   (the prober child)"""
 
 from __future__ import annotations
@@ -239,16 +240,17 @@ async def prober_child(count: int, seconds: float) -> None:
     )
 
 
-async def measure(count: int, prober_s: float) -> dict:
+async def measure(count: int, prober_s: float, hours: int) -> dict:
     day = the_day()
     end = day + timedelta(hours=23, minutes=54)
-    minutes = int((end - day) / MINUTE)
+    start = max(day, end - timedelta(hours=hours))
+    minutes = int((end - start) / MINUTE)
     async with scratch_database("scale", count) as (url, service_ids):
         conn = await connect(url)
         settings = Settings(database_url=url)
         zone = settings.timezone
         t0 = time.perf_counter()
-        rows = sum(await asyncio.gather(*(load(url, part, day, minutes, end) for part in halves(service_ids))))
+        rows = sum(await asyncio.gather(*(load(url, part, start, minutes, end) for part in halves(service_ids))))
         load_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         await rollups.refresh(conn, zone, end + 5 * MINUTE)
@@ -275,6 +277,7 @@ async def measure(count: int, prober_s: float) -> dict:
 
             def add(name: str, seconds: float) -> None:
                 samples.setdefault(name, []).append(seconds)
+                log(f"{count} services: {name} {seconds if name.endswith('_services') else millis(seconds)}")
 
             rng = random.Random(count)
             # 23:54: every service wrote, the full evaluation (the baseline, first run of its minute);
@@ -308,6 +311,7 @@ async def measure(count: int, prober_s: float) -> dict:
             worker_rss = rss_mib()
             after = period.end + timedelta(hours=1)
             close_s, closed = await timed(lambda: reports.close_month(conn, period, after, zone))
+            log(f"{count} services: month close {close_s:.1f} s for {len(closed)}")
             sync = await catalog_sync(conn, count)
             db_size = await conn.fetchval("SELECT pg_database_size(current_database())")
             versions = await server_versions(conn)
@@ -342,6 +346,7 @@ async def measure(count: int, prober_s: float) -> dict:
     return {
         "bench": "scale",
         "services": count,
+        "hours_loaded": round(minutes / 60, 1),
         "rows_loaded": rows,
         "load_s": round(load_s, 1),
         "materialise_s": round(materialise_s, 1),
@@ -373,10 +378,11 @@ async def main() -> None:
         return
     sizes = [int(s) for s in sys.argv[1].split(",")] if len(sys.argv) > 1 else list(SIZES)
     prober_s = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
+    hours = int(os.environ.get("BENCH_SCALE_HOURS", 24))
     load_at_start = uptime()
     results = []
     for count in sizes:
-        result = await measure(count, prober_s)
+        result = await measure(count, prober_s, hours)
         result["uptime_after"] = uptime()
         emit(result)
         results.append(result)
