@@ -89,34 +89,44 @@ LEFT JOIN api_calls c ON c.service_id = t.service_id AND c.ts >= $2 AND c.ts < $
 GROUP BY t.service_id
 """
 
-# Burn-rate windows [$2 - w, $2) for each w of $3 (seconds) of services $1.
+# Burn-rate windows [$2 - w, $2) for each w of $3 (seconds) of services $1. The windows are nested, so
+# each row is counted once, in the narrowest window holding it, and a window's figures are the sums
+# of its own and the narrower ones' (no row joined to every window that holds it).
+_NARROWEST = "(SELECT min(x) FROM unnest($3::int[]) x WHERE {ts} >= $2::timestamptz - make_interval(secs => x))"
+_WIDEST = "$2::timestamptz - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))"
+
 SLOT_WINDOWS = f"""
-WITH s AS (
-    SELECT s.service_id, s.ts, s.ok
-    FROM ({
-    CHECK_SLOTS.format(
-        where="c.service_id = ANY($1::text[]) AND c.ts < $2 "
-        "AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))"
-    )
-}) s
+WITH narrowest AS (
+    SELECT s.service_id, {_NARROWEST.format(ts="s.ts")} AS seconds,
+           count(*) AS slots, count(*) FILTER (WHERE NOT s.ok) AS availability
+    FROM ({CHECK_SLOTS.format(where=f"c.service_id = ANY($1::text[]) AND c.ts < $2 AND c.ts >= {_WIDEST}")}) s
     WHERE {_outside_maintenance("s.ts", "s.service_id")}
+    GROUP BY 1, 2
 )
-SELECT i.service_id, w.seconds, count(s.ts)::int AS slots, count(s.ts) FILTER (WHERE NOT s.ok)::int AS availability
+SELECT i.service_id, w.seconds, coalesce(sum(n.slots), 0)::int AS slots,
+       coalesce(sum(n.availability), 0)::int AS availability
 FROM unnest($1::text[]) AS i(service_id) CROSS JOIN unnest($3::int[]) AS w(seconds)
-LEFT JOIN s ON s.service_id = i.service_id AND s.ts >= $2 - make_interval(secs => w.seconds)
+LEFT JOIN narrowest n ON n.service_id = i.service_id AND n.seconds <= w.seconds
 GROUP BY 1, 2
 """
 
-CALL_WINDOWS = f"""
-WITH c AS (
-    SELECT c.service_id, c.ts, c.status_code, c.latency_ms FROM api_calls c
-    WHERE c.service_id = ANY($1::text[]) AND c.ts < $2
-      AND c.ts >= $2 - make_interval(secs => (SELECT max(x) FROM unnest($3::int[]) x))
-      AND {_outside_maintenance("c.ts", "c.service_id")}
+_CALL_SUMS = ", ".join(
+    f"coalesce(sum(n.{c}), 0)::int AS {c}"
+    for c in ("calls", "error_rate", "error_rate_5xx", "error_rate_4xx", "latency_p50", "latency_p95", "latency_p99")
 )
-SELECT t.service_id, w.seconds, {_call_counts("t.p50", "t.p95", "t.p99")}
-FROM {_TARGETS} CROSS JOIN unnest($3::int[]) AS w(seconds)
-LEFT JOIN c ON c.service_id = t.service_id AND c.ts >= $2 - make_interval(secs => w.seconds)
+
+CALL_WINDOWS = f"""
+WITH narrowest AS (
+    SELECT c.service_id, {_NARROWEST.format(ts="c.ts")} AS seconds,
+           {_call_counts("t.p50", "t.p95", "t.p99")}
+    FROM api_calls c JOIN {_TARGETS} USING (service_id)
+    WHERE c.service_id = ANY($1::text[]) AND c.ts < $2 AND c.ts >= {_WIDEST}
+      AND {_outside_maintenance("c.ts", "c.service_id")}
+    GROUP BY 1, 2
+)
+SELECT i.service_id, w.seconds, {_CALL_SUMS}
+FROM unnest($1::text[]) AS i(service_id) CROSS JOIN unnest($3::int[]) AS w(seconds)
+LEFT JOIN narrowest n ON n.service_id = i.service_id AND n.seconds <= w.seconds
 GROUP BY 1, 2
 """
 
