@@ -14,6 +14,7 @@ the cost of every recurring job per run and per minute of wall time, as the work
   of the database backends serving the jobs; the database's size.
 Prints one JSON line per size, then a summary line. The machine load (`uptime`) goes with it.
 usage: python benchmarks/bench_scale.py [SIZES=50,500,2000,10000] [PROBER_S=60]
+       env BENCH_SCALE_HOURS=N: only the last N hours of the day (default 24: all of it)
        python benchmarks/bench_scale.py --prober N SECONDS   (the prober child)"""
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from common import (
     MINUTE,
+    bench_services,
     check_batches,
     connect,
     emit,
@@ -54,6 +56,7 @@ from app.notifications import delivery, outbox
 from app.periods import month
 from app.reports import service as reports
 from app.rollups import service as rollups
+from app.services.service import sync_catalog
 from workers.common import EventPublisher
 from workers.detection import sweep_detection
 from workers.slo import sweep_slos
@@ -85,6 +88,74 @@ def call_batches(service_ids: list[str], start: datetime, minutes: int, seed: in
             batch = []
     if batch:
         yield batch
+
+
+def halves(service_ids: list[str]) -> list[list[str]]:
+    """The catalog in two parts, loaded on two connections at once (the machine has two cores)."""
+    middle = len(service_ids) // 2
+    return [part for part in (service_ids[:middle], service_ids[middle:]) if part]
+
+
+async def load(url: str, service_ids: list[str], day: datetime, minutes: int, end: datetime) -> int:
+    """The day's checks and calls of these services through the one writer (COPY in batches); rows written.
+    Seeds differ per part, so that the two parts' data differ as the services' would."""
+    conn = await connect(url)
+    rows = 0
+    try:
+        seed = len(service_ids) + int(service_ids[0].rsplit("-", 1)[1])
+        for batch in check_batches(service_ids, day, minutes, BATCH_ROWS, seed=seed):
+            rows += (await write_checks(conn, batch, now=end)).accepted
+        for calls in call_batches(service_ids, day, minutes, seed=seed):
+            rows += (await write_api_calls(conn, calls, now=end)).accepted
+    finally:
+        await conn.close()
+    return rows
+
+
+async def catalog_sync(conn, count: int) -> dict:
+    """`slamon migrate`'s catalog sync of the whole catalog: unchanged, and with every name changed."""
+    catalog = bench_services(count)
+    unchanged_s, _ = await timed(lambda: sync_catalog(conn, catalog))
+    renamed = [svc.model_copy(update={"name": f"{svc.name} (renamed)"}) for svc in catalog]
+    renamed_s, result = await timed(lambda: sync_catalog(conn, renamed))
+    assert len(result.updated) == count
+    return {"unchanged_ms": millis(unchanged_s), "every_service_changed_ms": millis(renamed_s)}
+
+
+def fleet_assignment(count: int, probers: int = 3) -> dict:
+    """The prober's fleet assignment for `count` services among `probers` live members of a region:
+    which slots are this prober's (Scheduler.assigned_count, every heartbeat) and the catch-up scan
+    after a member lapsed (Scheduler.catch_up_candidates)."""
+    from prober.client import ProbeContext
+    from prober.models import Target
+    from prober.rendezvous import Member, View
+    from prober.scheduler import Scheduler
+
+    now = time.time()
+    members = tuple(Member(f"prober-{i}", now - 3600, now + 60) for i in range(probers))
+    view = View(members, now)
+    scheduler = Scheduler("prober-0", ProbeContext(), lambda *a: None, view=lambda: view)
+    targets = [Target(f"svc-{i:05d}", "http", "http://127.0.0.1:9/", interval_s=60, timeout_s=10) for i in range(count)]
+    t = time.perf_counter()
+    scheduler.set_targets(targets)
+    set_s = time.perf_counter() - t
+    t = time.perf_counter()
+    assigned = scheduler.assigned_count()
+    assigned_s = time.perf_counter() - t
+    scheduler.started_at = 0.0  # a prober up for long: every current slot may be caught up
+    scheduler.last_popped = dict.fromkeys((t.service_id for t in targets), 2**62)
+    lapsed = View((members[0], members[1], Member("prober-2", now - 3600, now - 1)), now)
+    t = time.perf_counter()
+    taken = scheduler.catch_up_candidates(lapsed)
+    catch_up_s = time.perf_counter() - t
+    return {
+        "probers": probers,
+        "set_targets_ms": millis(set_s),
+        "assigned_count_ms": millis(assigned_s),
+        "assigned": assigned,
+        "catch_up_scan_ms": millis(catch_up_s),
+        "catch_up_taken": len(taken),
+    }
 
 
 async def write_minute(conn, service_ids: list[str], minute: datetime, seed: int) -> None:
@@ -169,20 +240,17 @@ async def prober_child(count: int, seconds: float) -> None:
     )
 
 
-async def measure(count: int, prober_s: float) -> dict:
+async def measure(count: int, prober_s: float, hours: int) -> dict:
     day = the_day()
     end = day + timedelta(hours=23, minutes=54)
-    minutes = int((end - day) / MINUTE)
+    start = max(day, end - timedelta(hours=hours))
+    minutes = int((end - start) / MINUTE)
     async with scratch_database("scale", count) as (url, service_ids):
         conn = await connect(url)
         settings = Settings(database_url=url)
         zone = settings.timezone
         t0 = time.perf_counter()
-        rows = 0
-        for batch in check_batches(service_ids, day, minutes, BATCH_ROWS):
-            rows += (await write_checks(conn, batch, now=end)).accepted
-        for calls in call_batches(service_ids, day, minutes):
-            rows += (await write_api_calls(conn, calls, now=end)).accepted
+        rows = sum(await asyncio.gather(*(load(url, part, start, minutes, end) for part in halves(service_ids))))
         load_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         await rollups.refresh(conn, zone, end + 5 * MINUTE)
@@ -209,6 +277,7 @@ async def measure(count: int, prober_s: float) -> dict:
 
             def add(name: str, seconds: float) -> None:
                 samples.setdefault(name, []).append(seconds)
+                log(f"{count} services: {name} {seconds if name.endswith('_services') else millis(seconds)}")
 
             rng = random.Random(count)
             # 23:54: every service wrote, the full evaluation (the baseline, first run of its minute);
@@ -242,6 +311,8 @@ async def measure(count: int, prober_s: float) -> dict:
             worker_rss = rss_mib()
             after = period.end + timedelta(hours=1)
             close_s, closed = await timed(lambda: reports.close_month(conn, period, after, zone))
+            log(f"{count} services: month close {close_s:.1f} s for {len(closed)}")
+            sync = await catalog_sync(conn, count)
             db_size = await conn.fetchval("SELECT pg_database_size(current_database())")
             versions = await server_versions(conn)
         finally:
@@ -275,6 +346,7 @@ async def measure(count: int, prober_s: float) -> dict:
     return {
         "bench": "scale",
         "services": count,
+        "hours_loaded": round(minutes / 60, 1),
         "rows_loaded": rows,
         "load_s": round(load_s, 1),
         "materialise_s": round(materialise_s, 1),
@@ -288,6 +360,8 @@ async def measure(count: int, prober_s: float) -> dict:
             "services_closed": len(closed),
         },
         "prober": probe,
+        "catalog_sync": sync,
+        "fleet_assignment": fleet_assignment(count),
         "rss_mib": {
             "bench_process_jobs_and_loader": worker_rss,
             "db_backends": backend_rss,
@@ -304,10 +378,11 @@ async def main() -> None:
         return
     sizes = [int(s) for s in sys.argv[1].split(",")] if len(sys.argv) > 1 else list(SIZES)
     prober_s = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
+    hours = int(os.environ.get("BENCH_SCALE_HOURS", 24))
     load_at_start = uptime()
     results = []
     for count in sizes:
-        result = await measure(count, prober_s)
+        result = await measure(count, prober_s, hours)
         result["uptime_after"] = uptime()
         emit(result)
         results.append(result)

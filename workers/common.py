@@ -108,5 +108,20 @@ class EventPublisher:
             return True
         return previous is None or previous.decode() != value
 
+    async def changed_many(self, values: dict[str, str]) -> dict[str, bool]:
+        """changed() of every key, in one round trip."""
+        redis = self.publisher.redis
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                for key, value in values.items():
+                    pipe.set(f"{self.publisher.channel}:{key}", value, get=True)
+                previous = await pipe.execute()
+        except Exception:  # noqa: BLE001 — without Redis nothing is published anyway
+            return dict.fromkeys(values, True)
+        return {
+            key: old is None or old.decode() != value
+            for (key, value), old in zip(values.items(), previous, strict=True)
+        }
+
     async def close(self) -> None:
         await self.publisher.close()

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+import asyncpg
 from arq import Retry
 
 from app.changes.service import Due
+from app.detection import batch, sweep
 from app.detection import service as detection
-from app.detection import sweep
 from app.incidents import events
-from workers.common import Ctx, each_service, retrying
+from workers.common import TRANSIENT, Ctx, each_service, retrying
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,13 @@ async def _detect(ctx: Ctx, service_id: str, now: datetime, work: Due | None = N
     settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn, conn.transaction():  # one commit for both
         found = await detection.detect(conn, service_id, now, settings.detection_auto_resolve_minutes)
-        await sweep.finish(conn, work, now, found)
+        await sweep.finish(conn, {service_id: work}, now, {service_id: found})
+    await _after(ctx, service_id, now, found)
+    return found
+
+
+async def _after(ctx: Ctx, service_id: str, now: datetime, found: detection.Detection) -> None:
+    """After the commit: the next look while an incident is open, the realtime events, the log."""
     if found.watching and "redis" in ctx:
         # While an incident is open the job also looks again one slot later, whether or not a write
         # of this service wakes it (a push-only service may go quiet).
@@ -43,7 +50,6 @@ async def _detect(ctx: Ctx, service_id: str, now: datetime, work: Due | None = N
             event.kind,
             extra={"service_id": service_id, "job": "detect_incidents"},
         )
-    return found
 
 
 SLOT_WAIT_TRIES = 4  # the prober's sink writes the slot within a second or so of announcing it
@@ -75,13 +81,38 @@ async def detect_all(ctx: Ctx) -> dict[str, int | str]:
     return await sweep_detection(ctx, datetime.now(timezone.utc))
 
 
-async def sweep_detection(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str, int | str]:
+async def sweep_detection(
+    ctx: Ctx, now: datetime, *, full: bool = False, one_by_one: bool = False
+) -> dict[str, int | str]:
     """Detection at `now` for the services due; `full`: for every active service (the reference the
-    incremental sweep is tested and benchmarked against)."""
+    incremental sweep is tested and benchmarked against). The services due are judged together
+    (app/detection/batch.py); should that fail, or with `one_by_one` (the batch's reference in the
+    tests), one by one, so that one service's bug spares the others."""
     async with ctx["pool"].acquire() as conn:
         work = await sweep.plan(conn, now, await detection.active_service_ids(conn), full=full)
+        found = None if one_by_one else await _batch(conn, work, now, ctx["settings"].detection_auto_resolve_minutes)
+    if found is None:
 
-    async def one(service_id: str) -> int:
-        return len((await _detect(ctx, service_id, now, work[service_id])).events)
+        async def one(service_id: str) -> int:
+            return len((await _detect(ctx, service_id, now, work[service_id])).events)
 
-    return await each_service("detect_all", list(work), one)
+        return await each_service("detect_all", list(work), one)
+    for service_id, result in found.items():
+        await _after(ctx, service_id, now, result)
+    return {service_id: len(result.events) for service_id, result in found.items()}
+
+
+async def _batch(
+    conn: asyncpg.Connection, work: dict[str, Due | None], now: datetime, auto_resolve_minutes: int
+) -> dict[str, detection.Detection] | None:
+    """The services of `work` judged together, with the bookkeeping in the same commit; None if that failed."""
+    try:
+        async with conn.transaction():
+            found = await batch.detect_many(conn, list(work), now, auto_resolve_minutes)
+            await sweep.finish(conn, work, now, found)
+    except TRANSIENT:
+        raise
+    except Exception:  # noqa: BLE001 — judged one at a time next, each failure logged with its service
+        log.exception("detect_all: the batch failed, judging one service at a time", extra={"job": "detect_all"})
+        return None
+    return found

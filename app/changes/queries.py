@@ -34,6 +34,13 @@ UPDATE job_work SET due_at = coalesce($4::timestamptz, 'infinity'), written_from
 WHERE job = $1 AND service_id = $2 AND generation = $3
 """
 
+# The same for many services: $2 when evaluated; $3, $4, $5 the services, their generations and next due.
+DONE_MANY = """
+UPDATE job_work w SET due_at = coalesce(d.next_due, 'infinity'), written_from = NULL, evaluated_at = $2
+FROM unnest($3::text[], $4::bigint[], $5::timestamptz[]) AS d(service_id, generation, next_due)
+WHERE w.job = $1 AND w.service_id = d.service_id AND w.generation = d.generation
+"""
+
 CURSOR = "SELECT last_run, period FROM job_cursors WHERE job = $1"
 
 PUT_CURSOR = """

@@ -49,6 +49,15 @@ async def done(conn: asyncpg.Connection, job: str, work: Due, now: datetime, nex
     await conn.execute(queries.DONE, job, work.service_id, work.generation, next_due, now)
 
 
+async def done_many(
+    conn: asyncpg.Connection, job: str, evaluated: list[tuple[Due, datetime | None]], now: datetime
+) -> None:
+    """done() of many services in one statement: (work, next due) pairs."""
+    if evaluated:
+        columns = list(zip(*((w.service_id, w.generation, next_due) for w, next_due in evaluated), strict=True))
+        await conn.execute(queries.DONE_MANY, job, now, *(list(c) for c in columns))
+
+
 async def cursor(conn: asyncpg.Connection, job: str) -> asyncpg.Record | None:
     return await conn.fetchrow(queries.CURSOR, job)
 

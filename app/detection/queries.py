@@ -62,3 +62,62 @@ SELECT coalesce(error_type, 'failed') AS error_type, status_code, coalesce(error
 FROM checks WHERE service_id = $1 AND ts = ANY($2::timestamptz[]) AND NOT ok
 GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3
 """
+
+# --- the sweep's detection of many services at once (app/detection/batch.py) ----------------------
+
+LOCK_SERVICES = """
+SELECT pg_advisory_xact_lock(5308418, hashtext(s.id)) FROM (SELECT id FROM unnest($1::text[]) id ORDER BY id) s
+"""
+
+SERVICES = """
+SELECT id, name, interval_s, timeout_s, latency_target_ms, is_active FROM services WHERE id = ANY($1::text[])
+"""
+
+# ENSURE_STATE of every family $3 of every service $1, with $2 its first anchor.
+ENSURE_STATES = """
+INSERT INTO detection_state (service_id, family, anchor_ts)
+SELECT i.service_id, f.family, i.anchor_ts
+FROM unnest($1::text[], $2::timestamptz[]) AS i(service_id, anchor_ts) CROSS JOIN unnest($3::text[]) AS f(family)
+ON CONFLICT (service_id, family) DO NOTHING
+"""
+
+STATES = """
+SELECT service_id, family, anchor_ts, bad_run, severe_run, good_run, incident_id, phase, last_action_ts
+FROM detection_state WHERE service_id = ANY($1::text[])
+"""
+
+# SLOTS of every service $1 in ($2 (its own), $3], per service oldest first.
+SLOTS_MANY = f"""
+SELECT s.service_id, s.ts, s.ok, s.latency_ms
+FROM unnest($1::text[], $2::timestamptz[]) AS i(service_id, since)
+CROSS JOIN LATERAL ({CHECK_SLOTS.format(where="c.service_id = i.service_id AND c.ts > i.since AND c.ts <= $3")}) s
+WHERE NOT EXISTS (SELECT 1 FROM maintenance_windows w
+                  WHERE s.service_id = ANY(w.affected_services) AND s.ts >= w.starts_at AND s.ts < w.ends_at)
+ORDER BY s.service_id, s.ts
+"""
+
+# The incidents the states of the services $1 name ($2), and their open detected incidents.
+INCIDENTS_OF = """
+SELECT id, status, cause, version, detected_service_id,
+       CASE WHEN cause = 'failures' THEN 'failures' ELSE 'latency' END AS family
+FROM incidents
+WHERE id = ANY($2::text[]) OR (detected_service_id = ANY($1::text[]) AND status <> 'resolved')
+ORDER BY id
+"""
+
+# NEXT_SLOT of every service $1.
+NEXT_SLOTS = """
+SELECT i.service_id, (SELECT min(ts) FROM checks WHERE service_id = i.service_id AND ts > $2) AS next_slot
+FROM unnest($1::text[]) AS i(service_id)
+"""
+
+# SAVE_STATE of many (service, family) pairs: the columns as arrays in SAVE_STATE's order.
+SAVE_STATES = """
+UPDATE detection_state d
+SET anchor_ts = v.anchor_ts, bad_run = v.bad_run, severe_run = v.severe_run, good_run = v.good_run,
+    incident_id = v.incident_id, phase = v.phase, last_action_ts = v.last_action_ts, updated_at = now()
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::int[], $6::int[], $7::text[], $8::text[],
+            $9::timestamptz[])
+     AS v(service_id, family, anchor_ts, bad_run, severe_run, good_run, incident_id, phase, last_action_ts)
+WHERE d.service_id = v.service_id AND d.family = v.family
+"""

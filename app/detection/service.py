@@ -271,18 +271,18 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
     return result
 
 
-async def _detect_family(
-    conn,
+def replayed(
     service,
     family: str,
     state,
+    row,
     slots: list[Slot],
     settled_before: datetime,
     auto_resolve_slots: int,
-    auto_resolve_minutes: int,
     now: datetime,
-) -> tuple[list[Event], bool]:
-    row = await _family_incident(conn, service["id"], family, state["incident_id"])
+) -> tuple[rules.Incident | None, datetime, rules.Replay]:
+    """The family's open incident as the replay starts, its anchor, and the replay of the slots after it
+    (`row`: the family's incident row, _family_incident's)."""
     phase = state["phase"] if row is not None and row["id"] == state["incident_id"] else "problem"
     incident = rules.Incident(row["cause"] or family, phase or "problem", row["status"]) if row else None
     anchor_ts = max(state["anchor_ts"], now - MAX_CATCH_UP)
@@ -296,6 +296,22 @@ async def _detect_family(
         state["last_action_ts"],
         auto_resolve_slots,
     )
+    return incident, anchor_ts, result
+
+
+async def _detect_family(
+    conn,
+    service,
+    family: str,
+    state,
+    slots: list[Slot],
+    settled_before: datetime,
+    auto_resolve_slots: int,
+    auto_resolve_minutes: int,
+    now: datetime,
+) -> tuple[list[Event], bool]:
+    row = await _family_incident(conn, service["id"], family, state["incident_id"])
+    incident, anchor_ts, result = replayed(service, family, state, row, slots, settled_before, auto_resolve_slots, now)
     incident_id = row["id"] if row else None
     status = row["status"] if row else None
     events, last_action_ts = [], state["last_action_ts"]
@@ -330,8 +346,12 @@ async def _due_at(conn, service_id: str, slots: list[Slot], settle_s: timedelta,
     anchor moves over each slot as it settles, as a full sweep every minute moves it: the notes of a
     later action name the slots replayed from there, and a slot the anchor has not passed would be
     skipped after the 6-hour catch-up limit."""
+    return due_at(slots, settle_s, now, await conn.fetchval(queries.NEXT_SLOT, service_id, now))
+
+
+def due_at(slots: list[Slot], settle_s: timedelta, now: datetime, later: datetime | None) -> datetime | None:
+    """_due_at, given the first slot stored after `now` (`later`)."""
     due = [slot.ts + settle_s + SETTLE_STEP for slot in slots if slot.ts >= now - settle_s][:1]
-    later = await conn.fetchval(queries.NEXT_SLOT, service_id, now)
     return min([*due, *([later] if later is not None else [])], default=None)
 
 

@@ -34,6 +34,9 @@ async def plan(conn: asyncpg.Connection, now: datetime, active_ids: list[str], *
     return {service_id: work[service_id] for service_id in active_ids if service_id in work}
 
 
-async def finish(conn: asyncpg.Connection, work: Due | None, now: datetime, found: Detection) -> None:
-    if work is not None:
-        await changes.done(conn, JOB, work, now, found.due_at)
+async def finish(
+    conn: asyncpg.Connection, work: dict[str, Due | None], now: datetime, found: dict[str, Detection]
+) -> None:
+    """The services of `work` were judged at `now` (`found`: what each judgement found)."""
+    done = [(item, found[sid].due_at) for sid, item in work.items() if item is not None]
+    await changes.done_many(conn, JOB, done, now)

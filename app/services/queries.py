@@ -8,11 +8,8 @@ LIST_ACTIVE = f"SELECT {_COLUMNS} FROM services WHERE is_active ORDER BY managed
 
 GET = f"SELECT {_COLUMNS} FROM services WHERE id = $1"
 
-UPSERT = """
-INSERT INTO services (id, name, description, kind, endpoint_url, interval_s, timeout_s,
-                      latency_target_ms, tier, check_config, allow_private, position, is_active, managed_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, true, 'config')
-ON CONFLICT (id) DO UPDATE SET
+# Insert, or update a service of the file when anything about it differs (nothing returned otherwise).
+_ON_CONFLICT = """ON CONFLICT (id) DO UPDATE SET
     name = EXCLUDED.name, description = EXCLUDED.description, kind = EXCLUDED.kind,
     endpoint_url = EXCLUDED.endpoint_url, interval_s = EXCLUDED.interval_s,
     timeout_s = EXCLUDED.timeout_s, latency_target_ms = EXCLUDED.latency_target_ms,
@@ -26,17 +23,48 @@ WHERE (services.name, services.description, services.kind, services.endpoint_url
   IS DISTINCT FROM
       (EXCLUDED.name, EXCLUDED.description, EXCLUDED.kind, EXCLUDED.endpoint_url,
        EXCLUDED.interval_s, EXCLUDED.timeout_s, EXCLUDED.latency_target_ms, EXCLUDED.tier,
-       EXCLUDED.check_config, EXCLUDED.allow_private, EXCLUDED.position, true, 'config')
+       EXCLUDED.check_config, EXCLUDED.allow_private, EXCLUDED.position, true, 'config')"""
+
+# One service of the file (the tests' fixtures write single services with it).
+UPSERT = f"""
+INSERT INTO services (id, name, description, kind, endpoint_url, interval_s, timeout_s,
+                      latency_target_ms, tier, check_config, allow_private, position, is_active, managed_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, true, 'config')
+{_ON_CONFLICT}
 RETURNING id, (xmax = 0) AS inserted
 """
 
-# Settings the rollups depend on (check interval -> downtime, latency target -> over-target).
-ROLLUP_INPUTS = "SELECT interval_s, latency_target_ms FROM services WHERE id = $1"
+# The file's services upserted in one statement ($1..$12: the columns as arrays, in the file's order):
+# the services it inserted or changed, and whether a setting the rollups depend on changed (check
+# interval -> downtime, latency target -> over-target). `before` reads the rows as they were.
+SYNC = f"""
+WITH wanted AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::numeric[],
+                         $8::int[], $9::text[], $10::text[], $11::boolean[], $12::int[])
+         AS w(id, name, description, kind, endpoint_url, interval_s, timeout_s, latency_target_ms, tier,
+              check_config, allow_private, position)
+),
+before AS (SELECT s.id, s.interval_s, s.latency_target_ms FROM services s JOIN wanted USING (id)),
+upserted AS (
+    INSERT INTO services (id, name, description, kind, endpoint_url, interval_s, timeout_s,
+                          latency_target_ms, tier, check_config, allow_private, position, is_active, managed_by)
+    SELECT id, name, description, kind, endpoint_url, interval_s, timeout_s, latency_target_ms, tier,
+           check_config::jsonb, allow_private, position, true, 'config'
+    FROM wanted
+    {_ON_CONFLICT}
+    RETURNING id, (xmax = 0) AS inserted, position, interval_s, latency_target_ms
+)
+SELECT u.id, u.inserted,
+       (u.interval_s, u.latency_target_ms) IS DISTINCT FROM (b.interval_s, b.latency_target_ms) AND b.id IS NOT NULL
+           AS rollup_inputs_changed
+FROM upserted u LEFT JOIN before b USING (id)
+ORDER BY u.position
+"""
 
 # Only the file's own services: those created through the API are not the file's to remove.
 DEACTIVATE_MISSING = """
 UPDATE services SET is_active = false, updated_at = now()
-WHERE is_active AND managed_by = 'config' AND NOT (id = ANY($1::text[]))
+WHERE is_active AND managed_by = 'config' AND id NOT IN (SELECT unnest($1::text[]))  -- hashed: not 10,000 x n
 RETURNING id
 """
 

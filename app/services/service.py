@@ -43,38 +43,37 @@ async def sync_catalog(conn: asyncpg.Connection, services: list[ServiceConfig]) 
     """Upsert the catalog; deactivate the file's services it no longer lists (never the API's);
     invalidate rollups whose inputs changed."""
     result = SyncResult([], [], [])
+    latest = {svc.id: (position, svc) for position, svc in enumerate(services)}  # an id twice: the last wins
+    rows = [(*_columns(svc), position) for position, svc in latest.values()]
+    columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(12)]
     async with conn.transaction():
-        for position, svc in enumerate(services):
-            before = await conn.fetchrow(queries.ROLLUP_INPUTS, svc.id)
-            row = await conn.fetchrow(
-                queries.UPSERT,
-                svc.id,
-                svc.name,
-                svc.description,
-                svc.kind,
-                svc.url,
-                svc.interval_s,
-                svc.timeout_s,
-                svc.latency_target_ms,
-                svc.tier,
-                _check_json(svc),
-                svc.allow_private,
-                position,
-            )
-            if row is None:
-                continue
-            (result.inserted if row["inserted"] else result.updated).append(svc.id)
-            if before and (before["interval_s"], before["latency_target_ms"]) != (
-                svc.interval_s,
-                svc.latency_target_ms,
-            ):
-                await rollups.invalidate_service(conn, svc.id)
+        for row in await conn.fetch(queries.SYNC, *columns):
+            (result.inserted if row["inserted"] else result.updated).append(row["id"])
+            if row["rollup_inputs_changed"]:
+                await rollups.invalidate_service(conn, row["id"])
         result.deactivated = [r["id"] for r in await conn.fetch(queries.DEACTIVATE_MISSING, [s.id for s in services])]
         for service_id in result.deactivated:
             await ingest_keys.revoke(
                 conn, service_id, ingest_keys.Actor("slamon migrate"), reason="removed from services.toml (archived)"
             )
     return result
+
+
+def _columns(svc: ServiceConfig) -> tuple:
+    """The service's columns in the order of the catalog's INSERTs (CREATE, SYNC), before `position`."""
+    return (
+        svc.id,
+        svc.name,
+        svc.description,
+        svc.kind,
+        svc.url,
+        svc.interval_s,
+        svc.timeout_s,
+        svc.latency_target_ms,
+        svc.tier,
+        _check_json(svc),
+        svc.allow_private,
+    )
 
 
 def _check_json(svc: ServiceConfig) -> str:
@@ -113,20 +112,7 @@ async def create(conn: asyncpg.Connection, svc: ServiceConfig, actor: Principal)
     if blocked:
         raise _invalid("url", blocked + ("" if "metadata" in blocked else "; set allow_private to probe it"))
     async with conn.transaction():
-        row = await conn.fetchrow(
-            queries.CREATE,
-            svc.id,
-            svc.name,
-            svc.description,
-            svc.kind,
-            svc.url,
-            svc.interval_s,
-            svc.timeout_s,
-            svc.latency_target_ms,
-            svc.tier,
-            _check_json(svc),
-            svc.allow_private,
-        )
+        row = await conn.fetchrow(queries.CREATE, *_columns(svc))
         if row is None:
             raise _taken(svc.id, await conn.fetchrow(queries.GET, svc.id))
         # the check's headers and body may carry the target's credentials: named, never recorded

@@ -16,7 +16,7 @@ from app.sla.tiers import TIERS
 from app.slo import alerts, budget, queries
 from app.slo.alerts import CRITICAL, SEVERITY_RANK, WARNING, Rule, Verdict
 from app.slo.objectives import HUNDRED, objectives
-from app.slo.service import burn_windows
+from app.slo.service import burn_windows_many
 
 LOOKBACK = timedelta(hours=7)  # the longest rule (1 h) and burn window (6 h), with room to spare
 BURN_ALERTS = (("burn_rate_fast", budget.FAST_BURN, CRITICAL), ("burn_rate_slow", budget.SLOW_BURN, WARNING))
@@ -110,32 +110,76 @@ async def evaluate(
 ) -> list[Change]:
     """Open, escalate and close the service's violations from its last hours of data: the violation
     rules and the burn-rate alerts, or one of them when the other cannot change (app/slo/sweep.py)."""
-    tier = TIERS[service["tier"]]
-    service_objectives = objectives(tier)
+    ids = {service["id"]}
+    found = await evaluate_many(conn, [service], now, rules=ids if rules else set(), burns=ids if burns else set())
+    return found[service["id"]]
+
+
+async def measurements_many(conn: asyncpg.Connection, ids: list[str], now: datetime) -> dict[str, dict[str, list]]:
+    """measurements() of every service of `ids` over the look-back, in two statements."""
     end = bucket_floor(now)  # complete 5-minute measurements only
-    changes: list[Change] = []
+    slot_rows: dict[str, list] = {sid: [] for sid in ids}
+    call_rows: dict[str, list] = {sid: [] for sid in ids}
+    if ids:
+        for row in await conn.fetch(queries.SLOT_BUCKETS, ids, end - LOOKBACK, end):
+            slot_rows[row["service_id"]].append(row)
+        for row in await conn.fetch(queries.CALL_BUCKETS, ids, end - LOOKBACK, end):
+            call_rows[row["service_id"]].append(row)
+    return {sid: measurements(slot_rows[sid], call_rows[sid]) for sid in ids}
+
+
+async def evaluate_many(
+    conn: asyncpg.Connection,
+    services: list,
+    now: datetime,
+    *,
+    rules: set[str],
+    burns: set[str],
+    windows: dict[str, dict[str, dict]] | None = None,
+) -> dict[str, list[Change]]:
+    """evaluate() of every service: the violation rules of those in `rules`, the burn-rate alerts of
+    those in `burns` (`windows`: their burn windows at `now`, when the caller has them). The data is
+    read for all of them at once; the open violations under their locks, in one transaction."""
+    evaluated = [s for s in services if s["id"] in rules or s["id"] in burns]
+    changes: dict[str, list[Change]] = {s["id"]: [] for s in services}
+    if not evaluated:
+        return changes
+    series = await measurements_many(conn, [s["id"] for s in evaluated if s["id"] in rules], now)
+    if windows is None:
+        windows = await burn_windows_many(conn, [s for s in evaluated if s["id"] in burns], now)
+    ids = [s["id"] for s in evaluated]
     async with conn.transaction():
-        await conn.execute(queries.LOCK_SERVICE, service["id"])
-        current = {r["slo"]: r for r in await conn.fetch(queries.OPEN_OF_SERVICE, service["id"])}
-        if rules:
-            series = measurements(
-                await conn.fetch(queries.SLOT_BUCKETS, service["id"], end - LOOKBACK, end),
-                await conn.fetch(queries.CALL_BUCKETS, service["id"], end - LOOKBACK, end),
-            )
-            for rule in alerts.rules(service_objectives):
-                change = await _apply_rule(
-                    conn, service["id"], rule, alerts.judge(rule, series[rule.slo]), current.get(rule.slo)
-                )
-                changes += [change] if change else []
-        if not burns:
-            return changes
-        windows = await burn_windows(conn, service, now)
-        availability = next(o for o in service_objectives if o.slo == "availability")
-        for slo, alert, severity in BURN_ALERTS:
-            change = await _apply_burn(
-                conn, service["id"], slo, alert, severity, windows, availability.target_percent, current.get(slo), now
-            )
-            changes += [change] if change else []
+        await conn.execute(queries.LOCK_SERVICES, ids)
+        current: dict[str, dict] = {sid: {} for sid in ids}
+        for row in await conn.fetch(queries.OPEN_OF_SERVICES, ids):
+            current[row["service_id"]][row["slo"]] = row
+        for service in evaluated:
+            sid = service["id"]
+            if sid in rules:
+                changes[sid] += await _apply_rules(conn, service, series[sid], current[sid])
+            if sid in burns:
+                changes[sid] += await _apply_burns(conn, service, windows[sid], current[sid], now)
+    return changes
+
+
+async def _apply_rules(conn, service, series: dict[str, list], current: dict) -> list[Change]:
+    changes = []
+    for rule in alerts.rules(objectives(TIERS[service["tier"]])):
+        change = await _apply_rule(
+            conn, service["id"], rule, alerts.judge(rule, series[rule.slo]), current.get(rule.slo)
+        )
+        changes += [change] if change else []
+    return changes
+
+
+async def _apply_burns(conn, service, windows: dict, current: dict, now: datetime) -> list[Change]:
+    availability = next(o for o in objectives(TIERS[service["tier"]]) if o.slo == "availability")
+    changes = []
+    for slo, alert, severity in BURN_ALERTS:
+        change = await _apply_burn(
+            conn, service["id"], slo, alert, severity, windows, availability.target_percent, current.get(slo), now
+        )
+        changes += [change] if change else []
     return changes
 
 

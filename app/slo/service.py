@@ -38,15 +38,35 @@ def latency_targets(service) -> list[int]:
 
 async def burn_windows(conn: asyncpg.Connection, service, now: datetime) -> dict[str, dict]:
     """Per window name, the events and bad events of every SLO in [now - window, now)."""
+    return (await burn_windows_many(conn, [service], now))[service["id"]]
+
+
+def _targets(services: list) -> list[list[int]]:
+    """The services' P50, P95 and P99 latency targets, as three arrays in the services' order."""
+    return [list(column) for column in zip(*(latency_targets(s) for s in services), strict=True)]
+
+
+async def burn_windows_many(conn: asyncpg.Connection, services: list, now: datetime) -> dict[str, dict[str, dict]]:
+    """burn_windows of every service, in two statements."""
+    if not services:
+        return {}
+    ids = [s["id"] for s in services]
     seconds = [s for _, s in BURN_WINDOWS]
-    slots = {r["seconds"]: r for r in await conn.fetch(queries.SLOT_WINDOWS, service["id"], now, seconds)}
+    slots = {(r["service_id"], r["seconds"]): r for r in await conn.fetch(queries.SLOT_WINDOWS, ids, now, seconds)}
     calls = {
-        r["seconds"]: r
-        for r in await conn.fetch(queries.CALL_WINDOWS, service["id"], now, seconds, *latency_targets(service))
+        (r["service_id"], r["seconds"]): r
+        for r in await conn.fetch(queries.CALL_WINDOWS, ids, now, seconds, *_targets(services))
     }
     return {
-        name: {**dict(calls[s]), "slots": slots[s]["slots"], "availability": slots[s]["availability"]}
-        for name, s in BURN_WINDOWS
+        sid: {
+            name: {
+                **{k: v for k, v in calls[sid, s].items() if k != "service_id"},
+                "slots": slots[sid, s]["slots"],
+                "availability": slots[sid, s]["availability"],
+            }
+            for name, s in BURN_WINDOWS
+        }
+        for sid in ids
     }
 
 
@@ -111,11 +131,48 @@ def burn_rates(objective: Objective, windows: dict[str, dict] | None) -> dict | 
 
 async def report(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
     """Every SLO of the service for the period (to `now` while it runs); burn rates only while it runs."""
+    return (await reports(conn, [service], period, now, timezone_name))[service["id"]]
+
+
+async def reports(
+    conn: asyncpg.Connection,
+    services: list,
+    period: Period,
+    now: datetime,
+    timezone_name: str,
+    windows: dict[str, dict[str, dict]] | None = None,
+) -> dict[str, dict]:
+    """report() of every service, in a few statements for all of them (`windows`: their burn windows
+    at `now`, when the caller has them already)."""
+    if not services:
+        return {}
+    ids = [s["id"] for s in services]
     end = min(period.end, now)
-    checks = sla.total((await sla.check_days(conn, [service], period, now, timezone_name))[service["id"]])
-    calls = await conn.fetchrow(queries.CALL_FIGURES, service["id"], period.start, end, *latency_targets(service))
+    days = await sla.check_days(conn, services, period, now, timezone_name)
+    calls = {
+        r["service_id"]: r for r in await conn.fetch(queries.CALL_FIGURES, ids, period.start, end, *_targets(services))
+    }
     running = period.start <= now < period.end
-    windows = await burn_windows(conn, service, now) if running else None
+    if running and windows is None:
+        windows = await burn_windows_many(conn, services, now)
+    open_rows: dict[str, list] = {sid: [] for sid in ids}
+    for row in await conn.fetch(queries.OPEN_OF_SERVICES, ids):
+        open_rows[row["service_id"]].append(row)
+    return {
+        s["id"]: _report(
+            s,
+            period,
+            now,
+            sla.total(days[s["id"]]),
+            calls[s["id"]],
+            windows[s["id"]] if running and windows is not None else None,
+            open_rows[s["id"]],
+        )
+        for s in services
+    }
+
+
+def _report(service, period: Period, now: datetime, checks: sla.CheckFigures, calls, windows, open_rows) -> dict:
     tier = TIERS[service["tier"]]
     slos = []
     for objective in objectives(tier):
@@ -130,7 +187,6 @@ async def report(conn: asyncpg.Connection, service, period: Period, now: datetim
                 "burnRates": burn_rates(objective, windows),
             }
         )
-    open_rows = await conn.fetch(queries.OPEN_OF_SERVICE, service["id"])
     return {
         "service": {"id": service["id"], "name": service["name"], "tier": tier.name, "tierName": tier.label},
         "period": period.label,
@@ -139,7 +195,7 @@ async def report(conn: asyncpg.Connection, service, period: Period, now: datetim
         "partial": period.is_partial(now),
         "asOf": utc_iso(min(now, period.end)),
         "slos": slos,
-        "openViolations": [violation_to_public(r, now) for r in open_rows],
+        "openViolations": [violation_to_public(r, now) for r in sorted(open_rows, key=lambda r: r["id"])],
     }
 
 

@@ -25,8 +25,8 @@ import asyncpg
 
 from app.changes import service as changes
 from app.changes.service import Due
-from app.slo import alerts, evaluation, queries
-from app.slo.evaluation import BURN_ALERTS, Change, bucket_floor
+from app.slo import alerts, queries
+from app.slo.evaluation import BURN_ALERTS, bucket_floor
 from app.slo.service import BURN_WINDOWS
 
 JOB = "slo"
@@ -37,9 +37,12 @@ SHORT_WINDOW = timedelta(
 
 
 @dataclass(frozen=True)
-class Evaluated:
-    changes: list[Change]
-    next_due: datetime | None  # when time alone can change its result (None: only a change can)
+class Scope:
+    """What a run evaluates of a service, and when time alone can next change its result."""
+
+    rules: bool
+    burns: bool
+    next_due: datetime | None  # None: only a change can
 
 
 async def plan(
@@ -60,24 +63,31 @@ async def plan(
     return {item.service_id: item for item in work if item.service_id in active}
 
 
-async def evaluate(conn: asyncpg.Connection, service, now: datetime, work: Due | None) -> Evaluated:
-    """The service's violations at `now`: everything when `work` is None, else what can have changed."""
-    if work is None:
-        return Evaluated(await evaluation.evaluate(conn, service, now), None)
+async def scopes(conn: asyncpg.Connection, work: dict[str, Due | None], now: datetime) -> dict[str, Scope]:
+    """Per service of `work`, what can have changed since its last evaluation (everything when its
+    work is None), in one statement for all of them."""
+    found = {sid: Scope(True, True, None) for sid, item in work.items() if item is None}
+    pending = {sid: item for sid, item in work.items() if item is not None}
+    if not pending:
+        return found
     end = bucket_floor(now)
-    since = bucket_floor(work.evaluated_at) if work.evaluated_at is not None else None
-    row = await conn.fetchrow(queries.OUTLOOK, service["id"], since or end, end, now - SHORT_WINDOW)
-    assert row is not None  # one row, always
-    completed = row["first_since"] is not None and row["first_since"] < end  # a measurement with rows completed
-    rules = since is None or work.written_before(end) or completed
-    burns = row["failed_recently"] or row["burn_open"]
-    found = await evaluation.evaluate(conn, service, now, rules=rules, burns=burns) if rules or burns else []
-    due = [bucket_floor(row["first_open"]) + alerts.BUCKET] if row["first_open"] is not None else []
-    if burns:
-        due.append(now)  # the next run: burn windows slide
-    return Evaluated(found, min(due) if due else None)
+    since = {sid: bucket_floor(item.evaluated_at) if item.evaluated_at else None for sid, item in pending.items()}
+    ids = list(pending)
+    rows = await conn.fetch(queries.OUTLOOK, ids, [since[sid] or end for sid in ids], end, now - SHORT_WINDOW)
+    for row in rows:
+        sid = row["service_id"]
+        # a measurement with rows completed since the last evaluation
+        completed = row["first_since"] is not None and row["first_since"] < end
+        rules = since[sid] is None or pending[sid].written_before(end) or completed
+        burns = row["failed_recently"] or row["burn_open"]
+        due = [bucket_floor(row["first_open"]) + alerts.BUCKET] if row["first_open"] is not None else []
+        if burns:
+            due.append(now)  # the next run: burn windows slide
+        found[sid] = Scope(rules, burns, min(due) if due else None)
+    return found
 
 
-async def finish(conn: asyncpg.Connection, work: Due | None, now: datetime, evaluated: Evaluated) -> None:
-    if work is not None:
-        await changes.done(conn, JOB, work, now, evaluated.next_due)
+async def finish(conn: asyncpg.Connection, work: dict[str, Due | None], scope: dict[str, Scope], now: datetime) -> None:
+    """The services of `work` were evaluated at `now`."""
+    done = [(item, scope[sid].next_due) for sid, item in work.items() if item is not None]
+    await changes.done_many(conn, JOB, done, now)

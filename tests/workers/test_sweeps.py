@@ -116,7 +116,7 @@ def history(seed: int, minutes: int) -> list[Step]:
     return steps[:minutes]
 
 
-async def snapshot(conn, now: datetime, budgets: bool) -> dict:
+async def snapshot(conn, now: datetime, budgets: bool, states: bool = False) -> dict:
     violations = await conn.fetch(
         "SELECT service_id, slo, severity, started_at, ended_at, threshold, worst_value, details "
         "FROM slo_violations ORDER BY service_id, slo, started_at, ended_at, severity, worst_value"
@@ -128,6 +128,14 @@ async def snapshot(conn, now: datetime, budgets: bool) -> dict:
         "GROUP BY i.id ORDER BY i.detected_service_id, i.cause, i.created_at"
     )
     found = {"violations": [dict(r) for r in violations], "incidents": [dict(r) for r in incidents]}
+    if states:  # detection's runs and anchors (the batch against one service at a time)
+        found["states"] = [
+            dict(r)
+            for r in await conn.fetch(
+                "SELECT service_id, family, anchor_ts, bad_run, severe_run, good_run, phase, last_action_ts, "
+                "incident_id IS NOT NULL AS managing FROM detection_state ORDER BY service_id, family"
+            )
+        ]
     if budgets:
         period = month(now.year, now.month, ZoneInfo("UTC"))
         found["budgets"] = {}
@@ -137,8 +145,11 @@ async def snapshot(conn, now: datetime, budgets: bool) -> dict:
     return found
 
 
-async def play(conn, pool, settings, steps: list[Step], *, full: bool) -> tuple[list[dict], int]:
-    """Every run's snapshot, and how many service evaluations the sweeps made."""
+async def play(
+    conn, pool, settings, steps: list[Step], *, full: bool, one_by_one: bool = False, states: bool = False
+) -> tuple[list[dict], int]:
+    """Every run's snapshot, and how many service evaluations the sweeps made (`one_by_one`: detection
+    judges each service in its own transaction, the batch's fallback; `states`: snapshots hold its states)."""
     await conn.execute(f"TRUNCATE {STATE_TABLES} CASCADE")
     await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
     await conn.execute(f"TRUNCATE {JOB_TABLES}")
@@ -163,9 +174,10 @@ async def play(conn, pool, settings, steps: list[Step], *, full: bool) -> tuple[
                 if ctx is not None:
                     await ctx["publisher"].close()
                 ctx = {"settings": settings, "pool": pool, "publisher": EventPublisher(settings), "job_try": 1}
-            evaluations += len(await sweep_detection(ctx, minute + timedelta(seconds=15), full=full))
+            found = await sweep_detection(ctx, minute + timedelta(seconds=15), full=full, one_by_one=one_by_one)
+            evaluations += len(found)
             evaluations += len(await sweep_slos(ctx, minute + timedelta(seconds=45), full=full))
-            snapshots.append(await snapshot(conn, minute + timedelta(seconds=50), budgets=m % 10 == 9))
+            snapshots.append(await snapshot(conn, minute + timedelta(seconds=50), budgets=m % 10 == 9, states=states))
     finally:
         if ctx is not None:
             await ctx["publisher"].close()
@@ -190,6 +202,18 @@ async def test_incremental_sweeps_equal_a_full_evaluation_after_every_run(conn, 
     last = full[-1]
     assert {v["ended_at"] is None for v in last["violations"]} == {True, False}
     assert {i["cause"] for i in last["incidents"]} >= {"failures"}
+
+
+async def test_detection_of_many_services_at_once_equals_one_service_at_a_time(conn, pool, settings):
+    """app/detection/batch.py against service.detect per service (the path of services whose slots call
+    for an action, and the sweep's fallback): the same incidents, timelines, runs and anchors."""
+    steps = history(3, 90)
+    batched, _ = await play(conn, pool, settings, steps, full=True, states=True)
+    alone, _ = await play(conn, pool, settings, steps, full=True, one_by_one=True, states=True)
+    for run, (got, expected) in enumerate(zip(batched, alone, strict=True)):
+        for kind in ("incidents", "states"):
+            assert got.get(kind) == expected[kind], f"run {run}: {kind}"
+    assert {i["cause"] for i in alone[-1]["incidents"]} >= {"failures"}
 
 
 async def test_a_run_judges_only_the_services_that_changed_or_are_due(conn, worker_ctx):
