@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
 
 from app import deps
 from app.auth.deps import current_user, require
 from app.contract import errors
-from app.customers import render, service, statements
+from app.customers import links, render, service, statements
 from app.customers.models import (
     CustomerConfig,
     CustomerDetail,
@@ -30,6 +31,8 @@ from app.reports.views import MonthPath, language
 from app.web.security import policy_for_inline_styles
 
 admin_router = APIRouter(tags=["customers"], dependencies=[Depends(current_user)])
+# The link a delivered statement carries (app/customers/links.py): no account, the signed token is the key.
+public_router = APIRouter(tags=["customers"])
 CustomerIdPath = Path(max_length=50)
 # The errors the routes' own code answers (app/customers/service.py, statements.py), with examples.
 NOT_FOUND = {"error": "not_found", "message": "unknown customer 'nope'"}
@@ -248,3 +251,38 @@ async def revise_statement(
     customer = await service.get(conn, customer_id)
     period = parse_month(month, settings.zone, now)
     return await statements.revise(conn, customer, period, now, settings.timezone, body.reason, actor.username, actor)
+
+
+@public_router.get(
+    "/api/public/statements/{token}",
+    response_class=HTMLResponse,
+    responses={
+        200: {"content": {"text/html": {}}},
+        **errors(404, e404={"error": "not_found", "message": "this statement link is not valid"}),
+    },
+    summary="The statement revision a delivery sent, as HTML, through the signed link of its email or "
+    "webhook (no account: the link is the key)",
+)
+async def shared_statement(
+    token: str = Path(max_length=1000),
+    lang: str = Depends(language),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    try:
+        link = links.read(settings.resolved_secret_key(), token)
+        customer = await service.get(conn, link.customer_id)
+        period = parse_month(link.month, settings.zone, now)
+        doc = await statements.get(conn, customer, period, now, settings.timezone, link.revision)
+    except (links.LinkError, ApiError):
+        # one answer for every bad link: nothing tells whether a customer or a month exists
+        raise ApiError(404, "not_found", "this statement link is not valid") from None
+    body = render.as_bytes(doc, "html", lang, settings.organisation_name, settings.organisation_logo)
+    headers = {
+        "Cache-Control": "private, no-cache",
+        "Content-Language": lang,
+        "Content-Security-Policy": policy_for_inline_styles(body.decode()),
+        "Referrer-Policy": "no-referrer",
+    }
+    return Response(body, media_type=render.MEDIA_TYPES["html"], headers=headers)
