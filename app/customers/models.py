@@ -239,7 +239,9 @@ class StatementMeta(ApiModel):
     model_config = ConfigDict(extra="allow")
     customer_id: str
     month: str
-    status: Literal["final", "provisional"]
+    status: Literal["final", "provisional", "computed"] = Field(
+        description="computed: a quarter, year or range that has ended, computed when asked (never frozen)"
+    )
     revision: int | None
     frozen_at: Timestamp | None = None
     reason: str | None = None

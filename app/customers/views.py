@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from app import deps
 from app.auth.deps import current_user, require
 from app.contract import errors
-from app.customers import links, render, service, statements
+from app.customers import links, longer, render, service, statements
 from app.customers.models import (
     CustomerConfig,
     CustomerDetail,
@@ -24,6 +24,8 @@ from app.customers.models import (
     StatementRevisionList,
 )
 from app.errors import ApiError
+from app.period_params import report_period, require_begun
+from app.periods import Period
 from app.reports.models import RevisionCreate
 from app.reports.pdf import PdfBusy, PdfUnavailable
 from app.reports.service import parse_month
@@ -180,6 +182,52 @@ async def statement(
         customer = await service.get(conn, customer_id)
         period = parse_month(month, settings.zone, now)
         doc = await statements.get(conn, customer, period, now, settings.timezone, revision)
+    return await _document(doc, fmt, lang, settings)
+
+
+@admin_router.get(
+    "/api/customers/{customer_id}/statements.{fmt}",
+    summary="A customer's statement for any period (admin): period=monthly&year=&month= (the monthly "
+    "statement), period=quarterly&year=&quarter=, period=yearly&year=, period=range&start=&end= (at most a "
+    "year); longer periods are computed from the rows when asked, with each month's credit and their sum",
+    response_model=StatementDocument,
+    responses={
+        200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}},
+        **errors(
+            404,
+            409,
+            503,
+            e404=NOT_FOUND,
+            e409={
+                "error": "conflict",
+                "message": "customer 'acme''s contract starts on 2026-12-01, after 2026-Q3: no statement",
+            },
+            e503={"error": "busy", "message": "2 PDFs are printing and 4 waiting; retry shortly"},
+        ),
+    },
+)
+async def statement_for_period(
+    request: Request,
+    customer_id: str = CustomerIdPath,
+    fmt: Literal["json", "csv", "html", "pdf"] = Path(),
+    period: Period = Depends(report_period),
+    lang: str = Depends(language),
+    actor=Depends(require("customers:read")),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    async with request.app.state.pool.acquire() as conn:
+        customer = await service.get(conn, customer_id)
+        require_begun(period, now)
+        if period.label == f"{period.first_day:%Y-%m}":  # a calendar month: the monthly statement
+            doc = await statements.get(conn, customer, period, now, settings.timezone)
+        else:
+            doc = await longer.get(conn, customer, period, now, settings.timezone)
+    return await _document(doc, fmt, lang, settings)
+
+
+async def _document(doc: dict, fmt: str, lang: str, settings) -> Response:
+    """The statement in the format asked, with its headers."""
     organisation, logo = settings.organisation_name, settings.organisation_logo
     if fmt == "pdf":
         try:

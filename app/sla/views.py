@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, Query
 
 from app import deps
 from app.contract import errors
-from app.errors import ApiError
-from app.periods import Period, local_date, month
+from app.period_params import report_period
+from app.periods import Period
 from app.services.views import require_service
 from app.sla import service
 from app.sla.models import AvailabilityReport, IncidentStatsReport, ResponseTimesReport, UsageReport
 
 router = APIRouter(tags=["sla"])
-
-
-def report_period(
-    period: Literal["monthly"] = Query("monthly", description="only calendar months for now"),
-    year: int | None = Query(None, ge=2000, le=2100),
-    month_number: int | None = Query(None, alias="month", ge=1, le=12),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-) -> Period:
-    today = local_date(now, settings.zone)
-    if (year is None) != (month_number is None):
-        raise ApiError(
-            422,
-            "validation_error",
-            "give both year and month, or neither",
-            [{"in": "query", "field": "year" if year is None else "month", "message": "missing"}],
-        )
-    return month(year or today.year, month_number or today.month, settings.zone)
 
 
 @router.get(
