@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse
 
 from app import deps
 from app.auth.deps import current_user, require
@@ -303,7 +302,7 @@ async def revise_statement(
 
 @public_router.get(
     "/api/public/statements/{token}",
-    response_class=HTMLResponse,
+    response_class=Response,
     responses={
         200: {"content": {"text/html": {}}},
         **errors(404, e404={"error": "not_found", "message": "this statement link is not valid"}),

@@ -43,6 +43,8 @@ PUBLIC_GETS |= {"/feeds/services/{service_id}/incidents.{fmt}"}
 # Public subscriptions: no account; subscribing is open (rate-limited), everything else takes a signed
 # link of its own kind, never an access token (tests/app/subscribers).
 PUBLIC_SUBSCRIPTIONS = ("/api/public/subscriptions",)
+# A delivered statement's signed link (tests/app/customers/test_delivery.py): the token is the key.
+SIGNED_STATEMENT_LINKS = ("/api/public/statements/",)
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
 INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
 
@@ -107,6 +109,7 @@ MATRIX = {
     ("POST", "/api/customers/{customer_id}/overrides"): ("admin", OVERRIDE),
     ("DELETE", "/api/customers/{customer_id}/overrides/{override_id}"): ("admin", None),
     ("GET", "/api/customers/{customer_id}/statements/{month}.{fmt}"): ("admin", None),
+    ("GET", "/api/customers/{customer_id}/statements.{fmt}"): ("admin", None),
     ("GET", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", None),
     ("POST", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", {"reason": "fee corrected"}),
     ("GET", "/api/subscriptions"): ("admin", None),
@@ -183,6 +186,7 @@ def test_every_route_is_classified(staff):
         and (m, p) not in CREDENTIAL_EXCHANGE
         and not p.startswith(INGEST)
         and not p.startswith(PUBLIC_SUBSCRIPTIONS)
+        and not (m == "GET" and p.startswith(SIGNED_STATEMENT_LINKS))
         and (m, p) not in MATRIX
     ]
     assert unclassified == [], "add these routes to the security matrix"
