@@ -5,12 +5,15 @@ A parameter that does not belong to the period, or one missing, is a 422 naming 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
 
 from app import deps
+from app.config import Settings
 from app.errors import ApiError
 from app.periods import Period, day_range, local_date, month, one_year_after, quarter, year
 
@@ -30,6 +33,14 @@ def _invalid(field: str, message: str) -> ApiError:
     )
 
 
+def _text(value: int | str | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: int | str | None) -> int | None:
+    return None if value is None else int(value)
+
+
 def _date(field: str, text: str | None) -> date:
     if text is None:
         raise _invalid(field, "required with period=range (a date, YYYY-MM-DD)")
@@ -39,19 +50,14 @@ def _date(field: str, text: str | None) -> date:
         raise _invalid(field, f"expected a date as YYYY-MM-DD, got {text[:20]!r}") from None
 
 
-def resolve(
-    kind: str,
-    given: dict[str, object],
-    today: date,
-    zone,
-) -> Period:
+def resolve(kind: str, given: Mapping[str, int | str | None], today: date, zone: ZoneInfo) -> Period:
     """The period the parameters name (None values: not given); 422 naming the first wrong one."""
     for name, value in given.items():
         if value is not None and name not in TAKES[kind]:
             raise _invalid(name, f"not a parameter of period={kind} (it takes {', '.join(TAKES[kind])})")
-    year_number = given.get("year")
+    year_number = _number(given.get("year"))
     if kind == "range":
-        start, end = _date("start", given.get("start")), _date("end", given.get("end"))  # type: ignore[arg-type]
+        start, end = _date("start", _text(given.get("start"))), _date("end", _text(given.get("end")))
         if not 2000 <= start.year <= 2100:
             raise _invalid("start", "must be between 2000 and 2100")
         if end <= start:
@@ -60,18 +66,14 @@ def resolve(
             raise _invalid("end", f"a range is at most a year: end at most {one_year_after(start).isoformat()}")
         return day_range(start, end, zone)
     if kind == "yearly":
-        return year(int(year_number or today.year), zone)  # type: ignore[call-overload]
+        return year(year_number or today.year, zone)
     part_name = "month" if kind == "monthly" else "quarter"
-    part = given.get(part_name)
+    part = _number(given.get(part_name))
     if (year_number is None) != (part is None):
         raise _invalid("year" if year_number is None else part_name, f"give both year and {part_name}, or neither")
     if kind == "monthly":
-        return month(int(year_number or today.year), int(part or today.month), zone)  # type: ignore[call-overload]
-    return quarter(
-        int(year_number or today.year),  # type: ignore[call-overload]
-        int(part or (today.month - 1) // 3 + 1),  # type: ignore[call-overload]
-        zone,
-    )
+        return month(year_number or today.year, part or today.month, zone)
+    return quarter(year_number or today.year, part or (today.month - 1) // 3 + 1, zone)
 
 
 def report_period(
@@ -81,7 +83,7 @@ def report_period(
     quarter_number: int | None = Query(None, alias="quarter", ge=1, le=4),
     start: str | None = Query(None, max_length=10, description="period=range: first day, YYYY-MM-DD"),
     end: str | None = Query(None, max_length=10, description="period=range: the day after the last, YYYY-MM-DD"),
-    settings=Depends(deps.settings),
+    settings: Settings = Depends(deps.settings),
     now: datetime = Depends(deps.clock),
 ) -> Period:
     """A FastAPI dependency: the period of the query (default: the current month)."""

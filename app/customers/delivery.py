@@ -16,15 +16,20 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
+from app.config import Settings
 from app.customers import links, queries, render, statements
 from app.notifications.queries import WAKE
 from app.periods import Period
 
 log = logging.getLogger(__name__)
 
+# A connection of its own or one a pool lent: both take the same statements.
+Connection = asyncpg.Connection | PoolConnectionProxy
 EVENT_KIND = "statement.ready"
 WEBHOOK_OWNER = "statements"
 
@@ -47,7 +52,7 @@ def base_key(customer_id: str, month_label: str) -> str:
     return f"statement:{customer_id}:{month_label}"
 
 
-def _receivers(customer, settings) -> list[str]:
+def _receivers(customer: asyncpg.Record, settings: Settings) -> list[str]:
     found = [f"email {address}" for address in customer["contacts"]]
     if settings.statement_webhook_url:
         found.append(f"webhook {settings.statement_webhook_url}")
@@ -55,7 +60,7 @@ def _receivers(customer, settings) -> list[str]:
 
 
 async def plan(
-    conn: asyncpg.Connection, settings, period: Period, customer_id: str | None, again: bool
+    conn: Connection, settings: Settings, period: Period, customer_id: str | None, again: bool
 ) -> list[Planned]:
     """What a delivery run of the month would do, customer by customer (nothing is written)."""
     planned = []
@@ -87,7 +92,7 @@ async def plan(
     return planned
 
 
-async def _receiver_ids(conn: asyncpg.Connection, customer, settings) -> list[int]:
+async def _receiver_ids(conn: Connection, customer: asyncpg.Record, settings: Settings) -> list[int]:
     """The subscriptions the statement goes to, created or taken over as the contract and settings say."""
     owner = f"customer:{customer['id']}"
     ids = []
@@ -110,7 +115,7 @@ async def _receiver_ids(conn: asyncpg.Connection, customer, settings) -> list[in
     return ids
 
 
-def payload(doc: dict, settings) -> dict:
+def payload(doc: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """What the event says (the webhook's `data`, the email's text): the summary and the signed link."""
     meta, summary, credits = doc["statement"], doc["summary"], doc["credits"]
     link = links.StatementLink(meta["customerId"], meta["month"], meta["revision"])
@@ -134,13 +139,15 @@ def payload(doc: dict, settings) -> dict:
 
 
 async def _record(
-    pool: asyncpg.Pool, settings, period: Period, item: Planned, now: datetime, requested_by: str
+    pool: asyncpg.Pool, settings: Settings, period: Period, item: Planned, now: datetime, requested_by: str
 ) -> list[str]:
     """Print the statement and record its event, attachment and deliveries in one transaction."""
     assert item.event_key is not None
     async with pool.acquire() as conn:
         customer = await conn.fetchrow(queries.GET, item.customer_id)
-        doc = await statements.get(conn, customer, period, now, settings.timezone)
+        if customer is None:
+            return []  # removed since the plan
+        doc = await statements.get(cast(asyncpg.Connection, conn), customer, period, now, settings.timezone)
     language = settings.statement_delivery_language
     pdf = await render.print_pdf(
         doc, language, settings.organisation_name, settings.organisation_logo, settings.chromium_path
@@ -170,7 +177,7 @@ async def _record(
 
 async def deliver_month(
     pool: asyncpg.Pool,
-    settings,
+    settings: Settings,
     period: Period,
     now: datetime,
     *,
@@ -197,6 +204,6 @@ async def deliver_month(
     return planned
 
 
-async def outcomes(conn: asyncpg.Connection, event_keys: list[str]) -> list[asyncpg.Record]:
+async def outcomes(conn: Connection, event_keys: list[str]) -> list[asyncpg.Record]:
     """Each delivery of these runs with its receiver, status, attempts and last error (the log)."""
     return await conn.fetch(queries.DELIVERY_OUTCOMES, event_keys)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -27,13 +28,15 @@ from app.rollups import service as rollups
 CREDITS_BASIS = "monthly: each calendar month wholly inside the period, as its monthly statement states it, summed"
 
 
-async def _live_report(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
+async def _live_report(
+    conn: asyncpg.Connection, service: asyncpg.Record, period: Period, now: datetime, timezone_name: str
+) -> dict[str, Any]:
     """A service's report figures over the period, from the rows (reports are frozen per month only)."""
     figures = await report_figures.compute(conn, service, period, now, timezone_name)
     return {"report": {"status": "computed", "revision": None}, **figures}
 
 
-def _month_credit(doc: dict) -> dict:
+def _month_credit(doc: dict[str, Any]) -> dict[str, Any]:
     meta, summary, credits = doc["statement"], doc["summary"], doc["credits"]
     return {
         "month": meta["month"],
@@ -48,8 +51,8 @@ def _month_credit(doc: dict) -> dict:
 
 
 async def _monthly_credits(
-    conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str
-) -> list[dict]:
+    conn: asyncpg.Connection, customer: asyncpg.Record, period: Period, now: datetime, timezone_name: str
+) -> list[dict[str, Any]]:
     today = local_date(now, period.zone)
     rows = []
     for month in months_in(period):
@@ -60,7 +63,7 @@ async def _monthly_credits(
     return rows
 
 
-def _meta(customer_id: str, period: Period, now: datetime) -> dict:
+def _meta(customer_id: str, period: Period, now: datetime) -> dict[str, Any]:
     return {
         "customerId": customer_id,
         "month": period.label,
@@ -72,7 +75,9 @@ def _meta(customer_id: str, period: Period, now: datetime) -> dict:
     }
 
 
-async def get(conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str) -> dict:
+async def get(
+    conn: asyncpg.Connection, customer: asyncpg.Record, period: Period, now: datetime, timezone_name: str
+) -> dict[str, Any]:
     """The statement over a quarter, a year or a range: live figures, monthly credits summed."""
     statements.check_contract(customer, period)
     doc = await rollups.in_snapshot(

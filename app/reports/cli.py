@@ -181,6 +181,10 @@ async def cmd_statement(args) -> int:
 async def cmd_deliver(args) -> int:
     """Record a closed month's statements for delivery and send them now (the outbox's claim, so a
     running worker never sends one twice); --dry-run says what would be sent."""
+    from typing import cast
+
+    import asyncpg
+
     from app.config import get_settings
     from app.customers import delivery
     from app.customers import service as customers
@@ -206,7 +210,7 @@ async def cmd_deliver(args) -> int:
         if args.customer:
             async with pool.acquire() as conn:
                 try:
-                    await customers.get(conn, args.customer)
+                    await customers.get(cast(asyncpg.Connection, conn), args.customer)
                 except ApiError as exc:
                     return _fail(exc.message)
         try:
