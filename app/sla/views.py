@@ -20,7 +20,7 @@ router = APIRouter(tags=["sla"])
     response_model=ResponseTimesReport,
     response_model_by_alias=True,
     responses=errors(404),
-    summary="A month's response times: average, P50/P95/P99, requests over 300 ms, 500 ms and timed out",
+    summary="A period's response times: average, P50/P95/P99, requests over 300 ms, 500 ms and timed out",
 )
 async def response_times(
     service_id: str, period: Period = Depends(report_period), conn=Depends(deps.connection), now=Depends(deps.clock)
@@ -32,7 +32,7 @@ async def response_times(
     "/api/sla/availability/{service_id}",
     response_model=AvailabilityReport,
     responses=errors(404),
-    summary="A month's availability, exactly as SLA credits are computed (docs/sla-math.md)",
+    summary="A period's availability, exactly as SLA credits are computed (docs/sla-math.md)",
 )
 async def availability(
     service_id: str,
@@ -48,7 +48,7 @@ async def availability(
     "/api/sla/usage/{service_id}",
     response_model=UsageReport,
     responses=errors(404),
-    summary="A month's API calls as the service reported them: totals, error rate, daily",
+    summary="A period's API calls as the service reported them: totals, error rate, daily",
 )
 async def usage(
     service_id: str,
@@ -64,7 +64,7 @@ async def usage(
     "/api/sla/incidents/stats",
     response_model=IncidentStatsReport,
     responses=errors(404),
-    summary="A month's incidents by priority, with resolution times",
+    summary="A period's incidents by priority, with resolution times",
 )
 async def incident_stats(
     period: Period = Depends(report_period),
