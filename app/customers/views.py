@@ -48,6 +48,24 @@ MANAGED_BY_FILE = {
 }
 
 
+def statement_responses(period_label: str) -> dict:
+    """The formats and errors of a statement route (the 409's example names the period)."""
+    return {
+        200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}},
+        **errors(
+            404,
+            409,
+            503,
+            e404=NOT_FOUND,
+            e409={
+                "error": "conflict",
+                "message": f"customer 'acme''s contract starts on 2026-12-01, after {period_label}: no statement",
+            },
+            e503={"error": "busy", "message": "2 PDFs are printing and 4 waiting; retry shortly"},
+        ),
+    }
+
+
 @admin_router.get("/api/customers", response_model=CustomerList, summary="Every customer with its contract (admin)")
 async def list_customers(actor=Depends(require("customers:read")), conn=Depends(deps.connection)):
     return {"customers": await service.list_customers(conn)}
@@ -150,20 +168,7 @@ async def delete_override(
     summary="A customer's monthly statement as json, csv (UTF-8 with BOM), html or pdf (admin): a closed "
     "month's latest revision (or ?revision=N), the running month live and provisional",
     response_model=StatementDocument,
-    responses={
-        200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}},
-        **errors(
-            404,
-            409,
-            503,
-            e404=NOT_FOUND,
-            e409={
-                "error": "conflict",
-                "message": "customer 'acme''s contract starts on 2026-12-01, after 2026-11: no statement",
-            },
-            e503={"error": "busy", "message": "2 PDFs are printing and 4 waiting; retry shortly"},
-        ),
-    },
+    responses=statement_responses("2026-11"),
 )
 async def statement(
     request: Request,
@@ -190,20 +195,7 @@ async def statement(
     "statement), period=quarterly&year=&quarter=, period=yearly&year=, period=range&start=&end= (at most a "
     "year); longer periods are computed from the rows when asked, with each month's credit and their sum",
     response_model=StatementDocument,
-    responses={
-        200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}},
-        **errors(
-            404,
-            409,
-            503,
-            e404=NOT_FOUND,
-            e409={
-                "error": "conflict",
-                "message": "customer 'acme''s contract starts on 2026-12-01, after 2026-Q3: no statement",
-            },
-            e503={"error": "busy", "message": "2 PDFs are printing and 4 waiting; retry shortly"},
-        ),
-    },
+    responses=statement_responses("2026-Q3"),
 )
 async def statement_for_period(
     request: Request,

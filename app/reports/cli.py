@@ -25,6 +25,18 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _ended_month(text: str, zone, now: datetime, why: str = ""):
+    """--month as a month that has ended (a Period), or the message saying why not (a str)."""
+    from app.errors import ApiError
+    from app.reports import service as reports
+
+    try:
+        period = reports.parse_month(text, zone, now, "--month")
+    except ApiError as exc:
+        return exc.message
+    return f"--month {period.label} has not ended yet{why}" if now < period.end else period
+
+
 async def _with_service(args, service_id: str, month_text: str, work):
     """Connect, resolve the service and the month, run `work(conn, settings, service, period, now)`."""
     import asyncpg
@@ -99,7 +111,6 @@ async def cmd_close(args) -> int:
     import asyncpg
 
     from app.config import get_settings
-    from app.errors import ApiError
     from app.reports import service as reports
 
     settings = get_settings()
@@ -107,12 +118,9 @@ async def cmd_close(args) -> int:
     conn = await asyncpg.connect(settings.database_url, server_settings={"timezone": "UTC"})
     try:
         if args.month:
-            try:
-                period = reports.parse_month(args.month, settings.zone, now, "--month")
-            except ApiError as exc:
-                return _fail(exc.message)
-            if now < period.end:
-                return _fail(f"--month {period.label} has not ended yet")
+            period = _ended_month(args.month, settings.zone, now)
+            if isinstance(period, str):
+                return _fail(period)
             closed = {period.label: await reports.close_month(conn, period, now, settings.timezone)}
         else:
             closed = await reports.close_due_months(
@@ -193,17 +201,13 @@ async def cmd_deliver(args) -> int:
     from app.notifications import delivery as outbox
     from app.notifications.senders import Senders
     from app.reports import pdf
-    from app.reports import service as reports
     from app.reports.pdf import PdfUnavailable
 
     settings = get_settings()
     now = datetime.now(timezone.utc)
-    try:
-        period = reports.parse_month(args.month, settings.zone, now, "--month")
-    except ApiError as exc:
-        return _fail(exc.message)
-    if now < period.end:
-        return _fail(f"--month {period.label} has not ended yet: its statements are provisional")
+    period = _ended_month(args.month, settings.zone, now, ": its statements are provisional")
+    if isinstance(period, str):
+        return _fail(period)
     pool = await create_pool(settings, min_size=1, max_size=3, application_name="slamon-report-deliver")
     senders = Senders(settings)
     try:

@@ -154,3 +154,40 @@ def test_due_month_is_the_latest_passed_within_the_catch_up():
 def test_bad_day_rules_are_refused_naming_the_forms(text):
     with pytest.raises(ValueError, match="first-<weekday>"):
         schedule.parse_day_rule(text)
+
+
+async def test_the_cli_delivers_by_hand_once_unless_asked_again(
+    closed_month,
+    database_url,
+    tmp_path,
+    monkeypatch,
+    smtp,  # noqa: F811
+):
+    import asyncio
+
+    from tests.app.reports.test_snapshots import slamon
+
+    inbox, port = smtp
+    for name, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_SECURITY": "none"}.items():
+        monkeypatch.setenv(f"SLAMON_{name}", value)
+    run = lambda *a: asyncio.to_thread(slamon, database_url, *a, tmp_path=tmp_path)  # noqa: E731
+
+    dry = await run("report", "deliver", "--month", "2025-03", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "acme 2025-03 revision 1: would send to email billing@acme.example, email ops@acme.example" in dry.stdout
+    assert inbox.messages == []
+
+    sent = await run("report", "deliver", "--month", "2025-03", "--customer", "acme")
+    assert sent.returncode == 0, sent.stderr
+    assert "acme 2025-03 revision 1: email billing@acme.example: delivered" in sent.stdout
+    assert len(inbox.messages) == 2
+
+    again = await run("report", "deliver", "--month", "2025-03")
+    assert again.returncode == 0 and "not sent: delivered already" in again.stdout
+    forced = await run("report", "deliver", "--month", "2025-03", "--again")
+    assert forced.returncode == 0 and len(inbox.messages) == 4
+
+    unknown = await run("report", "deliver", "--month", "2025-03", "--customer", "nobody")
+    assert unknown.returncode == 2 and "nobody" in unknown.stderr
+    running = await run("report", "deliver", "--month", "2099-01")
+    assert running.returncode == 2 and "--month" in running.stderr
