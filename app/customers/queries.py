@@ -157,7 +157,8 @@ VALUES ($1, $2, $3, $4, $5, $6)
 
 # The outcome of a delivery run: every delivery of its events, with the receiver.
 DELIVERY_OUTCOMES = """
-SELECT d.id::text, d.event_key, d.status, d.attempts, d.last_error, s.kind, coalesce(s.email, s.url) AS receiver
+SELECT d.id::text, d.event_key, d.status, d.attempts, d.last_error, d.completed_at, s.kind,
+       coalesce(s.email, s.url) AS receiver
 FROM notification_deliveries d JOIN subscriptions s ON s.id = d.subscription_id
 WHERE d.event_key = ANY($1::text[]) ORDER BY d.event_key, s.kind, receiver
 """

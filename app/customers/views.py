@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from app import deps
 from app.auth.deps import current_user, require
 from app.contract import errors
-from app.customers import links, longer, render, service, statements
+from app.customers import delivery, links, longer, render, service, statements
 from app.customers.models import (
     CustomerConfig,
     CustomerDetail,
@@ -18,6 +18,7 @@ from app.customers.models import (
     CustomerOne,
     OverrideCreate,
     OverrideOne,
+    StatementDeliveryList,
     StatementDocument,
     StatementRevisionCreated,
     StatementRevisionList,
@@ -259,6 +260,30 @@ async def statement_revisions(
         "customerId": customer["id"],
         "month": period.label,
         "revisions": await statements.revisions(conn, customer["id"], period),
+    }
+
+
+@admin_router.get(
+    "/api/customers/{customer_id}/statements/{month}/deliveries",
+    response_model=StatementDeliveryList,
+    responses=errors(404, e404=NOT_FOUND),
+    summary="Every delivery of a customer's monthly statement (admin): who got which revision, when, and "
+    "each message's outcome from the delivery log",
+)
+async def statement_deliveries(
+    customer_id: str = CustomerIdPath,
+    month: str = MonthPath,
+    actor=Depends(require("customers:read")),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    customer = await service.get(conn, customer_id)
+    period = parse_month(month, settings.zone, now)
+    return {
+        "customerId": customer["id"],
+        "month": period.label,
+        "deliveries": await delivery.history(conn, customer["id"], period),
     }
 
 

@@ -110,6 +110,7 @@ MATRIX = {
     ("DELETE", "/api/customers/{customer_id}/overrides/{override_id}"): ("admin", None),
     ("GET", "/api/customers/{customer_id}/statements/{month}.{fmt}"): ("admin", None),
     ("GET", "/api/customers/{customer_id}/statements.{fmt}"): ("admin", None),
+    ("GET", "/api/customers/{customer_id}/statements/{month}/deliveries"): ("admin", None),
     ("GET", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", None),
     ("POST", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", {"reason": "fee corrected"}),
     ("GET", "/api/subscriptions"): ("admin", None),

@@ -16,6 +16,7 @@ from app.notifications.senders import Senders
 from app.periods import month
 from app.reports import pdf
 from app.reports import service as reports
+from tests.app.conftest import PASSWORD, create_user, unique
 from tests.app.customers.test_credits import NOW, seed
 from tests.app.customers.test_statements import MARCH
 from tests.app.notifications.conftest import make_receiver, smtp  # noqa: F401  (fixtures)
@@ -99,6 +100,24 @@ async def test_statement_goes_to_every_contact_and_the_webhook_once(
         "JOIN notification_attempts a ON a.delivery_id = d.id WHERE d.event_key = 'statement:acme:2025-03'"
     )
     assert len(rows) == 3 and all(r["status"] == "delivered" and r["attempts"] == 1 and r["finished"] for r in rows)
+
+    # The statement's delivery history, from the delivery log.
+    staff_client = client()
+    r = await staff_client.get("/api/customers/acme/statements/2025-03/deliveries")
+    assert r.status_code == 401
+    boss = unique("boss")
+    await create_user(closed_month, boss, "admin")
+    login = await staff_client.post("/api/auth/login", json={"username": boss, "password": PASSWORD})
+    admin = {"Authorization": f"Bearer {login.json()['accessToken']}"}
+    r = await staff_client.get("/api/customers/acme/statements/2025-03/deliveries", headers=admin)
+    assert r.status_code == 200, r.text
+    (run,) = r.json()["deliveries"]
+    assert (run["eventKey"], run["revision"], run["requestedBy"]) == ("statement:acme:2025-03", 1, "test")
+    assert sorted((m["channel"], m["receiver"], m["status"], m["attempts"]) for m in run["messages"]) == [
+        ("email", CONTACTS[0], "delivered", 1),
+        ("email", CONTACTS[1], "delivered", 1),
+        ("webhook", hook.url, "delivered", 1),
+    ]
 
     # Never twice unless asked.
     again = await delivery.deliver_month(pool, settings, MARCH, NOW)
