@@ -276,8 +276,8 @@ class StatementMessage(ApiModel):
     receiver: str
     status: Literal["pending", "delivered", "failed"]
     attempts: int
-    last_error: str | None
-    completed_at: Timestamp | None
+    last_error: str | None = None
+    completed_at: Timestamp | None = None
 
 
 class StatementDelivery(ApiModel):
