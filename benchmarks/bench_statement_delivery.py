@@ -1,8 +1,9 @@
 """The statement delivery and a quarter's statement, on the data bench_statements.py closed (imported
 by it; not a script of its own).
 
-- delivery recorded: `delivery.deliver_month` for every customer (its PDF printed by the reports'
-  Chromium, the event, attachment and deliveries recorded); baseline: printing PDFS statements alone;
+- delivery recorded: `delivery.deliver_month` for the first DELIVER customers, one by one (its PDF
+  printed by the reports' Chromium, the event, attachment and deliveries recorded); baseline: printing
+  PDFS statements alone;
 - delivery sent: every email (PDF attached) through the outbox's attempt (claim, SMTP, outcome) to an
   aiosmtpd server on loopback, CONCURRENCY at a time; baseline: the same message bytes sent with
   aiosmtplib alone (no database), the same concurrency;
@@ -32,7 +33,7 @@ from app.periods import Period, month, quarter
 from app.reports import pdf
 
 CONCURRENCY = 10
-PDFS = 20
+PDFS = 5
 RUNS = 3
 
 
@@ -74,7 +75,7 @@ async def _pdf_baseline(pool: asyncpg.Pool, period: Period, zone: str, count: in
     return (time.perf_counter() - t0) / max(1, count)
 
 
-async def delivery_figures(url: str, zone: str) -> dict:
+async def delivery_figures(url: str, zone: str, count: int) -> dict:
     inbox, port = Inbox(), _free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -92,8 +93,12 @@ async def delivery_figures(url: str, zone: str) -> dict:
     senders = Senders(settings)
     try:
         per_pdf_s = await _pdf_baseline(pool, period, zone, PDFS)
+        planned = []
         t0 = time.perf_counter()
-        planned = await delivery.deliver_month(pool, settings, period, NOW, requested_by="bench")
+        for i in range(count):
+            planned += await delivery.deliver_month(
+                pool, settings, period, NOW, customer_id=f"cust-{i:03d}", requested_by="bench"
+            )
         record_s = time.perf_counter() - t0
         ids = [i for item in planned for i in item.delivery_ids]
         log(f"{len(ids)} deliveries recorded in {record_s:.1f} s")
