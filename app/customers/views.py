@@ -240,6 +240,17 @@ async def _document(doc: dict, fmt: str, lang: str, settings) -> Response:
     return Response(body, media_type=render.MEDIA_TYPES[fmt], headers=headers)
 
 
+async def customer_month(
+    customer_id: str = CustomerIdPath,
+    month: str = MonthPath,
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+) -> tuple:
+    """The customer and the month of a statement route's path (404, 422 naming `month`)."""
+    return await service.get(conn, customer_id), parse_month(month, settings.zone, now)
+
+
 @admin_router.get(
     "/api/customers/{customer_id}/statements/{month}/revisions",
     response_model=StatementRevisionList,
@@ -247,15 +258,9 @@ async def _document(doc: dict, fmt: str, lang: str, settings) -> Response:
     summary="Every frozen revision of a customer's monthly statement, oldest first (admin)",
 )
 async def statement_revisions(
-    customer_id: str = CustomerIdPath,
-    month: str = MonthPath,
-    actor=Depends(require("customers:read")),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
+    target=Depends(customer_month), actor=Depends(require("customers:read")), conn=Depends(deps.connection)
 ):
-    customer = await service.get(conn, customer_id)
-    period = parse_month(month, settings.zone, now)
+    customer, period = target
     return {
         "customerId": customer["id"],
         "month": period.label,
@@ -271,15 +276,9 @@ async def statement_revisions(
     "each message's outcome from the delivery log",
 )
 async def statement_deliveries(
-    customer_id: str = CustomerIdPath,
-    month: str = MonthPath,
-    actor=Depends(require("customers:read")),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
+    target=Depends(customer_month), actor=Depends(require("customers:read")), conn=Depends(deps.connection)
 ):
-    customer = await service.get(conn, customer_id)
-    period = parse_month(month, settings.zone, now)
+    customer, period = target
     return {
         "customerId": customer["id"],
         "month": period.label,
