@@ -258,7 +258,10 @@ async def customer_month(
     summary="Every frozen revision of a customer's monthly statement, oldest first (admin)",
 )
 async def statement_revisions(
-    target=Depends(customer_month), actor=Depends(require("customers:read")), conn=Depends(deps.connection)
+    # the permission first: a wrong role learns nothing about which customers exist
+    actor=Depends(require("customers:read")),
+    target=Depends(customer_month),
+    conn=Depends(deps.connection),
 ):
     customer, period = target
     return {
@@ -276,7 +279,10 @@ async def statement_revisions(
     "each message's outcome from the delivery log",
 )
 async def statement_deliveries(
-    target=Depends(customer_month), actor=Depends(require("customers:read")), conn=Depends(deps.connection)
+    # the permission first: a wrong role learns nothing about which customers exist
+    actor=Depends(require("customers:read")),
+    target=Depends(customer_month),
+    conn=Depends(deps.connection),
 ):
     customer, period = target
     return {
