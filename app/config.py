@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import ipaddress
 import secrets
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -69,6 +69,19 @@ class Settings(BaseSettings):
     # Who sends the customers' statements (app/customers): printed on every statement.
     organisation_name: str = "SLA Monitor"
     organisation_logo: Path | None = None  # a PNG, JPEG or SVG file, embedded in statements
+    # Statement delivery (app/customers/delivery.py, docs/operations.md): each customer's statement of the
+    # month before is emailed to its contacts (PDF attached, a link) and posted to the statements webhook
+    # if one is set, on the day rule's day ('first-friday', 'first-monday', ..., or a day of the month
+    # '1'..'28') at the time, in the zone (default: the reporting zone); a worker that was down delivers
+    # within the catch-up days after; 'off' delivers nothing by itself (`slamon report deliver` still does).
+    statement_delivery_day: str = "first-friday"
+    statement_delivery_time: time = time(9, 0)
+    statement_delivery_timezone: str | None = None
+    statement_delivery_catch_up_days: int = Field(7, ge=0, le=27)
+    statement_delivery_language: Literal["ko", "en"] = "ko"
+    statement_webhook_url: str | None = None
+    statement_webhook_secret: str | None = None
+    statement_webhook_allow_private: bool = False
     escalation_file: Path = Field(default_factory=lambda: resource_path("escalation.toml"))
     data_dir: Path = ROOT_DIR / ".data"
     secret_key: str | None = None
@@ -169,6 +182,19 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("statement_delivery_timezone")
+    @classmethod
+    def _known_delivery_zone(cls, value: str | None) -> str | None:
+        return None if value is None else cls._known_zone(value)
+
+    @field_validator("statement_delivery_day")
+    @classmethod
+    def _day_rule(cls, value: str) -> str:
+        from app.customers.schedule import parse_day_rule
+
+        parse_day_rule(value)  # ValueError naming the accepted forms
+        return value.strip().lower()
+
     @field_validator("organisation_logo")
     @classmethod
     def _logo_file(cls, value: Path | None) -> Path | None:
@@ -208,6 +234,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def delivery_zone(self) -> ZoneInfo:
+        """The zone of the statement delivery's day and time (the reporting zone unless set)."""
+        return ZoneInfo(self.statement_delivery_timezone or self.timezone)
 
     def resolved_secret_key(self) -> str:
         """The configured secret, or one generated once and kept under data_dir (local use)."""

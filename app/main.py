@@ -18,6 +18,7 @@ from app.auth import passwords
 from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
 from app.customers.views import admin_router as customers_admin_router
+from app.customers.views import public_router as customers_public_router
 from app.db import create_pool
 from app.escalation.callbacks import router as escalation_callbacks_router
 from app.escalation.pages import router as escalation_pages_router
@@ -66,6 +67,7 @@ PUBLIC_READ_ROUTERS = (
     reports_pages_router,
     trends_pages_router,
     slo_router,
+    customers_public_router,
 )
 AUTHENTICATED_ROUTERS = (
     auth_router,

@@ -107,3 +107,39 @@ def last_days(count: int, now: datetime, zone: ZoneInfo) -> Period:
     """The last `count` calendar days, today included."""
     today = local_date(now, zone)
     return Period(today - timedelta(days=count - 1), today + timedelta(days=1), zone, f"last-{count}-days")
+
+
+def quarter(year: int, quarter_number: int, zone: ZoneInfo) -> Period:
+    """Calendar quarter Q (1-4) of the year: three calendar months, 'YYYY-Qn'."""
+    first = date(year, 3 * (quarter_number - 1) + 1, 1)
+    return Period(first, add_months(first, 3), zone, f"{year:04d}-Q{quarter_number}")
+
+
+def year(year_number: int, zone: ZoneInfo) -> Period:
+    """A calendar year, 'YYYY'."""
+    return Period(date(year_number, 1, 1), date(year_number + 1, 1, 1), zone, f"{year_number:04d}")
+
+
+def one_year_after(day: date) -> date:
+    """The same day a year later (29 February: 1 March)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return date(day.year + 1, 3, 1)
+
+
+def day_range(first_day: date, end_day: date, zone: ZoneInfo) -> Period:
+    """Calendar days [first_day, end_day) of the zone, 'YYYY-MM-DD..YYYY-MM-DD' (the end exclusive)."""
+    if end_day <= first_day:
+        raise ValueError("a range ends after it starts")
+    return Period(first_day, end_day, zone, f"{first_day.isoformat()}..{end_day.isoformat()}")
+
+
+def months_in(period: Period) -> list[Period]:
+    """The calendar months a period touches, in order, each whole (a range may cut its first and last)."""
+    found = []
+    first = period.first_day.replace(day=1)
+    while first < period.end_day:
+        found.append(month(first.year, first.month, period.zone))
+        first = add_months(first, 1)
+    return found

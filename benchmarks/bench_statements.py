@@ -7,9 +7,12 @@ the ingest module, rollups refreshed. Then:
   each statement, composed of the frozen reports), and the same close again (nothing to do);
 - baseline: reading the CUSTOMERS x 5 frozen reports the statements compose (`reports.get`), which the
   statements' close must at least do;
-- one frozen statement rendered as json / csv / html (median of RUNS).
-Usage: bench_statements.py [DAYS [CALLS [CUSTOMERS]]]; env BENCH_STATEMENT_DAYS=31,
-BENCH_STATEMENT_CALLS=2000, BENCH_STATEMENT_CUSTOMERS=200."""
+- one frozen statement rendered as json / csv / html (median of RUNS);
+- the statements delivered (PDF printed, outbox records, emails to aiosmtpd on loopback) and a quarter's
+  statement, each beside its baseline (bench_statement_delivery.py).
+Usage: bench_statements.py [DAYS [CALLS [CUSTOMERS [DELIVER]]]]; env BENCH_STATEMENT_DAYS=31,
+BENCH_STATEMENT_CALLS=2000, BENCH_STATEMENT_CUSTOMERS=200, BENCH_STATEMENT_DELIVER=40 (customers whose
+statements are delivered: each is a PDF printed)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bench_reports import NOW, load_month, timed
+from bench_statement_delivery import delivery_figures
 
 from common import connect, emit, int_setting, log, machine, median_ms, millis, scratch_database
 
@@ -62,6 +66,7 @@ async def main() -> None:
     days = int_setting(1, "BENCH_STATEMENT_DAYS", 31)
     calls_per_service = int_setting(2, "BENCH_STATEMENT_CALLS", 2000)
     customer_count = int_setting(3, "BENCH_STATEMENT_CUSTOMERS", 200)
+    deliver_count = int_setting(4, "BENCH_STATEMENT_DELIVER", 40)
     period = month(2025, 8, ZoneInfo(ZONE))
     async with scratch_database("statements") as (url, service_ids):
         conn = await connect(url)
@@ -100,6 +105,7 @@ async def main() -> None:
                 samples = await timed(rendered, RUNS)
                 formats[fmt] = {"median_ms": median_ms(samples), "bytes": len(render.as_bytes(doc, fmt, "ko", "Bench"))}
             read = await timed(lambda: statements.get(conn, customer, period, NOW, ZONE), RUNS)
+            delivered = await delivery_figures(url, ZONE, min(deliver_count, customer_count))
             emit(
                 {
                     "bench": "statements",
@@ -119,6 +125,7 @@ async def main() -> None:
                     "baseline_frozen_report_reads_s": round(baseline_s, 2),
                     "statement_read_median_ms": median_ms(read),
                     "formats": formats,
+                    **delivered,
                     "machine": machine(),
                 }
             )

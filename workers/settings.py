@@ -19,6 +19,7 @@ from arq.worker import Function
 
 from app.config import get_settings
 from app.db import create_pool
+from app.reports import pdf
 from workers import escalation, live, notify
 from workers.common import Ctx, EventPublisher
 from workers.detection import detect_all, detect_incidents
@@ -27,6 +28,7 @@ from workers.reports import close_months
 from workers.retention import apply_retention
 from workers.rollups import refresh_rollups
 from workers.slo import evaluate_slos
+from workers.statements import EVERY_5_MIN, deliver_statements
 
 EVERY_30_S = {0, 30}
 # A tick's result is what stops a worker that stalled across it (a long pause, a starved VM) from
@@ -51,6 +53,7 @@ async def startup(ctx: Ctx) -> None:
 async def shutdown(ctx: Ctx) -> None:
     await live.shutdown(ctx)
     await notify.shutdown(ctx)
+    await pdf.shutdown()  # the statement delivery's browser, if it printed
     await ctx["pool"].close()
     await ctx["publisher"].close()
 
@@ -86,6 +89,15 @@ class WorkerSettings:
             close_months,
             minute=set(range(0, 60, 10)),
             second=15,
+            unique=True,
+            timeout=JOB_TIMEOUT_S,
+            keep_result=KEEP_TICK_S,
+            run_at_startup=True,
+        ),
+        cron(
+            deliver_statements,
+            minute=EVERY_5_MIN,
+            second=40,
             unique=True,
             timeout=JOB_TIMEOUT_S,
             keep_result=KEEP_TICK_S,

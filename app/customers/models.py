@@ -239,7 +239,9 @@ class StatementMeta(ApiModel):
     model_config = ConfigDict(extra="allow")
     customer_id: str
     month: str
-    status: Literal["final", "provisional"]
+    status: Literal["final", "provisional", "computed"] = Field(
+        description="computed: a quarter, year or range that has ended, computed when asked (never frozen)"
+    )
     revision: int | None
     frozen_at: Timestamp | None = None
     reason: str | None = None
@@ -264,3 +266,58 @@ class StatementDocument(ApiModel):
     services: list[JsonObject]
     incidents: list[JsonObject]
     credits: JsonObject
+
+
+class StatementMessage(ApiModel):
+    """One message of a delivery: a contact's email or the statements webhook, with its outcome."""
+
+    delivery_id: str = Field(description="the email's Message-ID and the webhook's X-SLAMon-Delivery")
+    channel: str = Field(description="email or webhook")
+    receiver: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_error: str | None = None
+    completed_at: Timestamp | None = None
+
+
+class StatementDelivery(ApiModel):
+    event_key: str = Field(description="statement:<customer>:<YYYY-MM>, or ...:again:<n> for a resend")
+    revision: int = Field(description="the statement revision sent")
+    requested_by: str = Field(description="schedule, or cli:<os user>")
+    created_at: Timestamp
+    messages: list[StatementMessage]
+
+
+class StatementDeliveryList(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customerId": "acme",
+                    "month": "2026-11",
+                    "deliveries": [
+                        {
+                            "eventKey": "statement:acme:2026-11",
+                            "revision": 1,
+                            "requestedBy": "schedule",
+                            "createdAt": "2026-12-04T00:00:41.5Z",
+                            "messages": [
+                                {
+                                    "deliveryId": "0d9c3a52-5f4e-4c1e-9a43-6f0f7b1f9a10",
+                                    "channel": "email",
+                                    "receiver": "billing@acme.example",
+                                    "status": "delivered",
+                                    "attempts": 1,
+                                    "lastError": None,
+                                    "completedAt": "2026-12-04T00:00:43.1Z",
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    customer_id: str
+    month: str
+    deliveries: list[StatementDelivery] = Field(description="oldest first")

@@ -116,3 +116,49 @@ STATEMENT_CLOSED = "SELECT customer_id FROM customer_statements WHERE month = $1
 
 LOCK_STATEMENT = "SELECT pg_advisory_lock(hashtext('statement:' || $1 || ':' || $2::date::text))"
 UNLOCK_STATEMENT = "SELECT pg_advisory_unlock(hashtext('statement:' || $1 || ':' || $2::date::text))"
+
+# Statement delivery (sql/240, app/customers/delivery.py) ------------------------------------------------
+STATEMENT_DELIVERIES_OF = """
+SELECT event_key, revision, recipients, requested_by, created_at FROM statement_deliveries
+WHERE customer_id = $1 AND month = $2 ORDER BY created_at, event_key
+"""
+
+# A receiver the statement delivery owns (a contact's email, the statements webhook): taken over as the
+# settings and contracts say now, active, and only for statements. $1 name, $2 kind, $3 url, $4 email,
+# $5 secret, $6 allow_private, $7 owner.
+UPSERT_RECEIVER = """
+INSERT INTO subscriptions (name, kind, url, email, secret, events, allow_private, active, statement_owner)
+VALUES ($1, $2, $3, $4, $5, '{statement.ready}', $6, true, $7)
+ON CONFLICT (statement_owner, kind, coalesce(lower(email), url)) WHERE statement_owner IS NOT NULL
+DO UPDATE SET name = $1, secret = $5, allow_private = $6, active = true, events = '{statement.ready}',
+              service_ids = '{}', updated_at = now()
+RETURNING id
+"""
+
+# The statement's event, already dispatched (the fan-out never sees it): NULL when its key exists.
+INSERT_STATEMENT_EVENT = """
+INSERT INTO notification_events (event_key, kind, service_ids, payload, occurred_at, dispatched_at)
+VALUES ($1, 'statement.ready', $2, $3::jsonb, $4, now())
+ON CONFLICT (event_key) DO NOTHING RETURNING id
+"""
+INSERT_ATTACHMENT = """
+INSERT INTO notification_attachments (event_id, position, filename, content_type, body) VALUES ($1, $2, $3, $4, $5)
+"""
+INSERT_DELIVERIES = """
+INSERT INTO notification_deliveries (subscription_id, event_id, event_key)
+SELECT s, $1, $2 FROM unnest($3::bigint[]) AS s
+ON CONFLICT (subscription_id, event_key) DO NOTHING
+RETURNING id::text
+"""
+INSERT_STATEMENT_DELIVERY = """
+INSERT INTO statement_deliveries (customer_id, month, event_key, revision, recipients, requested_by)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+# The outcome of a delivery run: every delivery of its events, with the receiver.
+DELIVERY_OUTCOMES = """
+SELECT d.id::text, d.event_key, d.status, d.attempts, d.last_error, d.completed_at, s.kind,
+       coalesce(s.email, s.url) AS receiver
+FROM notification_deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+WHERE d.event_key = ANY($1::text[]) ORDER BY d.event_key, s.kind, receiver
+"""

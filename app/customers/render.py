@@ -108,5 +108,5 @@ async def print_pdf(doc: dict, language: str, organisation: str, logo: Path | No
 
 def file_name(doc: dict, fmt: str) -> str:
     meta = doc["statement"]
-    suffix = f"r{meta['revision']}" if meta["revision"] else "provisional"
+    suffix = f"r{meta['revision']}" if meta["revision"] else meta["status"]  # provisional | computed
     return f"statement-{meta['customerId']}-{meta['month']}-{suffix}.{fmt}"

@@ -79,8 +79,11 @@ async def _target(conn: asyncpg.Connection, customer, period: Period, cut: datet
     return (min(Decimal(rows[0]["availability"]), tier.availability) if rows else tier.availability), applied
 
 
-async def compute(conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str) -> dict:
-    """Every figure of the customer's month as JSON data, from its services' monthly reports."""
+async def compute(
+    conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str, read=reports.get
+) -> dict:
+    """Every figure of the customer's month as JSON data, from its services' monthly reports (`read`:
+    how a service's document for the period is read; app/customers/longer.py reads longer periods live)."""
     tier = TIERS[customer["tier"]]
     cut = min(now, period.end)
     services = await conn.fetch(queries.COVERED_SERVICES, customer["id"])
@@ -88,7 +91,7 @@ async def compute(conn: asyncpg.Connection, customer, period: Period, now: datet
     parts: list[tuple[str, ServicePart]] = []
     incidents: dict[str, dict] = {}
     for svc in services:
-        doc = await reports.get(conn, svc, period, now, timezone_name)
+        doc = await read(conn, svc, period, now, timezone_name)
         seconds = violation_seconds(doc["slo"]["violations"], period.start, cut)
         sections.append(_service_section(doc, seconds))
         a = doc["availability"]
@@ -160,7 +163,7 @@ async def compute(conn: asyncpg.Connection, customer, period: Period, now: datet
     }
 
 
-def _check_contract(customer, period: Period) -> None:
+def check_contract(customer, period: Period) -> None:
     if customer["starts_on"] >= period.end_day:
         raise ApiError(
             409,
@@ -192,7 +195,7 @@ async def get(
             "statement": reports.final_meta("customerId", customer["id"], period, row, history),
             **json.loads(row["figures"]),
         }
-    _check_contract(customer, period)
+    check_contract(customer, period)
     live = await rollups.in_snapshot(conn, lambda: compute(conn, customer, period, now, timezone_name))
     return {"statement": reports.provisional_meta("customerId", customer["id"], period, now), **live}
 

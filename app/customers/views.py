@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from app import deps
 from app.auth.deps import current_user, require
 from app.contract import errors
-from app.customers import render, service, statements
+from app.customers import delivery, links, longer, render, service, statements
 from app.customers.models import (
     CustomerConfig,
     CustomerDetail,
@@ -18,11 +18,14 @@ from app.customers.models import (
     CustomerOne,
     OverrideCreate,
     OverrideOne,
+    StatementDeliveryList,
     StatementDocument,
     StatementRevisionCreated,
     StatementRevisionList,
 )
 from app.errors import ApiError
+from app.period_params import report_period, require_begun
+from app.periods import Period
 from app.reports.models import RevisionCreate
 from app.reports.pdf import PdfBusy, PdfUnavailable
 from app.reports.service import parse_month
@@ -30,6 +33,8 @@ from app.reports.views import MonthPath, language
 from app.web.security import policy_for_inline_styles
 
 admin_router = APIRouter(tags=["customers"], dependencies=[Depends(current_user)])
+# The link a delivered statement carries (app/customers/links.py): no account, the signed token is the key.
+public_router = APIRouter(tags=["customers"])
 CustomerIdPath = Path(max_length=50)
 # The errors the routes' own code answers (app/customers/service.py, statements.py), with examples.
 NOT_FOUND = {"error": "not_found", "message": "unknown customer 'nope'"}
@@ -42,6 +47,24 @@ MANAGED_BY_FILE = {
     "error": "conflict",
     "message": "customer 'acme' is managed by customers.toml: change it there and run `slamon migrate`",
 }
+
+
+def statement_responses(period_label: str) -> dict:
+    """The formats and errors of a statement route (the 409's example names the period)."""
+    return {
+        200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}},
+        **errors(
+            404,
+            409,
+            503,
+            e404=NOT_FOUND,
+            e409={
+                "error": "conflict",
+                "message": f"customer 'acme''s contract starts on 2026-12-01, after {period_label}: no statement",
+            },
+            e503={"error": "busy", "message": "2 PDFs are printing and 4 waiting; retry shortly"},
+        ),
+    }
 
 
 @admin_router.get("/api/customers", response_model=CustomerList, summary="Every customer with its contract (admin)")
@@ -146,20 +169,7 @@ async def delete_override(
     summary="A customer's monthly statement as json, csv (UTF-8 with BOM), html or pdf (admin): a closed "
     "month's latest revision (or ?revision=N), the running month live and provisional",
     response_model=StatementDocument,
-    responses={
-        200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}},
-        **errors(
-            404,
-            409,
-            503,
-            e404=NOT_FOUND,
-            e409={
-                "error": "conflict",
-                "message": "customer 'acme''s contract starts on 2026-12-01, after 2026-11: no statement",
-            },
-            e503={"error": "busy", "message": "2 PDFs are printing and 4 waiting; retry shortly"},
-        ),
-    },
+    responses=statement_responses("2026-11"),
 )
 async def statement(
     request: Request,
@@ -177,6 +187,39 @@ async def statement(
         customer = await service.get(conn, customer_id)
         period = parse_month(month, settings.zone, now)
         doc = await statements.get(conn, customer, period, now, settings.timezone, revision)
+    return await _document(doc, fmt, lang, settings)
+
+
+@admin_router.get(
+    "/api/customers/{customer_id}/statements.{fmt}",
+    summary="A customer's statement for any period (admin): period=monthly&year=&month= (the monthly "
+    "statement), period=quarterly&year=&quarter=, period=yearly&year=, period=range&start=&end= (at most a "
+    "year); longer periods are computed from the rows when asked, with each month's credit and their sum",
+    response_model=StatementDocument,
+    responses=statement_responses("2026-Q3"),
+)
+async def statement_for_period(
+    request: Request,
+    customer_id: str = CustomerIdPath,
+    fmt: Literal["json", "csv", "html", "pdf"] = Path(),
+    period: Period = Depends(report_period),
+    lang: str = Depends(language),
+    actor=Depends(require("customers:read")),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    async with request.app.state.pool.acquire() as conn:
+        customer = await service.get(conn, customer_id)
+        require_begun(period, now)
+        if period.label == f"{period.first_day:%Y-%m}":  # a calendar month: the monthly statement
+            doc = await statements.get(conn, customer, period, now, settings.timezone)
+        else:
+            doc = await longer.get(conn, customer, period, now, settings.timezone)
+    return await _document(doc, fmt, lang, settings)
+
+
+async def _document(doc: dict, fmt: str, lang: str, settings) -> Response:
+    """The statement in the format asked, with its headers."""
     organisation, logo = settings.organisation_name, settings.organisation_logo
     if fmt == "pdf":
         try:
@@ -197,6 +240,17 @@ async def statement(
     return Response(body, media_type=render.MEDIA_TYPES[fmt], headers=headers)
 
 
+async def customer_month(
+    customer_id: str = CustomerIdPath,
+    month: str = MonthPath,
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+) -> tuple:
+    """The customer and the month of a statement route's path (404, 422 naming `month`)."""
+    return await service.get(conn, customer_id), parse_month(month, settings.zone, now)
+
+
 @admin_router.get(
     "/api/customers/{customer_id}/statements/{month}/revisions",
     response_model=StatementRevisionList,
@@ -204,19 +258,37 @@ async def statement(
     summary="Every frozen revision of a customer's monthly statement, oldest first (admin)",
 )
 async def statement_revisions(
-    customer_id: str = CustomerIdPath,
-    month: str = MonthPath,
+    # the permission first: a wrong role learns nothing about which customers exist
     actor=Depends(require("customers:read")),
+    target=Depends(customer_month),
     conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
 ):
-    customer = await service.get(conn, customer_id)
-    period = parse_month(month, settings.zone, now)
+    customer, period = target
     return {
         "customerId": customer["id"],
         "month": period.label,
         "revisions": await statements.revisions(conn, customer["id"], period),
+    }
+
+
+@admin_router.get(
+    "/api/customers/{customer_id}/statements/{month}/deliveries",
+    response_model=StatementDeliveryList,
+    responses=errors(404, e404=NOT_FOUND),
+    summary="Every delivery of a customer's monthly statement (admin): who got which revision, when, and "
+    "each message's outcome from the delivery log",
+)
+async def statement_deliveries(
+    # the permission first: a wrong role learns nothing about which customers exist
+    actor=Depends(require("customers:read")),
+    target=Depends(customer_month),
+    conn=Depends(deps.connection),
+):
+    customer, period = target
+    return {
+        "customerId": customer["id"],
+        "month": period.label,
+        "deliveries": await delivery.history(conn, customer["id"], period),
     }
 
 
@@ -248,3 +320,38 @@ async def revise_statement(
     customer = await service.get(conn, customer_id)
     period = parse_month(month, settings.zone, now)
     return await statements.revise(conn, customer, period, now, settings.timezone, body.reason, actor.username, actor)
+
+
+@public_router.get(
+    "/api/public/statements/{token}",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/html": {}}},
+        **errors(404, e404={"error": "not_found", "message": "this statement link is not valid"}),
+    },
+    summary="The statement revision a delivery sent, as HTML, through the signed link of its email or "
+    "webhook (no account: the link is the key)",
+)
+async def shared_statement(
+    token: str = Path(max_length=1000),
+    lang: str = Depends(language),
+    conn=Depends(deps.connection),
+    settings=Depends(deps.settings),
+    now=Depends(deps.clock),
+):
+    try:
+        link = links.read(settings.resolved_secret_key(), token)
+        customer = await service.get(conn, link.customer_id)
+        period = parse_month(link.month, settings.zone, now)
+        doc = await statements.get(conn, customer, period, now, settings.timezone, link.revision)
+    except (links.LinkError, ApiError):
+        # one answer for every bad link: nothing tells whether a customer or a month exists
+        raise ApiError(404, "not_found", "this statement link is not valid") from None
+    body = render.as_bytes(doc, "html", lang, settings.organisation_name, settings.organisation_logo)
+    headers = {
+        "Cache-Control": "private, no-cache",
+        "Content-Language": lang,
+        "Content-Security-Policy": policy_for_inline_styles(body.decode()),
+        "Referrer-Policy": "no-referrer",
+    }
+    return Response(body, media_type=render.MEDIA_TYPES["html"], headers=headers)

@@ -18,7 +18,7 @@ import asyncpg
 
 from app.notifications import queries
 from app.notifications.channels import CHANNELS
-from app.notifications.channels.base import Delivery
+from app.notifications.channels.base import Attachment, Delivery
 from app.notifications.senders import Outcome, Senders
 from app.subscribers import service as subscribers
 from app.subscribers import tokens
@@ -73,14 +73,25 @@ def _links(claim: asyncpg.Record, settings: Settings) -> tokens.Links | None:
     )
 
 
-async def _send(claim: asyncpg.Record, senders: Senders, settings: Settings) -> Outcome:
+async def _attachments(conn: asyncpg.Connection, claim: asyncpg.Record) -> tuple[Attachment, ...]:
+    """The event's files, for a channel that sends to an address (email); none for the others."""
+    channel = CHANNELS.get(claim["kind"])
+    if channel is None or channel.address != "email":
+        return ()
+    rows = await conn.fetch(queries.ATTACHMENTS, claim["event_id"])
+    return tuple(Attachment(r["filename"], r["content_type"], bytes(r["body"])) for r in rows)
+
+
+async def _send(
+    claim: asyncpg.Record, senders: Senders, settings: Settings, attachments: tuple[Attachment, ...] = ()
+) -> Outcome:
     # A message about the subscription itself (a public subscriber's confirmation) goes before it is active.
     if not claim["active"] and not claim["event_kind"].startswith("subscription."):
         return Outcome(False, error="subscription is paused", permanent=True)
     channel = CHANNELS.get(claim["kind"])
     if channel is None:  # a subscription of a channel this version does not have
         return Outcome(False, error=f"no {claim['kind']!r} channel in this version", permanent=True)
-    item = Delivery.from_claim(claim, _links(claim, settings))
+    item = Delivery.from_claim(claim, _links(claim, settings), attachments)
     return await channel.send(channel.render(item, settings), item, senders)
 
 
@@ -89,11 +100,12 @@ async def deliver(pool: asyncpg.Pool, clients: Senders, settings, delivery_id: s
     lease_s = settings.webhook_timeout_s + LEASE_MARGIN_S
     async with pool.acquire() as conn:
         row = await conn.fetchrow(queries.CLAIM, delivery_id, lease_s)
+        attachments = () if row is None else await _attachments(conn, row)
     if row is None:
         return Result(delivery_id, "skipped")
     attempt = row["attempts"]
     try:
-        outcome = await _send(row, clients, settings)
+        outcome = await _send(row, clients, settings, attachments)
     except Exception as exc:  # a bug in rendering must not wedge the delivery: it is logged and retried
         log.exception("notification delivery failed unexpectedly", extra={"job": "notify_deliver"})
         outcome = Outcome(False, error=f"internal error: {type(exc).__name__}")

@@ -135,6 +135,25 @@ def _subscription(kind: str, payload: dict[str, Any]) -> Message:
     return Message("You are already subscribed to status updates", text, "info", [("Services", services)])
 
 
+def _statement(payload: dict[str, Any]) -> Message:
+    """A customer's monthly statement (app/customers/delivery.py): the PDF is attached to the email."""
+    s = payload["statement"]
+    credit = f"{s['creditAmount']} {s['currency']}" if s["creditPercent"] else "none"
+    text = (
+        f"The SLA statement of {s['customerName']} for {s['month']} is attached (PDF). "
+        f"It can also be read at {s['url']}"
+    )
+    facts = [
+        ("Period", s["month"]),
+        ("Availability", "-" if s["availabilityPercent"] is None else f"{s['availabilityPercent']:.2f} %"),
+        ("Target", f"{s['targetPercent']} %"),
+        ("Service credit", credit),
+        ("Revision", str(s["revision"])),
+        ("Statement", s["url"]),
+    ]
+    return Message(f"SLA statement {s['month']}: {s['customerName']}", text, "info", facts)
+
+
 def describe(kind: str, payload: dict[str, Any]) -> Message:
     """The human summary of an event, shared by the chat and email channels."""
     if kind.startswith("subscription."):
@@ -147,6 +166,8 @@ def describe(kind: str, payload: dict[str, Any]) -> Message:
         return _maintenance(kind, payload)
     if kind.startswith("escalation."):
         return _escalation(kind, payload)
+    if kind.startswith("statement."):
+        return _statement(payload)
     return Message("Test notification from SLA Monitor", payload.get("message", ""), "info")
 
 

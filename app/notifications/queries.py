@@ -122,11 +122,15 @@ WITH claimed AS (
 ), logged AS (
     INSERT INTO notification_attempts (delivery_id, attempt) SELECT id, attempts FROM claimed
 )
-SELECT c.id, c.attempts, e.kind AS event_kind, e.event_key, e.payload, e.occurred_at, e.service_ids AS services,
+SELECT c.id, c.attempts, c.event_id, e.kind AS event_kind, e.event_key, e.payload, e.occurred_at,
+       e.service_ids AS services,
        s.id AS subscription_id, s.name, s.kind, s.url, s.email, s.secret, s.options, s.allow_private, s.active,
        s.public, s.link_nonce
 FROM claimed c JOIN notification_events e ON e.id = c.event_id JOIN subscriptions s ON s.id = c.subscription_id
 """
+
+# The files an event carries (sql/240), in order: what an email attaches.
+ATTACHMENTS = "SELECT filename, content_type, body FROM notification_attachments WHERE event_id = $1 ORDER BY position"
 
 FINISH_ATTEMPT = """
 UPDATE notification_attempts SET finished_at = now(), status_code = $3, error = $4, response_body = $5

@@ -1,6 +1,7 @@
 """`slamon report`: write a month's report in any format; `slamon report revise` corrects a closed
 month (revision N+1, audited); `slamon report close` runs the month close now (the services' reports,
-then the customers' statements); `slamon report statement` writes a customer's monthly statement."""
+then the customers' statements); `slamon report statement` writes a customer's monthly statement;
+`slamon report deliver` sends a closed month's statements to the customers now."""
 
 from __future__ import annotations
 
@@ -22,6 +23,18 @@ def _system_user() -> str:
 def _fail(message: str, code: int = 2) -> int:
     print(f"{PROG}: {message}", file=sys.stderr)
     return code
+
+
+def _ended_month(text: str, zone, now: datetime, why: str = ""):
+    """--month as a month that has ended (a Period), or the message saying why not (a str)."""
+    from app.errors import ApiError
+    from app.reports import service as reports
+
+    try:
+        period = reports.parse_month(text, zone, now, "--month")
+    except ApiError as exc:
+        return exc.message
+    return f"--month {period.label} has not ended yet{why}" if now < period.end else period
 
 
 async def _with_service(args, service_id: str, month_text: str, work):
@@ -98,7 +111,6 @@ async def cmd_close(args) -> int:
     import asyncpg
 
     from app.config import get_settings
-    from app.errors import ApiError
     from app.reports import service as reports
 
     settings = get_settings()
@@ -106,12 +118,9 @@ async def cmd_close(args) -> int:
     conn = await asyncpg.connect(settings.database_url, server_settings={"timezone": "UTC"})
     try:
         if args.month:
-            try:
-                period = reports.parse_month(args.month, settings.zone, now, "--month")
-            except ApiError as exc:
-                return _fail(exc.message)
-            if now < period.end:
-                return _fail(f"--month {period.label} has not ended yet")
+            period = _ended_month(args.month, settings.zone, now)
+            if isinstance(period, str):
+                return _fail(period)
             closed = {period.label: await reports.close_month(conn, period, now, settings.timezone)}
         else:
             closed = await reports.close_due_months(
@@ -177,6 +186,80 @@ async def cmd_statement(args) -> int:
     return 0
 
 
+async def cmd_deliver(args) -> int:
+    """Record a closed month's statements for delivery and send them now (the outbox's claim, so a
+    running worker never sends one twice); --dry-run says what would be sent."""
+    from typing import cast
+
+    import asyncpg
+
+    from app.config import get_settings
+    from app.customers import delivery
+    from app.customers import service as customers
+    from app.db import create_pool
+    from app.errors import ApiError
+    from app.notifications import delivery as outbox
+    from app.notifications.senders import Senders
+    from app.reports import pdf
+    from app.reports.pdf import PdfUnavailable
+
+    settings = get_settings()
+    now = datetime.now(timezone.utc)
+    period = _ended_month(args.month, settings.zone, now, ": its statements are provisional")
+    if isinstance(period, str):
+        return _fail(period)
+    pool = await create_pool(settings, min_size=1, max_size=3, application_name="slamon-report-deliver")
+    senders = Senders(settings)
+    try:
+        if args.customer:
+            async with pool.acquire() as conn:
+                try:
+                    await customers.get(cast(asyncpg.Connection, conn), args.customer)
+                except ApiError as exc:
+                    return _fail(exc.message)
+        try:
+            planned = await delivery.deliver_month(
+                pool,
+                settings,
+                period,
+                now,
+                customer_id=args.customer,
+                again=args.again,
+                dry_run=args.dry_run,
+                requested_by=f"cli:{_system_user()}",
+            )
+        except PdfUnavailable as exc:
+            return _fail(str(exc), 1)
+        for item in planned:
+            for delivery_id in item.delivery_ids:
+                await outbox.deliver(pool, senders, settings, delivery_id)
+        async with pool.acquire() as conn:
+            rows = await delivery.outcomes(conn, [i.event_key for i in planned if i.delivery_ids and i.event_key])
+    finally:
+        await senders.close()
+        await pdf.shutdown()
+        await pool.close()
+    _print_delivery(planned, rows, args.dry_run)
+    return 1 if any(r["status"] != "delivered" for r in rows) else 0
+
+
+def _print_delivery(planned, rows, dry_run: bool) -> None:
+    by_key: dict[str, list] = {}
+    for row in rows:
+        by_key.setdefault(row["event_key"], []).append(row)
+    for item in planned:
+        head = f"{item.customer_id} {item.month}" + (f" revision {item.revision}" if item.revision else "")
+        if dry_run and item.event_key:
+            print(f"{head}: would send to {', '.join(item.receivers)}")
+        elif item.skipped:
+            print(f"{head}: not sent: {item.skipped}")
+        for row in by_key.get(item.event_key or "", []):
+            error = f" ({row['last_error']})" if row["last_error"] else ""
+            print(f"{head}: {row['kind']} {row['receiver']}: {row['status']}{error}")
+    if not planned:
+        print("no customer has a statement for that month")
+
+
 def add_commands(subparsers) -> None:
     from app.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
@@ -214,3 +297,12 @@ def add_commands(subparsers) -> None:
     st.add_argument("--revision", type=int, help="a frozen revision (default: the latest)")
     st.add_argument("--lang", choices=["ko", "en"], default="ko", help="language of html/pdf (default ko)")
     st.set_defaults(run=cmd_statement)
+    d = sub.add_parser(
+        "deliver",
+        help="send a closed month's statements to the customers' contacts (and the statements webhook) now",
+    )
+    d.add_argument("--month", required=True, metavar="YYYY-MM")
+    d.add_argument("--customer", metavar="ID", help="only this customer (default: every customer)")
+    d.add_argument("--dry-run", action="store_true", help="say what would be sent; send and record nothing")
+    d.add_argument("--again", action="store_true", help="send a month that was delivered already once more")
+    d.set_defaults(run=cmd_deliver)

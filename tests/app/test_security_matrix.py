@@ -43,6 +43,8 @@ PUBLIC_GETS |= {"/feeds/services/{service_id}/incidents.{fmt}"}
 # Public subscriptions: no account; subscribing is open (rate-limited), everything else takes a signed
 # link of its own kind, never an access token (tests/app/subscribers).
 PUBLIC_SUBSCRIPTIONS = ("/api/public/subscriptions",)
+# A delivered statement's signed link (tests/app/customers/test_delivery.py): the token is the key.
+SIGNED_STATEMENT_LINKS = ("/api/public/statements/",)
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
 # A credential of their own, never a JWT: the paging services' signature or token, the calendar feed's
 # URL token (refusals tested in tests/app/escalation/test_callbacks.py, tests/app/oncall/test_schedules.py).
@@ -124,6 +126,8 @@ MATRIX = {
     ("POST", "/api/customers/{customer_id}/overrides"): ("admin", OVERRIDE),
     ("DELETE", "/api/customers/{customer_id}/overrides/{override_id}"): ("admin", None),
     ("GET", "/api/customers/{customer_id}/statements/{month}.{fmt}"): ("admin", None),
+    ("GET", "/api/customers/{customer_id}/statements.{fmt}"): ("admin", None),
+    ("GET", "/api/customers/{customer_id}/statements/{month}/deliveries"): ("admin", None),
     ("GET", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", None),
     ("POST", "/api/customers/{customer_id}/statements/{month}/revisions"): ("admin", {"reason": "fee corrected"}),
     ("GET", "/api/subscriptions"): ("admin", None),
@@ -213,6 +217,7 @@ def test_every_route_is_classified(staff):
         and (m, p) not in OWN_CREDENTIAL
         and not p.startswith(INGEST)
         and not p.startswith(PUBLIC_SUBSCRIPTIONS)
+        and not (m == "GET" and p.startswith(SIGNED_STATEMENT_LINKS))
         and (m, p) not in MATRIX
     ]
     assert unclassified == [], "add these routes to the security matrix"

@@ -88,12 +88,13 @@ async def test_cron_jobs_are_unique_across_workers(queue_redis_url):
         await worker.run_cron(tick, 0.5)  # schedules each job's next run
         await worker.run_cron(tick + timedelta(seconds=16), 0.5)  # the 03:17:15 tick, seen by all three
     queued = [j.function for j in await workers[0].pool.queued_jobs()]
-    # once each: at startup refresh, month close, the notification scan and the escalation tick; at
-    # 03:17:00 refresh, retention, the scan and the escalation tick (every 5 s, their next runs); at
-    # 03:17:15 detection
+    # once each: at startup refresh, month close, the statement delivery, the notification scan and the
+    # escalation tick; at 03:17:00 refresh, retention, the scan and the escalation tick (every 5 s, their
+    # next runs); at 03:17:15 detection
     assert sorted(queued) == [
         "cron:apply_retention",
         "cron:close_months",
+        "cron:deliver_statements",
         "cron:detect_all",
         "cron:escalate_tick",
         "cron:escalate_tick",

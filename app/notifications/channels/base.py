@@ -52,6 +52,15 @@ class Config:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file an event carries (a customer's statement PDF): email channels attach it."""
+
+    filename: str
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One attempt's input: the event and the subscription it goes to (from queries.CLAIM)."""
 
@@ -68,9 +77,10 @@ class Delivery:
     allow_private: bool
     # A public subscriber's manage and one-click unsubscribe links, carried by every message to it.
     links: Links | None = None
+    attachments: tuple[Attachment, ...] = ()
 
     @classmethod
-    def from_claim(cls, claim: Any, links: Links | None = None) -> Delivery:
+    def from_claim(cls, claim: Any, links: Links | None = None, attachments: tuple[Attachment, ...] = ()) -> Delivery:
         return cls(
             id=str(claim["id"]),
             event_kind=claim["event_kind"],
@@ -84,6 +94,7 @@ class Delivery:
             options=json.loads(claim["options"]),
             allow_private=claim["allow_private"],
             links=links,
+            attachments=attachments,
         )
 
     def message(self) -> messages.Message:

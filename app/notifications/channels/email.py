@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import aiosmtplib
 
 from app.escalation import links as ack_links
-from app.notifications.channels.base import Channel, Delivery
+from app.notifications.channels.base import Attachment, Channel, Delivery
 from app.notifications.messages import Message
 from app.notifications.senders import Outcome
 from app.subscribers.tokens import Links
@@ -45,6 +45,7 @@ def email_message(
     kind: str,
     occurred_at: datetime,
     links: Links | None = None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> EmailMessage:
     """Plain-text email; Message-ID is derived from the delivery id, so a resent copy is the same message."""
     email = EmailMessage(policy=WIRE)
@@ -63,6 +64,9 @@ def email_message(
         lines += [message.text, ""]
     lines += [f"{name}: {value}" for name, value in message.facts]
     email.set_content("\n".join(lines) + "\n")
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        email.add_attachment(attachment.body, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return email
 
 
@@ -95,6 +99,7 @@ class Email(Channel[EmailMessage]):
             kind=delivery.event_kind,
             occurred_at=delivery.occurred_at,
             links=delivery.links,
+            attachments=delivery.attachments,
         )
 
     async def send(self, rendered: EmailMessage, delivery: Delivery, senders: Senders) -> Outcome:
