@@ -59,7 +59,7 @@ async def sync_catalog(conn: asyncpg.Connection, services: list[ServiceConfig]) 
     return result
 
 
-def _columns(svc: ServiceConfig) -> tuple:
+def _columns(svc: ServiceConfig) -> tuple[object, ...]:
     """The service's columns in the order of the catalog's INSERTs (CREATE, SYNC), before `position`."""
     return (
         svc.id,
