@@ -51,13 +51,16 @@ class Cagg:
     view: str
     width: timedelta
     zoned: bool  # cut in SLAMON_TIMEZONE (daily) rather than UTC
+    # joins `services` (interval, latency target), which TimescaleDB does not track: a logged range
+    # (a changed service) is re-materialised with `force` on these levels only (sql/tsl/092)
+    reads_services: bool
 
 
-CHECK_SLOTS = Cagg("cagg_check_slots", timedelta(seconds=1), zoned=False)
-USAGE_MINUTES = Cagg("cagg_usage_minutes", timedelta(minutes=1), zoned=False)
-CHECKS_HOURLY = Cagg("cagg_checks_hourly", timedelta(hours=1), zoned=False)
-CHECKS_DAILY = Cagg("cagg_checks_daily", timedelta(days=1), zoned=True)
-USAGE_DAILY = Cagg("cagg_usage_daily", timedelta(days=1), zoned=True)
+CHECK_SLOTS = Cagg("cagg_check_slots", timedelta(seconds=1), zoned=False, reads_services=False)
+USAGE_MINUTES = Cagg("cagg_usage_minutes", timedelta(minutes=1), zoned=False, reads_services=True)
+CHECKS_HOURLY = Cagg("cagg_checks_hourly", timedelta(hours=1), zoned=False, reads_services=True)
+CHECKS_DAILY = Cagg("cagg_checks_daily", timedelta(days=1), zoned=True, reads_services=True)
+USAGE_DAILY = Cagg("cagg_usage_daily", timedelta(days=1), zoned=True, reads_services=False)
 # raw table -> its first level and the second levels built on it, refreshed in that order
 LEVELS = {"checks": (CHECK_SLOTS, (CHECKS_HOURLY, CHECKS_DAILY)), "api_calls": (USAGE_MINUTES, (USAGE_DAILY,))}
 VIEWS = tuple(c.view for first, second in LEVELS.values() for c in (first, *second))
@@ -73,14 +76,15 @@ SELECT s.service_id, time_bucket($4::interval, s.ts, $5::text) AS bucket,
        count(*)::int AS slots,
        count(*) FILTER (WHERE s.ok)::int AS ok_slots,
        count(*) FILTER (WHERE NOT s.ok)::int AS failed_slots,
-       coalesce(sum(s.interval_s) FILTER (WHERE NOT s.ok), 0)::bigint AS downtime_s,
-       count(*) FILTER (WHERE s.ok AND s.latency_ms > s.latency_target_ms)::int AS over_target,
+       coalesce(sum(v.interval_s) FILTER (WHERE NOT s.ok), 0)::bigint AS downtime_s,
+       count(*) FILTER (WHERE s.ok AND s.latency_ms > v.latency_target_ms)::int AS over_target,
        count(s.latency_ms) FILTER (WHERE s.ok)::int AS latency_count,
        sum(s.latency_ms) FILTER (WHERE s.ok)::bigint AS latency_sum_ms,
        min(s.latency_ms) FILTER (WHERE s.ok) AS latency_min_ms,
        max(s.latency_ms) FILTER (WHERE s.ok) AS latency_max_ms,
 {_SLOT_HIST}
 FROM cagg_check_slots s
+JOIN services v ON v.id = s.service_id
 WHERE ($1::text[] IS NULL OR s.service_id = ANY($1::text[])) AND s.ts >= $2 AND s.ts < $3
 GROUP BY s.service_id, bucket
 """
@@ -265,14 +269,16 @@ async def refresh(
         counts = {}
         try:
             for raw_table, (first, second) in LEVELS.items():
+                horizon = horizons.get(raw_table) or EPOCH
                 ranges = await _logged_ranges(conn, raw_table, taken, horizons.get(raw_table))
-                await _refresh_view(conn, refresh_sql, first, "UTC", horizons.get(raw_table) or EPOCH, target, ranges)
-                for cagg in second:
-                    # Nothing to force: a second level reads only the first, and TimescaleDB logs every
-                    # bucket the first level's refresh rewrote as an invalidation of the second, which
-                    # its advance re-materialises (forcing them again doubled the cost of a catalog change).
+                # Raw rows written below a watermark are TimescaleDB's to track: each level's advance
+                # re-materialises what changed below it. Only the levels that join `services` are
+                # forced over the logged ranges (never before the retention horizon: frozen there).
+                for cagg in (first, *second):
                     zone = timezone_name if cagg.zoned else "UTC"
-                    await _refresh_view(conn, refresh_sql, cagg, zone, EPOCH, target, [])
+                    start = horizon if cagg is first else EPOCH
+                    forced = ranges if cagg.reads_services else []
+                    await _refresh_view(conn, refresh_sql, cagg, zone, start, target, forced, horizon)
                 counts[raw_table] = len(ranges)
         except asyncpg.LockNotAvailableError as exc:
             # Still busy after the retries: the logged ranges stay pending (read live) for the next run.
@@ -344,19 +350,21 @@ async def _refresh_view(
     start: datetime,
     target: datetime,
     ranges: list[tuple[datetime, datetime]],
+    forced_from: datetime,
 ) -> None:
-    """Advance to `target` (TimescaleDB re-materialises what it saw change), then force the logged
-    ranges, widened to whole buckets since a refresh rounds its window inwards. Only their part below
-    the watermark the aggregate had before the advance: above it the advance has just materialised
-    every bucket from the current raw rows and catalog (re-forcing them made a first refresh after a
-    load cost twice the load's aggregation)."""
+    """Advance from `start` to `target` (TimescaleDB re-materialises what it saw change), then force
+    the logged ranges, widened to whole buckets since a refresh rounds its window inwards; never a
+    bucket that starts before `forced_from` (the retention horizon: buckets holding dropped raw rows
+    are final, as on the Apache path). Only their part below the watermark the aggregate had before
+    the advance: above it the advance has just materialised every bucket from the current rows and
+    catalog (re-forcing them made a first refresh after a load cost twice the load's aggregation)."""
     fresh_from = await conn.fetchval(WATERMARK, cagg.view, start) if ranges else None
     if start < target:
         await _call_refresh(conn, refresh_sql, cagg.view, start, target, False)
     for lo, hi in ranges:
         span = await conn.fetchrow(queries.BUCKET_SPAN, cagg.width, lo, hi, zone)
         assert span is not None  # a SELECT of values: always one row
-        forced_lo, forced_hi = max(span["lo"], start), min(span["hi"], fresh_from)
+        forced_lo, forced_hi = max(span["lo"], forced_from), min(span["hi"], fresh_from)
         if forced_lo < forced_hi:
             await _call_refresh(conn, refresh_sql, cagg.view, forced_lo, forced_hi, True)
 

@@ -1,4 +1,4 @@
-"""The Timescale License path: continuous aggregates (sql/tsl/090_caggs.sql, app/rollups/caggs.py).
+"""The Timescale License path: continuous aggregates (sql/tsl/, app/rollups/caggs.py).
 
 Here (Apache edition) the SELECTs of the migration and the cagg readers run over stand-in views and
 must give the Apache rollups' rows; the migration runner applies sql/tsl/ only on 'timescale'. The
@@ -96,10 +96,13 @@ def dataset(days: int = 3) -> tuple[list[CheckRow], list[ApiCallRow]]:
 
 
 def cagg_selects(zone: str) -> dict[str, str]:
-    """The SELECT of every continuous aggregate the migration creates, daily ones cut in `zone`."""
-    (migration,) = [p for p in db.tsl_migration_files() if p.name == "090_caggs.sql"]
+    """The SELECT of every continuous aggregate as the migrations leave it (a later migration's
+    definition replaces an earlier one's: sql/tsl/092 recreates those of checks), daily ones cut in `zone`."""
     literal = "'" + zone.replace("'", "''") + "'"
-    return {name: select.replace("%1$L", literal) for name, select in VIEW.findall(migration.read_text())}
+    selects = {}
+    for migration in db.tsl_migration_files():
+        selects |= {name: select.replace("%1$L", literal) for name, select in VIEW.findall(migration.read_text())}
+    return selects
 
 
 def dicts(records) -> list[dict]:
