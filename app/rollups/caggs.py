@@ -51,16 +51,17 @@ class Cagg:
     view: str
     width: timedelta
     zoned: bool  # cut in SLAMON_TIMEZONE (daily) rather than UTC
-    # joins `services` (interval, latency target), which TimescaleDB does not track: a logged range
-    # (a changed service) is re-materialised with `force` on these levels only (sql/tsl/092)
-    reads_services: bool
+    # What a changed `services` row (interval, latency target; TimescaleDB does not track it) takes,
+    # sql/tsl/092: nothing (the level does not read it), "force" (the logged ranges re-materialised,
+    # every service at once) or "restamp" (the service's rows whose applied_* differ rewritten, RESTAMP).
+    on_catalog: str
 
 
-CHECK_SLOTS = Cagg("cagg_check_slots", timedelta(seconds=1), zoned=False, reads_services=False)
-USAGE_MINUTES = Cagg("cagg_usage_minutes", timedelta(minutes=1), zoned=False, reads_services=True)
-CHECKS_HOURLY = Cagg("cagg_checks_hourly", timedelta(hours=1), zoned=False, reads_services=True)
-CHECKS_DAILY = Cagg("cagg_checks_daily", timedelta(days=1), zoned=True, reads_services=True)
-USAGE_DAILY = Cagg("cagg_usage_daily", timedelta(days=1), zoned=True, reads_services=False)
+CHECK_SLOTS = Cagg("cagg_check_slots", timedelta(seconds=1), zoned=False, on_catalog="")
+USAGE_MINUTES = Cagg("cagg_usage_minutes", timedelta(minutes=1), zoned=False, on_catalog="force")
+CHECKS_HOURLY = Cagg("cagg_checks_hourly", timedelta(hours=1), zoned=False, on_catalog="restamp")
+CHECKS_DAILY = Cagg("cagg_checks_daily", timedelta(days=1), zoned=True, on_catalog="restamp")
+USAGE_DAILY = Cagg("cagg_usage_daily", timedelta(days=1), zoned=True, on_catalog="")
 # raw table -> its first level and the second levels built on it, refreshed in that order
 LEVELS = {"checks": (CHECK_SLOTS, (CHECKS_HOURLY, CHECKS_DAILY)), "api_calls": (USAGE_MINUTES, (USAGE_DAILY,))}
 VIEWS = tuple(c.view for first, second in LEVELS.values() for c in (first, *second))
@@ -104,8 +105,10 @@ def _reader(
     rollup: str, raw_table: str, cagg: Cagg, from_first_level: str, raw_template: str, columns: tuple[str, ...]
 ) -> str:
     """$1..$5 as in queries.py, $6 the rollup's name. `dirty`: the logged ranges not yet refreshed,
-    widened to whole buckets and merged per service (gaps and islands), read live from raw rows; the
-    rest from the aggregate, or from the first level while the daily view is cut in another zone."""
+    and the materialised buckets that applied another interval or latency target than `services`
+    has now (restamped by the refresh), widened to whole buckets and merged per service (gaps and
+    islands), read live from raw rows; the rest from the aggregate, or from the first level while the
+    daily view is cut in another zone."""
     picked = ", ".join(f"x.{c}" for c in columns)
     zone_ok = (
         f"EXISTS (SELECT 1 FROM rollup_caggs z WHERE z.rollup = '{rollup}' AND z.timezone = $5::text)"
@@ -133,13 +136,24 @@ def _reader(
     # The retention horizon, bucket-aligned upwards (queries._frozen_before; the 'apache'-only zone
     # recut boundary it also reads is never set on this path).
     frozen = queries._frozen_before(raw_table, "$4", "$5", "$6")
+    restamped = (
+        f"""
+    UNION ALL
+    SELECT m.service_id, m.bucket, rollup_bucket_end($4::interval, m.bucket, $5::text)
+    FROM {cagg.view} m JOIN services v ON v.id = m.service_id
+    WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3
+      AND m.bucket >= (SELECT frozen_before FROM fz) AND {zone_ok}
+      AND (m.applied_interval_s, m.applied_latency_target_ms) IS DISTINCT FROM (v.interval_s, v.latency_target_ms)"""
+        if cagg.on_catalog == "restamp"
+        else ""
+    )
     return f"""
 WITH fz AS (SELECT {frozen} AS frozen_before),
 pending AS (
     SELECT i.service_id, greatest(time_bucket($4::interval, i.lo, $5::text), (SELECT frozen_before FROM fz)) AS lo, i.hi
     FROM rollup_invalidations i
     WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
-      AND i.hi > $2 AND i.lo < $3 AND i.hi > (SELECT frozen_before FROM fz)
+      AND i.hi > $2 AND i.lo < $3 AND i.hi > (SELECT frozen_before FROM fz){restamped}
 ),
 islands AS (
     SELECT service_id, lo, hi,
@@ -216,9 +230,41 @@ WATERMARK = (
     " $2::timestamptz) FROM _timescaledb_catalog.continuous_agg c"
     " WHERE to_regclass(format('%I.%I', c.user_view_schema, c.user_view_name)) = $1::regclass"
 )
-PENDING = "SELECT id, raw_table, lo, hi FROM rollup_invalidations ORDER BY id"
+PENDING = "SELECT id, raw_table, service_id, lo, hi FROM rollup_invalidations ORDER BY id"
 FORGET = "DELETE FROM rollup_invalidations WHERE id = ANY($1::bigint[])"
 HORIZONS = "SELECT raw_table, dropped_before FROM raw_retention"
+MATERIALISED_IN = (
+    "SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name) "
+    "FROM timescaledb_information.continuous_aggregates WHERE view_name = $1"
+)
+# A changed `services` row without a refresh (sql/tsl/092): the materialised buckets of services $1
+# (width $2, zone $3, rollup name $4) that applied another interval or latency target than `services`
+# has now get the two figures that depend on them again, from the first level's slots; {mat} is the
+# aggregate's materialisation hypertable (MATERIALISED_IN). Buckets before the retention horizon keep
+# what they applied, as on the Apache path.
+RESTAMP = f"""
+WITH fz AS (SELECT {queries._frozen_before("checks", "$2", "$3", "$4")} AS frozen_before),
+stale AS (
+    SELECT m.service_id, m.bucket
+    FROM {{mat}} m JOIN services v ON v.id = m.service_id
+    WHERE m.service_id = ANY($1::text[]) AND m.bucket >= (SELECT frozen_before FROM fz)
+      AND (m.applied_interval_s, m.applied_latency_target_ms) IS DISTINCT FROM (v.interval_s, v.latency_target_ms)
+),
+fresh AS (
+    SELECT s.service_id, time_bucket($2::interval, s.ts, $3::text) AS bucket,
+           coalesce(sum(v.interval_s) FILTER (WHERE NOT s.ok), 0)::bigint AS downtime_s,
+           count(*) FILTER (WHERE s.ok AND s.latency_ms > v.latency_target_ms)::int AS over_target,
+           min(v.interval_s) AS interval_s, min(v.latency_target_ms) AS latency_target_ms
+    FROM cagg_check_slots s JOIN services v ON v.id = s.service_id
+    WHERE s.service_id = ANY($1::text[]) AND s.ts >= (SELECT min(bucket) FROM stale)
+    GROUP BY 1, 2
+)
+UPDATE {{mat}} m
+SET downtime_s = f.downtime_s, over_target = f.over_target,
+    applied_interval_s = f.interval_s, applied_latency_target_ms = f.latency_target_ms
+FROM fresh f JOIN stale st USING (service_id, bucket)
+WHERE m.service_id = f.service_id AND m.bucket = f.bucket
+"""
 # Just past the newest raw row: a logged range is re-materialised up to there (FAR_FUTURE ranges too).
 RAW_END = {t: f"SELECT max(ts) + INTERVAL '1 second' FROM {t}" for t in ("checks", "api_calls")}
 
@@ -272,13 +318,16 @@ async def refresh(
                 horizon = horizons.get(raw_table) or EPOCH
                 ranges = await _logged_ranges(conn, raw_table, taken, horizons.get(raw_table))
                 # Raw rows written below a watermark are TimescaleDB's to track: each level's advance
-                # re-materialises what changed below it. Only the levels that join `services` are
-                # forced over the logged ranges (never before the retention horizon: frozen there).
+                # re-materialises what changed below it. A changed `services` row is not (on_catalog).
                 for cagg in (first, *second):
                     zone = timezone_name if cagg.zoned else "UTC"
                     start = horizon if cagg is first else EPOCH
-                    forced = ranges if cagg.reads_services else []
+                    forced = ranges if cagg.on_catalog == "force" else []
                     await _refresh_view(conn, refresh_sql, cagg, zone, start, target, forced, horizon)
+                    if cagg.on_catalog == "restamp":
+                        await _restamp(
+                            conn, cagg, zone, sorted({r["service_id"] for r in taken if r["raw_table"] == raw_table})
+                        )
                 counts[raw_table] = len(ranges)
         except asyncpg.LockNotAvailableError as exc:
             # Still busy after the retries: the logged ranges stay pending (read live) for the next run.
@@ -326,6 +375,14 @@ async def _follow_zone(conn: asyncpg.Connection, timezone_name: str) -> None:
                 ):
                     raise
                 await asyncio.sleep(delay)
+
+
+async def _restamp(conn: asyncpg.Connection, cagg: Cagg, zone: str, service_ids: list[str]) -> None:
+    """RESTAMP the buckets of the services with logged ranges (a late write's are current already:
+    the statement finds only rows that applied other values, through the aggregate's index)."""
+    if service_ids:
+        mat = await conn.fetchval(MATERIALISED_IN, cagg.view)
+        await conn.execute(RESTAMP.format(mat=mat), service_ids, cagg.width, zone, cagg.view.removeprefix("cagg_"))
 
 
 async def _logged_ranges(

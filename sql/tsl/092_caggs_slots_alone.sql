@@ -6,13 +6,17 @@
 -- every service, aggregated again from raw checks and written again — over the whole kept history:
 -- 41x the Apache path on 10 days x 50 services (2.29.2), past the worker's job limit at 400 days.
 --
--- Now, as on the Apache path (sql/200 rollup_check_slots): the slot holds only what its raw rows
--- decide (ok, latency), and the hourly and daily aggregates join `services` where they sum the slots
--- (downtime = the interval of each failed slot, over_target = ok slots slower than the target). A
--- changed service forces only those second levels (app/rollups/caggs.py): a pass over the stored
--- slots, writing a row per service and hour or day, and no raw row is read or slot rewritten.
--- (API calls keep their first level: a minute's over_target counts calls above the target, which
--- needs each call's latency, so their 1-minute level is the lowest that can apply it.)
+-- Now the slot holds only what its raw rows decide (ok, latency), as on the Apache path (sql/200
+-- rollup_check_slots), and the hourly and daily aggregates join `services` where they sum the slots
+-- (downtime = the interval of each failed slot, over_target = ok slots slower than the target). Each
+-- of their rows also keeps the interval and target it applied (applied_*). A changed service is then
+-- no refresh at all: the worker rewrites the two figures of that service's rows whose applied_* differ
+-- from `services`, from its stored slots (app/rollups/caggs.py RESTAMP: the rows and slots of one
+-- service, like the Apache path), and readers read any row whose applied_* differ live from raw rows
+-- meanwhile (also a row a refresh policy wrote from a snapshot older than the change). Rows before the
+-- retention horizon keep what they applied, as on the Apache path (their raw rows are gone).
+-- (API calls keep their first level and its forced refresh: a minute's over_target counts calls above
+-- the target, which needs each call's latency, so the 1-minute level is the lowest that can apply it.)
 --
 -- Existing databases. The three aggregates of checks (and the daily usage one, which the function
 -- below creates with the daily checks one) are dropped and created again, empty; the worker's next
@@ -80,7 +84,9 @@ SELECT s.service_id,
        count(*) FILTER (WHERE s.ok AND s.latency_ms < 7000)::int AS lat_lt_7000,
        count(*) FILTER (WHERE s.ok AND s.latency_ms < 10000)::int AS lat_lt_10000,
        count(*) FILTER (WHERE s.ok AND s.latency_ms < 15000)::int AS lat_lt_15000,
-       count(*) FILTER (WHERE s.ok AND s.latency_ms < 30000)::int AS lat_lt_30000
+       count(*) FILTER (WHERE s.ok AND s.latency_ms < 30000)::int AS lat_lt_30000,
+       min(v.interval_s) AS applied_interval_s,
+       min(v.latency_target_ms) AS applied_latency_target_ms
 FROM cagg_check_slots s
 JOIN services v ON v.id = s.service_id
 GROUP BY s.service_id, time_bucket(INTERVAL '1 hour', s.ts)
@@ -128,7 +134,9 @@ SELECT s.service_id,
        count(*) FILTER (WHERE s.ok AND s.latency_ms < 7000)::int AS lat_lt_7000,
        count(*) FILTER (WHERE s.ok AND s.latency_ms < 10000)::int AS lat_lt_10000,
        count(*) FILTER (WHERE s.ok AND s.latency_ms < 15000)::int AS lat_lt_15000,
-       count(*) FILTER (WHERE s.ok AND s.latency_ms < 30000)::int AS lat_lt_30000
+       count(*) FILTER (WHERE s.ok AND s.latency_ms < 30000)::int AS lat_lt_30000,
+       min(v.interval_s) AS applied_interval_s,
+       min(v.latency_target_ms) AS applied_latency_target_ms
 FROM cagg_check_slots s
 JOIN services v ON v.id = s.service_id
 GROUP BY s.service_id, time_bucket(INTERVAL '1 day', s.ts, %1$L)

@@ -142,8 +142,19 @@ async def test_the_cagg_selects_and_readers_give_the_apache_rollups_rows(conn, z
         await _stand_ins(conn, zone)
         # Each aggregate's own SELECT: the second levels over the first, as the migration builds them.
         for rollup in rollups.ROLLUPS:
-            view = dicts(await conn.fetch(f"SELECT * FROM cagg_{rollup.name} ORDER BY 1, 2"))
+            columns = ", ".join(("service_id", "bucket", *rollup.sql.columns))
+            view = dicts(await conn.fetch(f"SELECT {columns} FROM cagg_{rollup.name} ORDER BY 1, 2"))
             assert view == dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR)), rollup.name
+        # The checks rollups also keep what they applied of `services` (sql/tsl/092), and only that.
+        for name in ("checks_hourly", "checks_daily"):
+            assert (
+                await conn.fetchval(
+                    f"SELECT count(*) FROM cagg_{name} m JOIN services v ON v.id = m.service_id "
+                    "WHERE (m.applied_interval_s, m.applied_latency_target_ms) "
+                    "IS DISTINCT FROM (v.interval_s, v.latency_target_ms)"
+                )
+                == 0
+            )
         # The readers, with every written range still logged (read live) and with none.
         assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") > 0
         await _assert_readers_equal_scratch(conn, zone)
