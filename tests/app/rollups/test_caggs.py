@@ -378,6 +378,102 @@ async def test_a_changed_service_is_read_live_then_rematerialised(conn, timescal
         await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
 
 
+async def test_a_row_that_applied_another_target_is_read_live_and_restamped(conn, timescale_only):
+    """A refresh policy may write buckets from a snapshot older than a change of `services`, after the
+    worker restamped them (sql/tsl/092): nothing is logged then, and the row still reads exactly."""
+    checks, calls = dataset(days=2)
+    await write_checks(conn, checks, now=NOW)
+    await write_api_calls(conn, calls, now=NOW)
+    await rollups.refresh(conn, "Europe/Berlin", NOW)
+    try:
+        # The change without its log entry: what the late policy write leaves behind.
+        await conn.execute("UPDATE services SET interval_s = 90, latency_target_ms = 200 WHERE id = 'face-compare'")
+        assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") == 0
+        # (The usage minutes are forced instead, under the aggregate's refresh lock: no such race.)
+        for rollup in (rollups.CHECKS_HOURLY, rollups.CHECKS_DAILY):
+            scratch = dicts(await rollups.aggregate_raw(conn, rollup, "Europe/Berlin", None, *FAR))
+            assert dicts(await rollups.read(conn, rollup, "Europe/Berlin", None, *FAR)) == scratch, rollup.name
+            assert await _materialised_rows(conn, rollup) != scratch, rollup.name  # not what a read takes
+        # Logged (as app/services does with the change): the refresh rewrites that service's rows only.
+        untouched = [
+            r for r in await _materialised_rows(conn, rollups.CHECKS_DAILY) if r["service_id"] != "face-compare"
+        ]
+        await rollups.invalidate_service(conn, "face-compare")
+        await rollups.refresh(conn, "Europe/Berlin", NOW)
+        for rollup in rollups.ROLLUPS:
+            scratch = dicts(await rollups.aggregate_raw(conn, rollup, "Europe/Berlin", None, *FAR))
+            assert await _materialised_rows(conn, rollup) == scratch, rollup.name
+            assert dicts(await rollups.read(conn, rollup, "Europe/Berlin", None, *FAR)) == scratch, rollup.name
+        daily = await _materialised_rows(conn, rollups.CHECKS_DAILY)
+        assert [r for r in daily if r["service_id"] != "face-compare"] == untouched
+        assert any(r["over_target"] for r in daily if r["service_id"] == "face-compare")
+    finally:
+        await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
+
+
+async def _refresh_as_before_092(conn, until: datetime) -> None:
+    """What the refresh did to the aggregates of 090/091 (this code restamps columns of 092): every
+    level in order, the first levels from the retention horizon on."""
+    horizon = await conn.fetchval("SELECT dropped_before FROM raw_retention WHERE raw_table = 'checks'")
+    for view in ORDER:
+        start = horizon if horizon and view in ("cagg_check_slots", "cagg_usage_minutes") else caggs.EPOCH
+        await conn.execute(caggs.REFRESH_ONE_PASS, view, start, until, False)
+    await conn.execute("DELETE FROM rollup_invalidations")  # all of it re-materialised: nothing is forced here
+
+
+async def test_a_database_of_the_joined_slots_migrates_and_keeps_its_dropped_days(
+    pool, database_url, timescale_only, tmp_path
+):
+    """sql/tsl/092 on a database that ran the aggregates of 090/091 for a while: slots whose raw rows
+    retention dropped are carried over, the rest is aggregated again; every rollup holds what it held."""
+    sql = tmp_path / "sql"
+    (sql / "tsl").mkdir(parents=True)
+    for path in db.migration_files() + [p for p in db.tsl_migration_files() if p.name < "092"]:
+        (sql / path.relative_to(db.SQL_DIR)).symlink_to(path)
+    name = f"slamon_test_092_{uuid.uuid4().hex[:8]}"
+    async with pool.acquire() as admin:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    conn = await asyncpg.connect(database_url.rpartition("/")[0] + "/" + name)
+    try:
+        assert "tsl/091_caggs_one_pass.sql" in await db.migrate(conn, sql, backend="caggs")
+        await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
+        checks, calls = dataset()
+        await write_checks(conn, checks, now=NOW)
+        await write_api_calls(conn, calls, now=NOW)
+        later = BASE + timedelta(days=60)
+        await _refresh_as_before_092(conn, later)
+        await retention.apply(conn, later, 30, "UTC", timedelta(minutes=5))
+        assert await conn.fetchval("SELECT count(*) FROM checks") == 0
+        recent = [
+            CheckRow(
+                later - timedelta(days=2, minutes=m),
+                s,
+                "seoul",
+                *((True, 200, 40 * m, None) if m % 4 else (False, 503, None, "http_error")),
+            )
+            for m in range(0, 600, 3)
+            for s in SERVICES
+        ]
+        await write_checks(conn, recent, now=later)
+        await _refresh_as_before_092(conn, later)
+        before = {}
+        for rollup in rollups.ROLLUPS:
+            columns = ", ".join(("service_id", "bucket", *rollup.sql.columns))
+            before[rollup.name] = dicts(await conn.fetch(f"SELECT {columns} FROM cagg_{rollup.name} ORDER BY 1, 2"))
+        assert await db.migrate(conn, backend="caggs") == ["tsl/092_caggs_slots_alone.sql"]
+        await rollups.refresh(conn, "UTC", later)
+        for rollup in rollups.ROLLUPS:
+            assert dicts(await rollups.read(conn, rollup, "UTC", None, *FAR)) == before[rollup.name], rollup.name
+            assert await _materialised_rows(conn, rollup) == before[rollup.name], rollup.name
+        daily = await rollups.read(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR)
+        got = {(r["service_id"], r["bucket"].date()): (r["slots"], r["ok_slots"]) for r in daily}
+        assert got == pandas_checks_by_day(checks + recent, "UTC")
+    finally:
+        await conn.close()
+        async with pool.acquire() as admin:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 async def test_retention_keeps_the_aggregated_days_and_a_zone_change_recuts_them_from_the_slots(conn, timescale_only):
     checks, calls = dataset()
     await write_checks(conn, checks, now=NOW)
