@@ -23,6 +23,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Literal
 
 import asyncpg
 
@@ -54,7 +55,7 @@ class Cagg:
     # What a changed `services` row (interval, latency target; TimescaleDB does not track it) takes,
     # sql/tsl/092: nothing (the level does not read it), "force" (the logged ranges re-materialised,
     # every service at once) or "restamp" (the service's rows whose applied_* differ rewritten, RESTAMP).
-    on_catalog: str
+    on_catalog: Literal["", "force", "restamp"]
 
 
 CHECK_SLOTS = Cagg("cagg_check_slots", timedelta(seconds=1), zoned=False, on_catalog="")
