@@ -4,8 +4,8 @@ checks written through the ingest module into a scratch database on each server,
   one minute:      one more minute of checks for every service, then `refresh` (p50 of MINUTES runs),
   catalog change:  one service's interval and latency target changed and `invalidate_service` logged, then
                    `refresh` brings every bucket of that service to the new target,
-  read:            the daily rollup of every service over the whole range, which must equal the
-                   from-scratch aggregate of the raw rows and the other server's read.
+  read:            the daily rollup of every service over the whole range (timed once), which must
+                   equal the from-scratch aggregate of the raw rows and the other server's read.
 The baseline is the Apache server (SLAMON_DATABASE_URL, rollups as tables); the other server is a
 Timescale License build (BENCH_LICENSE_URL, rollups as continuous aggregates, SLAMON_ROLLUP_BACKEND=caggs
 whatever VERIFIED_CAGG_RELEASES says). Goal (issue 16): each License figure within 2x of Apache's.
@@ -79,10 +79,10 @@ async def run(server: str, backend: str, days: int, minutes: int) -> tuple[dict,
             catalog_s = time.perf_counter() - started
             log(f"{backend}: catalog change refresh {catalog_s:.2f}s")
             read_start, read_end = start.replace(hour=0), end + timedelta(days=1)
-            read = [
-                tuple(r)
-                for r in await rollups.read(conn, rollups.CHECKS_DAILY, TIMEZONE, service_ids, read_start, read_end)
-            ]
+            started = time.perf_counter()
+            daily = await rollups.read(conn, rollups.CHECKS_DAILY, TIMEZONE, service_ids, read_start, read_end)
+            read_ms = (time.perf_counter() - started) * 1000
+            read = [tuple(r) for r in daily]
             raw = [
                 tuple(r)
                 for r in await rollups.aggregate_raw(
@@ -103,6 +103,7 @@ async def run(server: str, backend: str, days: int, minutes: int) -> tuple[dict,
         "refresh_one_minute_p50_ms": median_ms(one_minute),
         "catalog_change_s": round(catalog_s, 2),
         "read_buckets": len(read),
+        "read_ms": round(read_ms, 1),
         "read_equals_raw": read == raw,
         "job_errors": job_errors,
     }

@@ -318,13 +318,14 @@ async def refresh(
             for raw_table, (first, second) in LEVELS.items():
                 horizon = horizons.get(raw_table) or EPOCH
                 ranges = await _logged_ranges(conn, raw_table, taken, horizons.get(raw_table))
-                # Raw rows written below a watermark are TimescaleDB's to track: each level's advance
-                # re-materialises what changed below it. A changed `services` row is not (on_catalog).
+                # Raw rows written below a watermark are TimescaleDB's to track: a refresh over the
+                # logged ranges re-materialises what changed there. A changed `services` row is not
+                # tracked (on_catalog): forced, or restamped below.
                 for cagg in (first, *second):
                     zone = timezone_name if cagg.zoned else "UTC"
                     start = horizon if cagg is first else EPOCH
-                    forced = ranges if cagg.on_catalog == "force" else []
-                    await _refresh_view(conn, refresh_sql, cagg, zone, start, target, forced, horizon)
+                    force = cagg.on_catalog == "force"
+                    await _refresh_view(conn, refresh_sql, cagg, zone, start, target, ranges, horizon, force)
                     if cagg.on_catalog == "restamp":
                         await _restamp(
                             conn, cagg, zone, sorted({r["service_id"] for r in taken if r["raw_table"] == raw_table})
@@ -409,13 +410,17 @@ async def _refresh_view(
     target: datetime,
     ranges: list[tuple[datetime, datetime]],
     forced_from: datetime,
+    force: bool,
 ) -> None:
-    """Advance from `start` to `target` (TimescaleDB re-materialises what it saw change), then force
-    the logged ranges, widened to whole buckets since a refresh rounds its window inwards; never a
-    bucket that starts before `forced_from` (the retention horizon: buckets holding dropped raw rows
-    are final, as on the Apache path). Only their part below the watermark the aggregate had before
-    the advance: above it the advance has just materialised every bucket from the current rows and
-    catalog (re-forcing them made a first refresh after a load cost twice the load's aggregation)."""
+    """Advance from `start` to `target` (TimescaleDB re-materialises what it saw change), then refresh
+    the logged ranges (`force`: even where TimescaleDB saw no change), widened to whole buckets since a
+    refresh rounds its window inwards; never a bucket that starts before `forced_from` (the retention
+    horizon: buckets holding dropped raw rows are final, as on the Apache path). Only their part below
+    the watermark the aggregate had before the advance, which a refresh policy may have moved past
+    `target` (its end offset is shorter than the worker's grace): the rows logged there are read from
+    the aggregate once the log entries go. Above it the advance has just materialised every bucket
+    from the current rows and catalog (re-forcing them made a first refresh after a load cost twice
+    the load's aggregation)."""
     fresh_from = await conn.fetchval(WATERMARK, cagg.view, start) if ranges else None
     if start < target:
         await _call_refresh(conn, refresh_sql, cagg.view, start, target, False)
@@ -424,7 +429,7 @@ async def _refresh_view(
         assert span is not None  # a SELECT of values: always one row
         forced_lo, forced_hi = max(span["lo"], forced_from), min(span["hi"], fresh_from)
         if forced_lo < forced_hi:
-            await _call_refresh(conn, refresh_sql, cagg.view, forced_lo, forced_hi, True)
+            await _call_refresh(conn, refresh_sql, cagg.view, forced_lo, forced_hi, force)
 
 
 async def _call_refresh(conn: asyncpg.Connection, refresh_sql: str, *args) -> None:
