@@ -116,14 +116,23 @@ def _reader(
         if cagg.zoned
         else "true"
     )
+    # `stale`: the row applied another interval or latency target than `services` has now (sql/tsl/092).
+    restamps = cagg.on_catalog == "restamp"
+    stale = (
+        "(m.applied_interval_s, m.applied_latency_target_ms) IS DISTINCT FROM (v.interval_s, v.latency_target_ms)"
+        if restamps
+        else "false"
+    )
+    source = f"{cagg.view} m LEFT JOIN services v ON v.id = m.service_id" if restamps else f"{cagg.view} m"
     materialised = (
-        f"SELECT m.service_id, m.bucket, {', '.join(f'm.{c}' for c in columns)} FROM {cagg.view} m "
+        f"SELECT m.service_id, m.bucket, {', '.join(f'm.{c}' for c in columns)}, {stale} AS stale FROM {source} "
         "WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3"
         f" AND {zone_ok}"
     )
-    if cagg.zoned:
+    if cagg.zoned:  # the first level summed with the current `services`: never stale
         materialised += (
-            f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked} FROM ({from_first_level}) x WHERE NOT {zone_ok}"
+            f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked}, false FROM ({from_first_level}) x"
+            f" WHERE NOT {zone_ok}"
         )
     live_dirty = (
         f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL ("
@@ -137,19 +146,20 @@ def _reader(
     # The retention horizon, bucket-aligned upwards (queries._frozen_before; the 'apache'-only zone
     # recut boundary it also reads is never set on this path).
     frozen = queries._frozen_before(raw_table, "$4", "$5", "$6")
+    # (One read of the aggregate: `materialised`, referenced twice, is computed once.)
     restamped = (
-        f"""
+        """
     UNION ALL
     SELECT m.service_id, m.bucket, rollup_bucket_end($4::interval, m.bucket, $5::text)
-    FROM {cagg.view} m JOIN services v ON v.id = m.service_id
-    WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3
-      AND m.bucket >= (SELECT frozen_before FROM fz) AND {zone_ok}
-      AND (m.applied_interval_s, m.applied_latency_target_ms) IS DISTINCT FROM (v.interval_s, v.latency_target_ms)"""
-        if cagg.on_catalog == "restamp"
+    FROM materialised m WHERE m.stale AND m.bucket >= (SELECT frozen_before FROM fz)"""
+        if restamps
         else ""
     )
     return f"""
 WITH fz AS (SELECT {frozen} AS frozen_before),
+materialised AS (
+    {materialised}
+),
 pending AS (
     SELECT i.service_id, greatest(time_bucket($4::interval, i.lo, $5::text), (SELECT frozen_before FROM fz)) AS lo, i.hi
     FROM rollup_invalidations i
@@ -167,11 +177,8 @@ dirty AS (
     SELECT service_id, min(lo) AS lo, max(hi) AS hi
     FROM (SELECT *, sum(starts_island) OVER (PARTITION BY service_id ORDER BY lo, hi) AS island FROM islands) i
     GROUP BY service_id, island
-),
-materialised AS (
-    {materialised}
 )
-SELECT * FROM materialised m
+SELECT m.service_id, m.bucket, {", ".join(f"m.{c}" for c in columns)} FROM materialised m
 WHERE NOT EXISTS (SELECT 1 FROM dirty d WHERE d.service_id = m.service_id AND m.bucket >= d.lo AND m.bucket < d.hi)
 UNION ALL ({live_dirty})
 ORDER BY service_id, bucket"""
