@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from app.config import get_settings
@@ -30,6 +30,7 @@ async def cmd_migrate(args) -> int:
     from app import db
     from app.customers.service import CustomersFileError, load_customers, sync_customers
     from app.escalation.service import PolicyFileError, load_policies, sync_policies
+    from app.oncall.service import ScheduleFileError, load_schedules, sync_schedules
     from app.services.service import CatalogError, load_catalog, sync_catalog
 
     settings = get_settings()
@@ -37,7 +38,8 @@ async def cmd_migrate(args) -> int:
         catalog = load_catalog(settings.services_file)
         customers = load_customers(settings.customers_file)
         policies = load_policies(settings.escalation_file)
-    except (CatalogError, CustomersFileError, PolicyFileError) as exc:
+        schedules = load_schedules(settings.escalation_file)
+    except (CatalogError, CustomersFileError, PolicyFileError, ScheduleFileError) as exc:
         print(f"slamon migrate: {exc}", file=sys.stderr)
         return 2
     conn = await _connect()
@@ -46,6 +48,7 @@ async def cmd_migrate(args) -> int:
         synced = await sync_catalog(conn, catalog)
         contracts = await sync_customers(conn, settings.customers_file, customers)
         changed, deleted = await sync_policies(conn, policies)
+        rotas_changed, rotas_deleted = await sync_schedules(conn, schedules)
     except (db.MigrationError, CustomersFileError) as exc:
         print(f"slamon migrate: {exc}", file=sys.stderr)
         return 2
@@ -61,6 +64,10 @@ async def cmd_migrate(args) -> int:
         f"{len(contracts.updated)} updated, {len(contracts.removed)} removed"
     )
     print(f"escalation policies: {len(policies)} in escalation.toml, {len(changed)} changed, {len(deleted)} deleted")
+    print(
+        f"on-call schedules: {len(schedules)} in escalation.toml, {len(rotas_changed)} changed, "
+        f"{len(rotas_deleted)} deleted"
+    )
     return 0
 
 
@@ -126,7 +133,7 @@ async def cmd_rollups_refresh(args) -> int:
             conn,
             settings.timezone,
             datetime.now(timezone.utc),
-            grace=rollups.timedelta(seconds=settings.rollup_grace_s),
+            grace=timedelta(seconds=settings.rollup_grace_s),
         )
     finally:
         await conn.close()
@@ -308,13 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Commands of the other processes live beside their code (prober/cli.py, workers/cli.py, app/demo/cli.py).
     from app import up
+    from app.accesslogs import cli as accesslogs_cli
     from app.demo import cli as demo_cli
     from app.reports import cli as reports_cli
     from app.users import cli as users_cli
     from prober import cli as prober_cli
     from workers import cli as workers_cli
 
-    for module in (up, prober_cli, demo_cli, workers_cli, users_cli, reports_cli):
+    for module in (up, prober_cli, demo_cli, workers_cli, users_cli, reports_cli, accesslogs_cli):
         module.add_commands(sub)
     return parser
 

@@ -127,6 +127,15 @@ class Settings(BaseSettings):
     # Escalation (app/escalation): an acknowledged open incident without an update for this long
     # gets a reminder to the subscriptions paged (the PRD's "update every 30 minutes"); 0: never.
     escalation_reminder_s: int = Field(1800, ge=0)
+    # ... and still quiet this long after the reminder, its escalation resumes at the next level; 0: never.
+    escalation_resume_s: int = Field(600, ge=0)
+    # How long the acknowledgement link in a page's email works (signed with the app secret).
+    escalation_ack_link_hours: int = Field(24, ge=1, le=24 * 30)
+    # The paging services' callbacks (app/escalation/callbacks.py), refused while unset: the secret of
+    # the PagerDuty webhook subscription (X-PagerDuty-Signature), and the token Opsgenie's webhook
+    # integration sends as a custom header (X-SLAMon-Callback-Token).
+    pagerduty_webhook_secret: str | None = None
+    opsgenie_callback_token: str | None = None
     smtp_host: str | None = None
     smtp_port: int = Field(587, ge=1, le=65_535)
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"

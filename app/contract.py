@@ -39,6 +39,8 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from app.formatting import pagination
+
 # A UTC instant the service already wrote with app.formatting.utc_iso ("2026-12-01T10:00:00Z"): kept
 # a string, so that the answer is byte for byte what the service formatted.
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -155,6 +157,11 @@ class Pagination(BaseModel):
     totalPages: int
     hasNext: bool
 
+    @classmethod
+    def of(cls, page: int, limit: int, total: int) -> Pagination:
+        """Page `page` of `total` items, `limit` a page."""
+        return cls.model_validate(pagination(page, limit, total))
+
 
 class ErrorDetail(BaseModel):
     """Where a problem is: `in` (query, path, body, header, or null), the field (dotted for nested
@@ -181,6 +188,10 @@ class ErrorBody(BaseModel):
 # What each status means in this API, and the example it shows. (FastAPI drops null values from the
 # examples of the OpenAPI document: examples show non-null values only.)
 ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: (
+        "The body cannot be decoded (a protocol's own format, e.g. OTLP)",
+        {"error": "bad_request", "message": "body is not an OTLP ExportTraceServiceRequest"},
+    ),
     401: (
         "No valid access token (missing, expired, revoked, idle for 2 h)",
         {"error": "unauthorized", "message": "missing access token: send 'Authorization: Bearer <token>'"},
@@ -196,6 +207,10 @@ ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
         {"error": "gone", "message": "this link was already used or replaced by a newer one"},
     ),
     413: ("Request body over the limit", {"error": "payload_too_large", "message": "request body over 1048576 bytes"}),
+    415: (
+        "The body's Content-Type or Content-Encoding is not one the route takes",
+        {"error": "unsupported_media_type", "message": "Content-Type 'text/plain': send application/json"},
+    ),
     422: (
         "Invalid input; `details` names each parameter or field",
         {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -27,12 +27,51 @@ SESSION_SETTINGS = {
 }
 
 
+M = TypeVar("M")
+
+
+class Memory:
+    """What a process learns from its database and keeps while it serves, one object per pool (the
+    app's, the worker's): each module that keeps something defines its own class (rollups.service's
+    Known, status.history's SettledDays) and finds its one instance with `memory(conn).of(ThatClass)`.
+    No module-level state: two pools (two databases, the tests' databases) never share what was learnt,
+    and a bare connection (the CLI, a test's own) gets a fresh, empty one: correct, only uncached."""
+
+    def __init__(self) -> None:
+        self._held: dict[type, Any] = {}
+
+    def of(self, kind: type[M]) -> M:
+        held = self._held.get(kind)
+        if held is None:
+            held = self._held[kind] = kind()
+        return held  # type: ignore[no-any-return]
+
+
+class PoolConnection(asyncpg.Connection):
+    """A connection of a pool made by pool_connection_class: `memory` is its pool's."""
+
+    memory: Memory
+
+
+def pool_connection_class() -> type[PoolConnection]:
+    """A connection class for one pool (asyncpg.create_pool's connection_class) whose connections share
+    one Memory; reachable through the pool's connection proxies too (they forward attributes)."""
+    return type("PoolConnection", (PoolConnection,), {"memory": Memory()})
+
+
+def memory(conn: asyncpg.Connection) -> Memory:
+    """The Memory of the pool `conn` came from, or a fresh one for a connection of no such pool."""
+    held = getattr(conn, "memory", None)
+    return held if isinstance(held, Memory) else Memory()
+
+
 async def create_pool(settings: Settings, **kwargs) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         settings.database_url,
         min_size=kwargs.pop("min_size", settings.pool_min),
         max_size=kwargs.pop("max_size", settings.pool_max),
         server_settings={"application_name": kwargs.pop("application_name", "slamon"), **SESSION_SETTINGS},
+        connection_class=kwargs.pop("connection_class", None) or pool_connection_class(),
         **kwargs,
     )
 
@@ -45,21 +84,6 @@ async def spare_connection(pool: asyncpg.Pool | None) -> asyncpg.Connection | No
     if pool is None or pool.get_idle_size() == 0:
         return None
     return await pool.acquire()  # no timeout: it would also bound the reset on release
-
-
-# Where a statement's lower bound on raw rows goes into its text (with_time_floor).
-TIME_FLOOR = "{time_floor}"
-
-
-def with_time_floor(sql: str, floor: datetime | None) -> str:
-    """`sql` with its time floor (TIME_FLOOR) written in: a lower bound on the raw rows it
-    reads, as text rather than a value, so that even the cached generic plan leaves out every chunk of
-    the hypertable before it (given as a value, each run would initialise all of them, ~90 here). The
-    floor is a timestamp from the database or the app's clock, never client input; each distinct floor
-    is a statement of its own, so callers round it (a day, an hour) to keep their number small. None:
-    no floor."""
-    literal = "'-infinity'" if floor is None else f"'{floor.isoformat()}'"
-    return sql.replace(TIME_FLOOR, f"{literal}::timestamptz")
 
 
 # Migrations under sql/tsl/ need the Timescale License build (continuous aggregates, compression

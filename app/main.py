@@ -19,6 +19,8 @@ from app.auth.views import router as auth_router
 from app.config import Settings, get_settings
 from app.customers.views import admin_router as customers_admin_router
 from app.db import create_pool
+from app.escalation.callbacks import router as escalation_callbacks_router
+from app.escalation.pages import router as escalation_pages_router
 from app.escalation.views import router as escalation_router
 from app.feeds.views import router as feeds_router
 from app.health.views import router as health_router
@@ -30,6 +32,9 @@ from app.load import LoadShedding
 from app.maintenance.views import admin_router as maintenance_admin_router
 from app.maintenance.views import router as maintenance_router
 from app.notifications.views import router as notifications_router
+from app.oncall.views import feed_router as oncall_feed_router
+from app.oncall.views import router as oncall_router
+from app.otlp.views import router as otlp_router
 from app.reports import pdf
 from app.reports.pages import router as reports_pages_router
 from app.reports.views import admin_router as reports_admin_router
@@ -72,6 +77,7 @@ AUTHENTICATED_ROUTERS = (
     reports_admin_router,
     customers_admin_router,
     escalation_router,
+    oncall_router,
 )
 
 
@@ -168,7 +174,10 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
         health_router,
         *PUBLIC_READ_ROUTERS,
         ingest_router,
+        otlp_router,  # POST /v1/traces: OTLP/HTTP, authenticated by the ingest key as ingest_router
         subscribers_router,  # public writes: no account, the signed link is the credential
+        oncall_feed_router,  # the calendar feed: its URL's token is the credential
+        escalation_callbacks_router,  # the paging services: their signature or token is the credential
         *AUTHENTICATED_ROUTERS,
         realtime.replay_router(),
     ):
@@ -176,11 +185,12 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
 
     # The pages of a public subscriber's links, on every site: public_base_url may name any of them.
     app.include_router(subscribers_pages_router, include_in_schema=False)
+    app.include_router(escalation_pages_router, include_in_schema=False)  # an email's acknowledgement link
     contract.install(app)
     api_metrics = metrics.install(app)  # GET /metrics (app/metrics.py)
     sites.install(app, site)
     realtime.mount(app, settings)
-    app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/socket.io/"))
+    app.add_middleware(BodySizeLimit, limit=MAX_REQUEST_BYTES, exempt_prefixes=("/api/ingest/", "/v1/", "/socket.io/"))
     app.add_middleware(
         LoadShedding,
         max_concurrent=settings.max_concurrent_requests,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
@@ -33,6 +34,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import ApiError
+from app.metrics_slo import SloMetrics
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -71,6 +73,8 @@ class ApiMetrics:
         for reason in ("queue_full", "wait_timeout"):
             self.shed.labels(reason)  # present at 0 from the start, so rate() sees the first one
         self.registry.register(_StateCollector(app))
+        self.slo = SloMetrics()  # slamon_slo_*: the SLOs' figures (app/metrics_slo.py)
+        self.registry.register(self.slo)
 
     def refused(self, reason: str) -> None:
         """LoadShedding's hook (app/load.py)."""
@@ -191,6 +195,9 @@ def router() -> APIRouter:
         if not allowed(reader_address(request.scope, settings.trusted_proxies), settings.metrics_allow):
             raise ApiError(403, "forbidden", "GET /metrics is served to the addresses in SLAMON_METRICS_ALLOW only")
         api_metrics: ApiMetrics = request.app.state.metrics
+        pool = getattr(request.app.state, "pool", None)
+        if pool is not None:
+            await api_metrics.slo.refresh(pool, datetime.now(timezone.utc), settings.timezone)
         return Response(api_metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return routes

@@ -86,11 +86,27 @@ async def _seed_if_empty(days: int) -> str | None:
         await conn.close()
 
 
+async def _demo_paging(receivers_url: str) -> list[str]:
+    import asyncpg
+
+    from app.demo import paging
+
+    conn = await asyncpg.connect(get_settings().database_url)
+    try:
+        return await paging.install(conn, receivers_url)
+    finally:
+        await conn.close()
+
+
 def cmd_up(args) -> int:
     if args.seed_days:
         print("seeding demo history (first run only)…", flush=True)
         summary = asyncio.run(_seed_if_empty(args.seed_days))
         print(summary or "history already present, not seeded again", flush=True)
+    # The default escalation policy's subscriptions, paging the local receivers beside the targets.
+    created = asyncio.run(_demo_paging(f"http://127.0.0.1:{args.targets_port}"))
+    if created:
+        print(f"demo paging subscriptions added: {', '.join(created)}", flush=True)
     processes = {
         "targets": _slamon("targets", "--port", str(args.targets_port)),
         "prober": _slamon(
@@ -111,6 +127,7 @@ SLA Monitor is running:
   prober health     http://127.0.0.1:{args.prober_health_port}/healthz   metrics: http://127.0.0.1:{args.prober_health_port}/metrics
   worker metrics    http://127.0.0.1:{args.worker_metrics_port}/metrics   (API: /metrics on each site, from loopback)
   demo targets      http://127.0.0.1:{args.targets_port}/<service-id>/health
+  demo pages        http://127.0.0.1:{args.targets_port}/_receivers/received   (PagerDuty: …/pagerduty/alerts)
 Ctrl+C stops everything.""",
         flush=True,
     )

@@ -100,7 +100,14 @@ async def database_url():
 @pytest.fixture(scope="session")
 async def pool(database_url):
     # The app's session settings (UTC, generic plans, ...): statements are planned as in production.
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, server_settings=db.SESSION_SETTINGS)
+    # Its connections share one db.Memory, as the app's and the worker's do.
+    pool = await asyncpg.create_pool(
+        database_url,
+        min_size=1,
+        max_size=10,
+        server_settings=db.SESSION_SETTINGS,
+        connection_class=db.pool_connection_class(),
+    )
     yield pool
     await pool.close()
 

@@ -17,5 +17,9 @@ async def escalate_tick(ctx: Ctx) -> dict[str, int]:
     async with ctx["pool"].acquire() as conn:
         settings = ctx["settings"]
         return await engine.tick(
-            conn, datetime.now(timezone.utc), settings.notify_horizon_s, settings.escalation_reminder_s
+            conn,
+            datetime.now(timezone.utc),
+            settings.notify_horizon_s,
+            settings.escalation_reminder_s,
+            settings.escalation_resume_s,
         )

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.contract import Pagination
+
 
 class AuditEntryRead(BaseModel):
     id: int
@@ -22,4 +24,4 @@ class AuditEntryRead(BaseModel):
 
 class AuditPage(BaseModel):
     entries: list[AuditEntryRead]
-    pagination: dict[str, int | bool]
+    pagination: Pagination

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from app.audit import queries
-from app.formatting import pagination
+from app.audit.models import AuditEntryRead, AuditPage
+from app.contract import Pagination
+
+if TYPE_CHECKING:  # app.auth.service writes the audit trail through this module
+    from app.auth.service import Principal
 
 
 async def record(
@@ -38,7 +42,7 @@ async def record(
 
 async def record_by(
     conn: asyncpg.Connection,
-    principal,
+    principal: Principal,
     action: str,
     target_type: str,
     target_id: str,
@@ -57,18 +61,18 @@ async def record_by(
     )
 
 
-def _to_read(row) -> dict:
-    return {
-        "id": row["id"],
-        "at": row["at"],
-        "actorId": str(row["actor_id"]) if row["actor_id"] else None,
-        "actorName": row["actor_name"],
-        "action": row["action"],
-        "targetType": row["target_type"],
-        "targetId": row["target_id"],
-        "ip": row["ip"],
-        "details": json.loads(row["details"]),
-    }
+def _to_read(row: asyncpg.Record) -> AuditEntryRead:
+    return AuditEntryRead(
+        id=row["id"],
+        at=row["at"],
+        actorId=str(row["actor_id"]) if row["actor_id"] else None,
+        actorName=row["actor_name"],
+        action=row["action"],
+        targetType=row["target_type"],
+        targetId=row["target_id"],
+        ip=row["ip"],
+        details=json.loads(row["details"]),
+    )
 
 
 async def list_entries(
@@ -82,12 +86,9 @@ async def list_entries(
     until: datetime | None,
     page: int,
     limit: int,
-) -> dict:
+) -> AuditPage:
     """Newest first, filtered, one page."""
     filters = (actor, action, target_type, target_id, since, until)
     total = await conn.fetchval(queries.COUNT, *filters)
     rows = await conn.fetch(queries.LIST, *filters, limit, (page - 1) * limit)
-    return {
-        "entries": [_to_read(r) for r in rows],
-        "pagination": pagination(page, limit, total),
-    }
+    return AuditPage(entries=[_to_read(r) for r in rows], pagination=Pagination.of(page, limit, total))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query
 
 from app import deps
@@ -24,8 +25,8 @@ async def list_audit(
     until: datetime | None = None,
     page: int = Query(1, ge=1, le=10_000),
     limit: int = Query(50, ge=1, le=200),
-    conn=Depends(deps.connection),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> AuditPage:
     return await service.list_entries(
         conn,
         actor=actor,

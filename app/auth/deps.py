@@ -3,8 +3,10 @@ for a role the matrix does not allow). Declared on routers so that they are auth
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import cache
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -22,7 +24,9 @@ def client_ip(request: Request) -> str:
 
 
 async def current_user(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer), conn=Depends(deps.connection)
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    conn: asyncpg.Connection = Depends(deps.connection),
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized("missing access token: send 'Authorization: Bearer <token>'")
@@ -33,12 +37,14 @@ async def current_user(
 
 
 @cache
-def require(permission: str):
+def require(permission: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets through only roles the matrix grants `permission`; refusals are audited."""
     permissions.allows("admin", permission)  # unknown permission names fail when the route is declared
 
     async def dependency(
-        request: Request, principal: Principal = Depends(current_user), conn=Depends(deps.connection)
+        request: Request,
+        principal: Principal = Depends(current_user),
+        conn: asyncpg.Connection = Depends(deps.connection),
     ) -> Principal:
         if not permissions.allows(principal.role, permission):
             await audit.record_by(

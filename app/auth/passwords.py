@@ -12,7 +12,9 @@ import asyncio
 import base64
 import hashlib
 import hmac
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import bcrypt
 
@@ -23,6 +25,7 @@ PREFIX = "sha256$"
 BCRYPT_MAX_BYTES = 72
 SALT_CHARS = 29  # "$2b$12$" + 22 characters of salt
 _dummy_hashes: dict[int, str] = {}
+T = TypeVar("T")
 
 
 def _prehash(password: str, salt: bytes) -> bytes:
@@ -79,7 +82,7 @@ class Hasher:
             self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bcrypt")
         return self._executor
 
-    async def run(self, function, *args):
+    async def run(self, function: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool(), function, *args)
 
 
@@ -93,7 +96,7 @@ def configure(workers: int, queue: int) -> None:
         _hasher = Hasher(workers, queue)
 
 
-async def slot():
+async def slot() -> AsyncIterator[None]:
     """Route dependency for requests that check or set a password: admitted while fewer than
     workers + queue are in progress, else a fast 503."""
     hasher = _hasher

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -9,7 +10,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.auth import passwords, queries, throttle, tokens
-from app.auth.models import UserRead
+from app.auth.models import TokenPair, TokenRefresh, UserRead
 from app.auth.usernames import username_key
 from app.errors import ApiError
 from app.formatting import utc_iso
@@ -31,7 +32,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def user_to_read(row) -> UserRead:
+def user_to_read(row: asyncpg.Record) -> UserRead:
     return UserRead(
         id=str(row["id"]),
         username=row["username"],
@@ -47,19 +48,29 @@ def unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _issue_pair(conn, secret: str, user_id, role: str, session_id, token_version: int, now: datetime) -> dict:
+async def _issue_pair(
+    conn: asyncpg.Connection,
+    secret: str,
+    user_id: uuid.UUID,
+    role: str,
+    session_id: uuid.UUID,
+    token_version: int,
+    now: datetime,
+) -> TokenRefresh:
     refresh, refresh_hash = tokens.new_refresh()
     await conn.execute(queries.INSERT_REFRESH, refresh_hash, session_id, now + tokens.REFRESH_TTL)
-    return {
-        "access_token": tokens.issue_access(secret, str(user_id), role, str(session_id), token_version, now),
-        "refresh_token": refresh,
-        "token_type": "bearer",
-        "expires_in": int(tokens.ACCESS_TTL.total_seconds()),
-        "refresh_expires_in": int(tokens.REFRESH_TTL.total_seconds()),
-    }
+    return TokenRefresh(
+        access_token=tokens.issue_access(secret, str(user_id), role, str(session_id), token_version, now),
+        refresh_token=refresh,
+        token_type="bearer",
+        expires_in=int(tokens.ACCESS_TTL.total_seconds()),
+        refresh_expires_in=int(tokens.REFRESH_TTL.total_seconds()),
+    )
 
 
-async def login(conn: asyncpg.Connection, secret: str, username: str, password: str, ip: str, user_agent: str) -> dict:
+async def login(
+    conn: asyncpg.Connection, secret: str, username: str, password: str, ip: str, user_agent: str
+) -> TokenPair:
     """Check the password (throttled per account+IP, account, IP); open a session; audit either way."""
     now = utcnow()
     wait = await throttle.retry_after(conn, username, ip, now)
@@ -81,7 +92,7 @@ async def login(conn: asyncpg.Connection, secret: str, username: str, password: 
         )
     user = await conn.fetchrow(queries.USER_BY_NAME, username_key(username))
     ok = await passwords.verify_async(password, user["password_hash"] if user else None)
-    if not ok or not user["is_active"]:
+    if not ok or user is None or not user["is_active"]:
         async with conn.transaction():
             await throttle.record_failure(conn, username, ip, now)
             reason = "bad credentials" if not ok else "account disabled"
@@ -112,10 +123,11 @@ async def login(conn: asyncpg.Connection, secret: str, username: str, password: 
             details={"session_id": str(session_id)},
         )
         fresh = await conn.fetchrow(queries.USER_BY_NAME, user["username_key"])
-    return {**pair, "user": user_to_read(fresh)}
+        assert fresh is not None  # read above in this transaction, which holds the session it opened
+    return TokenPair(**pair.model_dump(by_alias=False), user=user_to_read(fresh))
 
 
-async def refresh(conn: asyncpg.Connection, secret: str, refresh_token: str, ip: str) -> dict:
+async def refresh(conn: asyncpg.Connection, secret: str, refresh_token: str, ip: str) -> TokenRefresh:
     """Rotate: the presented token is spent and a new pair issued; a spent token presented again
     revokes the whole session (its family), since one of the two holders is not the user."""
     now = utcnow()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncpg
 from fastapi import APIRouter, Depends, Request
 
 from app import deps
 from app.auth import passwords, permissions, service
 from app.auth.deps import client_ip, current_user
 from app.auth.models import LoginIn, LogoutIn, MeRead, PasswordChangeIn, RefreshIn, TokenPair, TokenRefresh
+from app.auth.service import Principal
+from app.config import Settings
 from app.contract import Success, deprecated_keys, errors
 from app.realtime import hub
 from app.users import service as users
@@ -26,10 +29,10 @@ LOGIN_ERRORS = errors(401, 429, e401={"error": "unauthorized", "message": "inval
 async def login(
     body: LoginIn,
     request: Request,
-    _slot=Depends(passwords.slot),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-):
+    _slot: None = Depends(passwords.slot),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+) -> TokenPair:
     return await service.login(
         conn,
         settings.resolved_secret_key(),
@@ -46,27 +49,34 @@ async def login(
     responses=errors(401, e401={"error": "unauthorized", "message": "invalid refresh token"}),
     summary="Rotate a refresh token: the old one is spent, a new pair returned",
 )
-async def refresh(body: RefreshIn, request: Request, conn=Depends(deps.connection), settings=Depends(deps.settings)):
+async def refresh(
+    body: RefreshIn,
+    request: Request,
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+) -> TokenRefresh:
     return await service.refresh(conn, settings.resolved_secret_key(), body.refresh_token, client_ip(request))
 
 
 @router.post("/api/auth/logout", response_model=Success, summary="End this session (its access and refresh tokens)")
 async def logout(
-    request: Request, body: LogoutIn | None = None, principal=Depends(current_user), conn=Depends(deps.connection)
-):
+    request: Request,
+    body: LogoutIn | None = None,
+    principal: Principal = Depends(current_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Success:
     await service.logout(conn, principal)
     await hub(request).disconnect_session(principal.session_id)
-    return {"success": True}
+    return Success(success=True)
 
 
 @router.get("/api/auth/me", response_model=MeRead, summary="The signed-in user, role and permissions")
-async def me(principal=Depends(current_user), conn=Depends(deps.connection)):
-    row = await users.get(conn, principal.user_id)
-    return {
-        "user": users.to_read(row),
-        "permissions": sorted(permissions.MATRIX[principal.role]),
-        "session_id": principal.session_id,
-    }
+async def me(
+    principal: Principal = Depends(current_user), conn: asyncpg.Connection = Depends(deps.connection)
+) -> MeRead:
+    user = await users.get(conn, principal.user_id)
+    assert user is not None  # current_user found the account just now
+    return MeRead(user=user, permissions=sorted(permissions.MATRIX[principal.role]), session_id=principal.session_id)
 
 
 @router.post(
@@ -78,10 +88,10 @@ async def me(principal=Depends(current_user), conn=Depends(deps.connection)):
 async def change_password(
     body: PasswordChangeIn,
     request: Request,
-    _slot=Depends(passwords.slot),
-    principal=Depends(current_user),
-    conn=Depends(deps.connection),
-):
+    _slot: None = Depends(passwords.slot),
+    principal: Principal = Depends(current_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Success:
     await users.change_own_password(conn, principal, body.current_password, body.new_password)
     await hub(request).disconnect_user(principal.user_id)
-    return {"success": True}
+    return Success(success=True)

@@ -4,7 +4,8 @@ GET /<service-id>/health answers like a real dependency: log-normal latency arou
 median, and on a deterministic two-hour cycle (shifted per service) a slow spell (> 7 s), a very
 slow spell (> 15 s), an outage answering 503, a spell refusing requests (connection closed), and a
 flapping spell. POST /<service-id>/control {"mode": "ok|slow|very_slow|down|refuse|flap", "seconds": N}
-forces a mode now (tests, demos); GET /<service-id>/control shows the current one.
+forces a mode now (tests, demos); GET /<service-id>/control shows the current one. The demo's paging
+receivers answer under /_receivers/ (app/demo/receivers.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from app.demo.receivers import Receivers
 
 # service id -> (median latency ms, log-normal sigma)
 PROFILES = {
@@ -70,6 +73,7 @@ class DemoTargets:
         self.speed = speed  # < 1 shortens every delay (tests)
         self.overrides: dict[str, Override] = {}
         self.requests: dict[str, int] = {s: 0 for s in SERVICE_IDS}
+        self.receivers = Receivers()
 
     def mode(self, service_id: str) -> str:
         override = self.overrides.get(service_id)
@@ -112,6 +116,7 @@ class DemoTargets:
 
     def app(self) -> web.Application:
         app = web.Application()
+        self.receivers.add_routes(app)  # the demo's paging receivers (app/demo/receivers.py)
         app.router.add_get("/{service_id}/health", self.health)
         app.router.add_route("*", "/{service_id}/control", self.control)
         return app

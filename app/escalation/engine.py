@@ -1,4 +1,5 @@
-"""The escalation engine (run by the worker every 5 s, workers/escalation.py) and acknowledgement.
+"""The escalation engine (run by the worker every 5 s, workers/escalation.py); acknowledgement is in
+acknowledge.py, reminders and resumption in reminders.py, who a level pages in targets.py.
 
 State is in the database (incident_escalations, sql/210), so timing does not depend on any one
 process: a level is due at the incident's start + its delay, and firing it is one transaction that
@@ -19,15 +20,13 @@ from typing import Any
 
 import asyncpg
 
-from app.audit import service as audit
-from app.errors import ApiError, not_found
-from app.escalation import queries
+from app.errors import not_found
+from app.escalation import queries, reminders, targets
+from app.escalation.timeline import record, send
 from app.formatting import utc_iso
 from app.incidents import service as incidents
-from app.notifications import queries as notification_queries
 
 log = logging.getLogger(__name__)
-ENGINE = "escalation"  # the actor of what the engine does, in the timeline and the audit log
 
 
 def applicable_levels(policy: asyncpg.Record, priority: str) -> list[dict[str, Any]]:
@@ -53,54 +52,6 @@ def _due_at(started_at: datetime, levels: list[dict[str, Any]], index: int) -> d
     return started_at + timedelta(seconds=levels[index]["delaySeconds"]) if index < len(levels) else None
 
 
-async def _log(
-    conn: asyncpg.Connection,
-    incident_id: str,
-    at: datetime,
-    action: str,
-    details: dict[str, Any],
-    *,
-    level: int | None = None,
-    actor: str = ENGINE,
-    principal: Any = None,
-) -> None:
-    """One timeline entry and its audit entry, in the caller's transaction."""
-    await conn.execute(queries.LOG, incident_id, at, action, level, actor, json.dumps(details, default=str))
-    entry = {**details, "level": level} if level is not None else details
-    if principal is not None:
-        await audit.record_by(conn, principal, f"escalation.{action}", "incident", incident_id, entry)
-    else:
-        await audit.record(
-            conn, f"escalation.{action}", actor_name=actor, target_type="incident", target_id=incident_id, details=entry
-        )
-
-
-async def _send(
-    conn: asyncpg.Connection,
-    key: str,
-    kind: str,
-    incident: dict[str, Any],
-    escalation: dict[str, Any],
-    subscription_ids: list[int],
-    at: datetime,
-) -> list[int]:
-    """Record an outbox event for these subscriptions only; wakes the notification workers at commit."""
-    if not subscription_ids:
-        return []
-    payload = {"incident": {**incident, "updates": incident["updates"][:1]}, "escalation": escalation}
-    rows = await conn.fetch(
-        queries.INSERT_TARGETED,
-        key,
-        kind,
-        incident["affectedServices"],
-        json.dumps(payload, default=str, ensure_ascii=False),
-        at,
-        subscription_ids,
-    )
-    await conn.execute(notification_queries.WAKE, key)
-    return [r["subscription_id"] for r in rows]
-
-
 async def start(conn: asyncpg.Connection, now: datetime, horizon_s: float) -> list[str]:
     """Start the escalation of every open incident a policy applies to (incidents older than the
     horizon are history: a fresh installation does not page for them)."""
@@ -111,7 +62,7 @@ async def start(conn: asyncpg.Connection, now: datetime, horizon_s: float) -> li
     started = []
     for incident in candidates:
         async with conn.transaction():
-            if await _start_one(
+            if await start_one(
                 conn,
                 policies,
                 incident["id"],
@@ -124,7 +75,7 @@ async def start(conn: asyncpg.Connection, now: datetime, horizon_s: float) -> li
     return started
 
 
-async def _start_one(
+async def start_one(
     conn: asyncpg.Connection,
     policies: list[asyncpg.Record],
     incident_id: str,
@@ -141,7 +92,7 @@ async def _start_one(
         queries.START, incident_id, policy["id"], json.dumps(levels), begun, _due_at(begun, levels, 0)
     )
     if inserted is not None:
-        await _log(conn, incident_id, now, "started", {"policyId": policy["id"], "levels": levels})
+        await record(conn, incident_id, now, "started", {"policyId": policy["id"], "levels": levels})
     return inserted is not None
 
 
@@ -164,26 +115,19 @@ async def _fire(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) ->
     index, paged, fired = row["next_level"], [], []
     while (due := _due_at(row["started_at"], levels, index)) is not None and due <= now:
         level = levels[index]
-        named = await conn.fetch(queries.SUBSCRIPTIONS_NAMED, level["subscriptions"])
+        resolved = await targets.resolve(conn, level, now)
         escalation = {"policyId": row["policy_id"], "level": index + 1, "levels": len(levels), **level}
-        sent = await _send(
+        sent = await send(
             conn,
             f"escalation:{incident_id}:level:{index + 1}",
             "escalation.paged",
             incident,
             escalation,
-            [r["id"] for r in named],
+            resolved.subscription_ids,
             now,
         )
-        found = {r["name"] for r in named}
-        details = {
-            "policyId": row["policy_id"],
-            "dueAt": utc_iso(due),
-            "subscriptions": sorted(found),
-            "missing": [name for name in level["subscriptions"] if name not in found],
-            "deliveries": len(sent),
-        }
-        await _log(conn, incident_id, now, "paged", details, level=index + 1)
+        details = {"policyId": row["policy_id"], "dueAt": utc_iso(due), **resolved.details(), "deliveries": len(sent)}
+        await record(conn, incident_id, now, "paged", details, level=index + 1)
         paged += sent
         fired.append((incident_id, index + 1))
         index += 1
@@ -205,104 +149,39 @@ async def close_resolved(conn: asyncpg.Connection, now: datetime) -> list[str]:
             incident = await incidents.get(conn, incident_id)
             assert incident is not None
             paged = list(row["paged"])
-            sent = await _send(
+            sent = await send(
                 conn, f"escalation:{incident_id}:resolved", "escalation.resolved", incident, {}, paged, now
             )
-            await _log(conn, incident_id, now, "resolved", {"notified": len(sent)})
+            await record(conn, incident_id, now, "resolved", {"notified": len(sent)})
         closed.append(incident_id)
     return closed
 
 
-async def remind(conn: asyncpg.Connection, now: datetime, reminder_s: float) -> list[str]:
-    """Remind the paged subscriptions of acknowledged open incidents without an update for
-    `reminder_s` (then again every `reminder_s` while it stays quiet)."""
-    if reminder_s <= 0:
-        return []
-    reminded = []
-    async with conn.transaction():
-        for row in await conn.fetch(queries.TO_REMIND, now, float(reminder_s)):
-            incident_id = row["incident_id"]
-            incident = await incidents.get(conn, incident_id)
-            assert incident is not None
-            quiet_since = row["quiet_since"]
-            sent = await _send(
-                conn,
-                f"escalation:{incident_id}:reminder:{int(quiet_since.timestamp())}",
-                "escalation.reminder",
-                incident,
-                {"quietSince": utc_iso(quiet_since), "reminderSeconds": reminder_s},
-                list(row["paged"]),
-                now,
-            )
-            await conn.execute(queries.REMINDED, incident_id, now)
-            await _log(conn, incident_id, now, "reminded", {"quietSince": utc_iso(quiet_since), "notified": len(sent)})
-            reminded.append(incident_id)
-    return reminded
-
-
-async def tick(conn: asyncpg.Connection, now: datetime, horizon_s: float, reminder_s: float = 0) -> dict[str, int]:
+async def tick(
+    conn: asyncpg.Connection, now: datetime, horizon_s: float, reminder_s: float = 0, resume_s: float = 0
+) -> dict[str, int]:
+    """One pass: start new escalations, close resolved ones, fire due levels, remind the quiet
+    acknowledged ones and resume those still quiet `resume_s` after their reminder."""
     started = await start(conn, now, horizon_s)
     closed = await close_resolved(conn, now)
+    resumed = await reminders.resume(conn, now, resume_s)
     fired = await fire_due(conn, now)
-    reminded = await remind(conn, now, reminder_s)
-    if started or fired or closed or reminded:
+    reminded = await reminders.remind(conn, now, reminder_s, resume_s)
+    counts = {
+        "started": len(started),
+        "fired": len(fired),
+        "closed": len(closed),
+        "reminded": len(reminded),
+        "resumed": len(resumed),
+    }
+    if any(counts.values()):
         log.info(
-            "escalation: %d started, %d levels fired, %d closed, %d reminded",
-            len(started),
-            len(fired),
-            len(closed),
-            len(reminded),
+            "escalation: %(started)d started, %(fired)d levels fired, %(closed)d closed, %(reminded)d reminded, "
+            "%(resumed)d resumed",
+            counts,
             extra={"job": "escalate"},
         )
-    return {"started": len(started), "fired": len(fired), "closed": len(closed), "reminded": len(reminded)}
-
-
-async def acknowledge(conn: asyncpg.Connection, incident_id: str, principal: Any, now: datetime) -> None:
-    """Stop further levels of an incident's escalation; the subscriptions paged so far are told."""
-    async with conn.transaction():
-        incident = await incidents.get(conn, incident_id)
-        if incident is None:
-            raise not_found("incident", incident_id)
-        if incident["status"] == "resolved":
-            raise ApiError(409, "conflict", f"incident {incident_id!r} is resolved: nothing to acknowledge")
-        row = await conn.fetchrow(queries.LOCK, incident_id)
-        if row is None:  # acknowledged before the engine's next tick started it: start it now
-            policies = await conn.fetch(queries.ENABLED_POLICIES)
-            begun = datetime.fromisoformat(incident["createdAt"])
-            await _start_one(
-                conn, policies, incident_id, incident["priority"], incident["affectedServices"], begun, now
-            )
-            row = await conn.fetchrow(queries.LOCK, incident_id)
-        if row is None:
-            raise ApiError(
-                409, "conflict", f"incident {incident_id!r} has no escalation: no policy applies to it (yet)"
-            )
-        if row["acknowledged_at"] is not None:
-            raise ApiError(
-                409,
-                "conflict",
-                f"incident {incident_id!r} was acknowledged by {row['acknowledged_by']} at "
-                f"{row['acknowledged_at'].isoformat()}",
-            )
-        await conn.execute(queries.ACKNOWLEDGE, incident_id, now, principal.username)
-        sent = await _send(
-            conn,
-            f"escalation:{incident_id}:acknowledged",
-            "escalation.acknowledged",
-            incident,
-            {"acknowledgedBy": principal.username, "acknowledgedAt": now},
-            list(row["paged"]),
-            now,
-        )
-        await _log(
-            conn,
-            incident_id,
-            now,
-            "acknowledged",
-            {"levelsFired": row["next_level"], "notified": len(sent)},
-            actor=principal.username,
-            principal=principal,
-        )
+    return counts
 
 
 async def read(conn: asyncpg.Connection, incident_id: str) -> dict[str, Any] | None:

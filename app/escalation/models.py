@@ -4,11 +4,12 @@ camelCase out, as the other resources), and the read shapes of the API."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.incidents.models import MAX_SERVICES, Priority, ServiceId
+from app.oncall.models import ScheduleId, Username
 
 PolicyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
 SubscriptionName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -33,10 +34,22 @@ Priorities = Annotated[list[Priority], Field(max_length=3), AfterValidator(_uniq
 class Level(BaseModel):
     model_config = ConfigDict(extra="forbid")
     delay_seconds: int = Field(ge=0, le=MAX_DELAY_S, description="from the incident's start")
-    subscriptions: Annotated[list[SubscriptionName], Field(min_length=1, max_length=20), AfterValidator(_unique)] = (
-        Field(description="notification subscriptions paged at this level, by name")
+    subscriptions: Annotated[list[SubscriptionName], Field(max_length=20), AfterValidator(_unique)] = Field(
+        default_factory=list, description="notification subscriptions paged at this level, by name"
+    )
+    users: Annotated[list[Username], Field(max_length=20), AfterValidator(_unique)] = Field(
+        default_factory=list, description="users paged at this level (by email), by username"
+    )
+    schedules: Annotated[list[ScheduleId], Field(max_length=10), AfterValidator(_unique)] = Field(
+        default_factory=list, description="on-call schedules: whoever is on call when the level fires is paged"
     )
     priorities: Priorities = Field(default_factory=list, description="only for these priorities; empty: all")
+
+    @model_validator(mode="after")
+    def _someone(self) -> Self:
+        if not (self.subscriptions or self.users or self.schedules):
+            raise ValueError("a level pages at least one subscription, user or schedule")
+        return self
 
 
 class PolicyBody(BaseModel):
@@ -60,6 +73,8 @@ class PolicyCreate(PolicyBody):
 class LevelRead(BaseModel):
     delaySeconds: int
     subscriptions: list[str]
+    users: list[str] = Field(default_factory=list)
+    schedules: list[str] = Field(default_factory=list)
     priorities: list[str]
 
 
@@ -90,7 +105,7 @@ class Deleted(BaseModel):
 
 class LogEntry(BaseModel):
     at: datetime
-    action: Literal["started", "paged", "acknowledged", "reminded", "resolved"]
+    action: Literal["started", "paged", "acknowledged", "reminded", "resumed", "resolved"]
     level: int | None
     actor: str
     details: dict[str, Any]

@@ -83,9 +83,32 @@ SELECT e.incident_id, e.paged, greatest(i.updated_at, e.acknowledged_at, e.remin
 FROM incident_escalations e JOIN incidents i ON i.id = e.incident_id
 WHERE e.stop_reason = 'acknowledged' AND i.status <> 'resolved'
   AND greatest(i.updated_at, e.acknowledged_at, e.reminded_at) <= $1::timestamptz - make_interval(secs => $2)
+  -- when escalation resumes ($3), one reminder per quiet spell while a level is left to resume at
+  AND NOT ($3 AND coalesce(e.reminded_at >= greatest(i.updated_at, e.acknowledged_at), false)
+           AND e.next_level < jsonb_array_length(e.levels))
 ORDER BY e.incident_id LIMIT 100
 FOR UPDATE OF e SKIP LOCKED
 """
+# Acknowledged open incidents still quiet $2 seconds after their reminder, with a level left.
+TO_RESUME = """
+SELECT e.incident_id, e.levels, e.next_level, e.started_at, e.acknowledged_at, e.acknowledged_by, e.reminded_at
+FROM incident_escalations e JOIN incidents i ON i.id = e.incident_id
+WHERE e.stop_reason = 'acknowledged' AND i.status <> 'resolved' AND e.reminded_at IS NOT NULL
+  AND e.reminded_at >= greatest(i.updated_at, e.acknowledged_at)
+  AND e.reminded_at <= $1::timestamptz - make_interval(secs => $2)
+  AND e.next_level < jsonb_array_length(e.levels)
+ORDER BY e.incident_id LIMIT 100
+FOR UPDATE OF e SKIP LOCKED
+"""
+# Lift the acknowledgement (the timeline keeps it); the next level is due now ($2), the later ones
+# keep their spacing: the delays' origin moves by $3 seconds.
+RESUME = """
+UPDATE incident_escalations
+SET started_at = started_at + make_interval(secs => $3), next_at = $2, acknowledged_at = NULL,
+    acknowledged_by = NULL, reminded_at = NULL, stopped_at = NULL, stop_reason = NULL
+WHERE incident_id = $1
+"""
+RESUMPTIONS = "SELECT count(*) FROM escalation_log WHERE incident_id = $1 AND action = 'resumed'"
 REMINDED = "UPDATE incident_escalations SET reminded_at = $2 WHERE incident_id = $1"
 GET_ESCALATION = "SELECT * FROM incident_escalations WHERE incident_id = $1"
 TIMELINE = "SELECT at, action, level, actor, details FROM escalation_log WHERE incident_id = $1 ORDER BY id"
@@ -105,4 +128,10 @@ INSERT INTO notification_deliveries (subscription_id, event_id, event_key)
 SELECT s.id, event.id, event.event_key FROM event JOIN subscriptions s ON s.id = ANY($6::bigint[]) AND s.active
 ON CONFLICT (subscription_id, event_key) DO NOTHING
 RETURNING subscription_id
+"""
+# A user's paging subscription (sql/250): created on their first page, its address kept the user's.
+PAGING_SUBSCRIPTION = """
+INSERT INTO subscriptions (name, kind, email, events, paging_user_id) VALUES ($1, 'email', $2, $3, $4)
+ON CONFLICT (paging_user_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, updated_at = now()
+RETURNING id
 """

@@ -27,7 +27,13 @@ def load_policies(path: Path) -> list[PolicyCreate]:
 def _levels_json(body: PolicyBody) -> str:
     return json.dumps(
         [
-            {"delaySeconds": lv.delay_seconds, "subscriptions": lv.subscriptions, "priorities": lv.priorities}
+            {
+                "delaySeconds": lv.delay_seconds,
+                "subscriptions": lv.subscriptions,
+                "users": lv.users,
+                "schedules": lv.schedules,
+                "priorities": lv.priorities,
+            }
             for lv in body.levels
         ]
     )

@@ -9,6 +9,8 @@ from app import deps
 from app.auth.deps import current_user, require
 from app.contract import errors
 from app.escalation import engine, service
+from app.escalation.acknowledge import Acknowledger
+from app.escalation.acknowledge import acknowledge as acknowledge_incident
 from app.escalation.models import Deleted, EscalationOne, PolicyBody, PolicyCreate, PolicyList, PolicyOne
 
 router = APIRouter(tags=["escalation"], dependencies=[Depends(current_user)])
@@ -104,5 +106,5 @@ async def acknowledge(
     conn=Depends(deps.connection),
     now=Depends(deps.clock),
 ):
-    await engine.acknowledge(conn, incident_id, user, now)
+    await acknowledge_incident(conn, incident_id, Acknowledger(user.username, "api", user), now)
     return {"escalation": await engine.read(conn, incident_id)}

@@ -43,7 +43,7 @@ def _para(text: str) -> str:
     return "<p>" + html.escape(text).replace("\n", "<br/>") + "</p>" if text else ""
 
 
-def _incident_item(row, base_url: str) -> Item:
+def _incident_item(row: asyncpg.Record, base_url: str) -> Item:
     facts = (
         f"Status: {row['status']} · Severity: {row['severity']} · Priority: {row['priority']} · "
         f"Services: {', '.join(row['affected_services']) or '-'}"
@@ -65,7 +65,7 @@ def _incident_item(row, base_url: str) -> Item:
     )
 
 
-def _maintenance_item(row, base_url: str, now: datetime) -> Item:
+def _maintenance_item(row: asyncpg.Record, base_url: str, now: datetime) -> Item:
     phase = "completed" if row["ends_at"] <= now else "in progress" if row["starts_at"] <= now else "scheduled"
     body = _para(
         f"{row['starts_at'].isoformat()} – {row['ends_at'].isoformat()} · "
@@ -101,7 +101,8 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 
 
 def _xml(root: ET.Element) -> bytes:
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)  # typeshed: Any for "utf-8"
+    return document
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@ the same of one service at /feeds/services/{service_id}/incidents.rss and .atom.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app import deps
@@ -17,7 +20,18 @@ CACHE = "public, max-age=60"
 ServiceId = Path(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$", description="a service id, as in /api/services")
 
 
-async def _feed(request: Request, conn, now, render, media_type: str, service_id: str | None = None) -> Response:
+# rss or atom: (entries, base URL, the feed's own URL, now, what it is about) -> the document
+Render = Callable[[list[service.Item], str, str, datetime, service.About], bytes]
+
+
+async def _feed(
+    request: Request,
+    conn: asyncpg.Connection,
+    now: datetime,
+    render: Render,
+    media_type: str,
+    service_id: str | None = None,
+) -> Response:
     # Links from the configured public URL: a Host header (anyone's to set) must not reach cached feeds.
     settings = request.app.state.settings
     about = service.About()
@@ -38,7 +52,9 @@ async def _feed(request: Request, conn, now, render, media_type: str, service_id
     response_class=Response,
     responses={200: {"content": {"application/rss+xml": {}}}},
 )
-async def incidents_rss(request: Request, conn=Depends(deps.connection), now=Depends(deps.clock)):
+async def incidents_rss(
+    request: Request, conn: asyncpg.Connection = Depends(deps.connection), now: datetime = Depends(deps.clock)
+) -> Response:
     return await _feed(request, conn, now, service.rss, "application/rss+xml")
 
 
@@ -48,11 +64,16 @@ async def incidents_rss(request: Request, conn=Depends(deps.connection), now=Dep
     response_class=Response,
     responses={200: {"content": {"application/atom+xml": {}}}},
 )
-async def incidents_atom(request: Request, conn=Depends(deps.connection), now=Depends(deps.clock)):
+async def incidents_atom(
+    request: Request, conn: asyncpg.Connection = Depends(deps.connection), now: datetime = Depends(deps.clock)
+) -> Response:
     return await _feed(request, conn, now, service.atom, "application/atom+xml")
 
 
-FORMATS = {"rss": (service.rss, "application/rss+xml"), "atom": (service.atom, "application/atom+xml")}
+FORMATS: dict[str, tuple[Render, str]] = {
+    "rss": (service.rss, "application/rss+xml"),
+    "atom": (service.atom, "application/atom+xml"),
+}
 
 
 @router.get(
@@ -65,8 +86,8 @@ async def service_feed(
     request: Request,
     fmt: Literal["rss", "atom"],
     service_id: str = ServiceId,
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> Response:
     render, media_type = FORMATS[fmt]
     return await _feed(request, conn, now, render, media_type, service_id)

@@ -26,7 +26,10 @@ async def database_error(pool: asyncpg.Pool) -> str | None:
 
 async def redis_error(redis_url: str) -> str | None:
     """None when Redis answers PING in time, else why not."""
-    client = aioredis.from_url(redis_url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S)
+    # redis-py leaves from_url unannotated (the client it returns is typed)
+    client: aioredis.Redis = aioredis.from_url(  # type: ignore[no-untyped-call]
+        redis_url, socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S
+    )
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_S):
             await client.ping()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from app.contract import errors
 from app.errors import unavailable
@@ -21,10 +22,10 @@ router = APIRouter(tags=["status"])
     responses=errors(503),
     summary="The API answers and reaches the database (503 with Retry-After when not)",
 )
-async def health(request: Request):
+async def health(request: Request) -> Healthy:
     async with request.app.state.pool.acquire() as conn:
         await conn.fetchval("SELECT 1")
-    return {"status": "ok"}
+    return Healthy(status="ok")
 
 
 @router.get(
@@ -32,8 +33,8 @@ async def health(request: Request):
     response_model=Healthy,
     summary="Liveness: 200 while the process runs, whatever its dependencies",
 )
-async def live():
-    return {"status": "ok"}
+async def live() -> Healthy:
+    return Healthy(status="ok")
 
 
 @router.get(
@@ -52,15 +53,15 @@ async def live():
     ),
     summary="Readiness: 200 when the database and Redis answer, else 503 naming which",
 )
-async def ready(request: Request):
+async def ready(request: Request) -> Ready | JSONResponse:
     database, redis = await asyncio.gather(
         service.database_error(request.app.state.pool), service.redis_error(request.app.state.settings.redis_url)
     )
-    checks = {"database": database or "ok", "redis": redis or "ok"}
     if database or redis:
+        checks = {"database": database or "ok", "redis": redis or "ok"}
         down = ", ".join(name for name, error in (("database", database), ("redis", redis)) if error)
         return unavailable(
             f"not ready: {down} unreachable",
             [{"in": None, "field": name, "message": state} for name, state in checks.items()],
         )
-    return {"status": "ok", **checks}
+    return Ready(status="ok", database="ok", redis="ok")

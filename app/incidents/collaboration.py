@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import asyncpg
 
 from app.audit import service as audit
+from app.auth.service import Principal
 from app.errors import ApiError, not_found
 from app.formatting import pagination, utc_iso
 from app.incidents import queries
-from app.incidents.models import DraftData
+from app.incidents.models import DraftData, IncidentJson
 
 NEW_DRAFT = "new"
 MAX_DRAFT_BYTES = 64 * 1024
 
 
-def comment_to_public(row) -> dict:
+def comment_to_public(row: asyncpg.Record) -> IncidentJson:
     return {
         "id": str(row["id"]),
         "incidentId": row["incident_id"],
@@ -33,7 +35,7 @@ async def _require_incident(conn: asyncpg.Connection, incident_id: str) -> None:
         raise not_found("incident", incident_id)
 
 
-async def list_comments(conn: asyncpg.Connection, incident_id: str, page: int, limit: int) -> dict:
+async def list_comments(conn: asyncpg.Connection, incident_id: str, page: int, limit: int) -> dict[str, Any]:
     """Oldest first, one page."""
     await _require_incident(conn, incident_id)
     total = await conn.fetchval(queries.COUNT_COMMENTS, incident_id)
@@ -44,17 +46,18 @@ async def list_comments(conn: asyncpg.Connection, incident_id: str, page: int, l
     }
 
 
-async def add_comment(conn: asyncpg.Connection, incident_id: str, message: str, actor) -> dict:
+async def add_comment(conn: asyncpg.Connection, incident_id: str, message: str, actor: Principal) -> IncidentJson:
     async with conn.transaction():
         await _require_incident(conn, incident_id)
         row = await conn.fetchrow(
             queries.INSERT_COMMENT, incident_id, uuid.UUID(actor.user_id), actor.username, message
         )
+        assert row is not None  # INSERT … RETURNING
         await audit.record_by(conn, actor, "incident.comment", "incident", incident_id, {"comment_id": row["id"]})
     return comment_to_public(row)
 
 
-def _draft_to_public(row) -> dict:
+def _draft_to_public(row: asyncpg.Record) -> IncidentJson:
     return {"incidentId": row["incident_key"], "data": json.loads(row["data"]), "updatedAt": utc_iso(row["updated_at"])}
 
 
@@ -64,17 +67,19 @@ async def _draft_key(conn: asyncpg.Connection, incident_id: str) -> str:
     return incident_id
 
 
-async def save_draft(conn: asyncpg.Connection, user_id: str, incident_id: str, data) -> dict:
+async def save_draft(conn: asyncpg.Connection, user_id: str, incident_id: str, data: object) -> IncidentJson:
     """Store (replace) a user's draft; raises pydantic's ValidationError for bad data."""
     draft = DraftData.model_validate(data if data is not None else {})
     encoded = draft.model_dump_json(exclude_none=True)
     if len(encoded) > MAX_DRAFT_BYTES:
         raise ApiError(413, "payload_too_large", f"draft over {MAX_DRAFT_BYTES} bytes")
     key = await _draft_key(conn, incident_id)
-    return _draft_to_public(await conn.fetchrow(queries.PUT_DRAFT, uuid.UUID(user_id), key, encoded))
+    row = await conn.fetchrow(queries.PUT_DRAFT, uuid.UUID(user_id), key, encoded)
+    assert row is not None  # INSERT … ON CONFLICT DO UPDATE … RETURNING
+    return _draft_to_public(row)
 
 
-async def get_draft(conn: asyncpg.Connection, user_id: str, incident_id: str) -> dict | None:
+async def get_draft(conn: asyncpg.Connection, user_id: str, incident_id: str) -> IncidentJson | None:
     row = await conn.fetchrow(queries.GET_DRAFT, uuid.UUID(user_id), incident_id)
     return None if row is None else _draft_to_public(row)
 

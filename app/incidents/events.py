@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from app.incidents.models import IncidentJson
 from app.realtime import Hub, incident_room
 
 
@@ -9,11 +12,13 @@ def _rooms(incident_id: str) -> list[str]:
     return ["incidents", incident_room(incident_id)]
 
 
-async def created(hub: Hub, incident: dict) -> None:
+async def created(hub: Hub, incident: IncidentJson) -> None:
     await hub.publish("incident-created", {"incident": incident}, _rooms(incident["id"]))
 
 
-async def updated(hub: Hub, incident: dict, update: dict | None, changes: dict[str, dict]) -> None:
+async def updated(
+    hub: Hub, incident: IncidentJson, update: IncidentJson | None, changes: dict[str, dict[str, Any]]
+) -> None:
     """What changed always travels: `changes` by field ({"priority": {"from": "P3", "to": "P1"}}, empty
     for a note alone), the new timeline entry as `update` (None for a field edit), and the incident
     without its whole timeline, which keeps the frame small when it fans out to every client."""
@@ -25,7 +30,7 @@ async def updated(hub: Hub, incident: dict, update: dict | None, changes: dict[s
     )
 
 
-async def deleted(hub: Hub, incident: dict) -> None:
+async def deleted(hub: Hub, incident: IncidentJson) -> None:
     """A deletion: `deleted` true and the incident as it was, so a client knows what left."""
     await hub.publish(
         "incident-updated",
@@ -34,5 +39,5 @@ async def deleted(hub: Hub, incident: dict) -> None:
     )
 
 
-async def commented(hub: Hub, incident_id: str, comment: dict) -> None:
+async def commented(hub: Hub, incident_id: str, comment: IncidentJson) -> None:
     await hub.publish("incident-comment", {"incidentId": incident_id, "comment": comment}, [incident_room(incident_id)])

@@ -103,6 +103,12 @@ class DraftPut(BaseModel):
 
 # ---- answers (camelCase on the wire: app.contract.ApiModel) ----
 
+# An incident (a timeline entry, a comment, a draft) as the API shows it, kept a dict with the camelCase
+# keys of IncidentRead (UpdateRead, CommentRead, DraftRead): the status page, the console, detection,
+# escalation and the notifications read it by key. It becomes the record itself once they read
+# attributes (issue 17); the routes validate it into the models below.
+IncidentJson = dict[str, Any]
+
 INCIDENT_EXAMPLE: dict[str, Any] = {
     "id": "INC-20261201-001",
     "title": "Face compare answers slowly",

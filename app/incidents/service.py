@@ -3,16 +3,18 @@ status updates along the flow of flow.py, delete), each audited in its own trans
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import NamedTuple
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from app.audit import service as audit
+from app.auth.service import Principal
 from app.errors import ApiError, not_found
 from app.formatting import format_duration, pagination, utc_iso
 from app.incidents import flow, queries
-from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
+from app.incidents.models import IncidentCreate, IncidentJson, IncidentUpdate, StatusUpdateCreate
 from app.notifications import outbox
 from app.periods import Period, day_start, local_date
 from app.services.service import existing_ids
@@ -21,7 +23,7 @@ NO_INCIDENT_MESSAGE = "특별한 문제가 없습니다."
 PREPARING_MESSAGE = "데이터를 준비 중입니다."
 
 
-def update_to_public(row) -> dict:
+def update_to_public(row: asyncpg.Record) -> IncidentJson:
     return {
         "id": str(row["id"]),
         "incidentId": row["incident_id"],
@@ -32,7 +34,7 @@ def update_to_public(row) -> dict:
     }
 
 
-def to_public(row, updates: list) -> dict:
+def to_public(row: asyncpg.Record, updates: list[asyncpg.Record]) -> IncidentJson:
     return {
         "id": row["id"],
         "title": row["title"],
@@ -54,19 +56,19 @@ def to_public(row, updates: list) -> dict:
     }
 
 
-async def _with_updates(conn: asyncpg.Connection, rows) -> list[dict]:
-    updates: dict[str, list] = {}
+async def _with_updates(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[IncidentJson]:
+    updates: dict[str, list[asyncpg.Record]] = {}
     for u in await conn.fetch(queries.UPDATES_OF, [r["id"] for r in rows]):
         updates.setdefault(u["incident_id"], []).append(u)
     return [to_public(r, updates.get(r["id"], [])) for r in rows]
 
 
-async def list_active(conn: asyncpg.Connection) -> list[dict]:
+async def list_active(conn: asyncpg.Connection) -> list[IncidentJson]:
     """Incidents not yet resolved, newest first, with their update timelines."""
     return await _with_updates(conn, await conn.fetch(queries.LIST_ACTIVE))
 
 
-async def get(conn: asyncpg.Connection, incident_id: str) -> dict | None:
+async def get(conn: asyncpg.Connection, incident_id: str) -> IncidentJson | None:
     row = await conn.fetchrow(queries.GET, incident_id)
     return None if row is None else (await _with_updates(conn, [row]))[0]
 
@@ -78,7 +80,7 @@ async def search(
     service_id: str | None,
     page: int,
     limit: int,
-) -> dict:
+) -> dict[str, Any]:
     """Incidents of any status matching the filters (None: any), newest first, one page."""
     total = await conn.fetchval(queries.COUNT_SEARCH, statuses, priorities, service_id)
     rows = await conn.fetch(queries.SEARCH, statuses, priorities, service_id, limit, (page - 1) * limit)
@@ -88,24 +90,26 @@ async def search(
     }
 
 
-async def past(conn: asyncpg.Connection, days: int, page: int, limit: int, now: datetime, zone) -> dict:
+async def past(
+    conn: asyncpg.Connection, days: int, page: int, limit: int, now: datetime, zone: ZoneInfo
+) -> dict[str, Any]:
     """The last `days` days, newest first, `limit` days a page, each with the incidents created that day."""
     today = local_date(now, zone)
     total_pages = max(1, -(-days // limit))
     newest = today - timedelta(days=(page - 1) * limit)
     count = max(0, min(limit, days - (page - 1) * limit))
     page_days = [newest - timedelta(days=i) for i in range(count)]
-    result_days = []
+    result_days: list[dict[str, Any]] = []
     if page_days:
         period = Period(page_days[-1], page_days[0] + timedelta(days=1), zone, "")
         rows = await conn.fetch(queries.LIST_CREATED_IN, period.start, period.end)
         first_check = await conn.fetchval(queries.FIRST_CHECK)
-        by_day: dict = {}
+        by_day: dict[date, list[IncidentJson]] = {}
         # the day from the row's instant, not re-parsed from the answer's text
         for row, inc in zip(rows, await _with_updates(conn, rows)):
             by_day.setdefault(local_date(row["created_at"], zone), []).append(inc)
         for day in page_days:
-            entry = {"date": day.isoformat(), "incidents": by_day.get(day)}
+            entry: dict[str, Any] = {"date": day.isoformat(), "incidents": by_day.get(day)}
             if entry["incidents"] is None:
                 monitored = first_check is not None and first_check < day_start(day + timedelta(days=1), zone)
                 entry["noIncidentMessage"] = NO_INCIDENT_MESSAGE if monitored else PREPARING_MESSAGE
@@ -140,15 +144,15 @@ class Written(NamedTuple):
     """An incident write: the incident after it, its new timeline entry (None for a field edit), and
     what changed, by public field name: {"priority": {"from": "P3", "to": "P1"}}."""
 
-    incident: dict
-    update: dict | None
-    changes: dict[str, dict]
+    incident: IncidentJson
+    update: IncidentJson | None
+    changes: dict[str, dict[str, Any]]
 
 
 class IncidentConflict(ApiError):
     """A write based on a stale version: 409 carrying the current incident."""
 
-    def __init__(self, current: dict, sent: int):
+    def __init__(self, current: IncidentJson, sent: int) -> None:
         super().__init__(
             409,
             "conflict",
@@ -172,11 +176,11 @@ async def check_services(conn: asyncpg.Connection, service_ids: list[str]) -> No
         )
 
 
-async def _updates_of(conn: asyncpg.Connection, incident_id: str) -> list:
+async def _updates_of(conn: asyncpg.Connection, incident_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(queries.UPDATES_OF, [incident_id])
 
 
-async def create(conn: asyncpg.Connection, data: IncidentCreate, actor) -> dict:
+async def create(conn: asyncpg.Connection, data: IncidentCreate, actor: Principal) -> IncidentJson:
     """Open an incident; priority suggested from severity unless given; its first timeline entry."""
     await check_services(conn, data.affected_services)
     priority = data.priority or flow.suggest_priority(data.severity)
@@ -193,9 +197,11 @@ async def create(conn: asyncpg.Connection, data: IncidentCreate, actor) -> dict:
             data.detection_criteria,
             data.affected_services,
         )
+        assert row is not None  # INSERT … RETURNING
         update = await conn.fetchrow(
             queries.INSERT_UPDATE, row["id"], data.status, data.note or OPENED_NOTE, actor.username
         )
+        assert update is not None  # INSERT … RETURNING
         await audit.record_by(
             conn,
             actor,
@@ -209,7 +215,7 @@ async def create(conn: asyncpg.Connection, data: IncidentCreate, actor) -> dict:
     return incident
 
 
-async def _locked(conn: asyncpg.Connection, incident_id: str, version: int | None):
+async def _locked(conn: asyncpg.Connection, incident_id: str, version: int | None) -> asyncpg.Record:
     if version is None:
         raise ApiError(
             428, "precondition_required", "send the version you saw: a 'version' field or an 'If-Match' header"
@@ -231,8 +237,11 @@ def _check_transition(current: str, target: str) -> None:
         )
 
 
-async def _write(conn, row, values: dict, note: str | None, actor) -> Written:
+async def _write(
+    conn: asyncpg.Connection, row: asyncpg.Record, values: dict[str, Any], note: str | None, actor: Principal
+) -> Written:
     updated = await conn.fetchrow(queries.UPDATE, row["id"], row["version"], *(values[k] for k in EDITABLE))
+    assert updated is not None  # the row is locked at this version (_locked)
     update = None
     if note is not None:
         update = await conn.fetchrow(queries.INSERT_UPDATE, row["id"], values["status"], note, actor.username)
@@ -259,14 +268,14 @@ async def _write(conn, row, values: dict, note: str | None, actor) -> Written:
 
 
 async def update(
-    conn: asyncpg.Connection, incident_id: str, data: IncidentUpdate, version: int | None, actor
+    conn: asyncpg.Connection, incident_id: str, data: IncidentUpdate, version: int | None, actor: Principal
 ) -> Written:
     """Change the given fields of the version the client saw; a status change needs a note."""
     given = {k: v for k, v in data.model_dump(exclude_unset=True).items() if k in EDITABLE and v is not None}
     await check_services(conn, given.get("affected_services") or [])
     async with conn.transaction():
         row = await _locked(conn, incident_id, version)
-        values = {k: (list(row[k]) if k == "affected_services" else row[k]) for k in EDITABLE} | given
+        values: dict[str, Any] = {k: (list(row[k]) if k == "affected_services" else row[k]) for k in EDITABLE} | given
         if values["status"] != row["status"] and data.note is None:
             raise ApiError(
                 422,
@@ -279,18 +288,18 @@ async def update(
 
 
 async def add_update(
-    conn: asyncpg.Connection, incident_id: str, data: StatusUpdateCreate, version: int | None, actor
+    conn: asyncpg.Connection, incident_id: str, data: StatusUpdateCreate, version: int | None, actor: Principal
 ) -> Written:
     """A timeline entry; moves the status when one is given."""
     async with conn.transaction():
         row = await _locked(conn, incident_id, version)
-        values = {k: (list(row[k]) if k == "affected_services" else row[k]) for k in EDITABLE}
+        values: dict[str, Any] = {k: (list(row[k]) if k == "affected_services" else row[k]) for k in EDITABLE}
         values["status"] = data.status or row["status"]
         _check_transition(row["status"], values["status"])
         return await _write(conn, row, values, data.description, actor)
 
 
-async def delete(conn: asyncpg.Connection, incident_id: str, actor) -> dict:
+async def delete(conn: asyncpg.Connection, incident_id: str, actor: Principal) -> IncidentJson:
     """Remove an incident, its timeline, comments and drafts (the last two by trigger, sql/022); returns
     the incident as it was (without its timeline)."""
     async with conn.transaction():

@@ -4,11 +4,15 @@ default; each write names its permission."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
+import asyncpg
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.auth.service import Principal
+from app.config import Settings
 from app.contract import Deleted, Success, errors
 from app.errors import not_found
 from app.incidents import collaboration, events, service
@@ -58,8 +62,8 @@ DRAFT_LINKS = {
 
 
 @router.get("/api/incidents", response_model=IncidentList, summary="Open incidents with their update timelines")
-async def list_incidents(conn=Depends(deps.connection)):
-    return {"incidents": await service.list_active(conn)}
+async def list_incidents(conn: asyncpg.Connection = Depends(deps.connection)) -> IncidentList:
+    return IncidentList(incidents=await service.list_active(conn))
 
 
 @router.get(
@@ -72,11 +76,12 @@ async def past_incidents(
     days: int = Query(30, ge=1, le=366),
     page: int = Query(1, ge=1, le=366),
     limit: int = Query(10, ge=1, le=100),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
-    return await service.past(conn, days, page, limit, now, settings.zone)
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> PastIncidents:
+    # validated, not built: the days without incidents alone carry noIncidentMessage (exclude_unset)
+    return PastIncidents.model_validate(await service.past(conn, days, page, limit, now, settings.zone))
 
 
 @router.get(
@@ -85,12 +90,14 @@ async def past_incidents(
     responses=errors(404),
     summary="One incident with its timeline; ETag is its version",
 )
-async def get_incident(incident_id: str, response: Response, conn=Depends(deps.connection)):
+async def get_incident(
+    incident_id: str, response: Response, conn: asyncpg.Connection = Depends(deps.connection)
+) -> IncidentOne:
     incident = await service.get(conn, incident_id)
     if incident is None:
         raise not_found("incident", incident_id)
     response.headers["ETag"] = f'"{incident["version"]}"'
-    return {"incident": incident}
+    return IncidentOne(incident=incident)
 
 
 def _version(body_version: int | None, if_match: str | None) -> int | None:
@@ -112,11 +119,14 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
     summary="Open an incident (reporter, admin)",
 )
 async def create_incident(
-    body: IncidentCreate, request: Request, actor=Depends(require("incidents:create")), conn=Depends(deps.connection)
-):
+    body: IncidentCreate,
+    request: Request,
+    actor: Principal = Depends(require("incidents:create")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> IncidentOne:
     incident = await service.create(conn, body, actor)
     await events.created(hub(request), incident)
-    return {"incident": incident}
+    return IncidentOne(incident=incident)
 
 
 @staff_router.put(
@@ -131,13 +141,13 @@ async def update_incident(
     response: Response,
     incident_id: str = IncidentId,
     if_match: str | None = Header(None, max_length=40),
-    actor=Depends(require("incidents:update")),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("incidents:update")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> IncidentOne:
     incident, update, changes = await service.update(conn, incident_id, body, _version(body.version, if_match), actor)
     await events.updated(hub(request), incident, update, changes)
     response.headers["ETag"] = f'"{incident["version"]}"'
-    return {"incident": incident}
+    return IncidentOne(incident=incident)
 
 
 @staff_router.post(
@@ -153,15 +163,15 @@ async def add_update(
     response: Response,
     incident_id: str = IncidentId,
     if_match: str | None = Header(None, max_length=40),
-    actor=Depends(require("incidents:update")),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("incidents:update")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> UpdateCreated:
     incident, update, changes = await service.add_update(
         conn, incident_id, body, _version(body.version, if_match), actor
     )
     await events.updated(hub(request), incident, update, changes)
     response.headers["ETag"] = f'"{incident["version"]}"'
-    return {"update": update, "incident": incident}
+    return UpdateCreated(update=update, incident=incident)
 
 
 @staff_router.delete(
@@ -170,12 +180,12 @@ async def add_update(
 async def delete_incident(
     request: Request,
     incident_id: str = IncidentId,
-    actor=Depends(require("incidents:delete")),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("incidents:delete")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Deleted:
     incident = await service.delete(conn, incident_id, actor)
     await events.deleted(hub(request), incident)
-    return {"success": True, "message": DELETED_MESSAGE}
+    return Deleted(success=True, message=DELETED_MESSAGE)
 
 
 @staff_router.get(
@@ -188,10 +198,10 @@ async def list_comments(
     incident_id: str = IncidentId,
     page: int = Query(1, ge=1, le=10_000),
     limit: int = Query(100, ge=1, le=200),
-    actor=Depends(require("incidents:read")),
-    conn=Depends(deps.connection),
-):
-    return await collaboration.list_comments(conn, incident_id, page, limit)
+    actor: Principal = Depends(require("incidents:read")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> CommentPage:
+    return CommentPage.model_validate(await collaboration.list_comments(conn, incident_id, page, limit))
 
 
 @staff_router.post(
@@ -205,42 +215,49 @@ async def add_comment(
     body: CommentCreate,
     request: Request,
     incident_id: str = IncidentId,
-    actor=Depends(require("incidents:comment")),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("incidents:comment")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> CommentOne:
     comment = await collaboration.add_comment(conn, incident_id, body.message, actor)
     await events.commented(hub(request), incident_id, comment)
-    return {"comment": comment}
+    return CommentOne(comment=comment)
 
 
-async def _get_draft(conn, actor, key: str) -> dict:
+async def _get_draft(conn: asyncpg.Connection, actor: Principal, key: str) -> DraftOne:
     draft = await collaboration.get_draft(conn, actor.user_id, key)
     if draft is None:
         raise not_found("draft", key)
-    return {"draft": draft}
+    return DraftOne(draft=draft)
 
 
 @staff_router.get(
     "/api/incidents/drafts/new", response_model=DraftOne, responses=errors(404), summary="Your draft of a new incident"
 )
-async def get_new_draft(actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
+async def get_new_draft(
+    actor: Principal = Depends(require("incidents:draft")), conn: asyncpg.Connection = Depends(deps.connection)
+) -> DraftOne:
     return await _get_draft(conn, actor, collaboration.NEW_DRAFT)
 
 
 @staff_router.put("/api/incidents/drafts/new", response_model=DraftOne, summary="Save your draft of a new incident")
-async def put_new_draft(body: DraftPut, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
-    return {
-        "draft": await collaboration.save_draft(
-            conn, actor.user_id, collaboration.NEW_DRAFT, body.data.model_dump(exclude_none=True)
-        )
-    }
+async def put_new_draft(
+    body: DraftPut,
+    actor: Principal = Depends(require("incidents:draft")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> DraftOne:
+    draft = await collaboration.save_draft(
+        conn, actor.user_id, collaboration.NEW_DRAFT, body.data.model_dump(exclude_none=True)
+    )
+    return DraftOne(draft=draft)
 
 
 @staff_router.delete(
     "/api/incidents/drafts/new", response_model=Success, summary="Discard your draft of a new incident"
 )
-async def delete_new_draft(actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)):
-    return {"success": await collaboration.delete_draft(conn, actor.user_id, collaboration.NEW_DRAFT)}
+async def delete_new_draft(
+    actor: Principal = Depends(require("incidents:draft")), conn: asyncpg.Connection = Depends(deps.connection)
+) -> Success:
+    return Success(success=await collaboration.delete_draft(conn, actor.user_id, collaboration.NEW_DRAFT))
 
 
 @staff_router.get(
@@ -250,8 +267,10 @@ async def delete_new_draft(actor=Depends(require("incidents:draft")), conn=Depen
     summary="Your draft of edits to this incident",
 )
 async def get_draft(
-    incident_id: str = IncidentId, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)
-):
+    incident_id: str = IncidentId,
+    actor: Principal = Depends(require("incidents:draft")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> DraftOne:
     return await _get_draft(conn, actor, incident_id)
 
 
@@ -264,20 +283,19 @@ async def get_draft(
 async def put_draft(
     body: DraftPut,
     incident_id: str = IncidentId,
-    actor=Depends(require("incidents:draft")),
-    conn=Depends(deps.connection),
-):
-    return {
-        "draft": await collaboration.save_draft(
-            conn, actor.user_id, incident_id, body.data.model_dump(exclude_none=True)
-        )
-    }
+    actor: Principal = Depends(require("incidents:draft")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> DraftOne:
+    draft = await collaboration.save_draft(conn, actor.user_id, incident_id, body.data.model_dump(exclude_none=True))
+    return DraftOne(draft=draft)
 
 
 @staff_router.delete(
     "/api/incidents/{incident_id}/draft", response_model=Success, summary="Discard your draft of edits to this incident"
 )
 async def delete_draft(
-    incident_id: str = IncidentId, actor=Depends(require("incidents:draft")), conn=Depends(deps.connection)
-):
-    return {"success": await collaboration.delete_draft(conn, actor.user_id, incident_id)}
+    incident_id: str = IncidentId,
+    actor: Principal = Depends(require("incidents:draft")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Success:
+    return Success(success=await collaboration.delete_draft(conn, actor.user_id, incident_id))

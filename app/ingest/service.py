@@ -146,6 +146,15 @@ def validate_api_calls(rows: list[ApiCallRow], now: datetime, max_future: timede
     return errors
 
 
+def refused_api_calls(rows: list[ApiCallRow], now: datetime, max_future: timedelta) -> dict[int, str]:
+    """The rows write_api_calls would refuse, by index, each with its first problem ("ts: ... is in the
+    future"): for writers that skip bad rows (OTLP spans, access-log lines) instead of refusing the batch."""
+    refused: dict[int, str] = {}
+    for error in validate_api_calls(rows, now, max_future):
+        refused.setdefault(error.row, f"{error.field}: {error.message}")
+    return refused
+
+
 async def _known(conn: asyncpg.Connection, rows) -> set[str]:
     ids = list({r.service_id for r in rows})
     return {r["id"] for r in await conn.fetch(queries.KNOWN_SERVICES, ids)}

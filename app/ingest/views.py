@@ -44,7 +44,7 @@ INGEST_ERRORS = errors(
 BEARER_HELP = "send the service's ingest key as 'Authorization: Bearer <key>' (slamon ingest-key create SERVICE_ID)"
 
 
-async def _authenticated_service(request: Request, conn, settings) -> str:
+async def authenticated_service(request: Request, conn, settings) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -57,7 +57,7 @@ async def _authenticated_service(request: Request, conn, settings) -> str:
     return service_id
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "payload_too_large", f"request body over {limit} bytes")
@@ -179,11 +179,11 @@ API_CALLS = TypeAdapter(list[ApiCallIn])
 
 async def _ingest(request: Request, conn, settings, now: datetime, adapter: TypeAdapter, to_record, write, admit=None):
     """Authenticate, admit (before reading the body), read within limits, validate, write through the ingest module."""
-    service_id = await _authenticated_service(request, conn, settings)
+    service_id = await authenticated_service(request, conn, settings)
     try:
         if admit is not None:
             await admit(conn, service_id)
-        body = await _read_body(request, settings.max_body_bytes)
+        body = await read_body(request, settings.max_body_bytes)
         rows = _validated(adapter, _parse_rows(body, request.headers.get("content-type", ""), settings.ingest_max_rows))
         records = [to_record(service_id, r) for r in rows]
         result = await write(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -20,7 +20,7 @@ class MaintenanceCreate(BaseModel):
     ends_at: AwareDatetime
 
     @model_validator(mode="after")
-    def ends_after_start(self):
+    def ends_after_start(self) -> Self:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         if self.starts_at.year < 2000 or self.ends_at.year > 2100:

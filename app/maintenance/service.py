@@ -14,14 +14,22 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from app.audit import service as audit
+from app.auth.service import Principal
 from app.contract import Pagination
 from app.errors import not_found
-from app.formatting import pagination
 from app.incidents.service import check_services
 from app.maintenance import queries
-from app.maintenance.models import MaintenanceCreate, MaintenanceUpdate, ServiceEdit, WindowPage, WindowRead
+from app.maintenance.models import (
+    MaintenanceCreate,
+    MaintenanceUpdate,
+    ServiceEdit,
+    ServiceEdited,
+    WindowPage,
+    WindowRead,
+)
 from app.notifications import outbox
 from app.rollups import service as rollups
+from app.services.service import to_config_read
 
 EDIT_NOTES = {
     "config": "services.toml owns this service: the next `slamon migrate` restores its values over this edit",
@@ -29,7 +37,7 @@ EDIT_NOTES = {
 }
 
 
-def to_read(row) -> WindowRead:
+def to_read(row: asyncpg.Record) -> WindowRead:
     return WindowRead(
         id=row["id"],
         title=row["title"],
@@ -55,10 +63,10 @@ def notice_rule(starts_at: datetime, announced_at: datetime, notice: timedelta) 
     return False, f"announced only {lead_hours:.1f} h before it starts: counted as ordinary time (notice: {hours:g} h)"
 
 
-async def list_windows(conn: asyncpg.Connection, active_after, page: int, limit: int) -> WindowPage:
+async def list_windows(conn: asyncpg.Connection, active_after: datetime | None, page: int, limit: int) -> WindowPage:
     total = await conn.fetchval(queries.COUNT, active_after)
     rows = await conn.fetch(queries.LIST, active_after, limit, (page - 1) * limit)
-    return WindowPage(windows=[to_read(r) for r in rows], pagination=Pagination(**pagination(page, limit, total)))
+    return WindowPage(windows=[to_read(r) for r in rows], pagination=Pagination.of(page, limit, total))
 
 
 async def get(conn: asyncpg.Connection, window_id: int) -> WindowRead:
@@ -69,7 +77,7 @@ async def get(conn: asyncpg.Connection, window_id: int) -> WindowRead:
 
 
 async def create(
-    conn: asyncpg.Connection, data: MaintenanceCreate, actor, now: datetime, notice: timedelta
+    conn: asyncpg.Connection, data: MaintenanceCreate, actor: Principal, now: datetime, notice: timedelta
 ) -> WindowRead:
     """Schedule a window: announced now (status page, feeds, subscribers), excluded by the notice rule."""
     await check_services(conn, data.affected_services)
@@ -86,6 +94,7 @@ async def create(
             excluded,
             reason,
         )
+        assert row is not None  # INSERT … RETURNING
         await audit.record_by(
             conn, actor, "maintenance.create", "maintenance", str(row["id"]), data.model_dump(mode="json")
         )
@@ -94,7 +103,7 @@ async def create(
 
 
 async def update(
-    conn: asyncpg.Connection, window_id: int, data: MaintenanceUpdate, actor, notice: timedelta
+    conn: asyncpg.Connection, window_id: int, data: MaintenanceUpdate, actor: Principal, notice: timedelta
 ) -> WindowRead:
     """Replace a window; the notice rule is judged again from its original announcement."""
     await check_services(conn, data.affected_services)
@@ -122,7 +131,7 @@ async def update(
     return to_read(row)
 
 
-async def delete(conn: asyncpg.Connection, window_id: int, actor) -> None:
+async def delete(conn: asyncpg.Connection, window_id: int, actor: Principal) -> None:
     async with conn.transaction():
         title = await conn.fetchval(queries.DELETE, window_id)
         if title is None:
@@ -130,24 +139,7 @@ async def delete(conn: asyncpg.Connection, window_id: int, actor) -> None:
         await audit.record_by(conn, actor, "maintenance.delete", "maintenance", str(window_id), {"title": title})
 
 
-def service_to_read(row) -> dict:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "kind": row["kind"],
-        "url": row["endpoint_url"],
-        "interval_s": row["interval_s"],
-        "timeout_s": float(row["timeout_s"]),
-        "latency_target_ms": row["latency_target_ms"],
-        "tier": row["tier"],
-        "check": json.loads(row["check_config"]),
-        "is_active": row["is_active"],
-        "managed_by": row["managed_by"],
-    }
-
-
-async def edit_service(conn: asyncpg.Connection, service_id: str, data: ServiceEdit, actor) -> dict:
+async def edit_service(conn: asyncpg.Connection, service_id: str, data: ServiceEdit, actor: Principal) -> ServiceEdited:
     """Change the given fields now; invalidate rollups when their inputs (interval, latency target) change.
     The answer says how long the edit lasts (EDIT_NOTES, by who owns the service)."""
     given = data.model_dump(exclude_unset=True, exclude_none=True)
@@ -167,6 +159,7 @@ async def edit_service(conn: asyncpg.Connection, service_id: str, data: ServiceE
             given.get("tier", row["tier"]),
             check,
         )
+        assert updated is not None  # locked above
         if (updated["interval_s"], updated["latency_target_ms"]) != (row["interval_s"], row["latency_target_ms"]):
             await rollups.invalidate_service(conn, service_id)
         await audit.record_by(
@@ -177,4 +170,4 @@ async def edit_service(conn: asyncpg.Connection, service_id: str, data: ServiceE
             service_id,
             {"fields": sorted(given), **{k: v for k, v in given.items() if k != "check"}},
         )
-    return {"service": service_to_read(updated), "note": EDIT_NOTES[updated["managed_by"]]}
+    return ServiceEdited(service=to_config_read(updated), note=EDIT_NOTES[updated["managed_by"]])

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.auth.service import Principal
+from app.config import Settings
 from app.contract import Success, errors
 from app.maintenance import service
 from app.maintenance.models import (
@@ -41,15 +44,15 @@ async def list_windows(
     active_after: datetime | None = None,
     page: int = Query(1, ge=1, le=10_000),
     limit: int = Query(50, ge=1, le=200),
-    conn=Depends(deps.connection),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> WindowPage:
     return await service.list_windows(conn, deps.utc_instant(active_after, "active_after"), page, limit)
 
 
 @router.get(
     "/api/maintenance/{window_id}", response_model=WindowOne, responses=errors(404), summary="One maintenance window"
 )
-async def get_window(window_id: int = WindowId, conn=Depends(deps.connection)):
+async def get_window(window_id: int = WindowId, conn: asyncpg.Connection = Depends(deps.connection)) -> WindowOne:
     return WindowOne(window=await service.get(conn, window_id))
 
 
@@ -62,11 +65,11 @@ async def get_window(window_id: int = WindowId, conn=Depends(deps.connection)):
 )
 async def create_window(
     body: MaintenanceCreate,
-    actor=Depends(require("maintenance:write")),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    actor: Principal = Depends(require("maintenance:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> WindowOne:
     return WindowOne(window=await service.create(conn, body, actor, now, settings.maintenance_notice))
 
 
@@ -79,10 +82,10 @@ async def create_window(
 async def update_window(
     body: MaintenanceUpdate,
     window_id: int = WindowId,
-    actor=Depends(require("maintenance:write")),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-):
+    actor: Principal = Depends(require("maintenance:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+) -> WindowOne:
     return WindowOne(window=await service.update(conn, window_id, body, actor, settings.maintenance_notice))
 
 
@@ -93,10 +96,12 @@ async def update_window(
     summary="Delete a maintenance window (admin)",
 )
 async def delete_window(
-    window_id: int = WindowId, actor=Depends(require("maintenance:write")), conn=Depends(deps.connection)
-):
+    window_id: int = WindowId,
+    actor: Principal = Depends(require("maintenance:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Success:
     await service.delete(conn, window_id, actor)
-    return {"success": True}
+    return Success(success=True)
 
 
 @admin_router.put(
@@ -108,7 +113,7 @@ async def delete_window(
 async def edit_service(
     body: ServiceEdit,
     service_id: str = Path(max_length=50),
-    actor=Depends(require("services:write")),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("services:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> ServiceEdited:
     return await service.edit_service(conn, service_id, body, actor)

@@ -21,16 +21,19 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 import asyncpg
 import socketio
-from fastapi import Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth import permissions
 from app.auth.service import authenticate
+from app.config import Settings
 from app.errors import ApiError
 from app.realtime.publisher import FanOutManager, Publisher, channel_for
 
@@ -41,6 +44,10 @@ INCIDENT_ROOM_PREFIX = "incident:"
 SESSION_RECHECK_S = 30  # socket activity re-validates (and keeps alive) its login at most this often
 SERVER_TTL_S = 30  # presence of a process that stopped renewing this long ago is dropped
 ACK_GRACE_S = 0.2  # a socket refused mid-call is dropped this long after its answer
+# A socket's session (python-socketio keeps it as a dict): {"user", "rooms", "token", "checked_at"}; and
+# what a handler answers the client's call with.
+Session = dict[str, Any]
+Ack = dict[str, Any]
 
 
 def incident_room(incident_id: str) -> str:
@@ -56,7 +63,7 @@ def may_read_incident_rooms(role: str) -> bool:
 class Hub:
     """The Socket.IO server of one API process, with its publisher and session bookkeeping."""
 
-    def __init__(self, settings, pool: Callable[[], asyncpg.Pool]):
+    def __init__(self, settings: Settings, pool: Callable[[], asyncpg.Pool]) -> None:
         self.settings = settings
         self._pool = pool
         self.channel = channel_for(settings)
@@ -65,7 +72,7 @@ class Hub:
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             client_manager=self.manager,
-            cors_allowed_origins=getattr(settings, "cors_origins", None) or None,
+            cors_allowed_origins=settings.cors_origins or None,
             max_http_buffer_size=256 * 1024,
         )
         self.publisher = Publisher(settings.redis_url, self.channel, manager=self.manager)
@@ -73,11 +80,11 @@ class Hub:
         # Presence entries name the process holding the socket; a process that dies (no clean
         # disconnects) stops renewing its key, and its entries are dropped when next read.
         self.server_id = uuid.uuid4().hex
-        self._alive_task: asyncio.Task | None = None
-        self._background: set[asyncio.Task] = set()
+        self._alive_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
         self._register()
 
-    async def publish(self, event: str, data: dict, rooms: list[str]) -> str | None:
+    async def publish(self, event: str, data: dict[str, Any], rooms: list[str]) -> str | None:
         """Emit after a commit; a Redis outage is logged, never turned into a failed write."""
         try:
             return await self.publisher.publish(event, data, rooms)
@@ -85,7 +92,7 @@ class Hub:
             log.exception("realtime: could not publish %s", event)
             return None
 
-    async def emit(self, event: str, data: dict, room: str, skip_sid: str | None = None) -> str:
+    async def emit(self, event: str, data: dict[str, Any], room: str, skip_sid: str | None = None) -> str:
         """The socket handlers' own events (presence, editing, drafts, session end) go the same way as
         published ones, so every event a client receives carries a `seq`; replay leaves them out (stale
         once missed: a client that re-joins gets the room's members in the join's answer)."""
@@ -135,7 +142,7 @@ class Hub:
             await self.redis.set(self._server_key(self.server_id), "1", ex=SERVER_TTL_S)
             self._alive_task = asyncio.create_task(self._stay_alive(), name="realtime-alive")
 
-    async def _members(self, room: str) -> list[dict]:
+    async def _members(self, room: str) -> list[dict[str, str]]:
         """Who is in an incident room; entries of processes that died are removed and announced."""
         presence = f"{self.channel}:presence:{room}"
         entries = {sid.decode(): json.loads(value) for sid, value in (await self.redis.hgetall(presence)).items()}
@@ -150,12 +157,12 @@ class Hub:
                 members.append({k: entry[k] for k in ("id", "name", "role")})
         return members
 
-    def _spawn(self, coroutine) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coroutine)
         self._background.add(task)  # a strong reference until done
         task.add_done_callback(self._background.discard)
 
-    async def _signed_in(self, sid, session) -> bool:
+    async def _signed_in(self, sid: str, session: Session) -> bool:
         """Socket activity is activity: it restarts the login's idle clock (as REST calls do), and a
         login that has ended (revoked, idle for 2 h, token expired) ends the socket."""
         if session.get("user") is None:
@@ -163,7 +170,8 @@ class Hub:
         if time.monotonic() - session.get("checked_at", 0.0) < SESSION_RECHECK_S:
             return True
         try:
-            async with self._pool().acquire() as conn:
+            async with self._pool().acquire() as proxy:
+                conn = cast(asyncpg.Connection, proxy)
                 await authenticate(conn, self.settings.resolved_secret_key(), session.get("token") or "")
         except ApiError as exc:
             await self.emit("session-ended", {"reason": exc.message}, sid)
@@ -174,14 +182,15 @@ class Hub:
         await self.sio.save_session(sid, session)
         return True
 
-    async def on_connect(self, sid, environ, auth=None):
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         token = token or (parse_qs(environ.get("QUERY_STRING", "")).get("token") or [None])[0]
         user = None
         if token:
             token = token.removeprefix("Bearer ").strip()
             try:
-                async with self._pool().acquire() as conn:
+                async with self._pool().acquire() as proxy:
+                    conn = cast(asyncpg.Connection, proxy)
                     principal = await authenticate(
                         conn,
                         self.settings.resolved_secret_key(),
@@ -203,7 +212,7 @@ class Hub:
         # checked_at 0: the first collaboration event re-validates the login and restarts its idle clock
         await self.sio.save_session(sid, {"user": user, "rooms": {}, "token": token, "checked_at": 0.0})
 
-    async def on_disconnect(self, sid, reason=None):
+    async def on_disconnect(self, sid: str, reason: object = None) -> None:
         session = await self.sio.get_session(sid)
         for room in list(session.get("rooms", {})):
             await self._leave(sid, session, room)
@@ -212,7 +221,7 @@ class Hub:
             await self.redis.srem(f"{self.channel}:sids:user:{user['id']}", sid)
             await self.redis.srem(f"{self.channel}:sids:session:{user['sessionId']}", sid)
 
-    async def on_join(self, sid, data):
+    async def on_join(self, sid: str, data: object) -> Ack:
         room = data.get("room") if isinstance(data, dict) else None
         if not isinstance(room, str) or len(room) > 120:
             return {"ok": False, "error": "invalid_room"}
@@ -242,7 +251,7 @@ class Hub:
         await self.emit("user-joined", {"room": room, "user": public_user}, room, skip_sid=sid)
         return {"ok": True, "room": room, "seq": seq, "members": members}
 
-    async def on_leave(self, sid, data):
+    async def on_leave(self, sid: str, data: object) -> Ack:
         room = data.get("room") if isinstance(data, dict) else None
         if not isinstance(room, str):
             return {"ok": False, "error": "invalid_room"}
@@ -253,7 +262,7 @@ class Hub:
         await self.sio.leave_room(sid, room)
         return {"ok": True, "room": room}
 
-    async def _leave(self, sid, session, room: str) -> None:
+    async def _leave(self, sid: str, session: Session, room: str) -> None:
         user = session["user"]
         field = session["rooms"].pop(room, None)
         incident_id = room[len(INCIDENT_ROOM_PREFIX) :]
@@ -274,7 +283,7 @@ class Hub:
         await self.emit("user-left", {"room": room, "userId": user["id"], "userName": user["name"]}, room, skip_sid=sid)
         await self.sio.leave_room(sid, room)
 
-    async def on_editing(self, sid, data):
+    async def on_editing(self, sid: str, data: object) -> Ack:
         if not isinstance(data, dict) or not isinstance(data.get("incidentId"), str):
             return {"ok": False, "error": "invalid"}
         room = incident_room(data["incidentId"])
@@ -305,7 +314,7 @@ class Hub:
         )
         return {"ok": True}
 
-    async def on_auto_save(self, sid, data):
+    async def on_auto_save(self, sid: str, data: object) -> Ack:
         from app.incidents import collaboration
 
         session = await self.sio.get_session(sid)
@@ -317,7 +326,8 @@ class Hub:
         if not isinstance(data, dict) or not isinstance(data.get("incidentId"), str):
             return {"ok": False, "error": "invalid"}
         try:
-            async with self._pool().acquire() as conn:
+            async with self._pool().acquire() as proxy:
+                conn = cast(asyncpg.Connection, proxy)
                 draft = await collaboration.save_draft(conn, user["id"], data["incidentId"], data.get("data"))
         except ValidationError as exc:
             return {
@@ -342,7 +352,8 @@ class Hub:
 
 
 def hub(request: Request) -> Hub:
-    return request.app.state.realtime
+    realtime: Hub = request.app.state.realtime
+    return realtime
 
 
 class SocketIOMiddleware:
@@ -350,17 +361,18 @@ class SocketIOMiddleware:
     (socketio.ASGIApp(sio, other_asgi_app=...) placed inside FastAPI, so create_app still returns the
     FastAPI app with its state and dependency overrides.)"""
 
-    def __init__(self, app, hub: Hub):
+    def __init__(self, app: ASGIApp, hub: Hub) -> None:
         self.app = app
         self.socketio_app = socketio.ASGIApp(hub.sio, socketio_path="socket.io")
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and scope["path"].startswith("/socket.io/"):
-            return await self.socketio_app(scope, receive, send)
-        return await self.app(scope, receive, send)
+            await self.socketio_app(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
-def mount(fastapi_app, settings) -> Hub:
+def mount(fastapi_app: FastAPI, settings: Settings) -> Hub:
     """Create the process's hub and route /socket.io/ to it."""
     realtime = Hub(settings, lambda: fastapi_app.state.pool)
     fastapi_app.state.realtime = realtime
@@ -371,10 +383,10 @@ def mount(fastapi_app, settings) -> Hub:
 MAX_STREAM_ID_PART = 2**64 - 1
 
 
-def replay_router():
+def replay_router() -> APIRouter:
     """GET /api/realtime/replay: what a reconnecting client missed. Public rooms need no token;
     `incident:{id}` rooms need the token of someone who may join them."""
-    from fastapi import APIRouter, Depends, Query
+    from fastapi import Depends, Query
     from fastapi.security import HTTPAuthorizationCredentials
 
     from app import deps
@@ -397,8 +409,8 @@ def replay_router():
         since: str = Query("0-0", pattern=r"^\d{1,20}(-\d{1,20})?$"),
         room: list[str] = Query(list(PUBLIC_ROOMS), max_length=20),
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-        conn=Depends(deps.connection),
-    ):
+        conn: asyncpg.Connection = Depends(deps.connection),
+    ) -> Replay:
         ms, _, seq = since.partition("-")
         if int(ms) > MAX_STREAM_ID_PART or int(seq or 0) > MAX_STREAM_ID_PART:
             # Redis stream ids are two unsigned 64-bit numbers; a larger one is the client's mistake.

@@ -8,12 +8,16 @@ from __future__ import annotations
 import gc
 import json
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
+
+from app.config import Settings
+from app.realtime.models import Replay, ReplayedEvent
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +26,10 @@ REPLAY_LIMIT = 1_000
 GC_YOUNG_THRESHOLD = 50_000  # see tune_gc_for_fan_out
 
 
-def channel_for(settings) -> str:
+def channel_for(settings: Settings) -> str:
     """Redis channel and key prefix: one per deployment (its database), so test sessions never cross."""
-    explicit = getattr(settings, "realtime_channel", None)
-    if explicit:
-        return explicit
+    if settings.realtime_channel:
+        return settings.realtime_channel
     database = urlsplit(settings.database_url).path.lstrip("/") or "slamon"
     return f"slamon:{database}"
 
@@ -42,7 +45,7 @@ def tune_gc_for_fan_out() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
-class _SequentialFanOut(socketio.AsyncManager):
+class _SequentialFanOut(socketio.AsyncManager):  # type: ignore[misc]  # python-socketio ships no types
     """A room emit to this process's sockets as one loop, not one task per recipient.
 
     `AsyncManager.emit` starts a task per recipient and waits for them all, but a send only puts the
@@ -52,10 +55,21 @@ class _SequentialFanOut(socketio.AsyncManager):
     Emits with an ack callback (a different packet per recipient) keep the library's path.
     """
 
-    async def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: str | list[str] | None = None,
+        skip_sid: str | list[str] | None = None,
+        callback: Any = None,
+        to: str | list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         room = to or room
         if callback is not None or namespace not in self.rooms:
-            return await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+            await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+            return
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args]).encode()
@@ -73,7 +87,7 @@ class _SequentialFanOut(socketio.AsyncManager):
                     break
 
 
-class FanOutManager(socketio.AsyncRedisManager, _SequentialFanOut):
+class FanOutManager(socketio.AsyncRedisManager, _SequentialFanOut):  # type: ignore[misc]  # as above
     """Redis fan-out between processes; after AsyncPubSubManager in the method order, _SequentialFanOut
     delivers both this process's emits and those arriving from Redis to the local sockets."""
 
@@ -81,14 +95,15 @@ class FanOutManager(socketio.AsyncRedisManager, _SequentialFanOut):
 class Publisher:
     """Emit an event to rooms through Redis and record it for replay; usable from any process."""
 
-    def __init__(self, redis_url: str, channel: str, manager: socketio.AsyncManager | None = None):
+    def __init__(self, redis_url: str, channel: str, manager: socketio.AsyncManager | None = None) -> None:
         self.channel = channel
         self.stream_key = f"{channel}:events"
-        self.redis = aioredis.from_url(redis_url)
+        # Any: redis-py leaves from_url unannotated, and its async commands are typed `Awaitable[T] | T`
+        self.redis = aioredis.from_url(redis_url)  # type: ignore[no-untyped-call]
         self.manager = manager or socketio.AsyncRedisManager(redis_url, channel=channel, write_only=True)
 
     async def publish(
-        self, event: str, data: dict, rooms: list[str], skip_sid: str | None = None, replayed: bool = True
+        self, event: str, data: dict[str, Any], rooms: list[str], skip_sid: str | None = None, replayed: bool = True
     ) -> str:
         """Append to the stream, then emit with `seq` added (to every socket in `rooms` but `skip_sid`);
         returns the seq. `replayed=False` for what is stale once missed (presence, who edits, drafts, a
@@ -96,17 +111,20 @@ class Publisher:
         fields = {"e": event, "r": json.dumps(rooms), "d": json.dumps(data, default=str, ensure_ascii=False)}
         if not replayed:
             fields["x"] = "1"
-        seq = (await self.redis.xadd(self.stream_key, fields, maxlen=STREAM_MAXLEN, approximate=True)).decode()
+        entry_id: bytes = await self.redis.xadd(self.stream_key, fields, maxlen=STREAM_MAXLEN, approximate=True)
+        seq = entry_id.decode()
         await self.manager.emit(event, {**data, "seq": seq}, namespace="/", room=rooms, skip_sid=skip_sid)
         return seq
 
     async def latest_seq(self) -> str:
         info = await self.redis.xinfo_stream(self.stream_key) if await self.redis.exists(self.stream_key) else None
-        return info["last-generated-id"].decode() if info else "0-0"
+        latest: str = info["last-generated-id"].decode() if info else "0-0"
+        return latest
 
-    async def replay(self, since: str, rooms: set[str]) -> dict:
+    async def replay(self, since: str, rooms: set[str]) -> Replay:
         """Events after `since` addressed to any of `rooms`, oldest first."""
-        events, complete, latest = [], True, "0-0"
+        events: list[ReplayedEvent] = []
+        complete, latest = True, "0-0"
         if await self.redis.exists(self.stream_key):
             info = await self.redis.xinfo_stream(self.stream_key)
             latest = info["last-generated-id"].decode()
@@ -116,16 +134,16 @@ class Publisher:
                 entry_rooms = json.loads(fields[b"r"])
                 if b"x" not in fields and rooms.intersection(entry_rooms):
                     events.append(
-                        {
-                            "seq": entry_id.decode(),
-                            "event": fields[b"e"].decode(),
-                            "rooms": entry_rooms,
-                            "data": {**json.loads(fields[b"d"]), "seq": entry_id.decode()},
-                        }
+                        ReplayedEvent(
+                            seq=entry_id.decode(),
+                            event=fields[b"e"].decode(),
+                            rooms=entry_rooms,
+                            data={**json.loads(fields[b"d"]), "seq": entry_id.decode()},
+                        )
                     )
             if events and len(events) >= REPLAY_LIMIT:
                 complete = False
-        return {"events": events, "latest": latest, "complete": complete}
+        return Replay(events=events, latest=latest, complete=complete)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -16,7 +16,7 @@ from app.sla import service as sla
 from app.sla.tiers import TIERS, Tier
 from app.slo.budget import CREDIT_CAP_PERCENT, budget, service_credit
 
-FIGURES_VERSION = 1  # bump when the document's shape changes; old snapshots keep theirs
+FIGURES_VERSION = 2  # bump when the document's shape changes; old snapshots keep theirs (2: byPriority)
 
 
 def number(value: Decimal | float | int | None):
@@ -157,6 +157,35 @@ def _violations(rows, cut: datetime) -> tuple[list[dict], Decimal]:
     return listed, Decimal(longest_s) / 3600
 
 
+def _mean_seconds(durations: list[float]) -> Decimal | None:
+    """The mean of durations in seconds, exact to the millisecond (half-up)."""
+    if not durations:
+        return None
+    total_us = sum(round(d * 1_000_000) for d in durations)
+    return _quantized(Decimal(total_us) / len(durations) / 1_000_000, "0.001")
+
+
+def response_by_priority(rows: list[asyncpg.Record]) -> dict:
+    """Per priority: incidents, how many were acknowledged / resolved, and the mean time from the
+    incident's start to its first acknowledgement (MTTA) and to its resolution (MTTR)."""
+    result = {}
+    for priority in ("P1", "P2", "P3"):
+        mine = [r for r in rows if r["priority"] == priority]
+        to_ack = [(r["acknowledged_at"] - r["created_at"]).total_seconds() for r in mine if r["acknowledged_at"]]
+        to_resolve = [(r["resolved_at"] - r["created_at"]).total_seconds() for r in mine if r["resolved_at"]]
+        mtta, mttr = _mean_seconds(to_ack), _mean_seconds(to_resolve)
+        result[priority] = {
+            "incidents": len(mine),
+            "acknowledged": len(to_ack),
+            "meanTimeToAcknowledgeSeconds": number(mtta),
+            "meanTimeToAcknowledge": format_duration(float(mtta)) if mtta is not None else None,
+            "resolved": len(to_resolve),
+            "meanTimeToResolveSeconds": number(mttr),
+            "meanTimeToResolve": format_duration(float(mttr)) if mttr is not None else None,
+        }
+    return result
+
+
 async def compute(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
     """Every figure of one service's month, as JSON data (docs/sla-math.md; credits per seeds/002)."""
     tier = TIERS[service["tier"]]
@@ -206,7 +235,13 @@ async def compute(conn: asyncpg.Connection, service, period: Period, now: dateti
             "daily": await _daily_latency(conn, service, period, today),
         },
         "usage": usage,
-        "incidents": {"summary": incidents["summary"], "incidents": incidents["incidents"]},
+        "incidents": {
+            "summary": incidents["summary"],
+            "incidents": incidents["incidents"],
+            "byPriority": response_by_priority(
+                await conn.fetch(queries.INCIDENT_RESPONSE_IN, period.start, period.end, service["id"])
+            ),
+        },
         "slo": {
             "tier": tier.name,
             "objectives": objectives(tier, availability, response["metrics"], usage),

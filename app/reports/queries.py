@@ -96,3 +96,13 @@ INSERT INTO report_pdfs (service_id, month, revision, latest_revision, language,
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT DO NOTHING
 """
+# Time to acknowledge and to resolve (app/escalation): the first acknowledgement of each incident of
+# the month (the timeline keeps it after a resumption lifted it), and its resolution.
+INCIDENT_RESPONSE_IN = """
+SELECT i.id, i.priority, i.created_at, i.resolved_at,
+       (SELECT min(l.at) FROM escalation_log l WHERE l.incident_id = i.id AND l.action = 'acknowledged')
+           AS acknowledged_at
+FROM incidents i
+WHERE i.created_at >= $1 AND i.created_at < $2 AND $3 = ANY(i.affected_services)
+ORDER BY i.created_at
+"""

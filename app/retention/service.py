@@ -36,12 +36,7 @@ async def apply(
     """Drop raw chunks that end before now - retention_days; keep rollups and maintenance slots."""
     cutoff = now - timedelta(days=retention_days)
     results = []
-    caggs = await rollups.uses_caggs(conn)
-    if caggs:  # continuous aggregates are refreshed outside any transaction (app/rollups/caggs.py)
-        await rollups.refresh(conn, timezone_name, now, grace=rollup_grace)
-    async with conn.transaction():
-        if not caggs:
-            await rollups.refresh(conn, timezone_name, now, grace=rollup_grace)  # takes the refresh lock till commit
+    async with rollups.retention_boundary(conn, timezone_name, now, rollup_grace):
         for raw_table in RAW_TABLES:
             chunks = {r["chunk"]: r["range_end"] for r in await conn.fetch(queries.CHUNKS, raw_table)}
             expiring = [end for end in chunks.values() if end <= cutoff]

@@ -27,8 +27,10 @@ from typing import Literal
 
 import asyncpg
 
+from app import db
 from app.periods import merge_intervals
 from app.rollups import queries
+from app.rollups.levels import ROLLUPS, Arrays, Ask, Columns, RefreshReport, as_arrays
 from app.rollups.queries import (
     CHECKS_BUCKETS,
     CHECKS_COLUMNS,
@@ -281,31 +283,48 @@ async def in_use(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval(IN_USE))
 
 
-async def read(
-    conn: asyncpg.Connection,
-    rollup: str,
-    width: timedelta,
-    zone: str,
-    service_ids: list[str] | None,
-    start: datetime,
-    end: datetime,
-    *,
-    slots_only: bool,
-) -> list[asyncpg.Record]:
-    full, slots = READERS[rollup]
-    sql = slots if slots_only else full
-    if sql is None:
-        raise ValueError(f"rollup {rollup} has no slots-only reader")
-    return await conn.fetch(sql, service_ids, start, end, width, zone, rollup)
+class Caggs:
+    """The 'caggs' backend (levels.Backend): this module's readers and refresh."""
+
+    name = "caggs"
+    refreshes_in_transaction = False
+
+    async def refresh(self, conn: asyncpg.Connection, timezone_name: str, target: datetime) -> list[RefreshReport]:
+        ranges = await refresh(conn, timezone_name, target)
+        if ranges is None:
+            return [RefreshReport(r.name, None, 0) for r in ROLLUPS]
+        return [RefreshReport(r.name, target, ranges[r.sql.raw_table]) for r in ROLLUPS]
+
+    async def read(self, conn: asyncpg.Connection, ask: Ask, columns: Columns) -> list[asyncpg.Record]:
+        full, slots = READERS[ask.rollup.name]
+        sql = full if columns is Columns.ALL else slots
+        if sql is None:
+            raise ValueError(f"rollup {ask.rollup.name} has no slot columns")
+        return await conn.fetch(sql, *ask.args, ask.rollup.name)
+
+    async def read_arrays(self, conn: asyncpg.Connection, ask: Ask) -> Arrays:
+        return as_arrays(await self.read(conn, ask, Columns.SLOTS))
 
 
-async def refresh(
-    conn: asyncpg.Connection, timezone_name: str, target: datetime, history_margin: timedelta
-) -> dict[str, int] | None:
+@dataclass
+class Known:
+    """Per process (db.Memory): whether the server's refresh_continuous_aggregate takes `options`."""
+
+    one_pass: bool | None = None
+
+
+async def _refresh_statement(conn: asyncpg.Connection) -> str:
+    known = db.memory(conn).of(Known)
+    if known.one_pass is None:
+        known.one_pass = bool(await conn.fetchval(HAS_REFRESH_OPTIONS))
+    return REFRESH_ONE_PASS if known.one_pass else REFRESH
+
+
+async def refresh(conn: asyncpg.Connection, timezone_name: str, target: datetime) -> dict[str, int] | None:
     """Materialise every aggregate up to `target` and re-materialise the logged ranges; return the
     number of merged ranges per raw table, or None when called inside a transaction (refused there) or
     when refresh policies kept the aggregates busy past the retries (the ranges stay logged).
-    A logged range older than `history_margin` moves the 'rollups' generation (service.HISTORY_MARGIN)."""
+    The oldest logged instant is recorded as rewritten (queries.RECORD_REWRITE) as the log entries go."""
     if conn.is_in_transaction():
         # app/retention refreshes inside its transaction: the policies and the worker's refresh keep
         # the aggregates current, and the logged ranges stay pending (and read live) meanwhile.
@@ -319,7 +338,7 @@ async def refresh(
         await _follow_zone(conn, timezone_name)
         taken = await conn.fetch(PENDING)
         horizons = {r["raw_table"]: r["dropped_before"] for r in await conn.fetch(HORIZONS)}
-        refresh_sql = REFRESH_ONE_PASS if await conn.fetchval(HAS_REFRESH_OPTIONS) else REFRESH
+        refresh_sql = await _refresh_statement(conn)
         counts = {}
         try:
             for raw_table, (first, second) in LEVELS.items():
@@ -347,10 +366,10 @@ async def refresh(
             )
             return None
         async with conn.transaction():
-            # Moved with the log entries' removal: the status page's settled days (app/status/history.py)
-            # are read afresh while a range is logged, and from memory only once the generation moved.
-            if any(r["lo"] < target - history_margin for r in taken):
-                await conn.execute(queries.BUMP_GENERATION, "rollups")
+            # With the log entries' removal: while a range is logged it is read live; whoever keeps
+            # figures derived from the rollups learns of the rewrite in this transaction (sql/270).
+            if taken:
+                await conn.execute(queries.RECORD_REWRITE, min(r["lo"] for r in taken), target)
             await conn.execute(FORGET, [r["id"] for r in taken])
     finally:
         await conn.execute(UNLOCK)
@@ -439,7 +458,7 @@ async def _refresh_view(
             await _call_refresh(conn, refresh_sql, cagg.view, forced_lo, forced_hi, force)
 
 
-async def _call_refresh(conn: asyncpg.Connection, refresh_sql: str, *args) -> None:
+async def _call_refresh(conn: asyncpg.Connection, refresh_sql: str, *args: object) -> None:
     """One refresh, tried again while a policy's refresh of the same aggregate holds it."""
     for delay in (*BUSY_RETRIES, None):
         try:

@@ -7,8 +7,8 @@ rollups, each level materialised from the one below (`*_OF_SLOTS`, `USAGE_OF_MIN
 figures, from fewer and simpler rows). Readers union materialised buckets with the aggregate over
 raw rows that are past the watermark or still pending in the invalidation log, then merge the parts
 bucket by bucket. Only fixed SQL
-fragments are composed here, at import time; values are `$n` parameters, except a time floor some
-statements carry in their text so that their cached plans skip old chunks (app/db.py, with_time_floor).
+fragments are composed here, at import time; values are `$n` parameters. Every statement is a named
+constant: nothing is written into statement text at call time.
 
 Parameters shared by every statement built from a template:
   $1 service ids (text[], NULL = all)   $2 from (timestamptz)   $3 to (timestamptz, exclusive)
@@ -18,8 +18,6 @@ Parameters shared by every statement built from a template:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-
-from app.db import TIME_FLOOR
 
 LATENCY_BOUNDS_MS = (50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 7000, 10000, 15000, 30000)
 HISTOGRAM_COLUMNS = tuple(f"lat_lt_{b}" for b in LATENCY_BOUNDS_MS)
@@ -94,7 +92,7 @@ GROUP BY c.service_id, bucket
 
 @dataclass(frozen=True)
 class LevelSql:
-    """The statements that maintain one level of a hierarchy (service.refresh). Parameters as above."""
+    """The statements that maintain one level of a hierarchy (tables.Tables.refresh). Parameters as above."""
 
     name: str
     raw_table: str
@@ -109,32 +107,48 @@ class LevelSql:
 
 
 @dataclass(frozen=True)
+class ReaderSql:
+    """How one column set of a rollup is read from the tables (app/rollups/tables.py), exact whatever
+    the refresh lag. `merging` serves in every case, in one statement ($6 the rollup's name): pending
+    ranges are read live and merged (inside a caller's transaction, and whenever `state` finds
+    something pending). The usual case takes two statements in one snapshot: `state` ($6 the rollup's
+    name) reads the watermark and whether anything is pending; with nothing pending `quick` ($6 the
+    instant raw rows are read from, $7 the bucket holding it) takes the materialised buckets as they
+    are and merges the bucket holding the watermark with the rollup's SELECT over the raw rows past it:
+    the watermark goes in as a value, so the planner keeps only the newest chunks of the raw table.
+    `quick_arrays` is `quick` as one row per service with an array per column (_bucket_arrays)."""
+
+    columns: tuple[str, ...]
+    merging: str
+    state: str
+    quick: str
+    quick_arrays: str
+
+
+@dataclass(frozen=True)
+class PackedSql:
+    """The slot columns of a daily rollup from its packs (sql/085) and its open buckets, in one
+    statement without a transaction (_packed_read). `recent` reads raw rows only from RECENT_FLOOR
+    before the statement's start, a bound its cached generic plan applies when it is made (chunks
+    before it are left out of the plan), and says in `floor_holds` whether that bound lay at or before
+    every raw row the read needed; when not (the watermark is older: a stopped worker, a rebuild, old
+    test data) `whole` (every chunk) gives the answer. Both say whether the recent bound would hold
+    (`recent_floor_holds`), for the reader to choose the next time."""
+
+    recent: str
+    whole: str
+
+
+@dataclass(frozen=True)
 class RollupSql(LevelSql):
     """Every statement of one readable rollup, built from its SELECT."""
 
     columns: tuple[str, ...]
     aggregate: str  # from-scratch aggregate of raw rows in [$2, $3) for services $1
-    merge_partial: str  # raw rows of [$2, $3) merged into one bucket labelled $2 (see service._recut)
-    read: str
-    read_slots: str | None  # the reader of SLOT_COLUMNS only (availability, day grids): a quarter of the width
-    read_slot_arrays: str | None  # read_slots as arrays per service (_bucket_arrays)
-    parts: ReadParts  # the reader's fast path when nothing is pending (service.read)
-    parts_slots: ReadParts | None
-    # The slot columns from the packs (sql/085) and the open buckets in one statement (_packed_read).
-    read_packed: str | None = None
-
-
-@dataclass(frozen=True)
-class ReadParts:
-    """The reader for when no invalidation is pending in the range (the usual case): `state` reads the
-    watermark and whether anything is pending; `read` then takes materialised buckets as they are and
-    merges the bucket holding the watermark with the rollup's SELECT over the raw rows past it. The
-    watermark goes in as a value, so the planner keeps only the newest chunks of the raw table. Both
-    statements must run in one snapshot."""
-
-    state: str
-    read: str
-    arrays: str | None  # slot columns: `read` as arrays per service (_bucket_arrays)
+    merge_partial: str  # raw rows of [$2, $3) merged into one bucket labelled $2 (see tables._recut)
+    full: ReaderSql  # every column
+    slots: ReaderSql | None  # SLOT_COLUMNS only (availability, day grids): a quarter of the width
+    packed: PackedSql | None = None  # the daily check rollup's packs
 
 
 ORDER = "\nORDER BY service_id, bucket"
@@ -290,14 +304,14 @@ def _pending(raw_table: str) -> str:
                  AND i.hi > (SELECT frozen_before FROM fz))"""
 
 
-def _parts(table: str, raw_table: str, template: str, columns: tuple[str, ...], arrays: bool = False) -> ReadParts:
-    """state: $1..$5 as above, $6 the rollup's name. read: $1..$5, $6 the instant raw rows are read
-    from (state's live_since; NULL while nothing was refreshed or dropped), $7 the bucket holding it."""
+def _reader(table: str, raw_table: str, template: str, columns: tuple[str, ...]) -> ReaderSql:
+    """ReaderSql of `columns`. quick: $1..$5 as above, $6 the instant raw rows are read from (state's
+    live_since; NULL while nothing was refreshed or dropped), $7 the bucket holding it."""
     state = f"""
 {_state(raw_table)}
 SELECT (SELECT live_since FROM since) AS live_since,
        (SELECT time_bucket($4::interval, live_since, $5::text) FROM since) AS live_bucket,
-       -- the reads after this one in its transaction are planned for their values (service._read)
+       -- the reads after this one in its transaction are planned for their values (tables._read)
        set_config('plan_cache_mode', 'force_custom_plan', true) AS plan_cache_mode,
        {_pending(raw_table)} AS pending"""
     materialised = _materialised(table, columns)
@@ -312,7 +326,13 @@ UNION ALL
 SELECT service_id, bucket, {", ".join(_merge(c) for c in columns)}
 FROM ({materialised} AND m.bucket >= $7 UNION ALL {live}) p
 GROUP BY service_id, bucket"""
-    return ReadParts(state, read + ORDER, _bucket_arrays(read, columns) if arrays else None)
+    return ReaderSql(
+        columns=columns,
+        merging=_read(table, raw_table, template, columns) + ORDER,
+        state=state,
+        quick=read + ORDER,
+        quick_arrays=_bucket_arrays(read, columns),
+    )
 
 
 # Ranges of buckets, one per element: $1 service ids (text[]), $2 starts, $3 ends (timestamptz[]).
@@ -358,10 +378,6 @@ WHERE {_of_services("service_id")}
 INSERT INTO {table} ({", ".join(("service_id", "bucket") + columns)})
 {(source or template).format(where=whole_buckets)}"""
     column_list = ", ".join(("service_id", "bucket") + columns)
-    read = _read(table, raw_table, template, columns) + ORDER
-    slots_body = _read(table, raw_table, template, slot_columns) if slot_columns else None
-    read_slots = slots_body + ORDER if slots_body else None
-    read_slot_arrays = _bucket_arrays(slots_body, slot_columns) if slots_body and slot_columns else None
     # $6: the start of the bucket holding $2. Earlier pieces of that bucket (labelled in [$6, $2)) are
     # merged in, so that a bucket is one row whatever its history.
     merge_partial = f"""
@@ -378,7 +394,7 @@ GROUP BY service_id"""
     # in between are aggregated and added to their buckets (counts and sums add, min and max combine),
     # so its cost follows the new rows, not the size of the open day. Exact because the buckets already
     # hold every row before $2 and raw rows are only ever inserted: a row written later for an earlier
-    # time comes with an invalidation, and its bucket is recomputed whole (service._refresh_one).
+    # time comes with an invalidation, and its bucket is recomputed whole (tables._refresh_one).
     accumulate_range = f"""
 INSERT INTO {table} AS t ({column_list})
 {below}
@@ -395,11 +411,8 @@ ON CONFLICT (service_id, bucket) DO UPDATE SET {", ".join(_accumulate(c) for c i
         delete_range=delete_range,
         materialise_range=materialise_range,
         accumulate_range=accumulate_range,
-        read=read,
-        read_slots=read_slots,
-        read_slot_arrays=read_slot_arrays,
-        parts=_parts(table, raw_table, template, columns),
-        parts_slots=_parts(table, raw_table, template, slot_columns, arrays=True) if slot_columns else None,
+        full=_reader(table, raw_table, template, columns),
+        slots=_reader(table, raw_table, template, slot_columns) if slot_columns else None,
     )
 
 
@@ -485,20 +498,26 @@ PACK_TYPES = {
 }
 
 
-def _packed_read(table: str, raw_table: str, template: str) -> str:
+# How far before a statement's start the `recent` packed read looks for raw rows: past the watermark of
+# a worker that refreshes every 30 s with room to spare, and one or two daily chunks of `checks`.
+RECENT_FLOOR = "now() - interval '1 day'"
+
+
+def _packed_read(table: str, raw_table: str, template: str, floor: str) -> str:
     """The slot columns of [$2, $3) for services $1 in one statement, without a transaction: $4, $5 as
     above, $6 the rollup's name. Rows with `part` 0 are the packs of the months that can hold buckets in
     the range, each service's months joined in bucket order, from which the reader keeps the buckets
     before `live_bucket`; `part` 1, the buckets from `live_bucket` on (materialised, merged with the raw
     rows past `live_since`), in the same binary form. Every row carries the state (`live_since`,
     `live_bucket`, `pending`); with nothing to read, one row carries it alone. While `pending`, the
-    parts are empty and the merging reader must serve. Raw rows before TIME_FLOOR are not read: the
-    caller puts a floor there at or before max(live_since, $2), or '-infinity'."""
+    parts are empty and the merging reader must serve. Raw rows before `floor` are not read;
+    `floor_holds` says whether it lay at or before every raw row the read needed (max(live_since, $2)),
+    `recent_floor_holds` whether RECENT_FLOOR did."""
     live = _live(
         template,
         SLOT_COLUMNS,
         f"{_of_services('c.service_id')} AND c.ts >= $2 AND c.ts < $3 "
-        f"AND c.ts >= {TIME_FLOOR} AND c.ts >= coalesce((SELECT live_since FROM state), '-infinity')",
+        f"AND c.ts >= {floor} AND c.ts >= coalesce((SELECT live_since FROM state), '-infinity')",
     )
     packed_columns = ", ".join(f"string_agg({c}, '' ORDER BY month) AS {c}" for c in PACK_TYPES)
     values = {c: c for c in SLOT_COLUMNS} | {"bucket_epochs": "date_part('epoch', bucket)::bigint"}
@@ -508,7 +527,9 @@ def _packed_read(table: str, raw_table: str, template: str) -> str:
 state AS (
     SELECT (SELECT live_since FROM since) AS live_since,
            (SELECT time_bucket($4::interval, live_since, $5::text) FROM since) AS live_bucket,
-           {_pending(raw_table)} AS pending
+           {_pending(raw_table)} AS pending,
+           {floor} <= greatest((SELECT live_since FROM since), $2::timestamptz) AS floor_holds,
+           {RECENT_FLOOR} <= greatest((SELECT live_since FROM since), $2::timestamptz) AS recent_floor_holds
 ),
 open_buckets AS (
     SELECT service_id, bucket, {", ".join(_merge(c) for c in SLOT_COLUMNS)}
@@ -526,8 +547,15 @@ parts AS (
     FROM open_buckets
     GROUP BY service_id
 )
-SELECT s.live_since, s.live_bucket, s.pending, p.*
-FROM state s LEFT JOIN parts p ON NOT s.pending"""
+SELECT s.live_since, s.live_bucket, s.pending, s.floor_holds, s.recent_floor_holds, p.*
+FROM state s LEFT JOIN parts p ON NOT s.pending AND s.floor_holds"""
+
+
+def _packed(table: str, raw_table: str, template: str) -> PackedSql:
+    return PackedSql(
+        recent=_packed_read(table, raw_table, template, RECENT_FLOOR),
+        whole=_packed_read(table, raw_table, template, "'-infinity'::timestamptz"),
+    )
 
 
 def _days_of_hours() -> str:
@@ -535,7 +563,7 @@ def _days_of_hours() -> str:
     late write's recomputation: an hour inside its range and its day is taken as summed; an hour that
     straddles a day boundary (zones with :30 and :45 offsets, Australia/Lord_Howe's DST) or an end of
     the range (the watermark) gives its slots in the range instead. Exact because the hourly level is
-    complete up to the watermark when the daily one is refreshed (service.LEVELS), and every hour with
+    complete up to the watermark when the daily one is refreshed (levels.LEVELS), and every hour with
     slots has an hourly row. 24 rows a day for most services, instead of 1,440 slots."""
     hour_end = "e.bucket + interval '1 hour'"
     whole = f"""e.bucket >= r.lo AND {hour_end} <= r.hi
@@ -563,7 +591,7 @@ SELECT x.* FROM {RANGES} CROSS JOIN LATERAL (
 
 CHECKS_DAILY = replace(
     _build("checks_daily", "checks", CHECKS_BUCKETS, CHECKS_COLUMNS, SLOT_COLUMNS, source=CHECKS_OF_SLOTS),
-    read_packed=_packed_read("rollup_checks_daily", "checks", CHECKS_BUCKETS),
+    packed=_packed("rollup_checks_daily", "checks", CHECKS_BUCKETS),
     recompute_ranges=_days_of_hours(),
 )
 USAGE_DAILY = _build("usage_daily", "api_calls", USAGE_BUCKETS, USAGE_COLUMNS, source=USAGE_OF_MINUTES)
@@ -576,7 +604,13 @@ GET_STATE = "SELECT watermark, timezone FROM rollup_state WHERE rollup = $1"
 
 BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
-BUMP_GENERATION = "UPDATE data_generations SET generation = generation + 1 WHERE name = $1"  # sql/060
+# What a refresh that took in logged writes rewrote (sql/270): the oldest raw instant whose buckets it
+# materialised or recomputed for them ($1; 1970 for a recut in another zone) and the instant it
+# materialised up to ($2).
+RECORD_REWRITE = """
+INSERT INTO rollup_rewrites (one, rewritten_from, refreshed_to) VALUES (true, $1, $2)
+ON CONFLICT (one) DO UPDATE SET rewritten_from = $1, refreshed_to = $2, rewritten_at = now()
+"""
 
 # $1 bucket width, $2 zone, $3 rollup name: where its final buckets end (None: nothing dropped yet).
 FROZEN_BEFORE = {

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from app.audit import service as audit
+from app.auth.service import Principal
 from app.config_files import load_tables
 from app.errors import ApiError, not_found
 from app.formatting import utc_iso
@@ -19,7 +20,7 @@ from app.ingest import keys as ingest_keys
 from app.net import ssrf
 from app.rollups import service as rollups
 from app.services import queries
-from app.services.models import ServiceConfig
+from app.services.models import ServiceConfig, ServiceConfigRead
 
 
 class CatalogError(ValueError):
@@ -80,13 +81,31 @@ def _check_json(svc: ServiceConfig) -> str:
     return json.dumps(svc.check.model_dump(exclude_defaults=True))
 
 
+def to_config_read(row: asyncpg.Record) -> ServiceConfigRead:
+    """A service row as the admin routes show its configuration."""
+    return ServiceConfigRead(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        kind=row["kind"],
+        url=row["endpoint_url"],
+        interval_s=row["interval_s"],
+        timeout_s=float(row["timeout_s"]),
+        latency_target_ms=row["latency_target_ms"],
+        tier=row["tier"],
+        check=json.loads(row["check_config"]),
+        is_active=row["is_active"],
+        managed_by=row["managed_by"],
+    )
+
+
 def _invalid(field: str, message: str) -> ApiError:
     return ApiError(
         422, "validation_error", f"{field}: {message}", [{"in": "body", "field": field, "message": message}]
     )
 
 
-async def create(conn: asyncpg.Connection, svc: ServiceConfig, actor) -> asyncpg.Record:
+async def create(conn: asyncpg.Connection, svc: ServiceConfig, actor: Principal) -> ServiceConfigRead:
     """A new service owned by the API (probed from the probers' next catalog read); 409 if the id is taken."""
     # A literal address the prober would refuse is refused now; names are checked by the prober on
     # every connection (they may resolve differently by then).
@@ -119,17 +138,17 @@ async def create(conn: asyncpg.Connection, svc: ServiceConfig, actor) -> asyncpg
             svc.id,
             {**svc.model_dump(mode="json", exclude={"check"}), "check": sorted(svc.check.model_fields_set)},
         )
-    return row
+    return to_config_read(row)
 
 
-def _taken(service_id: str, existing) -> ApiError:
+def _taken(service_id: str, existing: asyncpg.Record | None) -> ApiError:
     owner = "the API" if existing and existing["managed_by"] == "api" else "services.toml"
     archived = ", archived (its history stays with the id)" if existing and not existing["is_active"] else ""
     message = f"service id {service_id!r} is taken: managed by {owner}{archived}"
     return ApiError(409, "conflict", message, [{"in": "body", "field": "id", "message": message}])
 
 
-async def archive(conn: asyncpg.Connection, service_id: str, actor) -> asyncpg.Record:
+async def archive(conn: asyncpg.Connection, service_id: str, actor: Principal) -> ServiceConfigRead:
     """Stop monitoring a service the API created: inactive, its rows, incidents and SLA figures kept."""
     async with conn.transaction():
         row = await conn.fetchrow(queries.GET_FOR_UPDATE, service_id)
@@ -143,11 +162,12 @@ async def archive(conn: asyncpg.Connection, service_id: str, actor) -> asyncpg.R
                 "and run `slamon migrate` (which archives it)",
             )
         if not row["is_active"]:
-            return row  # archiving twice changes nothing
+            return to_config_read(row)  # archiving twice changes nothing
         row = await conn.fetchrow(queries.ARCHIVE, service_id)
+        assert row is not None  # locked above
         await audit.record_by(conn, actor, "service.archive", "service", service_id, {"name": row["name"]})
         await ingest_keys.revoke(conn, service_id, ingest_keys.Actor.of(actor), reason="service archived")
-    return row
+    return to_config_read(row)
 
 
 async def list_active(conn: asyncpg.Connection) -> list[asyncpg.Record]:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.auth.service import Principal
 from app.contract import errors
 from app.errors import not_found
-from app.maintenance.service import service_to_read
 from app.services import service
 from app.services.models import ServiceConfig, ServiceList, ServiceListed, ServiceOne
 
@@ -38,7 +38,7 @@ SERVICE_LINKS = {
 }
 
 
-async def require_service(conn: asyncpg.Connection, service_id: str):
+async def require_service(conn: asyncpg.Connection, service_id: str) -> asyncpg.Record:
     row = await service.get(conn, service_id)
     if row is None:
         raise not_found("service", service_id)
@@ -51,7 +51,7 @@ async def require_service(conn: asyncpg.Connection, service_id: str):
     response_model_exclude_unset=True,
     summary="Monitored services, with the 'All Systems' entry first",
 )
-async def list_services(conn=Depends(deps.connection)) -> ServiceList:
+async def list_services(conn: asyncpg.Connection = Depends(deps.connection)) -> ServiceList:
     rows = await service.list_active(conn)
     certificates = await service.certificate_expiries(conn)
     return ServiceList(
@@ -79,8 +79,12 @@ async def list_services(conn=Depends(deps.connection)) -> ServiceList:
     },
     summary="Add a service to monitor (admin); 409 when the id is taken, archived services included",
 )
-async def create_service(body: ServiceConfig, actor=Depends(require("services:write")), conn=Depends(deps.connection)):
-    return {"service": service_to_read(await service.create(conn, body, actor))}
+async def create_service(
+    body: ServiceConfig,
+    actor: Principal = Depends(require("services:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> ServiceOne:
+    return ServiceOne(service=await service.create(conn, body, actor))
 
 
 @admin_router.get(
@@ -90,9 +94,11 @@ async def create_service(body: ServiceConfig, actor=Depends(require("services:wr
     summary="A service's whole configuration, archived or not (admin)",
 )
 async def get_service(
-    service_id: str = ServiceIdPath, actor=Depends(require("services:read")), conn=Depends(deps.connection)
-):
-    return {"service": service_to_read(await require_service(conn, service_id))}
+    service_id: str = ServiceIdPath,
+    actor: Principal = Depends(require("services:read")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> ServiceOne:
+    return ServiceOne(service=service.to_config_read(await require_service(conn, service_id)))
 
 
 @admin_router.delete(
@@ -103,9 +109,11 @@ async def get_service(
     "incidents and SLA figures stay",
 )
 async def archive_service(
-    service_id: str = ServiceIdPath, actor=Depends(require("services:write")), conn=Depends(deps.connection)
-):
-    return {"service": service_to_read(await service.archive(conn, service_id, actor))}
+    service_id: str = ServiceIdPath,
+    actor: Principal = Depends(require("services:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> ServiceOne:
+    return ServiceOne(service=await service.archive(conn, service_id, actor))
 
 
 # Included last: a router copies the routes it includes when it includes them.

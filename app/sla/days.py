@@ -55,7 +55,7 @@ class ServiceDays:
 
 
 def _dense(row, epochs: list[int], index: dict[int, int], first: date, zone) -> list[list[int]]:
-    """One service's bucket arrays (rollups.read_slot_arrays) as slots, ok, failed and downtime per day;
+    """One service's bucket arrays (rollups.read_arrays) as slots, ok, failed and downtime per day;
     `epochs` are the days' starts (Unix seconds), `index` maps them to day numbers."""
     if row is not None and len(row["bucket_epochs"]) == len(epochs) and list(row["bucket_epochs"]) == epochs:
         # one bucket per day, in order: as they are
@@ -89,7 +89,7 @@ async def read(
     zone, first = period.zone, period.first_day
     start, end = period.start, period.end
     days = period.days()
-    rows = await rollups.read_slot_arrays(conn, rollups.CHECKS_DAILY, timezone_name, ids, start, end)
+    rows = await rollups.read_arrays(conn, rollups.CHECKS_DAILY, timezone_name, ids, start, end)
     windows = await conn.fetch(queries.MAINTENANCE_WINDOWS_IN_RANGE, ids, start, end)
     maintenance = []
     if windows:

@@ -2,19 +2,26 @@
 
 The days before yesterday change only when a write reaches them: an incident, a maintenance window or a
 service (tier, interval) changes, or a late batch of checks lands and is refreshed into the rollups.
-Each of those moves a generation number in the same transaction (sql/060_data_generations.sql, and the
-rollup refresh for old writes); while a late write is still only in the invalidation log the settled
-days are read afresh. So the figures served are always those a full read would give; only the work is
-skipped. Yesterday and today are read on every request.
+Each of those moves a generation number in the same transaction (sql/060_data_generations.sql; for
+the rollups, sql/271: a trigger on what the refresh records it rewrote, sql/270, decides with this
+module's margin); while a late write is still only in the invalidation log the settled days are read
+afresh. So the figures served are always those a full read would give; only the work is skipped.
+Yesterday and today are read on every request.
+
+What is held lives on the Memory of the pool the request's connection came from (app/db.py): one
+settled history per process and database; a connection of no pool holds nothing (every read full).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
+from app import db
 from app.formatting import truncated_percentage
 from app.periods import Period, day_start, local_date
 from app.sla import days as days_of
@@ -22,6 +29,7 @@ from app.sla import service as sla
 from app.sla.tiers import TIERS
 from app.status import queries
 
+Services = list[Any]  # the active services' rows (records with id, tier, interval_s, ...)
 RECENT_DAYS = 2  # yesterday and today: still filling, read on every request
 
 
@@ -37,23 +45,31 @@ class Grid:
     codes: dict[str, list[str]]
     slots: dict[str, tuple[int, int]]
     settled: int = 0
-    memo: dict = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict)
 
-    def uptime(self, service_id: str):
+    def uptime(self, service_id: str) -> Decimal | None:
         slots, ok_slots = self.slots[service_id]
         return truncated_percentage(ok_slots, slots)
 
 
 @dataclass(frozen=True)
 class _Settled:
-    key: tuple
+    key: tuple[Any, ...]
     grid: Grid
 
 
-_settled: _Settled | None = None  # one per process: the newest settled history read
+@dataclass
+class SettledDays:
+    """Per process (db.Memory): the newest settled history read."""
+
+    held: _Settled | None = None
 
 
-class _Letters(dict):
+# A day without incidents as judged: (slots, ok slots, maintenance slots, expected slots).
+Figures = tuple[int, int, int, float]
+
+
+class _Letters(dict[Figures, str]):
     """A day's letter per distinct (slots, ok, maintenance, expected) of days without incidents, for one
     tier: most of the 4,500 days of a grid share a few such tuples, so each is judged once."""
 
@@ -61,12 +77,15 @@ class _Letters(dict):
         super().__init__()
         self.target = target
 
-    def __missing__(self, figures: tuple) -> str:
-        letter = self[figures] = sla.day_code(*figures, days_of.NO_PRIORITIES, self.target)
+    def __missing__(self, figures: Figures) -> str:
+        slots, ok_slots, maintenance_slots, expected = figures
+        letter = self[figures] = sla.day_code(
+            slots, ok_slots, maintenance_slots, expected, days_of.NO_PRIORITIES, self.target
+        )
         return letter
 
 
-def _judge(services: list, first_day: date, service_days: dict[str, days_of.ServiceDays]) -> Grid:
+def _judge(services: Services, first_day: date, service_days: dict[str, days_of.ServiceDays]) -> Grid:
     codes, slots = {}, {}
     day_code = sla.day_code
     judged: dict[tuple[int, int], _Letters] = {}
@@ -85,7 +104,7 @@ def _judge(services: list, first_day: date, service_days: dict[str, days_of.Serv
     return Grid(first_day, service_days, codes, slots)
 
 
-def _joined(services: list, settled: Grid, recent: Grid) -> Grid:
+def _joined(services: Services, settled: Grid, recent: Grid) -> Grid:
     ids = [s["id"] for s in services]
     return Grid(
         settled.first_day,
@@ -100,7 +119,7 @@ def _joined(services: list, settled: Grid, recent: Grid) -> Grid:
     )
 
 
-def _sliced(services: list, whole: Grid, count: int) -> Grid:
+def _sliced(services: Services, whole: Grid, count: int) -> Grid:
     """The first `count` days of a grid."""
     days = {s["id"]: whole.days[s["id"]].sliced(0, count) for s in services}
     return Grid(
@@ -111,19 +130,22 @@ def _sliced(services: list, whole: Grid, count: int) -> Grid:
     )
 
 
-async def _read(conn, services: list, period: Period, now: datetime, timezone_name: str) -> Grid:
+async def _read(
+    conn: asyncpg.Connection, services: Services, period: Period, now: datetime, timezone_name: str
+) -> Grid:
     return _judge(services, period.first_day, await days_of.read(conn, services, period, now, timezone_name))
 
 
-async def grid(conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str) -> Grid:
+async def grid(conn: asyncpg.Connection, services: Services, period: Period, now: datetime, timezone_name: str) -> Grid:
     """The period's days and status letters per service, the settled days from memory when nothing
     they depend on has moved."""
-    global _settled
+    memory = db.memory(conn).of(SettledDays)
     cut_day = local_date(now, period.zone) - timedelta(days=RECENT_DAYS - 1)
     if cut_day <= period.first_day:
         return await _read(conn, services, period, now, timezone_name)
     cut = day_start(cut_day, period.zone)
     version = await conn.fetchrow(queries.HISTORY_VERSION, [s["id"] for s in services], period.start, cut)
+    assert version is not None  # a SELECT of values: always one row
     if version["pending"]:
         # A late write waits in the invalidation log: read everything; keep nothing.
         return await _read(conn, services, period, now, timezone_name)
@@ -135,12 +157,12 @@ async def grid(conn: asyncpg.Connection, services: list, period: Period, now: da
         cut_day,
         tuple((s["id"], s["tier"], s["interval_s"]) for s in services),
     )
-    held = _settled
+    held = memory.held
     if held is None or held.key != key:
         # Read the whole period at once and keep its settled days.
         whole = await _read(conn, services, period, now, timezone_name)
         settled = _sliced(services, whole, len(settled_period.days()))
-        _settled = _Settled(key, settled)
+        memory.held = _Settled(key, settled)
         return Grid(whole.first_day, whole.days, whole.codes, whole.slots, len(settled_period.days()), settled.memo)
     recent = await _read(conn, services, Period(cut_day, period.end_day, period.zone, period.label), now, timezone_name)
     return _joined(services, held.grid, recent)

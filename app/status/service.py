@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
@@ -18,6 +18,12 @@ GRID_DAYS = 90
 LATEST_COUNT = 3  # slots that decide an outage (docs/sla-math.md)
 RESULT_DELAY = timedelta(minutes=2)  # a slot's result lands up to its timeout (30 s) + a flush later
 LATEST_WITHIN = timedelta(days=2)  # older slots are not 'latest': a service without any shows none
+# queries.RECENT_FLOOR and LATEST_FLOOR lie a day past what the reads need when `now` is the present
+# (RECENT_SLOTS: at most 1 day back; LATEST_SLOTS: 3 days back for 2): half of that day is left
+# for the app's clock to differ from the database's.
+CLOCK_ROOM = timedelta(hours=12)
+RECENT_FLOOR_SPAN = timedelta(days=1)
+LATEST_FLOOR_SPAN = timedelta(days=3)
 
 
 def current_status(latest: list, open_priorities: set[str], latency_target_ms: int) -> str:
@@ -34,13 +40,14 @@ def current_status(latest: list, open_priorities: set[str], latency_target_ms: i
 async def latest_slots(conn: asyncpg.Connection, services: list, now: datetime) -> dict[str, list]:
     """The newest three slots of each service (newest first) checked within LATEST_WITHIN: read from the
     last few intervals for all services at once, then looked up further back for the few (late,
-    paused) services that have fewer than three there. Both reads name a time floor (the hour
-    before their range): their cached plans hold only the newest chunks of `checks`."""
+    paused) services that have fewer than three there. Both reads bound the raw rows from below
+    relative to the database's clock (queries.RECENT_FLOOR, LATEST_FLOOR) when `now` is the present:
+    their cached plans hold only the newest chunks of `checks`."""
     latest: dict[str, list] = {s["id"]: [] for s in services}
     if not services:
         return latest
     lookback = timedelta(seconds=LATEST_COUNT * max(s["interval_s"] for s in services)) + RESULT_DELAY
-    recent = db.with_time_floor(queries.RECENT_SLOTS, _hour_floor(now - lookback))
+    recent = queries.RECENT_SLOTS if _floor_holds(now - lookback, RECENT_FLOOR_SPAN) else queries.RECENT_SLOTS_ANY_TIME
     for row in await conn.fetch(recent, list(latest), now, lookback):
         if len(latest[row["service_id"]]) < LATEST_COUNT:
             latest[row["service_id"]].append(row)
@@ -48,14 +55,16 @@ async def latest_slots(conn: asyncpg.Connection, services: list, now: datetime) 
     if behind:
         for sid in behind:
             latest[sid] = []
-        older = db.with_time_floor(queries.LATEST_SLOTS, _hour_floor(now - LATEST_WITHIN))
+        holds = _floor_holds(now - LATEST_WITHIN, LATEST_FLOOR_SPAN)
+        older = queries.LATEST_SLOTS if holds else queries.LATEST_SLOTS_ANY_TIME
         for row in await conn.fetch(older, behind, now, LATEST_WITHIN):
             latest[row["service_id"]].append(row)
     return latest
 
 
-def _hour_floor(ts: datetime) -> datetime:
-    return ts.replace(minute=0, second=0, microsecond=0)
+def _floor_holds(since: datetime, floor_span: timedelta) -> bool:
+    """Whether a floor `floor_span` before the database's present lies at or before `since`."""
+    return since >= datetime.now(timezone.utc) - floor_span + CLOCK_ROOM
 
 
 async def system_status(

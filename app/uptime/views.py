@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query
 
 from app import deps
+from app.config import Settings
 from app.contract import errors
 from app.errors import ApiError
 from app.periods import add_months, local_date
@@ -38,10 +40,10 @@ async def uptime(
     service_id: str,
     months: int = Query(3, ge=1, le=24, description="number of calendar months"),
     start_date: date | None = Query(None, alias="startDate", description="any day of the first month (YYYY-MM-DD)"),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> UptimeMonths:
     svc = await require_service(conn, service_id)
     if start_date is None:
         start_date = add_months(local_date(now, settings.zone).replace(day=1), -(months - 1))

@@ -20,7 +20,7 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-async def cmd_user_create(args) -> int:
+async def cmd_user_create(args: argparse.Namespace) -> int:
     import asyncpg
 
     from app.config import get_settings
@@ -46,7 +46,7 @@ async def cmd_user_create(args) -> int:
     return 0
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("user", help="user accounts")
     usub = p.add_subparsers(dest="user_command", required=True)
     c = usub.add_parser("create", help="create an account; the password is read from stdin")
@@ -61,4 +61,5 @@ def run_sync(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="slamon")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return asyncio.run(args.run(args))
+    status: int = asyncio.run(args.run(args))
+    return status

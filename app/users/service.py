@@ -14,7 +14,6 @@ from app.auth.service import Principal, revoke_user, user_to_read, utcnow
 from app.auth.usernames import username_key
 from app.contract import Pagination
 from app.errors import ApiError, not_found
-from app.formatting import pagination
 from app.users import queries
 from app.users.models import UserCreate, UserPage, UserUpdate
 
@@ -28,15 +27,16 @@ def _uuid(user_id: str) -> uuid.UUID | None:
         return None
 
 
-async def get(conn: asyncpg.Connection, user_id: str):
+async def get(conn: asyncpg.Connection, user_id: str) -> UserRead | None:
     key = _uuid(user_id)
-    return None if key is None else await conn.fetchrow(queries.GET, key)
+    row = None if key is None else await conn.fetchrow(queries.GET, key)
+    return None if row is None else to_read(row)
 
 
 async def list_users(conn: asyncpg.Connection, page: int, limit: int) -> UserPage:
     total = await conn.fetchval(queries.COUNT)
     rows = await conn.fetch(queries.LIST, limit, (page - 1) * limit)
-    return UserPage(users=[to_read(r) for r in rows], pagination=Pagination(**pagination(page, limit, total)))
+    return UserPage(users=[to_read(r) for r in rows], pagination=Pagination.of(page, limit, total))
 
 
 async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | None) -> UserRead:
@@ -49,6 +49,7 @@ async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | 
             row = await conn.fetchrow(queries.INSERT, data.username, data.email, data.role, password_hash)
         except asyncpg.UniqueViolationError:
             raise ApiError(409, "conflict", f"username {data.username!r} is taken") from None
+        assert row is not None  # INSERT … RETURNING
         details = {"username": data.username, "role": data.role}
         if actor is None:
             await audit.record(
@@ -59,7 +60,9 @@ async def create(conn: asyncpg.Connection, data: UserCreate, actor: Principal | 
     return to_read(row)
 
 
-async def _ensure_an_admin_remains(conn, user_row, new_role: str, new_active: bool) -> None:
+async def _ensure_an_admin_remains(
+    conn: asyncpg.Connection, user_row: asyncpg.Record, new_role: str, new_active: bool
+) -> None:
     if user_row["role"] != "admin" or not user_row["is_active"] or (new_role == "admin" and new_active):
         return
     admins = await conn.fetch(queries.LOCK_ADMINS)
@@ -82,6 +85,7 @@ async def update(conn: asyncpg.Connection, user_id: str, data: UserUpdate, actor
         await _ensure_an_admin_remains(conn, row, role, active)
         revoke = role != row["role"] or active != row["is_active"] or new_hash is not None
         updated = await conn.fetchrow(queries.UPDATE, key, email, role, active, new_hash, revoke)
+        assert updated is not None  # the row is locked above
         if role != row["role"]:
             await audit.record_by(
                 conn,
@@ -126,6 +130,7 @@ async def change_own_password(conn: asyncpg.Connection, principal: Principal, cu
         )
         raise throttle.too_many_attempts(wait)
     row = await conn.fetchrow(queries.GET_WITH_HASH, uuid.UUID(principal.user_id))
+    assert row is not None  # the principal's account: authenticated just now
     if not await passwords.verify_async(current, row["password_hash"]):
         async with conn.transaction():
             await throttle.record_failure(conn, principal.username, principal.ip, now)
@@ -134,6 +139,8 @@ async def change_own_password(conn: asyncpg.Connection, principal: Principal, cu
     new_hash = await passwords.hash_async(new)
     async with conn.transaction():
         row = await conn.fetchrow(queries.GET_FOR_UPDATE, row["id"])
+        if row is None:  # deleted by an admin meanwhile
+            raise not_found("user", principal.user_id)
         await conn.execute(queries.UPDATE, row["id"], row["email"], row["role"], row["is_active"], new_hash, True)
         await throttle.record_success(conn, principal.username, principal.ip)
         await revoke_user(conn, principal.user_id, "password changed")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 
 from app import deps
 from app.auth import passwords
 from app.auth.deps import require
+from app.auth.service import Principal
 from app.contract import Deleted, deprecated_keys, errors
 from app.errors import not_found
 from app.realtime import hub
@@ -25,8 +27,10 @@ USER_LINKS = {
 
 @router.get("/api/users", response_model=UserPage, summary="User accounts (admin)")
 async def list_users(
-    page: int = Query(1, ge=1, le=10_000), limit: int = Query(50, ge=1, le=200), conn=Depends(deps.connection)
-):
+    page: int = Query(1, ge=1, le=10_000),
+    limit: int = Query(50, ge=1, le=200),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> UserPage:
     return await service.list_users(conn, page, limit)
 
 
@@ -42,19 +46,19 @@ async def list_users(
 )
 async def create_user(
     body: UserCreate,
-    _slot=Depends(passwords.slot),
-    actor=Depends(require("users:write")),
-    conn=Depends(deps.connection),
-):
-    return {"user": await service.create(conn, body, actor)}
+    _slot: None = Depends(passwords.slot),
+    actor: Principal = Depends(require("users:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> UserOne:
+    return UserOne(user=await service.create(conn, body, actor))
 
 
 @router.get("/api/users/{user_id}", response_model=UserOne, responses=errors(404), summary="One account (admin)")
-async def get_user(user_id: str, conn=Depends(deps.connection)):
-    row = await service.get(conn, user_id)
-    if row is None:
+async def get_user(user_id: str, conn: asyncpg.Connection = Depends(deps.connection)) -> UserOne:
+    user = await service.get(conn, user_id)
+    if user is None:
         raise not_found("user", user_id)
-    return {"user": service.to_read(row)}
+    return UserOne(user=user)
 
 
 @router.put(
@@ -67,14 +71,14 @@ async def update_user(
     user_id: str,
     body: UserUpdate,
     request: Request,
-    _slot=Depends(passwords.slot),
-    actor=Depends(require("users:write")),
-    conn=Depends(deps.connection),
-):
+    _slot: None = Depends(passwords.slot),
+    actor: Principal = Depends(require("users:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> UserOne:
     user, revoked = await service.update(conn, user_id, body, actor)
     if revoked:
         await hub(request).disconnect_user(user.id)
-    return {"user": user}
+    return UserOne(user=user)
 
 
 @router.delete(
@@ -84,8 +88,11 @@ async def update_user(
     summary="Delete an account (admin); the audit trail keeps its name",
 )
 async def delete_user(
-    user_id: str, request: Request, actor=Depends(require("users:write")), conn=Depends(deps.connection)
-):
+    user_id: str,
+    request: Request,
+    actor: Principal = Depends(require("users:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Deleted:
     await service.delete(conn, user_id, actor)
     await hub(request).disconnect_user(user_id)
-    return {"success": True, "message": "사용자가 삭제되었습니다."}
+    return Deleted(success=True, message="사용자가 삭제되었습니다.")

@@ -62,7 +62,10 @@ async def live_api(staff_db, database_url, tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", serve], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        # Start-up is a set-up bound, not a checked figure: importing the app takes 2-3 s of CPU, which a
+        # loaded machine stretches past 20 s of wall time.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
                 if requests.get(f"{base}/api/health", timeout=1).status_code == 200:
                     break

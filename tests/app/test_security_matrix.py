@@ -44,7 +44,14 @@ PUBLIC_GETS |= {"/feeds/services/{service_id}/incidents.{fmt}"}
 # link of its own kind, never an access token (tests/app/subscribers).
 PUBLIC_SUBSCRIPTIONS = ("/api/public/subscriptions",)
 CREDENTIAL_EXCHANGE = {("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}  # take credentials in the body
-INGEST = ("/api/ingest/",)  # per-service ingest keys, never JWTs
+# A credential of their own, never a JWT: the paging services' signature or token, the calendar feed's
+# URL token (refusals tested in tests/app/escalation/test_callbacks.py, tests/app/oncall/test_schedules.py).
+OWN_CREDENTIAL = {
+    ("POST", "/api/escalation/callbacks/pagerduty"),
+    ("POST", "/api/escalation/callbacks/opsgenie"),
+    ("GET", "/api/oncall/schedules/{schedule_id}/calendar.ics"),
+}
+INGEST = ("/api/ingest/", "/v1/traces")  # per-service ingest keys, never JWTs (OTLP/HTTP too)
 
 WINDOW = {
     "title": "DB upgrade",
@@ -63,6 +70,16 @@ CUSTOMER = {
     "services": ["id-recognition"],
 }
 OVERRIDE = {"availability": "99", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}
+SCHEDULE = {
+    "id": "matrix-rota",
+    "name": "r",
+    "time_zone": "Asia/Seoul",
+    "rotation": "daily",
+    "handoff_time": "09:00",
+    "start_date": "2026-01-01",
+    "participants": ["admin"],
+}
+SHIFT = {"username": "admin", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}
 POLICY = {"id": "matrix-policy", "name": "p", "levels": [{"delay_seconds": 0, "subscriptions": ["hook"]}]}
 # The least role allowed, and a valid request: (role, body).
 MATRIX = {
@@ -123,6 +140,16 @@ MATRIX = {
     ("DELETE", "/api/escalation-policies/{policy_id}"): ("admin", None),
     ("GET", "/api/incidents/{incident_id}/escalation"): ("viewer", None),
     ("POST", "/api/incidents/{incident_id}/acknowledge"): ("reporter", None),
+    ("GET", "/api/oncall/schedules"): ("viewer", None),
+    ("POST", "/api/oncall/schedules"): ("admin", SCHEDULE),
+    ("GET", "/api/oncall/schedules/{schedule_id}"): ("viewer", None),
+    ("PUT", "/api/oncall/schedules/{schedule_id}"): ("admin", {k: v for k, v in SCHEDULE.items() if k != "id"}),
+    ("POST", "/api/oncall/schedules/{schedule_id}/feed-token"): ("admin", None),
+    ("GET", "/api/oncall/schedules/{schedule_id}/on-call"): ("viewer", None),
+    ("GET", "/api/oncall/schedules/{schedule_id}/timeline"): ("viewer", None),
+    ("POST", "/api/oncall/schedules/{schedule_id}/overrides"): ("admin", SHIFT),
+    ("DELETE", "/api/oncall/schedules/{schedule_id}/overrides/{override_id}"): ("admin", None),
+    ("DELETE", "/api/oncall/schedules/{schedule_id}"): ("admin", None),
 }
 BELOW = {"viewer": None, "reporter": "viewer", "admin": "reporter"}
 SNAPSHOT_TABLES = (
@@ -144,6 +171,8 @@ SNAPSHOT_TABLES = (
     "escalation_policies",
     "incident_escalations",
     "escalation_log",
+    "oncall_schedules",
+    "oncall_overrides",
 )
 
 
@@ -181,6 +210,7 @@ def test_every_route_is_classified(staff):
         for m, p in routes(staff.app)
         if not (m == "GET" and p in PUBLIC_GETS)
         and (m, p) not in CREDENTIAL_EXCHANGE
+        and (m, p) not in OWN_CREDENTIAL
         and not p.startswith(INGEST)
         and not p.startswith(PUBLIC_SUBSCRIPTIONS)
         and (m, p) not in MATRIX
@@ -214,6 +244,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
         "{customer_id}": "matrix-co",
         "{override_id}": "1",
         "{policy_id}": POLICY["id"],
+        "{schedule_id}": SCHEDULE["id"],
     }
     revoked = await staff.login("admin", "leaver")
     await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['accessToken']}"})
@@ -291,7 +322,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
     await restore_catalog(conn)  # undo the service edit and drop the created service for later tests
 
 
-@pytest.mark.parametrize("path", ["/api/ingest/checks", "/api/ingest/api-calls"])
+@pytest.mark.parametrize("path", ["/api/ingest/checks", "/api/ingest/api-calls", "/v1/traces"])
 async def test_ingest_refuses_jwts(staff, path):
     r = await staff.client.post(path, json=[], headers=await staff.headers("admin"))
     assert r.status_code == 401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import datetime
+from datetime import datetime, timezone
 from email import policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
+from app.escalation import links as ack_links
 from app.notifications.channels.base import Channel, Delivery
 from app.notifications.messages import Message
 from app.notifications.senders import Outcome
@@ -65,6 +66,16 @@ def email_message(
     return email
 
 
+def ack_url(delivery: Delivery, recipient: str, settings: Settings) -> str:
+    """The signed acknowledgement link of a page: this incident and level, this recipient, for a while."""
+    incident, escalation = delivery.payload["incident"], delivery.payload["escalation"]
+    link = ack_links.AckLink(incident["id"], escalation["level"], recipient)
+    token = ack_links.issue(
+        settings.resolved_secret_key(), link, datetime.now(timezone.utc), settings.escalation_ack_link_hours
+    )
+    return ack_links.url(settings.public_base_url, token)
+
+
 class Email(Channel[EmailMessage]):
     kind = "email"
     label = "email (SMTP)"
@@ -73,8 +84,11 @@ class Email(Channel[EmailMessage]):
 
     def render(self, delivery: Delivery, settings: Settings) -> EmailMessage:
         assert delivery.email is not None  # validate() keeps email set for this channel
+        message = delivery.message()
+        if delivery.event_kind == "escalation.paged":  # acknowledge from the message (app/escalation/links.py)
+            message.facts.append(("Acknowledge", ack_url(delivery, delivery.email, settings)))
         return email_message(
-            delivery.message(),
+            message,
             sender=settings.smtp_from,
             recipient=delivery.email,
             delivery_id=delivery.id,

@@ -26,6 +26,7 @@ from fastapi.exceptions import HTTPException
 from app.auth import permissions, tokens
 from app.auth import service as auth
 from app.auth.deps import client_ip
+from app.auth.models import TokenRefresh
 from app.auth.service import Principal
 from app.errors import ApiError
 
@@ -124,12 +125,12 @@ async def signed_in(request: Request, conn) -> PageUser | None:
     if refresh:
         try:
             pair = await auth.refresh(conn, secret, refresh, client_ip(request))
-            principal = await auth.authenticate(conn, secret, pair["access_token"], client_ip(request))
+            principal = await auth.authenticate(conn, secret, pair.access_token, client_ip(request))
         except ApiError as exc:
             request.state.console_reason = _reason(exc)
         else:
             set_tokens(request, pair)
-            return PageUser(principal, pair["access_token"], permissions.MATRIX.get(principal.role, frozenset()))
+            return PageUser(principal, pair.access_token, permissions.MATRIX.get(principal.role, frozenset()))
     return None
 
 
@@ -141,9 +142,9 @@ async def require_user(request: Request, conn) -> PageUser:
     return user
 
 
-def set_tokens(request: Request, pair: dict) -> None:
-    queue_cookie(request, ACCESS_COOKIE, pair["access_token"], pair["expires_in"])
-    queue_cookie(request, REFRESH_COOKIE, pair["refresh_token"], pair["refresh_expires_in"])
+def set_tokens(request: Request, pair: TokenRefresh) -> None:
+    queue_cookie(request, ACCESS_COOKIE, pair.access_token, pair.expires_in)
+    queue_cookie(request, REFRESH_COOKIE, pair.refresh_token, pair.refresh_expires_in)
 
 
 def clear_tokens(request: Request) -> None:

@@ -24,6 +24,8 @@ from app.incidents import collaboration
 from app.incidents import service as incidents
 from app.incidents.models import Priority, Status
 from app.maintenance import service as maintenance
+from app.oncall import service as oncall
+from app.oncall import views as oncall_views
 from app.realtime import hub
 from app.services import service as services
 from app.users import service as users
@@ -323,6 +325,25 @@ async def admin_customers(request: Request, user=Depends(signed_in_user), conn=D
 
 
 # -- one incident (last: /{id} would otherwise shadow the fixed paths above) ------------------------
+
+
+@router.get("/oncall")
+async def oncall_page(
+    request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection), now=Depends(deps.clock)
+):
+    """Who is on call in every schedule; admins add and remove overrides and see the feed URLs."""
+    can_write = user.can(oncall_views.ADMIN_PERMISSION)
+    feed_base = request.app.state.settings.public_url("").rstrip("/") if can_write else None
+    schedules = await oncall.list_schedules(conn, now, feed_base)
+    return page(
+        request,
+        "console/admin_oncall.html",
+        user,
+        nav="oncall",
+        schedules=schedules,
+        can_write=can_write,
+        script_data={"page": "admin-oncall"},  # admin.js: the override forms call the API
+    )
 
 
 @router.get("/{incident_id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.notifications.conftest import make_receiver, run_worker  # noqa: F401
+from tests.app.notifications.conftest import make_receiver, run_worker, smtp  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -53,12 +53,14 @@ async def test_levels_fire_at_their_delays_once_ack_stops_resolution_closes(staf
         "fired": 1,
         "closed": 0,
         "reminded": 0,
+        "resumed": 0,
     }
     assert await engine.tick(conn, t0 + timedelta(seconds=299), HORIZON) == {
         "started": 0,
         "fired": 0,
         "closed": 0,
         "reminded": 0,
+        "resumed": 0,
     }
     assert await _pages(conn, incident["id"]) == [("l1", "escalation.paged", "1")]
     assert (await engine.tick(conn, t0 + timedelta(seconds=300), HORIZON))["fired"] == 1

@@ -66,8 +66,8 @@ async def test_admin_api_crud_and_audit(staff):
     admin = await staff.headers("admin")
     created = await make_policy(staff, id="p1-only", priorities=["P1"], services=["face-compare"], levels=LEVELS)
     assert created["levels"] == [
-        {"delaySeconds": 0, "subscriptions": ["a"], "priorities": []},
-        {"delaySeconds": 60, "subscriptions": ["b"], "priorities": []},
+        {"delaySeconds": 0, "subscriptions": ["a"], "users": [], "schedules": [], "priorities": []},
+        {"delaySeconds": 60, "subscriptions": ["b"], "users": [], "schedules": [], "priorities": []},
     ]
     assert created["managedBy"] == "api" and created["services"] == ["face-compare"]
     r = await staff.client.get("/api/escalation-policies", headers=admin)
@@ -94,7 +94,9 @@ async def test_admin_api_crud_and_audit(staff):
     ("body", "field"),
     [
         ({"id": "x", "name": "x", "levels": [{"delay_seconds": -5, "subscriptions": ["a"]}]}, "levels.0.delay_seconds"),
-        ({"id": "x", "name": "x", "levels": [{"delay_seconds": 0, "subscriptions": []}]}, "levels.0.subscriptions"),
+        # a level pages someone: a subscription, a user or a schedule
+        ({"id": "x", "name": "x", "levels": [{"delay_seconds": 0, "subscriptions": []}]}, "levels.0"),
+        ({"id": "x", "name": "x", "levels": [{"delay_seconds": 0, "users": ["not a user"]}]}, "levels.0.users.0"),
         ({"id": "x", "name": "x", "levels": LEVELS[::-1]}, "levels"),
         ({"id": "x", "name": "x", "priorities": ["P9"], "levels": LEVELS}, "priorities.0"),
         ({"id": "x", "name": "x", "services": ["Not A Service"], "levels": LEVELS}, "services.0"),

@@ -19,6 +19,7 @@ from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_chec
 from app.retention import service as retention
 from app.rollups import caggs
 from app.rollups import service as rollups
+from app.rollups.levels import Ask
 from app.rollups.queries import SLOT_COLUMNS
 from app.services.service import load_catalog, sync_catalog
 from tests.app.rollups.conftest import materialised
@@ -124,10 +125,10 @@ async def _assert_readers_equal_scratch(conn, zone: str) -> None:
     for rollup in rollups.ROLLUPS:
         scratch = dicts(await rollups.aggregate_raw(conn, rollup, zone, None, *FAR))
         assert scratch, rollup.name
-        read = await caggs.read(conn, rollup.name, rollup.width, rollup.zone(zone), None, *FAR, slots_only=False)
+        read = await rollups.CAGGS.read(conn, Ask(rollup, rollup.zone(zone), None, *FAR), rollups.ALL)
         assert dicts(read) == scratch, rollup.name
-        if rollup.sql.read_slots:
-            slots = await caggs.read(conn, rollup.name, rollup.width, rollup.zone(zone), None, *FAR, slots_only=True)
+        if rollup.sql.slots:
+            slots = await rollups.CAGGS.read(conn, Ask(rollup, rollup.zone(zone), None, *FAR), rollups.SLOTS)
             assert dicts(slots) == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch]
 
 
@@ -179,11 +180,11 @@ async def test_the_cagg_selects_and_readers_give_the_apache_rollups_rows(conn, z
         # Daily views still cut in another zone: the readers cut the first level in the zone asked for.
         await conn.execute("UPDATE rollup_caggs SET timezone = 'Pacific/Chatham'")
         await _assert_readers_equal_scratch(conn, zone)
-        daily = await caggs.read(conn, "checks_daily", timedelta(days=1), zone, None, *FAR, slots_only=False)
+        daily = await rollups.CAGGS.read(conn, Ask(rollups.CHECKS_DAILY, zone, None, *FAR), rollups.ALL)
         local = ZoneInfo(zone)
         got = {(r["service_id"], r["bucket"].astimezone(local).date()): (r["slots"], r["ok_slots"]) for r in daily}
         assert got == pandas_checks_by_day(checks + late, zone)
-        usage = await caggs.read(conn, "usage_daily", timedelta(days=1), zone, None, *FAR, slots_only=False)
+        usage = await rollups.CAGGS.read(conn, Ask(rollups.USAGE_DAILY, zone, None, *FAR), rollups.ALL)
         got = {
             (r["service_id"], r["bucket"].astimezone(local).date()): (r["calls"], r["ok_200"], r["latency_sum_ms"])
             for r in usage
@@ -313,11 +314,16 @@ async def test_the_refresh_statements_bind_up_to_the_license_check_here(conn):
     await _stand_ins(conn, "UTC")  # plain views: the regclass argument resolves, the license check refuses
     try:
         with pytest.raises(asyncpg.FeatureNotSupportedError, match="refresh_continuous_aggregate.*license"):
-            await caggs.refresh(conn, "UTC", NOW, rollups.HISTORY_MARGIN)
-        assert await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 5308417") == 0
+            await caggs.refresh(conn, "UTC", NOW)
+        # (this database's: the server is shared with other test runs that take the same key)
+        held = await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 5308417"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        assert held == 0
         assert await conn.fetchval("SELECT count(*) FROM rollup_invalidations") > 0  # kept: nothing was refreshed
         async with conn.transaction():  # where app/retention calls it: refused, nothing touched
-            assert await caggs.refresh(conn, "UTC", NOW, rollups.HISTORY_MARGIN) is None
+            assert await caggs.refresh(conn, "UTC", NOW) is None
     finally:
         views = ", ".join(f"pg_temp.{v}" for v in reversed(ORDER))
         await conn.execute(f"DROP TABLE pg_temp.rollup_caggs; DROP VIEW {views}")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from app import db
 from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
-from app.rollups import queries
+from app.rollups import queries, tables
 from app.rollups import service as rollups
 from app.rollups.queries import SLOT_COLUMNS
 from tests.app.rollups.conftest import APACHE_ONLY, materialised
@@ -102,7 +102,7 @@ def as_dicts(records) -> list[dict]:
 
 
 def array_rows(arrays: list) -> list[tuple]:
-    """read_slot_arrays' rows as (service, bucket epoch, *slot columns), sorted."""
+    """read_arrays' rows as (service, bucket epoch, *slot columns), sorted."""
     return sorted(
         (r["service_id"], *values) for r in arrays for values in zip(r["bucket_epochs"], *(r[c] for c in SLOT_COLUMNS))
     )
@@ -209,12 +209,12 @@ async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, monkeypat
             assert read == scratch, rollup.name
             async with conn.transaction():  # in a caller's transaction the one-statement reader serves
                 assert as_dicts(await rollups.read(conn, rollup, zone, None, *FAR)) == scratch, rollup.name
-            if rollup.sql.read_slots:  # the narrow reader of the day grids: the same figures
-                slots = as_dicts(await rollups.read(conn, rollup, zone, None, *FAR, slots_only=True))
+            if rollup.sql.slots:  # the narrow reader of the day grids: the same figures
+                slots = as_dicts(await rollups.read(conn, rollup, zone, None, *FAR, columns=rollups.SLOTS))
                 assert slots == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch], (
                     rollup.name
                 )
-                arrays = await rollups.read_slot_arrays(conn, rollup, zone, None, *FAR)
+                arrays = await rollups.read_arrays(conn, rollup, zone, None, *FAR)
                 assert array_rows(arrays) == slot_rows(scratch), rollup.name
 
         if final_refresh and not await rollups.uses_caggs(conn):
@@ -228,9 +228,9 @@ async def test_every_rollup_read_equals_a_from_scratch_aggregate(pool, monkeypat
         assert await packs_equal_the_table(conn)
         cut = (local_midnight(date(2025, 10, 27), zone), local_midnight(date(2025, 11, 3), zone))
         scratch = as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, zone, None, *cut))
-        for packs_from in (rollups.PACKS_FROM, timedelta(0)):
-            monkeypatch.setattr(rollups, "PACKS_FROM", packs_from)
-            arrays = await rollups.read_slot_arrays(conn, rollups.CHECKS_DAILY, zone, None, *cut)
+        for packs_from in (tables.PACKS_FROM, timedelta(0)):
+            monkeypatch.setattr(tables, "PACKS_FROM", packs_from)
+            arrays = await rollups.read_arrays(conn, rollups.CHECKS_DAILY, zone, None, *cut)
             assert array_rows(arrays) == slot_rows(scratch), packs_from
 
         daily = await rollups.read(conn, rollups.CHECKS_DAILY, zone, None, *FAR)
@@ -326,11 +326,12 @@ async def test_the_daily_packs_follow_every_statement_on_the_daily_rollup(conn):
     assert await conn.fetchval("SELECT count(*) FROM rollup_checks_daily_packs") == 0
 
 
-async def test_the_packed_read_checks_the_floor_it_reads_raw_rows_from(conn, monkeypatch):
-    """The one-statement packed read (queries._packed_read) leaves out raw rows before the floor written
-    into its text: a floor past the rows it needs (the state went back: a rebuild, a recut, another
-    database) is noticed and the read made again from the state's own bucket; a floor before them
-    only costs chunks. Either way the figures are the raw rows' own."""
+async def test_the_packed_read_checks_the_floor_it_reads_raw_rows_from(conn):
+    """The one-statement packed read (queries.PackedSql) in its `recent` form reads raw rows only from a
+    day before the statement's start: with a watermark older than that (here: data of 2025) it says
+    the floor does not hold and gives no buckets, the reader reads `whole` instead, and the process
+    remembers it (tables.PackedFloors) until a read finds the floor holding again. Either way the
+    figures are the raw rows' own."""
     if await rollups.uses_caggs(conn):
         pytest.skip(APACHE_ONLY)
     rows = [
@@ -342,62 +343,71 @@ async def test_the_packed_read_checks_the_floor_it_reads_raw_rows_from(conn, mon
     watermark_at = BASE + timedelta(days=30, hours=5)
     await rollups.refresh(conn, "UTC", watermark_at, grace=timedelta(0))  # the last ten days stay raw
     scratch = slot_rows(as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR)))
-    live_bucket = watermark_at.replace(hour=0)
-    key = (rollups.CHECKS_DAILY.name, "UTC")
-
-    # Without the check, a floor past the watermark would lose the raw rows past it: the open buckets
-    # (part 1) would hold only their materialised slots.
+    packed = rollups.CHECKS_DAILY.sql.packed
+    assert packed is not None
     args = (None, *FAR, rollups.CHECKS_DAILY.width, "UTC", rollups.CHECKS_DAILY.name)
 
-    async def open_slots(floor) -> int:
-        rows = await conn.fetch(db.with_time_floor(rollups.CHECKS_DAILY.sql.read_packed, floor), *args)
-        assert rows[0]["live_bucket"] == live_bucket
-        return sum(sum(struct.unpack(f">{len(r['slots']) // 4}i", r["slots"])) for r in rows if r["part"] == 1)
+    recent = await conn.fetch(packed.recent, *args)
+    assert [(r["floor_holds"], r["part"]) for r in recent] == [(False, None)]  # nothing short of every row
+    whole = await conn.fetch(packed.whole, *args)
+    assert {(r["floor_holds"], r["recent_floor_holds"]) for r in whole} == {(True, False)}
+    assert {r["part"] for r in whole} == {0, 1}
 
-    assert await open_slots(FAR[1]) < await open_slots(None) == await open_slots(live_bucket)
-
-    for floor in (FAR[1], None, BASE, live_bucket):
-        monkeypatch.setitem(rollups._live_floors, key, floor)
-        assert array_rows(await rollups.read_slot_arrays(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR)) == scratch
-        assert rollups._live_floors[key] == live_bucket, floor
+    missed = db.memory(conn).of(tables.PackedFloors).missed
+    key = (rollups.CHECKS_DAILY.name, "UTC")
+    for was_missed in (False, True):
+        if was_missed:
+            missed.add(key)
+        else:
+            missed.discard(key)
+        assert array_rows(await rollups.read_arrays(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR)) == scratch
+        assert key in missed, was_missed
 
 
 async def test_a_cached_packed_read_sees_raw_rows_in_a_chunk_made_after_it(conn):
-    """The floor keeps the packed read's plan to the chunks that existed when it was planned, and the
-    pool plans generically (db.SESSION_SETTINGS): a chunk created later must still be read. It is:
-    TimescaleDB invalidates the cached plans of a hypertable when it adds a chunk."""
+    """The recent floor keeps the packed read's plan to the chunks of the last day when it was planned,
+    and the pool plans generically (db.SESSION_SETTINGS): a chunk created later must still be read. It
+    is: TimescaleDB invalidates the cached plans of a hypertable when it adds a chunk. (Data up to the
+    real present, so that the recent form serves.)"""
     if await rollups.uses_caggs(conn):
         pytest.skip(APACHE_ONLY)
     assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+    present = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    start = present - timedelta(days=35)
     rows = [
         CheckRow(
-            BASE + timedelta(minutes=m), "face-compare", "seoul", m % 3 != 0, 200, 100, None if m % 3 else "timeout"
+            start + timedelta(minutes=m), "face-compare", "seoul", m % 3 != 0, 200, 100, None if m % 3 else "timeout"
         )
         for m in range(0, 60 * 24 * 35, 10)
     ]
-    await write_checks(conn, rows, now=NOW + timedelta(days=40))
+    await write_checks(conn, rows, now=present + timedelta(days=5))
     await rollups.refresh(conn, "UTC", rows[-1].ts + timedelta(minutes=1), grace=timedelta(0))
+    far = (start - timedelta(days=1), present + timedelta(days=5))
+    key = (rollups.CHECKS_DAILY.name, "UTC")
+    missed = db.memory(conn).of(tables.PackedFloors).missed
 
     async def read() -> list[tuple]:
-        return array_rows(await rollups.read_slot_arrays(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR))
+        return array_rows(await rollups.read_arrays(conn, rollups.CHECKS_DAILY, "UTC", None, *far))
 
-    for _ in range(3):  # the floor settles on the newest bucket, its statement cached and planned
+    for _ in range(3):  # the recent form's statement cached and planned
         await read()
+        assert key not in missed
     chunks = await conn.fetchval("SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'checks'")
     later = [
         CheckRow(rows[-1].ts + timedelta(days=d, minutes=m), "face-compare", "seoul", False, None, None, "timeout")
         for d in (2, 3)
         for m in range(0, 30, 10)
     ]
-    await write_checks(conn, later, now=NOW + timedelta(days=40))
+    await write_checks(conn, later, now=present + timedelta(days=5))
     assert (
         await conn.fetchval("SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'checks'")
         == chunks + 2
     )
-    scratch = slot_rows(as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "UTC", None, *FAR)))
+    scratch = slot_rows(as_dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, "UTC", None, *far)))
     later_days = {int(datetime.combine(r.ts.date(), datetime.min.time(), timezone.utc).timestamp()) for r in later}
     assert later_days <= {r[1] for r in scratch}  # so the read below has them too
     assert await read() == scratch
+    assert key not in missed
 
 
 async def test_a_late_region_report_recomputes_its_slot_then_the_buckets_above_it(conn):

@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app import db
 from app.ingest.service import CheckRow, write_checks
 from app.rollups import caggs
+from app.rollups import queries as rollup_queries
 from app.rollups import service as rollups
 from app.status import history
 from app.status import service as status
@@ -34,10 +36,10 @@ async def grid_of(conn):
     """(letters of the three seeded days, the grid) as the status page serves it, after checking it
     equals a status computed with nothing held in memory."""
     system, grid = await status.snapshot(conn, NOW, "UTC", UTC)
-    held = history._settled
-    history._settled = None
+    memory = db.memory(conn).of(history.SettledDays)
+    held, memory.held = memory.held, None
     fresh, fresh_grid = await status.snapshot(conn, NOW, "UTC", UTC)
-    history._settled = held
+    memory.held = held
     assert system == fresh
     assert grid.days == fresh_grid.days and grid.codes == fresh_grid.codes
     entry = next(s for s in system["services"] if s["id"] == SERVICE)
@@ -125,3 +127,19 @@ async def test_emptying_the_tables_empties_the_grid(seeded):
         for view in reversed(caggs.VIEWS):
             await seeded.execute(f"TRUNCATE {view}")
     assert (await grid_of(seeded))[0] == ["nd", "nd", "nd"]
+
+
+async def test_a_refresh_that_rewrote_days_before_yesterday_moves_them(conn):
+    """The rollups record what a refresh rewrote (sql/270); the status side decides (sql/271): a rewrite
+    older than 12 hours before the refresh's watermark may reach a settled day and moves the generation
+    in the refresh's transaction, a newer one cannot and does not."""
+
+    async def generation() -> int:
+        return await conn.fetchval("SELECT generation FROM data_generations WHERE name = 'rollups'")
+
+    before = await generation()
+    async with conn.transaction():
+        await conn.execute(rollup_queries.RECORD_REWRITE, NOW - timedelta(hours=11), NOW)
+        assert await generation() == before
+        await conn.execute(rollup_queries.RECORD_REWRITE, NOW - timedelta(hours=13), NOW)
+        assert await generation() == before + 1

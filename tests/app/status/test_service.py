@@ -168,7 +168,7 @@ async def test_the_current_state_read_beside_the_grid_is_the_one_read_alone(pool
     beside = await status.system_status(conn, NOW, "UTC", ZoneInfo("UTC"), pool)
     assert spares and spares[0] is not None  # the second connection was taken ...
     assert pool.get_idle_size() == idle  # ... and given back
-    history._settled = None  # the grid read again, on one connection
+    db.memory(conn).of(history.SettledDays).held = None  # the grid read again, on one connection
     alone = await status.system_status(conn, NOW, "UTC", ZoneInfo("UTC"))
     assert beside == alone
     face = next(s for s in alone["services"] if s["id"] == "face-compare")
