@@ -23,6 +23,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Literal
 
 import asyncpg
 
@@ -53,13 +54,17 @@ class Cagg:
     view: str
     width: timedelta
     zoned: bool  # cut in SLAMON_TIMEZONE (daily) rather than UTC
+    # What a changed `services` row (interval, latency target; TimescaleDB does not track it) takes,
+    # sql/tsl/092: nothing (the level does not read it), "force" (the logged ranges re-materialised,
+    # every service at once) or "restamp" (the service's rows whose applied_* differ rewritten, RESTAMP).
+    on_catalog: Literal["", "force", "restamp"]
 
 
-CHECK_SLOTS = Cagg("cagg_check_slots", timedelta(seconds=1), zoned=False)
-USAGE_MINUTES = Cagg("cagg_usage_minutes", timedelta(minutes=1), zoned=False)
-CHECKS_HOURLY = Cagg("cagg_checks_hourly", timedelta(hours=1), zoned=False)
-CHECKS_DAILY = Cagg("cagg_checks_daily", timedelta(days=1), zoned=True)
-USAGE_DAILY = Cagg("cagg_usage_daily", timedelta(days=1), zoned=True)
+CHECK_SLOTS = Cagg("cagg_check_slots", timedelta(seconds=1), zoned=False, on_catalog="")
+USAGE_MINUTES = Cagg("cagg_usage_minutes", timedelta(minutes=1), zoned=False, on_catalog="force")
+CHECKS_HOURLY = Cagg("cagg_checks_hourly", timedelta(hours=1), zoned=False, on_catalog="restamp")
+CHECKS_DAILY = Cagg("cagg_checks_daily", timedelta(days=1), zoned=True, on_catalog="restamp")
+USAGE_DAILY = Cagg("cagg_usage_daily", timedelta(days=1), zoned=True, on_catalog="")
 # raw table -> its first level and the second levels built on it, refreshed in that order
 LEVELS = {"checks": (CHECK_SLOTS, (CHECKS_HOURLY, CHECKS_DAILY)), "api_calls": (USAGE_MINUTES, (USAGE_DAILY,))}
 VIEWS = tuple(c.view for first, second in LEVELS.values() for c in (first, *second))
@@ -75,14 +80,15 @@ SELECT s.service_id, time_bucket($4::interval, s.ts, $5::text) AS bucket,
        count(*)::int AS slots,
        count(*) FILTER (WHERE s.ok)::int AS ok_slots,
        count(*) FILTER (WHERE NOT s.ok)::int AS failed_slots,
-       coalesce(sum(s.interval_s) FILTER (WHERE NOT s.ok), 0)::bigint AS downtime_s,
-       count(*) FILTER (WHERE s.ok AND s.latency_ms > s.latency_target_ms)::int AS over_target,
+       coalesce(sum(v.interval_s) FILTER (WHERE NOT s.ok), 0)::bigint AS downtime_s,
+       count(*) FILTER (WHERE s.ok AND s.latency_ms > v.latency_target_ms)::int AS over_target,
        count(s.latency_ms) FILTER (WHERE s.ok)::int AS latency_count,
        sum(s.latency_ms) FILTER (WHERE s.ok)::bigint AS latency_sum_ms,
        min(s.latency_ms) FILTER (WHERE s.ok) AS latency_min_ms,
        max(s.latency_ms) FILTER (WHERE s.ok) AS latency_max_ms,
 {_SLOT_HIST}
 FROM cagg_check_slots s
+JOIN services v ON v.id = s.service_id
 WHERE ($1::text[] IS NULL OR s.service_id = ANY($1::text[])) AND s.ts >= $2 AND s.ts < $3
 GROUP BY s.service_id, bucket
 """
@@ -102,22 +108,33 @@ def _reader(
     rollup: str, raw_table: str, cagg: Cagg, from_first_level: str, raw_template: str, columns: tuple[str, ...]
 ) -> str:
     """$1..$5 as in queries.py, $6 the rollup's name. `dirty`: the logged ranges not yet refreshed,
-    widened to whole buckets and merged per service (gaps and islands), read live from raw rows; the
-    rest from the aggregate, or from the first level while the daily view is cut in another zone."""
+    and the materialised buckets that applied another interval or latency target than `services`
+    has now (restamped by the refresh), widened to whole buckets and merged per service (gaps and
+    islands), read live from raw rows; the rest from the aggregate, or from the first level while the
+    daily view is cut in another zone."""
     picked = ", ".join(f"x.{c}" for c in columns)
     zone_ok = (
         f"EXISTS (SELECT 1 FROM rollup_caggs z WHERE z.rollup = '{rollup}' AND z.timezone = $5::text)"
         if cagg.zoned
         else "true"
     )
+    # `stale`: the row applied another interval or latency target than `services` has now (sql/tsl/092).
+    restamps = cagg.on_catalog == "restamp"
+    stale = (
+        "(m.applied_interval_s, m.applied_latency_target_ms) IS DISTINCT FROM (v.interval_s, v.latency_target_ms)"
+        if restamps
+        else "false"
+    )
+    source = f"{cagg.view} m LEFT JOIN services v ON v.id = m.service_id" if restamps else f"{cagg.view} m"
     materialised = (
-        f"SELECT m.service_id, m.bucket, {', '.join(f'm.{c}' for c in columns)} FROM {cagg.view} m "
+        f"SELECT m.service_id, m.bucket, {', '.join(f'm.{c}' for c in columns)}, {stale} AS stale FROM {source} "
         "WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3"
         f" AND {zone_ok}"
     )
-    if cagg.zoned:
+    if cagg.zoned:  # the first level summed with the current `services`: never stale
         materialised += (
-            f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked} FROM ({from_first_level}) x WHERE NOT {zone_ok}"
+            f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked}, false FROM ({from_first_level}) x"
+            f" WHERE NOT {zone_ok}"
         )
     live_dirty = (
         f"SELECT x.service_id, x.bucket, {picked} FROM dirty d CROSS JOIN LATERAL ("
@@ -131,13 +148,25 @@ def _reader(
     # The retention horizon, bucket-aligned upwards (queries._frozen_before; the 'apache'-only zone
     # recut boundary it also reads is never set on this path).
     frozen = queries._frozen_before(raw_table, "$4", "$5", "$6")
+    # (One read of the aggregate: `materialised`, referenced twice, is computed once.)
+    restamped = (
+        """
+    UNION ALL
+    SELECT m.service_id, m.bucket, rollup_bucket_end($4::interval, m.bucket, $5::text)
+    FROM materialised m WHERE m.stale AND m.bucket >= (SELECT frozen_before FROM fz)"""
+        if restamps
+        else ""
+    )
     return f"""
 WITH fz AS (SELECT {frozen} AS frozen_before),
+materialised AS (
+    {materialised}
+),
 pending AS (
     SELECT i.service_id, greatest(time_bucket($4::interval, i.lo, $5::text), (SELECT frozen_before FROM fz)) AS lo, i.hi
     FROM rollup_invalidations i
     WHERE i.raw_table = '{raw_table}' AND ($1::text[] IS NULL OR i.service_id = ANY($1::text[]))
-      AND i.hi > $2 AND i.lo < $3 AND i.hi > (SELECT frozen_before FROM fz)
+      AND i.hi > $2 AND i.lo < $3 AND i.hi > (SELECT frozen_before FROM fz){restamped}
 ),
 islands AS (
     SELECT service_id, lo, hi,
@@ -150,11 +179,8 @@ dirty AS (
     SELECT service_id, min(lo) AS lo, max(hi) AS hi
     FROM (SELECT *, sum(starts_island) OVER (PARTITION BY service_id ORDER BY lo, hi) AS island FROM islands) i
     GROUP BY service_id, island
-),
-materialised AS (
-    {materialised}
 )
-SELECT * FROM materialised m
+SELECT m.service_id, m.bucket, {", ".join(f"m.{c}" for c in columns)} FROM materialised m
 WHERE NOT EXISTS (SELECT 1 FROM dirty d WHERE d.service_id = m.service_id AND m.bucket >= d.lo AND m.bucket < d.hi)
 UNION ALL ({live_dirty})
 ORDER BY service_id, bucket"""
@@ -214,9 +240,41 @@ WATERMARK = (
     " $2::timestamptz) FROM _timescaledb_catalog.continuous_agg c"
     " WHERE to_regclass(format('%I.%I', c.user_view_schema, c.user_view_name)) = $1::regclass"
 )
-PENDING = "SELECT id, raw_table, lo, hi FROM rollup_invalidations ORDER BY id"
+PENDING = "SELECT id, raw_table, service_id, lo, hi FROM rollup_invalidations ORDER BY id"
 FORGET = "DELETE FROM rollup_invalidations WHERE id = ANY($1::bigint[])"
 HORIZONS = "SELECT raw_table, dropped_before FROM raw_retention"
+MATERIALISED_IN = (
+    "SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name) "
+    "FROM timescaledb_information.continuous_aggregates WHERE view_name = $1"
+)
+# A changed `services` row without a refresh (sql/tsl/092): the materialised buckets of services $1
+# (width $2, zone $3, rollup name $4) that applied another interval or latency target than `services`
+# has now get the two figures that depend on them again, from the first level's slots; {mat} is the
+# aggregate's materialisation hypertable (MATERIALISED_IN). Buckets before the retention horizon keep
+# what they applied, as on the Apache path.
+RESTAMP = f"""
+WITH fz AS (SELECT {queries._frozen_before("checks", "$2", "$3", "$4")} AS frozen_before),
+stale AS (
+    SELECT m.service_id, m.bucket
+    FROM {{mat}} m JOIN services v ON v.id = m.service_id
+    WHERE m.service_id = ANY($1::text[]) AND m.bucket >= (SELECT frozen_before FROM fz)
+      AND (m.applied_interval_s, m.applied_latency_target_ms) IS DISTINCT FROM (v.interval_s, v.latency_target_ms)
+),
+fresh AS (
+    SELECT s.service_id, time_bucket($2::interval, s.ts, $3::text) AS bucket,
+           coalesce(sum(v.interval_s) FILTER (WHERE NOT s.ok), 0)::bigint AS downtime_s,
+           count(*) FILTER (WHERE s.ok AND s.latency_ms > v.latency_target_ms)::int AS over_target,
+           min(v.interval_s) AS interval_s, min(v.latency_target_ms) AS latency_target_ms
+    FROM cagg_check_slots s JOIN services v ON v.id = s.service_id
+    WHERE s.service_id = ANY($1::text[]) AND s.ts >= (SELECT min(bucket) FROM stale)
+    GROUP BY 1, 2
+)
+UPDATE {{mat}} m
+SET downtime_s = f.downtime_s, over_target = f.over_target,
+    applied_interval_s = f.interval_s, applied_latency_target_ms = f.latency_target_ms
+FROM fresh f JOIN stale st USING (service_id, bucket)
+WHERE m.service_id = f.service_id AND m.bucket = f.bucket
+"""
 # Just past the newest raw row: a logged range is re-materialised up to there (FAR_FUTURE ranges too).
 RAW_END = {t: f"SELECT max(ts) + INTERVAL '1 second' FROM {t}" for t in ("checks", "api_calls")}
 
@@ -284,14 +342,20 @@ async def refresh(conn: asyncpg.Connection, timezone_name: str, target: datetime
         counts = {}
         try:
             for raw_table, (first, second) in LEVELS.items():
+                horizon = horizons.get(raw_table) or EPOCH
                 ranges = await _logged_ranges(conn, raw_table, taken, horizons.get(raw_table))
-                await _refresh_view(conn, refresh_sql, first, "UTC", horizons.get(raw_table) or EPOCH, target, ranges)
-                for cagg in second:
-                    # Nothing to force: a second level reads only the first, and TimescaleDB logs every
-                    # bucket the first level's refresh rewrote as an invalidation of the second, which
-                    # its advance re-materialises (forcing them again doubled the cost of a catalog change).
+                # Raw rows written below a watermark are TimescaleDB's to track: a refresh over the
+                # logged ranges re-materialises what changed there. A changed `services` row is not
+                # tracked (on_catalog): forced, or restamped below.
+                for cagg in (first, *second):
                     zone = timezone_name if cagg.zoned else "UTC"
-                    await _refresh_view(conn, refresh_sql, cagg, zone, EPOCH, target, [])
+                    start = horizon if cagg is first else EPOCH
+                    force = cagg.on_catalog == "force"
+                    await _refresh_view(conn, refresh_sql, cagg, zone, start, target, ranges, horizon, force)
+                    if cagg.on_catalog == "restamp":
+                        await _restamp(
+                            conn, cagg, zone, sorted({r["service_id"] for r in taken if r["raw_table"] == raw_table})
+                        )
                 counts[raw_table] = len(ranges)
         except asyncpg.LockNotAvailableError as exc:
             # Still busy after the retries: the logged ranges stay pending (read live) for the next run.
@@ -341,6 +405,14 @@ async def _follow_zone(conn: asyncpg.Connection, timezone_name: str) -> None:
                 await asyncio.sleep(delay)
 
 
+async def _restamp(conn: asyncpg.Connection, cagg: Cagg, zone: str, service_ids: list[str]) -> None:
+    """RESTAMP the buckets of the services with logged ranges (a late write's are current already:
+    the statement finds only rows that applied other values, through the aggregate's index)."""
+    if service_ids:
+        mat = await conn.fetchval(MATERIALISED_IN, cagg.view)
+        await conn.execute(RESTAMP.format(mat=mat), service_ids, cagg.width, zone, cagg.view.removeprefix("cagg_"))
+
+
 async def _logged_ranges(
     conn: asyncpg.Connection, raw_table: str, taken: list[asyncpg.Record], horizon: datetime | None
 ) -> list[tuple[datetime, datetime]]:
@@ -363,21 +435,27 @@ async def _refresh_view(
     start: datetime,
     target: datetime,
     ranges: list[tuple[datetime, datetime]],
+    forced_from: datetime,
+    force: bool,
 ) -> None:
-    """Advance to `target` (TimescaleDB re-materialises what it saw change), then force the logged
-    ranges, widened to whole buckets since a refresh rounds its window inwards. Only their part below
-    the watermark the aggregate had before the advance: above it the advance has just materialised
-    every bucket from the current raw rows and catalog (re-forcing them made a first refresh after a
-    load cost twice the load's aggregation)."""
+    """Advance from `start` to `target` (TimescaleDB re-materialises what it saw change), then refresh
+    the logged ranges (`force`: even where TimescaleDB saw no change), widened to whole buckets since a
+    refresh rounds its window inwards; never a bucket that starts before `forced_from` (the retention
+    horizon: buckets holding dropped raw rows are final, as on the Apache path). Only their part below
+    the watermark the aggregate had before the advance, which a refresh policy may have moved past
+    `target` (its end offset is shorter than the worker's grace): the rows logged there are read from
+    the aggregate once the log entries go. Above it the advance has just materialised every bucket
+    from the current rows and catalog (re-forcing them made a first refresh after a load cost twice
+    the load's aggregation)."""
     fresh_from = await conn.fetchval(WATERMARK, cagg.view, start) if ranges else None
     if start < target:
         await _call_refresh(conn, refresh_sql, cagg.view, start, target, False)
     for lo, hi in ranges:
         span = await conn.fetchrow(queries.BUCKET_SPAN, cagg.width, lo, hi, zone)
         assert span is not None  # a SELECT of values: always one row
-        forced_lo, forced_hi = max(span["lo"], start), min(span["hi"], fresh_from)
+        forced_lo, forced_hi = max(span["lo"], forced_from), min(span["hi"], fresh_from)
         if forced_lo < forced_hi:
-            await _call_refresh(conn, refresh_sql, cagg.view, forced_lo, forced_hi, True)
+            await _call_refresh(conn, refresh_sql, cagg.view, forced_lo, forced_hi, force)
 
 
 async def _call_refresh(conn: asyncpg.Connection, refresh_sql: str, *args: object) -> None:
