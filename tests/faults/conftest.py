@@ -97,9 +97,11 @@ class Stack:
 
     def down(self) -> None:
         for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
+            # The whole session it leads (start_new_session): `slamon up`'s children too, which would
+            # otherwise outlive the test (orphaned, holding their ports and the stack's database).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
         subprocess.run([str(SERVICES_SH), "down"], env=self.env, capture_output=True, timeout=120)
         pid = self.postmaster_pid()
         if pid is not None and _alive(pid):  # a crashed cluster that `pg_ctl stop` could not reach
