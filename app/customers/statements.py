@@ -10,7 +10,7 @@ import functools
 import json
 import logging
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import asyncpg
 
@@ -28,7 +28,8 @@ from app.rollups import service as rollups
 from app.sla.tiers import TIERS
 
 log = logging.getLogger(__name__)
-STATEMENT_VERSION = 1  # bump when the document's shape changes; frozen statements keep theirs
+# Bump when the document's shape changes; frozen statements keep theirs. 2: usage against the daily quota.
+STATEMENT_VERSION = 2
 
 
 def _objective_counts(objectives: list[dict]) -> dict:
@@ -39,8 +40,31 @@ def _objective_counts(objectives: list[dict]) -> dict:
     }
 
 
-def _service_section(doc: dict, seconds_in_violation: int) -> dict:
-    """The covered service's figures exactly as its monthly report states them."""
+def quota_use(daily_stats: list[dict], daily_requests: int | None) -> dict:
+    """A service's calls per day of the period (its report's `dailyStats`, days in the reporting zone)
+    against the tier's daily request quota (docs/sla-math.md, Customers): the busiest day (the earliest
+    of equals), its share of the quota (half-up, 2 decimals) and the days above the quota (calls >
+    quota). Unlimited (Enterprise Plus): no share, no days above."""
+    busiest = max(daily_stats, key=lambda d: d["total"], default=None)  # max keeps the first of equals
+    if busiest is not None and busiest["total"] == 0:
+        busiest = None
+    over = [] if daily_requests is None else [d["date"] for d in daily_stats if d["total"] > daily_requests]
+    share = None
+    if busiest is not None and daily_requests is not None:
+        share = number((Decimal(busiest["total"]) * 100 / daily_requests).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    return {
+        "dailyRequests": daily_requests,
+        "peakDay": busiest["date"] if busiest else None,
+        "peakRequests": busiest["total"] if busiest else 0,
+        "peakPercentOfQuota": share,
+        "daysOverQuota": len(over),
+        "datesOverQuota": over,
+    }
+
+
+def _service_section(doc: dict, seconds_in_violation: int, daily_requests: int | None) -> dict:
+    """The covered service's figures exactly as its monthly report states them, and its calls against
+    the tier's daily quota."""
     meta = doc["report"]
     a, rt, u = doc["availability"], doc["responseTimes"], doc["usage"]
     objectives = doc["slo"]["objectives"]
@@ -55,6 +79,7 @@ def _service_section(doc: dict, seconds_in_violation: int) -> dict:
             "percentiles": rt["percentiles"],
         },
         "usage": {k: v for k, v in u.items() if k != "dailyStats"},
+        "quota": quota_use(u["dailyStats"], daily_requests),
         "incidents": doc["incidents"]["summary"],
         "slo": {"objectives": objectives, **_objective_counts(objectives)},
         "violations": doc["slo"]["violations"],
@@ -93,7 +118,7 @@ async def compute(
     for svc in services:
         doc = await read(conn, svc, period, now, timezone_name)
         seconds = violation_seconds(doc["slo"]["violations"], period.start, cut)
-        sections.append(_service_section(doc, seconds))
+        sections.append(_service_section(doc, seconds, tier.daily_requests))
         a = doc["availability"]
         parts.append(
             (
@@ -136,6 +161,8 @@ async def compute(
             "totalDowntime": format_duration(downtime_s),
             "totalRequests": sum(s["responseTimes"]["totalRequests"] for s in sections),
             "totalIncidents": len(listed),
+            "dailyRequestQuota": tier.daily_requests,
+            "servicesOverQuota": sum(1 for s in sections if s["quota"]["daysOverQuota"]),
             "objectives": _objective_counts(objectives),
         },
         "overrides": overrides,
