@@ -92,7 +92,7 @@ async def seed(
 
 
 async def _seed_calls(conn, rng, sid, start, days, base_ms, calls_per_day, outages, now) -> int:
-    written, rows = 0, []
+    written, rows = 0, list[ApiCallRow]()
     endpoint = ENDPOINTS.get(sid, "/v1")
     for day in range(days):
         for _ in range(calls_per_day):

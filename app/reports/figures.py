@@ -116,7 +116,7 @@ def objectives(tier: Tier, availability: dict, response: dict, usage: dict) -> l
                 "met": None if actual is None else actual < target,
             }
         )
-    for name, errors, target in (
+    for name, errors, limit in (
         ("error_rate", c4xx + c5xx, tier.error_rate),
         ("error_rate_5xx", c5xx, tier.error_rate_5xx),
         ("error_rate_4xx", c4xx, Decimal(5)),
@@ -126,9 +126,9 @@ def objectives(tier: Tier, availability: dict, response: dict, usage: dict) -> l
                 "id": name,
                 "unit": "%",
                 "comparison": "<",
-                "target": number(target),
+                "target": number(limit),
                 "actual": number(_share(errors, calls)),
-                "met": None if calls == 0 else Decimal(errors) * 100 < target * calls,
+                "met": None if calls == 0 else Decimal(errors) * 100 < limit * calls,
             }
         )
     return rows

@@ -115,7 +115,7 @@ def judge(rule: Rule, measurements: list[tuple[datetime, Decimal | None]]) -> Ve
         breaching=bool(warning_run),
         severity=severity,
         started_at=warning_run[-1][0] if warning_run else None,
-        threshold={CRITICAL: rule.critical, WARNING: rule.warning}.get(severity),
+        threshold=None if severity is None else {CRITICAL: rule.critical, WARNING: rule.warning}[severity],
         worst=rule.worse(min(v for _, v in warning_run), max(v for _, v in warning_run)) if warning_run else None,
         last_breach_end=last_breach + BUCKET if last_breach else None,
     )

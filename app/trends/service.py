@@ -55,7 +55,13 @@ def forecast(monthly: pd.DataFrame, periods: list[Period]) -> dict:
     complete = monthly[~monthly["partial"]]
     nonzero = complete.index[complete["calls"] > 0]
     fitted = complete.loc[nonzero[0] :] if len(nonzero) else complete.iloc[0:0]
-    result = {"method": METHOD, "basedOn": list(fitted["month"]), "slopeCallsPerMonth": None, "months": []}
+    months: list[dict[str, object]] = []
+    result: dict[str, object] = {
+        "method": METHOD,
+        "basedOn": list(fitted["month"]),
+        "slopeCallsPerMonth": None,
+        "months": months,
+    }
     if len(fitted) < 2:
         result["note"] = "fewer than 2 complete months with calls: no forecast"
         return result
@@ -67,7 +73,7 @@ def forecast(monthly: pd.DataFrame, periods: list[Period]) -> dict:
     for step in range(FORECAST_MONTHS + (1 if last else 0)):
         day = add_months(first_future, step)
         index = len(fitted) + step
-        result["months"].append(
+        months.append(
             {"month": f"{day.year:04d}-{day.month:02d}", "calls": max(0, int(round(slope * index + intercept)))}
         )
     return result
