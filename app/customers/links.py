@@ -4,15 +4,13 @@ that was sent, so that the customer's contacts read exactly that document withou
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 
 import jwt
 
-ALGORITHM = "HS256"
-ISSUER = "slamon"
-AUDIENCE = "slamon-statement"
+from app.signed_links import Kind
+
+STATEMENT_LINKS = Kind("slamon-statement", b"slamon statement links v1")
 
 
 class LinkError(Exception):
@@ -26,25 +24,13 @@ class StatementLink:
     revision: int
 
 
-def signing_key(secret: str) -> bytes:
-    return hmac.new(secret.encode(), b"slamon statement links v1", hashlib.sha256).digest()
-
-
 def issue(secret: str, link: StatementLink) -> str:
-    claims = {"sub": link.customer_id, "m": link.month, "r": link.revision, "iss": ISSUER, "aud": AUDIENCE}
-    return jwt.encode(claims, signing_key(secret), algorithm=ALGORITHM)
+    return STATEMENT_LINKS.issue(secret, {"sub": link.customer_id, "m": link.month, "r": link.revision})
 
 
 def read(secret: str, token: str) -> StatementLink:
     try:
-        claims = jwt.decode(
-            token,
-            signing_key(secret),
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": ["sub", "m", "r", "iss", "aud"]},
-        )
+        claims = STATEMENT_LINKS.claims(secret, token, ["sub", "m", "r"])
     except jwt.PyJWTError:
         raise LinkError("this statement link is not valid") from None
     customer, month, revision = claims["sub"], claims["m"], claims["r"]

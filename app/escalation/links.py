@@ -6,17 +6,15 @@ scanner fetching every link acknowledges nothing."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import jwt
 
-ALGORITHM = "HS256"
-ISSUER = "slamon"
-AUDIENCE = "slamon-escalation-ack"
+from app.signed_links import Kind
+
+ACK_LINKS = Kind("slamon-escalation-ack", b"slamon escalation ack links v1")
 PATH = "escalation/acknowledge"
 
 
@@ -31,35 +29,22 @@ class AckLink:
     recipient: str
 
 
-def signing_key(secret: str) -> bytes:
-    return hmac.new(secret.encode(), b"slamon escalation ack links v1", hashlib.sha256).digest()
-
-
 def issue(secret: str, link: AckLink, now: datetime, valid_hours: int) -> str:
     claims = {
         "typ": "ack",
         "sub": link.incident_id,
         "lvl": link.level,
         "to": link.recipient,
-        "iss": ISSUER,
-        "aud": AUDIENCE,
         "iat": now,
         "exp": now + timedelta(hours=valid_hours),
     }
-    return jwt.encode(claims, signing_key(secret), algorithm=ALGORITHM)
+    return ACK_LINKS.issue(secret, claims)
 
 
 def read(secret: str, token: str) -> AckLink:
     """The link's claims, when it is a valid, unexpired acknowledgement link."""
     try:
-        claims = jwt.decode(
-            token,
-            signing_key(secret),
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": ["typ", "sub", "lvl", "to", "exp", "iss", "aud"]},
-        )
+        claims = ACK_LINKS.claims(secret, token, ["typ", "sub", "lvl", "to", "exp"])
     except jwt.ExpiredSignatureError:
         raise LinkError("this acknowledgement link has expired: acknowledge in the console") from None
     except jwt.PyJWTError:

@@ -9,8 +9,6 @@ other. A link names its purpose, the subscription and a nonce stored with it:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -18,9 +16,9 @@ from urllib.parse import quote
 
 import jwt
 
-ALGORITHM = "HS256"
-ISSUER = "slamon"
-AUDIENCE = "slamon-subscriber"
+from app.signed_links import Kind
+
+SUBSCRIBER_LINKS = Kind("slamon-subscriber", b"slamon subscriber links v1")
 Purpose = Literal["confirm", "manage", "unsubscribe"]
 
 
@@ -35,35 +33,22 @@ class Link:
     nonce: str
 
 
-def signing_key(secret: str) -> bytes:
-    return hmac.new(secret.encode(), b"slamon subscriber links v1", hashlib.sha256).digest()
-
-
 def issue(secret: str, purpose: Purpose, subscription_id: int, nonce: str, expires_at: datetime | None = None) -> str:
     claims: dict[str, object] = {
         "typ": purpose,
         "sub": str(subscription_id),
         "n": nonce,
-        "iss": ISSUER,
-        "aud": AUDIENCE,
     }
     if expires_at is not None:
         claims["exp"] = expires_at
-    return jwt.encode(claims, signing_key(secret), algorithm=ALGORITHM)
+    return SUBSCRIBER_LINKS.issue(secret, claims)
 
 
 def read(secret: str, token: str, purpose: Purpose) -> Link:
     """The link's claims, when it is a valid, unexpired link of this purpose."""
-    required = ["typ", "sub", "n", "iss", "aud"] + (["exp"] if purpose == "confirm" else [])
+    required = ["typ", "sub", "n"] + (["exp"] if purpose == "confirm" else [])
     try:
-        claims = jwt.decode(
-            token,
-            signing_key(secret),
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": required},
-        )
+        claims = SUBSCRIBER_LINKS.claims(secret, token, required)
     except jwt.ExpiredSignatureError:
         raise LinkError("this link has expired: subscribe again to get a new one") from None
     except jwt.PyJWTError:
