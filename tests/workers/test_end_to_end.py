@@ -124,6 +124,10 @@ async def test_outage_opens_a_p1_and_flapping_opens_nothing(
             worker_task.cancel()
             await asyncio.gather(worker_task, return_exceptions=True)
             await runner.cleanup()
-    created = [e for e in (await publisher.replay(since, {"incidents"}))["events"] if e["event"] == "incident-created"]
+    created = [
+        e
+        for e in (await publisher.replay(since, {"incidents"})).model_dump()["events"]
+        if e["event"] == "incident-created"
+    ]
     assert [e["data"]["incident"]["id"] for e in created] == [incident["id"]]
     assert worker.jobs_complete >= 2 and worker.jobs_failed == 0

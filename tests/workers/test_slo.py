@@ -196,7 +196,9 @@ async def test_the_worker_announces_changed_slo_figures_once(conn, worker_ctx):
     publisher = worker_ctx["publisher"].publisher
     since = await publisher.latest_seq()
     await evaluate_slos(worker_ctx)
-    events = [e for e in (await publisher.replay(since, {"uptime"}))["events"] if e["data"]["serviceId"] == sid]
+    events = [
+        e for e in (await publisher.replay(since, {"uptime"})).model_dump()["events"] if e["data"]["serviceId"] == sid
+    ]
     (event,) = events
     assert event["event"] == "sla-metrics-updated"
     assert {c["violation"]["slo"] for c in event["data"]["changes"]} == {"burn_rate_fast", "burn_rate_slow"}
@@ -204,7 +206,9 @@ async def test_the_worker_announces_changed_slo_figures_once(conn, worker_ctx):
     assert availability["slo"] == "availability" and isinstance(availability["target"], float)
     latest = await publisher.latest_seq()
     await evaluate_slos(worker_ctx)
-    again = [e for e in (await publisher.replay(latest, {"uptime"}))["events"] if e["data"]["serviceId"] == sid]
+    again = [
+        e for e in (await publisher.replay(latest, {"uptime"})).model_dump()["events"] if e["data"]["serviceId"] == sid
+    ]
     assert again == []
 
 
