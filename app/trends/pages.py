@@ -4,6 +4,8 @@ figures embedded as JSON; the same figures are in the page's tables, which is al
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
@@ -22,7 +24,7 @@ def _span(labels: list[str], none: str) -> str:
     return f"{labels[0]}–{labels[-1]}" if labels else none
 
 
-def chart_descriptions(data: dict, t: Translator) -> dict[str, str]:
+def chart_descriptions(data: dict[str, Any], t: Translator) -> dict[str, str]:
     """What each chart shows, for screen readers (the canvas's description)."""
     none = t("reports.none")
     months = _span([m["month"] for m in data["monthly"]], none)
@@ -55,7 +57,7 @@ async def trends_page(
     settings=Depends(deps.settings),
     now=Depends(deps.clock),
 ):
-    context = {"selected_service": service_id, "months": months, "nav": "trends"}
+    context: dict[str, Any] = {"selected_service": service_id, "months": months, "nav": "trends"}
     svc = await services.get(conn, service_id)
     if svc is None:
         error = f"service: unknown service {service_id!r}"
@@ -66,7 +68,7 @@ async def trends_page(
             TEMPLATE,
             TITLE,
             422,
-            **{**context, "months": 12},
+            **(context | {"months": 12}),
             error=f"months must be between 3 and 24, got {months}",
         )
     data = await service.trends(conn, svc, months, now, settings.timezone, settings.zone)
