@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 
 from app.ingest.service import ApiCallRow, write_api_calls
+from app.sla.tiers import TIERS
+from app.trends.capacity import capacity
 
 SID = "curp-verifier"  # a Developer service (services.toml): 1,000 calls a day
 QUOTA = 1_000  # seeds/002, Tier 4: "API 요청: 1,000/일"
@@ -175,3 +177,29 @@ async def test_already_above_the_quota_is_zero_days(conn, make_client, over):
     capacity = (await capacity_of(make_client, "UTC"))["capacity"]
     assert capacity["daysUntilQuota"] == 0 and capacity["quotaReachedOn"] == TODAY.isoformat()
     assert capacity["trend"]["days"] == 0  # no trend was needed
+
+
+def days_of(calls: list[int]) -> list[tuple[date, int]]:
+    """calls on the days before TODAY, in order, and TODAY with none so far."""
+    start = TODAY - timedelta(days=len(calls))
+    return [(start + timedelta(days=i), n) for i, n in enumerate(calls)] + [(TODAY, 0)]
+
+
+@pytest.mark.parametrize(
+    ("calls", "days", "note"),
+    [
+        ([0] * 30 + [500] * 6, None, "fewer than 7"),  # six days with calls: no trend
+        ([0] * 30 + [500] * 7, None, "flat"),  # seven: a flat trend
+        ([500 + i % 2 for i in range(28)], None, "flat"),  # the median pairwise slope of a zigzag is 0
+        ([2 * i for i in range(28)], 472, None),  # 2 a day from 0: day 500 reaches 1,000, today is day 28
+        ([90 + i // 4 for i in range(28)], 3614, None),  # a quarter a day from 89.625: day 3,642
+        ([80 + i // 4 for i in range(28)], None, "more than 3650 days"),  # from 79.625: day 3,682, 3,654 away
+        ([1000 - 28 + i for i in range(28)], 0, None),  # today's fitted calls are exactly the quota
+        ([1000 - 29 + i for i in range(28)], 1, None),  # tomorrow's are
+        ([1_001] + [0] * 27, None, "flat"),  # above the quota 28 days ago, not on the latest day: not 0
+    ],
+)
+def test_days_until_quota_edges(calls, days, note):
+    result = capacity(TIERS["developer"], days_of(calls), TODAY)
+    assert result["daysUntilQuota"] == days
+    assert (note is None and result["note"] is None) or note in result["note"]
