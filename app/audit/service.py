@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -12,8 +12,17 @@ from app.audit import queries
 from app.audit.models import AuditEntryRead, AuditPage
 from app.contract import Pagination
 
-if TYPE_CHECKING:  # app.auth.service writes the audit trail through this module
-    from app.auth.service import Principal
+
+class Actor(Protocol):
+    """Who acted: a signed-in user (app.auth.service.Principal) or a set-up step acting as one
+    (app.demo.paging.DemoActor)."""
+
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def ip(self) -> str: ...
 
 
 async def record(
@@ -42,13 +51,13 @@ async def record(
 
 async def record_by(
     conn: asyncpg.Connection,
-    principal: Principal,
+    principal: Actor,
     action: str,
     target_type: str,
     target_id: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Append an entry for a signed-in user's action."""
+    """Append an entry for an actor's action."""
     await record(
         conn,
         action,

@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import asyncpg
 
@@ -46,6 +46,7 @@ async def dispatch(conn: asyncpg.Connection) -> int:
     created = 0
     while True:
         row = await conn.fetchrow(queries.DISPATCH, BATCH)
+        assert row is not None  # an aggregate SELECT answers one row
         created += row["deliveries"]
         if row["events"] < BATCH:
             return created
@@ -56,7 +57,7 @@ async def due(conn: asyncpg.Connection, limit: int = BATCH) -> list[tuple[str, i
     return [(str(r["id"]), r["attempts"]) for r in await conn.fetch(queries.DUE_DELIVERIES, limit)]
 
 
-def backoff_s(settings, attempt: int, retry_after_s: float | None = None) -> float:
+def backoff_s(settings: Settings, attempt: int, retry_after_s: float | None = None) -> float:
     """Delay after failed attempt n: base x 2^(n-1), at least what Retry-After asked, capped."""
     delay = settings.webhook_backoff_s * 2 ** min(attempt - 1, 30)
     if retry_after_s is not None:
@@ -95,10 +96,11 @@ async def _send(
     return await channel.send(channel.render(item, settings), item, senders)
 
 
-async def deliver(pool: asyncpg.Pool, clients: Senders, settings, delivery_id: str) -> Result:
+async def deliver(pool: asyncpg.Pool, clients: Senders, settings: Settings, delivery_id: str) -> Result:
     """One attempt at a delivery, if it is due and free; records the outcome and the next attempt."""
     lease_s = settings.webhook_timeout_s + LEASE_MARGIN_S
-    async with pool.acquire() as conn:
+    async with pool.acquire() as proxy:
+        conn = cast(asyncpg.Connection, proxy)
         row = await conn.fetchrow(queries.CLAIM, delivery_id, lease_s)
         attachments = () if row is None else await _attachments(conn, row)
     if row is None:
@@ -109,7 +111,8 @@ async def deliver(pool: asyncpg.Pool, clients: Senders, settings, delivery_id: s
     except Exception as exc:  # a bug in rendering must not wedge the delivery: it is logged and retried
         log.exception("notification delivery failed unexpectedly", extra={"job": "notify_deliver"})
         outcome = Outcome(False, error=f"internal error: {type(exc).__name__}")
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as proxy, proxy.transaction():
+        conn = cast(asyncpg.Connection, proxy)
         await conn.execute(
             queries.FINISH_ATTEMPT, delivery_id, attempt, outcome.status_code, outcome.error, outcome.response_body
         )

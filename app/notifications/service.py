@@ -9,6 +9,7 @@ import json
 import secrets
 import socket
 import uuid
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -23,11 +24,14 @@ from app.notifications.channels.base import Channel, Config, ConfigError
 from app.notifications.models import SubscriptionCreate, SubscriptionUpdate
 from app.services.service import existing_ids
 
+if TYPE_CHECKING:
+    from app.audit.service import Actor
+
 DNS_TIMEOUT_S = 3.0
 
 
-def to_read(row, secret_shown: bool = False) -> dict:
-    read = {
+def to_read(row: asyncpg.Record, secret_shown: bool = False) -> dict[str, Any]:
+    read: dict[str, Any] = {
         "id": row["id"],
         "name": row["name"],
         "kind": row["kind"],
@@ -71,7 +75,7 @@ async def check_url(url: str, allow_private: bool) -> None:
     except (OSError, UnicodeError, ValueError, TimeoutError) as exc:
         raise _invalid("url", f"host {host!r} does not resolve ({exc or 'timed out'})") from None
     for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])  # an IPv6 address may carry a %scope
         reason = ssrf.forbidden_reason(ip, allow_private)
         if reason:
             hint = "" if reason == "cloud metadata address" else "; set allow_private to send to it"
@@ -88,7 +92,7 @@ def _channel(kind: str) -> Channel:
     return channel
 
 
-async def _validated(conn: asyncpg.Connection, values: dict, check_receiver: bool = True) -> list:
+async def _validated(conn: asyncpg.Connection, values: dict[str, Any], check_receiver: bool = True) -> list[Any]:
     """The column values in FIELDS order, once the channel accepts its configuration, the services
     exist and the receiver is allowed."""
     config = Config(values["url"], values["email"], values["secret"], values["options"])
@@ -105,29 +109,29 @@ async def _validated(conn: asyncpg.Connection, values: dict, check_receiver: boo
     return [json.dumps(values[k]) if k == "options" else values[k] for k in FIELDS]
 
 
-async def list_subscriptions(conn: asyncpg.Connection, page: int, limit: int) -> dict:
+async def list_subscriptions(conn: asyncpg.Connection, page: int, limit: int) -> dict[str, Any]:
     total = await conn.fetchval(queries.COUNT_SUBSCRIPTIONS)
     rows = await conn.fetch(queries.LIST_SUBSCRIPTIONS, limit, (page - 1) * limit)
     return {"subscriptions": [to_read(r) for r in rows], "pagination": pagination(page, limit, total)}
 
 
-async def get(conn: asyncpg.Connection, subscription_id: int) -> dict:
+async def get(conn: asyncpg.Connection, subscription_id: int) -> dict[str, Any]:
     row = await conn.fetchrow(queries.GET_SUBSCRIPTION, subscription_id)
     if row is None:
         raise not_found("subscription", str(subscription_id))
     return to_read(row)
 
 
-def _audit_details(values: dict) -> dict:
+def _audit_details(values: dict[str, Any]) -> dict[str, Any]:
     details = {k: v for k, v in values.items() if k != "secret"}
     if "secret" in values:
         details["secret"] = "set" if values["secret"] else None
     return details
 
 
-async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor) -> dict:
+async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor: Actor) -> dict[str, Any]:
     """Add a subscription; signing channels get a secret (generated unless given), shown in this answer."""
-    values = {
+    values: dict[str, Any] = {
         "name": data.name,
         "kind": data.kind,
         "url": None if data.url is None else str(data.url),
@@ -144,13 +148,16 @@ async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor) -> d
     columns = await _validated(conn, values)
     async with conn.transaction():
         row = await conn.fetchrow(queries.INSERT_SUBSCRIPTION, *columns)
+        assert row is not None  # INSERT … RETURNING answers one row or raises
         await audit.record_by(
             conn, actor, "subscription.create", "subscription", str(row["id"]), _audit_details(values)
         )
     return to_read(row, secret_shown=row["secret"] is not None)
 
 
-async def update(conn: asyncpg.Connection, subscription_id: int, data: SubscriptionUpdate, actor) -> dict:
+async def update(
+    conn: asyncpg.Connection, subscription_id: int, data: SubscriptionUpdate, actor: Actor
+) -> dict[str, Any]:
     """Change the given fields; a new `secret` is shown in this answer."""
     given = data.model_dump(exclude_unset=True, exclude_none=True)
     if "url" in given:
@@ -175,6 +182,7 @@ async def update(conn: asyncpg.Connection, subscription_id: int, data: Subscript
         # Pausing or renaming works even while the receiver's name does not resolve.
         columns = await _validated(conn, values, check_receiver=bool({"url", "kind", "allow_private"} & set(given)))
         updated = await conn.fetchrow(queries.UPDATE_SUBSCRIPTION, subscription_id, *columns)
+        assert updated is not None  # the row is locked above (FOR UPDATE): it is still there
         await audit.record_by(
             conn,
             actor,
@@ -186,7 +194,7 @@ async def update(conn: asyncpg.Connection, subscription_id: int, data: Subscript
     return to_read(updated, secret_shown=updated["secret"] != row["secret"])
 
 
-async def delete(conn: asyncpg.Connection, subscription_id: int, actor) -> None:
+async def delete(conn: asyncpg.Connection, subscription_id: int, actor: Actor) -> None:
     """Remove a subscription and its delivery log."""
     async with conn.transaction():
         name = await conn.fetchval(queries.DELETE_SUBSCRIPTION, subscription_id)
@@ -195,7 +203,7 @@ async def delete(conn: asyncpg.Connection, subscription_id: int, actor) -> None:
         await audit.record_by(conn, actor, "subscription.delete", "subscription", str(subscription_id), {"name": name})
 
 
-async def send_test(conn: asyncpg.Connection, subscription_id: int, actor) -> dict:
+async def send_test(conn: asyncpg.Connection, subscription_id: int, actor: Actor) -> dict[str, str]:
     """Queue a `test` event to this subscription only; the worker sends it like any other."""
     await get(conn, subscription_id)
     key = f"test:{subscription_id}:{uuid.uuid4().hex}"
@@ -209,7 +217,7 @@ async def send_test(conn: asyncpg.Connection, subscription_id: int, actor) -> di
     return {"deliveryId": str(delivery_id), "eventKey": key}
 
 
-def _attempt_to_read(row) -> dict:
+def _attempt_to_read(row: asyncpg.Record) -> dict[str, Any]:
     # An attempt without an outcome is in flight, or was cut short (the worker stopped mid-attempt).
     outcome = "unfinished" if row["finished_at"] is None else "failed" if row["error"] else "succeeded"
     return {
@@ -223,12 +231,14 @@ def _attempt_to_read(row) -> dict:
     }
 
 
-async def deliveries(conn: asyncpg.Connection, subscription_id: int, status: str | None, page: int, limit: int) -> dict:
+async def deliveries(
+    conn: asyncpg.Connection, subscription_id: int, status: str | None, page: int, limit: int
+) -> dict[str, Any]:
     """The delivery log of a subscription, newest first, each with its attempts."""
     await get(conn, subscription_id)
     total = await conn.fetchval(queries.COUNT_DELIVERIES, subscription_id, status)
     rows = await conn.fetch(queries.LIST_DELIVERIES, subscription_id, status, limit, (page - 1) * limit)
-    attempts: dict[str, list] = {}
+    attempts: dict[str, list[dict[str, Any]]] = {}
     for a in await conn.fetch(queries.ATTEMPTS_OF, [r["id"] for r in rows]):
         attempts.setdefault(str(a["delivery_id"]), []).append(_attempt_to_read(a))
     items = [

@@ -1,8 +1,11 @@
 """The capacity planner's page: /trends/{serviceId} — monthly calls with growth and forecast, error rate,
-P95 and daily calls, drawn in the browser with uPlot (frontend/reports/static/trends.js) from the
-figures embedded as JSON; the same figures are in the page's tables, which is all it needs without JS."""
+P95, and daily calls against the tier's daily quota with the days until it, drawn in the browser with
+uPlot (frontend/reports/static/trends.js) from the figures embedded as JSON; the same figures are in the
+page's tables, which is all it needs without JS."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
@@ -15,17 +18,31 @@ from app.web.i18n import Translator
 from app.web.templating import json_script, language_of, translator
 
 # The texts the chart module shows (legends, axes, the keyboard read-out).
-SCRIPT_TEXTS = ("calls", "forecast", "growth", "error_rate", "p95_latency", "month", "date", "chart_keys")
+SCRIPT_TEXTS = (
+    "calls",
+    "forecast",
+    "growth",
+    "error_rate",
+    "p95_latency",
+    "month",
+    "date",
+    "chart_keys",
+    "daily_quota",
+)
 
 
 def _span(labels: list[str], none: str) -> str:
     return f"{labels[0]}–{labels[-1]}" if labels else none
 
 
-def chart_descriptions(data: dict, t: Translator) -> dict[str, str]:
+def chart_descriptions(data: dict[str, Any], t: Translator) -> dict[str, str]:
     """What each chart shows, for screen readers (the canvas's description)."""
     none = t("reports.none")
     months = _span([m["month"] for m in data["monthly"]], none)
+    daily = [t("reports.chart_daily_description", days=_span([d["date"] for d in data["daily"]], none))]
+    quota = data["capacity"]["dailyRequests"]
+    if quota is not None:
+        daily.append(t("reports.chart_daily_quota_description", quota=f"{quota:,}"))
     return {
         "calls": t(
             "reports.chart_calls_description",
@@ -34,7 +51,7 @@ def chart_descriptions(data: dict, t: Translator) -> dict[str, str]:
         ),
         "error-rate": t("reports.chart_error_rate_description", months=months),
         "p95": t("reports.chart_p95_description", months=months),
-        "daily-calls": t("reports.chart_daily_description", days=_span([d["date"] for d in data["daily"]], none)),
+        "daily-calls": " ".join(daily),
     }
 
 
@@ -55,7 +72,7 @@ async def trends_page(
     settings=Depends(deps.settings),
     now=Depends(deps.clock),
 ):
-    context = {"selected_service": service_id, "months": months, "nav": "trends"}
+    context: dict[str, Any] = {"selected_service": service_id, "months": months, "nav": "trends"}
     svc = await services.get(conn, service_id)
     if svc is None:
         error = f"service: unknown service {service_id!r}"
@@ -66,7 +83,7 @@ async def trends_page(
             TEMPLATE,
             TITLE,
             422,
-            **{**context, "months": 12},
+            **(context | {"months": 12}),
             error=f"months must be between 3 and 24, got {months}",
         )
     data = await service.trends(conn, svc, months, now, settings.timezone, settings.zone)

@@ -1,5 +1,6 @@
 """Usage trends (pandas): monthly and daily calls, error rate and P95 latency, month-over-month
-growth, and a linear forecast with its method stated. Calls come from the daily usage rollup (kept
+growth, a linear forecast with its method stated, and the calls against the tier's daily quota with the
+days until it at the current trend (app/trends/capacity.py). Calls come from the daily usage rollup (kept
 forever); P95 from the raw rows, or for a closed month from its frozen report (the same figure,
 still there after the raw rows expire)."""
 
@@ -16,7 +17,9 @@ from app.ingest.service import API_CALLS_SOURCE
 from app.periods import Period, add_months, elapsed_seconds, local_date, month
 from app.reports import queries as report_queries
 from app.rollups import service as rollups
+from app.sla.tiers import TIERS
 from app.trends import queries
+from app.trends.capacity import capacity, percent_of_quota
 
 FORECAST_MONTHS = 3
 METHOD = (
@@ -104,6 +107,7 @@ async def trends(conn, service, months: int, now: datetime, timezone_name: str, 
     monthly["partial"] = [p.is_partial(now) for p in periods]
     monthly["growth"] = _growth(monthly["calls"].astype(float))
     p95 = await _p95_by_month(conn, service["id"], periods, now)
+    tier = TIERS[service["tier"]]
     current = periods[-1]
     elapsed = elapsed_seconds(current.start, now) / current.seconds
     return {
@@ -135,8 +139,10 @@ async def trends(conn, service, months: int, now: datetime, timezone_name: str, 
                 "errorCalls": int(r.errors),
                 "errorRate": rounded_percentage(int(r.errors), int(r.calls)),
                 "p95LatencyMs": daily_p95.get(r.date),
+                "percentOfQuota": percent_of_quota(int(r.calls), tier.daily_requests),
             }
             for r in daily.itertuples()
         ],
         "forecast": forecast(monthly, periods),
+        "capacity": capacity(tier, list(zip(days, (int(n) for n in daily["calls"]))), today),
     }

@@ -4,11 +4,15 @@ uPlot under the page's Content-Security-Policy (a CSP violation is a console err
 test), with the forecast set apart and a keyboard read-out; screenshots kept."""
 
 import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from playwright.async_api import expect
 
 from app import deps
+from app.ingest.service import write_api_calls
 from tests.app.reports.test_figures import NOW, SID, ZONE, august  # noqa: F401
+from tests.app.trends import test_capacity as capacity
 from tests.pages.conftest import assert_accessible, screenshots
 
 CHARTS = ("calls", "error-rate", "p95", "daily-calls")
@@ -85,3 +89,35 @@ async def test_the_downloaded_html_report_renders_styled_under_the_security_poli
         # its inline stylesheet applies (a refused one would leave the body's default 8 px margin)
         assert await page.evaluate("getComputedStyle(document.body).margin") != "8px"
         await assert_accessible(page)
+
+
+async def test_the_trends_page_shows_the_days_until_the_daily_quota(conn, live_server, new_page):
+    """A Developer service growing by 20 calls a day (tests/app/trends/test_capacity.py): the capacity
+    table states the known day, the daily chart draws the quota as a dashed line, the daily table has
+    each day's share of the quota."""
+    first = capacity.TODAY - timedelta(days=28)
+    counts = {first + timedelta(days=i): 100 + 20 * i for i in range(28)}
+    await write_api_calls(conn, capacity.per_day(ZoneInfo(capacity.NY), counts), now=capacity.NOW)
+
+    def clock(app):
+        app.dependency_overrides[deps.clock] = lambda: capacity.NOW
+
+    async with live_server("status", setup=clock, timezone=capacity.NY) as base:
+        for lang, width, until, quota in (
+            ("en", 1280, "17 days (on 2025-04-06)", "Daily quota"),
+            ("ko", 375, "17일 (2025-04-06)", "일일 한도"),
+        ):
+            page = await new_page(width=width)
+            await page.goto(f"{base}/trends/{capacity.SID}?months=3&lang={lang}")
+            await expect(page.locator("#capacity tr").first).to_contain_text(until)
+            await expect(page.locator("#chart-daily-calls .uplot")).to_have_count(1)
+            legend = page.locator("#chart-daily-calls .u-legend .u-series")
+            await expect(legend.nth(2)).to_contain_text(quota)
+            assert await legend.nth(2).locator(".u-marker").evaluate("m => getComputedStyle(m).borderStyle") == "dashed"
+            description = await page.locator("#chart-daily-calls-description").text_content()
+            assert "1,000" in description
+            await page.locator("#h-daily-trend ~ details summary").click()
+            yesterday = page.get_by_role("row", name=re.compile(r"^2025-03-19 640 64\.00%"))
+            await expect(yesterday).to_be_visible()
+            await assert_accessible(page)
+            await screenshots(page, f"trends-capacity-{lang}")

@@ -15,9 +15,10 @@ function faded(name, alpha) {
   return `rgba(${r}, ${g}, ${b}, ${alpha})`;
 }
 const COLOURS = { calls: colour("series-1"), forecast: colour("muted"), growth: colour("series-2"), errors: colour("bad"),
-                  p95: colour("series-1") };
+                  p95: colour("series-1"), quota: colour("bad") };
 const FILLS = { calls: faded("series-1", 0.8), forecast: faded("muted", 0.2) };
 const FORECAST_DASH = [6, 4];
+const QUOTA_DASH = [3, 3];
 
 const page = JSON.parse(document.getElementById("trends-data").textContent);
 const texts = page.texts;
@@ -168,10 +169,16 @@ function monthlyLine(name, trends, label, pick, formatter, colour, tick) {
   });
 }
 
-function dailyCalls({ daily }) {
+/** Calls per day, and the tier's daily quota as a dashed line (none for an unlimited tier). */
+function dailyCalls({ daily, capacity }) {
+  const plotted = [series(texts.calls, daily.map((d) => d.calls), format.count, { scale: "y", stroke: COLOURS.calls })];
+  if (capacity.dailyRequests != null) {
+    plotted.push(series(texts.daily_quota, daily.map(() => capacity.dailyRequests), format.count,
+                        { scale: "y", stroke: COLOURS.quota, dash: QUOTA_DASH, points: { show: false } }));
+  }
   return draw("daily-calls", {
     labels: daily.map((d) => d.date), xLabel: texts.date, short: (date) => date.slice(5),
-    plotted: [series(texts.calls, daily.map((d) => d.calls), format.count, { scale: "y", stroke: COLOURS.calls })],
+    plotted,
     scales: { y: fromZero() },
     axes: [axis("y", (v) => compact.format(v))],
   });
