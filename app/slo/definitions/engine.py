@@ -37,7 +37,7 @@ from app.formatting import format_duration, utc_iso
 from app.periods import Period, local_date, month, quarter
 from app.slo import alerts, budget
 from app.slo.definitions import queries
-from app.slo.definitions.model import BUCKET_MINUTES, BurnRateAlert, Definition, ThresholdAlert, Window
+from app.slo.definitions.model import BurnRateAlert, Definition, ThresholdAlert, Window
 from app.slo.evaluation import bucket_floor
 
 HUNDRED = Decimal(100)
