@@ -222,14 +222,14 @@ GET_DEFINITION = """
 SELECT name, body, source, created_at, updated_at, updated_by FROM slo_definitions
 WHERE name = $1 AND deleted_at IS NULL
 """
-# Insert or take over (a deleted row of the same name, or replace a live one); `created`: it was not live.
+# Whether a live definition of the name exists, locking its row for the write that follows.
+LIVE_FOR_UPDATE = "SELECT deleted_at IS NULL FROM slo_definitions WHERE name = $1 FOR UPDATE"
+# Insert, replace, or take over a deleted row of the same name (created again then).
 PUT_DEFINITION = """
-WITH before AS (SELECT deleted_at IS NULL AS live FROM slo_definitions WHERE name = $1 FOR UPDATE)
 INSERT INTO slo_definitions AS d (name, body, source, updated_by) VALUES ($1, $2::jsonb, $3, $4)
 ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, source = EXCLUDED.source, updated_by = EXCLUDED.updated_by,
     updated_at = now(), deleted_at = NULL,
     created_at = CASE WHEN d.deleted_at IS NULL THEN d.created_at ELSE now() END
-RETURNING NOT coalesce((SELECT live FROM before), false) AS created
 """
 DELETE_DEFINITION = """
 UPDATE slo_definitions SET deleted_at = now(), updated_at = now(), updated_by = $2

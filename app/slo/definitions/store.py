@@ -63,7 +63,8 @@ async def put(conn: asyncpg.Connection, definition: Definition, source: Source, 
     body = json.dumps(definition.to_json())
     who = actor.username if actor is not None else "system"
     async with conn.transaction():
-        created = bool(await conn.fetchval(queries.PUT_DEFINITION, definition.name, body, source, who))
+        created = not await conn.fetchval(queries.LIVE_FOR_UPDATE, definition.name)
+        await conn.execute(queries.PUT_DEFINITION, definition.name, body, source, who)
         details = {"source": source, "created": created, "definition": definition.to_json()}
         if actor is not None:
             await audit.record_by(conn, actor, "slo_definition.put", "slo_definition", definition.name, details)
