@@ -102,6 +102,11 @@ def _round(value: Decimal | None, places: str = "0.01") -> Decimal | None:
     return None if value is None else value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 
+def round_rate(value: Decimal | None) -> Decimal | None:
+    """A burn rate as shown: 2 places, half up (as the tier SLOs')."""
+    return _round(value)
+
+
 def allowed_bad(definition: Definition, events: int) -> int:
     """Bad events the SLO tolerates among `events` (the module docstring)."""
     ratio = definition.target / HUNDRED
