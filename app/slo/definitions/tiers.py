@@ -20,6 +20,7 @@ from app.slo import alerts, budget
 from app.slo.definitions.model import (
     Alert,
     BurnRateAlert,
+    Compare,
     Definition,
     Filter,
     Measure,
@@ -67,7 +68,7 @@ def _burn_alerts() -> tuple[BurnRateAlert, ...]:
 
 
 def _threshold_alerts(rule: alerts.Rule, measure: Measure) -> tuple[ThresholdAlert, ...]:
-    compare = "lt" if rule.direction == "below" else "gt"
+    compare: Compare = "lt" if rule.direction == "below" else "gt"
     minutes = int(alerts.BUCKET.total_seconds() // 60)
     return (
         ThresholdAlert("warning", "WARNING", measure, compare, rule.warning, rule.warning_buckets * minutes),
