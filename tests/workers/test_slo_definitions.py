@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 
+from app.notifications.channels.base import Delivery
+from app.notifications.channels.pagerduty import dedup_key
 from app.slo.definitions import store
 from app.slo.definitions.model import Definition, Filter, Sli, ThresholdAlert, Window
 from tests.workers.conftest import write_slots
@@ -65,6 +67,11 @@ async def test_a_violation_is_opened_notified_announced_and_closed(defs_db, work
         "Face Compare",
         95,
     )
+    # its own PagerDuty/Opsgenie alert, never one of the tier violation of the same id
+    delivery = Delivery(
+        "1", event["kind"], event["event_key"], t0, [SID], {"violation": violation}, None, None, None, {}, False
+    )
+    assert dedup_key(delivery) == f"slamon-slodef-{row['id']}"
     announced = [e for e in (await publisher.replay(since, {"uptime"})).model_dump()["events"]]
     mine = [e for e in announced if e["event"] == "slo-definition-violation"]
     assert [(e["data"]["definition"], e["data"]["kind"]) for e in mine] == [("face-availability", "opened")]
