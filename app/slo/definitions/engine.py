@@ -191,14 +191,22 @@ def assess(definition: Definition, window: Span, fig: Figures) -> dict[str, Any]
 
 
 async def figures(
-    conn: asyncpg.Connection, definition: Definition, ids: list[str], now: datetime, zone: ZoneInfo
+    conn: asyncpg.Connection,
+    definition: Definition,
+    ids: list[str],
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    whole: bool = True,
 ) -> tuple[Span, dict[str, Figures]]:
-    """The window and, per service of `ids`, its counts: one statement for all of them."""
+    """The window and, per service of `ids`, its counts: one statement for all of them. `whole` False:
+    the burn windows only (the alerts' evaluation), the SLO window's counts left at 0 unread."""
     window = span(definition.window, now, zone)
     minutes = burn_minutes(definition)
     if not ids:
         return window, {}
-    sql, args = queries.figures(definition.sli, ids, window.start, window.end, [m * 60 for m in minutes])
+    start = window.start if whole else window.end
+    sql, args = queries.figures(definition.sli, ids, start, window.end, [m * 60 for m in minutes])
     found = {}
     for row in await conn.fetch(sql, *args):
         found[row["service_id"]] = Figures(
@@ -363,7 +371,7 @@ async def evaluate(
     burns = [a for a in definition.alerts if isinstance(a, BurnRateAlert)]
     figs: dict[str, Figures] = {}
     if burns:
-        _, figs = await figures(conn, definition, ids, now, zone)
+        _, figs = await figures(conn, definition, ids, now, zone, whole=False)
     series = await measurements(conn, definition, ids, now) if thresholds else {}
     name = definition.name
     changes: list[Change] = []
