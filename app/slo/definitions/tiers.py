@@ -78,6 +78,7 @@ def _threshold_alerts(rule: alerts.Rule, measure: Measure) -> tuple[ThresholdAle
 
 def _definition(tier: Tier, objective: Objective, rule: alerts.Rule | None) -> Definition:
     found: tuple[Alert, ...] = ()
+    measure: Measure
     if objective.slo == "availability":
         sli = Sli("checks", good=Filter(ok=True))
         target, measure = objective.target, "good_percent"
@@ -91,7 +92,7 @@ def _definition(tier: Tier, objective: Objective, rule: alerts.Rule | None) -> D
         sli = Sli("calls", good=NOT_ERROR) if bad is None else Sli("calls", bad=bad)
         target, measure = objective.target_percent, "bad_percent"
     if rule is not None:
-        found += _threshold_alerts(rule, measure)  # type: ignore[arg-type]
+        found += _threshold_alerts(rule, measure)
     unit = "%" if objective.unit == "percent" else " ms"
     return Definition(
         name=f"{PREFIX}{tier.name.replace('_', '-')}-{SUFFIXES[objective.slo]}",
