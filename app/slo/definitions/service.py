@@ -16,7 +16,7 @@ from app.errors import not_found
 from app.formatting import pagination, utc_iso
 from app.services import service as services
 from app.slo.definitions import engine, queries, store
-from app.slo.definitions.model import BurnRateAlert, Definition
+from app.slo.definitions.model import NAME, BurnRateAlert, Definition
 from app.slo.definitions.store import Stored
 from app.slo.definitions.tiers import BURN_NAMES, tier_definitions, tier_slo_keys
 
@@ -56,7 +56,7 @@ async def find(conn: asyncpg.Connection, name: str) -> tuple[Definition, Stored 
     """A tier or stored definition by name; 404 when there is none."""
     if name in TIER_DEFINITIONS:
         return TIER_DEFINITIONS[name], None
-    stored = await store.get(conn, name)
+    stored = await store.get(conn, name) if NAME.match(name) else None  # no other name can be stored
     if stored is None:
         raise not_found("SLO definition", name)
     return stored.definition, stored
