@@ -24,7 +24,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from app.slo.definitions import store
+from app.slo.definitions import queries, store
 from app.slo.definitions.model import (
     BurnRateAlert,
     Definition,
@@ -173,10 +173,11 @@ def examples() -> list[Definition]:
 
 
 async def install(conn: asyncpg.Connection) -> list[str]:
-    """Store the examples that are not stored yet (an edited one is left as it is); the names stored."""
+    """Store the examples never stored (an edited or deleted one is left as it is); the names stored."""
+    known = {r["name"] for r in await conn.fetch(queries.EVERY_NAME)}
     installed = []
     for definition in examples():
-        if await store.get(conn, definition.name) is None:
+        if definition.name not in known:
             await store.put(conn, definition, "example")
             installed.append(definition.name)
     return installed

@@ -222,6 +222,7 @@ GET_DEFINITION = """
 SELECT name, body, source, created_at, updated_at, updated_by FROM slo_definitions
 WHERE name = $1 AND deleted_at IS NULL
 """
+EVERY_NAME = "SELECT name FROM slo_definitions"  # deleted ones too
 # Whether a live definition of the name exists, locking its row for the write that follows.
 LIVE_FOR_UPDATE = "SELECT deleted_at IS NULL FROM slo_definitions WHERE name = $1 FOR UPDATE"
 # Insert, replace, or take over a deleted row of the same name (created again then).

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from app.seed import seed
-from app.slo.definitions import examples, service
+from app.slo.definitions import examples, service, store
 from app.slo.definitions.tiers import PREFIX
 
 NOW = datetime(2025, 8, 20, 12, 0, 30, tzinfo=timezone.utc)
@@ -41,3 +41,5 @@ async def test_the_demo_seed_installs_them_and_each_has_data(defs_db, worker_ctx
         assert all(s["events"]["total"] > 0 for s in status["services"]), definition.name
     result = await sweep(worker_ctx, NOW)
     assert set(result) == {d.name for d in examples.examples()} and "error" not in result.values()
+    assert await store.delete(conn, "slo-001-availability")
+    assert await examples.install(conn) == []  # a deleted example stays deleted
