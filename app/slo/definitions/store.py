@@ -6,6 +6,7 @@ delete (soft: the row stays so that its violations keep naming it). The tier def
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from app.auth.service import Principal
 
 Source = Literal["api", "openslo", "example"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,27 @@ def _stored(row: asyncpg.Record) -> Stored:
 
 
 async def list_definitions(conn: asyncpg.Connection) -> list[Stored]:
-    """The live definitions, by name."""
-    return [_stored(r) for r in await conn.fetch(queries.LIST_DEFINITIONS)]
+    """The live definitions, by name; a row whose body cannot be read (written around `put`) is
+    logged and left out, so that it never stops the others' evaluation."""
+    found = []
+    for row in await conn.fetch(queries.LIST_DEFINITIONS):
+        try:
+            found.append(_stored(row))
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            log.exception("SLO definition %r cannot be read; left out", row["name"])
+    return found
 
 
 async def get(conn: asyncpg.Connection, name: str) -> Stored | None:
+    """A live definition by name; None when there is none, or it cannot be read (logged)."""
     row = await conn.fetchrow(queries.GET_DEFINITION, name)
-    return None if row is None else _stored(row)
+    if row is None:
+        return None
+    try:
+        return _stored(row)
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        log.exception("SLO definition %r cannot be read", name)
+        return None
 
 
 def validate(definition: Definition) -> Definition:

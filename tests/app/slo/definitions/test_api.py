@@ -116,3 +116,14 @@ async def test_status_and_violations(defs_db, make_client):
     assert tier_page["pagination"]["total"] == 1
     other = (await client.get("/api/slo-definitions/tier-enterprise-latency-p95/violations")).json()
     assert other["pagination"]["total"] == 0
+
+
+async def test_an_unreadable_stored_body_is_left_out(defs_db, make_client):
+    await store.put(defs_db, DEFINITION, "api")
+    await defs_db.execute(
+        "INSERT INTO slo_definitions (name, body, source) VALUES ('broken', '{\"name\": \"broken\"}', 'api')"
+    )
+    assert [s.definition.name for s in await store.list_definitions(defs_db)] == ["compare-5xx"]
+    client = await make_client(now=NOW)
+    assert len((await client.get("/api/slo-definitions")).json()["definitions"]) == 29
+    assert (await client.get("/api/slo-definitions/broken/status")).status_code == 404
