@@ -408,3 +408,26 @@ async def test_gte_and_gt_at_the_boundary(defs_db, op, bad, met, allowed):
     got = engine.assess(definition, window, figures[sid])
     assert (got["met"], got["errorBudget"]["total"], got["errorBudget"]["remaining"]) == (met, allowed, allowed - bad)
     assert (got["errorBudget"]["remaining"] >= 0) is met  # the budget and the SLO agree
+
+
+async def test_a_window_announced_too_late_counts_as_ordinary_time(defs_db):
+    """The notice rule (sql/150): only an excluded maintenance window leaves its rows out."""
+    sid = "face-compare"
+    t0 = NOW - timedelta(hours=2)
+    calls = [
+        ApiCallRow(t0 + timedelta(minutes=i), sid, "/x", "GET", 500 if i < 10 else 200, 10, f"m{i}") for i in range(60)
+    ]
+    await write_api_calls(defs_db, calls, now=NOW)
+    definition = Definition(
+        "notice", "", "", (sid,), Sli("calls", bad=Filter(statuses=("5xx",))), Window("rolling", days=1), Decimal(99)
+    )
+    insert = (
+        "INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at, excluded) "
+        "VALUES ('late', $1, $2, $3, $4)"
+    )
+    await defs_db.execute(insert, [sid], t0, t0 + timedelta(minutes=10), False)
+    _, late = await engine.figures(defs_db, definition, [sid], NOW, ZoneInfo("UTC"))
+    assert (late[sid].events, late[sid].bad) == (60, 10)
+    await defs_db.execute(insert, [sid], t0, t0 + timedelta(minutes=10), True)
+    _, excluded = await engine.figures(defs_db, definition, [sid], NOW, ZoneInfo("UTC"))
+    assert (excluded[sid].events, excluded[sid].bad) == (50, 0)
