@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -35,9 +35,10 @@ import asyncpg
 
 from app.formatting import format_duration, utc_iso
 from app.periods import Period, local_date, month, quarter
+from app.sla import service as sla
 from app.slo import alerts, budget
 from app.slo.definitions import queries
-from app.slo.definitions.model import BurnRateAlert, Definition, ThresholdAlert, Window
+from app.slo.definitions.model import BurnRateAlert, Definition, Filter, ThresholdAlert, Window
 from app.slo.evaluation import bucket_floor
 
 HUNDRED = Decimal(100)
@@ -140,15 +141,21 @@ class Figures:
     good: int
     percentile: int | None
     windows: dict[int, tuple[int, int]]  # minutes -> (events, good)
+    downtime_s: int | None = None  # from the SLA figures' daily rollups (`availability_days`)
 
     @property
     def bad(self) -> int:
         return self.events - self.good
 
+    @property
+    def consumed_s(self) -> int:
+        """Checks: the budget spent, the bad slots' time."""
+        return self.bad * self.interval_s if self.downtime_s is None else self.downtime_s
+
 
 def error_budget(definition: Definition, window: Span, fig: Figures) -> dict[str, Any]:
     if definition.sli.source == "checks":
-        spent = budget.budget(definition.target, window.minutes, Decimal(fig.bad * fig.interval_s) / 60)
+        spent = budget.budget(definition.target, window.minutes, Decimal(fig.consumed_s) / 60)
         consumed = spent.consumed_ratio
         return {
             "unit": "minutes",
@@ -205,7 +212,8 @@ async def figures(
     minutes = burn_minutes(definition)
     if not ids:
         return window, {}
-    start = window.start if whole else window.end
+    days = availability_days(definition) and whole
+    start = window.start if whole and not days else window.end
     sql, args = queries.figures(definition.sli, ids, start, window.end, [m * 60 for m in minutes])
     found = {}
     for row in await conn.fetch(sql, *args):
@@ -217,7 +225,24 @@ async def figures(
             row["percentile"] if definition.sli.percentile is not None else None,
             {m: (row[f"events_{k}"], row[f"good_{k}"]) for k, m in enumerate(minutes, start=1)},
         )
+    if days:
+        assert definition.window.unit is not None  # availability_days: a calendar window
+        period = calendar_period(definition.window.unit, now, zone)
+        rows = await conn.fetch(queries.SERVICES, ids)
+        for sid, records in (await sla.check_days(conn, rows, period, now, zone.key)).items():
+            checks = sla.total(records)
+            good = checks.ok_slots if definition.sli.good is not None else checks.slots - checks.failed_slots
+            found[sid] = replace(found[sid], events=checks.slots, good=good, downtime_s=checks.downtime_s)
     return window, found
+
+
+def availability_days(definition: Definition) -> bool:
+    """Whether the SLO window's counts are the SLA figures' availability (app/sla/service.py
+    `check_days`, read from the daily rollups): good slots are the ok ones of all slots (or bad the
+    failed ones), over a calendar window, whose days are the reporting zone's."""
+    sli = definition.sli
+    plain = sli.events == Filter() and (sli.good == Filter(ok=True) or sli.bad == Filter(ok=False))
+    return sli.source == "checks" and plain and definition.window.kind == "calendar"
 
 
 # --- alerts ---------------------------------------------------------------------------------------

@@ -150,6 +150,8 @@ GROUP BY 1, 2 ORDER BY 1, 2
     return sql, params.values
 
 
+SERVICES = "SELECT * FROM services WHERE id = ANY($1::text[])"
+
 # --- violations -----------------------------------------------------------------------------
 
 COLUMNS = "id, definition, service_id, alert, severity, started_at, ended_at, threshold, worst_value, details"
