@@ -4,7 +4,8 @@ nearest-rank percentile, burn rates; and the evaluation of its alerts, written t
 slo_definition_violations idempotently (the worker, workers/slo_definitions.py).
 
 Everything is read for all the definition's services at once: one statement for the window's figures
-and burn windows, one for the 5-minute measurements of the threshold alerts.
+and burn windows, one for the 5-minute measurements of the threshold alerts. An availability over a
+calendar window (`availability_days`) takes its window's counts from the SLA figures' daily rollups.
 
 - Window: rolling N days is [now - N days, now), N x 1440 minutes long; a calendar week (from Monday
   00:00), month or quarter of the reporting zone is [its start, now) to date, its length the whole
