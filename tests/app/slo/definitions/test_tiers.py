@@ -1,7 +1,10 @@
 """The tier SLOs as definitions (app/slo/definitions/tiers.py) through the definitions engine give
 exactly the figures of the tier engine's GET /api/slo/{id} (the fixture of tests/app/slo/test_api.py:
 a month cut in Asia/Seoul, two regions some days, a maintenance window with failures and calls inside,
-burning lately): current, met, events, error budget and burn rates of every SLO."""
+burning lately): current, met, events, error budget and burn rates of every SLO. (The availability's
+month counts come from the same daily rollups as the tier report's, engine.availability_days; its
+burn rates and every call SLO are the engine's own, and test_engine.py checks both paths against
+pandas.)"""
 
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
