@@ -29,6 +29,7 @@ from common import (
 from app.config import Settings
 from app.db import create_pool
 from app.ingest.service import ApiCallRow, write_api_calls
+from app.rollups import service as rollups
 from app.seed import AGENT_ENDPOINTS
 from app.services import service as services
 from app.slo.definitions import engine, examples, service
@@ -77,6 +78,7 @@ async def main() -> None:
         for batch in call_batches(service_ids, start, days, per_day):
             calls += (await write_api_calls(conn, batch, now=now)).accepted
         log(f"loaded {checks} checks and {calls} calls in {time.perf_counter() - t:.1f}s")
+        await rollups.refresh(conn, "UTC", now)  # as the worker keeps them (every 30 s)
         await examples.install(conn)
         versions = await server_versions(conn)
         settings = Settings(database_url=url)
