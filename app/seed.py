@@ -13,6 +13,7 @@ from app.incidents import queries as incident_queries
 from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks
 from app.rollups import service as rollups
 from app.services import service as services
+from app.slo.definitions import examples
 
 BATCH = 20_000
 ENDPOINTS = {
@@ -22,6 +23,15 @@ ENDPOINTS = {
     "face-compare": "/v1/compare",
     "curp-verifier": "/v1/curp",
 }
+# The SLA document's agent API (SLO-003..006, app/slo/definitions/examples.py): (method, endpoint,
+# median latency ms, weight); a few calls of every service go there so that the examples have data.
+AGENT_ENDPOINTS = (
+    ("GET", "/api/v1/agents", 45, 4),
+    ("POST", "/api/v1/agents", 220, 1),
+    ("POST", "/api/v1/agents/{id}/execute", 450, 3),
+    ("GET", "/api/v1/agents/{id}/status", 20, 4),
+)
+AGENT_CALLS_PER_DAY = 288
 INSERT_MAINTENANCE = """
 INSERT INTO maintenance_windows (title, description, affected_services, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5)
 """
@@ -79,6 +89,10 @@ async def seed(
         checks_written += (await write_checks(conn, rows, now=now)).accepted
         calls_written += await _seed_calls(conn, rng, sid, start, days, base_ms, calls_per_day, outages[sid], now)
     incidents = await _seed_incidents(conn, rng, catalog, start, outages, slow, now)
+    agents = random.Random(seed_value * 7919 + 1)  # its own sequence: the history above is unchanged
+    for svc in catalog:
+        calls_written += await _seed_agent_calls(conn, agents, svc["id"], start, days, outages[svc["id"]], now)
+    installed = await examples.install(conn)
     await conn.execute(
         INSERT_MAINTENANCE,
         "Database upgrade",
@@ -88,7 +102,10 @@ async def seed(
         start + timedelta(days=days // 2, hours=2, minutes=30),
     )
     await rollups.refresh(conn, timezone_name, now)
-    return f"seeded {days} days: {checks_written} checks, {calls_written} api calls, {incidents} incidents"
+    return (
+        f"seeded {days} days: {checks_written} checks, {calls_written} api calls, {incidents} incidents, "
+        f"{len(installed)} example SLO definitions"
+    )
 
 
 async def _seed_calls(conn, rng, sid, start, days, base_ms, calls_per_day, outages, now) -> int:
@@ -112,6 +129,30 @@ async def _seed_calls(conn, rng, sid, start, days, base_ms, calls_per_day, outag
                 written += (await write_api_calls(conn, rows, now=now)).accepted
                 rows = []
     written += (await write_api_calls(conn, rows, now=now)).accepted
+    return written
+
+
+async def _seed_agent_calls(conn, rng, sid, start, days, outages, now) -> int:
+    rows: list[ApiCallRow] = []
+    weights = [w for *_, w in AGENT_ENDPOINTS]
+    for day in range(days):
+        for i in range(AGENT_CALLS_PER_DAY):
+            ts = start + timedelta(days=day, seconds=rng.uniform(0, 86_400))
+            if ts >= now:
+                continue
+            method, endpoint, median_ms, _ = rng.choices(AGENT_ENDPOINTS, weights)[0]
+            minute = int((ts - start).total_seconds() // 60)
+            if _in(minute, outages):
+                status = 503
+            else:
+                status = rng.choices([200, 400, 404, 429, 500, 504], [0.965, 0.015, 0.012, 0.005, 0.002, 0.001])[0]
+            if status == 200 and method == "POST" and endpoint == "/api/v1/agents":
+                status = 201
+            latency = int(rng.lognormvariate(math.log(median_ms), 0.5))
+            rows.append(ApiCallRow(ts, sid, endpoint, method, status, latency, f"{sid}-agents-{day}-{i}"))
+    written = 0
+    for first in range(0, len(rows), BATCH):
+        written += (await write_api_calls(conn, rows[first : first + BATCH], now=now)).accepted
     return written
 
 

@@ -98,6 +98,18 @@ async def _demo_paging(receivers_url: str) -> list[str]:
         await conn.close()
 
 
+async def _demo_slos() -> list[str]:
+    import asyncpg
+
+    from app.slo.definitions import examples
+
+    conn = await asyncpg.connect(get_settings().database_url)
+    try:
+        return await examples.install(conn)
+    finally:
+        await conn.close()
+
+
 def cmd_up(args) -> int:
     if args.seed_days:
         print("seeding demo history (first run only)…", flush=True)
@@ -107,6 +119,10 @@ def cmd_up(args) -> int:
     created = asyncio.run(_demo_paging(f"http://127.0.0.1:{args.targets_port}"))
     if created:
         print(f"demo paging subscriptions added: {', '.join(created)}", flush=True)
+    # The SLA document's SLO-001..006 as SLO definitions (an existing demo gets them too).
+    installed = asyncio.run(_demo_slos())
+    if installed:
+        print(f"example SLO definitions added: {', '.join(installed)}", flush=True)
     processes = {
         "targets": _slamon("targets", "--port", str(args.targets_port)),
         "prober": _slamon(

@@ -36,6 +36,8 @@ RESET_TABLES = (
     "maintenance_windows",
     "prober_heartbeats",
     "slo_violations",
+    "slo_definition_violations",
+    "slo_definitions",
     "service_certificates",
     "report_snapshots",
     "report_pdfs",

@@ -28,6 +28,7 @@ from workers.reports import close_months
 from workers.retention import apply_retention
 from workers.rollups import refresh_rollups
 from workers.slo import evaluate_slos
+from workers.slo_definitions import evaluate_slo_definitions
 from workers.statements import EVERY_5_MIN, deliver_statements
 
 EVERY_30_S = {0, 30}
@@ -76,6 +77,7 @@ class WorkerSettings:
         ),
         cron(detect_all, second={15}, unique=True, timeout=JOB_TIMEOUT_S, keep_result=KEEP_TICK_S),
         cron(evaluate_slos, second={45}, unique=True, timeout=JOB_TIMEOUT_S, keep_result=KEEP_TICK_S),
+        cron(evaluate_slo_definitions, second={50}, unique=True, timeout=JOB_TIMEOUT_S, keep_result=KEEP_TICK_S),
         cron(
             apply_retention,
             hour={3},

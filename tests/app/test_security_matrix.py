@@ -30,6 +30,10 @@ PUBLIC_GETS = {
     "/feeds/incidents.atom",
     "/api/slo/violations",
     "/api/slo/{service_id}",
+    "/api/slo-definitions",
+    "/api/slo-definitions/{name}",
+    "/api/slo-definitions/{name}/status",
+    "/api/slo-definitions/{name}/violations",
 }
 PUBLIC_GETS |= {
     "/api/sla/reports/{service_id}/{month}.{fmt}",

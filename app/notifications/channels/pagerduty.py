@@ -34,6 +34,8 @@ def dedup_key(delivery: Delivery) -> str:
     payload = delivery.payload
     if "incident" in payload:
         key = f"slamon-incident-{payload['incident']['id']}"
+    elif "violation" in payload and "definition" in payload["violation"]:  # slo_definition_violations
+        key = f"slamon-slodef-{payload['violation']['id']}"
     elif "violation" in payload:
         key = f"slamon-slo-{payload['violation']['id']}"
     elif "maintenance" in payload:
