@@ -1,6 +1,9 @@
 """SLO gauges on the API's GET /metrics: per active service and SLO of its tier (app/slo), the running
 month's figures as GET /api/slo/{id} computes them — the objective, the error budget allowed and
-remaining, the SLI's error ratio and the burn rate over 5m/30m/1h/6h and over the month so far.
+remaining, the SLI's error ratio and the burn rate over 5m/30m/1h/6h and over the month so far; and
+per stored SLO definition (app/slo/definitions) and service it covers, the same gauges with `slo` the
+definition's name, over its own window (`period`: the rolling days or calendar unit so far) and burn
+windows, as GET /api/slo-definitions/{name}/status computes them.
 
 Names are `slamon_slo_*` with labels `service` and `slo`: names with colons (Sloth's
 `slo:sli_error:ratio_rate5m`, Pyrra's `pyrra_requests:rate5m`) are reserved for recording rules, and
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -32,6 +36,10 @@ from app.periods import local_date, month
 from app.services import service as services
 from app.sla.tiers import TIERS
 from app.slo import service as slo
+from app.slo.definitions import engine as definitions
+from app.slo.definitions import service as definition_service
+from app.slo.definitions import store as definition_store
+from app.slo.definitions.model import Definition
 from app.slo.objectives import HUNDRED, objectives
 
 log = logging.getLogger(__name__)
@@ -86,8 +94,6 @@ def _figures(
 
 async def compute(conn: asyncpg.Connection, now: datetime, timezone_name: str) -> list[SloFigures]:
     """Every active service's SLO figures for the month running at `now` in the reporting zone."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(timezone_name)
     today = local_date(now, zone)
     period = month(today.year, today.month, zone)
@@ -96,6 +102,46 @@ async def compute(conn: asyncpg.Connection, now: datetime, timezone_name: str) -
         report = await slo.report(conn, service, period, now, timezone_name)
         windows = await slo.burn_windows(conn, service, now)
         figures.extend(_figures(service, report, windows, int(period.seconds)))
+    for stored in await definition_store.list_definitions(conn):
+        figures.extend(await _definition_figures(conn, stored.definition, now, zone))
+    return figures
+
+
+async def _definition_figures(
+    conn: asyncpg.Connection, definition: Definition, now: datetime, zone: ZoneInfo
+) -> list[SloFigures]:
+    """A stored definition's figures for each service it covers, one statement for all of them."""
+    ids = [s["id"] for s in await definition_service.services_of(conn, definition)]
+    window, found = await definitions.figures(conn, definition, ids, now, zone)
+    percentile = definition.sli.percentile
+    target, unit = (
+        (str(definition.sli.good.latency_below_ms), "ms")
+        if percentile is not None and definition.sli.good is not None
+        else (str(definition.target), "percent")
+    )
+    figures = []
+    for sid in ids:
+        fig = found[sid]
+        events = {definitions.window_name(m): (e, e - g) for m, (e, g) in fig.windows.items()}
+        events[PERIOD] = (fig.events, fig.bad)
+        budget = definitions.error_budget(definition, window, fig)
+        figures.append(
+            SloFigures(
+                service=sid,
+                slo=definition.name,
+                name=definition.display_name,
+                target=target,
+                unit=unit,
+                objective_ratio=definition.target / HUNDRED,
+                error_budget_ratio=definition.allowed_ratio,
+                period_seconds=int(window.minutes * 60),
+                events=events,
+                budget_unit=budget["unit"],
+                budget_remaining=None if budget["remaining"] is None else Decimal(budget["remaining"]),
+                budget_total=None if budget["total"] is None else Decimal(budget["total"]),
+                met=definitions.met(definition, fig.good, fig.events),
+            )
+        )
     return figures
 
 

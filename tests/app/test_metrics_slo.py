@@ -18,6 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.ingest import service as ingest
 from app.sla.tiers import TIERS
+from app.slo.definitions import store as definition_store
+from app.slo.definitions.model import Definition, Filter, Sli, Window
 from tests.app.conftest import ROOT
 from tests.test_metrics import assert_clean_and_documented
 
@@ -196,3 +198,56 @@ def test_the_rules_and_the_dashboard_are_valid_and_name_real_series(tmp_path):
     queries += [v["definition"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
     named = {name for q in queries for name in re.findall(r"\b(slamon_[a-z_]+)", q)}
     assert named and named <= exported, named - exported
+
+
+async def test_a_stored_definition_has_the_same_gauges_as_its_status(conn, make_client):
+    """A definition (app/slo/definitions) of the calls' P95 on one endpoint: its gauges count what
+    was written (pandas) and equal GET /api/slo-definitions/{name}/status."""
+    now = datetime.now(timezone.utc)
+    calls = calls_written(now)
+    await ingest.write_api_calls(
+        conn,
+        [
+            ingest.ApiCallRow(
+                r.ts.to_pydatetime(), SERVICE, "/v1/compare" if i % 2 else "/v1/other", "POST", int(r.status),
+                int(r.latency_ms), f"d{i}",
+            )
+            for i, r in enumerate(calls.itertuples())
+        ],
+        now=now,
+    )  # fmt: skip
+    endpoint = calls.index % 2 == 1
+    definition = Definition(
+        name="compare-p95",
+        display_name="Compare P95 under 800 ms",
+        description="",
+        services=(SERVICE,),
+        sli=Sli("calls", events=Filter(endpoints=("/v1/compare",)), good=Filter(latency_below_ms=800),
+                percentile=Decimal(95)),
+        window=Window("rolling", days=7),
+        target=Decimal(95),
+    )  # fmt: skip
+    await definition_store.put(conn, definition, "api")
+    client = await make_client()
+    body = (await client.get("/metrics")).text
+    status = (await client.get("/api/slo-definitions/compare-p95/status")).json()
+    [figures] = [s for s in status["services"] if s["serviceId"] == SERVICE]
+    labels = {"service": SERVICE, "slo": "compare-p95"}
+    newest = calls.ts.max()
+    for window, span in (("5m", timedelta(minutes=5)), ("30m", timedelta(minutes=30))):
+        in_window = endpoint & (calls.ts > newest - span)
+        bad = in_window & (calls.latency_ms >= 800)
+        assert gauge(body, "slamon_slo_events", **labels, window=window) == int(in_window.sum())
+        assert gauge(body, "slamon_slo_bad_events", **labels, window=window) == int(bad.sum())
+        assert gauge(body, "slamon_slo_burn_rate", **labels, window=window) == pytest.approx(
+            bad.sum() / in_window.sum() / 0.05
+        )
+    period = {**labels, "window": "period"}
+    assert gauge(body, "slamon_slo_events", **period) == int(endpoint.sum()) == figures["events"]["total"]
+    assert gauge(body, "slamon_slo_bad_events", **period) == figures["events"]["bad"]
+    assert gauge(body, "slamon_slo_error_budget_remaining", **labels, unit="calls") == pytest.approx(
+        figures["errorBudget"]["remaining"]
+    )
+    assert gauge(body, "slamon_slo_met", **labels) == (1 if figures["met"] else 0)
+    assert gauge(body, "slamon_slo_period_seconds", **labels) == 7 * 86400
+    assert gauge(body, "slamon_slo_info", **labels, target="800", unit="ms", objective="95") == 1
