@@ -9,21 +9,22 @@ slots resolve the incident with a note saying so; 0 leaves resolving to people."
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from app.audit import service as audit
-from app.auth.service import Principal
 from app.detection import queries, rules
 from app.detection.rules import CAUSE_FAILURES, CAUSE_SEVERE, Action, Runs, Slot
 from app.incidents import flow
 from app.incidents import service as incidents
-from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
+from app.incidents.models import IncidentCreate, IncidentRead, IncidentUpdate, StatusUpdateCreate, UpdateRead
 
 REPORTER = "monitoring system"
-MONITORING_SYSTEM = Principal(user_id=None, username=REPORTER, role="admin", session_id="", token_version=0)
+MONITORING_SYSTEM = incidents.SystemActor(REPORTER)
 SETTLE_MARGIN = timedelta(seconds=15)  # a slot is settled once its timeout and this have passed
 SETTLE_STEP = timedelta(seconds=1)  # (strictly: the first run after that instant)
 FIRST_LOOKBACK_SLOTS = 10  # a service seen for the first time: judge its last 10 slots
@@ -36,9 +37,9 @@ class Event:
     """A realtime event to publish once the transaction has committed."""
 
     kind: str  # created | updated
-    incident: dict
-    update: dict | None = None
-    changes: dict = field(default_factory=dict)
+    incident: IncidentRead
+    update: UpdateRead | None = None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def target_text(latency_ms: int) -> str:
@@ -131,10 +132,14 @@ def _note(service, action: Action, auto_resolve_minutes: int, moves: bool, failu
     )
 
 
-async def _write(conn, incident_id: str, write) -> incidents.Written:
+async def _write(
+    conn: asyncpg.Connection, incident_id: str, write: Callable[[int], Awaitable[incidents.Written]]
+) -> incidents.Written:
     """An incident write at the current version; a concurrent human write is merged by re-reading."""
     for attempt in range(CONFLICT_RETRIES):
-        version = (await conn.fetchrow(queries.INCIDENT, incident_id))["version"]
+        row = await conn.fetchrow(queries.INCIDENT, incident_id)
+        assert row is not None  # the family's open incident, locked with its service (detect)
+        version = row["version"]
         try:
             return await write(version)
         except incidents.IncidentConflict:
@@ -144,10 +149,17 @@ async def _write(conn, incident_id: str, write) -> incidents.Written:
 
 
 async def _act(
-    conn, service, family: str, incident_id: str | None, action: Action, auto_resolve_minutes: int, status: str
-) -> tuple[str | None, Event]:
+    conn,
+    service,
+    family: str,
+    incident_id: str | None,
+    action: Action,
+    auto_resolve_minutes: int,
+    status: str | None,
+) -> tuple[str, Event]:
+    """Take the action: open an incident, or write to the family's open one (`incident_id`, at `status`)."""
     target = {"recover": "monitoring", "resolve": "resolved"}.get(action.kind)
-    if target is not None and (status == target or not flow.transition_allowed(status, target)):
+    if target is not None and status is not None and (status == target or not flow.transition_allowed(status, target)):
         target = None  # a note only: the status is there already, or the flow never goes backwards
     failures = await _failures(conn, service, action)
     note = _note(service, action, auto_resolve_minutes, target is not None, failures)
@@ -164,9 +176,11 @@ async def _act(
             note=note,
         )
         incident = await incidents.create(conn, data, MONITORING_SYSTEM)
-        incident_id = incident["id"]
+        incident_id = incident.id
         await conn.execute(queries.MARK_DETECTED, incident_id, action.cause, service["id"])
         event = Event("created", incident)
+    elif incident_id is None:
+        raise AssertionError(f"detection: {action.kind} without an open incident")
     elif action.kind == "escalate":
         body = IncidentUpdate(
             priority=rules.PRIORITY[action.cause],
@@ -178,15 +192,13 @@ async def _act(
             conn, incident_id, lambda v: incidents.update(conn, incident_id, body, v, MONITORING_SYSTEM)
         )
         await conn.execute(queries.MARK_DETECTED, incident_id, action.cause, service["id"])
-        incident = written.incident
-        event = Event("updated", incident, written.update, written.changes)
+        event = Event("updated", written.incident, written.update, written.changes)
     else:
-        body = StatusUpdateCreate(status=target, description=note)
+        entry = StatusUpdateCreate(status=target, description=note)
         written = await _write(
-            conn, incident_id, lambda v: incidents.add_update(conn, incident_id, body, v, MONITORING_SYSTEM)
+            conn, incident_id, lambda v: incidents.add_update(conn, incident_id, entry, v, MONITORING_SYSTEM)
         )
-        incident = written.incident
-        event = Event("updated", incident, written.update, written.changes)
+        event = Event("updated", written.incident, written.update, written.changes)
     await audit.record(
         conn,
         f"detection.{action.kind}",
@@ -318,7 +330,7 @@ async def _detect_family(
     current = incident
     for action in result.actions:
         incident_id, event = await _act(conn, service, family, incident_id, action, auto_resolve_minutes, status)
-        status = event.incident["status"]
+        status = event.incident.status
         current = rules.apply(current, action.kind, action.cause)
         if current is None:
             incident_id = None

@@ -15,6 +15,7 @@ from app.errors import ApiError
 from app.escalation import links
 from app.escalation.acknowledge import Acknowledger, acknowledge
 from app.incidents import service as incidents
+from app.incidents.models import IncidentRead
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +28,7 @@ def _page(request: Request, status_code: int = 200, **context) -> HTMLResponse:
     return response
 
 
-async def _incident(request: Request, conn: asyncpg.Connection, token: str) -> tuple[links.AckLink, dict]:
+async def _incident(request: Request, conn: asyncpg.Connection, token: str) -> tuple[links.AckLink, IncidentRead]:
     link = links.read(request.app.state.settings.resolved_secret_key(), token)
     incident = await incidents.get(conn, link.incident_id)
     if incident is None:

@@ -5,6 +5,7 @@ API's validation, concurrency checks, audit and realtime events apply unchanged.
 
 from __future__ import annotations
 
+from typing import get_args
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -39,6 +40,7 @@ MAX_FORM_BYTES = 4096
 ServiceFilter = Query(None, max_length=50, pattern=r"^[a-z0-9][a-z0-9-]{0,49}$")
 IncidentId = Path(max_length=50, pattern=r"^[A-Za-z0-9._-]+$")
 LOGIN_REASONS = ("idle", "signed_out", "logged_out")
+STATUSES, PRIORITIES = get_args(Status), get_args(Priority)
 
 
 def page(request: Request, template: str, user: session.PageUser | None, status_code: int = 200, **context):
@@ -206,18 +208,18 @@ class ListFilters:
 
 async def _list_page(request: Request, user, conn, mode: str, filters: ListFilters):
     statuses = filters.status or (["investigating", "identified", "monitoring"] if mode == "open" else None)
-    result = await incidents.search(conn, statuses, filters.priority or None, filters.service, filters.page, PAGE_SIZE)
+    found = await incidents.search(conn, statuses, filters.priority or None, filters.service, filters.page, PAGE_SIZE)
     return page(
         request,
         "console/list.html",
         user,
         nav=mode,
         mode=mode,
-        result=result,
+        result=found.model_dump(mode="json"),
         filters={"status": filters.status, "priority": filters.priority, "service": filters.service},
         services=await _service_names(conn),
-        statuses=Status.__args__,
-        priorities=Priority.__args__,
+        statuses=STATUSES,
+        priorities=PRIORITIES,
         script_data={
             "page": "list",
             "mode": mode,
@@ -252,8 +254,8 @@ async def create_page(request: Request, user=Depends(signed_in_user), conn=Depen
         nav="create",
         services=await _service_names(conn),
         severities=("low", "medium", "high", "critical"),
-        priorities=Priority.__args__,
-        script_data={"page": "create", "draft": draft},
+        priorities=PRIORITIES,
+        script_data={"page": "create", "draft": None if draft is None else draft.to_public()},
     )
 
 
@@ -359,16 +361,22 @@ async def incident_page(
     if user.can("incidents:draft"):
         draft = await collaboration.get_draft(conn, user.principal.user_id, incident_id)
     service_names = await _service_names(conn)
+    shown = incident.to_public()  # the page and its script read the incident as the API writes it
     return page(
         request,
         "console/detail.html",
         user,
-        incident=incident,
-        comments=comments["comments"],
+        incident=shown,
+        comments=[c.to_public() for c in comments.comments],
         escalation=escalation,
         services=service_names,
-        statuses=Status.__args__,
+        statuses=STATUSES,
         severities=("low", "medium", "high", "critical"),
-        priorities=Priority.__args__,
-        script_data={"page": "detail", "incident": incident, "draft": draft, "services": service_names},
+        priorities=PRIORITIES,
+        script_data={
+            "page": "detail",
+            "incident": shown,
+            "draft": None if draft is None else draft.to_public(),
+            "services": service_names,
+        },
     )

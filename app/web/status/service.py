@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from app.formatting import format_duration, percentage_text, truncated_percentage
 from app.incidents import service as incidents
+from app.incidents.models import IncidentRead
 from app.maintenance import service as maintenance
 from app.maintenance.models import WindowRead
 from app.status import service as status
@@ -66,11 +67,11 @@ def grid_details(bars: list[Bar]) -> dict:
     return {"first": bars[0].day if bars else None, "up": up, "full": full, "down": down, "inc": inc}
 
 
-def local_text(iso: str | None, zone) -> str | None:
-    """An ISO instant as 'YYYY-MM-DD HH:MM' in the reporting time zone."""
-    if iso is None:
+def local_text(ts: datetime | None, zone) -> str | None:
+    """An instant as 'YYYY-MM-DD HH:MM' in the reporting time zone."""
+    if ts is None:
         return None
-    return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return ts.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 # A page formats 4,500 days, whose figures repeat (full days, the same few downtimes): each distinct
@@ -110,13 +111,14 @@ def _names(service_ids: list[str], names: dict[str, str]) -> str:
     return ", ".join(names.get(sid, sid) for sid in service_ids)
 
 
-def _with_local_times(incident: dict, zone, names: dict[str, str]) -> dict:
+def _with_local_times(incident: IncidentRead, zone, names: dict[str, str]) -> dict:
+    """The incident as the API writes it, with what the page adds: service names and local times."""
     return {
-        **incident,
-        "affectedNames": _names(incident["affectedServices"], names),
-        "createdLocal": local_text(incident["createdAt"], zone),
-        "resolvedLocal": local_text(incident["resolvedAt"], zone),
-        "updates": [{**u, "createdLocal": local_text(u["createdAt"], zone)} for u in incident["updates"]],
+        **incident.to_public(),
+        "affectedNames": _names(incident.affected_services, names),
+        "createdLocal": local_text(incident.created_at, zone),
+        "resolvedLocal": local_text(incident.resolved_at, zone),
+        "updates": [{**u.to_public(), "createdLocal": local_text(u.created_at, zone)} for u in incident.updates],
     }
 
 
@@ -174,9 +176,14 @@ async def page(
     active = [_with_local_times(i, zone, names) for i in await incidents.list_active(conn)]
     windows = (await maintenance.list_windows(conn, now, 1, MAINTENANCE_SHOWN)).windows
     past = await incidents.past(conn, PAST_DAYS, past_page, PAST_DAYS_PER_PAGE, now, zone)
-    for day in past["days"]:
-        day["incidents"] = [_with_local_times(i, zone, names) for i in day["incidents"] or []]
-        day["preparing"] = day.get("noIncidentMessage") == incidents.PREPARING_MESSAGE
+    past_days = [
+        {
+            "date": day.date,
+            "incidents": [_with_local_times(i, zone, names) for i in day.incidents or []],
+            "preparing": day.no_incident_message == incidents.PREPARING_MESSAGE,
+        }
+        for day in past.days
+    ]
     return {
         "overallStatus": system["overallStatus"],
         "asOf": now,
@@ -188,5 +195,5 @@ async def page(
         "incidentTitles": titles,
         "activeIncidents": active,
         "maintenance": _maintenance(windows, now, zone, names),
-        "past": past,
+        "past": {"days": past_days, "pagination": past.pagination.model_dump()},
     }
