@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 from markupsafe import Markup
@@ -25,7 +25,6 @@ from app.web.status import queries
 PAST_DAYS = 90  # as far back as the grid
 PAST_DAYS_PER_PAGE = 14
 MAINTENANCE_SHOWN = 20
-SHOWN_SERVICE_KEYS = ("id", "name", "status", "uptime")
 READ_AT_KEYS = frozenset({"asOf", "asOfLocal"})  # when the page data was read, not what it says
 
 
@@ -154,7 +153,7 @@ async def page(
 ) -> dict:
     """Everything the status page renders, as of `now` (`pool`: see status.snapshot)."""
     system, grid = await status.snapshot(conn, now, timezone_name, zone, pool)
-    services = []
+    services: list[dict[str, Any]] = []
     incident_ids: set[str] = set()
     day_count = max((len(codes) for codes in grid.codes.values()), default=0)
     day_texts = [(grid.first_day + timedelta(days=i)).isoformat() for i in range(day_count)]
@@ -163,7 +162,8 @@ async def page(
         incident_ids.update(i for b in bars for i in b.incident_ids)
         # what the page shows of the service: not its newest check's time, which moves with every
         # check while the figures shown stay the same (same_figures)
-        services.append({k: entry[k] for k in SHOWN_SERVICE_KEYS} | {"bars": bars})
+        shown = {"id": entry["id"], "name": entry["name"], "status": entry["status"], "uptime": entry["uptime"]}
+        services.append(shown | {"bars": bars})
     titles = (
         {
             r["id"]: {"title": r["title"], "priority": r["priority"]}
