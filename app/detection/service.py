@@ -92,7 +92,7 @@ def failure_words(error_type: str, status_code: int | None) -> str:
     return FAILURE_WORDS.get(error_type, "failed checks")
 
 
-def failure_summary(rows) -> str:
+def failure_summary(rows: list[asyncpg.Record]) -> str:
     """The kinds of failure of a run, most frequent first (at most 3), with their counts."""
     counts: dict[str, int] = {}
     for r in rows:
@@ -101,13 +101,13 @@ def failure_summary(rows) -> str:
     return "; ".join(f"{words} ×{n}" for words, n in sorted(counts.items(), key=lambda c: -c[1])[:3])
 
 
-async def _failures(conn, service, action: Action) -> list:
+async def _failures(conn: asyncpg.Connection, service: asyncpg.Record, action: Action) -> list[asyncpg.Record]:
     if action.cause != CAUSE_FAILURES or action.kind not in ("open", "escalate", "recur"):
         return []
     return await conn.fetch(queries.FAILURE_SUMMARY, service["id"], [s.ts for s in action.run])
 
 
-def _run_text(service, action: Action, failures: list) -> str:
+def _run_text(service: asyncpg.Record, action: Action, failures: list[asyncpg.Record]) -> str:
     if action.cause == CAUSE_FAILURES:
         what = failure_summary(failures)
         return f"{action.length} consecutive failed checks {_span(action)}" + (f" ({what})" if what else "")
@@ -115,7 +115,9 @@ def _run_text(service, action: Action, failures: list) -> str:
     return f"{criteria(action.cause, service['latency_target_ms'])} {_span(action)} (latest: {latencies})"
 
 
-def _note(service, action: Action, auto_resolve_minutes: int, moves: bool, failures: list) -> str:
+def _note(
+    service: asyncpg.Record, action: Action, auto_resolve_minutes: int, moves: bool, failures: list[asyncpg.Record]
+) -> str:
     if action.kind == "open":
         return f"Detected automatically by the monitoring system: {_run_text(service, action, failures)}."
     if action.kind == "escalate":
@@ -149,8 +151,8 @@ async def _write(
 
 
 async def _act(
-    conn,
-    service,
+    conn: asyncpg.Connection,
+    service: asyncpg.Record,
     family: str,
     incident_id: str | None,
     action: Action,
@@ -226,7 +228,9 @@ async def _act(
     return incident_id, event
 
 
-async def _family_incident(conn, service_id: str, family: str, incident_id: str | None):
+async def _family_incident(
+    conn: asyncpg.Connection, service_id: str, family: str, incident_id: str | None
+) -> asyncpg.Record | None:
     """The family's open incident row (adopting one the state lost track of), or None."""
     row = await conn.fetchrow(queries.INCIDENT, incident_id) if incident_id else None
     if row is None or row["status"] == "resolved":
@@ -284,10 +288,10 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
 
 
 def replayed(
-    service,
+    service: asyncpg.Record,
     family: str,
-    state,
-    row,
+    state: asyncpg.Record,
+    row: asyncpg.Record | None,
     slots: list[Slot],
     settled_before: datetime,
     auto_resolve_slots: int,
@@ -312,10 +316,10 @@ def replayed(
 
 
 async def _detect_family(
-    conn,
-    service,
+    conn: asyncpg.Connection,
+    service: asyncpg.Record,
     family: str,
-    state,
+    state: asyncpg.Record,
     slots: list[Slot],
     settled_before: datetime,
     auto_resolve_slots: int,
@@ -352,7 +356,9 @@ async def _detect_family(
     return events, current is not None
 
 
-async def _due_at(conn, service_id: str, slots: list[Slot], settle_s: timedelta, now: datetime):
+async def _due_at(
+    conn: asyncpg.Connection, service_id: str, slots: list[Slot], settle_s: timedelta, now: datetime
+) -> datetime | None:
     """When time alone changes what a run of detection does for the service (Detection.due_at): a
     slot stored ahead of the clock comes due, or the oldest slot not settled yet settles. The state's
     anchor moves over each slot as it settles, as a full sweep every minute moves it: the notes of a
@@ -368,7 +374,7 @@ def due_at(slots: list[Slot], settle_s: timedelta, now: datetime, later: datetim
 
 
 async def slot_stored(conn: asyncpg.Connection, service_id: str, slot: datetime) -> bool:
-    return await conn.fetchval(queries.SLOT_STORED, service_id, slot)
+    return bool(await conn.fetchval(queries.SLOT_STORED, service_id, slot))
 
 
 async def active_service_ids(conn: asyncpg.Connection) -> list[str]:
