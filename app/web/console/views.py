@@ -5,12 +5,14 @@ API's validation, concurrency checks, audit and realtime events apply unchanged.
 
 from __future__ import annotations
 
-from typing import get_args
+from datetime import datetime
+from typing import Any, get_args
 from urllib.parse import parse_qs
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app import deps
@@ -43,7 +45,9 @@ LOGIN_REASONS = ("idle", "signed_out", "logged_out")
 STATUSES, PRIORITIES = get_args(Status), get_args(Priority)
 
 
-def page(request: Request, template: str, user: session.PageUser | None, status_code: int = 200, **context):
+def page(
+    request: Request, template: str, user: session.PageUser | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     """render() plus the session's cookies and what every console page's scripts need."""
     t = translator(language_of(request))
     context.setdefault("nav", None)
@@ -74,15 +78,15 @@ def page(request: Request, template: str, user: session.PageUser | None, status_
     return response
 
 
-async def signed_in_user(request: Request, conn=Depends(deps.connection)) -> session.PageUser:
+async def signed_in_user(request: Request, conn: asyncpg.Connection = Depends(deps.connection)) -> session.PageUser:
     return await session.require_user(request, conn)
 
 
-def forbidden(request: Request, user: session.PageUser):
+def forbidden(request: Request, user: session.PageUser) -> HTMLResponse:
     return page(request, "console/forbidden.html", user, status_code=403)
 
 
-async def _service_names(conn) -> list[dict]:
+async def _service_names(conn: asyncpg.Connection) -> list[dict[str, str]]:
     return [{"id": r["id"], "name": r["name"], "tier": r["tier"]} for r in await services.list_active(conn)]
 
 
@@ -94,8 +98,8 @@ async def login_page(
     request: Request,
     next: str | None = Query(None, max_length=2000),
     reason: str | None = Query(None, max_length=20),
-    conn=Depends(deps.connection),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Response:
     user = await session.signed_in(request, conn)
     if user is not None:
         response = RedirectResponse(session.safe_next(next), status_code=303)
@@ -126,7 +130,9 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 @router.post("/login")
-async def login(request: Request, _slot=Depends(passwords.slot), conn=Depends(deps.connection)):
+async def login(
+    request: Request, _slot: None = Depends(passwords.slot), conn: asyncpg.Connection = Depends(deps.connection)
+) -> Response:
     form = await _form(request)
     session.check_csrf(request, form.get("csrf"))
     target = session.safe_next(form.get("next"))
@@ -170,13 +176,13 @@ async def login(request: Request, _slot=Depends(passwords.slot), conn=Depends(de
             response.headers["Retry-After"] = exc.headers["Retry-After"]
         return response
     session.set_tokens(request, pair)
-    response = RedirectResponse(target, status_code=303)
-    session.apply_cookies(request, response)
-    return response
+    redirect = RedirectResponse(target, status_code=303)
+    session.apply_cookies(request, redirect)
+    return redirect
 
 
 @router.post("/logout")
-async def logout(request: Request, conn=Depends(deps.connection)):
+async def logout(request: Request, conn: asyncpg.Connection = Depends(deps.connection)) -> Response:
     form = await _form(request)
     session.check_csrf(request, form.get("csrf"))
     user = await session.signed_in(request, conn)
@@ -201,12 +207,14 @@ class ListFilters:
         priority: list[Priority] = Query([], max_length=3),
         service: str | None = ServiceFilter,
         page: int = Query(1, ge=1, le=10_000),
-    ):
+    ) -> None:
         self.status, self.priority = list(dict.fromkeys(status)), list(dict.fromkeys(priority))
         self.service, self.page = service, page
 
 
-async def _list_page(request: Request, user, conn, mode: str, filters: ListFilters):
+async def _list_page(
+    request: Request, user: session.PageUser, conn: asyncpg.Connection, mode: str, filters: ListFilters
+) -> HTMLResponse:
     statuses = filters.status or (["investigating", "identified", "monitoring"] if mode == "open" else None)
     found = await incidents.search(conn, statuses, filters.priority or None, filters.service, filters.page, PAGE_SIZE)
     return page(
@@ -230,20 +238,30 @@ async def _list_page(request: Request, user, conn, mode: str, filters: ListFilte
 
 @router.get("/")
 async def open_incidents(
-    request: Request, filters: ListFilters = Depends(), user=Depends(signed_in_user), conn=Depends(deps.connection)
-):
+    request: Request,
+    filters: ListFilters = Depends(),
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     return await _list_page(request, user, conn, "open", filters)
 
 
 @router.get("/history")
 async def history(
-    request: Request, filters: ListFilters = Depends(), user=Depends(signed_in_user), conn=Depends(deps.connection)
-):
+    request: Request,
+    filters: ListFilters = Depends(),
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     return await _list_page(request, user, conn, "history", filters)
 
 
 @router.get("/create")
-async def create_page(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def create_page(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("incidents:create"):
         return forbidden(request, user)
     draft = await collaboration.get_draft(conn, user.principal.user_id, collaboration.NEW_DRAFT)
@@ -263,7 +281,11 @@ async def create_page(request: Request, user=Depends(signed_in_user), conn=Depen
 
 
 @router.get("/admin/users")
-async def admin_users(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def admin_users(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("users:write"):
         return forbidden(request, user)
     listing = await users.list_users(conn, 1, 200)
@@ -279,7 +301,11 @@ async def admin_users(request: Request, user=Depends(signed_in_user), conn=Depen
 
 
 @router.get("/admin/services")
-async def admin_services(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def admin_services(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("services:write"):
         return forbidden(request, user)
     rows = await services.list_active(conn)
@@ -295,7 +321,11 @@ async def admin_services(request: Request, user=Depends(signed_in_user), conn=De
 
 
 @router.get("/admin/maintenance")
-async def admin_maintenance(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def admin_maintenance(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("maintenance:write"):
         return forbidden(request, user)
     listing = await maintenance.list_windows(conn, None, 1, 200)
@@ -311,7 +341,11 @@ async def admin_maintenance(request: Request, user=Depends(signed_in_user), conn
 
 
 @router.get("/admin/customers")
-async def admin_customers(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def admin_customers(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("customers:write"):
         return forbidden(request, user)
     return page(
@@ -331,8 +365,11 @@ async def admin_customers(request: Request, user=Depends(signed_in_user), conn=D
 
 @router.get("/oncall")
 async def oncall_page(
-    request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection), now=Depends(deps.clock)
-):
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> HTMLResponse:
     """Who is on call in every schedule; admins add and remove overrides and see the feed URLs."""
     can_write = user.can(oncall_views.ADMIN_PERMISSION)
     feed_base = request.app.state.settings.public_url("").rstrip("/") if can_write else None
@@ -350,8 +387,11 @@ async def oncall_page(
 
 @router.get("/{incident_id}")
 async def incident_page(
-    request: Request, incident_id: str = IncidentId, user=Depends(signed_in_user), conn=Depends(deps.connection)
-):
+    request: Request,
+    incident_id: str = IncidentId,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     incident = await incidents.get(conn, incident_id)
     if incident is None:
         return page(request, "console/not_found.html", user, status_code=404, incident_id=incident_id)
