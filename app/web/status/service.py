@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from markupsafe import Markup
@@ -51,9 +52,12 @@ def grid_summary(bars: list[Bar], day_labels: dict[str, str]) -> str:
     return ", ".join(f"{label} {counts[code]}" for code, label in day_labels.items() if counts[code])
 
 
-def grid_details(bars: list[Bar]) -> dict:
+def grid_details(bars: list[Bar]) -> dict[str, Any]:
     """What the tooltips show, sparse: availability and downtime only where they are not 100 % and 0m."""
-    up, full, down, inc = {}, [], {}, {}
+    up: dict[int, str] = {}
+    full: list[int] = []
+    down: dict[int, str] = {}
+    inc: dict[int, tuple[str, ...]] = {}
     for i, b in enumerate(bars):
         if b.uptime == "100.00":
             full.append(i)
@@ -66,7 +70,7 @@ def grid_details(bars: list[Bar]) -> dict:
     return {"first": bars[0].day if bars else None, "up": up, "full": full, "down": down, "inc": inc}
 
 
-def local_text(ts: datetime | None, zone) -> str | None:
+def local_text(ts: datetime | None, zone: ZoneInfo) -> str | None:
     """An instant as 'YYYY-MM-DD HH:MM' in the reporting time zone."""
     if ts is None:
         return None
@@ -110,7 +114,7 @@ def _names(service_ids: list[str], names: dict[str, str]) -> str:
     return ", ".join(names.get(sid, sid) for sid in service_ids)
 
 
-def _with_local_times(incident: IncidentRead, zone, names: dict[str, str]) -> dict:
+def _with_local_times(incident: IncidentRead, zone: ZoneInfo, names: dict[str, str]) -> dict[str, Any]:
     """The incident as the API writes it, with what the page adds: service names and local times."""
     return {
         **incident.to_public(),
@@ -121,7 +125,9 @@ def _with_local_times(incident: IncidentRead, zone, names: dict[str, str]) -> di
     }
 
 
-def _maintenance(windows: list[WindowRead], now: datetime, zone, names: dict[str, str]) -> list[dict]:
+def _maintenance(
+    windows: list[WindowRead], now: datetime, zone: ZoneInfo, names: dict[str, str]
+) -> list[dict[str, Any]]:
     shown = []
     for w in sorted(windows, key=lambda w: w.starts_at):
         shown.append(
@@ -136,7 +142,7 @@ def _maintenance(windows: list[WindowRead], now: datetime, zone, names: dict[str
     return shown
 
 
-def same_figures(shown: dict, read: dict) -> bool:
+def same_figures(shown: dict[str, Any], read: dict[str, Any]) -> bool:
     """Whether page data read now shows what `shown` shows: everything but the time of reading equal.
     The page then keeps its bytes, ETag and "as of" (since when its figures hold, as the API's
     `lastUpdated`), so the copies that browsers and shared caches hold stay valid."""
@@ -147,10 +153,10 @@ async def page(
     conn: asyncpg.Connection,
     now: datetime,
     timezone_name: str,
-    zone,
+    zone: ZoneInfo,
     past_page: int = 1,
     pool: asyncpg.Pool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Everything the status page renders, as of `now` (`pool`: see status.snapshot)."""
     system, grid = await status.snapshot(conn, now, timezone_name, zone, pool)
     services: list[dict[str, Any]] = []
