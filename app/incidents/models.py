@@ -139,7 +139,7 @@ INCIDENT_EXAMPLE: dict[str, Any] = {
 }
 
 
-class Record(ApiModel):
+class PublicRecord(ApiModel):
     """What the incidents services hand out (an incident, a timeline entry, a comment, a draft): read
     by attribute in Python, camelCase with `utc_iso` instants as JSON (`to_public`: the realtime
     frames, outbox payloads and page data carry exactly what the API answers)."""
@@ -150,7 +150,7 @@ class Record(ApiModel):
         return self.model_dump(mode="json")
 
 
-class UpdateRead(Record):
+class UpdateRead(PublicRecord):
     """A timeline entry."""
 
     id: str
@@ -161,7 +161,7 @@ class UpdateRead(Record):
     created_at: UtcInstant
 
 
-class IncidentRead(Record):
+class IncidentRead(PublicRecord):
     """An incident with its timeline, oldest entry first; `version` is what writes send back."""
 
     id: str
@@ -247,7 +247,7 @@ class IncidentConflictBody(ErrorBody):
     current: IncidentRead | None = None
 
 
-class CommentRead(Record):
+class CommentRead(PublicRecord):
     id: str
     incident_id: str
     user_id: str | None
@@ -265,7 +265,7 @@ class CommentPage(ApiModel):
     pagination: Pagination
 
 
-class DraftRead(Record):
+class DraftRead(PublicRecord):
     incident_id: str = Field(description="the incident's id, or 'new' for a new incident")
     data: JsonObject = Field(description="the saved form, as sent (DraftData)")
     updated_at: UtcInstant
