@@ -39,11 +39,18 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from app.formatting import pagination
+from app.formatting import pagination, utc_iso
 
 # A UTC instant the service already wrote with app.formatting.utc_iso ("2026-12-01T10:00:00Z"): kept
 # a string, so that the answer is byte for byte what the service formatted.
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+# An instant straight from a database row, written as app.formatting.utc_iso writes it ("…Z"): a
+# datetime for the code that reads the record, the service's text on the wire.
+UtcInstant = Annotated[
+    datetime,
+    PlainSerializer(utc_iso, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 # An instant straight from a database row, written as FastAPI's encoder always wrote it (isoformat:
 # "+00:00", not pydantic's "Z"), so that answers which carried such fields keep their bytes.
 Instant = Annotated[

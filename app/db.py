@@ -6,9 +6,10 @@ import asyncio
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from app.config import Settings, resource_path
 
@@ -28,6 +29,10 @@ SESSION_SETTINGS = {
 
 
 M = TypeVar("M")
+# A connection as a function may be handed it: one of its own (the CLI's, a test's) or a pool's proxy
+# (`pool.acquire()`, spare_connection), which forwards every query method. The services take an
+# asyncpg.Connection (docs/development.md); a function that also runs on a pool's proxy takes `Conn`.
+Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 class Memory:
@@ -44,7 +49,7 @@ class Memory:
         held = self._held.get(kind)
         if held is None:
             held = self._held[kind] = kind()
-        return held  # type: ignore[no-any-return]
+        return cast(M, held)
 
 
 class PoolConnection(asyncpg.Connection):
@@ -65,7 +70,7 @@ def memory(conn: asyncpg.Connection) -> Memory:
     return held if isinstance(held, Memory) else Memory()
 
 
-async def create_pool(settings: Settings, **kwargs) -> asyncpg.Pool:
+async def create_pool(settings: Settings, **kwargs: Any) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         settings.database_url,
         min_size=kwargs.pop("min_size", settings.pool_min),
@@ -76,12 +81,12 @@ async def create_pool(settings: Settings, **kwargs) -> asyncpg.Pool:
     )
 
 
-async def spare_connection(pool: asyncpg.Pool | None) -> asyncpg.Connection | None:
+async def spare_connection(pool: asyncpg.Pool) -> PoolConnectionProxy | None:
     """A second pooled connection for reads that can run beside the caller's own, or None when none
     is idle right now: never waited for, since requests that each hold one connection and wait for
     another could stall the pool. With one idle, the pool's queue hands a connection over without
     yielding to other tasks. Give it back with `pool.release`."""
-    if pool is None or pool.get_idle_size() == 0:
+    if pool.get_idle_size() == 0:
         return None
     return await pool.acquire()  # no timeout: it would also bound the reset on release
 
@@ -176,6 +181,7 @@ async def migrate(
                 if use_caggs is None:
                     server_edition = server_edition or await edition(conn)
                     server = await conn.fetchrow(EXTENSION_VERSION)
+                    assert server is not None  # a SELECT without FROM: one row
                     use_caggs = caggs_chosen(backend, server_edition, server["version"], server["pg_major"])
                 if not use_caggs:
                     continue

@@ -163,7 +163,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     @app.exception_handler(IncidentConflict)
     async def _conflict(request: Request, exc: IncidentConflict):
         return JSONResponse(
-            {"error": exc.error, "message": exc.message, "current": jsonable(exc.current)}, status_code=409
+            {"error": exc.error, "message": exc.message, "current": exc.current.to_public()}, status_code=409
         )
 
     @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
@@ -219,9 +219,3 @@ async def _create_pool(settings: Settings) -> asyncpg.Pool:
     except errors.DB_UNAVAILABLE as exc:
         log.warning("database unreachable at start (%r); serving 503 until it is back", exc)
         return await create_pool(settings, min_size=0)
-
-
-def jsonable(value):
-    from fastapi.encoders import jsonable_encoder
-
-    return jsonable_encoder(value)

@@ -46,7 +46,7 @@ async def _after(ctx: Ctx, service_id: str, now: datetime, found: detection.Dete
             await events.updated(ctx["publisher"], event.incident, event.update, event.changes)
         log.info(
             "incident %s %s automatically",
-            event.incident["id"],
+            event.incident.id,
             event.kind,
             extra={"service_id": service_id, "job": "detect_incidents"},
         )

@@ -9,21 +9,22 @@ slots resolve the incident with a note saying so; 0 leaves resolving to people."
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from app.audit import service as audit
-from app.auth.service import Principal
 from app.detection import queries, rules
 from app.detection.rules import CAUSE_FAILURES, CAUSE_SEVERE, Action, Runs, Slot
 from app.incidents import flow
 from app.incidents import service as incidents
-from app.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
+from app.incidents.models import IncidentCreate, IncidentRead, IncidentUpdate, StatusUpdateCreate, UpdateRead
 
 REPORTER = "monitoring system"
-MONITORING_SYSTEM = Principal(user_id=None, username=REPORTER, role="admin", session_id="", token_version=0)
+MONITORING_SYSTEM = incidents.SystemActor(REPORTER)
 SETTLE_MARGIN = timedelta(seconds=15)  # a slot is settled once its timeout and this have passed
 SETTLE_STEP = timedelta(seconds=1)  # (strictly: the first run after that instant)
 FIRST_LOOKBACK_SLOTS = 10  # a service seen for the first time: judge its last 10 slots
@@ -36,9 +37,9 @@ class Event:
     """A realtime event to publish once the transaction has committed."""
 
     kind: str  # created | updated
-    incident: dict
-    update: dict | None = None
-    changes: dict = field(default_factory=dict)
+    incident: IncidentRead
+    update: UpdateRead | None = None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def target_text(latency_ms: int) -> str:
@@ -91,7 +92,7 @@ def failure_words(error_type: str, status_code: int | None) -> str:
     return FAILURE_WORDS.get(error_type, "failed checks")
 
 
-def failure_summary(rows) -> str:
+def failure_summary(rows: list[asyncpg.Record]) -> str:
     """The kinds of failure of a run, most frequent first (at most 3), with their counts."""
     counts: dict[str, int] = {}
     for r in rows:
@@ -100,13 +101,13 @@ def failure_summary(rows) -> str:
     return "; ".join(f"{words} ×{n}" for words, n in sorted(counts.items(), key=lambda c: -c[1])[:3])
 
 
-async def _failures(conn, service, action: Action) -> list:
+async def _failures(conn: asyncpg.Connection, service: asyncpg.Record, action: Action) -> list[asyncpg.Record]:
     if action.cause != CAUSE_FAILURES or action.kind not in ("open", "escalate", "recur"):
         return []
     return await conn.fetch(queries.FAILURE_SUMMARY, service["id"], [s.ts for s in action.run])
 
 
-def _run_text(service, action: Action, failures: list) -> str:
+def _run_text(service: asyncpg.Record, action: Action, failures: list[asyncpg.Record]) -> str:
     if action.cause == CAUSE_FAILURES:
         what = failure_summary(failures)
         return f"{action.length} consecutive failed checks {_span(action)}" + (f" ({what})" if what else "")
@@ -114,7 +115,9 @@ def _run_text(service, action: Action, failures: list) -> str:
     return f"{criteria(action.cause, service['latency_target_ms'])} {_span(action)} (latest: {latencies})"
 
 
-def _note(service, action: Action, auto_resolve_minutes: int, moves: bool, failures: list) -> str:
+def _note(
+    service: asyncpg.Record, action: Action, auto_resolve_minutes: int, moves: bool, failures: list[asyncpg.Record]
+) -> str:
     if action.kind == "open":
         return f"Detected automatically by the monitoring system: {_run_text(service, action, failures)}."
     if action.kind == "escalate":
@@ -131,10 +134,14 @@ def _note(service, action: Action, auto_resolve_minutes: int, moves: bool, failu
     )
 
 
-async def _write(conn, incident_id: str, write) -> incidents.Written:
+async def _write(
+    conn: asyncpg.Connection, incident_id: str, write: Callable[[int], Awaitable[incidents.Written]]
+) -> incidents.Written:
     """An incident write at the current version; a concurrent human write is merged by re-reading."""
     for attempt in range(CONFLICT_RETRIES):
-        version = (await conn.fetchrow(queries.INCIDENT, incident_id))["version"]
+        row = await conn.fetchrow(queries.INCIDENT, incident_id)
+        assert row is not None  # the family's open incident, locked with its service (detect)
+        version = row["version"]
         try:
             return await write(version)
         except incidents.IncidentConflict:
@@ -144,10 +151,17 @@ async def _write(conn, incident_id: str, write) -> incidents.Written:
 
 
 async def _act(
-    conn, service, family: str, incident_id: str | None, action: Action, auto_resolve_minutes: int, status: str
-) -> tuple[str | None, Event]:
+    conn: asyncpg.Connection,
+    service: asyncpg.Record,
+    family: str,
+    incident_id: str | None,
+    action: Action,
+    auto_resolve_minutes: int,
+    status: str | None,
+) -> tuple[str, Event]:
+    """Take the action: open an incident, or write to the family's open one (`incident_id`, at `status`)."""
     target = {"recover": "monitoring", "resolve": "resolved"}.get(action.kind)
-    if target is not None and (status == target or not flow.transition_allowed(status, target)):
+    if target is not None and status is not None and (status == target or not flow.transition_allowed(status, target)):
         target = None  # a note only: the status is there already, or the flow never goes backwards
     failures = await _failures(conn, service, action)
     note = _note(service, action, auto_resolve_minutes, target is not None, failures)
@@ -164,9 +178,11 @@ async def _act(
             note=note,
         )
         incident = await incidents.create(conn, data, MONITORING_SYSTEM)
-        incident_id = incident["id"]
+        incident_id = incident.id
         await conn.execute(queries.MARK_DETECTED, incident_id, action.cause, service["id"])
         event = Event("created", incident)
+    elif incident_id is None:
+        raise AssertionError(f"detection: {action.kind} without an open incident")
     elif action.kind == "escalate":
         body = IncidentUpdate(
             priority=rules.PRIORITY[action.cause],
@@ -178,15 +194,13 @@ async def _act(
             conn, incident_id, lambda v: incidents.update(conn, incident_id, body, v, MONITORING_SYSTEM)
         )
         await conn.execute(queries.MARK_DETECTED, incident_id, action.cause, service["id"])
-        incident = written.incident
-        event = Event("updated", incident, written.update, written.changes)
+        event = Event("updated", written.incident, written.update, written.changes)
     else:
-        body = StatusUpdateCreate(status=target, description=note)
+        entry = StatusUpdateCreate(status=target, description=note)
         written = await _write(
-            conn, incident_id, lambda v: incidents.add_update(conn, incident_id, body, v, MONITORING_SYSTEM)
+            conn, incident_id, lambda v: incidents.add_update(conn, incident_id, entry, v, MONITORING_SYSTEM)
         )
-        incident = written.incident
-        event = Event("updated", incident, written.update, written.changes)
+        event = Event("updated", written.incident, written.update, written.changes)
     await audit.record(
         conn,
         f"detection.{action.kind}",
@@ -214,7 +228,9 @@ async def _act(
     return incident_id, event
 
 
-async def _family_incident(conn, service_id: str, family: str, incident_id: str | None):
+async def _family_incident(
+    conn: asyncpg.Connection, service_id: str, family: str, incident_id: str | None
+) -> asyncpg.Record | None:
     """The family's open incident row (adopting one the state lost track of), or None."""
     row = await conn.fetchrow(queries.INCIDENT, incident_id) if incident_id else None
     if row is None or row["status"] == "resolved":
@@ -272,10 +288,10 @@ async def detect(conn: asyncpg.Connection, service_id: str, now: datetime, auto_
 
 
 def replayed(
-    service,
+    service: asyncpg.Record,
     family: str,
-    state,
-    row,
+    state: asyncpg.Record,
+    row: asyncpg.Record | None,
     slots: list[Slot],
     settled_before: datetime,
     auto_resolve_slots: int,
@@ -300,10 +316,10 @@ def replayed(
 
 
 async def _detect_family(
-    conn,
-    service,
+    conn: asyncpg.Connection,
+    service: asyncpg.Record,
     family: str,
-    state,
+    state: asyncpg.Record,
     slots: list[Slot],
     settled_before: datetime,
     auto_resolve_slots: int,
@@ -318,7 +334,7 @@ async def _detect_family(
     current = incident
     for action in result.actions:
         incident_id, event = await _act(conn, service, family, incident_id, action, auto_resolve_minutes, status)
-        status = event.incident["status"]
+        status = event.incident.status
         current = rules.apply(current, action.kind, action.cause)
         if current is None:
             incident_id = None
@@ -340,7 +356,9 @@ async def _detect_family(
     return events, current is not None
 
 
-async def _due_at(conn, service_id: str, slots: list[Slot], settle_s: timedelta, now: datetime):
+async def _due_at(
+    conn: asyncpg.Connection, service_id: str, slots: list[Slot], settle_s: timedelta, now: datetime
+) -> datetime | None:
     """When time alone changes what a run of detection does for the service (Detection.due_at): a
     slot stored ahead of the clock comes due, or the oldest slot not settled yet settles. The state's
     anchor moves over each slot as it settles, as a full sweep every minute moves it: the notes of a
@@ -356,7 +374,7 @@ def due_at(slots: list[Slot], settle_s: timedelta, now: datetime, later: datetim
 
 
 async def slot_stored(conn: asyncpg.Connection, service_id: str, slot: datetime) -> bool:
-    return await conn.fetchval(queries.SLOT_STORED, service_id, slot)
+    return bool(await conn.fetchval(queries.SLOT_STORED, service_id, slot))
 
 
 async def active_service_ids(conn: asyncpg.Connection) -> list[str]:

@@ -37,14 +37,13 @@ async def acknowledge(conn: asyncpg.Connection, incident_id: str, by: Acknowledg
         incident = await incidents.get(conn, incident_id)
         if incident is None:
             raise not_found("incident", incident_id)
-        if incident["status"] == "resolved":
+        if incident.status == "resolved":
             raise ApiError(409, "conflict", f"incident {incident_id!r} is resolved: nothing to acknowledge")
         row = await conn.fetchrow(queries.LOCK, incident_id)
         if row is None:  # acknowledged before the engine's next tick started it: start it now
             policies = await conn.fetch(queries.ENABLED_POLICIES)
-            begun = datetime.fromisoformat(incident["createdAt"])
             await engine.start_one(
-                conn, policies, incident_id, incident["priority"], incident["affectedServices"], begun, now
+                conn, policies, incident_id, incident.priority, incident.affected_services, incident.created_at, now
             )
             row = await conn.fetchrow(queries.LOCK, incident_id)
         if row is None:

@@ -4,6 +4,8 @@ through the same acknowledgement as the console's (timeline, audit, the paged to
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 import asyncpg
@@ -15,19 +17,20 @@ from app.errors import ApiError
 from app.escalation import links
 from app.escalation.acknowledge import Acknowledger, acknowledge
 from app.incidents import service as incidents
+from app.incidents.models import IncidentRead
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM_BYTES = 4096
 
 
-def _page(request: Request, status_code: int = 200, **context) -> HTMLResponse:
+def _page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
     response = render(request, "console/acknowledge.html", status_code=status_code, **context)
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
     return response
 
 
-async def _incident(request: Request, conn: asyncpg.Connection, token: str) -> tuple[links.AckLink, dict]:
+async def _incident(request: Request, conn: asyncpg.Connection, token: str) -> tuple[links.AckLink, IncidentRead]:
     link = links.read(request.app.state.settings.resolved_secret_key(), token)
     incident = await incidents.get(conn, link.incident_id)
     if incident is None:
@@ -48,7 +51,7 @@ async def confirm_page(
 
 @router.post("/" + links.PATH)
 async def acknowledge_page(
-    request: Request, conn: asyncpg.Connection = Depends(deps.connection), now=Depends(deps.clock)
+    request: Request, conn: asyncpg.Connection = Depends(deps.connection), now: datetime = Depends(deps.clock)
 ) -> HTMLResponse:
     body = await request.body()
     fields = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), max_num_fields=5)

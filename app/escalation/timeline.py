@@ -12,6 +12,7 @@ import asyncpg
 
 from app.audit import service as audit
 from app.escalation import queries
+from app.incidents.models import IncidentRead
 from app.notifications import queries as notification_queries
 
 ENGINE = "escalation"  # the actor of what the engine does, in the timeline and the audit log
@@ -43,7 +44,7 @@ async def send(
     conn: asyncpg.Connection,
     key: str,
     kind: str,
-    incident: dict[str, Any],
+    incident: IncidentRead,
     escalation: dict[str, Any],
     subscription_ids: list[int],
     at: datetime,
@@ -51,12 +52,12 @@ async def send(
     """Record an outbox event for these subscriptions only; wakes the notification workers at commit."""
     if not subscription_ids:
         return []
-    payload = {"incident": {**incident, "updates": incident["updates"][:1]}, "escalation": escalation}
+    payload = {"incident": incident.newest_update_only().to_public(), "escalation": escalation}
     rows = await conn.fetch(
         queries.INSERT_TARGETED,
         key,
         kind,
-        incident["affectedServices"],
+        incident.affected_services,
         json.dumps(payload, default=str, ensure_ascii=False),
         at,
         subscription_ids,

@@ -3,10 +3,14 @@ timeline (staff), and acknowledgement (reporter, admin). docs/api.md, Escalation
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import asyncpg
 from fastapi import APIRouter, Depends, Path
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.auth.service import Principal
 from app.contract import errors
 from app.escalation import engine, service
 from app.escalation.acknowledge import Acknowledger
@@ -25,8 +29,10 @@ IncidentIdPath = Path(max_length=50, pattern=r"^[A-Za-z0-9._-]+$")
     responses=errors(401, 403),
     summary="Escalation policies, in the order they are tried (admin)",
 )
-async def list_policies(actor=Depends(admin), conn=Depends(deps.connection)):
-    return {"policies": await service.list_policies(conn)}
+async def list_policies(
+    actor: Principal = Depends(admin), conn: asyncpg.Connection = Depends(deps.connection)
+) -> PolicyList:
+    return PolicyList.model_validate({"policies": await service.list_policies(conn)})
 
 
 @router.post(
@@ -36,8 +42,10 @@ async def list_policies(actor=Depends(admin), conn=Depends(deps.connection)):
     responses=errors(401, 403, 409, 422),
     summary="Create an escalation policy (admin)",
 )
-async def create_policy(body: PolicyCreate, actor=Depends(admin), conn=Depends(deps.connection)):
-    return {"policy": await service.create(conn, body, actor)}
+async def create_policy(
+    body: PolicyCreate, actor: Principal = Depends(admin), conn: asyncpg.Connection = Depends(deps.connection)
+) -> PolicyOne:
+    return PolicyOne.model_validate({"policy": await service.create(conn, body, actor)})
 
 
 @router.get(
@@ -46,8 +54,12 @@ async def create_policy(body: PolicyCreate, actor=Depends(admin), conn=Depends(d
     responses=errors(401, 403, 404),
     summary="One escalation policy (admin)",
 )
-async def get_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), conn=Depends(deps.connection)):
-    return {"policy": await service.get(conn, policy_id)}
+async def get_policy(
+    policy_id: str = PolicyIdPath,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> PolicyOne:
+    return PolicyOne.model_validate({"policy": await service.get(conn, policy_id)})
 
 
 @router.put(
@@ -57,9 +69,12 @@ async def get_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), conn=D
     summary="Replace an escalation policy (admin); running escalations keep the levels they started with",
 )
 async def update_policy(
-    body: PolicyBody, policy_id: str = PolicyIdPath, actor=Depends(admin), conn=Depends(deps.connection)
-):
-    return {"policy": await service.update(conn, policy_id, body, actor)}
+    body: PolicyBody,
+    policy_id: str = PolicyIdPath,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> PolicyOne:
+    return PolicyOne.model_validate({"policy": await service.update(conn, policy_id, body, actor)})
 
 
 @router.delete(
@@ -68,9 +83,13 @@ async def update_policy(
     responses=errors(401, 403, 404),
     summary="Delete an escalation policy (admin)",
 )
-async def delete_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), conn=Depends(deps.connection)):
+async def delete_policy(
+    policy_id: str = PolicyIdPath,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Deleted:
     await service.delete(conn, policy_id, actor)
-    return {"success": True}
+    return Deleted(success=True)
 
 
 @router.get(
@@ -80,9 +99,11 @@ async def delete_policy(policy_id: str = PolicyIdPath, actor=Depends(admin), con
     summary="An incident's escalation: levels, what fired, acknowledgement, and its timeline (staff)",
 )
 async def get_escalation(
-    incident_id: str = IncidentIdPath, user=Depends(require("incidents:read")), conn=Depends(deps.connection)
-):
-    return {"escalation": await engine.read(conn, incident_id)}
+    incident_id: str = IncidentIdPath,
+    user: Principal = Depends(require("incidents:read")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> EscalationOne:
+    return EscalationOne.model_validate({"escalation": await engine.read(conn, incident_id)})
 
 
 @router.post(
@@ -102,9 +123,9 @@ async def get_escalation(
 )
 async def acknowledge(
     incident_id: str = IncidentIdPath,
-    user=Depends(require("incidents:update")),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    user: Principal = Depends(require("incidents:update")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> EscalationOne:
     await acknowledge_incident(conn, incident_id, Acknowledger(user.username, "api", user), now)
-    return {"escalation": await engine.read(conn, incident_id)}
+    return EscalationOne.model_validate({"escalation": await engine.read(conn, incident_id)})

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 import asyncpg
 
 from app.audit import service as audit
 from app.auth.service import Principal
+from app.contract import Pagination
 from app.errors import ApiError, not_found
-from app.formatting import pagination, utc_iso
 from app.incidents import queries
-from app.incidents.models import DraftData, IncidentJson
+from app.incidents.models import CommentPage, CommentRead, DraftData, DraftRead
 
 NEW_DRAFT = "new"
 MAX_DRAFT_BYTES = 64 * 1024
 
 
-def comment_to_public(row: asyncpg.Record) -> IncidentJson:
-    return {
-        "id": str(row["id"]),
-        "incidentId": row["incident_id"],
-        "userId": str(row["user_id"]) if row["user_id"] else None,
-        "userName": row["user_name"],
-        "message": row["message"],
-        "timestamp": utc_iso(row["created_at"]),
-    }
+def _comment_read(row: asyncpg.Record) -> CommentRead:
+    return CommentRead(
+        id=str(row["id"]),
+        incident_id=row["incident_id"],
+        user_id=str(row["user_id"]) if row["user_id"] else None,
+        user_name=row["user_name"],
+        message=row["message"],
+        timestamp=row["created_at"],
+    )
 
 
 async def _require_incident(conn: asyncpg.Connection, incident_id: str) -> None:
@@ -35,18 +34,15 @@ async def _require_incident(conn: asyncpg.Connection, incident_id: str) -> None:
         raise not_found("incident", incident_id)
 
 
-async def list_comments(conn: asyncpg.Connection, incident_id: str, page: int, limit: int) -> dict[str, Any]:
+async def list_comments(conn: asyncpg.Connection, incident_id: str, page: int, limit: int) -> CommentPage:
     """Oldest first, one page."""
     await _require_incident(conn, incident_id)
     total = await conn.fetchval(queries.COUNT_COMMENTS, incident_id)
     rows = await conn.fetch(queries.COMMENTS, incident_id, limit, (page - 1) * limit)
-    return {
-        "comments": [comment_to_public(r) for r in rows],
-        "pagination": pagination(page, limit, total),
-    }
+    return CommentPage(comments=[_comment_read(r) for r in rows], pagination=Pagination.of(page, limit, total))
 
 
-async def add_comment(conn: asyncpg.Connection, incident_id: str, message: str, actor: Principal) -> IncidentJson:
+async def add_comment(conn: asyncpg.Connection, incident_id: str, message: str, actor: Principal) -> CommentRead:
     async with conn.transaction():
         await _require_incident(conn, incident_id)
         row = await conn.fetchrow(
@@ -54,11 +50,11 @@ async def add_comment(conn: asyncpg.Connection, incident_id: str, message: str, 
         )
         assert row is not None  # INSERT … RETURNING
         await audit.record_by(conn, actor, "incident.comment", "incident", incident_id, {"comment_id": row["id"]})
-    return comment_to_public(row)
+    return _comment_read(row)
 
 
-def _draft_to_public(row: asyncpg.Record) -> IncidentJson:
-    return {"incidentId": row["incident_key"], "data": json.loads(row["data"]), "updatedAt": utc_iso(row["updated_at"])}
+def _draft_read(row: asyncpg.Record) -> DraftRead:
+    return DraftRead(incident_id=row["incident_key"], data=json.loads(row["data"]), updated_at=row["updated_at"])
 
 
 async def _draft_key(conn: asyncpg.Connection, incident_id: str) -> str:
@@ -67,7 +63,7 @@ async def _draft_key(conn: asyncpg.Connection, incident_id: str) -> str:
     return incident_id
 
 
-async def save_draft(conn: asyncpg.Connection, user_id: str, incident_id: str, data: object) -> IncidentJson:
+async def save_draft(conn: asyncpg.Connection, user_id: str, incident_id: str, data: object) -> DraftRead:
     """Store (replace) a user's draft; raises pydantic's ValidationError for bad data."""
     draft = DraftData.model_validate(data if data is not None else {})
     encoded = draft.model_dump_json(exclude_none=True)
@@ -76,12 +72,12 @@ async def save_draft(conn: asyncpg.Connection, user_id: str, incident_id: str, d
     key = await _draft_key(conn, incident_id)
     row = await conn.fetchrow(queries.PUT_DRAFT, uuid.UUID(user_id), key, encoded)
     assert row is not None  # INSERT … ON CONFLICT DO UPDATE … RETURNING
-    return _draft_to_public(row)
+    return _draft_read(row)
 
 
-async def get_draft(conn: asyncpg.Connection, user_id: str, incident_id: str) -> IncidentJson | None:
+async def get_draft(conn: asyncpg.Connection, user_id: str, incident_id: str) -> DraftRead | None:
     row = await conn.fetchrow(queries.GET_DRAFT, uuid.UUID(user_id), incident_id)
-    return None if row is None else _draft_to_public(row)
+    return None if row is None else _draft_read(row)
 
 
 async def delete_draft(conn: asyncpg.Connection, user_id: str, incident_id: str) -> bool:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from app.contract import ApiModel, ErrorBody, JsonObject, Pagination, Timestamp
+from app.contract import ApiModel, ErrorBody, JsonObject, Pagination, UtcInstant
 
 Status = Literal["investigating", "identified", "monitoring", "resolved"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -103,12 +103,6 @@ class DraftPut(BaseModel):
 
 # ---- answers (camelCase on the wire: app.contract.ApiModel) ----
 
-# An incident (a timeline entry, a comment, a draft) as the API shows it, kept a dict with the camelCase
-# keys of IncidentRead (UpdateRead, CommentRead, DraftRead): the status page, the console, detection,
-# escalation and the notifications read it by key. It becomes the record itself once they read
-# attributes (issue 17); the routes validate it into the models below.
-IncidentJson = dict[str, Any]
-
 INCIDENT_EXAMPLE: dict[str, Any] = {
     "id": "INC-20261201-001",
     "title": "Face compare answers slowly",
@@ -145,7 +139,18 @@ INCIDENT_EXAMPLE: dict[str, Any] = {
 }
 
 
-class UpdateRead(ApiModel):
+class PublicRecord(ApiModel):
+    """What the incidents services hand out (an incident, a timeline entry, a comment, a draft): read
+    by attribute in Python, camelCase with `utc_iso` instants as JSON (`to_public`: the realtime
+    frames, outbox payloads and page data carry exactly what the API answers)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def to_public(self) -> JsonObject:
+        return self.model_dump(mode="json")
+
+
+class UpdateRead(PublicRecord):
     """A timeline entry."""
 
     id: str
@@ -153,10 +158,10 @@ class UpdateRead(ApiModel):
     status: Status
     description: str
     author: str
-    created_at: Timestamp
+    created_at: UtcInstant
 
 
-class IncidentRead(ApiModel):
+class IncidentRead(PublicRecord):
     """An incident with its timeline, oldest entry first; `version` is what writes send back."""
 
     id: str
@@ -169,11 +174,15 @@ class IncidentRead(ApiModel):
     detection_criteria: str
     affected_services: list[str]
     version: int
-    created_at: Timestamp
-    updated_at: Timestamp
-    resolved_at: Timestamp | None
+    created_at: UtcInstant
+    updated_at: UtcInstant
+    resolved_at: UtcInstant | None
     resolution_time: str | None = Field(description="'1d 2h 3m' from opening to resolution")
     updates: list[UpdateRead]
+
+    def newest_update_only(self) -> IncidentRead:
+        """The incident with the newest entry of its timeline alone: what notifications carry."""
+        return self.model_copy(update={"updates": self.updates[:1]})
 
 
 class IncidentList(ApiModel):
@@ -192,6 +201,13 @@ class UpdateCreated(ApiModel):
     )
     update: UpdateRead
     incident: IncidentRead
+
+
+class IncidentPage(ApiModel):
+    """One page of the console's list (any status)."""
+
+    incidents: list[IncidentRead]
+    pagination: Pagination
 
 
 class PastDay(ApiModel):
@@ -231,13 +247,13 @@ class IncidentConflictBody(ErrorBody):
     current: IncidentRead | None = None
 
 
-class CommentRead(ApiModel):
+class CommentRead(PublicRecord):
     id: str
     incident_id: str
     user_id: str | None
     user_name: str
     message: str
-    timestamp: Timestamp
+    timestamp: UtcInstant
 
 
 class CommentOne(ApiModel):
@@ -249,10 +265,10 @@ class CommentPage(ApiModel):
     pagination: Pagination
 
 
-class DraftRead(ApiModel):
+class DraftRead(PublicRecord):
     incident_id: str = Field(description="the incident's id, or 'new' for a new incident")
     data: JsonObject = Field(description="the saved form, as sent (DraftData)")
-    updated_at: Timestamp
+    updated_at: UtcInstant
 
 
 class DraftOne(ApiModel):

@@ -3,6 +3,8 @@ status updates along the flow of flow.py, delete), each audited in its own trans
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -11,10 +13,21 @@ import asyncpg
 
 from app.audit import service as audit
 from app.auth.service import Principal
+from app.contract import JsonObject, Pagination
 from app.errors import ApiError, not_found
-from app.formatting import format_duration, pagination, utc_iso
+from app.formatting import format_duration
 from app.incidents import flow, queries
-from app.incidents.models import IncidentCreate, IncidentJson, IncidentUpdate, StatusUpdateCreate
+from app.incidents.models import (
+    IncidentCreate,
+    IncidentPage,
+    IncidentRead,
+    IncidentUpdate,
+    PastDay,
+    PastIncidents,
+    PastPagination,
+    StatusUpdateCreate,
+    UpdateRead,
+)
 from app.notifications import outbox
 from app.periods import Period, day_start, local_date
 from app.services.service import existing_ids
@@ -23,107 +36,101 @@ NO_INCIDENT_MESSAGE = "특별한 문제가 없습니다."
 PREPARING_MESSAGE = "데이터를 준비 중입니다."
 
 
-def update_to_public(row: asyncpg.Record) -> IncidentJson:
-    return {
-        "id": str(row["id"]),
-        "incidentId": row["incident_id"],
-        "status": row["status"],
-        "description": row["description"],
-        "author": row["author"],
-        "createdAt": utc_iso(row["created_at"]),
-    }
+def _update_read(row: asyncpg.Record) -> UpdateRead:
+    return UpdateRead(
+        id=str(row["id"]),
+        incident_id=row["incident_id"],
+        status=row["status"],
+        description=row["description"],
+        author=row["author"],
+        created_at=row["created_at"],
+    )
 
 
-def to_public(row: asyncpg.Record, updates: list[asyncpg.Record]) -> IncidentJson:
-    return {
-        "id": row["id"],
-        "title": row["title"],
-        "description": row["description"],
-        "status": row["status"],
-        "severity": row["severity"],
-        "priority": row["priority"],
-        "reporter": row["reporter"],
-        "detectionCriteria": row["detection_criteria"],
-        "affectedServices": list(row["affected_services"]),
-        "version": row["version"],
-        "createdAt": utc_iso(row["created_at"]),
-        "updatedAt": utc_iso(row["updated_at"]),
-        "resolvedAt": utc_iso(row["resolved_at"]),
-        "resolutionTime": format_duration((row["resolved_at"] - row["created_at"]).total_seconds())
-        if row["resolved_at"]
-        else None,
-        "updates": [update_to_public(u) for u in updates],
-    }
+def _incident_read(row: asyncpg.Record, updates: list[asyncpg.Record]) -> IncidentRead:
+    resolved_at = row["resolved_at"]
+    return IncidentRead(
+        id=row["id"],
+        title=row["title"],
+        description=row["description"],
+        status=row["status"],
+        severity=row["severity"],
+        priority=row["priority"],
+        reporter=row["reporter"],
+        detection_criteria=row["detection_criteria"],
+        affected_services=list(row["affected_services"]),
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        resolved_at=resolved_at,
+        resolution_time=None
+        if resolved_at is None
+        else format_duration((resolved_at - row["created_at"]).total_seconds()),
+        updates=[_update_read(u) for u in updates],
+    )
 
 
-async def _with_updates(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[IncidentJson]:
+async def _with_updates(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[IncidentRead]:
     updates: dict[str, list[asyncpg.Record]] = {}
     for u in await conn.fetch(queries.UPDATES_OF, [r["id"] for r in rows]):
         updates.setdefault(u["incident_id"], []).append(u)
-    return [to_public(r, updates.get(r["id"], [])) for r in rows]
+    return [_incident_read(r, updates.get(r["id"], [])) for r in rows]
 
 
-async def list_active(conn: asyncpg.Connection) -> list[IncidentJson]:
+async def list_active(conn: asyncpg.Connection) -> list[IncidentRead]:
     """Incidents not yet resolved, newest first, with their update timelines."""
     return await _with_updates(conn, await conn.fetch(queries.LIST_ACTIVE))
 
 
-async def get(conn: asyncpg.Connection, incident_id: str) -> IncidentJson | None:
+async def get(conn: asyncpg.Connection, incident_id: str) -> IncidentRead | None:
     row = await conn.fetchrow(queries.GET, incident_id)
     return None if row is None else (await _with_updates(conn, [row]))[0]
 
 
 async def search(
     conn: asyncpg.Connection,
-    statuses: list[str] | None,
-    priorities: list[str] | None,
+    statuses: Sequence[str] | None,
+    priorities: Sequence[str] | None,
     service_id: str | None,
     page: int,
     limit: int,
-) -> dict[str, Any]:
+) -> IncidentPage:
     """Incidents of any status matching the filters (None: any), newest first, one page."""
     total = await conn.fetchval(queries.COUNT_SEARCH, statuses, priorities, service_id)
     rows = await conn.fetch(queries.SEARCH, statuses, priorities, service_id, limit, (page - 1) * limit)
-    return {
-        "incidents": await _with_updates(conn, rows),
-        "pagination": pagination(page, limit, total),
-    }
+    return IncidentPage(incidents=await _with_updates(conn, rows), pagination=Pagination.of(page, limit, total))
 
 
 async def past(
     conn: asyncpg.Connection, days: int, page: int, limit: int, now: datetime, zone: ZoneInfo
-) -> dict[str, Any]:
-    """The last `days` days, newest first, `limit` days a page, each with the incidents created that day."""
+) -> PastIncidents:
+    """The last `days` days, newest first, `limit` days a page, each with the incidents created that day;
+    a day without any says so in `no_incident_message` (the only day that sets it)."""
     today = local_date(now, zone)
     total_pages = max(1, -(-days // limit))
     newest = today - timedelta(days=(page - 1) * limit)
     count = max(0, min(limit, days - (page - 1) * limit))
     page_days = [newest - timedelta(days=i) for i in range(count)]
-    result_days: list[dict[str, Any]] = []
+    result_days: list[PastDay] = []
     if page_days:
         period = Period(page_days[-1], page_days[0] + timedelta(days=1), zone, "")
         rows = await conn.fetch(queries.LIST_CREATED_IN, period.start, period.end)
         first_check = await conn.fetchval(queries.FIRST_CHECK)
-        by_day: dict[date, list[IncidentJson]] = {}
-        # the day from the row's instant, not re-parsed from the answer's text
-        for row, inc in zip(rows, await _with_updates(conn, rows)):
-            by_day.setdefault(local_date(row["created_at"], zone), []).append(inc)
+        by_day: dict[date, list[IncidentRead]] = {}
+        for inc in await _with_updates(conn, rows):
+            by_day.setdefault(local_date(inc.created_at, zone), []).append(inc)
         for day in page_days:
-            entry: dict[str, Any] = {"date": day.isoformat(), "incidents": by_day.get(day)}
-            if entry["incidents"] is None:
-                monitored = first_check is not None and first_check < day_start(day + timedelta(days=1), zone)
-                entry["noIncidentMessage"] = NO_INCIDENT_MESSAGE if monitored else PREPARING_MESSAGE
-            result_days.append(entry)
-    return {
-        "days": result_days,
-        "pagination": {
-            "page": page,
-            "limit": limit,
-            "totalDays": days,
-            "totalPages": total_pages,
-            "hasNext": page < total_pages,
-        },
-    }
+            found = by_day.get(day)
+            if found is not None:
+                result_days.append(PastDay(date=day.isoformat(), incidents=found))
+                continue
+            monitored = first_check is not None and first_check < day_start(day + timedelta(days=1), zone)
+            message = NO_INCIDENT_MESSAGE if monitored else PREPARING_MESSAGE
+            result_days.append(PastDay(date=day.isoformat(), incidents=None, no_incident_message=message))
+    pages = PastPagination(
+        page=page, limit=limit, total_days=days, total_pages=total_pages, has_next=page < total_pages
+    )
+    return PastIncidents(days=result_days, pagination=pages)
 
 
 OPENED_NOTE = "인시던트가 등록되었습니다."
@@ -144,20 +151,40 @@ class Written(NamedTuple):
     """An incident write: the incident after it, its new timeline entry (None for a field edit), and
     what changed, by public field name: {"priority": {"from": "P3", "to": "P1"}}."""
 
-    incident: IncidentJson
-    update: IncidentJson | None
+    incident: IncidentRead
+    update: UpdateRead | None
     changes: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """A writer that is no signed-in user (detection's "monitoring system"): its name goes into the
+    timeline and the audit log, without a user id."""
+
+    username: str
+
+
+Actor = Principal | SystemActor
+
+
+async def _audit(conn: asyncpg.Connection, actor: Actor, action: str, incident_id: str, details: JsonObject) -> None:
+    if isinstance(actor, Principal):
+        await audit.record_by(conn, actor, action, "incident", incident_id, details)
+    else:
+        await audit.record(
+            conn, action, actor_name=actor.username, target_type="incident", target_id=incident_id, details=details
+        )
 
 
 class IncidentConflict(ApiError):
     """A write based on a stale version: 409 carrying the current incident."""
 
-    def __init__(self, current: IncidentJson, sent: int) -> None:
+    def __init__(self, current: IncidentRead, sent: int) -> None:
         super().__init__(
             409,
             "conflict",
-            f"incident {current['id']} changed since version {sent}: it is at "
-            f"version {current['version']}; merge and retry with that version",
+            f"incident {current.id} changed since version {sent}: it is at "
+            f"version {current.version}; merge and retry with that version",
         )
         self.current = current
 
@@ -180,7 +207,7 @@ async def _updates_of(conn: asyncpg.Connection, incident_id: str) -> list[asyncp
     return await conn.fetch(queries.UPDATES_OF, [incident_id])
 
 
-async def create(conn: asyncpg.Connection, data: IncidentCreate, actor: Principal) -> IncidentJson:
+async def create(conn: asyncpg.Connection, data: IncidentCreate, actor: Actor) -> IncidentRead:
     """Open an incident; priority suggested from severity unless given; its first timeline entry."""
     await check_services(conn, data.affected_services)
     priority = data.priority or flow.suggest_priority(data.severity)
@@ -202,15 +229,14 @@ async def create(conn: asyncpg.Connection, data: IncidentCreate, actor: Principa
             queries.INSERT_UPDATE, row["id"], data.status, data.note or OPENED_NOTE, actor.username
         )
         assert update is not None  # INSERT … RETURNING
-        await audit.record_by(
+        await _audit(
             conn,
             actor,
             "incident.create",
-            "incident",
             row["id"],
             {"title": data.title, "severity": data.severity, "priority": priority, "status": data.status},
         )
-        incident = to_public(row, [update])
+        incident = _incident_read(row, [update])
         await outbox.incident_written(conn, incident, None)
     return incident
 
@@ -224,7 +250,7 @@ async def _locked(conn: asyncpg.Connection, incident_id: str, version: int | Non
     if row is None:
         raise not_found("incident", incident_id)
     if row["version"] != version:
-        raise IncidentConflict(to_public(row, await _updates_of(conn, incident_id)), version)
+        raise IncidentConflict(_incident_read(row, await _updates_of(conn, incident_id)), version)
     return row
 
 
@@ -238,7 +264,7 @@ def _check_transition(current: str, target: str) -> None:
 
 
 async def _write(
-    conn: asyncpg.Connection, row: asyncpg.Record, values: dict[str, Any], note: str | None, actor: Principal
+    conn: asyncpg.Connection, row: asyncpg.Record, values: dict[str, Any], note: str | None, actor: Actor
 ) -> Written:
     updated = await conn.fetchrow(queries.UPDATE, row["id"], row["version"], *(values[k] for k in EDITABLE))
     assert updated is not None  # the row is locked at this version (_locked)
@@ -246,29 +272,20 @@ async def _write(
     if note is not None:
         update = await conn.fetchrow(queries.INSERT_UPDATE, row["id"], values["status"], note, actor.username)
     changed = sorted(k for k in EDITABLE if values[k] != (list(row[k]) if k == "affected_services" else row[k]))
-    await audit.record_by(
-        conn, actor, "incident.update", "incident", row["id"], {"fields": changed, "version": updated["version"]}
-    )
+    await _audit(conn, actor, "incident.update", row["id"], {"fields": changed, "version": updated["version"]})
     if values["status"] != row["status"]:
-        await audit.record_by(
-            conn,
-            actor,
-            "incident.status_change",
-            "incident",
-            row["id"],
-            {"from": row["status"], "to": values["status"]},
-        )
-    incident = to_public(updated, await _updates_of(conn, row["id"]))
+        await _audit(conn, actor, "incident.status_change", row["id"], {"from": row["status"], "to": values["status"]})
+    incident = _incident_read(updated, await _updates_of(conn, row["id"]))
     await outbox.incident_written(conn, incident, row["status"], noted=update is not None)
     changes = {
         PUBLIC_NAMES.get(k, k): {"from": list(row[k]) if k == "affected_services" else row[k], "to": values[k]}
         for k in changed
     }
-    return Written(incident, None if update is None else update_to_public(update), changes)
+    return Written(incident, None if update is None else _update_read(update), changes)
 
 
 async def update(
-    conn: asyncpg.Connection, incident_id: str, data: IncidentUpdate, version: int | None, actor: Principal
+    conn: asyncpg.Connection, incident_id: str, data: IncidentUpdate, version: int | None, actor: Actor
 ) -> Written:
     """Change the given fields of the version the client saw; a status change needs a note."""
     given = {k: v for k, v in data.model_dump(exclude_unset=True).items() if k in EDITABLE and v is not None}
@@ -288,7 +305,7 @@ async def update(
 
 
 async def add_update(
-    conn: asyncpg.Connection, incident_id: str, data: StatusUpdateCreate, version: int | None, actor: Principal
+    conn: asyncpg.Connection, incident_id: str, data: StatusUpdateCreate, version: int | None, actor: Actor
 ) -> Written:
     """A timeline entry; moves the status when one is given."""
     async with conn.transaction():
@@ -299,14 +316,12 @@ async def add_update(
         return await _write(conn, row, values, data.description, actor)
 
 
-async def delete(conn: asyncpg.Connection, incident_id: str, actor: Principal) -> IncidentJson:
+async def delete(conn: asyncpg.Connection, incident_id: str, actor: Principal) -> IncidentRead:
     """Remove an incident, its timeline, comments and drafts (the last two by trigger, sql/022); returns
-    the incident as it was (without its timeline)."""
+    the incident as it was (its timeline not read: `updates` empty)."""
     async with conn.transaction():
         row = await conn.fetchrow(queries.DELETE, incident_id)
         if row is None:
             raise not_found("incident", incident_id)
         await audit.record_by(conn, actor, "incident.delete", "incident", incident_id, {"title": row["title"]})
-    deleted = to_public(row, [])
-    del deleted["updates"]
-    return deleted
+    return _incident_read(row, [])

@@ -80,8 +80,8 @@ async def past_incidents(
     settings: Settings = Depends(deps.settings),
     now: datetime = Depends(deps.clock),
 ) -> PastIncidents:
-    # validated, not built: the days without incidents alone carry noIncidentMessage (exclude_unset)
-    return PastIncidents.model_validate(await service.past(conn, days, page, limit, now, settings.zone))
+    # the days without incidents alone set noIncidentMessage (exclude_unset)
+    return await service.past(conn, days, page, limit, now, settings.zone)
 
 
 @router.get(
@@ -96,7 +96,7 @@ async def get_incident(
     incident = await service.get(conn, incident_id)
     if incident is None:
         raise not_found("incident", incident_id)
-    response.headers["ETag"] = f'"{incident["version"]}"'
+    response.headers["ETag"] = f'"{incident.version}"'
     return IncidentOne(incident=incident)
 
 
@@ -146,7 +146,7 @@ async def update_incident(
 ) -> IncidentOne:
     incident, update, changes = await service.update(conn, incident_id, body, _version(body.version, if_match), actor)
     await events.updated(hub(request), incident, update, changes)
-    response.headers["ETag"] = f'"{incident["version"]}"'
+    response.headers["ETag"] = f'"{incident.version}"'
     return IncidentOne(incident=incident)
 
 
@@ -170,7 +170,8 @@ async def add_update(
         conn, incident_id, body, _version(body.version, if_match), actor
     )
     await events.updated(hub(request), incident, update, changes)
-    response.headers["ETag"] = f'"{incident["version"]}"'
+    response.headers["ETag"] = f'"{incident.version}"'
+    assert update is not None  # a timeline entry is what this write adds
     return UpdateCreated(update=update, incident=incident)
 
 
@@ -201,7 +202,7 @@ async def list_comments(
     actor: Principal = Depends(require("incidents:read")),
     conn: asyncpg.Connection = Depends(deps.connection),
 ) -> CommentPage:
-    return CommentPage.model_validate(await collaboration.list_comments(conn, incident_id, page, limit))
+    return await collaboration.list_comments(conn, incident_id, page, limit)
 
 
 @staff_router.post(

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from app.notifications import queries
+
+if TYPE_CHECKING:  # app.incidents.service records its writes through this module
+    from app.incidents.models import IncidentRead
 
 
 async def record(
@@ -40,17 +44,17 @@ def incident_kind(previous_status: str | None, status: str, noted: bool = False)
 
 
 async def incident_written(
-    conn: asyncpg.Connection, incident: dict, previous_status: str | None, noted: bool = False
+    conn: asyncpg.Connection, incident: IncidentRead, previous_status: str | None, noted: bool = False
 ) -> None:
     """Record the event of an incident write (public shape, newest update first), inside its transaction;
     `noted`: the write added an update to the timeline."""
-    kind = incident_kind(previous_status, incident["status"], noted)
+    kind = incident_kind(previous_status, incident.status, noted)
     if kind is None:
         return
-    suffix = "created" if previous_status is None else f"v{incident['version']}"
-    payload = {"incident": {**incident, "updates": incident["updates"][:1]}, "previousStatus": previous_status}
-    occurred_at = datetime.fromisoformat(incident["updatedAt"])
-    await record(conn, f"incident:{incident['id']}:{suffix}", kind, incident["affectedServices"], payload, occurred_at)
+    suffix = "created" if previous_status is None else f"v{incident.version}"
+    payload = {"incident": incident.newest_update_only().to_public(), "previousStatus": previous_status}
+    key = f"incident:{incident.id}:{suffix}"
+    await record(conn, key, kind, incident.affected_services, payload, incident.updated_at)
 
 
 async def maintenance_scheduled(conn: asyncpg.Connection, window: asyncpg.Record) -> None:

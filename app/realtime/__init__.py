@@ -35,6 +35,7 @@ from app.auth import permissions
 from app.auth.service import authenticate
 from app.config import Settings
 from app.errors import ApiError
+from app.formatting import utc_iso
 from app.realtime.publisher import FanOutManager, Publisher, channel_for
 
 log = logging.getLogger(__name__)
@@ -337,9 +338,10 @@ class Hub:
             }
         except ApiError as exc:
             return {"ok": False, "error": exc.error, "message": exc.message}
-        event = {"incidentId": data["incidentId"], "data": draft["data"], "timestamp": draft["updatedAt"]}
+        saved_at = utc_iso(draft.updated_at)
+        event = {"incidentId": data["incidentId"], "data": draft.data, "timestamp": saved_at}
         await self.emit("auto-save", event, f"user:{user['id']}", skip_sid=sid)
-        return {"ok": True, "timestamp": draft["updatedAt"]}
+        return {"ok": True, "timestamp": saved_at}
 
     async def close(self) -> None:
         if self._alive_task is not None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app import deps
+from app.config import Settings
 from app.errors import ApiError
 from app.periods import add_months, local_date
 from app.reports import render, service
@@ -16,7 +21,7 @@ router = APIRouter(tags=["pages"])
 TEMPLATE = "reports/reports_page.html"
 
 
-def page(request: Request, template: str, title_key: str, status: int = 200, **context) -> HTMLResponse:
+def page(request: Request, template: str, title_key: str, status: int = 200, **context: Any) -> HTMLResponse:
     """A page of the reports family (/reports, /trends/{id}): the base layout every page extends
     (frontend/reports/_layout.html), in the request's language (templating.language_of)."""
     t = templating.translator(templating.language_of(request))
@@ -31,14 +36,14 @@ async def reports_page(
     request: Request,
     service_id: str | None = Query(None, alias="service", max_length=50),
     month_text: str | None = Query(None, alias="month", max_length=20),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> HTMLResponse:
     catalog = [{"id": r["id"], "name": r["name"]} for r in await services.list_active(conn)]
     today = local_date(now, settings.zone)
     last_month = add_months(today.replace(day=1), -1)
-    context = {
+    context: dict[str, Any] = {  # the template's
         "services": catalog,
         "selected_service": service_id or (catalog[0]["id"] if catalog else None),
         "selected_month": month_text or f"{last_month:%Y-%m}",

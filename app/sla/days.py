@@ -4,8 +4,11 @@ row of arrays per service."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -13,8 +16,9 @@ from app.periods import Period, day_bounds, elapsed_seconds, local_date, merge_i
 from app.rollups import service as rollups
 from app.sla import queries
 
-COUNTS = ("slots", "ok_slots", "failed_slots", "downtime_s", "maintenance_slots")
 NO_PRIORITIES: frozenset[str] = frozenset()
+# A service's slots, ok, failed and downtime seconds per day (_dense).
+Counts = tuple[list[int], list[int], list[int], list[int]]
 
 
 @dataclass
@@ -28,7 +32,7 @@ class ServiceDays:
     downtime_s: list[int]
     maintenance_slots: list[int]
     expected: list[float]
-    incidents: dict[int, list] = field(default_factory=dict)  # day index -> incident rows (id, priority)
+    incidents: dict[int, list[asyncpg.Record]] = field(default_factory=dict)  # day index -> rows (id, priority)
 
     def priorities(self, i: int) -> frozenset[str]:
         return frozenset(inc["priority"] for inc in self.incidents[i]) if i in self.incidents else NO_PRIORITIES
@@ -39,7 +43,11 @@ class ServiceDays:
     def sliced(self, lo: int, hi: int) -> ServiceDays:
         """Days lo .. hi - 1 alone."""
         return ServiceDays(
-            *(getattr(self, c)[lo:hi] for c in COUNTS),
+            self.slots[lo:hi],
+            self.ok_slots[lo:hi],
+            self.failed_slots[lo:hi],
+            self.downtime_s[lo:hi],
+            self.maintenance_slots[lo:hi],
             self.expected[lo:hi],
             {i - lo: rows for i, rows in self.incidents.items() if lo <= i < hi},
         )
@@ -48,22 +56,28 @@ class ServiceDays:
         """These days followed by `later`'s."""
         offset = len(self.slots)
         return ServiceDays(
-            *(getattr(self, c) + getattr(later, c) for c in COUNTS),
+            self.slots + later.slots,
+            self.ok_slots + later.ok_slots,
+            self.failed_slots + later.failed_slots,
+            self.downtime_s + later.downtime_s,
+            self.maintenance_slots + later.maintenance_slots,
             self.expected + later.expected,
             {**self.incidents, **{offset + i: rows for i, rows in later.incidents.items()}},
         )
 
 
-def _dense(row, epochs: list[int], index: dict[int, int], first: date, zone) -> list[list[int]]:
+def _dense(
+    row: Mapping[str, Any] | None, epochs: list[int], index: dict[int, int], first: date, zone: ZoneInfo
+) -> Counts:
     """One service's bucket arrays (rollups.read_arrays) as slots, ok, failed and downtime per day;
     `epochs` are the days' starts (Unix seconds), `index` maps them to day numbers."""
     if row is not None and len(row["bucket_epochs"]) == len(epochs) and list(row["bucket_epochs"]) == epochs:
         # one bucket per day, in order: as they are
-        return [list(row["slots"]), list(row["ok_slots"]), list(row["failed_slots"]), list(row["downtime_s"])]
-    columns = [[0] * len(epochs) for _ in range(4)]
+        return list(row["slots"]), list(row["ok_slots"]), list(row["failed_slots"]), list(row["downtime_s"])
+    n = len(epochs)
+    slots, ok_slots, failed_slots, downtime_s = [0] * n, [0] * n, [0] * n, [0] * n
     if row is None:
-        return columns
-    slots, ok_slots, failed_slots, downtime_s = columns
+        return slots, ok_slots, failed_slots, downtime_s
     for epoch, n, ok, failed, down in zip(
         row["bucket_epochs"], row["slots"], row["ok_slots"], row["failed_slots"], row["downtime_s"]
     ):
@@ -74,7 +88,7 @@ def _dense(row, epochs: list[int], index: dict[int, int], first: date, zone) -> 
         ok_slots[i] += ok
         failed_slots[i] += failed
         downtime_s[i] += down
-    return columns
+    return slots, ok_slots, failed_slots, downtime_s
 
 
 def _overlap_s(lo: datetime, hi: datetime, windows: list[tuple[datetime, datetime]]) -> float:
@@ -82,7 +96,7 @@ def _overlap_s(lo: datetime, hi: datetime, windows: list[tuple[datetime, datetim
 
 
 async def read(
-    conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
+    conn: asyncpg.Connection, services: list[asyncpg.Record], period: Period, now: datetime, timezone_name: str
 ) -> dict[str, ServiceDays]:
     """Per service, the period's days: judged checks, expectation, incidents."""
     ids = [s["id"] for s in services]
@@ -91,7 +105,7 @@ async def read(
     days = period.days()
     rows = await rollups.read_arrays(conn, rollups.CHECKS_DAILY, timezone_name, ids, start, end)
     windows = await conn.fetch(queries.MAINTENANCE_WINDOWS_IN_RANGE, ids, start, end)
-    maintenance = []
+    maintenance: list[asyncpg.Record] = []
     if windows:
         # Only the windows' span can hold maintenance slots; as values, the bounds let the planner
         # skip every other chunk.
@@ -114,7 +128,7 @@ async def read(
     index = {epoch: i for i, epoch in enumerate(epochs)}
     for service in services:
         sid, interval = service["id"], service["interval_s"]
-        counts = _dense(by_id.get(sid), epochs, index, first, zone)
+        slots, ok_slots, failed_slots, downtime_s = _dense(by_id.get(sid), epochs, index, first, zone)
         service_windows = merge_intervals(
             [(w["starts_at"], w["ends_at"]) for w in windows if sid in w["affected_services"]]
         )
@@ -125,7 +139,7 @@ async def read(
             ]
         else:
             expected = [seconds / interval for seconds in observed]
-        result[sid] = ServiceDays(*counts, [0] * len(days), expected)
+        result[sid] = ServiceDays(slots, ok_slots, failed_slots, downtime_s, [0] * len(days), expected)
     for m in maintenance:
         service_days = result[m["service_id"]]
         i = (local_date(m["day"], zone) - first).days

@@ -19,7 +19,8 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -32,7 +33,7 @@ UPTIME_ROOMS = ["uptime"]
 
 
 class EventSink(Protocol):
-    async def publish(self, event: str, data: dict, rooms: list[str]) -> str | None: ...
+    async def publish(self, event: str, data: dict[str, Any], rooms: list[str]) -> str | None: ...
 
 
 class NotPublished(RuntimeError):
@@ -50,7 +51,7 @@ class Announced:
 @dataclass(frozen=True)
 class LiveEvent:
     event: str
-    data: dict
+    data: dict[str, Any]
     rooms: list[str]
 
 
@@ -131,7 +132,9 @@ async def _remember(conn: asyncpg.Connection, previous: dict[str, Announced], cu
         await conn.execute(queries.FORGET_LIVE_STATE, gone)
 
 
-async def sync(conn: asyncpg.Connection, sink: EventSink, now: datetime, timezone_name: str, zone) -> list[LiveEvent]:
+async def sync(
+    conn: asyncpg.Connection, sink: EventSink, now: datetime, timezone_name: str, zone: ZoneInfo
+) -> list[LiveEvent]:
     """Emit what changed since the last announcement; returns the events sent. Raises NotPublished
     (and remembers nothing) when Redis refused one."""
     async with conn.transaction():

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
+from typing import TypedDict
+from zoneinfo import ZoneInfo
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from app import db
 from app.formatting import percentage_text, utc_iso
@@ -26,7 +29,27 @@ RECENT_FLOOR_SPAN = timedelta(days=1)
 LATEST_FLOOR_SPAN = timedelta(days=3)
 
 
-def current_status(latest: list, open_priorities: set[str], latency_target_ms: int) -> str:
+class ServiceEntry(TypedDict):
+    """A service of GET /api/system-status (models.ServiceStatus) in plain JSON types: the answer is
+    encoded as it is, without a walk over its 4,500 grid letters (views.py)."""
+
+    id: str
+    name: str
+    status: str
+    uptime: str | None
+    uptimeData: list[str]
+    lastCheckedAt: str | None
+
+
+class SystemStatusJson(TypedDict):
+    """GET /api/system-status (models.SystemStatus), in plain JSON types."""
+
+    overallStatus: str
+    lastUpdated: str
+    services: list[ServiceEntry]
+
+
+def current_status(latest: list[asyncpg.Record], open_priorities: set[str], latency_target_ms: int) -> str:
     """outage / degraded / operational from the newest slots (newest first) and open incidents."""
     if (len(latest) == 3 and not any(s["ok"] for s in latest)) or "P1" in open_priorities:
         return "outage"
@@ -37,13 +60,13 @@ def current_status(latest: list, open_priorities: set[str], latency_target_ms: i
     return "operational"
 
 
-async def latest_slots(conn: asyncpg.Connection, services: list, now: datetime) -> dict[str, list]:
+async def latest_slots(conn: db.Conn, services: list[asyncpg.Record], now: datetime) -> dict[str, list[asyncpg.Record]]:
     """The newest three slots of each service (newest first) checked within LATEST_WITHIN: read from the
     last few intervals for all services at once, then looked up further back for the few (late,
     paused) services that have fewer than three there. Both reads bound the raw rows from below
     relative to the database's clock (queries.RECENT_FLOOR, LATEST_FLOOR) when `now` is the present:
     their cached plans hold only the newest chunks of `checks`."""
-    latest: dict[str, list] = {s["id"]: [] for s in services}
+    latest: dict[str, list[asyncpg.Record]] = {s["id"]: [] for s in services}
     if not services:
         return latest
     lookback = timedelta(seconds=LATEST_COUNT * max(s["interval_s"] for s in services)) + RESULT_DELAY
@@ -68,19 +91,22 @@ def _floor_holds(since: datetime, floor_span: timedelta) -> bool:
 
 
 async def system_status(
-    conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, pool: asyncpg.Pool | None = None
-) -> dict:
+    conn: asyncpg.Connection, now: datetime, timezone_name: str, zone: ZoneInfo, pool: asyncpg.Pool | None = None
+) -> SystemStatusJson:
     return (await snapshot(conn, now, timezone_name, zone, pool))[0]
 
 
-async def _current(conn: asyncpg.Connection, services: list, now: datetime) -> tuple[dict[str, list], list]:
+Current = tuple[dict[str, list[asyncpg.Record]], list[asyncpg.Record]]  # newest slots, open incidents
+
+
+async def _current(conn: db.Conn, services: list[asyncpg.Record], now: datetime) -> Current:
     """The newest slots of each service and the open incidents: what decides the current status."""
     return await latest_slots(conn, services, now), await conn.fetch(queries.OPEN_INCIDENTS)
 
 
 async def _current_beside(
-    pool: asyncpg.Pool, spare: asyncpg.Connection, services: list, now: datetime
-) -> tuple[dict[str, list], list]:
+    pool: asyncpg.Pool, spare: PoolConnectionProxy, services: list[asyncpg.Record], now: datetime
+) -> Current:
     try:
         return await _current(spare, services, now)
     finally:
@@ -88,15 +114,15 @@ async def _current_beside(
 
 
 async def snapshot(
-    conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, pool: asyncpg.Pool | None = None
-) -> tuple[dict, history.Grid]:
+    conn: asyncpg.Connection, now: datetime, timezone_name: str, zone: ZoneInfo, pool: asyncpg.Pool | None = None
+) -> tuple[SystemStatusJson, history.Grid]:
     """The system status and the 90-day grid it was computed from (the status page's tooltips show
     its figures). Given the pool, the current state is read on a second connection while the grid is
     read on `conn`, when one is idle (db.spare_connection)."""
     services = await services_service.list_active(conn)
     period = last_days(GRID_DAYS, now, zone)
-    spare = await db.spare_connection(pool)
-    if spare is None:
+    spare = None if pool is None else await db.spare_connection(pool)
+    if pool is None or spare is None:
         latest, open_incidents = await _current(conn, services, now)
         grid = await history.grid(conn, services, period, now, timezone_name)
     else:
@@ -112,7 +138,7 @@ async def snapshot(
             raise
         latest, open_incidents = await current
 
-    entries = []
+    entries: list[ServiceEntry] = []
     for s in services:
         priorities = {i["priority"] for i in open_incidents if s["id"] in i["affected_services"]}
         status = current_status(latest[s["id"]], priorities, s["latency_target_ms"])

@@ -34,7 +34,7 @@ def install(app: FastAPI) -> None:
     openapi_url = escape(app.openapi_url or "/openapi.json")
 
     @app.get("/docs", include_in_schema=False)
-    async def swagger_ui():
+    async def swagger_ui() -> HTMLResponse:
         return _page(
             f"{app.title} - Swagger UI",
             f'<link rel="stylesheet" href="{static_url(SWAGGER_UI + "/swagger-ui.css")}">\n',
@@ -44,7 +44,7 @@ def install(app: FastAPI) -> None:
         )
 
     @app.get("/redoc", include_in_schema=False)
-    async def redoc():
+    async def redoc() -> HTMLResponse:
         return _page(
             f"{app.title} - ReDoc",
             "",

@@ -32,7 +32,7 @@ class MissingTranslation(KeyError):
     pass
 
 
-def _flatten(prefix: str, value, into: dict[str, str], source: Path) -> None:
+def _flatten(prefix: str, value: object, into: dict[str, str], source: Path) -> None:
     if isinstance(value, dict):
         for key, child in value.items():
             _flatten(f"{prefix}.{key}", child, into, source)
@@ -67,7 +67,7 @@ class Translator:
         self._catalog = catalogs[lang]
         self._fallback = catalogs[DEFAULT_LANGUAGE]
 
-    def __call__(self, key: str, **params) -> str:
+    def __call__(self, key: str, **params: object) -> str:
         text = self._catalog.get(key)
         if text is None:
             if strict:

@@ -43,7 +43,7 @@ def install(app: FastAPI, site: str) -> None:
         docs.install(app)
 
     @app.get("/favicon.ico", include_in_schema=False)
-    async def favicon():  # what browsers ask for when a document (a downloaded report) names no icon
+    async def favicon() -> FileResponse:  # what browsers ask for when a document (a downloaded report) names no icon
         return FileResponse(
             STATIC_DIR / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
         )

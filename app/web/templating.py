@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -50,7 +51,7 @@ def static_url(path: str) -> str:
     raise FileNotFoundError(f"no static file {path!r} under {FRONTEND_DIR}")
 
 
-def json_script(value) -> Markup:
+def json_script(value: object) -> Markup:
     """JSON safe inside <script type="application/json"> (no '</script>' or '<!--' can end it)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
@@ -104,7 +105,7 @@ def translator(lang: str) -> i18n.Translator:
     return i18n.Translator(lang if lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE, i18n.catalogs_of(I18N_DIR))
 
 
-def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """The page in the request's language; `?lang=` is remembered in the `lang` cookie."""
     lang = language_of(request)
     t = translator(lang)

@@ -18,20 +18,21 @@ async def run(conn, last_slot, auto_resolve_minutes=30):
 
 
 async def detected(conn) -> list[dict]:
+    """The service's detected incidents as the API shows them."""
     ids = [
         r["id"]
         for r in await conn.fetch(
             "SELECT id FROM incidents WHERE detected_service_id = $1 ORDER BY created_at", SERVICE
         )
     ]
-    return [await incidents.get(conn, i) for i in ids]
+    return [(await incidents.get(conn, i)).to_public() for i in ids]
 
 
 async def test_three_failed_slots_open_one_p1_with_its_evidence(conn):
     last = await write_slots(conn, SERVICE, T0, "......xxx")
     events = await run(conn, last)
     (incident,) = await detected(conn)
-    assert [e.kind for e in events] == ["created"] and events[0].incident["id"] == incident["id"]
+    assert [e.kind for e in events] == ["created"] and events[0].incident.id == incident["id"]
     assert (incident["priority"], incident["severity"], incident["status"]) == ("P1", "critical", "investigating")
     assert incident["reporter"] == REPORTER and incident["affectedServices"] == [SERVICE]
     assert incident["detectionCriteria"] == "3 consecutive failed checks"
@@ -72,7 +73,7 @@ async def test_recovery_moves_to_monitoring_once_then_auto_resolves_with_a_note(
     last = await write_slots(conn, SERVICE, last + MINUTE, ".")
     (event,) = await run(conn, last)
     (incident,) = await detected(conn)
-    assert incident["status"] == "monitoring" and event.update["status"] == "monitoring"
+    assert incident["status"] == "monitoring" and event.update.status == "monitoring"
     assert incident["updates"][0]["description"].startswith("Recovered: 5 consecutive good checks")
     assert await run(conn, last) == [] and len((await detected(conn))[0]["updates"]) == 2
     last = await write_slots(conn, SERVICE, last + MINUTE, "." * 24)  # 29 good slots
@@ -109,11 +110,11 @@ async def test_a_recurrence_while_monitoring_is_a_note_not_a_second_incident(con
     last = await write_slots(conn, SERVICE, last + MINUTE, "xxx")
     (event,) = await run(conn, last)
     (incident,) = await detected(conn)
-    assert incident["status"] == "monitoring" and event.update["status"] == "monitoring"
+    assert incident["status"] == "monitoring" and event.update.status == "monitoring"
     assert incident["updates"][0]["description"].startswith("The problem is back: 3 consecutive failed checks")
     last = await write_slots(conn, SERVICE, last + MINUTE, ".....")
     (event,) = await run(conn, last)
-    assert event.update["description"].startswith("Recovered: 5 consecutive good checks")
+    assert event.update.description.startswith("Recovered: 5 consecutive good checks")
 
 
 async def test_slow_slots_open_a_p3_that_escalates_to_p2(conn):

@@ -20,7 +20,8 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
-from fastapi import Request
+import asyncpg
+from fastapi import Request, Response
 from fastapi.exceptions import HTTPException
 
 from app.auth import permissions, tokens
@@ -51,7 +52,8 @@ class PageUser:
 def _pending(request: Request) -> list[tuple[str, str | None, int | None]]:
     if not hasattr(request.state, "console_cookies"):
         request.state.console_cookies = []
-    return request.state.console_cookies
+    pending: list[tuple[str, str | None, int | None]] = request.state.console_cookies
+    return pending
 
 
 def queue_cookie(request: Request, name: str, value: str | None, max_age: int | None = None) -> None:
@@ -59,7 +61,7 @@ def queue_cookie(request: Request, name: str, value: str | None, max_age: int | 
     _pending(request).append((name, value, max_age))
 
 
-def apply_cookies(request: Request, response) -> None:
+def apply_cookies(request: Request, response: Response) -> None:
     secure = request.url.scheme == "https"
     for name, value, max_age in _pending(request):
         if value is None:
@@ -108,7 +110,7 @@ def _reason(exc: ApiError) -> str:
     return "idle" if exc.message == "session expired" else "signed_out"
 
 
-async def signed_in(request: Request, conn) -> PageUser | None:
+async def signed_in(request: Request, conn: asyncpg.Connection) -> PageUser | None:
     """The user behind the cookies, rotating an expired access token; None when nobody is signed in."""
     secret = request.app.state.settings.resolved_secret_key()
     access = request.cookies.get(ACCESS_COOKIE)
@@ -134,7 +136,7 @@ async def signed_in(request: Request, conn) -> PageUser | None:
     return None
 
 
-async def require_user(request: Request, conn) -> PageUser:
+async def require_user(request: Request, conn: asyncpg.Connection) -> PageUser:
     """The signed-in user, or a redirect to the sign-in page that comes back here afterwards."""
     user = await signed_in(request, conn)
     if user is None:

@@ -5,11 +5,14 @@ API's validation, concurrency checks, audit and realtime events apply unchanged.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, get_args
 from urllib.parse import parse_qs
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app import deps
@@ -39,9 +42,12 @@ MAX_FORM_BYTES = 4096
 ServiceFilter = Query(None, max_length=50, pattern=r"^[a-z0-9][a-z0-9-]{0,49}$")
 IncidentId = Path(max_length=50, pattern=r"^[A-Za-z0-9._-]+$")
 LOGIN_REASONS = ("idle", "signed_out", "logged_out")
+STATUSES, PRIORITIES = get_args(Status), get_args(Priority)
 
 
-def page(request: Request, template: str, user: session.PageUser | None, status_code: int = 200, **context):
+def page(
+    request: Request, template: str, user: session.PageUser | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     """render() plus the session's cookies and what every console page's scripts need."""
     t = translator(language_of(request))
     context.setdefault("nav", None)
@@ -72,15 +78,15 @@ def page(request: Request, template: str, user: session.PageUser | None, status_
     return response
 
 
-async def signed_in_user(request: Request, conn=Depends(deps.connection)) -> session.PageUser:
+async def signed_in_user(request: Request, conn: asyncpg.Connection = Depends(deps.connection)) -> session.PageUser:
     return await session.require_user(request, conn)
 
 
-def forbidden(request: Request, user: session.PageUser):
+def forbidden(request: Request, user: session.PageUser) -> HTMLResponse:
     return page(request, "console/forbidden.html", user, status_code=403)
 
 
-async def _service_names(conn) -> list[dict]:
+async def _service_names(conn: asyncpg.Connection) -> list[dict[str, str]]:
     return [{"id": r["id"], "name": r["name"], "tier": r["tier"]} for r in await services.list_active(conn)]
 
 
@@ -92,8 +98,8 @@ async def login_page(
     request: Request,
     next: str | None = Query(None, max_length=2000),
     reason: str | None = Query(None, max_length=20),
-    conn=Depends(deps.connection),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Response:
     user = await session.signed_in(request, conn)
     if user is not None:
         response = RedirectResponse(session.safe_next(next), status_code=303)
@@ -124,7 +130,9 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 @router.post("/login")
-async def login(request: Request, _slot=Depends(passwords.slot), conn=Depends(deps.connection)):
+async def login(
+    request: Request, _slot: None = Depends(passwords.slot), conn: asyncpg.Connection = Depends(deps.connection)
+) -> Response:
     form = await _form(request)
     session.check_csrf(request, form.get("csrf"))
     target = session.safe_next(form.get("next"))
@@ -168,13 +176,13 @@ async def login(request: Request, _slot=Depends(passwords.slot), conn=Depends(de
             response.headers["Retry-After"] = exc.headers["Retry-After"]
         return response
     session.set_tokens(request, pair)
-    response = RedirectResponse(target, status_code=303)
-    session.apply_cookies(request, response)
-    return response
+    redirect = RedirectResponse(target, status_code=303)
+    session.apply_cookies(request, redirect)
+    return redirect
 
 
 @router.post("/logout")
-async def logout(request: Request, conn=Depends(deps.connection)):
+async def logout(request: Request, conn: asyncpg.Connection = Depends(deps.connection)) -> Response:
     form = await _form(request)
     session.check_csrf(request, form.get("csrf"))
     user = await session.signed_in(request, conn)
@@ -199,25 +207,27 @@ class ListFilters:
         priority: list[Priority] = Query([], max_length=3),
         service: str | None = ServiceFilter,
         page: int = Query(1, ge=1, le=10_000),
-    ):
+    ) -> None:
         self.status, self.priority = list(dict.fromkeys(status)), list(dict.fromkeys(priority))
         self.service, self.page = service, page
 
 
-async def _list_page(request: Request, user, conn, mode: str, filters: ListFilters):
+async def _list_page(
+    request: Request, user: session.PageUser, conn: asyncpg.Connection, mode: str, filters: ListFilters
+) -> HTMLResponse:
     statuses = filters.status or (["investigating", "identified", "monitoring"] if mode == "open" else None)
-    result = await incidents.search(conn, statuses, filters.priority or None, filters.service, filters.page, PAGE_SIZE)
+    found = await incidents.search(conn, statuses, filters.priority or None, filters.service, filters.page, PAGE_SIZE)
     return page(
         request,
         "console/list.html",
         user,
         nav=mode,
         mode=mode,
-        result=result,
+        result=found.model_dump(mode="json"),
         filters={"status": filters.status, "priority": filters.priority, "service": filters.service},
         services=await _service_names(conn),
-        statuses=Status.__args__,
-        priorities=Priority.__args__,
+        statuses=STATUSES,
+        priorities=PRIORITIES,
         script_data={
             "page": "list",
             "mode": mode,
@@ -228,20 +238,30 @@ async def _list_page(request: Request, user, conn, mode: str, filters: ListFilte
 
 @router.get("/")
 async def open_incidents(
-    request: Request, filters: ListFilters = Depends(), user=Depends(signed_in_user), conn=Depends(deps.connection)
-):
+    request: Request,
+    filters: ListFilters = Depends(),
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     return await _list_page(request, user, conn, "open", filters)
 
 
 @router.get("/history")
 async def history(
-    request: Request, filters: ListFilters = Depends(), user=Depends(signed_in_user), conn=Depends(deps.connection)
-):
+    request: Request,
+    filters: ListFilters = Depends(),
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     return await _list_page(request, user, conn, "history", filters)
 
 
 @router.get("/create")
-async def create_page(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def create_page(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("incidents:create"):
         return forbidden(request, user)
     draft = await collaboration.get_draft(conn, user.principal.user_id, collaboration.NEW_DRAFT)
@@ -252,8 +272,8 @@ async def create_page(request: Request, user=Depends(signed_in_user), conn=Depen
         nav="create",
         services=await _service_names(conn),
         severities=("low", "medium", "high", "critical"),
-        priorities=Priority.__args__,
-        script_data={"page": "create", "draft": draft},
+        priorities=PRIORITIES,
+        script_data={"page": "create", "draft": None if draft is None else draft.to_public()},
     )
 
 
@@ -261,7 +281,11 @@ async def create_page(request: Request, user=Depends(signed_in_user), conn=Depen
 
 
 @router.get("/admin/users")
-async def admin_users(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def admin_users(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("users:write"):
         return forbidden(request, user)
     listing = await users.list_users(conn, 1, 200)
@@ -277,7 +301,11 @@ async def admin_users(request: Request, user=Depends(signed_in_user), conn=Depen
 
 
 @router.get("/admin/services")
-async def admin_services(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def admin_services(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("services:write"):
         return forbidden(request, user)
     rows = await services.list_active(conn)
@@ -293,7 +321,11 @@ async def admin_services(request: Request, user=Depends(signed_in_user), conn=De
 
 
 @router.get("/admin/maintenance")
-async def admin_maintenance(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def admin_maintenance(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("maintenance:write"):
         return forbidden(request, user)
     listing = await maintenance.list_windows(conn, None, 1, 200)
@@ -309,7 +341,11 @@ async def admin_maintenance(request: Request, user=Depends(signed_in_user), conn
 
 
 @router.get("/admin/customers")
-async def admin_customers(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+async def admin_customers(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     if not user.can("customers:write"):
         return forbidden(request, user)
     return page(
@@ -329,8 +365,11 @@ async def admin_customers(request: Request, user=Depends(signed_in_user), conn=D
 
 @router.get("/oncall")
 async def oncall_page(
-    request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection), now=Depends(deps.clock)
-):
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> HTMLResponse:
     """Who is on call in every schedule; admins add and remove overrides and see the feed URLs."""
     can_write = user.can(oncall_views.ADMIN_PERMISSION)
     feed_base = request.app.state.settings.public_url("").rstrip("/") if can_write else None
@@ -348,8 +387,11 @@ async def oncall_page(
 
 @router.get("/{incident_id}")
 async def incident_page(
-    request: Request, incident_id: str = IncidentId, user=Depends(signed_in_user), conn=Depends(deps.connection)
-):
+    request: Request,
+    incident_id: str = IncidentId,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> HTMLResponse:
     incident = await incidents.get(conn, incident_id)
     if incident is None:
         return page(request, "console/not_found.html", user, status_code=404, incident_id=incident_id)
@@ -359,16 +401,22 @@ async def incident_page(
     if user.can("incidents:draft"):
         draft = await collaboration.get_draft(conn, user.principal.user_id, incident_id)
     service_names = await _service_names(conn)
+    shown = incident.to_public()  # the page and its script read the incident as the API writes it
     return page(
         request,
         "console/detail.html",
         user,
-        incident=incident,
-        comments=comments["comments"],
+        incident=shown,
+        comments=[c.to_public() for c in comments.comments],
         escalation=escalation,
         services=service_names,
-        statuses=Status.__args__,
+        statuses=STATUSES,
         severities=("low", "medium", "high", "critical"),
-        priorities=Priority.__args__,
-        script_data={"page": "detail", "incident": incident, "draft": draft, "services": service_names},
+        priorities=PRIORITIES,
+        script_data={
+            "page": "detail",
+            "incident": shown,
+            "draft": None if draft is None else draft.to_public(),
+            "services": service_names,
+        },
     )

@@ -8,13 +8,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from markupsafe import Markup
 
 from app.formatting import format_duration, percentage_text, truncated_percentage
 from app.incidents import service as incidents
+from app.incidents.models import IncidentRead
 from app.maintenance import service as maintenance
 from app.maintenance.models import WindowRead
 from app.status import service as status
@@ -24,7 +26,6 @@ from app.web.status import queries
 PAST_DAYS = 90  # as far back as the grid
 PAST_DAYS_PER_PAGE = 14
 MAINTENANCE_SHOWN = 20
-SHOWN_SERVICE_KEYS = ("id", "name", "status", "uptime")
 READ_AT_KEYS = frozenset({"asOf", "asOfLocal"})  # when the page data was read, not what it says
 
 
@@ -51,9 +52,12 @@ def grid_summary(bars: list[Bar], day_labels: dict[str, str]) -> str:
     return ", ".join(f"{label} {counts[code]}" for code, label in day_labels.items() if counts[code])
 
 
-def grid_details(bars: list[Bar]) -> dict:
+def grid_details(bars: list[Bar]) -> dict[str, Any]:
     """What the tooltips show, sparse: availability and downtime only where they are not 100 % and 0m."""
-    up, full, down, inc = {}, [], {}, {}
+    up: dict[int, str] = {}
+    full: list[int] = []
+    down: dict[int, str] = {}
+    inc: dict[int, tuple[str, ...]] = {}
     for i, b in enumerate(bars):
         if b.uptime == "100.00":
             full.append(i)
@@ -66,11 +70,11 @@ def grid_details(bars: list[Bar]) -> dict:
     return {"first": bars[0].day if bars else None, "up": up, "full": full, "down": down, "inc": inc}
 
 
-def local_text(iso: str | None, zone) -> str | None:
-    """An ISO instant as 'YYYY-MM-DD HH:MM' in the reporting time zone."""
-    if iso is None:
+def local_text(ts: datetime | None, zone: ZoneInfo) -> str | None:
+    """An instant as 'YYYY-MM-DD HH:MM' in the reporting time zone."""
+    if ts is None:
         return None
-    return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return ts.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 # A page formats 4,500 days, whose figures repeat (full days, the same few downtimes): each distinct
@@ -110,17 +114,20 @@ def _names(service_ids: list[str], names: dict[str, str]) -> str:
     return ", ".join(names.get(sid, sid) for sid in service_ids)
 
 
-def _with_local_times(incident: dict, zone, names: dict[str, str]) -> dict:
+def _with_local_times(incident: IncidentRead, zone: ZoneInfo, names: dict[str, str]) -> dict[str, Any]:
+    """The incident as the API writes it, with what the page adds: service names and local times."""
     return {
-        **incident,
-        "affectedNames": _names(incident["affectedServices"], names),
-        "createdLocal": local_text(incident["createdAt"], zone),
-        "resolvedLocal": local_text(incident["resolvedAt"], zone),
-        "updates": [{**u, "createdLocal": local_text(u["createdAt"], zone)} for u in incident["updates"]],
+        **incident.to_public(),
+        "affectedNames": _names(incident.affected_services, names),
+        "createdLocal": local_text(incident.created_at, zone),
+        "resolvedLocal": local_text(incident.resolved_at, zone),
+        "updates": [{**u.to_public(), "createdLocal": local_text(u.created_at, zone)} for u in incident.updates],
     }
 
 
-def _maintenance(windows: list[WindowRead], now: datetime, zone, names: dict[str, str]) -> list[dict]:
+def _maintenance(
+    windows: list[WindowRead], now: datetime, zone: ZoneInfo, names: dict[str, str]
+) -> list[dict[str, Any]]:
     shown = []
     for w in sorted(windows, key=lambda w: w.starts_at):
         shown.append(
@@ -135,7 +142,7 @@ def _maintenance(windows: list[WindowRead], now: datetime, zone, names: dict[str
     return shown
 
 
-def same_figures(shown: dict, read: dict) -> bool:
+def same_figures(shown: dict[str, Any], read: dict[str, Any]) -> bool:
     """Whether page data read now shows what `shown` shows: everything but the time of reading equal.
     The page then keeps its bytes, ETag and "as of" (since when its figures hold, as the API's
     `lastUpdated`), so the copies that browsers and shared caches hold stay valid."""
@@ -146,13 +153,13 @@ async def page(
     conn: asyncpg.Connection,
     now: datetime,
     timezone_name: str,
-    zone,
+    zone: ZoneInfo,
     past_page: int = 1,
     pool: asyncpg.Pool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Everything the status page renders, as of `now` (`pool`: see status.snapshot)."""
     system, grid = await status.snapshot(conn, now, timezone_name, zone, pool)
-    services = []
+    services: list[dict[str, Any]] = []
     incident_ids: set[str] = set()
     day_count = max((len(codes) for codes in grid.codes.values()), default=0)
     day_texts = [(grid.first_day + timedelta(days=i)).isoformat() for i in range(day_count)]
@@ -161,7 +168,8 @@ async def page(
         incident_ids.update(i for b in bars for i in b.incident_ids)
         # what the page shows of the service: not its newest check's time, which moves with every
         # check while the figures shown stay the same (same_figures)
-        services.append({k: entry[k] for k in SHOWN_SERVICE_KEYS} | {"bars": bars})
+        shown = {"id": entry["id"], "name": entry["name"], "status": entry["status"], "uptime": entry["uptime"]}
+        services.append(shown | {"bars": bars})
     titles = (
         {
             r["id"]: {"title": r["title"], "priority": r["priority"]}
@@ -174,9 +182,14 @@ async def page(
     active = [_with_local_times(i, zone, names) for i in await incidents.list_active(conn)]
     windows = (await maintenance.list_windows(conn, now, 1, MAINTENANCE_SHOWN)).windows
     past = await incidents.past(conn, PAST_DAYS, past_page, PAST_DAYS_PER_PAGE, now, zone)
-    for day in past["days"]:
-        day["incidents"] = [_with_local_times(i, zone, names) for i in day["incidents"] or []]
-        day["preparing"] = day.get("noIncidentMessage") == incidents.PREPARING_MESSAGE
+    past_days = [
+        {
+            "date": day.date,
+            "incidents": [_with_local_times(i, zone, names) for i in day.incidents or []],
+            "preparing": day.no_incident_message == incidents.PREPARING_MESSAGE,
+        }
+        for day in past.days
+    ]
     return {
         "overallStatus": system["overallStatus"],
         "asOf": now,
@@ -188,5 +201,5 @@ async def page(
         "incidentTitles": titles,
         "activeIncidents": active,
         "maintenance": _maintenance(windows, now, zone, names),
-        "past": past,
+        "past": {"days": past_days, "pagination": past.pagination.model_dump()},
     }

@@ -4,11 +4,15 @@ incidents. Public: no login, like the API's GETs it reads."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
 from app import deps
+from app.config import Settings
 from app.errors import DB_UNAVAILABLE, is_unreachable
 from app.status import cache as status_cache
 from app.web import i18n
@@ -22,7 +26,7 @@ STATES = ("operational", "degraded", "outage")
 VARY = "Cookie, Accept-Language"  # the language comes from ?lang=, the lang cookie or Accept-Language
 
 
-def script_texts(lang: str) -> dict:
+def script_texts(lang: str) -> dict[str, Any]:
     """The texts status.js needs: states, day statuses, tooltip labels, announcements."""
     t = translator(lang)
     return {
@@ -34,15 +38,15 @@ def script_texts(lang: str) -> dict:
     }
 
 
-def _snapshots(app) -> dict:
+def _snapshots(app: FastAPI) -> dict[int, dict[str, Any]]:
     """The last page data built per page number, served while the database is unreachable."""
-    kept = getattr(app.state, "status_snapshots", None)
+    kept: dict[int, dict[str, Any]] | None = getattr(app.state, "status_snapshots", None)
     if kept is None:
         kept = app.state.status_snapshots = {}
     return kept
 
 
-def _render(request: Request, data: dict, stale: dict | None):
+def _render(request: Request, data: dict[str, Any], stale: dict[str, Any] | None) -> HTMLResponse:
     texts = script_texts(language_of(request))
     return render(
         request,
@@ -61,9 +65,9 @@ def _render(request: Request, data: dict, stale: dict | None):
 async def status_page(
     request: Request,
     page: int = Query(1, ge=1, le=PAST_PAGES),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> Response:
     # Built once per change per variant (language, page) and served from memory (app/status/cache.py).
     # The connections are taken here, not as a dependency, so that an unreachable database falls back
     # to the last page this process built (labelled with its age) instead of an error.
@@ -77,7 +81,7 @@ async def status_page(
     bodies = status_cache.of(request.app.state, "page")
     variant = (lang, paged, page)
 
-    async def build():
+    async def build() -> tuple[bytes, dict[str, Any]]:
         query = urlencode([("page", page)] * paged + [("lang", lang)])
         canonical = Request({**request.scope, "query_string": query.encode()})
         async with pool.acquire() as conn:
