@@ -36,6 +36,7 @@ RESET_TABLES = (
     "maintenance_windows",
     "prober_heartbeats",
     "slo_violations",
+    "slo_forecast_alerts",
     "service_certificates",
     "report_snapshots",
     "report_pdfs",

@@ -30,6 +30,7 @@ PUBLIC_GETS = {
     "/feeds/incidents.atom",
     "/api/slo/violations",
     "/api/slo/{service_id}",
+    "/api/slo/{service_id}/forecast",
 }
 PUBLIC_GETS |= {
     "/api/sla/reports/{service_id}/{month}.{fmt}",
