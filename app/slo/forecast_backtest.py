@@ -1,7 +1,8 @@
 """The forecasts' backtest (docs/sla-math.md "Forecasts", benchmarks/bench_forecast.py): seeded
 histories of many services' months with known outcomes, forecast from inside each month with only
 what was known then, scored against what happened (Brier score, calibration) beside the naive
-straight-line baseline. Pure and seeded: one seed, one result.
+straight-line baseline and
+the climatology (the share of the service's last months that missed). Pure and seeded: one seed, one result.
 
 A seeded service has bursty outages (a Poisson number a day, log-normal durations: most days none,
 a few long ones) and months that run better or worse than its usual (a log-normal factor on the
@@ -102,6 +103,7 @@ class Scored:
     day: int
     bootstrap: float
     naive: float
+    climatology: float  # the share of the HISTORY_MONTHS months before that missed
     missed: bool
 
 
@@ -110,13 +112,16 @@ def backtest(histories: list[list[Month]]) -> list[Scored]:
     scored = []
     for months in histories:
         for m in range(HISTORY_MONTHS, len(months)):
-            history = [d for earlier in months[m - HISTORY_MONTHS : m] for d in earlier.days]
+            earlier = months[m - HISTORY_MONTHS : m]
+            history = [d for e in earlier for d in e.days]
+            climatology = sum(e.missed for e in earlier) / HISTORY_MONTHS
             month = months[m]
             for day in FORECAST_DAYS:
                 inputs = inputs_at(month, day, history)
                 probability = forecast.forecast(inputs).miss_probability
                 assert probability is not None
-                scored.append(Scored(day, probability, forecast.naive_probability(inputs), month.missed))
+                naive = forecast.naive_probability(inputs)
+                scored.append(Scored(day, probability, naive, climatology, month.missed))
     return scored
 
 
@@ -128,6 +133,7 @@ def summary(scored: Sequence[Scored]) -> dict[str, object]:
         by_day[str(day)] = {
             "bootstrap": round(forecast.brier([(s.bootstrap, s.missed) for s in at]), 4),
             "naive": round(forecast.brier([(s.naive, s.missed) for s in at]), 4),
+            "climatology": round(forecast.brier([(s.climatology, s.missed) for s in at]), 4),
         }
     months = len(scored) // len(FORECAST_DAYS)
     return {
@@ -136,6 +142,7 @@ def summary(scored: Sequence[Scored]) -> dict[str, object]:
         "missedShare": round(sum(s.missed for s in scored) / len(scored), 3),
         "brierBootstrap": round(forecast.brier([(s.bootstrap, s.missed) for s in scored]), 4),
         "brierNaive": round(forecast.brier([(s.naive, s.missed) for s in scored]), 4),
+        "brierClimatology": round(forecast.brier([(s.climatology, s.missed) for s in scored]), 4),
         "brierByDay": by_day,
         "calibration": forecast.calibration([(s.bootstrap, s.missed) for s in scored]),
     }
