@@ -26,7 +26,7 @@ from app.reports import service as reports
 from app.reports.figures import number, period_of
 from app.rollups import service as rollups
 from app.sla.tiers import TIERS
-from app.slo import forecast_service
+from app.slo import forecast, forecast_service
 
 log = logging.getLogger(__name__)
 # Bump when the document's shape changes; frozen statements keep theirs. 2: usage against the daily quota.
@@ -139,7 +139,7 @@ async def compute(
     objectives = [o for s in sections for o in s["slo"]["objectives"]]
     listed = sorted(incidents.values(), key=lambda i: (i["createdAt"], i["id"]))
     next_month = add_months(period.first_day, 1)
-    forecast = await forecast_section(conn, services, period, now, timezone_name)
+    outlook = await forecast_section(conn, services, period, now, timezone_name)
     return {
         "version": STATEMENT_VERSION,
         "customer": {
@@ -190,7 +190,7 @@ async def compute(
             "rounding": "half-up to the currency's minor unit",
             "deductFrom": f"{next_month.year:04d}-{next_month.month:02d}",
         },
-        "forecast": forecast,
+        "forecast": outlook,
     }
 
 
@@ -218,7 +218,7 @@ async def forecast_section(
     return {
         "asOf": utc_iso(now),
         "method": "bootstrap",
-        "simulations": forecast_service.forecast.SIMULATIONS,
+        "simulations": forecast.SIMULATIONS,
         "services": [
             {
                 "id": svc["id"],
