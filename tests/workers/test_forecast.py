@@ -3,6 +3,7 @@ running out opens a forecast alert while no burn-rate alert fires, once however 
 the alert closes when the month is over; each transition reaches a real webhook receiver through the
 notification scan, the fan-out and the delivery job."""
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 from app.notifications import outbox
@@ -99,3 +100,13 @@ async def test_forecast_alerts_reach_a_webhook_receiver(conn, staff, make_receiv
     assert opened["reasons"] == ["exhaustion_current_burn", "exhaustion_recent_burn", "miss_probability"]
     assert by_kind["slo_forecast.opened"]["services"] == [SID]
     assert by_kind["slo_forecast.closed"]["data"]["forecast"]["closedAt"].startswith("2025-09-01T00:10:00")
+
+
+async def test_two_workers_at_once_open_one_alert(conn, pool, worker_ctx):
+    await write_august(conn)
+    worker_ctx["settings"] = worker_ctx["settings"].model_copy(update={"timezone": "UTC"})
+    first, second = await asyncio.gather(
+        forecast.sweep_forecasts(worker_ctx, NOW), forecast.sweep_forecasts({**worker_ctx, "pool": pool}, NOW)
+    )
+    assert sorted(first + second) == [f"opened:{SID}:availability"]
+    assert len(await alerts(conn)) == 1
