@@ -8,10 +8,11 @@ earlier days of the same SLO. Availability counts minutes (bad: down minutes, to
 against a budget fixed by the period's length; a call SLO counts calls against a budget that grows
 with the calls (allowed ratio x the calls the period is projected to have at its rate so far).
 
-The probability is an empirical bootstrap of whole days (docs/sla-math.md says why): the rest of the
-period is simulated `SIMULATIONS` times, each remaining day drawing the bad ratio of a day picked at
-random among the service's last `POOL_DAYS` days with events (this period's included), with a fixed
-seed, so that one input always gives one answer. Figures are exact decimals; the probability is a
+The probability is a two-stage empirical bootstrap of whole days (docs/sla-math.md says why): the rest
+of the period is simulated `SIMULATIONS` times; each simulation picks one comparable period at random
+(one of the `BLOCK_DAYS`-day blocks of the `POOL_DAYS` days before the period, or the period so far),
+and each remaining day draws the bad ratio of a day picked at random in it (days with events only).
+The seed is fixed, so that one input always gives one answer. Figures are exact decimals; the probability is a
 float."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DAY_S = 86_400
 RECENT_DAYS = 7
 SIMULATIONS = 4_000
 POOL_DAYS = 90
+BLOCK_DAYS = 30  # a comparable period of the history: the month-long blocks the bootstrap picks from
 SEED = 21  # issue 21: any fixed seed makes the answer reproducible
 ZERO = Decimal(0)
 
@@ -112,10 +114,15 @@ def exhaustion(
     return Exhaustion(burn, in_s if in_s < left_s else None)
 
 
-def _pool(inputs: Inputs) -> np.ndarray:
-    """Bad ratios of the service's last POOL_DAYS days with events, this period's included."""
-    days = [d for d in (*inputs.history, *inputs.days) if d.total > 0][-POOL_DAYS:]
-    return np.array([float(d.bad / d.total) for d in days], dtype=np.float64)
+def _blocks(inputs: Inputs) -> list[np.ndarray]:
+    """Bad ratios of the days with events, in blocks: the POOL_DAYS days before the period cut into
+    BLOCK_DAYS-day blocks from the period's start backwards (the comparable periods), and the period's
+    own days so far as one more."""
+    history = list(inputs.history)[-POOL_DAYS:]
+    groups = [history[max(0, end - BLOCK_DAYS) : end] for end in range(len(history), 0, -BLOCK_DAYS)]
+    groups.append(list(inputs.days))
+    blocks = [np.array([float(d.bad / d.total) for d in group if d.total > 0]) for group in groups]
+    return [b for b in blocks if len(b)]
 
 
 def miss_probability(inputs: Inputs, budget: Decimal, consumed: Decimal) -> tuple[float | None, int, int]:
@@ -125,10 +132,11 @@ def miss_probability(inputs: Inputs, budget: Decimal, consumed: Decimal) -> tupl
     fixed = inputs.period_events is not None
     if fixed and consumed > budget:
         return 1.0, 0, 0  # a fixed budget spent cannot come back
-    pool = _pool(inputs)
+    blocks = _blocks(inputs)
+    pool_days = sum(len(b) for b in blocks)
     if left_s <= 0:
-        return (1.0 if consumed > budget else 0.0), 0, len(pool)
-    if len(pool) == 0:
+        return (1.0 if consumed > budget else 0.0), 0, pool_days
+    if not blocks:
         return None, 0, 0
     total_so_far = sum((d.total for d in inputs.days), ZERO)
     if fixed:
@@ -140,11 +148,15 @@ def miss_probability(inputs: Inputs, budget: Decimal, consumed: Decimal) -> tupl
     spans = [float(DAY_S)] * int(whole) + ([rest] if rest > 0 else [])
     events = np.array(spans) * per_s  # events of each remaining day (the last one partial)
     rng = np.random.default_rng(SEED)
-    draws = pool[rng.integers(0, len(pool), size=(SIMULATIONS, len(spans)))]
-    future_bad = draws @ events
+    block_of = rng.integers(0, len(blocks), size=SIMULATIONS)  # each simulation: one comparable period
+    picks = rng.random((SIMULATIONS, len(spans)))  # ... and days drawn from it
+    future_bad = np.empty(SIMULATIONS)
+    for k, block in enumerate(blocks):
+        mine = block_of == k
+        future_bad[mine] = block[(picks[mine] * len(block)).astype(np.int64)] @ events
     allowed = float(budget) if fixed else float(inputs.allowed_ratio) * (float(total_so_far) + float(events.sum()))
     missed = float(consumed) + future_bad > allowed * (1 + 1e-12)
-    return float(missed.mean()), SIMULATIONS, len(pool)
+    return float(missed.mean()), SIMULATIONS, pool_days
 
 
 def forecast(inputs: Inputs) -> Forecast:
