@@ -71,3 +71,9 @@ async def test_an_unknown_service_is_named(console_at, console_db):
     r = await client.get("/slo?service=no-such-service&lang=en")
     assert r.status_code == 200 and "No active service no-such-service." in r.text
     assert "<tr data-slo=" not in r.text
+
+
+async def test_signing_in_is_needed(console_at):
+    client, _ = console_at
+    r = await client.get(f"/slo?service={SID}")
+    assert r.status_code == 303 and r.headers["location"] == f"/login?next=%2Fslo%3Fservice%3D{SID}"
