@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(30.0, gt=0)
     webhook_backoff_max_s: float = Field(3600.0, gt=0)
     notify_horizon_s: int = Field(86_400, ge=60)
+    # Forecast alerts (docs/sla-math.md "Forecasts"): an SLO whose error budget is forecast to run out
+    # within this many hours, or to be missed with at least this probability.
+    forecast_horizon_h: int = Field(24, ge=1, le=720)
+    forecast_miss_probability: float = Field(0.5, gt=0, le=1)
     # Escalation (app/escalation): an acknowledged open incident without an update for this long
     # gets a reminder to the subscriptions paged (the PRD's "update every 30 minutes"); 0: never.
     escalation_reminder_s: int = Field(1800, ge=0)

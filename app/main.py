@@ -43,6 +43,7 @@ from app.reports.views import router as reports_router
 from app.services.views import router as services_router
 from app.sla.views import router as sla_router
 from app.slo.definitions.views import router as slo_definitions_router
+from app.slo.forecast_views import router as slo_forecast_router
 from app.slo.views import router as slo_router
 from app.status.views import router as status_router
 from app.subscribers.pages import router as subscribers_pages_router
@@ -69,6 +70,7 @@ PUBLIC_READ_ROUTERS = (
     trends_pages_router,
     slo_router,
     slo_definitions_router,
+    slo_forecast_router,
     customers_public_router,
 )
 AUTHENTICATED_ROUTERS = (

@@ -38,6 +38,7 @@ RESET_TABLES = (
     "slo_violations",
     "slo_definition_violations",
     "slo_definitions",
+    "slo_forecast_alerts",
     "service_certificates",
     "report_snapshots",
     "report_pdfs",

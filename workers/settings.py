@@ -20,7 +20,7 @@ from arq.worker import Function
 from app.config import get_settings
 from app.db import create_pool
 from app.reports import pdf
-from workers import escalation, live, notify
+from workers import escalation, forecast, live, notify
 from workers.common import Ctx, EventPublisher
 from workers.detection import detect_all, detect_incidents
 from workers.metrics import timed_cron_jobs, timed_functions
@@ -78,6 +78,14 @@ class WorkerSettings:
         cron(detect_all, second={15}, unique=True, timeout=JOB_TIMEOUT_S, keep_result=KEEP_TICK_S),
         cron(evaluate_slos, second={45}, unique=True, timeout=JOB_TIMEOUT_S, keep_result=KEEP_TICK_S),
         cron(evaluate_slo_definitions, second={50}, unique=True, timeout=JOB_TIMEOUT_S, keep_result=KEEP_TICK_S),
+        cron(
+            forecast.forecast_slos,
+            minute=forecast.EVERY_5_MIN,
+            second={50},
+            unique=True,
+            timeout=JOB_TIMEOUT_S,
+            keep_result=KEEP_TICK_S,
+        ),
         cron(
             apply_retention,
             hour={3},

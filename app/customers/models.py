@@ -266,6 +266,11 @@ class StatementDocument(ApiModel):
     services: list[JsonObject]
     incidents: list[JsonObject]
     credits: JsonObject
+    forecast: JsonObject | None = Field(
+        None,
+        description="the running month's SLO forecasts per covered service (docs/sla-math.md, Forecasts); "
+        "null for a closed month (no forecast: the outcome is known) and absent before version 3",
+    )
 
 
 class StatementMessage(ApiModel):

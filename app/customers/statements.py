@@ -26,10 +26,12 @@ from app.reports import service as reports
 from app.reports.figures import number, period_of
 from app.rollups import service as rollups
 from app.sla.tiers import TIERS
+from app.slo import forecast, forecast_service
 
 log = logging.getLogger(__name__)
 # Bump when the document's shape changes; frozen statements keep theirs. 2: usage against the daily quota.
-STATEMENT_VERSION = 2
+# 3: the running month's SLO forecast (`forecast`, null once the month is over).
+STATEMENT_VERSION = 3
 
 
 def _objective_counts(objectives: list[dict]) -> dict:
@@ -137,6 +139,7 @@ async def compute(
     objectives = [o for s in sections for o in s["slo"]["objectives"]]
     listed = sorted(incidents.values(), key=lambda i: (i["createdAt"], i["id"]))
     next_month = add_months(period.first_day, 1)
+    outlook = await forecast_section(conn, services, period, now, timezone_name)
     return {
         "version": STATEMENT_VERSION,
         "customer": {
@@ -187,6 +190,51 @@ async def compute(
             "rounding": "half-up to the currency's minor unit",
             "deductFrom": f"{next_month.year:04d}-{next_month.month:02d}",
         },
+        "forecast": outlook,
+    }
+
+
+def _is_running_month(period: Period, now: datetime) -> bool:
+    return (
+        period.first_day.day == 1
+        and period.end_day == add_months(period.first_day, 1)
+        and period.start <= now < period.end
+    )
+
+
+async def forecast_section(
+    conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
+) -> dict | None:
+    """The running month's SLO forecasts of the covered services (docs/sla-math.md "Forecasts"): per
+    service and SLO, the budget, when it runs out at the month's and the last 7 days' burn, and the
+    probability of missing the target. None for any other period: a closed month has no forecast (its
+    outcome is in the figures), and a frozen statement never carries one."""
+    if not _is_running_month(period, now) or not services:
+        return None
+    found = await forecast_service.forecasts(
+        conn, list(services), now, timezone_name, period.zone, forecast_service.Settings()
+    )
+    keep = ("slo", "name", "unit", "budget", "consumed", "remaining", "missProbability")
+    return {
+        "asOf": utc_iso(now),
+        "method": "bootstrap",
+        "simulations": forecast.SIMULATIONS,
+        "services": [
+            {
+                "id": svc["id"],
+                "name": svc["name"],
+                "slos": [
+                    {
+                        **{k: number(s[k]) if isinstance(s[k], Decimal) else s[k] for k in keep},
+                        "exhaustsAtCurrentBurn": s["currentBurn"]["exhaustsAt"],
+                        "exhaustsAtRecentBurn": s["recentBurn"]["exhaustsAt"],
+                        "exhausted": s["currentBurn"]["exhausted"],
+                    }
+                    for s in found[svc["id"]]["slos"]
+                ],
+            }
+            for svc in services
+        ],
     }
 
 

@@ -83,6 +83,42 @@ def _violation(kind: str, payload: dict[str, Any]) -> Message:
     )
 
 
+REASONS = {
+    "exhaustion_current_burn": "the error budget runs out within the horizon at this month's burn",
+    "exhaustion_recent_burn": "the error budget runs out within the horizon at the last 7 days' burn",
+    "miss_probability": "the month is likely to miss its target",
+}
+
+
+def _forecast(kind: str, payload: dict[str, Any]) -> Message:
+    """A forecast alert (app/slo/forecast_service.py): the budget is forecast to run out, or the month to miss."""
+    f = payload["forecast"]
+    probability = f.get("missProbability")
+    facts = [
+        ("Service", f["serviceName"]),
+        ("SLO", f["slo"]),
+        ("Month", f["period"]),
+        ("Budget runs out", iso(f.get("exhaustsAt"))),
+        ("Miss probability", "-" if probability is None else f"{float(probability) * 100:.0f} %"),
+        ("Opened", iso(f["openedAt"])),
+    ]
+    if kind == "slo_forecast.opened":
+        why = "; ".join(REASONS.get(r, r) for r in f["reasons"])
+        return Message(
+            f"SLO forecast: {f['serviceName']} {f['slo']} at risk",
+            f"{f['slo']} of {f['serviceName']}: {why}.",
+            "warn",
+            facts,
+        )
+    facts.append(("Closed", iso(f["closedAt"])))
+    return Message(
+        f"SLO forecast clear: {f['serviceName']} {f['slo']}",
+        f"{f['slo']} of {f['serviceName']} is no longer forecast to run out of its budget or miss its target.",
+        "good",
+        facts,
+    )
+
+
 def _maintenance(kind: str, payload: dict[str, Any]) -> Message:
     m = payload["maintenance"]
     facts = [
@@ -162,6 +198,8 @@ def describe(kind: str, payload: dict[str, Any]) -> Message:
         return _incident(kind, payload)
     if kind.startswith("slo_violation."):
         return _violation(kind, payload)
+    if kind.startswith("slo_forecast."):
+        return _forecast(kind, payload)
     if kind.startswith("maintenance."):
         return _maintenance(kind, payload)
     if kind.startswith("escalation."):

@@ -1,6 +1,6 @@
 """The transactional outbox: an event is recorded in the transaction of the write it announces, so a
 crash either loses both or neither. Incident writes call `incident_written`; SLO violations and
-maintenance windows are turned into events by the worker's scan (`scan`)."""
+maintenance windows and SLO forecast alerts are turned into events by the worker's scan (`scan`)."""
 
 from __future__ import annotations
 
@@ -75,9 +75,10 @@ async def maintenance_scheduled(conn: asyncpg.Connection, window: asyncpg.Record
 
 
 async def scan(conn: asyncpg.Connection, now: datetime, horizon_s: float) -> list[str]:
-    """Turn SLO violations opened/closed and maintenance windows started/ended up to `now` into events
-    (each once, by key); transitions older than the horizon are history, not news."""
+    """Turn SLO violations and forecast alerts opened/closed, and maintenance windows started/ended, up
+    to `now` into events (each once, by key); transitions older than the horizon are history, not news."""
     async with conn.transaction():
         keys = [r["event_key"] for r in await conn.fetch(queries.SCAN_SLO_VIOLATIONS, now, float(horizon_s))]
+        keys += [r["event_key"] for r in await conn.fetch(queries.SCAN_FORECAST_ALERTS, now, float(horizon_s))]
         keys += [r["event_key"] for r in await conn.fetch(queries.SCAN_MAINTENANCE, now, float(horizon_s))]
     return keys

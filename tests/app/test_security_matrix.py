@@ -34,6 +34,7 @@ PUBLIC_GETS = {
     "/api/slo-definitions/{name}",
     "/api/slo-definitions/{name}/status",
     "/api/slo-definitions/{name}/violations",
+    "/api/slo/{service_id}/forecast",
 }
 PUBLIC_GETS |= {
     "/api/sla/reports/{service_id}/{month}.{fmt}",

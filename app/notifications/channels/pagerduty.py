@@ -30,7 +30,7 @@ class PagerDutyOptions(BaseModel):
 
 
 def dedup_key(delivery: Delivery) -> str:
-    """One alert per incident (or SLO violation, or maintenance window); a test is its own alert."""
+    """One alert per incident (or SLO violation, forecast alert, maintenance window); a test is its own alert."""
     payload = delivery.payload
     if "incident" in payload:
         key = f"slamon-incident-{payload['incident']['id']}"
@@ -38,6 +38,8 @@ def dedup_key(delivery: Delivery) -> str:
         key = f"slamon-slodef-{payload['violation']['id']}"
     elif "violation" in payload:
         key = f"slamon-slo-{payload['violation']['id']}"
+    elif "forecast" in payload:
+        key = f"slamon-forecast-{payload['forecast']['id']}"
     elif "maintenance" in payload:
         key = f"slamon-maintenance-{payload['maintenance']['id']}"
     else:
@@ -48,7 +50,13 @@ def dedup_key(delivery: Delivery) -> str:
 def action(kind: str) -> Action:
     if kind == "escalation.acknowledged":
         return "acknowledge"
-    if kind in ("escalation.resolved", "incident.resolved", "slo_violation.closed", "maintenance.ended"):
+    if kind in (
+        "escalation.resolved",
+        "incident.resolved",
+        "slo_violation.closed",
+        "slo_forecast.closed",
+        "maintenance.ended",
+    ):
         return "resolve"
     return "trigger"
 
@@ -59,6 +67,8 @@ def severity(delivery: Delivery) -> str:
         return SEVERITY[payload["incident"]["priority"]]
     if "violation" in payload:
         return "critical" if payload["violation"]["severity"] == "CRITICAL" else "warning"
+    if "forecast" in payload:
+        return "warning"
     return "info"
 
 

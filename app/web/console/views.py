@@ -31,6 +31,8 @@ from app.oncall import service as oncall
 from app.oncall import views as oncall_views
 from app.realtime import hub
 from app.services import service as services
+from app.slo import forecast_service
+from app.slo import service as slo
 from app.users import service as users
 from app.web.console import session
 from app.web.templating import language_of, render, translator
@@ -357,6 +359,45 @@ async def admin_customers(
         services=await _service_names(conn),
         tiers=("enterprise_plus", "enterprise", "professional", "developer"),
         script_data={"page": "admin-customers"},
+    )
+
+
+@router.get("/slo")
+async def slo_page(
+    request: Request,
+    service: str | None = ServiceFilter,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> Response:
+    """A service's SLOs this month and their forecast (docs/sla-math.md "Forecasts"): the error budget,
+    when it runs out at the month's and the last 7 days' burn, the chance to miss, open forecast alerts."""
+    active = list(await services.list_active(conn))
+    chosen = next((s for s in active if s["id"] == service), active[0] if active and service is None else None)
+    if chosen is None:
+        return page(request, "console/slo.html", user, nav="slo", services=active, chosen=None, unknown=service)
+    settings = request.app.state.settings
+    alerting = forecast_service.Settings(settings.forecast_horizon_h * 3600, settings.forecast_miss_probability)
+    period = forecast_service.running_month(now, settings.zone)
+    report = await slo.report(conn, chosen, period, now, settings.timezone)
+    found = (await forecast_service.forecasts(conn, [chosen], now, settings.timezone, settings.zone, alerting))[
+        chosen["id"]
+    ]
+    figures = {s["slo"]: s for s in report["slos"]}
+    rows = [
+        {**f, "target": figures[f["slo"]]["target"], "current": figures[f["slo"]]["current"]} for f in found["slos"]
+    ]
+    return page(
+        request,
+        "console/slo.html",
+        user,
+        nav="slo",
+        services=active,
+        chosen=chosen,
+        forecast=found,
+        rows=rows,
+        alerts=await forecast_service.open_alerts(conn, chosen["id"]),
+        unknown=None,
     )
 
 

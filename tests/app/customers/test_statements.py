@@ -203,3 +203,32 @@ def test_a_logo_that_is_not_an_image_file_is_refused_at_start(tmp_path):
     png = tmp_path / "logo.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n")
     assert Settings(organisation_logo=png).organisation_logo == png
+
+
+async def test_the_running_month_carries_the_slo_forecast_and_a_closed_month_none(closed):
+    staff = closed
+    admin = await staff.headers("admin")
+    doc = (await staff.client.get("/api/customers/acme/statements/2025-04.json", headers=admin)).json()
+    assert doc["version"] == 3
+    forecast = doc["forecast"]
+    assert forecast["asOf"] == "2025-04-20T00:00:00Z" and forecast["method"] == "bootstrap"
+    assert [s["id"] for s in forecast["services"]] == [s["id"] for s in doc["services"]]
+    for service in forecast["services"]:
+        # the figures of GET /api/slo/{serviceId}/forecast at the same instant
+        api = (await staff.client.get(f"/api/slo/{service['id']}/forecast")).json()
+        assert len(service["slos"]) == len(api["slos"]) == 7
+        for mine, theirs in zip(service["slos"], api["slos"]):
+            assert mine["slo"] == theirs["slo"] and mine["missProbability"] == theirs["missProbability"]
+            assert (mine["budget"], mine["consumed"], mine["remaining"]) == (
+                theirs["budget"],
+                theirs["consumed"],
+                theirs["remaining"],
+            )
+            assert mine["exhaustsAtRecentBurn"] == theirs["recentBurn"]["exhaustsAt"]
+    page = (await staff.client.get("/api/customers/acme/statements/2025-04.html?lang=en", headers=admin)).text
+    assert "Forecast for the rest of the month" in page and "Chance to miss" in page
+
+    march = (await staff.client.get(f"{BASE}.json", headers=admin)).json()
+    assert march["statement"]["status"] == "final" and march["forecast"] is None  # frozen after the month
+    page = (await staff.client.get(f"{BASE}.html?lang=en", headers=admin)).text
+    assert "No forecast: a forecast is made for a running month only" in page

@@ -20,8 +20,8 @@ INCIDENT = {
 
 
 async def write_every_event(staff, conn) -> None:
-    """An incident created, moved, updated and resolved; an SLO violation opened and closed; a
-    maintenance window scheduled, another started and ended."""
+    """An incident created, moved, updated and resolved; an SLO violation opened and closed; an SLO
+    forecast alert opened and closed; a maintenance window scheduled, another started and ended."""
     reporter = await staff.headers("reporter")
     incident = (await staff.client.post("/api/incidents", json=INCIDENT, headers=reporter)).json()["incident"]
     r = await staff.client.post(
@@ -56,6 +56,13 @@ async def write_every_event(staff, conn) -> None:
         now - timedelta(minutes=30),
     )
     await conn.execute("UPDATE slo_violations SET ended_at = $2 WHERE id = $1", violation, now - timedelta(minutes=1))
+    alert = await conn.fetchval(
+        """INSERT INTO slo_forecast_alerts (service_id, slo, period, opened_at, reasons, exhausts_at, miss_probability)
+           VALUES ('face-compare', 'availability', '2026-12', $1, '{exhaustion_recent_burn}', $2, 0.75) RETURNING id""",
+        now - timedelta(minutes=40),
+        now + timedelta(hours=20),
+    )
+    await conn.execute("UPDATE slo_forecast_alerts SET closed_at = $2 WHERE id = $1", alert, now - timedelta(minutes=2))
     await conn.execute(
         """INSERT INTO maintenance_windows (title, affected_services, starts_at, ends_at, created_at)
            VALUES ('DB upgrade', '{face-compare}', $1, $2, $3)""",
@@ -91,6 +98,9 @@ async def test_every_event_kind_reaches_the_receiver_signed(staff, make_receiver
     assert by_kind["slo_violation.opened"]["violation"]["severity"] == "CRITICAL"
     assert by_kind["slo_violation.closed"]["violation"]["durationSeconds"] == 29 * 60
     assert by_kind["maintenance.ended"]["maintenance"]["title"] == "DB upgrade"
+    assert by_kind["slo_forecast.opened"]["forecast"]["reasons"] == ["exhaustion_recent_burn"]
+    assert by_kind["slo_forecast.opened"]["forecast"]["missProbability"] == 0.75
+    assert by_kind["slo_forecast.closed"]["forecast"]["serviceName"] == "Face Compare"
     assert by_kind["incident.updated"]["incident"]["updates"][0]["description"] == "Rolling back"
     assert by_kind["maintenance.scheduled"]["maintenance"]["title"] == "Failover drill"
 

@@ -251,6 +251,7 @@ async def test_every_page_passes_axe_at_both_widths(console, console_db, new_pag
         ("/admin/users", "admin-users"),
         ("/admin/services", "admin-services"),
         ("/admin/maintenance", "admin-maintenance"),
+        ("/slo", "slo"),
         ("/history?lang=en", "history-en"),
     ]:
         await page.goto(console + path)
