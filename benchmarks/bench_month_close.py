@@ -5,7 +5,8 @@ JSON line.
 N services (default 10,000) with HOURS hours of data (default 2) on the 15th of last month, UTC: one
 check and one API call per service and minute, written straight into the raw tables with
 generate_series (not through the ingest module: the figures, not the load, are measured here), their
-ranges logged for the rollups as the ingest does, rollups refreshed, VACUUM ANALYZE. Then:
+ranges logged for the rollups as the ingest does, rollups refreshed, VACUUM ANALYZE. Then, on a
+connection with the worker's session settings (app/db.py SESSION_SETTINGS):
 - baseline: the first K services (default 1,000) closed the way the close did before batching: per
   service, one repeatable-read snapshot, its report computed alone (figures.compute: the same dozen
   statements a service), revision 1 inserted and audited; per-service time and the whole catalog at
@@ -24,8 +25,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
 from common import connect, emit, int_setting, log, machine, millis, scratch_database, server_versions, settle
 
+from app import db
 from app.audit import service as audit
 from app.periods import month
 from app.reports import figures as report_figures
@@ -121,6 +125,11 @@ async def main() -> None:
             materialise_s = time.perf_counter() - t0
             log(f"{count} services: {rows} rows in {load_s:.0f} s, materialised in {materialise_s:.0f} s")
             await settle(conn)
+            await conn.close()
+            # The worker's session settings (app/db.py: generic plans, no parallel workers, no JIT).
+            conn = await asyncpg.connect(
+                url, server_settings={**db.SESSION_SETTINGS, "application_name": "slamon-bench"}
+            )
             services = await conn.fetch(report_queries.SERVICES_TO_CLOSE, period.start, period.end)
 
             log(f"baseline: {baseline_n} services one by one")
