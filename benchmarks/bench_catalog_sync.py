@@ -1,0 +1,121 @@
+"""The catalog sync of `slamon migrate` (services.sync_catalog) for a large services.toml, beside the
+code it replaced, in the same run; one JSON line.
+
+A scratch database with N services (default 10,000) synced; then, ROUNDS times each, alternating: the
+catalog unchanged, every service renamed, renamed back; for the current code and for the baseline
+(the SYNC statement of before sql/330, every row of the file given to the INSERT, and sql/180's row
+trigger services_jobs put back for its turns). Per case the median and the phases of one sync:
+building the columns in Python, the upsert statement, the look for services the file dropped.
+Usage: bench_catalog_sync.py [N [ROUNDS]]; env BENCH_SYNC_SERVICES, BENCH_SYNC_ROUNDS."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import time
+
+from common import bench_services, connect, emit, int_setting, log, machine, millis, scratch_database, server_versions
+
+from app.services import queries
+from app.services import service as catalog
+
+# The upsert before sql/330 (commit 7c40a8d's app/services/queries.py): every row reaches the INSERT.
+BASELINE_SYNC = queries.SYNC.replace(
+    queries.SYNC[queries.SYNC.index("changed AS (") : queries.SYNC.index("upserted AS (")],
+    "before AS (SELECT s.id, s.interval_s, s.latency_target_ms FROM services s JOIN wanted USING (id)),\n",
+).replace("    FROM changed\n", "    FROM wanted\n")
+ROW_TRIGGER = """
+DROP TRIGGER services_jobs_insert ON services;
+DROP TRIGGER services_jobs_update ON services;
+CREATE TRIGGER services_jobs AFTER INSERT OR UPDATE ON services
+    FOR EACH ROW EXECUTE FUNCTION log_config_for_jobs();
+"""
+STATEMENT_TRIGGERS = """
+DROP TRIGGER services_jobs ON services;
+CREATE TRIGGER services_jobs_insert AFTER INSERT ON services
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION log_services_for_jobs();
+CREATE TRIGGER services_jobs_update AFTER UPDATE ON services
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION log_services_for_jobs();
+"""
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+async def main() -> None:
+    count = int_setting(1, "BENCH_SYNC_SERVICES", 10_000)
+    rounds = int_setting(2, "BENCH_SYNC_ROUNDS", 5)
+    load_at_start = uptime()
+    async with scratch_database("catalog_sync", 10) as (url, _):
+        conn = await connect(url)
+        try:
+            files = bench_services(count)
+            renamed = [svc.model_copy(update={"name": f"{svc.name} (renamed)"}) for svc in files]
+            t0 = time.perf_counter()
+            await catalog.sync_catalog(conn, files)
+            insert_s = time.perf_counter() - t0
+            log(f"{count} services inserted in {insert_s:.1f} s")
+            samples: dict[str, dict[str, list[float]]] = {"current": {}, "baseline": {}}
+            for _ in range(rounds):
+                for code in ("current", "baseline"):
+                    if code == "baseline":
+                        await conn.execute(ROW_TRIGGER)
+                        queries.SYNC, current_sync = BASELINE_SYNC, queries.SYNC
+                    try:
+                        for case, services in (("unchanged", files), ("renamed", renamed), ("renamed_back", files)):
+                            t0 = time.perf_counter()
+                            await catalog.sync_catalog(conn, services)
+                            samples[code].setdefault(case, []).append(time.perf_counter() - t0)
+                    finally:
+                        if code == "baseline":
+                            queries.SYNC = current_sync
+                            await conn.execute(STATEMENT_TRIGGERS)
+            breakdown = {}
+            for case, services in (("unchanged", files), ("renamed", renamed)):
+                tx = conn.transaction()
+                await tx.start()
+                t0 = time.perf_counter()
+                latest = {svc.id: (position, svc) for position, svc in enumerate(services)}
+                rows = [(*catalog._columns(svc), position) for position, svc in latest.values()]
+                columns = [list(column) for column in zip(*rows, strict=True)]
+                t1 = time.perf_counter()
+                changed = await conn.fetch(queries.SYNC, *columns)
+                t2 = time.perf_counter()
+                await conn.fetch(queries.DEACTIVATE_MISSING, [s.id for s in services])
+                t3 = time.perf_counter()
+                await tx.rollback()
+                breakdown[case] = {
+                    "columns_ms": millis(t1 - t0),
+                    "upsert_ms": millis(t2 - t1),
+                    "deactivate_ms": millis(t3 - t2),
+                    "rows_changed": len(changed),
+                }
+            versions = await server_versions(conn)
+        finally:
+            await conn.close()
+    emit(
+        {
+            "bench": "catalog_sync",
+            "services": count,
+            "rounds": rounds,
+            "insert_s": round(insert_s, 2),
+            **{
+                code: {
+                    case: {"median_ms": millis(statistics.median(s)), "max_ms": millis(max(s))}
+                    for case, s in cases.items()
+                }
+                for code, cases in samples.items()
+            },
+            "phases_current": breakdown,
+            "uptime_at_start": load_at_start,
+            "uptime_after": uptime(),
+            "server": versions,
+            "machine": machine(),
+        }
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
