@@ -4,13 +4,18 @@ code it replaced, in the same run; one JSON line.
 A scratch database with N services (default 10,000) synced; then, ROUNDS times each, alternating: the
 catalog unchanged, every service renamed, renamed back; for the current code and for the baseline
 (the SYNC statement of before sql/330, every row of the file given to the INSERT, and sql/180's row
-trigger services_jobs put back for its turns). Per case the median and the phases of one sync:
-building the columns in Python, the upsert statement, the look for services the file dropped.
+trigger services_jobs put back for its turns), each sync on a new connection as `slamon migrate`
+runs it. Per case the median and the worst wall time, and the median CPU time of the bench process
+and of the sync's database backend together (/proc/PID/stat, 10 ms ticks): what a quiet machine's
+wall time would be, less I/O waits, on a loaded one. And the phases of one sync of the current code (in a transaction
+rolled back): building the columns in Python, the upsert statement, the look for services the file
+dropped.
 Usage: bench_catalog_sync.py [N [ROUNDS]]; env BENCH_SYNC_SERVICES, BENCH_SYNC_ROUNDS."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import subprocess
 import time
@@ -40,6 +45,13 @@ CREATE TRIGGER services_jobs_update AFTER UPDATE ON services
 """
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (/proc/PID/stat; the server runs on this machine)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -58,6 +70,7 @@ async def main() -> None:
             insert_s = time.perf_counter() - t0
             log(f"{count} services inserted in {insert_s:.1f} s")
             samples: dict[str, dict[str, list[float]]] = {"current": {}, "baseline": {}}
+            cpu_samples: dict[str, dict[str, list[float]]] = {"current": {}, "baseline": {}}
             for _ in range(rounds):
                 for code in ("current", "baseline"):
                     if code == "baseline":
@@ -65,9 +78,19 @@ async def main() -> None:
                         queries.SYNC, current_sync = BASELINE_SYNC, queries.SYNC
                     try:
                         for case, services in (("unchanged", files), ("renamed", renamed), ("renamed_back", files)):
-                            t0 = time.perf_counter()
-                            await catalog.sync_catalog(conn, services)
-                            samples[code].setdefault(case, []).append(time.perf_counter() - t0)
+                            # A connection of its own, as `slamon migrate` runs the sync: the statement
+                            # planned for these arrays (a reused one may turn generic after five runs).
+                            fresh = await connect(url)
+                            backend = fresh.get_server_pid()
+                            try:
+                                cpu0, server0, t0 = time.process_time(), cpu_s(backend), time.perf_counter()
+                                await catalog.sync_catalog(fresh, services)
+                                wall = time.perf_counter() - t0
+                                cpu = time.process_time() - cpu0 + cpu_s(backend) - server0
+                                samples[code].setdefault(case, []).append(wall)
+                                cpu_samples[code].setdefault(case, []).append(cpu)
+                            finally:
+                                await fresh.close()
                     finally:
                         if code == "baseline":
                             queries.SYNC = current_sync
@@ -103,7 +126,11 @@ async def main() -> None:
             "insert_s": round(insert_s, 2),
             **{
                 code: {
-                    case: {"median_ms": millis(statistics.median(s)), "max_ms": millis(max(s))}
+                    case: {
+                        "median_ms": millis(statistics.median(s)),
+                        "max_ms": millis(max(s)),
+                        "cpu_median_ms": millis(statistics.median(cpu_samples[code][case])),
+                    }
                     for case, s in cases.items()
                 }
                 for code, cases in samples.items()

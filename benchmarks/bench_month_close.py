@@ -13,6 +13,8 @@ connection with the worker's session settings (app/db.py SESSION_SETTINGS):
   that rate. Those snapshots are then emptied (TRUNCATE: the table refuses DELETE);
 - the batched close of the whole catalog, then the same close again (nothing to do);
 - the K baseline reports compared with the batched ones, byte for byte.
+Besides wall times, the CPU time of the bench process and of its database backend together
+(/proc/PID/stat): about what a quiet machine's wall time would be, less I/O waits.
 Usage: bench_month_close.py [N [HOURS [K]]]; env BENCH_CLOSE_SERVICES, BENCH_CLOSE_HOURS,
 BENCH_CLOSE_BASELINE; BENCH_CLOSE_BATCH overrides reports.CLOSE_BATCH."""
 
@@ -63,6 +65,18 @@ def the_day() -> datetime:
     """00:00 UTC of the 15th of last month: a closed month, no month boundary (as bench_scale.py)."""
     first = datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return (first - timedelta(days=1)).replace(day=15)
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (/proc/PID/stat; the server runs on this machine)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(conn) -> float:
+    """CPU seconds of this process and of the connection's database backend together."""
+    return time.process_time() + cpu_s(conn.get_server_pid())
 
 
 def uptime() -> str:
@@ -133,17 +147,17 @@ async def main() -> None:
             services = await conn.fetch(report_queries.SERVICES_TO_CLOSE, period.start, period.end)
 
             log(f"baseline: {baseline_n} services one by one")
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), cpu_of(conn)
             one_by_one = await close_one_by_one(conn, services[:baseline_n], period, now)
-            baseline_s = time.perf_counter() - t0
+            baseline_s, baseline_cpu_s = time.perf_counter() - t0, cpu_of(conn) - cpu0
             await conn.execute("TRUNCATE report_snapshots CASCADE")
             await conn.execute("DELETE FROM audit_log WHERE action = 'report.closed'")
             uptime_between = uptime()
 
             log(f"batched close of {count} services (CLOSE_BATCH={reports.CLOSE_BATCH})")
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), cpu_of(conn)
             closed = await reports.close_month(conn, period, now, ZONE)
-            close_s = time.perf_counter() - t0
+            close_s, close_cpu_s = time.perf_counter() - t0, cpu_of(conn) - cpu0
             t0 = time.perf_counter()
             again = await reports.close_month(conn, period, now, ZONE)
             again_s = time.perf_counter() - t0
@@ -171,6 +185,7 @@ async def main() -> None:
             "close_batch": reports.CLOSE_BATCH,
             "month_close_s": round(close_s, 2),
             "month_close_per_service_ms": millis(close_s / count),
+            "month_close_cpu_s": round(close_cpu_s, 2),
             "services_closed": len(closed),
             "month_close_again_s": round(again_s, 3),
             "closed_again": len(again),
@@ -178,6 +193,7 @@ async def main() -> None:
                 "services": baseline_n,
                 "s": round(baseline_s, 2),
                 "per_service_ms": baseline_per_service_ms,
+                "cpu_per_service_ms": millis(baseline_cpu_s / baseline_n),
                 "whole_catalog_at_that_rate_s": round(baseline_per_service_ms * count / 1000, 1),
             },
             "speedup": round(baseline_per_service_ms / millis(close_s / count), 1) if close_s else None,
