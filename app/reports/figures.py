@@ -212,7 +212,8 @@ async def compute_many(
     conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
 ) -> dict[str, dict]:
     """compute() of every service, each input read once for all of them (a dozen statements in all,
-    not per service: the month close's cost, docs/operations.md); the same figures as one by one."""
+    not per service: the month close's batches, docs/api.md "Month close"); the same figures as one
+    by one."""
     ids = [s["id"] for s in services]
     cut = min(now, period.end)
     records = await sla.check_days(conn, services, period, now, timezone_name)

@@ -184,7 +184,7 @@ async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, t
     """Freeze revision 1 of every service's report for the month (those not closed yet); return their ids.
     The services are closed CLOSE_BATCH at a time: each batch's figures are read for all of its services
     at once (figures.compute_many) in one consistent view of the raw rows and rollups, and frozen in
-    that transaction, so a close cut short keeps the batches it finished (docs/operations.md)."""
+    that transaction, so a close cut short keeps the batches it finished (docs/api.md "Month close")."""
     closed = {r["service_id"] for r in await conn.fetch(queries.CLOSED_SERVICES, period.first_day)}
     services = [
         s for s in await conn.fetch(queries.SERVICES_TO_CLOSE, period.start, period.end) if s["id"] not in closed
