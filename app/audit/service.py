@@ -49,6 +49,22 @@ async def record(
     )
 
 
+async def record_many(
+    conn: asyncpg.Connection,
+    action: str,
+    *,
+    actor_name: str,
+    target_type: str,
+    target_ids: list[str],
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one entry per target, all alike but for the target (one round trip)."""
+    encoded = json.dumps(details or {}, default=str, ensure_ascii=False)
+    await conn.executemany(
+        queries.INSERT, [(None, actor_name, action, target_type, str(tid), "", encoded) for tid in target_ids]
+    )
+
+
 async def record_by(
     conn: asyncpg.Connection,
     principal: Actor,

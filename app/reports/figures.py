@@ -69,8 +69,7 @@ def _daily_availability(records, tier: str, today: date) -> list[dict]:
     return rows
 
 
-async def _daily_latency(conn, service, period: Period, today: date) -> list[dict]:
-    rows = await conn.fetch(queries.DAILY_LATENCY, service["id"], period.start, period.end, period.zone.key)
+def _daily_latency(rows: list, period: Period, today: date) -> list[dict]:
     by_day = {r["day"]: r for r in rows}
     daily = []
     for day in period.days():
@@ -188,17 +187,79 @@ def response_by_priority(rows: list[asyncpg.Record]) -> dict:
 
 async def compute(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
     """Every figure of one service's month, as JSON data (docs/sla-math.md; credits per seeds/002)."""
+    return (await compute_many(conn, [service], period, now, timezone_name))[service["id"]]
+
+
+def _by_service(rows, ids: list[str], column: str = "service_id") -> dict[str, list]:
+    """Rows grouped by their service (in the rows' order), an empty list for a service without any."""
+    grouped: dict[str, list] = {sid: [] for sid in ids}
+    for r in rows:
+        grouped[r[column]].append(r)
+    return grouped
+
+
+def _by_affected(rows, ids: list[str]) -> dict[str, list]:
+    """Rows grouped by each service they affect (in the rows' order)."""
+    grouped: dict[str, list] = {sid: [] for sid in ids}
+    for r in rows:
+        for sid in dict.fromkeys(r["affected_services"]):
+            if sid in grouped:
+                grouped[sid].append(r)
+    return grouped
+
+
+async def compute_many(
+    conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
+) -> dict[str, dict]:
+    """compute() of every service, each input read once for all of them (a dozen statements in all,
+    not per service: the month close's batches, docs/api.md "Month close"); the same figures as one
+    by one."""
+    ids = [s["id"] for s in services]
+    cut = min(now, period.end)
+    records = await sla.check_days(conn, services, period, now, timezone_name)
+    responses = await sla.response_times_many(conn, services, period, now)
+    usages = await sla.usage_many(conn, services, period, now, timezone_name)
+    incidents = await sla.incident_stats_many(conn, period, now, ids)
+    violations = _by_service(await conn.fetch(queries.VIOLATIONS_OVERLAPPING, ids, period.start, cut), ids)
+    maintenance = _by_affected(await conn.fetch(queries.MAINTENANCE_OVERLAPPING, ids, period.start, period.end), ids)
+    latency = _by_service(await conn.fetch(queries.DAILY_LATENCY, ids, period.start, period.end, period.zone.key), ids)
+    response_rows = _by_affected(await conn.fetch(queries.INCIDENT_RESPONSE_IN, period.start, period.end, ids), ids)
+    return {
+        s["id"]: _figures(
+            s,
+            period,
+            now,
+            records[s["id"]],
+            responses[s["id"]],
+            usages[s["id"]]["metrics"],
+            incidents[s["id"]],
+            violations[s["id"]],
+            maintenance[s["id"]],
+            latency[s["id"]],
+            response_rows[s["id"]],
+        )
+        for s in services
+    }
+
+
+def _figures(
+    service,
+    period: Period,
+    now: datetime,
+    records: list[sla.DayRecord],
+    response: dict,
+    usage: dict,
+    incidents: dict,
+    violation_rows: list,
+    maintenance_rows: list,
+    latency_rows: list,
+    response_rows: list,
+) -> dict:
     tier = TIERS[service["tier"]]
     today = local_date(min(now, period.end), period.zone) if now < period.end else period.days()[-1]
-    records = (await sla.check_days(conn, [service], period, now, timezone_name))[service["id"]]
     availability = sla.availability_metrics(sla.total(records))
-    response = await sla.response_times(conn, service, period, now)
-    usage = (await sla.usage(conn, service, period, now, timezone_name))["metrics"]
-    incidents = await sla.incident_stats(conn, period, now, service["id"])
     cut = min(now, period.end)
-    violations, longest_hours = _violations(
-        await conn.fetch(queries.VIOLATIONS_OVERLAPPING, service["id"], period.start, cut), cut
-    )
+    violations, longest_hours = _violations(violation_rows, cut)
 
     uptime = truncated_percentage(availability["successfulChecks"], availability["totalChecks"])
     p95 = response["metrics"]["percentiles"]["p95"]
@@ -227,20 +288,18 @@ async def compute(conn: asyncpg.Connection, service, period: Period, now: dateti
                 "excludedFromSla": r["excluded"],
                 "reason": r["exclusion_reason"],
             }
-            for r in await conn.fetch(queries.MAINTENANCE_OVERLAPPING, service["id"], period.start, period.end)
+            for r in maintenance_rows
         ],
         "responseTimes": {
             **response["metrics"],
             "targetThreshold": response["targetThreshold"],
-            "daily": await _daily_latency(conn, service, period, today),
+            "daily": _daily_latency(latency_rows, period, today),
         },
         "usage": usage,
         "incidents": {
             "summary": incidents["summary"],
             "incidents": incidents["incidents"],
-            "byPriority": response_by_priority(
-                await conn.fetch(queries.INCIDENT_RESPONSE_IN, period.start, period.end, service["id"])
-            ),
+            "byPriority": response_by_priority(response_rows),
         },
         "slo": {
             "tier": tier.name,

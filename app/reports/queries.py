@@ -1,30 +1,31 @@
 """SQL of the monthly reports: snapshots (append-only), daily latency percentiles, SLO violations."""
 
-# Nearest-rank P50/P95/P99 of the raw call latencies per day of the reporting zone.
-# $1 service, $2 from, $3 to, $4 zone.
+# Nearest-rank P50/P95/P99 of the raw call latencies per service and day of the reporting zone.
+# $1 service ids, $2 from, $3 to, $4 zone.
 DAILY_LATENCY = """
-SELECT (c.ts AT TIME ZONE $4)::date AS day, count(*)::int AS calls,
+SELECT c.service_id, (c.ts AT TIME ZONE $4)::date AS day, count(*)::int AS calls,
        percentile_disc(0.50) WITHIN GROUP (ORDER BY c.latency_ms) AS p50,
        percentile_disc(0.95) WITHIN GROUP (ORDER BY c.latency_ms) AS p95,
        percentile_disc(0.99) WITHIN GROUP (ORDER BY c.latency_ms) AS p99
 FROM api_calls c
-WHERE c.service_id = $1 AND c.ts >= $2 AND c.ts < $3
-GROUP BY 1 ORDER BY 1
+WHERE c.service_id = ANY($1::text[]) AND c.ts >= $2 AND c.ts < $3
+GROUP BY 1, 2
 """
 
-# Violations of the service that overlap [$2, $3).
-# Every maintenance window of the service overlapping the period, excluded or not (the report says which).
+# Every maintenance window of the services $1 overlapping the period, excluded or not (the report says
+# which).
 MAINTENANCE_OVERLAPPING = """
-SELECT title, starts_at, ends_at, announced_at, excluded, exclusion_reason
+SELECT title, starts_at, ends_at, announced_at, excluded, exclusion_reason, affected_services
 FROM maintenance_windows
-WHERE $1 = ANY(affected_services) AND starts_at < $3 AND ends_at > $2
+WHERE affected_services && $1::text[] AND starts_at < $3 AND ends_at > $2
 ORDER BY starts_at, id
 """
 
+# Violations of the services $1 that overlap [$2, $3).
 VIOLATIONS_OVERLAPPING = """
-SELECT id, slo, severity, started_at, ended_at, threshold, worst_value
+SELECT service_id, id, slo, severity, started_at, ended_at, threshold, worst_value
 FROM slo_violations
-WHERE service_id = $1 AND started_at < $3 AND coalesce(ended_at, 'infinity') > $2
+WHERE service_id = ANY($1::text[]) AND started_at < $3 AND coalesce(ended_at, 'infinity') > $2
 ORDER BY started_at, id
 """
 
@@ -57,6 +58,14 @@ INSERT INTO report_snapshots (service_id, month, revision, timezone, figures)
 VALUES ($1, $2, 1, $3, $4::json)
 ON CONFLICT (service_id, month, revision) DO NOTHING
 RETURNING revision, created_at
+"""
+
+# Revision 1 of several services' month ($1 ids, $4 their figures), the same way: the ids written.
+INSERT_FIRST_MANY = """
+INSERT INTO report_snapshots (service_id, month, revision, timezone, figures)
+SELECT f.service_id, $2, 1, $3, f.figures::json FROM unnest($1::text[], $4::text[]) AS f(service_id, figures)
+ON CONFLICT (service_id, month, revision) DO NOTHING
+RETURNING service_id
 """
 
 # Serialises revisions of one (service, month): two corrections never race for the same number.
@@ -99,10 +108,10 @@ ON CONFLICT DO NOTHING
 # Time to acknowledge and to resolve (app/escalation): the first acknowledgement of each incident of
 # the month (the timeline keeps it after a resumption lifted it), and its resolution.
 INCIDENT_RESPONSE_IN = """
-SELECT i.id, i.priority, i.created_at, i.resolved_at,
+SELECT i.id, i.priority, i.affected_services, i.created_at, i.resolved_at,
        (SELECT min(l.at) FROM escalation_log l WHERE l.incident_id = i.id AND l.action = 'acknowledged')
            AS acknowledged_at
 FROM incidents i
-WHERE i.created_at >= $1 AND i.created_at < $2 AND $3 = ANY(i.affected_services)
-ORDER BY i.created_at
+WHERE i.created_at >= $1 AND i.created_at < $2 AND i.affected_services && $3::text[]
+ORDER BY i.created_at, i.id
 """

@@ -177,16 +177,24 @@ def months_to_close(now: datetime, zone, grace: timedelta) -> list[Period]:
     return periods
 
 
+CLOSE_BATCH = 500  # services whose reports the month close computes together, in one snapshot
+
+
 async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, timezone_name: str) -> list[str]:
-    """Freeze revision 1 of every service's report for the month (those not closed yet); return their ids."""
+    """Freeze revision 1 of every service's report for the month (those not closed yet); return their ids.
+    The services are closed CLOSE_BATCH at a time: each batch's figures are read for all of its services
+    at once (figures.compute_many) in one consistent view of the raw rows and rollups, and frozen in
+    that transaction, so a close cut short keeps the batches it finished (docs/api.md "Month close")."""
     closed = {r["service_id"] for r in await conn.fetch(queries.CLOSED_SERVICES, period.first_day)}
+    services = [
+        s for s in await conn.fetch(queries.SERVICES_TO_CLOSE, period.start, period.end) if s["id"] not in closed
+    ]
     written = []
-    for service in await conn.fetch(queries.SERVICES_TO_CLOSE, period.start, period.end):
-        if service["id"] in closed:
-            continue
-        # One consistent view of the raw rows and rollups for all of a service's figures.
-        if await rollups.in_snapshot(conn, functools.partial(_freeze_first, conn, service, period, now, timezone_name)):
-            written.append(service["id"])
+    for lo in range(0, len(services), CLOSE_BATCH):
+        batch = services[lo : lo + CLOSE_BATCH]
+        written += await rollups.in_snapshot(
+            conn, functools.partial(_freeze_batch, conn, batch, period, now, timezone_name)
+        )
     # The customers' statements compose the reports just frozen (app/customers/statements.py).
     from app.customers import statements
 
@@ -194,23 +202,32 @@ async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, t
     return written
 
 
-async def _freeze_first(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> bool:
-    """Revision 1 of one service's month; False when there is nothing to freeze or another worker did."""
-    figures = await report_figures.compute(conn, service, period, now, timezone_name)
-    if service["created_at"] >= period.end and not report_figures.has_data(figures):
-        return False  # the service did not exist yet that month
-    row = await conn.fetchrow(queries.INSERT_FIRST, service["id"], period.first_day, timezone_name, _dump(figures))
-    if row is None:
-        return False  # another worker closed it first
-    await audit.record(
+async def _freeze_batch(
+    conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
+) -> list[str]:
+    """Revision 1 of these services' month, those with something to freeze that no other worker froze
+    first; returns their ids, in the services' order."""
+    computed = await report_figures.compute_many(conn, services, period, now, timezone_name)
+    # A service created after the month with nothing in it did not exist yet that month.
+    frozen = [s["id"] for s in services if s["created_at"] < period.end or report_figures.has_data(computed[s["id"]])]
+    if not frozen:
+        return []
+    inserted = {
+        r["service_id"]
+        for r in await conn.fetch(
+            queries.INSERT_FIRST_MANY, frozen, period.first_day, timezone_name, [_dump(computed[sid]) for sid in frozen]
+        )
+    }
+    written = [sid for sid in frozen if sid in inserted]  # the others: another worker closed them first
+    await audit.record_many(
         conn,
         "report.closed",
         actor_name="month close",
         target_type="report",
-        target_id=f"{service['id']}/{period.label}",
+        target_ids=[f"{sid}/{period.label}" for sid in written],
         details={"revision": 1},
     )
-    return True
+    return written
 
 
 async def close_due_months(

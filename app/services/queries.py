@@ -36,7 +36,9 @@ RETURNING id, (xmax = 0) AS inserted
 
 # The file's services upserted in one statement ($1..$12: the columns as arrays, in the file's order):
 # the services it inserted or changed, and whether a setting the rollups depend on changed (check
-# interval -> downtime, latency target -> over-target). `before` reads the rows as they were.
+# interval -> downtime, latency target -> over-target). `before` reads the rows as they were. Only
+# the new and differing rows reach the INSERT (`changed`): an unchanged catalog locks no row, and
+# ON CONFLICT's own test still guards a row changed since this statement's snapshot.
 SYNC = f"""
 WITH wanted AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::numeric[],
@@ -44,13 +46,27 @@ WITH wanted AS (
          AS w(id, name, description, kind, endpoint_url, interval_s, timeout_s, latency_target_ms, tier,
               check_config, allow_private, position)
 ),
-before AS (SELECT s.id, s.interval_s, s.latency_target_ms FROM services s JOIN wanted USING (id)),
+changed AS (
+    SELECT w.*, s.id IS NOT NULL AS known, s.interval_s AS before_interval_s,
+           s.latency_target_ms AS before_latency_target_ms
+    FROM wanted w LEFT JOIN services s USING (id)
+    WHERE s.id IS NULL
+       OR (s.name, s.description, s.kind, s.endpoint_url, s.interval_s, s.timeout_s, s.latency_target_ms,
+           s.tier, s.check_config, s.allow_private, s.position, s.is_active, s.managed_by)
+          IS DISTINCT FROM
+          (w.name, w.description, w.kind, w.endpoint_url, w.interval_s, w.timeout_s, w.latency_target_ms,
+           w.tier, w.check_config::jsonb, w.allow_private, w.position, true, 'config')
+),
+before AS (
+    SELECT id, before_interval_s AS interval_s, before_latency_target_ms AS latency_target_ms
+    FROM changed WHERE known
+),
 upserted AS (
     INSERT INTO services (id, name, description, kind, endpoint_url, interval_s, timeout_s,
                           latency_target_ms, tier, check_config, allow_private, position, is_active, managed_by)
     SELECT id, name, description, kind, endpoint_url, interval_s, timeout_s, latency_target_ms, tier,
            check_config::jsonb, allow_private, position, true, 'config'
-    FROM wanted
+    FROM changed
     {_ON_CONFLICT}
     RETURNING id, (xmax = 0) AS inserted, position, interval_s, latency_target_ms
 )

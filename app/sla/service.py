@@ -143,10 +143,37 @@ def _share(count: int, whole: int) -> dict:
     return {"count": count, "percentage": rounded_percentage(count, whole)}
 
 
+# A service without calls in the period: what RESPONSE_TIMES_MANY's figures are for no rows.
+NO_CALLS = {
+    "total": 0,
+    "mean": None,
+    "slow300": 0,
+    "slow500": 0,
+    "over_target": 0,
+    "p50": None,
+    "p95": None,
+    "p99": None,
+}
+
+
 async def response_times(conn, service, period: Period, now: datetime) -> dict:
-    row = await conn.fetchrow(
-        queries.RESPONSE_TIMES, service["id"], period.start, period.end, service["latency_target_ms"]
+    return (await response_times_many(conn, [service], period, now))[service["id"]]
+
+
+async def response_times_many(conn, services: list, period: Period, now: datetime) -> dict[str, dict]:
+    """response_times of every service, in one statement for all of them (the month close's)."""
+    rows = await conn.fetch(
+        queries.RESPONSE_TIMES_MANY,
+        [s["id"] for s in services],
+        period.start,
+        period.end,
+        [s["latency_target_ms"] for s in services],
     )
+    by_id = {r["service_id"]: r for r in rows}
+    return {s["id"]: _response_times(s, period, now, by_id.get(s["id"], NO_CALLS)) for s in services}
+
+
+def _response_times(service, period: Period, now: datetime, row) -> dict:
     n = row["total"]
     avg = None if row["mean"] is None else round_half_up(row["mean"])
     return {
@@ -167,7 +194,21 @@ async def response_times(conn, service, period: Period, now: datetime) -> dict:
 
 
 async def usage(conn, service, period: Period, now: datetime, timezone_name: str) -> dict:
-    rows = await rollups.read(conn, rollups.USAGE_DAILY, timezone_name, [service["id"]], period.start, period.end)
+    return (await usage_many(conn, [service], period, now, timezone_name))[service["id"]]
+
+
+async def usage_many(conn, services: list, period: Period, now: datetime, timezone_name: str) -> dict[str, dict]:
+    """usage of every service, from one read of the daily rollup."""
+    rows = await rollups.read(
+        conn, rollups.USAGE_DAILY, timezone_name, [s["id"] for s in services], period.start, period.end
+    )
+    by_service: dict[str, list] = {s["id"]: [] for s in services}
+    for r in rows:
+        by_service[r["service_id"]].append(r)
+    return {s["id"]: _usage(s, period, now, by_service[s["id"]]) for s in services}
+
+
+def _usage(service, period: Period, now: datetime, rows: list) -> dict:
     by_day = {local_date(r["bucket"], period.zone): r for r in rows}
     today = local_date(now, period.zone)
     daily = []
@@ -202,7 +243,22 @@ async def usage(conn, service, period: Period, now: datetime, timezone_name: str
 
 
 async def incident_stats(conn, period: Period, now: datetime, service_id: str | None) -> dict:
-    rows = await conn.fetch(queries.INCIDENTS_CREATED_IN, period.start, period.end, service_id)
+    if service_id is not None:
+        return (await incident_stats_many(conn, period, now, [service_id]))[service_id]
+    return _incident_stats(period, now, await conn.fetch(queries.INCIDENTS_CREATED_IN, period.start, period.end))
+
+
+async def incident_stats_many(conn, period: Period, now: datetime, service_ids: list[str]) -> dict[str, dict]:
+    """incident_stats of each service, from one read of the incidents affecting any of them."""
+    mine: dict[str, list] = {sid: [] for sid in service_ids}
+    for r in await conn.fetch(queries.INCIDENTS_CREATED_IN_ANY, period.start, period.end, service_ids):
+        for sid in dict.fromkeys(r["affected_services"]):
+            if sid in mine:
+                mine[sid].append(r)
+    return {sid: _incident_stats(period, now, rows) for sid, rows in mine.items()}
+
+
+def _incident_stats(period: Period, now: datetime, rows: list) -> dict:
     resolved = [(r["resolved_at"] - r["created_at"]).total_seconds() for r in rows if r["resolved_at"]]
     counts = {p: sum(1 for r in rows if r["priority"] == p) for p in ("P1", "P2", "P3")}
     return {
