@@ -16,7 +16,8 @@ from app.sla import service as sla
 from app.sla.tiers import TIERS, Tier
 from app.slo.budget import CREDIT_CAP_PERCENT, budget, service_credit
 
-FIGURES_VERSION = 2  # bump when the document's shape changes; old snapshots keep theirs (2: byPriority)
+FIGURES_VERSION = 3  # bump when the document's shape changes; old snapshots keep theirs (2: byPriority,
+# 3: violations of SLO definitions, with `definition`)
 
 
 def number(value: Decimal | float | int | None):
@@ -143,6 +144,7 @@ def _violations(rows, cut: datetime) -> tuple[list[dict], Decimal]:
         listed.append(
             {
                 "id": r["id"],
+                "definition": r["definition"],  # None: a tier SLO's (slo_violations)
                 "slo": r["slo"],
                 "severity": r["severity"],
                 "startedAt": utc_iso(r["started_at"]),

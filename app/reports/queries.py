@@ -22,11 +22,17 @@ ORDER BY starts_at, id
 """
 
 # Violations of the services $1 that overlap [$2, $3).
+# The tier SLOs' (slo_violations) and the SLO definitions' (slo_definition_violations, `slo` named
+# "<definition>/<alert>"): both count for the 4-hour violation credit (docs/sla-math.md).
 VIOLATIONS_OVERLAPPING = """
-SELECT service_id, id, slo, severity, started_at, ended_at, threshold, worst_value
+SELECT service_id, id, NULL::text AS definition, slo, severity, started_at, ended_at, threshold, worst_value
 FROM slo_violations
 WHERE service_id = ANY($1::text[]) AND started_at < $3 AND coalesce(ended_at, 'infinity') > $2
-ORDER BY started_at, id
+UNION ALL
+SELECT service_id, id, definition, definition || '/' || alert, severity, started_at, ended_at, threshold, worst_value
+FROM slo_definition_violations
+WHERE service_id = ANY($1::text[]) AND started_at < $3 AND coalesce(ended_at, 'infinity') > $2
+ORDER BY started_at, definition NULLS FIRST, id
 """
 
 LATEST = """

@@ -13,6 +13,7 @@ import pytest
 from app.ingest.service import ApiCallRow
 from app.periods import month
 from app.reports import service as reports
+from app.slo.definitions import examples, store
 from tests.app.sla.test_api import (  # noqa: F401 — the `august` fixture and its pandas oracles
     INCIDENTS,
     MAINTENANCE,
@@ -206,3 +207,27 @@ async def test_open_month_is_live_and_provisional(conn, august, make_client):
     assert api["partial"] is True
     assert {k: v for k, v in report["availability"].items() if k != "daily"} == api["metrics"]
     assert await conn.fetchval("SELECT count(*) FROM report_snapshots") == 0  # reading never freezes
+
+
+async def test_a_definitions_violation_is_listed_and_counts_for_the_credit(conn, august, make_client):
+    """A violation of an SLO definition (app/slo/definitions) of 4 h 30 min — half of it in August — is
+    listed beside the tier SLOs' and adds the 4-hour credit; the tier violation alone would not."""
+    definition = examples.examples()[0]
+    await store.put(conn, definition, "example")
+    await add_violations(
+        conn,
+        [("latency_p95", datetime(2025, 8, 20, tzinfo=timezone.utc), datetime(2025, 8, 20, 1, tzinfo=timezone.utc))],
+    )
+    await conn.execute(
+        "INSERT INTO slo_definition_violations"
+        " (definition, service_id, alert, severity, started_at, ended_at, threshold)"
+        " VALUES ($1, $2, 'burn-rate-fast', 'CRITICAL', $3, $4, 14.4)",
+        definition.name, SID, MONTH_END - timedelta(hours=2, minutes=15), MONTH_END + timedelta(hours=2, minutes=15),
+    )  # fmt: skip
+    await reports.close_month(conn, AUGUST, NOW, ZONE)
+    client = await make_client(now=NOW, timezone=ZONE)
+    report = (await client.get(f"/api/sla/reports/{SID}/2025-08.json")).json()
+    listed = [(v["definition"], v["slo"], v["durationMinutes"]) for v in report["slo"]["violations"]]
+    assert listed == [(None, "latency_p95", 60), (definition.name, f"{definition.name}/burn-rate-fast", 270)]
+    assert report["credits"]["longViolationPercent"] == 5
+    assert report["credits"]["longestViolationMinutes"] == 270
