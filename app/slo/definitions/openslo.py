@@ -870,6 +870,11 @@ def openslo_field(model_field: str, definition: Definition) -> str:
 def parse(sources: Sequence[tuple[str, str]], reporting_zone: str) -> list[Definition]:
     """The SLOs of (file name, YAML text) pairs, checked; OpenSloError with every problem otherwise.
     Calendar windows are in `reporting_zone` (settings.timezone)."""
+    return parse_located(sources, reporting_zone)[0]
+
+
+def parse_located(sources: Sequence[tuple[str, str]], reporting_zone: str) -> tuple[list[Definition], dict[str, str]]:
+    """parse(), and the document of each SLO by name (for the problems `parse_for` finds)."""
     problems: list[Problem] = []
     docs = _read_documents(sources, problems)
     definitions = _Parser(docs, reporting_zone, problems).run()
@@ -883,7 +888,7 @@ def parse(sources: Sequence[tuple[str, str]], reporting_zone: str) -> list[Defin
             return order.get(filename, 0), int(number)
 
         raise OpenSloError(sorted(problems, key=position))
-    return definitions
+    return definitions, {d.name: d.label for d in docs if d.kind == "SLO"}
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -1024,6 +1029,44 @@ def tier_definitions() -> tuple[Definition, ...]:
 
 
 # -- storage: slo_definitions (sql/300), the same table as store.py --------------------------------
+
+
+async def unknown_services(conn: asyncpg.Connection, definitions: Sequence[Definition]) -> dict[str, list[str]]:
+    """The services each definition names that are not active services, by definition name."""
+    active = {r["id"] for r in await conn.fetch("SELECT id FROM services WHERE is_active")}
+    found = {d.name: [s for s in d.services if s not in active] for d in definitions}
+    return {name: missing for name, missing in found.items() if missing}
+
+
+def services_field(definition: Definition) -> str:
+    """Where an OpenSLO SLO names its services (docs/slos.md#services)."""
+    return "spec.service" if len(definition.services) == 1 else f"metadata.annotations.{SERVICES_ANNOTATION}"
+
+
+async def parse_for(
+    conn: asyncpg.Connection, sources: Sequence[tuple[str, str]], reporting_zone: str
+) -> list[Definition]:
+    """parse(), plus the checks that need the database: every service named is an active one, no
+    SLO takes a tier definition's name. OpenSloError with every problem."""
+    definitions, located = parse_located(sources, reporting_zone)
+    tiers = {d.name for d in tier_definitions()}
+    unknown = await unknown_services(conn, definitions)
+    problems = [
+        Problem(
+            located[d.name], d.name, services_field(d), f"unknown or archived service {', '.join(map(repr, missing))}"
+        )
+        for d in definitions
+        if (missing := unknown.get(d.name))
+    ]
+    problems += [
+        Problem(located[d.name], d.name, "metadata.name", f"{d.name!r} is a built-in tier definition: read-only")
+        for d in definitions
+        if d.name in tiers or d.tier is not None
+    ]
+    if problems:
+        raise OpenSloError(problems)
+    return definitions
+
 
 Outcome = Literal["created", "updated", "unchanged", "deleted"]
 
