@@ -124,9 +124,16 @@ def _represent_decimal(dumper: Any, value: Decimal) -> Any:
     return dumper.represent_scalar("tag:yaml.org,2002:float", format(value.normalize(), "f"))
 
 
+def _represent_str(dumper: Any, value: str) -> Any:
+    # YAML folds NEL and the Unicode line and paragraph separators outside double quotes
+    style = '"' if any(ch in value for ch in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
 _Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 _Dumper.add_representer(Decimal, _represent_decimal)
+_Dumper.add_representer(str, _represent_str)
 
 
 # -- reading ---------------------------------------------------------------------------------------
