@@ -20,7 +20,7 @@ from app.config import Settings
 from app.contract import Deleted, ErrorBody, ErrorDetail, errors
 from app.errors import ApiError, not_found
 from app.slo.definitions import openslo
-from app.slo.definitions.model import Definition, DefinitionError
+from app.slo.definitions.model import NAME, Definition, DefinitionError
 
 router = APIRouter(tags=["slo-definitions"], dependencies=[Depends(current_user)])
 PERMISSION = "slos:write"
@@ -187,6 +187,23 @@ def _problems(exc: openslo.OpenSloError) -> ApiError:
     )
 
 
+def _unstorable(value: Any, path: str) -> str | None:
+    """The path of the first string (key or value) PostgreSQL cannot store, if any."""
+    if isinstance(value, str):
+        return None if openslo.storable(value) else path
+    items: list[tuple[Any, Any]] = (
+        list(value.items()) if isinstance(value, dict) else list(enumerate(value)) if isinstance(value, list) else []
+    )
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and not openslo.storable(key):
+            return here
+        found = _unstorable(item, here)
+        if found is not None:
+            return found
+    return None
+
+
 def _actor(principal: Principal) -> openslo.Actor:
     return openslo.Actor(principal.username, principal.user_id, principal.ip)
 
@@ -220,6 +237,9 @@ async def put_definition(
         raise _read_only(name)
     data = body.model_dump(mode="json")
     data["name"] = name
+    unstorable = _unstorable(data, "")
+    if unstorable is not None:
+        raise _invalid(unstorable, "text must be Unicode without NUL (U+0000) or lone surrogates")
     try:
         definition = Definition.from_json(data).check()
     except DefinitionError as exc:
@@ -339,7 +359,8 @@ async def export_set(conn: asyncpg.Connection, names: list[str], with_tiers: boo
     first; only `names` when given (a tier's name picks that tier). ApiError 404 for a name that is
     neither."""
     tiers = list(openslo.tier_definitions())
-    stored = await openslo.load(conn, names or None)
+    # a name that cannot be one (NUL, too long) is simply not found
+    stored = await openslo.load(conn, [n for n in names if NAME.match(n)] if names else None)
     if not names:
         return (tiers if with_tiers else []) + stored
     chosen = [d for d in tiers if d.name in names]

@@ -64,6 +64,7 @@ MEASURES: dict[str, Measure] = {
 SEVERITIES: tuple[Severity, ...] = ("WARNING", "CRITICAL")
 CALENDAR_UNITS = {"1w": "week", "1M": "month", "1Q": "quarter"}
 MAX_DESCRIPTION = 1050  # OpenSLO's limit
+LARGEST = 10**12  # numbers (targets, thresholds, factors, percentiles) are smaller than this
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -191,6 +192,8 @@ class _Reader:
             raise self.fail(path, f"expected a string, got {_shown(value)}")
         if len(value) > limit:
             raise self.fail(path, f"at most {limit} characters")
+        if not storable(value):
+            raise self.fail(path, "text must be Unicode without NUL (U+0000) or lone surrogates")
         return value
 
     def name(self, value: Any, path: str) -> str:
@@ -202,6 +205,8 @@ class _Reader:
     def number(self, value: Any, path: str) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
             raise self.fail(path, f"expected a number, got {_shown(value)}")
+        if not -LARGEST < value < LARGEST:
+            raise self.fail(path, f"out of range: at most {LARGEST:,} in size")
         return Decimal(value)
 
     def integer(self, value: Any, path: str) -> int:
@@ -234,6 +239,15 @@ class _Reader:
             return build()
         except Invalid:
             return None
+
+
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can store `text` (UTF-8, no NUL)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def _join(path: str, key: str) -> str:
@@ -829,7 +843,7 @@ def _status_texts(value: Any) -> Any:
 
 
 def _tidy(value: Decimal) -> Decimal:
-    """99.900 -> 99.9, 50.0 -> 50 (never 5E+1)."""
+    """99.900 -> 99.9, 50.0 -> 50 (never 5E+1); `value` is below LARGEST."""
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
