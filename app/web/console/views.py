@@ -5,6 +5,7 @@ API's validation, concurrency checks, audit and realtime events apply unchanged.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -28,6 +29,9 @@ from app.oncall import service as oncall
 from app.oncall import views as oncall_views
 from app.realtime import hub
 from app.services import service as services
+from app.slo.definitions import admin as slo_admin
+from app.slo.definitions import openslo as slo_openslo
+from app.slo.definitions.model import Definition, Filter, Sli, Window
 from app.users import service as users
 from app.web.console import session
 from app.web.templating import language_of, render, translator
@@ -321,6 +325,35 @@ async def admin_customers(request: Request, user=Depends(signed_in_user), conn=D
         services=await _service_names(conn),
         tiers=("enterprise_plus", "enterprise", "professional", "developer"),
         script_data={"page": "admin-customers"},
+    )
+
+
+@router.get("/admin/slos")
+async def admin_slos(request: Request, user=Depends(signed_in_user), conn=Depends(deps.connection)):
+    """SLO definitions: the list, an OpenSLO editor for new ones, and each one's YAML to edit; the
+    forms call POST /api/slo-definitions:apply and DELETE /api/slo-definitions/{name}."""
+    if not user.can(slo_admin.PERMISSION):
+        return forbidden(request, user)
+    zone = request.app.state.settings.timezone
+    definitions = await slo_openslo.load(conn)
+    service_ids = [s["id"] for s in await _service_names(conn)]
+    starter = Definition(
+        name="new-slo",
+        display_name="New SLO",
+        description="",
+        services=tuple(service_ids[:1]),
+        sli=Sli(source="checks", good=Filter(ok=True)),
+        window=Window("rolling", days=28),
+        target=Decimal("99.9"),
+    )
+    return page(
+        request,
+        "console/admin_slos.html",
+        user,
+        nav="slos",
+        items=[{"definition": d, "yaml": slo_openslo.export([d], zone)} for d in definitions],
+        starter=slo_openslo.export([starter], zone),
+        script_data={"page": "admin-slos"},
     )
 
 
