@@ -125,7 +125,10 @@ class DefinitionJson(_Strict):
     alerts: list[Annotated[BurnRateJson | ThresholdJson, Field(discriminator="kind")]] = Field(
         default_factory=list, max_length=20
     )
-    labels: dict[Annotated[str, Field(max_length=63)], Text] = Field(default_factory=dict, max_length=50)
+    # as OpenSLO's metadata.labels are read (openslo.py): what is stored here exports and reads back
+    labels: dict[Annotated[str, Field(max_length=63)], Annotated[str, Field(max_length=255)]] = Field(
+        default_factory=dict, max_length=50
+    )
     tier: str | None = Field(None, max_length=50)
 
 

@@ -200,3 +200,39 @@ async def test_text_postgresql_cannot_store_is_refused_not_a_server_error(admin)
     names = await admin.client.get("/api/slo-definitions.yaml?name=%00", headers=headers)
     assert names.status_code == 404
     assert await openslo.load(admin.conn) == []
+
+
+async def test_what_put_stores_exports_and_applies_back_unchanged(admin):
+    headers = await admin.headers("admin")
+    body = {
+        **BODY,
+        "description": "d" * 1050,
+        "displayName": "가" * 255,
+        "labels": {"k" * 63: "v" * 255},
+        "services": [],
+        "sli": {
+            "source": "calls",
+            "events": {"endpoints": ["/api/v1/agents/{id}/execute"], "methods": ["POST"]},
+            "good": {"latencyBelowMs": 1000},
+            "percentile": "99.5",
+        },
+        "window": {"kind": "calendar", "unit": "quarter"},
+        "op": "gt",
+        "alerts": [
+            *BODY["alerts"],
+            {
+                "kind": "threshold",
+                "name": "slow",
+                "severity": "WARNING",
+                "measure": "percentile_ms",
+                "compare": "gt",
+                "value": "1000",
+                "minutes": 15,
+            },
+        ],
+    }
+    assert (await admin.client.put("/api/slo-definitions/checkout", json=body, headers=headers)).status_code == 200
+    exported = await admin.client.get("/api/slo-definitions.yaml", headers=headers)
+    r = await admin.client.post("/api/slo-definitions:apply", content=exported.text, headers={**headers, **YAML})
+    assert r.status_code == 200, r.text
+    assert r.json()["definitions"] == [{"name": "checkout", "outcome": "unchanged"}]
