@@ -144,6 +144,8 @@ names = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\Z")
 service_ids = st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,12}\Z")
 statuses = st.sampled_from(["2xx", "4xx", "5xx", "404", "408", "500-504"])
 latency = st.integers(1, 600_000)
+# text PostgreSQL stores (openslo.storable): no NUL; st.text never draws lone surrogates
+texts = st.text(alphabet=st.characters(exclude_characters="\x00"), max_size=80)
 percent = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99.99"), places=2)
 
 
@@ -209,15 +211,15 @@ def definitions(draw) -> Definition:
     )
     return Definition(
         name=draw(names),
-        display_name=draw(st.text(min_size=1, max_size=40) | st.sampled_from(["a\x85b", "\u2028", "SLO-001 가용성"])),
-        description=draw(st.text(max_size=80)),
+        display_name=draw(texts.filter(bool) | st.sampled_from(["a\x85b", "\u2028", "SLO-001 가용성"])),
+        description=draw(texts),
         services=tuple(draw(st.lists(service_ids, max_size=3, unique=True))),
         sli=sli,
         window=window,
         target=draw(percent),
         op=draw(st.sampled_from(["gte", "gt"])),
         alerts=tuple(alerts),
-        labels=draw(st.dictionaries(st.from_regex(r"\A[a-z][a-z0-9-]{0,10}\Z"), st.text(max_size=20), max_size=3)),
+        labels=draw(st.dictionaries(st.from_regex(r"\A[a-z][a-z0-9-]{0,10}\Z"), texts, max_size=3)),
         tier=draw(st.none() | st.sampled_from(["enterprise", "developer"])),
     )
 
