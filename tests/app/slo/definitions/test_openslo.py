@@ -144,8 +144,8 @@ names = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\Z")
 service_ids = st.from_regex(r"\A[a-z0-9][a-z0-9-]{0,12}\Z")
 statuses = st.sampled_from(["2xx", "4xx", "5xx", "404", "408", "500-504"])
 latency = st.integers(1, 600_000)
-# text PostgreSQL stores (openslo.storable): no NUL; st.text never draws lone surrogates
-texts = st.text(alphabet=st.characters(exclude_characters="\x00"), max_size=80)
+# text PostgreSQL stores (openslo.storable): UTF-8 (no lone surrogates), no NUL
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=80)
 percent = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99.99"), places=2)
 
 
