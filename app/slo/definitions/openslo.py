@@ -577,8 +577,8 @@ class _Parser:
             ("indicatorRef", "composite SLOs are not supported"),
             ("compositeWeight", "composite SLOs are not supported"),
         ):
-            if key in item:
-                raise reader.fail(f"{path}.{key}", f"{key} is not supported: {why}")
+            if key in item:  # recorded; the rest of the objective is still read
+                reader.fail(f"{path}.{key}", f"{key} is not supported: {why}")
         if item.get("displayName") is not None:
             reader.text(item["displayName"], f"{path}.displayName")
         op = item.get("op", "gte")
@@ -653,9 +653,9 @@ class _Parser:
         )
         for key in ("raw", "rawType"):
             if key in ratio:
-                raise reader.fail(f"{path}.{key}", f"{key} is not supported: give good or bad, and total")
+                reader.fail(f"{path}.{key}", f"{key} is not supported: give good or bad, and total")
         if ratio.get("counter", True) is not True:
-            raise reader.fail(f"{path}.counter", "counter: false is not supported: events are counted")
+            reader.fail(f"{path}.counter", "counter: false is not supported: events are counted")
         if ("good" in ratio) == ("bad" in ratio):
             raise reader.fail(f"{path}.good", "give exactly one of good and bad")
         which = "good" if "good" in ratio else "bad"
@@ -683,9 +683,9 @@ class _Parser:
         path += ".metricSource"
         source = reader.mapping(outer["metricSource"], path, ("type", "metricSourceRef", "spec"), ("spec",))
         if "metricSourceRef" in source:
-            raise reader.fail(f"{path}.metricSourceRef", "metricSourceRef is not supported: give type: slamon")
+            reader.fail(f"{path}.metricSourceRef", "metricSourceRef is not supported: give type: slamon")
         if source.get("type") != METRIC_SOURCE_TYPE:
-            raise reader.fail(
+            reader.fail(
                 f"{path}.type", f"metric source type {_shown(source.get('type'))} is not supported: only 'slamon'"
             )
         path += ".spec"
@@ -740,10 +740,10 @@ class _Parser:
             ("alertWhenNoData", False, "measurements without events neither break nor extend a run"),
         ):
             if key in spec and reader.boolean(spec[key], f"{path}.{key}") is not wanted:
-                raise reader.fail(f"{path}.{key}", f"{key}: {str(not wanted).lower()} is not supported: {why}")
+                reader.fail(f"{path}.{key}", f"{key}: {str(not wanted).lower()} is not supported: {why}")
         targets = spec.get("notificationTargets")
         if targets not in (None, []):
-            raise reader.fail(
+            reader.fail(
                 f"{path}.notificationTargets",
                 "notificationTargets are not supported: notifications follow escalation.toml",
             )

@@ -468,13 +468,13 @@ def test_references_resolve_across_files_and_problems_in_a_referenced_object_nam
     assert definition.sli == Sli(source="calls", bad=Filter(statuses=("5xx",)))
     assert definition.alerts == (BurnRateAlert("page-fast", "CRITICAL", 60, 5, Decimal("14.4")),)
 
-    broken = changed("spec.ratioMetric.bad.metricSource.type", "datadog", sli)
+    broken = changed("spec.ratioMetric.bad.metricSource.spec.source", "logs", sli)
     shared = yaml.safe_dump_all([broken, condition, policy], sort_keys=False)
     with pytest.raises(openslo.OpenSloError) as caught:
         openslo.parse([("slos.yaml", yaml.safe_dump(slo)), ("shared.yaml", shared)], ZONE)
     assert [(p.document, p.slo, p.field) for p in caught.value.problems] == [
         ("slos.yaml#1", "checkout", "spec.indicatorRef"),
-        ("shared.yaml#1", "checkout", "spec.ratioMetric.bad.metricSource.type"),
+        ("shared.yaml#1", "checkout", "spec.ratioMetric.bad.metricSource.spec.source"),
     ]
     assert "SLI 'calls-ok' is invalid (shared.yaml#1)" in caught.value.problems[0].message
 
@@ -522,3 +522,16 @@ def test_target_percent_rolling_weeks_and_inline_sli_metadata_are_read():
     slo = changed("spec.indicator.metadata", {"name": "checkout-sli", "displayName": "Checkout"}, slo)
     (definition,) = parse_text(yaml.safe_dump(slo))
     assert (definition.target, definition.window) == (Decimal("99.95"), Window("rolling", days=14))
+
+
+def test_the_problems_within_one_object_are_all_reported():
+    slo = changed(f"{RATIO}.counter", False)
+    slo = changed(f"{RATIO}.good.metricSource.type", "prometheus", slo)
+    slo = changed("spec.objectives.0", {"target": 0.9, "timeSliceWindow": "1m", "compositeWeight": 2}, slo)
+    problems = problems_of(slo)
+    assert [p.field for p in problems] == [
+        f"{RATIO}.counter",
+        f"{RATIO}.good.metricSource.type",
+        "spec.objectives[0].timeSliceWindow",
+        "spec.objectives[0].compositeWeight",
+    ]
