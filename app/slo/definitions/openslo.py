@@ -1038,7 +1038,8 @@ def export(definitions: Iterable[Definition], reporting_zone: str) -> str:
 def tier_definitions() -> tuple[Definition, ...]:
     """The tier SLOs (read-only, never stored), from whichever module of the engine provides
     `tier_definitions()`; none until one does."""
-    for module_name in ("app.slo.definitions.model", "app.slo.definitions.examples", "app.slo.definitions.engine"):
+    modules = ("app.slo.definitions.tiers", "app.slo.definitions.model", "app.slo.definitions.examples")
+    for module_name in modules:
         try:
             module = importlib.import_module(module_name)
         except ImportError:
