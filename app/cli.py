@@ -318,11 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     from app.accesslogs import cli as accesslogs_cli
     from app.demo import cli as demo_cli
     from app.reports import cli as reports_cli
+    from app.slo.definitions import cli as slo_cli
     from app.users import cli as users_cli
     from prober import cli as prober_cli
     from workers import cli as workers_cli
 
-    for module in (up, prober_cli, demo_cli, workers_cli, users_cli, reports_cli, accesslogs_cli):
+    for module in (up, prober_cli, demo_cli, workers_cli, users_cli, reports_cli, accesslogs_cli, slo_cli):
         module.add_commands(sub)
     return parser
 

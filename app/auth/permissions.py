@@ -26,6 +26,7 @@ ADMIN = REPORTER | {
 ADMIN = ADMIN | {"reports:revise"}  # corrections of closed monthly SLA reports (app/reports)
 ADMIN = ADMIN | {"services:read"}  # a service's whole configuration: its check may carry the target's credentials
 ADMIN = ADMIN | {"customers:read", "customers:write"}  # contracts, fees and statements (app/customers)
+ADMIN = ADMIN | {"slos:write"}  # SLO definitions: the admin API and OpenSLO apply (app/slo/definitions)
 
 MATRIX: dict[str, frozenset[str]] = {"viewer": VIEWER, "reporter": REPORTER, "admin": ADMIN}
 PERMISSIONS: frozenset[str] = ADMIN

@@ -88,6 +88,12 @@ SCHEDULE = {
 }
 SHIFT = {"username": "admin", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}
 POLICY = {"id": "matrix-policy", "name": "p", "levels": [{"delay_seconds": 0, "subscriptions": ["hook"]}]}
+SLO_DEFINITION = {
+    "services": ["id-recognition"],
+    "sli": {"source": "checks", "good": {"ok": True}},
+    "window": {"kind": "rolling", "days": 28},
+    "target": "99.9",
+}
 # The least role allowed, and a valid request: (role, body).
 MATRIX = {
     ("POST", "/api/incidents"): ("reporter", {"title": "t", "severity": "low"}),
@@ -159,6 +165,10 @@ MATRIX = {
     ("POST", "/api/oncall/schedules/{schedule_id}/overrides"): ("admin", SHIFT),
     ("DELETE", "/api/oncall/schedules/{schedule_id}/overrides/{override_id}"): ("admin", None),
     ("DELETE", "/api/oncall/schedules/{schedule_id}"): ("admin", None),
+    ("PUT", "/api/slo-definitions/{name}"): ("admin", SLO_DEFINITION),
+    ("DELETE", "/api/slo-definitions/{name}"): ("admin", None),
+    ("POST", "/api/slo-definitions:apply"): ("admin", None),  # YAML body: the gate answers before it is read
+    ("GET", "/api/slo-definitions.yaml"): ("viewer", None),
 }
 BELOW = {"viewer": None, "reporter": "viewer", "admin": "reporter"}
 SNAPSHOT_TABLES = (
@@ -182,6 +192,7 @@ SNAPSHOT_TABLES = (
     "escalation_log",
     "oncall_schedules",
     "oncall_overrides",
+    "slo_definitions",
 )
 
 
@@ -255,6 +266,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
         "{override_id}": "1",
         "{policy_id}": POLICY["id"],
         "{schedule_id}": SCHEDULE["id"],
+        "{name}": "matrix-slo",
     }
     revoked = await staff.login("admin", "leaver")
     await staff.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {revoked['accessToken']}"})
@@ -329,6 +341,7 @@ async def test_bad_tokens_never_get_through(staff, settings):
             r.text,
         )
     await conn.execute("TRUNCATE customer_target_overrides, customer_services, customers")  # the created customer
+    await conn.execute("TRUNCATE slo_definitions CASCADE")  # the definition the positive control wrote
     await restore_catalog(conn)  # undo the service edit and drop the created service for later tests
 
 

@@ -1,7 +1,7 @@
 """The SLA document's SLO-001..006 (seeds/002) as definitions: the examples the demo installs and runs
 against its services (app/seed.py writes calls on the document's /api/v1/agents endpoints). The
-same SLOs are written as OpenSLO in docs/slos/sla-document.yaml. What each cannot measure is said in
-docs/sla-math.md#slo-definitions:
+same SLOs are written as OpenSLO in docs/slos/sla-document.yaml (`openslo_document`, below). What
+each cannot measure is said in docs/sla-math.md#slo-definitions:
 
 - SLO-001: availability of the checks (2xx/3xx answers), 99.9 % a calendar month; burn-rate alerts.
 - SLO-002: availability, 99.9 % over a rolling 7 days (10 minutes of budget a week); WARNING below
@@ -181,3 +181,25 @@ async def install(conn: asyncpg.Connection) -> list[str]:
             await store.put(conn, definition, "example")
             installed.append(definition.name)
     return installed
+
+
+HEADER = """\
+# The SLA document's SLO-001..006 (seeds/002) as OpenSLO v1, for `slamon slo apply -f`: the examples
+# the demo installs (app/slo/definitions/examples.py), written by
+# `python -m app.slo.definitions.examples > docs/slos/sla-document.yaml` (a test keeps the two equal).
+# The encoding (metric source type `slamon`, the services annotation, alert conditions) is described in
+# docs/slos.md; what each SLO cannot measure in docs/sla-math.md#slo-definitions. `slamon/services: '*'`
+# covers every active service: name yours there (or in spec.service). Calendar windows are in the
+# reporting time zone (SLAMON_TIMEZONE, UTC by default): change `timeZone` with it.
+"""
+
+
+def openslo_document(reporting_zone: str = "UTC") -> str:
+    """The examples as the OpenSLO file docs/slos/sla-document.yaml."""
+    from app.slo.definitions import openslo  # openslo reads the store, which the examples install through
+
+    return HEADER + openslo.export(examples(), reporting_zone)
+
+
+if __name__ == "__main__":
+    print(openslo_document(), end="")

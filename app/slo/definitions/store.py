@@ -19,7 +19,7 @@ from app.slo.definitions.model import Definition, DefinitionError
 from app.slo.definitions.tiers import PREFIX
 
 if TYPE_CHECKING:
-    from app.auth.service import Principal
+    from app.audit.service import Actor
 
 Source = Literal["api", "openslo", "example"]
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def validate(definition: Definition) -> Definition:
     return definition
 
 
-async def put(conn: asyncpg.Connection, definition: Definition, source: Source, actor: Principal | None = None) -> bool:
+async def put(conn: asyncpg.Connection, definition: Definition, source: Source, actor: Actor | None = None) -> bool:
     """Insert or replace the definition (DefinitionError when it is not valid); whether it was created
     (a deleted definition of the same name is taken over: created). `actor` None: the system (demo)."""
     validate(definition)
@@ -92,7 +92,7 @@ async def put(conn: asyncpg.Connection, definition: Definition, source: Source, 
     return created
 
 
-async def delete(conn: asyncpg.Connection, name: str, actor: Principal | None = None) -> bool:
+async def delete(conn: asyncpg.Connection, name: str, actor: Actor | None = None) -> bool:
     """Soft-delete the definition; False when there is none of that name. Its open violations end at
     the worker's next run (engine.close_deleted)."""
     who = actor.username if actor is not None else "system"

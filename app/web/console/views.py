@@ -6,6 +6,7 @@ API's validation, concurrency checks, audit and realtime events apply unchanged.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, get_args
 from urllib.parse import parse_qs
 
@@ -33,6 +34,9 @@ from app.realtime import hub
 from app.services import service as services
 from app.slo import forecast_service
 from app.slo import service as slo
+from app.slo.definitions import admin as slo_admin
+from app.slo.definitions import openslo as slo_openslo
+from app.slo.definitions.model import Definition, Filter, Sli, Window
 from app.users import service as users
 from app.web.console import session
 from app.web.templating import language_of, render, translator
@@ -398,6 +402,39 @@ async def slo_page(
         rows=rows,
         alerts=await forecast_service.open_alerts(conn, chosen["id"]),
         unknown=None,
+    )
+
+
+@router.get("/admin/slos")
+async def admin_slos(
+    request: Request,
+    user: session.PageUser = Depends(signed_in_user),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Response:
+    """SLO definitions: the list, an OpenSLO editor for new ones, and each one's YAML to edit; the
+    forms call POST /api/slo-definitions:apply and DELETE /api/slo-definitions/{name}."""
+    if not user.can(slo_admin.PERMISSION):
+        return forbidden(request, user)
+    zone = request.app.state.settings.timezone
+    definitions = await slo_openslo.load(conn)
+    service_ids = [s["id"] for s in await _service_names(conn)]
+    starter = Definition(
+        name="new-slo",
+        display_name="New SLO",
+        description="",
+        services=tuple(service_ids[:1]),
+        sli=Sli(source="checks", good=Filter(ok=True)),
+        window=Window("rolling", days=28),
+        target=Decimal("99.9"),
+    )
+    return page(
+        request,
+        "console/admin_slos.html",
+        user,
+        nav="slos",
+        items=[{"definition": d, "yaml": slo_openslo.export([d], zone)} for d in definitions],
+        starter=slo_openslo.export([starter], zone),
+        script_data={"page": "admin-slos"},
     )
 
 

@@ -19,13 +19,15 @@ export function loginUrl(reason) {
 export class NetworkError extends Error {}
 
 /** A REST call on this origin with the session's token: {status, ok, body}. 401 sends to sign-in. */
-export async function api(method, url, body = undefined, { keepalive = false } = {}) {
+/** With `contentType`, `body` is sent as it is (text) instead of as JSON. */
+export async function api(method, url, body = undefined, { keepalive = false, contentType = null } = {}) {
   const headers = { Accept: "application/json" };
   if (data.token) headers.Authorization = `Bearer ${data.token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined) headers["Content-Type"] = contentType || "application/json";
+  const sent = body === undefined || contentType ? body : JSON.stringify(body);
   let response;
   try {
-    response = await fetch(url, { method, headers, keepalive, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(url, { method, headers, keepalive, body: sent });
   } catch (error) {
     throw new NetworkError(String(error));
   }

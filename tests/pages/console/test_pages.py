@@ -59,7 +59,7 @@ async def test_each_role_sees_only_the_controls_it_may_use(console_client, conso
     shown = {name for name, marker in WRITE_CONTROLS.items() if marker in html}
     assert shown == ROLE_SEES[role]
     assert (await client.get("/create")).status_code == (403 if role == "viewer" else 200)
-    for path in ("/admin/users", "/admin/services", "/admin/maintenance", "/admin/customers"):
+    for path in ("/admin/users", "/admin/services", "/admin/maintenance", "/admin/customers", "/admin/slos"):
         assert (await client.get(path)).status_code == (200 if role == "admin" else 403)
 
 
