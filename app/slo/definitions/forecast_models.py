@@ -84,7 +84,7 @@ class DefinitionForecast(ApiModel):
                             "budget": 1400,
                             "consumed": 1250,
                             "remaining": 150,
-                            "currentBurn": {"burnRate": 0.89, "exhausted": False, "exhaustsAt": None},
+                            "currentBurn": {"burnRate": 0.89, "exhausted": False, "exhaustsAt": "2026-12-12T09:30:00Z"},
                             "recentBurn": {"burnRate": 1.6, "exhausted": False, "exhaustsAt": "2026-12-10T20:00:00Z"},
                             "missProbability": 0.71,
                             "simulations": 4000,
