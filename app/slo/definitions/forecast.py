@@ -341,6 +341,10 @@ def _earliest(row: dict[str, Any]) -> datetime | None:
     return datetime.fromisoformat(min(found).replace("Z", "+00:00")) if found else None
 
 
+def covers(definition: Definition, service_id: str) -> bool:
+    return not definition.services or service_id in definition.services
+
+
 async def every_forecast(
     conn: asyncpg.Connection, active: list[Any], now: datetime, zone: ZoneInfo, settings: Settings
 ) -> list[dict[str, Any]]:
@@ -348,11 +352,24 @@ async def every_forecast(
     definitions' are the tier forecasts, app/slo/forecast_service.py)."""
     reports = []
     for stored in await store.list_definitions(conn):
-        definition = stored.definition
-        named = set(definition.services)
-        covered = [s for s in active if not named or s["id"] in named]
-        reports.append(await forecasts(conn, definition, now, zone, settings, covered))
+        covered = [s for s in active if covers(stored.definition, s["id"])]
+        reports.append(await forecasts(conn, stored.definition, now, zone, settings, covered))
     return reports
+
+
+async def of_service(
+    conn: asyncpg.Connection, chosen: Any, now: datetime, zone: ZoneInfo, settings: Settings
+) -> list[dict[str, Any]]:
+    """The stored definitions covering one service, each with its forecast of that service (the
+    console's /slo page)."""
+    open_ones = {r["definition"]: r for r in await conn.fetch(OPEN_ALERTS) if r["service_id"] == chosen["id"]}
+    found = []
+    for stored in await store.list_definitions(conn):
+        if covers(stored.definition, chosen["id"]):
+            report = await forecasts(conn, stored.definition, now, zone, settings, [chosen])
+            alert = open_ones.get(stored.definition.name)
+            found.append(report | {"openAlert": None if alert is None else alert_to_public(alert)})
+    return found
 
 
 async def apply_alerts(conn: asyncpg.Connection, reports: list[dict[str, Any]], now: datetime) -> list[Change]:
