@@ -357,6 +357,26 @@ async def every_forecast(
     return reports
 
 
+async def by_service(
+    conn: asyncpg.Connection, services: list[Any], now: datetime, zone: ZoneInfo, settings: Settings
+) -> dict[str, list[dict[str, Any]]]:
+    """Per service of `services`: the forecast rows of the stored definitions covering it, each with
+    its definition's name, display name and window label (the running statement's forecast section)."""
+    found: dict[str, list[dict[str, Any]]] = {s["id"]: [] for s in services}
+    for report in await every_forecast(conn, services, now, zone, settings):
+        for row in report["services"]:
+            found[row["serviceId"]].append(
+                row
+                | {
+                    "definition": report["definition"],
+                    "displayName": report["displayName"],
+                    "window": report["window"]["label"],
+                    "forecastEnd": report["window"]["forecastEnd"],
+                }
+            )
+    return found
+
+
 async def of_service(
     conn: asyncpg.Connection, chosen: Any, now: datetime, zone: ZoneInfo, settings: Settings
 ) -> list[dict[str, Any]]:
