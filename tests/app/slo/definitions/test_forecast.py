@@ -21,6 +21,10 @@ from app.slo.definitions.forecast import rolling_exhaustion, rolling_forecast
 from app.slo.definitions.model import Definition, Filter, Sli, Window
 from app.slo.forecast import Day, Inputs
 from app.slo.forecast import Window as Recent
+from tests.app.slo.test_forecast_api import NOW as AUGUST_NOW
+from tests.app.slo.test_forecast_api import SID as AUGUST_SID
+from tests.app.slo.test_forecast_api import ZONE as SEOUL
+from tests.app.slo.test_forecast_api import august  # noqa: F401
 
 DAY = Decimal(86_400)
 ZONE = "America/New_York"
@@ -226,3 +230,27 @@ async def test_an_unknown_definition_is_404_and_a_tier_one_forecasts(conn, make_
     assert r.status_code == 200, r.text
     for row in r.json()["services"]:  # no data: nothing to learn from, nothing spent
         assert row["missProbability"] is None and row["consumed"] == 0 and not row["alerting"]
+
+
+async def test_a_plain_monthly_availability_forecasts_as_the_tier_slo(august, conn, make_client):  # noqa: F811
+    """A stored definition saying what the tier's availability SLO says (ok slots, calendar month,
+    99.95 %) reads the daily rollups as the engine does, and forecasts exactly as the tier SLO."""
+    plain = Definition(
+        "face-month",
+        "Face Compare availability, month",
+        "",
+        (AUGUST_SID,),
+        Sli("checks", good=Filter(ok=True)),
+        Window("calendar", unit="month"),
+        Decimal("99.95"),
+    )
+    await store.put(conn, plain, "api")
+    client = await make_client(now=AUGUST_NOW, timezone=SEOUL)
+    tier = (await client.get(f"/api/slo/{AUGUST_SID}/forecast")).json()
+    (availability,) = [s for s in tier["slos"] if s["slo"] == "availability"]
+    body = (await client.get("/api/slo-definitions/face-month/forecast")).json()
+    assert body["window"]["label"] == tier["period"] == "2025-08"
+    (row,) = body["services"]
+    for key in ("unit", "budget", "consumed", "remaining", "currentBurn", "recentBurn", "missProbability", "poolDays"):
+        assert row[key] == availability[key], key
+    assert row["consumed"] == 13  # the maintenance failures left out
