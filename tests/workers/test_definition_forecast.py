@@ -13,6 +13,7 @@ from decimal import Decimal
 from app.notifications import outbox
 from app.notifications.channels.base import Delivery
 from app.notifications.channels.pagerduty import dedup_key
+from app.notifications.messages import describe
 from app.slo.definitions import engine, store
 from app.slo.definitions.model import BurnRateAlert, Definition, Filter, Sli, Window
 from tests.app.notifications.conftest import run_worker, subscribe  # noqa: F401
@@ -113,3 +114,6 @@ async def test_definition_forecast_alerts_reach_a_webhook_receiver(conn, staff, 
     tier = {"forecast": {k: v for k, v in opened.items() if k != "definition"}}
     tier_delivery = Delivery("2", "slo_forecast.opened", "k", NOW, [SID], tier, None, None, None, {}, False)
     assert dedup_key(tier_delivery) == f"slamon-forecast-{alert['id']}"
+    # chat and email: the definition as the SLO, its window where a tier alert says the month
+    message = describe("slo_forecast.opened", {"forecast": opened})
+    assert NAME in message.title and ("Window", "28d rolling") in message.facts
