@@ -116,9 +116,8 @@ def rolling_forecast(series: Sequence[Day], days: int, allowed_ratio: Decimal, c
         recent=Recent(recent_bad, sum((d.total for d in recent_days), ZERO), recent_s),
         history=list(series[: len(series) - len(window) + 1]),
     )
-    ahead_budget = allowed_ratio * fixed_events
-    probability, simulations, pool_days = forecast.miss_probability(
-        ahead, ahead_budget, sum((d.bad for d in ahead.days), ZERO)
+    probability, simulations, pool_days = forecast.miss_probability(  # the same budget, 24 h on
+        ahead, budget, sum((d.bad for d in ahead.days), ZERO)
     )
     return ahead, Forecast(budget, consumed, current, recent, probability, simulations, pool_days)
 
