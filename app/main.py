@@ -43,6 +43,7 @@ from app.reports.views import router as reports_router
 from app.services.views import router as services_router
 from app.sla.views import router as sla_router
 from app.slo.definitions.admin import router as slo_definitions_admin_router
+from app.slo.definitions.forecast_views import router as slo_definition_forecast_router
 from app.slo.definitions.views import router as slo_definitions_router
 from app.slo.forecast_views import router as slo_forecast_router
 from app.slo.views import router as slo_router
@@ -72,6 +73,7 @@ PUBLIC_READ_ROUTERS = (
     slo_router,
     slo_definitions_router,
     slo_forecast_router,
+    slo_definition_forecast_router,
     customers_public_router,
 )
 AUTHENTICATED_ROUTERS = (

@@ -39,6 +39,7 @@ RESET_TABLES = (
     "slo_definition_violations",
     "slo_definitions",
     "slo_forecast_alerts",
+    "slo_definition_forecast_alerts",
     "service_certificates",
     "report_snapshots",
     "report_pdfs",

@@ -1,5 +1,6 @@
 """Cron, every 5 minutes: the SLO forecasts of the active services (app/slo/forecast_service.py) and
-their forecast alerts, opened and closed from what the forecasts say now (sql/310). The notification
+their forecast alerts, opened and closed from what the forecasts say now (sql/310); then the same
+for the stored SLO definitions (app/slo/definitions/forecast.py, sql/312). The notification
 scan (app/notifications/outbox.py) announces each opening and closing once; a forecast alert comes
 before a burn-rate alert would fire (docs/sla-math.md "Forecasts")."""
 
@@ -10,6 +11,7 @@ from datetime import datetime, timezone
 
 from app.services import service as services
 from app.slo import forecast_service
+from app.slo.definitions import forecast as definition_forecast
 from workers.common import Ctx, retrying
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,8 @@ async def forecast_slos(ctx: Ctx) -> list[str]:
 
 
 async def sweep_forecasts(ctx: Ctx, now: datetime) -> list[str]:
-    """The forecasts at `now`; the alerts' changes as 'opened|closed:service:slo'."""
+    """The forecasts at `now` (the tier SLOs' and the stored definitions'); the alerts' changes as
+    'opened|closed:service:slo' and 'opened|closed:service:definition:name'."""
     settings = ctx["settings"]
     async with ctx["pool"].acquire() as conn:
         active = list(await services.list_active(conn))
@@ -36,6 +39,10 @@ async def sweep_forecasts(ctx: Ctx, now: datetime) -> list[str]:
             conn, active, now, settings.timezone, settings.zone, alert_settings(ctx)
         )
         changes = await forecast_service.apply_alerts(conn, reports, now)
+        definition_reports = await definition_forecast.every_forecast(
+            conn, active, now, settings.zone, alert_settings(ctx)
+        )
+        definition_changes = await definition_forecast.apply_alerts(conn, definition_reports, now)
     for change in changes:
         log.info(
             "SLO forecast alert %s: %s %s",
@@ -44,4 +51,14 @@ async def sweep_forecasts(ctx: Ctx, now: datetime) -> list[str]:
             ",".join(change.alert["reasons"]),
             extra={"service_id": change.alert["service_id"], "job": "forecast_slos"},
         )
-    return [f"{c.kind}:{c.alert['service_id']}:{c.alert['slo']}" for c in changes]
+    for dchange in definition_changes:
+        log.info(
+            "SLO definition forecast alert %s: %s %s",
+            dchange.kind,
+            dchange.alert["definition"],
+            ",".join(dchange.alert["reasons"]),
+            extra={"service_id": dchange.alert["service_id"], "job": "forecast_slos"},
+        )
+    return [f"{c.kind}:{c.alert['service_id']}:{c.alert['slo']}" for c in changes] + [
+        f"{c.kind}:{c.alert['service_id']}:definition:{c.alert['definition']}" for c in definition_changes
+    ]

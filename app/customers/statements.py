@@ -27,6 +27,7 @@ from app.reports.figures import number, period_of
 from app.rollups import service as rollups
 from app.sla.tiers import TIERS
 from app.slo import forecast, forecast_service
+from app.slo.definitions import forecast as definition_forecast
 
 log = logging.getLogger(__name__)
 # Bump when the document's shape changes; frozen statements keep theirs. 2: usage against the daily quota.
@@ -206,8 +207,9 @@ async def forecast_section(
     conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
 ) -> dict | None:
     """The running month's SLO forecasts of the covered services (docs/sla-math.md "Forecasts"): per
-    service and SLO, the budget, when it runs out at the month's and the last 7 days' burn, and the
-    probability of missing the target. None for any other period: a closed month has no forecast (its
+    service and SLO (its tier's, then the stored SLO definitions covering it), the budget, when it runs
+    out at the month's (a definition's: its window's) and the last 7 days' burn, and the probability of
+    missing the target. None for any other period: a closed month has no forecast (its
     outcome is in the figures), and a frozen statement never carries one."""
     if not _is_running_month(period, now) or not services:
         return None
@@ -215,6 +217,9 @@ async def forecast_section(
         conn, list(services), now, timezone_name, period.zone, forecast_service.Settings()
     )
     keep = ("slo", "name", "unit", "budget", "consumed", "remaining", "missProbability")
+    definitions = await definition_forecast.by_service(
+        conn, list(services), now, period.zone, forecast_service.Settings()
+    )
     return {
         "asOf": utc_iso(now),
         "method": "bootstrap",
@@ -231,6 +236,22 @@ async def forecast_section(
                         "exhausted": s["currentBurn"]["exhausted"],
                     }
                     for s in found[svc["id"]]["slos"]
+                ]
+                + [
+                    {
+                        # a stored SLO definition covering the service: its window in the name; a rolling
+                        # window's chance to miss is 24 h ahead (docs/sla-math.md "Forecasts of SLO definitions")
+                        "slo": d["definition"],
+                        "name": f"{d['displayName']} ({d['window']})",
+                        **{k: number(d[k]) if isinstance(d[k], Decimal) else d[k] for k in keep[2:]},
+                        "exhaustsAtCurrentBurn": d["currentBurn"]["exhaustsAt"],
+                        "exhaustsAtRecentBurn": d["recentBurn"]["exhaustsAt"],
+                        "exhausted": d["currentBurn"]["exhausted"],
+                        "definition": d["definition"],
+                        "window": d["window"],
+                        "missAt": d["forecastEnd"],
+                    }
+                    for d in definitions[svc["id"]]
                 ],
             }
             for svc in services

@@ -97,7 +97,7 @@ def _forecast(kind: str, payload: dict[str, Any]) -> Message:
     facts = [
         ("Service", f["serviceName"]),
         ("SLO", f["slo"]),
-        ("Month", f["period"]),
+        ("Window" if "definition" in f else "Month", f["period"]),  # a definition's: its window
         ("Budget runs out", iso(f.get("exhaustsAt"))),
         ("Miss probability", "-" if probability is None else f"{float(probability) * 100:.0f} %"),
         ("Opened", iso(f["openedAt"])),

@@ -80,5 +80,8 @@ async def scan(conn: asyncpg.Connection, now: datetime, horizon_s: float) -> lis
     async with conn.transaction():
         keys = [r["event_key"] for r in await conn.fetch(queries.SCAN_SLO_VIOLATIONS, now, float(horizon_s))]
         keys += [r["event_key"] for r in await conn.fetch(queries.SCAN_FORECAST_ALERTS, now, float(horizon_s))]
+        keys += [
+            r["event_key"] for r in await conn.fetch(queries.SCAN_DEFINITION_FORECAST_ALERTS, now, float(horizon_s))
+        ]
         keys += [r["event_key"] for r in await conn.fetch(queries.SCAN_MAINTENANCE, now, float(horizon_s))]
     return keys

@@ -73,6 +73,30 @@ ON CONFLICT (event_key) DO NOTHING
 RETURNING event_key
 """
 
+# Forecast alerts of the stored SLO definitions (sql/312): the same events, the definition's name as
+# the SLO; their own keys ('defforecast:'), and `definition` in the payload (PagerDuty's dedup key).
+SCAN_DEFINITION_FORECAST_ALERTS = """
+WITH transitions AS (
+    SELECT a.id, 'opened' AS edge, a.opened_at AS at FROM slo_definition_forecast_alerts a
+    WHERE a.opened_at > $1::timestamptz - make_interval(secs => $2) AND a.opened_at <= $1
+    UNION ALL
+    SELECT a.id, 'closed', a.closed_at FROM slo_definition_forecast_alerts a
+    WHERE a.closed_at > $1::timestamptz - make_interval(secs => $2) AND a.closed_at <= $1
+)
+INSERT INTO notification_events (event_key, kind, service_ids, payload, occurred_at)
+SELECT 'defforecast:' || t.id || ':' || t.edge, 'slo_forecast.' || t.edge, ARRAY[a.service_id],
+       jsonb_build_object('forecast', jsonb_build_object(
+           'id', a.id, 'serviceId', a.service_id, 'serviceName', coalesce(s.name, a.service_id), 'slo', a.definition,
+           'definition', a.definition, 'period', a.period, 'openedAt', a.opened_at, 'closedAt', a.closed_at,
+           'reasons', a.reasons, 'exhaustsAt', a.exhausts_at, 'missProbability', a.miss_probability,
+           'details', a.details)), t.at
+FROM transitions t JOIN slo_definition_forecast_alerts a ON a.id = t.id LEFT JOIN services s ON s.id = a.service_id
+WHERE NOT EXISTS (SELECT 1 FROM notification_events e WHERE e.event_key = 'defforecast:' || t.id || ':' || t.edge)
+ORDER BY t.at
+ON CONFLICT (event_key) DO NOTHING
+RETURNING event_key
+"""
+
 # Maintenance windows by time. The key carries the boundary, so a rescheduled window is announced
 # again at its new time; a window recorded after it ended (created_at >= ends_at) is history, not news.
 SCAN_MAINTENANCE = """

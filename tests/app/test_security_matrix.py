@@ -35,6 +35,7 @@ PUBLIC_GETS = {
     "/api/slo-definitions/{name}/status",
     "/api/slo-definitions/{name}/violations",
     "/api/slo/{service_id}/forecast",
+    "/api/slo-definitions/{name}/forecast",
 }
 PUBLIC_GETS |= {
     "/api/sla/reports/{service_id}/{month}.{fmt}",

@@ -38,6 +38,8 @@ def dedup_key(delivery: Delivery) -> str:
         key = f"slamon-slodef-{payload['violation']['id']}"
     elif "violation" in payload:
         key = f"slamon-slo-{payload['violation']['id']}"
+    elif "forecast" in payload and "definition" in payload["forecast"]:  # sql/312: ids of their own
+        key = f"slamon-defforecast-{payload['forecast']['id']}"
     elif "forecast" in payload:
         key = f"slamon-forecast-{payload['forecast']['id']}"
     elif "maintenance" in payload:

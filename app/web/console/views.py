@@ -35,6 +35,7 @@ from app.services import service as services
 from app.slo import forecast_service
 from app.slo import service as slo
 from app.slo.definitions import admin as slo_admin
+from app.slo.definitions import forecast as definition_forecast
 from app.slo.definitions import openslo as slo_openslo
 from app.slo.definitions.model import Definition, Filter, Sli, Window
 from app.users import service as users
@@ -375,7 +376,8 @@ async def slo_page(
     now: datetime = Depends(deps.clock),
 ) -> Response:
     """A service's SLOs this month and their forecast (docs/sla-math.md "Forecasts"): the error budget,
-    when it runs out at the month's and the last 7 days' burn, the chance to miss, open forecast alerts."""
+    when it runs out at the month's and the last 7 days' burn, the chance to miss, open forecast alerts;
+    then the stored SLO definitions covering it, with theirs (app/slo/definitions/forecast.py)."""
     active = list(await services.list_active(conn))
     chosen = next((s for s in active if s["id"] == service), active[0] if active and service is None else None)
     if chosen is None:
@@ -401,6 +403,7 @@ async def slo_page(
         forecast=found,
         rows=rows,
         alerts=await forecast_service.open_alerts(conn, chosen["id"]),
+        definitions=await definition_forecast.of_service(conn, chosen, now, settings.zone, alerting),
         unknown=None,
     )
 
