@@ -15,9 +15,11 @@ from app.reports import queries
 from app.sla import service as sla
 from app.sla.tiers import TIERS, Tier
 from app.slo.budget import CREDIT_CAP_PERCENT, budget, service_credit
+from app.slo.definitions import engine as definitions
+from app.slo.definitions import store as definition_store
 
 FIGURES_VERSION = 3  # bump when the document's shape changes; old snapshots keep theirs (2: byPriority,
-# 3: violations of SLO definitions, with `definition`)
+# 3: violations of SLO definitions, with `definition`; their month's figures, `slo.definitions`)
 
 
 def number(value: Decimal | float | int | None):
@@ -226,8 +228,10 @@ async def compute_many(
     maintenance = _by_affected(await conn.fetch(queries.MAINTENANCE_OVERLAPPING, ids, period.start, period.end), ids)
     latency = _by_service(await conn.fetch(queries.DAILY_LATENCY, ids, period.start, period.end, period.zone.key), ids)
     response_rows = _by_affected(await conn.fetch(queries.INCIDENT_RESPONSE_IN, period.start, period.end, ids), ids)
-    return {
-        s["id"]: _figures(
+    slo_definitions = await _definitions(conn, ids, period, now)
+    found = {}
+    for s in services:
+        doc = _figures(
             s,
             period,
             now,
@@ -240,8 +244,44 @@ async def compute_many(
             latency[s["id"]],
             response_rows[s["id"]],
         )
-        for s in services
-    }
+        doc["slo"]["definitions"] = slo_definitions[s["id"]]
+        found[s["id"]] = doc
+    return found
+
+
+async def _definitions(conn: asyncpg.Connection, ids: list[str], period: Period, now: datetime) -> dict[str, list]:
+    """Per service of `ids`: every stored SLO definition covering it, its SLI over the month (not its
+    own window: a report is of the month) — events, good and bad ones, the SLI, met, the error budget
+    over the month, the percentile — as GET /api/slo-definitions/{name}/status computes them over a
+    window (docs/sla-math.md "SLO definitions"). One statement per definition for all of `ids`."""
+    found: dict[str, list] = {sid: [] for sid in ids}
+    for stored in await definition_store.list_definitions(conn):
+        definition = stored.definition
+        covered = [sid for sid in ids if not definition.services or sid in definition.services]
+        window, counts = await definitions.period_figures(conn, definition, covered, period, now)
+        for sid in covered:
+            fig = counts[sid]
+            spent = definitions.error_budget(definition, window, fig)
+            found[sid].append(
+                {
+                    "name": definition.name,
+                    "displayName": definition.display_name,
+                    "window": definition.window.label,
+                    "target": number(definition.target),
+                    "op": definition.op,
+                    "events": {
+                        "unit": "slots" if definition.sli.source == "checks" else "calls",
+                        "total": fig.events,
+                        "good": fig.good,
+                        "bad": fig.bad,
+                    },
+                    "sli": number(definitions.sli_percent(fig.good, fig.events)),
+                    "met": definitions.met(definition, fig.good, fig.events),
+                    "percentileMs": fig.percentile,
+                    "errorBudget": {k: v if k == "unit" else number(v) for k, v in spent.items()},
+                }
+            )
+    return found
 
 
 def _figures(

@@ -237,13 +237,50 @@ async def figures(
     return window, found
 
 
-def availability_days(definition: Definition) -> bool:
-    """Whether the SLO window's counts are the SLA figures' availability (app/sla/service.py
-    `check_days`, read from the daily rollups): good slots are the ok ones of all slots (or bad the
-    failed ones), over a calendar window, whose days are the reporting zone's."""
+def plain_availability(definition: Definition) -> bool:
+    """Whether the SLI is the SLA figures' availability: good slots are the ok ones of all slots (or
+    bad the failed ones)."""
     sli = definition.sli
     plain = sli.events == Filter() and (sli.good == Filter(ok=True) or sli.bad == Filter(ok=False))
-    return sli.source == "checks" and plain and definition.window.kind == "calendar"
+    return sli.source == "checks" and plain
+
+
+def availability_days(definition: Definition) -> bool:
+    """Whether the SLO window's counts are the SLA figures' availability (app/sla/service.py
+    `check_days`, read from the daily rollups): a plain availability over a calendar window, whose
+    days are the reporting zone's."""
+    return plain_availability(definition) and definition.window.kind == "calendar"
+
+
+async def period_figures(
+    conn: asyncpg.Connection, definition: Definition, ids: list[str], period: Period, now: datetime
+) -> tuple[Span, dict[str, Figures]]:
+    """The counts of each service of `ids` over a reporting period (the monthly report's month)
+    instead of the definition's own window: [start, min(now, end)), the budget over the whole
+    period's minutes; no burn windows. A plain availability is the SLA figures' own (check_days)."""
+    cut = min(now, period.end)
+    window = Span(period.start, cut, period.minutes, period.label, period.end)
+    if not ids:
+        return window, {}
+    sql, args = queries.figures(definition.sli, ids, period.start, cut, [])
+    found = {
+        row["service_id"]: Figures(
+            row["service_id"],
+            row["interval_s"],
+            row["events"],
+            row["good"],
+            row["percentile"] if definition.sli.percentile is not None else None,
+            {},
+        )
+        for row in await conn.fetch(sql, *args)
+    }
+    if plain_availability(definition):
+        rows = await conn.fetch(queries.SERVICES, ids)
+        for sid, records in (await sla.check_days(conn, rows, period, now, period.zone.key)).items():
+            checks = sla.total(records)
+            good = checks.ok_slots if definition.sli.good is not None else checks.slots - checks.failed_slots
+            found[sid] = replace(found[sid], events=checks.slots, good=good, downtime_s=checks.downtime_s)
+    return window, found
 
 
 # --- alerts ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ rows, and against what /api/sla/* answers for the same month. Data: the SLA API 
 Asia/Seoul (two regions on some days, a monitoring gap, maintenance with failures, incidents), plus
 SLO violations inserted directly (the SLO evaluation that writes them is another module)."""
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from app.ingest.service import ApiCallRow
 from app.periods import month
 from app.reports import service as reports
 from app.slo.definitions import examples, store
+from app.slo.definitions.model import Definition, Filter, Sli, Window
 from tests.app.sla.test_api import (  # noqa: F401 — the `august` fixture and its pandas oracles
     INCIDENTS,
     MAINTENANCE,
@@ -231,3 +233,66 @@ async def test_a_definitions_violation_is_listed_and_counts_for_the_credit(conn,
     assert listed == [(None, "latency_p95", 60), (definition.name, f"{definition.name}/burn-rate-fast", 270)]
     assert report["credits"]["longViolationPercent"] == 5
     assert report["credits"]["longestViolationMinutes"] == 270
+
+
+async def test_every_definition_covering_the_service_is_reported_over_the_month(conn, august, make_client):
+    """The month's figures of each stored SLO definition covering the service, against pandas: a P95
+    of the calls (its own window is a rolling week: the report is of the month) and a plain
+    availability, which is the report's own availability."""
+    p95 = Definition(
+        name="face-p95",
+        display_name="P95 under 400 ms",
+        description="",
+        services=(SID,),
+        sli=Sli("calls", good=Filter(latency_below_ms=400), percentile=Decimal(95)),
+        window=Window("rolling", days=7),
+        target=Decimal(95),
+    )
+    availability = examples.examples()[0]  # SLO-001: the checks, 99.9 % a calendar month, every service
+    elsewhere = replace(p95, name="elsewhere", services=("another-service",))
+    for definition in (p95, availability, elsewhere):
+        await store.put(conn, definition, "api")
+    await reports.close_month(conn, AUGUST, NOW, ZONE)
+    client = await make_client(now=NOW, timezone=ZONE)
+    report = (await client.get(f"/api/sla/reports/{SID}/2025-08.json")).json()
+    found = {d["name"]: d for d in report["slo"]["definitions"]}
+    assert sorted(found) == ["face-p95", availability.name]  # not the one of another service
+
+    _, calls = august
+    df = calls_frame(calls)
+    [window] = report["maintenance"]
+    if window["excludedFromSla"]:
+        start, end = (pd.Timestamp(window[k]) for k in ("startsAt", "endsAt"))
+        df = df[(df["ts"] < start) | (df["ts"] >= end)]
+    n, good = len(df), int((df["latency_ms"] < 400).sum())
+    allowed = n - int(np.ceil(Decimal("0.95") * n))
+    assert found["face-p95"] == {
+        "name": "face-p95",
+        "displayName": "P95 under 400 ms",
+        "window": "7d rolling",
+        "target": 95,
+        "op": "gte",
+        "events": {"unit": "calls", "total": n, "good": good, "bad": n - good},
+        "sli": float(Decimal(good * 1000000 // n) / 10000),
+        "met": good * 100 >= 95 * n,
+        "percentileMs": nearest_rank(df["latency_ms"].to_numpy(), 95),
+        "errorBudget": {
+            "unit": "calls",
+            "total": allowed,
+            "consumed": n - good,
+            "remaining": allowed - (n - good),
+            "consumedPercent": float(half_up(Decimal(n - good) * 100 / allowed)) if allowed else None,
+        },
+    }
+    # "P95 < 400 ms" and "95 % of the calls under 400 ms" are one statement (nearest rank)
+    assert found["face-p95"]["met"] == (found["face-p95"]["percentileMs"] < 400)
+    checks = report["availability"]
+    slot = found[availability.name]
+    assert slot["events"] == {
+        "unit": "slots",
+        "total": checks["totalChecks"],
+        "good": checks["successfulChecks"],
+        "bad": checks["totalChecks"] - checks["successfulChecks"],
+    }
+    assert slot["errorBudget"]["consumed"] == checks["downtimeMinutes"]
+    assert slot["errorBudget"]["total"] == float(half_up(Decimal("0.001") * 31 * 1440))  # August: 31 days
