@@ -16,7 +16,7 @@ from fastapi.encoders import jsonable_encoder
 
 from app.periods import local_date, month
 from app.services import service as services
-from app.slo import evaluation, sweep
+from app.slo import evaluation, sweep, tally
 from app.slo import service as slo
 from workers.common import TRANSIENT, Ctx, EventPublisher, each_service, retrying
 
@@ -59,7 +59,14 @@ async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str
         work = await sweep.plan(conn, now, period.label, list(active), full=full)
         due = [active[sid] for sid in active if sid in work]
         scope = await sweep.scopes(conn, work, now)
-        windows = await slo.burn_windows_many(conn, due, now)
+        series: dict[str, dict[str, list[Any]]] | None = None
+        calls: dict[str, dict[str, Any]] | None = None
+        if full:  # every figure from raw rows: the reference
+            windows = await slo.burn_windows_many(conn, due, now)
+        else:  # from the figures kept between runs, brought up to now (app/slo/tally.py)
+            calls = await tally.keep(conn, due, work, period, now)
+            windows = await tally.windows(conn, due, now)
+            series = await tally.series(conn, [sid for sid in calls if scope[sid].rules], now)
 
         async def one(conn: asyncpg.Connection, sid: str) -> list[evaluation.Change]:
             async with conn.transaction():
@@ -79,6 +86,7 @@ async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str
                         rules={sid for sid, s in scope.items() if s.rules},
                         burns={sid for sid, s in scope.items() if s.burns},
                         windows=windows,
+                        series=series,
                     )
                 )
                 await sweep.finish(conn, work, scope, now)
@@ -87,7 +95,7 @@ async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str
         except Exception:  # noqa: BLE001 — one service's bug: evaluate them one by one (logged there)
             found = await each_service("evaluate_slos", [s["id"] for s in due], lambda sid: one(conn, sid))
 
-        reports = await slo.reports(conn, due, period, now, settings.timezone, windows)
+        reports = await slo.reports(conn, due, period, now, settings.timezone, windows, calls)
         await announce(ctx["publisher"], reports, found, now)
     return {
         sid: changes if isinstance(changes, str) else [f"{c.kind}:{c.violation['slo']}" for c in changes]
