@@ -230,33 +230,50 @@ _TALLY_RANGES = """
 SELECT * FROM unnest($3::int[], $8::timestamptz[], $9::timestamptz[]) AS g(seconds, lo, hi) WHERE lo < hi
 UNION ALL SELECT NULL, $7::timestamptz, $2::timestamptz
 """
+_KEPT_SUMS = ", ".join(
+    f"sum(b.{c}) AS {c}"
+    for c in ("slots", "bad_slots", "calls", "errors", "c5xx", "c4xx", "ge_p50", "ge_p95", "ge_p99")
+)
+# Each kept bucket is summed once, into the narrowest window holding it (the windows' `mid` decrease as
+# they widen), and each raw range once: a window's figures are the sums of its own and the narrower
+# ones' (kept), and of its own edge and the open bucket (raw).
 TALLY_WINDOWS = f"""
 WITH t AS (
     SELECT * FROM unnest($1::text[], $4::int[], $5::int[], $6::int[]) AS t(service_id, p50, p95, p99)
 ), w AS (
     SELECT * FROM unnest($3::int[], $8::timestamptz[], $9::timestamptz[]) AS w(seconds, lo, mid)
 ), g AS ({_TALLY_RANGES}
-), kept AS (
-    SELECT b.service_id, w.seconds, sum(b.slots) AS slots, sum(b.bad_slots) AS availability,
-           sum(b.calls) AS calls, sum(b.errors) AS error_rate, sum(b.c5xx) AS error_rate_5xx,
-           sum(b.c4xx) AS error_rate_4xx, sum(b.ge_p50) AS latency_p50, sum(b.ge_p95) AS latency_p95,
-           sum(b.ge_p99) AS latency_p99
-    FROM slo_tally_buckets b JOIN w ON b.bucket >= w.mid AND b.bucket < $7
-    WHERE b.service_id = ANY($1::text[])
+), narrowest AS (
+    SELECT b.service_id, (SELECT min(w.seconds) FROM w WHERE b.bucket >= w.mid) AS seconds, {_KEPT_SUMS}
+    FROM slo_tally_buckets b
+    WHERE b.service_id = ANY($1::text[]) AND b.bucket >= (SELECT min(mid) FROM w) AND b.bucket < $7
     GROUP BY 1, 2
-), raw_slots AS (
-    SELECT s.service_id, w.seconds, count(*) AS slots, count(*) FILTER (WHERE NOT s.ok) AS availability
+), kept AS (
+    SELECT n.service_id, w.seconds, sum(n.slots) AS slots, sum(n.bad_slots) AS availability,
+           sum(n.calls) AS calls, sum(n.errors) AS error_rate, sum(n.c5xx) AS error_rate_5xx,
+           sum(n.c4xx) AS error_rate_4xx, sum(n.ge_p50) AS latency_p50, sum(n.ge_p95) AS latency_p95,
+           sum(n.ge_p99) AS latency_p99
+    FROM narrowest n JOIN w ON n.seconds <= w.seconds
+    GROUP BY 1, 2
+), raw_slots_g AS (
+    SELECT s.service_id, g.seconds, count(*) AS slots, count(*) FILTER (WHERE NOT s.ok) AS availability
     FROM t CROSS JOIN g
     CROSS JOIN LATERAL ({CHECK_SLOTS.format(where="c.service_id = t.service_id AND c.ts >= g.lo AND c.ts < g.hi")}) s
-    JOIN w ON g.seconds IS NULL OR g.seconds = w.seconds
     WHERE {_outside_maintenance("s.ts", "s.service_id")}
     GROUP BY 1, 2
-), raw_calls AS (
-    SELECT c.service_id, w.seconds, {_call_counts("t.p50", "t.p95", "t.p99")}
+), raw_slots AS (
+    SELECT s.service_id, w.seconds, sum(s.slots) AS slots, sum(s.availability) AS availability
+    FROM raw_slots_g s JOIN w ON s.seconds IS NULL OR s.seconds = w.seconds
+    GROUP BY 1, 2
+), raw_calls_g AS (
+    SELECT c.service_id, g.seconds, {_call_counts("t.p50", "t.p95", "t.p99")}
     FROM t CROSS JOIN g
     JOIN api_calls c ON c.service_id = t.service_id AND c.ts >= g.lo AND c.ts < g.hi
-    JOIN w ON g.seconds IS NULL OR g.seconds = w.seconds
     WHERE {_outside_maintenance("c.ts", "c.service_id")}
+    GROUP BY 1, 2
+), raw_calls AS (
+    SELECT c.service_id, w.seconds, {", ".join(f"sum(c.{c}) AS {c}" for c in _CALL_COLUMNS)}
+    FROM raw_calls_g c JOIN w ON c.seconds IS NULL OR c.seconds = w.seconds
     GROUP BY 1, 2
 )
 SELECT t.service_id, w.seconds,
