@@ -1,5 +1,6 @@
 """Cron, every minute: SLO evaluation (app/slo/evaluation.py) of the active services whose inputs
-changed since the last run or whose result time alone changes now (app/slo/sweep.py), then
+changed since the last run or whose result time alone changes now (app/slo/sweep.py), from the
+figures kept between runs (app/slo/tally.py), then
 `sla-metrics-updated` {serviceId, metrics, changes} to the `uptime` room when the service's SLO
 figures or violations changed since the last announcement (metrics: the GET /api/slo/{id} body)."""
 

@@ -38,7 +38,6 @@ from app.slo.service import BURN_WINDOWS, latency_targets
 # make the service's month be recounted.
 CALLS_GRACE = timedelta(minutes=10)
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))  # as percentile_disc takes them (float8)
-COUNTS = ("errors", "c5xx", "c4xx")
 
 
 def rank(fraction: float, calls: int) -> int:
@@ -231,7 +230,7 @@ async def keep(
         )
         segments = _segments(neighbours, keys, limits, below)
 
-        async def whole(sid: str, which: int) -> Segment:
+        async def whole(sid: str) -> Segment:
             rows = await conn.fetch(queries.TALLY_LATENCIES, [sid])
             return Segment(sorted((r["latency_ms"], r["n"]) for r in rows), 0, True, True)
 
@@ -269,7 +268,7 @@ async def keep(
                         continue
                     found = pick(segment, extra, rank(fraction, calls))
                     if found is None:  # moved past the segment fetched: read them all (not expected)
-                        found = pick(await whole(sid, which), extra, rank(fraction, calls))
+                        found = pick(await whole(sid), extra, rank(fraction, calls))
                     assert found is not None
                     results.append(found)
                 month_values.append(results[0])
