@@ -2,8 +2,8 @@
 figures from raw rows: after every run, every `sla-metrics-updated` event's metrics must equal the
 report computed from raw rows at the run's instant (app/slo/service.py), and the violations those of
 a full evaluation at every run. The histories of tests/workers/test_sweeps.py (late writes up to 25
-minutes, writes ahead of the clock, tier, target and maintenance changes, a worker restarted, a
-month boundary), in UTC and in America/New_York; then the cases one at a time."""
+minutes, writes ahead of the clock, tier, target and maintenance changes, missed runs, a month
+boundary), in UTC and in America/New_York; then the cases one at a time."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from fastapi.encoders import jsonable_encoder
 
 from app.changes import service as changes
-from app.ingest.service import ApiCallRow, write_api_calls
+from app.ingest.service import ApiCallRow, write_api_calls, write_checks
 from app.periods import local_date, month
 from app.services import service as services
 from app.services.service import load_catalog, sync_catalog
@@ -82,7 +82,7 @@ async def play(conn, pool, settings, steps: list[Step], start: datetime, *, full
             for statement, *args in step.sql:
                 await conn.execute(statement, *args)
             if step.checks:
-                await write_checks_at(conn, step, minute)
+                await write_checks(conn, step.checks, now=minute + timedelta(seconds=5))
             if step.calls:
                 await write_api_calls(conn, step.calls, now=minute + timedelta(seconds=59))
             if not step.runs:
@@ -100,12 +100,6 @@ async def play(conn, pool, settings, steps: list[Step], start: datetime, *, full
         await publisher.close()
         await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
     return snapshots, checked
-
-
-async def write_checks_at(conn, step: Step, minute: datetime) -> None:
-    from app.ingest.service import write_checks
-
-    await write_checks(conn, step.checks, now=minute + timedelta(seconds=5))
 
 
 @pytest.mark.parametrize(
