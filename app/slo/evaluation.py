@@ -136,15 +136,18 @@ async def evaluate_many(
     rules: set[str],
     burns: set[str],
     windows: dict[str, dict[str, dict]] | None = None,
+    series: dict[str, dict[str, list]] | None = None,
 ) -> dict[str, list[Change]]:
     """evaluate() of every service: the violation rules of those in `rules`, the burn-rate alerts of
-    those in `burns` (`windows`: their burn windows at `now`, when the caller has them). The data is
-    read for all of them at once; the open violations under their locks, in one transaction."""
+    those in `burns` (`windows`: their burn windows at `now`, `series`: the measurements of those in
+    `rules`, when the caller has them). The data is read for all of them at once; the open violations
+    under their locks, in one transaction."""
     evaluated = [s for s in services if s["id"] in rules or s["id"] in burns]
     changes: dict[str, list[Change]] = {s["id"]: [] for s in services}
     if not evaluated:
         return changes
-    series = await measurements_many(conn, [s["id"] for s in evaluated if s["id"] in rules], now)
+    if series is None:
+        series = await measurements_many(conn, [s["id"] for s in evaluated if s["id"] in rules], now)
     if windows is None:
         windows = await burn_windows_many(conn, [s for s in evaluated if s["id"] in burns], now)
     ids = [s["id"] for s in evaluated]

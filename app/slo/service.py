@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import Any
 
 import asyncpg
 
@@ -141,17 +142,21 @@ async def reports(
     now: datetime,
     timezone_name: str,
     windows: dict[str, dict[str, dict]] | None = None,
+    calls: dict[str, Any] | None = None,
 ) -> dict[str, dict]:
     """report() of every service, in a few statements for all of them (`windows`: their burn windows
-    at `now`, when the caller has them already)."""
+    at `now`, `calls`: their call figures of the period to `now` as CALL_FIGURES gives them, when the
+    caller has them already: app/slo/tally.py)."""
     if not services:
         return {}
     ids = [s["id"] for s in services]
     end = min(period.end, now)
     days = await sla.check_days(conn, services, period, now, timezone_name)
-    calls = {
-        r["service_id"]: r for r in await conn.fetch(queries.CALL_FIGURES, ids, period.start, end, *_targets(services))
-    }
+    if calls is None:
+        calls = {
+            r["service_id"]: r
+            for r in await conn.fetch(queries.CALL_FIGURES, ids, period.start, end, *_targets(services))
+        }
     running = period.start <= now < period.end
     if running and windows is None:
         windows = await burn_windows_many(conn, services, now)
