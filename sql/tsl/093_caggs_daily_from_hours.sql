@@ -2,10 +2,10 @@
 --
 -- Why. A continuous aggregate only materialises whole buckets, so the open day of the daily aggregate
 -- is always its real-time part: every slot of the day since the watermark (72,000 for 50 services at
--- the end of a day), summed and joined with `services` on every read, where the planner misjudges the
--- join (a nested loop): 389-906 ms for the daily read of 50 services x 10 days against 17-100 ms on
--- the Apache path (benchmarks/README.md, bench_editions.py). The hourly aggregate holds the same day
--- in 24 rows per service, and its own real-time part is the last hour's slots.
+-- the end of a day), summed and joined with `services` on every read: 389-906 ms for the daily read of
+-- 50 services x 10 days against 17-100 ms on the Apache path (benchmarks/README.md, bench_editions.py).
+-- The hourly aggregate holds the same day in 24 rows per service, and its own real-time part is the
+-- last hour's slots.
 --
 -- So the daily aggregate of checks is materialised-only, and its readers (app/rollups/caggs.py,
 -- _past_watermark) sum the hourly rows of the days at or past its watermark themselves (the slots of

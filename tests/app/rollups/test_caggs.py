@@ -249,12 +249,14 @@ async def test_sql_tsl_migrations_run_only_on_the_timescale_license_in_file_name
     [
         ("auto", "timescale", "2.28.3", 15, True),  # a verified release on its verified PostgreSQL
         ("auto", "timescale", "2.28.0", 15, True),
-        ("auto", "timescale", "2.28.3", 17, False),  # verified on 15 only
+        ("auto", "timescale", "2.28.3", 17, False),  # verified on 15 only (the Docker image's pin)
         ("auto", "timescale", "2.19.3", 15, False),  # License edition, not verified: plain tables
-        ("auto", "timescale", "2.29.1", 17, False),
+        ("auto", "timescale", "2.29.1", 17, True),  # 2.29 verified on 17.12 (with sql/tsl/093)
         ("auto", "timescale", "2.29.2", 18, True),  # verified with sql/tsl/092 (the catalog change within 2x)
         ("auto", "timescale", "2.28.3", 18, False),  # verified on 15 only
-        ("auto", "timescale", "2.29.2", 16, False),
+        ("auto", "timescale", "2.29.2", 16, True),  # verified on 16.14 (with sql/tsl/093)
+        ("auto", "timescale", "2.29.2", 15, False),  # 2.29 does not build against 15
+        ("auto", "timescale", "2.30.0", 17, False),  # a release not verified yet
         ("auto", "apache", "2.19.3", 15, False),
         ("tables", "timescale", "2.28.3", 15, False),
         ("caggs", "timescale", "2.19.3", 15, True),  # asked for explicitly
