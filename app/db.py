@@ -103,8 +103,9 @@ EXTENSION_VERSION = (
 # (TimescaleDB release major.minor, PostgreSQL major) pairs whose continuous-aggregate path was verified
 # on real Timescale License servers (docs/operations.md, "Rollups: which backend, and how it was
 # verified"): with the backend `auto`, only these keep the rollups as continuous aggregates; others keep
-# tables. 2.29 on 18: suites pass and the 10-day seed and catalog change are within 2x of the Apache path.
-VERIFIED_CAGG_RELEASES = (("2.28", 15), ("2.29", 18))
+# tables. 2.29 on 16, 17 and 18: suites pass and the 10-day seed and catalog change are within 2x of the
+# Apache path.
+VERIFIED_CAGG_RELEASES = (("2.28", 15), ("2.29", 16), ("2.29", 17), ("2.29", 18))
 BACKENDS = ("auto", "tables", "caggs")
 CATALOG_RACE_RETRIES = (0.5, 1, 2, 4, 8, 15)  # seconds; see _apply
 

@@ -6,6 +6,9 @@ checks written through the ingest module into a scratch database on each server,
                    `refresh` brings every bucket of that service to the new target,
   read:            the daily rollup of every service over the whole range (timed once), which must
                    equal the from-scratch aggregate of the raw rows and the other server's read.
+Measured on a connection with the session settings of the app's and the worker's pools (app/db.py
+SESSION_SETTINGS: generic plans, no JIT, no parallel workers), as they run these statements; with the
+server's defaults a build with JIT (Debian's) compiled the caggs daily read for 0.7 s.
 The baseline is the Apache server (SLAMON_DATABASE_URL, rollups as tables); the other server is a
 Timescale License build (BENCH_LICENSE_URL, rollups as continuous aggregates, SLAMON_ROLLUP_BACKEND=caggs
 whatever VERIFIED_CAGG_RELEASES says). Goal (issue 16): each License figure within 2x of Apache's.
@@ -21,11 +24,12 @@ import os
 import time
 from datetime import timedelta
 
+import asyncpg
+
 from bench_rollups import load, pinned_end, timed_refresh
 from common import (
     MINUTE,
     check_batches,
-    connect,
     emit,
     int_setting,
     log,
@@ -38,6 +42,7 @@ from common import (
     settle,
 )
 
+from app import db
 from app.ingest.service import write_checks
 from app.rollups import service as rollups
 
@@ -51,11 +56,15 @@ JOB_ERRORS = (
 )
 
 
+async def connect_as_app(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(url, server_settings={"application_name": "slamon-bench", **db.SESSION_SETTINGS})
+
+
 async def run(server: str, backend: str, days: int, minutes: int) -> tuple[dict, list[tuple]]:
     end = pinned_end()
     start = end - timedelta(days=days)
     async with scratch_database(f"editions_{backend}", server=server, backend=backend) as (url, service_ids):
-        conn = await connect(url)
+        conn = await connect_as_app(url)
         try:
             versions = await server_versions(conn)
             rows, load_s = await load(url, service_ids, start, days * 1440, 50_000, end)

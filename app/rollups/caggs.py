@@ -58,12 +58,15 @@ class Cagg:
     # sql/tsl/092: nothing (the level does not read it), "force" (the logged ranges re-materialised,
     # every service at once) or "restamp" (the service's rows whose applied_* differ rewritten, RESTAMP).
     on_catalog: Literal["", "force", "restamp"]
+    # The level whose rows readers sum for the buckets past this one's watermark, instead of its own
+    # real-time part (sql/tsl/093: this aggregate is then materialised-only); None: its real-time part.
+    live_from: Cagg | None = None
 
 
 CHECK_SLOTS = Cagg("cagg_check_slots", timedelta(seconds=1), zoned=False, on_catalog="")
 USAGE_MINUTES = Cagg("cagg_usage_minutes", timedelta(minutes=1), zoned=False, on_catalog="force")
 CHECKS_HOURLY = Cagg("cagg_checks_hourly", timedelta(hours=1), zoned=False, on_catalog="restamp")
-CHECKS_DAILY = Cagg("cagg_checks_daily", timedelta(days=1), zoned=True, on_catalog="restamp")
+CHECKS_DAILY = Cagg("cagg_checks_daily", timedelta(days=1), zoned=True, on_catalog="restamp", live_from=CHECKS_HOURLY)
 USAGE_DAILY = Cagg("cagg_usage_daily", timedelta(days=1), zoned=True, on_catalog="")
 # raw table -> its first level and the second levels built on it, refreshed in that order
 LEVELS = {"checks": (CHECK_SLOTS, (CHECKS_HOURLY, CHECKS_DAILY)), "api_calls": (USAGE_MINUTES, (USAGE_DAILY,))}
@@ -75,7 +78,7 @@ VIEWS = tuple(c.view for first, second in LEVELS.values() for c in (first, *seco
 _SLOT_HIST = ",\n".join(
     f"       count(*) FILTER (WHERE s.ok AND s.latency_ms < {b})::int AS lat_lt_{b}" for b in LATENCY_BOUNDS_MS
 )
-CHECKS_FROM_SLOTS = f"""
+_CHECKS_OF_CAGG_SLOTS = f"""
 SELECT s.service_id, time_bucket($4::interval, s.ts, $5::text) AS bucket,
        count(*)::int AS slots,
        count(*) FILTER (WHERE s.ok)::int AS ok_slots,
@@ -89,9 +92,12 @@ SELECT s.service_id, time_bucket($4::interval, s.ts, $5::text) AS bucket,
 {_SLOT_HIST}
 FROM cagg_check_slots s
 JOIN services v ON v.id = s.service_id
-WHERE ($1::text[] IS NULL OR s.service_id = ANY($1::text[])) AND s.ts >= $2 AND s.ts < $3
+WHERE {{where}}
 GROUP BY s.service_id, bucket
 """
+CHECKS_FROM_SLOTS = _CHECKS_OF_CAGG_SLOTS.format(
+    where="($1::text[] IS NULL OR s.service_id = ANY($1::text[])) AND s.ts >= $2 AND s.ts < $3"
+)
 _SUMMED = ("calls", "ok_200", "errors", "c4xx", "c5xx", "over_target") + HISTOGRAM_COLUMNS
 USAGE_FROM_MINUTES = f"""
 SELECT m.service_id, time_bucket($4::interval, m.bucket, $5::text) AS bucket,
@@ -102,6 +108,56 @@ FROM cagg_usage_minutes m
 WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3
 GROUP BY m.service_id, 2
 """
+
+
+def _past_watermark(cagg: Cagg, columns: tuple[str, ...], zone_ok: str) -> tuple[str, str]:
+    """(WITH clauses, SELECT): the buckets of `cagg` at or past its watermark, summed from the rows of
+    `cagg.live_from` ($1..$5 as in queries.py), with whether any of them is stale. Its real-time part
+    would sum every slot of the open day (72,000 for 50 services), with a join on `services` the
+    planner misjudges; the hourly aggregate holds that day in 24 rows per service, and its own
+    real-time part is the last hour's slots (docs/operations.md, "Rollups"). An hour that straddles a
+    bucket boundary (a zone whose days start at :30 or :45 UTC) or starts before the watermark gives
+    its slots instead, from the first level."""
+    assert cagg.live_from is not None
+    below = cagg.live_from
+    hour = f"INTERVAL '{int(below.width.total_seconds())} seconds'"
+    nests = (
+        f"time_bucket($4::interval, h.bucket, $5::text) = "
+        f"time_bucket($4::interval, h.bucket + {hour} - INTERVAL '1 microsecond', $5::text)"
+    )
+    stale = "(h.applied_interval_s, h.applied_latency_target_ms) IS DISTINCT FROM (v.interval_s, v.latency_target_ms)"
+    # No catalog row: the plain views that stand in for the aggregates in tests/app/rollups/test_caggs.py
+    # on any edition, which hold every bucket.
+    ctes = f"""wm AS (
+    SELECT coalesce((
+        SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id))
+        FROM _timescaledb_catalog.continuous_agg c
+        WHERE to_regclass(format('%I.%I', c.user_view_schema, c.user_view_name)) = '{cagg.view}'::regclass
+    ), 'infinity'::timestamptz) AS at
+),
+hours AS (
+    SELECT h.service_id, h.bucket, {", ".join(f"h.{c}" for c in columns)}, {stale} AS stale, {nests} AS nests
+    FROM {below.view} h LEFT JOIN services v ON v.id = h.service_id
+    WHERE ($1::text[] IS NULL OR h.service_id = ANY($1::text[]))
+      AND h.bucket >= greatest($2, (SELECT at FROM wm)) - {hour} AND {zone_ok}
+),"""
+    picked = ", ".join(f"x.{c}" for c in columns)
+    hourly = ", ".join(f"h.{c}" for c in columns)
+    straddling = _CHECKS_OF_CAGG_SLOTS.format(where="s.service_id = o.service_id AND s.ts >= o.lo AND s.ts < o.hi")
+    select = f"""SELECT l.service_id, l.bucket, {", ".join(queries._merge(c) for c in columns)}, bool_or(l.stale)
+    FROM (
+        SELECT h.service_id, time_bucket($4::interval, h.bucket, $5::text) AS bucket, {hourly}, h.stale
+        FROM hours h WHERE h.nests AND h.bucket >= (SELECT at FROM wm)
+        UNION ALL
+        SELECT x.service_id, x.bucket, {picked}, false
+        FROM (SELECT h.service_id, greatest(h.bucket, (SELECT at FROM wm)) AS lo, h.bucket + {hour} AS hi
+              FROM hours h
+              WHERE h.bucket + {hour} > (SELECT at FROM wm) AND (NOT h.nests OR h.bucket < (SELECT at FROM wm))) o
+        CROSS JOIN LATERAL ({straddling}) x
+    ) l
+    WHERE l.bucket >= $2 AND l.bucket < $3
+    GROUP BY l.service_id, l.bucket"""
+    return ctes, select
 
 
 def _reader(
@@ -131,6 +187,10 @@ def _reader(
         "WHERE ($1::text[] IS NULL OR m.service_id = ANY($1::text[])) AND m.bucket >= $2 AND m.bucket < $3"
         f" AND {zone_ok}"
     )
+    past_ctes = ""
+    if cagg.live_from is not None:  # the aggregate is materialised-only: its buckets past the watermark
+        past_ctes, past = _past_watermark(cagg, columns, zone_ok)
+        materialised += f"\n    UNION ALL {past}"
     if cagg.zoned:  # the first level summed with the current `services`: never stale
         materialised += (
             f"\n    UNION ALL SELECT x.service_id, x.bucket, {picked}, false FROM ({from_first_level}) x"
@@ -159,6 +219,7 @@ def _reader(
     )
     return f"""
 WITH fz AS (SELECT {frozen} AS frozen_before),
+{past_ctes}
 materialised AS (
     {materialised}
 ),

@@ -249,12 +249,14 @@ async def test_sql_tsl_migrations_run_only_on_the_timescale_license_in_file_name
     [
         ("auto", "timescale", "2.28.3", 15, True),  # a verified release on its verified PostgreSQL
         ("auto", "timescale", "2.28.0", 15, True),
-        ("auto", "timescale", "2.28.3", 17, False),  # verified on 15 only
+        ("auto", "timescale", "2.28.3", 17, False),  # verified on 15 only (the Docker image's pin)
         ("auto", "timescale", "2.19.3", 15, False),  # License edition, not verified: plain tables
-        ("auto", "timescale", "2.29.1", 17, False),
+        ("auto", "timescale", "2.29.1", 17, True),  # 2.29 verified on 17.12 (with sql/tsl/093)
         ("auto", "timescale", "2.29.2", 18, True),  # verified with sql/tsl/092 (the catalog change within 2x)
         ("auto", "timescale", "2.28.3", 18, False),  # verified on 15 only
-        ("auto", "timescale", "2.29.2", 16, False),
+        ("auto", "timescale", "2.29.2", 16, True),  # verified on 16.14 (with sql/tsl/093)
+        ("auto", "timescale", "2.29.2", 15, False),  # 2.29 does not build against 15
+        ("auto", "timescale", "2.30.0", 17, False),  # a release not verified yet
         ("auto", "apache", "2.19.3", 15, False),
         ("tables", "timescale", "2.28.3", 15, False),
         ("caggs", "timescale", "2.19.3", 15, True),  # asked for explicitly
@@ -418,6 +420,50 @@ async def test_a_row_that_applied_another_target_is_read_live_and_restamped(conn
         await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
 
 
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "Europe/Berlin"])
+async def test_the_days_past_the_daily_watermark_are_read_from_the_hourly_rows(conn, timescale_only, zone):
+    """sql/tsl/093: the daily aggregate of checks has no real-time part; the days at or past its
+    watermark are summed from the hourly aggregate, and an hour that straddles a day (Kolkata's days
+    start at 18:30 UTC) from its slots, whatever changed since the refresh."""
+    checks, _ = dataset(days=3)
+    await write_checks(conn, checks, now=NOW)
+    # Mid-history: one and a half days materialised, the rest read past the watermarks.
+    await rollups.refresh(conn, zone, BASE + timedelta(hours=36, minutes=17))
+    watermark = await conn.fetchval(caggs.WATERMARK, caggs.CHECKS_DAILY.view, caggs.EPOCH)
+    assert BASE < watermark < BASE + timedelta(days=2)
+    assert watermark.astimezone(ZoneInfo(zone)).time() == datetime.min.time()  # a day boundary in the zone
+    materialised_days = await _materialised_rows(conn, rollups.CHECKS_DAILY)
+    assert materialised_days and all(r["bucket"] < watermark for r in materialised_days)
+    try:
+        for step in ("refreshed", "changed", "late"):
+            if step == "changed":  # an hourly row that applied another target: read live from raw rows
+                await conn.execute(
+                    "UPDATE services SET interval_s = 90, latency_target_ms = 200 WHERE id = 'face-compare'"
+                )
+            if step == "late":  # below the hourly watermark, past the daily one
+                late = [
+                    CheckRow(
+                        watermark + timedelta(minutes=m, seconds=30),
+                        "face-compare",
+                        "seoul",
+                        False,
+                        None,
+                        None,
+                        "timeout",
+                    )
+                    for m in range(0, 180, 7)
+                ]
+                await write_checks(conn, late, now=NOW)
+            scratch = dicts(await rollups.aggregate_raw(conn, rollups.CHECKS_DAILY, zone, None, *FAR))
+            assert any(r["bucket"] >= watermark for r in scratch)
+            assert dicts(await rollups.read(conn, rollups.CHECKS_DAILY, zone, None, *FAR)) == scratch, step
+            ask = Ask(rollups.CHECKS_DAILY, rollups.CHECKS_DAILY.zone(zone), None, *FAR)
+            slots = await rollups.CAGGS.read(conn, ask, rollups.SLOTS)
+            assert dicts(slots) == [{k: r[k] for k in ("service_id", "bucket", *SLOT_COLUMNS)} for r in scratch], step
+    finally:
+        await sync_catalog(conn, load_catalog(ROOT / "services.toml"))
+
+
 async def _refresh_as_before_092(conn, until: datetime) -> None:
     """What the refresh did to the aggregates of 090/091 (this code restamps columns of 092): every
     level in order, the first levels from the retention horizon on."""
@@ -467,7 +513,11 @@ async def test_a_database_of_the_joined_slots_migrates_and_keeps_its_dropped_day
         for rollup in rollups.ROLLUPS:
             columns = ", ".join(("service_id", "bucket", *rollup.sql.columns))
             before[rollup.name] = dicts(await conn.fetch(f"SELECT {columns} FROM cagg_{rollup.name} ORDER BY 1, 2"))
-        assert await db.migrate(conn, backend="caggs") == ["tsl/092_caggs_slots_alone.sql"]
+        # (093 then alters the daily aggregate of checks in place: materialised-only.)
+        assert await db.migrate(conn, backend="caggs") == [
+            "tsl/092_caggs_slots_alone.sql",
+            "tsl/093_caggs_daily_from_hours.sql",
+        ]
         await rollups.refresh(conn, "UTC", later)
         for rollup in rollups.ROLLUPS:
             assert dicts(await rollups.read(conn, rollup, "UTC", None, *FAR)) == before[rollup.name], rollup.name
@@ -510,7 +560,9 @@ async def test_policies_real_time_and_compression_are_set(conn, timescale_only):
             "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates"
         )
     }
-    assert views == {v: False for v in caggs.VIEWS}
+    # Real-time parts on all but the daily checks, whose readers sum the hourly rows past its watermark
+    # (sql/tsl/093).
+    assert views == {v: v == caggs.CHECKS_DAILY.view for v in caggs.VIEWS}
     # The jobs view names the materialization hypertable before 2.20 and the aggregate since.
     policies = await conn.fetch(
         "SELECT c.view_name, (j.config->>'start_offset')::interval AS start_offset, "
