@@ -3,6 +3,7 @@ rows, and against what /api/sla/* answers for the same month. Data: the SLA API 
 Asia/Seoul (two regions on some days, a monitoring gap, maintenance with failures, incidents), plus
 SLO violations inserted directly (the SLO evaluation that writes them is another module)."""
 
+import json
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -13,6 +14,8 @@ import pytest
 
 from app.ingest.service import ApiCallRow
 from app.periods import month
+from app.reports import figures as report_figures
+from app.reports import queries as report_queries
 from app.reports import service as reports
 from app.slo.definitions import examples, store
 from app.slo.definitions.model import Definition, Filter, Sli, Window
@@ -296,3 +299,22 @@ async def test_every_definition_covering_the_service_is_reported_over_the_month(
     }
     assert slot["errorBudget"]["consumed"] == checks["downtimeMinutes"]
     assert slot["errorBudget"]["total"] == float(half_up(Decimal("0.001") * 31 * 1440))  # August: 31 days
+
+
+async def test_a_report_frozen_before_definitions_still_renders(conn, august, make_client):
+    """A snapshot of figures version 2 (frozen before reports stated SLO definitions) has neither
+    `slo.definitions` nor `definition` in its violations: it is served and rendered as frozen."""
+    await add_violations(conn, [("availability", MONTH_START, MONTH_START + timedelta(hours=1))])
+    service = await conn.fetchrow("SELECT * FROM services WHERE id = $1", SID)
+    doc = await report_figures.compute(conn, service, AUGUST, NOW, ZONE)
+    doc["version"] = 2
+    del doc["slo"]["definitions"]
+    for violation in doc["slo"]["violations"]:
+        del violation["definition"]
+    await conn.execute(report_queries.INSERT_FIRST, SID, date(2025, 8, 1), ZONE, json.dumps(doc))
+    client = await make_client(now=NOW, timezone=ZONE)
+    report = (await client.get(f"/api/sla/reports/{SID}/2025-08.json")).json()
+    assert report["version"] == 2 and "definitions" not in report["slo"]
+    assert "definition" not in report["slo"]["violations"][0]
+    page = await client.get(f"/api/sla/reports/{SID}/2025-08.html")
+    assert page.status_code == 200 and "availability" in page.text
