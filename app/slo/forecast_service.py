@@ -258,41 +258,67 @@ def _earliest(slo: dict[str, Any]) -> datetime | None:
     return datetime.fromisoformat(min(found).replace("Z", "+00:00")) if found else None
 
 
-async def apply_alerts(conn: asyncpg.Connection, reports: dict[str, dict[str, Any]], now: datetime) -> list[Change]:
-    """Open the alert of every alerting SLO that has none open, close those that no longer alert (or
-    whose month is over, or whose service left the evaluation): from what the forecasts say now, so a
-    run repeated or run by two workers at once changes nothing more (one open alert per service and
-    SLO in the schema, and a lock)."""
+@dataclass(frozen=True)
+class AlertSql:
+    """The statements of one forecast alerts' table: keyed by two columns (service and SLO, or
+    definition and service), `period` the window the alert belongs to."""
+
+    lock: str
+    open_alerts: str  # every open alert
+    open: str  # $1 $2 the key, $3 period, $4 now, $5 reasons, $6 exhausts at, $7 miss probability, $8 details
+    close: str  # $1 id, $2 now
+    key: tuple[str, str]  # the key's columns
+
+
+async def reconcile_alerts(
+    conn: asyncpg.Connection,
+    sql: AlertSql,
+    wanted: dict[tuple[str, str], tuple[str, dict[str, Any]]],
+    now: datetime,
+) -> list[Change]:
+    """Open the alert of every key of `wanted` (its period, its forecast) with none open for that
+    period; close every open one no longer wanted (or of another period): from what the forecasts say
+    now, so a run repeated or run by two workers at once changes nothing more (one open alert per
+    key in the schema, and a lock)."""
     changes = []
     async with conn.transaction():
-        await conn.execute(LOCK)
-        current = {(r["service_id"], r["slo"]): r for r in await conn.fetch(OPEN_ALERTS)}
-        wanted: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
-        for sid, report in reports.items():
-            for slo in report["slos"]:
-                if slo["alerting"]:
-                    wanted[sid, slo["slo"]] = (report["period"], slo)
-        for key, row in current.items():
-            if key not in wanted or wanted[key][0] != row["period"]:
-                closed = await conn.fetchrow(CLOSE_ALERT, row["id"], now)
+        await conn.execute(sql.lock)
+        current = {(r[sql.key[0]], r[sql.key[1]]): r for r in await conn.fetch(sql.open_alerts)}
+        for key, alert in current.items():
+            if key not in wanted or wanted[key][0] != alert["period"]:
+                closed = await conn.fetchrow(sql.close, alert["id"], now)
                 if closed is not None:
                     changes.append(Change("closed", dict(closed)))
-        for (sid, slo_name), (period_label, slo) in wanted.items():
-            if (sid, slo_name) in current and current[sid, slo_name]["period"] == period_label:
+        for key, (period_label, row) in wanted.items():
+            if key in current and current[key]["period"] == period_label:
                 continue
-            details = {k: slo[k] for k in ("budget", "consumed", "remaining", "currentBurn", "recentBurn", "unit")}
-            probability = slo["missProbability"]
+            details = {k: row[k] for k in ("budget", "consumed", "remaining", "currentBurn", "recentBurn", "unit")}
+            probability = row["missProbability"]
             opened = await conn.fetchrow(
-                OPEN_ALERT,
-                sid,
-                slo_name,
+                sql.open,
+                *key,
                 period_label,
                 now,
-                slo["alertReasons"],
-                _earliest(slo),
+                row["alertReasons"],
+                _earliest(row),
                 None if probability is None else Decimal(str(probability)),
                 json.dumps(details, default=str),
             )
             if opened is not None:
                 changes.append(Change("opened", dict(opened)))
     return changes
+
+
+ALERT_SQL = AlertSql(LOCK, OPEN_ALERTS, OPEN_ALERT, CLOSE_ALERT, ("service_id", "slo"))
+
+
+async def apply_alerts(conn: asyncpg.Connection, reports: dict[str, dict[str, Any]], now: datetime) -> list[Change]:
+    """The tier SLOs' forecast alerts (reconcile_alerts): whose month is over, or whose service left
+    the evaluation, are closed too."""
+    wanted = {
+        (sid, slo["slo"]): (report["period"], slo)
+        for sid, report in reports.items()
+        for slo in report["slos"]
+        if slo["alerting"]
+    }
+    return await reconcile_alerts(conn, ALERT_SQL, wanted, now)

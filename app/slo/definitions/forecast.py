@@ -14,7 +14,6 @@ app/slo/definitions/queries.py), budgets in the engine's units (checks in minute
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -32,7 +31,7 @@ from app.slo.definitions import engine, queries, service, store
 from app.slo.definitions.model import Definition, Sli
 from app.slo.forecast import Day, Exhaustion, Forecast, Inputs
 from app.slo.forecast import Window as Recent
-from app.slo.forecast_service import Settings, alert_reasons
+from app.slo.forecast_service import AlertSql, Change, Settings, alert_reasons, reconcile_alerts
 
 HISTORY_DAYS = forecast.POOL_DAYS
 DAY_S = forecast.DAY_S
@@ -312,12 +311,6 @@ ORDER BY service_id
 """
 
 
-@dataclass(frozen=True)
-class Change:
-    kind: str  # opened | closed
-    alert: dict[str, Any]  # the row after the change
-
-
 def alert_to_public(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -333,11 +326,6 @@ def alert_to_public(row: Any) -> dict[str, Any]:
 
 async def open_alerts(conn: asyncpg.Connection, name: str) -> list[dict[str, Any]]:
     return [alert_to_public(r) for r in await conn.fetch(OPEN_ALERTS_OF_DEFINITION, name)]
-
-
-def _earliest(row: dict[str, Any]) -> datetime | None:
-    found = [b["exhaustsAt"] for b in (row["currentBurn"], row["recentBurn"]) if b["exhaustsAt"] is not None]
-    return datetime.fromisoformat(min(found).replace("Z", "+00:00")) if found else None
 
 
 def covers(definition: Definition, service_id: str) -> bool:
@@ -391,40 +379,16 @@ async def of_service(
     return found
 
 
+ALERT_SQL = AlertSql(LOCK, OPEN_ALERTS, OPEN_ALERT, CLOSE_ALERT, ("definition", "service_id"))
+
+
 async def apply_alerts(conn: asyncpg.Connection, reports: list[dict[str, Any]], now: datetime) -> list[Change]:
-    """Open the alert of every alerting definition and service with none open, close those that no
-    longer alert (or whose calendar period is over, or whose definition or service is gone): from
-    what the forecasts say now, so that a repeated run changes nothing more."""
-    changes = []
-    async with conn.transaction():
-        await conn.execute(LOCK)
-        current = {(r["definition"], r["service_id"]): r for r in await conn.fetch(OPEN_ALERTS)}
-        wanted: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
-        for report in reports:
-            for row in report["services"]:
-                if row["alerting"]:
-                    wanted[report["definition"], row["serviceId"]] = (report["window"]["label"], row)
-        for key, alert in current.items():
-            if key not in wanted or wanted[key][0] != alert["period"]:
-                closed = await conn.fetchrow(CLOSE_ALERT, alert["id"], now)
-                if closed is not None:
-                    changes.append(Change("closed", dict(closed)))
-        for (name, sid), (label, row) in wanted.items():
-            if (name, sid) in current and current[name, sid]["period"] == label:
-                continue
-            details = {k: row[k] for k in ("budget", "consumed", "remaining", "currentBurn", "recentBurn", "unit")}
-            probability = row["missProbability"]
-            opened = await conn.fetchrow(
-                OPEN_ALERT,
-                name,
-                sid,
-                label,
-                now,
-                row["alertReasons"],
-                _earliest(row),
-                None if probability is None else Decimal(str(probability)),
-                json.dumps(details, default=str),
-            )
-            if opened is not None:
-                changes.append(Change("opened", dict(opened)))
-    return changes
+    """The definitions' forecast alerts (app/slo/forecast_service.py reconcile_alerts): whose calendar
+    period is over, or whose definition or service is gone, are closed too."""
+    wanted = {
+        (report["definition"], row["serviceId"]): (report["window"]["label"], row)
+        for report in reports
+        for row in report["services"]
+        if row["alerting"]
+    }
+    return await reconcile_alerts(conn, ALERT_SQL, wanted, now)
