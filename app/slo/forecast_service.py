@@ -25,6 +25,7 @@ from app.sla.tiers import TIERS
 from app.slo import forecast
 from app.slo.forecast import Day, Forecast, Inputs, Window
 from app.slo.objectives import Objective, objectives
+from app.slo.public import forecast_alert_fields
 
 HISTORY_DAYS = forecast.POOL_DAYS
 METHOD = "bootstrap"
@@ -231,16 +232,7 @@ async def forecasts(
 
 
 def alert_to_public(row: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "serviceId": row["service_id"],
-        "slo": row["slo"],
-        "period": row["period"],
-        "openedAt": utc_iso(row["opened_at"]),
-        "reasons": list(row["reasons"]),
-        "exhaustsAt": utc_iso(row["exhausts_at"]),
-        "missProbability": row["miss_probability"],
-    }
+    return {"id": row["id"], "serviceId": row["service_id"], "slo": row["slo"], **forecast_alert_fields(row)}
 
 
 async def open_alerts(conn: asyncpg.Connection, service_id: str) -> list[dict[str, Any]]:

@@ -10,19 +10,19 @@ errors < t n). Burn rate = observed bad ratio / allowed ratio (1 = spending exac
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import asyncpg
 
-from app.formatting import format_duration, pagination, truncated_percentage, utc_iso
+from app.formatting import pagination, truncated_percentage, utc_iso
 from app.periods import Period
 from app.sla import service as sla
 from app.sla.tiers import TIERS
 from app.slo import budget, queries
 from app.slo.objectives import HUNDRED, QUANTILES, Objective, objectives
+from app.slo.public import violation_to_public
 
 BURN_WINDOWS = (("5m", 300), ("30m", 1800), ("1h", 3600), ("6h", 21600))
 PERCENTILE_COLUMNS = {"latency_p50": "p50", "latency_p95": "p95", "latency_p99": "p99"}  # of CALL_FIGURES
@@ -201,25 +201,6 @@ def _report(service, period: Period, now: datetime, checks: sla.CheckFigures, ca
         "asOf": utc_iso(min(now, period.end)),
         "slos": slos,
         "openViolations": [violation_to_public(r, now) for r in sorted(open_rows, key=lambda r: r["id"])],
-    }
-
-
-def violation_to_public(row, now: datetime) -> dict:
-    end = row["ended_at"] or now
-    seconds = max(0, int((end - row["started_at"]).total_seconds()))
-    return {
-        "id": row["id"],
-        "serviceId": row["service_id"],
-        "slo": row["slo"],
-        "severity": row["severity"],
-        "startedAt": utc_iso(row["started_at"]),
-        "endedAt": utc_iso(row["ended_at"]),
-        "open": row["ended_at"] is None,
-        "durationSeconds": seconds,
-        "duration": format_duration(seconds),
-        "threshold": row["threshold"],
-        "worstValue": row["worst_value"],
-        "details": json.loads(row["details"]),
     }
 
 

@@ -24,7 +24,6 @@ calendar window (`availability_days`) takes its window's counts from the SLA fig
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -34,13 +33,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from app.formatting import format_duration, utc_iso
 from app.periods import Period, local_date, month, quarter
 from app.sla import service as sla
 from app.slo import alerts, budget
 from app.slo.definitions import queries
 from app.slo.definitions.model import BurnRateAlert, Definition, Filter, ThresholdAlert, Window
 from app.slo.evaluation import bucket_floor
+from app.slo.public import violation_fields
 
 HUNDRED = Decimal(100)
 # Burn rates shown for every definition (the tier SLOs' windows, app/slo/service.py), besides its alerts'.
@@ -465,21 +464,5 @@ async def close_deleted(conn: asyncpg.Connection) -> list[Change]:
 
 
 def violation_to_public(row: asyncpg.Record | dict[str, Any], now: datetime) -> dict[str, Any]:
-    end = row["ended_at"] or now
-    seconds = max(0, math.floor((end - row["started_at"]).total_seconds()))
-    details = row["details"]
-    return {
-        "id": row["id"],
-        "definition": row["definition"],
-        "serviceId": row["service_id"],
-        "alert": row["alert"],
-        "severity": row["severity"],
-        "startedAt": utc_iso(row["started_at"]),
-        "endedAt": utc_iso(row["ended_at"]),
-        "open": row["ended_at"] is None,
-        "durationSeconds": seconds,
-        "duration": format_duration(seconds),
-        "threshold": row["threshold"],
-        "worstValue": row["worst_value"],
-        "details": json.loads(details) if isinstance(details, str) else details,
-    }
+    head = {"id": row["id"], "definition": row["definition"], "serviceId": row["service_id"], "alert": row["alert"]}
+    return {**head, **violation_fields(row, now)}

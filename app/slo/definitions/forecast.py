@@ -32,6 +32,7 @@ from app.slo.definitions.model import Definition, Sli
 from app.slo.forecast import Day, Exhaustion, Forecast, Inputs
 from app.slo.forecast import Window as Recent
 from app.slo.forecast_service import AlertSql, Change, Settings, alert_reasons, reconcile_alerts
+from app.slo.public import forecast_alert_fields
 
 HISTORY_DAYS = forecast.POOL_DAYS
 DAY_S = forecast.DAY_S
@@ -316,11 +317,7 @@ def alert_to_public(row: Any) -> dict[str, Any]:
         "id": row["id"],
         "definition": row["definition"],
         "serviceId": row["service_id"],
-        "period": row["period"],
-        "openedAt": utc_iso(row["opened_at"]),
-        "reasons": list(row["reasons"]),
-        "exhaustsAt": utc_iso(row["exhausts_at"]),
-        "missProbability": row["miss_probability"],
+        **forecast_alert_fields(row),
     }
 
 
