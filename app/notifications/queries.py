@@ -27,75 +27,72 @@ VALUES ($1, $2, $3, $4::jsonb, $5) ON CONFLICT (event_key) DO NOTHING RETURNING 
 """
 WAKE = f"SELECT pg_notify('{NOTIFY_CHANNEL}', $1)"
 
-# SLO violations (written by the SLO evaluation): a new row is `opened`, ended_at set is `closed`.
-_VIOLATION_PAYLOAD = """jsonb_build_object(
-    'violation', jsonb_build_object(
-        'id', v.id, 'serviceId', v.service_id, 'serviceName', coalesce(s.name, v.service_id), 'slo', v.slo,
-        'severity', v.severity, 'startedAt', v.started_at, 'endedAt', v.ended_at, 'threshold', v.threshold,
-        'worstValue', v.worst_value,
-        'durationSeconds', floor(extract(epoch FROM v.ended_at - v.started_at))::bigint, 'details', v.details))"""
-SCAN_SLO_VIOLATIONS = f"""
+
+def _scan_transitions(table: str, opened: str, closed: str, key: str, kind: str, payload: str) -> str:
+    """The events of a table's rows opened (`opened` set) or closed (`closed` set) in the last $2 s
+    before $1, keyed '<key>:<id>:opened|closed' (once each); `payload` reads the row as `a`, its
+    service as `s`. The scans of SLO violations and of both forecast-alert tables."""
+    return f"""
 WITH transitions AS (
-    SELECT v.id, 'opened' AS edge, v.started_at AS at FROM slo_violations v
-    WHERE v.started_at > $1::timestamptz - make_interval(secs => $2) AND v.started_at <= $1
+    SELECT a.id, 'opened' AS edge, a.{opened} AS at FROM {table} a
+    WHERE a.{opened} > $1::timestamptz - make_interval(secs => $2) AND a.{opened} <= $1
     UNION ALL
-    SELECT v.id, 'closed', v.ended_at FROM slo_violations v
-    WHERE v.ended_at > $1::timestamptz - make_interval(secs => $2) AND v.ended_at <= $1
+    SELECT a.id, 'closed', a.{closed} FROM {table} a
+    WHERE a.{closed} > $1::timestamptz - make_interval(secs => $2) AND a.{closed} <= $1
 )
 INSERT INTO notification_events (event_key, kind, service_ids, payload, occurred_at)
-SELECT 'slo:' || t.id || ':' || t.edge, 'slo_violation.' || t.edge, ARRAY[v.service_id], {_VIOLATION_PAYLOAD}, t.at
-FROM transitions t JOIN slo_violations v ON v.id = t.id LEFT JOIN services s ON s.id = v.service_id
-WHERE NOT EXISTS (SELECT 1 FROM notification_events e WHERE e.event_key = 'slo:' || t.id || ':' || t.edge)
+SELECT '{key}:' || t.id || ':' || t.edge, '{kind}.' || t.edge, ARRAY[a.service_id], {payload}, t.at
+FROM transitions t JOIN {table} a ON a.id = t.id LEFT JOIN services s ON s.id = a.service_id
+WHERE NOT EXISTS (SELECT 1 FROM notification_events e WHERE e.event_key = '{key}:' || t.id || ':' || t.edge)
 ORDER BY t.at
 ON CONFLICT (event_key) DO NOTHING
 RETURNING event_key
 """
 
-# Forecast alerts (sql/310, written by the forecast cron): a new row is `opened`, closed_at set is `closed`.
-SCAN_FORECAST_ALERTS = """
-WITH transitions AS (
-    SELECT a.id, 'opened' AS edge, a.opened_at AS at FROM slo_forecast_alerts a
-    WHERE a.opened_at > $1::timestamptz - make_interval(secs => $2) AND a.opened_at <= $1
-    UNION ALL
-    SELECT a.id, 'closed', a.closed_at FROM slo_forecast_alerts a
-    WHERE a.closed_at > $1::timestamptz - make_interval(secs => $2) AND a.closed_at <= $1
+
+# SLO violations (written by the SLO evaluation): a new row is `opened`, ended_at set is `closed`.
+SCAN_SLO_VIOLATIONS = _scan_transitions(
+    "slo_violations",
+    "started_at",
+    "ended_at",
+    "slo",
+    "slo_violation",
+    """jsonb_build_object(
+    'violation', jsonb_build_object(
+        'id', a.id, 'serviceId', a.service_id, 'serviceName', coalesce(s.name, a.service_id), 'slo', a.slo,
+        'severity', a.severity, 'startedAt', a.started_at, 'endedAt', a.ended_at, 'threshold', a.threshold,
+        'worstValue', a.worst_value,
+        'durationSeconds', floor(extract(epoch FROM a.ended_at - a.started_at))::bigint, 'details', a.details))""",
 )
-INSERT INTO notification_events (event_key, kind, service_ids, payload, occurred_at)
-SELECT 'forecast:' || t.id || ':' || t.edge, 'slo_forecast.' || t.edge, ARRAY[a.service_id],
-       jsonb_build_object('forecast', jsonb_build_object(
+
+# Forecast alerts (sql/310, written by the forecast cron): a new row is `opened`, closed_at set is `closed`.
+SCAN_FORECAST_ALERTS = _scan_transitions(
+    "slo_forecast_alerts",
+    "opened_at",
+    "closed_at",
+    "forecast",
+    "slo_forecast",
+    """jsonb_build_object('forecast', jsonb_build_object(
            'id', a.id, 'serviceId', a.service_id, 'serviceName', coalesce(s.name, a.service_id), 'slo', a.slo,
            'period', a.period, 'openedAt', a.opened_at, 'closedAt', a.closed_at, 'reasons', a.reasons,
-           'exhaustsAt', a.exhausts_at, 'missProbability', a.miss_probability, 'details', a.details)), t.at
-FROM transitions t JOIN slo_forecast_alerts a ON a.id = t.id LEFT JOIN services s ON s.id = a.service_id
-WHERE NOT EXISTS (SELECT 1 FROM notification_events e WHERE e.event_key = 'forecast:' || t.id || ':' || t.edge)
-ORDER BY t.at
-ON CONFLICT (event_key) DO NOTHING
-RETURNING event_key
-"""
+           'exhaustsAt', a.exhausts_at, 'missProbability', a.miss_probability, 'details', a.details))""",
+)
 
 # Forecast alerts of the stored SLO definitions (sql/312): the same events, the definition's name as
 # the SLO; their own keys ('defforecast:'), and `definition` in the payload (PagerDuty's dedup key).
-SCAN_DEFINITION_FORECAST_ALERTS = """
-WITH transitions AS (
-    SELECT a.id, 'opened' AS edge, a.opened_at AS at FROM slo_definition_forecast_alerts a
-    WHERE a.opened_at > $1::timestamptz - make_interval(secs => $2) AND a.opened_at <= $1
-    UNION ALL
-    SELECT a.id, 'closed', a.closed_at FROM slo_definition_forecast_alerts a
-    WHERE a.closed_at > $1::timestamptz - make_interval(secs => $2) AND a.closed_at <= $1
-)
-INSERT INTO notification_events (event_key, kind, service_ids, payload, occurred_at)
-SELECT 'defforecast:' || t.id || ':' || t.edge, 'slo_forecast.' || t.edge, ARRAY[a.service_id],
-       jsonb_build_object('forecast', jsonb_build_object(
+SCAN_DEFINITION_FORECAST_ALERTS = _scan_transitions(
+    "slo_definition_forecast_alerts",
+    "opened_at",
+    "closed_at",
+    "defforecast",
+    "slo_forecast",
+    """jsonb_build_object('forecast', jsonb_build_object(
            'id', a.id, 'serviceId', a.service_id, 'serviceName', coalesce(s.name, a.service_id), 'slo', a.definition,
            'definition', a.definition, 'period', a.period, 'openedAt', a.opened_at, 'closedAt', a.closed_at,
            'reasons', a.reasons, 'exhaustsAt', a.exhausts_at, 'missProbability', a.miss_probability,
-           'details', a.details)), t.at
-FROM transitions t JOIN slo_definition_forecast_alerts a ON a.id = t.id LEFT JOIN services s ON s.id = a.service_id
-WHERE NOT EXISTS (SELECT 1 FROM notification_events e WHERE e.event_key = 'defforecast:' || t.id || ':' || t.edge)
-ORDER BY t.at
-ON CONFLICT (event_key) DO NOTHING
-RETURNING event_key
-"""
+           'details', a.details))""",
+)
+
 
 # Maintenance windows by time. The key carries the boundary, so a rescheduled window is announced
 # again at its new time; a window recorded after it ended (created_at >= ends_at) is history, not news.
