@@ -16,16 +16,23 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from bench_slo import call_batches, timed_job
+from bench_slo import timed_job
 
-from common import connect, emit, floor_minute, int_setting, load_minute_checks, log, machine, scratch_database, utc_now
+from common import (
+    close_worker_context,
+    connect,
+    emit,
+    floor_minute,
+    int_setting,
+    load_checks_and_calls,
+    log,
+    machine,
+    scratch_database,
+    utc_now,
+    worker_context,
+)
 
-from app.config import Settings
-from app.db import create_pool
-from app.ingest.service import write_api_calls
-from app.rollups import service as rollups
 from app.slo import forecast, forecast_backtest
-from workers.common import EventPublisher
 from workers.forecast import forecast_slos
 from workers.slo import evaluate_slos
 
@@ -36,16 +43,8 @@ async def crons(days: int, runs: int = 3) -> dict[str, object]:
         now = utc_now()
         start = floor_minute(now) - timedelta(days=days)
         conn = await connect(url)
-        t = time.perf_counter()
-        checks = await load_minute_checks(conn, service_ids, start, days, now)
-        calls = 0
-        for batch in call_batches(service_ids, start, days, 500):
-            calls += (await write_api_calls(conn, batch, now=now)).accepted
-        log(f"loaded {checks} checks and {calls} calls in {time.perf_counter() - t:.1f}s")
-        await rollups.refresh(conn, "UTC", now)
-        settings = Settings(database_url=url)
-        pool = await create_pool(settings, min_size=1, max_size=4)
-        ctx = {"settings": settings, "pool": pool, "publisher": EventPublisher(settings), "job_try": 1}
+        checks, calls = await load_checks_and_calls(conn, service_ids, start, days, 500, now)
+        ctx = await worker_context(url)
         result = {
             "services": len(service_ids),
             "days": days,
@@ -55,11 +54,7 @@ async def crons(days: int, runs: int = 3) -> dict[str, object]:
             "evaluate_slos_baseline": await timed_job(evaluate_slos, ctx, runs),
             "cron_period_ms": {"forecast_slos": 300_000, "evaluate_slos": 60_000},
         }
-        redis = ctx["publisher"].publisher.redis
-        async for key in redis.scan_iter(f"{ctx['publisher'].publisher.channel}:*"):  # the bench's events
-            await redis.delete(key)
-        await ctx["publisher"].close()
-        await pool.close()
+        await close_worker_context(ctx)
         await conn.close()
     return result
 

@@ -7,7 +7,6 @@ usage: python benchmarks/bench_slo.py [days=20] [calls_per_day=500] [runs=5]"""
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from datetime import timedelta
 
@@ -15,11 +14,12 @@ import httpx
 
 from common import (
     APACHE_ROLLUP_TABLES,
+    close_worker_context,
     connect,
     emit,
     floor_minute,
     int_setting,
-    load_minute_checks,
+    load_checks_and_calls,
     log,
     machine,
     median_ms,
@@ -27,40 +27,12 @@ from common import (
     scratch_database,
     server_versions,
     utc_now,
+    worker_context,
 )
 
-from app.config import Settings
-from app.db import create_pool
-from app.ingest.service import ApiCallRow, write_api_calls
 from app.main import create_app
-from app.rollups import service as rollups
-from workers.common import EventPublisher
 from workers.detection import detect_all
 from workers.slo import evaluate_slos
-
-
-def call_batches(service_ids, start, days, per_day, batch_rows=50_000, seed=11):
-    rng = random.Random(seed)
-    batch = []
-    for day in range(days):
-        for service_id in service_ids:
-            for _ in range(per_day):
-                status = 200 if rng.random() > 0.012 else rng.choice((404, 429, 500, 503))
-                batch.append(
-                    ApiCallRow(
-                        start + timedelta(days=day, seconds=rng.uniform(0, 86400)),
-                        service_id,
-                        "/v1",
-                        "POST",
-                        status,
-                        int(rng.lognormvariate(5.0, 0.6)),
-                    )
-                )
-                if len(batch) >= batch_rows:
-                    yield batch
-                    batch = []
-    if batch:
-        yield batch
 
 
 async def timed_job(job, ctx, runs: int) -> dict:
@@ -98,29 +70,17 @@ async def main() -> None:
         now = utc_now()
         start = floor_minute(now) - timedelta(days=days)
         conn = await connect(url)
-        checks = calls = 0
-        t = time.perf_counter()
-        checks += await load_minute_checks(conn, service_ids, start, days, now)
-        for batch in call_batches(service_ids, start, days, per_day):
-            calls += (await write_api_calls(conn, batch, now=now)).accepted
-        log(f"loaded {checks} checks and {calls} calls in {time.perf_counter() - t:.1f}s")
-        await rollups.refresh(conn, "UTC", now)
+        checks, calls = await load_checks_and_calls(conn, service_ids, start, days, per_day, now)
         versions = await server_versions(conn)
-        settings = Settings(database_url=url)
-        pool = await create_pool(settings, min_size=1, max_size=4)
-        ctx = {"settings": settings, "pool": pool, "publisher": EventPublisher(settings), "job_try": 1}
-        app = create_app(settings)
-        app.state.pool = pool
+        ctx = await worker_context(url)
+        app = create_app(ctx["settings"])
+        app.state.pool = ctx["pool"]
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
             with_rollups = await measure(ctx, client, service_ids[0], runs)
             log("rollup-backed figures measured; emptying the rollups for the raw-scan baseline")
             await conn.execute(f"TRUNCATE {', '.join(APACHE_ROLLUP_TABLES)}")
             raw_scan = await measure(ctx, client, service_ids[0], max(2, runs // 2))
-        redis = ctx["publisher"].publisher.redis
-        async for key in redis.scan_iter(f"{ctx['publisher'].publisher.channel}:*"):  # the bench's events
-            await redis.delete(key)
-        await ctx["publisher"].close()
-        await pool.close()
+        await close_worker_context(ctx)
         await conn.close()
     emit(
         {

@@ -13,46 +13,31 @@ import time
 from datetime import timedelta
 
 from common import (
+    close_worker_context,
     connect,
     emit,
     floor_minute,
     int_setting,
-    load_minute_checks,
+    load_checks_and_calls,
     log,
     machine,
     median_ms,
     scratch_database,
     server_versions,
     utc_now,
+    worker_context,
 )
 
-from app.config import Settings
-from app.db import create_pool
-from app.ingest.service import ApiCallRow, write_api_calls
-from app.rollups import service as rollups
 from app.seed import AGENT_ENDPOINTS
 from app.services import service as services
 from app.slo.definitions import engine, examples, service
-from workers.common import EventPublisher
 from workers.slo_definitions import evaluate_slo_definitions, services_of
 
 
-def call_batches(service_ids, start, days, per_day, batch_rows=50_000, seed=11):
-    rng = random.Random(seed)
-    weights = [w for *_, w in AGENT_ENDPOINTS]
-    batch = []
-    for day in range(days):
-        for service_id in service_ids:
-            for _ in range(per_day):
-                method, endpoint, median, _ = rng.choices(AGENT_ENDPOINTS, weights)[0]
-                status = 200 if rng.random() > 0.012 else rng.choice((404, 429, 500, 504))
-                ts = start + timedelta(days=day, seconds=rng.uniform(0, 86400))
-                batch.append(ApiCallRow(ts, service_id, endpoint, method, status, int(rng.lognormvariate(5.0, 0.6))))
-                if len(batch) >= batch_rows:
-                    yield batch
-                    batch = []
-    if batch:
-        yield batch
+def agent_call(rng: random.Random, weights=tuple(w for *_, w in AGENT_ENDPOINTS)) -> tuple[str, str]:
+    """An endpoint of the seed's agent API and its method, drawn by the endpoints' weights."""
+    method, endpoint, _, _ = rng.choices(AGENT_ENDPOINTS, weights)[0]
+    return endpoint, method
 
 
 async def timed(work, runs: int) -> float:
@@ -72,19 +57,13 @@ async def main() -> None:
         now = utc_now()
         start = floor_minute(now) - timedelta(days=days)
         conn = await connect(url)
-        t = time.perf_counter()
-        checks = await load_minute_checks(conn, service_ids, start, days, now)
-        calls = 0
-        for batch in call_batches(service_ids, start, days, per_day):
-            calls += (await write_api_calls(conn, batch, now=now)).accepted
-        log(f"loaded {checks} checks and {calls} calls in {time.perf_counter() - t:.1f}s")
-        await rollups.refresh(conn, "UTC", now)  # as the worker keeps them (every 30 s)
+        checks, calls = await load_checks_and_calls(
+            conn, service_ids, start, days, per_day, now, endpoint=agent_call, errors=(404, 429, 500, 504)
+        )
         await examples.install(conn)
         versions = await server_versions(conn)
-        settings = Settings(database_url=url)
-        pool = await create_pool(settings, min_size=1, max_size=4)
-        ctx = {"settings": settings, "pool": pool, "publisher": EventPublisher(settings), "job_try": 1}
-        zone = settings.zone
+        ctx = await worker_context(url)
+        zone = ctx["settings"].zone
         active = await services.list_active(conn)
         definitions = examples.examples()
 
@@ -116,8 +95,7 @@ async def main() -> None:
             "per_service_baseline_ms": await timed(evaluate_one_by_one, max(1, runs // 2)),
         }
         log(f"evaluate_slo_definitions: {sweep}")
-        await ctx["publisher"].close()
-        await pool.close()
+        await close_worker_context(ctx)
         await conn.close()
     emit(
         {

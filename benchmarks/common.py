@@ -10,7 +10,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,9 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import db, deps  # noqa: E402
 from app.config import Settings  # noqa: E402
-from app.ingest.service import CheckRow, write_checks  # noqa: E402
+from app.ingest.service import ApiCallRow, CheckRow, write_api_calls, write_checks  # noqa: E402
+from app.rollups import service as rollups  # noqa: E402
 from app.services.models import ServiceConfig  # noqa: E402
 from app.services.service import sync_catalog  # noqa: E402
+from workers.common import EventPublisher  # noqa: E402
 
 MINUTE = timedelta(minutes=1)
 # Every table of the Apache edition's rollups (sql/004, sql/200): emptied to measure reads from raw rows.
@@ -252,3 +254,76 @@ async def load_minute_checks(
     for batch in check_batches(service_ids, start, days * 1440, 50_000):
         loaded += (await write_checks(conn, batch, now=now)).accepted
     return loaded
+
+
+# --- synthetic API calls, and a worker's context (bench_slo, bench_slo_definitions, bench_forecast) ----
+
+
+def call_batches(
+    service_ids: list[str],
+    start: datetime,
+    days: int,
+    per_day: int,
+    *,
+    endpoint: Callable[[random.Random], tuple[str, str]] | None = None,
+    errors: tuple[int, ...] = (404, 429, 500, 503),
+    batch_rows: int = 50_000,
+    seed: int = 11,
+) -> Iterator[list[ApiCallRow]]:
+    """`per_day` API calls per service and day from `start` at random times, ~1.2 % of them `errors`,
+    latencies lognormal around 150 ms, in batches of `batch_rows`; `endpoint(rng)` draws each call's
+    (endpoint, method) first, else every call is POST /v1."""
+    rng = random.Random(seed)
+    batch: list[ApiCallRow] = []
+    for day in range(days):
+        for service_id in service_ids:
+            for _ in range(per_day):
+                path, method = ("/v1", "POST") if endpoint is None else endpoint(rng)
+                status = 200 if rng.random() > 0.012 else rng.choice(errors)
+                ts = start + timedelta(days=day, seconds=rng.uniform(0, 86400))
+                batch.append(ApiCallRow(ts, service_id, path, method, status, int(rng.lognormvariate(5.0, 0.6))))
+                if len(batch) >= batch_rows:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch
+
+
+async def load_checks_and_calls(
+    conn: asyncpg.Connection,
+    service_ids: list[str],
+    start: datetime,
+    days: int,
+    per_day: int,
+    now: datetime,
+    *,
+    endpoint: Callable[[random.Random], tuple[str, str]] | None = None,
+    errors: tuple[int, ...] = (404, 429, 500, 503),
+) -> tuple[int, int]:
+    """A check per service and minute and `per_day` calls per service and day (call_batches) for
+    `days` days from `start`, through the ingest module; then the rollups refreshed as the worker
+    keeps them (every 30 s). Returns (checks, calls) stored."""
+    t = time.perf_counter()
+    checks = await load_minute_checks(conn, service_ids, start, days, now)
+    stored = 0
+    for batch in call_batches(service_ids, start, days, per_day, endpoint=endpoint, errors=errors):
+        stored += (await write_api_calls(conn, batch, now=now)).accepted
+    log(f"loaded {checks} checks and {stored} calls in {time.perf_counter() - t:.1f}s")
+    await rollups.refresh(conn, "UTC", now)
+    return checks, stored
+
+
+async def worker_context(url: str) -> dict:
+    """The context the arq worker gives its jobs (workers/settings.py) on the scratch database."""
+    settings = Settings(database_url=url)
+    pool = await db.create_pool(settings, min_size=1, max_size=4)
+    return {"settings": settings, "pool": pool, "publisher": EventPublisher(settings), "job_try": 1}
+
+
+async def close_worker_context(ctx: dict) -> None:
+    """Forget the bench's realtime keys in Redis (its database's channel only), close the pool."""
+    redis = ctx["publisher"].publisher.redis
+    async for key in redis.scan_iter(f"{ctx['publisher'].publisher.channel}:*"):
+        await redis.delete(key)
+    await ctx["publisher"].close()
+    await ctx["pool"].close()
