@@ -34,6 +34,9 @@ TICK_S = 5.0  # time alone changes a status or a letter: maintenance starts or e
 SETTLE_S = 0.2  # gather the notifications of one flush of every region before computing
 RETRY_S = 5.0
 RUN_TIMEOUT_S = 60.0
+CONNECT_TIMEOUT_S = 5.0
+JOB = {"job": "live_status"}
+STOP_TIMEOUT_S = 10.0  # stop(): the loop's end, then the listener's close, each at most this long
 
 
 class LiveStatus:
@@ -60,6 +63,7 @@ class LiveStatus:
         self._stored: set[str] = set()
         self._listener: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._namespace = channel_for(settings)
 
     def _notified(self, connection: object, pid: int, channel: str, payload: object) -> None:
@@ -73,10 +77,14 @@ class LiveStatus:
     async def _listen(self) -> None:
         if self._listener is not None and not self._listener.is_closed():
             return
+        listener: asyncpg.Connection | None = None
         try:
-            listener = await asyncpg.connect(self.settings.database_url, timeout=5)
-            await listener.add_listener(CHANNEL, self._notified)
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                listener = await asyncpg.connect(self.settings.database_url)
+                await listener.add_listener(CHANNEL, self._notified)
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            if listener is not None:
+                listener.terminate()
             log.warning(
                 "live status: cannot listen for writes (%s); computing every %.0f s",
                 exc,
@@ -88,16 +96,25 @@ class LiveStatus:
         self._wake.set()  # whatever was written while not listening
 
     async def start(self) -> None:
+        self._stopping = False
         await self._listen()
         self._task = asyncio.create_task(self._run(), name="live-status")
 
+    # asyncio.timeout, never asyncio.wait_for: on Python 3.11, wait_for returns the awaited result when
+    # a cancellation arrives in the same turn of the event loop as that result (a NOTIFY waking the
+    # loop, a computation ending) and the cancellation is lost: the loop went on and stop() waited for
+    # it for ever (CI killed in tests/workers/test_live.py). _stopping ends the loop all the same
+    # should some library swallow a cancellation.
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+                async with asyncio.timeout(self.tick_s):
+                    await self._wake.wait()
                 await asyncio.sleep(self.settle_s)
             except TimeoutError:
                 pass
+            if self._stopping:
+                return
             self._wake.clear()  # before reading: a write committed from now on wakes the next run
             stored, self._stored = self._stored, set()
             await self._listen()
@@ -112,13 +129,12 @@ class LiveStatus:
             await self._detect(stored)
 
     async def run_once(self) -> list[live.LiveEvent]:
-        async with self.pool.acquire() as proxy:
+        # bounded: a hung Redis must not hold the lock (and every other worker's turn) for ever, nor a
+        # pool without a free connection the loop
+        async with asyncio.timeout(RUN_TIMEOUT_S), self.pool.acquire() as proxy:
             conn = cast(asyncpg.Connection, proxy)
-            # bounded: a hung Redis must not hold the lock (and every other worker's turn) for ever
-            events = await asyncio.wait_for(
-                live.sync(conn, self.publisher, datetime.now(timezone.utc), self.settings.timezone, self.settings.zone),
-                RUN_TIMEOUT_S,
-            )
+            now = datetime.now(timezone.utc)
+            events = await live.sync(conn, self.publisher, now, self.settings.timezone, self.settings.zone)
         self.runs += 1
         return events
 
@@ -135,12 +151,24 @@ class LiveStatus:
                 log.warning("detection not queued: %s", exc, extra={"service_id": service_id, "job": "live_status"})
 
     async def stop(self) -> None:
+        """End the loop and close the listener, each within STOP_TIMEOUT_S: a shutdown never hangs."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._listener is not None:
-            await self._listener.close()
-            self._listener = None
+            self._wake.set()  # a loop that lost its cancellation sees _stopping at once
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_S):  # on expiry the task is cancelled again
+                    await asyncio.gather(self._task, return_exceptions=True)
+            except TimeoutError:
+                log.warning("live status: the loop did not stop in %.0f s", STOP_TIMEOUT_S, extra=JOB)
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT_S):
+                    await listener.close()
+            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+                log.warning("live status: listener not closed cleanly (%s)", exc or type(exc).__name__, extra=JOB)
+                listener.terminate()
 
 
 async def startup(ctx: Ctx) -> None:

@@ -4,6 +4,9 @@ staff side (signed-in clients) and the notification receivers."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +17,22 @@ from tests.app.notifications.conftest import make_receiver  # noqa: F401
 from workers.common import EventPublisher
 
 T0 = datetime(2025, 8, 1, 12, 0, tzinfo=timezone.utc)
+BOUND_S = 60.0  # far above what each bounded step takes at load 15
 LATENCY = {".": 300, "s": 8000, "S": 16000, "x": None}
+
+
+@asynccontextmanager
+async def bounded(what: str, seconds: float = BOUND_S) -> AsyncIterator[None]:
+    """Awaits of a fixture's setup or teardown that must end: one that hangs fails its test, naming
+    `what`, instead of holding the whole session (the event loop is the session's) until CI's limit."""
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            yield
+    except TimeoutError:
+        if deadline.expired():
+            pytest.fail(f"{what} did not end within {seconds:.0f} s")
+        raise
 
 
 async def write_slots(
@@ -36,7 +54,8 @@ async def write_slots(
 async def worker_ctx(pool, settings):
     publisher = EventPublisher(settings)
     yield {"settings": settings, "pool": pool, "publisher": publisher, "job_try": 1}
-    await publisher.close()
+    async with bounded("closing the event publisher"):
+        await publisher.close()
 
 
 @pytest.fixture
@@ -49,9 +68,10 @@ async def queue_redis_url(settings):
 
     base, _, _ = settings.redis_url.rpartition("/")
     url = f"{base}/{1 + os.getpid() % 15}"
-    client = aioredis.from_url(url)
-    await client.flushdb()
-    await client.aclose()
+    client = aioredis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    async with bounded("emptying the queue's Redis database"):
+        await client.flushdb()
+        await client.aclose()
     return url
 
 

@@ -17,8 +17,9 @@ from app.realtime.publisher import channel_for
 from prober.runner import Prober, ProberOptions
 from tests.app.test_realtime import Client, server  # noqa: F401 (fixture)
 from tests.prober.conftest import target, web_port  # noqa: F401 (fixture)
+from tests.workers.conftest import bounded
 from workers.common import EventPublisher
-from workers.live import LiveStatus
+from workers.live import CHANNEL, LiveStatus
 
 SERVICE = "id-recognition"
 P1 = {"title": "인증 장애", "description": "", "severity": "critical", "affected_services": [SERVICE]}
@@ -94,8 +95,9 @@ async def live(pool, settings):
     publisher = EventPublisher(settings)
     component = LiveStatus(settings, pool, publisher, tick_s=0.5, settle_s=0.05)
     yield component
-    await component.stop()
-    await publisher.close()
+    async with bounded("stopping live status"):
+        await component.stop()
+        await publisher.close()
 
 
 async def test_an_open_p1_keeps_the_service_in_outage_while_its_checks_recover(
@@ -175,21 +177,49 @@ async def test_stored_checks_queue_detection_for_their_service(pool, settings, c
     from arq import create_pool
     from arq.connections import RedisSettings
 
-    arq = await create_pool(RedisSettings.from_dsn(queue_redis_url))
+    async with bounded("connecting arq"):
+        arq = await create_pool(RedisSettings.from_dsn(queue_redis_url))
     publisher = EventPublisher(settings)
     component = LiveStatus(settings, pool, publisher, arq.enqueue_job, tick_s=3600, settle_s=0.05)
     try:
-        await component.start()
-        now = datetime.now(timezone.utc).replace(microsecond=0)
-        await write_checks(conn, [CheckRow(now - timedelta(minutes=1), "face-compare", "seoul", True, 200, 90)])
-        for _ in range(200):
-            queued = [j.function for j in await arq.queued_jobs() if j.args == ("face-compare",)]
-            if queued:
-                break
-            await asyncio.sleep(0.05)
+        async with bounded("detection queued for the stored checks"):
+            await component.start()
+            now = datetime.now(timezone.utc).replace(microsecond=0)
+            await write_checks(conn, [CheckRow(now - timedelta(minutes=1), "face-compare", "seoul", True, 200, 90)])
+            for _ in range(200):
+                queued = [j.function for j in await arq.queued_jobs() if j.args == ("face-compare",)]
+                if queued:
+                    break
+                await asyncio.sleep(0.05)
         assert queued == ["detect_incidents"]
     finally:
-        await component.stop()
-        await publisher.close()
-        await arq.flushdb()
-        await arq.aclose()
+        async with bounded("stopping live status and closing arq"):
+            await component.stop()
+            await publisher.close()
+            await arq.flushdb()
+            await arq.aclose()
+
+
+async def test_stop_ends_the_loop_when_a_notification_arrives_with_it(pool, settings, caplog):
+    """CI was killed in this file (90-minute limit). One way it waited for ever: stop() cancelled the
+    loop in the same turn of the event loop in which a NOTIFY woke it; Python 3.11's asyncio.wait_for
+    then returns the wake-up instead of raising the cancellation, the loop went on to wait `tick_s`
+    (3600 s here) again and again, and stop() waited for it for ever. `_notified` is what asyncpg
+    calls for a NOTIFY on the listener."""
+    publisher = EventPublisher(settings)
+    component = LiveStatus(settings, pool, publisher, tick_s=3600, settle_s=0.05)
+    try:
+        await component.start()
+        async with bounded("the first computation"):
+            while component.runs < 1:  # what was written while not listening
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # the loop waits for the next write
+        component._notified(None, 0, CHANNEL, "services")
+        async with bounded("LiveStatus.stop() (the loop lost its cancellation)", 20):
+            await component.stop()
+        assert component._task is not None and component._task.done()
+        assert not [r for r in caplog.records if "did not stop" in r.getMessage()]  # not by stop()'s own bound
+    finally:
+        async with bounded("stopping live status"):
+            await component.stop()
+            await publisher.close()
