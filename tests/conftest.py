@@ -125,7 +125,19 @@ async def reset(conn: asyncpg.Connection) -> None:
     from app.rollups import caggs
     from app.rollups import service as rollups
 
-    await conn.execute(f"TRUNCATE {', '.join(RESET_TABLES)} CASCADE")
+    try:
+        async with conn.transaction():
+            # bounded: a connection a test left in a transaction would hold TRUNCATE (and the session) for ever
+            await conn.execute("SET LOCAL lock_timeout = '60s'")
+            await conn.execute(f"TRUNCATE {', '.join(RESET_TABLES)} CASCADE")
+    except asyncpg.LockNotAvailableError:
+        blockers = await conn.fetch(
+            "SELECT DISTINCT a.pid, a.state, a.application_name, left(a.query, 200) AS query "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted AND a.pid <> pg_backend_pid() "
+            "AND l.relation IN (SELECT to_regclass(t) FROM unnest($1::text[]) t)",
+            list(RESET_TABLES),
+        )
+        pytest.fail(f"tables not emptied in 60 s, locked by: {[dict(b) for b in blockers]}")
     if await rollups.uses_caggs(conn):
         for view in reversed(caggs.VIEWS):  # second levels first
             await conn.execute(f"TRUNCATE {view}")

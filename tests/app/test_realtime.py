@@ -30,11 +30,15 @@ async def server(staff, settings):
     app = create_app(settings)
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(uv.serve())
-    while not uv.started:
-        await asyncio.sleep(0.02)
+    async with asyncio.timeout(60):  # bounded: a failed start (its lifespan) must fail, not wait for ever
+        while not uv.started:
+            if task.done():
+                pytest.fail(f"the API process did not start: {task.exception() or 'its lifespan failed'}")
+            await asyncio.sleep(0.02)
     yield f"http://127.0.0.1:{port}"
     uv.should_exit = True
-    await task
+    async with asyncio.timeout(60):  # uvicorn waits for open connections to close
+        await task
 
 
 class Client:

@@ -69,8 +69,9 @@ async def _probe(settings, tmp_path, conn, urls: dict[str, str], slots: int = 3)
         else:
             pytest.fail(f"probers did not store {slots} slots in time: {counts}")
     finally:
-        for prober in probers:
-            await prober.stop(grace_s=2)
+        async with bounded("stopping the probers"):
+            for prober in probers:
+                await prober.stop(grace_s=2)
 
 
 async def _status_updates(client: Client, wait: float = 1.0) -> list[dict]:
