@@ -53,22 +53,48 @@ WHERE NOT EXISTS (SELECT 1 FROM sla_maintenance_windows w
 GROUP BY 1, 2
 """
 
+
 # --- forecast alerts (sql/310) ---------------------------------------------------------------------
-_ALERT_COLUMNS = "id, service_id, slo, period, opened_at, closed_at, reasons, exhausts_at, miss_probability, details"
-LOCK = "SELECT pg_advisory_xact_lock(5308421)"  # one evaluation of the alerts at a time
-OPEN_ALERTS = f"SELECT {_ALERT_COLUMNS} FROM slo_forecast_alerts WHERE closed_at IS NULL"
-OPEN_ALERT = f"""
-INSERT INTO slo_forecast_alerts (service_id, slo, period, opened_at, reasons, exhausts_at, miss_probability, details)
+@dataclass(frozen=True)
+class AlertSql:
+    """The statements of one forecast alerts' table: keyed by two columns (service and SLO, or
+    definition and service), `period` the window the alert belongs to."""
+
+    lock: str
+    open_alerts: str  # every open alert
+    open: str  # $1 $2 the key, $3 period, $4 now, $5 reasons, $6 exhausts at, $7 miss probability, $8 details
+    close: str  # $1 id, $2 now
+    key: tuple[str, str]  # the key's columns
+
+    @classmethod
+    def of(cls, table: str, key: tuple[str, str], lock_id: int) -> AlertSql:
+        """The statements of `table`, whose open alerts are unique by `key` (closed_at IS NULL)."""
+        columns = alert_columns(key)
+        return cls(
+            lock=f"SELECT pg_advisory_xact_lock({lock_id})",  # one evaluation of the table's alerts at a time
+            open_alerts=f"SELECT {columns} FROM {table} WHERE closed_at IS NULL",
+            open=f"""
+INSERT INTO {table}
+    ({key[0]}, {key[1]}, period, opened_at, reasons, exhausts_at, miss_probability, details)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
-ON CONFLICT (service_id, slo) WHERE closed_at IS NULL DO NOTHING
-RETURNING {_ALERT_COLUMNS}
-"""
-CLOSE_ALERT = f"""
-UPDATE slo_forecast_alerts SET closed_at = greatest($2, opened_at) WHERE id = $1 AND closed_at IS NULL
-RETURNING {_ALERT_COLUMNS}
-"""
+ON CONFLICT ({key[0]}, {key[1]}) WHERE closed_at IS NULL DO NOTHING
+RETURNING {columns}
+""",
+            close=f"""
+UPDATE {table} SET closed_at = greatest($2, opened_at) WHERE id = $1 AND closed_at IS NULL
+RETURNING {columns}
+""",
+            key=key,
+        )
+
+
+def alert_columns(key: tuple[str, str]) -> str:
+    return f"id, {key[0]}, {key[1]}, period, opened_at, closed_at, reasons, exhausts_at, miss_probability, details"
+
+
+ALERT_SQL = AlertSql.of("slo_forecast_alerts", ("service_id", "slo"), 5308421)
 OPEN_ALERTS_OF_SERVICE = f"""
-SELECT {_ALERT_COLUMNS} FROM slo_forecast_alerts WHERE service_id = $1 AND closed_at IS NULL ORDER BY slo
+SELECT {alert_columns(ALERT_SQL.key)} FROM slo_forecast_alerts WHERE service_id = $1 AND closed_at IS NULL ORDER BY slo
 """
 
 
@@ -78,6 +104,19 @@ class Settings:
 
     horizon_s: int = 86_400
     miss_probability: float = 0.5
+
+
+def method_to_public(settings: Settings) -> dict[str, Any]:
+    """How a forecast is made: the `method` of the tier SLOs' and the definitions' forecasts."""
+    return {
+        "name": METHOD,
+        "simulations": forecast.SIMULATIONS,
+        "seed": forecast.SEED,
+        "historyDays": HISTORY_DAYS,
+        "recentDays": forecast.RECENT_DAYS,
+        "horizonHours": settings.horizon_s / 3600,
+        "missProbabilityThreshold": settings.miss_probability,
+    }
 
 
 def _latency_targets(services: list[Any]) -> list[list[int]]:
@@ -217,15 +256,7 @@ async def forecasts(
             "periodStart": utc_iso(period.start_local),
             "periodEnd": utc_iso(period.end_local),
             "asOf": utc_iso(now),
-            "method": {
-                "name": METHOD,
-                "simulations": forecast.SIMULATIONS,
-                "seed": forecast.SEED,
-                "historyDays": HISTORY_DAYS,
-                "recentDays": forecast.RECENT_DAYS,
-                "horizonHours": settings.horizon_s / 3600,
-                "missProbabilityThreshold": settings.miss_probability,
-            },
+            "method": method_to_public(settings),
             "slos": slos,
         }
     return result
@@ -248,18 +279,6 @@ class Change:
 def _earliest(slo: dict[str, Any]) -> datetime | None:
     found = [b["exhaustsAt"] for b in (slo["currentBurn"], slo["recentBurn"]) if b["exhaustsAt"] is not None]
     return datetime.fromisoformat(min(found).replace("Z", "+00:00")) if found else None
-
-
-@dataclass(frozen=True)
-class AlertSql:
-    """The statements of one forecast alerts' table: keyed by two columns (service and SLO, or
-    definition and service), `period` the window the alert belongs to."""
-
-    lock: str
-    open_alerts: str  # every open alert
-    open: str  # $1 $2 the key, $3 period, $4 now, $5 reasons, $6 exhausts at, $7 miss probability, $8 details
-    close: str  # $1 id, $2 now
-    key: tuple[str, str]  # the key's columns
 
 
 async def reconcile_alerts(
@@ -299,9 +318,6 @@ async def reconcile_alerts(
             if opened is not None:
                 changes.append(Change("opened", dict(opened)))
     return changes
-
-
-ALERT_SQL = AlertSql(LOCK, OPEN_ALERTS, OPEN_ALERT, CLOSE_ALERT, ("service_id", "slo"))
 
 
 async def apply_alerts(conn: asyncpg.Connection, reports: dict[str, dict[str, Any]], now: datetime) -> list[Change]:

@@ -31,7 +31,15 @@ from app.slo.definitions import engine, queries, service, store
 from app.slo.definitions.model import Definition, Sli
 from app.slo.forecast import Day, Exhaustion, Forecast, Inputs
 from app.slo.forecast import Window as Recent
-from app.slo.forecast_service import AlertSql, Change, Settings, alert_reasons, reconcile_alerts
+from app.slo.forecast_service import (
+    AlertSql,
+    Change,
+    Settings,
+    alert_columns,
+    alert_reasons,
+    method_to_public,
+    reconcile_alerts,
+)
 from app.slo.public import forecast_alert_fields
 
 HISTORY_DAYS = forecast.POOL_DAYS
@@ -278,36 +286,15 @@ async def forecasts(
             "forecastEnd": utc_iso(horizon.end),
         },
         "asOf": utc_iso(now),
-        "method": {
-            "name": "bootstrap",
-            "simulations": forecast.SIMULATIONS,
-            "seed": forecast.SEED,
-            "historyDays": HISTORY_DAYS,
-            "recentDays": forecast.RECENT_DAYS,
-            "horizonHours": settings.horizon_s / 3600,
-            "missProbabilityThreshold": settings.miss_probability,
-        },
+        "method": method_to_public(settings),
         "services": rows,
     }
 
 
 # --- forecast alerts (sql/312) -------------------------------------------------------------------
-_COLUMNS = "id, definition, service_id, period, opened_at, closed_at, reasons, exhausts_at, miss_probability, details"
-LOCK = "SELECT pg_advisory_xact_lock(5308422)"  # one evaluation of these alerts at a time
-OPEN_ALERTS = f"SELECT {_COLUMNS} FROM slo_definition_forecast_alerts WHERE closed_at IS NULL"
-OPEN_ALERT = f"""
-INSERT INTO slo_definition_forecast_alerts
-    (definition, service_id, period, opened_at, reasons, exhausts_at, miss_probability, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
-ON CONFLICT (definition, service_id) WHERE closed_at IS NULL DO NOTHING
-RETURNING {_COLUMNS}
-"""
-CLOSE_ALERT = f"""
-UPDATE slo_definition_forecast_alerts SET closed_at = greatest($2, opened_at) WHERE id = $1 AND closed_at IS NULL
-RETURNING {_COLUMNS}
-"""
+ALERT_SQL = AlertSql.of("slo_definition_forecast_alerts", ("definition", "service_id"), 5308422)
 OPEN_ALERTS_OF_DEFINITION = f"""
-SELECT {_COLUMNS} FROM slo_definition_forecast_alerts WHERE definition = $1 AND closed_at IS NULL
+SELECT {alert_columns(ALERT_SQL.key)} FROM slo_definition_forecast_alerts WHERE definition = $1 AND closed_at IS NULL
 ORDER BY service_id
 """
 
@@ -366,7 +353,7 @@ async def of_service(
 ) -> list[dict[str, Any]]:
     """The stored definitions covering one service, each with its forecast of that service (the
     console's /slo page)."""
-    open_ones = {r["definition"]: r for r in await conn.fetch(OPEN_ALERTS) if r["service_id"] == chosen["id"]}
+    open_ones = {r["definition"]: r for r in await conn.fetch(ALERT_SQL.open_alerts) if r["service_id"] == chosen["id"]}
     found = []
     for stored in await store.list_definitions(conn):
         if covers(stored.definition, chosen["id"]):
@@ -374,9 +361,6 @@ async def of_service(
             alert = open_ones.get(stored.definition.name)
             found.append(report | {"openAlert": None if alert is None else alert_to_public(alert)})
     return found
-
-
-ALERT_SQL = AlertSql(LOCK, OPEN_ALERTS, OPEN_ALERT, CLOSE_ALERT, ("definition", "service_id"))
 
 
 async def apply_alerts(conn: asyncpg.Connection, reports: list[dict[str, Any]], now: datetime) -> list[Change]:
