@@ -143,6 +143,7 @@ class Fleet:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             try:
-                await asyncio.wait_for(conn.close(), 2)
+                async with asyncio.timeout(2):
+                    await conn.close()
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 conn.terminate()

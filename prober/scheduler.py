@@ -121,7 +121,8 @@ class Scheduler:
     async def _sleep(self, delay: float | None) -> None:
         self._wake.clear()
         try:
-            await asyncio.wait_for(self._wake.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
         except TimeoutError:
             pass
 

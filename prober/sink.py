@@ -135,7 +135,8 @@ class Sink:
             return rows
         try:
             conn = await self._connection()
-            await asyncio.wait_for(self._write(conn, rows), self.write_timeout_s)
+            async with asyncio.timeout(self.write_timeout_s):
+                await self._write(conn, rows)
         except DB_ERRORS as exc:
             await self._down(exc)
             return rows
@@ -155,7 +156,8 @@ class Sink:
                 return
             try:
                 conn = await self._connection()
-                await asyncio.wait_for(self._write(conn, rows), self.write_timeout_s)
+                async with asyncio.timeout(self.write_timeout_s):
+                    await self._write(conn, rows)
             except DB_ERRORS as exc:
                 await self._down(exc)
                 return
@@ -213,7 +215,8 @@ class Sink:
         await self.flush()
         if self._conn is not None:
             try:
-                await asyncio.wait_for(self._conn.close(), 2)
+                async with asyncio.timeout(2):
+                    await self._conn.close()
             except (TimeoutError, *DB_ERRORS):
                 self._conn.terminate()
             self._conn = None

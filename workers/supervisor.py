@@ -43,7 +43,8 @@ async def run_supervised(settings_cls: type) -> None:
         log.error("worker stopped (%r); starting a new one in %.0f s", failure, delay_s, extra={"job": "worker"})
         await _close(worker, graceful=False)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay_s)
+            async with asyncio.timeout(delay_s):
+                await stop.wait()
         delay_s = min(delay_s * 2, RESTART_MAX_S)
 
 

@@ -68,10 +68,10 @@ async def check_url(url: str, allow_private: bool) -> None:
         return
     loop = asyncio.get_running_loop()
     try:
-        infos = await asyncio.wait_for(
-            loop.run_in_executor(ssrf.dns_executor(), socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM),
-            DNS_TIMEOUT_S,
-        )
+        async with asyncio.timeout(DNS_TIMEOUT_S):
+            infos = await loop.run_in_executor(
+                ssrf.dns_executor(), socket.getaddrinfo, host, None, 0, socket.SOCK_STREAM
+            )
     except (OSError, UnicodeError, ValueError, TimeoutError) as exc:
         raise _invalid("url", f"host {host!r} does not resolve ({exc or 'timed out'})") from None
     for info in infos:
