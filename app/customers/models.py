@@ -47,7 +47,7 @@ def _currency(value: str) -> str:
     return value
 
 
-def _unique(value: list) -> list:
+def _unique(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
