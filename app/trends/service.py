@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+import asyncpg
 import numpy as np
 import pandas as pd
 
+from app.contract import JsonObject
 from app.formatting import rounded_percentage, utc_iso
 from app.ingest.service import API_CALLS_SOURCE
 from app.periods import Period, add_months, elapsed_seconds, local_date, month
@@ -29,13 +32,15 @@ METHOD = (
 )
 
 
-def window(months: int, now: datetime, zone) -> list[Period]:
+def window(months: int, now: datetime, zone: ZoneInfo) -> list[Period]:
     """The last `months` calendar months, the running one last."""
     current = local_date(now, zone).replace(day=1)
     return [month(d.year, d.month, zone) for d in (add_months(current, -back) for back in range(months - 1, -1, -1))]
 
 
-async def _p95_by_month(conn, service_id: str, periods: list[Period], now: datetime) -> dict[str, int | None]:
+async def _p95_by_month(
+    conn: asyncpg.Connection, service_id: str, periods: list[Period], now: datetime
+) -> dict[str, int | None]:
     start, end, zone = periods[0].start, periods[-1].end, periods[0].zone.key
     frozen = await conn.fetch(report_queries.LATEST_PER_MONTH, service_id, periods[0].first_day, periods[-1].first_day)
     result = {
@@ -53,7 +58,7 @@ def _growth(calls: pd.Series) -> pd.Series:
     return growth.where(previous > 0)
 
 
-def forecast(monthly: pd.DataFrame, periods: list[Period]) -> dict:
+def forecast(monthly: pd.DataFrame, periods: list[Period]) -> JsonObject:
     """Linear trend over the complete months (from the first with calls); the next months extrapolated."""
     complete = monthly[~monthly["partial"]]
     nonzero = complete.index[complete["calls"] > 0]
@@ -82,7 +87,14 @@ def forecast(monthly: pd.DataFrame, periods: list[Period]) -> dict:
     return result
 
 
-async def trends(conn, service, months: int, now: datetime, timezone_name: str, zone) -> dict:
+async def trends(
+    conn: asyncpg.Connection,
+    service: asyncpg.Record,
+    months: int,
+    now: datetime,
+    timezone_name: str,
+    zone: ZoneInfo,
+) -> JsonObject:
     """Monthly and daily usage of the last `months` months with growth and a forecast."""
     periods = window(months, now, zone)
     start, end = periods[0].start, periods[-1].end
