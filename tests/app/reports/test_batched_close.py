@@ -175,6 +175,8 @@ async def test_batched_close_freezes_what_the_live_readers_give(conn, november, 
     assert all(doc["report"]["status"] == "provisional" for doc in live.values())
 
     monkeypatch.setattr(reports, "CLOSE_BATCH", 3)  # the four services in two batches
+    # the audit entries this close writes: those after the session's earlier tests' (tests/app/sla close months too)
+    audited_before = await conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_log")
     written = await reports.close_month(conn, NOVEMBER, NOW, ZONE)
     # Only these four have rows in November; the catalog's other services were created after it.
     assert sorted(written) == sorted(SERVICES)
@@ -205,7 +207,9 @@ async def test_batched_close_freezes_what_the_live_readers_give(conn, november, 
         assert report["incidents"]["incidents"] == [as_json(row) for row in stats.incidents]
 
     closed = await conn.fetch(
-        "SELECT target_id FROM audit_log WHERE action = 'report.closed' AND actor_name = 'month close' ORDER BY id"
+        "SELECT target_id FROM audit_log WHERE action = 'report.closed' AND actor_name = 'month close' AND id > $1"
+        " ORDER BY id",
+        audited_before,
     )
     assert sorted(r["target_id"] for r in closed) == sorted(f"{sid}/2025-11" for sid in SERVICES)
     assert await reports.close_month(conn, NOVEMBER, NOW, ZONE) == []
