@@ -34,6 +34,14 @@ from app.slo import forecast, forecast_service
 from app.slo.definitions import forecast as definition_forecast
 
 log = logging.getLogger(__name__)
+STATEMENT_STORE = reports.RevisionStore(
+    queries.LOCK_STATEMENT,
+    queries.UNLOCK_STATEMENT,
+    queries.STATEMENT_NEXT_REVISION,
+    queries.STATEMENT_INSERT_REVISION,
+    "statement.revised",
+    "customer",
+)
 # How a statement reads one service's monthly report (connection, service row, month, now, zone name):
 # reports.get (a closed month's frozen revision, else live), or longer.py's always-live reader.
 ReportReader = Callable[[asyncpg.Connection, asyncpg.Record, Period, datetime, str], Awaitable[JsonObject]]
@@ -372,34 +380,17 @@ async def revise(
     label = f"{customer['id']} {period.label}"
     reports.check_ended(label, period, now, "statement")
     reason = reports.required_reason(reason)
-
-    async def append() -> asyncpg.Record:
-        """Revision N+1, composed in one snapshot of the reports and the contract (rollups.in_snapshot)."""
-        number_ = await conn.fetchval(queries.STATEMENT_NEXT_REVISION, customer["id"], period.first_day)
-        if number_ == 1:
-            raise reports.not_closed(label)
-        figures = await compute(conn, customer, period, now, timezone_name)
-        row = await conn.fetchrow(
-            queries.STATEMENT_INSERT_REVISION,
-            customer["id"],
-            period.first_day,
-            number_,
-            timezone_name,
-            _dump(figures),
-            reason,
-            author,
-        )
-        assert row is not None  # INSERT … RETURNING
-        details = {"revision": number_, "reason": reason}
-        target = f"{customer['id']}/{period.label}"
-        await reports.record_revision(conn, "statement.revised", "customer", target, details, author, actor)
-        return row
-
-    await conn.execute(queries.LOCK_STATEMENT, customer["id"], period.first_day)
-    try:
-        row = await rollups.in_snapshot(conn, append)
-    finally:
-        await conn.execute(queries.UNLOCK_STATEMENT, customer["id"], period.first_day)
+    row = await reports.append_revision(
+        conn,
+        STATEMENT_STORE,
+        customer["id"],
+        period,
+        timezone_name,
+        lambda: compute(conn, customer, period, now, timezone_name),
+        reason,
+        author,
+        actor,
+    )
     return StatementRevisionCreated(
         customer_id=customer["id"],
         month=period.label,

@@ -8,6 +8,8 @@ import functools
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -284,35 +286,17 @@ async def revise(
             f"{retention_days}): a revision cannot be recomputed; the frozen revisions stay as they are",
         )
     reason = required_reason(reason)
-
-    async def append() -> asyncpg.Record:
-        """Revision N+1 from the rows as one snapshot sees them (rollups.in_snapshot)."""
-        number = await conn.fetchval(queries.NEXT_REVISION, service["id"], period.first_day)
-        if number == 1:
-            raise not_closed(label)
-        figures = await report_figures.compute(conn, service, period, now, timezone_name)
-        row = await conn.fetchrow(
-            queries.INSERT_REVISION,
-            service["id"],
-            period.first_day,
-            number,
-            timezone_name,
-            _dump(figures),
-            reason,
-            author,
-        )
-        assert row is not None  # INSERT … RETURNING
-        details = {"revision": number, "reason": reason}
-        await record_revision(
-            conn, "report.revised", "report", f"{service['id']}/{period.label}", details, author, actor
-        )
-        return row
-
-    await conn.execute(queries.LOCK_MONTH, service["id"], period.first_day)
-    try:
-        row = await rollups.in_snapshot(conn, append)
-    finally:
-        await conn.execute(queries.UNLOCK_MONTH, service["id"], period.first_day)
+    row = await append_revision(
+        conn,
+        REPORT_STORE,
+        service["id"],
+        period,
+        timezone_name,
+        lambda: report_figures.compute(conn, service, period, now, timezone_name),
+        reason,
+        author,
+        actor,
+    )
     return RevisionCreated(
         service_id=service["id"],
         month=period.label,
@@ -321,6 +305,62 @@ async def revise(
         reason=reason,
         author=author,
     )
+
+
+@dataclass(frozen=True)
+class RevisionStore:
+    """Where a kind of frozen document keeps its revisions: the per-month lock, the next number, the
+    insert (each takes the owner's id and the month's first day first), and how the audit log names
+    a correction."""
+
+    lock: str
+    unlock: str
+    next_number: str
+    insert: str
+    action: str
+    target_type: str
+
+
+REPORT_STORE = RevisionStore(
+    queries.LOCK_MONTH, queries.UNLOCK_MONTH, queries.NEXT_REVISION, queries.INSERT_REVISION, "report.revised", "report"
+)
+
+
+async def append_revision(
+    conn: asyncpg.Connection,
+    store: RevisionStore,
+    owner_id: str,
+    period: Period,
+    timezone_name: str,
+    compute: Callable[[], Awaitable[JsonObject]],
+    reason: str,
+    author: str,
+    actor: Principal | None,
+) -> asyncpg.Record:
+    """Revision N+1 of a closed month (409 while only revision 1 is missing), its document computed
+    and frozen in one snapshot (rollups.in_snapshot) under the month's lock; audited. The row's
+    `revision` and `created_at`. Reports and customer statements."""
+    label = f"{owner_id} {period.label}"
+
+    async def append() -> asyncpg.Record:
+        number = await conn.fetchval(store.next_number, owner_id, period.first_day)
+        if number == 1:
+            raise not_closed(label)
+        figures = await compute()
+        row = await conn.fetchrow(
+            store.insert, owner_id, period.first_day, number, timezone_name, _dump(figures), reason, author
+        )
+        assert row is not None  # INSERT … RETURNING
+        details = {"revision": number, "reason": reason}
+        target = f"{owner_id}/{period.label}"
+        await record_revision(conn, store.action, store.target_type, target, details, author, actor)
+        return row
+
+    await conn.execute(store.lock, owner_id, period.first_day)
+    try:
+        return await rollups.in_snapshot(conn, append)
+    finally:
+        await conn.execute(store.unlock, owner_id, period.first_day)
 
 
 def _pdf_key(doc: JsonObject, language: str) -> tuple[str, date, int, int, str, str]:
