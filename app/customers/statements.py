@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -20,7 +20,7 @@ from app.auth.service import Principal
 from app.contract import JsonObject
 from app.customers import queries
 from app.customers.credits import CREDIT_CAP_PERCENT, ServicePart, customer_credit, violation_seconds
-from app.customers.models import StatementRevisionCreated, minor_unit
+from app.customers.models import QuotaUse, StatementRevisionCreated, minor_unit
 from app.customers.service import decimal_text
 from app.errors import ApiError
 from app.formatting import format_duration, utc_iso
@@ -58,26 +58,26 @@ def _objective_counts(objectives: list[JsonObject]) -> JsonObject:
     }
 
 
-def quota_use(daily_stats: list[JsonObject], daily_requests: int | None) -> JsonObject:
-    """A service's calls per day of the period (its report's `dailyStats`, days in the reporting zone)
-    against the tier's daily request quota (docs/sla-math.md, Customers): the busiest day (the earliest
-    of equals), its share of the quota (half-up, 2 decimals) and the days above the quota (calls >
-    quota). Unlimited (Enterprise Plus): no share, no days above."""
-    busiest = max(daily_stats, key=lambda d: d["total"], default=None)  # max keeps the first of equals
-    if busiest is not None and busiest["total"] == 0:
+def quota_use(daily: Sequence[tuple[str, int]], daily_requests: int | None) -> QuotaUse:
+    """A service's calls per day of the period ((YYYY-MM-DD, calls), days in the reporting zone) against
+    the tier's daily request quota (docs/sla-math.md, Customers): the busiest day (the earliest of
+    equals), its share of the quota (half-up, 2 decimals) and the days above the quota (calls > quota).
+    Unlimited (Enterprise Plus): no share, no days above."""
+    busiest = max(daily, key=lambda d: d[1], default=None)  # max keeps the first of equals
+    if busiest is not None and busiest[1] == 0:
         busiest = None
-    over = [] if daily_requests is None else [d["date"] for d in daily_stats if d["total"] > daily_requests]
+    over = [] if daily_requests is None else [day for day, calls in daily if calls > daily_requests]
     share = None
     if busiest is not None and daily_requests is not None:
-        share = number((Decimal(busiest["total"]) * 100 / daily_requests).quantize(Decimal("0.01"), ROUND_HALF_UP))
-    return {
-        "dailyRequests": daily_requests,
-        "peakDay": busiest["date"] if busiest else None,
-        "peakRequests": busiest["total"] if busiest else 0,
-        "peakPercentOfQuota": share,
-        "daysOverQuota": len(over),
-        "datesOverQuota": over,
-    }
+        share = number((Decimal(busiest[1]) * 100 / daily_requests).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    return QuotaUse(
+        daily_requests=daily_requests,
+        peak_day=busiest[0] if busiest else None,
+        peak_requests=busiest[1] if busiest else 0,
+        peak_percent_of_quota=share,
+        days_over_quota=len(over),
+        dates_over_quota=over,
+    )
 
 
 def _service_section(doc: JsonObject, seconds_in_violation: int, daily_requests: int | None) -> JsonObject:
@@ -97,7 +97,7 @@ def _service_section(doc: JsonObject, seconds_in_violation: int, daily_requests:
             "percentiles": rt["percentiles"],
         },
         "usage": {k: v for k, v in u.items() if k != "dailyStats"},
-        "quota": quota_use(u["dailyStats"], daily_requests),
+        "quota": quota_use([(d["date"], d["total"]) for d in u["dailyStats"]], daily_requests).model_dump(),
         "incidents": doc["incidents"]["summary"],
         "slo": {"objectives": objectives, **_objective_counts(objectives)},
         "violations": doc["slo"]["violations"],

@@ -89,7 +89,10 @@ async def trends_page(
             **(context | {"months": 12}),
             error=f"months must be between 3 and 24, got {months}",
         )
-    data = await service.trends(conn, svc, months, now, settings.timezone, settings.zone)
+    # the page's data: the API's document, key for key (camelCase, unset fields left out)
+    data = (await service.trends(conn, svc, months, now, settings.timezone, settings.zone)).model_dump(
+        exclude_unset=True
+    )
     t = translator(language_of(request))
     chart_data = {"trends": data, "texts": {key: t(f"reports.{key}") for key in SCRIPT_TEXTS}}
     return page(

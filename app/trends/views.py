@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from app import deps
 from app.config import Settings
-from app.contract import JsonObject, errors
+from app.contract import errors
 from app.services.views import require_service
 from app.trends import service
 from app.trends.models import UsageTrends
@@ -31,6 +31,6 @@ async def trends(
     conn: asyncpg.Connection = Depends(deps.connection),
     settings: Settings = Depends(deps.settings),
     now: datetime = Depends(deps.clock),
-) -> JsonObject:
+) -> UsageTrends:
     svc = await require_service(conn, service_id)
     return await service.trends(conn, svc, months, now, settings.timezone, settings.zone)
