@@ -7,9 +7,15 @@ import asyncio
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.config import get_settings
 from app.logs import setup_logging
+
+if TYPE_CHECKING:  # the commands import what they use when they run: `slamon --help` stays quick
+    import asyncpg
+
+    from app.ingest.keys import Actor
 
 
 def _parse_ts(value: str) -> datetime:
@@ -20,13 +26,13 @@ def _parse_ts(value: str) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
-async def _connect():
+async def _connect() -> asyncpg.Connection:
     import asyncpg
 
     return await asyncpg.connect(get_settings().database_url, server_settings={"timezone": "UTC"})
 
 
-async def cmd_migrate(args) -> int:
+async def cmd_migrate(args: argparse.Namespace) -> int:
     from app import db
     from app.customers.service import CustomersFileError, load_customers, sync_customers
     from app.escalation.service import PolicyFileError, load_policies, sync_policies
@@ -71,7 +77,7 @@ async def cmd_migrate(args) -> int:
     return 0
 
 
-def _cli_actor():
+def _cli_actor() -> Actor:
     import getpass
 
     from app.ingest.keys import Actor
@@ -83,7 +89,7 @@ def _cli_actor():
     return Actor(f"cli:{user}")
 
 
-async def cmd_ingest_key(args) -> int:
+async def cmd_ingest_key(args: argparse.Namespace) -> int:
     from app.ingest import keys
     from app.services import service as services
 
@@ -100,12 +106,14 @@ async def cmd_ingest_key(args) -> int:
             return 2
         if args.key_command == "list":
             listed = await keys.list_keys(conn, args.service_id)
-            for key in listed["keys"]:
-                state = (
-                    f"revoked {key['revokedAt']:%Y-%m-%d %H:%M} by {key['revokedBy']}" if key["revokedAt"] else "active"
+            for listed_key in listed.keys:
+                revoked_at, revoked_by = listed_key.revoked_at, listed_key.revoked_by
+                state = f"revoked {revoked_at:%Y-%m-%d %H:%M} by {revoked_by}" if revoked_at else "active"
+                print(
+                    f"{listed_key.id}\t{listed_key.prefix}\t{listed_key.created_at:%Y-%m-%d %H:%M}\t"
+                    f"{listed_key.created_by}\t{state}"
                 )
-                print(f"{key['id']}\t{key['prefix']}\t{key['createdAt']:%Y-%m-%d %H:%M}\t{key['createdBy']}\t{state}")
-            if listed["derivedKeyActive"]:
+            if listed.derived_key_active:
                 print(f"-\tslk.{args.service_id} (derived key of before sql/112)\t-\t-\tactive until rotated")
         elif args.key_command == "revoke":
             revoked = await keys.revoke(conn, args.service_id, _cli_actor(), args.key_id)
@@ -119,7 +127,7 @@ async def cmd_ingest_key(args) -> int:
     return 0
 
 
-async def cmd_rollups_refresh(args) -> int:
+async def cmd_rollups_refresh(args: argparse.Namespace) -> int:
     from app.rollups import service as rollups
 
     settings = get_settings()
@@ -145,7 +153,7 @@ async def cmd_rollups_refresh(args) -> int:
     return 0
 
 
-async def cmd_seed(args) -> int:
+async def cmd_seed(args: argparse.Namespace) -> int:
     from app.seed import seed
 
     settings = get_settings()
@@ -164,7 +172,7 @@ async def cmd_seed(args) -> int:
     return 0
 
 
-def cmd_backup(args) -> int:
+def cmd_backup(args: argparse.Namespace) -> int:
     from app import backup
 
     repo = backup.Repo.from_settings(get_settings())
@@ -192,7 +200,7 @@ def cmd_backup(args) -> int:
     return 0
 
 
-def cmd_restore(args) -> int:
+def cmd_restore(args: argparse.Namespace) -> int:
     from app import backup
 
     if args.start and args.port is None:
@@ -221,7 +229,7 @@ def cmd_restore(args) -> int:
     return 0
 
 
-def cmd_api(args) -> int:
+def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import create_app

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
@@ -217,7 +217,7 @@ class Settings(BaseSettings):
 
     @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
-    def _network_list(cls, value, info):
+    def _network_list(cls, value: str | list[str], info: ValidationInfo) -> list[str]:
         items = value.split(",") if isinstance(value, str) else value
         networks = [str(item).strip() for item in items if str(item).strip()]
         for network in networks:

@@ -16,7 +16,8 @@ from app.errors import ApiError
 # thread hop per request that cost a third of a request's time at 400 concurrent readers of
 # /api/system-status (benchmarks/README.md, "Status page under 400 clients").
 async def settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def connection(request: Request) -> AsyncIterator[asyncpg.Connection]:

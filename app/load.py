@@ -13,6 +13,8 @@ import asyncio
 import json
 from collections.abc import Callable
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 EXEMPT_PREFIXES = ("/api/health", "/socket.io/", "/metrics")
 RETRY_AFTER_S = 1
 
@@ -22,13 +24,13 @@ class LoadShedding:
 
     def __init__(
         self,
-        app,
+        app: ASGIApp,
         max_concurrent: int,
         max_queued: int,
         queue_wait_s: float,
         on_refused: Callable[[str], None] | None = None,
         exempt_paths: tuple[str, ...] = (),
-    ):
+    ) -> None:
         self.app, self.max_concurrent, self.max_queued, self.queue_wait_s = (
             app,
             max_concurrent,
@@ -40,7 +42,7 @@ class LoadShedding:
         self.queued = 0
         self._slots: asyncio.Semaphore | None = None
 
-    async def _refuse(self, send, reason: str) -> None:
+    async def _refuse(self, send: Send, reason: str) -> None:
         body = json.dumps(
             {"error": "overloaded", "message": f"the server is busy ({reason}); try again in {RETRY_AFTER_S} s"}
         ).encode()
@@ -85,7 +87,7 @@ class LoadShedding:
             return "wait_timeout", f"no turn within {self.queue_wait_s:g} s"
         return None  # granted before the cancel took effect
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES) or scope["path"] in self.exempt_paths:
             return await self.app(scope, receive, send)
         if self._slots is None:

@@ -5,11 +5,13 @@ keys), and everything else, authenticated by default (app.auth.deps)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import contract, errors, metrics, realtime
@@ -95,10 +97,10 @@ class BodySizeLimit:
     """413 for a request body over the limit: refused from Content-Length up front, or counted while
     streaming (chunked bodies) and the app's answer replaced, so nothing over the limit is parsed."""
 
-    def __init__(self, app, limit: int, exempt_prefixes: tuple[str, ...] = ()):
+    def __init__(self, app: ASGIApp, limit: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
         self.app, self.limit, self.exempt = app, limit, exempt_prefixes
 
-    async def _refuse(self, send) -> None:
+    async def _refuse(self, send: Send) -> None:
         body = b'{"error":"payload_too_large","message":"request body over %d bytes"}' % self.limit
         await send(
             {
@@ -109,15 +111,16 @@ class BodySizeLimit:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt):
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
             return await self._refuse(send)
         state = {"received": 0, "too_large": False, "refused": False}
 
-        async def counting_receive():
+        async def counting_receive() -> Message:
             message = await receive()
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
@@ -126,7 +129,7 @@ class BodySizeLimit:
                     return {"type": "http.disconnect"}
             return message
 
-        async def guarded_send(message):
+        async def guarded_send(message: Message) -> None:
             if state["too_large"]:
                 if not state["refused"]:
                     state["refused"] = True
@@ -144,7 +147,7 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await _create_pool(settings)
         try:
             yield
@@ -167,14 +170,14 @@ def create_app(settings: Settings | None = None, site: str = "api") -> FastAPI:
     errors.install(app)
 
     @app.exception_handler(IncidentConflict)
-    async def _conflict(request: Request, exc: IncidentConflict):
+    async def _conflict(request: Request, exc: IncidentConflict) -> JSONResponse:
         return JSONResponse(
             {"error": exc.error, "message": exc.message, "current": exc.current.to_public()}, status_code=409
         )
 
     @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
     @app.exception_handler(asyncpg.UntranslatableCharacterError)
-    async def _unstorable_text(request: Request, exc: asyncpg.PostgresError):
+    async def _unstorable_text(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
         # PostgreSQL text cannot hold NUL (U+0000): the input is refused, whichever field carried it.
         return JSONResponse(
             {"error": "validation_error", "message": "text must not contain NUL (U+0000) characters"}, status_code=422

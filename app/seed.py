@@ -45,7 +45,11 @@ def _spells(rng: random.Random, start: datetime, minutes: int, count: int, lo: i
     return spells
 
 
-def _in(minute: int, spells) -> bool:
+# (first, last) minute of a spell, counted from the start of the seeded history
+Spells = list[tuple[int, int]]
+
+
+def _in(minute: int, spells: Spells) -> bool:
     return any(a <= minute < b for a, b in spells)
 
 
@@ -63,8 +67,8 @@ async def seed(
     start = end - timedelta(days=days)
     minutes = days * 24 * 60
     checks_written = calls_written = 0
-    outages: dict[str, list] = {}
-    slow: dict[str, list] = {}
+    outages: dict[str, Spells] = {}
+    slow: dict[str, Spells] = {}
     for svc in catalog:
         sid = svc["id"]
         outages[sid] = _spells(rng, start, minutes, max(1, days // 30), 4, 45)
@@ -108,7 +112,17 @@ async def seed(
     )
 
 
-async def _seed_calls(conn, rng, sid, start, days, base_ms, calls_per_day, outages, now) -> int:
+async def _seed_calls(
+    conn: asyncpg.Connection,
+    rng: random.Random,
+    sid: str,
+    start: datetime,
+    days: int,
+    base_ms: float,
+    calls_per_day: int,
+    outages: Spells,
+    now: datetime,
+) -> int:
     written, rows = 0, list[ApiCallRow]()
     endpoint = ENDPOINTS.get(sid, "/v1")
     for day in range(days):
@@ -132,7 +146,9 @@ async def _seed_calls(conn, rng, sid, start, days, base_ms, calls_per_day, outag
     return written
 
 
-async def _seed_agent_calls(conn, rng, sid, start, days, outages, now) -> int:
+async def _seed_agent_calls(
+    conn: asyncpg.Connection, rng: random.Random, sid: str, start: datetime, days: int, outages: Spells, now: datetime
+) -> int:
     rows: list[ApiCallRow] = []
     weights = [w for *_, w in AGENT_ENDPOINTS]
     for day in range(days):
@@ -156,7 +172,15 @@ async def _seed_agent_calls(conn, rng, sid, start, days, outages, now) -> int:
     return written
 
 
-async def _seed_incidents(conn, rng, catalog, start, outages, slow, now) -> int:
+async def _seed_incidents(
+    conn: asyncpg.Connection,
+    rng: random.Random,
+    catalog: list[asyncpg.Record],
+    start: datetime,
+    outages: dict[str, Spells],
+    slow: dict[str, Spells],
+    now: datetime,
+) -> int:
     count = 0
     for svc in catalog:
         sid, name = svc["id"], svc["name"]
@@ -202,7 +226,18 @@ async def _seed_incidents(conn, rng, catalog, start, outages, slow, now) -> int:
 
 
 async def _incident(
-    conn, title, description, severity, priority, reporter, criteria, services_, cause, began, resolved, steps
+    conn: asyncpg.Connection,
+    title: str,
+    description: str,
+    severity: str,
+    priority: str,
+    reporter: str,
+    criteria: str,
+    services_: list[str],
+    cause: str,
+    began: datetime,
+    resolved: datetime,
+    steps: list[tuple[str, str, int]],
 ) -> None:
     async with conn.transaction():
         incident_id = await conn.fetchval(

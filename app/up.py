@@ -4,6 +4,7 @@ Ctrl+C."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -110,7 +111,7 @@ async def _demo_slos() -> list[str]:
         await conn.close()
 
 
-def cmd_up(args) -> int:
+def cmd_up(args: argparse.Namespace) -> int:
     if args.seed_days:
         print("seeding demo history (first run only)…", flush=True)
         summary = asyncio.run(_seed_if_empty(args.seed_days))
@@ -149,7 +150,7 @@ Ctrl+C stops everything.""",
     )
     stopping = False
 
-    def stop(*_):
+    def stop(*_: object) -> None:
         nonlocal stopping
         stopping = True
 
@@ -166,7 +167,7 @@ Ctrl+C stops everything.""",
     return 0
 
 
-def add_commands(sub) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("up", help="run the whole stack locally for a demo (seeds history on first run)")
     p.add_argument("--seed-days", type=int, default=90, help="days of history to seed when empty (0: none)")
     p.add_argument("--host", default="127.0.0.1")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from app.contract import JsonObject
 from app.customers.models import minor_unit
 from app.formatting import truncated_percentage
 from app.periods import merge_intervals
@@ -29,7 +30,7 @@ def parse_utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def violation_seconds(violations: Iterable[dict], start: datetime, cut: datetime) -> int:
+def violation_seconds(violations: Iterable[JsonObject], start: datetime, cut: datetime) -> int:
     """Time in violation inside [start, cut): the union of the violations' spans (overlapping WARNING
     and CRITICAL spans count once), each clipped to the period; an open one runs to `cut`."""
     spans = [

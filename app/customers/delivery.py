@@ -23,6 +23,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from app.config import Settings
 from app.customers import links, queries, render, statements
+from app.customers.models import StatementDelivery, StatementMessage
 from app.formatting import utc_iso
 from app.notifications.queries import WAKE
 from app.periods import Period
@@ -210,29 +211,29 @@ async def outcomes(conn: Connection, event_keys: list[str]) -> list[asyncpg.Reco
     return await conn.fetch(queries.DELIVERY_OUTCOMES, event_keys)
 
 
-async def history(conn: Connection, customer_id: str, period: Period) -> list[dict[str, Any]]:
+async def history(conn: Connection, customer_id: str, period: Period) -> list[StatementDelivery]:
     """Every delivery of a customer's month, oldest first, each with its messages and their outcomes."""
     runs = await conn.fetch(queries.STATEMENT_DELIVERIES_OF, customer_id, period.first_day)
-    by_key: dict[str, list[dict[str, Any]]] = {r["event_key"]: [] for r in runs}
+    by_key: dict[str, list[StatementMessage]] = {r["event_key"]: [] for r in runs}
     for row in await outcomes(conn, list(by_key)):
         by_key[row["event_key"]].append(
-            {
-                "deliveryId": row["id"],
-                "channel": row["kind"],
-                "receiver": row["receiver"],
-                "status": row["status"],
-                "attempts": row["attempts"],
-                "lastError": row["last_error"],
-                "completedAt": utc_iso(row["completed_at"]),
-            }
+            StatementMessage(
+                delivery_id=row["id"],
+                channel=row["kind"],
+                receiver=row["receiver"],
+                status=row["status"],
+                attempts=row["attempts"],
+                last_error=row["last_error"],
+                completed_at=utc_iso(row["completed_at"]),
+            )
         )
     return [
-        {
-            "eventKey": r["event_key"],
-            "revision": r["revision"],
-            "requestedBy": r["requested_by"],
-            "createdAt": utc_iso(r["created_at"]),
-            "messages": by_key[r["event_key"]],
-        }
+        StatementDelivery(
+            event_key=r["event_key"],
+            revision=r["revision"],
+            requested_by=r["requested_by"],
+            created_at=utc_iso(r["created_at"]),
+            messages=by_key[r["event_key"]],
+        )
         for r in runs
     ]

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.contract import ApiModel, JsonObject, Timestamp
+from app.contract import ApiModel, JsonObject, Number, Timestamp
 from app.notifications.models import Email
 from app.reports.models import RevisionRead
 from app.services.models import Tier
@@ -47,7 +47,7 @@ def _currency(value: str) -> str:
     return value
 
 
-def _unique(value: list) -> list:
+def _unique(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
@@ -190,6 +190,18 @@ class CustomerDetail(ApiModel):
 class OverrideOne(ApiModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"override": OVERRIDE_EXAMPLE}]})
     override: OverrideRead
+
+
+class QuotaUse(ApiModel):
+    """A service's calls per day against its tier's daily request quota: a statement's `quota` section
+    and the usage trends' capacity (docs/sla-math.md, Customers)."""
+
+    daily_requests: int | None = Field(description="the tier's daily request quota; null: unlimited")
+    peak_day: str | None = Field(description="the busiest day (the earliest of equals)")
+    peak_requests: int
+    peak_percent_of_quota: Number | None
+    days_over_quota: int = Field(description="days with calls above the quota")
+    dates_over_quota: list[str]
 
 
 STATEMENT_REVISION_EXAMPLE: dict[str, Any] = {

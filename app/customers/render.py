@@ -13,10 +13,11 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from app.contract import JsonObject
 from app.reports import pdf
-from app.reports.render import csv_text, environment, json_text, palette, stylesheet
+from app.reports.render import csv_text, json_text, palette, stylesheet
 from app.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
-from app.web.templating import translator
+from app.web.templating import environment, translator
 
 CSV_BOM = "\ufeff"
 MEDIA_TYPES = {
@@ -55,7 +56,7 @@ def logo_data_uri(path: Path | None) -> str | None:
     return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
-def html(doc: dict, language: str, organisation: str, logo: Path | None = None) -> str:
+def html(doc: JsonObject, language: str, organisation: str, logo: Path | None = None) -> str:
     env = environment()
     env.filters.setdefault("money", money)
     t = strings(language)
@@ -70,7 +71,7 @@ def html(doc: dict, language: str, organisation: str, logo: Path | None = None) 
     )
 
 
-def page_footer(language: str, organisation: str, doc: dict) -> str:
+def page_footer(language: str, organisation: str, doc: JsonObject) -> str:
     """Chromium's footer template: organisation, statement and 'Page n of m' on every page."""
     from markupsafe import escape
 
@@ -83,11 +84,11 @@ def page_footer(language: str, organisation: str, doc: dict) -> str:
     )
 
 
-def csv_bytes(doc: dict) -> bytes:
+def csv_bytes(doc: JsonObject) -> bytes:
     return (CSV_BOM + csv_text(doc)).encode()
 
 
-def as_bytes(doc: dict, fmt: str, language: str, organisation: str, logo: Path | None = None) -> bytes:
+def as_bytes(doc: JsonObject, fmt: str, language: str, organisation: str, logo: Path | None = None) -> bytes:
     """JSON, CSV or HTML (the PDF is printed apart: print_pdf)."""
     if fmt == "json":
         return json_text(doc).encode()
@@ -98,7 +99,9 @@ def as_bytes(doc: dict, fmt: str, language: str, organisation: str, logo: Path |
     raise ValueError(f"unknown format {fmt!r}")
 
 
-async def print_pdf(doc: dict, language: str, organisation: str, logo: Path | None, chromium: str | None) -> bytes:
+async def print_pdf(
+    doc: JsonObject, language: str, organisation: str, logo: Path | None, chromium: str | None
+) -> bytes:
     printer = pdf.printer(chromium)
     with printer.admission():
         return await printer.print(
@@ -106,7 +109,7 @@ async def print_pdf(doc: dict, language: str, organisation: str, logo: Path | No
         )
 
 
-def file_name(doc: dict, fmt: str) -> str:
+def file_name(doc: JsonObject, fmt: str) -> str:
     meta = doc["statement"]
     suffix = f"r{meta['revision']}" if meta["revision"] else meta["status"]  # provisional | computed
     return f"statement-{meta['customerId']}-{meta['month']}-{suffix}.{fmt}"

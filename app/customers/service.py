@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,8 +14,10 @@ import asyncpg
 from pydantic import ValidationError
 
 from app.audit import service as audit
+from app.auth.service import Principal
+from app.contract import JsonObject
 from app.customers import queries
-from app.customers.models import CustomerConfig, OverrideCreate
+from app.customers.models import CustomerConfig, CustomerRead, OverrideCreate, OverrideRead
 from app.errors import ApiError, not_found
 from app.formatting import utc_iso
 from app.maintenance.service import notice_rule
@@ -80,7 +82,7 @@ async def _check_services(conn: asyncpg.Connection, services: list[str]) -> None
         raise _invalid("services", f"unknown service(s): {', '.join(unknown)}")
 
 
-def _fields(c: CustomerConfig) -> tuple:
+def _fields(c: CustomerConfig) -> tuple[str, str, list[str], str, Decimal, str, date]:
     return (c.id, c.name, c.contacts, c.tier, c.monthly_fee, c.currency, c.starts_on)
 
 
@@ -112,36 +114,36 @@ def decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
-def to_read(row) -> dict:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "contacts": list(row["contacts"]),
-        "tier": row["tier"],
-        "monthly_fee": decimal_text(row["monthly_fee"]),
-        "currency": row["currency"],
-        "starts_on": row["starts_on"].isoformat(),
-        "services": list(row["services"]),
-        "managed_by": row["managed_by"],
-        "created_at": utc_iso(row["created_at"]),
-        "updated_at": utc_iso(row["updated_at"]),
-    }
+def to_read(row: asyncpg.Record) -> CustomerRead:
+    return CustomerRead(
+        id=row["id"],
+        name=row["name"],
+        contacts=list(row["contacts"]),
+        tier=row["tier"],
+        monthly_fee=decimal_text(row["monthly_fee"]),
+        currency=row["currency"],
+        starts_on=row["starts_on"].isoformat(),
+        services=list(row["services"]),
+        managed_by=row["managed_by"],
+        created_at=utc_iso(row["created_at"]),
+        updated_at=utc_iso(row["updated_at"]),
+    )
 
 
-def override_to_read(row) -> dict:
-    return {
-        "id": row["id"],
-        "availability": decimal_text(row["availability"]),
-        "starts_at": utc_iso(row["starts_at"]),
-        "ends_at": utc_iso(row["ends_at"]),
-        "reason": row["reason"],
-        "announced_at": utc_iso(row["announced_at"]),
-        "effective": row["effective"],
-        "effectiveness_note": row["effectiveness_note"],
-    }
+def override_to_read(row: asyncpg.Record) -> OverrideRead:
+    return OverrideRead(
+        id=row["id"],
+        availability=decimal_text(row["availability"]),
+        starts_at=utc_iso(row["starts_at"]),
+        ends_at=utc_iso(row["ends_at"]),
+        reason=row["reason"],
+        announced_at=utc_iso(row["announced_at"]),
+        effective=row["effective"],
+        effectiveness_note=row["effectiveness_note"],
+    )
 
 
-async def list_customers(conn: asyncpg.Connection) -> list[dict]:
+async def list_customers(conn: asyncpg.Connection) -> list[CustomerRead]:
     return [to_read(r) for r in await conn.fetch(queries.LIST)]
 
 
@@ -152,11 +154,11 @@ async def get(conn: asyncpg.Connection, customer_id: str) -> asyncpg.Record:
     return row
 
 
-def _audit_details(customer: CustomerConfig) -> dict:
+def _audit_details(customer: CustomerConfig) -> JsonObject:
     return customer.model_dump(mode="json")
 
 
-async def create(conn: asyncpg.Connection, customer: CustomerConfig, actor) -> dict:
+async def create(conn: asyncpg.Connection, customer: CustomerConfig, actor: Principal) -> CustomerRead:
     """A customer the API owns; 409 when the id is taken."""
     async with conn.transaction():
         await _check_services(conn, customer.services)
@@ -181,7 +183,9 @@ async def _lock_api_customer(conn: asyncpg.Connection, customer_id: str) -> None
         )
 
 
-async def update(conn: asyncpg.Connection, customer_id: str, customer: CustomerConfig, actor) -> dict:
+async def update(
+    conn: asyncpg.Connection, customer_id: str, customer: CustomerConfig, actor: Principal
+) -> CustomerRead:
     """Replace a customer's contract (the body's id must be the path's)."""
     if customer.id != customer_id:
         raise _invalid("id", f"must be the customer of the path ({customer_id!r}): ids cannot change")
@@ -194,7 +198,7 @@ async def update(conn: asyncpg.Connection, customer_id: str, customer: CustomerC
     return to_read(await get(conn, customer_id))
 
 
-async def delete(conn: asyncpg.Connection, customer_id: str, actor) -> None:
+async def delete(conn: asyncpg.Connection, customer_id: str, actor: Principal) -> None:
     """Remove a customer the API created, with its overrides; its frozen statements stay."""
     async with conn.transaction():
         await _lock_api_customer(conn, customer_id)
@@ -202,14 +206,19 @@ async def delete(conn: asyncpg.Connection, customer_id: str, actor) -> None:
         await audit.record_by(conn, actor, "customer.delete", "customer", customer_id, {"name": name})
 
 
-async def overrides(conn: asyncpg.Connection, customer_id: str) -> list[dict]:
+async def overrides(conn: asyncpg.Connection, customer_id: str) -> list[OverrideRead]:
     await get(conn, customer_id)
     return [override_to_read(r) for r in await conn.fetch(queries.OVERRIDES, customer_id)]
 
 
 async def add_override(
-    conn: asyncpg.Connection, customer_id: str, data: OverrideCreate, actor, now: datetime, notice: timedelta
-) -> dict:
+    conn: asyncpg.Connection,
+    customer_id: str,
+    data: OverrideCreate,
+    actor: Principal,
+    now: datetime,
+    notice: timedelta,
+) -> OverrideRead:
     """Record a relaxation now (the customer's notice); it counts only when recorded at least the
     notice period before it starts (docs/sla-math.md, Customers)."""
     await get(conn, customer_id)
@@ -226,6 +235,7 @@ async def add_override(
             effective,
             note,
         )
+        assert row is not None  # INSERT … RETURNING
         await audit.record_by(
             conn,
             actor,
@@ -237,7 +247,7 @@ async def add_override(
     return override_to_read(row)
 
 
-async def delete_override(conn: asyncpg.Connection, customer_id: str, override_id: int, actor) -> None:
+async def delete_override(conn: asyncpg.Connection, customer_id: str, override_id: int, actor: Principal) -> None:
     async with conn.transaction():
         if await conn.fetchval(queries.DELETE_OVERRIDE, customer_id, override_id) is None:
             raise not_found("target override", f"{customer_id}/{override_id}")

@@ -9,33 +9,48 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import asyncpg
 
 from app.audit import service as audit
+from app.auth.service import Principal
+from app.contract import JsonObject
 from app.customers import queries
 from app.customers.credits import CREDIT_CAP_PERCENT, ServicePart, customer_credit, violation_seconds
-from app.customers.models import minor_unit
+from app.customers.models import QuotaUse, StatementRevisionCreated, minor_unit
 from app.customers.service import decimal_text
 from app.errors import ApiError
 from app.formatting import format_duration, utc_iso
 from app.periods import Period, add_months
 from app.reports import service as reports
 from app.reports.figures import number, period_of
+from app.reports.models import RevisionRead
 from app.rollups import service as rollups
 from app.sla.tiers import TIERS
 from app.slo import forecast, forecast_service
 from app.slo.definitions import forecast as definition_forecast
 
 log = logging.getLogger(__name__)
+STATEMENT_STORE = reports.RevisionStore(
+    queries.LOCK_STATEMENT,
+    queries.UNLOCK_STATEMENT,
+    queries.STATEMENT_NEXT_REVISION,
+    queries.STATEMENT_INSERT_REVISION,
+    "statement.revised",
+    "customer",
+)
+# How a statement reads one service's monthly report (connection, service row, month, now, zone name):
+# reports.get (a closed month's frozen revision, else live), or longer.py's always-live reader.
+ReportReader = Callable[[asyncpg.Connection, asyncpg.Record, Period, datetime, str], Awaitable[JsonObject]]
 # Bump when the document's shape changes; frozen statements keep theirs. 2: usage against the daily quota.
 # 3: the running month's SLO forecast (`forecast`, null once the month is over).
 STATEMENT_VERSION = 3
 
 
-def _objective_counts(objectives: list[dict]) -> dict:
+def _objective_counts(objectives: list[JsonObject]) -> JsonObject:
     return {
         "met": sum(1 for o in objectives if o["met"] is True),
         "missed": sum(1 for o in objectives if o["met"] is False),
@@ -43,29 +58,29 @@ def _objective_counts(objectives: list[dict]) -> dict:
     }
 
 
-def quota_use(daily_stats: list[dict], daily_requests: int | None) -> dict:
-    """A service's calls per day of the period (its report's `dailyStats`, days in the reporting zone)
-    against the tier's daily request quota (docs/sla-math.md, Customers): the busiest day (the earliest
-    of equals), its share of the quota (half-up, 2 decimals) and the days above the quota (calls >
-    quota). Unlimited (Enterprise Plus): no share, no days above."""
-    busiest = max(daily_stats, key=lambda d: d["total"], default=None)  # max keeps the first of equals
-    if busiest is not None and busiest["total"] == 0:
+def quota_use(daily: Sequence[tuple[str, int]], daily_requests: int | None) -> QuotaUse:
+    """A service's calls per day of the period ((YYYY-MM-DD, calls), days in the reporting zone) against
+    the tier's daily request quota (docs/sla-math.md, Customers): the busiest day (the earliest of
+    equals), its share of the quota (half-up, 2 decimals) and the days above the quota (calls > quota).
+    Unlimited (Enterprise Plus): no share, no days above."""
+    busiest = max(daily, key=lambda d: d[1], default=None)  # max keeps the first of equals
+    if busiest is not None and busiest[1] == 0:
         busiest = None
-    over = [] if daily_requests is None else [d["date"] for d in daily_stats if d["total"] > daily_requests]
+    over = [] if daily_requests is None else [day for day, calls in daily if calls > daily_requests]
     share = None
     if busiest is not None and daily_requests is not None:
-        share = number((Decimal(busiest["total"]) * 100 / daily_requests).quantize(Decimal("0.01"), ROUND_HALF_UP))
-    return {
-        "dailyRequests": daily_requests,
-        "peakDay": busiest["date"] if busiest else None,
-        "peakRequests": busiest["total"] if busiest else 0,
-        "peakPercentOfQuota": share,
-        "daysOverQuota": len(over),
-        "datesOverQuota": over,
-    }
+        share = number((Decimal(busiest[1]) * 100 / daily_requests).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    return QuotaUse(
+        daily_requests=daily_requests,
+        peak_day=busiest[0] if busiest else None,
+        peak_requests=busiest[1] if busiest else 0,
+        peak_percent_of_quota=share,
+        days_over_quota=len(over),
+        dates_over_quota=over,
+    )
 
 
-def _service_section(doc: dict, seconds_in_violation: int, daily_requests: int | None) -> dict:
+def _service_section(doc: JsonObject, seconds_in_violation: int, daily_requests: int | None) -> JsonObject:
     """The covered service's figures exactly as its monthly report states them, and its calls against
     the tier's daily quota."""
     meta = doc["report"]
@@ -82,7 +97,7 @@ def _service_section(doc: dict, seconds_in_violation: int, daily_requests: int |
             "percentiles": rt["percentiles"],
         },
         "usage": {k: v for k, v in u.items() if k != "dailyStats"},
-        "quota": quota_use(u["dailyStats"], daily_requests),
+        "quota": quota_use([(d["date"], d["total"]) for d in u["dailyStats"]], daily_requests).model_dump(),
         "incidents": doc["incidents"]["summary"],
         "slo": {"objectives": objectives, **_objective_counts(objectives)},
         "violations": doc["slo"]["violations"],
@@ -90,7 +105,9 @@ def _service_section(doc: dict, seconds_in_violation: int, daily_requests: int |
     }
 
 
-async def _target(conn: asyncpg.Connection, customer, period: Period, cut: datetime) -> tuple[Decimal, list[dict]]:
+async def _target(
+    conn: asyncpg.Connection, customer: asyncpg.Record, period: Period, cut: datetime
+) -> tuple[Decimal, list[JsonObject]]:
     """The period's availability target: the lowest effective override overlapping it, else the tier's."""
     tier = TIERS[customer["tier"]]
     rows = await conn.fetch(queries.EFFECTIVE_OVERRIDES_IN, customer["id"], period.start, period.end)
@@ -108,16 +125,21 @@ async def _target(conn: asyncpg.Connection, customer, period: Period, cut: datet
 
 
 async def compute(
-    conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str, read=reports.get
-) -> dict:
+    conn: asyncpg.Connection,
+    customer: asyncpg.Record,
+    period: Period,
+    now: datetime,
+    timezone_name: str,
+    read: ReportReader = reports.get,
+) -> JsonObject:
     """Every figure of the customer's month as JSON data, from its services' monthly reports (`read`:
     how a service's document for the period is read; app/customers/longer.py reads longer periods live)."""
     tier = TIERS[customer["tier"]]
     cut = min(now, period.end)
     services = await conn.fetch(queries.COVERED_SERVICES, customer["id"])
-    sections: list[dict] = []
+    sections: list[JsonObject] = []
     parts: list[tuple[str, ServicePart]] = []
-    incidents: dict[str, dict] = {}
+    incidents: dict[str, JsonObject] = {}
     for svc in services:
         doc = await read(conn, svc, period, now, timezone_name)
         seconds = violation_seconds(doc["slo"]["violations"], period.start, cut)
@@ -204,8 +226,8 @@ def _is_running_month(period: Period, now: datetime) -> bool:
 
 
 async def forecast_section(
-    conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
-) -> dict | None:
+    conn: asyncpg.Connection, services: list[asyncpg.Record], period: Period, now: datetime, timezone_name: str
+) -> JsonObject | None:
     """The running month's SLO forecasts of the covered services (docs/sla-math.md "Forecasts"): per
     service and SLO (its tier's, then the stored SLO definitions covering it), the budget, when it runs
     out at the month's (a definition's: its window's) and the last 7 days' burn, and the probability of
@@ -259,7 +281,7 @@ async def forecast_section(
     }
 
 
-def check_contract(customer, period: Period) -> None:
+def check_contract(customer: asyncpg.Record, period: Period) -> None:
     if customer["starts_on"] >= period.end_day:
         raise ApiError(
             409,
@@ -269,15 +291,20 @@ def check_contract(customer, period: Period) -> None:
         )
 
 
-async def revisions(conn: asyncpg.Connection, customer_id: str, period: Period) -> list[dict]:
+async def revisions(conn: asyncpg.Connection, customer_id: str, period: Period) -> list[RevisionRead]:
     return [
         reports.revision_meta(r) for r in await conn.fetch(queries.STATEMENT_REVISIONS, customer_id, period.first_day)
     ]
 
 
 async def get(
-    conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str, revision: int | None = None
-) -> dict:
+    conn: asyncpg.Connection,
+    customer: asyncpg.Record,
+    period: Period,
+    now: datetime,
+    timezone_name: str,
+    revision: int | None = None,
+) -> JsonObject:
     """The statement: a closed month's latest (or given) revision, else live and provisional."""
     if revision is not None:
         row = await conn.fetchrow(queries.STATEMENT_REVISION, customer["id"], period.first_day, revision)
@@ -296,7 +323,7 @@ async def get(
     return {"statement": reports.provisional_meta("customerId", customer["id"], period, now), **live}
 
 
-def _dump(figures: dict) -> str:
+def _dump(figures: JsonObject) -> str:
     return json.dumps(figures, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -318,7 +345,9 @@ async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, t
     return written
 
 
-async def _freeze_first(conn: asyncpg.Connection, customer, period: Period, now: datetime, timezone_name: str) -> bool:
+async def _freeze_first(
+    conn: asyncpg.Connection, customer: asyncpg.Record, period: Period, now: datetime, timezone_name: str
+) -> bool:
     figures = await compute(conn, customer, period, now, timezone_name)
     row = await conn.fetchrow(
         queries.STATEMENT_INSERT_FIRST, customer["id"], period.first_day, timezone_name, _dump(figures)
@@ -338,52 +367,35 @@ async def _freeze_first(conn: asyncpg.Connection, customer, period: Period, now:
 
 async def revise(
     conn: asyncpg.Connection,
-    customer,
+    customer: asyncpg.Record,
     period: Period,
     now: datetime,
     timezone_name: str,
     reason: str,
     author: str,
-    actor=None,
-) -> dict:
+    actor: Principal | None = None,
+) -> StatementRevisionCreated:
     """Compose the month again from its services' reports as they are now (their latest revisions) and
     the contract as it is now, and append revision N+1 (audited)."""
     label = f"{customer['id']} {period.label}"
     reports.check_ended(label, period, now, "statement")
     reason = reports.required_reason(reason)
-    await conn.execute(queries.LOCK_STATEMENT, customer["id"], period.first_day)
-    try:
-        row = await rollups.in_snapshot(
-            conn, lambda: _append_revision(conn, customer, period, now, timezone_name, reason, author, actor)
-        )
-    finally:
-        await conn.execute(queries.UNLOCK_STATEMENT, customer["id"], period.first_day)
-    return {
-        "customerId": customer["id"],
-        "month": period.label,
-        "revision": row["revision"],
-        "frozenAt": utc_iso(row["created_at"]),
-        "reason": reason,
-        "author": author,
-    }
-
-
-async def _append_revision(conn, customer, period: Period, now: datetime, timezone_name: str, reason, author, actor):
-    number_ = await conn.fetchval(queries.STATEMENT_NEXT_REVISION, customer["id"], period.first_day)
-    if number_ == 1:
-        raise reports.not_closed(f"{customer['id']} {period.label}")
-    figures = await compute(conn, customer, period, now, timezone_name)
-    row = await conn.fetchrow(
-        queries.STATEMENT_INSERT_REVISION,
+    row = await reports.append_revision(
+        conn,
+        STATEMENT_STORE,
         customer["id"],
-        period.first_day,
-        number_,
+        period,
         timezone_name,
-        _dump(figures),
+        lambda: compute(conn, customer, period, now, timezone_name),
         reason,
         author,
+        actor,
     )
-    details = {"revision": number_, "reason": reason}
-    target = f"{customer['id']}/{period.label}"
-    await reports.record_revision(conn, "statement.revised", "customer", target, details, author, actor)
-    return row
+    return StatementRevisionCreated(
+        customer_id=customer["id"],
+        month=period.label,
+        revision=row["revision"],
+        frozen_at=utc_iso(row["created_at"]),
+        reason=reason,
+        author=author,
+    )

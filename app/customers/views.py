@@ -3,12 +3,16 @@ and their monthly statements (app/customers/statements.py). Every write is audit
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.auth.service import Principal
+from app.config import Settings
 from app.contract import errors
 from app.customers import delivery, links, longer, render, service, statements
 from app.customers.models import (
@@ -49,7 +53,7 @@ MANAGED_BY_FILE = {
 }
 
 
-def statement_responses(period_label: str) -> dict:
+def statement_responses(period_label: str) -> dict[int | str, dict[str, Any]]:
     """The formats and errors of a statement route (the 409's example names the period)."""
     return {
         200: {"content": {"application/pdf": {}, "text/csv": {}, "text/html": {}}},
@@ -68,8 +72,10 @@ def statement_responses(period_label: str) -> dict:
 
 
 @admin_router.get("/api/customers", response_model=CustomerList, summary="Every customer with its contract (admin)")
-async def list_customers(actor=Depends(require("customers:read")), conn=Depends(deps.connection)):
-    return {"customers": await service.list_customers(conn)}
+async def list_customers(
+    actor: Principal = Depends(require("customers:read")), conn: asyncpg.Connection = Depends(deps.connection)
+) -> CustomerList:
+    return CustomerList(customers=await service.list_customers(conn))
 
 
 @admin_router.post(
@@ -81,9 +87,11 @@ async def list_customers(actor=Depends(require("customers:read")), conn=Depends(
     "the id is taken",
 )
 async def create_customer(
-    body: CustomerConfig, actor=Depends(require("customers:write")), conn=Depends(deps.connection)
-):
-    return {"customer": await service.create(conn, body, actor)}
+    body: CustomerConfig,
+    actor: Principal = Depends(require("customers:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> CustomerOne:
+    return CustomerOne(customer=await service.create(conn, body, actor))
 
 
 @admin_router.get(
@@ -93,12 +101,14 @@ async def create_customer(
     summary="A customer's contract and target overrides (admin)",
 )
 async def get_customer(
-    customer_id: str = CustomerIdPath, actor=Depends(require("customers:read")), conn=Depends(deps.connection)
-):
-    return {
-        "customer": service.to_read(await service.get(conn, customer_id)),
-        "overrides": await service.overrides(conn, customer_id),
-    }
+    customer_id: str = CustomerIdPath,
+    actor: Principal = Depends(require("customers:read")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> CustomerDetail:
+    return CustomerDetail(
+        customer=service.to_read(await service.get(conn, customer_id)),
+        overrides=await service.overrides(conn, customer_id),
+    )
 
 
 @admin_router.put(
@@ -110,10 +120,10 @@ async def get_customer(
 async def update_customer(
     body: CustomerConfig,
     customer_id: str = CustomerIdPath,
-    actor=Depends(require("customers:write")),
-    conn=Depends(deps.connection),
-):
-    return {"customer": await service.update(conn, customer_id, body, actor)}
+    actor: Principal = Depends(require("customers:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> CustomerOne:
+    return CustomerOne(customer=await service.update(conn, customer_id, body, actor))
 
 
 @admin_router.delete(
@@ -123,8 +133,10 @@ async def update_customer(
     summary="Remove a customer the API created (admin); its frozen statements stay",
 )
 async def delete_customer(
-    customer_id: str = CustomerIdPath, actor=Depends(require("customers:write")), conn=Depends(deps.connection)
-):
+    customer_id: str = CustomerIdPath,
+    actor: Principal = Depends(require("customers:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Response:
     await service.delete(conn, customer_id, actor)
     return Response(status_code=204)
 
@@ -140,12 +152,13 @@ async def delete_customer(
 async def add_override(
     body: OverrideCreate,
     customer_id: str = CustomerIdPath,
-    actor=Depends(require("customers:write")),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
-    return {"override": await service.add_override(conn, customer_id, body, actor, now, settings.maintenance_notice)}
+    actor: Principal = Depends(require("customers:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> OverrideOne:
+    override = await service.add_override(conn, customer_id, body, actor, now, settings.maintenance_notice)
+    return OverrideOne(override=override)
 
 
 @admin_router.delete(
@@ -157,9 +170,9 @@ async def add_override(
 async def delete_override(
     customer_id: str = CustomerIdPath,
     override_id: int = Path(ge=1, le=2**62),
-    actor=Depends(require("customers:write")),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("customers:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Response:
     await service.delete_override(conn, customer_id, override_id, actor)
     return Response(status_code=204)
 
@@ -178,10 +191,10 @@ async def statement(
     fmt: Literal["json", "csv", "html", "pdf"] = Path(),
     revision: int | None = Query(None, ge=1, le=100_000),
     lang: str = Depends(language),
-    actor=Depends(require("customers:read")),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    actor: Principal = Depends(require("customers:read")),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> Response:
     # The connection is given back before a PDF is printed.
     async with request.app.state.pool.acquire() as conn:
         customer = await service.get(conn, customer_id)
@@ -204,10 +217,10 @@ async def statement_for_period(
     fmt: Literal["json", "csv", "html", "pdf"] = Path(),
     period: Period = Depends(report_period),
     lang: str = Depends(language),
-    actor=Depends(require("customers:read")),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    actor: Principal = Depends(require("customers:read")),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> Response:
     async with request.app.state.pool.acquire() as conn:
         customer = await service.get(conn, customer_id)
         require_begun(period, now)
@@ -218,7 +231,7 @@ async def statement_for_period(
     return await _document(doc, fmt, lang, settings)
 
 
-async def _document(doc: dict, fmt: str, lang: str, settings) -> Response:
+async def _document(doc: dict[str, Any], fmt: str, lang: str, settings: Settings) -> Response:
     """The statement in the format asked, with its headers."""
     organisation, logo = settings.organisation_name, settings.organisation_logo
     if fmt == "pdf":
@@ -243,10 +256,10 @@ async def _document(doc: dict, fmt: str, lang: str, settings) -> Response:
 async def customer_month(
     customer_id: str = CustomerIdPath,
     month: str = MonthPath,
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-) -> tuple:
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> tuple[asyncpg.Record, Period]:
     """The customer and the month of a statement route's path (404, 422 naming `month`)."""
     return await service.get(conn, customer_id), parse_month(month, settings.zone, now)
 
@@ -259,16 +272,16 @@ async def customer_month(
 )
 async def statement_revisions(
     # the permission first: a wrong role learns nothing about which customers exist
-    actor=Depends(require("customers:read")),
-    target=Depends(customer_month),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("customers:read")),
+    target: tuple[asyncpg.Record, Period] = Depends(customer_month),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> StatementRevisionList:
     customer, period = target
-    return {
-        "customerId": customer["id"],
-        "month": period.label,
-        "revisions": await statements.revisions(conn, customer["id"], period),
-    }
+    return StatementRevisionList(
+        customer_id=customer["id"],
+        month=period.label,
+        revisions=await statements.revisions(conn, customer["id"], period),
+    )
 
 
 @admin_router.get(
@@ -280,16 +293,16 @@ async def statement_revisions(
 )
 async def statement_deliveries(
     # the permission first: a wrong role learns nothing about which customers exist
-    actor=Depends(require("customers:read")),
-    target=Depends(customer_month),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("customers:read")),
+    target: tuple[asyncpg.Record, Period] = Depends(customer_month),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> StatementDeliveryList:
     customer, period = target
-    return {
-        "customerId": customer["id"],
-        "month": period.label,
-        "deliveries": await delivery.history(conn, customer["id"], period),
-    }
+    return StatementDeliveryList(
+        customer_id=customer["id"],
+        month=period.label,
+        deliveries=await delivery.history(conn, customer["id"], period),
+    )
 
 
 @admin_router.post(
@@ -312,11 +325,11 @@ async def revise_statement(
     body: RevisionCreate,
     customer_id: str = CustomerIdPath,
     month: str = MonthPath,
-    actor=Depends(require("customers:write")),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    actor: Principal = Depends(require("customers:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> StatementRevisionCreated:
     customer = await service.get(conn, customer_id)
     period = parse_month(month, settings.zone, now)
     return await statements.revise(conn, customer, period, now, settings.timezone, body.reason, actor.username, actor)
@@ -335,10 +348,10 @@ async def revise_statement(
 async def shared_statement(
     token: str = Path(max_length=1000),
     lang: str = Depends(language),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> Response:
     try:
         link = links.read(settings.resolved_secret_key(), token)
         customer = await service.get(conn, link.customer_id)

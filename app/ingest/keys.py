@@ -15,7 +15,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.audit import service as audit
+from app.auth.service import Principal
+from app.contract import JsonObject
 from app.ingest import queries
+from app.ingest.models import IngestKeyList, IngestKeyRead
 
 PREFIX_CHARS = 6  # of the random part, shown in listings to tell keys apart
 
@@ -44,25 +47,25 @@ class Actor:
     ip: str = ""
 
     @classmethod
-    def of(cls, principal) -> Actor:
+    def of(cls, principal: Principal) -> Actor:
         return cls(principal.username, principal.user_id, principal.ip)
 
 
-def _read(row) -> dict:
-    return {
-        "id": row["id"],
-        "serviceId": row["service_id"],
-        "prefix": row["key_prefix"],
-        "derived": row["derived"],
-        "createdAt": row["created_at"],
-        "createdBy": row["created_by"],
-        "revokedAt": row["revoked_at"],
-        "revokedBy": row["revoked_by"],
-        "active": row["revoked_at"] is None,
-    }
+def _read(row: asyncpg.Record) -> IngestKeyRead:
+    return IngestKeyRead(
+        id=row["id"],
+        service_id=row["service_id"],
+        prefix=row["key_prefix"],
+        derived=row["derived"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        revoked_at=row["revoked_at"],
+        revoked_by=row["revoked_by"],
+        active=row["revoked_at"] is None,
+    )
 
 
-async def _audit(conn, actor: Actor, action: str, service_id: str, details: dict) -> None:
+async def _audit(conn: asyncpg.Connection, actor: Actor, action: str, service_id: str, details: JsonObject) -> None:
     await audit.record(
         conn,
         action,
@@ -75,7 +78,7 @@ async def _audit(conn, actor: Actor, action: str, service_id: str, details: dict
     )
 
 
-async def _revoke(conn, service_id: str, actor: Actor, key_id: int | None = None) -> list[str]:
+async def _revoke(conn: asyncpg.Connection, service_id: str, actor: Actor, key_id: int | None = None) -> list[str]:
     rows = await conn.fetch(queries.REVOKE_KEYS, service_id, actor.name, key_id)
     revoked = [r["key_prefix"] for r in rows]
     if key_id is None and await conn.fetch(queries.FORGET_DERIVED_KEY, service_id):
@@ -85,7 +88,7 @@ async def _revoke(conn, service_id: str, actor: Actor, key_id: int | None = None
 
 async def issue(
     conn: asyncpg.Connection, service_id: str, actor: Actor, *, revoke_others: bool = True
-) -> tuple[str, dict]:
+) -> tuple[str, IngestKeyRead]:
     """A new key for the service (shown this once), revoking its other keys unless told to keep them."""
     key = f"slk.{service_id}.{secrets.token_urlsafe(32)}"
     async with conn.transaction():
@@ -124,12 +127,12 @@ async def revoke(
     return revoked
 
 
-async def list_keys(conn: asyncpg.Connection, service_id: str) -> dict:
+async def list_keys(conn: asyncpg.Connection, service_id: str) -> IngestKeyList:
     """The service's keys, newest first (never the keys themselves); whether a derived key still works."""
-    return {
-        "keys": [_read(r) for r in await conn.fetch(queries.LIST_KEYS, service_id)],
-        "derivedKeyActive": await conn.fetchval(queries.HAS_DERIVED_KEY, service_id),
-    }
+    return IngestKeyList(
+        keys=[_read(r) for r in await conn.fetch(queries.LIST_KEYS, service_id)],
+        derived_key_active=await conn.fetchval(queries.HAS_DERIVED_KEY, service_id),
+    )
 
 
 async def authenticate(conn: asyncpg.Connection, secret: str, key: str) -> str | None:
@@ -144,7 +147,7 @@ async def authenticate(conn: asyncpg.Connection, secret: str, key: str) -> str |
     return await _adopt_derived(conn, secret, parts[1], key, digest)
 
 
-async def _adopt_derived(conn, secret: str, service_id: str, key: str, digest: bytes) -> str | None:
+async def _adopt_derived(conn: asyncpg.Connection, secret: str, service_id: str, key: str, digest: bytes) -> str | None:
     version = await conn.fetchval(queries.DERIVED_KEY_VERSION, service_id)
     if version is None or not hmac.compare_digest(derive_key(secret, service_id, version).encode(), key.encode()):
         return None

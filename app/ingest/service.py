@@ -3,6 +3,7 @@ benchmarks: validate, COPY in batches, skip replays, log the touched range for t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -79,7 +80,7 @@ def _check_ts(errors: list[RowError], index: int, ts: datetime, latest: datetime
         errors.append(RowError(index, "ts", f"{ts.isoformat()} is before 2000"))
 
 
-def _check_latency(errors: list[RowError], index: int, latency_ms, required: bool) -> None:
+def _check_latency(errors: list[RowError], index: int, latency_ms: object, required: bool) -> None:
     if latency_ms is None:
         if required:
             errors.append(RowError(index, "latency_ms", "is required"))
@@ -89,7 +90,7 @@ def _check_latency(errors: list[RowError], index: int, latency_ms, required: boo
         errors.append(RowError(index, "latency_ms", f"{latency_ms} is out of range (0 .. 2147483647)"))
 
 
-def _check_status(errors: list[RowError], index: int, status_code, required: bool) -> None:
+def _check_status(errors: list[RowError], index: int, status_code: object, required: bool) -> None:
     if status_code is None:
         if required:
             errors.append(RowError(index, "status_code", "is required"))
@@ -97,7 +98,9 @@ def _check_status(errors: list[RowError], index: int, status_code, required: boo
         errors.append(RowError(index, "status_code", f"{status_code!r} is not an HTTP status (100-599)"))
 
 
-def _spans(rows, known: set[str], errors: list[RowError]) -> dict[str, tuple[datetime, datetime]]:
+def _spans(
+    rows: Sequence[CheckRow | ApiCallRow], known: set[str], errors: list[RowError]
+) -> dict[str, tuple[datetime, datetime]]:
     spans: dict[str, tuple[datetime, datetime]] = {}
     for index, row in enumerate(rows):
         if row.service_id not in known:
@@ -155,7 +158,7 @@ def refused_api_calls(rows: list[ApiCallRow], now: datetime, max_future: timedel
     return refused
 
 
-async def _known(conn: asyncpg.Connection, rows) -> set[str]:
+async def _known(conn: asyncpg.Connection, rows: Sequence[CheckRow | ApiCallRow]) -> set[str]:
     ids = list({r.service_id for r in rows})
     return {r["id"] for r in await conn.fetch(queries.KNOWN_SERVICES, ids)}
 
@@ -261,7 +264,16 @@ async def write_pushed_checks(
     return await write_checks(conn, rows, now=now, max_future=max_future)
 
 
-async def _write(conn, raw_table, rows, spans, stage_sql, stage_table, columns, move_sql) -> IngestResult:
+async def _write(
+    conn: asyncpg.Connection,
+    raw_table: str,
+    rows: Sequence[CheckRow | ApiCallRow],
+    spans: dict[str, tuple[datetime, datetime]],
+    stage_sql: str,
+    stage_table: str,
+    columns: Sequence[str],
+    move_sql: str,
+) -> IngestResult:
     if not rows:
         return IngestResult()
     async with conn.transaction():

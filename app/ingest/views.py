@@ -4,14 +4,18 @@ Authenticated by the service's ingest key; a key writes only its own service's r
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
 from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import TypeAdapter, ValidationError
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.auth.service import Principal
+from app.config import Settings
 from app.contract import errors
 from app.errors import ApiError, not_found
 from app.ingest import keys, service
@@ -26,6 +30,8 @@ from app.ingest.models import (
 )
 from app.services import service as services
 
+Row = TypeVar("Row", CheckIn, ApiCallIn)
+Record = TypeVar("Record", service.CheckRow, service.ApiCallRow)
 router = APIRouter(tags=["ingest"])
 admin_router = APIRouter(tags=["ingest"], dependencies=[Depends(current_user)])
 # The body is parsed here (JSON array or NDJSON), not by FastAPI: its errors are declared by hand.
@@ -44,7 +50,7 @@ INGEST_ERRORS = errors(
 BEARER_HELP = "send the service's ingest key as 'Authorization: Bearer <key>' (slamon ingest-key create SERVICE_ID)"
 
 
-async def authenticated_service(request: Request, conn, settings) -> str:
+async def authenticated_service(request: Request, conn: asyncpg.Connection, settings: Settings) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -80,11 +86,11 @@ class _Oversized:
 MAX_NUMBER_CHARS = 32  # longer than any int64 or any float a field takes
 
 
-def _number(text: str, convert):
+def _number(text: str, convert: Callable[[str], float]) -> float | _Oversized:
     return _Oversized(len(text)) if len(text) > MAX_NUMBER_CHARS else convert(text)
 
 
-def _loads(text: str):
+def _loads(text: str) -> Any:
     """json.loads, refusing bodies nested too deeply and numbers too long for any field (both 422)."""
     return json.loads(text, parse_int=lambda t: _number(t, int), parse_float=lambda t: _number(t, float))
 
@@ -145,7 +151,7 @@ def _parse_rows(body: bytes, content_type: str, max_rows: int) -> list[Any]:
     return rows
 
 
-def _validated(adapter: TypeAdapter, rows: list) -> list:
+def _validated(adapter: TypeAdapter[list[Row]], rows: list[Any]) -> list[Row]:
     try:
         return adapter.validate_python(rows)
     except ValidationError as exc:
@@ -177,7 +183,16 @@ CHECKS = TypeAdapter(list[CheckIn])
 API_CALLS = TypeAdapter(list[ApiCallIn])
 
 
-async def _ingest(request: Request, conn, settings, now: datetime, adapter: TypeAdapter, to_record, write, admit=None):
+async def _ingest(
+    request: Request,
+    conn: asyncpg.Connection,
+    settings: Settings,
+    now: datetime,
+    adapter: TypeAdapter[list[Row]],
+    to_record: Callable[[str, Row], Record],
+    write: Callable[..., Awaitable[service.IngestResult]],
+    admit: Callable[[asyncpg.Connection, str], Awaitable[None]] | None = None,
+) -> IngestResponse:
     """Authenticate, admit (before reading the body), read within limits, validate, write through the ingest module."""
     service_id = await authenticated_service(request, conn, settings)
     try:
@@ -208,11 +223,13 @@ async def _ingest(request: Request, conn, settings, now: datetime, adapter: Type
 )
 async def ingest_checks(
     request: Request,
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
     now: datetime = Depends(deps.clock),
-):
-    async def write(conn, service_id, records, **limits):
+) -> IngestResponse:
+    async def write(
+        conn: asyncpg.Connection, service_id: str, records: list[service.CheckRow], **limits: Any
+    ) -> service.IngestResult:
         return await service.write_pushed_checks(
             conn, records, service_id=service_id, regions=settings.ingest_regions, **limits
         )
@@ -239,10 +256,10 @@ async def ingest_checks(
 )
 async def ingest_api_calls(
     request: Request,
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
     now: datetime = Depends(deps.clock),
-):
+) -> IngestResponse:
     return await _ingest(
         request,
         conn,
@@ -259,7 +276,7 @@ async def ingest_api_calls(
 ServiceIdPath = Path(max_length=50)
 
 
-async def _service(conn, service_id: str, *, active: bool = False):
+async def _service(conn: asyncpg.Connection, service_id: str, *, active: bool = False) -> asyncpg.Record:
     row = await services.get(conn, service_id)
     if row is None:
         raise not_found("service", service_id)
@@ -275,8 +292,10 @@ async def _service(conn, service_id: str, *, active: bool = False):
     summary="A service's ingest keys, newest first: prefix, creation, revocation (admin; never the keys)",
 )
 async def list_ingest_keys(
-    service_id: str = ServiceIdPath, actor=Depends(require("services:read")), conn=Depends(deps.connection)
-):
+    service_id: str = ServiceIdPath,
+    actor: Principal = Depends(require("services:read")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> IngestKeyList:
     await _service(conn, service_id)
     return await keys.list_keys(conn, service_id)
 
@@ -292,14 +311,14 @@ async def list_ingest_keys(
 async def issue_ingest_key(
     service_id: str = ServiceIdPath,
     body: IngestKeyCreate | None = Body(None),
-    actor=Depends(require("services:write")),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("services:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> IngestKeyIssued:
     await _service(conn, service_id, active=True)
     key, read = await keys.issue(
         conn, service_id, keys.Actor.of(actor), revoke_others=body.revoke_others if body else True
     )
-    return {"key": key, "ingestKey": read}
+    return IngestKeyIssued(key=key, ingest_key=read)
 
 
 @admin_router.delete(
@@ -309,10 +328,12 @@ async def issue_ingest_key(
     summary="Revoke every ingest key of a service (admin)",
 )
 async def revoke_ingest_keys(
-    service_id: str = ServiceIdPath, actor=Depends(require("services:write")), conn=Depends(deps.connection)
-):
+    service_id: str = ServiceIdPath,
+    actor: Principal = Depends(require("services:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> IngestKeysRevoked:
     await _service(conn, service_id)
-    return {"revoked": await keys.revoke(conn, service_id, keys.Actor.of(actor))}
+    return IngestKeysRevoked(revoked=await keys.revoke(conn, service_id, keys.Actor.of(actor)))
 
 
 @admin_router.delete(
@@ -324,14 +345,14 @@ async def revoke_ingest_keys(
 async def revoke_ingest_key(
     service_id: str = ServiceIdPath,
     key_id: int = Path(ge=1, le=2**63 - 1),
-    actor=Depends(require("services:write")),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(require("services:write")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> IngestKeysRevoked:
     await _service(conn, service_id)
     revoked = await keys.revoke(conn, service_id, keys.Actor.of(actor), key_id)
     if not revoked:
         raise ApiError(404, "not_found", f"service {service_id!r} has no active ingest key {key_id}")
-    return {"revoked": revoked}
+    return IngestKeysRevoked(revoked=revoked)
 
 
 # Included last: a router copies the routes it includes when it includes them.

@@ -47,7 +47,7 @@ async def dispatch(conn: asyncpg.Connection) -> int:
     while True:
         row = await conn.fetchrow(queries.DISPATCH, BATCH)
         assert row is not None  # an aggregate SELECT answers one row
-        created += row["deliveries"]
+        created += int(row["deliveries"])
         if row["events"] < BATCH:
             return created
 
@@ -59,7 +59,7 @@ async def due(conn: asyncpg.Connection, limit: int = BATCH) -> list[tuple[str, i
 
 def backoff_s(settings: Settings, attempt: int, retry_after_s: float | None = None) -> float:
     """Delay after failed attempt n: base x 2^(n-1), at least what Retry-After asked, capped."""
-    delay = settings.webhook_backoff_s * 2 ** min(attempt - 1, 30)
+    delay: float = settings.webhook_backoff_s * 2 ** min(attempt - 1, 30)
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return min(delay, settings.webhook_backoff_max_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
@@ -87,7 +87,7 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _unique(value: list) -> list:
+def _unique(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
@@ -122,7 +122,7 @@ class SubscriptionCreate(BaseModel):
     active: bool = True
 
     @model_validator(mode="after")
-    def _target_fits_kind(self):
+    def _target_fits_kind(self) -> Self:
         check_target(self.kind, self.url, self.email)
         return self
 

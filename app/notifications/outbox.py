@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from app.contract import JsonObject
 from app.notifications import queries
 
 if TYPE_CHECKING:  # app.incidents.service records its writes through this module
@@ -17,7 +18,12 @@ if TYPE_CHECKING:  # app.incidents.service records its writes through this modul
 
 
 async def record(
-    conn: asyncpg.Connection, event_key: str, kind: str, service_ids: list[str], payload: dict, occurred_at: datetime
+    conn: asyncpg.Connection,
+    event_key: str,
+    kind: str,
+    service_ids: list[str],
+    payload: JsonObject,
+    occurred_at: datetime,
 ) -> bool:
     """Add one event unless its key exists; wakes the workers when the transaction commits."""
     inserted = await conn.fetchval(

@@ -15,13 +15,22 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from app.audit import service as audit
+from app.contract import Pagination
 from app.errors import ApiError, not_found
-from app.formatting import pagination
 from app.net import ssrf
 from app.notifications import queries
 from app.notifications.channels import CHANNELS
 from app.notifications.channels.base import Channel, Config, ConfigError
-from app.notifications.models import SubscriptionCreate, SubscriptionUpdate
+from app.notifications.models import (
+    AttemptRead,
+    DeliveryPage,
+    DeliveryRead,
+    SubscriptionCreate,
+    SubscriptionPage,
+    SubscriptionRead,
+    SubscriptionUpdate,
+    TestSent,
+)
 from app.services.service import existing_ids
 
 if TYPE_CHECKING:
@@ -30,25 +39,25 @@ if TYPE_CHECKING:
 DNS_TIMEOUT_S = 3.0
 
 
-def to_read(row: asyncpg.Record, secret_shown: bool = False) -> dict[str, Any]:
-    read: dict[str, Any] = {
-        "id": row["id"],
-        "name": row["name"],
-        "kind": row["kind"],
-        "url": row["url"],
-        "email": row["email"],
-        "options": json.loads(row["options"]),
-        "events": list(row["events"]),
-        "services": list(row["service_ids"]),
-        "allowPrivate": row["allow_private"],
-        "active": row["active"],
-        "signed": row["secret"] is not None,
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-    }
-    if secret_shown:
-        read["secret"] = row["secret"]
-    return read
+def to_read(row: asyncpg.Record, secret_shown: bool = False) -> SubscriptionRead:
+    """A subscription as the API shows it; `secret` is set only where it is shown (the routes answer
+    with exclude_unset, so elsewhere the key is absent, not null)."""
+    return SubscriptionRead(
+        id=row["id"],
+        name=row["name"],
+        kind=row["kind"],
+        url=row["url"],
+        email=row["email"],
+        options=json.loads(row["options"]),
+        events=list(row["events"]),
+        services=list(row["service_ids"]),
+        allow_private=row["allow_private"],
+        active=row["active"],
+        signed=row["secret"] is not None,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        **({"secret": row["secret"]} if secret_shown else {}),
+    )
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -85,7 +94,7 @@ async def check_url(url: str, allow_private: bool) -> None:
 FIELDS = ("name", "kind", "url", "email", "secret", "options", "events", "service_ids", "allow_private", "active")
 
 
-def _channel(kind: str) -> Channel:
+def _channel(kind: str) -> Channel[Any]:
     channel = CHANNELS.get(kind)
     if channel is None:  # only a stored kind can be unknown: the API's own are checked by the model
         raise _invalid("kind", f"no {kind!r} channel in this version (one of {', '.join(CHANNELS)})")
@@ -109,13 +118,13 @@ async def _validated(conn: asyncpg.Connection, values: dict[str, Any], check_rec
     return [json.dumps(values[k]) if k == "options" else values[k] for k in FIELDS]
 
 
-async def list_subscriptions(conn: asyncpg.Connection, page: int, limit: int) -> dict[str, Any]:
+async def list_subscriptions(conn: asyncpg.Connection, page: int, limit: int) -> SubscriptionPage:
     total = await conn.fetchval(queries.COUNT_SUBSCRIPTIONS)
     rows = await conn.fetch(queries.LIST_SUBSCRIPTIONS, limit, (page - 1) * limit)
-    return {"subscriptions": [to_read(r) for r in rows], "pagination": pagination(page, limit, total)}
+    return SubscriptionPage(subscriptions=[to_read(r) for r in rows], pagination=Pagination.of(page, limit, total))
 
 
-async def get(conn: asyncpg.Connection, subscription_id: int) -> dict[str, Any]:
+async def get(conn: asyncpg.Connection, subscription_id: int) -> SubscriptionRead:
     row = await conn.fetchrow(queries.GET_SUBSCRIPTION, subscription_id)
     if row is None:
         raise not_found("subscription", str(subscription_id))
@@ -129,7 +138,7 @@ def _audit_details(values: dict[str, Any]) -> dict[str, Any]:
     return details
 
 
-async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor: Actor) -> dict[str, Any]:
+async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor: Actor) -> SubscriptionRead:
     """Add a subscription; signing channels get a secret (generated unless given), shown in this answer."""
     values: dict[str, Any] = {
         "name": data.name,
@@ -157,7 +166,7 @@ async def create(conn: asyncpg.Connection, data: SubscriptionCreate, actor: Acto
 
 async def update(
     conn: asyncpg.Connection, subscription_id: int, data: SubscriptionUpdate, actor: Actor
-) -> dict[str, Any]:
+) -> SubscriptionRead:
     """Change the given fields; a new `secret` is shown in this answer."""
     given = data.model_dump(exclude_unset=True, exclude_none=True)
     if "url" in given:
@@ -203,7 +212,7 @@ async def delete(conn: asyncpg.Connection, subscription_id: int, actor: Actor) -
         await audit.record_by(conn, actor, "subscription.delete", "subscription", str(subscription_id), {"name": name})
 
 
-async def send_test(conn: asyncpg.Connection, subscription_id: int, actor: Actor) -> dict[str, str]:
+async def send_test(conn: asyncpg.Connection, subscription_id: int, actor: Actor) -> TestSent:
     """Queue a `test` event to this subscription only; the worker sends it like any other."""
     await get(conn, subscription_id)
     key = f"test:{subscription_id}:{uuid.uuid4().hex}"
@@ -214,48 +223,48 @@ async def send_test(conn: asyncpg.Connection, subscription_id: int, actor: Actor
         await audit.record_by(
             conn, actor, "subscription.test", "subscription", str(subscription_id), {"delivery": str(delivery_id)}
         )
-    return {"deliveryId": str(delivery_id), "eventKey": key}
+    return TestSent(delivery_id=str(delivery_id), event_key=key)
 
 
-def _attempt_to_read(row: asyncpg.Record) -> dict[str, Any]:
+def _attempt_to_read(row: asyncpg.Record) -> AttemptRead:
     # An attempt without an outcome is in flight, or was cut short (the worker stopped mid-attempt).
     outcome = "unfinished" if row["finished_at"] is None else "failed" if row["error"] else "succeeded"
-    return {
-        "attempt": row["attempt"],
-        "outcome": outcome,
-        "startedAt": row["started_at"],
-        "finishedAt": row["finished_at"],
-        "statusCode": row["status_code"],
-        "error": row["error"],
-        "responseBody": row["response_body"],
-    }
+    return AttemptRead(
+        attempt=row["attempt"],
+        outcome=outcome,
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        status_code=row["status_code"],
+        error=row["error"],
+        response_body=row["response_body"],
+    )
 
 
 async def deliveries(
     conn: asyncpg.Connection, subscription_id: int, status: str | None, page: int, limit: int
-) -> dict[str, Any]:
+) -> DeliveryPage:
     """The delivery log of a subscription, newest first, each with its attempts."""
     await get(conn, subscription_id)
     total = await conn.fetchval(queries.COUNT_DELIVERIES, subscription_id, status)
     rows = await conn.fetch(queries.LIST_DELIVERIES, subscription_id, status, limit, (page - 1) * limit)
-    attempts: dict[str, list[dict[str, Any]]] = {}
+    attempts: dict[str, list[AttemptRead]] = {}
     for a in await conn.fetch(queries.ATTEMPTS_OF, [r["id"] for r in rows]):
         attempts.setdefault(str(a["delivery_id"]), []).append(_attempt_to_read(a))
     items = [
-        {
-            "id": str(r["id"]),
-            "event": r["event_kind"],
-            "eventKey": r["event_key"],
-            "occurredAt": r["occurred_at"],
-            "status": r["status"],
-            "attempts": r["attempts"],
-            "nextAttemptAt": r["next_attempt_at"] if r["status"] == "pending" else None,
-            "lastStatusCode": r["last_status_code"],
-            "lastError": r["last_error"],
-            "createdAt": r["created_at"],
-            "completedAt": r["completed_at"],
-            "log": attempts.get(str(r["id"]), []),
-        }
+        DeliveryRead(
+            id=str(r["id"]),
+            event=r["event_kind"],
+            event_key=r["event_key"],
+            occurred_at=r["occurred_at"],
+            status=r["status"],
+            attempts=r["attempts"],
+            next_attempt_at=r["next_attempt_at"] if r["status"] == "pending" else None,
+            last_status_code=r["last_status_code"],
+            last_error=r["last_error"],
+            created_at=r["created_at"],
+            completed_at=r["completed_at"],
+            log=attempts.get(str(r["id"]), []),
+        )
         for r in rows
     ]
-    return {"deliveries": items, "pagination": pagination(page, limit, total)}
+    return DeliveryPage(deliveries=items, pagination=Pagination.of(page, limit, total))

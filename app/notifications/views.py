@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.auth.service import Principal
 from app.contract import Success, errors
 from app.notifications import service
 from app.notifications.channels import CHANNELS
@@ -52,9 +54,9 @@ ONE_SUBSCRIPTION: dict[str, Any] = {
 async def list_subscriptions(
     page: int = Query(1, ge=1, le=10_000),
     limit: int = Query(50, ge=1, le=200),
-    actor=Depends(admin),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> SubscriptionPage:
     return await service.list_subscriptions(conn, page, limit)
 
 
@@ -66,13 +68,19 @@ async def list_subscriptions(
     responses={201: {"links": SUBSCRIPTION_LINKS}},
     summary=f"Subscribe a receiver ({', '.join(CHANNELS)}; admin); the answer shows the secret",
 )
-async def create_subscription(body: SubscriptionCreate, actor=Depends(admin), conn=Depends(deps.connection)):
-    return {"subscription": await service.create(conn, body, actor)}
+async def create_subscription(
+    body: SubscriptionCreate, actor: Principal = Depends(admin), conn: asyncpg.Connection = Depends(deps.connection)
+) -> SubscriptionOne:
+    return SubscriptionOne(subscription=await service.create(conn, body, actor))
 
 
 @router.get("/api/subscriptions/{subscription_id}", **ONE_SUBSCRIPTION, summary="One subscription (admin)")
-async def get_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)):
-    return {"subscription": await service.get(conn, subscription_id)}
+async def get_subscription(
+    subscription_id: int = SubscriptionId,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> SubscriptionOne:
+    return SubscriptionOne(subscription=await service.get(conn, subscription_id))
 
 
 @router.put(
@@ -81,9 +89,12 @@ async def get_subscription(subscription_id: int = SubscriptionId, actor=Depends(
     summary="Change the given fields of a subscription (admin)",
 )
 async def update_subscription(
-    body: SubscriptionUpdate, subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)
-):
-    return {"subscription": await service.update(conn, subscription_id, body, actor)}
+    body: SubscriptionUpdate,
+    subscription_id: int = SubscriptionId,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> SubscriptionOne:
+    return SubscriptionOne(subscription=await service.update(conn, subscription_id, body, actor))
 
 
 @router.delete(
@@ -93,10 +104,12 @@ async def update_subscription(
     summary="Delete a subscription and its log (admin)",
 )
 async def delete_subscription(
-    subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)
-):
+    subscription_id: int = SubscriptionId,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> Success:
     await service.delete(conn, subscription_id, actor)
-    return {"success": True}
+    return Success(success=True)
 
 
 @router.post(
@@ -106,7 +119,11 @@ async def delete_subscription(
     responses=errors(404),
     summary="Send a test notification to this subscription (admin)",
 )
-async def test_subscription(subscription_id: int = SubscriptionId, actor=Depends(admin), conn=Depends(deps.connection)):
+async def test_subscription(
+    subscription_id: int = SubscriptionId,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> TestSent:
     return await service.send_test(conn, subscription_id, actor)
 
 
@@ -121,7 +138,7 @@ async def list_deliveries(
     status: Literal["pending", "delivered", "failed"] | None = None,
     page: int = Query(1, ge=1, le=10_000),
     limit: int = Query(50, ge=1, le=200),
-    actor=Depends(admin),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> DeliveryPage:
     return await service.deliveries(conn, subscription_id, status, page, limit)

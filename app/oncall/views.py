@@ -4,15 +4,18 @@ admins (they decide who is woken), and the iCalendar feed, whose URL token is th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app import deps
 from app.auth import permissions
 from app.auth.deps import current_user, require
-from app.contract import errors
+from app.auth.service import Principal
+from app.config import Settings
+from app.contract import JsonObject, errors
 from app.oncall import calendar, service
 from app.oncall.models import (
     Deleted,
@@ -36,15 +39,21 @@ ScheduleIdPath = Path(max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")
 BASE = "/api/oncall/schedules"
 
 
-def _feed_base(request: Request, user) -> str | None:
+def _feed_base(request: Request, user: Principal) -> str | None:
     """Where feed URLs start, for admins only (the URL is a credential)."""
     if not permissions.allows(user.role, ADMIN_PERMISSION):
         return None
-    return request.app.state.settings.public_url("").rstrip("/")
+    settings: Settings = request.app.state.settings
+    return settings.public_url("").rstrip("/")
 
 
 @router.get(BASE, response_model=ScheduleList, summary="On-call schedules, each with who is on call now (staff)")
-async def list_schedules(request: Request, user=Depends(staff), conn=Depends(deps.connection), now=Depends(deps.clock)):
+async def list_schedules(
+    request: Request,
+    user: Principal = Depends(staff),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> JsonObject:
     return {"schedules": await service.list_schedules(conn, now, _feed_base(request, user))}
 
 
@@ -52,8 +61,12 @@ async def list_schedules(request: Request, user=Depends(staff), conn=Depends(dep
     BASE, status_code=201, response_model=ScheduleOne, responses=errors(409, 422), summary="Create a schedule (admin)"
 )
 async def create_schedule(
-    request: Request, body: ScheduleCreate, actor=Depends(admin), conn=Depends(deps.connection), now=Depends(deps.clock)
-):
+    request: Request,
+    body: ScheduleCreate,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> JsonObject:
     created = await service.create(conn, body, actor, now)
     return {"schedule": await service.get(conn, created["id"], now, _feed_base(request, actor))}
 
@@ -62,10 +75,10 @@ async def create_schedule(
 async def get_schedule(
     request: Request,
     schedule_id: str = ScheduleIdPath,
-    user=Depends(staff),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    user: Principal = Depends(staff),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> JsonObject:
     return {"schedule": await service.get(conn, schedule_id, now, _feed_base(request, user))}
 
 
@@ -79,10 +92,10 @@ async def update_schedule(
     request: Request,
     body: ScheduleBody,
     schedule_id: str = ScheduleIdPath,
-    actor=Depends(admin),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> JsonObject:
     await service.update(conn, schedule_id, body, actor, now)
     return {"schedule": await service.get(conn, schedule_id, now, _feed_base(request, actor))}
 
@@ -90,7 +103,11 @@ async def update_schedule(
 @router.delete(
     BASE + "/{schedule_id}", response_model=Deleted, responses=errors(404), summary="Delete a schedule (admin)"
 )
-async def delete_schedule(schedule_id: str = ScheduleIdPath, actor=Depends(admin), conn=Depends(deps.connection)):
+async def delete_schedule(
+    schedule_id: str = ScheduleIdPath,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> JsonObject:
     await service.delete(conn, schedule_id, actor)
     return {"success": True}
 
@@ -104,10 +121,10 @@ async def delete_schedule(schedule_id: str = ScheduleIdPath, actor=Depends(admin
 async def rotate_feed_token(
     request: Request,
     schedule_id: str = ScheduleIdPath,
-    actor=Depends(admin),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> JsonObject:
     base = _feed_base(request, actor) or ""
     return {"schedule": await service.rotate_feed_token(conn, schedule_id, actor, now, base)}
 
@@ -121,10 +138,10 @@ async def rotate_feed_token(
 async def on_call(
     schedule_id: str = ScheduleIdPath,
     at: Instant | None = Query(None, description="an instant with its offset; default now"),
-    user=Depends(staff),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    user: Principal = Depends(staff),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> JsonObject:
     when = at or now
     segment = await service.on_call_at(conn, schedule_id, when)
     return {"scheduleId": schedule_id, "at": when, "onCall": service.segment_read(segment)}
@@ -140,10 +157,10 @@ async def timeline(
     schedule_id: str = ScheduleIdPath,
     start: Instant | None = Query(None, description="default now"),
     end: Instant | None = Query(None, description="default start + 14 days"),
-    user=Depends(staff),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    user: Principal = Depends(staff),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> JsonObject:
     begins = start or now
     ends = end or begins + timedelta(days=14)
     segments = await service.timeline(conn, schedule_id, begins, ends)
@@ -163,8 +180,11 @@ async def timeline(
     summary="Put a user on call for a time range instead of the rotation's (admin)",
 )
 async def add_override(
-    body: OverrideBody, schedule_id: str = ScheduleIdPath, actor=Depends(admin), conn=Depends(deps.connection)
-):
+    body: OverrideBody,
+    schedule_id: str = ScheduleIdPath,
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> JsonObject:
     return {"override": await service.add_override(conn, schedule_id, body, actor)}
 
 
@@ -177,9 +197,9 @@ async def add_override(
 async def delete_override(
     override_id: int = Path(ge=1, le=2**62),
     schedule_id: str = ScheduleIdPath,
-    actor=Depends(admin),
-    conn=Depends(deps.connection),
-):
+    actor: Principal = Depends(admin),
+    conn: asyncpg.Connection = Depends(deps.connection),
+) -> JsonObject:
     await service.delete_override(conn, schedule_id, override_id, actor)
     return {"success": True}
 
@@ -194,9 +214,9 @@ async def calendar_feed(
     request: Request,
     schedule_id: str = ScheduleIdPath,
     token: str = Query(min_length=1, max_length=100),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> Response:
     row = await service.feed_row(conn, schedule_id, token)
     start, end = calendar.feed_window(now)
     segments = await service.timeline(conn, schedule_id, start, end)

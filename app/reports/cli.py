@@ -9,6 +9,23 @@ import getpass
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.contract import JsonObject
+
+if TYPE_CHECKING:  # the commands import what they use when they run: `slamon --help` stays quick
+    from argparse import ArgumentParser, Namespace, _SubParsersAction
+    from collections.abc import Awaitable, Callable
+    from zoneinfo import ZoneInfo
+
+    from asyncpg import Connection, Record
+
+    from app.config import Settings
+    from app.customers.delivery import Planned
+    from app.periods import Period
+
+    # what a command does with the service and month it names: (conn, settings, service, month, now) -> exit code
+    Work = Callable[[Connection, Settings, Record, Period, datetime], Awaitable[int]]
 
 PROG = "slamon report"
 
@@ -25,7 +42,7 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _ended_month(text: str, zone, now: datetime, why: str = ""):
+def _ended_month(text: str, zone: ZoneInfo, now: datetime, why: str = "") -> Period | str:
     """--month as a month that has ended (a Period), or the message saying why not (a str)."""
     from app.errors import ApiError
     from app.reports import service as reports
@@ -37,7 +54,7 @@ def _ended_month(text: str, zone, now: datetime, why: str = ""):
     return f"--month {period.label} has not ended yet{why}" if now < period.end else period
 
 
-async def _with_service(args, service_id: str, month_text: str, work):
+async def _with_service(args: Namespace, service_id: str, month_text: str, work: Work) -> int:
     """Connect, resolve the service and the month, run `work(conn, settings, service, period, now)`."""
     import asyncpg
 
@@ -62,7 +79,7 @@ async def _with_service(args, service_id: str, month_text: str, work):
         await conn.close()
 
 
-async def cmd_report(args) -> int:
+async def cmd_report(args: Namespace) -> int:
     from app.reports import pdf, render
     from app.reports import service as reports
     from app.reports.pdf import PdfUnavailable
@@ -70,7 +87,7 @@ async def cmd_report(args) -> int:
     if args.report_command is None and not (args.report_service and args.report_month):
         return _fail("give --service ID and --month YYYY-MM (or a subcommand: revise, close)")
 
-    async def work(conn, settings, svc, period, now):
+    async def work(conn: Connection, settings: Settings, svc: Record, period: Period, now: datetime) -> int:
         doc = await reports.get(conn, svc, period, now, settings.timezone, args.revision)
         try:
             body = await render.as_bytes(doc, args.format, args.lang, settings.chromium_path)
@@ -84,10 +101,10 @@ async def cmd_report(args) -> int:
     return await _with_service(args, args.report_service, args.report_month, work)
 
 
-async def cmd_revise(args) -> int:
+async def cmd_revise(args: Namespace) -> int:
     from app.reports import service as reports
 
-    async def work(conn, settings, svc, period, now):
+    async def work(conn: Connection, settings: Settings, svc: Record, period: Period, now: datetime) -> int:
         created = await reports.revise(
             conn,
             svc,
@@ -99,15 +116,15 @@ async def cmd_revise(args) -> int:
             settings.raw_retention_days,
         )
         print(
-            f"{created['serviceId']} {created['month']}: revision {created['revision']} frozen "
-            f"at {created['frozenAt']} by {created['author']}"
+            f"{created.service_id} {created.month}: revision {created.revision} frozen "
+            f"at {created.frozen_at} by {created.author}"
         )
         return 0
 
     return await _with_service(args, args.service, args.month, work)
 
 
-async def cmd_close(args) -> int:
+async def cmd_close(args: Namespace) -> int:
     import asyncpg
 
     from app.config import get_settings
@@ -135,7 +152,7 @@ async def cmd_close(args) -> int:
     return 0
 
 
-def _write(body: bytes, output: str | None, fmt: str, meta: dict) -> None:
+def _write(body: bytes, output: str | None, fmt: str, meta: JsonObject) -> None:
     if output in (None, "-"):
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
@@ -149,7 +166,7 @@ def _write(body: bytes, output: str | None, fmt: str, meta: dict) -> None:
     )
 
 
-async def cmd_statement(args) -> int:
+async def cmd_statement(args: Namespace) -> int:
     """A customer's monthly statement in one format, as the admin API serves it."""
     import asyncpg
 
@@ -186,7 +203,7 @@ async def cmd_statement(args) -> int:
     return 0
 
 
-async def cmd_deliver(args) -> int:
+async def cmd_deliver(args: Namespace) -> int:
     """Record a closed month's statements for delivery and send them now (the outbox's claim, so a
     running worker never sends one twice); --dry-run says what would be sent."""
     from typing import cast
@@ -243,8 +260,8 @@ async def cmd_deliver(args) -> int:
     return 1 if any(r["status"] != "delivered" for r in rows) else 0
 
 
-def _print_delivery(planned, rows, dry_run: bool) -> None:
-    by_key: dict[str, list] = {}
+def _print_delivery(planned: list[Planned], rows: list[Record], dry_run: bool) -> None:
+    by_key: dict[str, list[Record]] = {}
     for row in rows:
         by_key.setdefault(row["event_key"], []).append(row)
     for item in planned:
@@ -260,7 +277,7 @@ def _print_delivery(planned, rows, dry_run: bool) -> None:
         print("no customer has a statement for that month")
 
 
-def add_commands(subparsers) -> None:
+def add_commands(subparsers: _SubParsersAction[ArgumentParser]) -> None:
     from app.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
     p = subparsers.add_parser(

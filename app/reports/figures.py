@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import asyncpg
+from pydantic import BaseModel
 
-from app.formatting import format_duration, truncated_percentage, utc_iso
+from app.contract import JsonObject
+from app.formatting import format_duration, utc_iso
 from app.periods import Period, local_date
 from app.reports import queries
 from app.sla import service as sla
+from app.sla.models import AvailabilityMetrics, IncidentStatsReport, ResponseTimesReport, UsageMetrics
 from app.sla.tiers import TIERS, Tier
 from app.slo.budget import CREDIT_CAP_PERCENT, budget, service_credit
 from app.slo.definitions import engine as definitions
@@ -22,7 +26,7 @@ FIGURES_VERSION = 3  # bump when the document's shape changes; old snapshots kee
 # 3: violations of SLO definitions, with `definition`; their month's figures, `slo.definitions`)
 
 
-def number(value: Decimal | float | int | None):
+def number(value: Decimal | float | int | None) -> int | float | None:
     """An exact decimal as a JSON number: an int when whole, else the float with the same digits."""
     if value is None:
         return None
@@ -39,7 +43,7 @@ def _share(part: int, whole: int) -> Decimal | None:
     return None if whole <= 0 else _quantized(Decimal(part) * 100 / Decimal(whole), "0.0001")
 
 
-def period_of(month_label: str, period: Period) -> dict:
+def period_of(month_label: str, period: Period) -> JsonObject:
     minutes = period.minutes
     return {
         "label": month_label,
@@ -51,7 +55,7 @@ def period_of(month_label: str, period: Period) -> dict:
     }
 
 
-def _daily_availability(records, tier: str, today: date) -> list[dict]:
+def _daily_availability(records: list[sla.DayRecord], tier: str, today: date) -> list[JsonObject]:
     rows = []
     for record in records:
         if record.day > today:
@@ -72,7 +76,7 @@ def _daily_availability(records, tier: str, today: date) -> list[dict]:
     return rows
 
 
-def _daily_latency(rows: list, period: Period, today: date) -> list[dict]:
+def _daily_latency(rows: list[asyncpg.Record], period: Period, today: date) -> list[JsonObject]:
     by_day = {r["day"]: r for r in rows}
     daily = []
     for day in period.days():
@@ -91,11 +95,13 @@ def _daily_latency(rows: list, period: Period, today: date) -> list[dict]:
     return daily
 
 
-def objectives(tier: Tier, availability: dict, response: dict, usage: dict) -> list[dict]:
+def objectives(
+    tier: Tier, availability: AvailabilityMetrics, response: ResponseTimesReport, usage: UsageMetrics
+) -> list[JsonObject]:
     """The tier's SLOs (seeds/002) against the month: met is None when there is nothing to judge."""
-    uptime = availability["uptimePercentage"]
-    percentiles = response["percentiles"]
-    calls, c4xx, c5xx = usage["totalCalls"], usage["clientErrors"], usage["serverErrors"]
+    uptime = availability.uptime_percentage
+    percentiles = response.metrics.percentiles
+    calls, c4xx, c5xx = usage.total_calls, usage.client_errors, usage.server_errors
     rows = [
         {
             "id": "availability",
@@ -106,8 +112,11 @@ def objectives(tier: Tier, availability: dict, response: dict, usage: dict) -> l
             "met": None if uptime is None else Decimal(str(uptime)) >= tier.availability,
         }
     ]
-    for name, target in (("p50", tier.p50_ms), ("p95", tier.p95_ms), ("p99", tier.p99_ms)):
-        actual = percentiles[name]
+    for name, target, actual in (
+        ("p50", tier.p50_ms, percentiles.p50),
+        ("p95", tier.p95_ms, percentiles.p95),
+        ("p99", tier.p99_ms, percentiles.p99),
+    ):
         rows.append(
             {
                 "id": f"latency_{name}",
@@ -136,7 +145,7 @@ def objectives(tier: Tier, availability: dict, response: dict, usage: dict) -> l
     return rows
 
 
-def _violations(rows, cut: datetime) -> tuple[list[dict], Decimal]:
+def _violations(rows: list[asyncpg.Record], cut: datetime) -> tuple[list[JsonObject], Decimal]:
     """Violations overlapping the month with their whole duration (an open one counted up to `cut`)."""
     listed, longest_s = [], 0
     for r in rows:
@@ -168,7 +177,7 @@ def _mean_seconds(durations: list[float]) -> Decimal | None:
     return _quantized(Decimal(total_us) / len(durations) / 1_000_000, "0.001")
 
 
-def response_by_priority(rows: list[asyncpg.Record]) -> dict:
+def response_by_priority(rows: list[asyncpg.Record]) -> JsonObject:
     """Per priority: incidents, how many were acknowledged / resolved, and the mean time from the
     incident's start to its first acknowledgement (MTTA) and to its resolution (MTTR)."""
     result = {}
@@ -189,22 +198,26 @@ def response_by_priority(rows: list[asyncpg.Record]) -> dict:
     return result
 
 
-async def compute(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
+async def compute(
+    conn: asyncpg.Connection, service: asyncpg.Record, period: Period, now: datetime, timezone_name: str
+) -> JsonObject:
     """Every figure of one service's month, as JSON data (docs/sla-math.md; credits per seeds/002)."""
     return (await compute_many(conn, [service], period, now, timezone_name))[service["id"]]
 
 
-def _by_service(rows, ids: list[str], column: str = "service_id") -> dict[str, list]:
+def _by_service(
+    rows: list[asyncpg.Record], ids: list[str], column: str = "service_id"
+) -> dict[str, list[asyncpg.Record]]:
     """Rows grouped by their service (in the rows' order), an empty list for a service without any."""
-    grouped: dict[str, list] = {sid: [] for sid in ids}
+    grouped: dict[str, list[asyncpg.Record]] = {sid: [] for sid in ids}
     for r in rows:
         grouped[r[column]].append(r)
     return grouped
 
 
-def _by_affected(rows, ids: list[str]) -> dict[str, list]:
+def _by_affected(rows: list[asyncpg.Record], ids: list[str]) -> dict[str, list[asyncpg.Record]]:
     """Rows grouped by each service they affect (in the rows' order)."""
-    grouped: dict[str, list] = {sid: [] for sid in ids}
+    grouped: dict[str, list[asyncpg.Record]] = {sid: [] for sid in ids}
     for r in rows:
         for sid in dict.fromkeys(r["affected_services"]):
             if sid in grouped:
@@ -213,8 +226,8 @@ def _by_affected(rows, ids: list[str]) -> dict[str, list]:
 
 
 async def compute_many(
-    conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
-) -> dict[str, dict]:
+    conn: asyncpg.Connection, services: list[asyncpg.Record], period: Period, now: datetime, timezone_name: str
+) -> dict[str, JsonObject]:
     """compute() of every service, each input read once for all of them (a dozen statements in all,
     not per service: the month close's batches, docs/api.md "Month close"); the same figures as one
     by one."""
@@ -237,7 +250,7 @@ async def compute_many(
             now,
             records[s["id"]],
             responses[s["id"]],
-            usages[s["id"]]["metrics"],
+            usages[s["id"]].metrics,
             incidents[s["id"]],
             violations[s["id"]],
             maintenance[s["id"]],
@@ -249,12 +262,14 @@ async def compute_many(
     return found
 
 
-async def _definitions(conn: asyncpg.Connection, ids: list[str], period: Period, now: datetime) -> dict[str, list]:
+async def _definitions(
+    conn: asyncpg.Connection, ids: list[str], period: Period, now: datetime
+) -> dict[str, list[JsonObject]]:
     """Per service of `ids`: every stored SLO definition covering it, its SLI over the month (not its
     own window: a report is of the month) — events, good and bad ones, the SLI, met, the error budget
     over the month, the percentile — as GET /api/slo-definitions/{name}/status computes them over a
     window (docs/sla-math.md "SLO definitions"). One statement per definition for all of `ids`."""
-    found: dict[str, list] = {sid: [] for sid in ids}
+    found: dict[str, list[JsonObject]] = {sid: [] for sid in ids}
     for stored in await definition_store.list_definitions(conn):
         definition = stored.definition
         covered = [sid for sid in ids if not definition.services or sid in definition.services]
@@ -285,29 +300,30 @@ async def _definitions(conn: asyncpg.Connection, ids: list[str], period: Period,
 
 
 def _figures(
-    service,
+    service: asyncpg.Record,
     period: Period,
     now: datetime,
     records: list[sla.DayRecord],
-    response: dict,
-    usage: dict,
-    incidents: dict,
-    violation_rows: list,
-    maintenance_rows: list,
-    latency_rows: list,
-    response_rows: list,
-) -> dict:
+    response: ResponseTimesReport,
+    usage: UsageMetrics,
+    incidents: IncidentStatsReport,
+    violation_rows: list[asyncpg.Record],
+    maintenance_rows: list[asyncpg.Record],
+    latency_rows: list[asyncpg.Record],
+    response_rows: list[asyncpg.Record],
+) -> JsonObject:
     tier = TIERS[service["tier"]]
     today = local_date(min(now, period.end), period.zone) if now < period.end else period.days()[-1]
-    availability = sla.availability_metrics(sla.total(records))
+    checks = sla.total(records)
+    availability = sla.availability_metrics(checks)
     cut = min(now, period.end)
     violations, longest_hours = _violations(violation_rows, cut)
 
-    uptime = truncated_percentage(availability["successfulChecks"], availability["totalChecks"])
-    p95 = response["metrics"]["percentiles"]["p95"]
-    credit = service_credit(tier, uptime, p95, longest_hours)
+    p95 = response.metrics.percentiles.p95
+    credit = service_credit(tier, checks.uptime, p95, longest_hours)
     minutes = period.minutes
-    error_budget = budget(tier.availability, minutes, Decimal(str(availability["downtimeMinutes"])))
+    downtime_minutes = number(availability.downtime_minutes)
+    error_budget = budget(tier.availability, minutes, Decimal(str(downtime_minutes)))
     consumed = error_budget.consumed_ratio
     return {
         "version": FIGURES_VERSION,
@@ -320,7 +336,12 @@ def _figures(
             "latencyTargetMs": service["latency_target_ms"],
         },
         "period": period_of(period.label, period),
-        "availability": {**availability, "daily": _daily_availability(records, tier.name, today)},
+        "availability": {
+            **_section(availability),
+            # as the figures always froze it: 15, not the API's 15.0
+            "downtimeMinutes": downtime_minutes,
+            "daily": _daily_availability(records, tier.name, today),
+        },
         "maintenance": [
             {
                 "title": r["title"],
@@ -333,19 +354,19 @@ def _figures(
             for r in maintenance_rows
         ],
         "responseTimes": {
-            **response["metrics"],
-            "targetThreshold": response["targetThreshold"],
+            **_section(response.metrics),
+            "targetThreshold": response.target_threshold,
             "daily": _daily_latency(latency_rows, period, today),
         },
-        "usage": usage,
+        "usage": _section(usage),
         "incidents": {
-            "summary": incidents["summary"],
-            "incidents": incidents["incidents"],
+            "summary": _section(incidents.summary),
+            "incidents": [_section(row) for row in incidents.incidents],
             "byPriority": response_by_priority(response_rows),
         },
         "slo": {
             "tier": tier.name,
-            "objectives": objectives(tier, availability, response["metrics"], usage),
+            "objectives": objectives(tier, availability, response, usage),
             "errorBudget": {
                 "targetPercent": number(tier.availability),
                 "totalMinutes": number(error_budget.total_minutes),
@@ -368,7 +389,12 @@ def _figures(
     }
 
 
-def has_data(figures: dict) -> bool:
+def _section(record: BaseModel) -> dict[str, Any]:
+    """An SLA reader's record as the report's JSON section: what /api/sla/* answers, key for key."""
+    return record.model_dump(by_alias=True)
+
+
+def has_data(figures: JsonObject) -> bool:
     """Whether a month holds anything to report (checks, calls or incidents)."""
     return bool(
         figures["availability"]["totalChecks"]

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.contract import JsonObject
+from app.contract import ApiModel, JsonObject, Timestamp
 
 
 class RevisionCreate(BaseModel):
@@ -22,9 +22,11 @@ class RevisionCreate(BaseModel):
         return value.strip()
 
 
-class RevisionRead(BaseModel):
+class RevisionRead(ApiModel):
+    """A frozen revision of a month (a report's or a customer statement's)."""
+
     revision: int
-    frozenAt: str
+    frozen_at: Timestamp
     reason: str
     author: str
 
@@ -41,11 +43,11 @@ class RevisionCreated(RevisionRead):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{**REVISION_EXAMPLE, "serviceId": "face-compare", "month": "2026-11"}]}
     )
-    serviceId: str
+    service_id: str
     month: str
 
 
-class RevisionList(BaseModel):
+class RevisionList(ApiModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -57,7 +59,7 @@ class RevisionList(BaseModel):
             ]
         }
     )
-    serviceId: str
+    service_id: str
     month: str
     revisions: list[RevisionRead]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -68,7 +69,7 @@ class Printer:
         self._browser: Browser | None = None
 
     @contextmanager
-    def admission(self):
+    def admission(self) -> Iterator[None]:
         """A place in the queue, or PdfBusy at once."""
         if self.in_flight >= CONCURRENT + QUEUE:
             raise PdfBusy(f"{CONCURRENT} PDFs are printing and {QUEUE} waiting; try again in a few seconds")
@@ -78,7 +79,7 @@ class Printer:
         finally:
             self.in_flight -= 1
 
-    async def _browser_ready(self):
+    async def _browser_ready(self) -> Browser:
         async with self._starting:
             if self._browser is not None and self._browser.is_connected():
                 return self._browser
@@ -111,8 +112,16 @@ class Printer:
                 page = await context.new_page()
                 page.set_default_timeout(PRINT_TIMEOUT_S * 1000)
                 await page.set_content(html, wait_until="load")
-                margins = {"display_header_footer": True, "header_template": "<span></span>", "footer_template": footer}
-                body = await page.pdf(prefer_css_page_size=True, print_background=True, **(margins if footer else {}))
+                if footer:
+                    body = await page.pdf(
+                        prefer_css_page_size=True,
+                        print_background=True,
+                        display_header_footer=True,
+                        header_template="<span></span>",
+                        footer_template=footer,
+                    )
+                else:
+                    body = await page.pdf(prefer_css_page_size=True, print_background=True)
                 self.printed += 1
                 return body
             except Error as exc:

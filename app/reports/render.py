@@ -10,9 +10,11 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup
 
+from app.contract import JsonObject
 from app.reports import charts, pdf
 from app.web import templating
 from app.web.i18n import Translator
@@ -29,11 +31,15 @@ MEDIA_TYPES = {
 }
 
 
-def json_text(doc: dict) -> str:
+# section, key, metric, value
+CsvRow = tuple[str, str, str, str]
+
+
+def json_text(doc: JsonObject) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
-def _csv_value(value) -> str:
+def _csv_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -41,7 +47,7 @@ def _csv_value(value) -> str:
     return str(value)
 
 
-def _flatten(section: str, value, key: str, prefix: str, rows: list) -> None:
+def _flatten(section: str, value: Any, key: str, prefix: str, rows: list[CsvRow]) -> None:
     if isinstance(value, dict):
         for name, inner in value.items():
             _flatten(section, inner, key, f"{prefix}.{name}" if prefix else name, rows)
@@ -57,9 +63,9 @@ def _flatten(section: str, value, key: str, prefix: str, rows: list) -> None:
         rows.append((section, key, prefix, _csv_value(value)))
 
 
-def csv_text(doc: dict) -> str:
+def csv_text(doc: JsonObject) -> str:
     """Long layout: section, key (a day, an id, or empty), metric (dotted field name), value."""
-    rows: list[tuple] = []
+    rows: list[CsvRow] = []
     for section, value in doc.items():
         _flatten(section, value, "", "", rows)
     out = io.StringIO()
@@ -85,7 +91,7 @@ def stylesheet() -> Markup:
     return Markup("\n".join(path.read_text(encoding="utf-8") for path in STYLESHEETS))
 
 
-def report_charts(doc: dict, t: Translator) -> dict[str, Markup]:
+def report_charts(doc: JsonObject, t: Translator) -> dict[str, Markup]:
     availability = doc["availability"]["daily"]
     days = [row["date"][8:] for row in availability]
     latency = doc["responseTimes"]["daily"]
@@ -132,13 +138,13 @@ def report_charts(doc: dict, t: Translator) -> dict[str, Markup]:
     }
 
 
-def report_context(doc: dict, language: str) -> dict:
+def report_context(doc: JsonObject, language: str) -> JsonObject:
     """What the report body (reports/_report_body.html) needs, in the page and in the document."""
     t = translator(language)
     return {"doc": doc, "t": t, "lang": t.lang, "zone": doc["period"]["timezone"], "charts": report_charts(doc, t)}
 
 
-def html(doc: dict, language: str) -> str:
+def html(doc: JsonObject, language: str) -> str:
     """The standalone printable document (inline CSS and SVG: one file, also the PDF's source)."""
     template = environment().get_template("reports/report.html")
     return template.render(**report_context(doc, language), css=stylesheet())
@@ -157,7 +163,7 @@ def sources() -> list[Path]:
     ]
 
 
-async def as_bytes(doc: dict, fmt: str, language: str, chromium: str | None = None) -> bytes:
+async def as_bytes(doc: JsonObject, fmt: str, language: str, chromium: str | None = None) -> bytes:
     """One format of the report document."""
     if fmt == "json":
         return json_text(doc).encode()
@@ -170,7 +176,7 @@ async def as_bytes(doc: dict, fmt: str, language: str, chromium: str | None = No
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def file_name(doc: dict, fmt: str) -> str:
+def file_name(doc: JsonObject, fmt: str) -> str:
     meta = doc["report"]
     suffix = f"r{meta['revision']}" if meta["revision"] else "provisional"
     return f"sla-report-{meta['serviceId']}-{meta['month']}-{suffix}.{fmt}"

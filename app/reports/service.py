@@ -8,17 +8,23 @@ import functools
 import json
 import logging
 import re
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from app.audit import service as audit
+from app.auth.service import Principal
+from app.contract import JsonObject
 from app.errors import ApiError
 from app.formatting import utc_iso
 from app.ingest.service import API_CALLS_SOURCE
 from app.periods import Period, add_months, local_date, month
 from app.reports import figures as report_figures
 from app.reports import pdf, queries
+from app.reports.models import RevisionCreated, RevisionRead
 from app.rollups import service as rollups
 
 log = logging.getLogger(__name__)
@@ -28,7 +34,7 @@ CATCH_UP_MONTHS = 3  # a worker that was down closes up to this many ended month
 CLOSE_LOCK = 0x51A_0050  # advisory lock: one month close at a time, whichever worker runs it
 
 
-def parse_month(text: str, zone, now: datetime, field: str = "month") -> Period:
+def parse_month(text: str, zone: ZoneInfo, now: datetime, field: str = "month") -> Period:
     """A 'YYYY-MM' that has begun in the reporting zone, else 422 naming the parameter."""
     found = MONTH_PATTERN.match(text or "")
     if not found or not 1 <= int(found[2]) <= 12 or not 2000 <= int(found[1]) <= 2100:
@@ -54,29 +60,28 @@ def parse_month(text: str, zone, now: datetime, field: str = "month") -> Period:
 DATA_SOURCES = {"responseTimes": API_CALLS_SOURCE, "usage": API_CALLS_SOURCE}
 
 
-def revision_meta(row) -> dict:
+def revision_meta(row: asyncpg.Record) -> RevisionRead:
     """A frozen revision's number, time, reason and author (reports and customer statements)."""
-    return {
-        "revision": row["revision"],
-        "frozenAt": utc_iso(row["created_at"]),
-        "reason": row["reason"],
-        "author": row["author"],
-    }
+    return RevisionRead(
+        revision=row["revision"], frozen_at=utc_iso(row["created_at"]), reason=row["reason"], author=row["author"]
+    )
 
 
-def final_meta(id_field: str, owner_id: str, period: Period, row, history: list[dict]) -> dict:
+def final_meta(
+    id_field: str, owner_id: str, period: Period, row: asyncpg.Record, history: list[RevisionRead]
+) -> JsonObject:
     """The metadata of a frozen document: its revision and every revision of its month."""
     return {
         id_field: owner_id,
         "month": period.label,
         "status": "final",
-        **revision_meta(row),
-        "latestRevision": history[-1]["revision"],
-        "revisions": history,
+        **revision_meta(row).model_dump(),
+        "latestRevision": history[-1].revision,
+        "revisions": [r.model_dump() for r in history],
     }
 
 
-def provisional_meta(id_field: str, owner_id: str, period: Period, now: datetime) -> dict:
+def provisional_meta(id_field: str, owner_id: str, period: Period, now: datetime) -> JsonObject:
     """The metadata of a document computed live (a running month, or one not closed yet)."""
     return {
         id_field: owner_id,
@@ -127,7 +132,13 @@ def not_closed(label: str) -> ApiError:
 
 
 async def record_revision(
-    conn, action: str, target_type: str, target_id: str, details: dict, author: str, actor
+    conn: asyncpg.Connection,
+    action: str,
+    target_type: str,
+    target_id: str,
+    details: JsonObject,
+    author: str,
+    actor: Principal | None,
 ) -> None:
     """The audit entry of a correction: by the signed-in admin, else by the CLI's author."""
     if actor is not None:
@@ -138,14 +149,19 @@ async def record_revision(
         )
 
 
-async def revisions(conn: asyncpg.Connection, service_id: str, period: Period) -> list[dict]:
+async def revisions(conn: asyncpg.Connection, service_id: str, period: Period) -> list[RevisionRead]:
     """Every revision of a month, oldest first."""
     return [revision_meta(r) for r in await conn.fetch(queries.REVISIONS, service_id, period.first_day)]
 
 
 async def get(
-    conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str, revision: int | None = None
-) -> dict:
+    conn: asyncpg.Connection,
+    service: asyncpg.Record,
+    period: Period,
+    now: datetime,
+    timezone_name: str,
+    revision: int | None = None,
+) -> JsonObject:
     """The report document: a closed month's latest (or given) revision, else live and provisional."""
     if revision is not None:
         row = await conn.fetchrow(queries.ONE_REVISION, service["id"], period.first_day, revision)
@@ -161,11 +177,11 @@ async def get(
     return {"report": meta, "dataSources": DATA_SOURCES, **live}
 
 
-def _dump(figures: dict) -> str:
+def _dump(figures: JsonObject) -> str:
     return json.dumps(figures, ensure_ascii=False, separators=(",", ":"))
 
 
-def months_to_close(now: datetime, zone, grace: timedelta) -> list[Period]:
+def months_to_close(now: datetime, zone: ZoneInfo, grace: timedelta) -> list[Period]:
     """Ended months whose grace has passed: the latest one and a few before it, oldest first."""
     current = local_date(now, zone).replace(day=1)
     periods = []
@@ -203,7 +219,7 @@ async def close_month(conn: asyncpg.Connection, period: Period, now: datetime, t
 
 
 async def _freeze_batch(
-    conn: asyncpg.Connection, services: list, period: Period, now: datetime, timezone_name: str
+    conn: asyncpg.Connection, services: list[asyncpg.Record], period: Period, now: datetime, timezone_name: str
 ) -> list[str]:
     """Revision 1 of these services' month, those with something to freeze that no other worker froze
     first; returns their ids, in the services' order."""
@@ -231,7 +247,7 @@ async def _freeze_batch(
 
 
 async def close_due_months(
-    conn: asyncpg.Connection, now: datetime, timezone_name: str, zone, grace: timedelta
+    conn: asyncpg.Connection, now: datetime, timezone_name: str, zone: ZoneInfo, grace: timedelta
 ) -> dict[str, list[str]]:
     """The month close: every due month not yet frozen, under a lock so that two workers never both work."""
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", CLOSE_LOCK):
@@ -250,15 +266,15 @@ async def close_due_months(
 
 async def revise(
     conn: asyncpg.Connection,
-    service,
+    service: asyncpg.Record,
     period: Period,
     now: datetime,
     timezone_name: str,
     reason: str,
     author: str,
     retention_days: int,
-    actor=None,
-) -> dict:
+    actor: Principal | None = None,
+) -> RevisionCreated:
     """Recompute a closed month from the rows as they are now and append revision N+1 (audited)."""
     label = f"{service['id']} {period.label}"
     check_ended(label, period, now, "report")
@@ -270,59 +286,98 @@ async def revise(
             f"{retention_days}): a revision cannot be recomputed; the frozen revisions stay as they are",
         )
     reason = required_reason(reason)
-    await conn.execute(queries.LOCK_MONTH, service["id"], period.first_day)
+    row = await append_revision(
+        conn,
+        REPORT_STORE,
+        service["id"],
+        period,
+        timezone_name,
+        lambda: report_figures.compute(conn, service, period, now, timezone_name),
+        reason,
+        author,
+        actor,
+    )
+    return RevisionCreated(
+        service_id=service["id"],
+        month=period.label,
+        revision=row["revision"],
+        frozen_at=utc_iso(row["created_at"]),
+        reason=reason,
+        author=author,
+    )
+
+
+@dataclass(frozen=True)
+class RevisionStore:
+    """Where a kind of frozen document keeps its revisions: the per-month lock, the next number, the
+    insert (each takes the owner's id and the month's first day first), and how the audit log names
+    a correction."""
+
+    lock: str
+    unlock: str
+    next_number: str
+    insert: str
+    action: str
+    target_type: str
+
+
+REPORT_STORE = RevisionStore(
+    queries.LOCK_MONTH, queries.UNLOCK_MONTH, queries.NEXT_REVISION, queries.INSERT_REVISION, "report.revised", "report"
+)
+
+
+async def append_revision(
+    conn: asyncpg.Connection,
+    store: RevisionStore,
+    owner_id: str,
+    period: Period,
+    timezone_name: str,
+    compute: Callable[[], Awaitable[JsonObject]],
+    reason: str,
+    author: str,
+    actor: Principal | None,
+) -> asyncpg.Record:
+    """Revision N+1 of a closed month (409 while only revision 1 is missing), its document computed
+    and frozen in one snapshot (rollups.in_snapshot) under the month's lock; audited. The row's
+    `revision` and `created_at`. Reports and customer statements."""
+    label = f"{owner_id} {period.label}"
+
+    async def append() -> asyncpg.Record:
+        number = await conn.fetchval(store.next_number, owner_id, period.first_day)
+        if number == 1:
+            raise not_closed(label)
+        figures = await compute()
+        row = await conn.fetchrow(
+            store.insert, owner_id, period.first_day, number, timezone_name, _dump(figures), reason, author
+        )
+        assert row is not None  # INSERT … RETURNING
+        details = {"revision": number, "reason": reason}
+        target = f"{owner_id}/{period.label}"
+        await record_revision(conn, store.action, store.target_type, target, details, author, actor)
+        return row
+
+    await conn.execute(store.lock, owner_id, period.first_day)
     try:
-        row = await _append_revision(conn, service, period, now, timezone_name, reason, author, actor)
+        return await rollups.in_snapshot(conn, append)
     finally:
-        await conn.execute(queries.UNLOCK_MONTH, service["id"], period.first_day)
-    return {
-        "serviceId": service["id"],
-        "month": period.label,
-        "revision": row["revision"],
-        "frozenAt": utc_iso(row["created_at"]),
-        "reason": reason,
-        "author": author,
-    }
+        await conn.execute(store.unlock, owner_id, period.first_day)
 
 
-async def _append_revision(
-    conn, service, period: Period, now: datetime, timezone_name: str, reason: str, author: str, actor
-):
-    return await rollups.in_snapshot(
-        conn, lambda: _revision_in_snapshot(conn, service, period, now, timezone_name, reason, author, actor)
-    )
-
-
-async def _revision_in_snapshot(
-    conn, service, period: Period, now: datetime, timezone_name: str, reason: str, author: str, actor
-):
-    label = f"{service['id']} {period.label}"
-    number = await conn.fetchval(queries.NEXT_REVISION, service["id"], period.first_day)
-    if number == 1:
-        raise not_closed(label)
-    figures = await report_figures.compute(conn, service, period, now, timezone_name)
-    row = await conn.fetchrow(
-        queries.INSERT_REVISION, service["id"], period.first_day, number, timezone_name, _dump(figures), reason, author
-    )
-    details = {"revision": number, "reason": reason}
-    await record_revision(conn, "report.revised", "report", f"{service['id']}/{period.label}", details, author, actor)
-    return row
-
-
-def _pdf_key(doc: dict, language: str) -> tuple:
+def _pdf_key(doc: JsonObject, language: str) -> tuple[str, date, int, int, str, str]:
     meta = doc["report"]
     first_day = datetime.strptime(meta["month"], "%Y-%m").date()
     return (meta["serviceId"], first_day, meta["revision"], meta["latestRevision"], language, pdf.renderer_version())
 
 
-async def cached_pdf(conn: asyncpg.Connection, doc: dict, language: str) -> bytes | None:
+async def cached_pdf(conn: asyncpg.Connection, doc: JsonObject, language: str) -> bytes | None:
     """The PDF printed before for this frozen revision, language and renderer; None to print it."""
     if doc["report"]["status"] != "final":
         return None
-    return await conn.fetchval(queries.CACHED_PDF, *_pdf_key(doc, language))
+    body: bytes | None = await conn.fetchval(queries.CACHED_PDF, *_pdf_key(doc, language))
+    return body
 
 
-async def print_pdf(pool: asyncpg.Pool, doc: dict, language: str, chromium: str | None) -> bytes:
+async def print_pdf(pool: asyncpg.Pool, doc: JsonObject, language: str, chromium: str | None) -> bytes:
     """Print through the process's browser, holding no database connection while waiting or printing
     (PdfBusy at once when the queue is full); a frozen revision's PDF is kept for the next request."""
     from app.reports import render

@@ -3,12 +3,16 @@ revision history, and an admin's correction (a new revision)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from app import deps
 from app.auth.deps import current_user, require
+from app.auth.service import Principal
+from app.config import Settings
 from app.contract import errors
 from app.errors import ApiError
 from app.reports import render, service
@@ -66,9 +70,9 @@ async def report(
     fmt: Format = Path(),
     revision: int | None = Query(None, ge=1, le=100_000),
     lang: str = Depends(language),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> Response:
     # The connection is taken here, not as a dependency: a PDF is printed after it is given back.
     pool = request.app.state.pool
     async with pool.acquire() as conn:
@@ -106,17 +110,15 @@ async def report(
 async def list_revisions(
     service_id: str = Path(max_length=50),
     month: str = MonthPath,
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> RevisionList:
     svc = await require_service(conn, service_id)
     period = service.parse_month(month, settings.zone, now)
-    return {
-        "serviceId": svc["id"],
-        "month": period.label,
-        "revisions": await service.revisions(conn, svc["id"], period),
-    }
+    return RevisionList(
+        service_id=svc["id"], month=period.label, revisions=await service.revisions(conn, svc["id"], period)
+    )
 
 
 @admin_router.post(
@@ -134,11 +136,11 @@ async def revise(
     body: RevisionCreate,
     service_id: str = Path(max_length=50),
     month: str = MonthPath,
-    actor=Depends(require("reports:revise")),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    actor: Principal = Depends(require("reports:revise")),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> RevisionCreated:
     svc = await require_service(conn, service_id)
     period = service.parse_month(month, settings.zone, now)
     return await service.revise(

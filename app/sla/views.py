@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import asyncpg
 from fastapi import APIRouter, Depends, Query
 
 from app import deps
+from app.config import Settings
 from app.contract import errors
-from app.period_params import report_period
+from app.period_params import report_period as report_period  # app/slo/views.py imports it from here
 from app.periods import Period
 from app.services.views import require_service
 from app.sla import service
@@ -23,8 +27,11 @@ router = APIRouter(tags=["sla"])
     summary="A period's response times: average, P50/P95/P99, requests over 300 ms, 500 ms and timed out",
 )
 async def response_times(
-    service_id: str, period: Period = Depends(report_period), conn=Depends(deps.connection), now=Depends(deps.clock)
-):
+    service_id: str,
+    period: Period = Depends(report_period),
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> ResponseTimesReport:
     return await service.response_times(conn, await require_service(conn, service_id), period, now)
 
 
@@ -37,10 +44,10 @@ async def response_times(
 async def availability(
     service_id: str,
     period: Period = Depends(report_period),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> AvailabilityReport:
     return await service.availability(conn, await require_service(conn, service_id), period, now, settings.timezone)
 
 
@@ -53,10 +60,10 @@ async def availability(
 async def usage(
     service_id: str,
     period: Period = Depends(report_period),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> UsageReport:
     return await service.usage(conn, await require_service(conn, service_id), period, now, settings.timezone)
 
 
@@ -69,9 +76,9 @@ async def usage(
 async def incident_stats(
     period: Period = Depends(report_period),
     service_id: str | None = Query(None, alias="serviceId"),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> IncidentStatsReport:
     if service_id is not None:
         await require_service(conn, service_id)
     return await service.incident_stats(conn, period, now, service_id)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any
 
 from app.customers.statements import quota_use
 from app.sla.tiers import Tier
+from app.trends.models import Capacity, CapacityTrend
 
 TREND_DAYS = 28  # four whole weeks: every weekday weighs the same in the fit
 MIN_TREND_DAYS = 7
@@ -92,30 +92,35 @@ def days_until(
     return days, None
 
 
-def capacity(tier: Tier, daily: Sequence[tuple[date, int]], today: date) -> dict[str, Any]:
+def capacity(tier: Tier, daily: Sequence[tuple[date, int]], today: date) -> Capacity:
     """The capacity section of the usage trends: usage against the quota over the days shown, the
     trend and the days until quota. `daily` is every day shown, in order, today (partial) last."""
     quota = tier.daily_requests
-    use = quota_use([{"date": d.isoformat(), "total": n} for d, n in daily], quota)
+    use = quota_use([(d.isoformat(), n) for d, n in daily], quota)
     trend = fit(daily, today)
     complete = [n for d, n in daily if d < today]
     observed = complete[-1:] + [n for d, n in daily if d == today]  # the latest complete day, and today so far
     over_already = quota is not None and any(n > quota for n in observed)
     days, note = days_until(trend, quota, today, over_already)
     fitted_today = None if trend is None else max(0, math.floor(trend.calls_on(today) + Fraction(1, 2)))
-    return {
-        "tier": tier.name,
-        "tierLabel": tier.label,
-        **use,
-        "trend": {
-            "method": METHOD,
-            "firstDay": None if trend is None else trend.first_day.isoformat(),
-            "lastDay": None if trend is None else (today - timedelta(days=1)).isoformat(),
-            "days": 0 if trend is None else trend.days,
-            "slopeCallsPerDay": None if trend is None else round(float(trend.slope), 2),
-            "fittedCallsToday": fitted_today,
-        },
-        "daysUntilQuota": days,
-        "quotaReachedOn": None if days is None else (today + timedelta(days=days)).isoformat(),
-        "note": note,
-    }
+    return Capacity(
+        tier=tier.name,
+        tier_label=tier.label,
+        daily_requests=use.daily_requests,
+        peak_day=use.peak_day,
+        peak_requests=use.peak_requests,
+        peak_percent_of_quota=use.peak_percent_of_quota,
+        days_over_quota=use.days_over_quota,
+        dates_over_quota=use.dates_over_quota,
+        trend=CapacityTrend(
+            method=METHOD,
+            first_day=None if trend is None else trend.first_day.isoformat(),
+            last_day=None if trend is None else (today - timedelta(days=1)).isoformat(),
+            days=0 if trend is None else trend.days,
+            slope_calls_per_day=None if trend is None else round(float(trend.slope), 2),
+            fitted_calls_today=fitted_today,
+        ),
+        days_until_quota=days,
+        quota_reached_on=None if days is None else (today + timedelta(days=days)).isoformat(),
+        note=note,
+    )

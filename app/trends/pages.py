@@ -5,12 +5,15 @@ page's tables, which is all it needs without JS."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app import deps
+from app.config import Settings
 from app.reports.pages import page
 from app.services import service as services
 from app.trends import service
@@ -68,10 +71,10 @@ async def trends_page(
     request: Request,
     service_id: str = Path(max_length=50),
     months: int = Query(12),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> HTMLResponse:
     context: dict[str, Any] = {"selected_service": service_id, "months": months, "nav": "trends"}
     svc = await services.get(conn, service_id)
     if svc is None:
@@ -86,7 +89,10 @@ async def trends_page(
             **(context | {"months": 12}),
             error=f"months must be between 3 and 24, got {months}",
         )
-    data = await service.trends(conn, svc, months, now, settings.timezone, settings.zone)
+    # the page's data: the API's document, key for key (camelCase, unset fields left out)
+    data = (await service.trends(conn, svc, months, now, settings.timezone, settings.zone)).model_dump(
+        exclude_unset=True
+    )
     t = translator(language_of(request))
     chart_data = {"trends": data, "texts": {key: t(f"reports.{key}") for key in SCRIPT_TEXTS}}
     return page(

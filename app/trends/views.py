@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import asyncpg
 from fastapi import APIRouter, Depends, Path, Query
 
 from app import deps
+from app.config import Settings
 from app.contract import errors
 from app.services.views import require_service
 from app.trends import service
@@ -24,9 +28,9 @@ router = APIRouter(tags=["trends"])
 async def trends(
     service_id: str = Path(max_length=50),
     months: int = Query(12, ge=3, le=24),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> UsageTrends:
     svc = await require_service(conn, service_id)
     return await service.trends(conn, svc, months, now, settings.timezone, settings.zone)

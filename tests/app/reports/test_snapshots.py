@@ -134,7 +134,7 @@ async def test_concurrent_revisions_get_distinct_numbers(pool, conn, august):
 
     async def revise(n):
         async with pool.acquire() as c:
-            return (await reports.revise(c, service, AUGUST, NOW, ZONE, f"fix {n}", "me", 400))["revision"]
+            return (await reports.revise(c, service, AUGUST, NOW, ZONE, f"fix {n}", "me", 400)).revision
 
     assert sorted(await asyncio.gather(*(revise(n) for n in range(3)))) == [2, 3, 4]
 

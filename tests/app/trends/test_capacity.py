@@ -201,5 +201,5 @@ def days_of(calls: list[int]) -> list[tuple[date, int]]:
 )
 def test_days_until_quota_edges(calls, days, note):
     result = capacity(TIERS["developer"], days_of(calls), TODAY)
-    assert result["daysUntilQuota"] == days
-    assert (note is None and result["note"] is None) or note in result["note"]
+    assert result.days_until_quota == days
+    assert (note is None and result.note is None) or (result.note is not None and note in result.note)
