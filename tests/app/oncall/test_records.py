@@ -12,18 +12,8 @@ import pytest
 from app import deps
 from app.oncall import service
 from app.oncall.models import OnCallRead, OverrideRead, ScheduleRead
+from tests.app.oncall.test_schedules import BASE, BODY, NOW  # ben's week of the rotation
 
-NOW = datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
-BASE = "/api/oncall/schedules"
-BODY = {
-    "id": "primary",
-    "name": "Primary on-call",
-    "time_zone": "America/New_York",
-    "rotation": "weekly",
-    "handoff_time": "09:00",
-    "start_date": "2026-03-02",
-    "participants": ["ana", "ben", "cho"],
-}
 HOLIDAY = {"username": "dee", "starts_at": "2026-03-11T09:00:00+09:00", "ends_at": "2026-03-12T00:00:00.25Z"}
 
 
