@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.contract import ApiModel, JsonObject
 from app.users.models import USERNAME
 
 ScheduleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
@@ -103,63 +104,78 @@ class ScheduleFile(ScheduleCreate):
     overrides: list[OverrideBody] = Field(default_factory=list, max_length=MAX_OVERRIDES)
 
 
-class OnCallRead(BaseModel):
+# ---- answers: records the service returns (camelCase on the wire: app.contract.ApiModel) ----
+
+
+class OnCallRecord(ApiModel):
+    """A read of this domain: attributes in Python, the API's JSON with `to_public` (the console's page
+    data). Instants stay datetimes, written as pydantic writes them ("Z" for UTC, else the offset)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def to_public(self) -> JsonObject:
+        return self.model_dump(mode="json")
+
+
+class OnCallRead(OnCallRecord):
+    """Who is on call over [starts_at, ends_at), by the rotation or an override."""
+
     username: str
     source: Literal["rotation", "override"]
-    startsAt: datetime
-    endsAt: datetime
+    starts_at: datetime
+    ends_at: datetime
 
 
-class OverrideRead(BaseModel):
+class OverrideRead(OnCallRecord):
     id: int
     username: str
-    startsAt: datetime
-    endsAt: datetime
+    starts_at: datetime
+    ends_at: datetime
     note: str
-    managedBy: Literal["config", "api"]
-    createdBy: str
+    managed_by: Literal["config", "api"]
+    created_by: str
 
 
-class ScheduleRead(BaseModel):
+class ScheduleRead(OnCallRecord):
     id: str
     name: str
-    timeZone: str
+    time_zone: str
     rotation: Literal["daily", "weekly"]
-    handoffTime: str = Field(description="HH:MM, wall clock in timeZone")
-    startDate: date
+    handoff_time: str = Field(description="HH:MM, wall clock in timeZone")
+    start_date: date
     participants: list[str]
-    managedBy: Literal["config", "api"]
-    onCallNow: OnCallRead | None = Field(description="null before the first handoff")
+    managed_by: Literal["config", "api"]
+    on_call_now: OnCallRead | None = Field(description="null before the first handoff")
     overrides: list[OverrideRead] = Field(description="current and future overrides")
-    feedUrl: str | None = Field(
+    feed_url: str | None = Field(
         description="the iCalendar feed (its token is the credential); admins only, null for others"
     )
-    createdAt: datetime
-    updatedAt: datetime
+    created_at: datetime
+    updated_at: datetime
 
 
-class ScheduleOne(BaseModel):
+class ScheduleOne(ApiModel):
     schedule: ScheduleRead
 
 
-class ScheduleList(BaseModel):
+class ScheduleList(ApiModel):
     schedules: list[ScheduleRead]
 
 
-class OnCallAt(BaseModel):
-    scheduleId: str
+class OnCallAt(ApiModel):
+    schedule_id: str
     at: datetime
-    onCall: OnCallRead | None = Field(description="null before the first handoff")
+    on_call: OnCallRead | None = Field(description="null before the first handoff")
 
 
-class Timeline(BaseModel):
-    scheduleId: str
+class Timeline(ApiModel):
+    schedule_id: str
     start: datetime
     end: datetime
     segments: list[OnCallRead]
 
 
-class OverrideOne(BaseModel):
+class OverrideOne(ApiModel):
     override: OverrideRead
 
 

@@ -15,7 +15,16 @@ from app.audit import service as audit
 from app.config_files import load_tables
 from app.errors import ApiError, not_found
 from app.oncall import queries, rotation
-from app.oncall.models import MAX_SPAN_DAYS, OverrideBody, ScheduleBody, ScheduleCreate, ScheduleFile
+from app.oncall.models import (
+    MAX_SPAN_DAYS,
+    OnCallRead,
+    OverrideBody,
+    OverrideRead,
+    ScheduleBody,
+    ScheduleCreate,
+    ScheduleFile,
+    ScheduleRead,
+)
 
 
 class ScheduleFileError(ValueError):
@@ -68,47 +77,46 @@ async def sync_schedules(conn: asyncpg.Connection, schedules: list[ScheduleFile]
     return changed, deleted
 
 
-def segment_read(segment: rotation.Segment | None) -> dict[str, Any] | None:
-    if segment is None:
-        return None
-    return {
-        "username": segment.username,
-        "source": segment.source,
-        "startsAt": segment.starts_at,
-        "endsAt": segment.ends_at,
-    }
+def on_call_read(segment: rotation.Segment) -> OnCallRead:
+    return OnCallRead(
+        username=segment.username, source=segment.source, starts_at=segment.starts_at, ends_at=segment.ends_at
+    )
 
 
-def _override_read(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "username": row["username"],
-        "startsAt": row["starts_at"],
-        "endsAt": row["ends_at"],
-        "note": row["note"],
-        "managedBy": row["managed_by"],
-        "createdBy": row["created_by"],
-    }
+def segment_read(segment: rotation.Segment | None) -> OnCallRead | None:
+    return None if segment is None else on_call_read(segment)
 
 
-async def _read(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime, feed_url: str | None) -> dict[str, Any]:
+def _override_read(row: asyncpg.Record) -> OverrideRead:
+    return OverrideRead(
+        id=row["id"],
+        username=row["username"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        note=row["note"],
+        managed_by=row["managed_by"],
+        created_by=row["created_by"],
+    )
+
+
+async def _read(conn: asyncpg.Connection, row: asyncpg.Record, now: datetime, feed_url: str | None) -> ScheduleRead:
     overrides = await conn.fetch(queries.OVERRIDES_FROM, row["id"], now)
     on_call = rotation.on_call(rotation_of(row), overrides_of(overrides), now)
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "timeZone": row["time_zone"],
-        "rotation": row["rotation"],
-        "handoffTime": row["handoff_time"].strftime("%H:%M"),
-        "startDate": row["start_date"],
-        "participants": list(row["participants"]),
-        "managedBy": row["managed_by"],
-        "onCallNow": segment_read(on_call),
-        "overrides": [_override_read(r) for r in overrides],
-        "feedUrl": feed_url,
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-    }
+    return ScheduleRead(
+        id=row["id"],
+        name=row["name"],
+        time_zone=row["time_zone"],
+        rotation=row["rotation"],
+        handoff_time=row["handoff_time"].strftime("%H:%M"),
+        start_date=row["start_date"],
+        participants=list(row["participants"]),
+        managed_by=row["managed_by"],
+        on_call_now=segment_read(on_call),
+        overrides=[_override_read(r) for r in overrides],
+        feed_url=feed_url,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def feed_path(row: asyncpg.Record) -> str:
@@ -122,13 +130,13 @@ async def _row(conn: asyncpg.Connection, schedule_id: str) -> asyncpg.Record:
     return row
 
 
-async def list_schedules(conn: asyncpg.Connection, now: datetime, feed_base: str | None) -> list[dict[str, Any]]:
+async def list_schedules(conn: asyncpg.Connection, now: datetime, feed_base: str | None) -> list[ScheduleRead]:
     """Every schedule with who is on call now; `feed_base` (admins) adds the feed URLs."""
     rows = await conn.fetch(queries.LIST_SCHEDULES)
     return [await _read(conn, r, now, feed_base and feed_base + feed_path(r)) for r in rows]
 
 
-async def get(conn: asyncpg.Connection, schedule_id: str, now: datetime, feed_base: str | None) -> dict[str, Any]:
+async def get(conn: asyncpg.Connection, schedule_id: str, now: datetime, feed_base: str | None) -> ScheduleRead:
     row = await _row(conn, schedule_id)
     return await _read(conn, row, now, feed_base and feed_base + feed_path(row))
 
@@ -148,7 +156,7 @@ async def _check_users(conn: asyncpg.Connection, usernames: list[str], field: st
             )
 
 
-async def create(conn: asyncpg.Connection, body: ScheduleCreate, actor: Any, now: datetime) -> dict[str, Any]:
+async def create(conn: asyncpg.Connection, body: ScheduleCreate, actor: Any, now: datetime) -> ScheduleRead:
     async with conn.transaction():
         await _check_users(conn, body.participants, "participants")
         row = await conn.fetchrow(queries.INSERT_SCHEDULE, body.id, *_columns(body), new_feed_token())
@@ -167,7 +175,7 @@ async def create(conn: asyncpg.Connection, body: ScheduleCreate, actor: Any, now
 
 async def update(
     conn: asyncpg.Connection, schedule_id: str, body: ScheduleBody, actor: Any, now: datetime
-) -> dict[str, Any]:
+) -> ScheduleRead:
     """Replace a schedule; one escalation.toml names is the file's again at the next `slamon migrate`."""
     async with conn.transaction():
         await _check_users(conn, body.participants, "participants")
@@ -189,7 +197,7 @@ async def delete(conn: asyncpg.Connection, schedule_id: str, actor: Any) -> None
 
 async def rotate_feed_token(
     conn: asyncpg.Connection, schedule_id: str, actor: Any, now: datetime, base: str
-) -> dict[str, Any]:
+) -> ScheduleRead:
     """A new feed URL; the old one stops working (a leaked link is revoked this way)."""
     async with conn.transaction():
         row = await conn.fetchrow(queries.ROTATE_FEED_TOKEN, schedule_id, new_feed_token())
@@ -199,7 +207,7 @@ async def rotate_feed_token(
     return await _read(conn, row, now, base + feed_path(row))
 
 
-async def add_override(conn: asyncpg.Connection, schedule_id: str, body: OverrideBody, actor: Any) -> dict[str, Any]:
+async def add_override(conn: asyncpg.Connection, schedule_id: str, body: OverrideBody, actor: Any) -> OverrideRead:
     async with conn.transaction():
         await _row(conn, schedule_id)
         await _check_users(conn, [body.username], "username")

@@ -15,7 +15,7 @@ from app.auth import permissions
 from app.auth.deps import current_user, require
 from app.auth.service import Principal
 from app.config import Settings
-from app.contract import JsonObject, errors
+from app.contract import errors
 from app.oncall import calendar, service
 from app.oncall.models import (
     Deleted,
@@ -53,8 +53,8 @@ async def list_schedules(
     user: Principal = Depends(staff),
     conn: asyncpg.Connection = Depends(deps.connection),
     now: datetime = Depends(deps.clock),
-) -> JsonObject:
-    return {"schedules": await service.list_schedules(conn, now, _feed_base(request, user))}
+) -> ScheduleList:
+    return ScheduleList(schedules=await service.list_schedules(conn, now, _feed_base(request, user)))
 
 
 @router.post(
@@ -66,9 +66,9 @@ async def create_schedule(
     actor: Principal = Depends(admin),
     conn: asyncpg.Connection = Depends(deps.connection),
     now: datetime = Depends(deps.clock),
-) -> JsonObject:
+) -> ScheduleOne:
     created = await service.create(conn, body, actor, now)
-    return {"schedule": await service.get(conn, created["id"], now, _feed_base(request, actor))}
+    return ScheduleOne(schedule=await service.get(conn, created.id, now, _feed_base(request, actor)))
 
 
 @router.get(BASE + "/{schedule_id}", response_model=ScheduleOne, responses=errors(404), summary="One schedule (staff)")
@@ -78,8 +78,8 @@ async def get_schedule(
     user: Principal = Depends(staff),
     conn: asyncpg.Connection = Depends(deps.connection),
     now: datetime = Depends(deps.clock),
-) -> JsonObject:
-    return {"schedule": await service.get(conn, schedule_id, now, _feed_base(request, user))}
+) -> ScheduleOne:
+    return ScheduleOne(schedule=await service.get(conn, schedule_id, now, _feed_base(request, user)))
 
 
 @router.put(
@@ -95,9 +95,9 @@ async def update_schedule(
     actor: Principal = Depends(admin),
     conn: asyncpg.Connection = Depends(deps.connection),
     now: datetime = Depends(deps.clock),
-) -> JsonObject:
+) -> ScheduleOne:
     await service.update(conn, schedule_id, body, actor, now)
-    return {"schedule": await service.get(conn, schedule_id, now, _feed_base(request, actor))}
+    return ScheduleOne(schedule=await service.get(conn, schedule_id, now, _feed_base(request, actor)))
 
 
 @router.delete(
@@ -107,9 +107,9 @@ async def delete_schedule(
     schedule_id: str = ScheduleIdPath,
     actor: Principal = Depends(admin),
     conn: asyncpg.Connection = Depends(deps.connection),
-) -> JsonObject:
+) -> Deleted:
     await service.delete(conn, schedule_id, actor)
-    return {"success": True}
+    return Deleted(success=True)
 
 
 @router.post(
@@ -124,9 +124,9 @@ async def rotate_feed_token(
     actor: Principal = Depends(admin),
     conn: asyncpg.Connection = Depends(deps.connection),
     now: datetime = Depends(deps.clock),
-) -> JsonObject:
+) -> ScheduleOne:
     base = _feed_base(request, actor) or ""
-    return {"schedule": await service.rotate_feed_token(conn, schedule_id, actor, now, base)}
+    return ScheduleOne(schedule=await service.rotate_feed_token(conn, schedule_id, actor, now, base))
 
 
 @router.get(
@@ -141,10 +141,10 @@ async def on_call(
     user: Principal = Depends(staff),
     conn: asyncpg.Connection = Depends(deps.connection),
     now: datetime = Depends(deps.clock),
-) -> JsonObject:
+) -> OnCallAt:
     when = at or now
     segment = await service.on_call_at(conn, schedule_id, when)
-    return {"scheduleId": schedule_id, "at": when, "onCall": service.segment_read(segment)}
+    return OnCallAt(schedule_id=schedule_id, at=when, on_call=service.segment_read(segment))
 
 
 @router.get(
@@ -160,16 +160,13 @@ async def timeline(
     user: Principal = Depends(staff),
     conn: asyncpg.Connection = Depends(deps.connection),
     now: datetime = Depends(deps.clock),
-) -> JsonObject:
+) -> Timeline:
     begins = start or now
     ends = end or begins + timedelta(days=14)
     segments = await service.timeline(conn, schedule_id, begins, ends)
-    return {
-        "scheduleId": schedule_id,
-        "start": begins,
-        "end": ends,
-        "segments": [service.segment_read(s) for s in segments],
-    }
+    return Timeline(
+        schedule_id=schedule_id, start=begins, end=ends, segments=[service.on_call_read(s) for s in segments]
+    )
 
 
 @router.post(
@@ -184,8 +181,8 @@ async def add_override(
     schedule_id: str = ScheduleIdPath,
     actor: Principal = Depends(admin),
     conn: asyncpg.Connection = Depends(deps.connection),
-) -> JsonObject:
-    return {"override": await service.add_override(conn, schedule_id, body, actor)}
+) -> OverrideOne:
+    return OverrideOne(override=await service.add_override(conn, schedule_id, body, actor))
 
 
 @router.delete(
@@ -199,9 +196,9 @@ async def delete_override(
     schedule_id: str = ScheduleIdPath,
     actor: Principal = Depends(admin),
     conn: asyncpg.Connection = Depends(deps.connection),
-) -> JsonObject:
+) -> Deleted:
     await service.delete_override(conn, schedule_id, override_id, actor)
-    return {"success": True}
+    return Deleted(success=True)
 
 
 @feed_router.get(

@@ -460,7 +460,7 @@ async def oncall_page(
         "console/admin_oncall.html",
         user,
         nav="oncall",
-        schedules=schedules,
+        schedules=[s.to_public() for s in schedules],  # the page reads a schedule as the API writes it
         can_write=can_write,
         script_data={"page": "admin-oncall"},  # admin.js: the override forms call the API
     )
