@@ -13,7 +13,10 @@ that build (or, when only time moved, get the body of a moment ago while it runs
 - whatever the number of concurrent readers, a change costs one build per process and variant;
 - the body carries a strong ETag (a digest of its bytes): `If-None-Match` gets 304, and
   `Cache-Control` lets browsers, reverse proxies and CDNs keep it a few seconds
-  (docs/operations.md, "Scaling", says why these values).
+  (docs/operations.md, "Scaling", says why these values);
+- a request whose body is current in memory is answered ahead of routing (FromMemory): the same
+  version read, the same body and headers, without FastAPI's routing, dependencies and Request
+  objects, which were most of what such a request cost (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -28,8 +32,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from starlette.datastructures import Headers
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app import deps
 from app.status import queries
 
 FRESH_S = 1.0  # a body is built again after this long, so what time alone changes shows within it
@@ -114,6 +121,16 @@ async def version(state: Any) -> tuple[int, ...]:
     return await versions(state).read()
 
 
+VERSION_KEY = "slamon.status.version"  # scope: the version FromMemory read for this request
+
+
+async def version_of(request: Any) -> tuple[int, ...]:
+    """The stored version for a request: the one FromMemory read for it (after it arrived, so it
+    holds every write committed before), else read now."""
+    stored: tuple[int, ...] | None = request.scope.pop(VERSION_KEY, None)
+    return stored if stored is not None else await version(request.app.state)
+
+
 @dataclass(frozen=True)
 class Body:
     """One built response: its bytes, their strong ETag, and what it was built from."""
@@ -162,12 +179,20 @@ class ResponseCache:
     def last(self, key: Hashable) -> Body | None:
         return self._bodies.get(key)
 
-    async def get(self, key: Hashable, stored: tuple[int, ...], now: datetime, build: Builder) -> Body:
-        """The body of `key` for the stored `version` at `now`: kept, being built, or built now."""
+    def current(self, key: Hashable, stored: tuple[int, ...], now: datetime) -> Body | None:
+        """The body of `key` kept for the stored version and fresh at `now`, if there is one."""
         body = self._bodies.get(key)
         if body is not None and body.fresh(stored, now):
             self._bodies.move_to_end(key)
             return body
+        return None
+
+    async def get(self, key: Hashable, stored: tuple[int, ...], now: datetime, build: Builder) -> Body:
+        """The body of `key` for the stored `version` at `now`: kept, being built, or built now."""
+        current = self.current(key, stored, now)
+        if current is not None:
+            return current
+        body = self._bodies.get(key)
         started, running = self._building.get((key, stored), (None, None))
         # a build started for another reader's `now` serves this one too while within FRESH_S of it
         if started is None or running is None or not started <= now < started + timedelta(seconds=FRESH_S):
@@ -235,3 +260,59 @@ def respond(
     if compressed:
         return Response(body.gzipped, media_type=media_type, headers={**sent, "Content-Encoding": "gzip"})
     return Response(body.content, media_type=media_type, headers=sent)
+
+
+@dataclass(frozen=True)
+class Served:
+    """Where a request's body is kept and how it is sent: the cache's name and variant key, its media
+    type and the route's own headers."""
+
+    cache: str
+    key: Hashable
+    media_type: str
+    headers: Mapping[str, str] | None = None
+
+
+Resolver = Callable[[Scope, Headers], Served | None]  # None: for the route to answer
+
+
+async def clock(app: Any) -> datetime:
+    """deps.clock, or what the app's dependency overrides put in its place (tests pin time)."""
+    now = app.dependency_overrides.get(deps.clock, deps.clock)()
+    return await now if inspect.isawaitable(now) else now
+
+
+class FromMemory:
+    """ASGI middleware: a GET of a status read (`resolvers`: path -> Resolver) whose body is kept for
+    the stored version and fresh (ResponseCache.current) is answered here, with what its route would
+    have sent (`respond`); routing, dependency solving and the Request objects were most of such a
+    request's CPU at 400 concurrent readers (benchmarks/README.md). Everything else (a build to wait
+    for or start, the stale page with the database away, a cookie to set) goes on to the route, with
+    the version read here handed over (VERSION_KEY), so that it is read once."""
+
+    def __init__(self, app: ASGIApp, resolvers: Mapping[str, Resolver]) -> None:
+        self.app, self.resolvers = app, resolvers
+        self._routes: dict[str, Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        resolver = self.resolvers.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        served = None if resolver is None else resolver(scope, headers := Headers(scope=scope))
+        if served is None:
+            return await self.app(scope, receive, send)
+        app = scope["app"]
+        try:
+            stored = await version(app.state)
+        except Exception:  # the route reads again and answers as it does without the database
+            return await self.app(scope, receive, send)
+        body = of(app.state, served.cache).current(served.key, stored, await clock(app))
+        if body is None:
+            scope[VERSION_KEY] = stored
+            return await self.app(scope, receive, send)
+        scope["route"] = self._route(app, scope["path"])  # what metrics name the request by
+        await respond(body, headers, served.media_type, served.headers)(scope, receive, send)
+
+    def _route(self, app: Any, path: str) -> Any:
+        if path not in self._routes:
+            gets = (r for r in app.router.routes if "GET" in (getattr(r, "methods", None) or ()))
+            self._routes[path] = next((r for r in gets if getattr(r, "path", None) == path), None)
+        return self._routes[path]
