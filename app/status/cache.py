@@ -179,31 +179,42 @@ class ResponseCache:
     def last(self, key: Hashable) -> Body | None:
         return self._bodies.get(key)
 
-    def current(self, key: Hashable, stored: tuple[int, ...], now: datetime) -> Body | None:
-        """The body of `key` kept for the stored version and fresh at `now`, if there is one."""
+    def _ready(self, key: Hashable, stored: tuple[int, ...], now: datetime) -> Body | asyncio.Task[Body] | None:
+        """What a reader of `key` at `now` gets without starting a build: the kept body when fresh, or
+        while a build is under way when only time moved; else the build under way; else None."""
         body = self._bodies.get(key)
         if body is not None and body.fresh(stored, now):
             self._bodies.move_to_end(key)
             return body
-        return None
-
-    async def get(self, key: Hashable, stored: tuple[int, ...], now: datetime, build: Builder) -> Body:
-        """The body of `key` for the stored `version` at `now`: kept, being built, or built now."""
-        current = self.current(key, stored, now)
-        if current is not None:
-            return current
-        body = self._bodies.get(key)
         started, running = self._building.get((key, stored), (None, None))
         # a build started for another reader's `now` serves this one too while within FRESH_S of it
         if started is None or running is None or not started <= now < started + timedelta(seconds=FRESH_S):
-            running = asyncio.create_task(self._build(key, stored, now, build), name="status-build")
-            self._building[(key, stored)] = (now, running)
-        if body is not None and body.version == stored and body.built_at <= now < body.built_at + STALE_BY_TIME:
-            # Nothing stored has changed, only time: the body of a moment ago is served while the
-            # next is built, so readers never queue behind a build that only the clock asked for.
-            return body
+            return None
+        return body if _only_time_moved(body, stored, now) else running
+
+    async def ready(self, key: Hashable, stored: tuple[int, ...], now: datetime) -> Body | None:
+        """The body of `key` for the stored version at `now` if it is kept or being built (waited
+        for), else None: a reader that cannot build (FromMemory) lets the route start the build."""
+        ready = self._ready(key, stored, now)
+        if ready is None or isinstance(ready, Body):
+            return ready
+        return await asyncio.shield(ready)  # a reader that goes away does not cancel the others' build
+
+    async def get(self, key: Hashable, stored: tuple[int, ...], now: datetime, build: Builder) -> Body:
+        """The body of `key` for the stored `version` at `now`: kept, being built, or built now."""
+        ready = self._ready(key, stored, now)
+        if ready is None:
+            ready = asyncio.create_task(self._build(key, stored, now, build), name="status-build")
+            self._building[(key, stored)] = (now, ready)
+            body = self._bodies.get(key)
+            if body is not None and _only_time_moved(body, stored, now):
+                # Nothing stored has changed, only time: the body of a moment ago is served while the
+                # next is built, so readers never queue behind a build that only the clock asked for.
+                return body
+        if isinstance(ready, Body):
+            return ready
         # shielded: a reader that goes away does not cancel the build the others wait for
-        return await asyncio.shield(running)
+        return await asyncio.shield(ready)
 
     async def _build(self, key: Hashable, stored: tuple[int, ...], now: datetime, build: Builder) -> Body:
         try:
@@ -223,6 +234,12 @@ class ResponseCache:
         finally:
             if self._building.get((key, stored), (None, None))[1] is asyncio.current_task():
                 del self._building[(key, stored)]
+
+
+def _only_time_moved(body: Body | None, stored: tuple[int, ...], now: datetime) -> bool:
+    """Whether `body` is of the stored version and less than STALE_BY_TIME old: servable while the
+    build that time alone asked for runs."""
+    return body is not None and body.version == stored and body.built_at <= now < body.built_at + STALE_BY_TIME
 
 
 def of(state: Any, name: str) -> ResponseCache:
@@ -299,20 +316,20 @@ class FromMemory:
         served = None if resolver is None else resolver(scope, headers := Headers(scope=scope))
         if served is None:
             return await self.app(scope, receive, send)
+        route = self._routes.get(scope["path"])
+        if route is None:  # the path's first request: its route answers it and is remembered
+            await self.app(scope, receive, send)
+            if scope.get("route") is not None:
+                self._routes[scope["path"]] = scope["route"]
+            return None
         app = scope["app"]
         try:
             stored = await version(app.state)
-        except Exception:  # the route reads again and answers as it does without the database
+            body = await of(app.state, served.cache).ready(served.key, stored, await clock(app))
+        except Exception:  # the route reads again, builds again, and answers as it does on errors
             return await self.app(scope, receive, send)
-        body = of(app.state, served.cache).current(served.key, stored, await clock(app))
-        if body is None:
+        if body is None:  # no build under way: the route starts it
             scope[VERSION_KEY] = stored
             return await self.app(scope, receive, send)
-        scope["route"] = self._route(app, scope["path"])  # what metrics name the request by
+        scope["route"] = route  # what RequestMetrics names the request by, as the route would have left it
         await respond(body, headers, served.media_type, served.headers)(scope, receive, send)
-
-    def _route(self, app: Any, path: str) -> Any:
-        if path not in self._routes:
-            gets = (r for r in app.router.routes if "GET" in (getattr(r, "methods", None) or ()))
-            self._routes[path] = next((r for r in gets if getattr(r, "path", None) == path), None)
-        return self._routes[path]
