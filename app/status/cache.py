@@ -295,8 +295,9 @@ Resolver = Callable[[Scope, Headers], Served | None]  # None: for the route to a
 
 async def clock(app: Any) -> datetime:
     """deps.clock, or what the app's dependency overrides put in its place (tests pin time)."""
-    now = app.dependency_overrides.get(deps.clock, deps.clock)()
-    return await now if inspect.isawaitable(now) else now
+    given = app.dependency_overrides.get(deps.clock, deps.clock)()
+    now: datetime = await given if inspect.isawaitable(given) else given
+    return now
 
 
 class FromMemory:

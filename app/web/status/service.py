@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -162,7 +162,7 @@ async def _read_beside(pool: asyncpg.Pool, read: Read) -> tuple[bool, Any]:
     if spare is None:
         return False, None
     try:
-        return True, await read(spare)
+        return True, await read(cast(asyncpg.Connection, spare))  # a pool's proxy: the connection's methods
     finally:
         await pool.release(spare)
 
