@@ -174,6 +174,8 @@ class ResponseCache:
     max_variants: int = MAX_VARIANTS
     _bodies: OrderedDict[Hashable, Body] = field(default_factory=OrderedDict)
     _building: dict[tuple[Hashable, tuple[int, ...]], tuple[datetime, asyncio.Task[Body]]] = field(default_factory=dict)
+    # (key, version) a reader found no build for and took to the route (claim): set once it starts one
+    _claims: dict[tuple[Hashable, tuple[int, ...]], asyncio.Future[None]] = field(default_factory=dict)
     builds: int = 0
 
     def last(self, key: Hashable) -> Body | None:
@@ -200,12 +202,27 @@ class ResponseCache:
             return ready
         return await asyncio.shield(ready)  # a reader that goes away does not cancel the others' build
 
+    def claim(self, key: Hashable, stored: tuple[int, ...]) -> asyncio.Future[None] | None:
+        """For a reader that found nothing ready (FromMemory): None when it is the first, which takes
+        the request to the route to start the build and calls `release` after; else what to wait
+        for before looking again (readers arriving together then do not all go through routing)."""
+        claimed = self._claims.get((key, stored))
+        if claimed is None:
+            self._claims[(key, stored)] = asyncio.get_running_loop().create_future()
+        return claimed
+
+    def release(self, key: Hashable, stored: tuple[int, ...]) -> None:
+        claimed = self._claims.pop((key, stored), None)
+        if claimed is not None and not claimed.done():
+            claimed.set_result(None)
+
     async def get(self, key: Hashable, stored: tuple[int, ...], now: datetime, build: Builder) -> Body:
         """The body of `key` for the stored `version` at `now`: kept, being built, or built now."""
         ready = self._ready(key, stored, now)
         if ready is None:
             ready = asyncio.create_task(self._build(key, stored, now, build), name="status-build")
             self._building[(key, stored)] = (now, ready)
+            self.release(key, stored)  # the readers who waited for it to start look again
             body = self._bodies.get(key)
             if body is not None and _only_time_moved(body, stored, now):
                 # Nothing stored has changed, only time: the body of a moment ago is served while the
@@ -323,14 +340,23 @@ class FromMemory:
             if scope.get("route") is not None:
                 self._routes[scope["path"]] = scope["route"]
             return None
-        app = scope["app"]
+        app, key = scope["app"], served.key
+        bodies = of(app.state, served.cache)
         try:
             stored = await version(app.state)
-            body = await of(app.state, served.cache).ready(served.key, stored, await clock(app))
+            body = await bodies.ready(key, stored, await clock(app))
+            claimed = None if body is not None else bodies.claim(key, stored)
+            if claimed is not None:  # another reader took its request to the route to start the build
+                await asyncio.shield(claimed)
+                body = await bodies.ready(key, stored, await clock(app))
         except Exception:  # the route reads again, builds again, and answers as it does on errors
             return await self.app(scope, receive, send)
         if body is None:  # no build under way: the route starts it
             scope[VERSION_KEY] = stored
-            return await self.app(scope, receive, send)
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                if claimed is None:
+                    bodies.release(key, stored)
         scope["route"] = route  # what RequestMetrics names the request by, as the route would have left it
         await respond(body, headers, served.media_type, served.headers)(scope, receive, send)

@@ -310,14 +310,19 @@ async def test_readers_arriving_while_a_change_is_built_wait_for_it_ahead_of_rou
         caches = state.status_caches
         await write_checks(conn, [slot(failed, ok=False)], now=NOW)  # a change
         builds, before = caches[name].builds, routed[0]
+        # arriving together: they share the version reads, and find no build of the new version yet
+        responses = await asyncio.gather(*(client.get(path, headers=english) for _ in range(30)))
+        assert routed[0] == before + 1 and caches[name].builds == builds + 1  # one started it, the others waited
+        # arriving while it is being built
+        await write_checks(conn, [slot(failed + 10, ok=False)], now=NOW)
         first = asyncio.create_task(client.get(path, headers=english))  # the route starts the build
         for _ in range(1000):
             if caches[name]._building:
                 break
             await asyncio.sleep(0.001)
         rest = await asyncio.gather(*(client.get(path, headers=english) for _ in range(30)))
-        responses = [await first, *rest]
-        assert routed[0] == before + 1 and caches[name].builds == builds + 1  # the others waited for that build
+        assert routed[0] == before + 2 and caches[name].builds == builds + 2
+        assert len({r.content for r in [await first, *rest]}) == 1 and rest[0].content != responses[0].content
         assert len({r.content for r in responses}) == 1 and responses[0].content != shown.content
         if name == "page":
             assert 'data-service="face-compare"' in responses[0].text and 'data-state="degraded"' in responses[0].text
