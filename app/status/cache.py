@@ -319,11 +319,13 @@ async def clock(app: Any) -> datetime:
 
 class FromMemory:
     """ASGI middleware: a GET of a status read (`resolvers`: path -> Resolver) whose body is kept for
-    the stored version and fresh (ResponseCache.current) is answered here, with what its route would
-    have sent (`respond`); routing, dependency solving and the Request objects were most of such a
-    request's CPU at 400 concurrent readers (benchmarks/README.md). Everything else (a build to wait
-    for or start, the stale page with the database away, a cookie to set) goes on to the route, with
-    the version read here handed over (VERSION_KEY), so that it is read once."""
+    the stored version and fresh, or being built (ResponseCache.ready: waited for here), is answered
+    here with what its route would have sent (`respond`); routing, dependency solving and the Request
+    objects were most of such a request's CPU at 400 concurrent readers (benchmarks/README.md). Of
+    the readers that find no build under way, the first goes on to the route, which starts it, and
+    the others wait for that (ResponseCache.claim). The rest (a query string, the stale page with the
+    database away, a failed read) goes on to the route too, with the version read here handed over
+    (VERSION_KEY), so that it is read once."""
 
     def __init__(self, app: ASGIApp, resolvers: Mapping[str, Resolver]) -> None:
         self.app, self.resolvers = app, resolvers
