@@ -13,6 +13,10 @@ Prints req/s, p50 and p99, the status codes seen, and the API process's CPU per 
 system, from /proc: the figure the machine's other load moves least); the goals (docs:
 benchmarks/README.md): >= 1,000 req/s and p99 < 200 ms for the page and its JSON, the page within 3x
 of the trivial endpoint (req/s).
+With `BENCH_BASELINE=DIR` (another checkout, e.g. a worktree of `main`), a second API process is
+started from DIR's code on the same database, and every run is made against both, alternating which
+goes first, while the same writer writes: old and new code measured in the same run, under the same
+load (`"baseline"` in the output, and the ratios `baseline_over_this` of req/s and CPU per request).
 usage: python benchmarks/bench_status_page.py [days=90] [seconds=10] [clients=400]"""
 
 from __future__ import annotations
@@ -152,11 +156,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def start_api(url: str, data_dir: str) -> tuple[subprocess.Popen, str]:
+async def start_api(url: str, data_dir: str, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """`slamon api --site status` of the code in `root` (`python -m` imports `app` from its working
+    directory first)."""
     port = free_port()
     env = {**os.environ, "SLAMON_DATABASE_URL": url, "SLAMON_DATA_DIR": data_dir}
     api = subprocess.Popen(  # noqa: ASYNC220 — started once, before any measurement; never waited on here
-        [sys.executable, "-m", "app.cli", "api", "--site", "status", "--port", str(port)], cwd=ROOT, env=env
+        [sys.executable, "-m", "app.cli", "api", "--site", "status", "--port", str(port)], cwd=root, env=env
     )
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -171,26 +177,7 @@ async def start_api(url: str, data_dir: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("slamon api did not start")
 
 
-async def phase(base: str, seconds: int, clients: int, script: Path, api_pid: int) -> dict:
-    browser = {"Accept-Language": "en", "Accept-Encoding": "gzip"}  # what browsers and CDNs send
-    async with httpx.AsyncClient(base_url=base, timeout=60, headers=browser) as http:
-        etags = {path: (await http.get(path)).headers["etag"] for path in ("/", "/api/system-status")}
-    runs = {
-        "health_live": ("/api/health/live", browser),
-        "health": ("/api/health", browser),
-        "system_status": ("/api/system-status", browser),
-        "system_status_if_none_match": (
-            "/api/system-status",
-            {**browser, "If-None-Match": etags["/api/system-status"]},
-        ),
-        "page": ("/", browser),
-        "page_if_none_match": ("/", {**browser, "If-None-Match": etags["/"]}),
-    }
-    results = {}
-    for name, (path, headers) in runs.items():
-        results[name] = await asyncio.to_thread(wrk, base + path, seconds, clients, script, api_pid, headers)
-        log(f"  {name}: {results[name]}")
-        await asyncio.sleep(2)  # what a run left queued in the server is done before the next starts
+def _ratios(results: dict) -> None:
     for name in ("system_status", "page"):
         for trivial in ("health_live", "health"):
             ratio = results[trivial]["req_per_s"] / max(results[name]["req_per_s"], 0.1)
@@ -198,13 +185,54 @@ async def phase(base: str, seconds: int, clients: int, script: Path, api_pid: in
         # the same comparison by the server's CPU per request: what the machine's load does not move
         cost = results[name]["api_cpu_ms_per_request"] / max(results["health_live"]["api_cpu_ms_per_request"], 1e-6)
         results[name]["cpu_over_health_live"] = round(cost, 2)
+
+
+async def phase(apis: dict[str, tuple[str, int]], seconds: int, clients: int, script: Path) -> dict[str, dict]:
+    """Every run against each API (`apis`: label -> (base URL, pid)), alternating which goes first."""
+    browser = {"Accept-Language": "en", "Accept-Encoding": "gzip"}  # what browsers and CDNs send
+    etags = {}
+    for label, (base, _) in apis.items():
+        async with httpx.AsyncClient(base_url=base, timeout=60, headers=browser) as http:
+            etags[label] = {path: (await http.get(path)).headers["etag"] for path in ("/", "/api/system-status")}
+    runs = {
+        "health_live": ("/api/health/live", browser, None),
+        "health": ("/api/health", browser, None),
+        "system_status": ("/api/system-status", browser, None),
+        "system_status_if_none_match": ("/api/system-status", browser, "/api/system-status"),
+        "page": ("/", browser, None),
+        "page_if_none_match": ("/", browser, "/"),
+    }
+    results: dict[str, dict] = {label: {} for label in apis}
+    for n, (name, (path, headers, etag_of)) in enumerate(runs.items()):
+        labels = list(apis) if n % 2 == 0 else list(reversed(apis))
+        for label in labels:
+            base, pid = apis[label]
+            sent = headers if etag_of is None else {**headers, "If-None-Match": etags[label][etag_of]}
+            results[label][name] = await asyncio.to_thread(wrk, base + path, seconds, clients, script, pid, sent)
+            log(f"  {label} {name}: {results[label][name]}")
+            await asyncio.sleep(2)  # what a run left queued in the server is done before the next starts
+    for runs_of in results.values():
+        _ratios(runs_of)
+    if "baseline" in results:
+        for name, this in results["this"].items():
+            old = results["baseline"][name]
+            this["baseline_req_per_s_over_this"] = round(old["req_per_s"] / max(this["req_per_s"], 0.1), 2)
+            this["baseline_cpu_over_this"] = round(
+                old["api_cpu_ms_per_request"] / max(this["api_cpu_ms_per_request"], 1e-6), 2
+            )
     return results
+
+
+def baseline_root() -> Path | None:
+    """BENCH_BASELINE: the checkout whose code is measured beside this one's."""
+    return Path(os.environ["BENCH_BASELINE"]).resolve() if os.environ.get("BENCH_BASELINE") else None
 
 
 async def main() -> None:
     days = int_setting(1, "BENCH_DAYS", 90)
     seconds = int_setting(2, "BENCH_SECONDS", 10)
     clients = int_setting(3, "BENCH_CLIENTS", 400)
+    baseline = baseline_root()
     load_before = os.getloadavg()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian package wrk; scripts/system-deps.sh installs it)")
@@ -223,21 +251,28 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as data_dir:
             script = Path(data_dir) / "statuses.lua"
             script.write_text(WRK_SCRIPT)
-            api, base = await start_api(url, data_dir)
+            processes: list[subprocess.Popen] = []
             try:
+                apis = {}
+                for label, root in (("this", ROOT), ("baseline", baseline)):
+                    if root is not None:
+                        api, base = await start_api(url, data_dir, root)
+                        processes.append(api)
+                        apis[label] = (base, api.pid)
                 log("quiet: nothing written")
-                quiet = await phase(base, seconds, clients, script, api.pid)
+                quiet = await phase(apis, seconds, clients, script)
                 log("worst day: a new slot every second, an incident update every 10 s")
                 writer = Writer(url, service_ids, open_incident)
                 writing = asyncio.create_task(writer.run())
                 try:
-                    busy = await phase(base, seconds, clients, script, api.pid)
+                    busy = await phase(apis, seconds, clients, script)
                 finally:
                     writing.cancel()
                     await asyncio.gather(writing, return_exceptions=True)
             finally:
-                api.terminate()
-                api.wait(timeout=30)
+                for api in processes:
+                    api.terminate()
+                    api.wait(timeout=30)
     load = os.getloadavg()
     emit(
         {
@@ -247,8 +282,13 @@ async def main() -> None:
             "checks": loaded,
             "clients": clients,
             "seconds_per_run": seconds,
-            "quiet": quiet,
-            "worst_day": busy,
+            "quiet": quiet["this"],
+            "worst_day": busy["this"],
+            **(
+                {"baseline": {"root": str(baseline), "quiet": quiet["baseline"], "worst_day": busy["baseline"]}}
+                if baseline is not None
+                else {}
+            ),
             "worst_day_writes": writer.writes,
             "goals": {
                 "req_per_s": GOAL_REQ_PER_S,

@@ -13,7 +13,10 @@ that build (or, when only time moved, get the body of a moment ago while it runs
 - whatever the number of concurrent readers, a change costs one build per process and variant;
 - the body carries a strong ETag (a digest of its bytes): `If-None-Match` gets 304, and
   `Cache-Control` lets browsers, reverse proxies and CDNs keep it a few seconds
-  (docs/operations.md, "Scaling", says why these values).
+  (docs/operations.md, "Scaling", says why these values);
+- a request whose body is current in memory is answered ahead of routing (FromMemory): the same
+  version read, the same body and headers, without FastAPI's routing, dependencies and Request
+  objects, which were most of what such a request cost (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -28,8 +32,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from starlette.datastructures import Headers
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app import deps
 from app.status import queries
 
 FRESH_S = 1.0  # a body is built again after this long, so what time alone changes shows within it
@@ -114,6 +121,16 @@ async def version(state: Any) -> tuple[int, ...]:
     return await versions(state).read()
 
 
+VERSION_KEY = "slamon.status.version"  # scope: the version FromMemory read for this request
+
+
+async def version_of(request: Any) -> tuple[int, ...]:
+    """The stored version for a request: the one FromMemory read for it (after it arrived, so it
+    holds every write committed before), else read now."""
+    stored: tuple[int, ...] | None = request.scope.pop(VERSION_KEY, None)
+    return stored if stored is not None else await version(request.app.state)
+
+
 @dataclass(frozen=True)
 class Body:
     """One built response: its bytes, their strong ETag, and what it was built from."""
@@ -157,13 +174,16 @@ class ResponseCache:
     max_variants: int = MAX_VARIANTS
     _bodies: OrderedDict[Hashable, Body] = field(default_factory=OrderedDict)
     _building: dict[tuple[Hashable, tuple[int, ...]], tuple[datetime, asyncio.Task[Body]]] = field(default_factory=dict)
+    # (key, version) a reader found no build for and took to the route (claim): set once it starts one
+    _claims: dict[tuple[Hashable, tuple[int, ...]], asyncio.Future[None]] = field(default_factory=dict)
     builds: int = 0
 
     def last(self, key: Hashable) -> Body | None:
         return self._bodies.get(key)
 
-    async def get(self, key: Hashable, stored: tuple[int, ...], now: datetime, build: Builder) -> Body:
-        """The body of `key` for the stored `version` at `now`: kept, being built, or built now."""
+    def _ready(self, key: Hashable, stored: tuple[int, ...], now: datetime) -> Body | asyncio.Task[Body] | None:
+        """What a reader of `key` at `now` gets without starting a build: the kept body when fresh, or
+        while a build is under way when only time moved; else the build under way; else None."""
         body = self._bodies.get(key)
         if body is not None and body.fresh(stored, now):
             self._bodies.move_to_end(key)
@@ -171,14 +191,47 @@ class ResponseCache:
         started, running = self._building.get((key, stored), (None, None))
         # a build started for another reader's `now` serves this one too while within FRESH_S of it
         if started is None or running is None or not started <= now < started + timedelta(seconds=FRESH_S):
-            running = asyncio.create_task(self._build(key, stored, now, build), name="status-build")
-            self._building[(key, stored)] = (now, running)
-        if body is not None and body.version == stored and body.built_at <= now < body.built_at + STALE_BY_TIME:
-            # Nothing stored has changed, only time: the body of a moment ago is served while the
-            # next is built, so readers never queue behind a build that only the clock asked for.
-            return body
+            return None
+        return body if _only_time_moved(body, stored, now) else running
+
+    async def ready(self, key: Hashable, stored: tuple[int, ...], now: datetime) -> Body | None:
+        """The body of `key` for the stored version at `now` if it is kept or being built (waited
+        for), else None: a reader that cannot build (FromMemory) lets the route start the build."""
+        ready = self._ready(key, stored, now)
+        if ready is None or isinstance(ready, Body):
+            return ready
+        return await asyncio.shield(ready)  # a reader that goes away does not cancel the others' build
+
+    def claim(self, key: Hashable, stored: tuple[int, ...]) -> asyncio.Future[None] | None:
+        """For a reader that found nothing ready (FromMemory): None when it is the first, which takes
+        the request to the route to start the build and calls `release` after; else what to wait
+        for before looking again (readers arriving together then do not all go through routing)."""
+        claimed = self._claims.get((key, stored))
+        if claimed is None:
+            self._claims[(key, stored)] = asyncio.get_running_loop().create_future()
+        return claimed
+
+    def release(self, key: Hashable, stored: tuple[int, ...]) -> None:
+        claimed = self._claims.pop((key, stored), None)
+        if claimed is not None and not claimed.done():
+            claimed.set_result(None)
+
+    async def get(self, key: Hashable, stored: tuple[int, ...], now: datetime, build: Builder) -> Body:
+        """The body of `key` for the stored `version` at `now`: kept, being built, or built now."""
+        ready = self._ready(key, stored, now)
+        if ready is None:
+            ready = asyncio.create_task(self._build(key, stored, now, build), name="status-build")
+            self._building[(key, stored)] = (now, ready)
+            self.release(key, stored)  # the readers who waited for it to start look again
+            body = self._bodies.get(key)
+            if body is not None and _only_time_moved(body, stored, now):
+                # Nothing stored has changed, only time: the body of a moment ago is served while the
+                # next is built, so readers never queue behind a build that only the clock asked for.
+                return body
+        if isinstance(ready, Body):
+            return ready
         # shielded: a reader that goes away does not cancel the build the others wait for
-        return await asyncio.shield(running)
+        return await asyncio.shield(ready)
 
     async def _build(self, key: Hashable, stored: tuple[int, ...], now: datetime, build: Builder) -> Body:
         try:
@@ -198,6 +251,12 @@ class ResponseCache:
         finally:
             if self._building.get((key, stored), (None, None))[1] is asyncio.current_task():
                 del self._building[(key, stored)]
+
+
+def _only_time_moved(body: Body | None, stored: tuple[int, ...], now: datetime) -> bool:
+    """Whether `body` is of the stored version and less than STALE_BY_TIME old: servable while the
+    build that time alone asked for runs."""
+    return body is not None and body.version == stored and body.built_at <= now < body.built_at + STALE_BY_TIME
 
 
 def of(state: Any, name: str) -> ResponseCache:
@@ -235,3 +294,71 @@ def respond(
     if compressed:
         return Response(body.gzipped, media_type=media_type, headers={**sent, "Content-Encoding": "gzip"})
     return Response(body.content, media_type=media_type, headers=sent)
+
+
+@dataclass(frozen=True)
+class Served:
+    """Where a request's body is kept and how it is sent: the cache's name and variant key, its media
+    type and the route's own headers."""
+
+    cache: str
+    key: Hashable
+    media_type: str
+    headers: Mapping[str, str] | None = None
+
+
+Resolver = Callable[[Scope, Headers], Served | None]  # None: for the route to answer
+
+
+async def clock(app: Any) -> datetime:
+    """deps.clock, or what the app's dependency overrides put in its place (tests pin time)."""
+    given = app.dependency_overrides.get(deps.clock, deps.clock)()
+    now: datetime = await given if inspect.isawaitable(given) else given
+    return now
+
+
+class FromMemory:
+    """ASGI middleware: a GET of a status read (`resolvers`: path -> Resolver) whose body is kept for
+    the stored version and fresh, or being built (ResponseCache.ready: waited for here), is answered
+    here with what its route would have sent (`respond`); routing, dependency solving and the Request
+    objects were most of such a request's CPU at 400 concurrent readers (benchmarks/README.md). Of
+    the readers that find no build under way, the first goes on to the route, which starts it, and
+    the others wait for that (ResponseCache.claim). The rest (a query string, the stale page with the
+    database away, a failed read) goes on to the route too, with the version read here handed over
+    (VERSION_KEY), so that it is read once."""
+
+    def __init__(self, app: ASGIApp, resolvers: Mapping[str, Resolver]) -> None:
+        self.app, self.resolvers = app, resolvers
+        self._routes: dict[str, Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        resolver = self.resolvers.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        served = None if resolver is None else resolver(scope, headers := Headers(scope=scope))
+        if served is None:
+            return await self.app(scope, receive, send)
+        route = self._routes.get(scope["path"])
+        if route is None:  # the path's first request: its route answers it and is remembered
+            await self.app(scope, receive, send)
+            if scope.get("route") is not None:
+                self._routes[scope["path"]] = scope["route"]
+            return None
+        app, key = scope["app"], served.key
+        bodies = of(app.state, served.cache)
+        try:
+            stored = await version(app.state)
+            body = await bodies.ready(key, stored, await clock(app))
+            claimed = None if body is not None else bodies.claim(key, stored)
+            if claimed is not None:  # another reader took its request to the route to start the build
+                await asyncio.shield(claimed)
+                body = await bodies.ready(key, stored, await clock(app))
+        except Exception:  # the route reads again, builds again, and answers as it does on errors
+            return await self.app(scope, receive, send)
+        if body is None:  # no build under way: the route starts it
+            scope[VERSION_KEY] = stored
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                if claimed is None:
+                    bodies.release(key, stored)
+        scope["route"] = route  # what RequestMetrics names the request by, as the route would have left it
+        await respond(body, headers, served.media_type, served.headers)(scope, receive, send)

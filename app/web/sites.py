@@ -8,9 +8,12 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
+from app.status import cache
+from app.status import views as status_views
 from app.web import docs, static
 from app.web.console.views import router as console_pages
 from app.web.security import SecurityHeaders
+from app.web.status import views as status_page_views
 from app.web.status.views import router as status_pages
 from app.web.templating import STATIC_DIR
 
@@ -48,4 +51,9 @@ def install(app: FastAPI, site: str) -> None:
             STATIC_DIR / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
         )
 
+    # The status reads current in memory are answered ahead of routing (inside the security headers).
+    resolvers: dict[str, cache.Resolver] = {"/api/system-status": status_views.from_memory}
+    if site == "status":
+        resolvers["/"] = status_page_views.from_memory
+    app.add_middleware(cache.FromMemory, resolvers=resolvers)
     app.add_middleware(SecurityHeaders)

@@ -5,15 +5,18 @@ maintenance windows, and the past incidents by day of GET /api/incidents/past.""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo
 
 import asyncpg
 from markupsafe import Markup
 
+from app import db
 from app.formatting import format_duration, percentage_text, truncated_percentage
 from app.incidents import service as incidents
 from app.incidents.models import IncidentRead
@@ -149,6 +152,21 @@ def same_figures(shown: dict[str, Any], read: dict[str, Any]) -> bool:
     return shown.keys() == read.keys() and all(shown[k] == read[k] for k in shown.keys() - READ_AT_KEYS)
 
 
+Read = Callable[[asyncpg.Connection], Awaitable[Any]]
+
+
+async def _read_beside(pool: asyncpg.Pool, read: Read) -> tuple[bool, Any]:
+    """(True, what `read` gave) on a spare pooled connection, or (False, None) when none is idle
+    (db.spare_connection: never waited for); the caller then reads on its own connection."""
+    spare = await db.spare_connection(pool)
+    if spare is None:
+        return False, None
+    try:
+        return True, await read(cast(asyncpg.Connection, spare))  # a pool's proxy: the connection's methods
+    finally:
+        await pool.release(spare)
+
+
 async def page(
     conn: asyncpg.Connection,
     now: datetime,
@@ -157,8 +175,32 @@ async def page(
     past_page: int = 1,
     pool: asyncpg.Pool | None = None,
 ) -> dict[str, Any]:
-    """Everything the status page renders, as of `now` (`pool`: see status.snapshot)."""
-    system, grid = await status.snapshot(conn, now, timezone_name, zone, pool)
+    """Everything the status page renders, as of `now` (`pool`: see status.snapshot). Given the pool,
+    the open incidents, the maintenance windows, the past incidents and the titles of the grid's
+    incidents are read on spare connections while the status and grid are read: a change is built in
+    about half the round trips, and the readers waiting for it wait that much less
+    (benchmarks/README.md)."""
+    reads: dict[str, Read] = {
+        "active": incidents.list_active,
+        "windows": lambda c: maintenance.list_windows(c, now, 1, MAINTENANCE_SHOWN),
+        "past": lambda c: incidents.past(c, PAST_DAYS, past_page, PAST_DAYS_PER_PAGE, now, zone),
+        "titles": lambda c: c.fetch(queries.INCIDENT_TITLES_SINCE, now - timedelta(days=status.GRID_DAYS + 1), now),
+    }
+    beside = {} if pool is None else {k: asyncio.create_task(_read_beside(pool, r)) for k, r in reads.items()}
+    try:
+        system, grid = await status.snapshot(conn, now, timezone_name, zone, pool)
+    finally:
+        # Not cancelled: each read finishes and gives its connection back (then an error goes on).
+        outcomes = dict(zip(beside, await asyncio.gather(*beside.values(), return_exceptions=True), strict=True))
+    read: dict[str, Any] = {}
+    for name, outcome in outcomes.items():
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if outcome[0]:
+            read[name] = outcome[1]
+    for name, on_conn in reads.items():
+        if name not in read:
+            read[name] = await on_conn(conn)
     services: list[dict[str, Any]] = []
     incident_ids: set[str] = set()
     day_count = max((len(codes) for codes in grid.codes.values()), default=0)
@@ -170,18 +212,17 @@ async def page(
         # check while the figures shown stay the same (same_figures)
         shown = {"id": entry["id"], "name": entry["name"], "status": entry["status"], "uptime": entry["uptime"]}
         services.append(shown | {"bars": bars})
-    titles = (
-        {
-            r["id"]: {"title": r["title"], "priority": r["priority"]}
-            for r in await conn.fetch(queries.INCIDENT_TITLES, sorted(incident_ids))
-        }
-        if incident_ids
-        else {}
-    )
+    # The grid's incidents are among those read beside it (any incident of the grid's days); any
+    # that is not (created since) is read now. In id order: the same figures give the same bytes.
+    rows = {r["id"]: r for r in read["titles"] if r["id"] in incident_ids}
+    missing = sorted(incident_ids - rows.keys())
+    if missing:
+        rows |= {r["id"]: r for r in await conn.fetch(queries.INCIDENT_TITLES, missing)}
+    titles = {i: {"title": rows[i]["title"], "priority": rows[i]["priority"]} for i in sorted(rows)}
     names = {s["id"]: s["name"] for s in services}
-    active = [_with_local_times(i, zone, names) for i in await incidents.list_active(conn)]
-    windows = (await maintenance.list_windows(conn, now, 1, MAINTENANCE_SHOWN)).windows
-    past = await incidents.past(conn, PAST_DAYS, past_page, PAST_DAYS_PER_PAGE, now, zone)
+    active = [_with_local_times(i, zone, names) for i in read["active"]]
+    windows = read["windows"].windows
+    past = read["past"]
     past_days = [
         {
             "date": day.date,

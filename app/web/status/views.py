@@ -10,6 +10,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
+from starlette.types import Scope
 
 from app import deps
 from app.config import Settings
@@ -24,6 +27,7 @@ PAST_PAGES = -(-service.PAST_DAYS // service.PAST_DAYS_PER_PAGE)
 DAY_CODES = ("o", "po", "mo", "nd", "e")
 STATES = ("operational", "degraded", "outage")
 VARY = "Cookie, Accept-Language"  # the language comes from ?lang=, the lang cookie or Accept-Language
+MEDIA_TYPE = "text/html; charset=utf-8"
 
 
 def script_texts(lang: str) -> dict[str, Any]:
@@ -44,6 +48,25 @@ def _snapshots(app: FastAPI) -> dict[int, dict[str, Any]]:
     if kept is None:
         kept = app.state.status_snapshots = {}
     return kept
+
+
+def _served(lang: str, paged: bool, page: int) -> status_cache.Served:
+    """Where a page's body is kept (its variant: language, page number, whether ?page= was given) and
+    the headers it is sent with."""
+    return status_cache.Served("page", (lang, paged, page), MEDIA_TYPE, {"Content-Language": lang, "Vary": VARY})
+
+
+def from_memory(scope: Scope, headers: Headers) -> status_cache.Served | None:
+    """Where the body of `GET /` is kept, for status_cache.FromMemory to answer it from there when
+    current; None (for the route) when a query string is given: ?page= and ?lang= (which sets a
+    cookie) are the route's."""
+    if scope["query_string"]:
+        return None
+    cookie = headers.get("cookie")
+    lang = i18n.negotiate(
+        None, cookie_parser(cookie).get(i18n.LANG_COOKIE) if cookie else None, headers.get("accept-language")
+    )
+    return _served(lang, False, 1)
 
 
 def _render(request: Request, data: dict[str, Any], stale: dict[str, Any] | None) -> HTMLResponse:
@@ -78,8 +101,9 @@ async def status_page(
     # those alone (other query parameters would otherwise be copied into its language links), so
     # the variants are few and a crowd cannot make each request a new build by varying the query.
     paged = "page" in request.query_params
-    bodies = status_cache.of(request.app.state, "page")
-    variant = (lang, paged, page)
+    served = _served(lang, paged, page)
+    bodies = status_cache.of(request.app.state, served.cache)
+    variant = served.key
 
     async def build() -> tuple[bytes, dict[str, Any]]:
         query = urlencode([("page", page)] * paged + [("lang", lang)])
@@ -95,7 +119,7 @@ async def status_page(
         return bytes((await asyncio.to_thread(_render, canonical, data, None)).body), data
 
     try:
-        body = await bodies.get(variant, await status_cache.version(request.app.state), now, build)
+        body = await bodies.get(variant, await status_cache.version_of(request), now, build)
     except DB_UNAVAILABLE as exc:
         previous = kept.get(page)
         if previous is None or not is_unreachable(exc):
@@ -105,9 +129,7 @@ async def status_page(
             "minutes": max(0, int((now - previous["asOf"]).total_seconds() // 60)),
         }
         return _render(request, previous, stale)  # no-store: its age label changes by the minute
-    response = status_cache.respond(
-        body, request.headers, "text/html; charset=utf-8", {"Content-Language": lang, "Vary": VARY}
-    )
+    response = status_cache.respond(body, request.headers, served.media_type, served.headers)
     if request.query_params.get("lang") in i18n.LANGUAGES and request.cookies.get(i18n.LANG_COOKIE) != lang:
         # as render() does: ?lang= is remembered; a response that sets a cookie is nobody else's to keep
         response.set_cookie(i18n.LANG_COOKIE, lang, max_age=LANG_COOKIE_MAX_AGE_S, samesite="lax", httponly=True)

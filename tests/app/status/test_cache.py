@@ -242,6 +242,94 @@ async def test_concurrent_readers_share_the_version_reads_and_one_build(conn, re
     assert _service((await client.get("/api/system-status")).json())["status"] == "degraded"
 
 
+def _count_route_calls(client: httpx.AsyncClient) -> list[int]:
+    """How many requests reached a status route: each takes deps.settings (FromMemory does not)."""
+    calls = [0]
+    app = client.app  # type: ignore[attr-defined]
+
+    async def settings() -> object:
+        calls[0] += 1
+        return app.state.settings
+
+    app.dependency_overrides[deps.settings] = settings
+    return calls
+
+
+SENT_HEADERS = (
+    "etag", "cache-control", "vary", "content-type", "content-encoding", "content-language", "content-length",
+    "content-security-policy", "x-content-type-options",
+)  # fmt: skip
+
+
+async def test_a_current_body_is_answered_ahead_of_routing_with_what_the_route_sends(conn, replica):
+    await write_checks(conn, [slot(i) for i in range(5)], now=NOW)
+    client, plain = replica("status"), replica("status")
+    routed = _count_route_calls(client)
+    # the same app without FromMemory: every request answered by its route
+    plain.app.user_middleware = [m for m in plain.app.user_middleware if m.cls is not cache.FromMemory]  # type: ignore[attr-defined]
+    english = {"Accept-Language": "en"}
+    for path in ("/", "/api/system-status"):
+        before = routed[0]
+        first = await client.get(path, headers=english)  # built by the route
+        assert routed[0] == before + 1
+        for sent in (english, {**english, "Accept-Encoding": "identity"}, {**english, "If-None-Match": "x"}):
+            again = await client.get(path, headers=sent)  # from memory: the route is not reached
+            by_route = await plain.get(path, headers=sent)
+            assert again.status_code == by_route.status_code == 200 and again.content == by_route.content
+            assert {h: again.headers.get(h) for h in SENT_HEADERS} == {h: by_route.headers.get(h) for h in SENT_HEADERS}
+        assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+        conditional = await client.get(path, headers={**english, "If-None-Match": first.headers["etag"]})
+        assert conditional.status_code == 304 and conditional.headers["etag"] == first.headers["etag"]
+    assert routed[0] == 2  # each path's first request only
+    # a language cookie: that variant's body, from memory once built
+    client.cookies.set("lang", "ko")
+    korean = await client.get("/", headers=english)
+    assert korean.headers["content-language"] == "ko" and routed[0] == 3
+    assert (await client.get("/", headers=english)).content == korean.content and routed[0] == 3
+    # a query string (?lang= sets the cookie, ?page=): the route's
+    assert "set-cookie" in (await client.get("/?lang=en")).headers and routed[0] == 4
+    # requests answered from memory are counted under their route (GET /metrics)
+    samples = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for metric in client.app.state.metrics.requests.collect()  # type: ignore[attr-defined]
+        for s in metric.samples
+        if s.name.endswith("_count")
+    }
+    assert samples[("/", "2xx")] >= 7 and samples[("/api/system-status", "2xx")] >= 4
+    assert samples[("/", "3xx")] == samples[("/api/system-status", "3xx")] == 1
+
+
+async def test_readers_arriving_while_a_change_is_built_wait_for_it_ahead_of_routing_and_see_it(conn, replica):
+    await write_checks(conn, [slot(i) for i in range(3, 8)], now=NOW)
+    client = replica("status")
+    routed = _count_route_calls(client)
+    state = client.app.state  # type: ignore[attr-defined]
+    english = {"Accept-Language": "en"}
+    for path, name, failed in (("/api/system-status", "system-status", 2), ("/", "page", 1)):
+        shown = await client.get(path, headers=english)
+        caches = state.status_caches
+        await write_checks(conn, [slot(failed, ok=False)], now=NOW)  # a change
+        builds, before = caches[name].builds, routed[0]
+        # arriving together: they share the version reads, and find no build of the new version yet
+        responses = await asyncio.gather(*(client.get(path, headers=english) for _ in range(30)))
+        assert routed[0] == before + 1 and caches[name].builds == builds + 1  # one started it, the others waited
+        # arriving while it is being built
+        await write_checks(conn, [slot(failed + 10, ok=False)], now=NOW)
+        first = asyncio.create_task(client.get(path, headers=english))  # the route starts the build
+        for _ in range(1000):
+            if caches[name]._building:
+                break
+            await asyncio.sleep(0.001)
+        rest = await asyncio.gather(*(client.get(path, headers=english) for _ in range(30)))
+        assert routed[0] == before + 2 and caches[name].builds == builds + 2
+        assert len({r.content for r in [await first, *rest]}) == 1 and rest[0].content != responses[0].content
+        assert len({r.content for r in responses}) == 1 and responses[0].content != shown.content
+        if name == "page":
+            assert 'data-service="face-compare"' in responses[0].text and 'data-state="degraded"' in responses[0].text
+        else:
+            assert _service(responses[0].json())["status"] == "degraded"
+
+
 def _as_of(page: httpx.Response) -> str:
     return re.search(r'<time id="as-of" datetime="([^"]+)">', page.text).group(1)
 
