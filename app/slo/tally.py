@@ -12,6 +12,8 @@ run reads what was written since the last one, not the windows and the month aga
   counts of those calls (slo_tally_latencies). A run adds the calls that settled since the last
   and moves each percentile along the latency counts by as many values as calls came in; calls
   after `calls_to` are read raw at every run and merged the same way, without being kept.
+- Per service and violation rule, its fold of the measurements (slo_tally_runs, sql/350: `Run`), so
+  that a run judges the measurements completed since the last (`verdicts`), not the look-back again.
 
 What a run cannot prove unchanged it recomputes, for the one service concerned: rows written before
 `buckets_to` (the change log's earliest written instant, app/changes) recompute the buckets from
