@@ -55,7 +55,11 @@ from app.notifications import delivery, outbox
 from app.periods import month
 from app.reports import service as reports
 from app.rollups import service as rollups
+from app.services import service as services
 from app.services.service import sync_catalog
+from app.slo import alerts, evaluation, tally
+from app.slo import service as slo
+from workers import slo as worker_slo
 from workers.common import EventPublisher
 from workers.detection import sweep_detection
 from workers.slo import sweep_slos
@@ -168,6 +172,71 @@ async def timed(work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
     t = time.perf_counter()
     result = await work()
     return time.perf_counter() - t, result
+
+
+SLO_PARTS_ROUNDS = 3
+
+
+async def sweep_parts(conn: Any, ctx: dict, now: datetime, period: Any, zone: str) -> dict:
+    """Two parts of the incremental SLO sweep (workers/slo.py) at `now` (a measurement completing),
+    each the old way and the new way in the same state, alternately, SLO_PARTS_ROUNDS times (means):
+    - announcing every service's report: one `sla-metrics-updated` per service, 8 in flight (as
+      before issue 18's batching), against the run's batched events (`announce`);
+    - the violation rules: every kept measurement of the 7-hour look-back read and judged (as
+      before), against `tally.verdicts` continuing the folds kept at the previous measurement."""
+    active = list(await services.list_active(conn))
+    ids = [s["id"] for s in active]
+    reports = await slo.reports(conn, active, period, now, zone)
+    found: dict[str, Any] = {sid: [] for sid in ids}
+    publisher = ctx["publisher"]
+    redis = publisher.publisher.redis
+
+    async def forget() -> None:
+        async for key in redis.scan_iter(f"{publisher.publisher.channel}:slo-digest:svc-*"):
+            await redis.delete(key)
+
+    async def per_service() -> None:
+        in_flight = asyncio.Semaphore(8)
+
+        async def one(sid: str) -> None:
+            async with in_flight:
+                data = {"serviceId": sid, "metrics": worker_slo.encode(reports[sid]), "changes": []}
+                await publisher.publish("sla-metrics-updated", data, worker_slo.ROOMS)
+
+        await publisher.changed_many({f"slo-digest:{sid}": worker_slo.digest(reports[sid]) for sid in ids})
+        await asyncio.gather(*(one(sid) for sid in ids))
+
+    end = evaluation.bucket_floor(now)
+    horizon = end - evaluation.LOOKBACK
+
+    async def lookback() -> None:
+        series = await tally._kept_series(conn, dict.fromkeys(ids, horizon), end)
+        for s in active:
+            for rule in evaluation.service_rules(s):
+                alerts.judge(rule, series[s["id"]][rule.slo])
+
+    await tally.verdicts(conn, active, now - alerts.BUCKET)  # the folds as the previous run left them
+    await conn.execute("CREATE TEMP TABLE bench_runs AS SELECT * FROM slo_tally_runs")
+
+    async def folded() -> None:
+        await tally.verdicts(conn, active, now)
+
+    async def restore() -> None:
+        await conn.execute("DELETE FROM slo_tally_runs; INSERT INTO slo_tally_runs SELECT * FROM bench_runs")
+
+    cases = {
+        "announce_per_service": (forget, per_service),
+        "announce_batched": (forget, lambda: worker_slo.announce(publisher, reports, found, now)),
+        "rules_lookback": (restore, lookback),
+        "rules_folded": (restore, folded),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(SLO_PARTS_ROUNDS):
+        for name, (prepare, work) in cases.items():
+            await prepare()
+            samples[name].append((await timed(work))[0])
+    await conn.execute("DROP TABLE bench_runs")
+    return {name: millis(statistics.fmean(values)) for name, values in samples.items()} | {"services": len(ids)}
 
 
 def per_minute(run_s: float, runs_per_minute: float) -> dict:
@@ -304,6 +373,8 @@ async def measure(count: int, prober_s: float, hours: int) -> dict:
                         await delivery.due(c)
 
                 add("notify_scan", (await timed(scan))[0])
+            parts = await sweep_parts(conn, ctx, end + timedelta(minutes=1, seconds=45), period, zone)
+            log(f"{count} services: parts of the sweep, old and new: {parts}")
             backend_rss = [rss_mib(pid) for pid in backends]
             worker_rss = rss_mib()
             after = period.end + timedelta(hours=1)
@@ -349,6 +420,7 @@ async def measure(count: int, prober_s: float, hours: int) -> dict:
         "materialise_s": round(materialise_s, 1),
         "refresh_after_one_minute": per_minute(med("refresh"), 2) | {"max_ms": millis(max(samples["refresh"]))},
         "slo_evaluation": sweep_figures("slo"),
+        "slo_sweep_parts_ms": parts,
         "detection": sweep_figures("detect"),
         "notification_scan": per_minute(med("notify_scan"), 12),
         "month_close": {

@@ -43,6 +43,7 @@ RESET_TABLES = (
     "slo_tally",
     "slo_tally_buckets",
     "slo_tally_latencies",
+    "slo_tally_runs",
     "service_certificates",
     "report_snapshots",
     "report_pdfs",

@@ -1,12 +1,12 @@
 """Cron, every minute: SLO evaluation (app/slo/evaluation.py) of the active services whose inputs
 changed since the last run or whose result time alone changes now (app/slo/sweep.py), from the
 figures kept between runs (app/slo/tally.py), then
-`sla-metrics-updated` {serviceId, metrics, changes} to the `uptime` room when the service's SLO
-figures or violations changed since the last announcement (metrics: the GET /api/slo/{id} body)."""
+`sla-metrics-updated` {evaluatedAt, services: [{serviceId, metrics, changes}, …]} to the `uptime` room: one
+event a run (up to SERVICES_PER_EVENT services each) with every service whose SLO figures or
+violations changed since the last announcement (metrics: the GET /api/slo/{id} body)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -17,15 +17,21 @@ from typing import Any
 import asyncpg
 from fastapi.encoders import decimal_encoder, jsonable_encoder
 
+from app.formatting import utc_iso
 from app.periods import local_date, month
 from app.services import service as services
 from app.slo import evaluation, sweep, tally
 from app.slo import service as slo
+from app.slo.alerts import Verdict
 from workers.common import TRANSIENT, Ctx, EventPublisher, each_service, retrying
 
 log = logging.getLogger(__name__)
 ROOMS = ["uptime"]
-PUBLISHING = 8  # events in flight at once (each is two Redis round trips)
+# A run's changes go out as one event (two Redis round trips, not two per service), split so that no
+# event is too large for a client to take at once (a report is ≈ 2.7 KB of JSON: ≈ 0.65 MB an event).
+SERVICES_PER_EVENT = 250
+# The replay stream keeps the events of the last runs only: a client away longer re-fetches.
+RETAINED_RUNS = 10
 
 
 def encode(value: Any) -> Any:
@@ -78,14 +84,14 @@ async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str
         work = await sweep.plan(conn, now, period.label, list(active), full=full)
         due = [active[sid] for sid in active if sid in work]
         scope = await sweep.scopes(conn, work, now)
-        series: dict[str, dict[str, list[Any]]] | None = None
+        verdicts: dict[str, dict[str, Verdict | None]] | None = None
         calls: dict[str, dict[str, Any]] | None = None
         if full:  # every figure from raw rows: the reference
             windows = await slo.burn_windows_many(conn, due, now)
         else:  # from the figures kept between runs, brought up to now (app/slo/tally.py)
             calls = await tally.keep(conn, due, work, period, now)
             windows = await tally.windows(conn, due, now)
-            series = await tally.series(conn, [sid for sid in calls if scope[sid].rules], now)
+            verdicts = await tally.verdicts(conn, [s for s in due if scope[s["id"]].rules], now)
 
         async def one(conn: asyncpg.Connection, sid: str) -> list[evaluation.Change]:
             async with conn.transaction():
@@ -105,7 +111,7 @@ async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str
                         rules={sid for sid, s in scope.items() if s.rules},
                         burns={sid for sid, s in scope.items() if s.burns},
                         windows=windows,
-                        series=series,
+                        verdicts=verdicts,
                     )
                 )
                 await sweep.finish(conn, work, scope, now)
@@ -128,26 +134,30 @@ async def announce(
     found: dict[str, list[evaluation.Change] | str],
     now: datetime,
 ) -> None:
-    """`sla-metrics-updated` for every service whose figures or violations changed; log the changes."""
+    """`sla-metrics-updated` with every service whose figures or violations changed; log the changes."""
     evaluated = {sid: changes for sid, changes in found.items() if isinstance(changes, list)}
     # a service whose evaluation failed (logged) is announced at its next run
     changed = await publisher.changed_many({f"slo-digest:{sid}": digest(reports[sid]) for sid in evaluated})
-    publishing = asyncio.Semaphore(PUBLISHING)
-
-    async def publish(sid: str, changes: list[evaluation.Change]) -> None:
-        data = {
+    updates = [
+        {
             "serviceId": sid,
             "metrics": encode(reports[sid]),
             "changes": [
                 {"kind": c.kind, "violation": encode(slo.violation_to_public(c.violation, now))} for c in changes
             ],
         }
-        async with publishing:
-            await publisher.publish("sla-metrics-updated", data, ROOMS)
-
-    await asyncio.gather(
-        *(publish(sid, changes) for sid, changes in evaluated.items() if changed[f"slo-digest:{sid}"] or changes)
-    )
+        for sid, changes in evaluated.items()
+        if changed[f"slo-digest:{sid}"] or changes
+    ]
+    seqs = []
+    for start in range(0, len(updates), SERVICES_PER_EVENT):
+        data = {"evaluatedAt": utc_iso(now), "services": updates[start : start + SERVICES_PER_EVENT]}
+        seq = await publisher.publish("sla-metrics-updated", data, ROOMS)
+        seqs += [seq] if seq else []
+    try:
+        await publisher.publisher.retire("sla-metrics-updated", seqs, RETAINED_RUNS)
+    except Exception:  # noqa: BLE001 — the events went out; only the stream's bound waits for the next run
+        log.exception("realtime: could not retire old sla-metrics-updated events", extra={"job": "evaluate_slos"})
     for sid, changes in evaluated.items():
         for change in changes:
             log.info(

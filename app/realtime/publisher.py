@@ -116,6 +116,23 @@ class Publisher:
         await self.manager.emit(event, {**data, "seq": seq}, namespace="/", room=rooms, skip_sid=skip_sid)
         return seq
 
+    async def retire(self, key: str, seqs: list[str], keep: int) -> None:
+        """Bound what bulky, repeated events (a sweep's: workers/slo.py) hold of the stream: remember
+        `seqs` (one publication) under `key` and delete the entries of all but the newest `keep`
+        publications. Replay then reports `complete: false` to a client whose `since` is older than
+        a deleted entry, as for trimmed ones (it re-fetches what it shows)."""
+        if not seqs:
+            return
+        name = f"{self.channel}:{key}"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lpush(name, ",".join(seqs))
+            pipe.lrange(name, keep, -1)
+            pipe.ltrim(name, 0, keep - 1)
+            _, old, _ = await pipe.execute()
+        expired = [seq for entry in old for seq in entry.decode().split(",")]
+        if expired:
+            await self.redis.xdel(self.stream_key, *expired)
+
     async def latest_seq(self) -> str:
         info = await self.redis.xinfo_stream(self.stream_key) if await self.redis.exists(self.stream_key) else None
         latest: str = info["last-generated-id"].decode() if info else "0-0"

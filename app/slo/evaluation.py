@@ -136,18 +136,23 @@ async def evaluate_many(
     rules: set[str],
     burns: set[str],
     windows: dict[str, dict[str, dict]] | None = None,
-    series: dict[str, dict[str, list]] | None = None,
+    verdicts: dict[str, dict[str, Verdict | None]] | None = None,
 ) -> dict[str, list[Change]]:
     """evaluate() of every service: the violation rules of those in `rules`, the burn-rate alerts of
-    those in `burns` (`windows`: their burn windows at `now`, `series`: the measurements of those in
-    `rules`, when the caller has them). The data is read for all of them at once; the open violations
-    under their locks, in one transaction."""
+    those in `burns` (`windows`: their burn windows at `now`, `verdicts`: per service of `rules` and
+    rule, alerts.judge over its measurements, when the caller has them: app/slo/tally.py). The data
+    is read for all of them at once; the open violations under their locks, in one transaction."""
     evaluated = [s for s in services if s["id"] in rules or s["id"] in burns]
     changes: dict[str, list[Change]] = {s["id"]: [] for s in services}
     if not evaluated:
         return changes
-    if series is None:
-        series = await measurements_many(conn, [s["id"] for s in evaluated if s["id"] in rules], now)
+    if verdicts is None:
+        judged = [s for s in evaluated if s["id"] in rules]
+        series = await measurements_many(conn, [s["id"] for s in judged], now)
+        verdicts = {
+            s["id"]: {rule.slo: alerts.judge(rule, series[s["id"]][rule.slo]) for rule in service_rules(s)}
+            for s in judged
+        }
     if windows is None:
         windows = await burn_windows_many(conn, [s for s in evaluated if s["id"] in burns], now)
     ids = [s["id"] for s in evaluated]
@@ -159,18 +164,21 @@ async def evaluate_many(
         for service in evaluated:
             sid = service["id"]
             if sid in rules:
-                changes[sid] += await _apply_rules(conn, service, series[sid], current[sid])
+                changes[sid] += await _apply_rules(conn, service, verdicts[sid], current[sid])
             if sid in burns:
                 changes[sid] += await _apply_burns(conn, service, windows[sid], current[sid], now)
     return changes
 
 
-async def _apply_rules(conn, service, series: dict[str, list], current: dict) -> list[Change]:
+def service_rules(service) -> list[Rule]:
+    """The violation rules of the service's SLOs (its tier's)."""
+    return alerts.rules(objectives(TIERS[service["tier"]]))
+
+
+async def _apply_rules(conn, service, verdicts: dict[str, Verdict | None], current: dict) -> list[Change]:
     changes = []
-    for rule in alerts.rules(objectives(TIERS[service["tier"]])):
-        change = await _apply_rule(
-            conn, service["id"], rule, alerts.judge(rule, series[rule.slo]), current.get(rule.slo)
-        )
+    for rule in service_rules(service):
+        change = await _apply_rule(conn, service["id"], rule, verdicts[rule.slo], current.get(rule.slo))
         changes += [change] if change else []
     return changes
 

@@ -215,12 +215,27 @@ SELECT service_id, bucket, coalesce(s.slots, 0), coalesce(s.bad_slots, 0), coale
 FROM slots s FULL JOIN calls c USING (service_id, bucket)
 """
 
-# The kept buckets of services $1 in [$2, $3), for the violation rules' measurements.
+# The kept buckets of services $1 from $2 (per service) to $3, for the violation rules' measurements.
 TALLY_BUCKETS = """
-SELECT service_id, bucket, slots, slots - bad_slots AS ok_slots, calls, c4xx, c5xx, p50, p95, p99
-FROM slo_tally_buckets
-WHERE service_id = ANY($1::text[]) AND bucket >= $2 AND bucket < $3
-ORDER BY service_id, bucket
+SELECT b.service_id, b.bucket, b.slots, b.slots - b.bad_slots AS ok_slots, b.calls, b.c4xx, b.c5xx, b.p50, b.p95, b.p99
+FROM unnest($1::text[], $2::timestamptz[]) AS i(service_id, since)
+JOIN slo_tally_buckets b ON b.service_id = i.service_id AND b.bucket >= i.since AND b.bucket < $3
+ORDER BY b.service_id, b.bucket
+"""
+
+# The violation rules' folds of services $1 (sql/350).
+TALLY_RUNS = "SELECT service_id, judged_to, runs FROM slo_tally_runs WHERE service_id = ANY($1::text[])"
+
+TALLY_PUT_RUNS = """
+INSERT INTO slo_tally_runs (service_id, judged_to, runs)
+SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[])
+ON CONFLICT (service_id) DO UPDATE SET judged_to = EXCLUDED.judged_to, runs = EXCLUDED.runs
+"""
+
+# The folds of services $1 that took in kept buckets from $2 (per service) on: being recomputed now.
+TALLY_DROP_RUNS = """
+DELETE FROM slo_tally_runs r USING unnest($1::text[], $2::timestamptz[]) AS i(service_id, since)
+WHERE r.service_id = i.service_id AND r.judged_to > i.since
 """
 
 # Burn windows [$2 - w, $2) of services $1 (latency targets $4, $5, $6) from the kept buckets

@@ -12,6 +12,8 @@ run reads what was written since the last one, not the windows and the month aga
   counts of those calls (slo_tally_latencies). A run adds the calls that settled since the last
   and moves each percentile along the latency counts by as many values as calls came in; calls
   after `calls_to` are read raw at every run and merged the same way, without being kept.
+- Per service and violation rule, its fold of the measurements (slo_tally_runs, sql/350: `Run`), so
+  that a run judges the measurements completed since the last (`verdicts`), not the look-back again.
 
 What a run cannot prove unchanged it recomputes, for the one service concerned: rows written before
 `buckets_to` (the change log's earliest written instant, app/changes) recompute the buckets from
@@ -20,10 +22,12 @@ month recount the service's month from raw rows."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -31,7 +35,8 @@ import asyncpg
 from app.changes.service import Due
 from app.periods import Period
 from app.slo import alerts, queries
-from app.slo.evaluation import LOOKBACK, bucket_floor, measurements
+from app.slo.alerts import CRITICAL, WARNING, Rule, Verdict
+from app.slo.evaluation import LOOKBACK, bucket_floor, measurements, service_rules
 from app.slo.service import BURN_WINDOWS, latency_targets
 
 # How far behind a run the month's kept calls stop: calls written later than this after their time
@@ -166,6 +171,7 @@ async def keep(
                 since = state["buckets_to"]
             bucket_from[sid] = max(since, horizon)
         await conn.execute(queries.TALLY_DROP_BUCKETS, ids, [bucket_from[sid] for sid in ids], horizon)
+        await conn.execute(queries.TALLY_DROP_RUNS, ids, [bucket_from[sid] for sid in ids])
         columns = [list(c) for c in zip(*(targets[sid] for sid in ids), strict=True)]
         await conn.execute(queries.TALLY_PUT_BUCKETS, ids, [bucket_from[sid] for sid in ids], end, *columns)
 
@@ -335,15 +341,149 @@ async def windows(conn: asyncpg.Connection, services: list[Any], now: datetime) 
     }
 
 
-async def series(conn: asyncpg.Connection, ids: list[str], now: datetime) -> dict[str, dict[str, list[Any]]]:
-    """evaluation.measurements_many from the kept buckets (brought up to `now` by keep)."""
-    end = bucket_floor(now)
-    slot_rows: dict[str, list[Any]] = {sid: [] for sid in ids}
-    call_rows: dict[str, list[Any]] = {sid: [] for sid in ids}
-    if ids:
-        for row in await conn.fetch(queries.TALLY_BUCKETS, ids, end - LOOKBACK, end):
+@dataclass
+class Run:
+    """One violation rule folded over a service's measurements, oldest first: what alerts.judge
+    needs of them (the trailing run beyond the WARNING threshold, the newest measurement and the
+    newest breaching one)."""
+
+    newest: datetime | None = None  # start of the newest measurement
+    start: datetime | None = None  # start of the trailing run (None: the newest does not breach)
+    length: int = 0
+    critical: int = 0  # the run's newest measurements beyond the CRITICAL threshold, consecutive
+    worst: Decimal | None = None
+    last_breach: datetime | None = None
+
+    def add(self, rule: Rule, bucket: datetime, value: Decimal | None) -> None:
+        if value is None:
+            return
+        self.newest = bucket
+        if not rule.breaches(value, rule.warning):
+            self.start, self.length, self.critical, self.worst = None, 0, 0, None
+            return
+        if self.length == 0:
+            self.start, self.worst = bucket, value
+        self.length += 1
+        self.critical = self.critical + 1 if rule.breaches(value, rule.critical) else 0
+        self.worst = rule.worse(self.worst, value)
+        self.last_breach = bucket
+
+    def verdict(self, rule: Rule, horizon: datetime) -> Verdict | None:
+        """alerts.judge over the measurements folded from `horizon` on; exact while the trailing run
+        starts at or after it (`within`)."""
+        if self.newest is None or self.newest < horizon:
+            return None
+        severity = (
+            CRITICAL
+            if self.critical >= rule.critical_buckets
+            else (WARNING if self.length >= rule.warning_buckets else None)
+        )
+        last = self.last_breach if self.last_breach is not None and self.last_breach >= horizon else None
+        return Verdict(
+            breaching=self.length > 0,
+            severity=severity,
+            started_at=self.start,
+            threshold=None if severity is None else {CRITICAL: rule.critical, WARNING: rule.warning}[severity],
+            worst=self.worst,
+            last_breach_end=None if last is None else last + alerts.BUCKET,
+        )
+
+    def within(self, horizon: datetime) -> bool:
+        return self.start is None or self.start >= horizon
+
+    def dump(self, rule: Rule) -> list[Any]:
+        return [
+            *(None if t is None else t.isoformat() for t in (self.newest, self.start, self.last_breach)),
+            self.length,
+            self.critical,
+            None if self.worst is None else str(self.worst),
+            str(rule.warning),
+            str(rule.critical),
+        ]
+
+    @classmethod
+    def load(cls, rule: Rule, kept: list[Any] | None) -> Run | None:
+        """The fold kept for `rule` (None: none, or folded with other thresholds)."""
+        if kept is None or kept[6:] != [str(rule.warning), str(rule.critical)]:
+            return None
+        newest, start, last, length, critical, worst = kept[:6]
+
+        def instant(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value)
+
+        return cls(
+            instant(newest), instant(start), length, critical, None if worst is None else Decimal(worst), instant(last)
+        )
+
+
+def fold(rules: list[Rule], series: dict[str, list[Any]], runs: dict[str, Run]) -> None:
+    for rule in rules:
+        run = runs[rule.slo]
+        for bucket, value in series[rule.slo]:
+            run.add(rule, bucket, value)
+
+
+async def _kept_series(
+    conn: asyncpg.Connection, since: dict[str, datetime], end: datetime
+) -> dict[str, dict[str, list[Any]]]:
+    """The violation rules' measurements of the services of `since`, from the kept buckets."""
+    slot_rows: dict[str, list[Any]] = {sid: [] for sid in since}
+    call_rows: dict[str, list[Any]] = {sid: [] for sid in since}
+    if since:
+        for row in await conn.fetch(queries.TALLY_BUCKETS, list(since), list(since.values()), end):
             if row["slots"]:
                 slot_rows[row["service_id"]].append(row)
             if row["calls"]:
                 call_rows[row["service_id"]].append(row)
-    return {sid: measurements(slot_rows[sid], call_rows[sid]) for sid in ids}
+    return {sid: measurements(slot_rows[sid], call_rows[sid]) for sid in since}
+
+
+async def verdicts(
+    conn: asyncpg.Connection, services: list[Any], now: datetime
+) -> dict[str, dict[str, Verdict | None]]:
+    """Per service and violation rule, alerts.judge over its measurements of the look-back (as
+    evaluation.measurements_many reads them raw), from each rule's fold kept up to the measurements
+    it last took in (slo_tally_runs) and the kept buckets completed since (brought up to `now` by
+    keep): usually the one measurement that completed. A fold that cannot be continued (none kept, its
+    buckets recomputed, other thresholds, older than the look-back) or whose trailing run reaches
+    back past the look-back (the judge would cut it there) is folded again over the look-back."""
+    if not services:
+        return {}
+    end = bucket_floor(now)
+    horizon = end - LOOKBACK
+    rules = {s["id"]: service_rules(s) for s in services}
+    kept = {r["service_id"]: r for r in await conn.fetch(queries.TALLY_RUNS, list(rules))}
+    runs: dict[str, dict[str, Run]] = {}
+    since: dict[str, datetime] = {}
+    for sid, of_service in rules.items():
+        row = kept.get(sid)
+        loaded = {}
+        if row is not None and horizon <= row["judged_to"] <= end:
+            stored = json.loads(row["runs"])
+            loaded = {rule.slo: Run.load(rule, stored.get(rule.slo)) for rule in of_service}
+        if row is not None and loaded and all(run is not None for run in loaded.values()):
+            runs[sid] = {slo: run for slo, run in loaded.items() if run is not None}
+            since[sid] = row["judged_to"]
+        else:
+            runs[sid] = {rule.slo: Run() for rule in of_service}
+            since[sid] = horizon
+    for sid, series in (await _kept_series(conn, since, end)).items():
+        fold(rules[sid], series, runs[sid])
+    again = {
+        sid: horizon for sid in rules if since[sid] > horizon and not all(r.within(horizon) for r in runs[sid].values())
+    }
+    for sid, series in (await _kept_series(conn, again, end)).items():
+        runs[sid] = {rule.slo: Run() for rule in rules[sid]}
+        fold(rules[sid], series, runs[sid])
+    async with conn.transaction():
+        await conn.execute(queries.TALLY_LOCK)
+        await conn.execute(
+            queries.TALLY_PUT_RUNS,
+            list(rules),
+            [end] * len(rules),
+            [json.dumps({rule.slo: runs[sid][rule.slo].dump(rule) for rule in rules[sid]}) for sid in rules],
+        )
+    return {
+        sid: {rule.slo: runs[sid][rule.slo].verdict(rule, horizon) for rule in of_service}
+        for sid, of_service in rules.items()
+    }

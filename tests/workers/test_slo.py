@@ -196,20 +196,57 @@ async def test_the_worker_announces_changed_slo_figures_once(conn, worker_ctx):
     publisher = worker_ctx["publisher"].publisher
     since = await publisher.latest_seq()
     await evaluate_slos(worker_ctx)
-    events = [
-        e for e in (await publisher.replay(since, {"uptime"})).model_dump()["events"] if e["data"]["serviceId"] == sid
-    ]
-    (event,) = events
-    assert event["event"] == "sla-metrics-updated"
-    assert {c["violation"]["slo"] for c in event["data"]["changes"]} == {"burn_rate_fast", "burn_rate_slow"}
-    availability = event["data"]["metrics"]["slos"][0]
+    (event,) = [e for e in (await publisher.replay(since, {"uptime"})).model_dump()["events"]]
+    assert event["event"] == "sla-metrics-updated" and event["rooms"] == ["uptime"]
+    # one event for the run: every changed service in it, each once
+    ids = [s["serviceId"] for s in event["data"]["services"]]
+    assert sid in ids and len(ids) == len(set(ids))
+    (update,) = [s for s in event["data"]["services"] if s["serviceId"] == sid]
+    assert {c["violation"]["slo"] for c in update["changes"]} == {"burn_rate_fast", "burn_rate_slow"}
+    availability = update["metrics"]["slos"][0]
     assert availability["slo"] == "availability" and isinstance(availability["target"], float)
     latest = await publisher.latest_seq()
     await evaluate_slos(worker_ctx)
     again = [
-        e for e in (await publisher.replay(latest, {"uptime"})).model_dump()["events"] if e["data"]["serviceId"] == sid
+        s
+        for e in (await publisher.replay(latest, {"uptime"})).model_dump()["events"]
+        for s in e["data"]["services"]
+        if s["serviceId"] == sid
     ]
     assert again == []
+
+
+async def test_a_run_splits_its_event_and_the_stream_keeps_the_last_runs(conn, worker_ctx, monkeypatch):
+    """Every changed service in the run's events (SERVICES_PER_EVENT each); the replay stream keeps
+    the sla-metrics-updated events of the last RETAINED_RUNS runs and says what it no longer has."""
+    from workers import slo as worker
+
+    monkeypatch.setattr(worker, "SERVICES_PER_EVENT", 2)
+    monkeypatch.setattr(worker, "RETAINED_RUNS", 2)
+    publisher = worker_ctx["publisher"].publisher
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    first = await publisher.latest_seq()
+    runs = []
+    for n in range(4):
+        await conn.execute("DELETE FROM job_cursors WHERE job = 'slo'")  # a new month's run: every service
+        since = await publisher.latest_seq()
+        await redis_forget_digests(publisher)
+        await worker.sweep_slos(worker_ctx, now + n * MINUTE)
+        events = (await publisher.replay(since, {"uptime"})).model_dump()["events"]
+        ids = [s["serviceId"] for e in events for s in e["data"]["services"]]
+        active = {s["id"] for s in await services.list_active(conn)}
+        assert sorted(ids) == sorted(active) and all(len(e["data"]["services"]) <= 2 for e in events)
+        assert {e["data"]["evaluatedAt"] for e in events} == {(now + n * MINUTE).isoformat().replace("+00:00", "Z")}
+        runs.append([e["seq"] for e in events])
+    replay = (await publisher.replay(first, {"uptime"})).model_dump()
+    kept = [e["seq"] for e in replay["events"] if e["event"] == "sla-metrics-updated"]
+    assert kept == runs[2] + runs[3] and replay["complete"] is False
+    assert (await publisher.replay(runs[2][0], {"uptime"})).complete is True
+
+
+async def redis_forget_digests(publisher):
+    async for key in publisher.redis.scan_iter(f"{publisher.channel}:slo-digest:*"):
+        await publisher.redis.delete(key)
 
 
 async def test_a_service_leaving_the_catalog_ends_its_open_violations(conn, worker_ctx):

@@ -1,5 +1,5 @@
 """The SLO figures the incremental evaluation keeps between runs (app/slo/tally.py) against the same
-figures from raw rows: after every run, every `sla-metrics-updated` event's metrics must equal the
+figures from raw rows: after every run, the metrics of every service in the `sla-metrics-updated` events must equal the
 report computed from raw rows at the run's instant (app/slo/service.py), and the violations those of
 a full evaluation at every run. The histories of tests/workers/test_sweeps.py (late writes up to 25
 minutes, writes ahead of the clock, tier, target and maintenance changes, missed runs, a month
@@ -7,6 +7,7 @@ boundary), in UTC and in America/New_York; then the cases one at a time."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,6 +22,7 @@ from app.services import service as services
 from app.services.service import load_catalog, sync_catalog
 from app.slo import service as slo
 from app.slo import tally
+from app.slo.evaluation import LOOKBACK
 from tests.app.conftest import ROOT
 from tests.workers.test_sweeps import JOB_TABLES, MINUTE, START, STATE_TABLES, Step, history, snapshot
 from workers.common import EventPublisher
@@ -31,14 +33,15 @@ SID = "face-compare"
 
 
 class Recording(EventPublisher):
-    """The worker's publisher, keeping what it publishes."""
+    """The worker's publisher, keeping each service's update of what it publishes."""
 
     def __init__(self, settings) -> None:
         super().__init__(settings)
         self.events: list[dict[str, Any]] = []
 
     async def publish(self, event: str, data: dict[str, Any], rooms: list[str]) -> str | None:
-        self.events.append(data)
+        if event == "sla-metrics-updated":
+            self.events += data["services"]
         return await super().publish(event, data, rooms)
 
 
@@ -196,3 +199,125 @@ def test_pick_finds_the_nearest_rank_value_from_a_segment():
         k = tally.rank(fraction, len(everything))
         found = tally.pick(segment, new, k)
         assert found == (everything[k - 1], sum(1 for v in everything if v < everything[k - 1]))
+
+
+def test_a_rule_folded_measurement_by_measurement_judges_as_the_whole_series():
+    """tally.Run, fed one measurement at a time (and kept as JSON between them), gives alerts.judge's
+    verdict over the measurements of the look-back, whatever came before it, while its trailing run
+    starts inside the look-back (the worker folds the look-back again otherwise)."""
+    from decimal import Decimal
+
+    from app.slo import alerts
+    from app.slo.evaluation import service_rules
+
+    rng = random.Random(3)
+    rules = service_rules({"tier": "enterprise"})
+    start = datetime(2025, 8, 12, tzinfo=timezone.utc)
+    exact = 0
+    for _ in range(400):
+        rule = rng.choice(rules)
+        scale = rule.critical if rule.direction == "above" else Decimal(100)
+        series = []
+        for i in range(rng.randint(0, 60)):
+            if rng.random() < 0.15:
+                continue  # no measurement in that bucket
+            value = None if rng.random() < 0.05 else (scale * Decimal(rng.randint(0, 1300)) / 1000)
+            if rule.direction == "below" and value is not None:
+                value = min(value, Decimal(100))
+            series.append((start + i * alerts.BUCKET, value))
+        horizon = start + rng.randint(0, 40) * alerts.BUCKET
+        run = tally.Run()
+        for bucket, value in series:
+            run = tally.Run.load(rule, json.loads(json.dumps(run.dump(rule))))
+            assert run is not None
+            run.add(rule, bucket, value)
+        expected = alerts.judge(rule, [m for m in series if m[0] >= horizon])
+        if run.within(horizon):
+            exact += 1
+            assert run.verdict(rule, horizon) == expected
+        again = tally.Run()
+        for bucket, value in series:
+            if bucket >= horizon:
+                again.add(rule, bucket, value)
+        assert again.verdict(rule, horizon) == expected
+    assert exact > 300
+    other = rules[0].__class__(**{**rules[0].__dict__, "warning": Decimal(99)})
+    assert tally.Run.load(other, tally.Run().dump(rules[0])) is None  # other thresholds: folded again
+
+
+async def test_a_violation_longer_than_the_look_back_judged_as_the_full_evaluation(conn, ctx, monkeypatch):
+    """Availability at 80 % per measurement for 9 hours (its trailing run reaches back past the 7-hour
+    look-back, where the judge cuts it), with latency over the P95 target for the last hours and a
+    4xx spike, then clean: each run of the incremental evaluation (a measurement completing every 5
+    minutes, the rules judged from the kept folds) leaves the violations the full evaluation leaves."""
+    from app.ingest.service import CheckRow
+
+    start = datetime(2025, 8, 12, 6, 0, tzinfo=timezone.utc)
+    buckets = 9 * 12 + 4
+    plan = []
+    for b in range(buckets):
+        at = start + b * 5 * MINUTE
+        clean = b >= buckets - 2
+        ok = [clean or m != 2 for m in range(5)]
+        checks = [
+            CheckRow(at + m * MINUTE, SID, "default", True, 200, 300)
+            if ok[m]
+            else CheckRow(at + m * MINUTE, SID, "default", False, 503, 40, "http_error", "503 Service Unavailable")
+            for m in range(5)
+        ]
+        slow = 90 <= b < buckets - 2
+        rows = [
+            ApiCallRow(
+                at + timedelta(seconds=15 * i),
+                SID,
+                "/v1",
+                "GET",
+                404 if b == 40 and i < 2 else 200,
+                5000 if slow else 100,
+                f"{b}-{i}",
+            )
+            for i in range(20)
+        ]
+        plan.append((at, checks, rows))
+
+    async def replay(full: bool) -> list:
+        await conn.execute(f"TRUNCATE {JOB_TABLES}, slo_violations, checks, api_calls")
+        await changes.mark_due(conn, "slo", [r["id"] for r in await conn.fetch("SELECT id FROM services")])
+        seen = []
+        for at, checks, rows in plan:
+            await write_checks(conn, checks, now=at + 5 * MINUTE)
+            await write_api_calls(conn, rows, now=at + 5 * MINUTE)
+            await sweep_slos(ctx, at + 5 * MINUTE + timedelta(seconds=45), full=full)
+            seen.append(
+                [
+                    tuple(r)
+                    for r in await conn.fetch(
+                        "SELECT service_id, slo, severity, started_at, ended_at, threshold, worst_value "
+                        "FROM slo_violations ORDER BY service_id, slo, started_at"
+                    )
+                ]
+            )
+        return seen
+
+    reads: list[int] = []  # the measurements read of the service, per read
+    kept_series = tally._kept_series
+
+    async def counting(conn, since, end):
+        reads.extend((end - at) // (5 * MINUTE) for sid, at in since.items() if sid == SID)
+        return await kept_series(conn, since, end)
+
+    monkeypatch.setattr(tally, "_kept_series", counting)
+    incremental = await replay(full=False)
+    # the look-back once, then the one measurement that completed at every run, but where the run
+    # reached back past the look-back: then folded again over it
+    whole = LOOKBACK // (5 * MINUTE)
+    assert reads[0] == whole and set(reads) == {1, whole}
+    assert reads.count(1) == buckets - 1 and reads.count(whole) > 10
+    assert await conn.fetchval("SELECT count(*) FROM slo_tally_runs") > 0
+    full = await replay(full=True)
+    assert incremental == full
+    opened = {(v[1], v[2]) for v in incremental[-3]}
+    assert {("availability", "CRITICAL"), ("error_rate_4xx", "WARNING")} <= opened
+    assert any(v[1] == "latency_p95" for v in incremental[-3])
+    open_at_end = {v[1] for v in incremental[-1] if v[4] is None}
+    assert open_at_end <= {"burn_rate_slow"}, open_at_end  # the rules closed by the clean measurements
