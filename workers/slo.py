@@ -1,7 +1,7 @@
 """Cron, every minute: SLO evaluation (app/slo/evaluation.py) of the active services whose inputs
 changed since the last run or whose result time alone changes now (app/slo/sweep.py), from the
 figures kept between runs (app/slo/tally.py), then
-`sla-metrics-updated` {evaluatedAt, services: [{serviceId, metrics, changes}, …]} to the `uptime` room: one
+`sla-metrics-updated` {evaluatedAt, services: [{serviceId, metrics, changes}, …]} to the `slo` room: one
 event a run (up to SERVICES_PER_EVENT services each) with every service whose SLO figures or
 violations changed since the last announcement (metrics: the GET /api/slo/{id} body)."""
 
@@ -26,7 +26,7 @@ from app.slo.alerts import Verdict
 from workers.common import TRANSIENT, Ctx, EventPublisher, each_service, retrying
 
 log = logging.getLogger(__name__)
-ROOMS = ["uptime"]
+ROOMS = ["slo"]
 # A run's changes go out as one event (two Redis round trips, not two per service), split so that no
 # event is too large for a client to take at once (a report is ≈ 2.7 KB of JSON: ≈ 0.65 MB an event).
 SERVICES_PER_EVENT = 250

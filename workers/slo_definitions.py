@@ -4,7 +4,7 @@ slo_definition_violations. A violation opened or closed is recorded as a notific
 (`slo_violation.opened` / `.closed`, the tier violations' kinds, through the same outbox and channels;
 its `slo` is `<definition>/<alert>`) in the transaction that wrote it, and announced after the commit
 as the realtime event `slo-definition-violation` {definition, serviceId, kind, violation} to the
-`uptime` room. The tier definitions are not evaluated here: their violations are the tier engine's
+`slo` room. The tier definitions are not evaluated here: their violations are the tier engine's
 (workers/slo.py)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from workers.common import TRANSIENT, Ctx, EventPublisher, retrying
 
 log = logging.getLogger(__name__)
 JOB = "evaluate_slo_definitions"
-ROOMS = ["uptime"]
+ROOMS = ["slo"]
 EVENT = "slo-definition-violation"
 
 

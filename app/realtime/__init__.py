@@ -1,7 +1,7 @@
 """Socket.IO beside FastAPI (PRD §5.2), fanned out through Redis so that probers, workers and any number
 of API processes emit to the same rooms.
 
-- Public rooms `system-status`, `uptime`, `incidents` are read-only and need no token.
+- Public rooms `system-status`, `uptime`, `incidents`, `slo` are read-only and need no token.
 - Collaboration rooms `incident:{id}` need a signed-in token (same JWT as REST, sent as
   `auth={"token": ...}` on connect or `?token=`): presence (`user-joined` / `user-left`), who edits
   which field (`incident-editing`, cleared when a socket drops), comments, and `auto-save` drafts.
@@ -40,7 +40,9 @@ from app.realtime.publisher import FanOutManager, Publisher, channel_for
 
 log = logging.getLogger(__name__)
 
-PUBLIC_ROOMS = ("system-status", "uptime", "incidents")
+# `slo`: the SLO events (sla-metrics-updated, slo-definition-violation), a room of their own so that a
+# status page (system-status, uptime, incidents) does not receive every service's SLO report each minute.
+PUBLIC_ROOMS = ("system-status", "uptime", "incidents", "slo")
 INCIDENT_ROOM_PREFIX = "incident:"
 SESSION_RECHECK_S = 30  # socket activity re-validates (and keeps alive) its login at most this often
 SERVER_TTL_S = 30  # presence of a process that stopped renewing this long ago is dropped

@@ -90,6 +90,7 @@ async def token(staff, role, username=None):
 async def test_public_rooms_get_incident_events_without_a_token(staff, server):
     anon = await Client().connect(server)
     assert (await anon.join("incidents"))["ok"] is True
+    assert (await anon.join("slo"))["ok"] is True  # the SLO events' room is public too
     assert await anon.join("incident:inc-2025-001") == {"ok": False, "error": "unauthorized"}
     assert (await anon.join("admin-secrets"))["error"] == "unknown_room"
     r = await staff.client.post("/api/incidents", json=INCIDENT, headers=await staff.headers("reporter"))

@@ -196,8 +196,12 @@ async def test_the_worker_announces_changed_slo_figures_once(conn, worker_ctx):
     publisher = worker_ctx["publisher"].publisher
     since = await publisher.latest_seq()
     await evaluate_slos(worker_ctx)
-    (event,) = [e for e in (await publisher.replay(since, {"uptime"})).model_dump()["events"]]
-    assert event["event"] == "sla-metrics-updated" and event["rooms"] == ["uptime"]
+    (event,) = [e for e in (await publisher.replay(since, {"slo"})).model_dump()["events"]]
+    assert event["event"] == "sla-metrics-updated" and event["rooms"] == ["slo"]
+    # not to the status page's rooms: a visitor would receive every service's report each minute
+    page_rooms = {"system-status", "uptime", "incidents"}
+    seen_by_page = (await publisher.replay(since, page_rooms)).model_dump()["events"]
+    assert not [e for e in seen_by_page if e["event"] == event["event"]]
     # one event for the run: every changed service in it, each once
     ids = [s["serviceId"] for s in event["data"]["services"]]
     assert sid in ids and len(ids) == len(set(ids))
@@ -209,7 +213,7 @@ async def test_the_worker_announces_changed_slo_figures_once(conn, worker_ctx):
     await evaluate_slos(worker_ctx)
     again = [
         s
-        for e in (await publisher.replay(latest, {"uptime"})).model_dump()["events"]
+        for e in (await publisher.replay(latest, {"slo"})).model_dump()["events"]
         for s in e["data"]["services"]
         if s["serviceId"] == sid
     ]
@@ -232,16 +236,16 @@ async def test_a_run_splits_its_event_and_the_stream_keeps_the_last_runs(conn, w
         since = await publisher.latest_seq()
         await redis_forget_digests(publisher)
         await worker.sweep_slos(worker_ctx, now + n * MINUTE)
-        events = (await publisher.replay(since, {"uptime"})).model_dump()["events"]
+        events = (await publisher.replay(since, {"slo"})).model_dump()["events"]
         ids = [s["serviceId"] for e in events for s in e["data"]["services"]]
         active = {s["id"] for s in await services.list_active(conn)}
         assert sorted(ids) == sorted(active) and all(len(e["data"]["services"]) <= 2 for e in events)
         assert {e["data"]["evaluatedAt"] for e in events} == {(now + n * MINUTE).isoformat().replace("+00:00", "Z")}
         runs.append([e["seq"] for e in events])
-    replay = (await publisher.replay(first, {"uptime"})).model_dump()
+    replay = (await publisher.replay(first, {"slo"})).model_dump()
     kept = [e["seq"] for e in replay["events"] if e["event"] == "sla-metrics-updated"]
     assert kept == runs[2] + runs[3] and replay["complete"] is False
-    assert (await publisher.replay(runs[2][0], {"uptime"})).complete is True
+    assert (await publisher.replay(runs[2][0], {"slo"})).complete is True
 
 
 async def redis_forget_digests(publisher):

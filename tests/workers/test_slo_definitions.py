@@ -72,7 +72,7 @@ async def test_a_violation_is_opened_notified_announced_and_closed(defs_db, work
         "1", event["kind"], event["event_key"], t0, [SID], {"violation": violation}, None, None, None, {}, False
     )
     assert dedup_key(delivery) == f"slamon-slodef-{row['id']}"
-    announced = [e for e in (await publisher.replay(since, {"uptime"})).model_dump()["events"]]
+    announced = [e for e in (await publisher.replay(since, {"slo"})).model_dump()["events"]]
     mine = [e for e in announced if e["event"] == "slo-definition-violation"]
     assert [(e["data"]["definition"], e["data"]["kind"]) for e in mine] == [("face-availability", "opened")]
 
