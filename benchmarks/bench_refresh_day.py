@@ -159,6 +159,17 @@ async def load(url: str, service_ids: list[str], start: datetime, late: datetime
         await conn.close()
 
 
+async def closed(admin: asyncpg.Connection, name: str) -> None:
+    """No connection to the database `name` from now on, as a template needs: TimescaleDB's scheduler
+    connects to every database that allows connections (this one's is ended)."""
+    await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = $1 AND backend_type LIKE 'TimescaleDB%'",
+        name,
+    )
+
+
 @asynccontextmanager
 async def loaded_database(count: int, start: datetime, late: datetime) -> AsyncIterator[tuple[str, list[str]]]:
     """(url, service ids) of a database loaded and refreshed up to `late` (load): a scratch one, or with
@@ -183,6 +194,7 @@ async def loaded_database(count: int, start: datetime, late: datetime) -> AsyncI
             finally:
                 await conn.close()
             await load(f"{base}/{kept}_part", service_ids, start, late)
+            await closed(admin, f"{kept}_part")
             await admin.execute(f'ALTER DATABASE "{kept}_part" RENAME TO "{kept}"')
             log(f"kept the loaded state as database {kept}")
         copying = time.perf_counter()
@@ -206,7 +218,8 @@ async def one_size(count: int, runs: int) -> dict:
     start = day_start()
     late = start + timedelta(days=1, hours=23, minutes=55)
     async with loaded_database(count, start, late) as (url, service_ids):
-        conn = await connect(url)
+        # the worker's session settings (db.SESSION_SETTINGS: generic plans, no parallel workers)
+        conn = await asyncpg.connect(url, server_settings={**db.SESSION_SETTINGS, "application_name": "slamon-bench"})
         try:
             versions = await server_versions(conn)
             late_new, late_old = await measure_at(conn, service_ids, late, runs)
