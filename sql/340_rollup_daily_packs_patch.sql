@@ -20,18 +20,18 @@ BEGIN
     ELSE
         -- (service, month) pairs with one row before and after the statement, of the same bucket, the
         -- pack's last: its values are overwritten at the end of the pack
-        WITH changed AS (
-            SELECT service_id, date_trunc('month', bucket, 'UTC') AS month, count(*) AS rows_in_month,
-                   min(bucket) AS bucket, min(slots) AS slots, min(ok_slots) AS ok_slots,
+        WITH changed AS (  -- one aggregation of both transition tables: no join for the planner to misjudge
+            SELECT service_id, month, count(*) FILTER (WHERE after) AS rows_after,
+                   count(*) FILTER (WHERE NOT after) AS rows_before, min(bucket) AS bucket,
+                   max(bucket) AS last_bucket, min(slots) AS slots, min(ok_slots) AS ok_slots,
                    min(failed_slots) AS failed_slots, min(downtime_s) AS downtime_s
-            FROM new_rows
-            GROUP BY 1, 2
-        ),
-        was AS (
-            SELECT service_id, date_trunc('month', bucket, 'UTC') AS month, count(*) AS rows_in_month,
-                   min(bucket) AS bucket
-            FROM old_rows
-            GROUP BY 1, 2
+            FROM (SELECT true AS after, service_id, date_trunc('month', bucket, 'UTC') AS month, bucket, slots,
+                         ok_slots, failed_slots, downtime_s
+                  FROM new_rows
+                  UNION ALL
+                  SELECT false, service_id, date_trunc('month', bucket, 'UTC'), bucket, NULL, NULL, NULL, NULL
+                  FROM old_rows) r
+            GROUP BY service_id, month
         ),
         patched AS (
             UPDATE rollup_checks_daily_packs p
@@ -40,19 +40,14 @@ BEGIN
                 failed_slots = overlay(p.failed_slots PLACING int4send(c.failed_slots) FROM length(p.failed_slots) - 3),
                 downtime_s = overlay(p.downtime_s PLACING int8send(c.downtime_s) FROM length(p.downtime_s) - 7)
             FROM changed c
-            JOIN was w ON w.service_id = c.service_id AND w.month = c.month
-            WHERE c.rows_in_month = 1 AND w.rows_in_month = 1 AND w.bucket = c.bucket
+            WHERE c.rows_after = 1 AND c.rows_before = 1 AND c.bucket = c.last_bucket
               AND p.service_id = c.service_id AND p.month = c.month
               AND substring(p.bucket_epochs FROM length(p.bucket_epochs) - 7)
                   = int8send(date_part('epoch', c.bucket)::bigint)
             RETURNING p.service_id, p.month
         )
         SELECT array_agg(service_id), array_agg(month) INTO ids, months
-        FROM (SELECT service_id, date_trunc('month', bucket, 'UTC') AS month FROM old_rows
-              UNION
-              SELECT service_id, date_trunc('month', bucket, 'UTC') FROM new_rows
-              EXCEPT
-              SELECT service_id, month FROM patched) k;
+        FROM (SELECT service_id, month FROM changed EXCEPT SELECT service_id, month FROM patched) k;
     END IF;
     IF ids IS NOT NULL THEN
         PERFORM repack_rollup_checks_daily(ids, months);
