@@ -5,14 +5,14 @@ open day?
 For each size: one day of 1-minute checks for N services up to 23:55 UTC (plus the day before),
 written through the ingest module and refreshed; then, ten times, one more minute is written and
 `rollups.refresh` timed (at 23:55). The day is then completed past midnight and the same is timed at
-00:05. Beside it, in the same run and on the same data, the baseline: what the refresh did before it
-added new rows into their buckets, re-aggregating the whole open daily and hourly buckets from raw
-rows (delete + materialise of the open bucket, timed on a copy of the state inside a rolled-back
-transaction).
+00:05. After each point's refreshes, in the same run and on the same data, the baseline: what the
+refresh did before it added new rows into their buckets, re-aggregating the whole open daily and
+hourly buckets from raw rows (delete + materialise of the open bucket, timed inside a rolled-back
+transaction). The connection has the worker's session settings (db.SESSION_SETTINGS).
 
 Then a late batch: one more region reports the 12:00 minute of the day just ended for every service (as a
 prober's journal replayed after an outage would), and the refresh that recomputes it is timed, ten
-times (a new minute each). Its baseline, in the same rolled-back way: what the refresh did before the
+times (a new minute each). Its baseline, after them, in the same rolled-back way: what the refresh did before the
 rollups had first levels (sql/200), recomputing the hour and the day holding the late minute from raw
 rows.
 
