@@ -326,6 +326,47 @@ async def test_the_daily_packs_follow_every_statement_on_the_daily_rollup(conn):
     assert await conn.fetchval("SELECT count(*) FROM rollup_checks_daily_packs") == 0
 
 
+WRITES_TO_PACKS = (
+    "SELECT n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_xact_user_tables WHERE relname = 'rollup_checks_daily_packs'"
+)
+
+
+async def test_the_open_days_pack_is_patched_in_place_and_stays_equal_to_the_table(conn):
+    """sql/340: the refresh's advance updates the open day of each service every minute; its month's
+    pack is patched at its end instead of rebuilt, and any other update still rebuilds it."""
+    if await rollups.uses_caggs(conn):
+        pytest.skip(APACHE_ONLY)
+    start = BASE.replace(hour=0) + timedelta(days=5)
+    for minute in range(0, 60 * 24 * 2, 20):  # two days; refreshed every 20 minutes
+        at = start + timedelta(minutes=minute)
+        ok = minute % 60 != 0
+        rows = [CheckRow(at, sid, "seoul", ok, 200, 120, None if ok else "timeout") for sid in SERVICES]
+        await write_checks(conn, rows, now=at + timedelta(minutes=1))
+        async with conn.transaction():  # the counts of this transaction's writes: after - before
+            before = await conn.fetchrow(WRITES_TO_PACKS)
+            await rollups.refresh(conn, "UTC", at + timedelta(minutes=1), grace=timedelta(0))
+            after = await conn.fetchrow(WRITES_TO_PACKS)
+        if minute % (60 * 24) != 0:  # the open day updated: its pack patched, not deleted and rebuilt
+            assert [after[c] - before[c] for c in ("n_tup_ins", "n_tup_upd", "n_tup_del")] == [0, len(SERVICES), 0]
+    assert await packs_equal_the_table(conn)
+    last = start + timedelta(days=1)
+    packs_before = await conn.fetchval("SELECT count(*) FROM rollup_checks_daily_packs")
+    # the last day of one service and an earlier day of the other, in one statement
+    await conn.execute(
+        "UPDATE rollup_checks_daily SET slots = slots + 3, downtime_s = downtime_s + 7 "
+        "WHERE (service_id = $1 AND bucket = $2) OR (service_id = $3 AND bucket = $4)",
+        SERVICES[0],
+        last,
+        SERVICES[1],
+        start,
+    )
+    assert await packs_equal_the_table(conn)
+    # two days of one month in one statement
+    await conn.execute("UPDATE rollup_checks_daily SET ok_slots = ok_slots + 1 WHERE service_id = $1", SERVICES[0])
+    assert await packs_equal_the_table(conn)
+    assert await conn.fetchval("SELECT count(*) FROM rollup_checks_daily_packs") == packs_before
+
+
 async def test_the_packed_read_checks_the_floor_it_reads_raw_rows_from(conn):
     """The one-statement packed read (queries.PackedSql) in its `recent` form reads raw rows only from a
     day before the statement's start: with a watermark older than that (here: data of 2025) it says
