@@ -23,6 +23,7 @@ from app.services import service as services
 from app.slo import evaluation, sweep, tally
 from app.slo import service as slo
 from app.slo.alerts import Verdict
+from app.slo.public import violation_to_public
 from workers.common import TRANSIENT, Ctx, EventPublisher, each_service, retrying
 
 log = logging.getLogger(__name__)
@@ -142,9 +143,7 @@ async def announce(
         {
             "serviceId": sid,
             "metrics": encode(reports[sid]),
-            "changes": [
-                {"kind": c.kind, "violation": encode(slo.violation_to_public(c.violation, now))} for c in changes
-            ],
+            "changes": [{"kind": c.kind, "violation": encode(violation_to_public(c.violation, now))} for c in changes],
         }
         for sid, changes in evaluated.items()
         if changed[f"slo-digest:{sid}"] or changes
