@@ -50,7 +50,7 @@ def encode(value: Any) -> Any:
     return jsonable_encoder(value)
 
 
-def digest(report: dict[str, Any]) -> str:
+def digest(report: slo.SloReportJson) -> str:
     """What a change means: the SLO figures and the open violations' severities and worst values
     (not the clock: an open violation's duration grows every minute)."""
     essence = {
@@ -131,7 +131,7 @@ async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str
 
 async def announce(
     publisher: EventPublisher,
-    reports: dict[str, dict[str, Any]],
+    reports: dict[str, slo.SloReportJson],
     found: dict[str, list[evaluation.Change] | str],
     now: datetime,
 ) -> None:

@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 import asyncpg
 
-from app.formatting import pagination, truncated_percentage, utc_iso
+from app.contract import Pagination
+from app.formatting import truncated_percentage, utc_iso
 from app.periods import Period
 from app.sla import service as sla
 from app.sla.tiers import TIERS
 from app.slo import budget, queries
+from app.slo.models import Violation, ViolationPage
 from app.slo.objectives import HUNDRED, QUANTILES, Objective, objectives
 from app.slo.public import violation_to_public
 
@@ -33,6 +35,67 @@ Window = Mapping[str, int]
 Windows = Mapping[str, Window]
 # A service's call figures of a period: CALL_FIGURES' row, or app/slo/tally.py's kept equivalent.
 CallFigures = asyncpg.Record | Mapping[str, Any]
+Figure = Decimal | int  # a count, or a rounded percent / minutes / ms
+
+
+class EventsJson(TypedDict):
+    """An SLO's events of the period (models.Events)."""
+
+    unit: str  # slots | calls
+    total: int
+    bad: int
+
+
+class ErrorBudgetJson(TypedDict):
+    """An SLO's error budget of the period (models.ErrorBudget)."""
+
+    unit: str  # minutes | calls
+    total: Figure | None
+    consumed: Figure | None
+    remaining: Figure | None
+    consumedPercent: Decimal | None
+
+
+class MeasuredJson(TypedDict):
+    """An SLO's figures of the period: _availability's or _calls'."""
+
+    current: Figure | None
+    met: bool | None
+    events: EventsJson
+    errorBudget: ErrorBudgetJson
+
+
+class ObjectiveJson(MeasuredJson):
+    """One SLO of a report (models.Objective): slo, name, target, unit, the measured figures, burn
+    rates (the keys' order on the wire is the order _report writes them)."""
+
+    slo: str
+    name: str
+    target: Decimal
+    unit: str
+    burnRates: dict[str, Decimal | None] | None
+
+
+class SloServiceJson(TypedDict):
+    id: str
+    name: str
+    tier: str
+    tierName: str
+
+
+class SloReportJson(TypedDict):
+    """GET /api/slo/{serviceId} (models.SloReport) in plain JSON types and Decimals: a TypedDict, not
+    the pydantic model, because the SLO job encodes and digests every active service's report at
+    every run (workers/slo.py: the realtime event) and the metrics and the console read it by key."""
+
+    service: SloServiceJson
+    period: str
+    periodStart: str
+    periodEnd: str
+    partial: bool
+    asOf: str
+    slos: list[ObjectiveJson]
+    openViolations: list[dict[str, Any]]
 
 
 def _round(value: Decimal | None, places: str = "0.01") -> Decimal | None:
@@ -80,7 +143,7 @@ async def burn_windows_many(
     }
 
 
-def _availability(objective: Objective, checks: sla.CheckFigures, period: Period) -> dict[str, Any]:
+def _availability(objective: Objective, checks: sla.CheckFigures, period: Period) -> MeasuredJson:
     period_minutes = period.minutes
     spent = budget.budget(objective.target, period_minutes, Decimal(checks.downtime_s) / 60)
     consumed = spent.consumed_ratio
@@ -106,10 +169,10 @@ def allowed_bad_calls(objective: Objective, calls: int) -> int:
     return max(0, int((objective.allowed_ratio * calls).to_integral_value(rounding=ROUND_CEILING)) - 1)
 
 
-def _calls(objective: Objective, figures: CallFigures) -> dict[str, Any]:
+def _calls(objective: Objective, figures: CallFigures) -> MeasuredJson:
     total: int = figures["calls"]
     bad: int = figures[objective.slo]
-    current: Decimal | int | None
+    current: Figure | None
     allowed = allowed_bad_calls(objective, total)
     if objective.unit == "ms":
         current = figures[PERCENTILE_COLUMNS[objective.slo]]
@@ -143,7 +206,7 @@ def burn_rates(objective: Objective, windows: Windows | None) -> dict[str, Decim
 
 async def report(
     conn: asyncpg.Connection, service: asyncpg.Record, period: Period, now: datetime, timezone_name: str
-) -> dict[str, Any]:
+) -> SloReportJson:
     """Every SLO of the service for the period (to `now` while it runs); burn rates only while it runs."""
     return (await reports(conn, [service], period, now, timezone_name))[service["id"]]
 
@@ -156,7 +219,7 @@ async def reports(
     timezone_name: str,
     windows: Mapping[str, Windows] | None = None,
     calls: Mapping[str, CallFigures] | None = None,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, SloReportJson]:
     """report() of every service, in a few statements for all of them (`windows`: their burn windows
     at `now`, `calls`: their call figures of the period to `now` as CALL_FIGURES gives them, when the
     caller has them already: app/slo/tally.py)."""
@@ -198,9 +261,9 @@ def _report(
     calls: CallFigures,
     windows: Windows | None,
     open_rows: list[asyncpg.Record],
-) -> dict[str, Any]:
+) -> SloReportJson:
     tier = TIERS[service["tier"]]
-    slos = []
+    slos: list[ObjectiveJson] = []
     for objective in objectives(tier):
         figures = _availability(objective, checks, period) if objective.events == "slots" else _calls(objective, calls)
         slos.append(
@@ -237,12 +300,12 @@ async def list_violations(
     severity: str | None,
     page: int,
     limit: int,
-) -> dict[str, Any]:
+) -> ViolationPage:
     """Violations overlapping [since, until), newest first, one page."""
     filters = (service_id, None if state is None else state == "open", since, until, slo, severity)
     total: int = await conn.fetchval(queries.COUNT, *filters)
     rows = await conn.fetch(queries.LIST, *filters, limit, (page - 1) * limit)
-    return {
-        "violations": [violation_to_public(r, now) for r in rows],
-        "pagination": pagination(page, limit, total),
-    }
+    return ViolationPage(
+        violations=[Violation.model_validate(violation_to_public(r, now)) for r in rows],
+        pagination=Pagination.of(page, limit, total),
+    )

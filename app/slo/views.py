@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query
@@ -50,7 +50,7 @@ async def list_violations(
     limit: int = Query(50, ge=1, le=200),
     conn: asyncpg.Connection = Depends(deps.connection),
     now: datetime = Depends(deps.clock),
-) -> dict[str, Any]:
+) -> ViolationPage:
     since, until = deps.utc_instant(since, "since"), deps.utc_instant(until, "until")
     if since is not None and until is not None and since >= until:
         raise ApiError(
@@ -88,6 +88,6 @@ async def service_slos(
     conn: asyncpg.Connection = Depends(deps.connection),
     settings: Settings = Depends(deps.settings),
     now: datetime = Depends(deps.clock),
-) -> dict[str, Any]:
+) -> service.SloReportJson:
     service_row = await require_service(conn, service_id)
     return await service.report(conn, service_row, period, now, settings.timezone)
