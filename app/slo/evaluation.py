@@ -18,6 +18,7 @@ from app.sla.tiers import TIERS
 from app.slo import alerts, budget, queries
 from app.slo.alerts import CRITICAL, SEVERITY_RANK, WARNING, Rule, Verdict
 from app.slo.objectives import HUNDRED, objectives
+from app.slo.public import Row
 from app.slo.service import Window, Windows, burn_windows_many
 
 LOOKBACK = timedelta(hours=7)  # the longest rule (1 h) and burn window (6 h), with room to spare
@@ -35,7 +36,6 @@ def bucket_floor(ts: datetime) -> datetime:
     return ts - (ts - EPOCH) % alerts.BUCKET
 
 
-Row = asyncpg.Record | Mapping[str, Any]
 Series = list[tuple[datetime, Decimal | None]]  # 5-minute measurements (start, value), oldest first
 
 

@@ -25,7 +25,7 @@ from app.sla.tiers import TIERS
 from app.slo import budget, queries
 from app.slo.models import Violation, ViolationPage
 from app.slo.objectives import HUNDRED, QUANTILES, Objective, objectives
-from app.slo.public import violation_to_public
+from app.slo.public import Row, violation_to_public
 
 BURN_WINDOWS = (("5m", 300), ("30m", 1800), ("1h", 3600), ("6h", 21600))
 PERCENTILE_COLUMNS = {"latency_p50": "p50", "latency_p95": "p95", "latency_p99": "p99"}  # of CALL_FIGURES
@@ -34,7 +34,7 @@ PERCENTILE_COLUMNS = {"latency_p50": "p50", "latency_p95": "p95", "latency_p99":
 Window = Mapping[str, int]
 Windows = Mapping[str, Window]
 # A service's call figures of a period: CALL_FIGURES' row, or app/slo/tally.py's kept equivalent.
-CallFigures = asyncpg.Record | Mapping[str, Any]
+CallFigures = Row
 Figure = Decimal | int  # a count, or a rounded percent / minutes / ms
 
 
