@@ -66,7 +66,7 @@ class SloFigures:
 
 
 def _figures(
-    service: asyncpg.Record, report: dict[str, Any], windows: dict[str, dict[str, Any]], period_seconds: int
+    service: asyncpg.Record, report: slo.SloReportJson, windows: dict[str, dict[str, Any]], period_seconds: int
 ) -> Iterator[SloFigures]:
     by_slo = {entry["slo"]: entry for entry in report["slos"]}
     for objective in objectives(TIERS[service["tier"]]):

@@ -23,6 +23,7 @@ from app.services import service as services
 from app.slo import evaluation, sweep, tally
 from app.slo import service as slo
 from app.slo.alerts import Verdict
+from app.slo.public import violation_to_public
 from workers.common import TRANSIENT, Ctx, EventPublisher, each_service, retrying
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def encode(value: Any) -> Any:
     return jsonable_encoder(value)
 
 
-def digest(report: dict[str, Any]) -> str:
+def digest(report: slo.SloReportJson) -> str:
     """What a change means: the SLO figures and the open violations' severities and worst values
     (not the clock: an open violation's duration grows every minute)."""
     essence = {
@@ -130,7 +131,7 @@ async def sweep_slos(ctx: Ctx, now: datetime, *, full: bool = False) -> dict[str
 
 async def announce(
     publisher: EventPublisher,
-    reports: dict[str, dict[str, Any]],
+    reports: dict[str, slo.SloReportJson],
     found: dict[str, list[evaluation.Change] | str],
     now: datetime,
 ) -> None:
@@ -142,9 +143,7 @@ async def announce(
         {
             "serviceId": sid,
             "metrics": encode(reports[sid]),
-            "changes": [
-                {"kind": c.kind, "violation": encode(slo.violation_to_public(c.violation, now))} for c in changes
-            ],
+            "changes": [{"kind": c.kind, "violation": encode(violation_to_public(c.violation, now))} for c in changes],
         }
         for sid, changes in evaluated.items()
         if changed[f"slo-digest:{sid}"] or changes

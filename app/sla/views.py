@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from app import deps
 from app.config import Settings
 from app.contract import errors
-from app.period_params import report_period as report_period  # app/slo/views.py imports it from here
+from app.period_params import report_period
 from app.periods import Period
 from app.services.views import require_service
 from app.sla import service

@@ -45,7 +45,7 @@ class Rule:
             return None
         return min(values) if self.direction == "below" else max(values)
 
-    def details(self) -> dict:
+    def details(self) -> dict[str, str | int]:
         return {
             "measure": self.measure,
             "direction": self.direction,

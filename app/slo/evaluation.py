@@ -6,9 +6,11 @@ nothing more (per-service lock, one open violation per service and SLO in the sc
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -16,7 +18,8 @@ from app.sla.tiers import TIERS
 from app.slo import alerts, budget, queries
 from app.slo.alerts import CRITICAL, SEVERITY_RANK, WARNING, Rule, Verdict
 from app.slo.objectives import HUNDRED, objectives
-from app.slo.service import burn_windows_many
+from app.slo.public import Row
+from app.slo.service import Window, Windows, burn_windows_many
 
 LOOKBACK = timedelta(hours=7)  # the longest rule (1 h) and burn window (6 h), with room to spare
 BURN_ALERTS = (("burn_rate_fast", budget.FAST_BURN, CRITICAL), ("burn_rate_slow", budget.SLOW_BURN, WARNING))
@@ -26,16 +29,19 @@ EPOCH = datetime(2000, 1, 3, tzinfo=timezone.utc)  # a Monday: 5-minute buckets 
 @dataclass(frozen=True)
 class Change:
     kind: str  # opened | escalated | closed
-    violation: dict  # the row after the change
+    violation: dict[str, Any]  # the row after the change (slo_violations' columns)
 
 
 def bucket_floor(ts: datetime) -> datetime:
     return ts - (ts - EPOCH) % alerts.BUCKET
 
 
-def measurements(slot_rows, call_rows) -> dict[str, list[tuple[datetime, Decimal | None]]]:
+Series = list[tuple[datetime, Decimal | None]]  # 5-minute measurements (start, value), oldest first
+
+
+def measurements(slot_rows: list[Row], call_rows: list[Row]) -> dict[str, Series]:
     """5-minute measurements per SLO, oldest first."""
-    series: dict[str, list] = {
+    series: dict[str, Series] = {
         "availability": [(r["bucket"], Decimal(r["ok_slots"]) * HUNDRED / r["slots"]) for r in slot_rows]
     }
     series["error_rate_4xx"] = [(r["bucket"], Decimal(r["c4xx"]) * HUNDRED / r["calls"]) for r in call_rows]
@@ -47,12 +53,15 @@ def measurements(slot_rows, call_rows) -> dict[str, list[tuple[datetime, Decimal
     return series
 
 
-async def _apply_rule(conn, service_id: str, rule: Rule, verdict: Verdict | None, current) -> Change | None:
+async def _apply_rule(
+    conn: asyncpg.Connection, service_id: str, rule: Rule, verdict: Verdict | None, current: asyncpg.Record | None
+) -> Change | None:
     if verdict is None:
         return None  # nothing measured (no data, maintenance): leave things as they are
     details = json.dumps(rule.details())
     if current is not None and not verdict.breaching:
         row = await conn.fetchrow(queries.CLOSE, service_id, rule.slo, verdict.last_breach_end or current["started_at"])
+        assert row is not None  # `current`, read under the service's lock
         return Change("closed", dict(row))
     if current is not None:
         severity = max(current["severity"], verdict.severity, key=SEVERITY_RANK.__getitem__)
@@ -61,6 +70,7 @@ async def _apply_rule(conn, service_id: str, rule: Rule, verdict: Verdict | None
             return None
         threshold = rule.critical if severity == CRITICAL else rule.warning
         row = await conn.fetchrow(queries.UPDATE_OPEN, service_id, rule.slo, severity, threshold, worst, details)
+        assert row is not None  # `current`, read under the service's lock
         return Change("escalated", dict(row)) if severity != current["severity"] else None
     if verdict.severity is None:
         return None
@@ -78,10 +88,19 @@ async def _apply_rule(conn, service_id: str, rule: Rule, verdict: Verdict | None
 
 
 async def _apply_burn(
-    conn, service_id: str, slo: str, alert, severity: str, windows: dict, target: Decimal, current, now: datetime
+    conn: asyncpg.Connection,
+    service_id: str,
+    slo: str,
+    alert: tuple[str, str, Decimal],
+    severity: str,
+    windows: Windows,
+    target: Decimal,
+    current: asyncpg.Record | None,
+    now: datetime,
 ) -> Change | None:
     long_window, short_window, threshold = alert
-    long_w, short_w = windows[long_window], windows[short_window]
+    long_w: Window = windows[long_window]
+    short_w: Window = windows[short_window]
     long_rate = budget.burn_rate(long_w["availability"], long_w["slots"], target)
     short_rate = budget.burn_rate(short_w["availability"], short_w["slots"], target)
     details = json.dumps(
@@ -96,7 +115,9 @@ async def _apply_burn(
     if not budget.burning(long_rate, short_rate, threshold):
         if current is None:
             return None
-        return Change("closed", dict(await conn.fetchrow(queries.CLOSE, service_id, slo, now)))
+        row = await conn.fetchrow(queries.CLOSE, service_id, slo, now)
+        assert row is not None  # `current`, read under the service's lock
+        return Change("closed", dict(row))
     if current is None:
         row = await conn.fetchrow(queries.OPEN, service_id, slo, severity, now, threshold, long_rate, details)
         return Change("opened", dict(row)) if row else None
@@ -106,7 +127,7 @@ async def _apply_burn(
 
 
 async def evaluate(
-    conn: asyncpg.Connection, service, now: datetime, *, rules: bool = True, burns: bool = True
+    conn: asyncpg.Connection, service: asyncpg.Record, now: datetime, *, rules: bool = True, burns: bool = True
 ) -> list[Change]:
     """Open, escalate and close the service's violations from its last hours of data: the violation
     rules and the burn-rate alerts, or one of them when the other cannot change (app/slo/sweep.py)."""
@@ -115,11 +136,11 @@ async def evaluate(
     return found[service["id"]]
 
 
-async def measurements_many(conn: asyncpg.Connection, ids: list[str], now: datetime) -> dict[str, dict[str, list]]:
+async def measurements_many(conn: asyncpg.Connection, ids: list[str], now: datetime) -> dict[str, dict[str, Series]]:
     """measurements() of every service of `ids` over the look-back, in two statements."""
     end = bucket_floor(now)  # complete 5-minute measurements only
-    slot_rows: dict[str, list] = {sid: [] for sid in ids}
-    call_rows: dict[str, list] = {sid: [] for sid in ids}
+    slot_rows: dict[str, list[Row]] = {sid: [] for sid in ids}
+    call_rows: dict[str, list[Row]] = {sid: [] for sid in ids}
     if ids:
         for row in await conn.fetch(queries.SLOT_BUCKETS, ids, end - LOOKBACK, end):
             slot_rows[row["service_id"]].append(row)
@@ -130,12 +151,12 @@ async def measurements_many(conn: asyncpg.Connection, ids: list[str], now: datet
 
 async def evaluate_many(
     conn: asyncpg.Connection,
-    services: list,
+    services: list[asyncpg.Record],
     now: datetime,
     *,
     rules: set[str],
     burns: set[str],
-    windows: dict[str, dict[str, dict]] | None = None,
+    windows: Mapping[str, Windows] | None = None,
     verdicts: dict[str, dict[str, Verdict | None]] | None = None,
 ) -> dict[str, list[Change]]:
     """evaluate() of every service: the violation rules of those in `rules`, the burn-rate alerts of
@@ -158,7 +179,7 @@ async def evaluate_many(
     ids = [s["id"] for s in evaluated]
     async with conn.transaction():
         await conn.execute(queries.LOCK_SERVICES, ids)
-        current: dict[str, dict] = {sid: {} for sid in ids}
+        current: dict[str, dict[str, asyncpg.Record]] = {sid: {} for sid in ids}
         for row in await conn.fetch(queries.OPEN_OF_SERVICES, ids):
             current[row["service_id"]][row["slo"]] = row
         for service in evaluated:
@@ -170,22 +191,33 @@ async def evaluate_many(
     return changes
 
 
-def service_rules(service) -> list[Rule]:
+def service_rules(service: asyncpg.Record) -> list[Rule]:
     """The violation rules of the service's SLOs (its tier's)."""
     return alerts.rules(objectives(TIERS[service["tier"]]))
 
 
-async def _apply_rules(conn, service, verdicts: dict[str, Verdict | None], current: dict) -> list[Change]:
-    changes = []
+async def _apply_rules(
+    conn: asyncpg.Connection,
+    service: asyncpg.Record,
+    verdicts: dict[str, Verdict | None],
+    current: dict[str, asyncpg.Record],
+) -> list[Change]:
+    changes: list[Change] = []
     for rule in service_rules(service):
         change = await _apply_rule(conn, service["id"], rule, verdicts[rule.slo], current.get(rule.slo))
         changes += [change] if change else []
     return changes
 
 
-async def _apply_burns(conn, service, windows: dict, current: dict, now: datetime) -> list[Change]:
+async def _apply_burns(
+    conn: asyncpg.Connection,
+    service: asyncpg.Record,
+    windows: Windows,
+    current: dict[str, asyncpg.Record],
+    now: datetime,
+) -> list[Change]:
     availability = next(o for o in objectives(TIERS[service["tier"]]) if o.slo == "availability")
-    changes = []
+    changes: list[Change] = []
     for slo, alert, severity in BURN_ALERTS:
         change = await _apply_burn(
             conn, service["id"], slo, alert, severity, windows, availability.target_percent, current.get(slo), now

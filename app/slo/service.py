@@ -10,44 +10,116 @@ errors < t n). Burn rate = observed bad ratio / allowed ratio (1 = spending exac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 import asyncpg
 
-from app.formatting import pagination, truncated_percentage, utc_iso
+from app.contract import Pagination
+from app.formatting import truncated_percentage, utc_iso
 from app.periods import Period
 from app.sla import service as sla
 from app.sla.tiers import TIERS
 from app.slo import budget, queries
+from app.slo.models import Violation, ViolationPage
 from app.slo.objectives import HUNDRED, QUANTILES, Objective, objectives
-from app.slo.public import violation_to_public
+from app.slo.public import Row, violation_to_public
 
 BURN_WINDOWS = (("5m", 300), ("30m", 1800), ("1h", 3600), ("6h", 21600))
 PERCENTILE_COLUMNS = {"latency_p50": "p50", "latency_p95": "p95", "latency_p99": "p99"}  # of CALL_FIGURES
+# One burn window's events and bad events: `slots`, `calls`, and per SLO its bad ones (`availability`:
+# failed slots, `error_rate`, `latency_p95`, ...: bad calls); a service's windows by name (5m ... 6h).
+Window = Mapping[str, int]
+Windows = Mapping[str, Window]
+# A service's call figures of a period: CALL_FIGURES' row, or app/slo/tally.py's kept equivalent.
+CallFigures = Row
+Figure = Decimal | int  # a count, or a rounded percent / minutes / ms
+
+
+class EventsJson(TypedDict):
+    """An SLO's events of the period (models.Events)."""
+
+    unit: str  # slots | calls
+    total: int
+    bad: int
+
+
+class ErrorBudgetJson(TypedDict):
+    """An SLO's error budget of the period (models.ErrorBudget)."""
+
+    unit: str  # minutes | calls
+    total: Figure | None
+    consumed: Figure | None
+    remaining: Figure | None
+    consumedPercent: Decimal | None
+
+
+class MeasuredJson(TypedDict):
+    """An SLO's figures of the period: _availability's or _calls'."""
+
+    current: Figure | None
+    met: bool | None
+    events: EventsJson
+    errorBudget: ErrorBudgetJson
+
+
+class ObjectiveJson(MeasuredJson):
+    """One SLO of a report (models.Objective): slo, name, target, unit, the measured figures, burn
+    rates (the keys' order on the wire is the order _report writes them)."""
+
+    slo: str
+    name: str
+    target: Decimal
+    unit: str
+    burnRates: dict[str, Decimal | None] | None
+
+
+class SloServiceJson(TypedDict):
+    id: str
+    name: str
+    tier: str
+    tierName: str
+
+
+class SloReportJson(TypedDict):
+    """GET /api/slo/{serviceId} (models.SloReport) in plain JSON types and Decimals: a TypedDict, not
+    the pydantic model, because the SLO job encodes and digests every active service's report at
+    every run (workers/slo.py: the realtime event) and the metrics and the console read it by key."""
+
+    service: SloServiceJson
+    period: str
+    periodStart: str
+    periodEnd: str
+    partial: bool
+    asOf: str
+    slos: list[ObjectiveJson]
+    openViolations: list[dict[str, Any]]
 
 
 def _round(value: Decimal | None, places: str = "0.01") -> Decimal | None:
     return None if value is None else value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 
-def latency_targets(service) -> list[int]:
+def latency_targets(service: asyncpg.Record) -> list[int]:
     tier = TIERS[service["tier"]]
     return [tier.p50_ms, tier.p95_ms, tier.p99_ms]
 
 
-async def burn_windows(conn: asyncpg.Connection, service, now: datetime) -> dict[str, dict]:
+async def burn_windows(conn: asyncpg.Connection, service: asyncpg.Record, now: datetime) -> dict[str, dict[str, int]]:
     """Per window name, the events and bad events of every SLO in [now - window, now)."""
     return (await burn_windows_many(conn, [service], now))[service["id"]]
 
 
-def _targets(services: list) -> list[list[int]]:
+def _targets(services: list[asyncpg.Record]) -> list[list[int]]:
     """The services' P50, P95 and P99 latency targets, as three arrays in the services' order."""
     return [list(column) for column in zip(*(latency_targets(s) for s in services), strict=True)]
 
 
-async def burn_windows_many(conn: asyncpg.Connection, services: list, now: datetime) -> dict[str, dict[str, dict]]:
+async def burn_windows_many(
+    conn: asyncpg.Connection, services: list[asyncpg.Record], now: datetime
+) -> dict[str, dict[str, dict[str, int]]]:
     """burn_windows of every service, in two statements."""
     if not services:
         return {}
@@ -71,7 +143,7 @@ async def burn_windows_many(conn: asyncpg.Connection, services: list, now: datet
     }
 
 
-def _availability(objective: Objective, checks: sla.CheckFigures, period: Period) -> dict:
+def _availability(objective: Objective, checks: sla.CheckFigures, period: Period) -> MeasuredJson:
     period_minutes = period.minutes
     spent = budget.budget(objective.target, period_minutes, Decimal(checks.downtime_s) / 60)
     consumed = spent.consumed_ratio
@@ -97,8 +169,10 @@ def allowed_bad_calls(objective: Objective, calls: int) -> int:
     return max(0, int((objective.allowed_ratio * calls).to_integral_value(rounding=ROUND_CEILING)) - 1)
 
 
-def _calls(objective: Objective, figures) -> dict:
-    total, bad = figures["calls"], figures[objective.slo]
+def _calls(objective: Objective, figures: CallFigures) -> MeasuredJson:
+    total: int = figures["calls"]
+    bad: int = figures[objective.slo]
+    current: Figure | None
     allowed = allowed_bad_calls(objective, total)
     if objective.unit == "ms":
         current = figures[PERCENTILE_COLUMNS[objective.slo]]
@@ -120,7 +194,7 @@ def _calls(objective: Objective, figures) -> dict:
     }
 
 
-def burn_rates(objective: Objective, windows: dict[str, dict] | None) -> dict | None:
+def burn_rates(objective: Objective, windows: Windows | None) -> dict[str, Decimal | None] | None:
     if windows is None:
         return None
     events = "slots" if objective.events == "slots" else "calls"
@@ -130,20 +204,22 @@ def burn_rates(objective: Objective, windows: dict[str, dict] | None) -> dict | 
     }
 
 
-async def report(conn: asyncpg.Connection, service, period: Period, now: datetime, timezone_name: str) -> dict:
+async def report(
+    conn: asyncpg.Connection, service: asyncpg.Record, period: Period, now: datetime, timezone_name: str
+) -> SloReportJson:
     """Every SLO of the service for the period (to `now` while it runs); burn rates only while it runs."""
     return (await reports(conn, [service], period, now, timezone_name))[service["id"]]
 
 
 async def reports(
     conn: asyncpg.Connection,
-    services: list,
+    services: list[asyncpg.Record],
     period: Period,
     now: datetime,
     timezone_name: str,
-    windows: dict[str, dict[str, dict]] | None = None,
-    calls: dict[str, Any] | None = None,
-) -> dict[str, dict]:
+    windows: Mapping[str, Windows] | None = None,
+    calls: Mapping[str, CallFigures] | None = None,
+) -> dict[str, SloReportJson]:
     """report() of every service, in a few statements for all of them (`windows`: their burn windows
     at `now`, `calls`: their call figures of the period to `now` as CALL_FIGURES gives them, when the
     caller has them already: app/slo/tally.py)."""
@@ -160,7 +236,7 @@ async def reports(
     running = period.start <= now < period.end
     if running and windows is None:
         windows = await burn_windows_many(conn, services, now)
-    open_rows: dict[str, list] = {sid: [] for sid in ids}
+    open_rows: dict[str, list[asyncpg.Record]] = {sid: [] for sid in ids}
     for row in await conn.fetch(queries.OPEN_OF_SERVICES, ids):
         open_rows[row["service_id"]].append(row)
     return {
@@ -177,9 +253,17 @@ async def reports(
     }
 
 
-def _report(service, period: Period, now: datetime, checks: sla.CheckFigures, calls, windows, open_rows) -> dict:
+def _report(
+    service: asyncpg.Record,
+    period: Period,
+    now: datetime,
+    checks: sla.CheckFigures,
+    calls: CallFigures,
+    windows: Windows | None,
+    open_rows: list[asyncpg.Record],
+) -> SloReportJson:
     tier = TIERS[service["tier"]]
-    slos = []
+    slos: list[ObjectiveJson] = []
     for objective in objectives(tier):
         figures = _availability(objective, checks, period) if objective.events == "slots" else _calls(objective, calls)
         slos.append(
@@ -216,12 +300,12 @@ async def list_violations(
     severity: str | None,
     page: int,
     limit: int,
-) -> dict:
+) -> ViolationPage:
     """Violations overlapping [since, until), newest first, one page."""
     filters = (service_id, None if state is None else state == "open", since, until, slo, severity)
-    total = await conn.fetchval(queries.COUNT, *filters)
+    total: int = await conn.fetchval(queries.COUNT, *filters)
     rows = await conn.fetch(queries.LIST, *filters, limit, (page - 1) * limit)
-    return {
-        "violations": [violation_to_public(r, now) for r in rows],
-        "pagination": pagination(page, limit, total),
-    }
+    return ViolationPage(
+        violations=[Violation.model_validate(violation_to_public(r, now)) for r in rows],
+        pagination=Pagination.of(page, limit, total),
+    )

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query
 
 from app import deps
+from app.config import Settings
 from app.contract import errors
 from app.errors import ApiError
+from app.period_params import report_period
 from app.periods import Period
 from app.services.views import require_service
-from app.sla.views import report_period
 from app.slo import service
 from app.slo.models import SloReport, ViolationPage
 
@@ -46,9 +48,9 @@ async def list_violations(
     severity: Literal["WARNING", "CRITICAL"] | None = None,
     page: int = Query(1, ge=1, le=10_000),
     limit: int = Query(50, ge=1, le=200),
-    conn=Depends(deps.connection),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    now: datetime = Depends(deps.clock),
+) -> ViolationPage:
     since, until = deps.utc_instant(since, "since"), deps.utc_instant(until, "until")
     if since is not None and until is not None and since >= until:
         raise ApiError(
@@ -83,9 +85,9 @@ async def list_violations(
 async def service_slos(
     service_id: str,
     period: Period = Depends(report_period),
-    conn=Depends(deps.connection),
-    settings=Depends(deps.settings),
-    now=Depends(deps.clock),
-):
+    conn: asyncpg.Connection = Depends(deps.connection),
+    settings: Settings = Depends(deps.settings),
+    now: datetime = Depends(deps.clock),
+) -> service.SloReportJson:
     service_row = await require_service(conn, service_id)
     return await service.report(conn, service_row, period, now, settings.timezone)
